@@ -1,0 +1,203 @@
+"""The channel plugin contract: the only core module a channel may import.
+
+A channel is a class registered under the entry-point group
+``dispatcher.channels``. The registry builds it with a :class:`ChannelConfig`
+and calls :meth:`Channel.send` once per (notice, address). A channel declares
+what it can do as data (:class:`Capabilities`) so the core can refuse an
+unsupported send before any plugin code runs, and it answers every send with a
+:class:`DeliveryResult` that says *how* it failed, never a bare bool.
+
+This module is stdlib only: importing it must stay cheap.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
+
+__all__ = [
+    "Address",
+    "Capabilities",
+    "Channel",
+    "ChannelConfig",
+    "DeliveryResult",
+    "Notice",
+    "Outcome",
+    "Reason",
+    "TargetKind",
+    "mask_secrets",
+    "mask_target",
+]
+
+
+class Outcome(str, enum.Enum):
+    """What happened to one attempt; the core decides what to do next."""
+
+    DELIVERED = "delivered"
+    FAILED_TRANSIENT = "failed-transient"  # worth retrying: 5xx, 429, timeout, connection
+    FAILED_PERMANENT = "failed-permanent"  # retrying cannot help: 4xx, auth, bad address
+
+
+class Reason(str, enum.Enum):
+    """Why an attempt ended as it did, one category per cause."""
+
+    OK = "ok"
+    AUTH = "auth"
+    RATE_LIMITED = "rate-limited"
+    SERVER_ERROR = "server-error"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    BAD_ADDRESS = "bad-address"
+    BAD_REQUEST = "bad-request"
+    NOT_CONFIGURED = "not-configured"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN = "unknown"
+
+
+class TargetKind(str, enum.Enum):
+    """The kind of address a channel sends to; the directory resolves one of these."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    SLACK = "slack"
+    URL = "url"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel supports, declared as data and checked before sending."""
+
+    target: TargetKind
+    html: bool = False
+    max_length: int | None = None  # characters of text the provider accepts
+    voice: bool = False  # speaks the notice (the "voice" template)
+    dedup_key: bool = False  # the provider collapses repeats by Notice.dedup_key
+    template: str = "email"  # which template family renders for it: email|slack|sms|voice
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """Settings handed to a channel; built by the core from pydantic-settings.
+
+    ``url`` is the channel's apprise-syntax URL (may hold secrets: never print it).
+    ``routes`` maps a directory name (e.g. a Slack channel) to its own URL.
+    """
+
+    url: str | None = None
+    routes: Mapping[str, str] = field(default_factory=dict)
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    ca_bundle: str | None = None  # REQUESTS_CA_BUNDLE / SSL_CERT_FILE, resolved by settings
+    drill: bool = False
+
+
+@dataclass(frozen=True)
+class Address:
+    """One recipient on one channel: who, in which role, and where."""
+
+    person: str  # directory id, or a list/channel/external id
+    display: str  # human name for reports
+    role: str  # the audience that selected it, e.g. "rotation:primary"
+    channel: str  # channel name, e.g. "email"
+    target: str  # email address, E.164 phone, Slack channel name or id, URL
+
+    @property
+    def masked(self) -> str:
+        return mask_target(self.target)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A rendered message for one channel of one step of one incident."""
+
+    incident_id: str
+    incident_class: str
+    step: int
+    subject: str
+    text: str
+    html: str | None = None
+    drill: bool = False
+    severity: str = "critical"  # critical|high|medium|low, for pagers
+    dedup_key: str | None = None  # same incident -> same key, so pagers collapse repeats
+    fields: Mapping[str, Any] = field(default_factory=dict)  # plain incident fields, for JSON
+    fallback: bool = False  # rendered by the plain fallback after a template error
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """The answer to one attempt. ``detail`` must already be free of secrets."""
+
+    outcome: Outcome
+    reason: Reason = Reason.OK
+    detail: str = ""
+    retry_after: float | None = None  # seconds, from a provider's Retry-After
+    status: int | None = None  # HTTP status or SMTP reply code, when there was one
+    provider_id: str | None = None  # message id / call sid / dedup key the provider echoed
+    delivered_to: str | None = None  # where it really went (an incoming webhook's own channel)
+
+    @classmethod
+    def delivered(cls, **kw: Any) -> "DeliveryResult":
+        return cls(Outcome.DELIVERED, Reason.OK, **kw)
+
+    @classmethod
+    def transient(cls, reason: Reason, detail: str = "", **kw: Any) -> "DeliveryResult":
+        return cls(Outcome.FAILED_TRANSIENT, reason, detail, **kw)
+
+    @classmethod
+    def permanent(cls, reason: Reason, detail: str = "", **kw: Any) -> "DeliveryResult":
+        return cls(Outcome.FAILED_PERMANENT, reason, detail, **kw)
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A channel plugin. Built once per process with its config; thread-safe send."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, config: ChannelConfig) -> None: ...
+
+    def configured(self) -> bool:
+        """True when the settings needed to send are present."""
+
+    def problems(self) -> list[str]:
+        """Configuration problems found without sending, for `notify check`."""
+
+    def send(self, notice: Notice, address: Address) -> DeliveryResult:
+        """Make one attempt; never raise for a provider failure, classify it."""
+
+    def close(self) -> None:
+        """Release pooled connections at the end of a fan-out."""
+
+
+_SECRET_IN_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^@/\s]+)@", re.I)
+_SECRET_QUERY = re.compile(
+    r"(?P<key>(?:token|key|secret|password|pass|pwd|auth|sig|signature|apikey|api_key|routing_key)=)[^&\s]+",
+    re.I,
+)
+_SLACK_HOOK = re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/_-]+")
+
+
+def mask_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove credentials from a URL or an error message before it is shown or stored."""
+    text = _SECRET_IN_URL.sub(lambda m: m.group("scheme") + "***@", text)
+    text = _SECRET_QUERY.sub(lambda m: m.group("key") + "***", text)
+    text = _SLACK_HOOK.sub(r"\1***", text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def mask_target(target: str) -> str:
+    """Show enough of an address to recognise it, not enough to harvest it."""
+    if "://" in target:
+        return mask_secrets(target)
+    if "@" in target:
+        local, _, domain = target.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if target.startswith("+") and len(target) > 6:
+        return f"{target[:3]}******{target[-2:]}"
+    return target
