@@ -1,0 +1,66 @@
+"""Where the configuration lives: the config directory and its files.
+
+Search order: ``--config-dir``, ``NOTIFY_CONFIG_DIR``, the current directory
+when it holds ``contacts.toml``, else the defaults shipped inside the wheel.
+A file missing from a user's directory (``policy.toml``, a template) falls
+back to the shipped one, so a team can override only what it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ConfigPaths", "resolve_config", "shipped_dir"]
+
+CONTACTS = "contacts.toml"
+POLICY = "policy.toml"
+TEMPLATES = "templates"
+
+
+def shipped_dir() -> Path:
+    """The defaults inside the installed wheel, or the source checkout's top level."""
+    package = Path(__file__).resolve().parent
+    bundled = package / "defaults"
+    if (bundled / CONTACTS).is_file():
+        return bundled
+    return package.parent  # editable install / source checkout
+
+
+@dataclass(frozen=True)
+class ConfigPaths:
+    """The files one run uses, and why that directory was chosen."""
+
+    config_dir: Path
+    source: str
+    contacts: Path
+    policy: Path
+    template_dirs: tuple[Path, ...]  # searched in order, file by file
+
+    def describe(self) -> list[tuple[str, str]]:
+        rows = [("config dir", f"{self.config_dir} ({self.source})"), ("contacts", str(self.contacts)),
+                ("policy", str(self.policy))]
+        rows += [("templates", str(d)) for d in self.template_dirs]
+        return rows
+
+
+def resolve_config(cli_dir: Path | None, env_dir: Path | None, cwd: Path) -> ConfigPaths:
+    """Pick the config directory by the documented search order."""
+    if cli_dir is not None:
+        chosen, source = cli_dir, "--config-dir"
+    elif env_dir is not None:
+        chosen, source = env_dir, "NOTIFY_CONFIG_DIR"
+    elif (cwd / CONTACTS).is_file():
+        chosen, source = cwd, "current directory"
+    else:
+        chosen, source = shipped_dir(), "shipped defaults"
+    return _paths_for(chosen.resolve(), source)
+
+
+def _paths_for(chosen: Path, source: str) -> ConfigPaths:
+    shipped = shipped_dir().resolve()
+    policy = chosen / POLICY if (chosen / POLICY).is_file() else shipped / POLICY
+    templates = [chosen / TEMPLATES] if (chosen / TEMPLATES).is_dir() else []
+    if shipped / TEMPLATES not in templates:
+        templates.append(shipped / TEMPLATES)
+    return ConfigPaths(chosen, source, chosen / CONTACTS, policy, tuple(templates))

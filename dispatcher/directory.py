@@ -1,0 +1,296 @@
+"""The contact directory (`contacts.toml`): load, validate, and answer who is on duty.
+
+Validation reports every problem with the file, the table/key and what is
+wrong, so `notify check` can list them all; the trigger refuses to run on a
+directory with errors.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .problems import ConfigError, Problem, error, note
+
+__all__ = ["Directory", "Person", "check_directory", "load_directory", "load_toml"]
+
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
+PERSON_CHANNELS = ("email", "slack", "sms", "phone", "webhook", "apprise")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _e164(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError(f"phone {value!r} is not E.164 (a + then 8 to 15 digits, e.g. +14155550199)")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+Phone = Annotated[str, AfterValidator(_e164)]
+Email = Annotated[str, AfterValidator(_email)]
+ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(_Model):
+    title: str
+    level: int = Field(ge=1, le=4)
+    handles: str = ""
+
+
+class Person(_Model):
+    name: str
+    roles: list[str] = []
+    email: Email | None = None
+    phone: Phone | None = None
+    slack: str | None = None
+    apprise: str | None = None  # a personal apprise URL (Opsgenie, Telegram...)
+    channels: list[ChannelName] = ["email"]
+
+    @field_validator("slack")
+    @classmethod
+    def _slack_member(cls, value: str | None) -> str | None:
+        if value is not None and not _SLACK_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack member id (like U012AB3CD)")
+        return value
+
+    def target(self, channel: str) -> str | None:
+        """This person's address on a channel, or None when they have none there."""
+        return {"email": self.email, "sms": self.phone, "phone": self.phone,
+                "slack": self.slack, "apprise": self.apprise}.get(channel)
+
+
+class Slot(_Model):
+    title: str
+    phone: Phone | None = None  # the shared on-call number whoever is on duty carries
+    role: str | None = None
+    members: list[str] = Field(min_length=1)
+
+
+class Override(_Model):
+    slot: str
+    person: str
+    start: datetime
+    end: datetime
+
+
+class Rotation(_Model):
+    timezone: str = "UTC"
+    handoff_day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    handoff_time: time = time(9, 0)
+    start: date
+    slots: dict[str, Slot]
+    overrides: list[Override] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)") from None
+        return value
+
+
+class DistributionList(_Model):
+    title: str = ""
+    email: Email | None = None
+    members: list[str] = []
+
+
+class SlackChannel(_Model):
+    channel: str = Field(pattern=r"^#[a-z0-9][a-z0-9._-]*$")
+    purpose: str = ""
+    webhook_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+
+
+class External(_Model):
+    name: str
+    kind: str = "other"
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class Customer(_Model):
+    name: str
+    plan: Literal["basic", "pro", "enterprise"]
+    annual_contract_value: int = Field(default=0, ge=0)
+    fortune500: bool = False
+    success_manager: str | None = None
+    contact: Email | None = None
+
+
+class Directory(_Model):
+    roles: dict[str, Role] = {}
+    people: dict[str, Person] = {}
+    rotation: Rotation | None = None
+    lists: dict[str, DistributionList] = {}
+    slack: dict[str, SlackChannel] = {}
+    external: dict[str, External] = {}
+    customers: dict[str, Customer] = {}
+
+    def holders(self, role: str) -> list[str]:
+        """Ids of the people who hold a role, in directory order."""
+        return [pid for pid, p in self.people.items() if role in p.roles]
+
+    def customer(self, name_or_id: str) -> tuple[str, Customer] | None:
+        """Find an account by id or by name, case-insensitively."""
+        wanted = name_or_id.strip().casefold()
+        for cid, account in self.customers.items():
+            if wanted in (cid.casefold(), account.name.casefold()):
+                return cid, account
+        return None
+
+    def on_duty(self, slot_name: str, at: datetime) -> str:
+        """The person on duty in a rotation slot at a moment (overrides first, then the weekly turn)."""
+        assert self.rotation is not None
+        rotation = self.rotation
+        zone = ZoneInfo(rotation.timezone)
+        local = at.astimezone(zone)
+        for override in rotation.overrides:
+            if override.slot == slot_name and _aware(override.start, zone) <= local < _aware(override.end, zone):
+                return override.person
+        first = datetime.combine(rotation.start, rotation.handoff_time, zone)
+        first += timedelta(days=(WEEKDAYS.index(rotation.handoff_day) - rotation.start.weekday()) % 7)
+        members = rotation.slots[slot_name].members
+        return members[((local - first) // timedelta(weeks=1)) % len(members)]
+
+
+def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def load_toml(path: Path) -> tuple[dict | None, list[Problem]]:
+    """Parse a TOML file, turning a syntax error into a problem that names the line."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")), []
+    except FileNotFoundError:
+        return None, [error(str(path), "", "file not found")]
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, [error(str(path), "", f"not valid TOML: {exc}")]
+
+
+def pydantic_problems(path: Path, exc: ValidationError) -> list[Problem]:
+    """One problem per pydantic error, keyed by its dotted location."""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (typo?)"
+        problems.append(error(str(path), key, message))
+    return problems
+
+
+def check_directory(path: Path) -> tuple[Directory | None, list[Problem]]:
+    """Load and validate a directory; return it (None when unusable) and every problem."""
+    data, problems = load_toml(path)
+    if data is None:
+        return None, problems
+    try:
+        directory = Directory.model_validate(data)
+    except ValidationError as exc:
+        return None, pydantic_problems(path, exc)
+    return directory, _cross_check(str(path), directory)
+
+
+def load_directory(path: Path) -> Directory:
+    """Load a directory or raise ConfigError listing its errors."""
+    directory, problems = check_directory(path)
+    errors = [p for p in problems if p.severity.value == "error"]
+    if directory is None or errors:
+        raise ConfigError(errors or problems)
+    return directory
+
+
+def _cross_check(file: str, d: Directory) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _check_people(file, d)
+    problems += _check_roles(file, d)
+    problems += _check_rotation(file, d)
+    problems += _check_lists(file, d)
+    for cid, account in d.customers.items():
+        if account.success_manager and account.success_manager not in d.people:
+            problems.append(error(file, f"customers.{cid}.success_manager",
+                                  f"unknown person {account.success_manager!r}"))
+    return problems
+
+
+def _check_people(file: str, d: Directory) -> list[Problem]:
+    problems, seen = [], {}
+    for pid, person in d.people.items():
+        for role in person.roles:
+            if role not in d.roles:
+                problems.append(error(file, f"people.{pid}.roles", f"unknown role {role!r}"))
+        for channel in person.channels:
+            if channel != "webhook" and person.target(channel) is None:
+                problems.append(error(file, f"people.{pid}.channels",
+                                      f"lists {channel!r} but the person has no {_FIELD_FOR[channel]}"))
+        if person.email:
+            if person.email.casefold() in seen:
+                problems.append(error(file, f"people.{pid}.email",
+                                      f"duplicate person: same email as people.{seen[person.email.casefold()]}"))
+            seen[person.email.casefold()] = pid
+            if person.email.endswith(".example"):
+                problems.append(note(file, f"people.{pid}.email", "placeholder address: replace with a real one"))
+    return problems
+
+
+_FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "slack": "slack id", "apprise": "apprise URL"}
+
+
+def _check_roles(file: str, d: Directory) -> list[Problem]:
+    problems = []
+    for rid in d.roles:
+        reachable = [pid for pid in d.holders(rid) if d.people[pid].channels]
+        if not reachable:
+            problems.append(error(file, f"roles.{rid}", "nobody can be reached in this role (no person holds it)"))
+    return problems
+
+
+def _check_rotation(file: str, d: Directory) -> list[Problem]:
+    if d.rotation is None:
+        return []
+    problems = []
+    for name, slot in d.rotation.slots.items():
+        for member in slot.members:
+            if member not in d.people:
+                problems.append(error(file, f"rotation.slots.{name}.members", f"unknown person {member!r}"))
+        if slot.role and slot.role not in d.roles:
+            problems.append(error(file, f"rotation.slots.{name}.role", f"unknown role {slot.role!r}"))
+    for i, override in enumerate(d.rotation.overrides):
+        key = f"rotation.overrides[{i}]"
+        if override.slot not in d.rotation.slots:
+            problems.append(error(file, f"{key}.slot", f"unknown rotation slot {override.slot!r}"))
+        if override.person not in d.people:
+            problems.append(error(file, f"{key}.person", f"unknown person {override.person!r}"))
+        if override.end <= override.start:
+            problems.append(error(file, f"{key}.end", "ends before it starts"))
+    return problems
+
+
+def _check_lists(file: str, d: Directory) -> list[Problem]:
+    problems = []
+    for lid, dlist in d.lists.items():
+        if not dlist.email and not dlist.members:
+            problems.append(error(file, f"lists.{lid}", "empty list: no email and no members"))
+        for member in dlist.members:
+            if member not in d.people:
+                problems.append(error(file, f"lists.{lid}.members", f"unknown person {member!r}"))
+    return problems

@@ -1,0 +1,54 @@
+"""Problems found in configuration, named by file and key, ranked by severity.
+
+Everything that validates (directory, policy, templates, channel settings)
+reports a list of :class:`Problem` instead of raising on the first one, so
+`notify check` can show them all at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["ConfigError", "Problem", "Severity"]
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"  # blocks sending: exit 2
+    WARNING = "warning"  # works, but probably not as intended
+    NOTE = "note"  # worth knowing (placeholders, unused settings)
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: Severity
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        return f"{self.severity.value}: {where}: {self.message}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"severity": self.severity.value, "file": self.file, "key": self.key, "message": self.message}
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def error(file: str, key: str, message: str) -> Problem:
+    return Problem(Severity.ERROR, file, key, message)
+
+
+def warning(file: str, key: str, message: str) -> Problem:
+    return Problem(Severity.WARNING, file, key, message)
+
+
+def note(file: str, key: str, message: str) -> Problem:
+    return Problem(Severity.NOTE, file, key, message)
