@@ -1,0 +1,5 @@
+"""`python -m dispatcher` runs the `notify` command line."""
+
+from .cli import main
+
+main()

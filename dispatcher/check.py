@@ -1,0 +1,121 @@
+"""`notify check`: every problem in directory, policy, templates and channel settings, at once.
+
+Finds at 3 p.m. what would otherwise break at 3 a.m.: a template with an
+undefined variable, an unknown role, a malformed phone number, a channel the
+policy uses that has no settings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import ConfigPaths, resolve_config
+from .directory import Directory, check_directory
+from .policy import Policy, check_policy
+from .problems import Problem, error, note, warning
+from .settings import CHANNEL_URL_FIELDS, Settings
+
+__all__ = ["CheckResult", "run_check"]
+
+
+@dataclass
+class CheckResult:
+    paths: ConfigPaths
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity.value == "error"]
+
+    def exit_status(self) -> int:
+        return 2 if self.errors else 0
+
+
+def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
+    paths = resolve_config(config_dir, settings.config_dir, Path.cwd())
+    result = CheckResult(paths)
+    directory, problems = check_directory(paths.contacts)
+    result.problems += problems
+    policy, problems = check_policy(paths.policy, directory)
+    result.problems += problems
+    if policy is not None:
+        result.problems += _check_templates(paths, policy)
+        result.problems += _check_channels(policy, directory, settings)
+    if directory is not None:
+        result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
+    return result
+
+
+def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
+    from .rendering import Renderer  # jinja2 only when checking templates
+
+    renderer = Renderer(paths.template_dirs)
+    return [error(p.file, f"line {p.line}" if p.line else "", p.message) for p in renderer.check(policy.classes)]
+
+
+def channels_used(policy: Policy, directory: Directory | None) -> dict[str, list[str]]:
+    """channel -> policy keys that use it (explicitly, or through people's preferred channels)."""
+    used: dict[str, list[str]] = defaultdict(list)
+    for name, klass in policy.classes.items():
+        for s, step in enumerate(klass.steps):
+            for n, entry in enumerate(step.notify):
+                key = f"classes.{name}.steps[{s}].notify[{n}]"
+                if entry.channel:
+                    used[entry.channel].append(key)
+                elif directory is not None:
+                    for channel in _preferred_channels(entry.to, directory):
+                        used[channel].append(key)
+        for channel in klass.escalation_channels if klass.escalation else ():
+            used[channel].append(f"classes.{name}.escalation_channels")
+    return used
+
+
+def _preferred_channels(audience: str, directory: Directory) -> set[str]:
+    kind, _, ident = audience.partition(":")
+    if kind == "role":
+        return {directory.people[p].channels[0] for p in directory.holders(ident) if directory.people[p].channels}
+    if kind == "person" and ident in directory.people:
+        return set(directory.people[ident].channels[:1])
+    return {"email"}
+
+
+def _check_channels(policy: Policy, directory: Directory | None, settings: Settings) -> list[Problem]:
+    from .registry import Registry
+
+    problems = []
+    used = channels_used(policy, directory)
+    registry = Registry(settings, directory)
+    for name in sorted(set(used) | set(registry.names())):
+        setting = f"NOTIFY_{CHANNEL_URL_FIELDS.get(name, name + '_url').upper()}"
+        channel = registry.get(name)
+        if channel is None:
+            problems.append(error("policy", used[name][0], f"channel {name!r} is not installed"))
+        elif not channel.configured() and used.get(name):
+            problems.append(error("settings", setting, f"channel {name!r} is used by {used[name][0]}"
+                                  f"{f' and {len(used[name]) - 1} more' if len(used[name]) > 1 else ''}"
+                                  " but has no settings"))
+        elif channel.configured() and not used.get(name):
+            problems.append(note("settings", setting, f"channel {name!r} is configured but no policy step uses it"))
+        if channel is not None and channel.configured():
+            problems += [error("settings", setting, message) for message in channel.problems()]
+    registry.close()
+    return problems
+
+
+def _check_shared_webhooks(file: str, directory: Directory, settings: Settings) -> list[Problem]:
+    """An incoming webhook posts to one channel only: several directory channels on one is a lie."""
+    by_url: dict[str, list[str]] = defaultdict(list)
+    default = settings.channel_url("slack")
+    for sid, entry in directory.slack.items():
+        url = (settings.named_env(entry.webhook_env) if entry.webhook_env else None) or default
+        if url and _is_incoming_webhook(url):
+            by_url[url].append(entry.channel)
+    return [warning(file, "slack", f"{', '.join(names)} share one incoming webhook, which posts to a single "
+                    "channel: give each its own webhook_env or use a bot token")
+            for names in by_url.values() if len(names) > 1]
+
+
+def _is_incoming_webhook(url: str) -> bool:
+    return "hooks.slack.com" in url or (url.startswith("slack://") and "xox" not in url)

@@ -1,0 +1,217 @@
+"""The `notify` command line: parses options, calls the engine, prints the result.
+
+Module-level imports are click and stdlib only, so `notify --help` starts
+fast; each command imports what it needs (pydantic, jinja2, apprise) when run.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .fields import FIELDS
+
+# Incident classes with a CLI command; the policy file defines what each does.
+CLASS_COMMANDS = {
+    "security": "Security or data incident: suspected breach, vulnerability, malicious activity (15 min SLA).",
+    "outage": "Service outage: platform or API down, critical infrastructure failure (15 min SLA).",
+    "legal": "Legal or compliance issue: litigation, subpoena, GDPR erasure request (30 min SLA).",
+    "enterprise": "Enterprise customer escalation: SLA violation, dedicated success manager request (1 h SLA).",
+}
+
+EXIT_OK, EXIT_NOT_REACHED, EXIT_REJECTED = 0, 1, 2
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"notify: {message}", err=True)
+    sys.exit(EXIT_REJECTED)
+
+
+def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn configuration and store errors into a clear message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .problems import ConfigError
+        from .store import StoreError
+
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            _fail("configuration rejected; nothing was sent (run `notify check`)")
+        except StoreError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def _settings() -> Any:
+    from pydantic import ValidationError
+
+    from .settings import load_settings
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            click.echo(f"error: settings: {'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
+        _fail("settings rejected; nothing was sent")
+
+
+def _emit(text: str, settings: Any) -> None:
+    """Print to stdout with every configured secret scrubbed, as a last line of defence."""
+    from .api import mask_secrets
+
+    click.echo(mask_secrets(text, settings.secrets()))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="teamflow-notify", prog_name="notify")
+@click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Config directory (contacts.toml, policy.toml, templates/). "
+                   "Default: $NOTIFY_CONFIG_DIR, ./ if it holds contacts.toml, else the shipped defaults.")
+@click.pass_context
+def main(ctx: click.Context, config_dir: Path | None) -> None:
+    """Incident notification dispatcher: one trigger, the right people, every channel.
+
+    \b
+    Exit statuses: 0 every recipient reached; 1 someone was not reached;
+    2 input or configuration rejected before anything was sent.
+    """
+    ctx.obj = {"config_dir": config_dir}
+
+
+def _config_dir(ctx: click.Context, local: Path | None) -> Path | None:
+    return local or ctx.obj["config_dir"]
+
+
+config_dir_option = click.option("--config-dir", "local_config_dir", type=click.Path(path_type=Path, file_okay=False),
+                                 default=None, help="Config directory (overrides the global option).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the schema-1 JSON document to stdout.")
+
+
+def _add_class_command(name: str, help_text: str) -> None:
+    @main.command(name, help=help_text)
+    @click.option("--incident", "incident_id", default="", help="Incident id (default: next PREFIX-YEAR-NNN).")
+    @click.option("--dry-run", is_flag=True, help="Render and show who would get what; send and write nothing.")
+    @click.option("--drill", is_flag=True, help="Mark every message [DRILL]; never contact customers or externals.")
+    @json_option
+    @config_dir_option
+    @click.pass_context
+    @handles_errors
+    def command(ctx: click.Context, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
+                local_config_dir: Path | None, **values: Any) -> None:
+        _trigger(ctx, name, incident_id, dry_run, drill, as_json, _config_dir(ctx, local_config_dir), values)
+
+    for spec in FIELDS:  # appended to the built command, so in table order
+        help_line = spec.help + (" (required)" if spec.required else "")
+        command = click.option(spec.option, spec.name, default=None, help=help_line)(command)
+
+
+for _name, _help in CLASS_COMMANDS.items():
+    _add_class_command(_name, _help)
+
+
+def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
+             config_dir: Path | None, values: dict[str, Any]) -> None:
+    from . import engine
+    from .incident import valid_incident_id
+
+    settings = _settings()
+    rt = engine.load_runtime(config_dir, settings)
+    prefix = rt.klass(klass).prefix
+    missing = [s.option for s in FIELDS if s.required and not values.get(s.name)]
+    if missing:
+        _fail(f"{klass}: missing required option(s): {', '.join(missing)}; nothing was sent")
+    if incident_id and (problem := valid_incident_id(incident_id, prefix)):
+        _fail(f"--incident: {problem}; nothing was sent")
+    try:
+        incident = engine.new_incident(rt, klass, values, now=_now(), drill=drill, incident_id=incident_id)
+    except ValueError as exc:
+        _fail(f"--started: {exc}; nothing was sent")
+    if dry_run:
+        report = engine.preview(rt, klass, incident.with_id(incident_id or _peek_id(settings, prefix)))
+        if not incident_id:
+            report.notes.append("dry run: the id shown is the next one; nothing was allocated, stored or sent")
+        _emit(report.to_json() if as_json else report.table(), settings)
+        return
+    _fail("sending arrives with the sending issue; use --dry-run for now")
+
+
+def _peek_id(settings: Any, prefix: str) -> str:
+    from .store import peek_store
+
+    store = peek_store(settings.resolved_store_url())
+    year = _now().year
+    return store.peek_id(prefix, year) if store else f"{prefix}-{year}-001"
+
+
+@main.command()
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
+    """Validate directory, policy, templates and channel settings; exit 2 on any error."""
+    import json
+
+    from .check import run_check
+
+    settings = _settings()
+    result = run_check(_config_dir(ctx, local_config_dir), settings)
+    if as_json:
+        doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:3]),
+               "template_dirs": [str(d) for d in result.paths.template_dirs],
+               "problems": [p.as_json() for p in result.problems], "ok": not result.errors}
+        _emit(json.dumps(doc, indent=2), settings)
+    else:
+        lines = [f"{name}: {value}" for name, value in result.paths.describe()]
+        lines += [str(p) for p in result.problems]
+        counts = {s: sum(p.severity.value == s for p in result.problems) for s in ("error", "warning", "note")}
+        lines.append(f"{counts['error']} errors, {counts['warning']} warnings, {counts['note']} notes")
+        _emit("\n".join(lines), settings)
+    sys.exit(result.exit_status())
+
+
+@main.command()
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
+    """List installed channels, what they support and whether each is configured."""
+    import json
+
+    from .registry import Registry, discover
+
+    settings = _settings()
+    registry = Registry(settings, None)
+    rows = []
+    for name, ep in discover().items():
+        channel = registry.get(name)
+        caps = channel.capabilities
+        rows.append({"name": name, "module": ep.value, "configured": channel.configured(),
+                     "target": caps.target.value, "html": caps.html, "voice": caps.voice,
+                     "max_length": caps.max_length, "dedup_key": caps.dedup_key})
+    registry.close()
+    if as_json:
+        _emit(json.dumps({"schema": 1, "command": "channels", "channels": rows}, indent=2), settings)
+        return
+    for row in sorted(rows, key=lambda r: r["name"]):
+        state = "configured" if row["configured"] else "not configured"
+        _emit(f"{row['name']:<8} {state:<15} {row['target']:<6} {row['module']}", settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

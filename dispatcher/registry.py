@@ -1,0 +1,88 @@
+"""Channel discovery through the `dispatcher.channels` entry points, and their wiring.
+
+Built-in channels register exactly as a third-party package would. A channel
+module is imported only when a command needs that channel, so `notify --help`
+never pays for apprise or requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Iterable
+
+from .api import Address, Capabilities, Channel, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
+from .directory import Directory
+from .settings import Settings
+
+__all__ = ["Registry", "channel_config", "discover", "refuse"]
+
+GROUP = "dispatcher.channels"
+
+
+def discover() -> dict[str, EntryPoint]:
+    """Installed channels by name (a later registration of a name wins, like a plugin override)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def channel_config(settings: Settings, name: str, directory: Directory | None, *, drill: bool = False) -> ChannelConfig:
+    """Build a channel's settings: its URL, per-destination routes, timeouts, CA bundle."""
+    routes: dict[str, str] = {}
+    if name == "slack" and directory is not None:
+        for entry in directory.slack.values():
+            url = settings.named_env(entry.webhook_env) if entry.webhook_env else None
+            if url:
+                routes[entry.channel] = url
+    return ChannelConfig(url=settings.channel_url(name), routes=routes, connect_timeout=settings.connect_timeout,
+                         read_timeout=settings.read_timeout,
+                         ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None, drill=drill)
+
+
+_TARGET_CHECK = {
+    TargetKind.EMAIL: lambda t: "@" in t,
+    TargetKind.PHONE: lambda t: t.startswith("+"),
+    TargetKind.SLACK: lambda t: t.startswith(("#", "U", "W", "C")),
+    TargetKind.URL: lambda t: True,
+}
+
+
+def refuse(capabilities: Capabilities, notice: Notice, address: Address) -> DeliveryResult | None:
+    """Refuse a send the channel cannot make, before any plugin code runs."""
+    if not address.target:
+        return DeliveryResult.permanent(Reason.BAD_ADDRESS, "no address for this channel")
+    if not _TARGET_CHECK[capabilities.target](address.target):
+        return DeliveryResult.permanent(Reason.UNSUPPORTED,
+                                        f"{address.channel} sends to {capabilities.target.value} addresses")
+    return None
+
+
+@dataclass
+class Registry:
+    """Channel instances for one command, built on first use and closed together."""
+
+    settings: Settings
+    directory: Directory | None
+    drill: bool = False
+
+    def __post_init__(self) -> None:
+        self._found = discover()
+        self._instances: dict[str, Channel] = {}
+
+    def names(self) -> list[str]:
+        return sorted(self._found)
+
+    def get(self, name: str) -> Channel | None:
+        """The channel named, or None when no installed package provides it."""
+        if name not in self._instances:
+            if name not in self._found:
+                return None
+            cls = self._found[name].load()
+            self._instances[name] = cls(channel_config(self.settings, name, self.directory, drill=self.drill))
+        return self._instances[name]
+
+    def all(self) -> Iterable[tuple[str, Channel]]:
+        return ((name, self.get(name)) for name in self.names())
+
+    def close(self) -> None:
+        for channel in self._instances.values():
+            channel.close()

@@ -1,0 +1,105 @@
+"""What a command did, as one versioned JSON document and as a terminal table.
+
+The document (``"schema": 1``) is defined once here and reused by every
+command and API that reports deliveries:
+
+    {"schema": 1, "command": str, "mode": "dry-run" | "send" | "drill",
+     "incident": {"id", "class", "title", "priority", "status", "drill", "started", "fields", "existing"},
+     "deliveries": [{"step", "recipient", "display", "role", "channel", "target" (masked),
+                     "outcome": "delivered|failed-transient|failed-permanent|pending|skipped|dry-run",
+                     "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
+                     "message": {"subject", "text"} (dry runs only)}],
+     "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all"},
+     "notes": [str]}
+
+Stdlib only, so printing a report costs nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DeliveryLine", "Report", "SCHEMA"]
+
+SCHEMA = 1
+FAILED = ("failed-transient", "failed-permanent")
+
+
+@dataclass
+class DeliveryLine:
+    step: int
+    recipient: str
+    display: str
+    role: str
+    channel: str
+    target: str  # masked
+    outcome: str
+    attempts: int = 0
+    reason: str | None = None
+    detail: str | None = None
+    fallback_of: str | None = None  # "recipient/channel" of the delivery this one stands in for
+    delivered_to: str | None = None
+    warning: str | None = None
+    message: dict[str, str] | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.recipient}/{self.channel}"
+
+    def as_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "message"}
+        if self.message is not None:
+            out["message"] = self.message
+        return out
+
+
+@dataclass
+class Report:
+    command: str
+    mode: str
+    incident: dict[str, Any]
+    deliveries: list[DeliveryLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def reached_all(self) -> bool:
+        """True when every recipient got the notice on its channel or through a fallback."""
+        rescued = {d.fallback_of for d in self.deliveries if d.fallback_of and d.outcome == "delivered"}
+        return not any(d.outcome in FAILED and d.ref not in rescued for d in self.deliveries)
+
+    def summary(self) -> dict[str, Any]:
+        count = lambda *outcomes: sum(d.outcome in outcomes for d in self.deliveries)  # noqa: E731
+        return {"total": len(self.deliveries), "delivered": count("delivered"), "failed": count(*FAILED),
+                "skipped": count("skipped"), "pending": count("pending"), "dry_run": count("dry-run"),
+                "reached_all": self.reached_all()}
+
+    def exit_status(self) -> int:
+        return 0 if self.reached_all() and not any(d.outcome == "pending" for d in self.deliveries) else 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "command": self.command, "mode": self.mode, "incident": self.incident,
+                "deliveries": [d.as_json() for d in self.deliveries], "summary": self.summary(),
+                "notes": self.notes}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_json(), indent=2, sort_keys=False)
+
+    def table(self) -> str:
+        """A readable summary for a terminal."""
+        inc = self.incident
+        head = f"{inc['id']}  {inc['title']}  ({inc['priority']})"
+        if inc.get("drill"):
+            head = "[DRILL] " + head
+        rows = [("STEP", "RECIPIENT", "ROLE", "CHANNEL", "TARGET", "OUTCOME", "TRIES", "NOTE")]
+        for d in self.deliveries:
+            note = d.warning or d.detail or d.reason or ""
+            if d.fallback_of:
+                note = f"fallback for {d.fallback_of}; {note}".rstrip("; ")
+            rows.append((str(d.step), d.display, d.role, d.channel, d.target, d.outcome, str(d.attempts), note))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+        s = self.summary()
+        tail = (f"{s['total']} deliveries: {s['delivered']} delivered, {s['failed']} failed, "
+                f"{s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
+        return "\n".join([head, *lines, tail, *self.notes])

@@ -1,0 +1,31 @@
+"""The store: incidents, the outbox of planned deliveries, and the attempt log.
+
+One store, selected by ``NOTIFY_STORE_URL``: ``sqlite:///path`` (the default,
+no server needed). Rows are written before anything is sent, so a crash never
+loses a planned page and a retry never sends one twice.
+"""
+
+from __future__ import annotations
+
+from .base import AttemptRow, DeliveryRow, IncidentRow, StoreError, StoreBehind
+from .sqlite import SQLiteStore
+
+__all__ = ["AttemptRow", "DeliveryRow", "IncidentRow", "SQLiteStore", "StoreBehind", "StoreError", "open_store",
+           "peek_store"]
+
+
+def _sqlite_path(url: str) -> str:
+    if not url.startswith("sqlite:///"):
+        scheme = url.split(":", 1)[0]
+        raise StoreError(f"NOTIFY_STORE_URL: unsupported store {scheme!r} (use sqlite:///path)")
+    return url.removeprefix("sqlite:///") or ":memory:"
+
+
+def open_store(url: str) -> SQLiteStore:
+    """Open (and create or upgrade) the store named by a URL."""
+    return SQLiteStore.open(_sqlite_path(url))
+
+
+def peek_store(url: str) -> SQLiteStore | None:
+    """Open an existing store read-only, or None when there is none yet (dry runs write nothing)."""
+    return SQLiteStore.open_readonly(_sqlite_path(url))
