@@ -90,7 +90,9 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
     for name in sorted(set(used) | set(registry.names())):
         setting = f"NOTIFY_{CHANNEL_URL_FIELDS.get(name, name + '_url').upper()}"
         channel = registry.get(name)
-        if channel is None:
+        if channel is None and name in registry.load_errors:
+            problems.append(error("channels", name, f"plugin failed to load: {registry.load_errors[name]}"))
+        elif channel is None:
             problems.append(error("policy", used[name][0], f"channel {name!r} is not installed"))
         elif not channel.configured() and used.get(name):
             problems.append(error("settings", setting, f"channel {name!r} is used by {used[name][0]}"

@@ -190,7 +190,7 @@ def pydantic_problems(path: Path, exc: ValidationError) -> list[Problem]:
     """One problem per pydantic error, keyed by its dotted location."""
     problems = []
     for err in exc.errors():
-        key = ".".join(str(part) for part in err["loc"])
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]).lstrip(".")
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key (typo?)"

@@ -67,6 +67,7 @@ class Registry:
     def __post_init__(self) -> None:
         self._found = discover()
         self._instances: dict[str, Channel] = {}
+        self.load_errors: dict[str, str] = {}  # channel -> why its plugin could not be loaded
 
     def names(self) -> list[str]:
         return sorted(self._found)
@@ -74,9 +75,13 @@ class Registry:
     def get(self, name: str) -> Channel | None:
         """The channel named, or None when no installed package provides it."""
         if name not in self._instances:
-            if name not in self._found:
+            if name not in self._found or name in self.load_errors:
                 return None
-            cls = self._found[name].load()
+            try:
+                cls = self._found[name].load()
+            except (ImportError, AttributeError) as exc:  # a broken plugin must not break the others
+                self.load_errors[name] = f"{self._found[name].value}: {exc}"
+                return None
             self._instances[name] = cls(channel_config(self.settings, name, self.directory, drill=self.drill))
         return self._instances[name]
 

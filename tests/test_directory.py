@@ -1,0 +1,126 @@
+"""The contact directory: the shipped one is valid, and each mistake is named by file and key."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from dispatcher.directory import check_directory, load_directory
+from dispatcher.problems import ConfigError
+
+from .helpers import replace_in
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def errors_of(path: Path) -> list[str]:
+    _, problems = check_directory(path)
+    return [f"{p.key}: {p.message}" for p in problems if p.severity.value == "error"]
+
+
+def test_shipped_directory_has_no_errors_and_notes_placeholders() -> None:
+    directory, problems = check_directory(REPO / "contacts.toml")
+    assert directory is not None
+    assert [p for p in problems if p.severity.value != "note"] == []
+    assert any(p.key == "people.cto.email" and "placeholder" in p.message for p in problems)
+
+
+def test_shipped_directory_reproduces_the_seed() -> None:
+    d = load_directory(REPO / "contacts.toml")
+    slots = d.rotation.slots
+    assert (slots["primary"].phone, slots["primary"].role) == ("+14155550199", "support-manager")
+    assert (slots["secondary"].phone, slots["secondary"].role) == ("+14155550188", "engineering-manager")
+    assert (slots["escalation"].phone, slots["escalation"].role) == ("+14155550177", "vp-customer-success")
+    assert {lst.email for lst in d.lists.values()} == {
+        "security-incident@teamflow.com", "outage-response@teamflow.com",
+        "legal-emergency@teamflow.com", "executive-escalation@teamflow.com"}
+    assert {s.channel for s in d.slack.values()} == {
+        "#support-escalation", "#security-alerts", "#outage-response", "#customer-success"}
+    assert d.external["legal-counsel"].phone == "+14155550166"
+    assert d.external["legal-international"].phone == "+442012345678"
+    assert {r.level for r in d.roles.values()} == {1, 2, 3, 4}
+    assert d.customer("acme corp")[1].plan == "enterprise"
+
+
+# (edit to contacts.toml, expected "key: message" fragment)
+MISTAKES = [
+    pytest.param('phone = "+14155550111"', 'phone = "415-555-0111"',
+                 "people.support-manager-a.phone: phone '415-555-0111' is not E.164", id="phone-not-e164"),
+    pytest.param('email = "cto@teamflow.example"', 'email = "cto-at-teamflow"',
+                 "people.cto.email: 'cto-at-teamflow' is not an email address", id="bad-email"),
+    pytest.param('roles = ["cto"]', 'roles = ["chief-techie"]',
+                 "people.cto.roles: unknown role 'chief-techie'", id="unknown-role"),
+    pytest.param('email = "ceo@teamflow.example"', 'email = "cto@teamflow.example"',
+                 "people.ceo.email: duplicate person: same email as people.cto", id="duplicate-person"),
+    pytest.param('email = "legal-emergency@teamflow.com"', 'members = []',
+                 "lists.legal-emergency: empty list: no email and no members", id="empty-list"),
+    pytest.param('roles = ["finance-director"]', 'roles = []',
+                 "roles.finance-director: nobody can be reached in this role", id="unreachable-role"),
+    pytest.param('members = ["vp-customer-success"]', 'members = ["vp-nobody"]',
+                 "rotation.slots.escalation.members: unknown person 'vp-nobody'", id="unknown-rotation-member"),
+    pytest.param('success_manager = "csm-a"', 'success_manager = "csm-z"',
+                 "customers.acme-corp.success_manager: unknown person 'csm-z'", id="unknown-success-manager"),
+    pytest.param('timezone = "America/Los_Angeles"', 'timezone = "Mars/Olympus"',
+                 "rotation.timezone: unknown time zone 'Mars/Olympus'", id="unknown-time-zone"),
+    pytest.param('channel = "#security-alerts"', 'channel = "security alerts"',
+                 "slack.security-alerts.channel: String should match pattern", id="slack-channel-name"),
+    pytest.param('plan = "basic"', 'plan = "platinum"',
+                 "customers.hooli-labs.plan: Input should be 'basic', 'pro' or 'enterprise'", id="unknown-plan"),
+    pytest.param('name = "CTO"\n', 'name = "CTO"\nnickname = "boss"\n',
+                 "people.cto.nickname: unknown key (typo?)", id="unknown-key"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), MISTAKES)
+def test_each_mistake_is_named_by_key(config_dir: Path, old: str, new: str, expected: str) -> None:
+    path = config_dir / "contacts.toml"
+    replace_in(path, old, new)
+    assert any(expected in e for e in errors_of(path)), errors_of(path)
+
+
+def test_person_listing_a_channel_without_an_address_is_an_error(config_dir: Path) -> None:
+    path = config_dir / "contacts.toml"
+    replace_in(path, 'email = "product-manager@teamflow.example"\nchannels = ["email"]',
+               'email = "product-manager@teamflow.example"\nchannels = ["sms", "email"]')
+    assert "people.product-manager.channels: lists 'sms' but the person has no phone" in errors_of(path)
+
+
+def test_toml_syntax_error_names_the_file_and_line(config_dir: Path) -> None:
+    path = config_dir / "contacts.toml"
+    replace_in(path, '[people.cto]', '[people.cto')
+    _, problems = check_directory(path)
+    assert problems[0].file == str(path) and "line" in problems[0].message
+
+
+def test_load_directory_raises_with_every_error(config_dir: Path) -> None:
+    path = config_dir / "contacts.toml"
+    replace_in(path, 'roles = ["cto"]', 'roles = ["x"]')
+    replace_in(path, 'success_manager = "csm-a"', 'success_manager = "nobody"')
+    with pytest.raises(ConfigError) as caught:
+        load_directory(path)
+    keys = {p.key for p in caught.value.problems}
+    assert keys == {"people.cto.roles", "customers.acme-corp.success_manager", "roles.cto"}
+
+
+@pytest.mark.parametrize(("moment", "expected"), [
+    (datetime(2026, 1, 5, 17, 0, tzinfo=timezone.utc), "support-manager-a"),  # Monday 09:00 in Los Angeles
+    (datetime(2026, 1, 5, 16, 59, tzinfo=timezone.utc), "support-manager-b"),  # a minute before hand-off
+    (datetime(2026, 1, 12, 17, 0, tzinfo=timezone.utc), "support-manager-b"),  # next week
+    (datetime(2026, 1, 19, 17, 0, tzinfo=timezone.utc), "support-manager-a"),
+    (datetime(2026, 7, 6, 16, 0, tzinfo=timezone.utc), "support-manager-a"),  # summer time: 09:00 PDT = 16:00 UTC
+])
+def test_weekly_handoff_in_the_rotation_time_zone(moment: datetime, expected: str) -> None:
+    d = load_directory(REPO / "contacts.toml")
+    assert d.on_duty("primary", moment) == expected
+
+
+def test_dated_override_wins_over_the_weekly_turn(config_dir: Path) -> None:
+    path = config_dir / "contacts.toml"
+    with path.open("a") as f:
+        f.write('\n[[rotation.overrides]]\nslot = "primary"\nperson = "support-manager-b"\n'
+                'start = 2026-01-06T00:00:00\nend = 2026-01-07T00:00:00\n')
+    d = load_directory(path)
+    assert d.on_duty("primary", datetime(2026, 1, 6, 12, 0, tzinfo=timezone.utc)) == "support-manager-b"
+    assert d.on_duty("primary", datetime(2026, 1, 7, 12, 0, tzinfo=timezone.utc)) == "support-manager-a"
