@@ -1,0 +1,537 @@
+"""Turn an incident context into a notice with jinja2 templates, safely and within budgets.
+
+Templates live at ``<dir>/<class>/<template>.<part>.j2`` (parts: subject, text,
+html) with shared macros under ``<dir>/_macros/``. Several dirs form a search
+path, user dir first: a file missing there falls back to the shipped one,
+file by file. Rendering is strict (an undefined variable is an error, never
+an empty string) and escapes every interpolated value for its medium:
+HTML autoescape for ``.html.j2``, Slack escaping for the slack family, one
+line for subjects, plain words for voice. Any failure surfaces as a
+:class:`TemplateError` naming file, line and cause, so the core can send
+:func:`fallback_notice` instead of dropping the page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import jinja2
+
+from . import escaping, gsm7
+
+__all__ = [
+    "FAMILIES",
+    "REQUIRED_PARTS",
+    "TEMPLATE_FAMILY",
+    "Rendered",
+    "Renderer",
+    "TemplateError",
+    "TemplateProblem",
+    "fallback_notice",
+    "sample_context",
+    "shipped_template_dir",
+]
+
+FAMILIES = ("email", "slack", "sms", "voice")
+# Which family renders each required template in `check`.
+TEMPLATE_FAMILY = {"email": "email", "customer": "email", "slack": "slack", "sms": "sms", "voice": "voice"}
+REQUIRED_PARTS = {
+    "email": ("subject", "text", "html"),
+    "customer": ("subject", "text", "html"),
+    "slack": ("text",),
+    "sms": ("text",),
+    "voice": ("text",),
+}
+SMS_BUDGET = 160  # one GSM-7 segment: concatenated SMS are split and reordered by some carriers
+VOICE_BUDGET = 400  # about 30 seconds of speech; a longer call gets hung up on
+DRILL = "[DRILL] "
+PLACEHOLDER = "Not yet known"
+_DRILL_BANNER = (
+    '<p style="background:#fff3cd;border:1px solid #e0b400;padding:8px;font-weight:bold">'
+    "[DRILL] This notice is part of an incident response drill.</p>"
+)
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_NONE_LEAK = re.compile(r"\bNone\b")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered notice: one-line subject, text for the channel's family, optional HTML."""
+
+    subject: str
+    text: str
+    html: str | None
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """One broken template: which file, which line (when known), what is wrong."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+class TemplateError(Exception):
+    """A template could not be rendered; ``problem`` says where and why."""
+
+    def __init__(self, problem: TemplateProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def shipped_template_dir() -> Path:
+    """The templates shipped with the package (wheel) or the checkout (source)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "defaults" / "templates"
+    return installed if installed.is_dir() else here.parent / "templates"
+
+
+# --- context wrapping: lets an undefined-variable error say "incident.foo" ---
+
+
+class _Scope(dict):
+    """A context mapping that remembers its dotted path for error messages."""
+
+    __slots__ = ("_scope_path",)
+
+
+class _ScopeList(list):
+    """A context list that remembers its dotted path for error messages."""
+
+    __slots__ = ("_scope_path",)
+
+
+def _scoped(value: Any, path: str = "") -> Any:
+    """Copy ``value`` with every mapping and list tagged by its path."""
+    if isinstance(value, Mapping):
+        out: Any = _Scope({k: _scoped(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()})
+    elif isinstance(value, (list, tuple)):
+        out = _ScopeList(_scoped(v, f"{path}[{i}]") for i, v in enumerate(value))
+    else:
+        return value
+    out._scope_path = path
+    return out
+
+
+class _NamedUndefined(jinja2.StrictUndefined):
+    """StrictUndefined whose message names the full variable, e.g. 'incident.foo'."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            return self._undefined_hint
+        name = self._undefined_name
+        parent = getattr(self._undefined_obj, "_scope_path", None)
+        if self._undefined_obj is jinja2.runtime.missing or parent == "":
+            return f"undefined variable {name!r}"
+        if parent is not None:
+            sub = f"[{name!r}]" if not isinstance(name, str) else f".{name}"
+            return f"undefined variable '{parent}{sub}'"
+        if isinstance(self._undefined_obj, jinja2.environment.TemplateModule):
+            return f"undefined macro {name!r} in {self._undefined_obj.__name__}"
+        return super()._undefined_message
+
+
+# --- per-medium escaping of every {{ expression }} ---
+
+
+def _finalizer(escape: Callable[[str], str] | None) -> Callable[[Any], Any]:
+    """A jinja ``finalize``: None becomes a placeholder, then the medium's escaping applies."""
+
+    def finalize(value: Any) -> Any:
+        if value is None:
+            value = PLACEHOLDER  # a forgotten `or "TBD"` must never print "None"
+        return escape(str(value)) if escape else value
+
+    return finalize
+
+
+_MODES: dict[str, Callable[[str], str] | None] = {
+    "plain": None,
+    "html": None,  # autoescape does the work
+    "subject": escaping.header,
+    "slack": escaping.slack,
+    "voice": escaping.speech,
+}
+
+
+class Renderer:
+    """Renders (class, template) pairs from a search path of template dirs."""
+
+    def __init__(self, search_path: Sequence[Path]) -> None:
+        self._dirs = [Path(p) for p in search_path]
+        self._loader = jinja2.FileSystemLoader([str(d) for d in self._dirs])
+        self._envs: dict[str, jinja2.Environment] = {}
+
+    def _env(self, mode: str) -> jinja2.Environment:
+        """One environment per escaping mode; finalize is environment-wide."""
+        if mode not in self._envs:
+            env = jinja2.Environment(
+                loader=self._loader,
+                undefined=_NamedUndefined,
+                autoescape=mode == "html",
+                finalize=_finalizer(_MODES[mode]),
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=False,
+            )
+            env.filters["spell"] = escaping.spell_id
+            self._envs[mode] = env
+        return self._envs[mode]
+
+    def _exists(self, name: str) -> bool:
+        """True when some dir on the search path has the file ``name``."""
+        return any((d / name).is_file() for d in self._dirs)
+
+    def _render_file(self, name: str, mode: str, context: Mapping[str, Any]) -> str:
+        """Render one template file, turning every failure into a TemplateError."""
+        try:
+            return self._env(mode).get_template(name).render(context)
+        except Exception as exc:  # template code is user code: any error it raises is a template problem
+            raise TemplateError(self._problem(name, exc)) from exc
+
+    def _problem(self, name: str, exc: Exception) -> TemplateProblem:
+        """Describe ``exc`` raised while rendering ``name`` as file, line and message."""
+        if isinstance(exc, jinja2.TemplateSyntaxError):
+            return TemplateProblem(_display(exc.filename or name), exc.lineno, f"syntax error: {exc.message}")
+        file, line = _template_frame(exc.__traceback__)
+        if isinstance(exc, jinja2.TemplateNotFound):
+            if file is None:
+                searched = ", ".join(str(d) for d in self._dirs)
+                return TemplateProblem(name, None, f"template file not found (searched: {searched})")
+            return TemplateProblem(file, line, f"included template not found: {exc.name}")
+        message = str(exc) if isinstance(exc, jinja2.UndefinedError) else f"{type(exc).__name__}: {exc}"
+        return TemplateProblem(file or name, line, message)
+
+    def render(
+        self,
+        incident_class: str,
+        template: str,
+        context: Mapping[str, Any],
+        *,
+        family: str,
+        drill: bool,
+        max_length: int | None = None,
+    ) -> Rendered:
+        """Render one notice for ``family``; raise TemplateError on any template failure."""
+        if family not in FAMILIES:
+            raise ValueError(f"unknown template family {family!r}; expected one of {FAMILIES}")
+        scoped = _scoped(context)
+        base = f"{incident_class}/{template}"
+        text = self._render_file(f"{base}.text.j2", {"slack": "slack", "voice": "voice"}.get(family, "plain"), scoped)
+        if self._exists(f"{base}.subject.j2"):
+            subject = self._render_file(f"{base}.subject.j2", "subject", scoped)
+        else:
+            subject = _default_subject(context)
+        html = None
+        if family == "email" and self._exists(f"{base}.html.j2"):
+            html = self._render_file(f"{base}.html.j2", "html", scoped).strip()
+        incident_id = str(context.get("incident", {}).get("id") or "")
+        return _assemble(subject, _tidy(text), html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
+
+    def templates(self) -> list[tuple[str, str]]:
+        """(class, template) pairs that have at least one part anywhere on the search path."""
+        pairs = set()
+        for directory in self._dirs:
+            for path in directory.glob("*/*.j2"):
+                template, _, part = path.name[: -len(".j2")].rpartition(".")
+                if template and part and not path.parent.name.startswith("_"):
+                    pairs.add((path.parent.name, template))
+        return sorted(pairs)
+
+    def check(self, classes: Iterable[str]) -> list[TemplateProblem]:
+        """Find every missing, unparsable or failing template for ``classes``, using sample contexts."""
+        problems = self._parse_all()
+        for incident_class in classes:
+            for template, parts in REQUIRED_PARTS.items():
+                problems += self._check_one(incident_class, template, parts)
+        return list(dict.fromkeys(problems))  # one report per (file, line, message), in order
+
+    def _parse_all(self) -> list[TemplateProblem]:
+        """Compile every effective .j2 file, so a broken macro or unused part is found too."""
+        names = sorted(
+            {p.relative_to(d).as_posix() for d in self._dirs if d.is_dir() for p in d.rglob("*.j2")}
+        )
+        problems = []
+        for name in names:
+            try:
+                self._env("plain").get_template(name)
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(self._problem(name, exc))
+        return problems
+
+    def _check_one(self, incident_class: str, template: str, parts: Sequence[str]) -> list[TemplateProblem]:
+        """Problems of one (class, template): missing parts, then render errors and leaks."""
+        base = f"{incident_class}/{template}"
+        problems = [
+            TemplateProblem(f"{base}.{part}.j2", None, "missing required template file")
+            for part in parts
+            if not self._exists(f"{base}.{part}.j2")
+        ]
+        if not self._exists(f"{base}.text.j2"):
+            return problems
+        family = TEMPLATE_FAMILY[template]
+        for context in (sample_context(incident_class), _sparse(sample_context(incident_class))):
+            try:
+                rendered = self.render(incident_class, template, context, family=family, drill=context["incident"]["drill"])
+            except TemplateError as exc:
+                problems.append(exc.problem)
+                break
+            problems += _lint(base, rendered, family)
+        return problems
+
+
+def _lint(base: str, rendered: Rendered, family: str) -> list[TemplateProblem]:
+    """Output rules a template can break without raising."""
+    problems = [
+        TemplateProblem(f"{base}.{part}.j2", None, "renders 'None' for an empty field; add a placeholder")
+        for part, out in (("subject", rendered.subject), ("text", rendered.text), ("html", rendered.html or ""))
+        if _NONE_LEAK.search(out)
+    ]
+    if family == "voice" and _URL.search(rendered.text):
+        problems.append(TemplateProblem(f"{base}.text.j2", None, "voice script contains a URL; it cannot be spoken"))
+    return problems
+
+
+def _template_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
+    """The innermost template file and line in a traceback jinja has rewritten."""
+    found: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (_display(filename), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _display(filename: str) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return Path(filename).resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return filename
+
+
+def _tidy(text: str) -> str:
+    """Strip trailing whitespace per line, outer blank lines and runs of blank lines."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _default_subject(context: Mapping[str, Any]) -> str:
+    """Subject for templates without a subject part (chat, SMS, voice): id, title, priority."""
+    incident = context.get("incident") or {}
+    return f"{incident.get('id', '')} {incident.get('title', '')} ({incident.get('priority', '')})".strip()
+
+
+# --- drill marks and budgets, shared by templates and the fallback ---
+
+
+def _assemble(
+    subject: str, text: str, html: str | None, *, incident_id: str, family: str, drill: bool, max_length: int | None
+) -> Rendered:
+    """Apply the one-line subject rule, drill marks and the family's budget."""
+    subject = escaping.header(subject)
+    if drill:
+        subject = _mark(subject)
+        text = _mark(text)
+        html = _mark_html(html) if html is not None else None
+    if family == "voice":
+        text = " ".join(text.split())  # speech has no layout
+    return Rendered(subject, _budget(text, incident_id, family, drill, max_length), html)
+
+
+def _mark(text: str) -> str:
+    """Prefix the drill mark once, even if a template already wrote it."""
+    return text if text.startswith(DRILL) else DRILL + text
+
+
+def _mark_html(html: str) -> str:
+    """Put a visible drill banner first in the body."""
+    match = _BODY_TAG.search(html)
+    at = match.end() if match else 0
+    return html[:at] + _DRILL_BANNER + html[at:]
+
+
+def _budget(text: str, incident_id: str, family: str, drill: bool, max_length: int | None) -> str:
+    """Cut ``text`` to the family's budget; the drill mark and the incident id always survive."""
+    if family == "sms":
+        limit = min(SMS_BUDGET, max_length or SMS_BUDGET)
+        fit: Callable[[str, str], str] = lambda t, head: gsm7.fit(t, limit, protected_head=head)
+        tokens = (gsm7.transliterate(incident_id),)
+    else:
+        limit = max_length or (VOICE_BUDGET if family == "voice" else 0)
+        if not limit:
+            return text
+        fit = lambda t, head: gsm7.cut(t, limit, protected_head=head)
+        tokens = _id_tokens(incident_id, family)
+    head = DRILL if drill else ""
+    body = text[len(head):]
+    out = fit(head + body, head)
+    if incident_id and not any(token in out for token in tokens):
+        # The template put the id late (or not at all): pin it to the front.
+        id_head = f"{head}{tokens[0]} "
+        out = fit(id_head + body, id_head)
+    return out
+
+
+def _id_tokens(incident_id: str, family: str) -> tuple[str, ...]:
+    """How the id appears in text of ``family``, preferred form first."""
+    if family == "voice":
+        return (escaping.spell_id(incident_id), incident_id)
+    if family == "slack":
+        return (escaping.slack(incident_id),)
+    return (incident_id,)
+
+
+def fallback_notice(
+    *, incident_id: str, incident_class: str, summary: str | None, family: str, drill: bool
+) -> Rendered:
+    """A plain notice, no templates involved, for when a template fails at run time."""
+    ident = str(incident_id or "unknown incident")
+    kind = str(incident_class or "unknown")
+    about = " ".join(str(summary or "").split()) or "No summary given."
+    if family == "voice":
+        text = (
+            f"Incident {escaping.spell_id(ident)}, a {escaping.speech(kind)} incident. "
+            f"{escaping.speech(about)[:200]} Check your email or the incident log for details."
+        )
+    else:
+        if family == "slack":
+            ident_shown, kind, about = escaping.slack(ident), escaping.slack(kind), escaping.slack(about)
+        else:
+            ident_shown = ident
+        text = f"{ident_shown} ({kind} incident): {about}\nPlain notice: the notification template failed; see the incident log."
+    subject = f"{ident}: {kind} incident (plain notice)"
+    family = family if family in FAMILIES else "email"
+    return _assemble(subject, text, None, incident_id=ident, family=family, drill=drill, max_length=None)
+
+
+# --- sample contexts for `notify check` and tests ---
+
+_SAMPLES: dict[str, dict[str, Any]] = {
+    "security": {
+        "id": "SEC-2026-001",
+        "title": "Security Incident",
+        "priority": "Critical",
+        "tier": "immediate",
+        "response_sla": "15 minutes",
+        "update_every": "30 minutes",
+        "customer": "Acme Corp",
+        "reported_by": "jane.doe@acme.example",
+        "summary": "Acme reports that an unknown IP address exported their full project list through the API overnight.",
+        "affected_services": ["Public API", "Project export"],
+        "impact_scope": "One customer account (Acme Corp)",
+        "symptoms": "Unexpected bulk export in the account audit log",
+        "recipient": ("Security incident list", "list:security-incident"),
+    },
+    "outage": {
+        "id": "OUT-2026-001",
+        "title": "Service Outage",
+        "priority": "High",
+        "tier": "immediate",
+        "response_sla": "15 minutes",
+        "update_every": "15 minutes",
+        "customer": None,
+        "reported_by": "alertmanager",
+        "summary": "API error rate above 50% in us-east-1 for 5 minutes.",
+        "affected_services": ["Public API", "Web dashboard"],
+        "impact_scope": "All customers in North America",
+        "symptoms": "Requests fail with HTTP 503; dashboards do not load",
+        "recipient": ("Outage response list", "list:outage-response"),
+    },
+    "legal": {
+        "id": "LEG-2026-001",
+        "title": "Legal/Compliance Issue",
+        "priority": "Critical",
+        "tier": "immediate",
+        "response_sla": "30 minutes",
+        "update_every": None,
+        "customer": "Globex GmbH",
+        "reported_by": "dpo@globex.example",
+        "summary": "Globex requests deletion of all personal data under GDPR Article 17 and mentions possible legal action.",
+        "affected_services": [],
+        "impact_scope": "One customer account (Globex GmbH)",
+        "symptoms": None,
+        "recipient": ("Legal emergency list", "list:legal-emergency"),
+    },
+    "enterprise": {
+        "id": "ENT-2026-001",
+        "title": "Enterprise Customer Issue",
+        "priority": "High",
+        "tier": "priority",
+        "response_sla": "1 hour",
+        "update_every": "1 hour",
+        "customer": "Initech Inc.",
+        "reported_by": "cto@initech.example",
+        "summary": "SSO logins fail for all Initech users since this morning's release; they cite their SLA.",
+        "affected_services": ["SSO login"],
+        "impact_scope": "All Initech users",
+        "symptoms": "SAML assertion rejected with 'invalid audience'",
+        "recipient": ("Customer success", "list:customer-success"),
+    },
+}
+
+
+def sample_context(incident_class: str) -> dict[str, Any]:
+    """A full, realistic render context for ``incident_class`` (any class name works)."""
+    sample = _SAMPLES.get(incident_class) or _generic_sample(incident_class)
+    display, role = sample["recipient"]
+    incident = {k: v for k, v in sample.items() if k != "recipient"}
+    incident.update(
+        {
+            "class": incident_class,
+            "started": "2026-11-26 19:20 UTC",
+            "commander": "Dana Reyes",
+            "commander_contact": "+14155550188 / dana.reyes@teamflow.com",
+            "eta": "2026-11-26 21:00 UTC",
+            "next_update": "2026-11-26 19:50 UTC",
+            "drill": False,
+        }
+    )
+    return {
+        "incident": incident,
+        "step": {"index": 0, "name": "Immediate actions"},
+        "recipient": {"display": display, "role": role},
+    }
+
+
+def _generic_sample(incident_class: str) -> dict[str, Any]:
+    """A sample for a class added after this module: same shape, neutral values."""
+    return {
+        "id": f"{incident_class[:3].upper() or 'INC'}-2026-001",
+        "title": f"{incident_class.replace('-', ' ').title()} Escalation",
+        "priority": "High",
+        "tier": "priority",
+        "response_sla": "1 hour",
+        "update_every": None,
+        "customer": "Acme Corp",
+        "reported_by": "jane.doe@acme.example",
+        "summary": "Customer reports a problem that needs escalation.",
+        "affected_services": ["Web dashboard"],
+        "impact_scope": "One customer account (Acme Corp)",
+        "symptoms": "Reported by the customer",
+        "recipient": (f"{incident_class} escalation list", f"list:{incident_class}"),
+    }
+
+
+def _sparse(context: dict[str, Any]) -> dict[str, Any]:
+    """The same context with every optional field empty, as a fresh webhook would give."""
+    incident = dict(context["incident"])
+    incident.update(
+        customer=None, reported_by=None, summary="", affected_services=[], impact_scope=None,
+        symptoms=None, eta=None, next_update=None, update_every=None, drill=True,
+    )
+    return {**context, "incident": incident}
