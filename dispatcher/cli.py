@@ -146,7 +146,16 @@ def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, dr
             report.notes.append("dry run: the id shown is the next one; nothing was allocated, stored or sent")
         _emit(report.to_json() if as_json else report.table(), settings)
         return
-    _fail("sending arrives with the sending issue; use --dry-run for now")
+    from .clock import SystemClock
+    from .store import open_store
+
+    store = open_store(settings.resolved_store_url())
+    try:
+        report = engine.trigger(rt, klass, incident, store=store, clock=SystemClock())
+    finally:
+        store.close()
+    _emit(report.to_json() if as_json else report.table(), settings)
+    sys.exit(EXIT_OK if report.incident["existing"] else report.exit_status())
 
 
 def _peek_id(settings: Any, prefix: str) -> str:
@@ -182,6 +191,48 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
         lines.append(f"{counts['error']} errors, {counts['warning']} warnings, {counts['note']} notes")
         _emit("\n".join(lines), settings)
     sys.exit(result.exit_status())
+
+
+@main.command()
+@click.option("--incident", "incident_id", default=None, help="Only this incident's attempts.")
+@click.option("--since", default=None, help="Only attempts since an ISO 8601 time or a duration ago (e.g. 2h).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N attempts.")
+@json_option
+@handles_errors
+def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
+    """The delivery log: one row per attempt, oldest first, targets masked."""
+    import json
+
+    from .store import open_store
+
+    settings = _settings()
+    store = open_store(settings.resolved_store_url())
+    rows = store.attempts(incident_id=incident_id, since=_since(since), limit=limit)
+    store.close()
+    if as_json:
+        _emit(json.dumps({"schema": 1, "command": "log", "attempts": [r.as_json() for r in rows]}, indent=2),
+              settings)
+        return
+    lines = [f"{r.at[:19]}  {r.incident_id}  step {r.step}  {r.person} ({r.role})  {r.channel} {r.masked_target}"
+             f"  #{r.attempt} {r.outcome} {r.reason}  {r.latency_ms:.0f} ms  {r.detail}".rstrip() for r in rows]
+    _emit("\n".join(lines) if lines else "no attempts recorded", settings)
+
+
+def _since(value: str | None) -> str | None:
+    """--since as an ISO timestamp comparable with the log's."""
+    if not value:
+        return None
+    from .incident import parse_started
+    from .policy import parse_duration
+
+    try:
+        return (_now() - parse_duration(value)).isoformat()
+    except ValueError:
+        pass
+    try:
+        return parse_started(value, _now()).astimezone(timezone.utc).isoformat()
+    except ValueError:
+        _fail(f"--since: {value!r} is neither an ISO 8601 time nor a duration like 2h")
 
 
 @main.command()

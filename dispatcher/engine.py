@@ -9,19 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .api import Address, Notice
+from .clock import Clock
 from .config import ConfigPaths, resolve_config
 from .directory import Directory, load_directory
 from .incident import Incident, build_incident, public_fields, render_context
-from .plan import Planned, plan_step
+from .plan import Planned, idempotency_key, plan_step
 from .policy import IncidentClass, Policy, load_policy
 from .problems import ConfigError, error
+from .registry import Registry
 from .report import DeliveryLine, Report
 from .settings import Settings, load_settings
+from .store import DeliveryRow, SQLiteStore
 
-__all__ = ["Runtime", "compose_notice", "load_runtime", "new_incident", "preview"]
+if TYPE_CHECKING:
+    from .delivery import Composer
+
+__all__ = ["Runtime", "compose_notice", "lines_from_store", "load_runtime", "new_incident", "preview", "trigger"]
 
 FAMILY_OF_TEMPLATE = {"customer": "email"}  # every other template name is its own family
 
@@ -115,3 +121,82 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
             planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
             message={"subject": notice.subject, "text": notice.text}))
     return report
+
+
+def _outbox_row(planned: Planned) -> dict[str, Any]:
+    a = planned.address
+    return {"key": idempotency_key("{incident}", planned.step, a.person, a.channel), "step": planned.step,
+            "person": a.person, "display": a.display, "role": a.role, "channel": a.channel, "target": a.target,
+            "masked_target": a.masked if a.target else "", "template": planned.template, "skip": planned.skip,
+            "fallbacks": [[f.channel, f.target] for f in planned.fallbacks]}
+
+
+def _webhook_planned(rt: Runtime, step: int) -> list[Planned]:
+    """The optional outbound webhook receives every step when NOTIFY_WEBHOOK_URL is set."""
+    if not rt.settings.channel_url("webhook"):
+        return []
+    return [Planned(step, Address("webhook", "outbound webhook", "webhook", "webhook", "NOTIFY_WEBHOOK_URL"),
+                    "email")]
+
+
+def _row_planned(row: DeliveryRow) -> Planned:
+    return Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target), row.template)
+
+
+def trigger(rt: Runtime, command: str, incident: Incident, *, store: SQLiteStore, clock: Clock) -> Report:
+    """Store the incident and its step-0 deliveries in one transaction, then send them all."""
+    from .delivery import RetryPolicy, Sender  # tenacity only for commands that send
+
+    klass = rt.klass(incident.klass)
+    planned = plan_step(incident, klass, 0, rt.directory) + _webhook_planned(rt, 0)
+    record = {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
+              "started": incident.started.isoformat(), "fields": public_fields(incident)}
+    incident_id, created = store.open_incident(record, [_outbox_row(p) for p in planned], prefix=klass.prefix,
+                                               year=clock.now().year, now=clock.now().isoformat())
+    incident = incident.with_id(incident_id)
+    if not created:
+        return _existing_report(rt, command, store, incident_id)
+    registry = Registry(rt.settings, rt.directory, drill=incident.drill)
+    sender = Sender(store, registry, clock, compose=_composer(rt, incident, registry),
+                    retry=RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
+                    concurrency=rt.settings.concurrency, secrets=rt.settings.secrets(), klass=incident.klass)
+    try:
+        sender.send_all(store.deliveries(incident_id, 0))
+    finally:
+        registry.close()
+    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status="open"))
+    report.deliveries = lines_from_store(store.deliveries(incident_id))
+    if len(klass.steps) > 1 or klass.escalation:
+        report.notes.append("follow-up steps and escalation are due later; they need a running worker")
+    return report
+
+
+def _composer(rt: Runtime, incident: Incident, registry: Registry) -> "Composer":
+    def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
+        channel = registry.get(row.channel)
+        max_length = channel.capabilities.max_length if channel is not None else None
+        return compose_notice(rt, incident, _row_planned(row), max_length=max_length)
+
+    return compose
+
+
+def _existing_report(rt: Runtime, command: str, store: SQLiteStore, incident_id: str) -> Report:
+    row = store.incident(incident_id)
+    klass = rt.klass(row.klass)
+    summary = {"id": row.id, "class": row.klass, "title": klass.title, "priority": klass.priority,
+               "status": row.status, "drill": row.drill, "started": row.started, "fields": row.fields,
+               "existing": True}
+    report = Report(command, "send", summary, lines_from_store(store.deliveries(incident_id)))
+    report.notes.append(f"{incident_id} already exists (status {row.status}, opened {row.created}): "
+                        "nobody was paged again")
+    return report
+
+
+def lines_from_store(rows: list[DeliveryRow]) -> list[DeliveryLine]:
+    """Report lines for stored deliveries; a fallback names the delivery it stands in for."""
+    refs = {r.id: f"{r.person}/{r.channel}" for r in rows}
+    return [DeliveryLine(step=r.step, recipient=r.person, display=r.display, role=r.role, channel=r.channel,
+                         target=r.masked_target, outcome=r.status, attempts=r.attempts,
+                         reason=r.skip or r.reason, detail=r.detail, fallback_of=refs.get(r.fallback_of),
+                         delivered_to=r.delivered_to, warning=r.warning)
+            for r in rows]

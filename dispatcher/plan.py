@@ -8,14 +8,13 @@ fallback addresses, or a reason it is skipped. No I/O happens here.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from .api import Address
 from .directory import Directory
 from .incident import Incident, commander_of
 from .policy import IncidentClass, Notify
 
-__all__ = ["Planned", "idempotency_key", "plan_audience", "plan_step"]
+__all__ = ["Planned", "idempotency_key", "plan_audience", "plan_step", "template_for"]
 
 # Drills never reach people outside the company (the seed's external contacts, the customer).
 _OUTSIDE = ("customer", "external")
@@ -58,10 +57,13 @@ def plan_audience(entry: Notify, incident: Incident, klass: IncidentClass, step:
     return resolver(entry, ident, incident, klass, step, directory)
 
 
-def _template(entry: Notify, channel: str) -> str:
-    if entry.template:
-        return entry.template
+def template_for(channel: str) -> str:
+    """The template a channel renders when the policy names none."""
     return {"phone": "voice", "sms": "sms", "slack": "slack"}.get(channel, "email")
+
+
+def _template(entry: Notify, channel: str) -> str:
+    return entry.template or template_for(channel)
 
 
 def _skipped(entry: Notify, step: int, reason: str, display: str = "") -> Planned:
@@ -157,6 +159,3 @@ _RESOLVERS = {
     "success-managers": _success_managers, "commander": _commander,
 }
 
-
-def planned_at(klass: IncidentClass, step: int, started: datetime) -> datetime:
-    return started + klass.steps[step].at

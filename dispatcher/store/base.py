@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["AttemptRow", "DeliveryRow", "IncidentRow", "StoreBehind", "StoreError"]
@@ -46,6 +46,9 @@ class DeliveryRow:
     detail: str | None
     fallback_of: int | None
     skip: str | None
+    fallbacks: list[list[str]] = field(default_factory=list)  # [[channel, target], ...] still to try
+    warning: str | None = None
+    delivered_to: str | None = None
 
 
 @dataclass(frozen=True)

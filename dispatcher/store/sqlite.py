@@ -34,6 +34,7 @@ MIGRATIONS: tuple[str, ...] = (
         channel TEXT NOT NULL, target TEXT NOT NULL, masked_target TEXT NOT NULL, template TEXT NOT NULL,
         status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, detail TEXT,
         fallback_of INTEGER REFERENCES deliveries(id), skip TEXT, delivered_to TEXT,
+        fallbacks TEXT NOT NULL DEFAULT '[]', warning TEXT,
         next_attempt_at TEXT, lease_until TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
     CREATE INDEX deliveries_by_incident ON deliveries (incident_id, step);
     CREATE TABLE attempts (
@@ -162,21 +163,23 @@ class SQLiteStore:
         key = d["key"].replace("{incident}", incident_id)
         cursor = conn.execute(
             "INSERT INTO deliveries (key, incident_id, step, person, display, role, channel, target, masked_target,"
-            " template, status, fallback_of, skip, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " template, status, fallback_of, skip, fallbacks, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (key, incident_id, d["step"], d["person"], d["display"], d["role"], d["channel"], d["target"],
              d["masked_target"], d["template"], "skipped" if d.get("skip") else "pending", d.get("fallback_of"),
-             d.get("skip"), now, now))
+             d.get("skip"), json.dumps(d.get("fallbacks", [])), now, now))
         return int(cursor.lastrowid)
 
     # -- deliveries -----------------------------------------------------------
 
     def deliveries(self, incident_id: str, step: int | None = None) -> list[DeliveryRow]:
         query = ("SELECT id, key, incident_id, step, person, display, role, channel, target, masked_target, template,"
-                 " status, attempts, reason, detail, fallback_of, skip FROM deliveries WHERE incident_id = ?")
+                 " status, attempts, reason, detail, fallback_of, skip, fallbacks, warning, delivered_to"
+                 " FROM deliveries WHERE incident_id = ?")
         args: tuple[Any, ...] = (incident_id,)
         if step is not None:
             query, args = query + " AND step = ?", args + (step,)
-        return [DeliveryRow(*row) for row in self._conn.execute(query + " ORDER BY id", args)]
+        return [DeliveryRow(*row[:-3], fallbacks=json.loads(row[-3]), warning=row[-2], delivered_to=row[-1])
+                for row in self._conn.execute(query + " ORDER BY id", args)]
 
     def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None:
         """Plan a fallback delivery for a failed one; None when it was planned already."""
@@ -184,6 +187,10 @@ class SQLiteStore:
             if conn.execute("SELECT 1 FROM deliveries WHERE key = ?", (d["key"],)).fetchone():
                 return None
             return self._insert_delivery(conn, original.incident_id, {**d, "fallback_of": original.id}, now)
+
+    def set_warning(self, delivery_id: int, warning: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE deliveries SET warning = ? WHERE id = ?", (warning, delivery_id))
 
     def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None) -> None:
         """Append one attempt row and update the delivery, in one transaction."""
