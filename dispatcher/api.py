@@ -85,8 +85,8 @@ class ChannelConfig:
     ``routes`` maps a directory name (e.g. a Slack channel) to its own URL.
     """
 
-    url: str | None = None
-    routes: Mapping[str, str] = field(default_factory=dict)
+    url: str | None = field(default=None, repr=False)  # secret: kept out of reprs and tracebacks
+    routes: Mapping[str, str] = field(default_factory=dict, repr=False)
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     ca_bundle: str | None = None  # REQUESTS_CA_BUNDLE / SSL_CERT_FILE, resolved by settings

@@ -11,6 +11,7 @@ stands in for.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -81,25 +82,21 @@ class Sender:
         notice, warning = self.compose(row)
         if warning:
             self.store.set_warning(row.id, warning)
-        attempt_no = row.attempts
+        numbers = itertools.count(row.attempts + 1)  # continue the count of an earlier run
+        last = row.attempts + self.retry.attempts
         retrying = Retrying(stop=stop_after_attempt(self.retry.attempts), wait=self.retry.wait,
-                            retry=retry_if_result(_is_transient), sleep=self.clock.sleep, reraise=True)
-        result = DeliveryResult.transient(Reason.UNKNOWN)
-        for attempt in retrying:
-            with attempt:
-                attempt_no += 1
-                result = self._one_attempt(row, notice, attempt_no, final=attempt.retry_state.attempt_number)
-            if not attempt.retry_state.outcome.failed:
-                attempt.retry_state.set_result(result)
+                            retry=retry_if_result(_is_transient), sleep=self.clock.sleep,
+                            retry_error_callback=lambda state: state.outcome.result())
+        result = retrying(lambda: self._one_attempt(row, notice, next(numbers), last))
         return result.outcome is Outcome.DELIVERED
 
-    def _one_attempt(self, row: DeliveryRow, notice: Notice, attempt_no: int, final: int) -> DeliveryResult:
+    def _one_attempt(self, row: DeliveryRow, notice: Notice, attempt_no: int, last: int) -> DeliveryResult:
         started = self.clock.monotonic()
         result = self._call_channel(row, notice)
         latency_ms = (self.clock.monotonic() - started) * 1000
-        last_try = result.outcome is not Outcome.FAILED_TRANSIENT or final >= self.retry.attempts
+        final = result.outcome is not Outcome.FAILED_TRANSIENT or attempt_no >= last
         self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
-                                  final_status=result.outcome.value if last_try else None)
+                                  final_status=result.outcome.value if final else None)
         return result
 
     def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:

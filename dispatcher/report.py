@@ -63,19 +63,24 @@ class Report:
     deliveries: list[DeliveryLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def unreached(self) -> list[str]:
+        """Recipients with a failed or pending delivery and none delivered (a fallback counts)."""
+        delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
+        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, "pending")}
+        return sorted(missing - delivered)
+
     def reached_all(self) -> bool:
-        """True when every recipient got the notice on its channel or through a fallback."""
-        rescued = {d.fallback_of for d in self.deliveries if d.fallback_of and d.outcome == "delivered"}
-        return not any(d.outcome in FAILED and d.ref not in rescued for d in self.deliveries)
+        """True when every recipient got the notice on some channel: primary or fallback."""
+        return not self.unreached()
 
     def summary(self) -> dict[str, Any]:
         count = lambda *outcomes: sum(d.outcome in outcomes for d in self.deliveries)  # noqa: E731
         return {"total": len(self.deliveries), "delivered": count("delivered"), "failed": count(*FAILED),
                 "skipped": count("skipped"), "pending": count("pending"), "dry_run": count("dry-run"),
-                "reached_all": self.reached_all()}
+                "reached_all": self.reached_all(), "unreached": self.unreached()}
 
     def exit_status(self) -> int:
-        return 0 if self.reached_all() and not any(d.outcome == "pending" for d in self.deliveries) else 1
+        return 0 if self.reached_all() else 1
 
     def as_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "command": self.command, "mode": self.mode, "incident": self.incident,
@@ -102,4 +107,6 @@ class Report:
         s = self.summary()
         tail = (f"{s['total']} deliveries: {s['delivered']} delivered, {s['failed']} failed, "
                 f"{s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
+        if self.unreached():
+            tail += f"\nNOT REACHED: {', '.join(self.unreached())}"
         return "\n".join([head, *lines, tail, *self.notes])
