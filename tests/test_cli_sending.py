@@ -1,0 +1,76 @@
+"""The 3 a.m. command, end to end: a real `notify` process, a real SMTP server, providers behind a proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dispatcher.testing.providers import ProviderProxy, Reply
+from dispatcher.testing.smtp import SmtpServer
+
+SID = "AC" + "1" * 32
+COMMAND = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
+           "jane@acme.example", "--summary", "Unusual admin logins from a new ASN"]
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    with SmtpServer() as smtp, ProviderProxy() as proxy:
+        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
+        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
+        env.update(proxy.env(ca_bundle=True), XDG_STATE_HOME=str(tmp_path / "state"),
+                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
+                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+                   NOTIFY_SMS_URL=f"twilio://{SID}:authtoken@+15550100000",
+                   NOTIFY_PHONE_URL=f"twilio://{SID}:authtoken@+15550100000?method=call")
+        yield smtp, proxy, env
+
+
+def notify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dispatcher", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_security_command_delivers_step_zero_logs_it_and_never_pages_twice(world) -> None:
+    smtp, proxy, env = world
+    first = notify(env, *COMMAND)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "5 deliveries: 5 delivered" in first.stdout
+    assert len(smtp.messages) == 2 and len(proxy.requests) == 3
+
+    log = notify(env, "log", "--incident", "SEC-2024-001", "--json")
+    attempts = json.loads(log.stdout)["attempts"]
+    assert log.returncode == 0 and len(attempts) == 5
+    assert {a["channel"] for a in attempts} == {"email", "slack", "phone", "sms"}
+    assert all(a["outcome"] == "delivered" and a["incident"] == "SEC-2024-001" for a in attempts)
+
+    again = notify(env, *COMMAND)
+    assert again.returncode == 0 and "nobody was paged again" in again.stdout
+    assert len(smtp.messages) == 2 and len(proxy.requests) == 3
+
+
+def test_someone_not_reached_exits_1_and_says_who(world) -> None:
+    smtp, proxy, env = world
+    proxy["hooks.slack.com"].script(Reply(404, "no_service"))
+    result = notify(env, *COMMAND, "--json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert doc["summary"]["unreached"] == ["slack:security-alerts"]
+    slack = next(d for d in doc["deliveries"] if d["channel"] == "slack")
+    assert (slack["outcome"], slack["attempts"]) == ("failed-permanent", 1)
+
+
+def test_log_filters_by_since_and_limit(world) -> None:
+    smtp, proxy, env = world
+    assert notify(env, *COMMAND).returncode == 0
+    assert len(json.loads(notify(env, "log", "--limit", "2", "--json").stdout)["attempts"]) == 2
+    assert len(json.loads(notify(env, "log", "--since", "1h", "--json").stdout)["attempts"]) == 5
+    assert json.loads(notify(env, "log", "--since", "2999-01-01T00:00:00Z", "--json").stdout)["attempts"] == []
+    bad = notify(env, "log", "--since", "last tuesday")
+    assert bad.returncode == 2 and "--since" in bad.stderr
