@@ -74,3 +74,26 @@ def test_log_filters_by_since_and_limit(world) -> None:
     assert json.loads(notify(env, "log", "--since", "2999-01-01T00:00:00Z", "--json").stdout)["attempts"] == []
     bad = notify(env, "log", "--since", "last tuesday")
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_store(world, tmp_path: Path) -> None:
+    from dispatcher.testing.providers import RecordingServer
+
+    smtp, proxy, env = world
+    canary = "CANARYSECRET456"
+    proxy["hooks.slack.com"].script(Reply(500, body=lambda request: f"invalid hook {request.path}"))
+    proxy["api.twilio.com"].script(Reply(401, {"code": 20003, "message": f"bad token {canary}"}))
+    with RecordingServer(Reply(500, body=lambda request: request.headers.get("Authorization", ""))) as hook:
+        env.update(NOTIFY_SLACK_URL=f"https://hooks.slack.com/services/T0000/B0000/{canary}",
+                   NOTIFY_SMS_URL=f"twilio://{SID}:{canary}@+15550100000",
+                   NOTIFY_PHONE_URL=f"twilio://{SID}:{canary}@+15550100000?method=call",
+                   NOTIFY_EMAIL_URL=smtp.url(user="notify", password=canary, **{"from": "notify@teamflow.example"}),
+                   NOTIFY_WEBHOOK_URL=hook.url.replace("http://", f"http://notify:{canary}@") + "/in",
+                   NOTIFY_RETRY_ATTEMPTS="2")
+        results = [notify(env, *COMMAND), notify(env, *COMMAND, "--json"), notify(env, "log"),
+                   notify(env, "log", "--json"), notify(env, "check"), notify(env, "channels")]
+    assert results[0].returncode == 1  # the failures really happened
+    for result in results:
+        assert canary not in result.stdout + result.stderr
+    files = list((tmp_path / "state" / "notify").glob("notify.db*"))  # the database and its WAL
+    assert files and all(canary.encode() not in f.read_bytes() for f in files)
