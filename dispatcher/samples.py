@@ -1,0 +1,129 @@
+"""Realistic render contexts per incident class, for `notify check` and tests.
+
+``sample_context`` gives the full context a template sees (the keys the
+README documents under "Templates"); ``sparse_context`` empties every optional
+field, as a fresh webhook would, so a template that prints "None" or trips
+over a missing value is found before it pages anyone. A class without an
+entry here (one a user adds) gets a neutral sample of the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["sample_context", "sparse_context"]
+
+_SAMPLES: dict[str, dict[str, Any]] = {
+    "security": {
+        "id": "SEC-2026-001",
+        "title": "Security Incident",
+        "priority": "Critical",
+        "tier": "immediate",
+        "response_sla": "15 minutes",
+        "update_every": "30 minutes",
+        "customer": "Acme Corp",
+        "reported_by": "jane.doe@acme.example",
+        "summary": "Acme reports that an unknown IP address exported their full project list through the API overnight.",
+        "affected_services": ["Public API", "Project export"],
+        "impact_scope": "One customer account (Acme Corp)",
+        "symptoms": "Unexpected bulk export in the account audit log",
+        "recipient": ("Security incident list", "list:security-incident"),
+    },
+    "outage": {
+        "id": "OUT-2026-001",
+        "title": "Service Outage",
+        "priority": "High",
+        "tier": "immediate",
+        "response_sla": "15 minutes",
+        "update_every": "15 minutes",
+        "customer": None,
+        "reported_by": "alertmanager",
+        "summary": "API error rate above 50% in us-east-1 for 5 minutes.",
+        "affected_services": ["Public API", "Web dashboard"],
+        "impact_scope": "All customers in North America",
+        "symptoms": "Requests fail with HTTP 503; dashboards do not load",
+        "recipient": ("Outage response list", "list:outage-response"),
+    },
+    "legal": {
+        "id": "LEG-2026-001",
+        "title": "Legal/Compliance Issue",
+        "priority": "Critical",
+        "tier": "immediate",
+        "response_sla": "30 minutes",
+        "update_every": None,
+        "customer": "Globex GmbH",
+        "reported_by": "dpo@globex.example",
+        "summary": "Globex requests deletion of all personal data under GDPR Article 17 and mentions possible legal action.",
+        "affected_services": [],
+        "impact_scope": "One customer account (Globex GmbH)",
+        "symptoms": None,
+        "recipient": ("Legal emergency list", "list:legal-emergency"),
+    },
+    "enterprise": {
+        "id": "ENT-2026-001",
+        "title": "Enterprise Customer Issue",
+        "priority": "High",
+        "tier": "priority",
+        "response_sla": "1 hour",
+        "update_every": "1 hour",
+        "customer": "Initech Inc.",
+        "reported_by": "cto@initech.example",
+        "summary": "SSO logins fail for all Initech users since this morning's release; they cite their SLA.",
+        "affected_services": ["SSO login"],
+        "impact_scope": "All Initech users",
+        "symptoms": "SAML assertion rejected with 'invalid audience'",
+        "recipient": ("Customer success", "list:customer-success"),
+    },
+}
+
+
+def sample_context(incident_class: str) -> dict[str, Any]:
+    """A full, realistic render context for ``incident_class`` (any class name works)."""
+    sample = _SAMPLES.get(incident_class) or _generic_sample(incident_class)
+    display, role = sample["recipient"]
+    incident = {k: v for k, v in sample.items() if k != "recipient"}
+    incident.update(
+        {
+            "class": incident_class,
+            "started": "2026-11-26 19:20 UTC",
+            "commander": "Dana Reyes",
+            "commander_contact": "+14155550188 / dana.reyes@teamflow.com",
+            "eta": "2026-11-26 21:00 UTC",
+            "next_update": "2026-11-26 19:50 UTC",
+            "drill": False,
+        }
+    )
+    return {
+        "incident": incident,
+        "step": {"index": 0, "name": "Immediate actions"},
+        "recipient": {"display": display, "role": role},
+    }
+
+
+def _generic_sample(incident_class: str) -> dict[str, Any]:
+    """A sample for a class added after this module: same shape, neutral values."""
+    return {
+        "id": f"{incident_class[:3].upper() or 'INC'}-2026-001",
+        "title": f"{incident_class.replace('-', ' ').title()} Escalation",
+        "priority": "High",
+        "tier": "priority",
+        "response_sla": "1 hour",
+        "update_every": None,
+        "customer": "Acme Corp",
+        "reported_by": "jane.doe@acme.example",
+        "summary": "Customer reports a problem that needs escalation.",
+        "affected_services": ["Web dashboard"],
+        "impact_scope": "One customer account (Acme Corp)",
+        "symptoms": "Reported by the customer",
+        "recipient": (f"{incident_class} escalation list", f"list:{incident_class}"),
+    }
+
+
+def sparse_context(context: dict[str, Any]) -> dict[str, Any]:
+    """The same context with every optional field empty, as a fresh webhook would give."""
+    incident = dict(context["incident"])
+    incident.update(
+        customer=None, reported_by=None, summary="", affected_services=[], impact_scope=None,
+        symptoms=None, eta=None, next_update=None, update_every=None, drill=True,
+    )
+    return {**context, "incident": incident}
