@@ -1,0 +1,345 @@
+"""Local stand-ins for SaaS providers: a recording HTTP server and a TLS-terminating proxy.
+
+Both record every request and answer from a script of :class:`Reply` objects,
+consumed in order with the last one repeating. Stdlib, ``trustme`` and
+``cryptography`` only; nothing here ever connects to the internet. Request
+bodies are read by Content-Length (requests always sends one for data/json).
+
+``RecordingServer`` is a plain HTTP server on 127.0.0.1 (for webhook receivers).
+``ProviderProxy`` is what ``HTTPS_PROXY`` points at: it accepts CONNECT for the
+provider hosts only, terminates TLS with a leaf certificate for that host issued
+by a throwaway trustme CA, and records the decrypted request. So the channel's
+real requests/urllib3/TLS stack talks to "api.twilio.com" and the test sees the
+exact request Twilio would have received::
+
+    with ProviderProxy() as proxy:
+        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM1"}))
+        for name, value in proxy.env().items():
+            monkeypatch.setenv(name, value)
+        channel = SmsChannel(ChannelConfig(url="twilio://AC1:tok@+15550100000",
+                                           ca_bundle=proxy.ca_bundle_path))
+        channel.send(notice, address)
+        (request,) = proxy["api.twilio.com"].requests
+        assert request.path == "/2010-04-01/Accounts/AC1/Messages.json"
+        assert request.form["To"] == address.target
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Union
+from urllib.parse import parse_qsl, urlsplit
+
+__all__ = ["HANG", "PROVIDER_HOSTS", "ProviderProxy", "Recorded", "Recorder", "RecordingServer", "Reply"]
+
+PROVIDER_HOSTS = ("api.twilio.com", "hooks.slack.com", "slack.com", "events.pagerduty.com")
+MAX_HANG = 5.0  # a hanging reply never holds a thread longer than this, even if stop() is forgotten
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the provider saw it."""
+
+    method: str
+    path: str  # path and query, as sent on the request line
+    headers: Message  # case-insensitive: request.headers["authorization"]
+    body: bytes
+    host: str  # the Host header (or CONNECT host) the client asked for
+    received_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def json(self) -> Any:
+        """The body decoded as JSON, or None."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The body decoded as an HTML form (first value per field)."""
+        return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query string of the path (first value per field)."""
+        return dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+
+
+Body = Union[bytes, str, Mapping[str, Any], list, Callable[[Recorded], Any]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer; ``body`` may be bytes, str, a JSON-able dict/list, or f(request)."""
+
+    status: int = 200
+    body: Body = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    hang: bool = False  # send nothing until the server stops (at most MAX_HANG): a read timeout
+
+    def render(self, request: Recorded) -> tuple[bytes, dict[str, str]]:
+        """The bytes and headers to send for this request."""
+        body = self.body(request) if callable(self.body) else self.body
+        headers = {"Content-Type": "application/octet-stream"}
+        if isinstance(body, (dict, list)):
+            body, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        elif isinstance(body, str):
+            body, headers["Content-Type"] = body.encode(), "text/plain; charset=utf-8"
+        return body, {**headers, **self.headers}
+
+
+HANG = Reply(hang=True)
+
+
+class Recorder:
+    """A thread-safe request log plus a reply script; the last reply repeats."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self._lock = threading.Lock()
+        self._requests: list[Recorded] = []
+        self._replies: list[Reply] = list(replies) or [Reply(200, "ok")]
+
+    def script(self, *replies: Reply) -> None:
+        """Replace the script; the last reply answers every request after it."""
+        with self._lock:
+            self._replies = list(replies) or [Reply(200, "ok")]
+
+    @property
+    def requests(self) -> list[Recorded]:
+        """A copy of the requests received so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def take(self, request: Recorded) -> Reply:
+        """Record a request and pop the reply for it."""
+        with self._lock:
+            self._requests.append(request)
+            return self._replies.pop(0) if len(self._replies) > 1 else self._replies[0]
+
+
+@dataclass
+class _Site:
+    """What the request handler needs: where to record, and when to stop hanging."""
+
+    recorder: Recorder
+    stopping: threading.Event
+    host: str | None = None  # set for the proxy, whose clients name the host in CONNECT
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    """Record each request on a connection and answer it from the site's script."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as real providers do
+    timeout = 10  # an idle client never pins a thread for long
+    server: Any  # a _Site (proxy tunnel) or a RecordingServer
+
+    def _answer(self) -> None:
+        site: _Site = self.server.site
+        length = int(self.headers.get("Content-Length") or 0)
+        request = Recorded(self.command, self.path, self.headers, self.rfile.read(length),
+                           site.host or self.headers.get("Host", ""))
+        reply = site.recorder.take(request)
+        if reply.hang:
+            site.stopping.wait(MAX_HANG)
+            self.close_connection = True
+            return
+        body, headers = reply.render(request)
+        self.send_response(reply.status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet: pytest output is for failures."""
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A threaded server that does not print a traceback when a client hangs up."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):  # ssl.SSLError and resets are OSErrors
+            super().handle_error(request, client_address)
+
+
+class _Service:
+    """Start/stop plumbing shared by the server and the proxy."""
+
+    _httpd: _QuietServer
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "_Service":
+        """Serve in a background thread; returns self."""
+        # A short poll keeps stop() fast: shutdown() waits for the loop to notice.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Release hanging replies, stop serving and close the socket."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+        self._httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+
+class RecordingServer(Recorder, _Service):
+    """A local HTTP server on 127.0.0.1:<free port> that records requests and answers from a script."""
+
+    def __init__(self, *replies: Reply) -> None:
+        Recorder.__init__(self, *replies)
+        _Service.__init__(self)
+        self._httpd = _QuietServer(("127.0.0.1", 0), _RecordingHandler)
+        self._httpd.site = _Site(self, self._stopping)  # type: ignore[attr-defined]
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:40123 (no trailing slash)."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    """Accept CONNECT for known hosts, terminate TLS, and hand the tunnel to a recorder."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 10
+    server: Any
+
+    def do_CONNECT(self) -> None:
+        proxy: ProviderProxy = self.server.proxy
+        host = self.path.rpartition(":")[0]
+        self.server.tunnels.append(host)
+        if host not in proxy.hosts:
+            self.send_error(403, f"{host} is not a provider this proxy impersonates")
+            return
+        self.send_response(200, "Connection Established")
+        self.end_headers()
+        self.close_connection = True  # the raw socket belongs to TLS from here on
+        try:
+            tls = proxy._tls_context(host).wrap_socket(self.connection, server_side=True)
+        except OSError:
+            return
+        with tls:
+            try:
+                _RecordingHandler(tls, self.client_address, _Holder(proxy._site(host)))
+            except OSError:  # the client gave up (read timeout) or reset the tunnel
+                pass
+
+    def _refuse(self) -> None:
+        self.send_error(405, "this proxy only tunnels (CONNECT) to provider hosts")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet: pytest output is for failures."""
+
+
+@dataclass
+class _Holder:
+    """Stands in for the server object a BaseHTTPRequestHandler expects."""
+
+    site: _Site
+
+
+class ProviderProxy(_Service):
+    """An HTTPS_PROXY on 127.0.0.1 that impersonates provider hosts with a trustme CA.
+
+    ``proxy[host]`` is that host's :class:`Recorder` (script it, read its requests);
+    ``proxy.ca_bundle_path`` is the CA to trust; ``proxy.env()`` the variables to set.
+    """
+
+    def __init__(self, hosts: Iterable[str] = PROVIDER_HOSTS) -> None:
+        import trustme
+
+        super().__init__()
+        self.hosts = tuple(hosts)
+        self._recorders = {host: Recorder() for host in self.hosts}
+        self._ca = trustme.CA()
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+        self._dir = Path(tempfile.mkdtemp(prefix="notify-proxy-"))
+        self.ca_bundle_path = str(self._dir / "ca.pem")
+        self._ca.cert_pem.write_to_path(self.ca_bundle_path)
+        self._httpd = _QuietServer(("127.0.0.1", 0), _ProxyHandler)
+        self._httpd.proxy = self  # type: ignore[attr-defined]
+        self._httpd.tunnels = []  # type: ignore[attr-defined]
+
+    def __getitem__(self, host: str) -> Recorder:
+        return self._recorders[host]
+
+    @property
+    def proxy_url(self) -> str:
+        """The value for HTTPS_PROXY, e.g. http://127.0.0.1:40124."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def requests(self) -> list[Recorded]:
+        """Every request to every host, oldest first."""
+        everything = [r for rec in self._recorders.values() for r in rec.requests]
+        return sorted(everything, key=lambda r: r.received_at)
+
+    @property
+    def tunnels(self) -> list[str]:
+        """Hosts named in CONNECT requests, including refused ones."""
+        return list(self._httpd.tunnels)  # type: ignore[attr-defined]
+
+    def env(self, ca_bundle: bool = False) -> dict[str, str]:
+        """Environment for a client: HTTPS via this proxy, no other proxy, no NO_PROXY bypass.
+
+        With ``ca_bundle=True`` also REQUESTS_CA_BUNDLE/SSL_CERT_FILE, for a subprocess (the CLI).
+        """
+        env = {name: "" for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy",
+                                     "ALL_PROXY", "all_proxy")}
+        env.update(HTTPS_PROXY=self.proxy_url, https_proxy=self.proxy_url)
+        if ca_bundle:
+            env.update(REQUESTS_CA_BUNDLE=self.ca_bundle_path, SSL_CERT_FILE=self.ca_bundle_path)
+        return env
+
+    def stop(self) -> None:
+        """Stop serving and delete the CA file."""
+        super().stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _site(self, host: str) -> _Site:
+        return _Site(self._recorders[host], self._stopping, host)
+
+    def _tls_context(self, host: str) -> ssl.SSLContext:
+        """A server context presenting a leaf certificate for exactly this host."""
+        with self._lock:
+            if host not in self._contexts:
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                self._ca.issue_cert(host).configure_cert(context)
+                self._contexts[host] = context
+            return self._contexts[host]
