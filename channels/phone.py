@@ -1,0 +1,173 @@
+"""Phone paging: a Twilio voice call, or a PagerDuty Events API v2 trigger.
+
+Accepted URLs (apprise syntax)::
+
+    twilio://{AccountSID}:{AuthToken}@{FromPhone}?method=call
+        POST https://api.twilio.com/2010-04-01/Accounts/{SID}/Calls.json
+        form To, From, Twiml (the text said twice, XML-escaped); provider_id = call sid.
+    pagerduty://{integrationkey}@{apikey}[/{source}[/{component}]][?region=us|eu]
+        POST https://events.pagerduty.com/v2/enqueue (events.eu... for region=eu)
+        JSON {routing_key, event_action: "trigger", dedup_key, payload{...}};
+        202 is delivered, provider_id = the dedup_key PagerDuty echoes.
+
+The integration key is the Events v2 routing key; apprise's {apikey} (a REST key)
+is accepted for compatibility and never used. For PagerDuty ``Address.target``
+names an escalation service (or is the person's number); the routing key decides
+where the event lands, so the target is only recorded, masked, in ``delivered_to``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
+
+from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
+
+from channels._http import HttpClient, failure, is_success, not_configured, response_json, split_query
+from channels._twilio import TwilioAccount, check_e164, parse_twilio_url, post_form
+
+_PD_URL = {"us": "https://events.pagerduty.com/v2/enqueue", "eu": "https://events.eu.pagerduty.com/v2/enqueue"}
+_PD_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info",
+                "error": "error", "warning": "warning", "info": "info"}
+_PD_SUMMARY_MAX = 1024  # Events v2 rejects longer summaries
+_XML_INVALID = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class PagerDutyKey:
+    """Where a PagerDuty event goes; repr never shows the routing key."""
+
+    routing_key: str = field(repr=False)
+    region: str = "us"
+    source: str = "notify"
+    component: str | None = None
+
+
+class PhoneChannel:
+    """Voice pages through Twilio calls or PagerDuty."""
+
+    name: ClassVar[str] = "phone"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        target=TargetKind.PHONE, voice=True, dedup_key=True, template="voice"
+    )
+
+    def __init__(self, config: ChannelConfig) -> None:
+        self._dest: TwilioAccount | PagerDutyKey | None = None
+        self._problem = ""
+        if config.url:
+            try:
+                self._dest = _parse(config.url)
+            except ValueError as exc:
+                self._problem = f"phone: {exc}"
+        self._client = HttpClient(config)
+
+    def configured(self) -> bool:
+        """True when a Twilio or PagerDuty URL is set (see problems() for its validity)."""
+        return self._dest is not None or bool(self._problem)
+
+    def problems(self) -> list[str]:
+        """Missing or malformed settings, without secrets."""
+        if self._problem:
+            return [self._problem]
+        if self._dest is None:
+            return ["phone: no url configured (twilio://...?method=call or pagerduty://...)"]
+        return []
+
+    def send(self, notice: Notice, address: Address) -> DeliveryResult:
+        """Place one call or trigger one PagerDuty event; classify the answer."""
+        if isinstance(self._dest, TwilioAccount):
+            return self._call(self._dest, notice, address)
+        if isinstance(self._dest, PagerDutyKey):
+            return self._page(self._dest, notice, address)
+        return not_configured(self.name, self._problem)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._client.close()
+
+    def _call(self, account: TwilioAccount, notice: Notice, address: Address) -> DeliveryResult:
+        bad = check_e164(address.target)
+        if bad is not None:
+            return bad
+        form = {"To": address.target, "From": account.sender, "Twiml": twiml(notice.text)}
+        return post_form(self._client, account, "Calls", form)
+
+    def _page(self, key: PagerDutyKey, notice: Notice, address: Address) -> DeliveryResult:
+        event = pagerduty_event(key, notice)
+        secrets = (key.routing_key,)
+        response = self._client.post(_PD_URL[key.region], json=event, secrets=secrets)
+        if isinstance(response, DeliveryResult):
+            return response
+        body = response_json(response)
+        body = body if isinstance(body, dict) else {}
+        if is_success(response):
+            return DeliveryResult.delivered(
+                status=response.status_code,
+                provider_id=body.get("dedup_key") or event["dedup_key"],
+                # The routing key picks the PagerDuty service; the address is only what was asked.
+                delivered_to=f"pagerduty routing key (requested {address.masked})",
+            )
+        # PagerDuty answers a bad routing key with 400 'invalid event' naming routing_key.
+        says_key = response.status_code == 400 and "routing_key" in str(body.get("errors", ""))
+        return failure(response, secrets, provider_reason=Reason.AUTH if says_key else None)
+
+
+def twiml(text: str) -> str:
+    """The TwiML that says the text, pauses, and says it again; text is XML-escaped."""
+    said = escape(_XML_INVALID.sub("", text))
+    return (f'<Response><Say voice="alice">{said}</Say><Pause length="1"/>'
+            f"<Say>{said}</Say></Response>")
+
+
+def pagerduty_event(key: PagerDutyKey, notice: Notice) -> dict:
+    """The Events v2 trigger for a notice; the dedup key collapses repeats of one incident."""
+    summary = notice.subject or notice.text
+    if len(summary) > _PD_SUMMARY_MAX:
+        summary = summary[: _PD_SUMMARY_MAX - 1] + "…"
+    payload = {
+        "summary": summary,
+        "source": key.source,
+        "severity": _PD_SEVERITY.get(notice.severity.lower(), "critical"),
+        "custom_details": dict(notice.fields),
+    }
+    if key.component:
+        payload["component"] = key.component
+    return {
+        "routing_key": key.routing_key,
+        "event_action": "trigger",
+        "dedup_key": notice.dedup_key or notice.incident_id,
+        "payload": payload,
+    }
+
+
+def _parse(url: str) -> TwilioAccount | PagerDutyKey:
+    """Parse a twilio:// or pagerduty:// URL; errors never contain the key."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "twilio":
+        account = parse_twilio_url(url, default_method="call")
+        if account.method != "call":
+            raise ValueError("the twilio url says method=sms; the phone channel needs method=call")
+        return account
+    if scheme == "pagerduty":
+        return parse_pagerduty_url(url)
+    raise ValueError("url must be twilio://...?method=call or pagerduty://{integrationkey}@{apikey}")
+
+
+def parse_pagerduty_url(url: str) -> PagerDutyKey:
+    """Parse apprise's pagerduty://{integrationkey}@{apikey}/{source}/{component}?region=."""
+    parts = urlsplit(url)
+    query = {key.lower(): value for key, value in split_query(parts.query)}
+    routing_key = query.get("integrationkey") or unquote(parts.username or "")
+    if not routing_key:
+        raise ValueError("pagerduty url has no integration (routing) key: "
+                         "use pagerduty://{integrationkey}@{apikey}")
+    region = (query.get("region") or "us").lower()
+    if region not in _PD_URL:
+        raise ValueError(f"pagerduty region must be us or eu, not {region!r}")
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    source = query.get("source") or (path[0] if path else "notify")
+    component = query.get("component") or (path[1] if len(path) > 1 else None)
+    return PagerDutyKey(routing_key, region, source, component)
