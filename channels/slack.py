@@ -1,0 +1,168 @@
+"""Slack: an incoming webhook per channel, or chat.postMessage with a bot token.
+
+Accepted URLs, in ``config.url`` (the default) or as values of ``config.routes``
+(keyed by directory channel name, e.g. ``"#security-alerts"``)::
+
+    https://hooks.slack.com/services/T.../B.../X...   incoming webhook (hooks.slack-gov.com too)
+    slack://T.../B.../X...[/#ignored]                  apprise's webhook form -> the URL above
+    slack://xoxb-...[/#default-channel]                apprise's bot form (xoxp-/xoxe. too,
+    slack://?token=xoxb-...                            or ?token=) -> chat.postMessage
+
+An incoming webhook is bound to one channel and ignores a ``channel`` field, so
+``delivered_to`` says which webhook ("webhook for #security-alerts" or "webhook
+for default"), not what was asked. With a bot token the message goes to
+``Address.target`` and ``delivered_to`` is the channel id Slack answers with.
+
+Slack's answers: a webhook replies ``ok`` or a plain error string with a status
+(400 invalid_payload, 403 action_prohibited/invalid_token, 404 no_service or
+channel_not_found, 410 channel_is_archived, 429 + Retry-After); the Web API
+replies 200 ``{"ok": false, "error": ...}``. A dead webhook URL (no_service,
+invalid_token) is classified AUTH, not BAD_ADDRESS: the credential must be
+replaced, the directory entry is fine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import unquote, urlsplit
+
+from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
+
+from channels._http import HttpClient, failure, is_success, not_configured, response_json, split_query
+
+_POST_MESSAGE = "https://slack.com/api/chat.postMessage"
+_WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
+
+# Slack error strings (webhook bodies and Web API "error") -> reason; others follow the status.
+_CODES: dict[str, Reason] = {
+    **dict.fromkeys(("channel_not_found", "not_in_channel", "is_archived", "channel_is_archived",
+                     "user_not_found"), Reason.BAD_ADDRESS),
+    **dict.fromkeys(("invalid_auth", "not_authed", "token_revoked", "token_expired",
+                     "account_inactive", "invalid_token", "no_service", "no_team",
+                     "team_disabled", "no_active_hooks", "action_prohibited", "missing_scope",
+                     "access_denied", "ekm_access_denied"), Reason.AUTH),
+    **dict.fromkeys(("ratelimited", "rate_limited"), Reason.RATE_LIMITED),
+    **dict.fromkeys(("internal_error", "fatal_error", "service_unavailable", "request_timeout",
+                     "rollup_error"), Reason.SERVER_ERROR),
+}
+
+
+@dataclass(frozen=True)
+class SlackDestination:
+    """A parsed Slack URL: a webhook URL or a bot token; repr never shows either."""
+
+    webhook: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    default_channel: str | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        if self.token:
+            return (self.token,)
+        path = urlsplit(self.webhook or "").path.removeprefix("/services/")
+        return (path, path.rpartition("/")[2])
+
+
+def parse_slack_url(url: str) -> SlackDestination:
+    """Parse one of the accepted URL forms; ValueError messages never contain a token."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and (parts.hostname or "") in _WEBHOOK_HOSTS:
+        if not re.fullmatch(r"/services/\w+/\w+/\w+/?", parts.path):
+            raise ValueError("slack webhook url must look like https://hooks.slack.com/services/T/B/X")
+        return SlackDestination(webhook=f"https://{parts.hostname}{parts.path.rstrip('/')}")
+    if scheme != "slack":
+        raise ValueError("slack url must be https://hooks.slack.com/services/... or slack://...")
+    query = {key.lower(): value for key, value in split_query(parts.query)}
+    entries = [unquote(parts.netloc.rpartition("@")[2])]  # netloc keeps case; .hostname would not
+    entries += [unquote(p) for p in parts.path.split("/") if p]
+    if query.get("token"):
+        entries = [t for t in re.split(r"[/\s,]+", query["token"]) if t] + entries[1:]
+    entries = [e for e in entries if e]
+    if entries and entries[0].startswith(("xox", "xoxe.")):
+        default = entries[1] if len(entries) > 1 else None
+        return SlackDestination(token=entries[0], default_channel=default)
+    if len(entries) >= 3 and all(re.fullmatch(r"[A-Za-z0-9]+", t) for t in entries[:3]):
+        return SlackDestination(webhook="https://hooks.slack.com/services/" + "/".join(entries[:3]))
+    raise ValueError("slack:// url needs a bot token (slack://xoxb-...) or three webhook tokens")
+
+
+def _route_key(name: str) -> str:
+    return name.strip().lstrip("#").lower()
+
+
+class SlackChannel:
+    """Slack messages through incoming webhooks or a bot token."""
+
+    name: ClassVar[str] = "slack"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        target=TargetKind.SLACK, max_length=3000, template="slack"
+    )
+
+    def __init__(self, config: ChannelConfig) -> None:
+        self._problems: list[str] = []
+        self._default = self._parse("url", config.url) if config.url else None
+        self._routes: dict[str, tuple[str, SlackDestination | None]] = {
+            _route_key(name): (name, self._parse(f"route {name!r}", url))
+            for name, url in config.routes.items()
+        }
+        self._client = HttpClient(config)
+
+    def _parse(self, what: str, url: str) -> SlackDestination | None:
+        try:
+            return parse_slack_url(url)
+        except ValueError as exc:
+            self._problems.append(f"slack {what}: {exc}")
+            return None
+
+    def configured(self) -> bool:
+        """True when a default URL or at least one route is set."""
+        return self._default is not None or bool(self._routes) or bool(self._problems)
+
+    def problems(self) -> list[str]:
+        """Malformed URLs (default and routes), without their tokens."""
+        if not self.configured():
+            return ["slack: no url configured (https://hooks.slack.com/services/... or slack://xoxb-...)"]
+        return list(self._problems)
+
+    def send(self, notice: Notice, address: Address) -> DeliveryResult:
+        """Post one message to the route for address.target, else to the default URL."""
+        label, dest = self._routes.get(_route_key(address.target), ("default", self._default))
+        if dest is None:
+            return not_configured(self.name, f"slack: no usable url for {address.target} ({label})")
+        if dest.token:
+            return self._post_message(dest, notice, address.target or dest.default_channel or "")
+        return self._post_webhook(dest, notice, label)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._client.close()
+
+    def _post_webhook(self, dest: SlackDestination, notice: Notice, label: str) -> DeliveryResult:
+        body = {"text": notice.text, "unfurl_links": False, "unfurl_media": False}
+        response = self._client.post(dest.webhook or "", json=body, secrets=dest.secrets)
+        if isinstance(response, DeliveryResult):
+            return response
+        if is_success(response):
+            return DeliveryResult.delivered(status=response.status_code, delivered_to=f"webhook for {label}")
+        code = response.text.strip()
+        return failure(response, dest.secrets, provider_reason=_CODES.get(code))
+
+    def _post_message(self, dest: SlackDestination, notice: Notice, channel: str) -> DeliveryResult:
+        body = {"channel": channel, "text": notice.text, "unfurl_links": False, "unfurl_media": False}
+        headers = {"Authorization": f"Bearer {dest.token}",
+                   "Content-Type": "application/json; charset=utf-8"}
+        response = self._client.post(_POST_MESSAGE, json=body, headers=headers, secrets=dest.secrets)
+        if isinstance(response, DeliveryResult):
+            return response
+        answer = response_json(response)
+        answer = answer if isinstance(answer, dict) else {}
+        if is_success(response) and answer.get("ok") is True:
+            return DeliveryResult.delivered(status=response.status_code, provider_id=answer.get("ts"),
+                                            delivered_to=answer.get("channel"))
+        # ok:false inside a 200 is a failure even for an error string we do not know.
+        unknown = Reason.BAD_REQUEST if is_success(response) and answer else None
+        reason = _CODES.get(str(answer.get("error")), unknown)
+        return failure(response, dest.secrets, provider_reason=reason)
