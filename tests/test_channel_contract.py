@@ -1,0 +1,233 @@
+"""Contract tests every HTTP channel must pass: one classification table, no secret leaks."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+from dataclasses import dataclass
+from email.utils import format_datetime
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from channels._http import install_log_redaction, parse_retry_after, exception_result, status_reason
+from channels.phone import PhoneChannel
+from channels.slack import SlackChannel
+from channels.sms import SmsChannel
+from channels.webhook import WebhookChannel
+from dispatcher.api import Channel, ChannelConfig, DeliveryResult, Outcome, Reason
+from dispatcher.testing import HANG, Reply
+from tests.providers_fixtures import (  # noqa: F401 - fixtures
+    CANARY, FROM, SID, TO, closed_port, make_address, make_notice, proxy, receiver,
+)
+
+
+@dataclass(frozen=True)
+class Rig:
+    """How to drive one channel configuration against the provider stand-ins."""
+
+    id: str
+    cls: type
+    url: str  # {local} is the receiver's host:port, for the webhook channel
+    host: str | None  # the provider host behind the proxy; None: the local receiver
+    ok: Reply
+    target: str = TO
+
+
+RIGS = [
+    Rig("slack-webhook", SlackChannel, f"https://hooks.slack.com/services/T0001/B0001/{CANARY}",
+        "hooks.slack.com", Reply(200, "ok"), "#security-alerts"),
+    Rig("slack-bot", SlackChannel, f"slack://xoxb-1-2-{CANARY}/", "slack.com",
+        Reply(200, {"ok": True, "channel": "C0001", "ts": "1717761234.000100"}), "#security-alerts"),
+    Rig("sms-twilio", SmsChannel, f"twilio://{SID}:{CANARY}@{FROM}", "api.twilio.com",
+        Reply(201, {"sid": "SM0001", "status": "queued"})),
+    Rig("phone-twilio", PhoneChannel, f"twilio://{SID}:{CANARY}@{FROM}?method=call", "api.twilio.com",
+        Reply(201, {"sid": "CA0001", "status": "queued"})),
+    Rig("phone-pagerduty", PhoneChannel, f"pagerduty://{CANARY}@apikey{CANARY}/", "events.pagerduty.com",
+        Reply(202, {"status": "success", "message": "Event processed", "dedup_key": "INC-20240607-0042"}),
+        "security-escalation"),
+    Rig("webhook", WebhookChannel, f"json://hook:{CANARY}@{{local}}/notify?+X-Api-Key={CANARY}", None,
+        Reply(202, "")),
+]
+
+
+@pytest.fixture(params=RIGS, ids=[r.id for r in RIGS])
+def rig(request: pytest.FixtureRequest) -> Rig:
+    return request.param
+
+
+@pytest.fixture
+def stage(rig, proxy, receiver):
+    """(recorder, build): where the rig's requests land, and a channel factory."""
+    recorder = proxy[rig.host] if rig.host else receiver
+
+    def build(local: str = f"127.0.0.1:{receiver.port}", **config) -> Channel:
+        config.setdefault("url", rig.url.format(local=local))
+        return rig.cls(ChannelConfig(ca_bundle=proxy.ca_bundle_path, connect_timeout=2,
+                                     read_timeout=0.3, **config))
+
+    return recorder, build
+
+
+def send(channel: Channel, rig: Rig) -> DeliveryResult:
+    return channel.send(make_notice(), make_address(channel.name, rig.target))
+
+
+def test_channel_satisfies_the_protocol(rig):
+    channel = rig.cls(ChannelConfig(url=rig.url.format(local="127.0.0.1:1")))
+    assert isinstance(channel, Channel)
+    assert channel.configured() and channel.problems() == []
+
+
+# (reply, outcome, reason, status, retry_after)
+TABLE = {
+    "server-error": (Reply(500, "upstream exploded"), Outcome.FAILED_TRANSIENT, Reason.SERVER_ERROR, 500, None),
+    "unavailable-with-retry-after": (Reply(503, "", {"Retry-After": "30"}), Outcome.FAILED_TRANSIENT,
+                                     Reason.SERVER_ERROR, 503, 30.0),
+    "rate-limited": (Reply(429, "slow down", {"Retry-After": "7"}), Outcome.FAILED_TRANSIENT,
+                     Reason.RATE_LIMITED, 429, 7.0),
+    "bad-request": (Reply(400, "malformed"), Outcome.FAILED_PERMANENT, Reason.BAD_REQUEST, 400, None),
+    "unprocessable": (Reply(422, "nope"), Outcome.FAILED_PERMANENT, Reason.BAD_REQUEST, 422, None),
+    "unauthorized": (Reply(401, "who are you"), Outcome.FAILED_PERMANENT, Reason.AUTH, 401, None),
+    "forbidden": (Reply(403, "not you"), Outcome.FAILED_PERMANENT, Reason.AUTH, 403, None),
+    "redirect-not-followed": (Reply(302, "", {"Location": "https://elsewhere.example/"}),
+                              Outcome.FAILED_PERMANENT, Reason.BAD_REQUEST, 302, None),
+}
+
+
+@pytest.mark.parametrize("case", TABLE, ids=list(TABLE))
+def test_http_answer_is_classified(stage, rig, case):
+    recorder, build = stage
+    reply, outcome, reason, status, retry_after = TABLE[case]
+    recorder.script(reply)
+    result = send(build(), rig)
+    assert (result.outcome, result.reason, result.status, result.retry_after) == (outcome, reason, status, retry_after)
+    assert len(recorder.requests) == 1  # one attempt: retrying is the core's job
+    assert result.detail.startswith(f"HTTP {status} from ")
+
+
+def test_success_is_delivered(stage, rig):
+    recorder, build = stage
+    recorder.script(rig.ok)
+    result = send(build(), rig)
+    assert result.outcome is Outcome.DELIVERED and result.reason is Reason.OK
+    assert result.status == rig.ok.status
+    assert len(recorder.requests) == 1
+
+
+def test_hanging_provider_is_a_transient_timeout(stage, rig):
+    recorder, build = stage
+    recorder.script(HANG)
+    result = send(build(), rig)
+    assert (result.outcome, result.reason) == (Outcome.FAILED_TRANSIENT, Reason.TIMEOUT)
+    assert result.status is None and len(recorder.requests) == 1
+
+
+def test_refused_connection_is_transient(stage, rig, monkeypatch):
+    _, build = stage
+    dead = f"127.0.0.1:{closed_port()}"
+    if rig.host:  # the provider is only reachable through the proxy: the proxy is down
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{dead}")
+        monkeypatch.setenv("https_proxy", f"http://{dead}")
+    result = send(build(local=dead), rig)
+    assert (result.outcome, result.reason) == (Outcome.FAILED_TRANSIENT, Reason.CONNECTION)
+
+
+def test_no_url_is_not_configured_and_sends_nothing(proxy, receiver, rig):
+    channel = rig.cls(ChannelConfig())
+    assert not channel.configured()
+    assert channel.problems()  # `notify check` can say what is missing
+    result = send(channel, rig)
+    assert (result.outcome, result.reason) == (Outcome.FAILED_PERMANENT, Reason.NOT_CONFIGURED)
+    assert proxy.requests == [] and proxy.tunnels == [] and receiver.requests == []
+
+
+def echo(request) -> str:
+    """A provider that repeats what it was sent, credentials first, as some error pages do."""
+    headers = [request.headers.get(name, "") for name in ("Authorization", "X-Api-Key")]
+    return " ".join([*headers, request.body.decode(), f"https://{request.host}{request.path}"])
+
+
+@pytest.mark.parametrize("status", [200, 201, 400, 401, 404, 429, 500])
+def test_secrets_never_leak_even_when_the_provider_echoes_them(stage, rig, status, caplog):
+    caplog.set_level(logging.DEBUG)
+    recorder, build = stage
+    recorder.script(Reply(status, echo))
+    channel = build()
+    result = send(channel, rig)
+    channel.close()
+    (request,) = recorder.requests
+    echoed_auth = request.headers.get("Authorization", "").partition(" ")[2]
+    visible = [repr(result), caplog.text, repr(channel), *channel.problems(),
+               *(str(v) for v in dataclasses.asdict(result).values())]
+    for text in visible:
+        assert CANARY not in text
+        assert base64.b64encode(CANARY.encode()).decode()[:12] not in text
+        assert not echoed_auth or echoed_auth not in text
+
+
+def test_malformed_url_problems_do_not_echo_the_secret(rig):
+    broken = rig.url.format(local="127.0.0.1:1").replace("://", f"://{CANARY}!%zz/", 1)
+    broken = broken if rig.cls is not WebhookChannel else f"ftp://u:{CANARY}@host/"
+    channel = rig.cls(ChannelConfig(url=broken))
+    problems = channel.problems()
+    assert problems and all(CANARY not in p for p in problems)
+    result = send(channel, rig)
+    assert result.reason is Reason.NOT_CONFIGURED and CANARY not in repr(result)
+
+
+# --- the shared rules in channels/_http.py, tested directly -------------------------------
+
+@pytest.mark.parametrize("status, reason", [
+    (200, Reason.OK), (204, Reason.OK), (301, Reason.BAD_REQUEST), (400, Reason.BAD_REQUEST),
+    (401, Reason.AUTH), (403, Reason.AUTH), (404, Reason.BAD_ADDRESS), (408, Reason.TIMEOUT),
+    (409, Reason.BAD_REQUEST), (410, Reason.BAD_ADDRESS), (429, Reason.RATE_LIMITED),
+    (500, Reason.SERVER_ERROR), (502, Reason.SERVER_ERROR), (504, Reason.SERVER_ERROR),
+])
+def test_status_table(status, reason):
+    assert status_reason(status) is reason
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    now = datetime(2024, 6, 7, 3, 0, 0, tzinfo=timezone.utc).timestamp()
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(" 120 ") == 120.0
+    assert parse_retry_after(format_datetime(datetime(2024, 6, 7, 3, 0, 42, tzinfo=timezone.utc), usegmt=True),
+                             now=now) == 42.0
+    assert parse_retry_after("Fri, 07 Jun 2024 02:59:00 GMT", now=now) == 0.0  # already past
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("-5") is None
+
+
+@pytest.mark.parametrize("exc, reason", [
+    (requests.exceptions.ConnectTimeout("x"), Reason.TIMEOUT),
+    (requests.exceptions.ReadTimeout("x"), Reason.TIMEOUT),
+    (requests.exceptions.ProxyError("x"), Reason.CONNECTION),
+    (requests.exceptions.SSLError("x"), Reason.CONNECTION),
+    (requests.exceptions.ConnectionError("x"), Reason.CONNECTION),
+    (requests.exceptions.ChunkedEncodingError("x"), Reason.UNKNOWN),
+])
+def test_transport_errors_are_transient(exc, reason):
+    result = exception_result(exc, "api.twilio.com")
+    assert (result.outcome, result.reason) == (Outcome.FAILED_TRANSIENT, reason)
+
+
+def test_transport_error_detail_hides_the_url_it_carries():
+    exc = requests.exceptions.ConnectionError(
+        f"HTTPSConnectionPool(host='hooks.slack.com', port=443): Max retries exceeded with url: "
+        f"/services/T1/B1/{CANARY} (Caused by NewConnectionError('[Errno 111] Connection refused'))")
+    result = exception_result(exc, "hooks.slack.com", (CANARY,))
+    assert CANARY not in result.detail
+    assert result.detail == "cannot connect to hooks.slack.com: [Errno 111] Connection refused"
+
+
+def test_urllib3_debug_lines_lose_everything_after_the_first_path_segment(caplog):
+    install_log_redaction()
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("urllib3.connectionpool").debug(
+        '%s://%s:%s "%s %s %s" %s %s', "https", "hooks.slack.com", 443, "POST",
+        f"/services/T1/B1/{CANARY}?token={CANARY}", "HTTP/1.1", 200, 2)
+    assert caplog.messages == ['https://hooks.slack.com:443 "POST /services/*** HTTP/1.1" 200 2']
