@@ -61,16 +61,16 @@ def test_user_template_can_import_shipped_macros(renderer, user_dir):
 
 
 def test_templates_lists_pairs_across_the_search_path(renderer, user_dir):
-    write(user_dir, "financial/email.text.j2", "x")
+    write(user_dir, "custom/email.text.j2", "x")
     write(user_dir, "_macros/extra.j2", "")
     pairs = renderer.templates()
-    assert ("financial", "email") in pairs
+    assert ("custom", "email") in pairs
     assert ("security", "voice") in pairs
     assert all(not cls.startswith("_") for cls, _ in pairs)
 
 
 def test_sample_context_has_every_documented_key():
-    context = sample_context("financial")  # a class added later still gets a sample
+    context = sample_context("custom")  # a class added later still gets a sample
     assert set(context) == {"incident", "step", "recipient"}
     assert set(context["incident"]) == {
         "id", "class", "title", "priority", "tier", "response_sla", "update_every", "started",
@@ -139,13 +139,13 @@ def test_runtime_error_in_template_becomes_template_error(renderer, user_dir):
 def test_check_reports_undefined_syntax_and_missing(renderer, user_dir):
     write(user_dir, "security/email.text.j2", "{{ incident.nope }}\n")
     write(user_dir, "security/slack.text.j2", "{% for x in %}\n")
-    write(user_dir, "financial/email.text.j2", "{{ incident.id }}\n")
-    problems = renderer.check(["security", "financial"])
+    write(user_dir, "custom/email.text.j2", "{{ incident.id }}\n")
+    problems = renderer.check(["security", "custom"])
     by_file = {(p.file.split("templates/")[-1], p.line): p.message for p in problems}
     assert any("incident.nope" in m for (f, line), m in by_file.items() if f.endswith("security/email.text.j2") and line == 1)
     assert any("syntax error" in m for (f, _), m in by_file.items() if f.endswith("security/slack.text.j2"))
-    assert ("financial/email.subject.j2", None) in by_file
-    assert ("financial/sms.text.j2", None) in by_file
+    assert ("custom/email.subject.j2", None) in by_file
+    assert ("custom/sms.text.j2", None) in by_file
     assert ("security/sms.text.j2", None) not in by_file  # the shipped one fills in
     assert len(problems) == len(set(problems))
 
