@@ -15,6 +15,7 @@ from .config import ConfigPaths, resolve_config
 from .directory import Directory, check_directory
 from .policy import Policy, check_policy
 from .problems import Problem, error, note, warning
+from .routing import check_routing
 from .settings import CHANNEL_URL_FIELDS, Settings
 
 __all__ = ["CheckResult", "run_check"]
@@ -41,6 +42,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
     policy, problems = check_policy(paths.policy, directory)
     result.problems += problems
     if policy is not None:
+        result.problems += check_routing(paths.routing, policy)[1]
         result.problems += _check_templates(paths, policy)
         result.problems += _check_channels(policy, directory, settings)
     if directory is not None:

@@ -2,7 +2,7 @@
 
 Search order: ``--config-dir``, ``NOTIFY_CONFIG_DIR``, the current directory
 when it holds ``contacts.toml``, else the defaults shipped inside the wheel.
-A file missing from a user's directory (``policy.toml``, a template) falls
+A file missing from a user's directory (``policy.toml``, ``routing.toml``, a template) falls
 back to the shipped one, so a team can override only what it changes.
 """
 
@@ -15,6 +15,7 @@ __all__ = ["ConfigPaths", "resolve_config", "shipped_dir"]
 
 CONTACTS = "contacts.toml"
 POLICY = "policy.toml"
+ROUTING = "routing.toml"
 TEMPLATES = "templates"
 
 
@@ -35,11 +36,12 @@ class ConfigPaths:
     source: str
     contacts: Path
     policy: Path
+    routing: Path
     template_dirs: tuple[Path, ...]  # searched in order, file by file
 
     def describe(self) -> list[tuple[str, str]]:
         rows = [("config dir", f"{self.config_dir} ({self.source})"), ("contacts", str(self.contacts)),
-                ("policy", str(self.policy))]
+                ("policy", str(self.policy)), ("routing", str(self.routing))]
         rows += [("templates", str(d)) for d in self.template_dirs]
         return rows
 
@@ -59,8 +61,8 @@ def resolve_config(cli_dir: Path | None, env_dir: Path | None, cwd: Path) -> Con
 
 def _paths_for(chosen: Path, source: str) -> ConfigPaths:
     shipped = shipped_dir().resolve()
-    policy = chosen / POLICY if (chosen / POLICY).is_file() else shipped / POLICY
+    policy, routing = (chosen / name if (chosen / name).is_file() else shipped / name for name in (POLICY, ROUTING))
     templates = [chosen / TEMPLATES] if (chosen / TEMPLATES).is_dir() else []
     if shipped / TEMPLATES not in templates:
         templates.append(shipped / TEMPLATES)
-    return ConfigPaths(chosen, source, chosen / CONTACTS, policy, tuple(templates))
+    return ConfigPaths(chosen, source, chosen / CONTACTS, policy, routing, tuple(templates))

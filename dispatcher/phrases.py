@@ -1,0 +1,69 @@
+"""Phrase matching in report text, with a negation rule a person can predict.
+
+A phrase is a case-insensitive regular expression matched on word boundaries
+("refund", "data (was )?(exposed|leaked)"). A match is *negated*, and pages
+nobody on it, when all of these hold:
+
+- a negation cue (not, no, never, without, isn't, wasn't, don't, didn't, ...)
+  stands among the four words right before the match;
+- the cue is in the same clause: no `. , ; : ! ?` and none of but, however,
+  although, though, yet, except between cue and match;
+- no "if" or "whether" stands between cue and match: "we don't know if data
+  was exposed" is uncertainty, not negation, and still matches.
+
+Nothing else suppresses a match. Pure functions; stdlib only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["PhraseHit", "compile_phrase", "find_phrases"]
+
+NEGATION_CUES = frozenset({
+    "not", "no", "never", "none", "nothing", "without", "neither", "nor", "cannot",
+    "isn't", "wasn't", "aren't", "weren't", "don't", "doesn't", "didn't", "hasn't", "haven't", "hadn't",
+    "can't", "won't", "wouldn't", "shouldn't", "couldn't", "isnt", "wasnt", "dont", "doesnt", "didnt",
+})
+UNCERTAINTY = frozenset({"if", "whether"})
+WINDOW = 4  # words before a match in which a cue negates it
+_CLAUSE_BREAK = re.compile(r"[.,;:!?\n]|\b(?:but|however|although|though|yet|except)\b", re.I)
+_WORD = re.compile(r"[\w']+")
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    phrase: str  # the rule's phrase
+    words: str  # the text it matched
+    negated_by: str | None = None  # the cue that suppressed it, if any
+
+
+@lru_cache(maxsize=1024)
+def compile_phrase(phrase: str) -> re.Pattern[str]:
+    """Compile a phrase on word boundaries; re.error for a bad expression."""
+    return re.compile(rf"(?<![\w])(?:{phrase})(?![\w])", re.IGNORECASE)
+
+
+def find_phrases(phrases: tuple[str, ...], text: str) -> list[PhraseHit]:
+    """Every phrase occurrence in the text, each marked with the cue that negates it, if any."""
+    hits = []
+    for phrase in phrases:
+        for match in compile_phrase(phrase).finditer(text):
+            hits.append(PhraseHit(phrase, match.group(0), _negation(text, match.start())))
+    return hits
+
+
+def _negation(text: str, start: int) -> str | None:
+    """The negation cue governing the words at `start`, per the module's rule."""
+    before = text[:start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    clause = before[breaks[-1].end():] if breaks else before
+    words = [w.lower() for w in _WORD.findall(clause)][-WINDOW:]
+    for i in range(len(words) - 1, -1, -1):
+        if words[i] in UNCERTAINTY:
+            return None
+        if words[i] in NEGATION_CUES:
+            return words[i]
+    return None
