@@ -22,6 +22,10 @@ CLASS_COMMANDS = {
     "outage": "Service outage: platform or API down, critical infrastructure failure (15 min SLA).",
     "legal": "Legal or compliance issue: litigation, subpoena, GDPR erasure request (30 min SLA).",
     "enterprise": "Enterprise customer escalation: SLA violation, dedicated success manager request (1 h SLA).",
+    "financial": "Financial impact: billing errors for many customers, payment processor failure, refund > $1,000 (1 h).",
+    "high-value": "High-value account: > $50k contract value, Fortune 500, churn or competitive pressure (1 h SLA).",
+    "technical": "Technical issue: unresolved after 24 h, failed fixes, core bug, partner API, slowness (4 h SLA).",
+    "satisfaction": "Customer satisfaction: formal complaint, asks for management, social media mention (4 h SLA).",
 }
 
 EXIT_OK, EXIT_NOT_REACHED, EXIT_REJECTED = 0, 1, 2
@@ -101,22 +105,26 @@ config_dir_option = click.option("--config-dir", "local_config_dir", type=click.
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the schema-1 JSON document to stdout.")
 
 
+def trigger_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every trigger shares: id, dry run, drill, JSON, config dir and the incident fields."""
+    for spec in reversed(FIELDS):  # decorators apply bottom-up: reversed keeps the table's order in --help
+        func = click.option(spec.option, spec.name, default=None,
+                            help=spec.help + (" (required)" if spec.required else ""))(func)
+    func = config_dir_option(func)
+    func = json_option(func)
+    func = click.option("--drill", is_flag=True, help="Mark every message [DRILL]; never contact customers or externals.")(func)
+    func = click.option("--dry-run", is_flag=True, help="Render and show who would get what; send and write nothing.")(func)
+    return click.option("--incident", "incident_id", default="", help="Incident id (default: next PREFIX-YEAR-NNN).")(func)
+
+
 def _add_class_command(name: str, help_text: str) -> None:
     @main.command(name, help=help_text)
-    @click.option("--incident", "incident_id", default="", help="Incident id (default: next PREFIX-YEAR-NNN).")
-    @click.option("--dry-run", is_flag=True, help="Render and show who would get what; send and write nothing.")
-    @click.option("--drill", is_flag=True, help="Mark every message [DRILL]; never contact customers or externals.")
-    @json_option
-    @config_dir_option
+    @trigger_options
     @click.pass_context
     @handles_errors
     def command(ctx: click.Context, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
                 local_config_dir: Path | None, **values: Any) -> None:
         _trigger(ctx, name, incident_id, dry_run, drill, as_json, _config_dir(ctx, local_config_dir), values)
-
-    for spec in FIELDS:  # appended to the built command, so in table order
-        help_line = spec.help + (" (required)" if spec.required else "")
-        command = click.option(spec.option, spec.name, default=None, help=help_line)(command)
 
 
 for _name, _help in CLASS_COMMANDS.items():
@@ -126,10 +134,21 @@ for _name, _help in CLASS_COMMANDS.items():
 def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
              config_dir: Path | None, values: dict[str, Any]) -> None:
     from . import engine
-    from .incident import valid_incident_id
 
     settings = _settings()
     rt = engine.load_runtime(config_dir, settings)
+    run_trigger(rt, settings, klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json)
+
+
+def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: dict[str, Any], *, dry_run: bool,
+                drill: bool, as_json: bool, also: tuple[str, ...] = (), needs_review: bool = False,
+                extra: dict[str, Any] | None = None) -> None:
+    """Validate the input, then preview or send step 0, print the report and exit with its status."""
+    from dataclasses import replace
+
+    from . import engine
+    from .incident import valid_incident_id
+
     prefix = rt.klass(klass).prefix
     missing = [s.option for s in FIELDS if s.required and not values.get(s.name)]
     if missing:
@@ -140,11 +159,12 @@ def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, dr
         incident = engine.new_incident(rt, klass, values, now=_now(), drill=drill, incident_id=incident_id)
     except ValueError as exc:
         _fail(f"--started: {exc}; nothing was sent")
+    incident = replace(incident, also=also, needs_review=needs_review)
     if dry_run:
         report = engine.preview(rt, klass, incident.with_id(incident_id or _peek_id(settings, prefix)))
         if not incident_id:
             report.notes.append("dry run: the id shown is the next one; nothing was allocated, stored or sent")
-        _emit(report.to_json() if as_json else report.table(), settings)
+        _print_report(report, settings, as_json, extra)
         return
     from .clock import SystemClock
     from .store import open_store
@@ -154,8 +174,17 @@ def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, dr
         report = engine.trigger(rt, klass, incident, store=store, clock=SystemClock())
     finally:
         store.close()
-    _emit(report.to_json() if as_json else report.table(), settings)
+    _print_report(report, settings, as_json, extra)
     sys.exit(EXIT_OK if report.incident["existing"] else report.exit_status())
+
+
+def _print_report(report: Any, settings: Any, as_json: bool, extra: dict[str, Any] | None) -> None:
+    import json
+
+    if as_json:
+        _emit(json.dumps({**report.as_json(), **(extra or {})}, indent=2), settings)
+    else:
+        _emit(report.table(), settings)
 
 
 def _peek_id(settings: Any, prefix: str) -> str:
@@ -180,7 +209,7 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
     settings = _settings()
     result = run_check(_config_dir(ctx, local_config_dir), settings)
     if as_json:
-        doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:3]),
+        doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:4]),
                "template_dirs": [str(d) for d in result.paths.template_dirs],
                "problems": [p.as_json() for p in result.problems], "ok": not result.errors}
         _emit(json.dumps(doc, indent=2), settings)
@@ -263,6 +292,8 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
         state = "configured" if row["configured"] else "not configured"
         _emit(f"{row['name']:<8} {state:<15} {row['target']:<6} {row['module']}", settings)
 
+
+from . import cli_triage  # noqa: E402,F401  (registers triage, escalate, who, test)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -41,6 +41,7 @@ class Runtime:
     directory: Directory
     policy: Policy
     _renderer: Any = field(default=None, repr=False)
+    _routing: Any = field(default=None, repr=False)
 
     @property
     def renderer(self) -> Any:
@@ -49,6 +50,15 @@ class Runtime:
 
             self._renderer = Renderer(self.paths.template_dirs)
         return self._renderer
+
+    @property
+    def routing(self) -> Any:
+        """The triage rules, loaded on first use (ConfigError when invalid)."""
+        if self._routing is None:
+            from .routing import load_routing
+
+            self._routing = load_routing(self.paths.routing, self.policy)
+        return self._routing
 
     def klass(self, name: str) -> IncidentClass:
         if name not in self.policy.classes:
@@ -123,7 +133,7 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     return report
 
 
-def _outbox_row(planned: Planned) -> dict[str, Any]:
+def outbox_row(planned: Planned) -> dict[str, Any]:
     a = planned.address
     return {"key": idempotency_key("{incident}", planned.step, a.person, a.channel), "step": planned.step,
             "person": a.person, "display": a.display, "role": a.role, "channel": a.channel, "target": a.target,
@@ -151,7 +161,7 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: SQLiteStore
     planned = plan_step(incident, klass, 0, rt.directory) + _webhook_planned(rt, 0)
     record = {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
               "started": incident.started.isoformat(), "fields": public_fields(incident)}
-    incident_id, created = store.open_incident(record, [_outbox_row(p) for p in planned], prefix=klass.prefix,
+    incident_id, created = store.open_incident(record, [outbox_row(p) for p in planned], prefix=klass.prefix,
                                                year=clock.now().year, now=clock.now().isoformat())
     incident = incident.with_id(incident_id)
     if not created:

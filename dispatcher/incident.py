@@ -25,6 +25,8 @@ class Incident:
     drill: bool = False
     account: str | None = None  # customer account id when --customer named a known account
     dedup_key: str = ""
+    also: tuple[str, ...] = ()  # audiences triage adds to step 0 (e.g. the Finance Director)
+    needs_review: bool = False  # a weak triage match: page the on-call primary only
 
     def with_id(self, incident_id: str) -> "Incident":
         return replace(self, id=incident_id, dedup_key=self.dedup_key or incident_id)

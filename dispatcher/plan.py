@@ -14,7 +14,7 @@ from .directory import Directory
 from .incident import Incident, commander_of
 from .policy import IncidentClass, Notify
 
-__all__ = ["Planned", "idempotency_key", "plan_audience", "plan_step", "template_for"]
+__all__ = ["Planned", "idempotency_key", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
 
 # Drills never reach people outside the company (the seed's external contacts, the customer).
 _OUTSIDE = ("customer", "external")
@@ -36,13 +36,28 @@ def idempotency_key(incident_id: str, step: int, person: str, channel: str) -> s
     return f"{incident_id}:{step}:{person}:{channel}"
 
 
+REVIEW_AUDIENCE = (Notify(to="rotation:primary"),)
+
+
+def step_entries(incident: Incident, klass: IncidentClass, step_index: int) -> tuple[Notify, ...]:
+    """The audiences of a step: a needs-review triage pages only the on-call primary at step 0."""
+    if step_index == 0 and incident.needs_review:
+        return REVIEW_AUDIENCE
+    extra = tuple(Notify(to=a) for a in incident.also) if step_index == 0 else ()
+    return tuple(klass.steps[step_index].notify) + extra
+
+
 def plan_step(incident: Incident, klass: IncidentClass, step_index: int, directory: Directory) -> list[Planned]:
     """Every delivery of one step, deduplicated by (recipient, channel)."""
     planned: dict[tuple[str, str], Planned] = {}
-    for entry in klass.steps[step_index].notify:
+    for entry in step_entries(incident, klass, step_index):
         for item in plan_audience(entry, incident, klass, step_index, directory):
             planned.setdefault((item.address.person, item.address.channel), item)
-    # A fallback that the step sends anyway (phone falling back to an SMS already planned) adds nothing.
+    return _drop_planned_fallbacks(planned)
+
+
+def _drop_planned_fallbacks(planned: dict[tuple[str, str], Planned]) -> list[Planned]:
+    """A fallback the step sends anyway (phone falling back to an SMS already planned) adds nothing."""
     return [replace(p, fallbacks=tuple(f for f in p.fallbacks if (f.person, f.channel) not in planned))
             for p in planned.values()]
 
@@ -159,3 +174,21 @@ _RESOLVERS = {
     "success-managers": _success_managers, "commander": _commander,
 }
 
+
+
+def plan_escalation(incident: Incident, klass: IncidentClass, stage: int, directory: Directory) -> list[Planned]:
+    """The deliveries of one escalation stage, on the class's escalation channels.
+
+    Stages are numbered after the steps (step index = len(steps) + stage) so their
+    idempotency keys never collide with a step's.
+    """
+    audience = klass.escalation[stage]
+    kind = audience.partition(":")[0]
+    channels = [None] if kind in ("list", "slack") else klass.escalation_channels
+    step = len(klass.steps) + stage
+    planned: dict[tuple[str, str], Planned] = {}
+    for channel in channels:
+        entry = Notify(to=audience, channel=channel)
+        for item in plan_audience(entry, incident, klass, step, directory):
+            planned.setdefault((item.address.person, item.address.channel), item)
+    return _drop_planned_fallbacks(planned)

@@ -1,0 +1,85 @@
+"""`notify test`: one clearly marked message over one contact method, recorded in the log.
+
+A new phone number or webhook is verified before it matters. The test is an
+incident of its own (``TEST-2026-001``, class ``test``) so its attempt lands in
+the delivery log like any page, but it never escalates and uses no template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from .api import Notice
+from .clock import Clock
+from .engine import Runtime, outbox_row, lines_from_store
+from .incident import Incident
+from .plan import Planned, plan_audience
+from .policy import Notify
+from .problems import ConfigError, error
+from .registry import Registry
+from .report import Report
+from .store import SQLiteStore
+
+__all__ = ["resolve_test_target", "send_test"]
+
+TEST_CLASS, TEST_PREFIX = "test", "TEST"
+
+
+def resolve_test_target(rt: Runtime, target: str, channel: str | None) -> list[Planned]:
+    """A person, list or Slack channel (by id, `kind:id` or `#name`) on one channel, no fallbacks."""
+    audience = _audience(rt, target)
+    kind = audience.partition(":")[0]
+    if kind == "person" and channel is None:
+        channel = rt.directory.people[audience.partition(":")[2]].channels[0]
+    entry = Notify(to=audience, channel=channel if kind == "person" else None)
+    probe = Incident("TEST", TEST_CLASS, datetime.now().astimezone(), {})
+    any_class = next(iter(rt.policy.classes.values()))
+    return [replace(p, fallbacks=()) for p in plan_audience(entry, probe, any_class, 0, rt.directory)]
+
+
+def _audience(rt: Runtime, target: str) -> str:
+    d = rt.directory
+    if target.startswith("#"):
+        found = next((sid for sid, s in d.slack.items() if s.channel == target), None)
+        if found:
+            return f"slack:{found}"
+    kind, sep, ident = target.partition(":")
+    if sep and kind in ("person", "list", "slack"):
+        table = {"person": d.people, "list": d.lists, "slack": d.slack}[kind]
+        if ident in table:
+            return target
+    for kind, table in (("person", d.people), ("list", d.lists), ("slack", d.slack)):
+        if target in table:
+            return f"{kind}:{target}"
+    raise ConfigError([error(str(rt.paths.contacts), target, "no person, list or Slack channel by that id "
+                             "(use an id from contacts.toml, list:ID, slack:ID or #channel)")])
+
+
+def test_notice(incident_id: str, planned: Planned, now: datetime) -> Notice:
+    text = (f"[TEST] notify contact test {incident_id} for {planned.address.display} via "
+            f"{planned.address.channel}, sent {now:%Y-%m-%d %H:%M %Z}. No action needed.")
+    return Notice(incident_id, TEST_CLASS, 0, f"[TEST] notify contact test {incident_id}", text,
+                  severity="info", dedup_key=incident_id)
+
+
+def send_test(rt: Runtime, planned: list[Planned], *, store: SQLiteStore, clock: Clock) -> Report:
+    """Store a test incident with its one delivery, send it once, and report."""
+    from .delivery import RetryPolicy, Sender
+
+    now = clock.now()
+    record = {"id": "", "class": TEST_CLASS, "drill": False, "dedup_key": "", "started": now.isoformat(),
+              "fields": {"summary": "contact test"}}
+    incident_id, _ = store.open_incident(record, [outbox_row(p) for p in planned], prefix=TEST_PREFIX,
+                                         year=now.year, now=now.isoformat())
+    registry = Registry(rt.settings, rt.directory)
+    sender = Sender(store, registry, clock, compose=lambda row: (test_notice(incident_id, planned[0], now), None),
+                    retry=RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
+                    secrets=rt.settings.secrets(), klass=TEST_CLASS)
+    try:
+        sender.send_all(store.deliveries(incident_id))
+    finally:
+        registry.close()
+    summary = {"id": incident_id, "class": TEST_CLASS, "title": "Contact test", "priority": "Test", "status": "test",
+               "drill": False, "started": now.isoformat(), "fields": record["fields"], "existing": False}
+    return Report("test", "send", summary, lines_from_store(store.deliveries(incident_id)))
