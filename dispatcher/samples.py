@@ -5,13 +5,38 @@ README documents under "Templates"); ``sparse_context`` empties every optional
 field, as a fresh webhook would, so a template that prints "None" or trips
 over a missing value is found before it pages anyone. A class without an
 entry here (one a user adds) gets a neutral sample of the same shape.
+
+Every context carries ``notice``: which lifecycle notice is being rendered
+(``kind``: initial, update, reminder, overdue, resolved, escalation) and its
+facts, each None when the kind has no such fact: ``message`` (the update or
+resolution text), ``by`` (who sent it), ``number`` (the update's sequence
+number), ``due`` (when that update is or was due), ``stage`` (the escalation
+stage paged), ``at`` (when the event happened: the resolution time for
+``resolved``) and ``duration`` (start to resolution, for ``resolved``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["sample_context", "sparse_context"]
+__all__ = ["NOTICE_KINDS", "NOTICE_KEYS", "sample_context", "sparse_context"]
+
+NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation")
+NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration")
+
+_UPDATE_DUE = "2026-11-26 03:30 UTC"
+_STAGE = "Escalation 1: on-call secondary"
+# The facts each kind of notice carries in a sample; every other key is None.
+_NOTICES: dict[str, dict[str, Any]] = {
+    "initial": {},
+    "update": {"message": "Root cause identified; fix deploying", "by": "Support Manager A", "number": 2,
+               "due": _UPDATE_DUE},
+    "reminder": {"number": 2, "due": _UPDATE_DUE},
+    "overdue": {"number": 2, "due": _UPDATE_DUE, "stage": _STAGE},
+    "resolved": {"message": "Fix deployed; error rates back to normal", "by": "Dana Reyes",
+                 "at": "2026-11-26 21:05 UTC", "duration": "1 hour 45 minutes"},
+    "escalation": {"stage": _STAGE, "at": "2026-11-26 19:35 UTC"},
+}
 
 _SAMPLES: dict[str, dict[str, Any]] = {
     "security": {
@@ -141,8 +166,10 @@ _SAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
-def sample_context(incident_class: str) -> dict[str, Any]:
-    """A full, realistic render context for ``incident_class`` (any class name works)."""
+def sample_context(incident_class: str, kind: str = "initial") -> dict[str, Any]:
+    """A full, realistic render context for ``incident_class`` (any class name works) and notice ``kind``."""
+    if kind not in _NOTICES:
+        raise ValueError(f"unknown notice kind {kind!r}; expected one of {NOTICE_KINDS}")
     sample = _SAMPLES.get(incident_class) or _generic_sample(incident_class)
     display, role = sample["recipient"]
     incident = {k: v for k, v in sample.items() if k != "recipient"}
@@ -161,7 +188,13 @@ def sample_context(incident_class: str) -> dict[str, Any]:
         "incident": incident,
         "step": {"index": 0, "name": "Immediate actions"},
         "recipient": {"display": display, "role": role},
+        "notice": _notice(kind, **_NOTICES[kind]),
     }
+
+
+def _notice(kind: str, **facts: Any) -> dict[str, Any]:
+    """A ``notice`` mapping with every key present: the given facts, None for the rest."""
+    return {key: facts.get(key) for key in NOTICE_KEYS} | {"kind": kind}
 
 
 def _generic_sample(incident_class: str) -> dict[str, Any]:
@@ -184,10 +217,15 @@ def _generic_sample(incident_class: str) -> dict[str, Any]:
 
 
 def sparse_context(context: dict[str, Any]) -> dict[str, Any]:
-    """The same context with every optional field empty, as a fresh webhook would give."""
+    """The same context with every optional field empty, as a fresh webhook would give.
+
+    The notice keeps only its kind: a template must read well without a message,
+    a sender, a number, a due time, a stage or a duration.
+    """
     incident = dict(context["incident"])
     incident.update(
         customer=None, reported_by=None, summary="", affected_services=[], impact_scope=None,
         symptoms=None, eta=None, next_update=None, update_every=None, drill=True,
     )
-    return {**context, "incident": incident}
+    notice = _notice((context.get("notice") or {}).get("kind") or "initial")
+    return {**context, "incident": incident, "notice": notice}

@@ -14,6 +14,7 @@ from dispatcher.rendering import (
     sample_context,
     shipped_template_dir,
 )
+from dispatcher.samples import NOTICE_KINDS, sparse_context
 
 SHIPPED = shipped_template_dir()
 WJ = "\u2060"
@@ -69,9 +70,12 @@ def test_templates_lists_pairs_across_the_search_path(renderer, user_dir):
     assert all(not cls.startswith("_") for cls, _ in pairs)
 
 
+NOTICE_KEYS = {"kind", "message", "by", "number", "due", "stage", "at", "duration"}
+
+
 def test_sample_context_has_every_documented_key():
     context = sample_context("custom")  # a class added later still gets a sample
-    assert set(context) == {"incident", "step", "recipient"}
+    assert set(context) == {"incident", "step", "recipient", "notice"}
     assert set(context["incident"]) == {
         "id", "class", "title", "priority", "tier", "response_sla", "update_every", "started",
         "customer", "reported_by", "summary", "commander", "commander_contact", "affected_services",
@@ -79,6 +83,32 @@ def test_sample_context_has_every_documented_key():
     }
     assert set(context["step"]) == {"index", "name"}
     assert set(context["recipient"]) == {"display", "role"}
+    assert context["notice"] == dict.fromkeys(NOTICE_KEYS) | {"kind": "initial"}
+
+
+@pytest.mark.parametrize("kind", NOTICE_KINDS)
+def test_sample_context_of_each_kind_has_every_notice_key(kind):
+    context = sample_context("security", kind=kind)
+    assert set(context["notice"]) == NOTICE_KEYS
+    assert context["notice"]["kind"] == kind
+    assert context["incident"] == sample_context("security")["incident"]
+    assert not any(sparse_context(context)["notice"][k] for k in NOTICE_KEYS - {"kind"})
+    assert sparse_context(context)["notice"]["kind"] == kind
+
+
+def test_sample_notice_values():
+    update = sample_context("outage", kind="update")["notice"]
+    assert update == {"kind": "update", "message": "Root cause identified; fix deploying", "by": "Support Manager A",
+                      "number": 2, "due": "2026-11-26 03:30 UTC", "stage": None, "at": None, "duration": None}
+    assert sample_context("outage", kind="reminder")["notice"]["due"] == "2026-11-26 03:30 UTC"
+    assert sample_context("outage", kind="escalation")["notice"]["stage"] == "Escalation 1: on-call secondary"
+    resolved = sample_context("outage", kind="resolved")["notice"]
+    assert resolved["at"] and resolved["duration"] and resolved["message"]
+
+
+def test_sample_context_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="unknown notice kind"):
+        sample_context("security", kind="paged")
 
 
 # --- errors ---
