@@ -3,10 +3,13 @@
 Templates live at ``<dir>/<class>/<template>.<part>.j2`` (parts: subject, text,
 html) with shared macros under ``<dir>/_macros/``. Several dirs form a search
 path, user dir first: a file missing there falls back to the shipped one,
-file by file. Rendering is strict (an undefined variable is an error, never
-an empty string) and escapes every interpolated value for its medium:
-HTML autoescape for ``.html.j2``, Slack escaping for the slack family, one
-line for subjects, plain words for voice. Any failure surfaces as a
+file by file. A class file found in no dir falls back to
+``_common/<template>.<part>.j2``, searched the same way, so the lifecycle
+notices (``update-email``, ``escalation-sms``, ...) are written once and a
+team can override one for a single class or for all. Rendering is strict
+(an undefined variable is an error, never an empty string) and escapes every
+interpolated value for its medium: HTML autoescape for ``.html.j2``, Slack
+escaping for the slack family, one line for subjects, plain words for voice. Any failure surfaces as a
 :class:`TemplateError` naming file, line and cause, so the core can send
 :func:`fallback_notice` instead of dropping the page.
 """
@@ -22,10 +25,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import jinja2
 
 from . import escaping, gsm7
-from .samples import sample_context, sparse_context
+from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
 __all__ = [
+    "COMMON_DIR",
     "FAMILIES",
+    "LIFECYCLE_KINDS",
+    "LIFECYCLE_TEMPLATES",
+    "NOTICE_KEYS",
+    "NOTICE_KINDS",
     "REQUIRED_PARTS",
     "TEMPLATE_FAMILY",
     "Rendered",
@@ -33,20 +41,36 @@ __all__ = [
     "TemplateError",
     "TemplateProblem",
     "fallback_notice",
+    "family_of",
     "sample_context",
     "shipped_template_dir",
 ]
 
 FAMILIES = ("email", "slack", "sms", "voice")
-# Which family renders each required template in `check`.
-TEMPLATE_FAMILY = {"email": "email", "customer": "email", "slack": "slack", "sms": "sms", "voice": "voice"}
+COMMON_DIR = "_common"  # class-independent templates: the fallback for <class>/<name>.<part>.j2
+
+
+def family_of(template: str) -> str:
+    """The channel family a template is written for: "customer" -> "email", "update-sms" -> "sms"."""
+    if template == "customer":
+        return "email"
+    return template.rpartition("-")[2]
+
+
+_PARTS = {"email": ("subject", "text", "html"), "slack": ("text",), "sms": ("text",), "voice": ("text",)}
+# The templates every class has (in its own dir or in _common), with the parts each needs.
 REQUIRED_PARTS = {
-    "email": ("subject", "text", "html"),
-    "customer": ("subject", "text", "html"),
-    "slack": ("text",),
-    "sms": ("text",),
-    "voice": ("text",),
+    "email": _PARTS["email"],
+    "customer": _PARTS["email"],
+    "slack": _PARTS["slack"],
+    "sms": _PARTS["sms"],
+    "voice": _PARTS["voice"],
 }
+# The family of each class template (family_of answers for any name).
+TEMPLATE_FAMILY = {template: family_of(template) for template in REQUIRED_PARTS}
+# Notices after the first page: `<kind>-<family>`, shipped in _common, checked for every class.
+LIFECYCLE_KINDS = tuple(kind for kind in NOTICE_KINDS if kind != "initial")
+LIFECYCLE_TEMPLATES = {f"{kind}-{family}": _PARTS[family] for kind in LIFECYCLE_KINDS for family in FAMILIES}
 SMS_BUDGET = 160  # one GSM-7 segment: concatenated SMS are split and reordered by some carriers
 VOICE_BUDGET = 400  # about 30 seconds of speech; a longer call gets hung up on
 DRILL = "[DRILL] "
@@ -196,6 +220,13 @@ class Renderer:
         """True when some dir on the search path has the file ``name``."""
         return any((d / name).is_file() for d in self._dirs)
 
+    def _resolve(self, incident_class: str, template: str, part: str) -> str | None:
+        """The file that renders ``part`` of (class, template): the class's own, else _common's, else None."""
+        for name in (f"{incident_class}/{template}.{part}.j2", f"{COMMON_DIR}/{template}.{part}.j2"):
+            if self._exists(name):
+                return name
+        return None
+
     def _render_file(self, name: str, mode: str, context: Mapping[str, Any]) -> str:
         """Render one template file, turning every failure into a TemplateError."""
         try:
@@ -227,20 +258,30 @@ class Renderer:
         max_length: int | None = None,
     ) -> Rendered:
         """Render one notice for ``family``; raise TemplateError on any template failure."""
+        subject, text, html = self._render_parts(incident_class, template, context, family)
+        incident_id = str(context.get("incident", {}).get("id") or "")
+        return _assemble(subject, text, html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
+
+    def _render_parts(
+        self, incident_class: str, template: str, context: Mapping[str, Any], family: str
+    ) -> tuple[str, str, str | None]:
+        """Subject, tidied text and HTML exactly as the templates wrote them: no drill mark, no budget."""
         if family not in FAMILIES:
             raise ValueError(f"unknown template family {family!r}; expected one of {FAMILIES}")
-        scoped = _scoped(context)
-        base = f"{incident_class}/{template}"
-        text = self._render_file(f"{base}.text.j2", {"slack": "slack", "voice": "voice"}.get(family, "plain"), scoped)
-        if self._exists(f"{base}.subject.j2"):
-            subject = self._render_file(f"{base}.subject.j2", "subject", scoped)
-        else:
-            subject = _default_subject(context)
-        html = None
-        if family == "email" and self._exists(f"{base}.html.j2"):
-            html = self._render_file(f"{base}.html.j2", "html", scoped).strip()
-        incident_id = str(context.get("incident", {}).get("id") or "")
-        return _assemble(subject, _tidy(text), html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
+        scoped = _scoped(_complete_notice(context))
+        text_file = self._resolve(incident_class, template, "text")
+        if text_file is None:
+            searched = ", ".join(str(d) for d in self._dirs)
+            raise TemplateError(TemplateProblem(
+                f"{incident_class}/{template}.text.j2", None,
+                f"template file not found, nor {COMMON_DIR}/{template}.text.j2 (searched: {searched})",
+            ))
+        text = self._render_file(text_file, {"slack": "slack", "voice": "voice"}.get(family, "plain"), scoped)
+        subject_file = self._resolve(incident_class, template, "subject")
+        subject = self._render_file(subject_file, "subject", scoped) if subject_file else _default_subject(context)
+        html_file = self._resolve(incident_class, template, "html") if family == "email" else None
+        html = self._render_file(html_file, "html", scoped).strip() if html_file else None
+        return subject, _tidy(text), html
 
     def templates(self) -> list[tuple[str, str]]:
         """(class, template) pairs that have at least one part anywhere on the search path."""
@@ -258,6 +299,8 @@ class Renderer:
         for incident_class in classes:
             for template, parts in REQUIRED_PARTS.items():
                 problems += self._check_one(incident_class, template, parts)
+            for template, parts in LIFECYCLE_TEMPLATES.items():
+                problems += self._check_lifecycle(incident_class, template, parts)
         return list(dict.fromkeys(problems))  # one report per (file, line, message), in order
 
     def _parse_all(self) -> list[TemplateProblem]:
@@ -274,35 +317,79 @@ class Renderer:
         return problems
 
     def _check_one(self, incident_class: str, template: str, parts: Sequence[str]) -> list[TemplateProblem]:
-        """Problems of one (class, template): missing parts, then render errors and leaks."""
+        """Problems of one class template: missing parts, then render errors and leaks."""
         base = f"{incident_class}/{template}"
         problems = [
             TemplateProblem(f"{base}.{part}.j2", None, "missing required template file")
             for part in parts
-            if not self._exists(f"{base}.{part}.j2")
+            if not self._resolve(incident_class, template, part)
         ]
-        if not self._exists(f"{base}.text.j2"):
-            return problems
-        family = TEMPLATE_FAMILY[template]
-        for context in (sample_context(incident_class), sparse_context(sample_context(incident_class))):
+        if self._resolve(incident_class, template, "text"):
+            problems += self._check_renders(incident_class, template, "initial", carries_id=False)
+        return problems
+
+    def _check_lifecycle(self, incident_class: str, template: str, parts: Sequence[str]) -> list[TemplateProblem]:
+        """Problems of one lifecycle template for a class: it must resolve, render and carry the id."""
+        problems = [
+            TemplateProblem(
+                f"{COMMON_DIR}/{template}.{part}.j2", None,
+                f"missing required template file (a class may override it as <class>/{template}.{part}.j2)",
+            )
+            for part in parts
+            if not self._resolve(incident_class, template, part)
+        ]
+        if self._resolve(incident_class, template, "text"):
+            kind = template.rpartition("-")[0]
+            problems += self._check_renders(incident_class, template, kind, carries_id=True)
+        return problems
+
+    def _check_renders(self, incident_class: str, template: str, kind: str, *, carries_id: bool) -> list[TemplateProblem]:
+        """Render with the sample context of ``kind`` and its sparse twin; report errors and lint findings."""
+        family = family_of(template)
+        files = {part: self._resolve(incident_class, template, part) or f"{incident_class}/{template}.{part}.j2"
+                 for part in ("subject", "text", "html")}
+        problems: list[TemplateProblem] = []
+        sample = sample_context(incident_class, kind)
+        for context in (sample, sparse_context(sample)):
             try:
-                rendered = self.render(incident_class, template, context, family=family, drill=context["incident"]["drill"])
+                subject, text, html = self._render_parts(incident_class, template, context, family)
             except TemplateError as exc:
                 problems.append(exc.problem)
                 break
-            problems += _lint(base, rendered, family)
+            incident_id = str(context["incident"]["id"])
+            problems += _lint(files, subject, text, html, family, incident_id if carries_id else None)
         return problems
 
 
-def _lint(base: str, rendered: Rendered, family: str) -> list[TemplateProblem]:
-    """Output rules a template can break without raising."""
+def _complete_notice(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``context`` with a full ``notice``: a context without one is an initial page; a missing fact is None.
+
+    The notice keys are a documented contract, so a template may test any of them
+    without `is defined`; a misspelt key is still an undefined-variable error.
+    """
+    notice = context.get("notice")
+    if isinstance(notice, Mapping) and all(key in notice for key in NOTICE_KEYS):
+        return context
+    full = dict.fromkeys(NOTICE_KEYS) | {"kind": "initial"} | dict(notice or {})
+    return {**context, "notice": full}
+
+
+def _lint(
+    files: Mapping[str, str], subject: str, text: str, html: str | None, family: str, incident_id: str | None
+) -> list[TemplateProblem]:
+    """Output rules a template can break without raising; ``incident_id`` also requires the id in text and HTML."""
     problems = [
-        TemplateProblem(f"{base}.{part}.j2", None, "renders 'None' for an empty field; add a placeholder")
-        for part, out in (("subject", rendered.subject), ("text", rendered.text), ("html", rendered.html or ""))
+        TemplateProblem(files[part], None, "renders 'None' for an empty field; add a placeholder")
+        for part, out in (("subject", subject), ("text", text), ("html", html or ""))
         if _NONE_LEAK.search(out)
     ]
-    if family == "voice" and _URL.search(rendered.text):
-        problems.append(TemplateProblem(f"{base}.text.j2", None, "voice script contains a URL; it cannot be spoken"))
+    if family == "voice" and _URL.search(text):
+        problems.append(TemplateProblem(files["text"], None, "voice script contains a URL; it cannot be spoken"))
+    if incident_id:
+        tokens = _id_tokens(incident_id, family)
+        for part, out in (("text", text), ("html", html)):
+            if out is not None and not any(token in out for token in tokens):
+                problems.append(TemplateProblem(files[part], None, f"does not carry the incident id ({tokens[0]})"))
     return problems
 
 

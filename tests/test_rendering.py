@@ -7,10 +7,14 @@ import pytest
 from dispatcher import gsm7
 from dispatcher.rendering import (
     FAMILIES,
+    LIFECYCLE_KINDS,
+    LIFECYCLE_TEMPLATES,
+    REQUIRED_PARTS,
     Rendered,
     Renderer,
     TemplateError,
     fallback_notice,
+    family_of,
     sample_context,
     shipped_template_dir,
 )
@@ -109,6 +113,166 @@ def test_sample_notice_values():
 def test_sample_context_rejects_an_unknown_kind():
     with pytest.raises(ValueError, match="unknown notice kind"):
         sample_context("security", kind="paged")
+
+
+@pytest.mark.parametrize(
+    ("template", "family"),
+    [
+        ("email", "email"), ("customer", "email"), ("slack", "slack"), ("sms", "sms"), ("voice", "voice"),
+        ("update-email", "email"), ("reminder-slack", "slack"), ("overdue-sms", "sms"),
+        ("escalation-voice", "voice"), ("resolved-email", "email"), ("a-b-sms", "sms"),
+    ],
+)
+def test_family_of(template, family):
+    assert family_of(template) == family
+
+
+def test_lifecycle_names_cover_every_kind_and_family():
+    assert LIFECYCLE_KINDS == ("update", "reminder", "overdue", "resolved", "escalation")
+    assert set(LIFECYCLE_TEMPLATES) == {f"{k}-{f}" for k in LIFECYCLE_KINDS for f in FAMILIES}
+    assert all(parts == REQUIRED_PARTS[family_of(name)] for name, parts in LIFECYCLE_TEMPLATES.items())
+
+
+def test_render_completes_a_partial_notice(renderer, user_dir):
+    write(user_dir, "security/sms.text.j2", "{{ incident.id }} {{ notice.kind }} {{ notice.duration or '-' }}")
+    context = sample_context("security")
+    del context["notice"]  # a context built before notices existed is an initial page
+    assert renderer.render("security", "sms", context, family="sms", drill=False).text == "SEC-2026-001 initial -"
+    context = sample_context("outage", kind="resolved")
+    context["notice"] = {"kind": "resolved", "message": "Fixed"}  # a core that sets only some facts
+    out = renderer.render("outage", "resolved-email", context, family="email", drill=False)
+    assert "Fixed" in out.text and "Duration" not in out.text
+
+
+def test_misspelt_notice_key_is_still_an_error(renderer, user_dir):
+    write(user_dir, "security/sms.text.j2", "{{ incident.id }} {{ notice.messge }}")
+    with pytest.raises(TemplateError) as info:
+        renderer.render("security", "sms", security(), family="sms", drill=False)
+    assert "notice.messge" in info.value.problem.message
+
+
+# --- _common: the fallback for a class file found in no dir ---
+
+
+def test_lifecycle_template_falls_back_to_common(renderer):
+    for incident_class in ("security", "outage", "custom"):
+        out = renderer.render(incident_class, "update-sms", sample_context(incident_class, kind="update"),
+                              family="sms", drill=False)
+        assert out.text.startswith(sample_context(incident_class)["incident"]["id"] + " update #2")
+
+
+def test_class_dir_overrides_common_for_that_class_only(renderer, user_dir):
+    write(user_dir, "security/update-sms.text.j2", "{{ incident.id }} security-only {{ notice.number }}")
+    security = renderer.render("security", "update-sms", sample_context("security", kind="update"), family="sms", drill=False)
+    outage = renderer.render("outage", "update-sms", sample_context("outage", kind="update"), family="sms", drill=False)
+    assert security.text == "SEC-2026-001 security-only 2"
+    assert "security-only" not in outage.text and outage.text.startswith("OUT-2026-001 update #2")
+
+
+def test_class_override_is_per_part(renderer, user_dir):
+    write(user_dir, "outage/update-email.text.j2", "{{ incident.id }}: {{ notice.message }} (see #outage-response)")
+    out = renderer.render("outage", "update-email", sample_context("outage", kind="update"), family="email", drill=False)
+    assert out.text == "OUT-2026-001: Root cause identified; fix deploying (see #outage-response)"
+    assert out.subject == "Update #2 on OUT-2026-001: Root cause identified; fix deploying"  # shipped _common
+    assert out.html and "OUT-2026-001" in out.html
+
+
+def test_user_common_overrides_shipped_common_for_every_class(renderer, user_dir):
+    write(user_dir, "_common/resolved-email.subject.j2", "All clear: {{ incident.id }}")
+    for incident_class in ("security", "technical"):
+        context = sample_context(incident_class, kind="resolved")
+        out = renderer.render(incident_class, "resolved-email", context, family="email", drill=False)
+        assert out.subject == f"All clear: {context['incident']['id']}"
+        assert out.text.startswith(f"{context['incident']['id']} has been resolved.")  # text still shipped
+
+
+def test_class_file_beats_user_common(renderer, user_dir):
+    write(user_dir, "_common/reminder-slack.text.j2", "common {{ incident.id }}")
+    write(user_dir, "security/reminder-slack.text.j2", "class {{ incident.id }}")
+    render = lambda c: renderer.render(c, "reminder-slack", sample_context(c, kind="reminder"), family="slack", drill=False)
+    assert render("security").text == "class SEC-2026-001"
+    assert render("outage").text == "common OUT-2026-001"
+
+
+def test_common_serves_class_templates_too(renderer, user_dir):
+    write(user_dir, "custom/email.text.j2", "{{ incident.id }}")
+    write(user_dir, "_common/sms.text.j2", "{{ incident.id }} shared sms")
+    out = renderer.render("custom", "sms", sample_context("custom"), family="sms", drill=False)
+    assert out.text == "CUS-2026-001 shared sms"
+    problems = renderer.check(["custom"])
+    assert not [p for p in problems if p.file == "custom/sms.text.j2"]
+    assert [p for p in problems if p.file == "custom/voice.text.j2"]
+
+
+def test_missing_lifecycle_template_names_class_and_common(tmp_path):
+    r = Renderer([tmp_path])
+    with pytest.raises(TemplateError) as info:
+        r.render("security", "update-sms", sample_context("security", kind="update"), family="sms", drill=False)
+    assert info.value.problem.file == "security/update-sms.text.j2"
+    assert "_common/update-sms.text.j2" in info.value.problem.message
+
+
+@pytest.mark.parametrize("drill", [False, True])
+def test_lifecycle_email_gets_drill_marks(renderer, drill):
+    out = renderer.render("outage", "escalation-email", sample_context("outage", kind="escalation"), family="email", drill=drill)
+    assert out.subject.startswith("[DRILL] ") == drill
+    assert out.text.startswith("[DRILL] ") == drill
+    assert ("[DRILL] This notice" in out.html) == drill
+
+
+def test_lifecycle_sms_budget_and_channel_limit(renderer):
+    context = sample_context("security", kind="update")
+    context["notice"]["message"] = "very long update " * 40
+    out = renderer.render("security", "update-sms", context, family="sms", drill=True)
+    assert gsm7.septets(out.text) <= 160 and out.text.startswith("[DRILL] SEC-2026-001 ")
+    short = renderer.render("security", "escalation-sms", sample_context("security", kind="escalation"),
+                            family="sms", drill=False, max_length=70)
+    assert gsm7.septets(short.text) <= 70 and "SEC-2026-001" in short.text
+
+
+def test_lifecycle_slack_escapes_notice_values(renderer):
+    context = sample_context("outage", kind="update")
+    context["notice"].update(message="fixed <!channel> @here", by="<https://evil.example|me>")
+    out = renderer.render("outage", "update-slack", context, family="slack", drill=False)
+    assert "<!channel>" not in out.text and "<https://evil" not in out.text and "@here" not in out.text
+
+
+def test_check_reports_broken_common_template_once_with_file_and_variable(renderer, user_dir):
+    write(user_dir, "_common/update-email.text.j2", "{{ incident.id }}\n{{ notice.nope }}\n")
+    problems = renderer.check(["security", "outage", "legal"])
+    broken = [p for p in problems if p.file.endswith("_common/update-email.text.j2")]
+    assert len(broken) == 1  # one report, not one per class
+    assert broken[0].line == 2 and "notice.nope" in broken[0].message
+    assert "user-templates/" in broken[0].file  # the user's file, not the shipped one
+
+
+def test_check_reports_a_missing_common_template(tmp_path):
+    for template, parts in REQUIRED_PARTS.items():
+        for part in parts:
+            write(tmp_path, f"custom/{template}.{part}.j2", "{{ incident.id }}")
+    problems = Renderer([tmp_path]).check(["custom"])
+    missing = {p.file for p in problems if "missing required template file" in p.message}
+    assert missing == {f"_common/{name}.{part}.j2" for name, parts in LIFECYCLE_TEMPLATES.items() for part in parts}
+
+
+def test_check_flags_lifecycle_template_without_the_id(renderer, user_dir):
+    write(user_dir, "_common/resolved-slack.text.j2", "All clear.")
+    write(user_dir, "_common/resolved-email.html.j2", "<p>All clear.</p>")
+    problems = renderer.check(["security"])
+    files = {p.file for p in problems if "incident id" in p.message}
+    assert files == {"_common/resolved-slack.text.j2", "_common/resolved-email.html.j2"}
+
+
+def test_check_flags_none_from_a_common_template(renderer, user_dir):
+    write(user_dir, "_common/overdue-sms.text.j2", "{{ incident.id }} due={{ notice.due|string }}")
+    problems = renderer.check(["security"])
+    assert any("None" in p.message and p.file == "_common/overdue-sms.text.j2" for p in problems)
+
+
+def test_check_voice_url_in_common_template(renderer, user_dir):
+    write(user_dir, "_common/resolved-voice.text.j2", "{{ incident.id|spell }} see https://status.teamflow.com")
+    problems = renderer.check(["outage"])
+    assert any("URL" in p.message and p.file == "_common/resolved-voice.text.j2" for p in problems)
 
 
 # --- errors ---
