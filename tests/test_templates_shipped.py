@@ -7,12 +7,16 @@ import pytest
 
 from dispatcher import gsm7
 from dispatcher.rendering import (
+    LIFECYCLE_KINDS,
+    LIFECYCLE_TEMPLATES,
     REQUIRED_PARTS,
     TEMPLATE_FAMILY,
     Renderer,
+    family_of,
     sample_context,
     shipped_template_dir,
 )
+from dispatcher.samples import sparse_context
 
 CLASSES = [
     "security", "outage", "legal", "enterprise",  # immediate and the first priority class
@@ -286,3 +290,169 @@ def test_slack_notice_cannot_ping_or_link(renderer, incident_class):
     context["incident"].update(customer="<!channel> Corp", summary="<https://evil.example|click> @here now")
     out = renderer.render(incident_class, "slack", context, family="slack", drill=False)
     assert "<!channel>" not in out.text and "<https://evil" not in out.text and "@here" not in out.text
+
+
+# --- lifecycle notices: update, reminder, overdue, resolved, escalation (templates/_common) ---
+
+LIFECYCLE = [(c, t) for c in CLASSES for t in LIFECYCLE_TEMPLATES]
+
+
+def kind_of(template):
+    return template.rpartition("-")[0]
+
+
+def spoken(incident_id):
+    prefix, year, number = incident_id.split("-")
+    return f"{' '.join(prefix)} {year} {number}"
+
+
+def test_common_holds_exactly_the_lifecycle_templates():
+    common = shipped_template_dir() / "_common"
+    files = {p.name for p in common.iterdir()}
+    assert files == {f"{name}.{part}.j2" for name, parts in LIFECYCLE_TEMPLATES.items() for part in parts}
+    assert len(files) == 30  # 5 kinds: email subject/text/html, slack, sms, voice
+
+
+def test_no_class_overrides_a_lifecycle_template():
+    for incident_class in CLASSES:
+        assert not list((shipped_template_dir() / incident_class).glob("*-*.j2"))
+
+
+@pytest.mark.parametrize(("incident_class", "template"), LIFECYCLE)
+@pytest.mark.parametrize("drill", [False, True])
+def test_lifecycle_renders_with_sample_context_of_its_kind(renderer, incident_class, template, drill):
+    context = sample_context(incident_class, kind=kind_of(template))
+    family = family_of(template)
+    out = renderer.render(incident_class, template, context, family=family, drill=drill)
+    incident_id = context["incident"]["id"]
+    assert (spoken(incident_id) if family == "voice" else incident_id) in out.text
+    assert out.html is None or incident_id in out.html
+    assert (out.html is not None) == (family == "email")
+    assert out.subject and "\n" not in out.subject
+    if family == "email":
+        assert incident_id in out.subject
+    assert out.text.startswith("[DRILL] ") == drill
+    assert out.subject.startswith("[DRILL] ") == drill
+    for part in (out.subject, out.text, out.html or ""):
+        assert not re.search(r"\bNone\b", part)
+
+
+@pytest.mark.parametrize(("incident_class", "template"), LIFECYCLE)
+def test_lifecycle_sparse_context_never_renders_none(renderer, incident_class, template):
+    context = sparse_context(sample_context(incident_class, kind=kind_of(template)))
+    out = renderer.render(incident_class, template, context, family=family_of(template), drill=False)
+    for part in (out.subject, out.text, out.html or ""):
+        assert not re.search(r"\bNone\b", part)
+        assert "Not yet known" not in part or "Affected Customer" in part  # no bare placeholder for a notice fact
+
+
+@pytest.mark.parametrize("incident_class", CLASSES)
+@pytest.mark.parametrize("template", ["update-email", "resolved-email"])
+def test_update_and_resolution_emails_reveal_nothing_internal(renderer, incident_class, template):
+    """The security update and resolution audience includes the customer: the message, nothing else."""
+    context = sample_context(incident_class, kind=kind_of(template))
+    out = renderer.render(incident_class, template, context, family="email", drill=False)
+    incident, notice = context["incident"], context["notice"]
+    for secret in (incident["commander"], incident["commander_contact"], "+1415", "@teamflow.com", incident["summary"],
+                   incident["title"], incident["priority"], notice["by"], "Incident Commander", "notify "):
+        for part in (out.subject, out.text, out.html):
+            assert secret not in part
+    for part in (out.subject, out.text, out.html):
+        assert not re.search(r"#[a-z]", part), "an internal Slack channel is named"
+        for word in ("high-value", "churn", "escalat"):
+            assert word not in part.lower()
+    assert notice["message"] in out.text and notice["message"] in out.html
+
+
+def test_update_notices_say_number_message_sender_and_next_due(renderer):
+    context = sample_context("security", kind="update")
+    email = renderer.render("security", "update-email", context, family="email", drill=False)
+    first = "Update #2 on SEC-2026-001: Root cause identified; fix deploying"
+    assert email.subject == first and email.text.splitlines()[0] == first
+    assert "Next update: by 2026-11-26 03:30 UTC" in email.text
+    for family in ("slack", "sms", "voice"):
+        out = renderer.render("security", f"update-{family}", context, family=family, drill=False)
+        for fact in ("Root cause identified; fix deploying", "Support Manager A", "2026-11-26 03:30 UTC"):
+            assert fact in out.text, (family, fact)
+
+
+@pytest.mark.parametrize("family", ["email", "slack", "sms", "voice"])
+def test_reminder_says_when_and_how(renderer, family):
+    context = sample_context("security", kind="reminder")
+    out = renderer.render("security", f"reminder-{family}", context, family=family, drill=False)
+    assert "2026-11-26 03:30 UTC" in out.text
+    assert "notify update" in out.text
+    if family != "voice":
+        assert "notify update SEC-2026-001 --message" in out.text
+    if family in ("email", "slack"):
+        assert "30 minutes" in out.text
+
+
+@pytest.mark.parametrize("family", ["email", "slack", "sms", "voice"])
+def test_overdue_says_which_update_was_missed(renderer, family):
+    context = sample_context("outage", kind="overdue")
+    out = renderer.render("outage", f"overdue-{family}", context, family=family, drill=False)
+    assert "2026-11-26 03:30 UTC" in out.text and "not sent" in out.text and "escalated" in out.text.lower()
+    assert "Dana Reyes" in out.text
+    if family != "sms":
+        assert "Escalation 1: on-call secondary" in out.text
+
+
+@pytest.mark.parametrize("family", ["email", "slack", "sms", "voice"])
+def test_escalation_pages_the_next_stage_with_what_they_need(renderer, family):
+    context = sample_context("security", kind="escalation")
+    out = renderer.render("security", f"escalation-{family}", context, family=family, drill=False)
+    assert "15 minutes" in out.text and "Dana Reyes" in out.text
+    assert "notify ack" in out.text
+    if family != "voice":
+        assert "notify ack SEC-2026-001 --by" in out.text
+    if family != "sms":
+        assert "Escalation 1: on-call secondary" in out.text
+    if family in ("email", "slack"):
+        assert context["incident"]["summary"] in out.text and "+14155550188" in out.text
+
+
+@pytest.mark.parametrize("family", ["email", "slack", "sms", "voice"])
+def test_resolution_says_when_how_long_and_how(renderer, family):
+    context = sample_context("outage", kind="resolved")
+    out = renderer.render("outage", f"resolved-{family}", context, family=family, drill=False)
+    for fact in ("2026-11-26 21:05 UTC", "1 hour 45 minutes", "Fix deployed; error rates back to normal"):
+        assert fact in out.text
+    bare = sparse_context(context)
+    plain = renderer.render("outage", f"resolved-{family}", bare, family=family, drill=False)
+    assert "resolved" in plain.text.lower() and "Resolution" not in plain.text
+
+
+@pytest.mark.parametrize("incident_class", CLASSES)
+@pytest.mark.parametrize("kind", LIFECYCLE_KINDS)
+@pytest.mark.parametrize("drill", [False, True])
+def test_lifecycle_sms_fits_one_segment(renderer, incident_class, kind, drill):
+    context = sample_context(incident_class, kind=kind)
+    out = renderer.render(incident_class, f"{kind}-sms", context, family="sms", drill=drill)
+    assert gsm7.septets(out.text) <= 160
+    assert out.text.startswith(("[DRILL] " if drill else "") + context["incident"]["id"])
+    if kind != "escalation":
+        assert not out.text.endswith("..."), "the sample should fit without a cut"
+
+
+@pytest.mark.parametrize("kind", ["escalation", "overdue"])
+def test_lifecycle_sms_keeps_the_commander_when_cut(renderer, kind):
+    context = sample_context("security", kind=kind)
+    context["incident"]["summary"] = "word " * 80
+    out = renderer.render("security", f"{kind}-sms", context, family="sms", drill=True)
+    assert gsm7.septets(out.text) <= 160 and "SEC-2026-001" in out.text
+    assert "+14155550188" in out.text
+
+
+@pytest.mark.parametrize("incident_class", CLASSES)
+@pytest.mark.parametrize("kind", LIFECYCLE_KINDS)
+def test_lifecycle_voice_is_short_plain_and_spells_the_id(renderer, incident_class, kind):
+    context = sample_context(incident_class, kind=kind)
+    out = renderer.render(incident_class, f"{kind}-voice", context, family="voice", drill=True)
+    assert len(out.text) <= 400
+    assert "http" not in out.text and "<" not in out.text and "*" not in out.text and "`" not in out.text
+    assert spoken(context["incident"]["id"]) in out.text
+    if kind == "reminder":
+        assert "notify update" in out.text
+    if kind == "escalation":
+        assert "To acknowledge, run notify ack" in out.text  # the summary goes last: it is what gets cut
