@@ -8,18 +8,19 @@ the delivery log like any page, but it never escalates and uses no template.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+import os
+from datetime import datetime, timedelta
 
 from .api import Notice
 from .clock import Clock
-from .engine import Runtime, outbox_row, lines_from_store
+from .engine import Runtime, lines_from_store, outbox_row
 from .incident import Incident
 from .plan import Planned, plan_audience
 from .policy import Notify
 from .problems import ConfigError, error
 from .registry import Registry
 from .report import Report
-from .store import SQLiteStore
+from .store import Store
 
 __all__ = ["resolve_test_target", "send_test"]
 
@@ -63,21 +64,22 @@ def test_notice(incident_id: str, planned: Planned, now: datetime) -> Notice:
                   severity="info", dedup_key=incident_id)
 
 
-def send_test(rt: Runtime, planned: list[Planned], *, store: SQLiteStore, clock: Clock) -> Report:
+def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock, wait: float = 30.0) -> Report:
     """Store a test incident with its one delivery, send it once, and report."""
     from .delivery import RetryPolicy, Sender
 
     now = clock.now()
     record = {"id": "", "class": TEST_CLASS, "drill": False, "dedup_key": "", "started": now.isoformat(),
               "fields": {"summary": "contact test"}}
-    incident_id, _ = store.open_incident(record, [outbox_row(p) for p in planned], prefix=TEST_PREFIX,
+    incident_id, _ = store.open_incident(record, [outbox_row(p, kind="test") for p in planned], prefix=TEST_PREFIX,
                                          year=now.year, now=now.isoformat())
     registry = Registry(rt.settings, rt.directory)
-    sender = Sender(store, registry, clock, compose=lambda row: (test_notice(incident_id, planned[0], now), None),
+    sender = Sender(store, registry, clock, lambda row: (test_notice(incident_id, planned[0], now), None),
+                    owner=f"test-{os.getpid()}",
                     retry=RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
-                    secrets=rt.settings.secrets(), klass=TEST_CLASS)
+                    secrets=rt.settings.secrets(), klass_of=lambda _: TEST_CLASS)
     try:
-        sender.send_all(store.deliveries(incident_id))
+        sender.send_now(store.deliveries(incident_id), deadline=now + timedelta(seconds=wait))
     finally:
         registry.close()
     summary = {"id": incident_id, "class": TEST_CLASS, "title": "Contact test", "priority": "Test", "status": "test",

@@ -1,28 +1,31 @@
-"""Fan-out with retries and fallback: every stored delivery of a step, sent concurrently.
+"""Fan-out with retries and fallback over the outbox: lease, attempt, record, reschedule.
 
-Each delivery runs in its own worker thread (bounded by NOTIFY_CONCURRENCY),
-so one slow or failing provider never holds up the others. Transient failures
-are retried with exponential backoff and jitter (tenacity), honouring a
-provider's Retry-After; permanent ones stop at once. Every attempt is written
-to the store before the next one starts. After the last attempt a recipient
-with a fallback channel is tried there, as a new delivery that says whom it
-stands in for.
+Deliveries are leased from the store before they are sent, so two processes
+never send the same row. Each attempt is recorded with its outcome before the
+next one starts. A transient failure (5xx, 429, timeout, connection) is due
+again after an exponential backoff with jitter, or the provider's Retry-After;
+a permanent one stops at once. After the last attempt, the recipient's next
+channel is planned as a fallback that says whom it stands in for.
+
+Two ways to drive it: :meth:`Sender.send_now` (a CLI command: every row at
+once, retries slept on the injected clock until a deadline, the rest left to
+the worker) and :meth:`Sender.attempt_due` (the worker: one attempt per row
+per tick, retries rescheduled in the store, no sleeping).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
+import random
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
 
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
-
-from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets
+from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
 from .clock import Clock
 from .registry import Registry, refuse
-from .store import AttemptRow, DeliveryRow, SQLiteStore
+from .store import AttemptRow, DeliveryRow, Store
 
 __all__ = ["Composer", "RetryPolicy", "Sender"]
 
@@ -37,67 +40,98 @@ class RetryPolicy:
     attempts: int = 4
     initial_wait: float = 1.0
     max_wait: float = 60.0
+    jitter: Callable[[], float] = field(default=random.random, compare=False)
 
-    def wait(self, state: RetryCallState) -> float:
-        """A provider's Retry-After when it gave one (capped), else exponential backoff with jitter."""
-        result: DeliveryResult = state.outcome.result()
+    def delay(self, attempt_no: int, result: DeliveryResult) -> float:
+        """Seconds before the next try: the provider's Retry-After (capped), else backoff plus jitter."""
         if result.retry_after is not None:
             return min(max(result.retry_after, 0.0), self.max_wait)
-        return wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait, jitter=self.initial_wait)(state)
-
-
-def _is_transient(result: DeliveryResult) -> bool:
-    return result.outcome is Outcome.FAILED_TRANSIENT
+        backoff = self.initial_wait * 2 ** max(attempt_no - 1, 0)
+        return min(backoff + self.jitter() * self.initial_wait, self.max_wait)
 
 
 @dataclass
 class Sender:
-    store: SQLiteStore
+    store: Store
     registry: Registry
     clock: Clock
     compose: Composer
+    owner: str
     retry: RetryPolicy = RetryPolicy()
     concurrency: int = 32
+    lease: timedelta = timedelta(minutes=2)
     secrets: tuple[str, ...] = ()
-    klass: str = ""
+    klass_of: Callable[[str], str] = lambda incident_id: ""
 
-    def send_all(self, rows: list[DeliveryRow]) -> None:
-        """Send every pending delivery concurrently and wait for all of them."""
-        pending = [r for r in rows if r.status == "pending"]
-        if not pending:
+    # -- the two drivers -------------------------------------------------------------
+
+    def send_now(self, rows: Iterable[DeliveryRow], deadline: datetime | None = None) -> None:
+        """Lease these rows and drive each to its end, sleeping between retries until the deadline."""
+        ids = [r.id for r in rows if r.status == "pending"]
+        claimed = self._claim(ids=ids) if ids else []
+        self._fan_out(claimed, lambda row: self._until_done(row, deadline))
+
+    def attempt_due(self, limit: int = 256) -> int:
+        """One attempt for every due row (the worker's tick); returns how many were attempted."""
+        claimed = self._claim(limit=limit)
+        self._fan_out(claimed, self._one_round)
+        return len(claimed)
+
+    def _claim(self, at: datetime | None = None, **which) -> list[DeliveryRow]:
+        at = at or self.clock.now()
+        return self.store.claim(self.owner, at.isoformat(), (at + self.lease).isoformat(), **which)
+
+    def _fan_out(self, rows: list[DeliveryRow], work: Callable[[DeliveryRow], None]) -> None:
+        """Run every row concurrently; one slow or failing provider never holds up the others."""
+        if not rows:
             return
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(pending)),
-                                thread_name_prefix="notify-send") as pool:
-            for future in [pool.submit(self.deliver, row) for row in pending]:
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(rows)), thread_name_prefix="notify-send") as pool:
+            for future in [pool.submit(work, row) for row in rows]:
                 future.result()
 
-    def deliver(self, row: DeliveryRow) -> None:
-        """One delivery to its end: attempts, then its fallback channels in order."""
-        if self._attempts(row) or not row.fallbacks:
-            return
-        self._fall_back(row)
+    # -- one delivery -------------------------------------------------------------------
 
-    def _attempts(self, row: DeliveryRow) -> bool:
-        """Retry one delivery until delivered, permanent failure or attempts run out; True if delivered."""
+    def _until_done(self, row: DeliveryRow, deadline: datetime | None) -> None:
+        """Retry on the clock until final; a retry due after the deadline is left to the worker."""
+        notice = self._notice(row)
+        attempt_no = row.attempts
+        while True:
+            attempt_no += 1
+            result, wait = self._attempt(row, notice, attempt_no)
+            if wait is None:
+                break
+            due = self.clock.now() + timedelta(seconds=wait)
+            if deadline is not None and due > deadline:
+                return
+            if not self._claim(at=due, ids=[row.id]):  # another process took it over: it is theirs now
+                return
+            self.clock.sleep(wait)
+        if result.outcome is not Outcome.DELIVERED:
+            self._fall_back(row, lambda r: self._until_done(r, deadline))
+
+    def _one_round(self, row: DeliveryRow) -> None:
+        """The worker's single attempt; a retry stays in the store, due at its time."""
+        result, wait = self._attempt(row, self._notice(row), row.attempts + 1)
+        if wait is None and result.outcome is not Outcome.DELIVERED:
+            self._fall_back(row, self._one_round)
+
+    def _notice(self, row: DeliveryRow) -> Notice:
         notice, warning = self.compose(row)
         if warning:
             self.store.set_warning(row.id, warning)
-        numbers = itertools.count(row.attempts + 1)  # continue the count of an earlier run
-        last = row.attempts + self.retry.attempts
-        retrying = Retrying(stop=stop_after_attempt(self.retry.attempts), wait=self.retry.wait,
-                            retry=retry_if_result(_is_transient), sleep=self.clock.sleep,
-                            retry_error_callback=lambda state: state.outcome.result())
-        result = retrying(lambda: self._one_attempt(row, notice, next(numbers), last))
-        return result.outcome is Outcome.DELIVERED
+        return notice
 
-    def _one_attempt(self, row: DeliveryRow, notice: Notice, attempt_no: int, last: int) -> DeliveryResult:
+    def _attempt(self, row: DeliveryRow, notice: Notice, attempt_no: int) -> tuple[DeliveryResult, float | None]:
+        """Make and record one attempt; return the wait before the next one (None: this was the last)."""
         started = self.clock.monotonic()
         result = self._call_channel(row, notice)
         latency_ms = (self.clock.monotonic() - started) * 1000
-        final = result.outcome is not Outcome.FAILED_TRANSIENT or attempt_no >= last
+        final = result.outcome is not Outcome.FAILED_TRANSIENT or attempt_no >= self.retry.attempts
+        wait = None if final else self.retry.delay(attempt_no, result)
+        due = None if wait is None else (self.clock.now() + timedelta(seconds=wait)).isoformat()
         self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
-                                  final_status=result.outcome.value if final else None)
-        return result
+                                  final_status=result.outcome.value if final else None, next_attempt_at=due)
+        return result, wait
 
     def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:
         channel = self.registry.get(row.channel)
@@ -117,29 +151,28 @@ class Sender:
 
     def _attempt_row(self, row: DeliveryRow, result: DeliveryResult, attempt_no: int, latency_ms: float) -> AttemptRow:
         detail = mask_secrets(result.detail or "", self.secrets)
-        return AttemptRow(at=self.clock.now().isoformat(), incident_id=row.incident_id, klass=self.klass,
-                          step=row.step, person=row.person, role=row.role, channel=row.channel,
-                          masked_target=row.masked_target, attempt=attempt_no, outcome=result.outcome.value,
-                          reason=result.reason.value, detail=detail, latency_ms=latency_ms,
-                          fallback_of=row.fallback_of,
-                          delivered_to=mask_secrets(result.delivered_to, self.secrets) if result.delivered_to else None)
+        delivered_to = mask_secrets(result.delivered_to, self.secrets) if result.delivered_to else None
+        return AttemptRow(at=self.clock.now().isoformat(), incident_id=row.incident_id,
+                          klass=self.klass_of(row.incident_id), step=row.step, person=row.person, role=row.role,
+                          channel=row.channel, masked_target=row.masked_target, attempt=attempt_no,
+                          outcome=result.outcome.value, reason=result.reason.value, detail=detail,
+                          latency_ms=latency_ms, fallback_of=row.fallback_of, delivered_to=delivered_to,
+                          kind=row.kind, possible_duplicate=row.possible_duplicate)
 
-    def _fall_back(self, failed: DeliveryRow) -> None:
-        """Try the recipient's next channels in order until one delivers."""
-        from .api import mask_target
-        from .plan import idempotency_key, template_for
+    def _fall_back(self, failed: DeliveryRow, drive: Callable[[DeliveryRow], None]) -> None:
+        """Plan the recipient's next channel that is not planned yet, and drive it."""
+        from .plan import template_for
 
         remaining = list(failed.fallbacks)
         while remaining:
             channel, target = remaining.pop(0)
-            planned = {"key": idempotency_key(failed.incident_id, failed.step, failed.person, channel),
-                       "step": failed.step, "person": failed.person, "display": failed.display,
-                       "role": failed.role, "channel": channel, "target": target,
-                       "masked_target": mask_target(target), "template": template_for(channel),
-                       "fallbacks": remaining}
+            planned = {"key": f"{failed.key.rsplit(':', 1)[0]}:{channel}", "step": failed.step,
+                       "person": failed.person, "display": failed.display, "role": failed.role, "channel": channel,
+                       "target": target, "masked_target": mask_target(target),
+                       "template": template_for(channel, failed.kind), "fallbacks": remaining}
             new_id = self.store.add_fallback(failed, planned, self.clock.now().isoformat())
-            if new_id is None:  # that channel was planned already for this step: never page twice
+            if new_id is None:  # that channel was planned already: never page twice
                 continue
-            row = next(r for r in self.store.deliveries(failed.incident_id, failed.step) if r.id == new_id)
-            if self._attempts(row):
-                return
+            for row in self._claim(ids=[new_id]):
+                drive(row)
+            return

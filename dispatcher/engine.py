@@ -7,9 +7,10 @@ nothing in this file talks to a network or parses a file itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+import os
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .api import Address, Notice
 from .clock import Clock
@@ -22,14 +23,15 @@ from .problems import ConfigError, error
 from .registry import Registry
 from .report import DeliveryLine, Report
 from .settings import Settings, load_settings
-from .store import DeliveryRow, SQLiteStore
+from .store import DeliveryRow, IncidentRow, Store
 
 if TYPE_CHECKING:
-    from .delivery import Composer
+    from .delivery import Sender
 
-__all__ = ["Runtime", "compose_notice", "lines_from_store", "load_runtime", "new_incident", "preview", "trigger"]
+WORKER_RECENT = timedelta(minutes=2)
 
-FAMILY_OF_TEMPLATE = {"customer": "email"}  # every other template name is its own family
+__all__ = ["Runtime", "compose_notice", "incident_from_row", "lines_from_store", "load_runtime", "make_sender",
+           "new_incident", "outbox_row", "preview", "send_pending", "trigger"]
 
 
 @dataclass
@@ -81,16 +83,16 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
                           incident_id=incident_id)
 
 
-def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *,
-                   max_length: int | None = None) -> tuple[Notice, str | None]:
+def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
+                   notice: Mapping[str, Any] | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning."""
-    from .rendering import TemplateError, fallback_notice
+    from .rendering import TemplateError, fallback_notice, family_of
 
     klass = rt.klass(incident.klass)
-    family = FAMILY_OF_TEMPLATE.get(planned.template, planned.template)
+    family = family_of(planned.template)
     recipient = {"display": planned.address.display, "role": planned.address.role}
     context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, planned.step,
-                             recipient)
+                             recipient, notice)
     warning = None
     try:
         rendered = rt.renderer.render(incident.klass, planned.template, context, family=family,
@@ -99,10 +101,10 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *,
         warning = f"template failed, plain fallback sent: {exc.problem.file}: {exc.problem.message}"
         rendered = fallback_notice(incident_id=incident.id, incident_class=incident.klass,
                                    summary=incident.fields.get("summary"), family=family, drill=incident.drill)
-    notice = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
-                    drill=incident.drill, severity=klass.severity, dedup_key=incident.dedup_key or incident.id,
-                    fields=public_fields(incident), fallback=warning is not None)
-    return notice, warning
+    notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
+                        drill=incident.drill, severity=klass.severity, dedup_key=incident.dedup_key or incident.id,
+                        fields=public_fields(incident), fallback=warning is not None)
+    return notice_out, warning
 
 
 def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: bool = False) -> dict[str, Any]:
@@ -133,11 +135,14 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     return report
 
 
-def outbox_row(planned: Planned) -> dict[str, Any]:
+def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None = None,
+               notice: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A planned delivery as the store's outbox row; `label` names the step or timer in its key."""
     a = planned.address
-    return {"key": idempotency_key("{incident}", planned.step, a.person, a.channel), "step": planned.step,
-            "person": a.person, "display": a.display, "role": a.role, "channel": a.channel, "target": a.target,
-            "masked_target": a.masked if a.target else "", "template": planned.template, "skip": planned.skip,
+    key = idempotency_key("{incident}", planned.step if label is None else label, a.person, a.channel)
+    return {"key": key, "step": planned.step, "person": a.person, "display": a.display, "role": a.role,
+            "channel": a.channel, "target": a.target, "masked_target": a.masked if a.target else "",
+            "template": planned.template, "skip": planned.skip, "kind": kind, "notice": dict(notice or {}),
             "fallbacks": [[f.channel, f.target] for f in planned.fallbacks]}
 
 
@@ -149,48 +154,81 @@ def _webhook_planned(rt: Runtime, step: int) -> list[Planned]:
                     "email")]
 
 
-def _row_planned(row: DeliveryRow) -> Planned:
-    return Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target), row.template)
+def incident_record(incident: Incident) -> dict[str, Any]:
+    return {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
+            "started": incident.started.isoformat(), "fields": public_fields(incident),
+            "meta": {"account": incident.account, "also": list(incident.also), "needs_review": incident.needs_review}}
 
 
-def trigger(rt: Runtime, command: str, incident: Incident, *, store: SQLiteStore, clock: Clock) -> Report:
-    """Store the incident and its step-0 deliveries in one transaction, then send them all."""
-    from .delivery import RetryPolicy, Sender  # tenacity only for commands that send
-
-    klass = rt.klass(incident.klass)
-    planned = plan_step(incident, klass, 0, rt.directory) + _webhook_planned(rt, 0)
-    record = {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
-              "started": incident.started.isoformat(), "fields": public_fields(incident)}
-    incident_id, created = store.open_incident(record, [outbox_row(p) for p in planned], prefix=klass.prefix,
-                                               year=clock.now().year, now=clock.now().isoformat())
-    incident = incident.with_id(incident_id)
-    if not created:
-        return _existing_report(rt, command, store, incident_id)
-    registry = Registry(rt.settings, rt.directory, drill=incident.drill)
-    sender = Sender(store, registry, clock, compose=_composer(rt, incident, registry),
-                    retry=RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
-                    concurrency=rt.settings.concurrency, secrets=rt.settings.secrets(), klass=incident.klass)
-    try:
-        sender.send_all(store.deliveries(incident_id, 0))
-    finally:
-        registry.close()
-    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status="open"))
-    report.deliveries = lines_from_store(store.deliveries(incident_id))
-    if len(klass.steps) > 1 or klass.escalation:
-        report.notes.append("follow-up steps and escalation are due later; they need a running worker")
-    return report
+def incident_from_row(row: IncidentRow) -> Incident:
+    """Rebuild the engine's incident from its stored row (a worker, a later command)."""
+    fields = {k: v for k, v in row.fields.items() if k != "started"}
+    meta = row.meta
+    return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
+                    row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)))
 
 
-def _composer(rt: Runtime, incident: Incident, registry: Registry) -> "Composer":
+def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
+                incidents: Callable[[str], Incident]) -> "Sender":
+    """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
+    from .delivery import RetryPolicy, Sender  # tenacity-free, but only commands that send need it
+
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
         channel = registry.get(row.channel)
         max_length = channel.capabilities.max_length if channel is not None else None
-        return compose_notice(rt, incident, _row_planned(row), max_length=max_length)
+        planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),
+                          row.template)
+        return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice)
 
-    return compose
+    lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
+    return Sender(store, registry, clock, compose, owner,
+                  RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
+                  concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets(),
+                  klass_of=lambda incident_id: incidents(incident_id).klass)
 
 
-def _existing_report(rt: Runtime, command: str, store: SQLiteStore, incident_id: str) -> Report:
+def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, rows: list[DeliveryRow], *,
+                 wait: float | None) -> None:
+    """Send a command's own deliveries now; retries due after `wait` seconds are left to the worker."""
+    registry = Registry(rt.settings, rt.directory, drill=incident.drill)
+    sender = make_sender(rt, store, clock, registry, owner=f"cli-{os.getpid()}", incidents=lambda _: incident)
+    deadline = clock.now() + timedelta(seconds=wait) if wait is not None else None
+    try:
+        sender.send_now(rows, deadline)
+    finally:
+        registry.close()
+
+
+def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, clock: Clock,
+            wait: float | None = None) -> Report:
+    """Store the incident and its step-0 deliveries in one transaction, then send them all."""
+    klass = rt.klass(incident.klass)
+    planned = plan_step(incident, klass, 0, rt.directory) + _webhook_planned(rt, 0)
+    incident_id, created = store.open_incident(incident_record(incident), [outbox_row(p) for p in planned],
+                                               prefix=klass.prefix, year=clock.now().year,
+                                               now=clock.now().isoformat())
+    incident = incident.with_id(incident_id)
+    if not created:
+        return _existing_report(rt, command, store, incident_id)
+    send_pending(rt, store, clock, incident, store.deliveries(incident_id, 0), wait=wait)
+    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status="open"))
+    report.deliveries = lines_from_store(store.deliveries(incident_id))
+    report.notes += worker_notes(store, clock, klass)
+    return report
+
+
+def worker_notes(store: Store, clock: Clock, klass: IncidentClass) -> list[str]:
+    """Say so when later steps or reminders are due but no worker has been seen lately."""
+    if len(klass.steps) == 1 and not klass.escalation and not klass.update_every:
+        return []
+    seen = store.last_heartbeat()
+    if seen and clock.now() - datetime.fromisoformat(seen) < WORKER_RECENT:
+        return []
+    when = f"last seen {seen}" if seen else "none has run"
+    return [f"follow-up steps, escalation and reminders need a running `notify worker` ({when})"]
+
+
+def _existing_report(rt: Runtime, command: str, store: Store, incident_id: str) -> Report:
     row = store.incident(incident_id)
     klass = rt.klass(row.klass)
     summary = {"id": row.id, "class": row.klass, "title": klass.title, "priority": klass.priority,
@@ -206,7 +244,9 @@ def lines_from_store(rows: list[DeliveryRow]) -> list[DeliveryLine]:
     """Report lines for stored deliveries; a fallback names the delivery it stands in for."""
     refs = {r.id: f"{r.person}/{r.channel}" for r in rows}
     return [DeliveryLine(step=r.step, recipient=r.person, display=r.display, role=r.role, channel=r.channel,
-                         target=r.masked_target, outcome=r.status, attempts=r.attempts,
+                         target=r.masked_target, outcome="pending" if r.status == "in-flight" else r.status,
+                         attempts=r.attempts,
                          reason=r.skip or r.reason, detail=r.detail, fallback_of=refs.get(r.fallback_of),
-                         delivered_to=r.delivered_to, warning=r.warning)
+                         delivered_to=r.delivered_to, warning=r.warning, kind=r.kind,
+                         possible_duplicate=r.possible_duplicate)
             for r in rows]

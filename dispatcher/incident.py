@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from .directory import Directory
 from .policy import IncidentClass, format_duration
+from .samples import NOTICE_KEYS
 
 __all__ = ["Incident", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
            "render_context", "valid_incident_id"]
@@ -101,8 +102,16 @@ def _person_commander(directory: Directory, pid: str, phone: str | None = None) 
     return Commander(person.name, contact or "see incident channel", pid)
 
 
+def step_name(klass: IncidentClass, step_index: int, notice: Mapping[str, Any]) -> str:
+    """A step's name; escalation stages and lifecycle notices are named by what they are."""
+    if 0 <= step_index < len(klass.steps):
+        return klass.steps[step_index].name
+    return str(notice.get("stage") or str(notice.get("kind", "notice")).capitalize())
+
+
 def render_context(incident: Incident, klass: IncidentClass, tier_title: str, directory: Directory,
-                   step_index: int, recipient: Mapping[str, str]) -> dict[str, Any]:
+                   step_index: int, recipient: Mapping[str, str],
+                   notice: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The plain dict every template sees (keys documented in the README)."""
     f = incident.fields
     commander = commander_of(incident, klass, directory)
@@ -121,8 +130,9 @@ def render_context(incident: Incident, klass: IncidentClass, tier_title: str, di
             "symptoms": f.get("symptoms"), "eta": f.get("eta"), "next_update": f.get("next_update"),
             "drill": incident.drill,
         },
-        "step": {"index": step_index, "name": klass.steps[step_index].name},
+        "step": {"index": step_index, "name": step_name(klass, step_index, notice or {})},
         "recipient": dict(recipient),
+        "notice": {key: (notice or {}).get(key) for key in NOTICE_KEYS} | {"kind": (notice or {}).get("kind") or "initial"},
     }
 
 

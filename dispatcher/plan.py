@@ -72,9 +72,10 @@ def plan_audience(entry: Notify, incident: Incident, klass: IncidentClass, step:
     return resolver(entry, ident, incident, klass, step, directory)
 
 
-def template_for(channel: str) -> str:
-    """The template a channel renders when the policy names none."""
-    return {"phone": "voice", "sms": "sms", "slack": "slack"}.get(channel, "email")
+def template_for(channel: str, kind: str = "step") -> str:
+    """The template a channel renders: its family for a step, `<kind>-<family>` for a lifecycle notice."""
+    family = {"phone": "voice", "sms": "sms", "slack": "slack"}.get(channel, "email")
+    return family if kind in ("step", "test") else f"{kind}-{family}"
 
 
 def _template(entry: Notify, channel: str) -> str:

@@ -25,6 +25,7 @@ __all__ = ["DeliveryLine", "Report", "SCHEMA"]
 
 SCHEMA = 1
 FAILED = ("failed-transient", "failed-permanent")
+WAITING = ("pending", "in-flight")
 
 
 @dataclass
@@ -43,6 +44,8 @@ class DeliveryLine:
     delivered_to: str | None = None
     warning: str | None = None
     message: dict[str, str] | None = None
+    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|test
+    possible_duplicate: bool = False  # re-sent after its sender died mid-send
 
     @property
     def ref(self) -> str:
@@ -66,8 +69,13 @@ class Report:
     def unreached(self) -> list[str]:
         """Recipients with a failed or pending delivery and none delivered (a fallback counts)."""
         delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
-        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, "pending")}
+        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, *WAITING)}
         return sorted(missing - delivered)
+
+    def still_retrying(self) -> list[str]:
+        """Recipients whose delivery is left to the worker, still being retried."""
+        delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
+        return sorted({d.recipient for d in self.deliveries if d.outcome in WAITING} - delivered)
 
     def reached_all(self) -> bool:
         """True when every recipient got the notice on some channel: primary or fallback."""
@@ -80,7 +88,10 @@ class Report:
                 "reached_all": self.reached_all(), "unreached": self.unreached()}
 
     def exit_status(self) -> int:
-        return 0 if self.reached_all() else 1
+        """0 everyone reached; 1 someone definitely not reached; 3 the rest are still being retried."""
+        if set(self.unreached()) - set(self.still_retrying()):
+            return 1
+        return 3 if self.still_retrying() else 0
 
     def as_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "command": self.command, "mode": self.mode, "incident": self.incident,
@@ -107,6 +118,8 @@ class Report:
         s = self.summary()
         tail = (f"{s['total']} deliveries: {s['delivered']} delivered, {s['failed']} failed, "
                 f"{s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
-        if self.unreached():
-            tail += f"\nNOT REACHED: {', '.join(self.unreached())}"
+        if self.still_retrying():
+            tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
+        if set(self.unreached()) - set(self.still_retrying()):
+            tail += f"\nNOT REACHED: {', '.join(sorted(set(self.unreached()) - set(self.still_retrying())))}"
         return "\n".join([head, *lines, tail, *self.notes])

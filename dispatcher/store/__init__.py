@@ -7,11 +7,11 @@ loses a planned page and a retry never sends one twice.
 
 from __future__ import annotations
 
-from .base import AttemptRow, DeliveryRow, IncidentRow, StoreError, StoreBehind
+from .base import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, StoreBehind, StoreError
 from .sqlite import SQLiteStore
 
-__all__ = ["AttemptRow", "DeliveryRow", "IncidentRow", "SQLiteStore", "StoreBehind", "StoreError", "open_store",
-           "peek_store"]
+__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "IncidentRow", "SQLiteStore", "Store", "StoreBehind",
+           "StoreError", "open_store", "peek_store"]
 
 
 def _sqlite_path(url: str) -> str:
@@ -21,9 +21,9 @@ def _sqlite_path(url: str) -> str:
     return url.removeprefix("sqlite:///") or ":memory:"
 
 
-def open_store(url: str) -> SQLiteStore:
-    """Open (and create or upgrade) the store named by a URL."""
-    return SQLiteStore.open(_sqlite_path(url))
+def open_store(url: str, *, upgrade: bool = False) -> SQLiteStore:
+    """Open the store named by a URL (created when new; refused when behind unless upgrading)."""
+    return SQLiteStore.open(_sqlite_path(url), upgrade=upgrade)
 
 
 def peek_store(url: str) -> SQLiteStore | None:

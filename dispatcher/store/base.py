@@ -1,11 +1,16 @@
-"""Rows and errors shared by every store implementation."""
+"""The store contract, its rows and errors, shared by every store implementation.
+
+:class:`Store` is what the engine, the lifecycle timers and the worker use;
+SQLite implements it now, PostgreSQL (rows leased with FOR UPDATE SKIP
+LOCKED) can follow without touching the engine.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Protocol
 
-__all__ = ["AttemptRow", "DeliveryRow", "IncidentRow", "StoreBehind", "StoreError"]
+__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "IncidentRow", "Store", "StoreBehind", "StoreError"]
 
 
 class StoreError(Exception):
@@ -25,6 +30,12 @@ class IncidentRow:
     started: str
     created: str
     fields: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)  # account, also, needs_review, dedup_key
+    acked_at: str | None = None
+    acked_by: str | None = None
+    resolved_at: str | None = None
+    updates: int = 0
+    last_update_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,7 @@ class DeliveryRow:
     target: str
     masked_target: str
     template: str
-    status: str  # pending|delivered|failed-transient|failed-permanent|skipped
+    status: str  # pending|in-flight|delivered|failed-transient|failed-permanent|skipped
     attempts: int
     reason: str | None
     detail: str | None
@@ -49,6 +60,10 @@ class DeliveryRow:
     fallbacks: list[list[str]] = field(default_factory=list)  # [[channel, target], ...] still to try
     warning: str | None = None
     delivered_to: str | None = None
+    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|test
+    notice: dict[str, Any] = field(default_factory=dict)  # the lifecycle notice context (message, number...)
+    possible_duplicate: bool = False
+    next_attempt_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,10 +83,54 @@ class AttemptRow:
     latency_ms: float
     fallback_of: int | None
     delivered_to: str | None
+    kind: str = "step"
+    possible_duplicate: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {"at": self.at, "incident": self.incident_id, "class": self.klass, "step": self.step,
-                "recipient": self.person, "role": self.role, "channel": self.channel,
+                "kind": self.kind, "recipient": self.person, "role": self.role, "channel": self.channel,
                 "target": self.masked_target, "attempt": self.attempt, "outcome": self.outcome,
                 "reason": self.reason, "detail": self.detail, "latency_ms": round(self.latency_ms, 1),
-                "fallback_of": self.fallback_of, "delivered_to": self.delivered_to}
+                "fallback_of": self.fallback_of, "delivered_to": self.delivered_to,
+                "possible_duplicate": self.possible_duplicate}
+
+
+@dataclass(frozen=True)
+class EventRow:
+    at: str
+    kind: str  # triggered|acknowledged|update|reminder|overdue|sla-breach|escalation|step|resolved
+    key: str
+    by: str | None
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at, "kind": self.kind, "key": self.key, "by": self.by, "detail": self.detail}
+
+
+class Store(Protocol):
+    """Everything the engine asks of a store; every write is one transaction."""
+
+    def close(self) -> None: ...
+    def schema_version(self) -> int: ...
+    def upgrade(self) -> tuple[int, int]: ...
+    def peek_id(self, prefix: str, year: int) -> str: ...
+    def incident(self, incident_id: str) -> IncidentRow | None: ...
+    def incidents(self, *, open_only: bool = False) -> list[IncidentRow]: ...
+    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
+                      prefix: str, year: int, now: str) -> tuple[str, bool]: ...
+    def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
+                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool: ...
+    def events(self, incident_id: str) -> list[EventRow]: ...
+    def deliveries(self, incident_id: str, step: int | None = None) -> list[DeliveryRow]: ...
+    def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
+              incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]: ...
+    def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None: ...
+    def set_warning(self, delivery_id: int, warning: str) -> None: ...
+    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
+                       next_attempt_at: str | None = None) -> None: ...
+    def release(self, owner: str) -> int: ...
+    def attempts(self, *, incident_id: str | None = None, since: str | None = None,
+                 limit: int | None = None) -> list[AttemptRow]: ...
+    def next_due(self) -> str | None: ...
+    def heartbeat(self, worker: str, now: str) -> None: ...
+    def last_heartbeat(self) -> str | None: ...

@@ -1,8 +1,9 @@
 """The embedded store: one SQLite file, WAL mode, versioned schema.
 
 Every write that must be atomic (an id allocated with its incident and all its
-planned deliveries) happens in one ``BEGIN IMMEDIATE`` transaction, so two
-tired engineers triggering the same id at once page nobody twice.
+planned deliveries; a timer's event with its notices) happens in one
+``BEGIN IMMEDIATE`` transaction, so two tired engineers triggering the same id
+at once page nobody twice, and a timer fires once however often it is ticked.
 """
 
 from __future__ import annotations
@@ -15,54 +16,34 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .base import AttemptRow, DeliveryRow, IncidentRow, StoreBehind, StoreError
+from .base import AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
+from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE counters (prefix TEXT NOT NULL, year INTEGER NOT NULL, value INTEGER NOT NULL,
-                           PRIMARY KEY (prefix, year));
-    CREATE TABLE incidents (
-        id TEXT PRIMARY KEY, class TEXT NOT NULL, status TEXT NOT NULL, drill INTEGER NOT NULL,
-        dedup_key TEXT NOT NULL, started TEXT NOT NULL, created TEXT NOT NULL, fields TEXT NOT NULL,
-        acked_at TEXT, acked_by TEXT, resolved_at TEXT);
-    CREATE TABLE deliveries (
-        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, incident_id TEXT NOT NULL REFERENCES incidents(id),
-        step INTEGER NOT NULL, person TEXT NOT NULL, display TEXT NOT NULL, role TEXT NOT NULL,
-        channel TEXT NOT NULL, target TEXT NOT NULL, masked_target TEXT NOT NULL, template TEXT NOT NULL,
-        status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, detail TEXT,
-        fallback_of INTEGER REFERENCES deliveries(id), skip TEXT, delivered_to TEXT,
-        fallbacks TEXT NOT NULL DEFAULT '[]', warning TEXT,
-        next_attempt_at TEXT, lease_until TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
-    CREATE INDEX deliveries_by_incident ON deliveries (incident_id, step);
-    CREATE TABLE attempts (
-        id INTEGER PRIMARY KEY, delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
-        at TEXT NOT NULL, incident_id TEXT NOT NULL, class TEXT NOT NULL, step INTEGER NOT NULL,
-        person TEXT NOT NULL, role TEXT NOT NULL, channel TEXT NOT NULL, masked_target TEXT NOT NULL,
-        attempt INTEGER NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
-        latency_ms REAL NOT NULL, fallback_of INTEGER, delivered_to TEXT);
-    CREATE INDEX attempts_by_incident ON attempts (incident_id, at);
-    CREATE INDEX attempts_by_time ON attempts (at);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+_INCIDENT_COLUMNS = ("id, class, status, drill, started, created, fields, meta, acked_at, acked_by, resolved_at,"
+                     " updates, last_update_at")
+_DELIVERY_COLUMNS = ("id, key, incident_id, step, person, display, role, channel, target, masked_target, template,"
+                     " status, attempts, reason, detail, fallback_of, skip, fallbacks, warning, delivered_to, kind,"
+                     " notice, possible_duplicate, next_attempt_at")
+_ATTEMPT_COLUMNS = ("at, incident_id, class, step, person, role, channel, masked_target, attempt, outcome, reason,"
+                    " detail, latency_ms, fallback_of, delivered_to, kind, possible_duplicate")
 
 
 class SQLiteStore:
-    """Incidents, outbox and attempt log in one SQLite file; safe to share between threads."""
+    """Incidents, outbox, timeline and attempt log in one SQLite file; safe to share between threads."""
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self._conn = conn
         self._lock = threading.Lock()  # one connection, serialised: SQLite writes are serial anyway
         self.path = path
+        self.upgraded = (0, 0)  # (from, to) when this open applied migrations
 
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str) -> "SQLiteStore":
-        """Open the store, creating it at the current schema when new."""
+    def open(cls, path: str, *, upgrade: bool = False) -> "SQLiteStore":
+        """Open the store, creating it when new; refuse one that is behind unless upgrading."""
         if path != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -70,11 +51,16 @@ class SQLiteStore:
                 raise StoreError(f"NOTIFY_STORE_URL: cannot create {Path(path).parent}: {exc.strerror}") from None
         store = cls(_connect(path), path)
         version = store.schema_version()
-        if version == 0:
-            store.upgrade()
+        if version == 0 or upgrade:
+            store.upgraded = store.upgrade()
         elif version < SCHEMA_VERSION:
+            store.close()
             raise StoreBehind(f"store {path} is at schema {version}, this notify needs {SCHEMA_VERSION}: "
                               "run `notify db upgrade`")
+        elif version > SCHEMA_VERSION:
+            store.close()
+            raise StoreError(f"store {path} is at schema {version}, newer than this notify ({SCHEMA_VERSION}): "
+                             "upgrade notify")
         return store
 
     @classmethod
@@ -94,7 +80,7 @@ class SQLiteStore:
         return int(value[0]) if value else 0
 
     def upgrade(self) -> tuple[int, int]:
-        """Apply pending migrations; returns (from, to) versions."""
+        """Apply pending migrations in one transaction; returns (from, to) versions."""
         before = self.schema_version()
         with self._tx() as conn:
             for script in MIGRATIONS[before:]:
@@ -114,34 +100,43 @@ class SQLiteStore:
                 raise
             self._conn.execute("COMMIT")
 
+    def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(query, tuple(args)).fetchall()
+
     # -- incidents -----------------------------------------------------------
 
     def peek_id(self, prefix: str, year: int) -> str:
         """The id the next allocation would give, without allocating it."""
-        row = self._conn.execute("SELECT value FROM counters WHERE prefix = ? AND year = ?", (prefix, year)).fetchone()
-        return _format_id(prefix, year, (row[0] if row else 0) + 1)
+        rows = self._read("SELECT value FROM counters WHERE prefix = ? AND year = ?", (prefix, year))
+        return _format_id(prefix, year, (rows[0][0] if rows else 0) + 1)
 
     def incident(self, incident_id: str) -> IncidentRow | None:
-        row = self._conn.execute("SELECT id, class, status, drill, started, created, fields FROM incidents "
-                                 "WHERE id = ?", (incident_id,)).fetchone()
-        if row is None:
-            return None
-        return IncidentRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5], json.loads(row[6]))
+        rows = self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,))
+        return _incident(rows[0]) if rows else None
+
+    def incidents(self, *, open_only: bool = False) -> list[IncidentRow]:
+        where = " WHERE status != 'resolved'" if open_only else ""
+        return [_incident(r) for r in self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents{where} ORDER BY created")]
 
     def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
                       prefix: str, year: int, now: str) -> tuple[str, bool]:
-        """Store an incident and its planned deliveries atomically; allocate its id when it has none.
+        """Store an incident, its 'triggered' event and its planned deliveries atomically.
 
-        Returns (id, created). When the id exists already nothing is written and created is False.
+        Allocates the id when it has none. Returns (id, created); when the id exists already
+        nothing is written and created is False.
         """
         with self._tx() as conn:
             incident_id = incident["id"] or self._allocate(conn, prefix, year)
             if conn.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone():
                 return incident_id, False
-            conn.execute("INSERT INTO incidents (id, class, status, drill, dedup_key, started, created, fields) "
-                         "VALUES (?, ?, 'open', ?, ?, ?, ?, ?)",
+            conn.execute("INSERT INTO incidents (id, class, status, drill, dedup_key, started, created, fields, meta)"
+                         " VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
                          (incident_id, incident["class"], int(incident["drill"]), incident["dedup_key"] or incident_id,
-                          incident["started"], now, json.dumps(incident["fields"], sort_keys=True)))
+                          incident["started"], now, json.dumps(incident["fields"], sort_keys=True),
+                          json.dumps(incident.get("meta", {}), sort_keys=True)))
+            conn.execute("INSERT INTO events (incident_id, key, kind, at, detail) VALUES (?, 'triggered', "
+                         "'triggered', ?, ?)", (incident_id, now, incident["fields"].get("summary", "")))
             for d in deliveries:
                 self._insert_delivery(conn, incident_id, d, now)
             return incident_id, True
@@ -159,55 +154,139 @@ class SQLiteStore:
             conn.execute("UPDATE counters SET value = value + 1 WHERE prefix = ? AND year = ?", (prefix, year))
 
     @staticmethod
-    def _insert_delivery(conn: sqlite3.Connection, incident_id: str, d: dict[str, Any], now: str) -> int:
+    def _insert_delivery(conn: sqlite3.Connection, incident_id: str, d: dict[str, Any], now: str) -> int | None:
+        """Insert one planned delivery; None when its idempotency key exists already."""
         key = d["key"].replace("{incident}", incident_id)
         cursor = conn.execute(
             "INSERT INTO deliveries (key, incident_id, step, person, display, role, channel, target, masked_target,"
-            " template, status, fallback_of, skip, fallbacks, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
             (key, incident_id, d["step"], d["person"], d["display"], d["role"], d["channel"], d["target"],
              d["masked_target"], d["template"], "skipped" if d.get("skip") else "pending", d.get("fallback_of"),
-             d.get("skip"), json.dumps(d.get("fallbacks", [])), now, now))
-        return int(cursor.lastrowid)
+             d.get("skip"), json.dumps(d.get("fallbacks", [])), d.get("kind", "step"),
+             json.dumps(d.get("notice", {})), now, now))
+        return int(cursor.lastrowid) if cursor.rowcount else None
+
+    # -- the timeline --------------------------------------------------------------
+
+    def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
+                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool:
+        """Record a timeline event once (by key) with its notices and an optional status change.
+
+        Returns False, writing nothing, when the event was recorded before: timers are idempotent.
+        """
+        with self._tx() as conn:
+            cursor = conn.execute("INSERT INTO events (incident_id, key, kind, at, by, detail) VALUES (?,?,?,?,?,?)"
+                                  " ON CONFLICT (incident_id, key) DO NOTHING",
+                                  (incident_id, key, kind, at, by, detail))
+            if not cursor.rowcount:
+                return False
+            for d in deliveries:
+                self._insert_delivery(conn, incident_id, d, at)
+            self._apply_status(conn, incident_id, kind, status, at, by)
+            return True
+
+    @staticmethod
+    def _apply_status(conn: sqlite3.Connection, incident_id: str, kind: str, status: str | None, at: str,
+                      by: str | None) -> None:
+        if status == "acknowledged":
+            conn.execute("UPDATE incidents SET status = 'acknowledged', acked_at = ?, acked_by = ? "
+                         "WHERE id = ? AND status = 'open'", (at, by, incident_id))
+        elif status == "resolved":
+            conn.execute("UPDATE incidents SET status = 'resolved', resolved_at = ? WHERE id = ?", (at, incident_id))
+            conn.execute("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' "
+                         "WHERE incident_id = ? AND status = 'pending' AND kind NOT IN ('resolved')", (incident_id,))
+        if kind == "update":
+            conn.execute("UPDATE incidents SET updates = updates + 1, last_update_at = ? WHERE id = ?",
+                         (at, incident_id))
+
+    def events(self, incident_id: str) -> list[EventRow]:
+        rows = self._read("SELECT at, kind, key, by, detail FROM events WHERE incident_id = ? ORDER BY at, id",
+                          (incident_id,))
+        return [EventRow(*row) for row in rows]
 
     # -- deliveries -----------------------------------------------------------
 
     def deliveries(self, incident_id: str, step: int | None = None) -> list[DeliveryRow]:
-        query = ("SELECT id, key, incident_id, step, person, display, role, channel, target, masked_target, template,"
-                 " status, attempts, reason, detail, fallback_of, skip, fallbacks, warning, delivered_to"
-                 " FROM deliveries WHERE incident_id = ?")
-        args: tuple[Any, ...] = (incident_id,)
+        query, args = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = ?", [incident_id]
         if step is not None:
-            query, args = query + " AND step = ?", args + (step,)
-        return [DeliveryRow(*row[:-3], fallbacks=json.loads(row[-3]), warning=row[-2], delivered_to=row[-1])
-                for row in self._conn.execute(query + " ORDER BY id", args)]
+            query, args = query + " AND step = ?", args + [step]
+        return [_delivery(r) for r in self._read(query + " ORDER BY id", args)]
+
+    def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
+              incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
+        """Lease due rows: pending ones whose next try has come, and in-flight ones whose lease expired.
+
+        A row taken over from an expired lease may have been sent by its dead owner: it is
+        marked possibly duplicated, and so is every attempt it gets from now on.
+        """
+        clauses = ["((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))"
+                   " OR (status = 'in-flight' AND lease_until < ?))"]
+        args: list[Any] = [now, now]
+        if incident_id is not None:
+            clauses, args = clauses + ["incident_id = ?"], args + [incident_id]
+        if ids is not None:
+            id_list = list(ids) or [-1]
+            clauses.append(f"id IN ({','.join('?' * len(id_list))})")
+            args += id_list
+        with self._tx() as conn:
+            found = conn.execute(f"SELECT id, status FROM deliveries WHERE {' AND '.join(clauses)} "
+                                 f"ORDER BY next_attempt_at IS NOT NULL, next_attempt_at, id LIMIT ?",
+                                 (*args, limit)).fetchall()
+            for row_id, status in found:
+                conn.execute("UPDATE deliveries SET status = 'in-flight', lease_owner = ?, lease_until = ?, "
+                             "possible_duplicate = possible_duplicate OR ?, updated = ? WHERE id = ?",
+                             (owner, lease_until, int(status == "in-flight"), now, row_id))
+            if not found:
+                return []
+            marks = ",".join("?" * len(found))
+            rows = conn.execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN ({marks}) ORDER BY id",
+                                [r[0] for r in found]).fetchall()
+        return [_delivery(r) for r in rows]
+
+    def release(self, owner: str) -> int:
+        """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
+        with self._tx() as conn:
+            return conn.execute("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
+                                "WHERE status = 'in-flight' AND lease_owner = ?", (owner,)).rowcount
 
     def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None:
         """Plan a fallback delivery for a failed one; None when it was planned already."""
         with self._tx() as conn:
-            if conn.execute("SELECT 1 FROM deliveries WHERE key = ?", (d["key"],)).fetchone():
-                return None
-            return self._insert_delivery(conn, original.incident_id, {**d, "fallback_of": original.id}, now)
+            return self._insert_delivery(conn, original.incident_id,
+                                         {**d, "fallback_of": original.id, "kind": original.kind,
+                                          "notice": original.notice}, now)
 
     def set_warning(self, delivery_id: int, warning: str) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE deliveries SET warning = ? WHERE id = ?", (warning, delivery_id))
 
-    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None) -> None:
-        """Append one attempt row and update the delivery, in one transaction."""
+    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
+                       next_attempt_at: str | None = None) -> None:
+        """Append one attempt row and settle the delivery, in one transaction.
+
+        Final: the delivery takes its outcome and leaves the outbox. Not final: it goes back
+        to pending, due again at `next_attempt_at`, so any worker can continue the retries.
+        """
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO attempts (delivery_id, at, incident_id, class, step, person, role, channel,"
-                " masked_target, attempt, outcome, reason, detail, latency_ms, fallback_of, delivered_to)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO attempts (delivery_id, {_ATTEMPT_COLUMNS}) VALUES ({','.join('?' * 18)})",
                 (delivery.id, attempt.at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
                  attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
-                 attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to))
-            conn.execute("UPDATE deliveries SET attempts = ?, status = COALESCE(?, status), reason = ?, detail = ?,"
-                         " delivered_to = COALESCE(?, delivered_to), updated = ? WHERE id = ?",
-                         (attempt.attempt, final_status, attempt.reason, attempt.detail, attempt.delivered_to,
-                          attempt.at, delivery.id))
+                 attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
+                 attempt.kind, int(attempt.possible_duplicate)))
+            conn.execute("UPDATE deliveries SET attempts = ?, status = ?, reason = ?, detail = ?,"
+                         " delivered_to = COALESCE(?, delivered_to), next_attempt_at = ?, lease_owner = NULL,"
+                         " lease_until = NULL, updated = ? WHERE id = ?",
+                         (attempt.attempt, final_status or "pending", attempt.reason, attempt.detail,
+                          attempt.delivered_to, None if final_status else next_attempt_at, attempt.at, delivery.id))
 
-    # -- log --------------------------------------------------------------------
+    def next_due(self) -> str | None:
+        """When the earliest pending delivery is due (None: nothing waiting)."""
+        rows = self._read("SELECT MIN(COALESCE(next_attempt_at, '')) FROM deliveries WHERE status = 'pending'")
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    # -- log and workers ---------------------------------------------------------
 
     def attempts(self, *, incident_id: str | None = None, since: str | None = None,
                  limit: int | None = None) -> list[AttemptRow]:
@@ -217,12 +296,31 @@ class SQLiteStore:
         if since:
             clauses, args = clauses + ["at >= ?"], args + [since]
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = ("SELECT at, incident_id, class, step, person, role, channel, masked_target, attempt, outcome, reason,"
-                 f" detail, latency_ms, fallback_of, delivered_to FROM attempts{where} ORDER BY id DESC")
+        query = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts{where} ORDER BY id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = [AttemptRow(*row) for row in self._conn.execute(query, args)]
+        rows = [AttemptRow(*row[:-1], possible_duplicate=bool(row[-1])) for row in self._read(query, args)]
         return list(reversed(rows))
+
+    def heartbeat(self, worker: str, now: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT INTO workers VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen = ?",
+                         (worker, now, now, now))
+
+    def last_heartbeat(self) -> str | None:
+        rows = self._read("SELECT MAX(seen) FROM workers")
+        return rows[0][0] if rows else None
+
+
+def _incident(row: tuple) -> IncidentRow:
+    return IncidentRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5], json.loads(row[6]), json.loads(row[7]),
+                       *row[8:])
+
+
+def _delivery(row: tuple) -> DeliveryRow:
+    return DeliveryRow(*row[:17], fallbacks=json.loads(row[17]), warning=row[18], delivered_to=row[19],
+                       kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
+                       next_attempt_at=row[23])
 
 
 def _connect(target: str, uri: bool = False) -> sqlite3.Connection:

@@ -1,0 +1,58 @@
+"""The store's schema as numbered migrations; `notify db upgrade` applies the missing ones.
+
+Written in the SQL that SQLite and PostgreSQL share where possible; a
+PostgreSQL store keeps its own list with the same numbers.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE counters (prefix TEXT NOT NULL, year INTEGER NOT NULL, value INTEGER NOT NULL,
+                       PRIMARY KEY (prefix, year));
+CREATE TABLE incidents (
+    id TEXT PRIMARY KEY, class TEXT NOT NULL, status TEXT NOT NULL, drill INTEGER NOT NULL,
+    dedup_key TEXT NOT NULL, started TEXT NOT NULL, created TEXT NOT NULL, fields TEXT NOT NULL,
+    acked_at TEXT, acked_by TEXT, resolved_at TEXT);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, incident_id TEXT NOT NULL REFERENCES incidents(id),
+    step INTEGER NOT NULL, person TEXT NOT NULL, display TEXT NOT NULL, role TEXT NOT NULL,
+    channel TEXT NOT NULL, target TEXT NOT NULL, masked_target TEXT NOT NULL, template TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, detail TEXT,
+    fallback_of INTEGER REFERENCES deliveries(id), skip TEXT, delivered_to TEXT,
+    fallbacks TEXT NOT NULL DEFAULT '[]', warning TEXT,
+    next_attempt_at TEXT, lease_until TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE INDEX deliveries_by_incident ON deliveries (incident_id, step);
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY, delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+    at TEXT NOT NULL, incident_id TEXT NOT NULL, class TEXT NOT NULL, step INTEGER NOT NULL,
+    person TEXT NOT NULL, role TEXT NOT NULL, channel TEXT NOT NULL, masked_target TEXT NOT NULL,
+    attempt INTEGER NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
+    latency_ms REAL NOT NULL, fallback_of INTEGER, delivered_to TEXT);
+CREATE INDEX attempts_by_incident ON attempts (incident_id, at);
+CREATE INDEX attempts_by_time ON attempts (at)
+"""
+
+# Leases, lifecycle notices, the incident timeline and worker heartbeats.
+V2 = """
+ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'step';
+ALTER TABLE deliveries ADD COLUMN notice TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE deliveries ADD COLUMN possible_duplicate INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'step';
+ALTER TABLE attempts ADD COLUMN possible_duplicate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE incidents ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE incidents ADD COLUMN updates INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE incidents ADD COLUMN last_update_at TEXT;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id), key TEXT NOT NULL,
+    kind TEXT NOT NULL, at TEXT NOT NULL, by TEXT, detail TEXT NOT NULL DEFAULT '',
+    UNIQUE (incident_id, key));
+CREATE TABLE workers (id TEXT PRIMARY KEY, started TEXT NOT NULL, seen TEXT NOT NULL)
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
+SCHEMA_VERSION = len(MIGRATIONS)
