@@ -91,7 +91,8 @@ def main(ctx: click.Context, config_dir: Path | None) -> None:
 
     \b
     Exit statuses: 0 every recipient reached; 1 someone was not reached;
-    2 input or configuration rejected before anything was sent.
+    2 input or configuration rejected before anything was sent; 3 some
+    deliveries are still being retried and were left to `notify worker`.
     """
     ctx.obj = {"config_dir": config_dir}
 
@@ -103,6 +104,9 @@ def _config_dir(ctx: click.Context, local: Path | None) -> Path | None:
 config_dir_option = click.option("--config-dir", "local_config_dir", type=click.Path(path_type=Path, file_okay=False),
                                  default=None, help="Config directory (overrides the global option).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the schema-1 JSON document to stdout.")
+wait_option = click.option("--wait", type=click.FloatRange(min=0), default=30.0, show_default=True,
+                           help="Seconds to keep retrying this command's own deliveries; the rest is left to "
+                                "`notify worker` (exit 3).")
 
 
 def trigger_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,6 +115,7 @@ def trigger_options(func: Callable[..., Any]) -> Callable[..., Any]:
         func = click.option(spec.option, spec.name, default=None,
                             help=spec.help + (" (required)" if spec.required else ""))(func)
     func = config_dir_option(func)
+    func = wait_option(func)
     func = json_option(func)
     func = click.option("--drill", is_flag=True, help="Mark every message [DRILL]; never contact customers or externals.")(func)
     func = click.option("--dry-run", is_flag=True, help="Render and show who would get what; send and write nothing.")(func)
@@ -122,9 +127,9 @@ def _add_class_command(name: str, help_text: str) -> None:
     @trigger_options
     @click.pass_context
     @handles_errors
-    def command(ctx: click.Context, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
+    def command(ctx: click.Context, incident_id: str, dry_run: bool, drill: bool, as_json: bool, wait: float,
                 local_config_dir: Path | None, **values: Any) -> None:
-        _trigger(ctx, name, incident_id, dry_run, drill, as_json, _config_dir(ctx, local_config_dir), values)
+        _trigger(ctx, name, incident_id, dry_run, drill, as_json, wait, _config_dir(ctx, local_config_dir), values)
 
 
 for _name, _help in CLASS_COMMANDS.items():
@@ -132,17 +137,17 @@ for _name, _help in CLASS_COMMANDS.items():
 
 
 def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
-             config_dir: Path | None, values: dict[str, Any]) -> None:
+             wait: float, config_dir: Path | None, values: dict[str, Any]) -> None:
     from . import engine
 
     settings = _settings()
     rt = engine.load_runtime(config_dir, settings)
-    run_trigger(rt, settings, klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json)
+    run_trigger(rt, settings, klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json, wait=wait)
 
 
 def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: dict[str, Any], *, dry_run: bool,
-                drill: bool, as_json: bool, also: tuple[str, ...] = (), needs_review: bool = False,
-                extra: dict[str, Any] | None = None) -> None:
+                drill: bool, as_json: bool, wait: float = 30.0, also: tuple[str, ...] = (),
+                needs_review: bool = False, extra: dict[str, Any] | None = None) -> None:
     """Validate the input, then preview or send step 0, print the report and exit with its status."""
     from dataclasses import replace
 
@@ -171,7 +176,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
 
     store = open_store(settings.resolved_store_url())
     try:
-        report = engine.trigger(rt, klass, incident, store=store, clock=SystemClock())
+        report = engine.trigger(rt, klass, incident, store=store, clock=SystemClock(), wait=wait)
     finally:
         store.close()
     _print_report(report, settings, as_json, extra)
@@ -293,7 +298,7 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
         _emit(f"{row['name']:<8} {state:<15} {row['target']:<6} {row['module']}", settings)
 
 
-from . import cli_triage  # noqa: E402,F401  (registers triage, escalate, who, test)
+from . import cli_lifecycle, cli_triage  # noqa: E402,F401  (register their commands on `main`)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

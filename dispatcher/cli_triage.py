@@ -34,7 +34,7 @@ from .cli import (EXIT_OK, _config_dir, _emit, _fail, _now, _settings, config_di
 def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_file: Any, plan: str | None,
            acv: float | None, amount: float | None, fortune500: bool | None, unresolved_hours: float | None,
            customers_affected: float | None, labels: tuple[str, ...], send: bool, incident_id: str, dry_run: bool,
-           drill: bool, as_json: bool, local_config_dir: Path | None, **values: Any) -> None:
+           drill: bool, as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
     """Route a report to its category: tier, deadline, level, audience and every rule that matched.
 
     \b
@@ -60,7 +60,7 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
         _emit(triage_text(doc) + "\n", settings)
     values["summary"] = values.get("summary") or _summary_of(body)
     run_trigger(rt, settings, result.klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json,
-                also=result.also, needs_review=result.needs_review, extra={"triage": doc})
+                wait=wait, also=result.also, needs_review=result.needs_review, extra={"triage": doc})
 
 
 def _report_text(text: str | None, text_file: Any, stdin_marker: str | None) -> str:
@@ -95,7 +95,7 @@ def _summary_of(text: str) -> str:
 @click.pass_context
 @handles_errors
 def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
-             local_config_dir: Path | None, **values: Any) -> None:
+             wait: float, local_config_dir: Path | None, **values: Any) -> None:
     """Trigger any category of the policy (security, financial, high-value, ...)."""
     from . import engine
 
@@ -103,7 +103,7 @@ def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool,
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
     if category not in rt.policy.classes:
         _fail(f"escalate: unknown category {category!r}; the policy has: {', '.join(rt.policy.classes)}")
-    run_trigger(rt, settings, category, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json)
+    run_trigger(rt, settings, category, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json, wait=wait)
 
 
 @main.command()

@@ -1,0 +1,212 @@
+"""CLI commands after the trigger: ack, update, resolve, status, incidents, worker, db upgrade.
+
+Parse, call `incidents`/`worker`, print. `update` and `resolve` send their
+notices at once like a trigger; what is still being retried after `--wait`
+seconds is left to the worker, and the command exits 3.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import (_config_dir, _emit, _fail, _now, _settings, config_dir_option, handles_errors, json_option, main,
+                  wait_option)
+
+
+def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:
+    from . import engine
+    from .store import open_store
+
+    settings = _settings()
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+    return settings, rt, open_store(settings.resolved_store_url())
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--by", required=True, help="Who acknowledges (a name or person id).")
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def ack(ctx: click.Context, incident_id: str, by: str, as_json: bool, local_config_dir: Path | None) -> None:
+    """Acknowledge an incident: escalation stops; follow-up steps and update reminders go on."""
+    from .incidents import acknowledge
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    done, row = acknowledge(store, incident_id, by, _now())
+    store.close()
+    if as_json:
+        _emit(json.dumps({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": done,
+                          "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at}), settings)
+    elif done:
+        _emit(f"{incident_id} acknowledged by {by}: escalation stopped", settings)
+    else:
+        _emit(f"{incident_id} is {row.status}" + (f" (acknowledged by {row.acked_by} at {row.acked_at})"
+                                                  if row.acked_by else "") + ": nothing changed", settings)
+
+
+def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident: Any, rows: list, wait: float,
+                     as_json: bool, notes: list[str]) -> None:
+    from .clock import SystemClock
+    from .engine import incident_summary, lines_from_store, send_pending
+    from .report import Report
+
+    send_pending(rt, store, SystemClock(), incident, rows, wait=wait)
+    ids = {r.id for r in rows}
+    fresh = [r for r in store.deliveries(incident.id) if r.id in ids or r.fallback_of in ids]
+    status = store.incident(incident.id).status
+    store.close()
+    report = Report(command, "send", incident_summary(rt, incident, status=status), lines_from_store(fresh), notes)
+    _emit(report.to_json() if as_json else report.table(), settings)
+    sys.exit(report.exit_status())
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--message", required=True, help="The status update.")
+@click.option("--by", default=None, help="Who posts it.")
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def update(ctx: click.Context, incident_id: str, message: str, by: str | None, wait: float, as_json: bool,
+           local_config_dir: Path | None) -> None:
+    """Post a status update to the class's update audience (security: the customer; outage: #outage-response)."""
+    from .incidents import post_update
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    incident, rows = post_update(rt, store, incident_id, message, by, _now())
+    _send_and_report(rt, settings, store, "update", incident, rows, wait, as_json,
+                     ["update recorded; reminders now count from this update"])
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--message", default=None, help="What resolved it.")
+@click.option("--by", default=None, help="Who resolves it.")
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str | None, wait: float, as_json: bool,
+            local_config_dir: Path | None) -> None:
+    """Resolve an incident: every timer stops and everyone notified so far gets the resolution notice."""
+    from .incidents import resolve as resolve_incident
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    incident, rows, done = resolve_incident(rt, store, incident_id, message, by, _now())
+    if not done:
+        store.close()
+        _emit(f"{incident_id} was resolved already: nobody was notified again", settings)
+        return
+    _send_and_report(rt, settings, store, "resolve", incident, rows, wait, as_json,
+                     ["incident resolved: escalation, follow-up steps and reminders stopped"])
+
+
+@main.command()
+@click.argument("incident_id")
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir: Path | None) -> None:
+    """An incident's timeline: deliveries, acks, updates, breaches, and what is due next."""
+    from .incidents import status_document, status_text
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    doc = status_document(rt, store, incident_id, _now())
+    store.close()
+    _emit(json.dumps(doc, indent=2) if as_json else status_text(doc), settings)
+
+
+@main.command()
+@click.option("--open", "open_only", is_flag=True, help="Only incidents not resolved yet.")
+@json_option
+@handles_errors
+def incidents(open_only: bool, as_json: bool) -> None:
+    """List incidents, newest last."""
+    from .store import open_store
+
+    settings = _settings()
+    store = open_store(settings.resolved_store_url())
+    rows = store.incidents(open_only=open_only)
+    store.close()
+    items = [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
+              "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at}
+             for r in rows]
+    if as_json:
+        _emit(json.dumps({"schema": 1, "command": "incidents", "incidents": items}, indent=2), settings)
+        return
+    lines = [f"{i['id']:<14} {i['class']:<12} {i['status']:<13} {i['started'][:16]}  {i['summary'][:60]}"
+             for i in items]
+    _emit("\n".join(lines) if lines else "no incidents", settings)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one tick and exit (cron, tests).")
+@click.option("--at", "at_time", default=None,
+              help="With --once: tick as if it were this ISO 8601 time (a test and drill hook: timers fire as due "
+                   "then; retries are due then too).")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+              help="Seconds between ticks at most; a retry due sooner wakes the worker sooner.")
+@config_dir_option
+@click.pass_context
+@handles_errors
+def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float, local_config_dir: Path | None) -> None:
+    """Fire due escalations, follow-up steps and reminders, and send due deliveries and retries."""
+    from .clock import SystemClock
+    from .worker import Worker, stop_on_signals
+
+    if at_time and not once:
+        _fail("--at needs --once: a long-running worker follows the real clock")
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    clock = _fixed_clock(at_time) if at_time else SystemClock()
+    runner = Worker(rt, store, clock)
+    if once:
+        result = runner.tick()
+        runner.close()
+        store.close()
+        _emit(f"tick at {clock.now().isoformat()}: {result.fired} timer actions fired, "
+              f"{result.attempted} delivery attempts", settings)
+        return
+    click.echo(f"notify worker {runner.id}: ticking every {interval:g}s at most; SIGTERM or Ctrl-C to stop", err=True)
+    runner.run(stop_on_signals(), interval)
+    store.close()
+    click.echo(f"notify worker {runner.id}: stopped, leases released", err=True)
+
+
+def _fixed_clock(at_time: str) -> Any:
+    from .clock import FakeClock
+    from .incident import parse_started
+
+    try:
+        return FakeClock(parse_started(at_time, _now()))
+    except ValueError:
+        _fail(f"--at: {at_time!r} is not an ISO 8601 time")
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command()
+@handles_errors
+def upgrade() -> None:
+    """Apply pending schema migrations to the store (NOTIFY_STORE_URL)."""
+    from .store import open_store
+
+    settings = _settings()
+    store = open_store(settings.resolved_store_url(), upgrade=True)
+    before, after = store.upgraded
+    store.close()
+    change = f"upgraded from schema {before} to {after}" if before != after else f"already at schema {after}"
+    _emit(f"store {settings.resolved_store_url()}: {change}", settings)

@@ -1,0 +1,171 @@
+"""An incident after its trigger: timers fired, acknowledged, updated, resolved, and its timeline.
+
+Every change is one store event with a unique key plus the notices it
+causes, written in one transaction: an ack, an update or a timer is recorded
+once however many processes try, and its notices are in the outbox before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from .api import Address
+from .directory import Directory
+from .clock import Clock
+from .engine import Runtime, incident_from_row, incident_summary, lines_from_store, outbox_row
+from .incident import Incident, format_time
+from .lifecycle import Action, IncidentState, due_actions, next_actions
+from .plan import Planned, plan_audience, template_for
+from .policy import Notify, format_duration
+from .problems import ConfigError, error
+from .report import Report
+from .store import DeliveryRow, IncidentRow, Store
+
+__all__ = ["acknowledge", "fire_timers", "post_update", "resolve", "state_of", "status_document"]
+
+# The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
+QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
+
+
+class IncidentNotFound(ConfigError):
+    pass
+
+
+def load(store: Store, incident_id: str) -> IncidentRow:
+    row = store.incident(incident_id)
+    if row is None:
+        raise IncidentNotFound([error("store", incident_id, "no such incident")])
+    return row
+
+
+def state_of(row: IncidentRow) -> IncidentState:
+    last = datetime.fromisoformat(row.last_update_at) if row.last_update_at else None
+    return IncidentState(datetime.fromisoformat(row.started), row.status, last)
+
+
+def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
+                 label: str, notice: dict[str, Any]) -> list[dict[str, Any]]:
+    """Outbox rows for audiences of a timer or command, on the templates of its kind."""
+    klass = rt.klass(incident.klass)
+    planned: dict[tuple[str, str], Planned] = {}
+    for entry in entries:
+        for item in plan_audience(entry, incident, klass, step, rt.directory):
+            template = entry.template or template_for(item.address.channel, kind)
+            planned.setdefault((item.address.person, item.address.channel), replace(item, template=template))
+    return [outbox_row(p, kind=kind, label=label, notice=notice) for p in planned.values()]
+
+
+def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
+    """Record every due timer action of one incident once, with its notices; return those newly fired."""
+    incident = incident_from_row(row)
+    fired = []
+    for action in due_actions(rt.klass(row.klass), state_of(row), now):
+        kind = "step" if action.kind == "step" else action.kind
+        rows = plan_entries(rt, incident, action.entries, step=action.step, kind=kind, label=action.key,
+                            notice=action.notice)
+        if store.record_event(row.id, action.key, action.kind, now.isoformat(), action.detail, deliveries=rows):
+            fired.append(action)
+    return fired
+
+
+def acknowledge(store: Store, incident_id: str, by: str, now: datetime) -> tuple[bool, IncidentRow]:
+    """Stop escalation; True when this call acknowledged it, False when it already was (or is resolved)."""
+    row = load(store, incident_id)
+    if row.status != "open":
+        return False, row
+    done = store.record_event(incident_id, "acknowledged", "acknowledged", now.isoformat(),
+                              f"acknowledged by {by}", by=by, status="acknowledged")
+    return done, load(store, incident_id)
+
+
+def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: str | None,
+                now: datetime) -> tuple[Incident, list[DeliveryRow]]:
+    """Record update #n and plan its notice to the class's update audience; return rows to send."""
+    row = load(store, incident_id)
+    if row.status == "resolved":
+        raise ConfigError([error("store", incident_id, f"resolved at {row.resolved_at}: no more updates")])
+    incident = incident_from_row(row)
+    klass = rt.klass(row.klass)
+    number = row.updates + 1
+    audience = (Notify(to=klass.update_audience),) if klass.update_audience else tuple(
+        e for e in klass.steps[0].notify if e.to not in ("customer",) and not e.to.startswith("external:"))
+    notice = {"kind": "update", "message": message, "by": by, "number": number,
+              "due": format_time(now + klass.update_every) if klass.update_every else None}
+    key = f"update-{number}"
+    rows = plan_entries(rt, incident, audience, step=-1, kind="update", label=key, notice=notice)
+    store.record_event(incident_id, key, "update", now.isoformat(), message, by=by, deliveries=rows)
+    return incident, [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == key]
+
+
+def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by: str | None,
+            now: datetime) -> tuple[Incident, list[DeliveryRow], bool]:
+    """Stop every timer and plan the resolution notice to everyone reached so far, once each."""
+    row = load(store, incident_id)
+    incident = incident_from_row(row)
+    if row.status == "resolved":
+        return incident, [], False
+    duration = now - datetime.fromisoformat(row.started)
+    notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
+              "duration": format_duration(duration)}
+    rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
+            for p in _reached_so_far(store.deliveries(incident_id), rt.directory)]
+    store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
+                       deliveries=rows, status="resolved")
+    return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
+
+
+def _reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:
+    """One address per recipient who got any notice, on the quietest channel they can be reached on."""
+    reached: dict[str, DeliveryRow] = {}
+    for row in rows:
+        if row.status == "delivered" and row.kind != "test":
+            reached.setdefault(row.person, row)
+    return [_quietest(row, directory) for row in reached.values()]
+
+
+def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
+    """A person's quietest channel with an address (email before a phone call); others as reached."""
+    options = [(row.channel, row.target)]
+    person = directory.people.get(row.person)
+    if person is not None:
+        options += [(c, person.target(c)) for c in person.channels if person.target(c)]
+    channel, target = min(options, key=lambda option: _quietness(option[0]))
+    return Planned(-1, Address(row.person, row.display, row.role, channel, target),
+                   template_for(channel, "resolved"))
+
+
+def _quietness(channel: str) -> int:
+    return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
+
+
+def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) -> dict[str, Any]:
+    """The incident's timeline: events, deliveries, and the timer actions still to come."""
+    row = load(store, incident_id)
+    incident = incident_from_row(row)
+    klass = rt.klass(row.klass)
+    report = Report("status", "status", incident_summary(rt, incident, status=row.status),
+                    lines_from_store(store.deliveries(incident_id)))
+    upcoming = next_actions(klass, state_of(row), now)
+    return {**report.as_json(), "command": "status",
+            "acknowledged": {"at": row.acked_at, "by": row.acked_by} if row.acked_at else None,
+            "resolved_at": row.resolved_at, "updates": row.updates,
+            "timeline": [e.as_json() for e in store.events(incident_id)],
+            "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
+                          "audience": [e.to for e in a.entries]} for a in upcoming]}
+
+
+def status_text(doc: dict[str, Any]) -> str:
+    inc = doc["incident"]
+    lines = [f"{inc['id']}  {inc['title']}  status: {inc['status']}  started {inc['started']}"]
+    lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['detail']}" + (f" (by {e['by']})" if e["by"] else "")
+              for e in doc["timeline"]]
+    lines.append("deliveries:")
+    lines += [f"  {d['kind']:<10} {d['display']:<24} {d['channel']:<6} {d['target']:<22} {d['outcome']}"
+              f"{' (possibly duplicated)' if d['possible_duplicate'] else ''}" for d in doc["deliveries"]]
+    if doc["next_due"]:
+        lines.append("next due:")
+        lines += [f"  {n['at'][:19]}  {n['kind']:<10} {n['what']}" for n in doc["next_due"]]
+    return "\n".join(lines)

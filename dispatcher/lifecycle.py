@@ -1,0 +1,130 @@
+"""The incident's timers as pure functions: which follow-up steps, escalations and reminders are due.
+
+Given a class, an incident's state and "now", :func:`due_actions` lists every
+timer action whose time has come, each with a key unique within the incident.
+The worker records each action once (the store refuses a key it has seen), so
+ticking twice, or from two processes, or after a restart, fires nothing twice.
+
+- Follow-up steps fire at their offsets whether or not anyone acknowledged.
+- Escalation stage k fires at k x response SLA, only while unacknowledged;
+  each one is a recorded SLA breach.
+- With an update cadence, the k-th update is due at last update (or start)
+  + k x cadence. The commander is reminded `reminder_lead` before it is due
+  (5 minutes, or a third of the cadence if shorter); a due time that passes
+  without an update is recorded as missed and escalated. When several were
+  missed while no worker ran, all are recorded but only the latest notifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .incident import format_time
+from .policy import IncidentClass, Notify, format_duration
+
+__all__ = ["Action", "IncidentState", "due_actions", "next_actions", "reminder_lead"]
+
+MAX_MISSED = 500  # bounds the cadence loop for an incident left open for weeks
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    started: datetime
+    status: str  # open|acknowledged|resolved
+    last_update_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str  # unique within the incident: the store records it once
+    kind: str  # step|escalation|reminder|overdue
+    due: datetime
+    detail: str
+    entries: tuple[Notify, ...] = ()  # who hears about it (empty: recorded only)
+    step: int = -1  # the step index, or len(steps) + stage for an escalation
+    notice: dict = field(default_factory=dict)  # the template's `notice` context
+
+
+def reminder_lead(every: timedelta) -> timedelta:
+    return min(timedelta(minutes=5), every / 3)
+
+
+def due_actions(klass: IncidentClass, state: IncidentState, now: datetime) -> list[Action]:
+    """Every timer action due at `now` (already-recorded ones included: the store drops repeats)."""
+    if state.status == "resolved":
+        return []
+    actions = _steps(klass, state) + _escalations(klass, state) + _cadence(klass, state, now)
+    return sorted((a for a in actions if a.due <= now), key=lambda a: a.due)
+
+
+def next_actions(klass: IncidentClass, state: IncidentState, now: datetime, limit: int = 5) -> list[Action]:
+    """The timer actions still to come after `now`, soonest first (for `notify status`)."""
+    if state.status == "resolved":
+        return []
+    horizon = now + max(klass.response_sla * (len(klass.escalation) + 1), klass.steps[-1].at, timedelta(hours=1))
+    actions = _steps(klass, state) + _escalations(klass, state) + _cadence(klass, state, horizon)
+    return sorted((a for a in actions if a.due > now), key=lambda a: a.due)[:limit]
+
+
+def _steps(klass: IncidentClass, state: IncidentState) -> list[Action]:
+    return [Action(f"step-{i}", "step", state.started + step.at, step.name, tuple(step.notify), i,
+                   {"kind": "initial"})
+            for i, step in enumerate(klass.steps) if i > 0]
+
+
+def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
+    if state.status != "open":
+        return []
+    sla = format_duration(klass.response_sla)
+    actions = []
+    for k, (offset, audience) in enumerate(klass.escalation_schedule(), start=1):
+        stage = f"Escalation {k}: {audience}, no acknowledgement within {format_duration(offset)}"
+        due = state.started + offset
+        actions.append(Action(f"escalation-{k}", "escalation", due,
+                              f"response SLA ({sla}) breached; escalated to {audience}",
+                              _escalation_entries(klass, audience), len(klass.steps) + k - 1,
+                              {"kind": "escalation", "stage": stage, "at": format_time(due)}))
+    return actions
+
+
+def _escalation_entries(klass: IncidentClass, audience: str) -> tuple[Notify, ...]:
+    if audience.partition(":")[0] in ("list", "slack"):
+        return (Notify(to=audience),)
+    return tuple(Notify(to=audience, channel=channel) for channel in klass.escalation_channels)
+
+
+def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:
+    every = klass.update_every
+    if every is None:
+        return []
+    base = state.last_update_at or state.started
+    lead = reminder_lead(every)
+    missed: list[Action] = []
+    actions: list[Action] = []
+    for k in range(1, MAX_MISSED + 1):
+        due = base + every * k
+        if due - lead > until:
+            break
+        due_text = format_time(due)
+        notice = {"kind": "reminder", "due": due_text, "number": k}
+        actions.append(Action(f"reminder-{due.isoformat()}", "reminder", due - lead,
+                              f"update due at {due_text}", (Notify(to="commander"),), notice=notice))
+        if due <= until:
+            missed.append(Action(f"overdue-{due.isoformat()}", "overdue", due, f"update due at {due_text} was not sent",
+                                 _overdue_entries(klass), notice={**notice, "kind": "overdue"}))
+    quiet = [Action(a.key, a.kind, a.due, a.detail, (), a.step, a.notice) for a in missed[:-1]]
+    return _latest_reminder_only(actions) + quiet + missed[-1:]
+
+
+def _latest_reminder_only(reminders: list[Action]) -> list[Action]:
+    """Reminders for updates that are already overdue are recorded, not sent."""
+    return [a if i == len(reminders) - 1 else Action(a.key, a.kind, a.due, a.detail, (), a.step, a.notice)
+            for i, a in enumerate(reminders)]
+
+
+def _overdue_entries(klass: IncidentClass) -> tuple[Notify, ...]:
+    entries = [Notify(to="commander")]
+    if klass.escalation:
+        entries += _escalation_entries(klass, klass.escalation[0])
+    return tuple(entries)

@@ -1,0 +1,123 @@
+"""The lifecycle commands as an on-call engineer types them: worker, ack, update, resolve, status, db upgrade."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from dispatcher.cli import main
+from dispatcher.store.schema import V1
+from dispatcher.testing.providers import ProviderProxy, Reply
+from dispatcher.testing.smtp import SmtpServer
+
+SID = "AC" + "3" * 32
+TRIGGER = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--summary", "Unusual admin logins"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def providers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SmtpServer, ProviderProxy]]:
+    with SmtpServer() as smtp, ProviderProxy() as proxy:
+        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
+        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+        for name, value in proxy.env(ca_bundle=True).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("NOTIFY_EMAIL_URL", smtp.url(**{"from": "notify@teamflow.example"}))
+        monkeypatch.setenv("NOTIFY_SLACK_URL", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX")
+        monkeypatch.setenv("NOTIFY_SMS_URL", f"twilio://{SID}:token@+15550100000")
+        monkeypatch.setenv("NOTIFY_PHONE_URL", f"twilio://{SID}:token@+15550100000?method=call")
+        yield smtp, proxy
+
+
+def started_at() -> datetime:
+    doc = json.loads(run("status", "SEC-2024-001", "--json").stdout)
+    return datetime.fromisoformat(doc["incident"]["started"])
+
+
+def test_worker_with_the_clock_moved_forward_fires_the_seed_follow_ups(providers) -> None:
+    smtp, proxy = providers
+    first = run(*TRIGGER)
+    assert first.exit_code == 0 and "need a running `notify worker` (none has run)" in first.stdout
+    t0 = started_at()
+    tick = run("worker", "--once", "--at", (t0 + timedelta(minutes=16)).isoformat())
+    assert "2 timer actions fired" in tick.stdout  # the +15 follow-up step and escalation 1
+    calls = [r.form["To"] for r in proxy["api.twilio.com"].requests if r.path.endswith("/Calls.json")]
+    assert "+14155550116" in calls and "+14155550117" in calls  # CTO and CEO informed (preferred: phone)
+    assert "+14155550188" in calls  # the secondary, paged because nobody acknowledged in 15 min
+    again = run("worker", "--once", "--at", (t0 + timedelta(minutes=16)).isoformat())
+    assert "0 timer actions fired, 0 delivery attempts" in again.stdout
+
+
+def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
+    smtp, proxy = providers
+    run(*TRIGGER)
+    t0 = started_at()
+    ack = run("ack", "SEC-2024-001", "--by", "Support Manager A")
+    assert "acknowledged by Support Manager A: escalation stopped" in ack.stdout
+    assert "nothing changed" in run("ack", "SEC-2024-001", "--by", "x").stdout
+    run("worker", "--once", "--at", (t0 + timedelta(minutes=50)).isoformat())
+    doc = json.loads(run("status", "SEC-2024-001", "--json").stdout)
+    kinds = [e["kind"] for e in doc["timeline"]]
+    assert "escalation" not in kinds and "step" in kinds and "acknowledged" in kinds
+    resolved = run("resolve", "SEC-2024-001", "--message", "Credentials rotated", "--json")
+    assert resolved.exit_code == 0, resolved.stdout
+    notices = json.loads(resolved.stdout)["deliveries"]
+    reached = {d["recipient"] for d in doc["deliveries"] if d["outcome"] == "delivered"}
+    assert {d["recipient"] for d in notices} == reached and all(d["kind"] == "resolved" for d in notices)
+    assert all(d["outcome"] == "delivered" for d in notices)
+    assert "resolved already" in run("resolve", "SEC-2024-001").stdout
+    assert json.loads(run("status", "SEC-2024-001", "--json").stdout)["next_due"] == []
+
+
+def test_update_goes_to_the_update_audience_and_status_lists_it(providers) -> None:
+    smtp, _ = providers
+    run(*TRIGGER)
+    result = run("update", "SEC-2024-001", "--message", "Containment done", "--by", "Support Manager A")
+    assert result.exit_code == 0, result.stdout
+    update_mail = [m for m in smtp.messages if "Containment done" in m.get_body(("plain",)).get_content()]
+    assert [m["To"] for m in update_mail] == ["jane@acme.example"]  # security updates go to the customer
+    doc = json.loads(run("status", "SEC-2024-001", "--json").stdout)
+    assert doc["updates"] == 1 and any(e["kind"] == "update" for e in doc["timeline"])
+    listed = json.loads(run("incidents", "--open", "--json").stdout)["incidents"]
+    assert [i["id"] for i in listed] == ["SEC-2024-001"]
+
+
+def test_deliveries_still_retrying_after_wait_are_left_to_the_worker_exit_3(providers) -> None:
+    smtp, proxy = providers
+    proxy["hooks.slack.com"].script(Reply(503, "busy"), Reply(200, "ok"))
+    result = run(*TRIGGER, "--wait", "0")
+    assert result.exit_code == 3, result.stdout
+    assert "STILL RETRYING (left to `notify worker`): slack:security-alerts" in result.stdout
+    t0 = started_at()
+    run("worker", "--once", "--at", (t0 + timedelta(minutes=1)).isoformat())
+    slack = [d for d in json.loads(run("status", "SEC-2024-001", "--json").stdout)["deliveries"]
+             if d["channel"] == "slack"]
+    assert [(d["outcome"], d["attempts"]) for d in slack] == [("delivered", 2)]
+
+
+def test_unknown_incident_is_a_clear_error() -> None:
+    result = run("ack", "SEC-1999-001", "--by", "me")
+    assert result.exit_code == 2 and "SEC-1999-001: no such incident" in result.stderr
+
+
+def test_a_store_behind_is_refused_until_db_upgrade(clean_env: Path) -> None:
+    path = clean_env / "state" / "notify" / "notify.db"
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(V1 + ";\nINSERT INTO meta VALUES ('schema_version', '1');")
+    conn.close()
+    refused = run("incidents")
+    assert refused.exit_code == 2 and "is at schema 1, this notify needs 2: run `notify db upgrade`" in refused.stderr
+    upgraded = run("db", "upgrade")
+    assert "upgraded from schema 1 to 2" in upgraded.stdout
+    assert run("incidents").stdout.strip() == "no incidents"
+    assert "already at schema 2" in run("db", "upgrade").stdout

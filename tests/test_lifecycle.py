@@ -1,0 +1,161 @@
+"""The seed's whole procedure on an injected clock: timers, ack, updates, reminders, resolution, restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from dispatcher import engine
+from dispatcher.incidents import acknowledge, post_update, resolve, status_document
+from dispatcher.lifecycle import IncidentState, due_actions
+from dispatcher.worker import Worker
+
+from .stage import Stage, make_stage
+
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    yield from make_stage(config_dir, tmp_path, monkeypatch)
+
+
+class Run:
+    """Drives one incident minute by minute; can restart the worker and its store mid-way."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.t0 = stage.clock.now()
+        self.rt = stage.runtime()
+        self._open()
+
+    def _open(self) -> None:
+        self.store = self.stage.store()
+        self.worker = Worker(self.rt, self.store, self.stage.clock)
+
+    def restart(self) -> None:
+        self.worker.close()
+        self.store.close()
+        self.rt = self.stage.runtime()  # a new process: everything reloaded
+        self._open()
+
+    def until(self, minutes: int, *, double_tick: bool = False) -> None:
+        while self.stage.clock.now() < self.t0 + minutes * MINUTE:
+            self.stage.clock.advance(MINUTE)
+            self.worker.tick()
+            if double_tick:
+                self.worker.tick()
+
+    def send(self, incident, rows) -> None:
+        engine.send_pending(self.rt, self.store, self.stage.clock, incident, rows, wait=30)
+
+    def notices(self) -> list[tuple[int, str, str, str]]:
+        """(minute, kind, recipient, channel) of every delivered attempt, in order."""
+        return sorted((int((_at(a.at) - self.t0) / MINUTE), a.kind, a.person, a.channel)
+                      for a in self.store.attempts(incident_id="SEC-2024-001") if a.outcome == "delivered")
+
+
+def _at(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)
+
+
+def play(stage: Stage, *, restart_at: int | None = None, double_tick: bool = False) -> Run:
+    """Trigger, no ack for 40 min, updates at 50 and 78 min, a missed one at 108, resolve at 115."""
+    stage.trigger()
+    run = Run(stage)
+    for minute, action in [(40, "ack"), (50, "update"), (78, "update"), (115, "resolve"), (120, None)]:
+        if restart_at is not None and run.stage.clock.now() < run.t0 + restart_at * MINUTE <= run.t0 + minute * MINUTE:
+            run.until(restart_at, double_tick=double_tick)
+            run.restart()
+        run.until(minute, double_tick=double_tick)
+        now = stage.clock.now()
+        if action == "ack":
+            acknowledge(run.store, "SEC-2024-001", "Support Manager A", now)
+        elif action == "update":
+            run.send(*post_update(run.rt, run.store, "SEC-2024-001", "Containment done; investigating", "sm-a", now))
+        elif action == "resolve":
+            incident, rows, _ = resolve(run.rt, run.store, "SEC-2024-001", "Credentials rotated", "sm-a", now)
+            run.send(incident, rows)
+    return run
+
+
+EXPECTED = [
+    # step 0, sent by the trigger itself
+    (0, "step", "customer", "email"), (0, "step", "list:security-incident", "email"),
+    (0, "step", "slack:security-alerts", "slack"), (0, "step", "support-manager-a", "phone"),
+    (0, "step", "support-manager-a", "sms"),
+    # +15: follow-up step (CTO, CEO, legal review) and escalation 1 (no ack: the secondary)
+    (15, "escalation", "engineering-manager-a", "phone"), (15, "escalation", "engineering-manager-a", "sms"),
+    (15, "step", "ceo", "phone"), (15, "step", "cto", "phone"), (15, "step", "list:legal-emergency", "email"),
+    # +25: the commander is reminded that the 30-minute customer update is due
+    (25, "reminder", "support-manager-a", "phone"),
+    # +30: escalation 2 (the escalation contact), and the missed update, escalated to the secondary
+    (30, "escalation", "vp-customer-success", "phone"), (30, "escalation", "vp-customer-success", "sms"),
+    (30, "overdue", "engineering-manager-a", "phone"), (30, "overdue", "engineering-manager-a", "sms"),
+    (30, "overdue", "support-manager-a", "phone"),
+    # +40 ack: no escalation 3 at +45. +50 and +78: customer updates; reminders 5 min before each due time
+    (50, "update", "customer", "email"),
+    (75, "reminder", "support-manager-a", "phone"),
+    (78, "update", "customer", "email"),
+    (103, "reminder", "support-manager-a", "phone"),
+    (108, "overdue", "engineering-manager-a", "phone"), (108, "overdue", "engineering-manager-a", "sms"),
+    (108, "overdue", "support-manager-a", "phone"),
+    # +115 resolve: everyone reached so far, once, on the quietest channel that reached them
+    (115, "resolved", "ceo", "email"), (115, "resolved", "customer", "email"), (115, "resolved", "cto", "email"),
+    (115, "resolved", "engineering-manager-a", "email"), (115, "resolved", "list:legal-emergency", "email"),
+    (115, "resolved", "list:security-incident", "email"), (115, "resolved", "slack:security-alerts", "slack"),
+    (115, "resolved", "support-manager-a", "email"), (115, "resolved", "vp-customer-success", "email"),
+]
+
+
+def test_a_security_incident_over_two_simulated_hours(stage: Stage) -> None:
+    run = play(stage)
+    assert run.notices() == sorted(EXPECTED)
+    kinds = [e.kind for e in run.store.events("SEC-2024-001")]
+    assert kinds.count("escalation") == 2 and "acknowledged" in kinds and kinds[-1] == "resolved"
+    assert stage.clock.sleeps == []  # nothing waited for real or on the clock: every notice went at its tick
+
+
+def test_restarts_and_repeated_ticks_change_nothing(stage: Stage) -> None:
+    run = play(stage, restart_at=33, double_tick=True)
+    assert run.notices() == sorted(EXPECTED)
+
+
+def test_status_shows_the_timeline_and_what_is_due_next(stage: Stage) -> None:
+    stage.trigger()
+    run = Run(stage)
+    run.until(16)
+    doc = status_document(run.rt, run.store, "SEC-2024-001", stage.clock.now())
+    assert doc["schema"] == 1 and doc["incident"]["status"] == "open"
+    assert [e["kind"] for e in doc["timeline"]] == ["triggered", "step", "escalation"]
+    assert doc["next_due"][0]["kind"] == "reminder" and doc["next_due"][0]["at"] == (run.t0 + 25 * MINUTE).isoformat()
+    assert {"escalation"} <= {n["kind"] for n in doc["next_due"]}
+
+
+def test_ack_stops_escalation_but_not_follow_up_steps(stage: Stage) -> None:
+    stage.trigger()
+    run = Run(stage)
+    done, row = acknowledge(run.store, "SEC-2024-001", "Support Manager A", stage.clock.now())
+    assert done and row.acked_by == "Support Manager A"
+    assert acknowledge(run.store, "SEC-2024-001", "someone else", stage.clock.now())[0] is False
+    run.until(50)
+    kinds = {n[1] for n in run.notices()}
+    assert "escalation" not in kinds and "step" in kinds
+
+
+def test_due_actions_is_pure_and_stops_at_resolution(stage: Stage) -> None:
+    klass = stage.runtime().klass("security")
+    t0 = stage.clock.now()
+    open_state = IncidentState(t0, "open")
+    due_at_30 = (t0 + 30 * MINUTE).isoformat()
+    keys = [a.key for a in due_actions(klass, open_state, t0 + 31 * MINUTE)]
+    assert keys == ["step-1", "escalation-1", f"reminder-{due_at_30}", "escalation-2", f"overdue-{due_at_30}"]
+    assert due_actions(klass, open_state, t0 + 31 * MINUTE) == due_actions(klass, open_state, t0 + 31 * MINUTE)
+    assert due_actions(klass, IncidentState(t0, "resolved"), t0 + 31 * MINUTE) == []
+    acked = [a.kind for a in due_actions(klass, IncidentState(t0, "acknowledged"), t0 + 31 * MINUTE)]
+    assert "escalation" not in acked and "overdue" in acked
