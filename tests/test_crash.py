@@ -100,3 +100,22 @@ def test_sigkill_mid_fan_out_loses_nothing_and_flags_what_may_repeat(tmp_path: P
     assert len(flagged) <= 8  # no more rows in doubt than the worker sends at once
     log_flags = {a.person for a in store.attempts(incident_id="TEC-2026-500") if a.possible_duplicate}
     assert log_flags == {key.split(":")[2] for key in flagged}
+
+
+def test_sigterm_stops_the_worker_cleanly_and_gives_back_its_leases(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'notify.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "HTTP", "http"))}
+    env.update(NOTIFY_STORE_URL=store_url)
+    open_store(store_url).close()
+    proc = worker(env, "--interval", "0.05")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait for its first heartbeat, i.e. a running loop
+        store = open_store(store_url)
+        seen = store.last_heartbeat()
+        store.close()
+        if seen:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "stopped, leases released" in err
