@@ -62,6 +62,7 @@ class Sender:
     lease: timedelta = timedelta(minutes=2)
     secrets: tuple[str, ...] = ()
     klass_of: Callable[[str], str] = lambda incident_id: ""
+    on_attempt: Callable[[str, str, int, float], None] | None = None  # (channel, outcome, attempt, ms): metrics
 
     # -- the two drivers -------------------------------------------------------------
 
@@ -131,6 +132,8 @@ class Sender:
         due = None if wait is None else (self.clock.now() + timedelta(seconds=wait)).isoformat()
         self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
                                   final_status=result.outcome.value if final else None, next_attempt_at=due)
+        if self.on_attempt is not None:
+            self.on_attempt(row.channel, result.outcome.value, attempt_no, latency_ms)
         return result, wait
 
     def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:

@@ -169,7 +169,8 @@ def incident_from_row(row: IncidentRow) -> Incident:
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
-                incidents: Callable[[str], Incident]) -> "Sender":
+                incidents: Callable[[str], Incident],
+                on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
     """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
     from .delivery import RetryPolicy, Sender  # tenacity-free, but only commands that send need it
 
@@ -184,7 +185,7 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
     return Sender(store, registry, clock, compose, owner,
                   RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
                   concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets(),
-                  klass_of=lambda incident_id: incidents(incident_id).klass)
+                  klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt)
 
 
 def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, rows: list[DeliveryRow], *,

@@ -24,7 +24,7 @@ from .problems import ConfigError, error
 from .report import Report
 from .store import DeliveryRow, IncidentRow, Store
 
-__all__ = ["acknowledge", "fire_timers", "post_update", "resolve", "state_of", "status_document"]
+__all__ = ["acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "state_of", "status_document"]
 
 # The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
 QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
@@ -155,6 +155,13 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
             "timeline": [e.as_json() for e in store.events(incident_id)],
             "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
+
+
+def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
+    """Incidents as JSON-able summaries, oldest first."""
+    return [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
+             "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at}
+            for r in store.incidents(open_only=open_only)]
 
 
 def status_text(doc: dict[str, Any]) -> str:

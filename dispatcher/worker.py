@@ -9,18 +9,22 @@ tick's sends finish, gives back any lease it still holds, and exits.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime
 
 from .clock import Clock
 from .engine import Runtime, incident_from_row, make_sender
 from .incidents import fire_timers
 from .registry import Registry
-from .store import Store
+from .store import Store, StoreError
+
+log = logging.getLogger("notify.worker")
 
 __all__ = ["TickResult", "Worker"]
 
@@ -38,12 +42,14 @@ class Worker:
     clock: Clock
     id: str = field(default_factory=lambda: f"worker-{socket.gethostname()}-{os.getpid()}")
     batch: int = 256
+    on_attempt: Callable[[str, str, int, float], None] | None = None
 
     def __post_init__(self) -> None:
         self.registry = Registry(self.rt.settings, self.rt.directory)
         self._incidents: dict[str, object] = {}
         self.sender = make_sender(self.rt, self.store, self.clock, self.registry, owner=self.id,
-                                  incidents=self._incident)
+                                  incidents=self._incident, on_attempt=self.on_attempt)
+        self.last_tick: datetime | None = None
 
     def _incident(self, incident_id: str):
         if incident_id not in self._incidents:
@@ -53,6 +59,7 @@ class Worker:
     def tick(self) -> TickResult:
         """Fire every due timer, then make one attempt on every due delivery."""
         now = self.clock.now()
+        self.last_tick = now
         self.store.heartbeat(self.id, now.isoformat())
         fired = sum(len(fire_timers(self.rt, self.store, row, now)) for row in self.store.incidents(open_only=True))
         # Lease no more rows than we send at once: a killed worker leaves few rows in doubt.
@@ -65,12 +72,15 @@ class Worker:
                 break
         return TickResult(fired, attempted)
 
-    def run(self, stop: threading.Event, interval: float = 5.0) -> None:
-        """Tick until stopped, waking early when a retry falls due before the next interval."""
+    def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
+        """Tick until stopped, waking early when a retry falls due, or at once when `wake` is set."""
+        wake = wake or stop
         try:
             while not stop.is_set():
                 self.tick()
-                stop.wait(self._pause(interval))
+                wake.wait(self._pause(interval))
+                if wake is not stop:
+                    wake.clear()
         finally:
             self.close()
 
@@ -83,7 +93,10 @@ class Worker:
 
     def close(self) -> None:
         """Give back leases (their rows are due again at once) and close channel connections."""
-        self.store.release(self.id)
+        try:
+            self.store.release(self.id)
+        except StoreError as exc:  # the store is gone: our leases expire on their own
+            log.warning("could not release leases: %s", exc)
         self.registry.close()
 
 

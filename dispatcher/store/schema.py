@@ -51,7 +51,8 @@ CREATE TABLE events (
     id INTEGER PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id), key TEXT NOT NULL,
     kind TEXT NOT NULL, at TEXT NOT NULL, by TEXT, detail TEXT NOT NULL DEFAULT '',
     UNIQUE (incident_id, key));
-CREATE TABLE workers (id TEXT PRIMARY KEY, started TEXT NOT NULL, seen TEXT NOT NULL)
+CREATE TABLE workers (id TEXT PRIMARY KEY, started TEXT NOT NULL, seen TEXT NOT NULL);
+CREATE INDEX incidents_by_dedup_key ON incidents (dedup_key, status)
 """
 
 MIGRATIONS: tuple[str, ...] = (V1, V2)

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -91,17 +92,19 @@ class SQLiteStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        """One write transaction; a database failure becomes a StoreError naming the store."""
+        with self._lock, _store_errors(self.path):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
     def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, _store_errors(self.path):
             return self._conn.execute(query, tuple(args)).fetchall()
 
     # -- incidents -----------------------------------------------------------
@@ -113,6 +116,12 @@ class SQLiteStore:
 
     def incident(self, incident_id: str) -> IncidentRow | None:
         rows = self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,))
+        return _incident(rows[0]) if rows else None
+
+    def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None:
+        """The unresolved incident a monitoring group (or other dedup key) opened, if any."""
+        rows = self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? AND status != 'resolved'",
+                          (dedup_key,))
         return _incident(rows[0]) if rows else None
 
     def incidents(self, *, open_only: bool = False) -> list[IncidentRow]:
@@ -127,6 +136,11 @@ class SQLiteStore:
         nothing is written and created is False.
         """
         with self._tx() as conn:
+            if incident.get("dedup_open"):  # a monitoring group already open: the same incident, never a second
+                found = conn.execute("SELECT id FROM incidents WHERE dedup_key = ? AND status != 'resolved'",
+                                     (incident["dedup_key"],)).fetchone()
+                if found:
+                    return found[0], False
             incident_id = incident["id"] or self._allocate(conn, prefix, year)
             if conn.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone():
                 return incident_id, False
@@ -194,8 +208,9 @@ class SQLiteStore:
                          "WHERE id = ? AND status = 'open'", (at, by, incident_id))
         elif status == "resolved":
             conn.execute("UPDATE incidents SET status = 'resolved', resolved_at = ? WHERE id = ?", (at, incident_id))
-            conn.execute("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' "
-                         "WHERE incident_id = ? AND status = 'pending' AND kind NOT IN ('resolved')", (incident_id,))
+            # Timer notices are moot once resolved; pages and updates already accepted still go out.
+            conn.execute("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' WHERE incident_id = ?"
+                         " AND status = 'pending' AND kind IN ('escalation', 'reminder', 'overdue')", (incident_id,))
         if kind == "update":
             conn.execute("UPDATE incidents SET updates = updates + 1, last_update_at = ? WHERE id = ?",
                          (at, incident_id))
@@ -302,6 +317,17 @@ class SQLiteStore:
         rows = [AttemptRow(*row[:-1], possible_duplicate=bool(row[-1])) for row in self._read(query, args)]
         return list(reversed(rows))
 
+    def stats(self, now: str) -> dict[str, float]:
+        """Store-wide numbers for metrics: open incidents, SLA breaches, the outbox and its oldest due row."""
+        open_incidents = self._read("SELECT COUNT(*) FROM incidents WHERE status != 'resolved'")[0][0]
+        breaches = self._read("SELECT COUNT(*) FROM events WHERE kind = 'escalation'")[0][0]
+        pending, oldest = self._read("SELECT COUNT(*), MIN(COALESCE(next_attempt_at, created)) FROM deliveries "
+                                     "WHERE status IN ('pending', 'in-flight') AND COALESCE(next_attempt_at, created) <= ?",
+                                     (now,))[0]
+        age = (datetime.fromisoformat(now) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        return {"open_incidents": open_incidents, "sla_breaches": breaches, "pending": pending,
+                "oldest_due_age": max(age, 0.0)}
+
     def heartbeat(self, worker: str, now: str) -> None:
         with self._tx() as conn:
             conn.execute("INSERT INTO workers VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen = ?",
@@ -321,6 +347,16 @@ def _delivery(row: tuple) -> DeliveryRow:
     return DeliveryRow(*row[:17], fallbacks=json.loads(row[17]), warning=row[18], delivered_to=row[19],
                        kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
                        next_attempt_at=row[23])
+
+
+@contextmanager
+def _store_errors(path: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise  # a bug in our SQL, not an outage: let it show
+    except sqlite3.Error as exc:
+        raise StoreError(f"store {path}: {exc}") from None
 
 
 def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
