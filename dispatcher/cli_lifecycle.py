@@ -133,15 +133,13 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
 @handles_errors
 def incidents(open_only: bool, as_json: bool) -> None:
     """List incidents, newest last."""
+    from .incidents import incident_items
     from .store import open_store
 
     settings = _settings()
     store = open_store(settings.resolved_store_url())
-    rows = store.incidents(open_only=open_only)
+    items = incident_items(store, open_only=open_only)
     store.close()
-    items = [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
-              "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at}
-             for r in rows]
     if as_json:
         _emit(json.dumps({"schema": 1, "command": "incidents", "incidents": items}, indent=2), settings)
         return

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     webhook_url: SecretStr | None = None
     apprise_url: SecretStr | None = None
 
+    # Inbound only, for `notify serve`: what callers must present (unlike the outbound NOTIFY_WEBHOOK_URL).
+    webhook_token: SecretStr | None = None
+    webhook_hmac_secret: SecretStr | None = None
+
     concurrency: int = Field(default=32, ge=1, le=1024)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=10.0, gt=0)
@@ -70,7 +74,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so output can be scrubbed of them as a last line of defence."""
-        values = (self.channel_url(name) for name in CHANNEL_URL_FIELDS)
+        values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
+        values += [s.get_secret_value() if s else None for s in (self.webhook_token, self.webhook_hmac_secret)]
         return tuple(v for v in values if v)
 
     def named_env(self, name: str) -> str | None:

@@ -1,0 +1,100 @@
+"""CLI commands for monitoring: `serve` (webhooks + API + worker) and `ingest` (command-style hooks)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import _config_dir, _emit, _fail, _now, _settings, config_dir_option, handles_errors, json_option, main, \
+    wait_option
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9095, show_default=True, help="Port to listen on.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+              help="Worker loop: seconds between ticks at most (a stored event wakes it at once).")
+@click.option("--no-auth", is_flag=True, help="Accept unauthenticated requests (only for a trusted local network).")
+@config_dir_option
+@click.pass_context
+@handles_errors
+def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bool,
+          local_config_dir: Path | None) -> None:
+    """Receive Alertmanager, Grafana and generic webhooks, serve the API and /metrics, and run the worker."""
+    from . import engine
+    from .clock import SystemClock
+    from .server.run import serve as run_server
+    from .store import open_store
+
+    settings = _settings()
+    if not (settings.webhook_token or settings.webhook_hmac_secret or no_auth):
+        _fail("serve: set NOTIFY_WEBHOOK_TOKEN (inbound bearer token) or NOTIFY_WEBHOOK_HMAC_SECRET, "
+              "or pass --no-auth on a trusted network")
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+    rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
+    store = open_store(settings.resolved_store_url())
+    click.echo(f"notify serve: listening on http://{host}:{port} (store {settings.resolved_store_url()})", err=True)
+    try:
+        run_server(rt, store, SystemClock(), host=host, port=port, interval=interval)
+    finally:
+        store.close()
+    click.echo("notify serve: stopped, worker finished and leases released", err=True)
+
+
+@main.command()
+@click.argument("source_file", metavar="[FILE|-]", type=click.File("rb"), default="-")
+@click.option("--format", "source", type=click.Choice(["alertmanager", "grafana", "generic"]), required=True,
+              help="The payload's format.")
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_json: bool,
+           local_config_dir: Path | None) -> None:
+    """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
+    from . import engine
+    from .clock import SystemClock
+    from .engine import incident_from_row, incident_summary, lines_from_store, send_pending
+    from .hooks.model import PayloadError, parse
+    from .ingest import ingest as ingest_event
+    from .report import Report
+    from .store import open_store
+
+    body = source_file.read()
+    try:
+        event = parse(source, body)
+    except PayloadError as exc:
+        _fail(f"ingest: {getattr(source_file, 'name', '-')}: {exc}; nothing was stored")
+    settings = _settings()
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+    store = open_store(settings.resolved_store_url())
+    clock = SystemClock()
+    try:
+        result = ingest_event(rt, store, event, clock.now())
+    except PayloadError as exc:
+        store.close()
+        _fail(f"ingest: {exc}; nothing was stored")
+    if result.incident_id is None or result.outcome == "not-open":
+        store.close()
+        _emit(json.dumps(result.as_json()) if as_json else f"{source}: nothing open for this alert group; "
+              "nothing to do", settings)
+        return
+    row = store.incident(result.incident_id)
+    incident = incident_from_row(row)
+    rows = [d for d in store.deliveries(incident.id) if d.id in set(result.delivery_ids)]
+    send_pending(rt, store, clock, incident, rows, wait=wait)
+    fresh = [d for d in store.deliveries(incident.id) if d.id in set(result.delivery_ids) or
+             d.fallback_of in set(result.delivery_ids)]
+    report = Report("ingest", "send", incident_summary(rt, incident, status=store.incident(incident.id).status),
+                    lines_from_store(fresh), [f"{source}: {result.outcome} {result.incident_id}"])
+    store.close()
+    if result.outcome == "duplicate":
+        report.notes.append("a repeat of an open incident: nobody was paged again")
+    _emit(json.dumps({**report.as_json(), "ingest": result.as_json()}, indent=2) if as_json else report.table(),
+          settings)
+    sys.exit(report.exit_status())

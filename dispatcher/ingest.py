@@ -1,0 +1,132 @@
+"""Monitoring events into incidents: one incident per alert group, never a second page for a repeat.
+
+Shared by `notify serve` (webhooks) and `notify ingest` (command hooks). The
+event is stored before anything is sent: the caller answers 2xx (or exits 0)
+only after :func:`ingest` returned, and the sending happens afterwards from the
+outbox. Semantics, by dedup key (Alertmanager's groupKey, Grafana's groupKey,
+or the generic body's key):
+
+- firing, no open incident for the key: open one, routed by the triage rules
+  (labels and text), and plan its step 0;
+- firing again: a repeat pages nobody; alerts new to the group (by
+  fingerprint) post an update to the class's update audience;
+- resolved: resolve the incident and plan the resolution notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from .engine import Runtime, incident_record, new_incident, outbox_row
+from .hooks.model import AlertEvent, PayloadError
+from .incidents import post_update, resolve
+from .plan import plan_step
+from .routing import Report, triage
+from .store import Store
+
+__all__ = ["IngestResult", "ingest"]
+
+INCIDENT_FIELDS = ("customer", "reported_by", "summary", "commander", "started", "affected_services",
+                   "impact_scope", "symptoms", "eta", "next_update", "description", "runbook")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: str  # opened|updated|duplicate|resolved|not-open
+    incident_id: str | None
+    incident_class: str | None = None
+    needs_review: bool = False
+    delivery_ids: tuple[int, ...] = ()  # stored rows the caller (or the worker) sends now
+
+    def as_json(self) -> dict[str, Any]:
+        return {"schema": 1, "outcome": self.outcome, "incident": self.incident_id, "class": self.incident_class,
+                "needs_review": self.needs_review, "deliveries": len(self.delivery_ids)}
+
+
+def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> IngestResult:
+    """Store what the event means (open, update, resolve, or nothing) and return what to send."""
+    event = replace(event, dedup_key=_scoped_key(event))
+    existing = _open_incident(store, event)
+    if event.action == "update" and existing is None:
+        return IngestResult("not-open", event.incident_id)  # an update names no open incident: open none
+    if event.action == "resolve":
+        if existing is None:
+            return IngestResult("not-open", event.incident_id)
+        _, rows, _ = resolve(rt, store, existing.id, f"{event.source}: {event.fields.get('summary', 'resolved')}",
+                             event.source, now)
+        return IngestResult("resolved", existing.id, existing.klass, delivery_ids=tuple(r.id for r in rows))
+    if existing is not None:
+        return _repeat(rt, store, existing, event, now)
+    return _open(rt, store, event, now)
+
+
+def _scoped_key(event: AlertEvent) -> str:
+    """Monitoring group keys are scoped by source: two systems' '{}:{}' groups are different incidents."""
+    return event.dedup_key if event.source == "generic" else f"{event.source}:{event.dedup_key}"
+
+
+def _open_incident(store: Store, event: AlertEvent) -> Any:
+    if event.incident_id:
+        row = store.incident(event.incident_id)
+        return row if row is not None and row.status != "resolved" else None
+    return store.open_by_dedup_key(event.dedup_key)
+
+
+def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> IngestResult:
+    klass, also, needs_review = _route(rt, event)
+    values = {k: v for k, v in event.fields.items() if k in INCIDENT_FIELDS}
+    if not values.get("symptoms") and values.get("description"):
+        values["symptoms"] = values["description"]
+    incident = new_incident(rt, klass, values, now=now, drill=False, incident_id=event.incident_id or "")
+    incident = replace(incident, dedup_key=event.dedup_key, also=also, needs_review=needs_review)
+    rows = [outbox_row(p) for p in plan_step(incident, rt.klass(klass), 0, rt.directory)]
+    record = {**incident_record(incident), "dedup_key": event.dedup_key, "dedup_open": True}
+    incident_id, created = store.open_incident(record, rows, prefix=rt.klass(klass).prefix, year=now.year,
+                                               now=now.isoformat())
+    if not created:  # another request for the same group won the race: this one is a repeat
+        return _repeat(rt, store, store.incident(incident_id), event, now)
+    _remember_alerts(store, incident_id, event, now)
+    ids = tuple(d.id for d in store.deliveries(incident_id, 0) if d.status == "pending")
+    return IngestResult("opened", incident_id, klass, needs_review, ids)
+
+
+def _route(rt: Runtime, event: AlertEvent) -> tuple[str, tuple[str, ...], bool]:
+    """The class the event names, else what triage makes of its labels and text."""
+    if event.incident_class:
+        if event.incident_class not in rt.policy.classes:
+            raise PayloadError("class", f"unknown incident class {event.incident_class!r} "
+                                        f"(the policy has {', '.join(rt.policy.classes)})")
+        return event.incident_class, (), False
+    result = triage(rt.routing, rt.policy, Report(text=event.text, labels=event.labels))
+    return result.klass, result.also, result.needs_review
+
+
+def _remember_alerts(store: Store, incident_id: str, event: AlertEvent, now: datetime) -> list[str]:
+    """Record each alert of the group once; return the names of those not seen before."""
+    fresh = []
+    for alert in event.alerts:
+        if alert.status == "firing" and store.record_event(incident_id, f"alert-{alert.fingerprint}", "alert",
+                                                           now.isoformat(), _alert_name(alert)):
+            fresh.append(_alert_name(alert))
+    return fresh
+
+
+def _alert_name(alert: Any) -> str:
+    labels = alert.labels
+    where = labels.get("instance") or labels.get("service") or labels.get("job") or ""
+    return f"{labels.get('alertname', 'alert')}{f' ({where})' if where else ''}"
+
+
+def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: datetime) -> IngestResult:
+    """A repeat of an open incident: new alerts (or a generic update) post an update; the rest is silent."""
+    if event.source == "generic" and event.action == "update":
+        message = str(event.fields.get("summary") or event.text or "update")
+    else:
+        fresh = _remember_alerts(store, existing.id, event, now)
+        if not fresh:
+            return IngestResult("duplicate", existing.id, existing.klass)
+        message = f"{len(fresh)} new alert{'s' * (len(fresh) > 1)} in this group: {', '.join(fresh)}"
+    _, rows = post_update(rt, store, existing.id, message, event.source, now)
+    return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in rows))

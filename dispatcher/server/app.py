@@ -1,0 +1,186 @@
+"""The ASGI application behind `notify serve`: small, framework-free, every answer JSON.
+
+Endpoints (all but /healthz and /metrics need the inbound token or signature):
+
+    POST /hooks/alertmanager | /hooks/grafana | /hooks/generic   202 once stored
+    POST /incidents/{id}/ack      {"by": "name"}
+    POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
+    GET  /incidents               open and recent incidents
+    GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
+    GET  /healthz                 store reachable and worker loop alive
+    GET  /metrics                 Prometheus text format
+
+A 2xx is sent only after the event is durably stored; when storing fails the
+answer is 503 so the sender retries. Store calls run in a thread pool, so a
+slow disk never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+
+from ..hooks.model import PayloadError, parse
+from ..problems import ConfigError
+from ..store import StoreError
+from .auth import Authenticator
+from .metrics import Metrics
+
+__all__ = ["App", "MAX_BODY"]
+
+log = logging.getLogger("notify.server")
+MAX_BODY = 1024 * 1024
+HOOK = re.compile(r"^/hooks/(alertmanager|grafana|generic)$")
+INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|resolve)$")
+INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+@dataclass
+class Services:
+    """What the app calls into; each is a blocking function run in the thread pool."""
+
+    ingest: Callable[[Any], Any]  # AlertEvent -> IngestResult
+    ack: Callable[[str, str], Any]
+    resolve: Callable[[str, str | None, str | None], Any]
+    incidents: Callable[[], list[dict[str, Any]]]
+    status: Callable[[str], dict[str, Any]]
+    health: Callable[[], dict[str, Any]]
+    wake: Callable[[], None]  # tell the worker loop a stored event is waiting
+
+
+class App:
+    def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8) -> None:
+        self.services, self.auth, self.metrics = services, auth, metrics
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify-store")
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            status, payload, content_type = await self._route(scope, receive)
+        except HTTPError as exc:
+            self.metrics.rejected.labels(str(exc.status)).inc()
+            status, content_type = exc.status, "application/json"
+            payload = {"error": exc.message, **({"field": exc.field} if exc.field else {})}
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Callable, send: Callable) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.pool.shutdown(wait=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _route(self, scope: dict, receive: Callable) -> tuple[int, Any, str]:
+        method, path = scope["method"], scope["path"]
+        if path == "/healthz" and method == "GET":
+            health = await self._run(self.services.health)
+            return (200 if health["ok"] else 503), health, "application/json"
+        if path == "/metrics" and method == "GET":
+            return 200, await self._run(self.metrics.render), "text/plain; version=0.0.4; charset=utf-8"
+        body = await _read_body(scope, receive)
+        self.auth.check(_headers(scope), body)
+        if (match := HOOK.match(path)) and method == "POST":
+            return await self._hook(match.group(1), body)
+        if (match := INCIDENT_ACTION.match(path)) and method == "POST":
+            return await self._incident_action(match.group(1), match.group(2), _json_object(body, optional=True))
+        if path == "/incidents" and method == "GET":
+            return 200, {"schema": 1, "incidents": await self._run(self.services.incidents)}, "application/json"
+        if (match := INCIDENT.match(path)) and method == "GET":
+            return 200, await self._run(self.services.status, match.group(1)), "application/json"
+        raise HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
+
+    async def _hook(self, source: str, body: bytes) -> tuple[int, Any, str]:
+        try:
+            event = parse(source, body)
+        except PayloadError as exc:
+            raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
+        result = await self._run(self.services.ingest, event)
+        self.metrics.ingested.labels(source, result.outcome).inc()
+        if result.delivery_ids:
+            self.services.wake()
+        return 202, result.as_json(), "application/json"
+
+    async def _incident_action(self, incident_id: str, action: str, body: dict) -> tuple[int, Any, str]:
+        by = body.get("by")
+        if action == "ack":
+            if not isinstance(by, str) or not by.strip():
+                raise HTTPError(422, "field 'by' (who acknowledges) is required", "by")
+            return 200, await self._run(self.services.ack, incident_id, by), "application/json"
+        message = body.get("message")
+        if message is not None and not isinstance(message, str):
+            raise HTTPError(422, "field 'message' must be a string", "message")
+        result = await self._run(self.services.resolve, incident_id, message, by if isinstance(by, str) else None)
+        self.services.wake()
+        return 200, result, "application/json"
+
+    async def _run(self, func: Callable, *args: Any) -> Any:
+        """Run a blocking store call off the event loop; map its failures to HTTP answers."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+        except PayloadError as exc:
+            raise HTTPError(422, str(exc), exc.field) from None
+        except ConfigError as exc:
+            status = 404 if any("no such incident" in p.message for p in exc.problems) else 422
+            raise HTTPError(status, "; ".join(f"{p.key}: {p.message}" for p in exc.problems)) from None
+        except StoreError as exc:
+            log.error("store failure: %s", exc)
+            raise HTTPError(503, "the store is unavailable; nothing was stored, retry later") from None
+
+
+async def _read_body(scope: dict, receive: Callable) -> bytes:
+    """The request body, refused past MAX_BODY before it is all read."""
+    declared = _headers(scope).get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPError(413, f"body of {declared} bytes is over the {MAX_BODY} byte limit")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPError(413, f"body is over the {MAX_BODY} byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _headers(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _json_object(body: bytes, *, optional: bool = False) -> dict:
+    if optional and not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, f"body is not valid JSON: {exc}", "body") from None
+    if not isinstance(value, dict):
+        raise HTTPError(400, "body must be a JSON object", "body")
+    return value
+
+
+def worker_alive(last_tick: datetime | None, now: datetime, interval: float) -> bool:
+    return last_tick is not None and now - last_tick < timedelta(seconds=max(30.0, 6 * interval))

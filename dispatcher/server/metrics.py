@@ -1,0 +1,62 @@
+"""Prometheus metrics: this process's deliveries and ingests, plus store-wide gauges read at scrape time.
+
+Counters and the latency histogram count what this process did (its worker's
+sends, its webhooks). Open incidents, SLA breaches and the age of the oldest
+due delivery are read from the store on each scrape, so every process reports
+the same truth.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from ..store import Store
+
+__all__ = ["Metrics"]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter("notify_deliveries", "Delivery attempts by channel and outcome.",
+                                  ["channel", "outcome"], registry=self.registry)
+        self.retries = Counter("notify_retries", "Attempts that were retries of a transient failure.", ["channel"],
+                               registry=self.registry)
+        self.latency = Histogram("notify_delivery_latency_seconds", "Time one delivery attempt took.", ["channel"],
+                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.ingested = Counter("notify_ingested", "Monitoring events received, by source and outcome.",
+                                ["source", "outcome"], registry=self.registry)
+        self.rejected = Counter("notify_rejected_requests", "Requests refused, by HTTP status.", ["status"],
+                                registry=self.registry)
+        self.registry.register(_StoreCollector(store, now))
+
+    def on_attempt(self, channel: str, outcome: str, attempt_no: int, latency_ms: float) -> None:
+        self.deliveries.labels(channel, outcome).inc()
+        self.latency.labels(channel).observe(latency_ms / 1000)
+        if attempt_no > 1:
+            self.retries.labels(channel).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StoreCollector:
+    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
+        self.store, self.now = store, now
+
+    def collect(self) -> Iterator[object]:
+        stats = self.store.stats(self.now().isoformat())
+        yield GaugeMetricFamily("notify_open_incidents", "Incidents not resolved yet.", value=stats["open_incidents"])
+        yield CounterMetricFamily("notify_sla_breaches", "Response SLA breaches recorded (escalation stages fired).",
+                                  value=stats["sla_breaches"])
+        yield GaugeMetricFamily("notify_oldest_due_delivery_age_seconds",
+                                "How long the oldest due delivery has waited (0 when none).",
+                                value=stats["oldest_due_age"])
+        yield GaugeMetricFamily("notify_pending_deliveries", "Deliveries waiting in the outbox.",
+                                value=stats["pending"])
