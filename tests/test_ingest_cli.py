@@ -1,0 +1,111 @@
+"""`notify ingest` for command-style hooks, and `notify serve` as a process, the way an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from dispatcher.cli import main
+from dispatcher.testing.providers import ProviderProxy, Reply
+from dispatcher.testing.smtp import SmtpServer
+
+PAYLOADS = Path(__file__).parent / "payloads"
+SID = "AC" + "4" * 32
+
+
+@pytest.fixture
+def providers(monkeypatch: pytest.MonkeyPatch):
+    with SmtpServer() as smtp, ProviderProxy() as proxy:
+        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
+        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+        env = dict(proxy.env(ca_bundle=True),
+                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
+                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+                   NOTIFY_SMS_URL=f"twilio://{SID}:token@+15550100000",
+                   NOTIFY_PHONE_URL=f"twilio://{SID}:token@+15550100000?method=call")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield smtp, proxy, env
+
+
+def run(*args: str, input: bytes | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_ingest_opens_then_dedups_then_resolves(providers) -> None:
+    smtp, proxy, _ = providers
+    sample = (PAYLOADS / "alertmanager-0.25-webhook-v4.json").read_bytes()
+    first = run("ingest", "--format", "alertmanager", "-", "--json", input=sample)
+    assert first.exit_code == 0, first.stdout
+    doc = json.loads(first.stdout)
+    assert doc["ingest"]["outcome"] == "opened" and doc["summary"]["delivered"] >= 1
+    sent = len(proxy.requests) + len(smtp.messages)
+    again = run("ingest", "--format", "alertmanager", "-", input=sample)
+    assert again.exit_code == 0 and "nobody was paged again" in again.stdout
+    assert len(proxy.requests) + len(smtp.messages) == sent
+    resolved = json.loads(sample)
+    resolved["status"] = "resolved"
+    done = run("ingest", "--format", "alertmanager", "-", "--json", input=json.dumps(resolved).encode())
+    assert json.loads(done.stdout)["ingest"]["outcome"] == "resolved"
+
+
+def test_ingest_rejects_a_bad_payload_with_exit_2_and_stores_nothing(providers, tmp_path: Path) -> None:
+    bad = tmp_path / "alert.json"
+    bad.write_text('{"version": "3", "status": "firing", "alerts": []}')
+    result = run("ingest", "--format", "alertmanager", str(bad))
+    assert result.exit_code == 2 and "version" in result.stderr and "nothing was stored" in result.stderr
+    assert run("incidents").stdout.strip() == "no incidents"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_process_needs_the_token_pages_with_it_and_counts_it(providers, tmp_path: Path) -> None:
+    smtp, proxy, provider_env = providers
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
+    env.update(provider_env, NOTIFY_WEBHOOK_TOKEN="s3cret-token", NOTIFY_STATE_DIR=str(tmp_path / "state"))
+    proc = subprocess.Popen([sys.executable, "-m", "dispatcher", "serve", "--port", str(port), "--interval", "0.2"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        body = {"class": "outage", "summary": "API returns 503 for all tenants"}
+        assert requests.post(url + "/hooks/generic", json=body, timeout=5).status_code == 401
+        assert requests.get(url + "/incidents", timeout=5).status_code == 401
+        answer = requests.post(url + "/hooks/generic", json=body, timeout=5,
+                               headers={"Authorization": "Bearer s3cret-token"})
+        assert answer.status_code == 202 and answer.json()["outcome"] == "opened"
+        metrics = ""
+        while time.monotonic() < deadline and 'outcome="delivered"' not in metrics:
+            metrics = requests.get(url + "/metrics", timeout=5).text
+        assert 'notify_deliveries_total{channel="email",outcome="delivered"}' in metrics
+        assert any(m["To"] == "outage-response@teamflow.com" for m in smtp.messages)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "s3cret-token" not in err
+
+
+def test_serve_refuses_to_start_without_inbound_auth(clean_env: Path) -> None:
+    result = run("serve")
+    assert result.exit_code == 2 and "NOTIFY_WEBHOOK_TOKEN" in result.stderr

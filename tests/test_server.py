@@ -1,0 +1,222 @@
+"""`notify serve` over real HTTP: hooks, grouping and dedup, auth, limits, the API, health and metrics."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+import uvicorn
+
+from dispatcher.server.auth import sign
+from dispatcher.server.run import build
+
+from .stage import Stage, make_stage
+
+PAYLOADS = Path(__file__).parent / "payloads"
+TOKEN = "inbound-token-123"
+SECRET = "hmac-secret-456"
+
+
+class Server:
+    """The real ASGI app under uvicorn on a local port; the worker is ticked by the test, not a thread."""
+
+    def __init__(self, stage: Stage, **settings) -> None:
+        self.stage = stage
+        self.store = stage.store()
+        self.rt = stage.runtime(**settings)
+        self.app, self.worker, self.wake = build(self.rt, self.store, stage.clock)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def post(self, path: str, body: bytes | dict, token: str | None = TOKEN, **headers) -> requests.Response:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.post(self.url + path, data=data, headers=headers, timeout=10)
+
+    def get(self, path: str, token: str | None = TOKEN) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.get(self.url + path, headers=headers, timeout=10)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.worker.close()
+        self.store.close()
+
+
+@pytest.fixture
+def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    yield from make_stage(config_dir, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def server(stage: Stage) -> Iterator[Server]:
+    srv = Server(stage, webhook_token=TOKEN, webhook_hmac_secret=SECRET)
+    yield srv
+    srv.stop()
+
+
+def alertmanager(name: str = "alertmanager-0.25-webhook-v4.json") -> dict:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def test_alertmanager_group_opens_once_updates_on_new_alerts_and_resolves(server: Server, stage: Stage) -> None:
+    payload = alertmanager()
+    first = server.post("/hooks/alertmanager", payload)
+    assert first.status_code == 202 and first.json()["outcome"] == "opened"
+    incident_id = first.json()["incident"]
+    assert server.wake.is_set()  # a stored event wakes the worker loop; no polling interval in the path
+    server.worker.tick()
+    delivered = [d for d in server.store.deliveries(incident_id) if d.status == "delivered"]
+    assert delivered and len(stage.proxy.requests) + len(stage.smtp.messages) == len(delivered)
+
+    sent = len(stage.proxy.requests) + len(stage.smtp.messages)
+    repeat = server.post("/hooks/alertmanager", payload)  # Alertmanager re-sends the group every repeat_interval
+    assert repeat.json() == {**first.json(), "outcome": "duplicate", "deliveries": 0,
+                             "needs_review": False}
+    server.worker.tick()
+    assert len(stage.proxy.requests) + len(stage.smtp.messages) == sent  # nobody paged again
+
+    grown = copy.deepcopy(payload)
+    extra = copy.deepcopy(grown["alerts"][0])
+    extra["fingerprint"], extra["labels"]["instance"] = "f00dfeedf00dfeed", "db-2:9100"
+    grown["alerts"].append(extra)
+    assert server.post("/hooks/alertmanager", grown).json()["outcome"] == "updated"
+
+    resolved = copy.deepcopy(grown)
+    resolved["status"] = "resolved"
+    for alert in resolved["alerts"]:
+        alert["status"] = "resolved"
+    answer = server.post("/hooks/alertmanager", resolved)
+    assert answer.json()["outcome"] == "resolved"
+    server.worker.tick()
+    status = server.get(f"/incidents/{incident_id}").json()
+    assert status["incident"]["status"] == "resolved"
+    kinds = {d["kind"] for d in status["deliveries"] if d["outcome"] == "delivered"}
+    assert {"step", "update", "resolved"} <= kinds
+
+
+def test_a_new_firing_after_resolution_opens_a_new_incident(server: Server) -> None:
+    payload = alertmanager()
+    first = server.post("/hooks/alertmanager", payload).json()["incident"]
+    resolved = copy.deepcopy(payload)
+    resolved["status"] = "resolved"
+    server.post("/hooks/alertmanager", resolved)
+    again = server.post("/hooks/alertmanager", payload).json()
+    assert again["outcome"] == "opened" and again["incident"] != first
+
+
+def test_generic_trigger_pages_and_metrics_count_it(server: Server) -> None:
+    body = {"class": "outage", "summary": "API returns 503 for all tenants", "affected_services": ["API"]}
+    answer = server.post("/hooks/generic", body)
+    assert answer.status_code == 202 and answer.json()["class"] == "outage"
+    server.worker.tick()
+    metrics = server.get("/metrics", token=None).text
+    assert 'notify_deliveries_total{channel="email",outcome="delivered"}' in metrics
+    assert "notify_open_incidents 1.0" in metrics
+    assert 'notify_ingested_total{outcome="opened",source="generic"} 1.0' in metrics
+    assert 'notify_delivery_latency_seconds_bucket{channel="sms",le="0.005"}' in metrics
+
+
+def test_an_alert_no_rule_matches_still_notifies(server: Server) -> None:
+    body = {"summary": "Disk 91% full on build-agent-7"}
+    answer = server.post("/hooks/generic", body).json()
+    assert answer["outcome"] == "opened" and answer["class"] == "technical" and answer["needs_review"] is True
+    assert answer["deliveries"] >= 1  # the on-call primary hears about it
+
+
+@pytest.mark.parametrize("headers, token", [({}, None), ({}, "wrong"), ({"Authorization": "Basic abc"}, None)])
+def test_without_valid_auth_401_and_nothing_stored(server: Server, headers: dict, token: str | None) -> None:
+    answer = server.post("/hooks/generic", {"summary": "x"}, token=token, **headers)
+    assert answer.status_code == 401 and "credentials" in answer.json()["error"]
+    assert server.store.incidents() == []
+    assert server.get("/incidents", token=None).status_code == 401
+
+
+def test_grafana_hmac_signature_with_and_without_timestamp(server: Server) -> None:
+    body = (PAYLOADS / "grafana-firing.json").read_bytes()
+    signed = server.post("/hooks/grafana", body, token=None, **{"X-Grafana-Alerting-Signature": sign(SECRET, body)})
+    assert signed.status_code == 202, signed.text
+    now = str(int(time.time()))
+    stamped = server.post("/hooks/generic", b'{"summary": "stamped"}', token=None, **{
+        "X-Grafana-Alerting-Signature": sign(SECRET, b'{"summary": "stamped"}', now),
+        "X-Grafana-Alerting-Timestamp": now})
+    assert stamped.status_code == 202
+    stale = str(int(time.time()) - 3600)
+    old = server.post("/hooks/generic", b'{"summary": "old"}', token=None, **{
+        "X-Grafana-Alerting-Signature": sign(SECRET, b'{"summary": "old"}', stale),
+        "X-Grafana-Alerting-Timestamp": stale})
+    assert old.status_code == 401
+    forged = server.post("/hooks/generic", b'{"summary": "forged"}', token=None,
+                         **{"X-Grafana-Alerting-Signature": sign("guess", b'{"summary": "forged"}')})
+    assert forged.status_code == 401
+
+
+@pytest.mark.parametrize("body, status, field", [
+    (b"{not json", 400, "body"),
+    (b"[1, 2]", 400, "body"),
+    (json.dumps({"summary": "x", "colour": "red"}).encode(), 422, None),
+    (json.dumps({"summary": "x", "labels": "sev=1"}).encode(), 422, "labels"),
+    (json.dumps({"summary": "x", "class": "nonsense"}).encode(), 422, "class"),
+])
+def test_malformed_bodies_are_refused_naming_the_field(server: Server, body: bytes, status: int,
+                                                       field: str | None) -> None:
+    answer = server.post("/hooks/generic", body)
+    assert answer.status_code == status, answer.text
+    if field:
+        assert answer.json()["field"] == field
+    assert server.store.incidents() == []
+
+
+def test_oversize_bodies_get_413_and_nothing_stored(server: Server) -> None:
+    big = json.dumps({"summary": "x", "description": "y" * (1024 * 1024)}).encode()
+    assert server.post("/hooks/generic", big).status_code == 413
+    assert server.store.incidents() == []
+
+
+def test_ack_and_resolve_over_the_api(server: Server) -> None:
+    incident_id = server.post("/hooks/generic", {"class": "security", "summary": "admin login from Tor"}).json()[
+        "incident"]
+    assert server.post(f"/incidents/{incident_id}/ack", {}).status_code == 422  # who acknowledges?
+    ack = server.post(f"/incidents/{incident_id}/ack", {"by": "Support Manager A"}).json()
+    assert ack["acknowledged"] is True and ack["status"] == "acknowledged"
+    assert server.post("/incidents/SEC-1999-001/ack", {"by": "x"}).status_code == 404
+    listed = server.get("/incidents").json()["incidents"]
+    assert [i["id"] for i in listed] == [incident_id]
+    done = server.post(f"/incidents/{incident_id}/resolve", {"message": "false positive"}).json()
+    assert done["resolved"] is True
+    assert server.get(f"/incidents/{incident_id}").json()["resolved_at"] is not None
+
+
+def test_healthz_reports_store_and_worker(server: Server) -> None:
+    assert server.get("/healthz", token=None).status_code == 503  # the worker loop has not ticked yet
+    server.worker.tick()
+    health = server.get("/healthz", token=None)
+    assert health.status_code == 200 and health.json()["store"]["ok"] is True
+
+
+def test_a_store_failure_answers_503_so_the_sender_retries(server: Server) -> None:
+    server.store._conn.close()  # the disk went away under us
+    answer = server.post("/hooks/generic", {"summary": "disk gone"})
+    assert answer.status_code == 503 and "retry" in answer.json()["error"]
+
+
+def test_unknown_routes(server: Server) -> None:
+    assert server.get("/nope").status_code == 404
+    assert requests.delete(server.url + "/incidents", headers={"Authorization": f"Bearer {TOKEN}"},
+                           timeout=5).status_code == 405
