@@ -47,7 +47,26 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
         result.problems += _check_channels(policy, directory, settings)
     if directory is not None:
         result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
+    result.problems += _check_store(settings)
     return result
+
+
+def _check_store(settings: Settings) -> list[Problem]:
+    """The store URL is usable and its directory can be created and written, without creating anything."""
+    import os
+
+    from .store import StoreError, _sqlite_path
+
+    url = settings.resolved_store_url()
+    try:
+        path = Path(_sqlite_path(url))
+    except StoreError as exc:
+        return [error("settings", "NOTIFY_STORE_URL", str(exc).removeprefix("NOTIFY_STORE_URL: "))]
+    existing = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+        return [error("settings", "NOTIFY_STORE_URL", f"cannot create or write the store {path} "
+                      f"({existing} is not a writable directory)")]
+    return [note("settings", "NOTIFY_STORE_URL", f"store: {path}")]
 
 
 def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:

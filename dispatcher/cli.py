@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,12 +48,16 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         from .problems import ConfigError
         from .store import StoreError
 
+        from .incidents import IncidentNotFound
+
         try:
             return func(*args, **kwargs)
+        except IncidentNotFound as exc:
+            _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")
         except ConfigError as exc:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
-            _fail("configuration rejected; nothing was sent (run `notify check`)")
+            _fail("rejected; nothing was sent (run `notify check` to see every problem)")
         except StoreError as exc:
             _fail(str(exc))
 
@@ -69,8 +73,11 @@ def _settings() -> Any:
         return load_settings()
     except ValidationError as exc:
         for err in exc.errors():
-            click.echo(f"error: settings: {'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
-        _fail("settings rejected; nothing was sent")
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            variable = name if name.isupper() else f"NOTIFY_{name.upper()}"
+            shown = "" if "url" in name or "secret" in name or "token" in name else f" (got {err.get('input')!r})"
+            click.echo(f"error: {variable}: {err['msg']}{shown}", err=True)
+        _fail("settings rejected; nothing was done")
 
 
 def _emit(text: str, settings: Any) -> None:
@@ -155,6 +162,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     from .incident import valid_incident_id
 
     prefix = rt.klass(klass).prefix
+    values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
     missing = [s.option for s in FIELDS if s.required and not values.get(s.name)]
     if missing:
         _fail(f"{klass}: missing required option(s): {', '.join(missing)}; nothing was sent")
@@ -164,6 +172,8 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
         incident = engine.new_incident(rt, klass, values, now=_now(), drill=drill, incident_id=incident_id)
     except ValueError as exc:
         _fail(f"--started: {exc}; nothing was sent")
+    if incident.started > _now() + timedelta(minutes=5):
+        _fail(f"--started: {incident.started.isoformat()} is in the future; nothing was sent")
     incident = replace(incident, also=also, needs_review=needs_review)
     if dry_run:
         report = engine.preview(rt, klass, incident.with_id(incident_id or _peek_id(settings, prefix)))

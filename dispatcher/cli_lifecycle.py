@@ -113,6 +113,27 @@ def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str |
 
 @main.command()
 @click.argument("incident_id")
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def retry(ctx: click.Context, incident_id: str, wait: float, as_json: bool, local_config_dir: Path | None) -> None:
+    """Send again every delivery of an incident that finally failed and reached nobody (after fixing settings)."""
+    from .incidents import retry_failed
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    incident, rows = retry_failed(store, incident_id, _now())
+    if not rows:
+        store.close()
+        _emit(f"{incident_id}: no failed delivery left to retry", settings)
+        return
+    _send_and_report(rt, settings, store, "retry", incident, rows, wait, as_json,
+                     [f"{len(rows)} failed deliveries sent again"])
+
+
+@main.command()
+@click.argument("incident_id")
 @json_option
 @config_dir_option
 @click.pass_context

@@ -47,12 +47,19 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     from .views import report_with_account, run_triage, triage_document, triage_text
 
     body = _report_text(text, text_file, stdin_marker)
+    if not body.strip() and not any(v is not None for v in (plan, acv, amount, fortune500, unresolved_hours,
+                                                             customers_affected)) and not labels \
+            and not values.get("customer"):
+        _fail("triage: nothing to triage: give the report with --text, --file or - (stdin), or account facts")
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
     report = Report(body, plan, acv, amount, fortune500, unresolved_hours, customers_affected, _labels(labels))
-    report, _ = report_with_account(rt, report, values.get("customer"))
+    report, account = report_with_account(rt, report, values.get("customer"))
     result = run_triage(rt, report)
     doc = triage_document(rt, report, result, _now())
+    if values.get("customer") and account is None:
+        doc["notes"] = [f"customer {values['customer']!r} is not an account in contacts.toml: plan, contract value "
+                        "and Fortune 500 flag come only from the options"]
     if not (send or dry_run):
         _emit(__import__("json").dumps(doc, indent=2) if as_json else triage_text(doc), settings)
         sys.exit(EXIT_OK)
@@ -135,7 +142,8 @@ def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, l
 
 @main.command("test")
 @click.argument("target")
-@click.option("--channel", default=None, help="The contact method to test (default: the person's preferred one).")
+@click.option("--channel", type=click.Choice(["email", "slack", "sms", "phone", "webhook", "apprise"]), default=None,
+              help="The contact method to test (default: the person's preferred one).")
 @json_option
 @config_dir_option
 @click.pass_context

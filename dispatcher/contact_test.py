@@ -36,7 +36,13 @@ def resolve_test_target(rt: Runtime, target: str, channel: str | None) -> list[P
     entry = Notify(to=audience, channel=channel if kind == "person" else None)
     probe = Incident("TEST", TEST_CLASS, datetime.now().astimezone(), {})
     any_class = next(iter(rt.policy.classes.values()))
-    return [replace(p, fallbacks=()) for p in plan_audience(entry, probe, any_class, 0, rt.directory)]
+    planned = [replace(p, fallbacks=()) for p in plan_audience(entry, probe, any_class, 0, rt.directory)]
+    wrong = [p for p in planned if channel and p.address.channel != channel]
+    if wrong or (channel and not planned):
+        where = wrong[0].address.display if wrong else target
+        raise ConfigError([error(str(rt.paths.contacts), target, f"{where} cannot be reached on {channel}: "
+                                 f"no {channel} address (a list takes email, a Slack channel slack)")])
+    return planned
 
 
 def _audience(rt: Runtime, target: str) -> str:
@@ -82,6 +88,9 @@ def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock
         sender.send_now(store.deliveries(incident_id), deadline=now + timedelta(seconds=wait))
     finally:
         registry.close()
+    # A contact test is not an incident: it closes at once, so no timer or list ever waits on it.
+    store.record_event(incident_id, "resolved", "resolved", clock.now().isoformat(), "contact test done",
+                       status="resolved")
     summary = {"id": incident_id, "class": TEST_CLASS, "title": "Contact test", "priority": "Test", "status": "test",
                "drill": False, "started": now.isoformat(), "fields": record["fields"], "existing": False}
     return Report("test", "send", summary, lines_from_store(store.deliveries(incident_id)))

@@ -98,7 +98,7 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
         rendered = rt.renderer.render(incident.klass, planned.template, context, family=family,
                                       drill=incident.drill, max_length=max_length)
     except TemplateError as exc:
-        warning = f"template failed, plain fallback sent: {exc.problem.file}: {exc.problem.message}"
+        warning = f"template failed, so a plain fallback notice is used: {exc.problem.file}: {exc.problem.message}"
         rendered = fallback_notice(incident_id=incident.id, incident_class=incident.klass,
                                    summary=incident.fields.get("summary"), family=family, drill=incident.drill)
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
@@ -108,8 +108,9 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
 
 
 def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: bool = False) -> dict[str, Any]:
-    klass = rt.klass(incident.klass)
-    return {"id": incident.id, "class": incident.klass, "title": klass.title, "priority": klass.priority,
+    klass = rt.policy.classes.get(incident.klass)  # a contact test, or a class since removed from the policy
+    title, priority = (klass.title, klass.priority) if klass else (incident.klass.capitalize(), "-")
+    return {"id": incident.id, "class": incident.klass, "title": title, "priority": priority,
             "status": status, "drill": incident.drill, "started": incident.started.isoformat(),
             "fields": public_fields(incident), "existing": existing}
 
@@ -128,11 +129,25 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
             report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
             continue
         notice, warning = compose_notice(rt, incident, planned)
+        if _unconfigured(rt, planned.address.channel):
+            warning = (f"{warning}; " if warning else "") + \
+                f"channel {planned.address.channel!r} has no settings: a real send would fail"
         fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
         report.deliveries.append(line_for(
             planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
             message={"subject": notice.subject, "text": notice.text}))
+    missing = sorted({d.channel for d in report.deliveries if _unconfigured(rt, d.channel)})
+    if missing:
+        report.notes.append(f"no settings for {', '.join(missing)}: a real send would not reach those recipients "
+                            "(run `notify check`)")
     return report
+
+
+def _unconfigured(rt: Runtime, channel: str) -> bool:
+    """A built-in channel whose URL setting is missing (plugins are asked when sending)."""
+    from .settings import CHANNEL_URL_FIELDS
+
+    return channel in CHANNEL_URL_FIELDS and channel != "apprise" and not rt.settings.channel_url(channel)
 
 
 def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None = None,
@@ -238,6 +253,8 @@ def _existing_report(rt: Runtime, command: str, store: Store, incident_id: str) 
     report = Report(command, "send", summary, lines_from_store(store.deliveries(incident_id)))
     report.notes.append(f"{incident_id} already exists (status {row.status}, opened {row.created}): "
                         "nobody was paged again")
+    if any(d.outcome.startswith("failed") for d in report.deliveries):
+        report.notes.append(f"some deliveries failed: `notify retry {incident_id}` sends them again")
     return report
 
 

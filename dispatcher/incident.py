@@ -14,7 +14,7 @@ from .samples import NOTICE_KEYS
 __all__ = ["Incident", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
            "render_context", "valid_incident_id"]
 
-_ID = re.compile(r"^[A-Z]{2,5}-\d{4}-\d{3,}$")
+_ID = re.compile(r"[A-Z]{2,5}-[0-9]{4}-(?:[0-9]{3}|[1-9][0-9]{3,})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Commander:
 
 def valid_incident_id(value: str, prefix: str) -> str | None:
     """A problem with a user-given id, or None (ids look like SEC-2024-001)."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         return f"{value!r} is not an incident id like {prefix}-2026-001"
     if not value.startswith(prefix + "-"):
         return f"{value!r} does not start with this class's prefix {prefix}-"

@@ -24,7 +24,8 @@ from .problems import ConfigError, error
 from .report import Report
 from .store import DeliveryRow, IncidentRow, Store
 
-__all__ = ["acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "state_of", "status_document"]
+__all__ = ["acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed", "state_of",
+           "status_document"]
 
 # The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
 QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
@@ -141,14 +142,30 @@ def _quietness(channel: str) -> int:
     return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
 
 
+def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow]]:
+    """Requeue every failed delivery whose recipient nothing else reached for the same notice."""
+    row = load(store, incident_id)
+    rows = store.deliveries(incident_id)
+    reached = {(_label(d), d.person) for d in rows if d.status == "delivered"}
+    failed = [d for d in rows if d.status.startswith("failed") and (_label(d), d.person) not in reached]
+    store.requeue([d.id for d in failed], now.isoformat())
+    ids = {d.id for d in failed}
+    return incident_from_row(row), [d for d in store.deliveries(incident_id) if d.id in ids]
+
+
+def _label(row: DeliveryRow) -> str:
+    """The step or timer a delivery belongs to, from its key (incident:label:person:channel)."""
+    return row.key.split(":")[1]
+
+
 def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) -> dict[str, Any]:
     """The incident's timeline: events, deliveries, and the timer actions still to come."""
     row = load(store, incident_id)
     incident = incident_from_row(row)
-    klass = rt.klass(row.klass)
+    klass = rt.policy.classes.get(row.klass)
     report = Report("status", "status", incident_summary(rt, incident, status=row.status),
                     lines_from_store(store.deliveries(incident_id)))
-    upcoming = next_actions(klass, state_of(row), now)
+    upcoming = next_actions(klass, state_of(row), now) if klass else []
     return {**report.as_json(), "command": "status",
             "acknowledged": {"at": row.acked_at, "by": row.acked_by} if row.acked_at else None,
             "resolved_at": row.resolved_at, "updates": row.updates,

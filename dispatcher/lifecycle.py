@@ -12,7 +12,8 @@ ticking twice, or from two processes, or after a restart, fires nothing twice.
   + k x cadence. The commander is reminded `reminder_lead` before it is due
   (5 minutes, or a third of the cadence if shorter); a due time that passes
   without an update is recorded as missed and escalated. When several were
-  missed while no worker ran, all are recorded but only the latest notifies.
+  missed while no worker ran, the last ten are recorded and only the latest
+  notifies.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .policy import IncidentClass, Notify, format_duration
 __all__ = ["Action", "IncidentState", "due_actions", "next_actions", "reminder_lead"]
 
 MAX_MISSED = 500  # bounds the cadence loop for an incident left open for weeks
+QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest one that notifies
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,8 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
         if due <= until:
             missed.append(Action(f"overdue-{due.isoformat()}", "overdue", due, f"update due at {due_text} was not sent",
                                  _overdue_entries(klass), notice={**notice, "kind": "overdue"}))
-    quiet = [Action(a.key, a.kind, a.due, a.detail, (), a.step, a.notice) for a in missed[:-1]]
-    return _latest_reminder_only(actions) + quiet + missed[-1:]
+    quiet = [Action(a.key, a.kind, a.due, a.detail, (), a.step, a.notice) for a in missed[-QUIET_KEPT - 1:-1]]
+    return _latest_reminder_only(actions)[-QUIET_KEPT - 1:] + quiet + missed[-1:]
 
 
 def _latest_reminder_only(reminders: list[Action]) -> list[Action]:

@@ -112,7 +112,8 @@ class Report:
             note = d.warning or d.detail or d.reason or ""
             if d.fallback_of:
                 note = f"fallback for {d.fallback_of}; {note}".rstrip("; ")
-            rows.append((str(d.step), d.display, d.role, d.channel, d.target, d.outcome, str(d.attempts), note))
+            step = str(d.step) if d.kind in ("step", "test") else d.kind
+            rows.append((step, d.display, d.role, d.channel, d.target, d.outcome, str(d.attempts), note))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
         s = self.summary()

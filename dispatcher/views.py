@@ -78,6 +78,7 @@ def triage_text(doc: dict[str, Any]) -> str:
                      f"{m['criterion']}; on {said}")
     for n in doc["negated"]:
         lines.append(f"negated:   {n['rule']}: \"{n['words']}\" (after \"{n['cue']}\"), not counted")
+    lines += [f"note:      {note}" for note in doc.get("notes", [])]
     return "\n".join(lines)
 
 

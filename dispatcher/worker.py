@@ -61,7 +61,7 @@ class Worker:
         now = self.clock.now()
         self.last_tick = now
         self.store.heartbeat(self.id, now.isoformat())
-        fired = sum(len(fire_timers(self.rt, self.store, row, now)) for row in self.store.incidents(open_only=True))
+        fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
         # Lease no more rows than we send at once: a killed worker leaves few rows in doubt.
         batch = min(self.batch, self.sender.concurrency)
         attempted = 0
@@ -71,6 +71,13 @@ class Worker:
             if count < batch:
                 break
         return TickResult(fired, attempted)
+
+    def _fire(self, row, now: datetime) -> int:
+        """Fire one incident's timers; an incident whose class left the policy is skipped, loudly."""
+        if row.klass not in self.rt.policy.classes:
+            log.warning("%s: class %r is not in the policy; its timers are skipped", row.id, row.klass)
+            return 0
+        return len(fire_timers(self.rt, self.store, row, now))
 
     def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
         """Tick until stopped, waking early when a retry falls due, or at once when `wake` is set."""

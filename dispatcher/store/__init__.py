@@ -15,10 +15,15 @@ __all__ = ["AttemptRow", "DeliveryRow", "EventRow", "IncidentRow", "SQLiteStore"
 
 
 def _sqlite_path(url: str) -> str:
+    """The file of a sqlite URL; only absolute paths, so every process finds the same store."""
     if not url.startswith("sqlite:///"):
         scheme = url.split(":", 1)[0]
-        raise StoreError(f"NOTIFY_STORE_URL: unsupported store {scheme!r} (use sqlite:///path)")
-    return url.removeprefix("sqlite:///") or ":memory:"
+        raise StoreError(f"NOTIFY_STORE_URL: unsupported store {scheme!r} (use sqlite:////absolute/path/notify.db)")
+    path = url.removeprefix("sqlite:///")
+    if not path.startswith("/"):
+        raise StoreError(f"NOTIFY_STORE_URL: {url!r} names a path relative to the current directory, so commands "
+                         f"run elsewhere would use another store; use an absolute path: sqlite:////{path or 'path'}")
+    return path
 
 
 def open_store(url: str, *, upgrade: bool = False) -> SQLiteStore:

@@ -49,7 +49,8 @@ class SQLiteStore:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"NOTIFY_STORE_URL: cannot create {Path(path).parent}: {exc.strerror}") from None
+                raise StoreError(f"cannot create the state directory {Path(path).parent} (NOTIFY_STATE_DIR or "
+                                 f"NOTIFY_STORE_URL): {exc.strerror}") from None
         store = cls(_connect(path), path)
         version = store.schema_version()
         if version == 0 or upgrade:
@@ -74,16 +75,17 @@ class SQLiteStore:
         self._conn.close()
 
     def schema_version(self) -> int:
-        row = self._conn.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone()
-        if row is None:
-            return 0
-        value = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(value[0]) if value else 0
+        with self._lock, _store_errors(self.path):
+            return _version(self._conn)
 
     def upgrade(self) -> tuple[int, int]:
-        """Apply pending migrations in one transaction; returns (from, to) versions."""
-        before = self.schema_version()
+        """Apply pending migrations in one transaction; returns (from, to) versions.
+
+        The version is read inside the write lock, so two processes creating a new store at
+        the same moment apply the schema once.
+        """
         with self._tx() as conn:
+            before = _version(conn)
             for script in MIGRATIONS[before:]:
                 for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)
@@ -259,6 +261,16 @@ class SQLiteStore:
                                 [r[0] for r in found]).fetchall()
         return [_delivery(r) for r in rows]
 
+    def requeue(self, ids: Iterable[int], now: str) -> int:
+        """Put finally-failed deliveries back in the outbox, due now (`notify retry`)."""
+        id_list = list(ids)
+        if not id_list:
+            return 0
+        with self._tx() as conn:
+            return conn.execute(f"UPDATE deliveries SET status = 'pending', next_attempt_at = NULL, updated = ? "
+                                f"WHERE status IN ('failed-transient', 'failed-permanent') AND id IN "
+                                f"({','.join('?' * len(id_list))})", (now, *id_list)).rowcount
+
     def release(self, owner: str) -> int:
         """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
         with self._tx() as conn:
@@ -347,6 +359,13 @@ def _delivery(row: tuple) -> DeliveryRow:
     return DeliveryRow(*row[:17], fallbacks=json.loads(row[17]), warning=row[18], delivered_to=row[19],
                        kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
                        next_attempt_at=row[23])
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    if conn.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+        return 0
+    value = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(value[0]) if value else 0
 
 
 @contextmanager

@@ -1,0 +1,114 @@
+"""What a tired operator gets wrong, and the clear answer notify gives instead of a traceback or a lost page."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dispatcher.cli import main
+from dispatcher.store import StoreError, open_store
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_many_commands_creating_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
+    env["NOTIFY_STATE_DIR"] = str(tmp_path / "state")
+
+    def trigger(n: int) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "dispatcher", "outage", "--summary", f"API down {n}",
+                               "--wait", "0"], env=env, capture_output=True, text=True, timeout=120)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(trigger, range(8)))
+    assert all("Traceback" not in r.stderr for r in results), [r.stderr for r in results]
+    assert all(r.returncode == 1 for r in results)  # stored and attempted; no channel has settings here
+    store = open_store(f"sqlite:///{tmp_path / 'state' / 'notify.db'}")
+    assert len(store.incidents()) == 8
+
+
+def test_a_relative_or_empty_sqlite_path_is_refused(clean_env: Path) -> None:
+    for url in ("sqlite:///var/notify.db", "sqlite:///"):
+        result = run("incidents", env={"NOTIFY_STORE_URL": url})
+        assert result.exit_code == 2 and "absolute path" in result.stderr
+    with pytest.raises(StoreError, match="unsupported store 'postgres'"):
+        open_store("postgres://x")
+
+
+def test_a_contact_test_never_blocks_the_worker() -> None:
+    run("test", "cto", "--channel", "sms")  # fails to send (no settings) but is recorded
+    tick = run("worker", "--once")
+    assert tick.exit_code == 0, tick.stderr
+    listed = json.loads(run("incidents", "--json").stdout)["incidents"]
+    assert [(i["class"], i["status"]) for i in listed] == [("test", "resolved")]
+    assert run("status", listed[0]["id"]).exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["test", "cto", "--channel", "Email"], "Invalid value for '--channel'"),
+    (["test", "cto", "--channel", "webhook"], "cannot be reached on webhook"),
+    (["test", "security-incident", "--channel", "sms"], "cannot be reached on sms"),
+])
+def test_contact_test_tests_exactly_the_channel_asked_for(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize("incident_id", ["SEC-2026-007\n", "SEC-２０２６-００７", "SEC-2026-0007", "sec-2026-007"])
+def test_lookalike_incident_ids_are_refused(incident_id: str) -> None:
+    result = run("security", "--incident", incident_id, "--summary", "x", "--dry-run")
+    assert result.exit_code == 2 and "--incident" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["security", "--summary", "   ", "--dry-run"], "missing required option(s): --summary"),
+    (["security", "--summary", "x", "--started", "2999-01-01T00:00:00Z", "--dry-run"], "is in the future"),
+    (["triage", "--text", "  "], "nothing to triage"),
+])
+def test_empty_or_impossible_input_is_refused(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_dry_run_warns_when_a_real_send_would_fail() -> None:
+    doc = json.loads(run("security", "--summary", "x", "--dry-run", "--json").stdout)
+    assert any("no settings for email, phone, slack, sms" in n for n in doc["notes"])
+    assert all("has no settings" in d["warning"] for d in doc["deliveries"] if d["outcome"] == "dry-run")
+
+
+def test_settings_errors_name_the_variable_and_value() -> None:
+    result = run("log", env={"NOTIFY_CONCURRENCY": "abc"})
+    assert result.exit_code == 2 and "NOTIFY_CONCURRENCY" in result.stderr and "'abc'" in result.stderr
+
+
+def test_a_missing_incident_is_named_as_such() -> None:
+    result = run("ack", "SEC-2026-999", "--by", "me")
+    assert result.exit_code == 2 and "SEC-2026-999: no such incident" in result.stderr
+    assert "configuration" not in result.stderr
+
+
+def test_retry_sends_failed_deliveries_again_once_settings_are_fixed(monkeypatch) -> None:
+    from dispatcher.testing.smtp import SmtpServer
+
+    first = run("outage", "--incident", "OUT-2026-001", "--summary", "API down", "--wait", "0")
+    assert first.exit_code == 1
+    again = run("outage", "--incident", "OUT-2026-001", "--summary", "API down")
+    assert "notify retry OUT-2026-001" in again.stdout
+    with SmtpServer() as smtp:
+        monkeypatch.setenv("NOTIFY_EMAIL_URL", smtp.url(**{"from": "notify@teamflow.example"}))
+        retried = run("retry", "OUT-2026-001", "--json")
+        doc = json.loads(retried.stdout)
+        emails = [d for d in doc["deliveries"] if d["channel"] == "email"]
+        assert emails and all(d["outcome"] == "delivered" for d in emails)
+        assert len(smtp.messages) == len(emails)  # each failed email went out once, nothing else by email
+        assert "outage-response@teamflow.com" in {m["To"] for m in smtp.messages}
+    assert "failed deliveries sent again" in " ".join(doc["notes"])
