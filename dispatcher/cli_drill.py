@@ -1,0 +1,1 @@
+"""CLI command `notify drill` (filled in below)."""
