@@ -1,8 +1,10 @@
 """The store: incidents, the outbox of planned deliveries, and the attempt log.
 
-One store, selected by ``NOTIFY_STORE_URL``: ``sqlite:///path`` (the default,
-no server needed). Rows are written before anything is sent, so a crash never
-loses a planned page and a retry never sends one twice.
+One store, selected by ``NOTIFY_STORE_URL``: ``sqlite:////absolute/path`` (the
+default, no server needed) or ``postgresql://user@host/db`` (shared by several
+`notify serve`/`notify worker` processes; needs the ``postgres`` extra). Rows
+are written before anything is sent, so a crash never loses a planned page and
+a retry never sends one twice.
 """
 
 from __future__ import annotations
@@ -26,11 +28,28 @@ def _sqlite_path(url: str) -> str:
     return path
 
 
-def open_store(url: str, *, upgrade: bool = False) -> SQLiteStore:
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_store(url: str, *, upgrade: bool = False) -> Store:
     """Open the store named by a URL (created when new; refused when behind unless upgrading)."""
+    if url.startswith(_POSTGRES_SCHEMES):
+        return _postgres().PostgresStore.open(url, upgrade=upgrade)
     return SQLiteStore.open(_sqlite_path(url), upgrade=upgrade)
 
 
-def peek_store(url: str) -> SQLiteStore | None:
+def peek_store(url: str) -> Store | None:
     """Open an existing store read-only, or None when there is none yet (dry runs write nothing)."""
+    if url.startswith(_POSTGRES_SCHEMES):
+        return _postgres().PostgresStore.open_readonly(url)
     return SQLiteStore.open_readonly(_sqlite_path(url))
+
+
+def _postgres():
+    """The PostgreSQL store's module, imported only when asked for: psycopg is an optional dependency."""
+    try:
+        from . import postgres
+    except ImportError as exc:
+        raise StoreError(f"NOTIFY_STORE_URL: a PostgreSQL store needs psycopg ({exc}); install it with "
+                         "pip install 'teamflow-notify[postgres]'") from None
+    return postgres

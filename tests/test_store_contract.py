@@ -1,0 +1,465 @@
+"""The store contract, run against both stores: SQLite in a temporary file, PostgreSQL in a private schema.
+
+Every method of `Store` behaves the same on both, rows read back identical,
+and what must hold across processes (one id per allocation, one incident per
+open monitoring group, a timer recorded once, a row leased by one sender)
+holds under concurrent callers with stores of their own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from dispatcher.store import AttemptRow, StoreBehind, StoreError, open_store, peek_store
+from dispatcher.store import pg_schema, schema
+
+from . import pg
+
+T0 = "2026-11-26T03:00:00+00:00"
+T1 = "2026-11-26T03:01:00+00:00"
+T2 = "2026-11-26T03:02:00+00:00"
+T5 = "2026-11-26T03:05:00+00:00"
+T9 = "2026-11-26T03:09:00+00:00"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL naming a store that does not exist yet (an empty schema, for PostgreSQL)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'notify.db'}"
+    else:
+        with pg.schema("contract") as pg_url:
+            yield pg_url
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Any]:
+    s = open_store(url)
+    yield s
+    s.close()
+
+
+def planned(person: str, *, channel: str = "webhook", kind: str = "step", step: int = 0, **extra: Any) -> dict:
+    return {"key": f"{{incident}}:{step}:{person}:{channel}", "step": step, "person": person, "display": person.title(),
+            "role": "on-call", "channel": channel, "target": f"https://example.invalid/{person}",
+            "masked_target": "https://example.invalid/***", "template": "webhook", "kind": kind, **extra}
+
+
+def record(incident_id: str = "", *, dedup_key: str = "", dedup_open: bool = False, klass: str = "outage") -> dict:
+    return {"id": incident_id, "class": klass, "drill": False, "dedup_key": dedup_key, "dedup_open": dedup_open,
+            "started": T0, "fields": {"summary": "API down", "customer": "Acme"}, "meta": {"needs_review": False}}
+
+
+def opened(store: Any, *people: str, incident_id: str = "", **kw: Any) -> str:
+    new_id, created = store.open_incident(record(incident_id, **kw), [planned(p) for p in people],
+                                          prefix="OUT", year=2026, now=T0)
+    assert created
+    return new_id
+
+
+def attempt_row(row: Any, outcome: str, at: str = T1, *, number: int = 1) -> AttemptRow:
+    return AttemptRow(at=at, incident_id=row.incident_id, klass="outage", step=row.step, person=row.person,
+                      role=row.role, channel=row.channel, masked_target=row.masked_target, attempt=number,
+                      outcome=outcome, reason="ok" if outcome == "delivered" else "server-error", detail="HTTP 200",
+                      latency_ms=12.5, fallback_of=row.fallback_of, delivered_to=None, kind=row.kind,
+                      possible_duplicate=row.possible_duplicate)
+
+
+def concurrently(url: str, n: int, work: Callable[[Any, int], Any]) -> list[Any]:
+    """Run work(store, i) on n threads at once, each with a store of its own, as n processes would."""
+    stores = [open_store(url) for _ in range(n)]
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> Any:
+        barrier.wait()
+        return work(stores[i], i)
+
+    try:
+        with ThreadPoolExecutor(n) as pool:
+            return list(pool.map(one, range(n)))
+    finally:
+        for s in stores:
+            s.close()
+
+
+# -- opening and schema versions ---------------------------------------------------------------
+
+
+def test_the_two_stores_have_the_same_schema_versions() -> None:
+    assert pg_schema.SCHEMA_VERSION == schema.SCHEMA_VERSION == len(pg_schema.MIGRATIONS)
+
+
+def test_a_new_store_is_created_at_the_current_schema_and_reopened_as_is(url: str) -> None:
+    assert peek_store(url) is None  # a dry run finds nothing and creates nothing
+    first = open_store(url)
+    assert first.upgraded == (0, schema.SCHEMA_VERSION) and first.schema_version() == schema.SCHEMA_VERSION
+    first.close()
+    again = open_store(url)
+    assert again.upgraded == (0, 0)
+    again.close()
+    upgraded = open_store(url, upgrade=True)
+    assert upgraded.upgraded == (schema.SCHEMA_VERSION, schema.SCHEMA_VERSION)
+    upgraded.close()
+    peeked = peek_store(url)
+    assert peeked is not None and peeked.peek_id("OUT", 2026) == "OUT-2026-001"
+    peeked.close()
+
+
+def _execute(url: str, statements: list[str]) -> None:
+    """Run raw SQL on the store's database, bypassing the store (to build old or future schemas)."""
+    if url.startswith("sqlite:"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+
+def _v1(url: str) -> list[str]:
+    script = (schema if url.startswith("sqlite:") else pg_schema).V1
+    return [s for s in script.split(";") if s.strip()]
+
+
+def test_a_store_behind_is_refused_until_upgraded_and_keeps_its_rows(url: str) -> None:
+    _execute(url, _v1(url) + ["INSERT INTO meta VALUES ('schema_version', '1')",
+                              "INSERT INTO counters VALUES ('OUT', 2026, 7)"])
+    with pytest.raises(StoreBehind, match=r"is at schema 1, this notify needs 2: run `notify db upgrade`"):
+        open_store(url)
+    store = open_store(url, upgrade=True)
+    assert store.upgraded == (1, 2)
+    assert opened(store, "ann") == "OUT-2026-008"  # the counter survived the migration
+    store.close()
+
+
+def test_a_store_from_a_newer_notify_is_refused(store: Any, url: str) -> None:
+    store.close()
+    _execute(url, ["UPDATE meta SET value = '99' WHERE key = 'schema_version'"])
+    with pytest.raises(StoreError, match="is at schema 99, newer than this notify"):
+        open_store(url)
+
+
+# -- incidents and ids --------------------------------------------------------------------------
+
+
+def test_ids_are_allocated_in_order_skipping_ids_typed_by_hand(store: Any) -> None:
+    assert store.peek_id("OUT", 2026) == "OUT-2026-001"
+    assert opened(store, "ann") == "OUT-2026-001"
+    assert opened(store, "bob", incident_id="OUT-2026-002") == "OUT-2026-002"  # typed by hand
+    assert store.peek_id("OUT", 2026) == "OUT-2026-002"  # peeking does not know about typed ids
+    assert opened(store, "cat") == "OUT-2026-003"
+    assert store.open_incident(record("OUT-2026-003"), [planned("dan")], prefix="OUT", year=2026, now=T1) == \
+        ("OUT-2026-003", False)
+    assert [d.person for d in store.deliveries("OUT-2026-003")] == ["cat"]  # nothing written the second time
+    assert store.peek_id("OUT", 2027) == "OUT-2027-001"
+
+
+def test_an_incident_reads_back_with_its_fields_meta_and_triggered_event(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob", dedup_key="grp-1")
+    row = store.incident(incident_id)
+    assert (row.id, row.klass, row.status, row.drill, row.started, row.created) == \
+        (incident_id, "outage", "open", False, T0, T0)
+    assert row.fields == {"summary": "API down", "customer": "Acme"} and row.meta == {"needs_review": False}
+    assert (row.acked_at, row.acked_by, row.resolved_at, row.updates, row.last_update_at) == (None, None, None, 0, None)
+    assert store.incident("OUT-2026-404") is None
+    assert [e.as_json() for e in store.events(incident_id)] == \
+        [{"at": T0, "kind": "triggered", "key": "triggered", "by": None, "detail": "API down"}]
+    assert store.open_by_dedup_key("grp-1").id == incident_id and store.open_by_dedup_key("grp-2") is None
+    assert [d.person for d in store.deliveries(incident_id)] == ["ann", "bob"]
+
+
+def test_incidents_lists_all_or_only_the_unresolved(store: Any) -> None:
+    first, second = opened(store, "ann"), opened(store, "bob")
+    store.record_event(first, "resolved", "resolved", T1, "fixed", "sm", status="resolved")
+    assert [i.id for i in store.incidents()] == [first, second]
+    assert [i.id for i in store.incidents(open_only=True)] == [second]
+    assert store.incident(first).resolved_at == T1
+
+
+def test_concurrent_allocations_never_share_an_id(url: str) -> None:
+    open_store(url).close()
+    ids = concurrently(url, 8, lambda s, i: s.open_incident(record(), [planned(f"p{i}")], prefix="OUT",
+                                                             year=2026, now=T0))
+    assert sorted(i for i, created in ids) == [f"OUT-2026-{n:03d}" for n in range(1, 9)]
+    assert all(created for _, created in ids)
+
+
+def test_one_open_monitoring_group_is_one_incident_however_many_arrive_at_once(url: str) -> None:
+    open_store(url).close()
+    results = concurrently(url, 8, lambda s, i: s.open_incident(
+        record(dedup_key="am:{}:{alertname=Down}", dedup_open=True), [planned("ann")], prefix="OUT", year=2026,
+        now=T0))
+    assert len({incident_id for incident_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    store = open_store(url)
+    assert len(store.incidents()) == 1 and len(store.deliveries(results[0][0])) == 1
+    # once resolved, the same group firing again is a new incident
+    store.record_event(results[0][0], "resolved", "resolved", T1, status="resolved")
+    again, created = store.open_incident(record(dedup_key="am:{}:{alertname=Down}", dedup_open=True), [],
+                                         prefix="OUT", year=2026, now=T2)
+    assert created and again != results[0][0]
+    store.close()
+
+
+# -- the timeline -----------------------------------------------------------------------------
+
+
+def test_an_event_is_recorded_once_with_its_notices(store: Any) -> None:
+    incident_id = opened(store, "ann")
+    notices = [planned("bob", kind="escalation", step=1)]
+    assert store.record_event(incident_id, "escalation-1", "escalation", T1, "stage 1", deliveries=notices)
+    assert not store.record_event(incident_id, "escalation-1", "escalation", T2, "again", deliveries=notices)
+    assert [(d.person, d.kind, d.step) for d in store.deliveries(incident_id, step=1)] == [("bob", "escalation", 1)]
+    assert [(e.key, e.at, e.detail) for e in store.events(incident_id)] == \
+        [("triggered", T0, "API down"), ("escalation-1", T1, "stage 1")]
+
+
+def test_a_timer_ticked_by_many_workers_at_once_fires_once(url: str) -> None:
+    store = open_store(url)
+    incident_id = opened(store, "ann")
+    fired = concurrently(url, 8, lambda s, i: s.record_event(
+        incident_id, "reminder-x", "reminder", T1, deliveries=[planned("ic", kind="reminder", step=0)]))
+    assert sorted(fired) == [False] * 7 + [True]
+    assert [d.person for d in store.deliveries(incident_id)] == ["ann", "ic"]
+    store.close()
+
+
+def test_ack_update_and_resolve_change_the_incident(store: Any) -> None:
+    incident_id = opened(store, "ann")
+    store.record_event(incident_id, "escalation-1", "escalation", T1, deliveries=[planned("bob", kind="escalation")])
+    assert store.record_event(incident_id, "ack", "acknowledged", T1, by="Ann", status="acknowledged")
+    assert store.record_event(incident_id, "ack-2", "acknowledged", T2, by="Bob", status="acknowledged")
+    row = store.incident(incident_id)
+    assert (row.status, row.acked_at, row.acked_by) == ("acknowledged", T1, "Ann")  # the first ack stands
+    store.record_event(incident_id, f"update-{T2}", "update", T2, "contained", "Ann",
+                       deliveries=[planned("customer", kind="update")])
+    assert (store.incident(incident_id).updates, store.incident(incident_id).last_update_at) == (1, T2)
+    store.record_event(incident_id, "resolved", "resolved", T5, "fixed", "Ann", status="resolved")
+    by_person = {d.person: d for d in store.deliveries(incident_id)}
+    # a pending timer notice is moot once resolved; pages and updates already accepted still go out
+    assert (by_person["bob"].status, by_person["bob"].skip) == ("skipped", "incident resolved")
+    assert by_person["ann"].status == "pending" and by_person["customer"].status == "pending"
+    assert store.incident(incident_id).status == "resolved"
+
+
+# -- the outbox: leases ---------------------------------------------------------------------------
+
+
+def test_claim_leases_due_rows_oldest_first_and_only_once(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob", "cat")
+    first = store.claim("w1", T0, T2, limit=2)
+    assert [(d.person, d.status, d.possible_duplicate) for d in first] == \
+        [("ann", "in-flight", False), ("bob", "in-flight", False)]
+    assert [d.person for d in store.claim("w2", T1, T5)] == ["cat"]
+    assert store.claim("w3", T1, T5) == []  # every row leased and no lease expired
+    assert {d.status for d in store.deliveries(incident_id)} == {"in-flight"}
+
+
+def test_an_expired_lease_is_taken_over_and_marked_possibly_duplicated(store: Any) -> None:
+    opened(store, "ann", "bob")
+    store.claim("dead", T0, T2, limit=1)  # ann's row; its owner dies
+    taken = store.claim("alive", T5, T9)
+    assert [(d.person, d.possible_duplicate) for d in taken] == [("ann", True), ("bob", False)]
+    store.record_attempt(taken[0], attempt_row(taken[0], "delivered", T5), final_status="delivered")
+    assert [a.possible_duplicate for a in store.attempts()] == [True]  # the log says so too
+
+
+def test_claim_filters_by_incident_and_ids(store: Any) -> None:
+    first = opened(store, "ann", "bob")
+    second = opened(store, "cat")
+    assert [d.person for d in store.claim("w", T0, T2, incident_id=second)] == ["cat"]
+    bob = next(d for d in store.deliveries(first) if d.person == "bob")
+    assert [d.person for d in store.claim("w", T0, T2, ids=[bob.id])] == ["bob"]
+    assert store.claim("w", T0, T2, ids=[]) == []
+
+
+def test_concurrent_claims_share_the_rows_without_overlap(url: str) -> None:
+    store = open_store(url)
+    opened(store, *[f"p{i:02d}" for i in range(60)])
+
+    def drain(s: Any, i: int) -> list[int]:
+        mine: list[int] = []
+        while rows := s.claim(f"w{i}", T0, T5, limit=3):
+            mine += [r.id for r in rows]
+        return mine
+
+    claimed = concurrently(url, 6, drain)
+    flat = [row_id for rows in claimed for row_id in rows]
+    assert len(flat) == len(set(flat)) == 60
+    store.close()
+
+
+def test_a_retry_goes_back_to_the_outbox_due_at_its_time(store: Any) -> None:
+    incident_id = opened(store, "ann")
+    row = store.claim("w", T0, T2)[0]
+    store.record_attempt(row, attempt_row(row, "failed-transient", T1), final_status=None, next_attempt_at=T5)
+    again = store.deliveries(incident_id)[0]
+    assert (again.status, again.attempts, again.next_attempt_at, again.reason) == ("pending", 1, T5, "server-error")
+    assert store.claim("w", T2, T9) == []  # not due yet
+    assert store.next_due() == T5
+    retried = store.claim("w2", T5, T9)
+    assert [d.attempts for d in retried] == [1]
+    store.record_attempt(retried[0], attempt_row(retried[0], "delivered", T5, number=2), final_status="delivered")
+    done = store.deliveries(incident_id)[0]
+    assert (done.status, done.attempts, done.next_attempt_at) == ("delivered", 2, None)
+    assert store.next_due() is None
+
+
+def test_release_gives_back_only_the_owners_leases(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob")
+    store.claim("w1", T0, T5, limit=1)
+    store.claim("w2", T0, T5, limit=1)
+    assert store.release("w1") == 1
+    assert {d.person: d.status for d in store.deliveries(incident_id)} == {"ann": "pending", "bob": "in-flight"}
+    assert store.next_due() == ""  # due at once
+    assert [d.person for d in store.claim("w3", T1, T5)] == ["ann"]
+
+
+def test_requeue_puts_back_only_finally_failed_rows(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob", "cat")
+    rows = store.claim("w", T0, T2)
+    store.record_attempt(rows[0], attempt_row(rows[0], "failed-permanent"), final_status="failed-permanent")
+    store.record_attempt(rows[1], attempt_row(rows[1], "delivered"), final_status="delivered")
+    assert store.requeue([r.id for r in rows], T2) == 1
+    assert store.requeue([], T2) == 0
+    assert {d.person: d.status for d in store.deliveries(incident_id)} == \
+        {"ann": "pending", "bob": "delivered", "cat": "in-flight"}
+
+
+def test_a_fallback_is_planned_once_and_inherits_kind_and_notice(store: Any) -> None:
+    incident_id = opened(store, "ann")
+    store.record_event(incident_id, "update-1", "update", T1,
+                       deliveries=[planned("bob", kind="update", notice={"message": "contained"})])
+    original = store.deliveries(incident_id)[1]
+    fallback = planned("bob", channel="email", fallbacks=[["sms", "+15550100"]])
+    fallback["key"] = original.key.rsplit(":", 1)[0] + ":email"
+    new_id = store.add_fallback(original, fallback, T2)
+    assert new_id is not None and store.add_fallback(original, fallback, T2) is None
+    row = store.deliveries(incident_id)[-1]
+    assert (row.id, row.fallback_of, row.kind, row.notice, row.fallbacks, row.status) == \
+        (new_id, original.id, "update", {"message": "contained"}, [["sms", "+15550100"]], "pending")
+    store.set_warning(new_id, "template failed: plain fallback sent")
+    assert store.deliveries(incident_id)[-1].warning == "template failed: plain fallback sent"
+
+
+def test_a_skipped_delivery_is_stored_but_never_claimed(store: Any) -> None:
+    incident_id = opened(store, "ann")
+    store.record_event(incident_id, "e", "step", T1, deliveries=[planned("bob", skip="no phone number")])
+    row = store.deliveries(incident_id)[-1]
+    assert (row.status, row.skip) == ("skipped", "no phone number")
+    assert [d.person for d in store.claim("w", T1, T2)] == ["ann"]
+
+
+# -- the log, metrics and workers ---------------------------------------------------------------------
+
+
+def test_attempts_filter_by_incident_time_and_count_oldest_first(store: Any) -> None:
+    first, second = opened(store, "ann", "bob"), opened(store, "cat")
+    for at, row in zip([T1, T2, T5], store.claim("w", T0, T9)):
+        store.record_attempt(row, attempt_row(row, "delivered", at), final_status="delivered")
+    assert [a.person for a in store.attempts()] == ["ann", "bob", "cat"]
+    assert [a.person for a in store.attempts(incident_id=first)] == ["ann", "bob"]
+    assert [a.person for a in store.attempts(since=T2)] == ["bob", "cat"]
+    assert [a.person for a in store.attempts(limit=2)] == ["bob", "cat"]
+    row = store.attempts(incident_id=second)[0]
+    assert row.as_json() == {"at": T5, "incident": second, "class": "outage", "step": 0, "kind": "step",
+                             "recipient": "cat", "role": "on-call", "channel": "webhook",
+                             "target": "https://example.invalid/***", "attempt": 1, "outcome": "delivered",
+                             "reason": "ok", "detail": "HTTP 200", "latency_ms": 12.5, "fallback_of": None,
+                             "delivered_to": None, "possible_duplicate": False}
+
+
+def test_stats_count_open_incidents_breaches_and_the_backlog(store: Any) -> None:
+    assert store.stats(T0) == {"open_incidents": 0, "sla_breaches": 0, "pending": 0, "oldest_due_age": 0.0}
+    incident_id = opened(store, "ann", "bob")
+    store.record_event(incident_id, "escalation-1", "escalation", T1)
+    row = store.claim("w", T0, T1, limit=1)[0]
+    store.record_attempt(row, attempt_row(row, "failed-transient"), final_status=None, next_attempt_at=T9)
+    assert store.stats(T5) == {"open_incidents": 1, "sla_breaches": 1, "pending": 1, "oldest_due_age": 300.0}
+
+
+def test_heartbeats_keep_the_latest_time(store: Any) -> None:
+    assert store.last_heartbeat() is None
+    store.heartbeat("w1", T0)
+    store.heartbeat("w2", T1)
+    store.heartbeat("w1", T2)
+    assert store.last_heartbeat() == T2
+
+
+def _scenario(store: Any) -> dict[str, Any]:
+    """A little of everything, returning every row the store can show."""
+    incident_id = opened(store, "ann", "bob", dedup_key="grp")
+    store.record_event(incident_id, "escalation-1", "escalation", T1, "stage 1",
+                       deliveries=[planned("cat", kind="escalation", step=1, notice={"stage": 1})])
+    rows = store.claim("w", T1, T5)
+    store.record_attempt(rows[0], attempt_row(rows[0], "delivered", T1), final_status="delivered")
+    store.record_attempt(rows[1], attempt_row(rows[1], "failed-transient", T1), final_status=None, next_attempt_at=T2)
+    store.record_attempt(rows[2], attempt_row(rows[2], "failed-permanent", T1), final_status="failed-permanent")
+    store.add_fallback(rows[2], planned("cat", channel="email", fallbacks=[]), T2)
+    store.record_event(incident_id, "ack", "acknowledged", T2, by="Ann", status="acknowledged")
+    store.heartbeat("w", T2)
+    return {"incidents": store.incidents(), "deliveries": store.deliveries(incident_id),
+            "events": store.events(incident_id), "attempts": store.attempts(), "stats": store.stats(T5),
+            "next_due": store.next_due(), "heartbeat": store.last_heartbeat(), "peek": store.peek_id("OUT", 2026)}
+
+
+def test_both_stores_give_back_identical_rows(tmp_path: Path) -> None:
+    sqlite_store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    with pg.schema("same") as pg_url:
+        pg_store = open_store(pg_url)
+        try:
+            from_sqlite, from_pg = _scenario(sqlite_store), _scenario(pg_store)
+        finally:
+            pg_store.close()
+            sqlite_store.close()
+    assert from_pg == from_sqlite
+    # same types too, not merely equal values (True == 1): what a JSON document would show
+    for name in ("incidents", "deliveries", "attempts"):
+        assert [[type(v) for v in vars(r).values()] for r in from_pg[name]] == \
+            [[type(v) for v in vars(r).values()] for r in from_sqlite[name]], name
+
+
+# -- PostgreSQL only: its URL and its failures -----------------------------------------------------------
+
+
+def test_a_postgres_failure_is_a_store_error_that_never_shows_the_password() -> None:
+    pg.require()
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql://notify:s3cret-pw@127.0.0.1:1/test?connect_timeout=2")
+    assert "s3cret-pw" not in str(caught.value)
+    assert str(caught.value).startswith("cannot open store postgresql://notify:***@127.0.0.1:1/test")
+
+
+def test_a_search_path_naming_no_schema_is_explained() -> None:
+    pg.require()
+    with pytest.raises(StoreError, match="the search_path names no existing schema"):
+        open_store(pg.url_for("notify_test_no_such_schema"))
+
+
+def test_both_url_schemes_select_postgres(pg_url: str) -> None:
+    store = open_store(pg_url.replace("postgresql://", "postgres://", 1))
+    assert type(store).__name__ == "PostgresStore" and store.schema_version() == schema.SCHEMA_VERSION
+    store.close()
+
+
+def test_mask_url_hides_passwords_in_the_userinfo_and_the_query() -> None:
+    pytest.importorskip("psycopg")
+    from dispatcher.store.postgres import mask_url
+
+    assert mask_url("postgresql://u:p%40ss@db:5432/notify") == "postgresql://u:***@db:5432/notify"
+    assert mask_url("postgresql://db/notify?user=u&password=hunter2") == "postgresql://db/notify?user=u&password=***"
+    assert mask_url("postgresql://u@db/notify") == "postgresql://u@db/notify"
+
+
+pg_url = pg.pg_url  # the fixture, for the PostgreSQL-only tests above
