@@ -65,6 +65,8 @@ class HttpClient:
         self._timeout = (config.connect_timeout, config.read_timeout)
         # Passed on every request: a session-level verify loses to REQUESTS_CA_BUNDLE in requests.
         self._verify: bool | str = config.ca_bundle or True
+        # An explicit proxy (NOTIFY_PROXY, the drill sandbox) wins over HTTPS_PROXY from the environment.
+        self._proxies = {"https": config.proxy, "http": config.proxy} if config.proxy else None
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
         install_log_redaction()
@@ -80,7 +82,7 @@ class HttpClient:
         try:
             return self._get_session().post(
                 url, auth=auth, timeout=self._timeout, verify=self._verify,
-                allow_redirects=False, **kw,
+                allow_redirects=False, proxies=self._proxies, **kw,
             )
         except requests.RequestException as exc:
             return exception_result(exc, host_of(url), all_secrets(secrets, auth))

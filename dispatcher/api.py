@@ -91,6 +91,7 @@ class ChannelConfig:
     read_timeout: float = 10.0
     ca_bundle: str | None = None  # REQUESTS_CA_BUNDLE / SSL_CERT_FILE, resolved by settings
     drill: bool = False
+    proxy: str | None = None  # explicit HTTPS proxy for provider APIs (NOTIFY_PROXY); else HTTPS_PROXY applies
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
                 routes[entry.channel] = url
     return ChannelConfig(url=settings.channel_url(name), routes=routes, connect_timeout=settings.connect_timeout,
                          read_timeout=settings.read_timeout,
-                         ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None, drill=drill)
+                         ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None, drill=drill,
+                         proxy=settings.proxy)
 
 
 _TARGET_CHECK = {

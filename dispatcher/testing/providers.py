@@ -280,12 +280,14 @@ class ProviderProxy(_Service):
     ``proxy.ca_bundle_path`` is the CA to trust; ``proxy.env()`` the variables to set.
     """
 
-    def __init__(self, hosts: Iterable[str] = PROVIDER_HOSTS) -> None:
+    def __init__(self, hosts: Iterable[str] = PROVIDER_HOSTS,
+                 recorder: Callable[[str], Recorder] = lambda host: Recorder()) -> None:
+        """``recorder(host)`` builds each host's Recorder: a subclass may choose replies by path."""
         import trustme
 
         super().__init__()
         self.hosts = tuple(hosts)
-        self._recorders = {host: Recorder() for host in self.hosts}
+        self._recorders = {host: recorder(host) for host in self.hosts}
         self._ca = trustme.CA()
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
