@@ -172,15 +172,18 @@ def _webhook_planned(rt: Runtime, step: int) -> list[Planned]:
 def incident_record(incident: Incident) -> dict[str, Any]:
     return {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
             "started": incident.started.isoformat(), "fields": public_fields(incident),
-            "meta": {"account": incident.account, "also": list(incident.also), "needs_review": incident.needs_review}}
+            "meta": {"account": incident.account, "also": list(incident.also), "needs_review": incident.needs_review,
+                     "allow": list(incident.allow) if incident.allow is not None else None}}
 
 
 def incident_from_row(row: IncidentRow) -> Incident:
     """Rebuild the engine's incident from its stored row (a worker, a later command)."""
     fields = {k: v for k, v in row.fields.items() if k != "started"}
     meta = row.meta
+    allow = meta.get("allow")
     return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
-                    row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)))
+                    row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
+                    tuple(allow) if allow is not None else None)
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,

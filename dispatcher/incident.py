@@ -28,6 +28,7 @@ class Incident:
     dedup_key: str = ""
     also: tuple[str, ...] = ()  # audiences triage adds to step 0 (e.g. the Finance Director)
     needs_review: bool = False  # a weak triage match: page the on-call primary only
+    allow: tuple[str, ...] | None = None  # a live drill reaches only these recipients (ids or audiences)
 
     def with_id(self, incident_id: str) -> "Incident":
         return replace(self, id=incident_id, dedup_key=self.dedup_key or incident_id)

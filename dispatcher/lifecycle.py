@@ -19,7 +19,7 @@ ticking twice, or from two processes, or after a restart, fires nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .incident import format_time
 from .policy import IncidentClass, Notify, format_duration
@@ -110,13 +110,22 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
             break
         due_text = format_time(due)
         notice = {"kind": "reminder", "due": due_text, "number": k}
-        actions.append(Action(f"reminder-{due.isoformat()}", "reminder", due - lead,
+        actions.append(Action(f"reminder-{_stamp(due)}", "reminder", due - lead,
                               f"update due at {due_text}", (Notify(to="commander"),), notice=notice))
         if due <= until:
-            missed.append(Action(f"overdue-{due.isoformat()}", "overdue", due, f"update due at {due_text} was not sent",
+            missed.append(Action(f"overdue-{_stamp(due)}", "overdue", due, f"update due at {due_text} was not sent",
                                  _overdue_entries(klass), notice={**notice, "kind": "overdue"}))
     quiet = [Action(a.key, a.kind, a.due, a.detail, (), a.step, a.notice) for a in missed[-QUIET_KEPT - 1:-1]]
     return _latest_reminder_only(actions)[-QUIET_KEPT - 1:] + quiet + missed[-1:]
+
+
+def _stamp(moment: datetime) -> str:
+    """A due time for a key: compact UTC, no colons (keys are colon-separated)."""
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def parse_stamp(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
 
 
 def _latest_reminder_only(reminders: list[Action]) -> list[Action]:

@@ -68,8 +68,11 @@ def plan_audience(entry: Notify, incident: Incident, klass: IncidentClass, step:
     kind, _, ident = entry.to.partition(":")
     if incident.drill and kind in _OUTSIDE:
         return [_skipped(entry, step, "drills never contact customers or external contacts")]
-    resolver = _RESOLVERS[kind]
-    return resolver(entry, ident, incident, klass, step, directory)
+    planned = _RESOLVERS[kind](entry, ident, incident, klass, step, directory)
+    if incident.allow is not None:  # a live drill: everyone not named by --allow is left out
+        planned = [p if p.skip or {p.address.person, p.address.role} & set(incident.allow)
+                   else replace(p, skip="not in the drill's --allow list", fallbacks=()) for p in planned]
+    return planned
 
 
 def template_for(channel: str, kind: str = "step") -> str:

@@ -152,7 +152,7 @@ def test_due_actions_is_pure_and_stops_at_resolution(stage: Stage) -> None:
     klass = stage.runtime().klass("security")
     t0 = stage.clock.now()
     open_state = IncidentState(t0, "open")
-    due_at_30 = (t0 + 30 * MINUTE).isoformat()
+    due_at_30 = (t0 + 30 * MINUTE).strftime("%Y%m%dT%H%M%SZ")
     keys = [a.key for a in due_actions(klass, open_state, t0 + 31 * MINUTE)]
     assert keys == ["step-1", "escalation-1", f"reminder-{due_at_30}", "escalation-2", f"overdue-{due_at_30}"]
     assert due_actions(klass, open_state, t0 + 31 * MINUTE) == due_actions(klass, open_state, t0 + 31 * MINUTE)
