@@ -1,1 +1,82 @@
-"""CLI command `notify drill` (filled in below)."""
+"""CLI command `notify drill`: run a scenario, show progress, print and save the report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import _config_dir, _emit, _fail, _settings, config_dir_option, handles_errors, main
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--sandbox", is_flag=True, help="Deliver to local stand-ins for every channel (no credentials).")
+@click.option("--instant", is_flag=True, help="Jump the simulated clock from tick to tick (the sandbox default).")
+@click.option("--speed", type=click.FloatRange(min=1.0), default=None,
+              help="Run simulated time N times faster than real time.")
+@click.option("--allow", "allow", multiple=True, metavar="WHO",
+              help="Live drills only: a recipient (person id, list:ID, slack:ID, role:ID) that may be reached.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the HTML report (a timeline picture) to this file.")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the drill's own store goes (default: a new temporary directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print the schema-1 JSON document to stdout.")
+@config_dir_option
+@click.pass_context
+@handles_errors
+def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool, speed: float | None,
+          allow: tuple[str, ...], report_path: Path | None, state_dir: Path | None, as_json: bool,
+          local_config_dir: Path | None) -> None:
+    """Run an escalation drill: every message marked [DRILL], its own state, a report with SLAs.
+
+    \b
+    Exit statuses: 0 every expectation held; 1 some failed (listed);
+    2 a bad scenario file or option (the message names the file and key).
+    """
+    from . import engine
+    from .clock import FakeClock
+    from .drill.report import build_document, public, render_html, render_table
+    from .drill.runner import ScaledClock, play
+    from .drill.sandbox import Sandbox
+    from .drill.scenario import load_scenario
+    from .settings import load_settings
+
+    scenario = load_scenario(scenario_file)
+    if not sandbox and (instant or speed):
+        _fail("drill: without --sandbox a drill reaches real people, so it runs only at real speed "
+              "(drop --instant/--speed, or add --sandbox)")
+    if not sandbox and not allow:
+        _fail("drill: without --sandbox name who may be reached with --allow (e.g. --allow person:cto)")
+    if not sandbox and any(e.action in ("fail", "recover") for e in scenario.events):
+        _fail(f"drill: {scenario_file}: 'fail'/'recover' events need --sandbox (they script the stand-ins)")
+    settings = _settings()
+    progress = (lambda line: click.echo(line, err=True))
+    runner_kwargs = {"state_dir": state_dir, "allow": None if sandbox else tuple(allow), "progress": progress}
+    if sandbox:
+        with Sandbox() as stand_ins:
+            settings = load_settings(**stand_ins.settings)  # the stand-ins replace every channel setting
+            rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+            rt.klass(scenario.klass)
+            clock = ScaledClock(speed) if speed else FakeClock(_now_utc())
+            progress(f"[DRILL] {scenario.name}: sandbox on 127.0.0.1 (SMTP :{stand_ins.smtp.port}, "
+                     f"Slack/Twilio via proxy :{stand_ins.proxy.port}), {'speed x%g' % speed if speed else 'instant'}")
+            outcome = play(rt, scenario, clock=clock, sandbox=stand_ins, **runner_kwargs)
+    else:
+        rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+        progress(f"[DRILL] {scenario.name}: LIVE at real speed, reaching only {', '.join(allow)}")
+        outcome = play(rt, scenario, clock=ScaledClock(1.0), **runner_kwargs)
+    doc = build_document(rt, scenario, outcome, sandbox)
+    if report_path:
+        report_path.write_text(render_html(doc), encoding="utf-8")
+        progress(f"[DRILL] HTML report: {report_path}")
+    _emit(json.dumps(public(doc), indent=2) if as_json else render_table(doc), settings)
+    sys.exit(0 if doc["ok"] else 1)
+
+
+def _now_utc():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)

@@ -1,0 +1,246 @@
+"""The drill report: one JSON document, a terminal table, and a self-contained HTML timeline."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..engine import Runtime
+from ..lifecycle import parse_stamp
+from .expect import Check, Facts, Sent, check_all, minutes
+from .runner import DrillOutcome
+from .scenario import Scenario
+
+__all__ = ["build_document", "render_html", "render_table"]
+
+
+def _attempts_by_delivery(outcome: DrillOutcome) -> dict[int, list]:
+    """Each delivery's attempts: within one (recipient, channel, kind, step), attempt 1 starts the next delivery."""
+    queues: dict[tuple, list[int]] = {}
+    for d in outcome.deliveries:
+        queues.setdefault((d.person, d.channel, d.kind, d.step), []).append(d.id)
+    owned: dict[int, list] = {d.id: [] for d in outcome.deliveries}
+    current: dict[tuple, int] = {}
+    for a in outcome.attempts:
+        group = (a.person, a.channel, a.kind, a.step)
+        if a.attempt == 1 or group not in current:
+            if not queues.get(group):
+                continue
+            current[group] = queues[group].pop(0)
+        owned[current[group]].append(a)
+    return owned
+
+
+def _sent_rows(outcome: DrillOutcome) -> list[Sent]:
+    fired = {e.key: datetime.fromisoformat(e.at) for e in outcome.events}
+    by_id = {d.id: d for d in outcome.deliveries}
+    attempts = _attempts_by_delivery(outcome)
+    rows = []
+    for d in outcome.deliveries:
+        label = d.key.split(":")[1]
+        mine = attempts[d.id]
+        delivered = next((datetime.fromisoformat(a.at) for a in mine if a.outcome == "delivered"), None)
+        first = datetime.fromisoformat(mine[0].at) if mine else None
+        due = fired.get(label, outcome.t0)
+        original = by_id.get(d.fallback_of) if d.fallback_of else None
+        failures = tuple(datetime.fromisoformat(a.at) for a in mine if a.outcome != "delivered")
+        rows.append(Sent(d.kind, d.step, d.person, d.display, d.role, d.channel, d.masked_target, d.status, due,
+                         first, delivered, d.attempts, d.skip or d.reason,
+                         f"{original.person}/{original.channel}" if original else None, failures))
+    return rows
+
+
+def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandboxed: bool) -> dict[str, Any]:
+    klass = rt.klass(scenario.klass)
+    sent = _sent_rows(outcome)
+    acked = datetime.fromisoformat(outcome.incident.acked_at) if outcome.incident.acked_at else None
+    missed = [parse_stamp(e.key.removeprefix("overdue-")) for e in outcome.events if e.kind == "overdue"]
+    facts = Facts(outcome.t0, sent, acked, klass.response_sla, missed, klass.update_every is not None,
+                  rt.directory.holders)
+    checks = check_all(scenario.expect, facts)
+    rel = lambda moment: minutes(moment - outcome.t0) if moment else None  # noqa: E731
+    deadline = outcome.t0 + klass.response_sla
+    response = {"deadline": rel(deadline), "acknowledged": rel(acked), "met": bool(acked and acked <= deadline),
+                "by": minutes(abs(deadline - acked)) if acked else None}
+    updates_due = sorted({parse_stamp(e.key.split("-", 1)[1]) for e in outcome.events
+                          if e.kind in ("reminder", "overdue")})
+    resolved = next((datetime.fromisoformat(e.at) for e in outcome.events if e.kind == "resolved"), None)
+    return {
+        "schema": 1, "command": "drill", "scenario": scenario.name, "description": scenario.description,
+        "sandbox": sandboxed, "incident": {"id": outcome.incident.id, "class": scenario.klass, "title": klass.title,
+                                           "status": outcome.incident.status, "acked_by": outcome.incident.acked_by,
+                                           "acked_at": rel(acked)},
+        "started": outcome.t0.isoformat(), "simulated": minutes(outcome.end - outcome.t0),
+        "response_sla": minutes(klass.response_sla), "response": response,
+        "update_every": minutes(klass.update_every) if klass.update_every else None,
+        "expectations": [{"expectation": c.expectation, "held": c.held, "detail": c.detail,
+                          "deadline": rel(c.deadline), "margin": minutes(c.margin) if c.margin is not None else None}
+                         for c in checks],
+        "deliveries": [{"kind": s.kind, "step": s.step, "recipient": s.person, "display": s.display, "role": s.role,
+                        "channel": s.channel, "target": s.target, "outcome": s.outcome, "attempts": s.attempts,
+                        "due": rel(s.due), "sent": rel(s.first_attempt), "delivered": rel(s.delivered),
+                        "lag": minutes(s.delivered - s.due) if s.delivered else None, "reason": s.reason,
+                        "fallback_of": s.fallback_of} for s in sent],
+        "timeline": [{"at": rel(datetime.fromisoformat(e.at)), "kind": e.kind, "detail": e.detail, "by": e.by}
+                     for e in outcome.events],
+        "received": [{"channel": r.channel, "to": r.to, "text": r.text} for r in outcome.received],
+        "ok": all(c.held for c in checks), "store": outcome.store_path,
+        "_checks": checks, "_sent": sent, "_t0": outcome.t0, "_end": outcome.end, "_acked": acked,
+        "_sla": klass.response_sla, "_missed": missed, "_updates_due": updates_due, "_resolved": resolved,
+    }
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document without the in-memory helpers."""
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+def _response_line(doc: dict[str, Any]) -> str:
+    r = doc["response"]
+    if r["acknowledged"] is None:
+        return f"response SLA {doc['response_sla']}: never acknowledged (MISSED)"
+    verdict = f"met with {r['by']} to spare" if r["met"] else f"MISSED by {r['by']}"
+    return (f"response SLA {doc['response_sla']}: acknowledged at +{r['acknowledged']} by "
+            f"{doc['incident']['acked_by']}, {verdict}")
+
+
+def render_table(doc: dict[str, Any]) -> str:
+    lines = [f"[DRILL] {doc['scenario']}  ({doc['incident']['id']}, {doc['incident']['title']}, "
+             f"{doc['simulated']} simulated{', sandbox' if doc['sandbox'] else ''})", ""]
+    head = ("KIND", "WHO", "CHANNEL", "DUE", "SENT", "DELIVERED", "OUTCOME", "LAG")
+    rows = [head] + [(d["kind"], d["display"], d["channel"], d["due"] or "", d["sent"] or "-", d["delivered"] or "-",
+                      d["outcome"], d["lag"] or (d["reason"] or "")) for d in doc["deliveries"]]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines += ["", _response_line(doc), "", "expectations:"]
+    lines += [f"  {'PASS' if e['held'] else 'FAIL'}  {e['expectation']}: {e['detail']}" for e in doc["expectations"]]
+    failed = [e for e in doc["expectations"] if not e["held"]]
+    lines += ["", f"{len(doc['expectations']) - len(failed)} of {len(doc['expectations'])} expectations held"
+                  + ("" if not failed else f"; FAILED: {', '.join(e['expectation'] for e in failed)}")]
+    return "\n".join(lines)
+
+
+# --- HTML: a picture a manager reads at a glance -------------------------------------------
+
+_COLORS = {"delivered": "#1a7f37", "failed-permanent": "#cf222e", "failed-transient": "#cf222e",
+           "skipped": "#8c959f", "pending": "#bf8700"}
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    """A self-contained page: summary, expectations, and an SVG timeline (recipients x time)."""
+    sent: list[Sent] = doc["_sent"]
+    t0: datetime = doc["_t0"]
+    span = max((doc["_end"] - t0).total_seconds(), 60.0)
+    rows = _timeline_rows(sent)
+    left, width, row_h, top = 260, 760, 26, 40
+    height = top + row_h * len(rows) + 40
+    x = lambda moment: left + width * max(0.0, min((moment - t0).total_seconds() / span, 1.0))  # noqa: E731
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 30}" height="{height}" '
+           f'font-family="sans-serif" font-size="12">']
+    svg += _axis(left, width, top, height, span)
+    svg += _deadlines(doc, t0, x, top, height)
+    for i, (label, items) in enumerate(rows):
+        y = top + row_h * i + row_h / 2
+        svg.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{html.escape(label)}</text>')
+        svg.append(f'<line x1="{left}" y1="{y}" x2="{left + width}" y2="{y}" stroke="#eaeef2"/>')
+        for s in items:
+            svg.append(_marker(s, x, y))
+    svg.append("</svg>")
+    checks: list[Check] = doc["_checks"]
+    items = "".join(f'<li class="{"pass" if c.held else "fail"}">{"&#10004;" if c.held else "&#10008;"} '
+                    f'{html.escape(c.expectation)}: {html.escape(c.detail)}</li>' for c in checks)
+    verdict = "All expectations held" if doc["ok"] else "Some expectations FAILED"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>[DRILL] {html.escape(doc['scenario'])}</title>
+<style>body{{font-family:sans-serif;margin:2em;color:#1f2328}} .pass{{color:#1a7f37}} .fail{{color:#cf222e}}
+li{{margin:.3em 0}} .verdict{{font-size:1.3em;font-weight:bold}} .legend span{{margin-right:1.5em}}
+table{{border-collapse:collapse;font-size:13px}} td,th{{border:1px solid #d0d7de;padding:3px 8px;text-align:left}}</style>
+</head><body>
+<h1>[DRILL] {html.escape(doc['scenario'])}</h1>
+<p>{html.escape(doc['description'])}</p>
+<p>Incident {html.escape(doc['incident']['id'])} ({html.escape(doc['incident']['title'])}), {doc['simulated']} simulated{
+', updates every ' + doc['update_every'] if doc['update_every'] else ''}.</p>
+<p class="{'pass' if doc['response']['met'] else 'fail'}"><b>{html.escape(_response_line(doc))}</b></p>
+<p class="verdict {'pass' if doc['ok'] else 'fail'}">{verdict}</p>
+<ul>{items}</ul>
+<h2>Timeline</h2>
+<p class="legend"><span style="color:#1a7f37">&#9679; delivered</span><span style="color:#cf222e">&#10006; failed</span>
+<span style="color:#8c959f">&#9675; skipped</span><span style="color:#cf222e">&#8942; response SLA deadline</span>
+<span style="color:#0969da">| acknowledged</span><span style="color:#bf8700">&#8942; update due (missed in red)</span>
+<span style="color:#1a7f37">| resolved</span></p>
+{''.join(svg)}
+<h2>Deliveries</h2>
+{_table(doc)}
+</body></html>"""
+
+
+def _timeline_rows(sent: list[Sent]) -> list[tuple[str, list[Sent]]]:
+    rows: dict[str, list[Sent]] = {}
+    for s in sent:
+        rows.setdefault(f"{s.display} ({s.channel})", []).append(s)
+    return list(rows.items())
+
+
+def _axis(left: int, width: int, top: int, height: int, span: float) -> list[str]:
+    step = 15 * 60 if span > 3600 else 5 * 60
+    marks = []
+    for second in range(0, int(span) + 1, step):
+        x = left + width * second / span
+        marks.append(f'<line x1="{x}" y1="{top - 10}" x2="{x}" y2="{height - 30}" stroke="#eaeef2"/>')
+        marks.append(f'<text x="{x}" y="{height - 14}" text-anchor="middle">+{second // 60}m</text>')
+    return marks
+
+
+def _deadlines(doc: dict[str, Any], t0: datetime, x, top: int, height: int) -> list[str]:
+    marks = []
+    sla_x = x(t0 + doc["_sla"])
+    marks.append(f'<line x1="{sla_x}" y1="{top - 10}" x2="{sla_x}" y2="{height - 30}" stroke="#cf222e" '
+                 f'stroke-dasharray="4,3"><title>response SLA</title></line>')
+    if doc["_acked"] is not None:
+        ack_x = x(doc["_acked"])
+        marks.append(f'<line x1="{ack_x}" y1="{top - 10}" x2="{ack_x}" y2="{height - 30}" stroke="#0969da" '
+                     f'stroke-width="2"><title>acknowledged</title></line>')
+    for due in doc["_updates_due"]:
+        missed = due in doc["_missed"]
+        mx = x(due)
+        marks.append(f'<line x1="{mx}" y1="{top - 10}" x2="{mx}" y2="{height - 30}" '
+                     f'stroke="{"#cf222e" if missed else "#bf8700"}" stroke-dasharray="1,3">'
+                     f'<title>update {"missed" if missed else "due"}</title></line>')
+    if doc["_resolved"] is not None:
+        rx = x(doc["_resolved"])
+        marks.append(f'<line x1="{rx}" y1="{top - 10}" x2="{rx}" y2="{height - 30}" stroke="#1a7f37" '
+                     f'stroke-width="2"><title>resolved</title></line>')
+    return marks
+
+
+def _marker(s: Sent, x, y: float) -> str:
+    failed = "".join(_cross(x(f), y, "#cf222e", html.escape(f"{s.display} by {s.channel}: attempt failed"))
+                     for f in s.failures)
+    return failed + _final_marker(s, x, y)
+
+
+def _cross(cx: float, y: float, color: str, title: str) -> str:
+    return (f'<path d="M{cx - 5},{y - 5} L{cx + 5},{y + 5} M{cx + 5},{y - 5} L{cx - 5},{y + 5}" stroke="{color}" '
+            f'stroke-width="2"><title>{title}</title></path>')
+
+
+def _final_marker(s: Sent, x, y: float) -> str:
+    moment = s.delivered or s.first_attempt or s.due
+    color = _COLORS.get(s.outcome, "#57606a")
+    title = html.escape(f"{s.kind} {s.display} by {s.channel}: {s.outcome}")
+    if s.outcome == "delivered":
+        return f'<circle cx="{x(moment)}" cy="{y}" r="5" fill="{color}"><title>{title}</title></circle>'
+    if s.outcome == "skipped":
+        return f'<circle cx="{x(moment)}" cy="{y}" r="5" fill="none" stroke="{color}"><title>{title}</title></circle>'
+    return "" if s.failures else _cross(x(moment), y, color, title)
+
+
+def _table(doc: dict[str, Any]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("kind", "who", "role", "channel", "due", "sent", "delivered", "outcome",
+                                             "lag / reason"))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v or ''))}</td>" for v in (
+            d["kind"], d["display"], d["role"], d["channel"], d["due"], d["sent"], d["delivered"], d["outcome"],
+            d["lag"] or d["reason"])) + "</tr>" for d in doc["deliveries"])
+    return f"<table><tr>{head}</tr>{body}</table>"

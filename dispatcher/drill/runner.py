@@ -1,0 +1,154 @@
+"""Play a drill scenario through the real engine on a simulated clock, in a store of its own.
+
+The trigger, acks, updates and resolution go through the same functions the
+CLI uses; timers and retries through the same worker tick, every
+`TICK` of simulated time. With `--instant` the clock jumps from tick to
+tick; with `--speed N` it runs N times faster than real time; a live drill
+(no sandbox) runs at real speed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from .. import engine
+from ..clock import FakeClock
+from ..incidents import acknowledge, post_update, resolve
+from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
+from ..worker import Worker
+from .scenario import Event, Scenario
+
+__all__ = ["DrillOutcome", "ScaledClock", "play"]
+
+TICK = timedelta(seconds=10)
+
+
+class ScaledClock:
+    """Simulated time running `speed` times faster than the wall clock (1: real time)."""
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        self.speed = speed
+        self._start = start or datetime.now(timezone.utc)
+        self._m0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._m0) * self.speed)
+
+    def monotonic(self) -> float:
+        return self._m0 + (time.monotonic() - self._m0) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0) / self.speed)
+
+    def wait_until(self, moment: datetime) -> None:
+        self.sleep((moment - self.now()).total_seconds())
+
+
+@dataclass
+class DrillOutcome:
+    incident: IncidentRow
+    deliveries: list[DeliveryRow]
+    attempts: list[AttemptRow]
+    events: list[EventRow]
+    t0: datetime
+    end: datetime
+    store_path: str
+    received: list = field(default_factory=list)
+
+
+def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClock, state_dir: Path | None,
+         sandbox=None, allow: tuple[str, ...] | None = None,
+         progress: Callable[[str], None] = lambda line: None) -> DrillOutcome:
+    """Run the whole timeline and return everything that happened."""
+    directory = Path(state_dir or tempfile.mkdtemp(prefix="notify-drill-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    store_path = directory / "drill.db"
+    store = open_store(f"sqlite:///{store_path.resolve()}")
+    worker = Worker(rt, store, clock)
+    try:
+        t0 = clock.now()
+        incident_id = _run(rt, scenario, store, worker, clock, t0, sandbox, allow, progress)
+        return DrillOutcome(store.incident(incident_id), store.deliveries(incident_id),
+                            store.attempts(incident_id=incident_id), store.events(incident_id), t0, clock.now(),
+                            str(store_path), sandbox.received() if sandbox else [])
+    finally:
+        worker.close()
+        store.close()
+
+
+def _run(rt, scenario: Scenario, store: Store, worker: Worker, clock, t0: datetime, sandbox, allow,
+         progress: Callable[[str], None]) -> str:
+    pending = list(scenario.events)
+    incident_id = ""
+    seen = 0
+    offset = timedelta(0)
+    while offset <= scenario.length:
+        _advance(clock, t0 + offset)
+        while pending and pending[0].at <= offset:
+            event = pending.pop(0)
+            incident_id = _apply(rt, scenario, store, clock, event, incident_id, sandbox, allow) or incident_id
+            progress(f"[+{_mmss(offset)}] {_describe(event)}")
+        worker.tick()
+        seen = _report_new_attempts(store, incident_id, seen, t0, progress)
+        offset += TICK
+    return incident_id
+
+
+def _advance(clock, moment: datetime) -> None:
+    if isinstance(clock, FakeClock):
+        if moment > clock.now():
+            clock.advance(moment - clock.now())
+    else:
+        clock.wait_until(moment)
+
+
+def _apply(rt, scenario: Scenario, store: Store, clock, event: Event, incident_id: str, sandbox,
+           allow) -> str | None:
+    now = clock.now()
+    if event.action == "trigger":
+        incident = engine.new_incident(rt, scenario.klass, scenario.fields, now=now, drill=True)
+        incident = replace(incident, allow=allow)
+        report = engine.trigger(rt, "drill", incident, store=store, clock=clock, wait=0)
+        return report.incident["id"]
+    if event.action == "ack":
+        acknowledge(store, incident_id, event.by, now)
+    elif event.action == "update":
+        incident, rows = post_update(rt, store, incident_id, event.message, event.by, now)
+        engine.send_pending(rt, store, clock, incident, rows, wait=0)
+    elif event.action == "resolve":
+        incident, rows, _ = resolve(rt, store, incident_id, event.message, event.by, now)
+        engine.send_pending(rt, store, clock, incident, rows, wait=0)
+    elif event.action == "fail":
+        sandbox.fail(event.channel, event.status, event.times)
+    elif event.action == "recover":
+        sandbox.recover(event.channel)
+    return None
+
+
+def _report_new_attempts(store: Store, incident_id: str, seen: int, t0: datetime,
+                         progress: Callable[[str], None]) -> int:
+    if not incident_id:
+        return seen
+    attempts = store.attempts(incident_id=incident_id)
+    for a in attempts[seen:]:
+        at = datetime.fromisoformat(a.at) - t0
+        note = "" if a.outcome == "delivered" else f" ({a.reason})"
+        progress(f"[+{_mmss(at)}]   {a.kind:<10} {a.person} by {a.channel}: {a.outcome}{note}")
+    return len(attempts)
+
+
+def _describe(event: Event) -> str:
+    extra = {"ack": f" by {event.by}", "update": f": {event.message}", "resolve": f": {event.message or ''}",
+             "fail": f" {event.channel} answers {event.status}" + (f" x{event.times}" if event.times else ""),
+             "recover": f" {event.channel}"}.get(event.action, "")
+    return f"{event.action}{extra}"
+
+
+def _mmss(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60:3d}m{seconds % 60:02d}s"

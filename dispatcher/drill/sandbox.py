@@ -1,0 +1,123 @@
+"""Local stand-ins for every channel, so a drill delivers over real sockets with no credentials.
+
+An in-process SMTP server takes the email; a TLS-terminating proxy stands in
+for Slack (incoming webhook) and Twilio (SMS and voice calls) with a throwaway
+CA, so the real channels run unchanged. Each stand-in records what it
+received, and a drill event can make one channel fail for a while.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ..testing.providers import ProviderProxy, Recorded, Recorder, Reply
+from ..testing.smtp import SmtpServer
+
+__all__ = ["Received", "Sandbox"]
+
+SID = "AC" + "d" * 32
+_TWILIO_OK = {"Messages.json": Reply(201, {"sid": "SMdrill", "status": "queued"}),
+              "Calls.json": Reply(201, {"sid": "CAdrill", "status": "queued"})}
+
+
+@dataclass(frozen=True)
+class Received:
+    channel: str
+    to: str
+    text: str
+
+
+class _ChannelRecorder(Recorder):
+    """Answers per channel (SMS and calls share a host), with injectable failures."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(Reply(200, "ok"))
+        self.host = host
+        self.failures: dict[str, list[Reply]] = {}
+        self._fail_lock = threading.Lock()
+
+    def take(self, request: Recorded) -> Reply:
+        super().take(request)
+        channel = _channel_of(self.host, request.path)
+        with self._fail_lock:
+            script = self.failures.get(channel)
+            if script:
+                reply = script[0]
+                if len(script) > 1 or getattr(reply, "_repeat", False) is False:
+                    script.pop(0)
+                return reply
+        return next((r for suffix, r in _TWILIO_OK.items() if request.path.endswith(suffix)), Reply(200, "ok"))
+
+
+def _channel_of(host: str, path: str) -> str:
+    if host == "hooks.slack.com":
+        return "slack"
+    return "phone" if path.endswith("/Calls.json") else "sms"
+
+
+class Sandbox:
+    """Start with `with Sandbox() as sandbox:`; `settings` are the channel settings pointing at it."""
+
+    def __init__(self) -> None:
+        self.smtp = SmtpServer()
+        self.proxy = ProviderProxy(("hooks.slack.com", "api.twilio.com"), recorder=_ChannelRecorder)
+
+    def __enter__(self) -> "Sandbox":
+        self.smtp.start()
+        self.proxy.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proxy.stop()
+        self.smtp.stop()
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"email_url": self.smtp.url(**{"from": "drill@notify.invalid"}),
+                "slack_url": "https://hooks.slack.com/services/TDRILL/BDRILL/sandbox",
+                "sms_url": f"twilio://{SID}:sandbox@+15550100000",
+                "phone_url": f"twilio://{SID}:sandbox@+15550100000?method=call",
+                "proxy": self.proxy.proxy_url, "ca_bundle": self.proxy.ca_bundle_path,
+                "connect_timeout": 2.0, "read_timeout": 5.0}
+
+    def fail(self, channel: str, status: int, times: int | None) -> None:
+        """Make one channel's stand-in answer `status` (the next `times` requests, or until recovered)."""
+        if channel == "email":
+            self.smtp.answer("DATA", 451 if status < 500 else 554, times=times)
+            return
+        host = "hooks.slack.com" if channel == "slack" else "api.twilio.com"
+        recorder: _ChannelRecorder = self.proxy[host]  # type: ignore[assignment]
+        headers = {"Retry-After": "30"} if status == 429 else {}
+        reply = Reply(status, {"message": f"drill: injected {status}"}, headers)
+        with recorder._fail_lock:
+            recorder.failures[channel] = [reply] * times if times else [_Repeating(reply.status, reply.body, reply.headers)]
+
+    def recover(self, channel: str) -> None:
+        if channel == "email":
+            self.smtp.clear_answers()
+            return
+        host = "hooks.slack.com" if channel == "slack" else "api.twilio.com"
+        recorder: _ChannelRecorder = self.proxy[host]  # type: ignore[assignment]
+        with recorder._fail_lock:
+            recorder.failures.pop(channel, None)
+
+    def received(self) -> list[Received]:
+        """What each recipient actually received, in arrival order."""
+        got = [Received("email", str(m["To"]), str(m["Subject"])) for m in self.smtp.messages]
+        for request in self.proxy.requests:
+            channel = _channel_of(request.host, request.path)
+            if channel == "slack":
+                got.append(Received("slack", "incoming webhook", (request.json or {}).get("text", "")[:200]))
+            else:
+                form = request.form
+                text = form.get("Body") or form.get("Twiml", "")
+                got.append(Received(channel, form.get("To", ""), text[:200]))
+        return got
+
+
+class _Repeating(Reply):
+    """A failure reply that stays until `recover`."""
+
+    _repeat = True

@@ -1,0 +1,134 @@
+"""A drill scenario (TOML): the incident, a timeline of events at offsets, and what must have happened.
+
+    name = "Security breach at Acme"
+    class = "security"
+    duration = "2h"                  # how much simulated time to run (default: last event + 15m)
+    [fields]                         # the trigger's incident fields (summary required)
+    summary = "Unusual admin logins"
+    [[events]]                       # at an offset from the start, one action:
+    at = "22m"                       #   trigger | ack (by) | update (message, by) | resolve (message, by)
+    action = "ack"                   #   fail (channel, status, times: the sandbox provider answers
+    by = "Support Manager A"         #   that status) | recover (channel)
+    [[expect]]                       # who must have been notified by when, on which channel:
+    who = "rotation:primary"         #   an audience (rotation:primary, role:cto, list:..., slack:...) or
+    channel = "phone"                #   a person id; channel and kind (step, escalation, update,
+    within = "1m"                    #   reminder, overdue, resolved) optional; never = true: must not be
+                                     #   notified; sla = "response" | "updates": the class's SLA held
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..directory import pydantic_problems
+from ..policy import AUDIENCE, Duration
+from ..problems import ConfigError, error
+
+__all__ = ["Event", "Expectation", "Scenario", "load_scenario"]
+
+ACTIONS = ("trigger", "ack", "update", "resolve", "fail", "recover")
+CHANNELS = ("email", "slack", "sms", "phone", "webhook")
+KINDS = ("step", "escalation", "update", "reminder", "overdue", "resolved")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Event(_Model):
+    at: Duration
+    action: Literal["trigger", "ack", "update", "resolve", "fail", "recover"]
+    by: str | None = None
+    message: str | None = None
+    channel: Literal["email", "slack", "sms", "phone", "webhook"] | None = None
+    status: int | None = Field(default=None, ge=400, le=599)
+    times: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Event":
+        if self.action == "ack" and not self.by:
+            raise ValueError("an ack needs 'by' (who acknowledges)")
+        if self.action == "update" and not self.message:
+            raise ValueError("an update needs 'message'")
+        if self.action in ("fail", "recover") and not self.channel:
+            raise ValueError(f"{self.action} needs 'channel' (email, slack, sms, phone, webhook)")
+        if self.action == "fail" and self.status is None:
+            raise ValueError("fail needs 'status' (the HTTP status the provider answers, e.g. 500 or 429)")
+        return self
+
+
+class Expectation(_Model):
+    who: str | None = None
+    channel: Literal["email", "slack", "sms", "phone", "webhook"] | None = None
+    kind: Literal["step", "escalation", "update", "reminder", "overdue", "resolved"] | None = None
+    within: Duration | None = None
+    never: bool = False
+    sla: Literal["response", "updates"] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Expectation":
+        if (self.who is None) == (self.sla is None):
+            raise ValueError("an expectation names either 'who' (and optionally channel, kind, within, never) "
+                             "or 'sla' (response or updates)")
+        if self.who is not None and not self.never and self.within is None:
+            raise ValueError("say by when: 'within' (e.g. \"16m\"), or never = true")
+        return self
+
+    def describe(self) -> str:
+        if self.sla:
+            return f"{self.sla} SLA met"
+        what = f"{self.who}" + (f" by {self.channel}" if self.channel else "") + (f" ({self.kind})" if self.kind else "")
+        if self.never:
+            return f"{what} never notified"
+        return f"{what} notified within {int(self.within.total_seconds() // 60)}m"
+
+
+class Scenario(_Model):
+    name: str
+    description: str = ""
+    klass: str = Field(alias="class")
+    duration: Duration | None = None
+    fields: dict[str, str | list[str]]
+    events: list[Event] = Field(min_length=1)
+    expect: list[Expectation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _timeline(self) -> "Scenario":
+        # Only provider failures may be set up before the trigger, at 0m, so step 0 can meet them.
+        setup = [e for e in self.events if e.action in ("fail", "recover") and e.at == timedelta(0)]
+        rest = self.events[len(setup):] if self.events[:len(setup)] == setup else self.events
+        if not rest or rest[0].action != "trigger" or rest[0].at != timedelta(0):
+            raise ValueError("the first event must be the trigger at '0m' (after any 'fail' set up at '0m')")
+        if sum(e.action == "trigger" for e in self.events) != 1:
+            raise ValueError("a drill has exactly one trigger")
+        if any(b.at < a.at for a, b in zip(self.events, self.events[1:])):
+            raise ValueError("events must be in order of their 'at' offsets")
+        if not str(self.fields.get("summary", "")).strip():
+            raise ValueError("fields.summary is required")
+        for expectation in self.expect:
+            if expectation.who and not (AUDIENCE.match(expectation.who) or ":" not in expectation.who):
+                raise ValueError(f"expect.who {expectation.who!r} is neither an audience nor a person id")
+        return self
+
+    @property
+    def length(self) -> timedelta:
+        return self.duration or self.events[-1].at + timedelta(minutes=15)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Load a drill file; ConfigError naming the file, the line or key, and the problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([error(str(path), "", "drill file not found")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([error(str(path), "", f"not valid TOML: {exc}")]) from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(pydantic_problems(path, exc)) from None
