@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .cli import _config_dir, _emit, _fail, _now, _settings, config_dir_option, handles_errors, json_option, main, \
+from .cli import _config_dir, _emit, _fail, _settings, config_dir_option, handles_errors, json_option, main, \
     wait_option
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from .api import Address
 from .directory import Directory
-from .clock import Clock
 from .engine import Runtime, incident_from_row, incident_summary, lines_from_store, outbox_row
 from .incident import Incident, format_time
 from .lifecycle import Action, IncidentState, due_actions, next_actions

@@ -32,3 +32,23 @@ def config_dir(tmp_path: Path) -> Path:
         shutil.copy(REPO / name, target / name)
     shutil.copytree(REPO / "templates", target / "templates")
     return target
+
+
+@pytest.fixture
+def providers(monkeypatch: pytest.MonkeyPatch):
+    """Every channel configured against local stand-ins: (smtp server, provider proxy, the env set)."""
+    from dispatcher.testing.providers import ProviderProxy, Reply
+    from dispatcher.testing.smtp import SmtpServer
+
+    sid = "AC" + "5" * 32
+    with SmtpServer() as smtp, ProviderProxy() as proxy:
+        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
+        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+        env = dict(proxy.env(ca_bundle=True),
+                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
+                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+                   NOTIFY_SMS_URL=f"twilio://{sid}:token@+15550100000",
+                   NOTIFY_PHONE_URL=f"twilio://{sid}:token@+15550100000?method=call")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield smtp, proxy, env

@@ -29,8 +29,6 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispatcher.testing.providers import ProviderProxy, Reply
-from dispatcher.testing.smtp import SmtpServer
 
 SID = "AC" + "4" * 32
 TOKEN = "am-test-token-7f3c"
@@ -89,19 +87,6 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, every: fl
         time.sleep(every)
 
 
-@pytest.fixture
-def providers(monkeypatch: pytest.MonkeyPatch):
-    with SmtpServer() as smtp, ProviderProxy() as proxy:
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
-        env = dict(proxy.env(ca_bundle=True),
-                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
-                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-                   NOTIFY_SMS_URL=f"twilio://{SID}:token@+15550100000",
-                   NOTIFY_PHONE_URL=f"twilio://{SID}:token@+15550100000?method=call")
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield smtp, proxy, env
 
 
 class Notify:

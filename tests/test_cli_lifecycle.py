@@ -6,15 +6,12 @@ import json
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
-import pytest
 from click.testing import CliRunner
 
 from dispatcher.cli import main
 from dispatcher.store.schema import V1
-from dispatcher.testing.providers import ProviderProxy, Reply
-from dispatcher.testing.smtp import SmtpServer
+from dispatcher.testing.providers import Reply
 
 SID = "AC" + "3" * 32
 TRIGGER = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--summary", "Unusual admin logins"]
@@ -24,18 +21,6 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-@pytest.fixture
-def providers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SmtpServer, ProviderProxy]]:
-    with SmtpServer() as smtp, ProviderProxy() as proxy:
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
-        for name, value in proxy.env(ca_bundle=True).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NOTIFY_EMAIL_URL", smtp.url(**{"from": "notify@teamflow.example"}))
-        monkeypatch.setenv("NOTIFY_SLACK_URL", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX")
-        monkeypatch.setenv("NOTIFY_SMS_URL", f"twilio://{SID}:token@+15550100000")
-        monkeypatch.setenv("NOTIFY_PHONE_URL", f"twilio://{SID}:token@+15550100000?method=call")
-        yield smtp, proxy
 
 
 def started_at() -> datetime:
@@ -44,7 +29,7 @@ def started_at() -> datetime:
 
 
 def test_worker_with_the_clock_moved_forward_fires_the_seed_follow_ups(providers) -> None:
-    smtp, proxy = providers
+    smtp, proxy, _ = providers
     first = run(*TRIGGER)
     assert first.exit_code == 0 and "need a running `notify worker` (none has run)" in first.stdout
     t0 = started_at()
@@ -58,7 +43,7 @@ def test_worker_with_the_clock_moved_forward_fires_the_seed_follow_ups(providers
 
 
 def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
-    smtp, proxy = providers
+    smtp, proxy, _ = providers
     run(*TRIGGER)
     t0 = started_at()
     ack = run("ack", "SEC-2024-001", "--by", "Support Manager A")
@@ -79,7 +64,7 @@ def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
 
 
 def test_update_goes_to_the_update_audience_and_status_lists_it(providers) -> None:
-    smtp, _ = providers
+    smtp, _, _ = providers
     run(*TRIGGER)
     result = run("update", "SEC-2024-001", "--message", "Containment done", "--by", "Support Manager A")
     assert result.exit_code == 0, result.stdout
@@ -92,7 +77,7 @@ def test_update_goes_to_the_update_audience_and_status_lists_it(providers) -> No
 
 
 def test_deliveries_still_retrying_after_wait_are_left_to_the_worker_exit_3(providers) -> None:
-    smtp, proxy = providers
+    smtp, proxy, _ = providers
     proxy["hooks.slack.com"].script(Reply(503, "busy"), Reply(200, "ok"))
     result = run(*TRIGGER, "--wait", "0")
     assert result.exit_code == 3, result.stdout

@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Iterator
 
-import pytest
 from click.testing import CliRunner
 
 from dispatcher.cli import main
-from dispatcher.testing.providers import ProviderProxy, Reply
-from dispatcher.testing.smtp import SmtpServer
 
 SID = "AC" + "2" * 32
 
@@ -21,18 +17,6 @@ def run(*args: str, input: str | None = None):
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
 
-@pytest.fixture
-def providers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SmtpServer, ProviderProxy]]:
-    with SmtpServer() as smtp, ProviderProxy() as proxy:
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
-        for name, value in proxy.env(ca_bundle=True).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NOTIFY_EMAIL_URL", smtp.url(**{"from": "notify@teamflow.example"}))
-        monkeypatch.setenv("NOTIFY_SLACK_URL", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX")
-        monkeypatch.setenv("NOTIFY_SMS_URL", f"twilio://{SID}:token@+15550100000")
-        monkeypatch.setenv("NOTIFY_PHONE_URL", f"twilio://{SID}:token@+15550100000?method=call")
-        yield smtp, proxy
 
 
 def test_evidence_security_report_shows_rule_and_words() -> None:
@@ -80,7 +64,7 @@ def test_negation_is_shown_and_pages_nobody_on_it() -> None:
 
 
 def test_needs_review_send_pages_only_the_on_call_primary(providers) -> None:
-    smtp, proxy = providers
+    smtp, proxy, _ = providers
     result = run("triage", "--text", "I saw something suspicious in our audit log", "--send", "--json")
     doc = json.loads(result.stdout)
     assert doc["triage"]["needs_review"] is True and doc["incident"]["class"] == "security"
@@ -90,7 +74,7 @@ def test_needs_review_send_pages_only_the_on_call_primary(providers) -> None:
 
 
 def test_send_adds_the_rules_path_to_step_zero(providers) -> None:
-    smtp, _ = providers
+    smtp, _, _ = providers
     result = run("triage", "--text", "Please refund our annual plan, 4800 dollars", "--amount", "4800",
                  "--plan", "pro", "--summary", "Refund request", "--send")
     assert result.exit_code == 0, result.stdout
@@ -128,7 +112,7 @@ def test_who_honours_a_dated_override(config_dir: Path) -> None:
 
 
 def test_contact_test_sends_one_marked_message_and_logs_it(providers) -> None:
-    smtp, proxy = providers
+    smtp, proxy, _ = providers
     result = run("test", "cto", "--channel", "sms")
     assert result.exit_code == 0, result.stdout
     (request,) = proxy["api.twilio.com"].requests

@@ -13,7 +13,7 @@ import pytest
 from dispatcher.store import open_store
 from dispatcher.testing.providers import HANG, Reply
 
-from .stage import FIELDS, SID, Stage, make_stage
+from .stage import SID, Stage, make_stage
 
 
 
