@@ -69,7 +69,7 @@ class Sender:
     def send_now(self, rows: Iterable[DeliveryRow], deadline: datetime | None = None) -> None:
         """Lease these rows and drive each to its end, sleeping between retries until the deadline."""
         ids = [r.id for r in rows if r.status == "pending"]
-        claimed = self._claim(ids=ids) if ids else []
+        claimed = self._claim(ids=ids, limit=len(ids)) if ids else []  # all of them: the store's default is 100
         self._fan_out(claimed, lambda row: self._until_done(row, deadline))
 
     def attempt_due(self, limit: int = 256) -> int:

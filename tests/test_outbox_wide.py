@@ -1,0 +1,64 @@
+"""Wide fan-outs through the outbox: every row is sent at once, and many threads share the store safely."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from dispatcher.api import Capabilities, DeliveryResult, Notice, TargetKind
+from dispatcher.clock import SystemClock
+from dispatcher.delivery import RetryPolicy, Sender
+from dispatcher.registry import Registry
+from dispatcher.settings import load_settings
+from dispatcher.store import open_store
+
+NOTICE = Notice("OUT-2026-001", "outage", 0, "subject", "text")
+
+
+class CountingChannel:
+    name = "webhook"
+    capabilities = Capabilities(target=TargetKind.URL, template="email")
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.lock = threading.Lock()
+
+    def configured(self) -> bool:
+        return True
+
+    def send(self, notice, address) -> DeliveryResult:
+        with self.lock:
+            self.sent.append(address.target)
+        return DeliveryResult.delivered(status=200)
+
+    def close(self) -> None:
+        pass
+
+
+def fill(store, n: int, incident_id: str = "OUT-2026-001"):
+    rows = [{"key": f"{{incident}}:0:p{i}:webhook", "step": 0, "person": f"p{i}", "display": f"P{i}",
+             "role": "list:all", "channel": "webhook", "target": f"t{i}", "masked_target": f"t{i}",
+             "template": "email", "skip": None, "fallbacks": []} for i in range(n)]
+    record = {"id": incident_id, "class": "outage", "drill": False, "dedup_key": incident_id,
+              "started": "2026-11-26T03:12:00+00:00", "fields": {"summary": "x"}}
+    store.open_incident(record, rows, prefix="OUT", year=2026, now="2026-11-26T03:12:00+00:00")
+    return store.deliveries(incident_id, 0)
+
+
+def sender(store, channel, concurrency: int = 32) -> Sender:
+    registry = Registry(load_settings(), None)
+    registry._instances["webhook"] = channel
+    return Sender(store, registry, SystemClock(), lambda row: (NOTICE, None), "test", RetryPolicy(1),
+                  concurrency=concurrency, lease=timedelta(minutes=2))
+
+
+def test_a_trigger_sends_every_row_of_a_fan_out_wider_than_one_claim(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    channel = CountingChannel()
+    rows = fill(store, 250)
+    sender(store, channel).send_now(rows)
+    assert sorted(channel.sent) == sorted(f"t{i}" for i in range(250))
+    assert {d.status for d in store.deliveries("OUT-2026-001")} == {"delivered"}
+    assert len(store.attempts(incident_id="OUT-2026-001")) == 250
+    store.close()
