@@ -48,13 +48,13 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         from .problems import ConfigError
         from .store import StoreError
 
-        from .incidents import IncidentNotFound
-
         try:
             return func(*args, **kwargs)
-        except IncidentNotFound as exc:
-            _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")
         except ConfigError as exc:
+            from .incidents import IncidentNotFound  # here, not above: it imports the engine, which check never needs
+
+            if isinstance(exc, IncidentNotFound):
+                _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             _fail("rejected; nothing was sent (run `notify check` to see every problem)")
