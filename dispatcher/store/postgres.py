@@ -145,6 +145,23 @@ class PostgresStore:
             time.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
 
+    def _statement(self, query: str, args: Iterable[Any] = ()) -> tuple[int, list[tuple]]:
+        """One write statement, atomic on its own: one round trip, no BEGIN/COMMIT around it; (rowcount, rows).
+
+        The outbox's hot path (claim, record_attempt, heartbeat) is written as single statements,
+        because every round trip is latency a busy worker pays once per row.
+        """
+        for attempt in range(1, _RETRIES + 1):
+            with self._connection() as conn:
+                try:
+                    cursor = conn.execute(query, tuple(args))
+                    return cursor.rowcount, cursor.fetchall() if cursor.description else []
+                except _RETRYABLE:
+                    if attempt == _RETRIES:
+                        raise
+            time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
     def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple]:
         with self._connection() as conn:
             return conn.execute(query, tuple(args)).fetchall()
@@ -305,7 +322,7 @@ class PostgresStore:
                  f" possible_duplicate = d.possible_duplicate OR due.status = 'in-flight', updated = %s"
                  f" FROM due WHERE d.id = due.id"
                  f" RETURNING {', '.join('d.' + c.strip() for c in _DELIVERY_COLUMNS.split(','))}")
-        rows = self._write(lambda conn: conn.execute(query, (*args, limit, owner, lease_until, now)).fetchall())
+        _, rows = self._statement(query, (*args, limit, owner, lease_until, now))
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
     def requeue(self, ids: Iterable[int], now: str) -> int:
@@ -313,16 +330,14 @@ class PostgresStore:
         id_list = [int(i) for i in ids]
         if not id_list:
             return 0
-        return self._write(lambda conn: conn.execute(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = NULL, updated = %s "
-            "WHERE status IN ('failed-transient', 'failed-permanent') AND id = ANY(%s::bigint[])",
-            (now, id_list)).rowcount)
+        return self._statement("UPDATE deliveries SET status = 'pending', next_attempt_at = NULL, updated = %s "
+                               "WHERE status IN ('failed-transient', 'failed-permanent') AND id = ANY(%s::bigint[])",
+                               (now, id_list))[0]
 
     def release(self, owner: str) -> int:
         """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
-        return self._write(lambda conn: conn.execute(
-            "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
-            "WHERE status = 'in-flight' AND lease_owner = %s", (owner,)).rowcount)
+        return self._statement("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
+                               "WHERE status = 'in-flight' AND lease_owner = %s", (owner,))[0]
 
     def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None:
         """Plan a fallback delivery for a failed one; None when it was planned already."""
@@ -330,8 +345,7 @@ class PostgresStore:
         return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now))
 
     def set_warning(self, delivery_id: int, warning: str) -> None:
-        self._write(lambda conn: conn.execute("UPDATE deliveries SET warning = %s WHERE id = %s",
-                                              (warning, delivery_id)))
+        self._statement("UPDATE deliveries SET warning = %s WHERE id = %s", (warning, delivery_id))
 
     def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
                        next_attempt_at: str | None = None) -> None:
@@ -340,20 +354,17 @@ class PostgresStore:
         Final: the delivery takes its outcome and leaves the outbox. Not final: it goes back
         to pending, due again at `next_attempt_at`, so any worker can continue the retries.
         """
-        def write(conn: psycopg.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO attempts (delivery_id, {_ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 18)})",
-                (delivery.id, attempt.at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
-                 attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
-                 attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
-                 attempt.kind, bool(attempt.possible_duplicate)))
-            conn.execute("UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"
-                         " delivered_to = COALESCE(%s, delivered_to), next_attempt_at = %s, lease_owner = NULL,"
-                         " lease_until = NULL, updated = %s WHERE id = %s",
-                         (attempt.attempt, final_status or "pending", attempt.reason, attempt.detail,
-                          attempt.delivered_to, None if final_status else next_attempt_at, attempt.at, delivery.id))
-
-        self._write(write)
+        self._statement(
+            f"WITH logged AS (INSERT INTO attempts (delivery_id, {_ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 18)}))"
+            " UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"
+            " delivered_to = COALESCE(%s, delivered_to), next_attempt_at = %s, lease_owner = NULL,"
+            " lease_until = NULL, updated = %s WHERE id = %s",
+            (delivery.id, attempt.at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
+             attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
+             attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
+             attempt.kind, bool(attempt.possible_duplicate),
+             attempt.attempt, final_status or "pending", attempt.reason, attempt.detail,
+             attempt.delivered_to, None if final_status else next_attempt_at, attempt.at, delivery.id))
 
     def next_due(self) -> str | None:
         """When the earliest pending delivery is due (None: nothing waiting; "": one is due at once)."""
@@ -389,8 +400,8 @@ class PostgresStore:
                 "oldest_due_age": max(age, 0.0)}
 
     def heartbeat(self, worker: str, now: str) -> None:
-        self._write(lambda conn: conn.execute("INSERT INTO workers VALUES (%s, %s, %s) ON CONFLICT (id) "
-                                              "DO UPDATE SET seen = EXCLUDED.seen", (worker, now, now)))
+        self._statement("INSERT INTO workers VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET seen = EXCLUDED.seen",
+                        (worker, now, now))
 
     def last_heartbeat(self) -> str | None:
         rows = self._read("SELECT MAX(seen) FROM workers")
