@@ -22,6 +22,9 @@ class Sink(ThreadingHTTPServer):
     """A webhook receiver that counts each Idempotency-Key it gets, answering after a short pause."""
 
     daemon_threads = True
+    # A real receiver's listen backlog: with socketserver's default of 5, a worker opening its 8 connections
+    # at once can have one SYN dropped, retried after 1 s, and time out against NOTIFY_CONNECT_TIMEOUT=1.
+    request_queue_size = 128
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
