@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -54,10 +54,13 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(self.server.delay)
         with self.server.lock:
             self.server.keys[self.headers["Idempotency-Key"]] += 1
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except (BrokenPipeError, ConnectionResetError):  # the worker was killed while waiting for this answer
+            pass
 
     def log_message(self, *args) -> None:
         pass
@@ -116,6 +119,25 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def kill_holding_leases(victim: subprocess.Popen, held: Callable[[], int]) -> None:
+    """SIGKILL a worker at a moment it holds leased rows (frozen with SIGSTOP to look, so the look is exact)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        victim.send_signal(signal.SIGSTOP)
+        wait_for(lambda: _state(victim.pid) == "T", 5, "the worker to stop")
+        if held():
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+            return
+        victim.send_signal(signal.SIGCONT)  # between two batches: let it lease the next one
+        time.sleep(0.003)
+    raise AssertionError("the worker never held a lease when looked at")
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def stop(procs: list[subprocess.Popen], logs: list[Path]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -162,11 +184,10 @@ def test_a_killed_workers_rows_are_taken_over_after_its_lease_expires(sink: Sink
         victim, survivors = procs[0], procs[1:]
         try:
             wait_for(lambda: sink.received() >= TOTAL // 4, 60, "a quarter of the deliveries")
-            victim.send_signal(signal.SIGKILL)
-            victim.wait(timeout=10)
+            dead = f"worker-{socket.gethostname()}-{victim.pid}"
+            kill_holding_leases(victim, lambda: outbox(url)[("in-flight", dead)])
             received_at_kill = sink.received()
             # The survivors send everything but the dead worker's rows, whose lease (2 x (1 + 1) + 30 s) holds.
-            dead = f"worker-{socket.gethostname()}-{victim.pid}"
             wait_for(lambda: set(outbox(url)) <= {("delivered", None), ("in-flight", dead)}, 120,
                      "the survivors to send every row but the dead worker's")
             in_doubt = outbox(url)[("in-flight", dead)]
