@@ -58,6 +58,8 @@ def _check_store(settings: Settings) -> list[Problem]:
     from .store import StoreError, _sqlite_path
 
     url = settings.resolved_store_url()
+    if url.startswith(("postgresql://", "postgres://")):
+        return _check_postgres(url)
     try:
         path = Path(_sqlite_path(url))
     except StoreError as exc:
@@ -138,6 +140,25 @@ def _check_shared_webhooks(file: str, directory: Directory, settings: Settings) 
     return [warning(file, "slack", f"{', '.join(names)} share one incoming webhook, which posts to a single "
                     "channel: give each its own webhook_env or use a bot token")
             for names in by_url.values() if len(names) > 1]
+
+
+def _check_postgres(url: str) -> list[Problem]:
+    """Connect and read the schema version; never print the password."""
+    from .api import mask_secrets
+    from .store import StoreError, peek_store
+    from .store.schema import SCHEMA_VERSION
+
+    try:
+        store = peek_store(url)
+        version = store.schema_version() if store else 0
+        if store:
+            store.close()
+    except StoreError as exc:
+        return [error("settings", "NOTIFY_STORE_URL", mask_secrets(str(exc)))]
+    if version < SCHEMA_VERSION:
+        return [error("settings", "NOTIFY_STORE_URL", f"store {mask_secrets(url)} is at schema {version}, "
+                      f"this notify needs {SCHEMA_VERSION}: run `notify db upgrade`")]
+    return [note("settings", "NOTIFY_STORE_URL", f"store: {mask_secrets(url)} (schema {version})")]
 
 
 def _is_incoming_webhook(url: str) -> bool:

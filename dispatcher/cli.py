@@ -203,10 +203,15 @@ def _print_report(report: Any, settings: Any, as_json: bool, extra: dict[str, An
 
 
 def _peek_id(settings: Any, prefix: str) -> str:
-    from .store import peek_store
+    """The next id, for show; a dry run never needs the store to be reachable."""
+    from .store import StoreError, peek_store
 
-    store = peek_store(settings.resolved_store_url())
     year = _now().year
+    try:
+        store = peek_store(settings.resolved_store_url())
+    except StoreError as exc:
+        click.echo(f"notify: the store is unreachable, the id shown is a guess: {exc}", err=True)
+        return f"{prefix}-{year}-001"
     return store.peek_id(prefix, year) if store else f"{prefix}-{year}-001"
 
 

@@ -37,7 +37,10 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store = open_store(settings.resolved_store_url())
-    click.echo(f"notify serve: listening on http://{host}:{port} (store {settings.resolved_store_url()})", err=True)
+    from .api import mask_secrets
+
+    store_url = mask_secrets(settings.resolved_store_url())
+    click.echo(f"notify serve: listening on http://{host}:{port} (store {store_url})", err=True)
     try:
         run_server(rt, store, SystemClock(), host=host, port=port, interval=interval)
     finally:
