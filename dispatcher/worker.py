@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 from datetime import datetime
@@ -62,6 +63,10 @@ class Worker:
         self.last_tick = now
         self.store.heartbeat(self.id, now.isoformat())
         fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
+        return TickResult(fired, self.send_due())
+
+    def send_due(self) -> int:
+        """One attempt on every due delivery, batch after batch; returns how many were attempted."""
         # Lease no more rows than we send at once: a killed worker leaves few rows in doubt.
         batch = min(self.batch, self.sender.concurrency)
         attempted = 0
@@ -69,8 +74,7 @@ class Worker:
             count = self.sender.attempt_due(limit=batch)
             attempted += count
             if count < batch:
-                break
-        return TickResult(fired, attempted)
+                return attempted
 
     def _fire(self, row, now: datetime) -> int:
         """Fire one incident's timers; an incident whose class left the policy is skipped, loudly."""
@@ -80,12 +84,24 @@ class Worker:
         return len(fire_timers(self.rt, self.store, row, now))
 
     def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
-        """Tick until stopped, waking early when a retry falls due, or at once when `wake` is set."""
+        """Tick every `interval` seconds until stopped; between ticks, send at once what a wake or a retry brings.
+
+        Timers are due at times, so the full tick (heartbeat, every open incident's timers, then the
+        outbox) runs on the interval. A wake means a stored event put rows in the outbox: those are
+        sent right away, without the heartbeat write and the scan of every open incident's timers
+        that a tick does, so a page goes out within milliseconds of its webhook however many
+        incidents are open, and a burst of webhooks is not slowed by a timer scan per wake.
+        """
         wake = wake or stop
+        next_tick = 0.0
         try:
             while not stop.is_set():
-                self.tick()
-                wake.wait(self._pause(interval))
+                if time.monotonic() >= next_tick:
+                    self.tick()
+                    next_tick = time.monotonic() + interval
+                else:
+                    self.send_due()
+                wake.wait(self._pause(min(interval, max(next_tick - time.monotonic(), 0.0))))
                 if wake is not stop:
                     wake.clear()
         finally:

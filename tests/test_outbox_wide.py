@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,4 +62,35 @@ def test_a_trigger_sends_every_row_of_a_fan_out_wider_than_one_claim(tmp_path: P
     assert sorted(channel.sent) == sorted(f"t{i}" for i in range(250))
     assert {d.status for d in store.deliveries("OUT-2026-001")} == {"delivered"}
     assert len(store.attempts(incident_id="OUT-2026-001")) == 250
+    store.close()
+
+
+def test_a_wake_sends_stored_rows_at_once_without_a_full_tick(tmp_path: Path) -> None:
+    from dispatcher import engine
+    from dispatcher.worker import Worker
+
+    store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    rt = engine.load_runtime(None, load_settings(state_dir=tmp_path))
+    worker = Worker(rt, store, SystemClock())
+    channel = CountingChannel()
+    worker.registry._instances["webhook"] = channel
+    stop, wake = threading.Event(), threading.Event()
+    loop = threading.Thread(target=worker.run, args=(stop, 60.0, wake))
+    loop.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store.last_heartbeat() is None and time.monotonic() < deadline:  # the first, full tick
+            time.sleep(0.01)
+        beat = store.last_heartbeat()
+        fill(store, 3)
+        started = time.monotonic()
+        wake.set()
+        while len(channel.sent) < 3 and time.monotonic() < started + 10:
+            time.sleep(0.005)
+        assert len(channel.sent) == 3 and time.monotonic() - started < 1.0  # not the 60 s interval
+        assert store.last_heartbeat() == beat  # no full tick: no heartbeat write, no timer scan
+    finally:
+        stop.set()
+        wake.set()
+        loop.join(10)
     store.close()
