@@ -1,0 +1,153 @@
+"""Shared plumbing for the benchmarks: interleaved timing, medians, a clean environment, a report line.
+
+Every benchmark measures its baseline and its subject in the same run,
+alternating them (A B A B ...), so a noisy neighbour on a shared machine slows
+both sides alike. Numbers are medians of the runs; the spread (min..max) is
+printed too, so a reader can tell a real difference from noise.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+NOTIFY = str(VENV_BIN / "notify")
+APPRISE = str(VENV_BIN / "apprise")
+
+# Step 0 of the shipped security class, as the README's first command.
+SECURITY = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
+            "jane@acme.example", "--summary", "Unusual admin logins from a new ASN"]
+
+
+def machine() -> str:
+    """One line about where the numbers come from."""
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+
+
+def clean_env(work: Path, **extra: str) -> dict[str, str]:
+    """The current environment without notify's settings or proxies, plus `extra`.
+
+    Bytecode is cached (in `work`/pycache, for both sides alike), as for installed software: pip
+    compiles site-packages at install time, but this sandbox sets PYTHONDONTWRITEBYTECODE, which
+    would make every notify run compile its own modules from source while apprise's are cached.
+    """
+    drop = ("NOTIFY_", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
+            "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    env["PYTHONPATH"] = str(ROOT)  # the notify console script imports this tree (also for a copy of an older commit)
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def scratch(prefix: str = "notify-bench-") -> Iterator[Path]:
+    """A temporary directory (cwd for commands, so no stray .env or contacts.toml is picked up)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_timed(argv: Sequence[str], env: Mapping[str, str], cwd: Path | str, *, ok: Sequence[int] = (0,),
+              stdin: bytes | None = None) -> float:
+    """Wall seconds for one process, from spawn to exit; fails loudly on an unexpected exit status."""
+    started = time.perf_counter()
+    done = subprocess.run(list(argv), env=dict(env), cwd=cwd, input=stdin, capture_output=True, timeout=120)
+    elapsed = time.perf_counter() - started
+    if done.returncode not in ok:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout.decode()[-2000:]}"
+                         f"\n{done.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def interleave(subjects: Mapping[str, Callable[[], float]], runs: int, warmup: int = 1,
+               before_each: Callable[[str], None] | None = None) -> dict[str, list[float]]:
+    """Run every subject once per round, `runs` rounds (after `warmup` untimed ones); seconds per run."""
+    results: dict[str, list[float]] = {name: [] for name in subjects}
+    for round_no in range(warmup + runs):
+        for name, subject in subjects.items():
+            if before_each is not None:
+                before_each(name)
+            seconds = subject()
+            if round_no >= warmup:
+                results[name].append(seconds)
+    return results
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def spread(values: Sequence[float], scale: float = 1000.0, unit: str = "ms") -> str:
+    return f"{median(values) * scale:8.1f} {unit} (min {min(values) * scale:.1f}, max {max(values) * scale:.1f})"
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def header(title: str, runs: int) -> None:
+    print(f"== {title}")
+    print(f"   {machine()}; medians of {runs} interleaved runs")
+
+
+@contextmanager
+def endpoint(delay: float = 0.0) -> Iterator[int]:
+    """Run bench/_endpoint.py in its own process; yields its port."""
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_endpoint.py")), "--delay", str(delay)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("PORT "):
+            raise SystemExit(f"endpoint did not start: {line!r}")
+        yield int(line.split()[1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def endpoint_records(port: int, since: int = 0) -> list[dict]:
+    """The requests the endpoint recorded, from index `since`."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats?since={since}", timeout=10) as answer:
+        return json.loads(answer.read())["records"]
+
+
+def endpoint_count(port: int) -> int:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats?since=1000000000", timeout=10) as answer:
+        return json.loads(answer.read())["count"]

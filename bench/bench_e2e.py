@@ -1,0 +1,64 @@
+"""Target 2, end to end: `notify security ...` delivers step 0 to local stand-ins in <= 2x `apprise --version`.
+
+    .venv/bin/python bench/bench_e2e.py [--runs 15]
+
+The stand-ins are the test suite's (tests/test_cli_sending.py): a real SMTP
+server (dispatcher.testing.smtp.SmtpServer) and an HTTPS proxy that terminates
+TLS for api.twilio.com and hooks.slack.com with a throwaway CA
+(dispatcher.testing.providers.ProviderProxy). Each round runs `apprise
+--version` and one `notify security` that allocates a new incident id, stores
+it, and sends its five step-0 deliveries (2 emails, Slack, SMS, a voice call)
+over real sockets; the store persists between rounds, as on a real host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import APPRISE, NOTIFY, clean_env, header, interleave, median, run_timed, scratch, spread, \
+    verdict  # noqa: E402
+
+from dispatcher.testing.providers import ProviderProxy, Reply  # noqa: E402
+from dispatcher.testing.smtp import SmtpServer  # noqa: E402
+
+SID = "AC" + "1" * 32
+COMMAND = ["security", "--customer", "Acme Corp", "--reported-by", "jane@acme.example",
+           "--summary", "Unusual admin logins from a new ASN"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    with scratch() as work, SmtpServer() as smtp, ProviderProxy() as proxy:
+        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
+        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+        env = clean_env(work, **proxy.env(ca_bundle=True), XDG_STATE_HOME=str(work / "state"),
+                        NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
+                        NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+                        NOTIFY_SMS_URL=f"twilio://{SID}:authtoken@+15550100000",
+                        NOTIFY_PHONE_URL=f"twilio://{SID}:authtoken@+15550100000?method=call")
+        subjects = {
+            "apprise --version": lambda: run_timed([APPRISE, "--version"], env, work),
+            "notify security (send)": lambda: run_timed([NOTIFY, *COMMAND], env, work),
+        }
+        results = interleave(subjects, args.runs, warmup=1)
+        sent = len(smtp.messages) + len(proxy.requests)
+        expected = 5 * (args.runs + 1)
+        header("end to end: trigger + store + 5 step-0 deliveries to local stand-ins", args.runs)
+        base, ours = median(results["apprise --version"]), median(results["notify security (send)"])
+        print(f"   {'apprise --version':<26} {spread(results['apprise --version'])}   baseline")
+        print(f"   {'notify security (send)':<26} {spread(results['notify security (send)'])}   "
+              f"{ours / base:.2f}x  (target <= 2x: {verdict(ours / base <= 2)})")
+        print(f"   deliveries that arrived: {sent} of {expected}")
+        if sent != expected:
+            raise SystemExit("some deliveries did not arrive: the timing is not of a complete send")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Target 5, ingest: `notify serve` stores >= 1,000 Alertmanager alerts/s, first delivery p50 < 10 ms, idle RSS < 80 MB.
+
+    .venv/bin/python bench/bench_ingest.py [--n 1,100,1000] [--concurrency 32] [--samples 50]
+
+One `notify serve --no-auth` process (the installed console script, shipped
+configuration, its own fresh store) with NOTIFY_EMAIL_URL pointing at a local
+SMTP sink (bench/_smtp_sink.py, its own process); Slack, SMS and phone are not
+configured, so their step-0 rows fail at once (recorded, with their fallbacks).
+Every alert is one Alertmanager v4 webhook (the real sample in
+tests/payloads/, severity=critical, so each opens an outage incident) with its
+own groupKey and fingerprint.
+
+- idle RSS: VmRSS of the serve process after start-up and a second of idling;
+- low load: `--samples` single alerts, one at a time; for each, the time from
+  just before the POST is written to the first step-0 message of its incident
+  arriving at the sink (the webhook answer itself, POST to 202, is reported too);
+- bursts of N = 1, 100, 1,000 alerts from `--concurrency` keep-alive senders:
+  alerts/s accepted (202 = durably stored), per-alert time to first delivery
+  (p50/p99), and the time until every step-0 delivery of the burst is done
+  (the outbox is drained and every incident's messages have arrived);
+- the repeat path: the same 1,000 alerts again (same groupKeys: `duplicate`,
+  nothing planned), alerts/s;
+- RSS after all of it.
+
+Why email and not NOTIFY_WEBHOOK_URL: today an incident opened by `notify serve`
+(or `notify ingest`) does not plan the outbound webhook (only CLI triggers
+add it), so a webhook sink would never hear about these incidents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import NOTIFY, ROOT, clean_env, machine, percentile, scratch, verdict  # noqa: E402
+
+SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
+
+
+def alert(run: str, seq: int) -> bytes:
+    labels = {"alertname": "BenchLatency", "instance": "127.0.0.1:9100", "run": run, "seq": str(seq),
+              "service": "checkout", "severity": "critical"}
+    body = json.loads(json.dumps(SAMPLE))
+    body["alerts"][0]["labels"] = labels
+    body["alerts"][0]["fingerprint"] = f"{abs(hash((run, seq))):016x}"[:16]
+    body["alerts"][0]["annotations"]["summary"] = f"bench alert {seq}"
+    body["groupLabels"] = body["commonLabels"] = labels
+    body["groupKey"] = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    return json.dumps(body).encode()
+
+
+class Sink:
+    """The SMTP sink process and the arrival times it reports, by incident id."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_smtp_sink.py"))],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.split()[1])
+        self.arrivals: dict[str, list[float]] = {}
+        self.count = 0
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            _, at, incident, *_ = line.split()
+            with self.cond:
+                self.arrivals.setdefault(incident, []).append(float(at))
+                self.count += 1
+                self.cond.notify_all()
+
+    def first(self, incident: str, timeout: float = 10.0) -> float | None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while incident not in self.arrivals:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+            return min(self.arrivals[incident])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+def pending(port: int) -> float:
+    for line in get(port, "/metrics")[1].decode().splitlines():
+        if line.startswith("notify_pending_deliveries "):
+            return float(line.split()[1])
+    return float("nan")
+
+
+def post_all(port: int, bodies: list[bytes], concurrency: int) -> list[tuple[float, float, int, dict]]:
+    """POST every body from `concurrency` keep-alive connections; (sent, answered, status, json) per body."""
+    results: list = [None] * len(bodies)
+    next_index = iter(range(len(bodies)))
+    lock = threading.Lock()
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                break
+            sent = time.monotonic()
+            conn.request("POST", "/hooks/alertmanager", bodies[i], {"Content-Type": "application/json"})
+            answer = conn.getresponse()
+            data = answer.read()
+            results[i] = (sent, time.monotonic(), answer.status, json.loads(data or b"{}"))
+        conn.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(min(concurrency, len(bodies)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def wait_drained(port: int, sink: Sink, incidents: list[str], timeout: float = 300.0) -> float:
+    """Wait until the outbox is empty and every incident has mail; return the last arrival among them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sink.cond:
+            all_there = all(i in sink.arrivals for i in incidents)
+        if all_there and pending(port) == 0:
+            time.sleep(0.3)  # let the last in-flight messages land
+            with sink.cond:
+                return max(max(sink.arrivals[i]) for i in incidents)
+        time.sleep(0.05)
+    raise SystemExit("the burst's deliveries did not all arrive in time")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", default="1,100,1000")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=50)
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.n.split(",")]
+    sink = Sink()
+    try:
+        with scratch() as work:
+            port = free_port()
+            env = clean_env(work, XDG_STATE_HOME=str(work / "state"),
+                            NOTIFY_EMAIL_URL=f"mailto://127.0.0.1:{sink.port}?from=notify@teamflow.example"
+                                             f"&mode=insecure")
+            server = subprocess.Popen([NOTIFY, "serve", "--no-auth", "--port", str(port)], env=env, cwd=work,
+                                      stderr=subprocess.PIPE, text=True)
+            try:
+                run(server, port, sink, sizes, args)
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+    finally:
+        sink.stop()
+
+
+def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args: argparse.Namespace) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if get(port, "/healthz")[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit(f"notify serve did not become healthy: {server.stderr.read() if server.stderr else ''}")
+        time.sleep(0.05)
+    time.sleep(1.0)
+    idle_rss = rss_mb(server.pid)
+    print(f"== ingest: notify serve, Alertmanager v4 webhooks, one alert per request")
+    print(f"   {machine()}")
+    print(f"   idle RSS {idle_rss:.1f} MB (target < 80 MB: {verdict(idle_rss < 80)})")
+
+    run_id = f"r{os.getpid()}"
+    first, acked = [], []
+    for seq in range(args.samples + 3):
+        (sent, answered, status, doc), = post_all(port, [alert(run_id + "-low", seq)], 1)
+        at = sink.first(doc["incident"]) if status == 202 else None
+        if at is None:
+            raise SystemExit(f"low-load alert {seq}: status {status}, no delivery arrived")
+        if seq >= 3:  # the first few warm the templates and connections
+            first.append(at - sent)
+            acked.append(answered - sent)
+        wait_drained(port, sink, [doc["incident"]])
+    p50 = percentile(first, 50)
+    print(f"   low load, {len(first)} single alerts: POST -> first step-0 message at the sink p50 {ms(p50)}, "
+          f"p99 {ms(percentile(first, 99))} (target p50 < 10 ms: {verdict(p50 < 0.010)}); "
+          f"POST -> 202 p50 {ms(percentile(acked, 50))}, p99 {ms(percentile(acked, 99))}")
+
+    for n in sizes:
+        bodies = [alert(f"{run_id}-burst{n}", seq) for seq in range(n)]
+        started = time.monotonic()
+        results = post_all(port, bodies, args.concurrency)
+        accepted_at = max(r[1] for r in results)
+        bad = [r for r in results if r[2] != 202 or r[3].get("outcome") != "opened"]
+        if bad:
+            raise SystemExit(f"burst of {n}: {len(bad)} answers were not '202 opened': {bad[0]}")
+        incidents = [r[3]["incident"] for r in results]
+        last = wait_drained(port, sink, incidents)
+        firsts = [sink.first(i) - r[0] for i, r in zip(incidents, results)]
+        rate = n / (accepted_at - started)
+        print(f"   burst of {n:>5}: accepted (stored) {rate:7.0f} alerts/s in {ms(accepted_at - started)}; "
+              f"POST -> 202 p50 {ms(percentile([r[1] - r[0] for r in results], 50))}, "
+              f"p99 {ms(percentile([r[1] - r[0] for r in results], 99))}; "
+              f"first delivery p50 {ms(percentile(firsts, 50))}, p99 {ms(percentile(firsts, 99))}; "
+              f"all step-0 deliveries done after {ms(last - started)}"
+              + (f" (target >= 1,000 alerts/s: {verdict(rate >= 1000)})" if n >= 1000 else ""))
+        if n == max(sizes):
+            started = time.monotonic()
+            again = post_all(port, bodies, args.concurrency)
+            done = max(r[1] for r in again)
+            outcomes = {r[3].get("outcome") for r in again}
+            print(f"   repeat of the {n} (same groupKeys, answered {sorted(outcomes)}): "
+                  f"{n / (done - started):7.0f} alerts/s; POST -> 202 p50 "
+                  f"{ms(percentile([r[1] - r[0] for r in again], 50))}, "
+                  f"p99 {ms(percentile([r[1] - r[0] for r in again], 99))}")
+    print(f"   RSS after the bursts {rss_mb(server.pid):.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
