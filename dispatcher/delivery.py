@@ -70,7 +70,7 @@ class Sender:
         """Lease these rows and drive each to its end, sleeping between retries until the deadline."""
         ids = [r.id for r in rows if r.status == "pending"]
         claimed = self._claim(ids=ids, limit=len(ids)) if ids else []  # all of them: the store's default is 100
-        self._fan_out(claimed, lambda row: self._until_done(row, deadline))
+        self._fan_out(claimed, lambda row, notice: self._until_done(row, deadline, notice))
 
     def attempt_due(self, limit: int = 256) -> int:
         """One attempt for every due row (the worker's tick); returns how many were attempted."""
@@ -82,19 +82,32 @@ class Sender:
         at = at or self.clock.now()
         return self.store.claim(self.owner, at.isoformat(), (at + self.lease).isoformat(), **which)
 
-    def _fan_out(self, rows: list[DeliveryRow], work: Callable[[DeliveryRow], None]) -> None:
-        """Run every row concurrently; one slow or failing provider never holds up the others."""
+    def _fan_out(self, rows: list[DeliveryRow], work: Callable[[DeliveryRow, Notice], None]) -> None:
+        """Run every row concurrently; one slow or failing provider never holds up the others.
+
+        Notices are rendered here, one after the other, and each row's sending starts as soon as its
+        own notice is ready. Rendering is CPU work under the GIL: rendered in the senders, all at once,
+        every notice finished late and the first send waited for all of them.
+        """
         if not rows:
             return
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(rows)), thread_name_prefix="notify-send") as pool:
-            for future in [pool.submit(work, row) for row in rows]:
+            futures = []
+            for row in rows:
+                try:
+                    notice = self._notice(row)
+                except Exception as exc:  # noqa: BLE001 - raised by its own future, after the others went out
+                    futures.append(pool.submit(_reraise, exc))
+                    continue
+                futures.append(pool.submit(work, row, notice))
+            for future in futures:
                 future.result()
 
     # -- one delivery -------------------------------------------------------------------
 
-    def _until_done(self, row: DeliveryRow, deadline: datetime | None) -> None:
+    def _until_done(self, row: DeliveryRow, deadline: datetime | None, notice: Notice | None = None) -> None:
         """Retry on the clock until final; a retry due after the deadline is left to the worker."""
-        notice = self._notice(row)
+        notice = notice or self._notice(row)
         attempt_no = row.attempts
         while True:
             attempt_no += 1
@@ -110,9 +123,9 @@ class Sender:
         if result.outcome is not Outcome.DELIVERED:
             self._fall_back(row, lambda r: self._until_done(r, deadline))
 
-    def _one_round(self, row: DeliveryRow) -> None:
+    def _one_round(self, row: DeliveryRow, notice: Notice | None = None) -> None:
         """The worker's single attempt; a retry stays in the store, due at its time."""
-        result, wait = self._attempt(row, self._notice(row), row.attempts + 1)
+        result, wait = self._attempt(row, notice or self._notice(row), row.attempts + 1)
         if wait is None and result.outcome is not Outcome.DELIVERED:
             self._fall_back(row, self._one_round)
 
@@ -179,3 +192,7 @@ class Sender:
             for row in self._claim(ids=[new_id]):
                 drive(row)
             return
+
+
+def _reraise(exc: BaseException) -> None:
+    raise exc
