@@ -274,7 +274,12 @@ class SQLiteStore:
         """Record a timeline event once (by key) with its notices and an optional status change.
 
         Returns False, writing nothing, when the event was recorded before: timers are idempotent.
+        A read answers that case without a write transaction (events are never deleted): every tick
+        asks again about each timer already fired, for every open incident.
         """
+        if self._read("SELECT 1 FROM events WHERE incident_id = ? AND key = ?", (incident_id, key)):
+            return False
+
         def work(conn: sqlite3.Connection) -> Any:
             cursor = conn.execute("INSERT INTO events (incident_id, key, kind, at, by, detail) VALUES (?,?,?,?,?,?)"
                                   " ON CONFLICT (incident_id, key) DO NOTHING",
