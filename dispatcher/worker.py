@@ -44,6 +44,7 @@ class Worker:
     id: str = field(default_factory=lambda: f"worker-{socket.gethostname()}-{os.getpid()}")
     batch: int = 256
     on_attempt: Callable[[str, str, int, float], None] | None = None
+    store_errors: int = 0  # how often the loop met an unavailable store (it keeps going)
 
     def __post_init__(self) -> None:
         self.registry = Registry(self.rt.settings, self.rt.directory)
@@ -96,12 +97,18 @@ class Worker:
         next_tick = 0.0
         try:
             while not stop.is_set():
-                if time.monotonic() >= next_tick:
-                    self.tick()
-                    next_tick = time.monotonic() + interval
-                else:
-                    self.send_due()
-                wake.wait(self._pause(min(interval, max(next_tick - time.monotonic(), 0.0))))
+                try:
+                    if time.monotonic() >= next_tick:
+                        self.tick()
+                        next_tick = time.monotonic() + interval
+                    else:
+                        self.send_due()
+                    pause = self._pause(min(interval, max(next_tick - time.monotonic(), 0.0)))
+                except StoreError as exc:  # a database restart or failover: keep the loop, try again soon
+                    log.error("store unavailable, retrying in %.1f s: %s", interval, exc)
+                    self.store_errors += 1
+                    pause = interval
+                wake.wait(pause)
                 if wake is not stop:
                     wake.clear()
         finally:

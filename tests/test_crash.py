@@ -122,3 +122,26 @@ def test_sigterm_stops_the_worker_cleanly_and_gives_back_its_leases(tmp_path: Pa
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "stopped, leases released" in err
+
+
+def test_the_worker_loop_survives_a_store_outage(tmp_path: Path) -> None:
+    """A database restart must not stop escalations for good: the loop logs, waits and carries on."""
+    from dispatcher import engine
+    from dispatcher.clock import SystemClock
+    from dispatcher.settings import load_settings
+    from dispatcher.worker import Worker
+
+    store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    rt = engine.load_runtime(Path(__file__).resolve().parent.parent, load_settings(state_dir=tmp_path))
+    runner = Worker(rt, store, SystemClock())
+    store._conn.close()  # the database goes away under the running loop
+    stop = threading.Event()
+    loop = threading.Thread(target=runner.run, args=(stop, 0.05), daemon=True)
+    loop.start()
+    deadline = time.monotonic() + 10
+    while runner.store_errors < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert loop.is_alive() and runner.store_errors >= 3
+    stop.set()
+    loop.join(timeout=10)
+    assert not loop.is_alive()
