@@ -41,8 +41,14 @@ def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0) -> 
         return {"schema": 1, "incident": incident_id, "acknowledged": done, "status": row.status,
                 "acked_by": row.acked_by, "acked_at": row.acked_at}
 
+    def do_ingest(event: Any) -> Any:
+        result = ingest(rt, store, event, clock.now())
+        if result.delivery_ids:
+            wake.set()  # from the store thread, as soon as it is stored: the sender need not wait for the answer
+        return result
+
     services = Services(
-        ingest=lambda event: ingest(rt, store, event, clock.now()), ack=do_ack, resolve=do_resolve,
+        ingest=do_ingest, ack=do_ack, resolve=do_resolve,
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
         health=health, wake=wake.set)
