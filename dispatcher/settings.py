@@ -67,7 +67,7 @@ class Settings(BaseModel):
     webhook_token: SecretStr | None = None
     webhook_hmac_secret: SecretStr | None = None
 
-    concurrency: int = Field(default=32, ge=1, le=1024)
+    concurrency: int = Field(default=100, ge=1, le=1024)  # 200 pages at 200 ms each: 0.4 s, not 1.4 s
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=10.0, gt=0)
     retry_attempts: int = Field(default=4, ge=1, le=20)
