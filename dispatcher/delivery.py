@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -100,6 +101,7 @@ class Sender:
                     futures.append(pool.submit(_reraise, exc))
                     continue
                 futures.append(pool.submit(work, row, notice))
+                time.sleep(0)  # let that sender start its I/O before the next render takes the GIL
             for future in futures:
                 future.result()
 
