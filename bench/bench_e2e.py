@@ -34,6 +34,8 @@ COMMAND = ["security", "--customer", "Acme Corp", "--reported-by", "jane@acme.ex
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--compare", metavar="TREE", help="also time the command from another source tree "
+                        "(e.g. an older commit: git archive COMMIT | tar -x -C TREE), in the same rounds")
     args = parser.parse_args()
     with scratch() as work, SmtpServer() as smtp, ProviderProxy() as proxy:
         proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
@@ -47,14 +49,18 @@ def main() -> None:
             "apprise --version": lambda: run_timed([APPRISE, "--version"], env, work),
             "notify security (send)": lambda: run_timed([NOTIFY, *COMMAND], env, work),
         }
+        if args.compare:
+            other = {**env, "PYTHONPATH": args.compare, "XDG_STATE_HOME": str(work / "state-other")}
+            subjects[f"[{Path(args.compare).name}]"] = lambda: run_timed([NOTIFY, *COMMAND], other, work)
         results = interleave(subjects, args.runs, warmup=1)
         sent = len(smtp.messages) + len(proxy.requests)
-        expected = 5 * (args.runs + 1)
+        expected = 5 * (args.runs + 1) * (len(subjects) - 1)
         header("end to end: trigger + store + 5 step-0 deliveries to local stand-ins", args.runs)
-        base, ours = median(results["apprise --version"]), median(results["notify security (send)"])
+        base = median(results["apprise --version"])
         print(f"   {'apprise --version':<26} {spread(results['apprise --version'])}   baseline")
-        print(f"   {'notify security (send)':<26} {spread(results['notify security (send)'])}   "
-              f"{ours / base:.2f}x  (target <= 2x: {verdict(ours / base <= 2)})")
+        for name in [n for n in results if n != "apprise --version"]:
+            ratio = median(results[name]) / base
+            print(f"   {name:<26} {spread(results[name])}   {ratio:.2f}x  (target <= 2x: {verdict(ratio <= 2)})")
         print(f"   deliveries that arrived: {sent} of {expected}")
         if sent != expected:
             raise SystemExit("some deliveries did not arrive: the timing is not of a complete send")
