@@ -462,7 +462,8 @@ def build_message(notice: Notice, recipient: str, settings: SmtpSettings, drill:
     else:
         content_headers, _, body = text.partition("\n\n")
         headers += [tuple(line.split(": ", 1)) for line in content_headers.split("\n")]  # type: ignore[misc]
-    lines = "".join(_header_line(name, value) for name, value in headers)
+    # From is structured (formataddr already encoded its name): written as it is, never folded into encoded words.
+    lines = "".join(f"{name}: {value}\n" if name == "From" else _header_line(name, value) for name, value in headers)
     return Message((lines + "\n" + body).replace("\n", "\r\n").encode("ascii"), message_id)
 
 
@@ -470,8 +471,11 @@ def _header_line(name: str, value: str) -> str:
     """`Name: value` folded at 78 columns; text that is not ASCII becomes RFC 2047 encoded words."""
     if value.isascii() and len(name) + len(value) + 2 <= 78:
         return f"{name}: {value}\n"
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    return f"{name}: {Header(value, charset, header_name=name).encode(linesep=chr(10))}\n"
+    if value.isascii():  # folded at spaces; a word too long to fit (a long URL) needs encoded words instead
+        folded = Header(value, "us-ascii", header_name=name).encode(linesep="\n")
+        if max(len(line) for line in f"{name}: {folded}".split("\n")) <= 78:
+            return f"{name}: {folded}\n"
+    return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=chr(10))}\n"
 
 
 def _text_part(subtype: str, content: str) -> str:

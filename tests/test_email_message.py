@@ -49,6 +49,8 @@ CASES = [
     ("notify", "=?utf-8?q?looks_encoded?=", "--===============1234==\nnot a boundary", "<p>.</p>", False),
     ("notify", "emoji 🚨 page", "🚨\n\n\nblank lines above\n", None, True),
     ("notify", "", "", None, False),
+    ("notify", "[P1] https://example.com/" + "a" * 1500, "https://example.com/" + "b" * 1500, None, False),
+    ("x" * 200, "[P1] " + "ü" + "a" * 300, "text", None, False),
 ]
 
 
@@ -65,6 +67,8 @@ def test_a_mail_reader_sees_the_same_message(name: str, subject: str, text: str,
 
     assert ours.data.endswith(b"\r\n") and b"\n" not in ours.data.replace(b"\r\n", b"")
     assert max(len(line) for line in ours.data.split(b"\r\n")) <= 998
+    header_block = ours.data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in header_block.split(b"\r\n") if not line.startswith(b"From:")) <= 78
     assert all(byte < 128 for byte in ours.data)
     assert _headers(parsed_ours) == _headers(parsed_theirs)
     assert _parts(parsed_ours) == _parts(parsed_theirs)
