@@ -161,7 +161,7 @@ def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None 
             "fallbacks": [[f.channel, f.target] for f in planned.fallbacks]}
 
 
-def _webhook_planned(rt: Runtime, step: int) -> list[Planned]:
+def webhook_planned(rt: Runtime, step: int) -> list[Planned]:
     """The optional outbound webhook receives every step when NOTIFY_WEBHOOK_URL is set."""
     if not rt.settings.channel_url("webhook"):
         return []
@@ -222,7 +222,7 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
             wait: float | None = None) -> Report:
     """Store the incident and its step-0 deliveries in one transaction, then send them all."""
     klass = rt.klass(incident.klass)
-    planned = plan_step(incident, klass, 0, rt.directory) + _webhook_planned(rt, 0)
+    planned = plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
     incident_id, created = store.open_incident(incident_record(incident), [outbox_row(p) for p in planned],
                                                prefix=klass.prefix, year=clock.now().year,
                                                now=clock.now().isoformat())

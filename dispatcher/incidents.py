@@ -14,7 +14,7 @@ from typing import Any
 
 from .api import Address
 from .directory import Directory
-from .engine import Runtime, incident_from_row, incident_summary, lines_from_store, outbox_row
+from .engine import Runtime, incident_from_row, incident_summary, lines_from_store, outbox_row, webhook_planned
 from .incident import Incident, format_time
 from .lifecycle import Action, IncidentState, due_actions, next_actions
 from .plan import Planned, plan_audience, template_for
@@ -63,9 +63,10 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
     incident = incident_from_row(row)
     fired = []
     for action in due_actions(rt.klass(row.klass), state_of(row), now):
-        kind = "step" if action.kind == "step" else action.kind
-        rows = plan_entries(rt, incident, action.entries, step=action.step, kind=kind, label=action.key,
+        rows = plan_entries(rt, incident, action.entries, step=action.step, kind=action.kind, label=action.key,
                             notice=action.notice)
+        if action.kind == "step":  # the outbound webhook receives every step, as it does step 0
+            rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
         if store.record_event(row.id, action.key, action.kind, now.isoformat(), action.detail, deliveries=rows):
             fired.append(action)
     return fired

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .engine import Runtime, incident_record, new_incident, outbox_row
+from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
 from .hooks.model import AlertEvent, PayloadError
 from .incidents import post_update, resolve
 from .plan import plan_step
@@ -81,7 +81,8 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
         values["symptoms"] = values["description"]
     incident = new_incident(rt, klass, values, now=now, drill=False, incident_id=event.incident_id or "")
     incident = replace(incident, dedup_key=event.dedup_key, also=also, needs_review=needs_review)
-    rows = [outbox_row(p) for p in plan_step(incident, rt.klass(klass), 0, rt.directory)]
+    planned = plan_step(incident, rt.klass(klass), 0, rt.directory) + webhook_planned(rt, 0)
+    rows = [outbox_row(p) for p in planned]
     record = {**incident_record(incident), "dedup_key": event.dedup_key, "dedup_open": True}
     incident_id, created = store.open_incident(record, rows, prefix=rt.klass(klass).prefix, year=now.year,
                                                now=now.isoformat())

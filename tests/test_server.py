@@ -220,3 +220,22 @@ def test_unknown_routes(server: Server) -> None:
     assert server.get("/nope").status_code == 404
     assert requests.delete(server.url + "/incidents", headers={"Authorization": f"Bearer {TOKEN}"},
                            timeout=5).status_code == 405
+
+
+def test_the_outbound_webhook_gets_every_step_of_a_hook_opened_incident(stage: Stage) -> None:
+    from datetime import timedelta
+
+    from dispatcher.testing.providers import RecordingServer, Reply
+
+    with RecordingServer(Reply(200, "ok")) as hook:
+        srv = Server(stage, webhook_token=TOKEN, webhook_url=hook.url + "/out")
+        try:
+            incident_id = srv.post("/hooks/generic", {"class": "security", "summary": "admin login from Tor"}).json()[
+                "incident"]
+            srv.worker.tick()
+            stage.clock.advance(timedelta(minutes=16))
+            srv.worker.tick()
+        finally:
+            srv.stop()
+    steps = sorted(r.json["incident"]["step"] for r in hook.requests)
+    assert steps == [0, 1] and all(r.json["incident"]["id"] == incident_id for r in hook.requests)
