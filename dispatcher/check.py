@@ -112,6 +112,8 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
     registry = Registry(settings, directory)
     for name in sorted(set(used) | set(registry.names())):
         setting = f"NOTIFY_{CHANNEL_URL_FIELDS.get(name, name + '_url').upper()}"
+        if name in CHANNEL_URL_FIELDS and not used.get(name) and not settings.channel_url(name):
+            continue  # a built-in nobody uses and nobody configured: nothing to say, no import to pay
         channel = registry.get(name)
         if channel is None and name in registry.load_errors:
             problems.append(error("channels", name, f"plugin failed to load: {registry.load_errors[name]}"))

@@ -97,3 +97,20 @@ def test_a_live_drill_reaches_only_the_allowed_recipients(tmp_path: Path, monkey
     doc = json.loads(result.stdout)
     primary = [d for d in doc["deliveries"] if d["role"] == "rotation:primary"]
     assert primary and all(d["reason"] == "not in the drill's --allow list" for d in primary)
+
+
+def test_a_sandbox_failure_without_times_lasts_until_recover() -> None:
+    from email.message import Message
+
+    from dispatcher.drill.sandbox import Sandbox
+    from dispatcher.testing.providers import Recorded
+
+    sms = Recorded("POST", "/2010-04-01/Accounts/AC1/Messages.json", Message(), b"To=%2B1", "api.twilio.com")
+    with Sandbox() as sandbox:
+        twilio = sandbox.proxy["api.twilio.com"]
+        sandbox.fail("sms", 503, None)
+        assert [twilio.take(sms).status for _ in range(3)] == [503, 503, 503]
+        sandbox.recover("sms")
+        assert twilio.take(sms).status == 201
+        sandbox.fail("sms", 500, 1)
+        assert [twilio.take(sms).status for _ in range(2)] == [500, 201]

@@ -35,19 +35,17 @@ class _ChannelRecorder(Recorder):
     def __init__(self, host: str) -> None:
         super().__init__(Reply(200, "ok"))
         self.host = host
-        self.failures: dict[str, list[Reply]] = {}
+        # channel -> (replies to give, in order; whether the last one stays until `recover`)
+        self.failures: dict[str, tuple[list[Reply], bool]] = {}
         self._fail_lock = threading.Lock()
 
     def take(self, request: Recorded) -> Reply:
         super().take(request)
         channel = _channel_of(self.host, request.path)
         with self._fail_lock:
-            script = self.failures.get(channel)
-            if script:
-                reply = script[0]
-                if len(script) > 1 or getattr(reply, "_repeat", False) is False:
-                    script.pop(0)
-                return reply
+            replies, sticky = self.failures.get(channel, ([], False))
+            if replies:
+                return replies[0] if sticky and len(replies) == 1 else replies.pop(0)
         return next((r for suffix, r in _TWILIO_OK.items() if request.path.endswith(suffix)), Reply(200, "ok"))
 
 
@@ -92,7 +90,7 @@ class Sandbox:
         headers = {"Retry-After": "30"} if status == 429 else {}
         reply = Reply(status, {"message": f"drill: injected {status}"}, headers)
         with recorder._fail_lock:
-            recorder.failures[channel] = [reply] * times if times else [_Repeating(reply.status, reply.body, reply.headers)]
+            recorder.failures[channel] = ([reply] * times, False) if times else ([reply], True)
 
     def recover(self, channel: str) -> None:
         if channel == "email":
@@ -116,8 +114,3 @@ class Sandbox:
                 got.append(Received(channel, form.get("To", ""), text[:200]))
         return got
 
-
-class _Repeating(Reply):
-    """A failure reply that stays until `recover`."""
-
-    _repeat = True
