@@ -65,13 +65,15 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings() -> Any:
-    from pydantic import ValidationError
-
     from .settings import load_settings
 
     try:
         return load_settings()
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError is one; pydantic is imported only if it was used
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
             variable = name if name.isupper() else f"NOTIFY_{name.upper()}"

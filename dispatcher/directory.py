@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from .problems import ConfigError, Problem, error, note
+from .validation import FORBID_EXTRA, Check, Rules, cached_check, pydantic_problems, validate
 
 __all__ = ["Directory", "Person", "check_directory", "load_directory", "load_toml"]
 
@@ -39,36 +39,46 @@ def _email(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, AfterValidator(_e164)]
-Email = Annotated[str, AfterValidator(_email)]
+def _slack_member(value: str) -> str:
+    if not _SLACK_ID.match(value):
+        raise ValueError(f"{value!r} is not a Slack member id (like U012AB3CD)")
+    return value
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)") from None
+    return value
+
+
+Phone = Annotated[str, Check(_e164)]
+Email = Annotated[str, Check(_email)]
 ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+# Every table of contacts.toml is one of these frozen dataclasses; an unknown key is an error.
+_table = dataclass(frozen=True, kw_only=True)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Role(_Model):
+@_table
+class Role:
+    __pydantic_config__ = FORBID_EXTRA
     title: str
-    level: int = Field(ge=1, le=4)
+    level: Annotated[int, Rules(ge=1, le=4)]
     handles: str = ""
 
 
-class Person(_Model):
+@_table
+class Person:
+    __pydantic_config__ = FORBID_EXTRA
     name: str
-    roles: list[str] = []
+    roles: list[str] = field(default_factory=list)
     email: Email | None = None
     phone: Phone | None = None
-    slack: str | None = None
+    slack: Annotated[str, Check(_slack_member)] | None = None
     apprise: str | None = None  # a personal apprise URL (Opsgenie, Telegram...)
-    channels: list[ChannelName] = ["email"]
-
-    @field_validator("slack")
-    @classmethod
-    def _slack_member(cls, value: str | None) -> str | None:
-        if value is not None and not _SLACK_ID.match(value):
-            raise ValueError(f"{value!r} is not a Slack member id (like U012AB3CD)")
-        return value
+    channels: list[ChannelName] = field(default_factory=lambda: ["email"])
 
     def target(self, channel: str) -> str | None:
         """This person's address on a channel, or None when they have none there."""
@@ -76,74 +86,81 @@ class Person(_Model):
                 "slack": self.slack, "apprise": self.apprise}.get(channel)
 
 
-class Slot(_Model):
+@_table
+class Slot:
+    __pydantic_config__ = FORBID_EXTRA
     title: str
     phone: Phone | None = None  # the shared on-call number whoever is on duty carries
     role: str | None = None
-    members: list[str] = Field(min_length=1)
+    members: Annotated[list[str], Rules(min_length=1)]
 
 
-class Override(_Model):
+@_table
+class Override:
+    __pydantic_config__ = FORBID_EXTRA
     slot: str
     person: str
     start: datetime
     end: datetime
 
 
-class Rotation(_Model):
-    timezone: str = "UTC"
-    handoff_day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+@_table
+class Rotation:
+    __pydantic_config__ = FORBID_EXTRA
+    timezone: Annotated[str, Check(_known_zone)] = "UTC"
+    handoff_day: Weekday = "monday"
     handoff_time: time = time(9, 0)
     start: date
     slots: dict[str, Slot]
-    overrides: list[Override] = []
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)") from None
-        return value
+    overrides: list[Override] = field(default_factory=list)
 
 
-class DistributionList(_Model):
+@_table
+class DistributionList:
+    __pydantic_config__ = FORBID_EXTRA
     title: str = ""
     email: Email | None = None
-    members: list[str] = []
+    members: list[str] = field(default_factory=list)
 
 
-class SlackChannel(_Model):
-    channel: str = Field(pattern=r"^#[a-z0-9][a-z0-9._-]*$")
+@_table
+class SlackChannel:
+    __pydantic_config__ = FORBID_EXTRA
+    channel: Annotated[str, Rules(pattern=r"^#[a-z0-9][a-z0-9._-]*$")]
     purpose: str = ""
-    webhook_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    webhook_env: Annotated[str, Rules(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
 
 
-class External(_Model):
+@_table
+class External:
+    __pydantic_config__ = FORBID_EXTRA
     name: str
     kind: str = "other"
     phone: Phone | None = None
     email: Email | None = None
 
 
-class Customer(_Model):
+@_table
+class Customer:
+    __pydantic_config__ = FORBID_EXTRA
     name: str
     plan: Literal["basic", "pro", "enterprise"]
-    annual_contract_value: int = Field(default=0, ge=0)
+    annual_contract_value: Annotated[int, Rules(ge=0)] = 0
     fortune500: bool = False
     success_manager: str | None = None
     contact: Email | None = None
 
 
-class Directory(_Model):
-    roles: dict[str, Role] = {}
-    people: dict[str, Person] = {}
+@_table
+class Directory:
+    __pydantic_config__ = FORBID_EXTRA
+    roles: dict[str, Role] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
     rotation: Rotation | None = None
-    lists: dict[str, DistributionList] = {}
-    slack: dict[str, SlackChannel] = {}
-    external: dict[str, External] = {}
-    customers: dict[str, Customer] = {}
+    lists: dict[str, DistributionList] = field(default_factory=dict)
+    slack: dict[str, SlackChannel] = field(default_factory=dict)
+    external: dict[str, External] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
 
     def holders(self, role: str) -> list[str]:
         """Ids of the people who hold a role, in directory order."""
@@ -186,25 +203,19 @@ def load_toml(path: Path) -> tuple[dict | None, list[Problem]]:
         return None, [error(str(path), "", f"not valid TOML: {exc}")]
 
 
-def pydantic_problems(path: Path, exc: ValidationError) -> list[Problem]:
-    """One problem per pydantic error, keyed by its dotted location."""
-    problems = []
-    for err in exc.errors():
-        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]).lstrip(".")
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown key (typo?)"
-        problems.append(error(str(path), key, message))
-    return problems
-
-
 def check_directory(path: Path) -> tuple[Directory | None, list[Problem]]:
     """Load and validate a directory; return it (None when unusable) and every problem."""
+    return cached_check("directory", path, lambda: _check_directory(path))
+
+
+def _check_directory(path: Path) -> tuple[Directory | None, list[Problem]]:
     data, problems = load_toml(path)
     if data is None:
         return None, problems
+    from pydantic import ValidationError
+
     try:
-        directory = Directory.model_validate(data)
+        directory = validate(Directory, data)
     except ValidationError as exc:
         return None, pydantic_problems(path, exc)
     return directory, _cross_check(str(path), directory)

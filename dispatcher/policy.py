@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
-
-from .directory import Directory, load_toml, pydantic_problems
+from .directory import Directory, load_toml
 from .problems import ConfigError, Problem, error
+from .validation import FORBID_EXTRA, Check, Rules, cached_check, pydantic_problems, validate
 
 __all__ = ["IncidentClass", "Policy", "check_policy", "format_duration", "load_policy", "parse_duration"]
 
@@ -45,38 +45,49 @@ def format_duration(value: timedelta) -> str:
     return " ".join(parts)
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def _audience(value: str) -> str:
+    if not AUDIENCE.match(value):
+        raise ValueError(f"{value!r} is not an audience (list:ID, slack:ID, rotation:SLOT, role:ID, "
+                         "person:ID, external:ID, customer, success-manager, success-managers:PLAN, commander)")
+    return value
+
+
+def _step_zero_first(steps: list[Step]) -> list[Step]:
+    if steps[0].at != timedelta(0):
+        raise ValueError("the first step must be at '0m' (the immediate actions)")
+    if any(b.at < a.at for a, b in zip(steps, steps[1:])):
+        raise ValueError("steps must be in order of their 'at' offsets")
+    return steps
+
+
+Duration = Annotated[timedelta, Check(parse_duration, before=True)]
 ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
+# Every table of policy.toml is one of these frozen dataclasses; an unknown key is an error.
+_table = dataclass(frozen=True, kw_only=True)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Notify(_Model):
-    to: str
+@_table
+class Notify:
+    __pydantic_config__ = FORBID_EXTRA
+    to: Annotated[str, Check(_audience)]
     channel: ChannelName | None = None  # None: each person's preferred channel, with fallbacks
     template: str | None = None  # None: the channel's own template family
 
-    @field_validator("to")
-    @classmethod
-    def _audience(cls, value: str) -> str:
-        if not AUDIENCE.match(value):
-            raise ValueError(f"{value!r} is not an audience (list:ID, slack:ID, rotation:SLOT, role:ID, "
-                             "person:ID, external:ID, customer, success-manager, success-managers:PLAN, commander)")
-        return value
 
-
-class Step(_Model):
+@_table
+class Step:
+    __pydantic_config__ = FORBID_EXTRA
     at: Duration
     name: str
     seed: str = ""
-    notify: list[Notify] = Field(min_length=1)
+    notify: Annotated[list[Notify], Rules(min_length=1)]
 
 
-class IncidentClass(_Model):
+@_table
+class IncidentClass:
+    __pydantic_config__ = FORBID_EXTRA
     title: str
-    prefix: str = Field(pattern=r"^[A-Z]{2,5}$")
+    prefix: Annotated[str, Rules(pattern=r"^[A-Z]{2,5}$")]
     tier: str
     priority: str
     severity: Literal["critical", "error", "warning", "info"] = "critical"
@@ -85,37 +96,34 @@ class IncidentClass(_Model):
     update_every: Duration | None = None
     update_audience: str | None = None
     commander: str = "rotation:primary"
-    escalation: list[str] = []
-    escalation_channels: list[ChannelName] = ["phone", "sms"]
-    steps: list[Step] = Field(min_length=1)
-
-    @field_validator("steps")
-    @classmethod
-    def _step_zero_first(cls, steps: list[Step]) -> list[Step]:
-        if steps[0].at != timedelta(0):
-            raise ValueError("the first step must be at '0m' (the immediate actions)")
-        if any(b.at < a.at for a, b in zip(steps, steps[1:])):
-            raise ValueError("steps must be in order of their 'at' offsets")
-        return steps
+    escalation: list[str] = field(default_factory=list)
+    escalation_channels: list[ChannelName] = field(default_factory=lambda: ["phone", "sms"])
+    steps: Annotated[list[Step], Rules(min_length=1), Check(_step_zero_first)]
 
     def escalation_schedule(self) -> list[tuple[timedelta, str]]:
         """(offset, audience) of each escalation stage: one per response SLA while unacknowledged."""
         return [(self.response_sla * (i + 1), audience) for i, audience in enumerate(self.escalation)]
 
 
-class Tier(_Model):
+@_table
+class Tier:
+    __pydantic_config__ = FORBID_EXTRA
     title: str
     within: Duration
 
 
-class Level(_Model):
+@_table
+class Level:
+    __pydantic_config__ = FORBID_EXTRA
     name: str
     response: dict[str, Duration]
 
 
-class Policy(_Model):
+@_table
+class Policy:
+    __pydantic_config__ = FORBID_EXTRA
     tiers: dict[str, Tier]
-    levels: dict[str, Level] = {}
+    levels: dict[str, Level] = field(default_factory=dict)
     classes: dict[str, IncidentClass]
 
     def by_prefix(self, incident_id: str) -> str | None:
@@ -132,11 +140,17 @@ def steps_due(klass: IncidentClass, started: datetime, now: datetime) -> list[in
 
 def check_policy(path: Path, directory: Directory | None) -> tuple[Policy | None, list[Problem]]:
     """Load and validate the policy, and check every audience against the directory."""
+    return cached_check("policy", path, lambda: _check_policy(path, directory), directory)
+
+
+def _check_policy(path: Path, directory: Directory | None) -> tuple[Policy | None, list[Problem]]:
     data, problems = load_toml(path)
     if data is None:
         return None, problems
+    from pydantic import ValidationError
+
     try:
-        policy = Policy.model_validate(data)
+        policy = validate(Policy, data)
     except ValidationError as exc:
         return None, pydantic_problems(path, exc)
     problems = [error(str(path), f"classes.{n}.tier", f"unknown tier {c.tier!r}")
@@ -167,10 +181,10 @@ def _check_audiences(file: str, policy: Policy, d: Directory) -> list[Problem]:
             if not AUDIENCE.match(audience):
                 problems.append(error(file, key, f"{audience!r} is not an audience"))
             problems += [error(file, key, m) for m in _audience_problems(audience, None, d)]
-        for field in ("commander", "update_audience"):
-            audience = getattr(klass, field)
+        for key in ("commander", "update_audience"):
+            audience = getattr(klass, key)
             if audience:
-                problems += [error(file, f"classes.{name}.{field}", m) for m in _audience_problems(audience, None, d)]
+                problems += [error(file, f"classes.{name}.{key}", m) for m in _audience_problems(audience, None, d)]
     return problems
 
 
@@ -186,7 +200,7 @@ def _audience_problems(audience: str, channel: str | None, d: Directory) -> list
         return [f"unknown rotation slot {ident!r}"]
     if kind in _ONLY_CHANNEL and channel not in (None, _ONLY_CHANNEL[kind]):
         return [f"a {kind} is reached by {_ONLY_CHANNEL[kind]}, not {channel}"]
-    if kind == "external" and channel and d.external[ident].model_dump().get(
-            "email" if channel == "email" else "phone") is None:
+    if kind == "external" and channel and getattr(
+            d.external[ident], "email" if channel == "email" else "phone") is None:
         return [f"external contact {ident!r} has no address for {channel}"]
     return []

@@ -11,17 +11,16 @@ the default class, also `needs_review`. Loading validates; triage is pure.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from .directory import load_toml, pydantic_problems
+from .directory import load_toml
 from .matchers import LabelMatcher, parse_matcher
 from .phrases import PhraseHit, compile_phrase, find_phrases
 from .policy import AUDIENCE, Policy
 from .problems import ConfigError, Problem, error, warning
+from .validation import FORBID_EXTRA, Check, Rules, cached_check, pydantic_problems, validate
 
 __all__ = ["Report", "RoutingRules", "Rule", "TriageResult", "check_routing", "load_routing", "triage"]
 
@@ -44,52 +43,46 @@ class Report:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+def _phrases_compile(phrases: list[str]) -> list[str]:
+    for phrase in phrases:
+        try:
+            compile_phrase(phrase)
+        except re.error as exc:
+            raise ValueError(f"phrase {phrase!r} is not a valid regular expression: {exc}") from None
+    return phrases
 
 
-class Rule(_Model):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+def _label_matchers(labels: list[str]) -> list[str]:
+    for text in labels:
+        parse_matcher(text)
+    return labels
+
+
+def _field_tests(when: dict[str, Any]) -> dict[str, Any]:
+    for name, test in when.items():
+        _describe_test(name, test)  # raises ValueError on anything it cannot evaluate
+    return when
+
+
+def _audiences(also: list[str]) -> list[str]:
+    for audience in also:
+        if not AUDIENCE.match(audience):
+            raise ValueError(f"{audience!r} is not an audience")
+    return also
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    __pydantic_config__ = FORBID_EXTRA
+    id: Annotated[str, Rules(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     criterion: str  # the seed's criterion this rule implements, quoted in the output
-    klass: str = Field(alias="class")
-    phrases: list[str] = []
-    when: dict[str, str | float | bool | list[str]] = {}
-    labels: list[str] = []
+    klass: str  # `class` in routing.toml (a Python keyword)
+    phrases: Annotated[list[str], Check(_phrases_compile)] = field(default_factory=list)
+    when: Annotated[dict[str, str | float | bool | list[str]], Check(_field_tests)] = field(default_factory=dict)
+    labels: Annotated[list[str], Check(_label_matchers)] = field(default_factory=list)
     weak: bool = False
-    level: int | None = Field(default=None, ge=1, le=4)
-    also: list[str] = []  # extra step-0 audiences, e.g. the Finance Director for large refunds
-
-    @field_validator("phrases")
-    @classmethod
-    def _compiles(cls, phrases: list[str]) -> list[str]:
-        for phrase in phrases:
-            try:
-                compile_phrase(phrase)
-            except re.error as exc:
-                raise ValueError(f"phrase {phrase!r} is not a valid regular expression: {exc}") from None
-        return phrases
-
-    @field_validator("labels")
-    @classmethod
-    def _matchers(cls, labels: list[str]) -> list[str]:
-        for text in labels:
-            parse_matcher(text)
-        return labels
-
-    @field_validator("when")
-    @classmethod
-    def _field_tests(cls, when: dict[str, Any]) -> dict[str, Any]:
-        for name, test in when.items():
-            _describe_test(name, test)  # raises ValueError on anything it cannot evaluate
-        return when
-
-    @field_validator("also")
-    @classmethod
-    def _audiences(cls, also: list[str]) -> list[str]:
-        for audience in also:
-            if not AUDIENCE.match(audience):
-                raise ValueError(f"{audience!r} is not an audience")
-        return also
+    level: Annotated[int, Rules(ge=1, le=4)] | None = None
+    also: Annotated[list[str], Check(_audiences)] = field(default_factory=list)  # extra step-0 audiences
 
     def is_catch_all(self) -> bool:
         return not (self.phrases or self.when or self.labels)
@@ -99,9 +92,21 @@ class Rule(_Model):
                 tuple(sorted(self.labels)))
 
 
-class RoutingRules(_Model):
+@dataclass(frozen=True, kw_only=True)
+class RoutingRules:
+    __pydantic_config__ = FORBID_EXTRA
     default_class: str = "technical"
-    rules: list[Rule] = []
+    rules: list[Rule] = field(default_factory=list)
+
+
+def _klass_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """routing.toml names a rule's class `class`; the dataclass field is `klass`."""
+    rules = data.get("rules")
+    if not isinstance(rules, list):
+        return data
+    renamed = [{("klass" if key == "class" else key): value for key, value in rule.items()}
+               if isinstance(rule, dict) and "klass" not in rule else rule for rule in rules]
+    return {**data, "rules": renamed}
 
 
 def _describe_test(name: str, test: Any) -> str:
@@ -211,13 +216,19 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
 
 def check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | None, list[Problem]]:
     """Load routing.toml and report unknown classes, bad expressions and shadowed rules."""
+    return cached_check("routing", path, lambda: _check_routing(path, policy), policy)
+
+
+def _check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | None, list[Problem]]:
     data, problems = load_toml(path)
     if data is None:
         return None, problems
+    from pydantic import ValidationError
+
     try:
-        rules = RoutingRules.model_validate(data)
+        rules = validate(RoutingRules, _klass_keys(data))
     except ValidationError as exc:
-        return None, pydantic_problems(path, exc)
+        return None, [_class_key(problem) for problem in pydantic_problems(path, exc)]
     if policy is None:
         return rules, []
     file = str(path)
@@ -228,6 +239,12 @@ def check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | Non
     if not problems:
         problems += _shadowed(file, rules, policy)
     return rules, problems
+
+
+def _class_key(problem: Problem) -> Problem:
+    """Name the key as the file does: rules[3].class, not rules[3].klass."""
+    key = re.sub(r"(^|\.)klass$", r"\1class", problem.key)
+    return replace(problem, key=key) if key != problem.key else problem
 
 
 def _shadowed(file: str, rules: RoutingRules, policy: Policy) -> list[Problem]:

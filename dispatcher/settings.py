@@ -10,21 +10,27 @@ compares the two on every case): keyword overrides win over the environment,
 which wins over ``.env``, which wins over secret files; names are matched
 case-insensitively; a field with a validation alias (``REQUESTS_CA_BUNDLE``,
 ``XDG_STATE_HOME``) is read under its aliases first, without the prefix. Values
-are then validated by pydantic as before, so every rule and message is the
-same. Only the import of pydantic-settings (asyncio, its many sources: about
-0.1 s on a small machine) is left out of every command's start-up.
+are then validated by the same rules as before. Only the import of
+pydantic-settings (asyncio, its many sources: about 0.1 s on a small machine)
+is left out of every command's start-up, and pydantic too whenever every value
+is plainly valid (a URL, a path, a number in range): the common case is read
+by :func:`_plainly_valid`, and anything it is not sure of goes to pydantic,
+whose result and error messages are the reference.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import types
 import warnings
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping, get_args, get_origin, get_type_hints
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from .validation import Rules, validate
 
-__all__ = ["CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Settings", "load_settings"]
+__all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Secret", "Settings", "load_settings"]
 
 ENV_PREFIX = "NOTIFY_"
 ENV_FILE = ".env"
@@ -45,41 +51,77 @@ def _secrets_dir() -> str | None:
     return path if os.path.isdir(path) else None
 
 
-class Settings(BaseModel):
+class Secret:
+    """A secret setting: shown as '**********' everywhere, read only with :meth:`get_secret_value`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __len__(self) -> int:  # an empty value is unset, as with pydantic's SecretStr
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
+
+
+# Fields read under other names first, without the prefix (as pydantic-settings' validation_alias).
+ALIASES = {
+    "ca_bundle": ("NOTIFY_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
+    "xdg_state_home": ("XDG_STATE_HOME",),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
     """Every setting notify reads; see the README's configuration table. Build it with :func:`load_settings`."""
 
-    # As pydantic-settings' BaseSettings with env_prefix NOTIFY_, env_file .env: the same validation.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_default=True,
-                              arbitrary_types_allowed=True)
+    __pydantic_config__ = {"extra": "ignore"}
 
     config_dir: Path | None = None
     state_dir: Path | None = None
     store_url: str | None = None
 
-    email_url: SecretStr | None = None
-    slack_url: SecretStr | None = None
-    sms_url: SecretStr | None = None
-    phone_url: SecretStr | None = None
-    webhook_url: SecretStr | None = None
-    apprise_url: SecretStr | None = None
+    email_url: Secret | None = None
+    slack_url: Secret | None = None
+    sms_url: Secret | None = None
+    phone_url: Secret | None = None
+    webhook_url: Secret | None = None
+    apprise_url: Secret | None = None
 
     # Inbound only, for `notify serve`: what callers must present (unlike the outbound NOTIFY_WEBHOOK_URL).
-    webhook_token: SecretStr | None = None
-    webhook_hmac_secret: SecretStr | None = None
+    webhook_token: Secret | None = None
+    webhook_hmac_secret: Secret | None = None
 
-    concurrency: int = Field(default=100, ge=1, le=1024)  # 200 pages at 200 ms each: 0.4 s, not 1.4 s
-    connect_timeout: float = Field(default=5.0, gt=0)
-    read_timeout: float = Field(default=10.0, gt=0)
-    retry_attempts: int = Field(default=4, ge=1, le=20)
-    retry_max_wait: float = Field(default=60.0, gt=0)
+    concurrency: Annotated[int, Rules(ge=1, le=1024)] = 100  # 200 pages at 200 ms each: 0.4 s, not 1.4 s
+    connect_timeout: Annotated[float, Rules(gt=0)] = 5.0
+    read_timeout: Annotated[float, Rules(gt=0)] = 10.0
+    retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
+    retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
 
     proxy: str | None = None  # NOTIFY_PROXY: outbound HTTPS proxy for provider APIs, over HTTPS_PROXY
 
-    ca_bundle: Path | None = Field(
-        default=None,
-        validation_alias=AliasChoices("NOTIFY_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
-    )
-    xdg_state_home: Path | None = Field(default=None, validation_alias="XDG_STATE_HOME")
+    ca_bundle: Path | None = None  # also REQUESTS_CA_BUNDLE, SSL_CERT_FILE (ALIASES)
+    xdg_state_home: Path | None = None  # XDG_STATE_HOME
 
     def channel_url(self, channel: str) -> str | None:
         """The secret URL configuring a built-in channel, or None."""
@@ -119,34 +161,103 @@ def _dotenv() -> dict[str, str]:
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings now (environment wins over `.env`, which wins over secret files)."""
-    return Settings.model_validate(gather(overrides, os.environ, _secrets_dir()))
+    given = by_field(gather(overrides, os.environ, _secrets_dir()))
+    plain = _plainly_valid(given)
+    return Settings(**plain) if plain is not None else validate(Settings, given)
+
+
+def by_field(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Gathered input keyed by field name: an alias first, in order, then the name (pydantic's lookup)."""
+    found = {}
+    for item in fields(Settings):
+        key = next((k for k in (*ALIASES.get(item.name, ()), item.name) if k in state), None)
+        if key is not None:
+            found[item.name] = state[key]
+    return found
+
+
+# -- the common case without pydantic -------------------------------------------------------------
+
+_INTEGER = re.compile(r"0|[1-9][0-9]{0,8}")
+_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,9})?")
+_NOT_SURE = object()
+_hints: dict[str, Any] = {}
+
+
+def _plainly_valid(given: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The field values when every one is unmistakably valid, else None (pydantic decides, and explains)."""
+    if not _hints:
+        _hints.update(get_type_hints(Settings, include_extras=True))
+    values = {}
+    for name, raw in given.items():
+        value = _plain_value(_hints[name], raw)
+        if value is _NOT_SURE:
+            return None
+        values[name] = value
+    return values
+
+
+def _plain_value(hint: Any, raw: Any) -> Any:
+    """``raw`` as ``hint`` when that is certain: a string where a string goes, a number in range..."""
+    constraints: dict[str, Any] = {}
+    if get_origin(hint) is Annotated:
+        hint, *metadata = get_args(hint)
+        for item in metadata:
+            constraints.update(item.constraints)
+    if isinstance(hint, types.UnionType):  # `X | None`
+        if raw is None:
+            return None
+        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    if hint in (str, Secret, Path):
+        if not isinstance(raw, str) or (hint is Path and not raw):
+            return raw if hint is Path and isinstance(raw, Path) else _NOT_SURE
+        return hint(raw) if hint is not str else raw
+    number = _plain_number(hint, raw)
+    if number is _NOT_SURE or not _within(number, constraints):
+        return _NOT_SURE
+    return number
+
+
+def _plain_number(hint: type, raw: Any) -> Any:
+    if isinstance(raw, str):
+        return hint(raw) if (_INTEGER if hint is int else _DECIMAL).fullmatch(raw) else _NOT_SURE
+    if type(raw) is int or (hint is float and type(raw) is float):
+        return hint(raw)
+    return _NOT_SURE
+
+
+def _within(number: float, constraints: Mapping[str, Any]) -> bool:
+    checks = {"ge": number.__ge__, "gt": number.__gt__, "le": number.__le__, "lt": number.__lt__}
+    return all(checks[name](bound) for name, bound in constraints.items())
 
 
 # -- the sources, as pydantic-settings reads them ---------------------------------------------
 
 
-def _names(name: str, field: Any) -> tuple[list[str], list[tuple[str, str]]]:
+def _names(name: str) -> tuple[list[str], list[tuple[str, str]]]:
     """A field's aliases, and its (input key, variable name) pairs in lookup order: aliases, then the name."""
-    alias = field.validation_alias
-    aliases = [str(choice) for choice in alias.choices] if isinstance(alias, AliasChoices) else \
-        [alias] if isinstance(alias, str) else []
+    aliases = list(ALIASES.get(name, ()))
     return aliases, [(a, a.lower()) for a in aliases] + [(name, (ENV_PREFIX + name).lower())]
+
+
+def _field_names() -> list[str]:
+    return [item.name for item in fields(Settings)]
 
 
 def _from_variables(variables: Mapping[str, str | None]) -> dict[str, str]:
     """Input for the model from variables (names already lower-cased): the first name found, per field."""
     found = {}
-    for name, field in Settings.model_fields.items():
-        for key, variable in _names(name, field)[1]:
+    for name in _field_names():
+        for key, variable in _names(name)[1]:
             if variables.get(variable) is not None:
-                found[_preferred(name, field, key)] = variables[variable]
+                found[_preferred(name, key)] = variables[variable]
                 break
     return found
 
 
-def _preferred(name: str, field: Any, key: str) -> str:
+def _preferred(name: str, key: str) -> str:
     """pydantic-settings keys a value found under any alias as the first alias; under the name, as the name."""
-    aliases = _names(name, field)[0]
+    aliases = _names(name)[0]
     return aliases[0] if aliases and key != name else key
 
 
@@ -172,8 +283,8 @@ def _from_secret_files(directory: str | None) -> dict[str, str]:
     resolved_root = root.resolve()
     entries = list(root.iterdir())
     found = {}
-    for name, field in Settings.model_fields.items():
-        for key, variable in _names(name, field)[1]:
+    for name in _field_names():
+        for key, variable in _names(name)[1]:
             path = next((f for f in entries if f.name == variable or f.name.lower() == variable), None)
             if path is None:
                 continue
@@ -188,7 +299,7 @@ def _from_secret_files(directory: str | None) -> dict[str, str]:
                     warnings.warn(f'attempted to load secret file "{path}" but it resolves outside of "{root}".',
                                   stacklevel=2)
                     continue
-                found[_preferred(name, field, key)] = path.read_text(encoding="utf-8").strip()
+                found[_preferred(name, key)] = path.read_text(encoding="utf-8").strip()
                 break
             warnings.warn(f'attempted to load secret file "{path}" but found a {_kind(path)} instead.',
                           stacklevel=2)
@@ -213,8 +324,8 @@ def _from_overrides(overrides: Mapping[str, object]) -> tuple[dict[str, object],
     found: dict[str, object] = {}
     named: dict[str, str] = {}
     left = set(overrides)
-    for name, field in Settings.model_fields.items():
-        aliases, _ = _names(name, field)
+    for name in _field_names():
+        aliases, _ = _names(name)
         candidates = list(dict.fromkeys([a.lower() for a in aliases] + [name.lower()]))
         matched = [key for candidate in candidates for key in given.get(candidate, []) if key in left]
         if matched:
@@ -232,7 +343,7 @@ def gather(overrides: Mapping[str, object], environ: Mapping[str, str], secrets_
     state: dict[str, Any] = {**_from_secret_files(secrets_dir), **_from_variables(_env_file_variables()),
                              **_from_variables({k.lower(): v for k, v in environ.items()}), **given}
     for name, keyword in named.items():  # as pydantic-settings: an override keeps the keyword's own name
-        aliases, _ = _names(name, Settings.model_fields[name])
+        aliases, _ = _names(name)
         present = [key for key in [*aliases, name] if key in state]
         if present:
             source = next((a for a in aliases if a in state), name)

@@ -19,6 +19,7 @@ def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
             monkeypatch.delenv(name)
     work = tmp_path_factory.mktemp("cwd")
     monkeypatch.setenv("XDG_STATE_HOME", str(work / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(work / "cache"))
     monkeypatch.chdir(work)
     return work
 

@@ -1,33 +1,41 @@
 """Settings read without pydantic-settings give exactly what pydantic-settings gives.
 
 `dispatcher.settings` gathers the environment, `.env` and secret files itself
-(importing pydantic-settings costs every command about 0.1 s), then validates
-with pydantic. Each case here builds the same settings both ways, through a
-BaseSettings class with the same fields and config, and compares the values,
-the validation errors and the warnings.
+(importing pydantic-settings costs every command about 0.1 s), then reads
+plainly valid values itself and leaves the rest to pydantic. Each case here
+builds the same settings both ways, through a BaseSettings class with the same
+fields, aliases and config, and compares the values, the validation errors and
+the warnings.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import os
+import typing
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from pydantic import SecretStr, ValidationError, create_model
+from pydantic import AliasChoices, Field, ValidationError, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dispatcher.settings import Settings, load_settings
+from dispatcher.settings import ALIASES, Secret, Settings, load_settings
 
 
 class _Base(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", env_file=".env", extra="ignore", populate_by_name=True)
 
 
+def _reference_field(item: dataclasses.Field) -> tuple[Any, Any]:
+    hint = typing.get_type_hints(Settings, include_extras=True)[item.name]
+    alias = AliasChoices(*ALIASES[item.name]) if item.name in ALIASES else None
+    return hint, Field(default=item.default, validation_alias=alias)
+
+
 Reference = create_model("Reference", __base__=_Base,
-                         **{name: (f.annotation, copy.copy(f)) for name, f in Settings.model_fields.items()})
+                         **{item.name: _reference_field(item) for item in dataclasses.fields(Settings)})
 
 VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "XDG_STATE_HOME")
 
@@ -40,7 +48,8 @@ def _outcome(build: Callable[[], Any]) -> tuple[str, Any, list[str]]:
         except ValidationError as exc:
             errors = [(e["loc"], e["msg"], e["type"], e.get("input")) for e in exc.errors()]
             return "error", errors, sorted(str(w.message) for w in caught)
-    values = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in dict(model).items()}
+    pairs = dataclasses.asdict(model).items() if dataclasses.is_dataclass(model) else dict(model).items()
+    values = {k: v.get_secret_value() if isinstance(v, Secret) else v for k, v in pairs}
     return "ok", values, sorted(str(w.message) for w in caught)
 
 
@@ -75,6 +84,16 @@ ENVIRONMENTS = [
     {"NOTIFY_CONCURRENCY": "0", "NOTIFY_RETRY_ATTEMPTS": "21", "NOTIFY_CONNECT_TIMEOUT": "-1"},
     {"NOTIFY_CONCURRENCY": "", "NOTIFY_RETRY_MAX_WAIT": "soon"},
     {"NOTIFY_CONCURRENCY": " 8 ", "NOTIFY_READ_TIMEOUT": "1e1"},
+    # at the edge of what is read without pydantic: each must come out as pydantic says
+    {"NOTIFY_CONCURRENCY": "0100", "NOTIFY_READ_TIMEOUT": "5."},
+    {"NOTIFY_CONCURRENCY": "1_000", "NOTIFY_CONNECT_TIMEOUT": ".5"},
+    {"NOTIFY_CONCURRENCY": "+5", "NOTIFY_RETRY_MAX_WAIT": "0"},
+    {"NOTIFY_CONCURRENCY": "1024", "NOTIFY_RETRY_ATTEMPTS": "20", "NOTIFY_READ_TIMEOUT": "0.000000001"},
+    {"NOTIFY_CONCURRENCY": "1025"},
+    {"NOTIFY_CONCURRENCY": "00", "NOTIFY_READ_TIMEOUT": "-0"},
+    {"NOTIFY_CONCURRENCY": "9999999999"},
+    {"NOTIFY_STATE_DIR": "", "NOTIFY_STORE_URL": "", "NOTIFY_PROXY": ""},
+    {"NOTIFY_CA_BUNDLE": "", "XDG_STATE_HOME": " "},
 ]
 
 
@@ -134,6 +153,9 @@ def test_secret_file_with_invalid_value(tmp_path: Path) -> None:
     {"XDG_STATE_HOME": "/kw/xdg"},
     {"concurrency": "x"},
     {"not_a_setting": 1},
+    {"read_timeout": 2, "retry_max_wait": 1.5, "config_dir": Path("/kw/config")},
+    {"concurrency": True, "connect_timeout": 0.0},
+    {"email_url": 5},
 ])
 def test_keyword_overrides_win(overrides: dict[str, Any], monkeypatch: pytest.MonkeyPatch, clean_env: Path) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/env/ca.pem")

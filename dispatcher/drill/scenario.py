@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..directory import pydantic_problems
+from ..validation import pydantic_problems
 from ..policy import AUDIENCE, Duration
 from ..problems import ConfigError, error
 

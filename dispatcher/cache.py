@@ -1,0 +1,129 @@
+"""A private on-disk cache of work derived from files: compiled templates, validated configuration.
+
+Start-up is most of what a paging command costs: compiling 175 templates and
+building pydantic's validators take longer than sending the pages. Both are
+pure functions of files that rarely change, so their results are kept here,
+keyed by a hash of everything they derive from (the files' bytes and notify's
+own code): an edited file or an upgraded notify is a miss, never a stale hit.
+
+The cache only ever saves time. Any failure to find, read or write it falls
+back to doing the work, silently. Like Python's ``__pycache__`` it holds
+pickles and bytecode, so it is used only when the directory belongs to this
+user and nobody else can write to it. Where: ``NOTIFY_CACHE_DIR``, else
+``$XDG_CACHE_HOME/notify``, else ``~/.cache/notify``; ``NOTIFY_CACHE_DIR=off``
+turns it off. It never holds a setting's value: settings are read fresh every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cache_dir", "code_stamp", "content_key", "load", "save"]
+
+_PACKAGE = Path(__file__).resolve().parent
+_code_stamp: str | None = None
+
+
+def code_stamp() -> str:
+    """A short hash of notify's own source files (name, size, mtime), so new code means new entries."""
+    global _code_stamp
+    if _code_stamp is None:
+        digest = hashlib.sha256()
+        for root, dirs, files in os.walk(_PACKAGE):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    info = os.stat(os.path.join(root, name))
+                    digest.update(f"{root}/{name}:{info.st_size}:{info.st_mtime_ns}\n".encode())
+        _code_stamp = digest.hexdigest()[:16]
+    return _code_stamp
+
+
+def cache_dir(kind: str) -> Path | None:
+    """This code version's private directory for ``kind`` entries, or None when there is no usable cache."""
+    root = _root()
+    if root is None:
+        return None
+    try:
+        _private_dir(root)
+        current = root / code_stamp()
+        if not current.is_dir():
+            _forget_other_versions(root)
+            _private_dir(current)
+        path = current / kind
+        _private_dir(path)
+        return path
+    except OSError:
+        return None
+
+
+def content_key(*parts: bytes | str) -> str:
+    """A key for an entry derived from ``parts`` (file contents, names, options)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def load(kind: str, key: str) -> Any | None:
+    """The value saved under ``key``, or None on a miss or an unreadable entry."""
+    directory = cache_dir(kind)
+    if directory is None:
+        return None
+    try:
+        with open(directory / key, "rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # a truncated or foreign entry is a miss; the work is redone and the entry rewritten
+        return None
+
+
+def save(kind: str, key: str, value: Any) -> None:
+    """Keep ``value`` under ``key``; written to a temporary file and renamed, so readers never see half of it."""
+    directory = cache_dir(kind)
+    if directory is None:
+        return
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, directory / key)
+    except Exception:  # a full disk or an unpicklable value costs only the saving
+        try:
+            os.unlink(temporary)
+        except (OSError, UnboundLocalError):
+            pass
+
+
+def _root() -> Path | None:
+    configured = os.environ.get("NOTIFY_CACHE_DIR")
+    if configured:
+        return None if configured.lower() in ("off", "0", "false", "no") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "notify"
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` as 0700, or check an existing one is ours and not writable by others (else OSError)."""
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PermissionError(f"{path} is not a private directory of this user")
+
+
+def _forget_other_versions(root: Path) -> None:
+    """Entries of other code versions can never hit again: remove them so the cache does not grow."""
+    for entry in root.iterdir():
+        if entry.is_dir() and not entry.is_symlink() and len(entry.name) == 16:
+            shutil.rmtree(entry, ignore_errors=True)

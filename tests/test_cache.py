@@ -1,0 +1,139 @@
+"""The start-up cache: validated configuration and compiled templates kept between runs, never stale.
+
+Every entry is keyed by the bytes it derives from, so these tests edit files
+between runs and expect the edit to be seen at once; and a cache that cannot be
+used (corrupt, foreign, switched off) must only cost time, never a page.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dispatcher import cache
+from dispatcher.directory import check_directory
+from dispatcher.policy import check_policy
+from dispatcher.rendering import Renderer, shipped_template_dir
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def entries(kind: str) -> list[Path]:
+    directory = cache.cache_dir(kind)
+    return sorted(p for p in directory.iterdir() if not p.name.startswith(".")) if directory else []
+
+
+def test_a_validated_directory_is_kept_and_an_edit_is_seen_at_once(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.toml"
+    shutil.copy(REPO / "contacts.toml", contacts)
+    first, problems = check_directory(contacts)
+    assert first is not None and len(entries("config")) == 1
+    again, problems_again = check_directory(contacts)
+    assert again == first and problems_again == problems
+
+    contacts.write_text(contacts.read_text().replace('phone = "+', 'phone = "', 1))
+    broken, problems = check_directory(contacts)
+    assert broken is None
+    assert any("is not E.164" in p.message for p in problems)
+    assert len(entries("config")) == 2
+
+
+def test_the_policy_entry_depends_on_the_directory_it_was_checked_against(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.toml"
+    shutil.copy(REPO / "contacts.toml", contacts)
+    directory, _ = check_directory(contacts)
+    policy, problems = check_policy(REPO / "policy.toml", directory)
+    assert policy is not None and not [p for p in problems if p.severity.value == "error"]
+
+    # The same policy against a directory without outside counsel: the cached "no problems" must not be reused.
+    text = contacts.read_text()
+    start = text.index("[external.legal-counsel]")
+    end = text.index("\n[", start + 1)
+    contacts.write_text(text[:start] + text[end + 1:])
+    smaller, _ = check_directory(contacts)
+    assert smaller is not None and "legal-counsel" not in smaller.external
+    _, problems = check_policy(REPO / "policy.toml", smaller)
+    assert any("unknown external 'legal-counsel'" in p.message for p in problems)
+
+
+def test_a_corrupt_entry_is_a_miss_and_is_rewritten(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.toml"
+    shutil.copy(REPO / "contacts.toml", contacts)
+    first, _ = check_directory(contacts)
+    [entry] = entries("config")
+    entry.write_bytes(b"\x80\x05not a pickle")
+    again, _ = check_directory(contacts)
+    assert again == first
+    assert entry.read_bytes() != b"\x80\x05not a pickle"
+
+
+@pytest.mark.parametrize("setting", ["off", "OFF", "0"])
+def test_the_cache_can_be_switched_off(setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_CACHE_DIR", setting)
+    assert cache.cache_dir("config") is None
+    directory, _ = check_directory(REPO / "contacts.toml")
+    assert directory is not None
+
+
+def test_a_directory_others_can_write_to_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("NOTIFY_CACHE_DIR", str(shared))
+    assert cache.cache_dir("config") is None
+    directory, _ = check_directory(REPO / "contacts.toml")
+    assert directory is not None
+    assert list(shared.iterdir()) == []  # nothing was read from or written to it
+
+
+def test_a_new_cache_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_CACHE_DIR", str(tmp_path / "fresh"))
+    path = cache.cache_dir("config")
+    assert path is not None
+    for directory in (tmp_path / "fresh", path.parent, path):
+        assert directory.stat().st_mode & 0o777 == 0o700
+
+
+def test_entries_of_other_code_versions_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    monkeypatch.setenv("NOTIFY_CACHE_DIR", str(root))
+    old = root / "0123456789abcdef" / "config"
+    old.mkdir(parents=True, mode=0o700)
+    root.chmod(0o700)
+    (old / "entry").write_bytes(b"x")
+    assert cache.cache_dir("config") == root / cache.code_stamp() / "config"
+    assert not (root / "0123456789abcdef").exists()
+
+
+def test_an_edited_template_is_rendered_as_edited(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    (templates / "security").mkdir(parents=True)
+    text = templates / "security" / "sms.text.j2"
+    text.write_text("{{ incident.id }} first version")
+    context = {"incident": {"id": "SEC-2026-001"}}
+    first = Renderer([templates, shipped_template_dir()]).render("security", "sms", context, family="sms", drill=False)
+    assert first.text == "SEC-2026-001 first version"
+    assert entries("jinja-" + __import__("jinja2").__version__ + "-plain")  # compiled and kept
+
+    text.write_text("{{ incident.id }} second version")
+    second = Renderer([templates, shipped_template_dir()]).render("security", "sms", context, family="sms", drill=False)
+    assert second.text == "SEC-2026-001 second version"
+
+
+def test_a_warm_dry_run_imports_no_pydantic(clean_env: Path) -> None:
+    """The point of the cache: a trigger on an unchanged setup reads it instead of validating again."""
+    code = ("import sys; from dispatcher.cli import main; "
+            "sys.argv = ['notify', 'security', '--summary', 'x', '--dry-run']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print('pydantic' in sys.modules, 'jinja2' in sys.modules, file=sys.stderr)")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+            for _ in range(2)]
+    assert runs[0].stderr.split()[-2:] == ["True", "True"]  # cold: validated with pydantic
+    assert runs[1].stderr.split()[-2:] == ["False", "True"]  # warm: read from the cache
+    assert runs[0].stdout == runs[1].stdout
