@@ -6,6 +6,13 @@ Each round runs `apprise --version` (the baseline) and the three notify commands
 once, as the installed console scripts, from an empty working directory with
 the channel settings of a configured installation (dummy URLs: nothing is
 contacted). Prints medians, ratios and whether each target is met.
+
+notify keeps validated configuration and compiled templates in a cache
+(dispatcher/cache.py) keyed by the files' bytes, so the measured runs are the
+usual case: the configuration has not changed since the last command. The
+`[cold]` rows run the same commands with the cache switched off
+(NOTIFY_CACHE_DIR=off): the first command after an edit of contacts.toml,
+policy.toml, routing.toml or a template costs that much, once.
 `--importtime` also prints, per command, the heaviest imports by cumulative time
 (`python -X importtime`, which itself slows imports: read it as proportions).
 """
@@ -52,8 +59,11 @@ def main() -> None:
         env = clean_env(work, XDG_STATE_HOME=str(work / "state"), XDG_CACHE_HOME=str(work / "cache"), **CONFIGURED)
         subjects = {"apprise --version": lambda: run_timed([APPRISE, "--version"], env, work)}
         other = {**env, "PYTHONPATH": args.compare} if args.compare else None
+        cold = {**env, "NOTIFY_CACHE_DIR": "off"}
         for name, argv in COMMANDS.items():
             subjects[name] = lambda argv=argv: run_timed([NOTIFY, *argv], env, work)
+            if name != "notify --help":
+                subjects[f"{name} [cold]"] = lambda argv=argv: run_timed([NOTIFY, *argv], cold, work)
             if other:
                 subjects[f"{name} [{Path(args.compare).name}]"] = lambda argv=argv: run_timed([NOTIFY, *argv], other, work)
         results = interleave(subjects, args.runs, warmup=2)

@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +89,8 @@ def save(kind: str, key: str, value: Any) -> None:
     directory = cache_dir(kind)
     if directory is None:
         return
+    import tempfile
+
     try:
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
@@ -124,6 +124,8 @@ def _private_dir(path: Path) -> None:
 
 def _forget_other_versions(root: Path) -> None:
     """Entries of other code versions can never hit again: remove them so the cache does not grow."""
+    import shutil
+
     for entry in root.iterdir():
         if entry.is_dir() and not entry.is_symlink() and len(entry.name) == 16:
             shutil.rmtree(entry, ignore_errors=True)

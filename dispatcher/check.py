@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
+from . import cache
 from .config import ConfigPaths, resolve_config
 from .directory import Directory, check_directory
 from .policy import Policy, check_policy
@@ -72,10 +74,41 @@ def _check_store(settings: Settings) -> list[Problem]:
 
 
 def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
-    from .rendering import Renderer  # jinja2 only when checking templates
+    """Render every template of every class with sample contexts, or recall the result for the same files.
 
-    renderer = Renderer(paths.template_dirs)
-    return [error(p.file, f"line {p.line}" if p.line else "", p.message) for p in renderer.check(policy.classes)]
+    Rendering all of them is most of the check's time, and its result depends only
+    on the template files, the classes, notify's code (the samples are code), jinja
+    and the working directory (problems name files relative to it).
+    """
+    classes = list(policy.classes)
+    key = _templates_key(paths.template_dirs, classes)
+    found = cache.load("template-check", key)
+    if found is None:
+        from .rendering import Renderer  # jinja2 only when the templates changed
+
+        found = [(p.file, p.line, p.message) for p in Renderer(paths.template_dirs).check(classes)]
+        cache.save("template-check", key, found)
+    return [error(file, f"line {line}" if line else "", message) for file, line, message in found]
+
+
+def _templates_key(template_dirs: Iterable[Path], classes: list[str]) -> str:
+    parts: list[bytes | str] = [str(Path.cwd()), *classes, _jinja_stamp()]
+    for directory in template_dirs:
+        parts.append(str(directory))
+        if directory.is_dir():
+            for path in sorted(directory.rglob("*.j2")):
+                parts += [path.relative_to(directory).as_posix(), path.read_bytes()]
+    return cache.content_key(*parts)
+
+
+def _jinja_stamp() -> str:
+    """Which jinja2 is installed, without importing it: its package file's size and time."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("jinja2")
+    origin = spec.origin if spec else None
+    info = Path(origin).stat() if origin else None
+    return f"{origin}:{info.st_size}:{info.st_mtime_ns}" if info else "no jinja2"
 
 
 def channels_used(policy: Policy, directory: Directory | None) -> dict[str, list[str]]:

@@ -137,3 +137,22 @@ def test_a_warm_dry_run_imports_no_pydantic(clean_env: Path) -> None:
     assert runs[0].stderr.split()[-2:] == ["True", "True"]  # cold: validated with pydantic
     assert runs[1].stderr.split()[-2:] == ["False", "True"]  # warm: read from the cache
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_notify_check_sees_a_template_broken_after_a_clean_check(config_dir: Path, clean_env: Path) -> None:
+    from click.testing import CliRunner
+
+    from dispatcher.cli import main
+
+    runner = CliRunner()
+    settings = {"NOTIFY_CONFIG_DIR": str(config_dir)}
+    clean = runner.invoke(main, ["check"], env=settings)
+    again = runner.invoke(main, ["check"], env=settings)
+    assert again.output == clean.output and "line" not in clean.output
+    assert entries("template-check")
+
+    sms = config_dir / "templates" / "security" / "sms.text.j2"
+    sms.write_text(sms.read_text() + "{{ incident.no_such_field }}")
+    broken = runner.invoke(main, ["check"], env=settings)
+    assert broken.exit_code == 2
+    assert "security/sms.text.j2" in broken.output and "incident.no_such_field" in broken.output
