@@ -35,8 +35,19 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, problems: tuple[Any, ...] | list[Any] = ()) -> None:
+    """Say why nothing was done, and exit 2; with --json, also print a schema-1 document saying so.
+
+    A script reading stdout must not be left with nothing to parse: the document
+    carries the same message and problems as stderr (settings errors never show a secret's value).
+    """
     click.echo(f"notify: {message}", err=True)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.params.get("as_json"):
+        import json
+
+        click.echo(json.dumps({"schema": 1, "command": ctx.info_name, "status": "rejected", "exit": EXIT_REJECTED,
+                               "error": message, "problems": [p.as_json() for p in problems]}, indent=2))
     sys.exit(EXIT_REJECTED)
 
 
@@ -57,7 +68,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
-            _fail("rejected; nothing was sent (run `notify check` to see every problem)")
+            _fail("rejected; nothing was sent (run `notify check` to see every problem)", exc.problems)
         except StoreError as exc:
             _fail(str(exc))
 
@@ -74,12 +85,16 @@ def _settings() -> Any:
 
         if not isinstance(exc, ValidationError):
             raise
+        from .problems import error
+
+        problems = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
             variable = name if name.isupper() else f"NOTIFY_{name.upper()}"
             shown = "" if "url" in name or "secret" in name or "token" in name else f" (got {err.get('input')!r})"
             click.echo(f"error: {variable}: {err['msg']}{shown}", err=True)
-        _fail("settings rejected; nothing was done")
+            problems.append(error("settings", variable, f"{err['msg']}{shown}"))
+        _fail("settings rejected; nothing was done", problems)
 
 
 def _emit(text: str, settings: Any) -> None:

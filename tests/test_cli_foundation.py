@@ -125,3 +125,31 @@ def test_check_never_prints_a_secret(config_dir: Path) -> None:
     result = run("check", "--json", "--config-dir", str(config_dir), env=settings)
     assert "CANARYSECRET9" not in result.stdout + result.stderr
     assert json.loads(result.stdout)["schema"] == 1
+
+
+@pytest.mark.parametrize(("args", "env", "error", "problem_key"), [
+    (["security", "--dry-run", "--json"], {}, "missing required option(s): --summary", None),
+    (["security", "--summary", "x", "--dry-run", "--json"], {"NOTIFY_CONCURRENCY": "0"}, "settings rejected",
+     "NOTIFY_CONCURRENCY"),
+    (["check", "--json"], {"NOTIFY_SLACK_URL": "https://hooks.slack.com/services/T/B/canary-secret-value",
+                           "NOTIFY_READ_TIMEOUT": "soon"}, "settings rejected", "NOTIFY_READ_TIMEOUT"),
+])
+def test_a_rejected_json_command_still_prints_a_document(args: list[str], env: dict[str, str], error: str,
+                                                         problem_key: str | None) -> None:
+    """A script parsing stdout gets a document saying what was wrong, not an empty string."""
+    result = run(*args, env=env)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 2
+    assert doc["schema"] == 1 and doc["command"] == args[0] and doc["status"] == "rejected" and doc["exit"] == 2
+    assert error in doc["error"] and error in result.stderr
+    assert [p["key"] for p in doc["problems"]] == ([problem_key] if problem_key else [])
+    assert "canary-secret-value" not in result.stdout + result.stderr
+
+
+def test_a_rejected_configuration_is_listed_in_the_json_document(config_dir: Path) -> None:
+    contacts = config_dir / "contacts.toml"
+    contacts.write_text(contacts.read_text().replace('phone = "+', 'phone = "', 1))
+    result = run("security", "--summary", "x", "--dry-run", "--json", "--config-dir", str(config_dir))
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 2 and "nothing was sent" in doc["error"]
+    assert any(p["file"].endswith("contacts.toml") and "is not E.164" in p["message"] for p in doc["problems"])
