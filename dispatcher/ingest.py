@@ -84,13 +84,13 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     planned = plan_step(incident, rt.klass(klass), 0, rt.directory) + webhook_planned(rt, 0)
     rows = [outbox_row(p) for p in planned]
     record = {**incident_record(incident), "dedup_key": event.dedup_key, "dedup_open": True}
+    alerts = [(f"alert-{a.fingerprint}", "alert", _alert_name(a)) for a in event.alerts if a.status == "firing"]
+    # One transaction: the incident, its step-0 outbox rows and its alerts (as _remember_alerts records them).
     incident_id, created = store.open_incident(record, rows, prefix=rt.klass(klass).prefix, year=now.year,
-                                               now=now.isoformat())
+                                               now=now.isoformat(), events=alerts)
     if not created:  # another request for the same group won the race: this one is a repeat
         return _repeat(rt, store, store.incident(incident_id), event, now)
-    _remember_alerts(store, incident_id, event, now)
-    ids = tuple(d.id for d in store.deliveries(incident_id, 0) if d.status == "pending")
-    return IngestResult("opened", incident_id, klass, needs_review, ids)
+    return IngestResult("opened", incident_id, klass, needs_review, tuple(store.pending_ids(incident_id, 0)))
 
 
 def _route(rt: Runtime, event: AlertEvent) -> tuple[str, tuple[str, ...], bool]:

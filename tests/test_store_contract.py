@@ -212,6 +212,33 @@ def test_one_open_monitoring_group_is_one_incident_however_many_arrive_at_once(u
     store.close()
 
 
+def test_an_incident_opens_with_its_alert_events_in_the_same_write(store: Any) -> None:
+    alerts = [("alert-aa", "alert", "Down (db-1)"), ("alert-bb", "alert", "Down (db-2)"), ("alert-aa", "alert", "x")]
+    incident_id, created = store.open_incident(record(dedup_key="grp-1", dedup_open=True), [planned("ann")],
+                                               prefix="OUT", year=2026, now=T0, events=alerts)
+    assert created
+    assert [(e.key, e.kind, e.at, e.by, e.detail) for e in store.events(incident_id)] == [
+        ("triggered", "triggered", T0, None, "API down"), ("alert-aa", "alert", T0, None, "Down (db-1)"),
+        ("alert-bb", "alert", T0, None, "Down (db-2)")]
+    assert not store.record_event(incident_id, "alert-bb", "alert", T1, "Down (db-2)")  # recorded once, by key
+    # the same group again: nothing is written, its alerts included
+    again, created = store.open_incident(record(dedup_key="grp-1", dedup_open=True), [planned("bob")],
+                                         prefix="OUT", year=2026, now=T1, events=[("alert-cc", "alert", "new")])
+    assert (again, created) == (incident_id, False)
+    assert "alert-cc" not in [e.key for e in store.events(incident_id)]
+
+
+def test_pending_ids_are_the_steps_rows_still_to_send(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob", "cy")
+    store.record_event(incident_id, "e", "step", T1, deliveries=[planned("dee", step=1), planned(
+        "eve", step=0, channel="sms", skip="no phone number")])
+    rows = {d.person: d for d in store.deliveries(incident_id)}
+    store.claim("w", T1, T2, ids=[rows["bob"].id])
+    assert store.pending_ids(incident_id, 0) == [rows["ann"].id, rows["cy"].id]
+    assert store.pending_ids(incident_id, 1) == [rows["dee"].id]
+    assert store.pending_ids("OUT-2026-404", 0) == []
+
+
 # -- the timeline -----------------------------------------------------------------------------
 
 

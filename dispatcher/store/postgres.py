@@ -189,13 +189,17 @@ class PostgresStore:
                                                  "ORDER BY created, id")]
 
     def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
-                      prefix: str, year: int, now: str) -> tuple[str, bool]:
-        """Store an incident, its 'triggered' event and its planned deliveries atomically.
+                      prefix: str, year: int, now: str,
+                      events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]:
+        """Store an incident, its 'triggered' event, its planned deliveries and `events` atomically.
+
+        `events` are more timeline events, (key, kind, detail), each recorded once by key (as
+        record_event would, in the same transaction: a webhook's alerts).
 
         Allocates the id when it has none. Returns (id, created); when the id exists already
         (or, with `dedup_open`, its group is open already) nothing is written and created is False.
         """
-        planned = list(deliveries)
+        planned, more = list(deliveries), list(events)
 
         def write(conn: psycopg.Connection) -> tuple[str, bool]:
             if incident.get("dedup_open"):  # a monitoring group already open: the same incident, never a second
@@ -216,6 +220,9 @@ class PostgresStore:
                 return incident_id, False
             conn.execute("INSERT INTO events (incident_id, key, kind, at, detail) VALUES (%s, 'triggered', "
                          "'triggered', %s, %s)", (incident_id, now, incident["fields"].get("summary", "")))
+            for key, kind, detail in more:
+                conn.execute("INSERT INTO events (incident_id, key, kind, at, detail) VALUES (%s,%s,%s,%s,%s)"
+                             " ON CONFLICT (incident_id, key) DO NOTHING", (incident_id, key, kind, now, detail))
             for d in planned:
                 self._insert_delivery(conn, incident_id, d, now)
             return incident_id, True
@@ -299,6 +306,11 @@ class PostgresStore:
         if step is not None:
             query, args = query + " AND step = %s", args + [step]
         return [_delivery(r) for r in self._read(query + " ORDER BY id", args)]
+
+    def pending_ids(self, incident_id: str, step: int) -> list[int]:
+        """The ids of an incident's deliveries of one step still waiting to be sent."""
+        return [r[0] for r in self._read("SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND "
+                                         "status = 'pending' ORDER BY id", (incident_id, step))]
 
     def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:

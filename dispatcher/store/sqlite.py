@@ -20,6 +20,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -44,9 +45,13 @@ _ATTEMPT_COLUMNS = ("at, incident_id, class, step, person, role, channel, masked
 class SQLiteStore:
     """Incidents, outbox, timeline and attempt log in one SQLite file; safe to share between threads."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str, reader: sqlite3.Connection | None = None) -> None:
         self._conn = conn
         self._lock = threading.Lock()  # one connection, serialised: SQLite writes are serial anyway
+        # Reads use their own connection: in WAL mode a reader never waits for a writer, so a read
+        # does not queue behind a group's COMMIT (an fsync), nor behind another process's write.
+        self._reader = reader or conn
+        self._reader_lock = threading.Lock() if reader is not None else self._lock
         self.path = path
         self.upgraded = (0, 0)  # (from, to) when this open applied migrations
         self._queue: list[_Write] = []  # writes waiting for the next group commit
@@ -64,7 +69,7 @@ class SQLiteStore:
             except OSError as exc:
                 raise StoreError(f"cannot create the state directory {Path(path).parent} (NOTIFY_STATE_DIR or "
                                  f"NOTIFY_STORE_URL): {exc.strerror}") from None
-        store = cls(_connect(path), path)
+        store = cls(_connect(path), path, None if path == ":memory:" else _connect(path, wal=False))
         version = store.schema_version()
         if version == 0 or upgrade:
             store.upgraded = store.upgrade()
@@ -86,10 +91,12 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self._reader is not self._conn:
+            self._reader.close()
 
     def schema_version(self) -> int:
-        with self._lock, _store_errors(self.path):
-            return _version(self._conn)
+        with self._reader_lock, _store_errors(self.path):
+            return _version(self._reader)
 
     def upgrade(self) -> tuple[int, int]:
         """Apply pending migrations in one transaction; returns (from, to) versions.
@@ -161,7 +168,7 @@ class SQLiteStore:
         """One transaction for the group, one savepoint per write (none for a write alone)."""
         conn = self._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            _begin_immediate(conn)
         except sqlite3.Error as exc:
             _fail_all(group, _as_store_error(exc, self.path))
             return
@@ -188,8 +195,8 @@ class SQLiteStore:
                 raise
 
     def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple]:
-        with self._lock, _store_errors(self.path):
-            return self._conn.execute(query, tuple(args)).fetchall()
+        with self._reader_lock, _store_errors(self.path):
+            return self._reader.execute(query, tuple(args)).fetchall()
 
     # -- incidents -----------------------------------------------------------
 
@@ -213,12 +220,16 @@ class SQLiteStore:
         return [_incident(r) for r in self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents{where} ORDER BY created")]
 
     def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
-                      prefix: str, year: int, now: str) -> tuple[str, bool]:
-        """Store an incident, its 'triggered' event and its planned deliveries atomically.
+                      prefix: str, year: int, now: str,
+                      events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]:
+        """Store an incident, its 'triggered' event, its planned deliveries and `events` atomically.
 
-        Allocates the id when it has none. Returns (id, created); when the id exists already
-        nothing is written and created is False.
+        `events` are more timeline events, (key, kind, detail), each recorded once by key (as
+        record_event would, in the same transaction: a webhook's alerts). Allocates the id when it
+        has none. Returns (id, created); when the id exists already nothing is written and created
+        is False.
         """
+        more = list(events)
         def work(conn: sqlite3.Connection) -> Any:
             if incident.get("dedup_open"):  # a monitoring group already open: the same incident, never a second
                 found = conn.execute("SELECT id FROM incidents WHERE dedup_key = ? AND status != 'resolved'",
@@ -235,8 +246,11 @@ class SQLiteStore:
                           json.dumps(incident.get("meta", {}), sort_keys=True)))
             conn.execute("INSERT INTO events (incident_id, key, kind, at, detail) VALUES (?, 'triggered', "
                          "'triggered', ?, ?)", (incident_id, now, incident["fields"].get("summary", "")))
-            for d in deliveries:
-                self._insert_delivery(conn, incident_id, d, now)
+            if more:
+                conn.executemany("INSERT INTO events (incident_id, key, kind, at, detail) VALUES (?,?,?,?,?)"
+                                 " ON CONFLICT (incident_id, key) DO NOTHING",
+                                 [(incident_id, key, kind, now, detail) for key, kind, detail in more])
+            self._insert_deliveries(conn, incident_id, deliveries, now)
             return incident_id, True
 
         return self._write(work)
@@ -256,16 +270,14 @@ class SQLiteStore:
     @staticmethod
     def _insert_delivery(conn: sqlite3.Connection, incident_id: str, d: dict[str, Any], now: str) -> int | None:
         """Insert one planned delivery; None when its idempotency key exists already."""
-        key = d["key"].replace("{incident}", incident_id)
-        cursor = conn.execute(
-            "INSERT INTO deliveries (key, incident_id, step, person, display, role, channel, target, masked_target,"
-            " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
-            (key, incident_id, d["step"], d["person"], d["display"], d["role"], d["channel"], d["target"],
-             d["masked_target"], d["template"], "skipped" if d.get("skip") else "pending", d.get("fallback_of"),
-             d.get("skip"), json.dumps(d.get("fallbacks", [])), d.get("kind", "step"),
-             json.dumps(d.get("notice", {})), now, now))
+        cursor = conn.execute(_INSERT_DELIVERY, _delivery_values(incident_id, d, now))
         return int(cursor.lastrowid) if cursor.rowcount else None
+
+    @staticmethod
+    def _insert_deliveries(conn: sqlite3.Connection, incident_id: str, planned: Iterable[dict[str, Any]],
+                           now: str) -> None:
+        """Insert planned deliveries in one statement (their ids are not needed), each once by key."""
+        conn.executemany(_INSERT_DELIVERY, [_delivery_values(incident_id, d, now) for d in planned])
 
     # -- the timeline --------------------------------------------------------------
 
@@ -320,6 +332,11 @@ class SQLiteStore:
         if step is not None:
             query, args = query + " AND step = ?", args + [step]
         return [_delivery(r) for r in self._read(query + " ORDER BY id", args)]
+
+    def pending_ids(self, incident_id: str, step: int) -> list[int]:
+        """The ids of an incident's deliveries of one step still waiting to be sent."""
+        return [r[0] for r in self._read("SELECT id FROM deliveries WHERE incident_id = ? AND step = ? AND "
+                                         "status = 'pending' ORDER BY id", (incident_id, step))]
 
     def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
@@ -454,6 +471,19 @@ class SQLiteStore:
         return rows[0][0] if rows else None
 
 
+_INSERT_DELIVERY = (
+    "INSERT INTO deliveries (key, incident_id, step, person, display, role, channel, target, masked_target,"
+    " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING")
+
+
+def _delivery_values(incident_id: str, d: dict[str, Any], now: str) -> tuple:
+    return (d["key"].replace("{incident}", incident_id), incident_id, d["step"], d["person"], d["display"], d["role"],
+            d["channel"], d["target"], d["masked_target"], d["template"], "skipped" if d.get("skip") else "pending",
+            d.get("fallback_of"), d.get("skip"), json.dumps(d.get("fallbacks", [])), d.get("kind", "step"),
+            json.dumps(d.get("notice", {})), now, now)
+
+
 def _incident(row: tuple) -> IncidentRow:
     return IncidentRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5], json.loads(row[6]), json.loads(row[7]),
                        *row[8:])
@@ -495,6 +525,33 @@ def _as_store_error(exc: BaseException, path: str) -> BaseException:
     return exc
 
 
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's write before it fails
+_BUSY_STEP = 0.0002
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write transaction in steps of 0.2 ms.
+
+    SQLite's own busy handler backs off 1, 2, 5, 10 ... 100 ms, which a write in another process
+    (`notify serve`'s sender child records each attempt) costs this process again and again, while
+    the other's transaction takes a fraction of a millisecond. Reads keep the connection's busy
+    timeout; the write lock is asked for here without it, under the connection lock.
+    """
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(_BUSY_STEP)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+
+
 def _undo_savepoint(conn: sqlite3.Connection) -> bool:
     """Roll one write of a group back to its savepoint; False when the whole transaction is gone."""
     try:
@@ -530,13 +587,13 @@ def _store_errors(path: str) -> Iterator[None]:
         raise StoreError(f"store {path}: {exc}") from None
 
 
-def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+def _connect(target: str, uri: bool = False, *, wal: bool = True) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False, timeout=30)
-        if not uri:
+        if wal and not uri:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         return conn
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open store {target}: {exc}") from None
