@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping
 
 __all__ = ["LabelMatcher", "parse_matcher"]
@@ -38,8 +39,9 @@ class LabelMatcher:
         return f'{self.name}{self.op}"{self.value}"'
 
 
+@lru_cache(maxsize=1024)
 def parse_matcher(text: str) -> LabelMatcher:
-    """Parse one matcher; ValueError names what is wrong."""
+    """Parse one matcher (once: triage asks again for every alert; matchers are frozen); ValueError names what is wrong."""
     match = _MATCHER.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a matcher like severity=\"critical\" or team=~\"sec.*\"")

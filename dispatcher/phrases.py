@@ -31,6 +31,7 @@ UNCERTAINTY = frozenset({"if", "whether"})
 WINDOW = 4  # words before a match in which a cue negates it
 _CLAUSE_BREAK = re.compile(r"[.,;:!?\n]|\b(?:but|however|although|though|yet|except)\b", re.I)
 _WORD = re.compile(r"[\w']+")
+_GROUP_REFERENCE = re.compile(r"\\[1-9]|\(\?P[<=]|\(\?\(|\\g<")
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,30 @@ def compile_phrase(phrase: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w])(?:{phrase})(?![\w])", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)
+def _any_of(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern that matches where any of the phrases does; None when they cannot share one.
+
+    A phrase that refers to a group (a backreference, a named group) would mean something else
+    among the others' groups, so such a rule set is searched phrase by phrase.
+    """
+    if any(_GROUP_REFERENCE.search(p) for p in phrases):
+        return None
+    try:
+        return re.compile(rf"(?<![\w])(?:{'|'.join(f'(?:{p})' for p in phrases)})(?![\w])", re.IGNORECASE)
+    except re.error:
+        return None
+
+
 def find_phrases(phrases: tuple[str, ...], text: str) -> list[PhraseHit]:
     """Every phrase occurrence in the text, each marked with the cue that negates it, if any."""
+    if not phrases:
+        return []
+    # Most rules match nothing in a given text: one search over all their phrases says so (triage
+    # runs every rule on every alert; searching each phrase on its own cost 0.4 ms an alert).
+    combined = _any_of(phrases)
+    if combined is not None and combined.search(text) is None:
+        return []
     hits = []
     for phrase in phrases:
         for match in compile_phrase(phrase).finditer(text):
