@@ -26,6 +26,18 @@ VENV_BIN = Path(sys.executable).parent
 NOTIFY = str(VENV_BIN / "notify")
 APPRISE = str(VENV_BIN / "apprise")
 
+
+def compare_env(env: dict[str, str], tree: str, work: Path) -> dict[str, str]:
+    """The environment for timing another source tree (--compare) beside this one: its own code,
+    state and cache directory (two code versions in one cache would keep replacing each other's entries)."""
+    tag = Path(tree).name
+    return {**env, "PYTHONPATH": tree, "XDG_STATE_HOME": str(work / f"state-{tag}"),
+            "XDG_CACHE_HOME": str(work / f"cache-{tag}")}
+
+
+# How --compare starts another tree's notify: its console-script entry point may differ from this one's.
+COMPARE_COMMAND = [sys.executable, "-m", "dispatcher"]
+
 # Step 0 of the shipped security class, as the README's first command.
 SECURITY = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
             "jane@acme.example", "--summary", "Unusual admin logins from a new ASN"]

@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import APPRISE, NOTIFY, clean_env, header, interleave, median, run_timed, scratch, spread, \
-    verdict  # noqa: E402
+from _common import APPRISE, COMPARE_COMMAND, NOTIFY, clean_env, compare_env, header, interleave, median, \
+    run_timed, scratch, spread, verdict  # noqa: E402
 
 from dispatcher.testing.providers import ProviderProxy, Reply  # noqa: E402
 from dispatcher.testing.smtp import SmtpServer  # noqa: E402
@@ -41,6 +41,7 @@ def main() -> None:
         proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
         proxy["hooks.slack.com"].script(Reply(200, "ok"))
         env = clean_env(work, **proxy.env(ca_bundle=True), XDG_STATE_HOME=str(work / "state"),
+                        XDG_CACHE_HOME=str(work / "cache"),
                         NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
                         NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
                         NOTIFY_SMS_URL=f"twilio://{SID}:authtoken@+15550100000",
@@ -50,8 +51,9 @@ def main() -> None:
             "notify security (send)": lambda: run_timed([NOTIFY, *COMMAND], env, work),
         }
         if args.compare:
-            other = {**env, "PYTHONPATH": args.compare, "XDG_STATE_HOME": str(work / "state-other")}
-            subjects[f"[{Path(args.compare).name}]"] = lambda: run_timed([NOTIFY, *COMMAND], other, work)
+            other = compare_env(env, args.compare, work)
+            subjects[f"[{Path(args.compare).name}]"] = lambda: run_timed([*COMPARE_COMMAND, *COMMAND],
+                                                                         other, work)
         results = interleave(subjects, args.runs, warmup=1)
         sent = len(smtp.messages) + len(proxy.requests)
         expected = 5 * (args.runs + 1) * (len(subjects) - 1)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import APPRISE, NOTIFY, SECURITY, clean_env, header, interleave, median, run_timed, scratch, \
-    spread, verdict  # noqa: E402
+from _common import APPRISE, COMPARE_COMMAND, NOTIFY, SECURITY, clean_env, compare_env, header, interleave, \
+    median, run_timed, scratch, spread, verdict  # noqa: E402
 
 SID = "AC" + "1" * 32
 CONFIGURED = {
@@ -58,14 +58,15 @@ def main() -> None:
     with scratch() as work:
         env = clean_env(work, XDG_STATE_HOME=str(work / "state"), XDG_CACHE_HOME=str(work / "cache"), **CONFIGURED)
         subjects = {"apprise --version": lambda: run_timed([APPRISE, "--version"], env, work)}
-        other = {**env, "PYTHONPATH": args.compare} if args.compare else None
+        other = compare_env(env, args.compare, work) if args.compare else None
         cold = {**env, "NOTIFY_CACHE_DIR": "off"}
         for name, argv in COMMANDS.items():
             subjects[name] = lambda argv=argv: run_timed([NOTIFY, *argv], env, work)
             if name != "notify --help":
                 subjects[f"{name} [cold]"] = lambda argv=argv: run_timed([NOTIFY, *argv], cold, work)
             if other:
-                subjects[f"{name} [{Path(args.compare).name}]"] = lambda argv=argv: run_timed([NOTIFY, *argv], other, work)
+                subjects[f"{name} [{Path(args.compare).name}]"] = \
+                    lambda argv=argv: run_timed([*COMPARE_COMMAND, *argv], other, work)
         results = interleave(subjects, args.runs, warmup=2)
         header("start-up (wall time of the whole process)", args.runs)
         base = median(results["apprise --version"])

@@ -1,5 +1,5 @@
 """`python -m dispatcher` runs the `notify` command line."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()

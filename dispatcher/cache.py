@@ -122,10 +122,16 @@ def _private_dir(path: Path) -> None:
         raise PermissionError(f"{path} is not a private directory of this user")
 
 
-def _forget_other_versions(root: Path) -> None:
-    """Entries of other code versions can never hit again: remove them so the cache does not grow."""
+def _forget_other_versions(root: Path, keep: int = 3) -> None:
+    """Entries of old code versions never hit again: keep the ``keep`` most recently written, remove the rest.
+
+    Several installations of different versions may share one cache (two venvs, a
+    checkout and a wheel); keeping a few stops them from wiping each other's entries.
+    """
     import shutil
 
-    for entry in root.iterdir():
-        if entry.is_dir() and not entry.is_symlink() and len(entry.name) == 16:
-            shutil.rmtree(entry, ignore_errors=True)
+    versions = [entry for entry in root.iterdir()
+                if entry.is_dir() and not entry.is_symlink() and len(entry.name) == 16]
+    versions.sort(key=lambda entry: entry.stat().st_mtime_ns, reverse=True)
+    for entry in versions[keep:]:
+        shutil.rmtree(entry, ignore_errors=True)

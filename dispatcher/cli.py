@@ -6,8 +6,11 @@ fast; each command imports what it needs (pydantic, jinja2, apprise) when run.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +32,34 @@ CLASS_COMMANDS = {
 }
 
 EXIT_OK, EXIT_NOT_REACHED, EXIT_REJECTED = 0, 1, 2
+
+
+def run() -> None:
+    """The `notify` console script: :func:`main`, then exit without the interpreter's teardown.
+
+    When a command is done it has written and closed everything; what is left at
+    exit is Python freeing every module and object one by one, about 40 ms after a
+    send, a tenth of `notify security`. atexit handlers still run (logging, temporary
+    directories); only that teardown is skipped, and only when no other thread is
+    alive (a thread still sending is waited for, as usual).
+    """
+    try:
+        main()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if threading.active_count() > 1:
+        sys.exit(code)
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()  # what the interpreter would run at exit, in its order
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away (`notify log | head`) or a closed stream
+            pass
+    os._exit(code or 0)
 
 
 def _now() -> datetime:

@@ -99,15 +99,17 @@ def test_a_new_cache_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert directory.stat().st_mode & 0o777 == 0o700
 
 
-def test_entries_of_other_code_versions_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entries_of_old_code_versions_are_removed_but_a_few_are_kept(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "root"
+    root.mkdir(mode=0o700)
     monkeypatch.setenv("NOTIFY_CACHE_DIR", str(root))
-    old = root / "0123456789abcdef" / "config"
-    old.mkdir(parents=True, mode=0o700)
-    root.chmod(0o700)
-    (old / "entry").write_bytes(b"x")
+    versions = [root / f"{n:016x}" for n in range(5)]
+    for age, version in enumerate(versions):
+        (version / "config").mkdir(parents=True, mode=0o700)
+        os.utime(version, ns=(0, (10 - age) * 10**9))  # versions[0] written last
     assert cache.cache_dir("config") == root / cache.code_stamp() / "config"
-    assert not (root / "0123456789abcdef").exists()
+    assert [v.exists() for v in versions] == [True, True, True, False, False]
 
 
 def test_an_edited_template_is_rendered_as_edited(tmp_path: Path) -> None:
