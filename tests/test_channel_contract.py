@@ -10,9 +10,11 @@ from email.utils import format_datetime
 from datetime import datetime, timezone
 
 import pytest
-import requests
 
-from channels._http import install_log_redaction, parse_retry_after, exception_result, status_reason
+from channels._http import (
+    BrokenAnswer, CannotConnect, ConnectionLost, ConnectTimeout, InvalidRequest, ProxyError, ReadTimeout, TLSError,
+    exception_result, install_log_redaction, parse_retry_after, status_reason,
+)
 from channels.phone import PhoneChannel
 from channels.slack import SlackChannel
 from channels.sms import SmsChannel
@@ -202,26 +204,30 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("-5") is None
 
 
-@pytest.mark.parametrize("exc, reason", [
-    (requests.exceptions.ConnectTimeout("x"), Reason.TIMEOUT),
-    (requests.exceptions.ReadTimeout("x"), Reason.TIMEOUT),
-    (requests.exceptions.ProxyError("x"), Reason.CONNECTION),
-    (requests.exceptions.SSLError("x"), Reason.CONNECTION),
-    (requests.exceptions.ConnectionError("x"), Reason.CONNECTION),
-    (requests.exceptions.ChunkedEncodingError("x"), Reason.UNKNOWN),
-])
-def test_transport_errors_are_transient(exc, reason):
+@pytest.mark.parametrize("exc, outcome, reason, detail", [
+    (ConnectTimeout(), Outcome.FAILED_TRANSIENT, Reason.TIMEOUT, "connect timeout to api.twilio.com"),
+    (ReadTimeout(), Outcome.FAILED_TRANSIENT, Reason.TIMEOUT, "read timeout from api.twilio.com"),
+    (ProxyError("CONNECT answered 403"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
+     "proxy error reaching api.twilio.com: CONNECT answered 403"),
+    (TLSError("certificate has expired"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
+     "TLS error with api.twilio.com: certificate has expired"),
+    (CannotConnect("[Errno 111] Connection refused"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
+     "cannot connect to api.twilio.com: [Errno 111] Connection refused"),
+    (ConnectionLost("[Errno 104] Connection reset by peer"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
+     "connection to api.twilio.com lost before an answer: [Errno 104] Connection reset by peer"),
+    (BrokenAnswer("IncompleteRead"), Outcome.FAILED_TRANSIENT, Reason.UNKNOWN,
+     "broken answer from api.twilio.com: IncompleteRead"),
+    (InvalidRequest("InvalidURL"), Outcome.FAILED_PERMANENT, Reason.BAD_REQUEST,
+     "request to api.twilio.com is malformed: InvalidURL"),
+], ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None)
+def test_transport_errors_are_classified(exc, outcome, reason, detail):
     result = exception_result(exc, "api.twilio.com")
-    assert (result.outcome, result.reason) == (Outcome.FAILED_TRANSIENT, reason)
+    assert (result.outcome, result.reason, result.detail, result.status) == (outcome, reason, detail, None)
 
 
-def test_transport_error_detail_hides_the_url_it_carries():
-    exc = requests.exceptions.ConnectionError(
-        f"HTTPSConnectionPool(host='hooks.slack.com', port=443): Max retries exceeded with url: "
-        f"/services/T1/B1/{CANARY} (Caused by NewConnectionError('[Errno 111] Connection refused'))")
-    result = exception_result(exc, "hooks.slack.com", (CANARY,))
-    assert CANARY not in result.detail
-    assert result.detail == "cannot connect to hooks.slack.com: [Errno 111] Connection refused"
+def test_transport_error_detail_is_masked():
+    result = exception_result(CannotConnect(f"[Errno -2] {CANARY}"), "hooks.slack.com", (CANARY,))
+    assert CANARY not in result.detail and result.detail.startswith("cannot connect to hooks.slack.com: ")
 
 
 def test_urllib3_debug_lines_lose_everything_after_the_first_path_segment(caplog):
