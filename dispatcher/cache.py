@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_dir", "code_stamp", "content_key", "load", "save"]
+__all__ = ["cache_dir", "code_stamp", "content_key", "load", "package_stamp", "save"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _code_stamp: str | None = None
@@ -42,6 +42,23 @@ def code_stamp() -> str:
                     digest.update(f"{root}/{name}:{info.st_size}:{info.st_mtime_ns}\n".encode())
         _code_stamp = digest.hexdigest()[:16]
     return _code_stamp
+
+
+def package_stamp(name: str) -> str:
+    """Which version of an installed package is there, without importing it: its __init__'s path, size, time.
+
+    For entries that depend on a library's behaviour (pydantic's validation, jinja2's
+    compiler): an upgrade replaces the file, and the entries with it.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+        info = os.stat(origin) if origin else None
+    except (ImportError, OSError, ValueError):
+        return f"{name}: not found"
+    return f"{origin}:{info.st_size}:{info.st_mtime_ns}" if info else f"{name}: not found"
 
 
 def cache_dir(kind: str) -> Path | None:

@@ -92,23 +92,13 @@ def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
 
 
 def _templates_key(template_dirs: Iterable[Path], classes: list[str]) -> str:
-    parts: list[bytes | str] = [str(Path.cwd()), *classes, _jinja_stamp()]
+    parts: list[bytes | str] = [str(Path.cwd()), *classes, cache.package_stamp("jinja2")]
     for directory in template_dirs:
         parts.append(str(directory))
         if directory.is_dir():
             for path in sorted(directory.rglob("*.j2")):
                 parts += [path.relative_to(directory).as_posix(), path.read_bytes()]
     return cache.content_key(*parts)
-
-
-def _jinja_stamp() -> str:
-    """Which jinja2 is installed, without importing it: its package file's size and time."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("jinja2")
-    origin = spec.origin if spec else None
-    info = Path(origin).stat() if origin else None
-    return f"{origin}:{info.st_size}:{info.st_mtime_ns}" if info else "no jinja2"
 
 
 def channels_used(policy: Policy, directory: Directory | None) -> dict[str, list[str]]:

@@ -75,14 +75,15 @@ def cached_check(kind: str, path: Path, check: Callable[[], tuple[T, list[Proble
                  *inputs: Any) -> tuple[T, list[Problem]]:
     """``check()``, the validation of the file at ``path``, or its result from the last run with the
     same file bytes, path, ``inputs`` (what the check also depends on: dataclasses, whose repr shows
-    every field) and notify code."""
+    every field), pydantic and notify code."""
     from . import cache
 
     try:
         content = path.read_bytes()
     except OSError:
         return check()  # the check reports the unreadable file
-    key = cache.content_key(kind, str(path), content, *(repr(value) for value in inputs))
+    key = cache.content_key(kind, str(path), content, cache.package_stamp("pydantic"),
+                            *(repr(value) for value in inputs))
     result = cache.load("config", key)
     if result is None:
         result = check()

@@ -158,3 +158,15 @@ def test_notify_check_sees_a_template_broken_after_a_clean_check(config_dir: Pat
     broken = runner.invoke(main, ["check"], env=settings)
     assert broken.exit_code == 2
     assert "security/sms.text.j2" in broken.output and "incident.no_such_field" in broken.output
+
+
+def test_a_library_upgrade_changes_its_stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation results depend on pydantic, compiled templates on jinja2: an upgrade must miss."""
+    package = tmp_path / "fakelib"
+    package.mkdir()
+    (package / "__init__.py").write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = cache.package_stamp("fakelib")
+    (package / "__init__.py").write_text("VERSION = 2  # upgraded\n")
+    assert cache.package_stamp("fakelib") != before
+    assert cache.package_stamp("no_such_library_here") == "no_such_library_here: not found"
