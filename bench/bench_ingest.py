@@ -1,8 +1,9 @@
 """Target 5, ingest: `notify serve` stores >= 1,000 Alertmanager alerts/s, first delivery p50 < 10 ms, idle RSS < 80 MB.
 
     .venv/bin/python bench/bench_ingest.py [--n 1,100,1000] [--concurrency 32] [--samples 50]
+                                           [--rounds 3] [--senders process,thread]
 
-One `notify serve --no-auth` process (the installed console script, shipped
+One `notify serve --no-auth` per run (the installed console script, shipped
 configuration, its own fresh store) with NOTIFY_EMAIL_URL pointing at a local
 SMTP sink (bench/_smtp_sink.py, its own process); Slack, SMS and phone are not
 configured, so their step-0 rows fail at once (recorded, with their fallbacks).
@@ -10,7 +11,9 @@ Every alert is one Alertmanager v4 webhook (the real sample in
 tests/payloads/, severity=critical, so each opens an outage incident) with its
 own groupKey and fingerprint.
 
-- idle RSS: VmRSS of the serve process after start-up and a second of idling;
+- idle RSS: VmRSS of the serve process after start-up and a second of idling,
+  and of its sender child; "PSS" adds both processes' proportional set sizes
+  (pages the fork shares are counted once);
 - low load: `--samples` single alerts, one at a time; for each, the time from
   just before the POST is written to the first step-0 message of its incident
   arriving at the sink (the webhook answer itself, POST to 202, is reported too);
@@ -20,7 +23,14 @@ own groupKey and fingerprint.
   (the outbox is drained and every incident's messages have arrived);
 - the repeat path: the same 1,000 alerts again (same groupKeys: `duplicate`,
   nothing planned), alerts/s;
+- the accept path alone (process sender only): another burst of the largest N
+  new alerts with the sender child stopped (SIGSTOP) until every 202 is in;
 - RSS after all of it.
+
+Senders: `process` is `notify serve` as shipped (the worker loop in a child
+process); `thread` is `notify serve --worker-thread` (the loop as a thread of
+the server, as before). With `--rounds R` the senders alternate, one fresh
+server each, R times; the summary gives medians over the rounds (min..max).
 
 Why email and not NOTIFY_WEBHOOK_URL: today an incident opened by `notify serve`
 (or `notify ingest`) does not plan the outbound webhook (only CLI triggers
@@ -33,6 +43,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import NOTIFY, ROOT, clean_env, machine, percentile, scratch, verdict  # noqa: E402
+from _common import NOTIFY, ROOT, clean_env, machine, median, percentile, scratch, verdict  # noqa: E402
 
 SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
 
@@ -178,27 +189,52 @@ def main() -> None:
     parser.add_argument("--n", default="1,100,1000")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--senders", default="process", help="process, thread, or both, alternated each round")
     args = parser.parse_args()
     sizes = [int(n) for n in args.n.split(",")]
-    sink = Sink()
-    try:
-        with scratch() as work:
-            port = free_port()
-            env = clean_env(work, XDG_STATE_HOME=str(work / "state"),
-                            NOTIFY_EMAIL_URL=f"mailto://127.0.0.1:{sink.port}?from=notify@teamflow.example"
-                                             f"&mode=insecure")
-            server = subprocess.Popen([NOTIFY, "serve", "--no-auth", "--port", str(port)], env=env, cwd=work,
-                                      stderr=subprocess.PIPE, text=True)
+    senders = args.senders.split(",")
+    print("== ingest: notify serve, Alertmanager v4 webhooks, one alert per request")
+    print(f"   {machine()}; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    results: dict[str, list[dict[str, float]]] = {sender: [] for sender in senders}
+    for round_no in range(args.rounds):
+        for sender in senders:
+            print(f"-- round {round_no + 1}, sender {sender}")
+            sink = Sink()  # a fresh store numbers its incidents from 001 again: a fresh sink too
             try:
-                run(server, port, sink, sizes, args)
+                results[sender].append(one_server(sink, sender, sizes, args))
             finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-    finally:
-        sink.stop()
+                sink.stop()
+    if args.rounds > 1:
+        summary(results)
+    print(f"   load average after {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+
+
+def one_server(sink: "Sink", sender: str, sizes: list[int], args: argparse.Namespace) -> dict[str, float]:
+    with scratch() as work:
+        port = free_port()
+        env = clean_env(work, XDG_STATE_HOME=str(work / "state"),
+                        NOTIFY_EMAIL_URL=f"mailto://127.0.0.1:{sink.port}?from=notify@teamflow.example"
+                                         f"&mode=insecure")
+        argv = [NOTIFY, "serve", "--no-auth", "--port", str(port)] + (["--worker-thread"] if sender == "thread" else [])
+        server = subprocess.Popen(argv, env=env, cwd=work, stderr=subprocess.PIPE, text=True)
+        try:
+            return run(server, port, sink, sizes, args)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def summary(results: dict[str, list[dict[str, float]]]) -> None:
+    print(f"== medians over the rounds (min..max)")
+    for sender, runs in results.items():
+        for key in runs[0]:
+            values = [r[key] for r in runs if key in r]
+            unit = " MB" if "MB" in key else (" ms" if "ms" in key else "/s")
+            print(f"   {sender:7} {key:44} {median(values):9.1f}{unit}  ({min(values):.1f}..{max(values):.1f})")
 
 
 def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args: argparse.Namespace) -> None:
@@ -213,10 +249,15 @@ def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args:
             raise SystemExit(f"notify serve did not become healthy: {server.stderr.read() if server.stderr else ''}")
         time.sleep(0.05)
     time.sleep(1.0)
-    idle_rss = rss_mb(server.pid)
-    print(f"== ingest: notify serve, Alertmanager v4 webhooks, one alert per request")
-    print(f"   {machine()}")
-    print(f"   idle RSS {idle_rss:.1f} MB (target < 80 MB: {verdict(idle_rss < 80)})")
+    out: dict[str, float] = {}
+    kids = children(server.pid)
+    idle_rss = out["idle RSS, server MB"] = rss_mb(server.pid)
+    if kids:
+        out["idle RSS, sender child MB"] = rss_mb(kids[0])
+    out["idle PSS, server + child MB"] = sum(pss_mb(pid) for pid in [server.pid, *kids])
+    print(f"   idle RSS {idle_rss:.1f} MB (target < 80 MB: {verdict(idle_rss < 80)})"
+          + (f"; sender child RSS {out['idle RSS, sender child MB']:.1f} MB" if kids else "")
+          + f"; PSS of both {out['idle PSS, server + child MB']:.1f} MB")
 
     run_id = f"r{os.getpid()}"
     first, acked = [], []
@@ -232,6 +273,9 @@ def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args:
     if os.environ.get("BENCH_VERBOSE"):
         print("   samples (ms):", " ".join(f"{x * 1000:.0f}" for x in first))
     p50 = percentile(first, 50)
+    out["low load: first delivery p50 ms"] = p50 * 1000
+    out["low load: first delivery p99 ms"] = percentile(first, 99) * 1000
+    out["low load: POST -> 202 p50 ms"] = percentile(acked, 50) * 1000
     print(f"   low load, {len(first)} single alerts: POST -> first step-0 message at the sink p50 {ms(p50)}, "
           f"p99 {ms(percentile(first, 99))} (target p50 < 10 ms: {verdict(p50 < 0.010)}); "
           f"POST -> 202 p50 {ms(percentile(acked, 50))}, p99 {ms(percentile(acked, 99))}")
@@ -248,6 +292,9 @@ def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args:
         last = wait_drained(port, sink, incidents)
         firsts = [sink.first(i) - r[0] for i, r in zip(incidents, results)]
         rate = n / (accepted_at - started)
+        out[f"burst {n}: accepted"] = rate
+        out[f"burst {n}: first delivery p50 ms"] = percentile(firsts, 50) * 1000
+        out[f"burst {n}: all delivered ms"] = (last - started) * 1000
         print(f"   burst of {n:>5}: accepted (stored) {rate:7.0f} alerts/s in {ms(accepted_at - started)}; "
               f"POST -> 202 p50 {ms(percentile([r[1] - r[0] for r in results], 50))}, "
               f"p99 {ms(percentile([r[1] - r[0] for r in results], 99))}; "
@@ -259,11 +306,49 @@ def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args:
             again = post_all(port, bodies, args.concurrency)
             done = max(r[1] for r in again)
             outcomes = {r[3].get("outcome") for r in again}
+            out[f"repeat {n}: accepted"] = n / (done - started)
             print(f"   repeat of the {n} (same groupKeys, answered {sorted(outcomes)}): "
                   f"{n / (done - started):7.0f} alerts/s; POST -> 202 p50 "
                   f"{ms(percentile([r[1] - r[0] for r in again], 50))}, "
                   f"p99 {ms(percentile([r[1] - r[0] for r in again], 99))}")
-    print(f"   RSS after the bursts {rss_mb(server.pid):.1f} MB")
+    if kids:
+        n = max(sizes)
+        out[f"burst {n}, sender stopped: accepted"] = paused_burst(port, sink, kids[0], n, run_id, args)
+    out["RSS after, server MB"] = rss_mb(server.pid)
+    print(f"   RSS after the bursts {out['RSS after, server MB']:.1f} MB"
+          + (f"; sender child {rss_mb(kids[0]):.1f} MB" if kids else ""))
+    return out
+
+
+def paused_burst(port: int, sink: Sink, child: int, n: int, run_id: str, args: argparse.Namespace) -> float:
+    """The accept path alone: new alerts with the sender child stopped until every 202 is in."""
+    bodies = [alert(f"{run_id}-paused{n}", seq) for seq in range(n)]
+    os.kill(child, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        results = post_all(port, bodies, args.concurrency)
+        rate = n / (max(r[1] for r in results) - started)
+    finally:
+        os.kill(child, signal.SIGCONT)
+    if any(r[2] != 202 for r in results):
+        raise SystemExit("sender stopped: some answers were not 202")
+    wait_drained(port, sink, [r[3]["incident"] for r in results])
+    print(f"   burst of {n:>5}, sender child stopped (the accept path alone): {rate:7.0f} alerts/s")
+    return rate
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def pss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ from .cli import _config_dir, _emit, _fail, _settings, config_dir_option, handle
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="Worker loop: seconds between ticks at most (a stored event wakes it at once).")
 @click.option("--no-auth", is_flag=True, help="Accept unauthenticated requests (only for a trusted local network).")
+@click.option("--worker-thread", is_flag=True,
+              help="Run the worker loop as a thread of this process instead of a child process (one core).")
 @config_dir_option
 @click.pass_context
 @handles_errors
-def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bool,
+def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bool, worker_thread: bool,
           local_config_dir: Path | None) -> None:
     """Receive Alertmanager, Grafana and generic webhooks, serve the API and /metrics, and run the worker."""
     from . import engine
@@ -36,15 +38,13 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
               "or pass --no-auth on a trusted network")
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
-    store = open_store(settings.resolved_store_url())
+    store_url = settings.resolved_store_url()
+    open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before the fork
     from .api import mask_secrets
 
-    store_url = mask_secrets(settings.resolved_store_url())
-    click.echo(f"notify serve: listening on http://{host}:{port} (store {store_url})", err=True)
-    try:
-        run_server(rt, store, SystemClock(), host=host, port=port, interval=interval)
-    finally:
-        store.close()
+    click.echo(f"notify serve: listening on http://{host}:{port} (store {mask_secrets(store_url)})", err=True)
+    run_server(rt, lambda: open_store(store_url), SystemClock(), host=host, port=port, interval=interval,
+               sender_process=not worker_thread)
     click.echo("notify serve: stopped, worker finished and leases released", err=True)
 
 

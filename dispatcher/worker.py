@@ -44,6 +44,7 @@ class Worker:
     id: str = field(default_factory=lambda: f"worker-{socket.gethostname()}-{os.getpid()}")
     batch: int = 256
     on_attempt: Callable[[str, str, int, float], None] | None = None
+    on_tick: Callable[[datetime], None] | None = None  # after each full tick: a child process reports it
     store_errors: int = 0  # how often the loop met an unavailable store (it keeps going)
 
     def __post_init__(self) -> None:
@@ -63,6 +64,8 @@ class Worker:
         now = self.clock.now()
         self.last_tick = now
         self.store.heartbeat(self.id, now.isoformat())
+        if self.on_tick is not None:
+            self.on_tick(now)
         fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
         return TickResult(fired, self.send_due())
 

@@ -1,11 +1,15 @@
-"""Wire `notify serve`: the store, the ingest services, the in-process worker loop, and uvicorn."""
+"""Wire `notify serve`: the store, the ingest services, the worker loop (a child process) and uvicorn."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
+import os
 import signal
 import threading
-from typing import Any, Iterator
+from datetime import datetime
+from typing import Any, Callable, Iterator
 
 from ..clock import Clock
 from ..engine import Runtime
@@ -16,21 +20,29 @@ from ..worker import Worker
 from .app import App, Services, worker_alive
 from .auth import Authenticator
 from .metrics import Metrics
+from .sender import SenderProcess, run_child
 
 __all__ = ["build", "serve"]
 
+log = logging.getLogger("notify.server")
+
 
 def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0) -> tuple[App, Worker, threading.Event]:
-    """The app and the worker that share one store; `wake` tells the worker a stored event waits."""
+    """The app and an in-process worker that share one store; `wake` tells the worker a stored event waits."""
     metrics = Metrics(store, clock.now)
     worker = Worker(rt, store, clock, on_attempt=metrics.on_attempt)
     wake = threading.Event()
+    return _app(rt, store, clock, metrics, wake.set, lambda: worker.last_tick, interval), worker, wake
 
+
+def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callable[[], None],
+         last_tick: Callable[[], datetime | None], interval: float) -> App:
     def health() -> dict[str, Any]:
         version = store.schema_version()
-        alive = worker_alive(worker.last_tick, clock.now(), interval)
+        tick = last_tick()
+        alive = worker_alive(tick, clock.now(), interval)
         return {"ok": alive, "store": {"ok": True, "schema": version},
-                "worker": {"ok": alive, "last_tick": worker.last_tick.isoformat() if worker.last_tick else None}}
+                "worker": {"ok": alive, "last_tick": tick.isoformat() if tick else None}}
 
     def do_resolve(incident_id: str, message: str | None, by: str | None) -> dict[str, Any]:
         _, rows, done = resolve(rt, store, incident_id, message, by, clock.now())
@@ -44,36 +56,108 @@ def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0) -> 
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
         if result.delivery_ids:
-            wake.set()  # from the store thread, as soon as it is stored: the sender need not wait for the answer
+            wake()  # from the store thread, as soon as it is stored: the sender need not wait for the answer
         return result
 
     services = Services(
         ingest=do_ingest, ack=do_ack, resolve=do_resolve,
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
-        health=health, wake=wake.set)
+        health=health, wake=wake)
     settings = rt.settings
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     secret = settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else None
-    return App(services, Authenticator(token, secret), metrics), worker, wake
+    return App(services, Authenticator(token, secret), metrics)
 
 
-def serve(rt: Runtime, store: Store, clock: Clock, *, host: str, port: int, interval: float) -> None:
-    """Run the API and the worker loop until SIGTERM/SIGINT; then finish sends and give back leases."""
+def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,
+          sender_process: bool = True) -> None:
+    """Run the API and the worker loop until SIGTERM/SIGINT; then finish sends and give back leases.
+
+    The worker loop runs in a child process (see :mod:`.sender`), forked here before any thread
+    starts and before this process opens its store; with `sender_process=False`, or when threads
+    run already, it is a thread of this process. If the child dies, a thread takes over its work.
+    """
+    child = None
+    if sender_process and threading.active_count() == 1 and hasattr(os, "fork"):
+        child = SenderProcess.fork(functools.partial(run_child, rt, open_store, clock, interval))
+    try:
+        store = open_store()
+    except BaseException:
+        if child is not None:
+            child.stop()
+        raise
+    try:
+        _serve(rt, store, clock, child, host=host, port=port, interval=interval)
+    finally:
+        store.close()
+
+
+def _serve(rt: Runtime, store: Store, clock: Clock, child: SenderProcess | None, *, host: str, port: int,
+           interval: float) -> None:
     import uvicorn
 
-    _Server = _server_class()
-    app, worker, wake = build(rt, store, clock, interval=interval)
-    stop = threading.Event()
-    loop = threading.Thread(target=worker.run, args=(stop, interval, wake), name="notify-worker", daemon=True)
-    loop.start()
+    metrics = Metrics(store, clock.now)
+    sending = _Sending(rt, store, clock, metrics, interval, child)
+    app = _app(rt, store, clock, metrics, sending.wake, sending.last_tick, interval)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
     try:
-        _Server(config).run()
+        _server_class()(config).run()
     finally:
-        stop.set()
-        wake.set()
-        loop.join(timeout=60)
+        sending.close()
+
+
+class _Sending:
+    """The worker loop as the app sees it (wake it, when did it last tick): the child, or a thread."""
+
+    def __init__(self, rt: Runtime, store: Store, clock: Clock, metrics: Metrics, interval: float,
+                 child: SenderProcess | None) -> None:
+        self.rt, self.store, self.clock, self.metrics, self.interval = rt, store, clock, metrics, interval
+        self.child = child
+        self.stop, self.woken = threading.Event(), threading.Event()
+        self.worker: Worker | None = None
+        self.thread: threading.Thread | None = None
+        self.child_tick: datetime | None = None
+        self.lock = threading.Lock()
+        if child is not None:
+            child.listen(metrics.on_attempt, self._ticked, self._child_exited)
+        else:
+            self._start_thread()
+
+    def wake(self) -> None:
+        if self.thread is None and self.child is not None:
+            self.child.wake()
+        else:
+            self.woken.set()
+
+    def last_tick(self) -> datetime | None:
+        return self.worker.last_tick if self.worker is not None else self.child_tick
+
+    def _ticked(self, at: datetime) -> None:
+        self.child_tick = at
+
+    def _child_exited(self, status: int) -> None:
+        with self.lock:
+            if self.stop.is_set():
+                return
+            log.error("the sender process exited with status %s; sending from this process instead", status)
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        self.worker = Worker(self.rt, self.store, self.clock, on_attempt=self.metrics.on_attempt)
+        self.thread = threading.Thread(target=self.worker.run, args=(self.stop, self.interval, self.woken),
+                                       name="notify-worker", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop the loop: its current sends finish and its leases are given back."""
+        with self.lock:
+            self.stop.set()
+            self.woken.set()
+        if self.child is not None:
+            self.child.stop(timeout=60)
+        if self.thread is not None:
+            self.thread.join(timeout=60)
 
 
 def _server_class() -> type:

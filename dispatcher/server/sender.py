@@ -1,0 +1,204 @@
+"""The worker loop in a child process of `notify serve`, so sending uses the second core.
+
+As threads of one process, the HTTP server and the worker loop share one GIL:
+under a burst of webhooks each slows the other (measured: 129 new incidents/s
+accepted with the sender running, 490-585/s with it stopped). So `notify
+serve` forks, before it starts any thread or opens its store, a child that runs
+:class:`~dispatcher.worker.Worker` on its own connection to the same store.
+One Unix socket pair joins them:
+
+- parent -> child: one byte after each stored event that put rows in the
+  outbox; the child wakes at once (no polling interval between a webhook and
+  its first send). End of file means stop;
+- child -> parent: a line per delivery attempt (for /metrics) and per tick
+  (for /healthz).
+
+The child stops when the parent's end closes: on a clean shutdown, and when
+the parent dies however it died (the kernel closes its sockets), so no sender
+outlives its server. Stopping means what SIGTERM means to `notify worker`: the
+current sends finish and leases are given back. SIGTERM sent to the child
+stops it the same way; SIGINT is ignored there (a terminal's Ctrl-C reaches
+the whole process group, and the parent decides when its child stops).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+from datetime import datetime
+from typing import Callable
+
+from ..clock import Clock
+from ..engine import Runtime
+from ..store import Store
+from ..worker import Worker
+
+__all__ = ["SenderProcess", "run_child"]
+
+log = logging.getLogger("notify.server")
+
+AttemptHook = Callable[[str, str, int, float], None]
+
+
+class SenderProcess:
+    """The parent's handle on the child: wake it, hear its attempts and ticks, stop it."""
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid, self.sock = pid, sock
+        self.exit_status: int | None = None
+        self._reader: threading.Thread | None = None
+
+    @classmethod
+    def fork(cls, child: Callable[[socket.socket], None]) -> "SenderProcess":
+        """Fork a child that runs `child(sock)` and exits; call it before any thread starts."""
+        parent_end, child_end = socket.socketpair()
+        sys.stdout.flush()  # or both processes would write out what was buffered
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the parent's code
+            code = 1
+            try:
+                parent_end.close()
+                child(child_end)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the child's last word, then its exit status says it failed
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        child_end.close()
+        return cls(pid, parent_end)
+
+    def listen(self, on_attempt: AttemptHook, on_tick: Callable[[datetime], None],
+               on_exit: Callable[[int], None]) -> None:
+        """Read the child's reports in a thread; `on_exit(status)` once it has gone."""
+        def read() -> None:
+            buffered = b""
+            while True:
+                try:
+                    data = self.sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                buffered += data
+                *lines, buffered = buffered.split(b"\n")
+                for line in lines:
+                    _dispatch(line.decode(), on_attempt, on_tick)
+            on_exit(self._reap())
+
+        self._reader = threading.Thread(target=read, name="notify-sender-reports", daemon=True)
+        self._reader.start()
+
+    def wake(self) -> None:
+        """Tell the child a stored event waits; a full socket means it has wakes unread already."""
+        try:
+            self.sock.send(b"w", socket.MSG_DONTWAIT)
+        except (BlockingIOError, OSError):
+            pass
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """Close our end (the child finishes its sends, gives back leases, exits); kill it after `timeout`."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        if self._reader is not None:  # it reaps the child once the child's end closes
+            self._reader.join(timeout)
+            gone = not self._reader.is_alive()
+        else:
+            gone = self._wait(timeout)
+        if not gone:
+            log.error("sender process %d did not stop within %.0f s: killed", self.pid, timeout)
+            os.kill(self.pid, signal.SIGKILL)
+            if self._reader is not None:
+                self._reader.join()
+            self._reap()
+        self.sock.close()
+        return self.exit_status
+
+    def _wait(self, timeout: float) -> bool:
+        """Reap the child if it exits within `timeout` (used only when nobody listens to it)."""
+        pause = threading.Event()
+        for _ in range(max(1, int(timeout / 0.05))):
+            if self._reap(block=False) is not None:
+                return True
+            pause.wait(0.05)
+        return self._reap(block=False) is not None
+
+    def _reap(self, block: bool = True) -> int | None:
+        if self.exit_status is None:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            if pid:
+                self.exit_status = os.waitstatus_to_exitcode(status)
+        return self.exit_status
+
+
+def _dispatch(line: str, on_attempt: AttemptHook, on_tick: Callable[[datetime], None]) -> None:
+    kind, _, rest = line.partition("\t")
+    try:
+        if kind == "a":
+            channel, outcome, attempt_no, latency = rest.split("\t")
+            on_attempt(channel, outcome, int(attempt_no), float(latency))
+        elif kind == "t":
+            on_tick(datetime.fromisoformat(rest))
+    except ValueError:
+        log.warning("unreadable report from the sender process: %r", line)
+
+
+class _Reports:
+    """The child's end: attempts and ticks as lines, one writer at a time (senders are threads)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.lock = sock, threading.Lock()
+
+    def attempt(self, channel: str, outcome: str, attempt_no: int, latency_ms: float) -> None:
+        self._send(f"a\t{channel}\t{outcome}\t{attempt_no}\t{latency_ms!r}\n")
+
+    def tick(self, at: datetime) -> None:
+        self._send(f"t\t{at.isoformat()}\n")
+
+    def _send(self, line: str) -> None:
+        with self.lock:
+            try:
+                self.sock.sendall(line.encode())
+            except OSError:
+                pass  # the parent is gone: the wake reader sees end of file and stops the loop
+
+
+def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interval: float,
+              sock: socket.socket) -> None:
+    """The child's life: a worker on its own store, woken by the parent, stopped by end of file or SIGTERM."""
+    stop, wake = threading.Event(), threading.Event()
+
+    def on_term(*_: object) -> None:
+        stop.set()
+        wake.set()
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, on_term)
+    store = open_store()
+    reports = _Reports(sock)
+    worker = Worker(rt, store, clock, on_attempt=reports.attempt, on_tick=reports.tick)
+
+    def wakes() -> None:
+        while True:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # the parent closed its end or died
+                on_term()
+                return
+            wake.set()
+
+    threading.Thread(target=wakes, name="notify-sender-wakes", daemon=True).start()
+    try:
+        worker.run(stop, interval, wake)
+    finally:
+        store.close()
+        sock.close()

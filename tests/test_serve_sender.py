@@ -1,0 +1,215 @@
+"""`notify serve` sends from a child process: woken by each stored event, gone when its parent is.
+
+The unit tests fork a stand-in child through :class:`SenderProcess`; the
+process tests run `python -m dispatcher serve` with its real child, an
+outbound webhook at a local recording server, and read the process tree from
+/proc.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import requests
+
+from dispatcher.server.sender import SenderProcess
+from dispatcher.store import open_store
+from dispatcher.testing.providers import RecordingServer, Reply
+
+from . import pg
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not Path("/proc/self/task").exists(),
+                                reason="the sender child is forked; the tests read /proc")
+
+
+def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie not reaped yet by whoever adopted it counts as exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return "\nState:\tZ" in status
+
+
+# -- the parent's handle on a child -------------------------------------------------------------
+
+
+def echo_child(sock: socket.socket) -> None:
+    """A stand-in sender: one delivered attempt reported per wake, until end of file."""
+    while data := sock.recv(4096):
+        for _ in data:
+            sock.sendall(b"a\twebhook\tdelivered\t1\t2.5\n")
+    sock.sendall(b"t\t2026-11-26T03:00:00+00:00\n")
+
+
+def test_each_wake_reaches_the_child_and_end_of_file_stops_it() -> None:
+    attempts, ticks, exits = [], [], []
+    child = SenderProcess.fork(echo_child)
+    child.listen(lambda *a: attempts.append(a), ticks.append, exits.append)
+    for _ in range(3):
+        child.wake()
+    wait_for("three reported attempts", lambda: len(attempts) == 3)
+    assert attempts[0] == ("webhook", "delivered", 1, 2.5)
+    assert child.stop(timeout=30) == 0
+    assert exits == [0] and [t.isoformat() for t in ticks] == ["2026-11-26T03:00:00+00:00"]
+    assert gone(child.pid)
+
+
+def test_a_child_that_fails_exits_non_zero_and_the_parent_hears_it() -> None:
+    exits: list[int] = []
+
+    def failing(sock: socket.socket) -> None:
+        raise RuntimeError("the sender broke")
+
+    child = SenderProcess.fork(failing)
+    child.listen(lambda *a: None, lambda t: None, exits.append)
+    wait_for("the child's exit", lambda: exits)
+    assert exits == [1]
+    child.stop(timeout=30)
+
+
+def test_a_child_that_ignores_end_of_file_is_killed_after_the_timeout() -> None:
+    def stubborn(sock: socket.socket) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+        threading.Event().wait()
+
+    child = SenderProcess.fork(stubborn)
+    assert child.stop(timeout=0.1) == -signal.SIGKILL
+    assert gone(child.pid)
+
+
+# -- notify serve as a process -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+class Serve:
+    """`notify serve --no-auth` with a 60 s tick: anything sent within the test was sent on a wake."""
+
+    def __init__(self, tmp_path: Path, hook_url: str, *extra: str, store_url: str | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.store_url = store_url or f"sqlite:///{tmp_path / 'state' / 'notify.db'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
+        env.update(NOTIFY_STORE_URL=self.store_url, NOTIFY_WEBHOOK_URL=hook_url)
+        self.log = tmp_path / "serve.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "dispatcher", "serve", "--no-auth", "--port",
+                                          str(self.port), "--interval", "60", *extra], env=env, stderr=log)
+        wait_for("/healthz", self.healthy)
+
+    def healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            pytest.fail(f"notify serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
+        try:
+            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def alert(self, summary: str) -> str:
+        answer = requests.post(self.url + "/hooks/generic", json={"class": "outage", "summary": summary}, timeout=10)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["incident"]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=60)
+
+
+@pytest.fixture
+def hook() -> Iterator[RecordingServer]:
+    with RecordingServer(Reply(200, "ok")) as server:
+        yield server
+
+
+def incidents_heard(hook: RecordingServer) -> Counter:
+    return Counter(r.json["incident"]["id"] for r in hook.requests)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state' / 'notify.db'}"
+    else:
+        with pg.schema("serve_sender") as url:
+            yield url
+
+
+def test_serve_sends_from_a_child_woken_by_each_stored_event_and_stops_it_on_sigterm(
+        tmp_path: Path, hook: RecordingServer, store_url: str) -> None:
+    serve = Serve(tmp_path, hook.url + "/out", store_url=store_url)
+    try:
+        (child,) = children(serve.proc.pid)
+        sent = [serve.alert(f"API down {i}") for i in range(20)]
+        wait_for("every step-0 webhook", lambda: set(incidents_heard(hook)) >= set(sent))
+        keys = Counter(r.headers["Idempotency-Key"] for r in hook.requests)
+        assert keys and max(keys.values()) == 1  # nothing sent twice
+        assert all(incidents_heard(hook)[i] == 1 for i in sent)
+        metrics = requests.get(serve.url + "/metrics", timeout=5).text  # the child's attempts, counted by the parent
+        wait_for("the attempts in /metrics", lambda: 'notify_deliveries_total{channel="webhook",outcome="delivered"} '
+                 in requests.get(serve.url + "/metrics", timeout=5).text)
+        assert "notify_ingested_total" in metrics
+    finally:
+        status = serve.stop()
+    assert status == 0, serve.log.read_text()
+    assert gone(child)
+    store = open_store(serve.store_url)
+    assert [d for i in sent for d in store.deliveries(i) if d.status == "in-flight"] == []  # leases given back
+    store.close()
+
+
+def test_the_child_exits_when_its_parent_is_killed(tmp_path: Path, hook: RecordingServer) -> None:
+    serve = Serve(tmp_path, hook.url + "/out")
+    (child,) = children(serve.proc.pid)
+    serve.stop(signal.SIGKILL)
+    wait_for("the orphaned sender to exit", lambda: gone(child))
+
+
+def test_a_dead_child_is_replaced_by_a_sending_thread(tmp_path: Path, hook: RecordingServer) -> None:
+    serve = Serve(tmp_path, hook.url + "/out")
+    try:
+        (child,) = children(serve.proc.pid)
+        os.kill(child, signal.SIGKILL)
+        wait_for("the parent to reap its child", lambda: children(serve.proc.pid) == [])
+        incident = serve.alert("API down after the sender died")
+        wait_for("its webhook, sent by the parent", lambda: incident in incidents_heard(hook))
+    finally:
+        assert serve.stop() == 0
+    assert "sending from this process instead" in serve.log.read_text()
+
+
+def test_worker_thread_keeps_the_sender_in_the_server_process(tmp_path: Path, hook: RecordingServer) -> None:
+    serve = Serve(tmp_path, hook.url + "/out", "--worker-thread")
+    try:
+        assert children(serve.proc.pid) == []
+        incident = serve.alert("API down, one process")
+        wait_for("its webhook", lambda: incident in incidents_heard(hook))
+    finally:
+        assert serve.stop() == 0
