@@ -382,6 +382,30 @@ def test_a_certificate_from_an_unknown_ca_is_a_tls_error(monkeypatch):
     assert proxy.tunnels == ["hooks.slack.com"] and proxy["hooks.slack.com"].requests == []
 
 
+def test_a_certificate_for_another_host_is_a_tls_error(tmp_path):
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.slack.com").configure_cert(context)
+
+    def tls_for_slack(server, sock, stream, n):
+        try:
+            with context.wrap_socket(sock, server_side=True) as tls:
+                server.record(n, read_request(tls.makefile("rb")) or b"")
+        except OSError:  # the client rejects the certificate during the handshake
+            pass
+
+    with RawServer(tls_for_slack) as server:
+        result = client(ca_bundle=str(tmp_path / "ca.pem")).post(f"https://127.0.0.1:{server.port}/x")
+    assert isinstance(result, DeliveryResult) and result.reason is Reason.CONNECTION
+    assert result.detail.startswith(f"TLS error with 127.0.0.1:{server.port}: ")
+    assert "mismatch" in result.detail.lower() and server.requests == []
+
+
 def test_an_unreadable_ca_bundle_is_a_tls_error(tmp_path, monkeypatch):
     with ProviderProxy(hosts=("hooks.slack.com",)) as proxy:
         set_env(monkeypatch, https_proxy=proxy.proxy_url)
