@@ -119,6 +119,40 @@ def _looks_secret(part: str) -> bool:
     return len(part) >= 20 or (len(part) >= 8 and any(c.isdigit() for c in part))
 
 
+# apprise sends through requests, and urllib3 logs request paths at DEBUG ('"POST /services/T/B/<token>
+# HTTP/1.1" 200'); a webhook path *is* its credential, so keep the first segment and hide the rest.
+# (notify's own HTTP channels use channels/_transport.py, which logs nothing.)
+_PATH = re.compile(
+    r"(?:^|(?<=[\s'\"(=]))(?P<head>(?:[a-z][a-z0-9+.-]*://[^/\s'\"]+)?/[^/\s'\"?]*)"
+    r"(?P<tail>[/?][^\s'\"]*)?",
+    re.I,
+)
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
+
+
+def _keep_first_segment(match: re.Match[str]) -> str:
+    tail = match.group("tail")
+    return match.group("head") + (tail[0] + "***" if tail else "")
+
+
+class RedactPaths(logging.Filter):
+    """Hide everything after the first path segment of URLs in urllib3's log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _PATH.sub(_keep_first_segment, message)
+        record.msg, record.args = mask_secrets(redacted), ()
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach RedactPaths to urllib3's loggers once per process."""
+    for name in _URLLIB3_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactPaths) for f in logger.filters):
+            logger.addFilter(RedactPaths())
+
+
 class AppriseChannel:
     """Sends a notice through any apprise URL, as exactly one delivery per URL."""
 
@@ -129,6 +163,7 @@ class AppriseChannel:
         self.config = config
         self._asset = apprise.AppriseAsset(storage_mode="memory")  # no files written behind our back
         self._mask = _log_mask()
+        install_log_redaction()
 
     def __repr__(self) -> str:
         return f"AppriseChannel(configured={self.configured()})"

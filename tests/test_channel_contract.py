@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from channels._http import (
+from channels._http import exception_result, parse_retry_after, status_reason
+from channels._transport import (
     BrokenAnswer, CannotConnect, ConnectionLost, ConnectTimeout, InvalidRequest, ProxyError, ReadTimeout, TLSError,
-    exception_result, install_log_redaction, parse_retry_after, status_reason,
 )
+from channels.apprise import install_log_redaction
 from channels.phone import PhoneChannel
 from channels.slack import SlackChannel
 from channels.sms import SmsChannel

@@ -424,6 +424,20 @@ def test_the_ca_bundle_is_trusted(monkeypatch):
     assert proxy.tunnels == ["hooks.slack.com"]  # one tunnel, one TLS session, kept alive
 
 
+def test_channels_share_one_tls_context_per_ca_bundle(monkeypatch):
+    """Loading a CA store costs 25-30 ms: Slack, SMS and phone must not each load it."""
+    from channels._transport import tls_context
+
+    with ProviderProxy(hosts=("hooks.slack.com",)) as proxy:
+        set_env(monkeypatch, https_proxy=proxy.proxy_url)
+        first, second = client(ca_bundle=proxy.ca_bundle_path), client(ca_bundle=proxy.ca_bundle_path)
+        assert answered(first.post(HOOK, json={"text": "one"})).text == "ok"
+        assert answered(second.post(HOOK, json={"text": "two"})).text == "ok"
+        assert tls_context(proxy.ca_bundle_path) is tls_context(proxy.ca_bundle_path)
+        assert tls_context(proxy.ca_bundle_path) is not tls_context(None)
+    assert [r.json["text"] for r in proxy["hooks.slack.com"].requests] == ["one", "two"]
+
+
 # --- proxies --------------------------------------------------------------------------------
 
 class AuthProxy:

@@ -3,13 +3,14 @@
 Both record every request and answer from a script of :class:`Reply` objects,
 consumed in order with the last one repeating. Stdlib, ``trustme`` and
 ``cryptography`` only; nothing here ever connects to the internet. Request
-bodies are read by Content-Length (requests always sends one for data/json).
+bodies are read by Content-Length (notify's transport and requests always send one).
 
 ``RecordingServer`` is a plain HTTP server on 127.0.0.1 (for webhook receivers).
 ``ProviderProxy`` is what ``HTTPS_PROXY`` points at: it accepts CONNECT for the
 provider hosts only, terminates TLS with a leaf certificate for that host issued
 by a throwaway trustme CA, and records the decrypted request. So the channel's
-real requests/urllib3/TLS stack talks to "api.twilio.com" and the test sees the
+real HTTP and TLS stack (http.client and ssl, or requests in the apprise
+channel) talks to "api.twilio.com" and the test sees the
 exact request Twilio would have received::
 
     with ProviderProxy() as proxy:
