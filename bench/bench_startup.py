@@ -74,8 +74,10 @@ def main() -> None:
         for name in COMMANDS:
             for label in [name] + [n for n in results if n.startswith(name + " [")]:
                 ratio = median(results[label]) / base
+                judged = "" if label.endswith("[cold]") else \
+                    f"(target <= {TARGETS[name]}x: {verdict(ratio <= TARGETS[name])})"
                 print(f"   {label:<40} {spread(results[label])}   {ratio:.2f}x  "
-                      f"(target <= {TARGETS[name]}x: {verdict(ratio <= TARGETS[name])})")
+                      f"{judged or '(the first run after an edit of the configuration)'}")
         if args.importtime:
             for name, argv in COMMANDS.items():
                 print_importtime(name, argv, env, work)
