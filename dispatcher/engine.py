@@ -183,7 +183,7 @@ def incident_from_row(row: IncidentRow) -> Incident:
     allow = meta.get("allow")
     return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
-                    tuple(allow) if allow is not None else None)
+                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created))
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,

@@ -29,9 +29,19 @@ class Incident:
     also: tuple[str, ...] = ()  # audiences triage adds to step 0 (e.g. the Finance Director)
     needs_review: bool = False  # a weak triage match: page the on-call primary only
     allow: tuple[str, ...] | None = None  # a live drill reaches only these recipients (ids or audiences)
+    opened: datetime | None = None  # when notify opened it; None: at `started`
 
     def with_id(self, incident_id: str) -> "Incident":
         return replace(self, id=incident_id, dedup_key=self.dedup_key or incident_id)
+
+    @property
+    def opened_at(self) -> datetime:
+        """When notify opened the incident: who is on duty, and every timer, count from here.
+
+        `started` (an alert's startsAt, a --started) may be hours earlier; the on-call of
+        that moment may be off duty by now, and the response SLA starts when people are paged.
+        """
+        return self.opened or self.started
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,8 @@ def build_incident(klass_name: str, klass: IncidentClass, directory: Directory, 
         if not fields.get("reported_by") and account.contact:
             fields["reported_by"] = account.contact
     if klass.update_every and not fields.get("next_update"):
-        fields["next_update"] = format_time(started + klass.update_every)
-    return Incident(incident_id, klass_name, started, fields, drill, account_id, incident_id)
+        fields["next_update"] = format_time(now + klass.update_every)  # the cadence counts from now
+    return Incident(incident_id, klass_name, started, fields, drill, account_id, incident_id, opened=now)
 
 
 def commander_of(incident: Incident, klass: IncidentClass, directory: Directory) -> Commander:
@@ -87,7 +97,7 @@ def commander_of(incident: Incident, klass: IncidentClass, directory: Directory)
         return Commander(str(named), "see incident channel")
     kind, _, ident = klass.commander.partition(":")
     if kind == "rotation" and directory.rotation and ident in directory.rotation.slots:
-        person = directory.on_duty(ident, incident.started)
+        person = directory.on_duty(ident, incident.opened_at)
         slot_phone = directory.rotation.slots[ident].phone
         return _person_commander(directory, person, slot_phone)
     if kind == "role" and directory.holders(ident):

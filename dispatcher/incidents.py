@@ -42,8 +42,9 @@ def load(store: Store, incident_id: str) -> IncidentRow:
 
 
 def state_of(row: IncidentRow) -> IncidentState:
+    """The timers' view of an incident; they count from when notify opened it (see lifecycle)."""
     last = datetime.fromisoformat(row.last_update_at) if row.last_update_at else None
-    return IncidentState(datetime.fromisoformat(row.started), row.status, last)
+    return IncidentState(datetime.fromisoformat(row.created), row.status, last)
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,

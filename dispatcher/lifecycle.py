@@ -5,6 +5,11 @@ timer action whose time has come, each with a key unique within the incident.
 The worker records each action once (the store refuses a key it has seen), so
 ticking twice, or from two processes, or after a restart, fires nothing twice.
 
+Every timer counts from when notify opened the incident, not from when the
+incident started: an alert's ``startsAt`` or a ``--started`` may be hours
+earlier, and counting from there would fire every escalation stage at once,
+paging the top of the ladder before the first on-call had a chance.
+
 - Follow-up steps fire at their offsets whether or not anyone acknowledged.
 - Escalation stage k fires at k x response SLA, only while unacknowledged;
   each one is a recorded SLA breach.
@@ -32,7 +37,7 @@ QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest o
 
 @dataclass(frozen=True)
 class IncidentState:
-    started: datetime
+    opened: datetime  # when notify opened the incident: every timer counts from here
     status: str  # open|acknowledged|resolved
     last_update_at: datetime | None = None
 
@@ -70,7 +75,7 @@ def next_actions(klass: IncidentClass, state: IncidentState, now: datetime, limi
 
 
 def _steps(klass: IncidentClass, state: IncidentState) -> list[Action]:
-    return [Action(f"step-{i}", "step", state.started + step.at, step.name, tuple(step.notify), i,
+    return [Action(f"step-{i}", "step", state.opened + step.at, step.name, tuple(step.notify), i,
                    {"kind": "initial"})
             for i, step in enumerate(klass.steps) if i > 0]
 
@@ -82,7 +87,7 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
     actions = []
     for k, (offset, audience) in enumerate(klass.escalation_schedule(), start=1):
         stage = f"Escalation {k}: {audience}, no acknowledgement within {format_duration(offset)}"
-        due = state.started + offset
+        due = state.opened + offset
         actions.append(Action(f"escalation-{k}", "escalation", due,
                               f"response SLA ({sla}) breached; escalated to {audience}",
                               _escalation_entries(klass, audience), len(klass.steps) + k - 1,
@@ -100,7 +105,7 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
     every = klass.update_every
     if every is None:
         return []
-    base = state.last_update_at or state.started
+    base = state.last_update_at or state.opened
     lead = reminder_lead(every)
     missed: list[Action] = []
     actions: list[Action] = []

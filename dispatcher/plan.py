@@ -124,7 +124,7 @@ def _slack(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
 
 def _rotation(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
     slot = d.rotation.slots[ident]
-    return [_for_person(entry, d.on_duty(ident, incident.started), step, d, phone=slot.phone)]
+    return [_for_person(entry, d.on_duty(ident, incident.opened_at), step, d, phone=slot.phone)]
 
 
 def _role(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:

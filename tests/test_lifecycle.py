@@ -13,7 +13,7 @@ from dispatcher.incidents import acknowledge, post_update, resolve, status_docum
 from dispatcher.lifecycle import IncidentState, due_actions
 from dispatcher.worker import Worker
 
-from .stage import Stage, make_stage
+from .stage import FIELDS, Stage, make_stage
 
 MINUTE = timedelta(minutes=1)
 
@@ -159,3 +159,22 @@ def test_due_actions_is_pure_and_stops_at_resolution(stage: Stage) -> None:
     assert due_actions(klass, IncidentState(t0, "resolved"), t0 + 31 * MINUTE) == []
     acked = [a.kind for a in due_actions(klass, IncidentState(t0, "acknowledged"), t0 + 31 * MINUTE)]
     assert "escalation" not in acked and "overdue" in acked
+
+
+def test_an_incident_that_started_long_ago_climbs_the_ladder_from_now(stage: Stage) -> None:
+    """An alert whose startsAt (or a --started) is days old: the on-call of now is paged, and the
+    response SLA counts from now; counting from the start would page the CTO first."""
+    now = stage.clock.now()
+    started = now - timedelta(days=7, hours=19)
+    stage.trigger(fields={**FIELDS, "started": started.isoformat()})
+    run = Run(stage)
+    directory = run.rt.directory
+    assert directory.on_duty("primary", started) != directory.on_duty("primary", now)  # another week's turn
+    [phone] = [d for d in run.store.deliveries("SEC-2024-001", 0) if d.channel == "phone"]
+    assert phone.person == directory.on_duty("primary", now)
+
+    run.until(14)
+    assert [e.kind for e in run.store.events("SEC-2024-001")].count("escalation") == 0
+    run.until(16)
+    assert [e.kind for e in run.store.events("SEC-2024-001")].count("escalation") == 1
+    assert run.store.incident("SEC-2024-001").started == started.isoformat()  # the start is kept as reported
