@@ -75,11 +75,36 @@ def _fail(message: str, problems: tuple[Any, ...] | list[Any] = ()) -> None:
     click.echo(f"notify: {message}", err=True)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.params.get("as_json"):
-        import json
-
-        click.echo(json.dumps({"schema": 1, "command": ctx.info_name, "status": "rejected", "exit": EXIT_REJECTED,
-                               "error": message, "problems": [p.as_json() for p in problems]}, indent=2))
+        _print_rejection(ctx.info_name, message, problems)
     sys.exit(EXIT_REJECTED)
+
+
+def _print_rejection(command: str | None, message: str, problems: tuple[Any, ...] | list[Any] = ()) -> None:
+    import json
+
+    click.echo(json.dumps({"schema": 1, "command": command, "status": "rejected", "exit": EXIT_REJECTED,
+                           "error": message, "problems": [p.as_json() for p in problems]}, indent=2))
+
+
+class _Group(click.Group):
+    """The `notify` group: a usage error (unknown option, bad value) under --json also prints the
+    rejection document, as every other rejection does; click still prints the usage on stderr."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["notify.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            argv = ctx.meta.get("notify.argv", [])
+            options = argv[: argv.index("--")] if "--" in argv else argv  # after "--", words are values
+            if "--json" in options:
+                named = exc.ctx is not None and exc.ctx is not ctx
+                command = exc.ctx.info_name if named else next((a for a in argv if not a.startswith("-")), None)
+                _print_rejection(command, exc.format_message())
+            raise
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -135,7 +160,7 @@ def _emit(text: str, settings: Any) -> None:
     click.echo(mask_secrets(text, settings.secrets()))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="teamflow-notify", prog_name="notify")
 @click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Config directory (contacts.toml, policy.toml, templates/). "

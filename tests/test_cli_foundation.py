@@ -153,3 +153,21 @@ def test_a_rejected_configuration_is_listed_in_the_json_document(config_dir: Pat
     doc = json.loads(result.stdout)
     assert result.exit_code == 2 and "nothing was sent" in doc["error"]
     assert any(p["file"].endswith("contacts.toml") and "is not E.164" in p["message"] for p in doc["problems"])
+
+
+@pytest.mark.parametrize(("args", "command", "error"), [
+    (["security", "--summary", "x", "--dry-run", "--json", "--bogus"], "security", "No such option '--bogus'"),
+    (["ack", "OUT-2026-001", "--json"], "ack", "Missing option '--by'"),
+    (["log", "--limit", "abc", "--json"], "log", "'abc' is not a valid integer"),
+    (["outage", "--summary", "x", "--json", "--wait", "abc"], "outage", "'abc' is not a valid float"),
+])
+def test_a_usage_error_under_json_still_prints_a_document(args: list[str], command: str, error: str) -> None:
+    result = CliRunner().invoke(main, args)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 2 and doc["status"] == "rejected" and doc["command"] == command
+    assert error in doc["error"] and error in result.stderr and "Usage:" in result.stderr
+
+
+def test_a_usage_error_without_json_prints_no_document() -> None:
+    result = CliRunner().invoke(main, ["security", "--bogus"])
+    assert result.exit_code == 2 and result.stdout == "" and "No such option '--bogus'" in result.stderr
