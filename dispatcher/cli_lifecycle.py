@@ -123,13 +123,19 @@ def retry(ctx: click.Context, incident_id: str, wait: float, as_json: bool, loca
     from .incidents import retry_failed
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
-    incident, rows = retry_failed(store, incident_id, _now())
+    incident, rows, moot = retry_failed(store, incident_id, _now())
+    left = [f"{_count(moot, 'failed page')} not sent again: the incident is resolved (only its resolution "
+            "notices are retried)"] if moot else []
     if not rows:
         store.close()
-        _emit(f"{incident_id}: no failed delivery left to retry", settings)
+        _emit(f"{incident_id}: no failed delivery left to retry" + (f"; {left[0]}" if left else ""), settings)
         return
     _send_and_report(rt, settings, store, "retry", incident, rows, wait, as_json,
-                     [f"{len(rows)} failed deliveries sent again"])
+                     [f"{_count(len(rows), 'failed delivery', 'failed deliveries')} sent again", *left])
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 @main.command()

@@ -143,15 +143,22 @@ def _quietness(channel: str) -> int:
     return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
 
 
-def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow]]:
-    """Requeue every failed delivery whose recipient nothing else reached for the same notice."""
+def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow], int]:
+    """Requeue every failed delivery whose recipient nothing else reached for the same notice.
+
+    Once the incident is resolved only its resolution notices are sent again: paging
+    someone now about an incident that is over would wake them for nothing. Returns
+    the incident, the requeued rows and how many failed pages were left for that reason.
+    """
     row = load(store, incident_id)
     rows = store.deliveries(incident_id)
     reached = {(_label(d), d.person) for d in rows if d.status == "delivered"}
     failed = [d for d in rows if d.status.startswith("failed") and (_label(d), d.person) not in reached]
+    moot = [d for d in failed if row.status == "resolved" and d.kind != "resolved"]
+    failed = [d for d in failed if d not in moot]
     store.requeue([d.id for d in failed], now.isoformat())
     ids = {d.id for d in failed}
-    return incident_from_row(row), [d for d in store.deliveries(incident_id) if d.id in ids]
+    return incident_from_row(row), [d for d in store.deliveries(incident_id) if d.id in ids], len(moot)
 
 
 def _label(row: DeliveryRow) -> str:

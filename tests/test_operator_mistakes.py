@@ -112,3 +112,18 @@ def test_retry_sends_failed_deliveries_again_once_settings_are_fixed(monkeypatch
         assert len(smtp.messages) == len(emails)  # each failed email went out once, nothing else by email
         assert "outage-response@teamflow.com" in {m["To"] for m in smtp.messages}
     assert "failed deliveries sent again" in " ".join(doc["notes"])
+
+
+def test_retry_after_resolve_pages_nobody_about_an_incident_that_is_over(monkeypatch) -> None:
+    """The retry test above, resolved first: the failed pages are not sent again (only resolution notices would be)."""
+    from dispatcher.testing.smtp import SmtpServer
+
+    first = run("outage", "--incident", "OUT-2026-001", "--summary", "API down", "--wait", "0")
+    assert first.exit_code == 1  # no channel has settings: every page failed
+    assert run("resolve", "OUT-2026-001", "--message", "fixed").exit_code == 0
+    with SmtpServer() as smtp:
+        monkeypatch.setenv("NOTIFY_EMAIL_URL", smtp.url(**{"from": "notify@teamflow.example"}))
+        retried = run("retry", "OUT-2026-001")
+    assert retried.exit_code == 0 and smtp.messages == []
+    assert "no failed delivery left to retry" in retried.stdout
+    assert "failed pages not sent again: the incident is resolved" in retried.stdout
