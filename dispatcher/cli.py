@@ -330,14 +330,29 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
     settings = _settings()
     store = open_store(settings.resolved_store_url())
     rows = store.attempts(incident_id=incident_id, since=_since(since), limit=limit)
+    stands_in = _fallback_names(store, rows)
     store.close()
     if as_json:
-        _emit(json.dumps({"schema": 1, "command": "log", "attempts": [r.as_json() for r in rows]}, indent=2),
-              settings)
+        attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
+        _emit(json.dumps({"schema": 1, "command": "log", "attempts": attempts}, indent=2), settings)
         return
-    lines = [f"{r.at[:19]}  {r.incident_id}  step {r.step}  {r.person} ({r.role})  {r.channel} {r.masked_target}"
+    lines = [f"{r.at[:19]}  {r.incident_id}  {_log_step(r)}  {r.person} ({r.role})  {r.channel} {r.masked_target}"
+             f"{f'  fallback for {stands_in[r.fallback_of]}' if r.fallback_of in stands_in else ''}"
              f"  #{r.attempt} {r.outcome} {r.reason}  {r.latency_ms:.0f} ms  {r.detail}".rstrip() for r in rows]
     _emit("\n".join(lines) if lines else "no attempts recorded", settings)
+
+
+def _fallback_names(store: Any, rows: list[Any]) -> dict[int, str]:
+    """Delivery id -> "recipient/channel", for the deliveries the logged fallbacks stand in for."""
+    names: dict[int, str] = {}
+    for incident_id in {r.incident_id for r in rows if r.fallback_of is not None}:
+        names.update({d.id: f"{d.person}/{d.channel}" for d in store.deliveries(incident_id)})
+    return names
+
+
+def _log_step(row: Any) -> str:
+    """'step 0' for the policy's steps; the kind for the rest (update, escalation, resolved...)."""
+    return f"step {row.step}" if row.kind == "step" else row.kind
 
 
 def _since(value: str | None) -> str | None:

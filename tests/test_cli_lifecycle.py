@@ -74,6 +74,8 @@ def test_update_goes_to_the_update_audience_and_status_lists_it(providers) -> No
     assert doc["updates"] == 1 and any(e["kind"] == "update" for e in doc["timeline"])
     listed = json.loads(run("incidents", "--open", "--json").stdout)["incidents"]
     assert [i["id"] for i in listed] == ["SEC-2024-001"]
+    [logged] = [line for line in run("log").stdout.splitlines() if "  update  " in line]
+    assert "step -1" not in logged and "j***@acme.example" in logged  # the notice kind, not an internal step
 
 
 def test_deliveries_still_retrying_after_wait_are_left_to_the_worker_exit_3(providers) -> None:
