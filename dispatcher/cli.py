@@ -132,10 +132,27 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings() -> Any:
-    from .settings import load_settings
+    """The settings, or exit 2 naming every variable that is wrong (nothing is done with half of them)."""
+    settings, problems = _settings_and_problems()
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem.key}: {problem.message}", err=True)
+        _fail("settings rejected; nothing was done", problems)
+    return settings
+
+
+def _settings_and_problems() -> tuple[Any, list[Any]]:
+    """The settings with every invalid value replaced by its default, and a problem per invalid value.
+
+    `notify check` reports those problems beside everything else it finds; the other
+    commands refuse to run on them (:func:`_settings`).
+    """
+    from dataclasses import fields
+
+    from .settings import Settings, load_settings
 
     try:
-        return load_settings()
+        return load_settings(), []
     except ValueError as exc:  # pydantic's ValidationError is one; pydantic is imported only if it was used
         from pydantic import ValidationError
 
@@ -143,14 +160,15 @@ def _settings() -> Any:
             raise
         from .problems import error
 
-        problems = []
+        problems, invalid = [], set()
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
+            invalid.add(name)
             variable = name if name.isupper() else f"NOTIFY_{name.upper()}"
             shown = "" if "url" in name or "secret" in name or "token" in name else f" (got {err.get('input')!r})"
-            click.echo(f"error: {variable}: {err['msg']}{shown}", err=True)
             problems.append(error("settings", variable, f"{err['msg']}{shown}"))
-        _fail("settings rejected; nothing was done", problems)
+        defaults = {item.name: item.default for item in fields(Settings) if item.name in invalid}
+        return load_settings(**defaults), problems
 
 
 def _emit(text: str, settings: Any) -> None:
@@ -299,8 +317,9 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
 
     from .check import run_check
 
-    settings = _settings()
+    settings, setting_problems = _settings_and_problems()
     result = run_check(_config_dir(ctx, local_config_dir), settings)
+    result.problems[:0] = setting_problems  # a wrong setting must not hide the rest of the check
     if as_json:
         doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:4]),
                "template_dirs": [str(d) for d in result.paths.template_dirs],

@@ -131,8 +131,8 @@ def test_check_never_prints_a_secret(config_dir: Path) -> None:
     (["security", "--dry-run", "--json"], {}, "missing required option(s): --summary", None),
     (["security", "--summary", "x", "--dry-run", "--json"], {"NOTIFY_CONCURRENCY": "0"}, "settings rejected",
      "NOTIFY_CONCURRENCY"),
-    (["check", "--json"], {"NOTIFY_SLACK_URL": "https://hooks.slack.com/services/T/B/canary-secret-value",
-                           "NOTIFY_READ_TIMEOUT": "soon"}, "settings rejected", "NOTIFY_READ_TIMEOUT"),
+    (["log", "--json"], {"NOTIFY_SLACK_URL": "https://hooks.slack.com/services/T/B/canary-secret-value",
+                         "NOTIFY_READ_TIMEOUT": "soon"}, "settings rejected", "NOTIFY_READ_TIMEOUT"),
 ])
 def test_a_rejected_json_command_still_prints_a_document(args: list[str], env: dict[str, str], error: str,
                                                          problem_key: str | None) -> None:
@@ -171,3 +171,19 @@ def test_a_usage_error_under_json_still_prints_a_document(args: list[str], comma
 def test_a_usage_error_without_json_prints_no_document() -> None:
     result = CliRunner().invoke(main, ["security", "--bogus"])
     assert result.exit_code == 2 and result.stdout == "" and "No such option '--bogus'" in result.stderr
+
+
+def test_check_reports_a_wrong_setting_beside_everything_else(config_dir: Path) -> None:
+    """A bad NOTIFY_* value must not hide a bad phone number: check lists both, then exits 2."""
+    contacts = config_dir / "contacts.toml"
+    contacts.write_text(contacts.read_text().replace('phone = "+', 'phone = "', 1))
+    env = {"NOTIFY_READ_TIMEOUT": "soon", "NOTIFY_SLACK_URL": "https://hooks.slack.com/services/T/B/canary-secret"}
+    result = run("check", "--json", "--config-dir", str(config_dir), env=env)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 2 and doc["ok"] is False and doc["paths"]
+    keys = {(p["file"].rsplit("/", 1)[-1], p["key"]) for p in doc["problems"] if p["severity"] == "error"}
+    assert ("settings", "NOTIFY_READ_TIMEOUT") in keys
+    assert any(file == "contacts.toml" and key.endswith(".phone") for file, key in keys)
+    assert "canary-secret" not in result.stdout + result.stderr
+    text = run("check", "--config-dir", str(config_dir), env=env).stdout
+    assert "NOTIFY_READ_TIMEOUT" in text and "is not E.164" in text and "config dir:" in text
