@@ -28,7 +28,6 @@ The wire itself is :mod:`channels._transport` (http.client and ssl, no requests)
 from __future__ import annotations
 
 import base64
-import email.utils
 import os
 import re
 import time
@@ -164,6 +163,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", value):
         return float(value)
+    import email.utils  # an HTTP-date is rare; email.utils costs every channel 10 ms to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
-from xml.sax.saxutils import escape
 
 from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
 
@@ -115,9 +114,14 @@ class PhoneChannel:
         return failure(response, secrets, provider_reason=Reason.AUTH if says_key else None)
 
 
+def _xml_escape(text: str) -> str:
+    """&, < and > as entities (what xml.sax.saxutils.escape does; importing it costs 20 ms)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def twiml(text: str) -> str:
     """The TwiML that says the text, pauses, and says it again; text is XML-escaped."""
-    said = escape(_XML_INVALID.sub("", text))
+    said = _xml_escape(_XML_INVALID.sub("", text))
     return (f'<Response><Say voice="alice">{said}</Say><Pause length="1"/>'
             f"<Say>{said}</Say></Response>")
 

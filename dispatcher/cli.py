@@ -41,15 +41,16 @@ def run() -> None:
     exit is Python freeing every module and object one by one, about 40 ms after a
     send, a tenth of `notify security`. atexit handlers still run (logging, temporary
     directories); only that teardown is skipped, and only when no other thread is
-    alive (a thread still sending is waited for, as usual).
+    alive (a thread still sending is waited for, as usual) and no profiler or
+    debugger is attached (they report after main returns).
     """
     try:
         main()
         code: Any = 0
     except SystemExit as exc:
         code = exc.code
-    if threading.active_count() > 1:
-        sys.exit(code)
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a thread still working, or a profiler or debugger that reports after main
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1

@@ -124,30 +124,43 @@ def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:
 def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     """Render every step-0 message and say who would get it; send and write nothing."""
     report = Report(command, "dry-run", incident_summary(rt, incident, status="dry-run"))
-    for planned in plan_step(incident, rt.klass(incident.klass), 0, rt.directory):
-        if planned.skip:
-            report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
-            continue
-        notice, warning = compose_notice(rt, incident, planned)
-        if _unconfigured(rt, planned.address.channel):
-            warning = (f"{warning}; " if warning else "") + \
-                f"channel {planned.address.channel!r} has no settings: a real send would fail"
-        fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
-        report.deliveries.append(line_for(
-            planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
-            message={"subject": notice.subject, "text": notice.text}))
-    missing = sorted({d.channel for d in report.deliveries if _unconfigured(rt, d.channel)})
-    if missing:
-        report.notes.append(f"no settings for {', '.join(missing)}: a real send would not reach those recipients "
+    registry = Registry(rt.settings, rt.directory)
+    failing: dict[str, str] = {}  # channel -> why a real send on it would fail
+    try:
+        for planned in plan_step(incident, rt.klass(incident.klass), 0, rt.directory):
+            if planned.skip:
+                report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
+                continue
+            notice, warning = compose_notice(rt, incident, planned)
+            channel = planned.address.channel
+            if channel not in failing:
+                failing[channel] = _why_sends_would_fail(registry, channel) or ""
+            if failing[channel]:
+                warning = (f"{warning}; " if warning else "") + f"{failing[channel]}: a real send would fail"
+            fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
+            report.deliveries.append(line_for(
+                planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
+                message={"subject": notice.subject, "text": notice.text}))
+    finally:
+        registry.close()
+    broken = sorted(channel for channel, why in failing.items() if why)
+    if broken:
+        report.notes.append(f"{', '.join(broken)}: no usable settings, a real send would not reach those recipients "
                             "(run `notify check`)")
     return report
 
 
-def _unconfigured(rt: Runtime, channel: str) -> bool:
-    """A built-in channel whose URL setting is missing (plugins are asked when sending)."""
-    from .settings import CHANNEL_URL_FIELDS
-
-    return channel in CHANNEL_URL_FIELDS and channel != "apprise" and not rt.settings.channel_url(channel)
+def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:
+    """Why every send on `channel` would fail as configured (not installed, no settings, a malformed URL)."""
+    if channel == "apprise":  # people may carry their own apprise URLs; importing apprise to ask costs 60 ms
+        return None
+    plugin = registry.get(channel)
+    if plugin is None:
+        return f"channel {channel!r} is not installed"
+    if not plugin.configured():
+        return f"channel {channel!r} has no settings"
+    problems = plugin.problems()
+    return f"channel {channel!r} settings are wrong ({'; '.join(problems)})" if problems else None
 
 
 def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None = None,

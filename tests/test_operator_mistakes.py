@@ -82,8 +82,20 @@ def test_empty_or_impossible_input_is_refused(args: list[str], message: str) -> 
 
 def test_a_dry_run_warns_when_a_real_send_would_fail() -> None:
     doc = json.loads(run("security", "--summary", "x", "--dry-run", "--json").stdout)
-    assert any("no settings for email, phone, slack, sms" in n for n in doc["notes"])
+    assert any(n.startswith("email, phone, slack, sms: no usable settings") for n in doc["notes"])
     assert all("has no settings" in d["warning"] for d in doc["deliveries"] if d["outcome"] == "dry-run")
+
+
+def test_a_dry_run_warns_about_a_malformed_channel_url_as_check_does() -> None:
+    """A Slack URL that is no webhook and no bot token: the send would fail, so the dry run says so."""
+    env = {"NOTIFY_SLACK_URL": "SECRETCANARY", "NOTIFY_EMAIL_URL": "mailto://127.0.0.1:2525?from=n@example.com"}
+    result = run("security", "--summary", "x", "--dry-run", "--json", env=env)
+    doc = json.loads(result.stdout)
+    slack = [d for d in doc["deliveries"] if d["channel"] == "slack"]
+    assert slack and all("channel 'slack' settings are wrong" in d["warning"] for d in slack)
+    assert not any(d["warning"] for d in doc["deliveries"] if d["channel"] == "email")
+    assert any(n.startswith("phone, slack, sms: no usable settings") for n in doc["notes"])
+    assert "SECRETCANARY" not in result.stdout + result.stderr
 
 
 def test_settings_errors_name_the_variable_and_value() -> None:
