@@ -125,7 +125,9 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
-            _fail("rejected; nothing was sent (run `notify check` to see every problem)", exc.problems)
+            if all(problem.file == "store" for problem in exc.problems):  # the incident's state, not the setup
+                _fail("rejected; nothing was sent", exc.problems)
+            _fail(f"rejected; nothing was sent (run `{_check_command()}` to see every problem)", exc.problems)
         except StoreError as exc:
             _fail(str(exc))
 
@@ -198,6 +200,16 @@ def main(ctx: click.Context, config_dir: Path | None) -> None:
 
 def _config_dir(ctx: click.Context, local: Path | None) -> Path | None:
     return local or ctx.obj["config_dir"]
+
+
+def _check_command() -> str:
+    """`notify check` for the configuration this command used (its --config-dir, if any)."""
+    import shlex
+
+    ctx = click.get_current_context(silent=True)
+    local = ctx.params.get("local_config_dir") if ctx else None
+    chosen = local or (ctx.find_root().params.get("config_dir") if ctx else None)
+    return f"notify check --config-dir {shlex.quote(str(chosen))}" if chosen else "notify check"
 
 
 config_dir_option = click.option("--config-dir", "local_config_dir", type=click.Path(path_type=Path, file_okay=False),

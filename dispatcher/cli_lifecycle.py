@@ -27,8 +27,16 @@ def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tup
     return settings, rt, open_store(settings.resolved_store_url())
 
 
+def _incident_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Ids are upper case (SEC-2026-001); `out-2026-001` typed in a hurry means the same incident."""
+    return value.strip().upper()
+
+
+incident_id_argument = click.argument("incident_id", callback=_incident_id)
+
+
 @main.command()
-@click.argument("incident_id")
+@incident_id_argument
 @click.option("--by", required=True, help="Who acknowledges (a name or person id).")
 @json_option
 @config_dir_option
@@ -68,7 +76,7 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
 
 
 @main.command()
-@click.argument("incident_id")
+@incident_id_argument
 @click.option("--message", required=True, help="The status update.")
 @click.option("--by", default=None, help="Who posts it.")
 @wait_option
@@ -88,7 +96,7 @@ def update(ctx: click.Context, incident_id: str, message: str, by: str | None, w
 
 
 @main.command()
-@click.argument("incident_id")
+@incident_id_argument
 @click.option("--message", default=None, help="What resolved it.")
 @click.option("--by", default=None, help="Who resolves it.")
 @wait_option
@@ -112,7 +120,7 @@ def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str |
 
 
 @main.command()
-@click.argument("incident_id")
+@incident_id_argument
 @wait_option
 @json_option
 @config_dir_option
@@ -139,7 +147,7 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 
 @main.command()
-@click.argument("incident_id")
+@incident_id_argument
 @json_option
 @config_dir_option
 @click.pass_context

@@ -136,7 +136,7 @@ def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, l
         at = parse_started(at_time, _now())
     except ValueError:
         _fail(f"--at: {at_time!r} is not an ISO 8601 time")
-    doc = who_document(rt, category, at)
+    doc = who_document(rt, category, at.replace(microsecond=0))
     _emit(json.dumps(doc, indent=2) if as_json else who_text(doc), settings)
 
 

@@ -42,7 +42,7 @@ class ConfigPaths:
     def describe(self) -> list[tuple[str, str]]:
         rows = [("config dir", f"{self.config_dir} ({self.source})"), ("contacts", str(self.contacts)),
                 ("policy", str(self.policy)), ("routing", str(self.routing))]
-        rows += [("templates", str(d)) for d in self.template_dirs]
+        rows += [("templates" if i == 0 else "templates (fallback)", str(d)) for i, d in enumerate(self.template_dirs)]
         return rows
 
 

@@ -192,7 +192,8 @@ def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
 def status_text(doc: dict[str, Any]) -> str:
     inc = doc["incident"]
     lines = [f"{inc['id']}  {inc['title']}  status: {inc['status']}  started {inc['started']}"]
-    lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['detail']}" + (f" (by {e['by']})" if e["by"] else "")
+    lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['detail']}"
+              + (f" (by {e['by']})" if e["by"] and e["by"] not in (e["detail"] or "") else "")
               for e in doc["timeline"]]
     lines.append("deliveries:")
     lines += [f"  {d['kind']:<10} {d['display']:<24} {d['channel']:<6} {d['target']:<22} {d['outcome']}"

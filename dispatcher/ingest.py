@@ -116,7 +116,8 @@ def _remember_alerts(store: Store, incident_id: str, event: AlertEvent, now: dat
 
 def _alert_name(alert: Any) -> str:
     labels = alert.labels
-    where = labels.get("instance") or labels.get("service") or labels.get("job") or ""
+    # The affected service first, as for the incident's affected_services (service, else app, else job).
+    where = labels.get("service") or labels.get("app") or labels.get("instance") or labels.get("job") or ""
     return f"{labels.get('alertname', 'alert')}{f' ({where})' if where else ''}"
 
 

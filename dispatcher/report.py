@@ -117,7 +117,7 @@ class Report:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
         s = self.summary()
-        tail = (f"{s['total']} deliveries: {s['delivered']} delivered, {s['failed']} failed, "
+        tail = (f"{s['total']} {'delivery' if s['total'] == 1 else 'deliveries'}: {s['delivered']} delivered, {s['failed']} failed, "
                 f"{s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"

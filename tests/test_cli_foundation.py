@@ -187,3 +187,13 @@ def test_check_reports_a_wrong_setting_beside_everything_else(config_dir: Path) 
     assert "canary-secret" not in result.stdout + result.stderr
     text = run("check", "--config-dir", str(config_dir), env=env).stdout
     assert "NOTIFY_READ_TIMEOUT" in text and "is not E.164" in text and "config dir:" in text
+    assert f"templates: {config_dir / 'templates'}" in text and "templates (fallback): " in text
+
+
+def test_the_hint_to_run_check_names_the_config_dir_that_was_used(config_dir: Path) -> None:
+    contacts = config_dir / "contacts.toml"
+    contacts.write_text(contacts.read_text().replace('phone = "+', 'phone = "', 1))
+    result = run("security", "--summary", "x", "--dry-run", "--config-dir", str(config_dir))
+    assert result.exit_code == 2 and f"run `notify check --config-dir {config_dir}`" in result.stderr
+    result = run("--config-dir", str(config_dir), "security", "--summary", "x", "--dry-run")
+    assert result.exit_code == 2 and f"run `notify check --config-dir {config_dir}`" in result.stderr

@@ -108,3 +108,19 @@ def test_a_store_behind_is_refused_until_db_upgrade(clean_env: Path) -> None:
     assert "upgraded from schema 1 to 2" in upgraded.stdout
     assert run("incidents").stdout.strip() == "no incidents"
     assert "already at schema 2" in run("db", "upgrade").stdout
+
+
+def test_an_id_typed_in_lower_case_names_the_same_incident(providers) -> None:
+    run(*TRIGGER)
+    acked = run("ack", "sec-2024-001", "--by", "Support Manager A")
+    assert acked.exit_code == 0, acked.stdout + acked.stderr
+    doc = json.loads(run("status", " sec-2024-001", "--json").stdout)
+    assert doc["incident"]["id"] == "SEC-2024-001" and doc["acknowledged"]["by"] == "Support Manager A"
+
+
+def test_an_update_after_resolve_is_refused_without_sending_anyone_to_notify_check(providers) -> None:
+    run(*TRIGGER)
+    run("resolve", "SEC-2024-001", "--message", "done")
+    result = run("update", "SEC-2024-001", "--message", "late")
+    assert result.exit_code == 2 and "no more updates" in result.stderr
+    assert "notify check" not in result.stderr  # nothing is wrong with the configuration
