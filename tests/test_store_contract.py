@@ -8,6 +8,8 @@ holds under concurrent callers with stores of their own.
 
 from __future__ import annotations
 
+import json
+
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -490,3 +492,17 @@ def test_mask_url_hides_passwords_in_the_userinfo_and_the_query() -> None:
 
 
 pg_url = pg.pg_url  # the fixture, for the PostgreSQL-only tests above
+
+
+def test_check_gives_the_same_advice_as_db_upgrade_for_a_missing_schema(clean_env) -> None:
+    """check must not say 'run notify db upgrade' when the upgrade itself cannot create the tables."""
+    from click.testing import CliRunner
+
+    from dispatcher.cli import main
+
+    pg.require()
+    result = CliRunner().invoke(main, ["check", "--json"],
+                                env={"NOTIFY_STORE_URL": pg.url_for("notify_test_no_such_schema")})
+    [problem] = [p for p in json.loads(result.stdout)["problems"] if p["key"] == "NOTIFY_STORE_URL"]
+    assert problem["severity"] == "error" and "the search_path names no existing schema" in problem["message"]
+    assert "db upgrade" not in problem["message"]

@@ -51,6 +51,10 @@ POOL_SIZE = 10  # connections per process: enough for the sender's threads, whic
 _RETRIES = 3  # a transaction PostgreSQL aborted as a deadlock victim is run again (it was rolled back whole)
 
 
+NO_SCHEMA = ("the search_path names no existing schema; create it first (CREATE SCHEMA ...) "
+             "or fix options=-csearch_path=... in NOTIFY_STORE_URL")
+
+
 class PostgresStore:
     """Incidents, outbox, timeline and attempt log in one PostgreSQL schema; safe to share between threads."""
 
@@ -89,6 +93,8 @@ class PostgresStore:
         try:
             store._pool.check()
             if store.schema_version() == 0:
+                if store.current_schema() is None:  # no tables, and nowhere to create them: say so now
+                    raise StoreError(f"store {store.name}: {NO_SCHEMA}")
                 store.close()
                 return None
         except BaseException:
@@ -103,6 +109,11 @@ class PostgresStore:
         with self._connection() as conn:
             return _version(conn)
 
+    def current_schema(self) -> str | None:
+        """The schema tables are created in; None when the search_path names none that exists."""
+        with self._connection() as conn:
+            return conn.execute("SELECT current_schema()").fetchone()[0]
+
     def upgrade(self) -> tuple[int, int]:
         """Apply pending migrations in one transaction; returns (from, to) versions.
 
@@ -111,8 +122,7 @@ class PostgresStore:
         """
         def apply(conn: psycopg.Connection) -> int:
             if conn.execute("SELECT current_schema()").fetchone()[0] is None:
-                raise StoreError(f"store {self.name}: the search_path names no existing schema; create it first "
-                                 "(CREATE SCHEMA ...) or fix options=-csearch_path=... in NOTIFY_STORE_URL")
+                raise StoreError(f"store {self.name}: {NO_SCHEMA}")
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify:upgrade:' || current_schema(), 0))")
             before = _version(conn)
             for script in MIGRATIONS[before:]:
