@@ -112,7 +112,8 @@ def children(pid: int) -> list[int]:
 class Serve:
     """`notify serve --no-auth` with a 60 s tick: anything sent within the test was sent on a wake."""
 
-    def __init__(self, tmp_path: Path, hook_url: str, *extra: str, store_url: str | None = None) -> None:
+    def __init__(self, tmp_path: Path, hook_url: str, *extra: str, store_url: str | None = None,
+                 new_session: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.store_url = store_url or f"sqlite:///{tmp_path / 'state' / 'notify.db'}"
@@ -121,7 +122,8 @@ class Serve:
         self.log = tmp_path / "serve.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "dispatcher", "serve", "--no-auth", "--port",
-                                          str(self.port), "--interval", "60", *extra], env=env, stderr=log)
+                                          str(self.port), "--interval", "60", *extra], env=env, stderr=log,
+                                         start_new_session=new_session)
         wait_for("/healthz", self.healthy)
 
     def healthy(self) -> bool:
@@ -213,3 +215,16 @@ def test_worker_thread_keeps_the_sender_in_the_server_process(tmp_path: Path, ho
         wait_for("its webhook", lambda: incident in incidents_heard(hook))
     finally:
         assert serve.stop() == 0
+
+
+def test_sigterm_to_the_whole_process_group_stops_both_without_a_replacement_sender(tmp_path: Path,
+                                                                                      hook: RecordingServer) -> None:
+    """systemd's default KillMode signals every process of the service: the child's clean exit then is
+    part of the stop, not a failure to replace."""
+    serve = Serve(tmp_path, hook.url + "/out", new_session=True)
+    incident = serve.alert("API down before the stop")
+    wait_for("its webhook", lambda: incident in incidents_heard(hook))
+    os.killpg(serve.proc.pid, signal.SIGTERM)
+    assert serve.proc.wait(timeout=60) == 0
+    log = serve.log.read_text()
+    assert "sending from this process instead" not in log and "worker finished and leases released" in log

@@ -24,6 +24,8 @@ from .sender import SenderProcess, run_child
 
 __all__ = ["build", "serve"]
 
+CHILD_STOP_GRACE = 5.0  # seconds the server waits for its own stop after its sender stopped cleanly
+
 log = logging.getLogger("notify.server")
 
 
@@ -137,6 +139,17 @@ class _Sending:
         self.child_tick = at
 
     def _child_exited(self, status: int) -> None:
+        if status == 0 and not self.stop.is_set():
+            # A clean stop the server did not ask for: most likely the SIGTERM a service manager sends
+            # to the whole process group, which is stopping the server too. Give that a moment.
+            threading.Thread(target=self._replace_child_unless_stopping, args=(status, CHILD_STOP_GRACE),
+                             name="notify-sender-exit", daemon=True).start()
+            return
+        self._replace_child_unless_stopping(status, 0)
+
+    def _replace_child_unless_stopping(self, status: int, grace: float) -> None:
+        if self.stop.wait(grace):
+            return
         with self.lock:
             if self.stop.is_set():
                 return

@@ -18,7 +18,10 @@ the parent dies however it died (the kernel closes its sockets), so no sender
 outlives its server. Stopping means what SIGTERM means to `notify worker`: the
 current sends finish and leases are given back. SIGTERM sent to the child
 stops it the same way; SIGINT is ignored there (a terminal's Ctrl-C reaches
-the whole process group, and the parent decides when its child stops).
+the whole process group, and the parent decides when its child stops). A
+service manager's SIGTERM to the whole group stops both; the parent, seeing
+its child stop cleanly, waits a moment for its own stop before it would start
+sending from a thread instead (`run.CHILD_STOP_GRACE`).
 """
 
 from __future__ import annotations
