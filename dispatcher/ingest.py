@@ -118,7 +118,8 @@ def _alert_name(alert: Any) -> str:
     labels = alert.labels
     # The affected service first, as for the incident's affected_services (service, else app, else job).
     where = labels.get("service") or labels.get("app") or labels.get("instance") or labels.get("job") or ""
-    return f"{labels.get('alertname', 'alert')}{f' ({where})' if where else ''}"
+    name = labels.get("alertname") or " ".join(alert.annotations.get("summary", "").split())[:80] or "alert"
+    return f"{name}{f' ({where})' if where else ''}"
 
 
 def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: datetime) -> IngestResult:

@@ -97,3 +97,12 @@ def test_serve_process_needs_the_token_pages_with_it_and_counts_it(providers, tm
 def test_serve_refuses_to_start_without_inbound_auth(clean_env: Path) -> None:
     result = run("serve")
     assert result.exit_code == 2 and "NOTIFY_WEBHOOK_TOKEN" in result.stderr
+
+
+def test_a_generic_alert_is_named_by_its_summary_in_the_timeline(providers) -> None:
+    """A generic body has no alertname: its timeline line shows the summary, not 'alert'."""
+    result = CliRunner().invoke(main, ["ingest", "--format", "generic", "-", "--json"],
+                                input=json.dumps({"class": "outage", "summary": "API down in eu-west"}))
+    incident = json.loads(result.stdout)["ingest"]["incident"]
+    status = json.loads(CliRunner().invoke(main, ["status", incident, "--json"]).stdout)
+    assert [e["detail"] for e in status["timeline"] if e["kind"] == "alert"] == ["API down in eu-west"]
