@@ -252,7 +252,7 @@ def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, dr
     from . import engine
 
     settings = _settings()
-    rt = engine.load_runtime(config_dir, settings)
+    rt = engine.load_runtime(config_dir, settings, last_good=True, remember=not dry_run)
     run_trigger(rt, settings, klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json, wait=wait)
 
 
@@ -279,10 +279,12 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     if incident.started > _now() + timedelta(minutes=5):
         _fail(f"--started: {incident.started.isoformat()} is in the future; nothing was sent")
     incident = replace(incident, also=also, needs_review=needs_review)
+    degraded = _degraded_note(rt)
     if dry_run:
         report = engine.preview(rt, klass, incident.with_id(incident_id or _peek_id(settings, prefix)))
         if not incident_id:
             report.notes.append("dry run: the id shown is the next one; nothing was allocated, stored or sent")
+        report.notes += degraded
         _print_report(report, settings, as_json, extra)
         return
     from .clock import SystemClock
@@ -293,8 +295,22 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
         report = engine.trigger(rt, klass, incident, store=store, clock=SystemClock(), wait=wait)
     finally:
         store.close()
+    report.notes += degraded
     _print_report(report, settings, as_json, extra)
     sys.exit(EXIT_OK if report.incident["existing"] else report.exit_status())
+
+
+def _degraded_note(rt: Any) -> list[str]:
+    """When the configuration was broken and its last valid copy is used: say so on stderr and in the report."""
+    if rt.degraded is None:
+        return []
+    problems, saved = rt.degraded
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    note = (f"the configuration has {len(problems)} error(s) (above; run `{_check_command()}`): paging with "
+            f"the last copy that validated, saved {saved.strftime('%Y-%m-%d %H:%M UTC')}")
+    click.echo(f"notify: WARNING: {note}", err=True)
+    return [note]
 
 
 def _print_report(report: Any, settings: Any, as_json: bool, extra: dict[str, Any] | None) -> None:

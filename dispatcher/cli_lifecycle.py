@@ -23,7 +23,7 @@ def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tup
     from .store import open_store
 
     settings = _settings()
-    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
     return settings, rt, open_store(settings.resolved_store_url())
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from .cli import _config_dir, _emit, _fail, _settings, config_dir_option, handles_errors, json_option, main, \
-    wait_option
+from .cli import _config_dir, _degraded_note, _emit, _fail, _settings, config_dir_option, handles_errors, \
+    json_option, main, wait_option
 
 
 @main.command()
@@ -36,7 +36,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     if not (settings.webhook_token or settings.webhook_hmac_secret or no_auth):
         _fail("serve: set NOTIFY_WEBHOOK_TOKEN (inbound bearer token) or NOTIFY_WEBHOOK_HMAC_SECRET, "
               "or pass --no-auth on a trusted network")
-    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store_url = settings.resolved_store_url()
     open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before the fork
@@ -74,7 +74,8 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     except PayloadError as exc:
         _fail(f"ingest: {getattr(source_file, 'name', '-')}: {exc}; nothing was stored")
     settings = _settings()
-    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, last_good=True, remember=True)
+    degraded = _degraded_note(rt)
     store = open_store(settings.resolved_store_url())
     clock = SystemClock()
     try:
@@ -98,6 +99,7 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     store.close()
     if result.outcome == "duplicate":
         report.notes.append("a repeat of an open incident: nobody was paged again")
+    report.notes += degraded
     _emit(json.dumps({**report.as_json(), "ingest": result.as_json()}, indent=2) if as_json else report.table(),
           settings)
     sys.exit(report.exit_status())

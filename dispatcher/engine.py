@@ -44,6 +44,8 @@ class Runtime:
     policy: Policy
     _renderer: Any = field(default=None, repr=False)
     _routing: Any = field(default=None, repr=False)
+    # Set when the files were broken and the last copy that validated was loaded: (problems, saved at).
+    degraded: tuple[list[Any], datetime] | None = field(default=None, repr=False)
 
     @property
     def renderer(self) -> Any:
@@ -68,12 +70,33 @@ class Runtime:
         return self.policy.classes[name]
 
 
-def load_runtime(config_dir: Path | None = None, settings: Settings | None = None) -> Runtime:
-    """Resolve the config directory and load directory and policy (ConfigError when unusable)."""
+def load_runtime(config_dir: Path | None = None, settings: Settings | None = None, *,
+                 last_good: bool = False, remember: bool = False) -> Runtime:
+    """Resolve the config directory and load directory and policy (ConfigError when unusable).
+
+    With `last_good` (triggers), broken files fall back to the last copy that validated
+    (:mod:`dispatcher.known_good`); the runtime's `degraded` then says what was wrong.
+    With `remember` (commands that write state anyway: never a dry run), valid files
+    become that copy.
+    """
+    from . import known_good
+
     settings = settings or load_settings()
     paths = resolve_config(config_dir, settings.config_dir, Path.cwd())
-    directory = load_directory(paths.contacts)
-    policy = load_policy(paths.policy, directory)
+    try:
+        directory = load_directory(paths.contacts)
+        policy = load_policy(paths.policy, directory)
+    except ConfigError as exc:
+        recalled = known_good.recall(paths, settings.resolved_state_dir()) if last_good else None
+        if recalled is None:
+            raise
+        kept, saved = recalled
+        directory = load_directory(kept.contacts)
+        runtime = Runtime(kept, settings, directory, load_policy(kept.policy, directory))
+        runtime.degraded = (list(exc.problems), saved)
+        return runtime
+    if remember:
+        known_good.remember(paths, settings.resolved_state_dir())
     return Runtime(paths, settings, directory, policy)
 
 
