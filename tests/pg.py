@@ -14,6 +14,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
@@ -70,6 +71,16 @@ def schema(label: str = "t") -> Iterator[str]:
     finally:
         with psycopg.connect(BASE_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@contextmanager
+def store_url(kind: str, sqlite_file: Path, label: str = "t") -> Iterator[str]:
+    """A URL for a store that does not exist yet: a SQLite file, or an empty PostgreSQL schema."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+    else:
+        with schema(label) as url:
+            yield url
 
 
 @pytest.fixture

@@ -157,11 +157,8 @@ def incidents_heard(hook: RecordingServer) -> Counter:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state' / 'notify.db'}"
-    else:
-        with pg.schema("serve_sender") as url:
-            yield url
+    with pg.store_url(request.param, tmp_path / "state" / "notify.db", "serve_sender") as url:
+        yield url
 
 
 def test_serve_sends_from_a_child_woken_by_each_stored_event_and_stops_it_on_sigterm(

@@ -33,11 +33,8 @@ T9 = "2026-11-26T03:09:00+00:00"
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL naming a store that does not exist yet (an empty schema, for PostgreSQL)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'notify.db'}"
-    else:
-        with pg.schema("contract") as pg_url:
-            yield pg_url
+    with pg.store_url(request.param, tmp_path / "notify.db", "contract") as store_url:
+        yield store_url
 
 
 @pytest.fixture
