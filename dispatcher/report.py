@@ -115,10 +115,10 @@ class Report:
             step = str(d.step) if d.kind in ("step", "test") else d.kind
             rows.append((step, d.display, d.role, d.channel, d.target, d.outcome, str(d.attempts), note))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows] if len(rows) > 1 else []
         s = self.summary()
-        tail = (f"{s['total']} {'delivery' if s['total'] == 1 else 'deliveries'}: {s['delivered']} delivered, {s['failed']} failed, "
-                f"{s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
+        tail = (f"{s['total']} {'delivery' if s['total'] == 1 else 'deliveries'}: {s['delivered']} delivered, "
+                f"{s['failed']} failed, {s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):

@@ -124,3 +124,11 @@ def test_an_update_after_resolve_is_refused_without_sending_anyone_to_notify_che
     result = run("update", "SEC-2024-001", "--message", "late")
     assert result.exit_code == 2 and "no more updates" in result.stderr
     assert "notify check" not in result.stderr  # nothing is wrong with the configuration
+
+
+def test_a_resolve_that_reaches_nobody_prints_no_empty_table() -> None:
+    assert run(*TRIGGER, "--wait", "0").exit_code == 1  # no channel has settings: nobody was reached
+    resolved = run("resolve", "SEC-2024-001", "--message", "false alarm")
+    assert resolved.exit_code == 0 and "STEP" not in resolved.stdout
+    assert "0 deliveries" in resolved.stdout
+

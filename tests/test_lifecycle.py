@@ -178,3 +178,32 @@ def test_an_incident_that_started_long_ago_climbs_the_ladder_from_now(stage: Sta
     run.until(16)
     assert [e.kind for e in run.store.events("SEC-2024-001")].count("escalation") == 1
     assert run.store.incident("SEC-2024-001").started == started.isoformat()  # the start is kept as reported
+
+
+def test_an_incident_whose_class_left_the_policy_is_reported_once_not_every_tick(stage: Stage, caplog) -> None:
+    from dataclasses import replace
+
+    stage.trigger()
+    run = Run(stage)
+    policy = run.rt.policy
+    run.rt.policy = replace(policy, classes={k: v for k, v in policy.classes.items() if k != "security"})
+    run.worker = Worker(run.rt, run.store, stage.clock)
+    with caplog.at_level("WARNING", logger="notify"):
+        run.until(3)
+    warned = [r.getMessage() for r in caplog.records if "is not in the policy" in r.getMessage()]
+    assert warned == ["SEC-2024-001: class 'security' is not in the policy; its timers are skipped"]
+
+
+def test_the_worker_is_quiet_about_contact_test_incidents(stage: Stage, caplog) -> None:
+    """`notify test` records an incident of its own class, which has no timers: nothing to warn about."""
+    from dispatcher.contact_test import TEST_CLASS, TEST_PREFIX
+    from dispatcher.incident import Incident
+
+    run = Run(stage)
+    probe = Incident("", TEST_CLASS, stage.clock.now(), {"summary": "contact test"})
+    run.store.open_incident(engine.incident_record(probe), [], prefix=TEST_PREFIX, year=stage.clock.now().year,
+                            now=stage.clock.now().isoformat())
+    assert [i.klass for i in run.store.incidents(open_only=True)] == [TEST_CLASS]
+    with caplog.at_level("WARNING", logger="notify"):
+        run.until(3)
+    assert not [r for r in caplog.records if "is not in the policy" in r.getMessage()]
