@@ -87,8 +87,9 @@ def test_a_mixed_group_counts_alerts_lists_services_and_starts_at_the_earliest_a
     assert event.action == "trigger"  # the group fires while any alert in it does
     assert (event.firing, event.resolved, event.truncated) == (2, 1, 2)
     assert event.dedup_key == '{}/{severity=~"critical|warning"}:{alertname="KubePodCrashLooping", cluster="eu-1"}'
-    # service, else app, else job: one name per alert, in alert order, no repeats
-    assert event.fields["affected_services"] == ["payments-api", "checkout-web", "kube-state-metrics"]
+    # service, else app, else job: one name per firing alert, in alert order, no repeats (the resolved
+    # alert's job, kube-state-metrics, is no longer affected)
+    assert event.fields["affected_services"] == ["payments-api", "checkout-web"]
     # 04:10:30.123456789+01:00 is the earliest; nanoseconds are cut to microseconds
     assert event.fields["started"] == "2026-11-26T03:10:30.123456+00:00"
     assert event.fields["summary"] == "Pod is crash looping."

@@ -24,7 +24,7 @@ Grafana's contact-point webhook sends the same group shape with extra fields;
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .model import (STATUSES, AlertEvent, AlertItem, PayloadError, clip, get_choice, get_count, get_labels,
                     get_list, get_object, get_str, get_text, iso, load_object, parse_time, triage_text)
@@ -76,7 +76,8 @@ def parse_group(source: str, data: Mapping[str, Any], dedup_key: str | None,
         fields["description"] = description
     if runbook := _annotation(RUNBOOK_KEYS, common_annotations, alerts):
         fields["runbook"] = runbook
-    if services := _services(alerts):
+    # The services of the alerts still firing: a resolved alert in the group is no longer affected.
+    if services := _services([a for a in alerts if a.status == "firing"] or alerts):
         fields["affected_services"] = services
     starts = [a.starts_at for a in alerts if a.starts_at]
     if starts:
@@ -144,7 +145,7 @@ def _label(name: str, common: Mapping[str, str], alerts: tuple[AlertItem, ...]) 
     return None
 
 
-def _services(alerts: tuple[AlertItem, ...]) -> list[str]:
+def _services(alerts: Sequence[AlertItem]) -> list[str]:
     services: list[str] = []
     for alert in alerts:
         name = next((v for k in SERVICE_LABELS if (v := alert.labels.get(k, "").strip())), None)
