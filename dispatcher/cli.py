@@ -279,7 +279,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     if incident.started > _now() + timedelta(minutes=5):
         _fail(f"--started: {incident.started.isoformat()} is in the future; nothing was sent")
     incident = replace(incident, also=also, needs_review=needs_review)
-    degraded = _degraded_note(rt)
+    degraded = _degraded_note(rt, dry_run=dry_run)
     if dry_run:
         report = engine.preview(rt, klass, incident.with_id(incident_id or _peek_id(settings, prefix)))
         if not incident_id:
@@ -300,15 +300,17 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     sys.exit(EXIT_OK if report.incident["existing"] else report.exit_status())
 
 
-def _degraded_note(rt: Any) -> list[str]:
+def _degraded_note(rt: Any, *, dry_run: bool = False) -> list[str]:
     """When the configuration was broken and its last valid copy is used: say so on stderr and in the report."""
     if rt.degraded is None:
         return []
     problems, saved = rt.degraded
     for problem in problems:
         click.echo(str(problem), err=True)
-    note = (f"the configuration has {len(problems)} error(s) (above; run `{_check_command()}`): paging with "
-            f"the last copy that validated, saved {saved.strftime('%Y-%m-%d %H:%M UTC')}")
+    errors = f"{len(problems)} error{'' if len(problems) == 1 else 's'}"
+    note = (f"the configuration has {errors} (above; run `{_check_command()}`): "
+            f"{'a real send would page' if dry_run else 'paging'} with the last copy that validated, "
+            f"saved {saved.strftime('%Y-%m-%d %H:%M UTC')}")
     click.echo(f"notify: WARNING: {note}", err=True)
     return [note]
 
@@ -358,7 +360,7 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
         lines = [f"{name}: {value}" for name, value in result.paths.describe()]
         lines += [str(p) for p in result.problems]
         counts = {s: sum(p.severity.value == s for p in result.problems) for s in ("error", "warning", "note")}
-        lines.append(f"{counts['error']} errors, {counts['warning']} warnings, {counts['note']} notes")
+        lines.append(", ".join(f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in counts.items()))
         _emit("\n".join(lines), settings)
     sys.exit(result.exit_status())
 
@@ -377,7 +379,8 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
 
     settings = _settings()
     store = open_store(settings.resolved_store_url())
-    rows = store.attempts(incident_id=incident_id, since=_since(since), limit=limit)
+    rows = store.attempts(incident_id=incident_id.strip().upper() if incident_id else None, since=_since(since),
+                          limit=limit)
     stands_in = _fallback_names(store, rows)
     store.close()
     if as_json:

@@ -136,7 +136,9 @@ def retry(ctx: click.Context, incident_id: str, wait: float, as_json: bool, loca
             "notices are retried)"] if moot else []
     if not rows:
         store.close()
-        _emit(f"{incident_id}: no failed delivery left to retry" + (f"; {left[0]}" if left else ""), settings)
+        message = f"{incident_id}: no failed delivery left to retry" + (f"; {left[0]}" if left else "")
+        _emit(json.dumps({"schema": 1, "command": "retry", "incident": incident_id, "deliveries": [],
+                          "notes": [message]}, indent=2) if as_json else message, settings)
         return
     _send_and_report(rt, settings, store, "retry", incident, rows, wait, as_json,
                      [f"{_count(len(rows), 'failed delivery', 'failed deliveries')} sent again", *left])

@@ -169,8 +169,16 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     broken = sorted(channel for channel, why in failing.items() if why)
     if broken:
         report.notes.append(f"{', '.join(broken)}: no usable settings, a real send would not reach those recipients "
-                            "(run `notify check`)")
+                            f"(run `{check_command(rt.paths)}`)")
     return report
+
+
+def check_command(paths: ConfigPaths) -> str:
+    """`notify check` for these files: with --config-dir when that is how they were chosen."""
+    import shlex
+
+    return f"notify check --config-dir {shlex.quote(str(paths.config_dir))}" if paths.source == "--config-dir" \
+        else "notify check"
 
 
 def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:

@@ -132,3 +132,11 @@ def test_a_resolve_that_reaches_nobody_prints_no_empty_table() -> None:
     assert resolved.exit_code == 0 and "STEP" not in resolved.stdout
     assert "0 deliveries" in resolved.stdout
 
+
+
+def test_retry_json_with_nothing_to_retry_is_still_a_document_and_log_takes_lower_case(providers) -> None:
+    run(*TRIGGER)
+    doc = json.loads(run("retry", "SEC-2024-001", "--json").stdout)
+    assert doc["command"] == "retry" and doc["deliveries"] == [] and "no failed delivery" in doc["notes"][0]
+    attempts = json.loads(run("log", "--incident", "sec-2024-001", "--json").stdout)["attempts"]
+    assert attempts and {a["incident"] for a in attempts} == {"SEC-2024-001"}

@@ -74,7 +74,7 @@ def test_check_and_the_other_commands_still_refuse_the_broken_files(config_dir: 
     assert run(config_dir, *SECURITY).exit_code == 0
     break_a_phone(config_dir)
     checked = run(config_dir, "check")
-    assert checked.exit_code == 2 and "is not E.164" in checked.stdout
+    assert checked.exit_code == 2 and "is not E.164" in checked.stdout and "\n1 error, " in checked.stdout
     who = run(config_dir, "who", "security")
     assert who.exit_code == 2 and "is not E.164" in who.stderr
 
@@ -90,3 +90,18 @@ def test_notify_ingest_also_pages_with_the_last_valid_copy(config_dir: Path, pro
     doc = json.loads(result.stdout)
     assert doc["ingest"]["outcome"] == "opened" and "security-incident@teamflow.com" in emailed(smtp, before)
     assert any("paging with the last copy that validated" in note for note in doc["notes"])
+
+
+def test_a_dry_run_on_broken_files_says_what_a_real_send_would_do_and_where_to_check(config_dir: Path,
+                                                                                    providers) -> None:
+    assert run(config_dir, *SECURITY).exit_code == 0
+    break_a_phone(config_dir)
+    result = run(config_dir, *SECURITY, "--dry-run", "--json")
+    notes = json.loads(result.stdout)["notes"]
+    assert any("1 error (above" in n and "a real send would page with the last copy" in n for n in notes)
+    assert f"notify check --config-dir {config_dir}" in result.stderr
+
+
+def test_the_dry_run_hint_about_unusable_channels_names_the_config_dir(config_dir: Path) -> None:
+    notes = json.loads(run(config_dir, *SECURITY, "--dry-run", "--json").stdout)["notes"]
+    assert any(f"(run `notify check --config-dir {config_dir}`)" in n for n in notes)

@@ -239,3 +239,15 @@ def test_the_outbound_webhook_gets_every_step_of_a_hook_opened_incident(stage: S
             srv.stop()
     steps = sorted(r.json["incident"]["step"] for r in hook.requests)
     assert steps == [0, 1] and all(r.json["incident"]["id"] == incident_id for r in hook.requests)
+
+
+def test_an_incident_id_in_lower_case_names_the_same_incident_over_the_api(server: Server) -> None:
+    """The CLI takes `out-2026-001`; so must the API, or a script's resolve would quietly do nothing."""
+    incident_id = server.post("/hooks/generic", {"class": "outage", "summary": "API down"}).json()["incident"]
+    lower = incident_id.lower()
+    assert server.get(f"/incidents/{lower}").json()["incident"]["id"] == incident_id
+    assert server.post(f"/incidents/{lower}/ack", {"by": "Support Manager A"}).json()["acknowledged"] is True
+    update = server.post("/hooks/generic", {"action": "update", "incident": lower, "summary": "EU only"}).json()
+    assert update["outcome"] == "updated" and update["incident"] == incident_id
+    resolved = server.post("/hooks/generic", {"action": "resolve", "incident": lower, "summary": "fixed"}).json()
+    assert resolved["outcome"] == "resolved" and server.store.incident(incident_id).status == "resolved"

@@ -58,6 +58,7 @@ def parse_generic(body: bytes) -> AlertEvent:
     action = get_choice(data, "action", ACTIONS, default="trigger")
     klass = _match(data, "class", _CLASS, "an incident class name like \"outage\"")
     incident = _match(data, "incident", _INCIDENT, "an incident id like \"OUT-2026-014\"")
+    incident = incident.upper() if incident else incident  # ids are upper case; `out-2026-014` means the same
     dedup_key = get_text(data, "dedup_key")
     if dedup_key is not None and len(dedup_key) > _DEDUP_MAX:
         raise PayloadError("dedup_key", f"longer than {_DEDUP_MAX} characters")

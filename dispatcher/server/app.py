@@ -104,11 +104,12 @@ class App:
         if (match := HOOK.match(path)) and method == "POST":
             return await self._hook(match.group(1), body)
         if (match := INCIDENT_ACTION.match(path)) and method == "POST":
-            return await self._incident_action(match.group(1), match.group(2), _json_object(body, optional=True))
+            return await self._incident_action(match.group(1).upper(), match.group(2),
+                                               _json_object(body, optional=True))
         if path == "/incidents" and method == "GET":
             return 200, {"schema": 1, "incidents": await self._run(self.services.incidents)}, "application/json"
         if (match := INCIDENT.match(path)) and method == "GET":
-            return 200, await self._run(self.services.status, match.group(1)), "application/json"
+            return 200, await self._run(self.services.status, match.group(1).upper()), "application/json"
         raise HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
 
     async def _hook(self, source: str, body: bytes) -> tuple[int, Any, str]:
