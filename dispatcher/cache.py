@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_dir", "code_stamp", "content_key", "load", "package_stamp", "save"]
+__all__ = ["cache_dir", "code_stamp", "content_key", "load", "package_stamp", "save", "write_atomically"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _code_stamp: str | None = None
@@ -102,22 +102,28 @@ def load(kind: str, key: str) -> Any | None:
 
 
 def save(kind: str, key: str, value: Any) -> None:
-    """Keep ``value`` under ``key``; written to a temporary file and renamed, so readers never see half of it."""
+    """Keep ``value`` under ``key``; a failure (full disk, unpicklable value) costs only the saving."""
     directory = cache_dir(kind)
     if directory is None:
         return
+    try:
+        write_atomically(directory / key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:
+        pass
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it, so a reader never sees half of it."""
     import tempfile
 
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, directory / key)
-    except Exception:  # a full disk or an unpicklable value costs only the saving
-        try:
-            os.unlink(temporary)
-        except (OSError, UnboundLocalError):
-            pass
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def _root() -> Path | None:

@@ -204,12 +204,11 @@ def _config_dir(ctx: click.Context, local: Path | None) -> Path | None:
 
 def _check_command() -> str:
     """`notify check` for the configuration this command used (its --config-dir, if any)."""
-    import shlex
+    from .config import check_command
 
     ctx = click.get_current_context(silent=True)
     local = ctx.params.get("local_config_dir") if ctx else None
-    chosen = local or (ctx.find_root().params.get("config_dir") if ctx else None)
-    return f"notify check --config-dir {shlex.quote(str(chosen))}" if chosen else "notify check"
+    return check_command(local or (ctx.find_root().params.get("config_dir") if ctx else None))
 
 
 config_dir_option = click.option("--config-dir", "local_config_dir", type=click.Path(path_type=Path, file_okay=False),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ConfigPaths", "resolve_config", "shipped_dir"]
+__all__ = ["ConfigPaths", "check_command", "resolve_config", "shipped_dir"]
 
 CONTACTS = "contacts.toml"
 POLICY = "policy.toml"
@@ -66,3 +66,10 @@ def _paths_for(chosen: Path, source: str) -> ConfigPaths:
     if shipped / TEMPLATES not in templates:
         templates.append(shipped / TEMPLATES)
     return ConfigPaths(chosen, source, chosen / CONTACTS, policy, routing, tuple(templates))
+
+
+def check_command(config_dir: Path | None) -> str:
+    """The `notify check` that checks the same files: with --config-dir when one was given on the command line."""
+    import shlex
+
+    return f"notify check --config-dir {shlex.quote(str(config_dir))}" if config_dir else "notify check"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .api import Address, Notice
 from .clock import Clock
-from .config import ConfigPaths, resolve_config
+from .config import ConfigPaths, check_command, resolve_config
 from .directory import Directory, load_directory
 from .incident import Incident, build_incident, public_fields, render_context
 from .plan import Planned, idempotency_key, plan_step
@@ -167,18 +167,11 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     finally:
         registry.close()
     broken = sorted(channel for channel, why in failing.items() if why)
+    given = rt.paths.source == "--config-dir"
     if broken:
         report.notes.append(f"{', '.join(broken)}: no usable settings, a real send would not reach those recipients "
-                            f"(run `{check_command(rt.paths)}`)")
+                            f"(run `{check_command(rt.paths.config_dir if given else None)}`)")
     return report
-
-
-def check_command(paths: ConfigPaths) -> str:
-    """`notify check` for these files: with --config-dir when that is how they were chosen."""
-    import shlex
-
-    return f"notify check --config-dir {shlex.quote(str(paths.config_dir))}" if paths.source == "--config-dir" \
-        else "notify check"
 
 
 def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:

@@ -13,12 +13,11 @@ rewritten whenever the files validate and differ from them.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .cache import write_atomically
 from .config import ConfigPaths
 
 __all__ = ["recall", "remember"]
@@ -35,7 +34,7 @@ def remember(paths: ConfigPaths, state_dir: Path) -> None:
             copy = target / f"{name}.toml"
             if not copy.is_file() or copy.read_bytes() != content:
                 target.mkdir(parents=True, exist_ok=True, mode=0o700)
-                _write_atomically(copy, content)
+                write_atomically(copy, content)
     except OSError:
         pass  # a read-only state dir costs only the safety net
 
@@ -53,13 +52,3 @@ def recall(paths: ConfigPaths, state_dir: Path) -> tuple[ConfigPaths, datetime] 
 def _copies(paths: ConfigPaths, state_dir: Path) -> Path:
     return state_dir / "last-good" / hashlib.sha256(str(paths.config_dir).encode()).hexdigest()[:16]
 
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
