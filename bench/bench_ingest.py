@@ -59,13 +59,17 @@ from _common import NOTIFY, ROOT, clean_env, machine, median, percentile, scratc
 SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
 
 
+def alert_summary(run: str, seq: int) -> str:
+    return f"bench alert {run}-{seq}"
+
+
 def alert(run: str, seq: int) -> bytes:
     labels = {"alertname": "BenchLatency", "instance": "127.0.0.1:9100", "run": run, "seq": str(seq),
               "service": "checkout", "severity": "critical"}
     body = json.loads(json.dumps(SAMPLE))
     body["alerts"][0]["labels"] = labels
     body["alerts"][0]["fingerprint"] = f"{abs(hash((run, seq))):016x}"[:16]
-    body["alerts"][0]["annotations"]["summary"] = f"bench alert {seq}"
+    body["alerts"][0]["annotations"]["summary"] = body["commonAnnotations"]["summary"] = alert_summary(run, seq)
     body["alerts"][0]["startsAt"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")  # a fresh alert
     body["groupLabels"] = body["commonLabels"] = labels
     body["groupKey"] = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
@@ -81,6 +85,7 @@ class Sink:
         line = self.proc.stdout.readline()
         self.port = int(line.split()[1])
         self.arrivals: dict[str, list[float]] = {}
+        self.order: list[tuple[str, float]] = []
         self.count = 0
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -90,8 +95,23 @@ class Sink:
             _, at, incident, *_ = line.split()
             with self.cond:
                 self.arrivals.setdefault(incident, []).append(float(at))
+                self.order.append((incident, float(at)))
                 self.count += 1
                 self.cond.notify_all()
+
+    def next_new(self, seen: int, timeout: float = 10.0) -> tuple[str, float] | None:
+        """The first message after the first `seen` whose incident had no message before: (incident, time)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                known = {incident for incident, _ in self.order[:seen]}
+                for incident, at in self.order[seen:]:
+                    if incident not in known:
+                        return incident, at
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
 
     def first(self, incident: str, timeout: float = 10.0) -> float | None:
         deadline = time.monotonic() + timeout
@@ -164,6 +184,21 @@ def post_all(port: int, bodies: list[bytes], concurrency: int) -> list[tuple[flo
     for thread in threads:
         thread.join()
     return results
+
+
+def incidents_of(port: int, run: str, n: int, timeout: float = 300.0) -> list[str]:
+    """The incident ids of alerts run-0 .. run-(n-1), once the worker loop has opened them all."""
+    deadline = time.monotonic() + timeout
+    wanted = {alert_summary(run, seq): seq for seq in range(n)}
+    while time.monotonic() < deadline:
+        found = {}
+        for item in json.loads(get(port, "/incidents")[1])["incidents"]:
+            if item["summary"] in wanted:
+                found[wanted[item["summary"]]] = item["id"]
+        if len(found) == n:
+            return [found[seq] for seq in range(n)]
+        time.sleep(0.1)
+    raise SystemExit(f"{run}: the worker loop did not open all {n} incidents in time")
 
 
 def wait_drained(port: int, sink: Sink, incidents: list[str], timeout: float = 300.0) -> float:
@@ -262,14 +297,16 @@ def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args:
     run_id = f"r{os.getpid()}"
     first, acked = [], []
     for seq in range(args.samples + 3):
+        with sink.cond:
+            seen = len(sink.order)
         (sent, answered, status, doc), = post_all(port, [alert(run_id + "-low", seq)], 1)
-        at = sink.first(doc["incident"]) if status == 202 else None
-        if at is None:
+        arrived = sink.next_new(seen) if status == 202 else None
+        if arrived is None:
             raise SystemExit(f"low-load alert {seq}: status {status}, no delivery arrived")
         if seq >= 3:  # the first few warm the templates and connections
-            first.append(at - sent)
+            first.append(arrived[1] - sent)
             acked.append(answered - sent)
-        wait_drained(port, sink, [doc["incident"]])
+        wait_drained(port, sink, [arrived[0]])
     if os.environ.get("BENCH_VERBOSE"):
         print("   samples (ms):", " ".join(f"{x * 1000:.0f}" for x in first))
     p50 = percentile(first, 50)
@@ -285,10 +322,10 @@ def run(server: subprocess.Popen, port: int, sink: Sink, sizes: list[int], args:
         started = time.monotonic()
         results = post_all(port, bodies, args.concurrency)
         accepted_at = max(r[1] for r in results)
-        bad = [r for r in results if r[2] != 202 or r[3].get("outcome") != "opened"]
+        bad = [r for r in results if r[2] != 202 or r[3].get("outcome") != "queued"]
         if bad:
-            raise SystemExit(f"burst of {n}: {len(bad)} answers were not '202 opened': {bad[0]}")
-        incidents = [r[3]["incident"] for r in results]
+            raise SystemExit(f"burst of {n}: {len(bad)} answers were not '202 queued': {bad[0]}")
+        incidents = incidents_of(port, f"{run_id}-burst{n}", n)
         last = wait_drained(port, sink, incidents)
         firsts = [sink.first(i) - r[0] for i, r in zip(incidents, results)]
         rate = n / (accepted_at - started)
@@ -332,7 +369,7 @@ def paused_burst(port: int, sink: Sink, child: int, n: int, run_id: str, args: a
         os.kill(child, signal.SIGCONT)
     if any(r[2] != 202 for r in results):
         raise SystemExit("sender stopped: some answers were not 202")
-    wait_drained(port, sink, [r[3]["incident"] for r in results])
+    wait_drained(port, sink, incidents_of(port, f"{run_id}-paused{n}", n))
     print(f"   burst of {n:>5}, sender child stopped (the accept path alone): {rate:7.0f} alerts/s")
     return rate
 

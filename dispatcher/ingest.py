@@ -26,7 +26,7 @@ from .plan import plan_step
 from .routing import Report, triage
 from .store import Store
 
-__all__ = ["IngestResult", "ingest"]
+__all__ = ["IngestResult", "ingest", "scoped_key"]
 
 INCIDENT_FIELDS = ("customer", "reported_by", "summary", "commander", "started", "affected_services",
                    "impact_scope", "symptoms", "eta", "next_update", "description", "runbook")
@@ -47,7 +47,7 @@ class IngestResult:
 
 def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> IngestResult:
     """Store what the event means (open, update, resolve, or nothing) and return what to send."""
-    event = replace(event, dedup_key=_scoped_key(event))
+    event = replace(event, dedup_key=scoped_key(event))
     existing = _open_incident(store, event)
     if event.action == "update" and existing is None:
         return IngestResult("not-open", event.incident_id)  # an update names no open incident: open none
@@ -62,7 +62,7 @@ def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Inges
     return _open(rt, store, event, now)
 
 
-def _scoped_key(event: AlertEvent) -> str:
+def scoped_key(event: AlertEvent) -> str:
     """Monitoring group keys are scoped by source: two systems' '{}:{}' groups are different incidents."""
     return event.dedup_key if event.source == "generic" else f"{event.source}:{event.dedup_key}"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from dispatcher.cli import main
-from dispatcher.store.schema import V1
+from dispatcher.store.schema import SCHEMA_VERSION, V1
 from dispatcher.testing.providers import Reply
 
 SID = "AC" + "3" * 32
@@ -103,11 +103,12 @@ def test_a_store_behind_is_refused_until_db_upgrade(clean_env: Path) -> None:
     conn.executescript(V1 + ";\nINSERT INTO meta VALUES ('schema_version', '1');")
     conn.close()
     refused = run("incidents")
-    assert refused.exit_code == 2 and "is at schema 1, this notify needs 2: run `notify db upgrade`" in refused.stderr
+    assert refused.exit_code == 2
+    assert f"is at schema 1, this notify needs {SCHEMA_VERSION}: run `notify db upgrade`" in refused.stderr
     upgraded = run("db", "upgrade")
-    assert "upgraded from schema 1 to 2" in upgraded.stdout
+    assert f"upgraded from schema 1 to {SCHEMA_VERSION}" in upgraded.stdout
     assert run("incidents").stdout.strip() == "no incidents"
-    assert "already at schema 2" in run("db", "upgrade").stdout
+    assert f"already at schema {SCHEMA_VERSION}" in run("db", "upgrade").stdout
 
 
 def test_an_id_typed_in_lower_case_names_the_same_incident(providers) -> None:

@@ -56,18 +56,19 @@ def echo_child(sock: socket.socket) -> None:
     """A stand-in sender: one delivered attempt reported per wake, until end of file."""
     while data := sock.recv(4096):
         for _ in data:
-            sock.sendall(b"a\twebhook\tdelivered\t1\t2.5\n")
+            sock.sendall(b"i\talertmanager\topened\na\twebhook\tdelivered\t1\t2.5\n")
     sock.sendall(b"t\t2026-11-26T03:00:00+00:00\n")
 
 
 def test_each_wake_reaches_the_child_and_end_of_file_stops_it() -> None:
-    attempts, ticks, exits = [], [], []
+    attempts, ingested, ticks, exits = [], [], [], []
     child = SenderProcess.fork(echo_child)
-    child.listen(lambda *a: attempts.append(a), ticks.append, exits.append)
+    child.listen(lambda *a: attempts.append(a), lambda *a: ingested.append(a), ticks.append, exits.append)
     for _ in range(3):
         child.wake()
     wait_for("three reported attempts", lambda: len(attempts) == 3)
     assert attempts[0] == ("webhook", "delivered", 1, 2.5)
+    assert ingested == [("alertmanager", "opened")] * 3
     assert child.stop(timeout=30) == 0
     assert exits == [0] and [t.isoformat() for t in ticks] == ["2026-11-26T03:00:00+00:00"]
     assert gone(child.pid)
@@ -80,7 +81,7 @@ def test_a_child_that_fails_exits_non_zero_and_the_parent_hears_it() -> None:
         raise RuntimeError("the sender broke")
 
     child = SenderProcess.fork(failing)
-    child.listen(lambda *a: None, lambda t: None, exits.append)
+    child.listen(lambda *a: None, lambda *a: None, lambda t: None, exits.append)
     wait_for("the child's exit", lambda: exits)
     assert exits == [1]
     child.stop(timeout=30)

@@ -134,10 +134,11 @@ def _v1(url: str) -> list[str]:
 def test_a_store_behind_is_refused_until_upgraded_and_keeps_its_rows(url: str) -> None:
     _execute(url, _v1(url) + ["INSERT INTO meta VALUES ('schema_version', '1')",
                               "INSERT INTO counters VALUES ('OUT', 2026, 7)"])
-    with pytest.raises(StoreBehind, match=r"is at schema 1, this notify needs 2: run `notify db upgrade`"):
+    behind = rf"is at schema 1, this notify needs {schema.SCHEMA_VERSION}: run `notify db upgrade`"
+    with pytest.raises(StoreBehind, match=behind):
         open_store(url)
     store = open_store(url, upgrade=True)
-    assert store.upgraded == (1, 2)
+    assert store.upgraded == (1, schema.SCHEMA_VERSION)
     assert opened(store, "ann") == "OUT-2026-008"  # the counter survived the migration
     store.close()
 
@@ -503,3 +504,45 @@ def test_check_gives_the_same_advice_as_db_upgrade_for_a_missing_schema(clean_en
     [problem] = [p for p in json.loads(result.stdout)["problems"] if p["key"] == "NOTIFY_STORE_URL"]
     assert problem["severity"] == "error" and "the search_path names no existing schema" in problem["message"]
     assert "db upgrade" not in problem["message"]
+
+
+# -- the inbox: webhooks before triage -----------------------------------------------------------
+
+
+def test_the_inbox_has_one_owner_at_a_time_oldest_first(store: Any) -> None:
+    ids = [store.enqueue("alertmanager", f'{{"n": {n}}}', T0) for n in range(3)]
+    first = store.claim_inbox("a", T0, T1, limit=2)
+    assert [(r.id, r.source, r.body) for r in first] == [(ids[0], "alertmanager", '{"n": 0}'),
+                                                       (ids[1], "alertmanager", '{"n": 1}')]
+    assert store.claim_inbox("b", T0, T1, limit=10) == []  # a holds the inbox: b would reorder a group
+    store.inbox_done([ids[0]])
+    assert [r.id for r in store.claim_inbox("a", T0, T1, limit=10)] == ids[1:]  # its own lease, and the rest
+    assert [r.id for r in store.claim_inbox("b", T2, T5, limit=10)] == ids[1:]  # a died: its lease expired
+    assert store.inbox_counts() == (2, 0)
+
+
+def test_a_failed_webhook_waits_for_its_retry_and_a_release_frees_the_inbox(store: Any) -> None:
+    bad, good = store.enqueue("grafana", "{}", T0), store.enqueue("grafana", "{}", T0)
+    store.claim_inbox("a", T0, T1, limit=10)
+    store.inbox_failed(bad, "PayloadError: version: missing", T5)
+    assert store.release("a") == 0  # no deliveries held; the inbox lease on `good` is given back
+    assert [r.id for r in store.claim_inbox("b", T0, T1, limit=10)] == [good]
+    assert store.inbox_counts() == (2, 1)
+    store.inbox_done([good])
+    assert [(r.id, r.attempts) for r in store.claim_inbox("c", T5, T9, limit=10)] == [(bad, 1)]
+
+
+def test_an_inbox_id_is_never_reused(store: Any) -> None:
+    first = store.enqueue("alertmanager", "{}", T0)
+    store.inbox_done([first])
+    assert store.enqueue("alertmanager", "{}", T0) > first
+
+
+def test_concurrent_inbox_claims_give_the_inbox_to_one_owner(url: str) -> None:
+    seed = open_store(url)
+    for n in range(20):
+        seed.enqueue("alertmanager", f'{{"n": {n}}}', T0)
+    seed.close()
+    claimed = concurrently(url, 8, lambda s, i: [r.id for r in s.claim_inbox(f"w{i}", T0, T1, limit=5)])
+    winners = [ids for ids in claimed if ids]
+    assert len(winners) == 1 and winners[0] == sorted(winners[0]) and len(winners[0]) == 5, claimed

@@ -2,7 +2,8 @@
 
 Endpoints (all but /healthz and /metrics need the inbound token or signature):
 
-    POST /hooks/alertmanager | /hooks/grafana | /hooks/generic   202 once stored
+    POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it
+    POST /hooks/generic           202 once stored; the answer says what it did (opened, resolved...)
     POST /incidents/{id}/ack      {"by": "name"}
     POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
     GET  /incidents               open and recent incidents
@@ -13,6 +14,12 @@ Endpoints (all but /healthz and /metrics need the inbound token or signature):
 A 2xx is sent only after the event is durably stored; when storing fails the
 answer is 503 so the sender retries. Store calls run in a thread pool, so a
 slow disk never blocks the event loop.
+
+Alertmanager and Grafana webhooks are checked (a malformed one is refused here,
+naming the field), stored as received in the inbox, and answered: neither tool
+reads the answer's body, and a burst of them is then accepted as fast as it can
+be written. The worker loop, woken at once, triages them in the order received.
+The generic hook, which scripts call and read, is handled before it is answered.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ __all__ = ["App", "MAX_BODY"]
 log = logging.getLogger("notify.server")
 MAX_BODY = 1024 * 1024
 HOOK = re.compile(r"^/hooks/(alertmanager|grafana|generic)$")
+QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged by the worker loop
 INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|resolve)$")
 INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
 
@@ -52,6 +60,7 @@ class Services:
     """What the app calls into; each is a blocking function run in the thread pool."""
 
     ingest: Callable[[Any], Any]  # AlertEvent -> IngestResult
+    enqueue: Callable[[str, bytes, Any], dict[str, Any]]  # (source, body, AlertEvent) -> the answer
     ack: Callable[[str, str], Any]
     resolve: Callable[[str, str | None, str | None], Any]
     incidents: Callable[[], list[dict[str, Any]]]
@@ -117,6 +126,10 @@ class App:
             event = parse(source, body)
         except PayloadError as exc:
             raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
+        if source in QUEUED:
+            answer = await self._run(self.services.enqueue, source, body, event)
+            self.services.wake()
+            return 202, answer, "application/json"
         result = await self._run(self.services.ingest, event)
         self.metrics.ingested.labels(source, result.outcome).inc()
         if result.delivery_ids:
@@ -141,7 +154,7 @@ class App:
         try:
             return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
         except PayloadError as exc:
-            raise HTTPError(422, str(exc), exc.field) from None
+            raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
         except ConfigError as exc:
             status = 404 if any("no such incident" in p.message for p in exc.problems) else 422
             raise HTTPError(status, "; ".join(f"{p.key}: {p.message}" for p in exc.problems)) from None

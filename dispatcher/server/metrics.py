@@ -42,6 +42,9 @@ class Metrics:
         if attempt_no > 1:
             self.retries.labels(channel).inc()
 
+    def on_ingest(self, source: str, outcome: str) -> None:
+        self.ingested.labels(source, outcome).inc()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -60,3 +63,8 @@ class _StoreCollector:
                                 value=stats["oldest_due_age"])
         yield GaugeMetricFamily("notify_pending_deliveries", "Deliveries waiting in the outbox.",
                                 value=stats["pending"])
+        waiting, failing = self.store.inbox_counts()
+        yield GaugeMetricFamily("notify_inbox_waiting", "Webhooks stored and not yet handled by the worker loop.",
+                                value=waiting)
+        yield GaugeMetricFamily("notify_inbox_failing", "Stored webhooks whose handling failed (kept, retried).",
+                                value=failing)

@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterator
 from ..clock import Clock
 from ..engine import Runtime
 from ..incidents import acknowledge, incident_items, resolve, status_document
-from ..ingest import ingest
+from ..hooks.model import PayloadError
+from ..ingest import ingest, scoped_key
 from ..store import Store
 from ..worker import Worker
 from .app import App, Services, worker_alive
@@ -32,7 +33,7 @@ log = logging.getLogger("notify.server")
 def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0) -> tuple[App, Worker, threading.Event]:
     """The app and an in-process worker that share one store; `wake` tells the worker a stored event waits."""
     metrics = Metrics(store, clock.now)
-    worker = Worker(rt, store, clock, on_attempt=metrics.on_attempt)
+    worker = Worker(rt, store, clock, on_attempt=metrics.on_attempt, on_ingest=metrics.on_ingest)
     wake = threading.Event()
     return _app(rt, store, clock, metrics, wake.set, lambda: worker.last_tick, interval), worker, wake
 
@@ -43,8 +44,10 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
         version = store.schema_version()
         tick = last_tick()
         alive = worker_alive(tick, clock.now(), interval)
+        waiting, failing = store.inbox_counts()
         return {"ok": alive, "store": {"ok": True, "schema": version},
-                "worker": {"ok": alive, "last_tick": tick.isoformat() if tick else None}}
+                "worker": {"ok": alive, "last_tick": tick.isoformat() if tick else None},
+                "inbox": {"waiting": waiting, "failing": failing}}
 
     def do_resolve(incident_id: str, message: str | None, by: str | None) -> dict[str, Any]:
         _, rows, done = resolve(rt, store, incident_id, message, by, clock.now())
@@ -61,8 +64,16 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
             wake()  # from the store thread, as soon as it is stored: the sender need not wait for the answer
         return result
 
+    def do_enqueue(source: str, body: bytes, event: Any) -> dict[str, Any]:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PayloadError("body", "not UTF-8 (JSON over HTTP is UTF-8: RFC 8259)") from None
+        queued = store.enqueue(source, text, clock.now().isoformat())
+        return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": scoped_key(event)}
+
     services = Services(
-        ingest=do_ingest, ack=do_ack, resolve=do_resolve,
+        ingest=do_ingest, enqueue=do_enqueue, ack=do_ack, resolve=do_resolve,
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
         health=health, wake=wake)
@@ -122,7 +133,7 @@ class _Sending:
         self.child_tick: datetime | None = None
         self.lock = threading.Lock()
         if child is not None:
-            child.listen(metrics.on_attempt, self._ticked, self._child_exited)
+            child.listen(metrics.on_attempt, metrics.on_ingest, self._ticked, self._child_exited)
         else:
             self._start_thread()
 
@@ -157,7 +168,8 @@ class _Sending:
             self._start_thread()
 
     def _start_thread(self) -> None:
-        self.worker = Worker(self.rt, self.store, self.clock, on_attempt=self.metrics.on_attempt)
+        self.worker = Worker(self.rt, self.store, self.clock, on_attempt=self.metrics.on_attempt,
+                             on_ingest=self.metrics.on_ingest)
         self.thread = threading.Thread(target=self.worker.run, args=(self.stop, self.interval, self.woken),
                                        name="notify-worker", daemon=True)
         self.thread.start()

@@ -10,8 +10,8 @@ One Unix socket pair joins them:
 - parent -> child: one byte after each stored event that put rows in the
   outbox; the child wakes at once (no polling interval between a webhook and
   its first send). End of file means stop;
-- child -> parent: a line per delivery attempt (for /metrics) and per tick
-  (for /healthz).
+- child -> parent: a line per delivery attempt and per stored webhook handled
+  (for /metrics), and per tick (for /healthz).
 
 The child stops when the parent's end closes: on a clean shutdown, and when
 the parent dies however it died (the kernel closes its sockets), so no sender
@@ -46,6 +46,7 @@ __all__ = ["SenderProcess", "run_child"]
 log = logging.getLogger("notify.server")
 
 AttemptHook = Callable[[str, str, int, float], None]
+IngestHook = Callable[[str, str], None]
 
 
 class SenderProcess:
@@ -76,7 +77,7 @@ class SenderProcess:
         child_end.close()
         return cls(pid, parent_end)
 
-    def listen(self, on_attempt: AttemptHook, on_tick: Callable[[datetime], None],
+    def listen(self, on_attempt: AttemptHook, on_ingest: IngestHook, on_tick: Callable[[datetime], None],
                on_exit: Callable[[int], None]) -> None:
         """Read the child's reports in a thread; `on_exit(status)` once it has gone."""
         def read() -> None:
@@ -91,7 +92,7 @@ class SenderProcess:
                 buffered += data
                 *lines, buffered = buffered.split(b"\n")
                 for line in lines:
-                    _dispatch(line.decode(), on_attempt, on_tick)
+                    _dispatch(line.decode(), on_attempt, on_ingest, on_tick)
             on_exit(self._reap())
 
         self._reader = threading.Thread(target=read, name="notify-sender-reports", daemon=True)
@@ -141,12 +142,15 @@ class SenderProcess:
         return self.exit_status
 
 
-def _dispatch(line: str, on_attempt: AttemptHook, on_tick: Callable[[datetime], None]) -> None:
+def _dispatch(line: str, on_attempt: AttemptHook, on_ingest: IngestHook, on_tick: Callable[[datetime], None]) -> None:
     kind, _, rest = line.partition("\t")
     try:
         if kind == "a":
             channel, outcome, attempt_no, latency = rest.split("\t")
             on_attempt(channel, outcome, int(attempt_no), float(latency))
+        elif kind == "i":
+            source, outcome = rest.split("\t")
+            on_ingest(source, outcome)
         elif kind == "t":
             on_tick(datetime.fromisoformat(rest))
     except ValueError:
@@ -154,13 +158,16 @@ def _dispatch(line: str, on_attempt: AttemptHook, on_tick: Callable[[datetime], 
 
 
 class _Reports:
-    """The child's end: attempts and ticks as lines, one writer at a time (senders are threads)."""
+    """The child's end: attempts, handled webhooks and ticks as lines, one writer at a time (senders are threads)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock, self.lock = sock, threading.Lock()
 
     def attempt(self, channel: str, outcome: str, attempt_no: int, latency_ms: float) -> None:
         self._send(f"a\t{channel}\t{outcome}\t{attempt_no}\t{latency_ms!r}\n")
+
+    def ingest(self, source: str, outcome: str) -> None:
+        self._send(f"i\t{source}\t{outcome}\n")
 
     def tick(self, at: datetime) -> None:
         self._send(f"t\t{at.isoformat()}\n")
@@ -186,7 +193,7 @@ def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interv
     signal.signal(signal.SIGTERM, on_term)
     store = open_store()
     reports = _Reports(sock)
-    worker = Worker(rt, store, clock, on_attempt=reports.attempt, on_tick=reports.tick)
+    worker = Worker(rt, store, clock, on_attempt=reports.attempt, on_ingest=reports.ingest, on_tick=reports.tick)
 
     def wakes() -> None:
         while True:

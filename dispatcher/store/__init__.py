@@ -9,10 +9,10 @@ a retry never sends one twice.
 
 from __future__ import annotations
 
-from .base import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, StoreBehind, StoreError
+from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, Store, StoreBehind, StoreError
 from .sqlite import SQLiteStore
 
-__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "IncidentRow", "SQLiteStore", "Store", "StoreBehind",
+__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "SQLiteStore", "Store", "StoreBehind",
            "StoreError", "open_store", "peek_store"]
 
 

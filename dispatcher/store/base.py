@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
-__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "IncidentRow", "Store", "StoreBehind", "StoreError"]
+__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind", "StoreError"]
 
 
 class StoreError(Exception):
@@ -107,6 +107,17 @@ class EventRow:
         return {"at": self.at, "kind": self.kind, "key": self.key, "by": self.by, "detail": self.detail}
 
 
+@dataclass(frozen=True)
+class InboxRow:
+    """A monitoring webhook as it was received, waiting to become (or repeat, or resolve) an incident."""
+
+    id: int
+    source: str  # alertmanager|grafana
+    body: str
+    received: str
+    attempts: int = 0  # failed tries to handle it so far
+
+
 class Store(Protocol):
     """Everything the engine asks of a store; every write is one transaction."""
 
@@ -138,4 +149,9 @@ class Store(Protocol):
     def next_due(self) -> str | None: ...
     def stats(self, now: str) -> dict[str, float]: ...
     def heartbeat(self, worker: str, now: str) -> None: ...
+    def enqueue(self, source: str, body: str, received: str) -> int: ...
+    def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]: ...
+    def inbox_done(self, ids: Iterable[int]) -> None: ...
+    def inbox_failed(self, inbox_id: int, error: str, retry_at: str) -> None: ...
+    def inbox_counts(self) -> tuple[int, int]: ...
     def last_heartbeat(self) -> str | None: ...

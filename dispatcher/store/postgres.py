@@ -11,7 +11,10 @@ What SQLite gets from having one writer at a time, this store gets from row lock
   ``ON CONFLICT DO NOTHING``, together with their notices, in one transaction;
 - a delivery is sent by one process: :meth:`PostgresStore.claim` locks due rows
   ``FOR UPDATE SKIP LOCKED`` and leases them until an expiry; a row whose lease
-  expired (its owner died) is taken over and marked possibly duplicated.
+  expired (its owner died) is taken over and marked possibly duplicated;
+- the inbox of monitoring webhooks has one owner at a time: its claim takes a
+  transaction-scoped advisory lock first, so two workers never split a group's
+  "firing" and "resolved" between them.
 
 Connections come from a small pool: the sender calls the store from many threads.
 """
@@ -32,7 +35,8 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
-from .base import AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
+from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
+from .inbox_sql import INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_FAILED, INBOX_NEXT
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -358,8 +362,12 @@ class PostgresStore:
 
     def release(self, owner: str) -> int:
         """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
-        return self._statement("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
-                               "WHERE status = 'in-flight' AND lease_owner = %s", (owner,))[0]
+        def work(conn: psycopg.Connection) -> int:
+            conn.execute("UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = %s", (owner,))
+            return conn.execute("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
+                                "WHERE status = 'in-flight' AND lease_owner = %s", (owner,)).rowcount
+
+        return self._write(work)
 
     def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None:
         """Plan a fallback delivery for a failed one; None when it was planned already."""
@@ -428,6 +436,39 @@ class PostgresStore:
     def last_heartbeat(self) -> str | None:
         rows = self._read("SELECT MAX(seen) FROM workers")
         return rows[0][0] if rows else None
+
+    # -- the inbox: monitoring webhooks before triage --------------------------------
+
+    def enqueue(self, source: str, body: str, received: str) -> int:
+        """Store a webhook as received; committed before this returns."""
+        _, rows = self._statement("INSERT INTO inbox (source, body, received) VALUES (%s, %s, %s) RETURNING id",
+                                  (source, body, received))
+        return rows[0][0]
+
+    def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]:
+        """Lease the oldest waiting webhooks, unless another owner is handling the inbox right now."""
+        def work(conn: psycopg.Connection) -> list[tuple]:
+            # Claims queue here one at a time; each then sees the leases of the claim before it.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify:inbox:' || current_schema(), 0))")
+            if conn.execute(INBOX_BUSY, (owner, now)).fetchone():
+                return []
+            return conn.execute(f"UPDATE inbox SET lease_owner = %s, lease_until = %s WHERE id IN ({INBOX_NEXT}) "
+                                f"RETURNING {INBOX_COLUMNS}", (owner, lease_until, now, owner, limit)).fetchall()
+
+        return sorted((InboxRow(*row) for row in self._write(work)), key=lambda row: row.id)
+
+    def inbox_done(self, ids: Iterable[int]) -> None:
+        id_list = [int(i) for i in ids]
+        if id_list:
+            self._statement("DELETE FROM inbox WHERE id = ANY(%s::bigint[])", (id_list,))
+
+    def inbox_failed(self, inbox_id: int, error: str, retry_at: str) -> None:
+        self._statement(INBOX_FAILED, (error, retry_at, inbox_id))
+
+    def inbox_counts(self) -> tuple[int, int]:
+        """(waiting, failing): webhooks not handled yet, and those of them that failed at least once."""
+        waiting, failing = self._read(INBOX_COUNTS)[0]
+        return waiting, failing or 0
 
 
 # -- connections ------------------------------------------------------------------------

@@ -55,5 +55,14 @@ CREATE TABLE workers (id TEXT PRIMARY KEY, started TEXT NOT NULL, seen TEXT NOT 
 CREATE INDEX incidents_by_dedup_key ON incidents (dedup_key, status)
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Monitoring webhooks stored as received, before triage: `notify serve` answers once one is here,
+# and a worker turns it into an incident (see Worker.drain_inbox). AUTOINCREMENT: an id is never
+# reused once its row is handled, so "webhook 7" in a log names one webhook.
+V3 = """
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, body TEXT NOT NULL, received TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, error TEXT, lease_owner TEXT, lease_until TEXT)
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)
