@@ -78,7 +78,7 @@ class Worker:
         if self.on_tick is not None:
             self.on_tick(now)
         while self.drain_inbox() == self.inbox_batch:
-            pass
+            self.send_due()  # a batch's pages go out before the next batch is triaged
         fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
         return TickResult(fired, self.send_due())
 

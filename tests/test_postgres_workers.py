@@ -7,6 +7,8 @@ printed (run with -s to see them).
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import signal
 import socket
@@ -250,3 +252,48 @@ def test_timers_ticked_by_four_worker_processes_at_once_fire_once(tmp_path: Path
     # no channel has settings here, so each row fails once, finally; none was attempted by two processes
     assert all(r.attempts == 1 for r in rows if r.status != "skipped") and \
         len(attempts) == sum(r.attempts for r in rows)
+
+
+def test_webhooks_stored_by_serve_are_handled_by_one_worker_at_a_time_in_the_order_received(
+        sink: Sink, tmp_path: Path) -> None:
+    """Every group fires, resolves and fires again; three workers must never split that order between them."""
+    groups = 60
+    payload = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
+
+    def notification(group: int, status: str) -> str:
+        body = copy.deepcopy(payload)
+        body["groupKey"], body["status"] = f'{{}}:{{alertname="Load{group}"}}', status
+        body["alerts"] = body["alerts"][:1]
+        body["alerts"][0].update(status=status, fingerprint=f"{group:016x}")
+        return json.dumps(body)
+
+    with pg.schema("inbox") as url:
+        store = open_store(url)
+        now = datetime.now(timezone.utc).isoformat()
+        for status in ("firing", "resolved", "firing"):  # all firings, then all resolves, then all firings again
+            for group in range(groups):
+                store.enqueue("alertmanager", notification(group, status), now)
+        store.close()
+        env = environment(url, sink)
+        logs = [tmp_path / f"worker-{i}.log" for i in range(3)]
+        procs = [start_worker(env, log, "--interval", "0.05") for log in logs]
+        try:
+            wait_for(lambda: _inbox_left(url) == 0, 120, "the inbox to be handled")
+        finally:
+            stop(procs, logs)
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            incidents = conn.execute("SELECT dedup_key, status FROM incidents ORDER BY id").fetchall()
+    by_group: dict[str, list[str]] = {}
+    for dedup_key, status in incidents:
+        by_group.setdefault(dedup_key, []).append(status)
+    assert len(by_group) == groups and all(s == ["resolved", "open"] for s in by_group.values()), by_group
+
+
+def _inbox_left(url: str) -> int:
+    store = open_store(url)
+    try:
+        return store.inbox_counts()[0]
+    finally:
+        store.close()
