@@ -93,19 +93,27 @@ class _Group(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["notify.argv"] = list(args)
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:  # an error in the group's own options: `notify --bogus log --json`
+            self._reject_as_json(ctx, exc)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            argv = ctx.meta.get("notify.argv", [])
-            options = argv[: argv.index("--")] if "--" in argv else argv  # after "--", words are values
-            if "--json" in options:
-                named = exc.ctx is not None and exc.ctx is not ctx
-                command = exc.ctx.info_name if named else next((a for a in argv if not a.startswith("-")), None)
-                _print_rejection(command, exc.format_message())
+            self._reject_as_json(ctx, exc)
             raise
+
+    @staticmethod
+    def _reject_as_json(ctx: click.Context, exc: click.UsageError) -> None:
+        argv = ctx.meta.get("notify.argv", [])
+        options = argv[: argv.index("--")] if "--" in argv else argv  # after "--", words are values
+        if "--json" in options:
+            named = exc.ctx is not None and exc.ctx is not ctx
+            command = exc.ctx.info_name if named else next((a for a in argv if not a.startswith("-")), None)
+            _print_rejection(command, exc.format_message())
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -160,6 +160,7 @@ def test_a_rejected_configuration_is_listed_in_the_json_document(config_dir: Pat
     (["ack", "OUT-2026-001", "--json"], "ack", "Missing option '--by'"),
     (["log", "--limit", "abc", "--json"], "log", "'abc' is not a valid integer"),
     (["outage", "--summary", "x", "--json", "--wait", "abc"], "outage", "'abc' is not a valid float"),
+    (["--bogus", "log", "--json"], "log", "No such option '--bogus'"),  # an option of `notify` itself
 ])
 def test_a_usage_error_under_json_still_prints_a_document(args: list[str], command: str, error: str) -> None:
     result = CliRunner().invoke(main, args)
