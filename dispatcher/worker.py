@@ -16,26 +16,25 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from .clock import Clock
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
-from .hooks.model import parse
+from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
-from .ingest import ingest
 from .registry import Registry
-from .store import InboxRow, Store, StoreError
+from .store import Store, StoreError
 
 log = logging.getLogger("notify.worker")
 
-__all__ = ["INBOX_LEASE", "INBOX_RETRY", "TickResult", "Worker"]
+__all__ = ["TickResult", "Worker", "worker_id"]
 
-# How long one owner may hold the inbox before another takes over (an owner that died mid-batch).
-INBOX_LEASE = timedelta(seconds=30)
-# When a webhook that failed to be handled is tried again (it stays stored and counted meanwhile).
-INBOX_RETRY = timedelta(seconds=60)
+
+def worker_id(pid: int | None = None) -> str:
+    """The owner name of a worker process's leases (the server names its sender child's with it)."""
+    return f"worker-{socket.gethostname()}-{pid or os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Worker:
     rt: Runtime
     store: Store
     clock: Clock
-    id: str = field(default_factory=lambda: f"worker-{socket.gethostname()}-{os.getpid()}")
+    id: str = field(default_factory=worker_id)
     batch: int = 256
     on_attempt: Callable[[str, str, int, float], None] | None = None
     on_tick: Callable[[datetime], None] | None = None  # after each full tick: a child process reports it
@@ -64,6 +63,7 @@ class Worker:
         self.sender = make_sender(self.rt, self.store, self.clock, self.registry, owner=self.id,
                                   incidents=self._incident, on_attempt=self.on_attempt)
         self.last_tick: datetime | None = None
+        self.inbox = Inbox(self.rt, self.store, self.clock, self.id, self.on_ingest, self.inbox_batch)
 
     def _incident(self, incident_id: str):
         if incident_id not in self._incidents:
@@ -77,39 +77,19 @@ class Worker:
         self.store.heartbeat(self.id, now.isoformat())
         if self.on_tick is not None:
             self.on_tick(now)
-        while self.drain_inbox() == self.inbox_batch:
-            self.send_due()  # a batch's pages go out before the next batch is triaged
+        try:
+            for _ in range(BATCHES_PER_TICK):  # bounded: under a flood, timers and sends still get their turn
+                if not self.drain_inbox():
+                    break
+        except StoreError as exc:  # timers and sends still run if they can; the webhooks wait, stored
+            log.error("stored webhooks wait: the store failed while handling them: %s", exc)
+            self.store_errors += 1
         fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
         return TickResult(fired, self.send_due())
 
     def drain_inbox(self) -> int:
-        """Turn one batch of stored webhooks, oldest first, into incidents; returns how many were taken.
-
-        A webhook is deleted only after it was handled. A worker that dies in between leaves it
-        to be handled again, which is harmless: its group's incident is open by then (a repeat
-        pages nobody) or resolved already (a second resolve does nothing).
-        """
-        now = self.clock.now()
-        rows = self.store.claim_inbox(self.id, now.isoformat(), (now + INBOX_LEASE).isoformat(),
-                                      limit=self.inbox_batch)
-        self.store.inbox_done([row.id for row in rows if self._handle(row)])
-        return len(rows)
-
-    def _handle(self, row: InboxRow) -> bool:
-        """Ingest one stored webhook; on failure keep it, say why, and try it again later."""
-        try:
-            result = ingest(self.rt, self.store, parse(row.source, row.body.encode()), self.clock.now())
-        except StoreError:
-            raise  # the loop waits for the store; the row's lease expires and it is taken again
-        except Exception as exc:  # noqa: BLE001 - a webhook accepted is never dropped: kept, logged, retried
-            retry_at = self.clock.now() + INBOX_RETRY
-            log.error("webhook %d from %s (received %s) could not be handled, attempt %d, retrying at %s: %s",
-                      row.id, row.source, row.received, row.attempts + 1, retry_at.isoformat(), exc)
-            self.store.inbox_failed(row.id, f"{type(exc).__name__}: {exc}"[:500], retry_at.isoformat())
-            return False
-        if self.on_ingest is not None:
-            self.on_ingest(row.source, result.outcome)
-        return True
+        """Handle one batch of stored webhooks and send their pages (see :mod:`.inbox`); rows taken."""
+        return self.inbox.drain(self.send_due)
 
     def send_due(self) -> int:
         """One attempt on every due delivery, batch after batch; returns how many were attempted."""
@@ -149,9 +129,10 @@ class Worker:
                     if time.monotonic() >= next_tick:
                         self.tick()
                         next_tick = time.monotonic() + interval
-                    else:  # one batch of webhooks, then their pages, then the next batch
-                        more = self.drain_inbox() == self.inbox_batch
-                        self.send_due()
+                    else:  # one batch of webhooks and their pages, then (without a pause) the next
+                        more = self.drain_inbox() > 0
+                        if not more:
+                            self.send_due()
                     pause = 0.0 if more else self._pause(min(interval, max(next_tick - time.monotonic(), 0.0)))
                 except StoreError as exc:  # a database restart or failover: keep the loop, try again soon
                     log.error("store unavailable, retrying in %.1f s: %s", interval, exc)

@@ -272,7 +272,8 @@ def test_webhooks_stored_by_serve_are_handled_by_one_worker_at_a_time_in_the_ord
         now = datetime.now(timezone.utc).isoformat()
         for status in ("firing", "resolved", "firing"):  # all firings, then all resolves, then all firings again
             for group in range(groups):
-                store.enqueue("alertmanager", notification(group, status), now)
+                body = notification(group, status)
+                store.enqueue("alertmanager", "alertmanager:" + json.loads(body)["groupKey"], body, now)
         store.close()
         env = environment(url, sink)
         logs = [tmp_path / f"worker-{i}.log" for i in range(3)]

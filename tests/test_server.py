@@ -15,6 +15,7 @@ import pytest
 import requests
 import uvicorn
 
+from dispatcher.inbox import GIVE_UP_AFTER, retry_delay
 from dispatcher.server.auth import sign
 from dispatcher.server.run import build
 
@@ -96,12 +97,12 @@ def test_alertmanager_group_is_queued_then_opens_once_updates_on_new_alerts_and_
                             "dedup_key": "alertmanager:" + payload["groupKey"]}
     assert server.wake.is_set()  # a stored webhook wakes the worker loop; no polling interval in the path
     assert server.store.incidents() == []  # stored as received: triage is the worker loop's
-    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 1, "failing": 0}
+    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 1, "failing": 0, "given_up": 0}
     server.worker.tick()
     [incident] = server.store.incidents()
     delivered = [d for d in server.store.deliveries(incident.id) if d.status == "delivered"]
     assert delivered and sent(stage) == len(delivered)
-    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 0, "failing": 0}
+    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 0, "failing": 0, "given_up": 0}
     assert metric(server, 'notify_ingested_total{outcome="opened",source="alertmanager"}') == 1
 
     before = sent(stage)
@@ -133,38 +134,50 @@ def test_a_new_firing_after_resolution_opens_a_new_incident_in_the_order_receive
     payload = alertmanager()
     resolved = copy.deepcopy(payload)
     resolved["status"] = "resolved"
-    server.worker.inbox_batch = 2  # the three webhooks span two batches
+    server.worker.inbox.batch = 2  # more than one batch
     for body in (payload, resolved, payload):
         assert server.post("/hooks/alertmanager", body).status_code == 202
     server.worker.tick()
     first, again = sorted(server.store.incidents(), key=lambda row: row.id)
     assert (first.status, again.status) == ("resolved", "open")
-    assert server.store.inbox_counts() == (0, 0)
+    assert server.store.inbox_counts() == (0, 0, 0)
 
 
-def test_a_stored_webhook_that_cannot_be_handled_is_kept_retried_and_holds_up_no_other(
+def test_a_stored_webhook_that_cannot_be_handled_is_kept_retried_and_holds_up_only_its_group(
         server: Server, stage: Stage, caplog: pytest.LogCaptureFixture) -> None:
+    payload = alertmanager()
+    group = "alertmanager:" + payload["groupKey"]
     # A row the parser refuses now (written by hand, or by an older notify): never silently dropped.
-    server.store.enqueue("alertmanager", '{"status": "firing"}', stage.clock.now().isoformat())
-    assert server.post("/hooks/alertmanager", alertmanager()).status_code == 202
+    server.store.enqueue("alertmanager", group, '{"status": "firing"}', stage.clock.now().isoformat())
+    resolved = copy.deepcopy(payload)
+    resolved["status"] = "resolved"
+    assert server.post("/hooks/alertmanager", resolved).status_code == 202  # its group's: waits behind it
+    other = copy.deepcopy(payload)
+    other["groupKey"] = '{}:{alertname="Other"}'
+    assert server.post("/hooks/alertmanager", other).status_code == 202  # another group's: goes ahead
     server.worker.tick()
-    assert len(server.store.incidents()) == 1  # the webhook behind it was handled
-    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 1, "failing": 1}
-    assert metric(server, "notify_inbox_failing ") == 1 and metric(server, "notify_inbox_waiting ") == 1
-    assert "webhook 1 from alertmanager" in caplog.text and "attempt 1" in caplog.text
+    assert len(server.store.incidents()) == 1
+    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 2, "failing": 1, "given_up": 0}
+    assert metric(server, "notify_inbox_failing ") == 1 and metric(server, "notify_inbox_waiting ") == 2
+    assert "webhook 1 from alertmanager" in caplog.text and "attempt 1, retrying" in caplog.text
     caplog.clear()
     server.worker.tick()
-    assert caplog.text == ""  # not before its retry time
-    stage.clock.advance(timedelta(seconds=61))
-    server.worker.tick()
-    assert "attempt 2" in caplog.text and server.store.inbox_counts() == (1, 1)
+    assert caplog.text == ""  # not before its retry time (2 s after the first failure)
+    for attempt in range(2, GIVE_UP_AFTER + 1):
+        stage.clock.advance(retry_delay(attempt - 1))
+        server.worker.tick()
+        assert f"attempt {attempt}" in caplog.text or f"after {attempt} attempts" in caplog.text
+    assert "given up, kept in the inbox" in caplog.text
+    # Given up: kept for inspection, and the resolve behind it is handled (nothing of that group is open).
+    assert server.store.inbox_counts() == (1, 0, 1)
+    assert metric(server, 'notify_ingested_total{outcome="not-open",source="alertmanager"}') == 1
 
 
 def test_a_queued_hook_body_that_is_not_utf8_is_refused(server: Server) -> None:
     body = json.dumps(alertmanager()).encode("utf-16")  # valid JSON to a lenient parser, not UTF-8
     answer = server.post("/hooks/alertmanager", body)
     assert answer.status_code == 400 and answer.json()["field"] == "body" and "UTF-8" in answer.json()["error"]
-    assert server.store.inbox_counts() == (0, 0)
+    assert server.store.inbox_counts() == (0, 0, 0)
 
 
 def test_generic_trigger_pages_and_metrics_count_it(server: Server) -> None:
@@ -271,8 +284,6 @@ def test_unknown_routes(server: Server) -> None:
 
 
 def test_the_outbound_webhook_gets_every_step_of_a_hook_opened_incident(stage: Stage) -> None:
-    from datetime import timedelta
-
     from dispatcher.testing.providers import RecordingServer, Reply
 
     with RecordingServer(Reply(200, "ok")) as hook:
@@ -299,3 +310,13 @@ def test_an_incident_id_in_lower_case_names_the_same_incident_over_the_api(serve
     assert update["outcome"] == "updated" and update["incident"] == incident_id
     resolved = server.post("/hooks/generic", {"action": "resolve", "incident": lower, "summary": "fixed"}).json()
     assert resolved["outcome"] == "resolved" and server.store.incident(incident_id).status == "resolved"
+
+
+def test_a_nul_character_is_refused_naming_the_field_not_stored_to_fail_later(server: Server) -> None:
+    body = json.dumps(alertmanager()).replace('"alertname": "', '"alertname": "\\u0000', 1).encode()
+    answer = server.post("/hooks/alertmanager", body)
+    assert answer.status_code == 422 and "NUL" in answer.json()["error"]
+    assert answer.json()["field"].endswith(".labels.alertname")
+    assert server.store.inbox_counts() == (0, 0, 0)
+    literal = json.dumps({"summary": "a path like C:\\u0000 is only text"}).encode()  # an escaped backslash
+    assert server.post("/hooks/generic", literal).status_code == 202

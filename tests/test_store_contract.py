@@ -20,6 +20,7 @@ import pytest
 
 from dispatcher.store import AttemptRow, StoreBehind, StoreError, open_store, peek_store
 from dispatcher.store import pg_schema, schema
+from dispatcher.store.inbox_sql import GIVE_UP_AFTER
 
 from . import pg
 
@@ -510,38 +511,57 @@ def test_check_gives_the_same_advice_as_db_upgrade_for_a_missing_schema(clean_en
 
 
 def test_the_inbox_has_one_owner_at_a_time_oldest_first(store: Any) -> None:
-    ids = [store.enqueue("alertmanager", f'{{"n": {n}}}', T0) for n in range(3)]
+    ids = [store.enqueue("alertmanager", f"g{n}", f'{{"n": {n}}}', T0) for n in range(3)]
     first = store.claim_inbox("a", T0, T1, limit=2)
-    assert [(r.id, r.source, r.body) for r in first] == [(ids[0], "alertmanager", '{"n": 0}'),
-                                                       (ids[1], "alertmanager", '{"n": 1}')]
+    assert [(r.id, r.source, r.dedup_key, r.body) for r in first] == [
+        (ids[0], "alertmanager", "g0", '{"n": 0}'), (ids[1], "alertmanager", "g1", '{"n": 1}')]
     assert store.claim_inbox("b", T0, T1, limit=10) == []  # a holds the inbox: b would reorder a group
-    store.inbox_done([ids[0]])
+    assert store.inbox_done(ids[0], "a") is True
     assert [r.id for r in store.claim_inbox("a", T0, T1, limit=10)] == ids[1:]  # its own lease, and the rest
     assert [r.id for r in store.claim_inbox("b", T2, T5, limit=10)] == ids[1:]  # a died: its lease expired
-    assert store.inbox_counts() == (2, 0)
+    assert store.inbox_done(ids[1], "a") is False  # a woke up: b holds the row now, and a learns it
+    assert store.inbox_counts() == (2, 0, 0)
 
 
-def test_a_failed_webhook_waits_for_its_retry_and_a_release_frees_the_inbox(store: Any) -> None:
-    bad, good = store.enqueue("grafana", "{}", T0), store.enqueue("grafana", "{}", T0)
-    store.claim_inbox("a", T0, T1, limit=10)
-    store.inbox_failed(bad, "PayloadError: version: missing", T5)
-    assert store.release("a") == 0  # no deliveries held; the inbox lease on `good` is given back
-    assert [r.id for r in store.claim_inbox("b", T0, T1, limit=10)] == [good]
-    assert store.inbox_counts() == (2, 1)
-    store.inbox_done([good])
-    assert [(r.id, r.attempts) for r in store.claim_inbox("c", T5, T9, limit=10)] == [(bad, 1)]
+def test_a_group_s_rows_are_claimed_one_at_a_time_even_when_the_first_fails(store: Any) -> None:
+    firing, other, resolved = (store.enqueue("alertmanager", key, "{}", T0) for key in ("g", "h", "g"))
+    assert [r.id for r in store.claim_inbox("a", T0, T1, limit=10)] == [firing, other]
+    store.inbox_failed(firing, "PayloadError: version: missing", T2)
+    store.inbox_done(other, "a")
+    assert store.claim_inbox("a", T1, T2, limit=10) == []  # the resolve waits behind its failing firing
+    assert store.inbox_counts() == (2, 1, 0)
+    assert [(r.id, r.attempts) for r in store.claim_inbox("a", T2, T5, limit=10)] == [(firing, 1)]
+
+
+def test_a_row_failing_too_often_is_given_up_kept_and_no_longer_holds_up_its_group(store: Any) -> None:
+    firing, resolved = store.enqueue("grafana", "g", "{}", T0), store.enqueue("grafana", "g", "{}", T0)
+    for _ in range(GIVE_UP_AFTER):
+        assert [r.id for r in store.claim_inbox("a", T5, T9, limit=10)] == [firing]
+        store.inbox_failed(firing, "ValueError: boom", T0)
+    assert [r.id for r in store.claim_inbox("a", T5, T9, limit=10)] == [resolved]
+    assert store.inbox_counts() == (2, 0, 1)
+
+
+def test_release_frees_the_inbox_for_another_owner(store: Any) -> None:
+    row = store.enqueue("grafana", "g", "{}", T0)
+    store.claim_inbox("a", T0, T5, limit=10)
+    assert store.release("a") == 0  # no deliveries held; the inbox lease is given back too
+    assert [r.id for r in store.claim_inbox("b", T0, T5, limit=10)] == [row]
+    assert store.release_inbox("b") == 1
+    assert [r.id for r in store.claim_inbox("c", T0, T5, limit=10)] == [row]
 
 
 def test_an_inbox_id_is_never_reused(store: Any) -> None:
-    first = store.enqueue("alertmanager", "{}", T0)
-    store.inbox_done([first])
-    assert store.enqueue("alertmanager", "{}", T0) > first
+    first = store.enqueue("alertmanager", "g", "{}", T0)
+    store.claim_inbox("a", T0, T1, limit=1)
+    store.inbox_done(first, "a")
+    assert store.enqueue("alertmanager", "g", "{}", T0) > first
 
 
 def test_concurrent_inbox_claims_give_the_inbox_to_one_owner(url: str) -> None:
     seed = open_store(url)
     for n in range(20):
-        seed.enqueue("alertmanager", f'{{"n": {n}}}', T0)
+        seed.enqueue("alertmanager", f"g{n}", f'{{"n": {n}}}', T0)
     seed.close()
     claimed = concurrently(url, 8, lambda s, i: [r.id for r in s.claim_inbox(f"w{i}", T0, T1, limit=5)])
     winners = [ids for ids in claimed if ids]

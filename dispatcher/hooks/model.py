@@ -134,7 +134,25 @@ def load_object(body: bytes | str) -> dict[str, Any]:
         raise PayloadError("body", f"not valid JSON: {str(exc)[:100]}") from None
     if not isinstance(data, dict):
         raise PayloadError("body", f"expected a JSON object, got {json_type(data)}")
+    raw = body.encode() if isinstance(body, str) else body
+    if b"\\u0000" in raw and (where := _nul_at(data)) is not None:  # only an escape can put NUL in JSON
+        raise PayloadError(where or "body", "contains a NUL character (\\u0000), which notify does not store")
     return data
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """The path of the first key or string holding a NUL character; None when there is none."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        name = str(key).replace("\x00", "\\u0000")
+        where = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{name}" if path else name)
+        if isinstance(key, str) and "\x00" in key:
+            return where
+        if (found := _nul_at(item, where)) is not None:
+            return found
+    return None
 
 
 def get_str(obj: Mapping[str, Any], key: str, parent: str = "", *, required: bool = False) -> str | None:

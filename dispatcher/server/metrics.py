@@ -63,8 +63,10 @@ class _StoreCollector:
                                 value=stats["oldest_due_age"])
         yield GaugeMetricFamily("notify_pending_deliveries", "Deliveries waiting in the outbox.",
                                 value=stats["pending"])
-        waiting, failing = self.store.inbox_counts()
+        waiting, failing, given_up = self.store.inbox_counts()
         yield GaugeMetricFamily("notify_inbox_waiting", "Webhooks stored and not yet handled by the worker loop.",
                                 value=waiting)
         yield GaugeMetricFamily("notify_inbox_failing", "Stored webhooks whose handling failed (kept, retried).",
                                 value=failing)
+        yield GaugeMetricFamily("notify_inbox_given_up", "Stored webhooks no longer tried after repeated failures "
+                                "(kept for inspection).", value=given_up)

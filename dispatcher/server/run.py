@@ -16,8 +16,8 @@ from ..engine import Runtime
 from ..incidents import acknowledge, incident_items, resolve, status_document
 from ..hooks.model import PayloadError
 from ..ingest import ingest, scoped_key
-from ..store import Store
-from ..worker import Worker
+from ..store import Store, StoreError
+from ..worker import Worker, worker_id
 from .app import App, Services, worker_alive
 from .auth import Authenticator
 from .metrics import Metrics
@@ -44,10 +44,10 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
         version = store.schema_version()
         tick = last_tick()
         alive = worker_alive(tick, clock.now(), interval)
-        waiting, failing = store.inbox_counts()
+        waiting, failing, given_up = store.inbox_counts()
         return {"ok": alive, "store": {"ok": True, "schema": version},
                 "worker": {"ok": alive, "last_tick": tick.isoformat() if tick else None},
-                "inbox": {"waiting": waiting, "failing": failing}}
+                "inbox": {"waiting": waiting, "failing": failing, "given_up": given_up}}
 
     def do_resolve(incident_id: str, message: str | None, by: str | None) -> dict[str, Any]:
         _, rows, done = resolve(rt, store, incident_id, message, by, clock.now())
@@ -69,8 +69,9 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise PayloadError("body", "not UTF-8 (JSON over HTTP is UTF-8: RFC 8259)") from None
-        queued = store.enqueue(source, text, clock.now().isoformat())
-        return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": scoped_key(event)}
+        key = scoped_key(event)
+        queued = store.enqueue(source, key, text, clock.now().isoformat())
+        return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key}
 
     services = Services(
         ingest=do_ingest, enqueue=do_enqueue, ack=do_ack, resolve=do_resolve,
@@ -165,6 +166,11 @@ class _Sending:
             if self.stop.is_set():
                 return
             log.error("the sender process exited with status %s; sending from this process instead", status)
+            # Its hold on the inbox would keep stored webhooks waiting for the lease to run out (60 s).
+            # Handling a webhook again is harmless; its in-flight deliveries keep their leases (they may
+            # have been sent), and are taken over, marked possibly duplicated, when those expire.
+            with contextlib.suppress(StoreError):
+                self.store.release_inbox(worker_id(self.child.pid if self.child else None))
             self._start_thread()
 
     def _start_thread(self) -> None:

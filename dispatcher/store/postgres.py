@@ -36,7 +36,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_FAILED, INBOX_NEXT
+from .inbox_sql import INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_NEXT, INBOX_RELEASE
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -363,7 +363,7 @@ class PostgresStore:
     def release(self, owner: str) -> int:
         """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
         def work(conn: psycopg.Connection) -> int:
-            conn.execute("UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = %s", (owner,))
+            conn.execute(INBOX_RELEASE, (owner,))
             return conn.execute("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
                                 "WHERE status = 'in-flight' AND lease_owner = %s", (owner,)).rowcount
 
@@ -439,10 +439,10 @@ class PostgresStore:
 
     # -- the inbox: monitoring webhooks before triage --------------------------------
 
-    def enqueue(self, source: str, body: str, received: str) -> int:
+    def enqueue(self, source: str, dedup_key: str, body: str, received: str) -> int:
         """Store a webhook as received; committed before this returns."""
-        _, rows = self._statement("INSERT INTO inbox (source, body, received) VALUES (%s, %s, %s) RETURNING id",
-                                  (source, body, received))
+        _, rows = self._statement("INSERT INTO inbox (source, dedup_key, body, received) VALUES (%s, %s, %s, %s)"
+                                  " RETURNING id", (source, dedup_key, body, received))
         return rows[0][0]
 
     def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]:
@@ -457,18 +457,20 @@ class PostgresStore:
 
         return sorted((InboxRow(*row) for row in self._write(work)), key=lambda row: row.id)
 
-    def inbox_done(self, ids: Iterable[int]) -> None:
-        id_list = [int(i) for i in ids]
-        if id_list:
-            self._statement("DELETE FROM inbox WHERE id = ANY(%s::bigint[])", (id_list,))
+    def inbox_done(self, inbox_id: int, owner: str) -> bool:
+        """Delete a handled row; False when `owner` no longer holds it (its lease expired and was taken)."""
+        return self._statement(INBOX_DONE, (inbox_id, owner))[0] == 1
 
     def inbox_failed(self, inbox_id: int, error: str, retry_at: str) -> None:
         self._statement(INBOX_FAILED, (error, retry_at, inbox_id))
 
-    def inbox_counts(self) -> tuple[int, int]:
-        """(waiting, failing): webhooks not handled yet, and those of them that failed at least once."""
-        waiting, failing = self._read(INBOX_COUNTS)[0]
-        return waiting, failing or 0
+    def release_inbox(self, owner: str) -> int:
+        return self._statement(INBOX_RELEASE, (owner,))[0]
+
+    def inbox_counts(self) -> tuple[int, int, int]:
+        """(waiting, failing, given up): webhooks not handled yet, those failing, those no longer tried."""
+        waiting, failing, given_up = self._read(INBOX_COUNTS)[0]
+        return waiting, failing or 0, given_up or 0
 
 
 # -- connections ------------------------------------------------------------------------

@@ -60,8 +60,9 @@ CREATE INDEX incidents_by_dedup_key ON incidents (dedup_key, status)
 # reused once its row is handled, so "webhook 7" in a log names one webhook.
 V3 = """
 CREATE TABLE inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, body TEXT NOT NULL, received TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, error TEXT, lease_owner TEXT, lease_until TEXT)
+    id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, dedup_key TEXT NOT NULL, body TEXT NOT NULL,
+    received TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, error TEXT, lease_owner TEXT, lease_until TEXT);
+CREATE INDEX inbox_by_group ON inbox (dedup_key, id)
 """
 
 MIGRATIONS: tuple[str, ...] = (V1, V2, V3)

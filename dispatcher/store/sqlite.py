@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_FAILED, INBOX_NEXT
+from .inbox_sql import INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_NEXT, INBOX_RELEASE
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -386,7 +386,7 @@ class SQLiteStore:
     def release(self, owner: str) -> int:
         """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
         def work(conn: sqlite3.Connection) -> Any:
-            conn.execute("UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (owner,))
+            conn.execute(_q(INBOX_RELEASE), (owner,))
             return conn.execute("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
                                 "WHERE status = 'in-flight' AND lease_owner = ?", (owner,)).rowcount
 
@@ -474,24 +474,24 @@ class SQLiteStore:
 
     # -- the inbox: monitoring webhooks before triage --------------------------------
 
-    def enqueue(self, source: str, body: str, received: str) -> int:
+    def enqueue(self, source: str, dedup_key: str, body: str, received: str) -> int:
         """Store a webhook as received; committed (with whatever else is queued to commit) before this returns."""
         def work(conn: sqlite3.Connection) -> int:
-            return conn.execute("INSERT INTO inbox (source, body, received) VALUES (?, ?, ?)",
-                                (source, body, received)).lastrowid
+            return conn.execute("INSERT INTO inbox (source, dedup_key, body, received) VALUES (?, ?, ?, ?)",
+                                (source, dedup_key, body, received)).lastrowid
 
         return self._write(work)
 
     def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]:
         """Lease the oldest waiting webhooks, unless another owner is handling the inbox right now.
 
-        One owner at a time, oldest first: a group's "resolved" is never handled before its
-        "firing". A failed row waits for its retry time and does not hold up the rest.
+        One owner at a time, oldest first, one row per group (see INBOX_NEXT): a group's
+        "resolved" is never handled before its "firing", even when the firing failed.
         """
         def work(conn: sqlite3.Connection) -> list[tuple]:
-            if conn.execute(INBOX_BUSY.replace("%s", "?"), (owner, now)).fetchone():
+            if conn.execute(_q(INBOX_BUSY), (owner, now)).fetchone():
                 return []
-            ids = [r[0] for r in conn.execute(INBOX_NEXT.replace("%s", "?"), (now, owner, limit))]
+            ids = [r[0] for r in conn.execute(_q(INBOX_NEXT), (now, owner, limit))]
             conn.executemany("UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
                              [(owner, lease_until, i) for i in ids])
             marks = ",".join("?" * len(ids))
@@ -500,19 +500,25 @@ class SQLiteStore:
 
         return [InboxRow(*row) for row in self._write(work)]
 
-    def inbox_done(self, ids: Iterable[int]) -> None:
-        id_list = [int(i) for i in ids]
-        if id_list:
-            self._write(lambda conn: conn.execute(
-                f"DELETE FROM inbox WHERE id IN ({','.join('?' * len(id_list))})", id_list))
+    def inbox_done(self, inbox_id: int, owner: str) -> bool:
+        """Delete a handled row; False when `owner` no longer holds it (its lease expired and was taken)."""
+        return self._write(lambda conn: conn.execute(_q(INBOX_DONE), (inbox_id, owner)).rowcount) == 1
 
     def inbox_failed(self, inbox_id: int, error: str, retry_at: str) -> None:
-        self._write(lambda conn: conn.execute(INBOX_FAILED.replace("%s", "?"), (error, retry_at, inbox_id)))
+        self._write(lambda conn: conn.execute(_q(INBOX_FAILED), (error, retry_at, inbox_id)))
 
-    def inbox_counts(self) -> tuple[int, int]:
-        """(waiting, failing): webhooks not handled yet, and those of them that failed at least once."""
-        waiting, failing = self._read(INBOX_COUNTS)[0]
-        return waiting, failing or 0
+    def release_inbox(self, owner: str) -> int:
+        return self._write(lambda conn: conn.execute(_q(INBOX_RELEASE), (owner,)).rowcount)
+
+    def inbox_counts(self) -> tuple[int, int, int]:
+        """(waiting, failing, given up): webhooks not handled yet, those failing, those no longer tried."""
+        waiting, failing, given_up = self._read(INBOX_COUNTS)[0]
+        return waiting, failing or 0, given_up or 0
+
+
+def _q(query: str) -> str:
+    """A query shared with the PostgreSQL store, in SQLite's placeholder style."""
+    return query.replace("%s", "?")
 
 
 _INSERT_DELIVERY = (

@@ -1,0 +1,125 @@
+"""The worker's side of the inbox: what a crash or a stall in the middle of a batch leaves behind.
+
+A real SQLite store and the shipped policy; the faults come from a store that
+passes every call through to the real one and fails (or stalls) one of them.
+Pages are counted as the step-0 rows the store holds: a group paged twice
+would have two incidents with step-0 rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from dispatcher.clock import FakeClock
+from dispatcher.engine import load_runtime
+from dispatcher.inbox import INBOX_LEASE, Inbox
+from dispatcher.settings import load_settings
+from dispatcher.store import StoreError, open_store
+
+PAYLOAD = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
+
+
+class FaultyStore:
+    """The real store, except that the n-th open_incident first runs `fault` (which may raise)."""
+
+    def __init__(self, store: Any, n: int, fault: Callable[[], None]) -> None:
+        self._store, self._n, self._fault, self._calls = store, n, fault, 0
+
+    def open_incident(self, *args: Any, **kwargs: Any) -> Any:
+        self._calls += 1
+        if self._calls == self._n:
+            self._fault()
+        return self._store.open_incident(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+@pytest.fixture
+def setup(config_dir: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, FakeClock]]:
+    store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    yield load_runtime(config_dir, load_settings()), store, FakeClock()
+    store.close()
+
+
+def notification(group: int, status: str = "firing") -> tuple[str, str]:
+    body = copy.deepcopy(PAYLOAD)
+    body["groupKey"], body["status"] = f'{{}}:{{alertname="G{group}"}}', status
+    body["alerts"] = [dict(body["alerts"][0], status=status, fingerprint=f"{group:016x}")]
+    return "alertmanager:" + body["groupKey"], json.dumps(body)
+
+
+def enqueue(store: Any, clock: FakeClock, *events: tuple[int, str]) -> None:
+    for group, status in events:
+        key, body = notification(group, status)
+        store.enqueue("alertmanager", key, body, clock.now().isoformat())
+
+
+def incidents_by_group(store: Any) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for row in sorted(store.incidents(), key=lambda r: r.id):
+        groups.setdefault(row.fields["summary"], []).append(row.status)
+    return groups
+
+
+def test_a_store_failure_mid_batch_leaves_only_the_failing_row_to_handle_again(setup) -> None:
+    rt, store, clock = setup
+    enqueue(store, clock, (1, "firing"), (2, "firing"), (1, "resolved"), (3, "firing"))
+
+    def outage() -> None:
+        raise StoreError("store gone for a moment")
+
+    failing = Inbox(rt, FaultyStore(store, 2, outage), clock, "worker-a")  # the 2nd open_incident fails
+    assert failing.drain(send=lambda: None) == 3  # groups 1, 2 and 3 (1's resolve waits behind its firing)
+    assert store.inbox_counts() == (2, 1, 0)  # 1's firing and 3's handled and deleted; 2's kept, failed
+    clock.advance(timedelta(seconds=3))
+    healthy = Inbox(rt, store, clock, "worker-a")
+    while healthy.drain(send=lambda: None):
+        pass
+    assert store.inbox_counts() == (0, 0, 0)
+    opened = store.incidents()
+    assert len(opened) == 3  # one incident per group: group 1's firing was not handled twice
+    assert sorted(row.status for row in opened) == ["open", "open", "resolved"]
+
+
+def test_a_worker_killed_mid_batch_leaves_no_handled_row_but_the_last_to_replay(setup) -> None:
+    rt, store, clock = setup
+    enqueue(store, clock, (1, "firing"), (2, "firing"), (3, "firing"))
+
+    def killed() -> None:
+        raise SystemExit("SIGKILL")  # the process ends here, between two rows of its batch
+
+    with pytest.raises(SystemExit):
+        Inbox(rt, FaultyStore(store, 2, killed), clock, "worker-a").drain(send=lambda: None)
+    assert store.inbox_counts() == (2, 0, 0)  # group 1's was deleted as soon as group 2's was taken
+    clock.advance(INBOX_LEASE)  # the dead worker's hold runs out
+    while Inbox(rt, store, clock, "worker-b").drain(send=lambda: None):
+        pass
+    assert len(store.incidents()) == 3 and store.inbox_counts() == (0, 0, 0)
+
+
+def test_an_owner_that_stalls_past_its_lease_stops_and_nothing_is_paged_twice(
+        setup, caplog: pytest.LogCaptureFixture) -> None:
+    rt, store, clock = setup
+    enqueue(store, clock, (1, "firing"), (2, "firing"), (3, "firing"))
+    other = Inbox(rt, store, clock, "worker-b")
+    taken_over: list[int] = []
+
+    def stall_until_another_takes_over() -> None:
+        clock.advance(INBOX_LEASE + timedelta(seconds=1))  # a 61 s stall inside one write
+        taken_over.append(other.drain(send=lambda: None))
+
+    stalled = Inbox(rt, FaultyStore(store, 1, stall_until_another_takes_over), clock, "worker-a")
+    stalled.drain(send=lambda: None)
+    assert taken_over == [3]  # b took the whole inbox once a's lease ran out
+    assert "webhook 1: this worker's hold on the inbox ran out and another took over" in caplog.text
+    assert store.inbox_counts() == (0, 0, 0)
+    assert sorted(store.open_by_dedup_key(notification(g)[0]).id for g in (1, 2, 3)) == \
+        sorted(row.id for row in store.incidents())  # three groups, three incidents, none opened twice
+    assert all(len(store.deliveries(row.id, 0)) > 0 for row in store.incidents())
