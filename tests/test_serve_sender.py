@@ -8,6 +8,7 @@ outbound webhook at a local recording server, and read the process tree from
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -200,6 +201,32 @@ def test_a_dead_child_is_replaced_by_a_sending_thread(tmp_path: Path, hook: Reco
         wait_for("the parent to reap its child", lambda: children(serve.proc.pid) == [])
         incident = serve.alert("API down after the sender died")
         wait_for("its webhook, sent by the parent", lambda: incident in incidents_heard(hook))
+    finally:
+        assert serve.stop() == 0
+    assert "sending from this process instead" in serve.log.read_text()
+
+
+def test_a_child_killed_while_holding_the_inbox_gives_it_back_to_the_parent_at_once(
+        tmp_path: Path, hook: RecordingServer) -> None:
+    """Without the parent giving the dead child's hold back, the rest would wait a minute for its lease."""
+    import sqlite3
+
+    payload = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
+    serve = Serve(tmp_path, hook.url + "/out")
+    db = serve.store_url.removeprefix("sqlite:///")
+    try:
+        (child,) = children(serve.proc.pid)
+        os.kill(child, signal.SIGSTOP)  # it holds nothing yet; the webhooks pile up, stored
+        for n in range(300):
+            payload["groupKey"] = f'{{}}:{{alertname="Load{n}"}}'
+            assert requests.post(serve.url + "/hooks/alertmanager", json=payload, timeout=10).status_code == 202
+        os.kill(child, signal.SIGCONT)
+        held = lambda: sqlite3.connect(db).execute(  # noqa: E731
+            "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL").fetchone()[0]
+        wait_for("the child to hold the inbox", held, timeout=10)
+        os.kill(child, signal.SIGKILL)
+        wait_for("every stored webhook handled by the parent, well within the dead child's 60 s lease",
+                 lambda: sqlite3.connect(db).execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 0, timeout=20)
     finally:
         assert serve.stop() == 0
     assert "sending from this process instead" in serve.log.read_text()
