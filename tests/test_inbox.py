@@ -123,3 +123,18 @@ def test_an_owner_that_stalls_past_its_lease_stops_and_nothing_is_paged_twice(
     assert sorted(store.open_by_dedup_key(notification(g)[0]).id for g in (1, 2, 3)) == \
         sorted(row.id for row in store.incidents())  # three groups, three incidents, none opened twice
     assert all(len(store.deliveries(row.id, 0)) > 0 for row in store.incidents())
+
+
+def test_a_worker_keeps_only_the_recently_used_incidents_read(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker runs for months: what it keeps per incident it sent for must not grow with every incident."""
+    from dispatcher import worker as worker_module
+
+    rt, store, clock = setup
+    monkeypatch.setattr(worker_module, "INCIDENT_CACHE", 2)
+    enqueue(store, clock, (1, "firing"), (2, "firing"), (3, "firing"))
+    worker = worker_module.Worker(rt, store, clock)
+    worker.tick()
+    assert len(store.incidents()) == 3
+    assert all(d.attempts == 1 for row in store.incidents() for d in store.deliveries(row.id, 0)
+               if d.status != "skipped")  # every incident's rows were sent for (and failed: no settings here)
+    assert len(worker._incidents) == 2
