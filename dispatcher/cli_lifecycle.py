@@ -189,7 +189,8 @@ def incidents(open_only: bool, as_json: bool) -> None:
 @click.option("--once", is_flag=True, help="Run one tick and exit (cron, tests).")
 @click.option("--at", "at_time", default=None,
               help="With --once: tick as if it were this ISO 8601 time (a test and drill hook: timers fire as due "
-                   "then; retries are due then too).")
+                   "then; retries are due then too). Webhooks stored by `notify serve` are left to a worker on the "
+                   "real clock.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="Seconds between ticks at most; a retry due sooner wakes the worker sooner.")
 @config_dir_option
@@ -204,7 +205,7 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float,
         _fail("--at needs --once: a long-running worker follows the real clock")
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     clock = _fixed_clock(at_time) if at_time else SystemClock()
-    runner = Worker(rt, store, clock)
+    runner = Worker(rt, store, clock, handles_inbox=at_time is None)  # a made-up time must not open real incidents
     if once:
         result = runner.tick()
         runner.close()

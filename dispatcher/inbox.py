@@ -4,18 +4,22 @@
 answers at once (see :mod:`dispatcher.server.app`); a worker then runs
 :func:`~dispatcher.ingest.ingest` on it here. The rules, and why:
 
-- one owner of the inbox at a time, oldest first, one row per group per claim
-  (the store's ``claim_inbox``): a group's "resolved" never overtakes its
-  "firing", across processes and across failures;
+- one owner of the inbox at a time, oldest first, and no row taken while an
+  older row of its group is held elsewhere or failing (the store's
+  ``claim_inbox``, ``inbox_sql.choose``): a group's "resolved" never overtakes
+  its "firing", across processes and across failures;
 - a row is deleted as soon as the next one is taken, and the batch's last one
   after the batch's pages went out (the delete is not on a page's path): a
   worker that dies leaves at most one handled row behind, and handling one row
   twice is harmless (a repeat pages nobody, a second resolve does nothing);
-- the delete is conditional on still holding the row: an owner that stalled
-  past its lease learns that another took over, and stops;
+- every write about a row is conditional on still holding it, and the hold is
+  renewed every 10 s of a batch: an owner that stalled past its lease learns
+  that another took over, and stops;
 - a row that fails is kept with its error, tried again after 2, 4, 8 ... 60 s,
   and after GIVE_UP_AFTER attempts kept for inspection but no longer tried
-  (counted as given up in /healthz and /metrics; it no longer holds up its group).
+  (counted as given up in /healthz and /metrics; it no longer holds up its
+  group). A row whose body no longer parses is given up at once: retrying
+  cannot change it. The rows behind a failed row of their group wait for it.
 """
 
 from __future__ import annotations
@@ -27,17 +31,17 @@ from typing import Callable
 
 from .clock import Clock
 from .engine import Runtime
-from .hooks.model import parse
+from .hooks.model import PayloadError, parse
 from .ingest import ingest
 from .store import InboxRow, Store, StoreError
 from .store.inbox_sql import GIVE_UP_AFTER
 
-__all__ = ["BATCHES_PER_TICK", "GIVE_UP_AFTER", "INBOX_LEASE", "Inbox", "retry_delay"]
+__all__ = ["BATCHES_PER_TICK", "GIVE_UP_AFTER", "INBOX_LEASE", "RENEW_EVERY", "Inbox", "retry_delay"]
 
 log = logging.getLogger("notify.worker")
 
-INBOX_LEASE = timedelta(seconds=60)  # longer than any wait of the store (30 s), so a slow write never loses it
-INBOX_MARGIN = timedelta(seconds=15)  # no new row is started this close to the lease's end; the next claim renews it
+INBOX_LEASE = timedelta(seconds=60)  # longer than any single wait of the store (30 s)
+RENEW_EVERY = timedelta(seconds=10)  # a batch renews its hold this often, so each row starts with 50 s or more
 BATCHES_PER_TICK = 16  # a full tick handles at most this many batches, then fires timers and sends
 
 
@@ -61,54 +65,73 @@ class Inbox:
         rows = self.store.claim_inbox(self.owner, now.isoformat(), (now + INBOX_LEASE).isoformat(), limit=self.batch)
         if not rows:
             return 0
-        stop_at = now + INBOX_LEASE - INBOX_MARGIN
-        handled: InboxRow | None = None  # deleted once the next row is taken, or after the pages
-        for row in rows:
+        held_at, handled, failed = now, None, set()  # failed: groups whose row failed in this batch
+        for index, row in enumerate(rows):
             if handled is not None and not self._delete(handled):
                 return len(rows)  # another owner took over: it carries on from here
             handled = None
-            if self.clock.now() >= stop_at:
-                break  # the rest are still ours: the caller's next claim renews the lease for them
-            if self._handle(row):
+            if row.dedup_key in failed:
+                continue  # behind its group's failed row: waits for it
+            if self.clock.now() - held_at >= RENEW_EVERY:
+                if not self._renew(rows[index:]):
+                    return len(rows)
+                held_at = self.clock.now()
+            outcome = self._handle(row)
+            if outcome is None:
+                return len(rows)
+            if outcome:
                 handled = row
+            else:
+                failed.add(row.dedup_key)
         send()
         if handled is not None:
             self._delete(handled)
+        if failed:  # rows skipped behind a failure: free them, or other owners would wait for this lease
+            self.store.release_inbox(self.owner)
         return len(rows)
 
-    def _handle(self, row: InboxRow) -> bool:
-        """Ingest one stored webhook; False (and the row kept, failed) when that raised."""
+    def _handle(self, row: InboxRow) -> bool | None:
+        """Ingest one stored webhook: True when done; False when it failed (kept); None when no longer ours."""
         try:
             result = ingest(self.rt, self.store, parse(row.source, row.body.encode()), self.clock.now())
         except Exception as exc:  # noqa: BLE001 - a webhook accepted is never dropped: kept, logged, retried
-            self._fail(row, exc)
-            return False
+            return self._fail(row, exc)
         if self.on_ingest is not None:
             self.on_ingest(row.source, result.outcome)
         return True
 
-    def _fail(self, row: InboxRow, exc: Exception) -> None:
+    def _fail(self, row: InboxRow, exc: Exception) -> bool | None:
         """Record the failure on the row; when the store cannot even do that, it is down: raise for the loop."""
         attempt = row.attempts + 1
-        retry_at = self.clock.now() + retry_delay(attempt)
+        never = isinstance(exc, (PayloadError, UnicodeError))  # the body itself: no retry can change it
+        retry_at = None if never else self.clock.now() + retry_delay(attempt)
         reason = f"{type(exc).__name__}: {exc}"[:500]
         try:
-            self.store.inbox_failed(row.id, reason, retry_at.isoformat())
+            ours = self.store.inbox_failed(row.id, self.owner, reason, retry_at.isoformat() if retry_at else None)
         except StoreError:
             if isinstance(exc, StoreError):
                 raise exc from None  # the loop waits for the store; the row is still ours, taken again
             raise
+        if not ours:
+            return self._lost(row)
         where = f"webhook {row.id} from {row.source} (received {row.received}, group {row.dedup_key})"
-        if attempt >= GIVE_UP_AFTER:
-            log.error("%s could not be handled after %d attempts; given up, kept in the inbox: %s",
-                      where, attempt, reason)
+        if never or attempt >= GIVE_UP_AFTER:
+            log.error("%s could not be handled%s; given up, kept in the inbox: %s", where,
+                      " and never will be as it is" if never else f" after {attempt} attempts", reason)
         else:
             log.error("%s could not be handled, attempt %d, retrying at %s: %s",
                       where, attempt, retry_at.isoformat(), reason)
+        return False
+
+    def _renew(self, rows: list[InboxRow]) -> bool:
+        until = (self.clock.now() + INBOX_LEASE).isoformat()
+        return self.store.renew_inbox(self.owner, [r.id for r in rows], until) == len(rows) or self._lost(rows[0])
 
     def _delete(self, row: InboxRow) -> bool:
-        if self.store.inbox_done(row.id, self.owner):
-            return True
+        return self.store.inbox_done(row.id, self.owner) or self._lost(row)
+
+    @staticmethod
+    def _lost(row: InboxRow) -> bool:
         log.warning("webhook %d: this worker's hold on the inbox ran out and another took over; stopping here",
                     row.id)
         return False

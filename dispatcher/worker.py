@@ -57,6 +57,7 @@ class Worker:
     on_tick: Callable[[datetime], None] | None = None  # after each full tick: a child process reports it
     on_ingest: Callable[[str, str], None] | None = None  # (source, outcome) per stored webhook handled
     inbox_batch: int = 64
+    handles_inbox: bool = True  # False on a made-up clock (`notify worker --once --at`): real webhooks wait
     store_errors: int = 0  # how often the loop met an unavailable store (it keeps going)
 
     def __post_init__(self) -> None:
@@ -101,7 +102,7 @@ class Worker:
 
     def drain_inbox(self) -> int:
         """Handle one batch of stored webhooks and send their pages (see :mod:`.inbox`); rows taken."""
-        return self.inbox.drain(self.send_due)
+        return self.inbox.drain(self.send_due) if self.handles_inbox else 0
 
     def send_due(self) -> int:
         """One attempt on every due delivery, batch after batch; returns how many were attempted."""

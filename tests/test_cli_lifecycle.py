@@ -141,3 +141,18 @@ def test_retry_json_with_nothing_to_retry_is_still_a_document_and_log_takes_lowe
     assert doc["command"] == "retry" and doc["deliveries"] == [] and "no failed delivery" in doc["notes"][0]
     attempts = json.loads(run("log", "--incident", "sec-2024-001", "--json").stdout)["attempts"]
     assert attempts and {a["incident"] for a in attempts} == {"SEC-2024-001"}
+
+
+def test_a_worker_ticking_at_a_made_up_time_leaves_stored_webhooks_to_the_real_clock(clean_env: Path) -> None:
+    from dispatcher.store import open_store
+
+    run("db", "upgrade")
+    store = open_store(f"sqlite:///{clean_env / 'state' / 'notify' / 'notify.db'}")
+    payload = (Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text()
+    store.enqueue("alertmanager", "alertmanager:" + json.loads(payload)["groupKey"], payload, "2026-11-27T01:00:00Z")
+    result = run("worker", "--once", "--at", "2030-01-01T00:00:00Z")
+    assert result.exit_code == 0, result.stderr
+    assert store.inbox_counts() == (1, 0, 0) and store.incidents() == []  # no OUT-2030-001 from a real alert
+    assert run("worker", "--once").exit_code == 0
+    assert store.inbox_counts() == (0, 0, 0) and [i.klass for i in store.incidents()] == ["outage"]
+    store.close()

@@ -18,7 +18,7 @@ import pytest
 
 from dispatcher.clock import FakeClock
 from dispatcher.engine import load_runtime
-from dispatcher.inbox import INBOX_LEASE, Inbox
+from dispatcher.inbox import GIVE_UP_AFTER, INBOX_LEASE, Inbox, retry_delay
 from dispatcher.settings import load_settings
 from dispatcher.store import StoreError, open_store
 
@@ -28,13 +28,18 @@ PAYLOAD = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-we
 class FaultyStore:
     """The real store, except that the n-th open_incident first runs `fault` (which may raise)."""
 
-    def __init__(self, store: Any, n: int, fault: Callable[[], None]) -> None:
-        self._store, self._n, self._fault, self._calls = store, n, fault, 0
+    def __init__(self, store: Any, n: int, fault: Callable[[], None], **more: Callable[[], None]) -> None:
+        self._store, self._calls = store, 0
+        self._faults = {n: fault, **{int(k.removeprefix("then_")): f for k, f in more.items()}}
+
+    def reset(self) -> None:
+        """Count open_incident calls from zero again (the fault strikes the n-th one again)."""
+        self._calls = 0
 
     def open_incident(self, *args: Any, **kwargs: Any) -> Any:
         self._calls += 1
-        if self._calls == self._n:
-            self._fault()
+        if self._calls in self._faults:
+            self._faults[self._calls]()
         return self._store.open_incident(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -52,6 +57,7 @@ def notification(group: int, status: str = "firing") -> tuple[str, str]:
     body = copy.deepcopy(PAYLOAD)
     body["groupKey"], body["status"] = f'{{}}:{{alertname="G{group}"}}', status
     body["alerts"] = [dict(body["alerts"][0], status=status, fingerprint=f"{group:016x}")]
+    body["commonAnnotations"] = body["alerts"][0]["annotations"] = {"summary": f"G{group}"}
     return "alertmanager:" + body["groupKey"], json.dumps(body)
 
 
@@ -68,24 +74,42 @@ def incidents_by_group(store: Any) -> dict[str, list[str]]:
     return groups
 
 
-def test_a_store_failure_mid_batch_leaves_only_the_failing_row_to_handle_again(setup) -> None:
+def test_a_store_failure_mid_batch_is_retried_soon_and_holds_up_only_its_group(setup, caplog) -> None:
     rt, store, clock = setup
-    enqueue(store, clock, (1, "firing"), (2, "firing"), (1, "resolved"), (3, "firing"))
+    enqueue(store, clock, (1, "firing"), (2, "firing"), (1, "resolved"), (2, "resolved"), (3, "firing"))
 
     def outage() -> None:
         raise StoreError("store gone for a moment")
 
     failing = Inbox(rt, FaultyStore(store, 2, outage), clock, "worker-a")  # the 2nd open_incident fails
-    assert failing.drain(send=lambda: None) == 3  # groups 1, 2 and 3 (1's resolve waits behind its firing)
-    assert store.inbox_counts() == (2, 1, 0)  # 1's firing and 3's handled and deleted; 2's kept, failed
-    clock.advance(timedelta(seconds=3))
-    healthy = Inbox(rt, store, clock, "worker-a")
-    while healthy.drain(send=lambda: None):
+    assert failing.drain(send=lambda: None) == 5
+    assert "attempt 1, retrying at 2026-11-26T03:00:02" in caplog.text  # a store hiccup costs 2 s, not a minute
+    assert incidents_by_group(store) == {"G1": ["resolved"], "G3": ["open"]}  # 2's resolve waited behind it
+    assert store.inbox_counts() == (2, 1, 0)
+    assert Inbox(rt, store, clock, "worker-a").drain(send=lambda: None) == 0  # not before the retry time
+    clock.advance(timedelta(seconds=2))
+    while Inbox(rt, store, clock, "worker-a").drain(send=lambda: None):
         pass
     assert store.inbox_counts() == (0, 0, 0)
-    opened = store.incidents()
-    assert len(opened) == 3  # one incident per group: group 1's firing was not handled twice
-    assert sorted(row.status for row in opened) == ["open", "open", "resolved"]
+    assert incidents_by_group(store) == {"G1": ["resolved"], "G2": ["resolved"], "G3": ["open"]}
+
+
+def test_a_row_that_keeps_failing_is_given_up_after_ten_attempts_and_its_group_goes_on(setup, caplog) -> None:
+    rt, store, clock = setup
+    enqueue(store, clock, (1, "firing"), (1, "resolved"))
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    inbox = Inbox(rt, FaultyStore(store, 1, broken), clock, "worker-a")
+    for attempt in range(1, GIVE_UP_AFTER + 1):
+        assert inbox.drain(send=lambda: None) == 2  # the firing fails; its resolve is skipped behind it
+        inbox.store.reset()
+        clock.advance(retry_delay(attempt))
+    assert f"after {GIVE_UP_AFTER} attempts; given up, kept in the inbox: RuntimeError: a bug" in caplog.text
+    assert inbox.drain(send=lambda: None) == 1  # the resolve, no longer held up
+    assert store.inbox_counts() == (1, 0, 1)
+    assert incidents_by_group(store) == {}  # its resolve was handled: nothing of that group was opened
 
 
 def test_a_worker_killed_mid_batch_leaves_no_handled_row_but_the_last_to_replay(setup) -> None:
@@ -138,3 +162,21 @@ def test_a_worker_keeps_only_the_recently_used_incidents_read(setup, monkeypatch
     assert all(d.attempts == 1 for row in store.incidents() for d in store.deliveries(row.id, 0)
                if d.status != "skipped")  # every incident's rows were sent for (and failed: no settings here)
     assert len(worker._incidents) == 2
+
+
+def test_a_long_batch_renews_its_hold_so_no_other_owner_takes_over_midway(setup) -> None:
+    rt, store, clock = setup
+    enqueue(store, clock, (1, "firing"), (2, "firing"), (3, "firing"))
+    tried: list[list] = []
+
+    def slow() -> None:
+        clock.advance(timedelta(seconds=50))  # the first row took 50 s: the next starts with 10 s of lease left
+
+    def another_owner_looks() -> None:
+        clock.advance(timedelta(seconds=15))  # past the claim's 60 s, not past the renewal's
+        tried.append(store.claim_inbox("worker-b", clock.now().isoformat(),
+                                       (clock.now() + INBOX_LEASE).isoformat(), limit=10))
+
+    Inbox(rt, FaultyStore(store, 1, slow, then_3=another_owner_looks), clock, "worker-a").drain(send=lambda: None)
+    assert tried == [[]]  # the inbox was still worker-a's
+    assert store.inbox_counts() == (0, 0, 0) and len(store.incidents()) == 3

@@ -125,32 +125,49 @@ def _reject_constant(name: str) -> Any:
 
 
 def load_object(body: bytes | str) -> dict[str, Any]:
-    """Decode a request body that must be one JSON object (strict: no NaN or Infinity)."""
+    """Decode a request body that must be one JSON object (strict: UTF-8, no NaN or Infinity).
+
+    JSON over HTTP is UTF-8 (RFC 8259); json.loads would also take UTF-16 or UTF-32 bytes,
+    and a string may hold a NUL or a lone surrogate through an escape. None of those can be
+    stored (PostgreSQL text refuses NUL; no encoder writes a lone surrogate), so each is
+    refused here, naming where it is, rather than accepted and failing later.
+    """
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        text = body.decode("utf-8-sig") if isinstance(body, bytes) else body  # a BOM is tolerated
+    except UnicodeDecodeError as exc:
+        raise PayloadError("body", f"not UTF-8 (byte {exc.start}); JSON over HTTP is UTF-8") from None
+    if "\x00" in text:  # never valid JSON; ASCII in UTF-16 or UTF-32 without a BOM decodes so
+        raise PayloadError("body", "holds NUL bytes: not UTF-8 (UTF-16 or UTF-32?); JSON over HTTP is UTF-8")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise PayloadError("body", "nested too deeply to decode") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
+    except ValueError as exc:  # JSONDecodeError, the int digit limit
         raise PayloadError("body", f"not valid JSON: {str(exc)[:100]}") from None
     if not isinstance(data, dict):
         raise PayloadError("body", f"expected a JSON object, got {json_type(data)}")
-    raw = body.encode() if isinstance(body, str) else body
-    if b"\\u0000" in raw and (where := _nul_at(data)) is not None:  # only an escape can put NUL in JSON
-        raise PayloadError(where or "body", "contains a NUL character (\\u0000), which notify does not store")
+    if _SUSPECT_ESCAPE.search(text) and (where := _unstorable_at(data)) is not None:
+        raise PayloadError(where or "body", "contains a NUL character or a lone surrogate (an escape such as "
+                                            "\\u0000 or \\ud800), which notify does not store")
     return data
 
 
-def _nul_at(value: Any, path: str = "") -> str | None:
-    """The path of the first key or string holding a NUL character; None when there is none."""
+# Only an escape can put NUL or a surrogate into a decoded string: look for one before walking the data.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_at(value: Any, path: str = "") -> str | None:
+    """The path of the first key or string holding NUL or a surrogate; None when there is none."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if _UNSTORABLE.search(value) else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        name = str(key).replace("\x00", "\\u0000")
+        name = _UNSTORABLE.sub("?", str(key))
         where = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{name}" if path else name)
-        if isinstance(key, str) and "\x00" in key:
+        if isinstance(key, str) and _UNSTORABLE.search(key):
             return where
-        if (found := _nul_at(item, where)) is not None:
+        if (found := _unstorable_at(item, where)) is not None:
             return found
     return None
 

@@ -14,7 +14,6 @@ from typing import Any, Callable, Iterator
 from ..clock import Clock
 from ..engine import Runtime
 from ..incidents import acknowledge, incident_items, resolve, status_document
-from ..hooks.model import PayloadError
 from ..ingest import ingest, scoped_key
 from ..store import Store, StoreError
 from ..worker import Worker, worker_id
@@ -65,12 +64,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
         return result
 
     def do_enqueue(source: str, body: bytes, event: Any) -> dict[str, Any]:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise PayloadError("body", "not UTF-8 (JSON over HTTP is UTF-8: RFC 8259)") from None
-        key = scoped_key(event)
-        queued = store.enqueue(source, key, text, clock.now().isoformat())
+        key = scoped_key(event)  # parse() has checked the body: UTF-8, and storable
+        queued = store.enqueue(source, key, body.decode("utf-8"), clock.now().isoformat())
         return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key}
 
     services = Services(

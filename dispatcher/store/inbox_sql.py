@@ -1,9 +1,11 @@
-"""The inbox's SQL, shared by both stores (written with %s; SQLite's copy swaps in ?)."""
+"""The inbox's SQL and its claim rule, shared by both stores (SQL written with %s; SQLite's copy swaps in ?)."""
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 __all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DONE", "INBOX_FAILED",
-           "INBOX_NEXT", "INBOX_RELEASE"]
+           "INBOX_GIVE_UP", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "choose"]
 
 GIVE_UP_AFTER = 10  # failed attempts after which a row is kept for inspection but no longer tried
 
@@ -12,20 +14,25 @@ INBOX_COLUMNS = "id, source, dedup_key, body, received, attempts"
 # Is another owner handling the inbox? (owner, now)
 INBOX_BUSY = "SELECT 1 FROM inbox WHERE lease_owner IS NOT NULL AND lease_owner <> %s AND lease_until > %s LIMIT 1"
 
-# The oldest rows free to take (never leased, lease expired, failed and due again, or already ours),
-# each the oldest of its group still to be handled: a group's rows go one at a time, in order,
-# and a row that keeps failing holds up its own group only. (now, owner, limit)
-INBOX_NEXT = (f"SELECT id FROM inbox AS i WHERE i.attempts < {GIVE_UP_AFTER}"
-              " AND (i.lease_until IS NULL OR i.lease_until <= %s OR i.lease_owner = %s)"
-              " AND NOT EXISTS (SELECT 1 FROM inbox AS o WHERE o.dedup_key = i.dedup_key AND o.id < i.id"
-              f" AND o.attempts < {GIVE_UP_AFTER}) ORDER BY id LIMIT %s")
+# Rows still to be tried, oldest first, a page at a time, each with whether it is free to take now
+# (never leased, lease expired, failed and due again, or already ours). (now, owner, after id, page size)
+INBOX_PAGE = ("SELECT id, dedup_key, CASE WHEN lease_until IS NULL OR lease_until <= %s OR lease_owner = %s"
+              f" THEN 1 ELSE 0 END FROM inbox WHERE attempts < {GIVE_UP_AFTER} AND id > %s ORDER BY id LIMIT %s")
 
 # A handled row, deleted only while its owner still holds it. (id, owner)
 INBOX_DONE = "DELETE FROM inbox WHERE id = %s AND lease_owner = %s"
 
-# A failed row: counted, its error kept, free again at retry_at. (error, retry_at, id)
+# A failed row, while its owner still holds it: counted, its error kept, free again at retry_at.
+# (error, retry_at, id, owner)
 INBOX_FAILED = ("UPDATE inbox SET attempts = attempts + 1, error = %s, lease_owner = NULL, lease_until = %s "
-                "WHERE id = %s")
+                "WHERE id = %s AND lease_owner = %s")
+
+# A row that can never be handled as it is (its body no longer parses): given up at once. (error, id, owner)
+INBOX_GIVE_UP = (f"UPDATE inbox SET attempts = {GIVE_UP_AFTER}, error = %s, lease_owner = NULL, lease_until = NULL "
+                 "WHERE id = %s AND lease_owner = %s")
+
+# Extend an owner's hold on rows it is still handling. (lease_until, owner); the ids are appended.
+INBOX_RENEW = "UPDATE inbox SET lease_until = %s WHERE lease_owner = %s AND id IN "
 
 # Give back an owner's rows (a clean stop, or a dead sender child): their handling is safe to repeat. (owner)
 INBOX_RELEASE = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = %s"
@@ -33,3 +40,34 @@ INBOX_RELEASE = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE l
 # (waiting, failing, given up)
 INBOX_COUNTS = (f"SELECT COUNT(*), SUM(CASE WHEN attempts > 0 AND attempts < {GIVE_UP_AFTER} THEN 1 ELSE 0 END),"
                 f" SUM(CASE WHEN attempts >= {GIVE_UP_AFTER} THEN 1 ELSE 0 END) FROM inbox")
+
+PAGE = 256
+
+
+def choose(page: Callable[[int, int], Sequence[tuple]], limit: int) -> list[int]:
+    """The ids to lease: oldest first, skipping every row behind a row of its group that is not free.
+
+    `page(after_id, size)` returns INBOX_PAGE's rows. A group's rows may share a batch (its one
+    owner handles them in order); a group whose oldest row is leased elsewhere or failing waits
+    whole, so its "resolved" never overtakes its "firing". Reading in pages from the oldest row,
+    every row older than a chosen one has been seen: the cost is the rows read, not the backlog
+    of one group times itself.
+    """
+    chosen: list[int] = []
+    blocked: set[str] = set()
+    after = 0
+    while len(chosen) < limit:
+        rows = page(after, PAGE)
+        for row_id, group, free in rows:
+            if group in blocked:
+                continue
+            if not free:
+                blocked.add(group)
+                continue
+            chosen.append(row_id)
+            if len(chosen) == limit:
+                break
+        if len(rows) < PAGE:
+            break
+        after = rows[-1][0]
+    return chosen

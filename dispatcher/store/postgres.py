@@ -36,7 +36,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_NEXT, INBOX_RELEASE
+from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
+                        INBOX_RELEASE, INBOX_RENEW, choose)
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -440,10 +441,19 @@ class PostgresStore:
     # -- the inbox: monitoring webhooks before triage --------------------------------
 
     def enqueue(self, source: str, dedup_key: str, body: str, received: str) -> int:
-        """Store a webhook as received; committed before this returns."""
-        _, rows = self._statement("INSERT INTO inbox (source, dedup_key, body, received) VALUES (%s, %s, %s, %s)"
-                                  " RETURNING id", (source, dedup_key, body, received))
-        return rows[0][0]
+        """Store a webhook as received; committed before this returns.
+
+        An id is drawn at INSERT but seen by others only at COMMIT: two webhooks of one group
+        stored at once (an HA Alertmanager pair) could become visible out of id order. A lock per
+        group makes the second draw its id after the first committed.
+        """
+        def work(conn: psycopg.Connection) -> int:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify:inbox-group:' || current_schema()"
+                         " || ':' || %s, 0))", (dedup_key,))
+            return conn.execute("INSERT INTO inbox (source, dedup_key, body, received) VALUES (%s, %s, %s, %s)"
+                                " RETURNING id", (source, dedup_key, body, received)).fetchone()[0]
+
+        return self._write(work)
 
     def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]:
         """Lease the oldest waiting webhooks, unless another owner is handling the inbox right now."""
@@ -452,8 +462,11 @@ class PostgresStore:
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify:inbox:' || current_schema(), 0))")
             if conn.execute(INBOX_BUSY, (owner, now)).fetchone():
                 return []
-            return conn.execute(f"UPDATE inbox SET lease_owner = %s, lease_until = %s WHERE id IN ({INBOX_NEXT}) "
-                                f"RETURNING {INBOX_COLUMNS}", (owner, lease_until, now, owner, limit)).fetchall()
+            ids = choose(lambda after, size: conn.execute(INBOX_PAGE, (now, owner, after, size)).fetchall(), limit)
+            if not ids:
+                return []
+            return conn.execute(f"UPDATE inbox SET lease_owner = %s, lease_until = %s WHERE id = ANY(%s::bigint[]) "
+                                f"RETURNING {INBOX_COLUMNS}", (owner, lease_until, ids)).fetchall()
 
         return sorted((InboxRow(*row) for row in self._write(work)), key=lambda row: row.id)
 
@@ -461,8 +474,18 @@ class PostgresStore:
         """Delete a handled row; False when `owner` no longer holds it (its lease expired and was taken)."""
         return self._statement(INBOX_DONE, (inbox_id, owner))[0] == 1
 
-    def inbox_failed(self, inbox_id: int, error: str, retry_at: str) -> None:
-        self._statement(INBOX_FAILED, (error, retry_at, inbox_id))
+    def inbox_failed(self, inbox_id: int, owner: str, error: str, retry_at: str | None) -> bool:
+        """Record a failed try (retry_at None: give up now); False when `owner` no longer holds the row."""
+        query, args = ((INBOX_GIVE_UP, (error, inbox_id, owner)) if retry_at is None
+                       else (INBOX_FAILED, (error, retry_at, inbox_id, owner)))
+        return self._statement(query, args)[0] == 1
+
+    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
+        """Extend `owner`'s hold on these rows; returns how many it still held."""
+        id_list = [int(i) for i in ids]
+        if not id_list:
+            return 0
+        return self._statement(INBOX_RENEW + "(SELECT unnest(%s::bigint[]))", (lease_until, owner, id_list))[0]
 
     def release_inbox(self, owner: str) -> int:
         return self._statement(INBOX_RELEASE, (owner,))[0]

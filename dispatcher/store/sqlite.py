@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_NEXT, INBOX_RELEASE
+from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
+                        INBOX_RELEASE, INBOX_RENEW, choose)
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -485,13 +486,14 @@ class SQLiteStore:
     def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]:
         """Lease the oldest waiting webhooks, unless another owner is handling the inbox right now.
 
-        One owner at a time, oldest first, one row per group (see INBOX_NEXT): a group's
-        "resolved" is never handled before its "firing", even when the firing failed.
+        One owner at a time, oldest first, no row before an older one of its group that is not
+        free (see inbox_sql.choose): a group's "resolved" is never handled before its "firing".
         """
         def work(conn: sqlite3.Connection) -> list[tuple]:
             if conn.execute(_q(INBOX_BUSY), (owner, now)).fetchone():
                 return []
-            ids = [r[0] for r in conn.execute(_q(INBOX_NEXT), (now, owner, limit))]
+            ids = choose(lambda after, size: conn.execute(_q(INBOX_PAGE), (now, owner, after, size)).fetchall(),
+                         limit)
             conn.executemany("UPDATE inbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
                              [(owner, lease_until, i) for i in ids])
             marks = ",".join("?" * len(ids))
@@ -504,8 +506,19 @@ class SQLiteStore:
         """Delete a handled row; False when `owner` no longer holds it (its lease expired and was taken)."""
         return self._write(lambda conn: conn.execute(_q(INBOX_DONE), (inbox_id, owner)).rowcount) == 1
 
-    def inbox_failed(self, inbox_id: int, error: str, retry_at: str) -> None:
-        self._write(lambda conn: conn.execute(_q(INBOX_FAILED), (error, retry_at, inbox_id)))
+    def inbox_failed(self, inbox_id: int, owner: str, error: str, retry_at: str | None) -> bool:
+        """Record a failed try (retry_at None: give up now); False when `owner` no longer holds the row."""
+        query, args = ((INBOX_GIVE_UP, (error, inbox_id, owner)) if retry_at is None
+                       else (INBOX_FAILED, (error, retry_at, inbox_id, owner)))
+        return self._write(lambda conn: conn.execute(_q(query), args).rowcount) == 1
+
+    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
+        """Extend `owner`'s hold on these rows; returns how many it still held."""
+        id_list = [int(i) for i in ids]
+        if not id_list:
+            return 0
+        query = _q(INBOX_RENEW) + f"({','.join('?' * len(id_list))})"
+        return self._write(lambda conn: conn.execute(query, (lease_until, owner, *id_list)).rowcount)
 
     def release_inbox(self, owner: str) -> int:
         return self._write(lambda conn: conn.execute(_q(INBOX_RELEASE), (owner,)).rowcount)
