@@ -156,3 +156,27 @@ def test_a_worker_ticking_at_a_made_up_time_leaves_stored_webhooks_to_the_real_c
     assert run("worker", "--once").exit_code == 0
     assert store.inbox_counts() == (0, 0, 0) and [i.klass for i in store.incidents()] == ["outage"]
     store.close()
+
+
+def test_notify_inbox_lists_retries_and_discards_stored_webhooks(clean_env: Path) -> None:
+    from dispatcher.store import open_store
+    from dispatcher.store.inbox_sql import GIVE_UP_AFTER
+
+    run("db", "upgrade")
+    store = open_store(f"sqlite:///{clean_env / 'state' / 'notify' / 'notify.db'}")
+    broken = store.enqueue("alertmanager", "alertmanager:{}:{alertname=\"DiskFull\"}", '{"status": "firing"}',
+                           "2026-11-27T01:00:00+00:00")
+    waiting = store.enqueue("grafana", "grafana:abc", "{}", "2026-11-27T01:00:01+00:00")
+    store.claim_inbox("w", "2026-11-27T01:00:02+00:00", "2026-11-27T01:01:00+00:00", limit=1)
+    store.inbox_failed(broken, "w", "PayloadError: version: missing", None)
+    listed = run("inbox")
+    assert listed.exit_code == 0
+    assert f"{broken:>6}  alertmanager given up  {GIVE_UP_AFTER} tries  2026-11-27T01:00:00" in listed.stdout
+    assert "PayloadError: version: missing" in listed.stdout and f"{waiting:>6}  grafana      waiting" in listed.stdout
+    doc = json.loads(run("inbox", "--retry", str(broken), "--json").stdout)
+    assert doc["retried"] == 1 and [(w["id"], w["state"], w["error"]) for w in doc["webhooks"]] == [
+        (broken, "waiting", None), (waiting, "waiting", None)]
+    gone = run("inbox", "--discard", str(broken), "--discard", "999")
+    assert gone.exit_code == 2 and "1 discarded" in gone.stdout and "1 of the ids given are not in the inbox" in gone.stderr
+    assert store.inbox_counts() == (1, 0, 0)
+    store.close()

@@ -616,3 +616,15 @@ def test_two_webhooks_of_one_group_stored_at_once_on_postgres_get_ids_in_commit_
         assert second and second[0] > first
         assert [r.id for r in store.claim_inbox("a", T0, T1, limit=10)] == [first, second[0]]
         store.close()
+
+
+def test_an_operator_can_list_retry_and_discard_stored_webhooks(store: Any) -> None:
+    given_up, waiting = store.enqueue("grafana", "g", "{}", T0), store.enqueue("grafana", "h", "{}", T1)
+    store.claim_inbox("a", T0, T1, limit=1)
+    store.inbox_failed(given_up, "a", "PayloadError: x", None)
+    assert [(r["id"], r["attempts"], r["error"]) for r in store.inbox_rows()] == [
+        (given_up, GIVE_UP_AFTER, "PayloadError: x"), (waiting, 0, None)]
+    assert store.inbox_retry([given_up, 12345]) == 1
+    assert [r.id for r in store.claim_inbox("b", T2, T5, limit=10)] == [given_up, waiting]
+    assert store.inbox_discard([given_up]) == 1 and store.inbox_discard([]) == 0
+    assert [r["id"] for r in store.inbox_rows()] == [waiting]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 __all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DONE", "INBOX_FAILED",
-           "INBOX_GIVE_UP", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "choose"]
+           "INBOX_GIVE_UP", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY", "choose"]
 
 GIVE_UP_AFTER = 10  # failed attempts after which a row is kept for inspection but no longer tried
 
@@ -36,6 +36,12 @@ INBOX_RENEW = "UPDATE inbox SET lease_until = %s WHERE lease_owner = %s AND id I
 
 # Give back an owner's rows (a clean stop, or a dead sender child): their handling is safe to repeat. (owner)
 INBOX_RELEASE = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = %s"
+
+# What an operator sees (`notify inbox`): every row but the body, oldest first.
+INBOX_LIST = "SELECT id, source, dedup_key, received, attempts, error, lease_owner, lease_until FROM inbox ORDER BY id"
+
+# An operator's retry of rows (after a fix): tried again at once, from the first attempt. The ids are appended.
+INBOX_RETRY = "UPDATE inbox SET attempts = 0, error = NULL, lease_owner = NULL, lease_until = NULL WHERE id IN "
 
 # (waiting, failing, given up)
 INBOX_COUNTS = (f"SELECT COUNT(*), SUM(CASE WHEN attempts > 0 AND attempts < {GIVE_UP_AFTER} THEN 1 ELSE 0 END),"

@@ -37,7 +37,7 @@ from psycopg.pq import TransactionStatus
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
-                        INBOX_RELEASE, INBOX_RENEW, choose)
+                        INBOX_LIST, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose)
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -489,6 +489,21 @@ class PostgresStore:
 
     def release_inbox(self, owner: str) -> int:
         return self._statement(INBOX_RELEASE, (owner,))[0]
+
+    def inbox_rows(self) -> list[dict[str, Any]]:
+        """Every stored webhook but its body, oldest first (`notify inbox`)."""
+        keys = ("id", "source", "dedup_key", "received", "attempts", "error", "lease_owner", "lease_until")
+        return [dict(zip(keys, row)) for row in self._read(INBOX_LIST)]
+
+    def inbox_retry(self, ids: Iterable[int]) -> int:
+        """Make rows due again at once from their first attempt; returns how many there were."""
+        id_list = [int(i) for i in ids]
+        return self._statement(INBOX_RETRY + "(SELECT unnest(%s::bigint[]))", (id_list,))[0] if id_list else 0
+
+    def inbox_discard(self, ids: Iterable[int]) -> int:
+        """Delete rows an operator has dealt with; returns how many there were."""
+        id_list = [int(i) for i in ids]
+        return self._statement("DELETE FROM inbox WHERE id = ANY(%s::bigint[])", (id_list,))[0] if id_list else 0
 
     def inbox_counts(self) -> tuple[int, int, int]:
         """(waiting, failing, given up): webhooks not handled yet, those failing, those no longer tried."""

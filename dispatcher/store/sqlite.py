@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
-                        INBOX_RELEASE, INBOX_RENEW, choose)
+                        INBOX_LIST, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose)
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -523,10 +523,31 @@ class SQLiteStore:
     def release_inbox(self, owner: str) -> int:
         return self._write(lambda conn: conn.execute(_q(INBOX_RELEASE), (owner,)).rowcount)
 
+    def inbox_rows(self) -> list[dict[str, Any]]:
+        """Every stored webhook but its body, oldest first (`notify inbox`)."""
+        return [_inbox_item(row) for row in self._read(INBOX_LIST)]
+
+    def inbox_retry(self, ids: Iterable[int]) -> int:
+        """Make rows due again at once from their first attempt; returns how many there were."""
+        id_list = [int(i) for i in ids]
+        query = _q(INBOX_RETRY) + f"({','.join('?' * len(id_list))})"
+        return self._write(lambda conn: conn.execute(query, id_list).rowcount) if id_list else 0
+
+    def inbox_discard(self, ids: Iterable[int]) -> int:
+        """Delete rows an operator has dealt with; returns how many there were."""
+        id_list = [int(i) for i in ids]
+        query = f"DELETE FROM inbox WHERE id IN ({','.join('?' * len(id_list))})"
+        return self._write(lambda conn: conn.execute(query, id_list).rowcount) if id_list else 0
+
     def inbox_counts(self) -> tuple[int, int, int]:
         """(waiting, failing, given up): webhooks not handled yet, those failing, those no longer tried."""
         waiting, failing, given_up = self._read(INBOX_COUNTS)[0]
         return waiting, failing or 0, given_up or 0
+
+
+def _inbox_item(row: tuple) -> dict[str, Any]:
+    keys = ("id", "source", "dedup_key", "received", "attempts", "error", "lease_owner", "lease_until")
+    return dict(zip(keys, row))
 
 
 def _q(query: str) -> str:

@@ -1,0 +1,54 @@
+"""`notify inbox`: the Alertmanager and Grafana webhooks `notify serve` stored and has not handled yet.
+
+Normally empty within milliseconds. What stays is either waiting for a worker
+(none running, or a backlog), failing (retried with backoff), or given up (kept
+for inspection after repeated failures, or at once when its body no longer
+parses). After fixing the cause, `--retry` makes rows due again at once;
+`--discard` deletes rows that should never be handled (they are gone for good).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .cli import _emit, _fail, _settings, handles_errors, json_option, main
+
+
+@main.command()
+@click.option("--retry", "retry_ids", multiple=True, type=int, metavar="ID",
+              help="Try this stored webhook again now, from its first attempt (repeatable).")
+@click.option("--discard", "discard_ids", multiple=True, type=int, metavar="ID",
+              help="Delete this stored webhook without handling it (repeatable; it is gone for good).")
+@json_option
+@handles_errors
+def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
+    """List the webhooks stored and not handled yet: waiting, failing or given up."""
+    from .store import open_store
+    from .store.inbox_sql import GIVE_UP_AFTER
+
+    if set(retry_ids) & set(discard_ids):
+        _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")
+    settings = _settings()
+    store = open_store(settings.resolved_store_url())
+    try:
+        retried, discarded = store.inbox_retry(retry_ids), store.inbox_discard(discard_ids)
+        rows = store.inbox_rows()
+    finally:
+        store.close()
+    for row in rows:
+        row["state"] = ("given up" if row["attempts"] >= GIVE_UP_AFTER else "failing" if row["attempts"]
+                        else "waiting")
+    missing = len(set(retry_ids)) - retried + len(set(discard_ids)) - discarded
+    if as_json:
+        _emit(json.dumps({"schema": 1, "command": "inbox", "retried": retried, "discarded": discarded,
+                          "webhooks": rows}, indent=2), settings)
+    else:
+        notes = ([f"{retried} to be tried again now"] if retry_ids else []) + \
+                ([f"{discarded} discarded"] if discard_ids else [])
+        lines = [f"{r['id']:>6}  {r['source']:<12} {r['state']:<9} {r['attempts']:>2} tries  {r['received'][:19]}  "
+                 f"{r['dedup_key'][:60]}" + (f"\n        {r['error']}" if r["error"] else "") for r in rows]
+        _emit("\n".join(notes + (lines or ["no stored webhooks waiting"])), settings)
+    if missing:
+        _fail(f"{missing} of the ids given are not in the inbox (handled already, or never stored)")
