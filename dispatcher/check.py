@@ -70,7 +70,9 @@ def _check_store(settings: Settings) -> list[Problem]:
     if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
         return [error("settings", "NOTIFY_STORE_URL", f"cannot create or write the store {path} "
                       f"({existing} is not a writable directory)")]
-    return [note("settings", "NOTIFY_STORE_URL", f"store: {path}")]
+    if path.exists():  # an existing store must be at this notify's schema, or every command would refuse it
+        return _check_schema(url, str(path))
+    return [note("settings", "NOTIFY_STORE_URL", f"store: {path} (created on first use)")]
 
 
 def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
@@ -170,6 +172,13 @@ def _check_shared_webhooks(file: str, directory: Directory, settings: Settings) 
 def _check_postgres(url: str) -> list[Problem]:
     """Connect and read the schema version; never print the password."""
     from .api import mask_secrets
+
+    return _check_schema(url, mask_secrets(url))
+
+
+def _check_schema(url: str, shown: str) -> list[Problem]:
+    """Read an existing store's schema version (read-only) and say whether this notify can use it."""
+    from .api import mask_secrets
     from .store import StoreError, peek_store
     from .store.schema import SCHEMA_VERSION
 
@@ -181,9 +190,12 @@ def _check_postgres(url: str) -> list[Problem]:
     except StoreError as exc:
         return [error("settings", "NOTIFY_STORE_URL", mask_secrets(str(exc)))]
     if version < SCHEMA_VERSION:
-        return [error("settings", "NOTIFY_STORE_URL", f"store {mask_secrets(url)} is at schema {version}, "
+        return [error("settings", "NOTIFY_STORE_URL", f"store {shown} is at schema {version}, "
                       f"this notify needs {SCHEMA_VERSION}: run `notify db upgrade`")]
-    return [note("settings", "NOTIFY_STORE_URL", f"store: {mask_secrets(url)} (schema {version})")]
+    if version > SCHEMA_VERSION:
+        return [error("settings", "NOTIFY_STORE_URL", f"store {shown} is at schema {version}, newer than this "
+                      f"notify ({SCHEMA_VERSION}): upgrade notify")]
+    return [note("settings", "NOTIFY_STORE_URL", f"store: {shown} (schema {version})")]
 
 
 def _is_incoming_webhook(url: str) -> bool:

@@ -180,3 +180,17 @@ def test_notify_inbox_lists_retries_and_discards_stored_webhooks(clean_env: Path
     assert gone.exit_code == 2 and "1 discarded" in gone.stdout and "1 of the ids given are not in the inbox" in gone.stderr
     assert store.inbox_counts() == (1, 0, 0)
     store.close()
+
+
+def test_check_refuses_a_sqlite_store_on_an_older_schema_as_every_other_command_would(clean_env: Path) -> None:
+    path = clean_env / "state" / "notify" / "notify.db"
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(V1 + ";\nINSERT INTO meta VALUES ('schema_version', '1');")
+    conn.close()
+    checked = run("check")
+    assert checked.exit_code == 2
+    assert f"is at schema 1, this notify needs {SCHEMA_VERSION}: run `notify db upgrade`" in checked.stdout
+    run("db", "upgrade")
+    again = run("check").stdout  # still exit 2 here: no channel has settings in this test
+    assert "notify db upgrade" not in again and f"notify.db (schema {SCHEMA_VERSION})" in again

@@ -135,9 +135,10 @@ def load_object(body: bytes | str) -> dict[str, Any]:
     try:
         text = body.decode("utf-8-sig") if isinstance(body, bytes) else body  # a BOM is tolerated
     except UnicodeDecodeError as exc:
-        raise PayloadError("body", f"not UTF-8 (byte {exc.start}); JSON over HTTP is UTF-8") from None
+        raise PayloadError("body", f"not UTF-8 (an invalid byte at offset {exc.start}); JSON is sent as UTF-8"
+                                   " (RFC 8259)") from None
     if "\x00" in text:  # never valid JSON; ASCII in UTF-16 or UTF-32 without a BOM decodes so
-        raise PayloadError("body", "holds NUL bytes: not UTF-8 (UTF-16 or UTF-32?); JSON over HTTP is UTF-8")
+        raise PayloadError("body", "holds NUL bytes: not UTF-8 (UTF-16 or UTF-32?); JSON is sent as UTF-8 (RFC 8259)")
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:

@@ -64,7 +64,7 @@ class _StoreCollector:
         yield GaugeMetricFamily("notify_pending_deliveries", "Deliveries waiting in the outbox.",
                                 value=stats["pending"])
         waiting, failing, given_up = self.store.inbox_counts()
-        yield GaugeMetricFamily("notify_inbox_waiting", "Webhooks stored and not yet handled by the worker loop.",
+        yield GaugeMetricFamily("notify_inbox_waiting", "Webhooks stored and still to be handled by the worker loop.",
                                 value=waiting)
         yield GaugeMetricFamily("notify_inbox_failing", "Stored webhooks whose handling failed (kept, retried).",
                                 value=failing)

@@ -40,12 +40,16 @@ def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0) -> 
 def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callable[[], None],
          last_tick: Callable[[], datetime | None], interval: float) -> App:
     def health() -> dict[str, Any]:
-        version = store.schema_version()
         tick = last_tick()
         alive = worker_alive(tick, clock.now(), interval)
-        waiting, failing, given_up = store.inbox_counts()
-        return {"ok": alive, "store": {"ok": True, "schema": version},
-                "worker": {"ok": alive, "last_tick": tick.isoformat() if tick else None},
+        worker = {"ok": alive, "last_tick": tick.isoformat() if tick else None}
+        try:
+            version = store.schema_version()
+            waiting, failing, given_up = store.inbox_counts()
+        except StoreError as exc:  # the answer a load balancer reads: what is down, as JSON (the message masks secrets)
+            log.error("health check: %s", exc)
+            return {"ok": False, "store": {"ok": False, "error": str(exc)}, "worker": worker}
+        return {"ok": alive, "store": {"ok": True, "schema": version}, "worker": worker,
                 "inbox": {"waiting": waiting, "failing": failing, "given_up": given_up}}
 
     def do_resolve(incident_id: str, message: str | None, by: str | None) -> dict[str, Any]:

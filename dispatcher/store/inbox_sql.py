@@ -43,8 +43,10 @@ INBOX_LIST = "SELECT id, source, dedup_key, received, attempts, error, lease_own
 # An operator's retry of rows (after a fix): tried again at once, from the first attempt. The ids are appended.
 INBOX_RETRY = "UPDATE inbox SET attempts = 0, error = NULL, lease_owner = NULL, lease_until = NULL WHERE id IN "
 
-# (waiting, failing, given up)
-INBOX_COUNTS = (f"SELECT COUNT(*), SUM(CASE WHEN attempts > 0 AND attempts < {GIVE_UP_AFTER} THEN 1 ELSE 0 END),"
+# (waiting: still to be handled, failing: of those, failed at least once, given up: no longer tried).
+# Given-up rows are not waiting, so an alert on a backlog clears once only they are left.
+INBOX_COUNTS = (f"SELECT COALESCE(SUM(CASE WHEN attempts < {GIVE_UP_AFTER} THEN 1 ELSE 0 END), 0),"
+                f" SUM(CASE WHEN attempts > 0 AND attempts < {GIVE_UP_AFTER} THEN 1 ELSE 0 END),"
                 f" SUM(CASE WHEN attempts >= {GIVE_UP_AFTER} THEN 1 ELSE 0 END) FROM inbox")
 
 PAGE = 256
