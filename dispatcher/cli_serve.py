@@ -42,10 +42,24 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before the fork
     from .api import mask_secrets
 
+    _warn_about_unusable_channels(rt, local_config_dir)
     click.echo(f"notify serve: listening on http://{host}:{port} (store {mask_secrets(store_url)})", err=True)
     run_server(rt, lambda: open_store(store_url), SystemClock(), host=host, port=port, interval=interval,
                sender_process=not worker_thread)
     click.echo("notify serve: stopped, worker finished and leases released", err=True)
+
+
+def _warn_about_unusable_channels(rt: object, local_config_dir: Path | None) -> None:
+    """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
+    from .check import channels_used
+    from .config import check_command
+    from .engine import unusable_channels
+
+    used = channels_used(rt.policy, rt.directory)
+    for channel, why in unusable_channels(rt, used).items():
+        click.echo(f"notify serve: warning: {why}: the {len(used[channel])} places in the policy that page by "
+                   f"{channel} will fail (and fall back where they can); run `{check_command(local_config_dir)}`",
+                   err=True)
 
 
 @main.command()

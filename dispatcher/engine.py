@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .api import Address, Notice
 from .clock import Clock
@@ -172,6 +172,15 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
         report.notes.append(f"{', '.join(broken)}: no usable settings, a real send would not reach those recipients "
                             f"(run `{check_command(rt.paths.config_dir if given else None)}`)")
     return report
+
+
+def unusable_channels(rt: Runtime, channels: Iterable[str]) -> dict[str, str]:
+    """Of these channels, those whose every send would fail as configured, with why."""
+    registry = Registry(rt.settings, rt.directory)
+    try:
+        return {c: why for c in sorted(set(channels)) if (why := _why_sends_would_fail(registry, c))}
+    finally:
+        registry.close()
 
 
 def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:

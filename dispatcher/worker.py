@@ -127,11 +127,12 @@ class Worker:
     def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
         """Tick every `interval` seconds until stopped; between ticks, send at once what a wake or a retry brings.
 
-        Timers are due at times, so the full tick (heartbeat, every open incident's timers, then the
-        outbox) runs on the interval. A wake means a webhook was stored, or a stored event put rows in
-        the outbox: those are handled and sent right away, without the heartbeat write and the scan of every open incident's timers
-        that a tick does, so a page goes out within milliseconds of its webhook however many
-        incidents are open, and a burst of webhooks is not slowed by a timer scan per wake.
+        Timers are due at times, so the full tick (heartbeat, stored webhooks, every open incident's
+        timers, then the outbox) runs on the interval. A wake means a webhook was stored, or a stored
+        event put rows in the outbox: those are handled and sent right away, without the heartbeat
+        write and the scan of every open incident's timers that a tick does, so a page goes out
+        within milliseconds of its webhook however many incidents are open, and a burst of webhooks
+        is not slowed by a timer scan per wake.
         """
         wake = wake or stop
         next_tick = 0.0

@@ -177,7 +177,8 @@ def test_notify_inbox_lists_retries_and_discards_stored_webhooks(clean_env: Path
     assert doc["retried"] == 1 and [(w["id"], w["state"], w["error"]) for w in doc["webhooks"]] == [
         (broken, "waiting", None), (waiting, "waiting", None)]
     gone = run("inbox", "--discard", str(broken), "--discard", "999")
-    assert gone.exit_code == 2 and "1 discarded" in gone.stdout and "1 of the ids given are not in the inbox" in gone.stderr
+    assert gone.exit_code == 2 and "1 discarded" in gone.stdout
+    assert "1 of the ids given are not in the inbox" in gone.stderr
     assert store.inbox_counts() == (1, 0, 0)
     store.close()
 

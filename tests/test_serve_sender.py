@@ -253,3 +253,13 @@ def test_sigterm_to_the_whole_process_group_stops_both_without_a_replacement_sen
     assert serve.proc.wait(timeout=60) == 0
     log = serve.log.read_text()
     assert "sending from this process instead" not in log and "worker finished and leases released" in log
+
+
+def test_serve_says_at_start_which_channels_cannot_deliver(tmp_path: Path, hook: RecordingServer) -> None:
+    """Every hook is answered 202 whatever happens next: pages that cannot go out are said at start."""
+    serve = Serve(tmp_path, hook.url + "/out")  # only the outbound webhook has settings here
+    assert serve.stop() == 0
+    log = serve.log.read_text()
+    assert "warning: channel 'email' has no settings: the 24 places in the policy that page by email will fail" in log
+    assert {"email", "slack", "sms", "phone"} == {c for c in ("email", "slack", "sms", "phone", "webhook")
+                                                  if f"warning: channel '{c}'" in log}
