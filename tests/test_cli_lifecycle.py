@@ -96,12 +96,17 @@ def test_unknown_incident_is_a_clear_error() -> None:
     assert result.exit_code == 2 and "SEC-1999-001: no such incident" in result.stderr
 
 
-def test_a_store_behind_is_refused_until_db_upgrade(clean_env: Path) -> None:
-    path = clean_env / "state" / "notify" / "notify.db"
+def store_at_schema_1(state: Path) -> None:
+    """The default store of `state`, as the first release of notify left it."""
+    path = state / "notify" / "notify.db"
     path.parent.mkdir(parents=True)
     conn = sqlite3.connect(path)
     conn.executescript(V1 + ";\nINSERT INTO meta VALUES ('schema_version', '1');")
     conn.close()
+
+
+def test_a_store_behind_is_refused_until_db_upgrade(clean_env: Path) -> None:
+    store_at_schema_1(clean_env / "state")
     refused = run("incidents")
     assert refused.exit_code == 2
     assert f"is at schema 1, this notify needs {SCHEMA_VERSION}: run `notify db upgrade`" in refused.stderr
@@ -184,11 +189,7 @@ def test_notify_inbox_lists_retries_and_discards_stored_webhooks(clean_env: Path
 
 
 def test_check_refuses_a_sqlite_store_on_an_older_schema_as_every_other_command_would(clean_env: Path) -> None:
-    path = clean_env / "state" / "notify" / "notify.db"
-    path.parent.mkdir(parents=True)
-    conn = sqlite3.connect(path)
-    conn.executescript(V1 + ";\nINSERT INTO meta VALUES ('schema_version', '1');")
-    conn.close()
+    store_at_schema_1(clean_env / "state")
     checked = run("check")
     assert checked.exit_code == 2
     assert f"is at schema 1, this notify needs {SCHEMA_VERSION}: run `notify db upgrade`" in checked.stdout
