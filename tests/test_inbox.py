@@ -180,3 +180,18 @@ def test_a_long_batch_renews_its_hold_so_no_other_owner_takes_over_midway(setup)
     Inbox(rt, FaultyStore(store, 1, slow, then_3=another_owner_looks), clock, "worker-a").drain(send=lambda: None)
     assert tried == [[]]  # the inbox was still worker-a's
     assert store.inbox_counts() == (0, 0, 0) and len(store.incidents()) == 3
+
+
+def test_a_full_tick_handles_a_bounded_number_of_batches_so_timers_and_sends_get_their_turn(
+        setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dispatcher import worker as worker_module
+
+    rt, store, clock = setup
+    monkeypatch.setattr(worker_module, "BATCHES_PER_TICK", 2)
+    enqueue(store, clock, *((g, "firing") for g in range(1, 6)))
+    worker = worker_module.Worker(rt, store, clock, inbox_batch=1)
+    worker.tick()
+    assert store.inbox_counts() == (3, 0, 0) and len(store.incidents()) == 2  # the rest: the next tick, or a wake
+    worker.tick()
+    worker.tick()
+    assert store.inbox_counts() == (0, 0, 0) and len(store.incidents()) == 5
