@@ -135,7 +135,8 @@ def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: 
     title, priority = (klass.title, klass.priority) if klass else (incident.klass.capitalize(), "-")
     return {"id": incident.id, "class": incident.klass, "title": title, "priority": priority,
             "status": status, "drill": incident.drill, "started": incident.started.isoformat(),
-            "fields": public_fields(incident), "existing": existing}
+            "fields": public_fields(incident), "existing": existing,
+            "needs_review": incident.needs_review}  # a weak triage match: only the on-call primary was paged
 
 
 def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:

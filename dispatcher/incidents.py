@@ -185,13 +185,16 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
 def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
     """Incidents as JSON-able summaries, oldest first."""
     return [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
-             "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at}
+             "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at,
+             "needs_review": bool(r.meta.get("needs_review", False))}
             for r in store.incidents(open_only=open_only)]
 
 
 def status_text(doc: dict[str, Any]) -> str:
     inc = doc["incident"]
     lines = [f"{inc['id']}  {inc['title']}  status: {inc['status']}  started {inc['started']}"]
+    if inc.get("needs_review"):
+        lines.append("  needs review: triage was not sure of the class, so only the on-call primary was paged")
     lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['detail']}"
               + (f" (by {e['by']})" if e["by"] and e["by"] not in (e["detail"] or "") else "")
               for e in doc["timeline"]]

@@ -15,6 +15,7 @@ import pytest
 import requests
 import uvicorn
 
+from dispatcher.incidents import status_text
 from dispatcher.server.auth import sign
 from dispatcher.server.run import build
 
@@ -179,6 +180,11 @@ def test_an_alert_no_rule_matches_still_notifies(server: Server) -> None:
     answer = server.post("/hooks/generic", body).json()
     assert answer["outcome"] == "opened" and answer["class"] == "technical" and answer["needs_review"] is True
     assert answer["deliveries"] >= 1  # the on-call primary hears about it
+    # and the mark stays visible after the answer (an Alertmanager hook's answer is only "queued")
+    assert [i["needs_review"] for i in server.get("/incidents").json()["incidents"]] == [True]
+    status = server.get(f"/incidents/{answer['incident']}").json()
+    assert status["incident"]["needs_review"] is True
+    assert "needs review: triage was not sure of the class" in status_text(status)
 
 
 @pytest.mark.parametrize("headers, token", [({}, None), ({}, "wrong"), ({"Authorization": "Basic abc"}, None)])

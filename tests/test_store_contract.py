@@ -628,3 +628,15 @@ def test_an_operator_can_list_retry_and_discard_stored_webhooks(store: Any) -> N
     assert [r.id for r in store.claim_inbox("b", T2, T5, limit=10)] == [given_up, waiting]
     assert store.inbox_discard([given_up]) == 1 and store.inbox_discard([]) == 0
     assert [r["id"] for r in store.inbox_rows()] == [waiting]
+
+
+def test_a_new_sqlite_store_and_its_journal_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """It holds people's phone numbers and addresses, and alert bodies."""
+    import stat
+
+    path = tmp_path / "state" / "notify.db"
+    store = open_store(f"sqlite:///{path}")
+    store.enqueue("alertmanager", "g", "{}", T0)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
+    store.close()
+    assert modes["notify.db"] == 0o600 and modes.get("notify.db-wal", 0o600) == 0o600, modes

@@ -68,9 +68,12 @@ class SQLiteStore:
         if path != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # People's phone numbers and addresses, and alert bodies: readable by notify's user only.
+                # SQLite gives its -wal and -shm files the database file's permissions.
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
             except OSError as exc:
-                raise StoreError(f"cannot create the state directory {Path(path).parent} (NOTIFY_STATE_DIR or "
-                                 f"NOTIFY_STORE_URL): {exc.strerror}") from None
+                raise StoreError(f"cannot create the state directory {Path(path).parent} or the store in it "
+                                 f"(NOTIFY_STATE_DIR or NOTIFY_STORE_URL): {exc.strerror}") from None
         store = cls(_connect(path), path, None if path == ":memory:" else _connect(path, wal=False))
         version = store.schema_version()
         if version == 0 or upgrade:
