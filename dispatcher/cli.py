@@ -459,7 +459,8 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
         _emit(f"{row['name']:<8} {state:<15} {row['target']:<6} {row['module']}", settings)
 
 
-from . import cli_drill, cli_inbox, cli_lifecycle, cli_serve, cli_triage  # noqa: E402,F401  (register commands on `main`)
+# Register the commands on `main`.
+from . import cli_drill, cli_inbox, cli_lifecycle, cli_serve, cli_triage  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

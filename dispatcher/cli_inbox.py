@@ -26,7 +26,6 @@ from .cli import _emit, _fail, _settings, handles_errors, json_option, main
 def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
     """List the webhooks stored and not handled yet: waiting, failing or given up."""
     from .store import open_store
-    from .store.inbox_sql import GIVE_UP_AFTER
 
     if set(retry_ids) & set(discard_ids):
         _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")
@@ -37,9 +36,6 @@ def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: boo
         rows = store.inbox_rows()
     finally:
         store.close()
-    for row in rows:
-        row["state"] = ("given up" if row["attempts"] >= GIVE_UP_AFTER else "failing" if row["attempts"]
-                        else "waiting")
     missing = len(set(retry_ids)) - retried + len(set(discard_ids)) - discarded
     if as_json:
         _emit(json.dumps({"schema": 1, "command": "inbox", "retried": retried, "discarded": discarded,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .cli import _config_dir, _degraded_note, _emit, _fail, _settings, config_dir_option, handles_errors, \
     json_option, main, wait_option
+
+if TYPE_CHECKING:
+    from .engine import Runtime
 
 
 @main.command()
@@ -49,7 +52,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     click.echo("notify serve: stopped, worker finished and leases released", err=True)
 
 
-def _warn_about_unusable_channels(rt: object, local_config_dir: Path | None) -> None:
+def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None) -> None:
     """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
     from .check import channels_used
     from .config import check_command

@@ -148,29 +148,22 @@ def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:
 def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     """Render every step-0 message and say who would get it; send and write nothing."""
     report = Report(command, "dry-run", incident_summary(rt, incident, status="dry-run"))
-    registry = Registry(rt.settings, rt.directory)
-    failing: dict[str, str] = {}  # channel -> why a real send on it would fail
-    try:
-        for planned in plan_step(incident, rt.klass(incident.klass), 0, rt.directory):
-            if planned.skip:
-                report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
-                continue
-            notice, warning = compose_notice(rt, incident, planned)
-            channel = planned.address.channel
-            if channel not in failing:
-                failing[channel] = _why_sends_would_fail(registry, channel) or ""
-            if failing[channel]:
-                warning = (f"{warning}; " if warning else "") + f"{failing[channel]}: a real send would fail"
-            fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
-            report.deliveries.append(line_for(
-                planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
-                message={"subject": notice.subject, "text": notice.text}))
-    finally:
-        registry.close()
-    broken = sorted(channel for channel, why in failing.items() if why)
+    step = plan_step(incident, rt.klass(incident.klass), 0, rt.directory)
+    failing = unusable_channels(rt, (p.address.channel for p in step if not p.skip))  # channel -> why
+    for planned in step:
+        if planned.skip:
+            report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
+            continue
+        notice, warning = compose_notice(rt, incident, planned)
+        if why := failing.get(planned.address.channel):
+            warning = (f"{warning}; " if warning else "") + f"{why}: a real send would fail"
+        fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
+        report.deliveries.append(line_for(
+            planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
+            message={"subject": notice.subject, "text": notice.text}))
     given = rt.paths.source == "--config-dir"
-    if broken:
-        report.notes.append(f"{', '.join(broken)}: no usable settings, a real send would not reach those recipients "
+    if failing:
+        report.notes.append(f"{', '.join(failing)}: no usable settings, a real send would not reach those recipients "
                             f"(run `{check_command(rt.paths.config_dir if given else None)}`)")
     return report
 

@@ -126,14 +126,10 @@ class App:
             event = parse(source, body)
         except PayloadError as exc:
             raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
-        if source in QUEUED:
-            answer = await self._run(self.services.enqueue, source, body, event)
-            self.services.wake()
-            return 202, answer, "application/json"
+        if source in QUEUED:  # the services wake the worker loop themselves, from the store thread
+            return 202, await self._run(self.services.enqueue, source, body, event), "application/json"
         result = await self._run(self.services.ingest, event)
         self.metrics.ingested.labels(source, result.outcome).inc()
-        if result.delivery_ids:
-            self.services.wake()
         return 202, result.as_json(), "application/json"
 
     async def _incident_action(self, incident_id: str, action: str, body: dict) -> tuple[int, Any, str]:

@@ -70,6 +70,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
     def do_enqueue(source: str, body: bytes, event: Any) -> dict[str, Any]:
         key = scoped_key(event)  # parse() has checked the body: UTF-8, and storable
         queued = store.enqueue(source, key, body.decode("utf-8"), clock.now().isoformat())
+        wake()  # from the store thread, as soon as it is stored (as do_ingest does)
         return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key}
 
     services = Services(
@@ -169,7 +170,7 @@ class _Sending:
             # Handling a webhook again is harmless; its in-flight deliveries keep their leases (they may
             # have been sent), and are taken over, marked possibly duplicated, when those expire.
             with contextlib.suppress(StoreError):
-                self.store.release_inbox(worker_id(self.child.pid if self.child else None))
+                self.store.release_inbox(worker_id(self.child.pid))
             self._start_thread()
 
     def _start_thread(self) -> None:

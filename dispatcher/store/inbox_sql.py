@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-__all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DONE", "INBOX_FAILED",
-           "INBOX_GIVE_UP", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY", "choose"]
+__all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DISCARD", "INBOX_DONE",
+           "INBOX_FAILED", "INBOX_GIVE_UP", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
+           "choose", "counts", "listed"]
 
 GIVE_UP_AFTER = 10  # failed attempts after which a row is kept for inspection but no longer tried
 
@@ -38,10 +39,14 @@ INBOX_RENEW = "UPDATE inbox SET lease_until = %s WHERE lease_owner = %s AND id I
 INBOX_RELEASE = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = %s"
 
 # What an operator sees (`notify inbox`): every row but the body, oldest first.
-INBOX_LIST = "SELECT id, source, dedup_key, received, attempts, error, lease_owner, lease_until FROM inbox ORDER BY id"
+_LISTED = ("id", "source", "dedup_key", "received", "attempts", "error", "lease_owner", "lease_until")
+INBOX_LIST = f"SELECT {', '.join(_LISTED)} FROM inbox ORDER BY id"
 
 # An operator's retry of rows (after a fix): tried again at once, from the first attempt. The ids are appended.
 INBOX_RETRY = "UPDATE inbox SET attempts = 0, error = NULL, lease_owner = NULL, lease_until = NULL WHERE id IN "
+
+# An operator's discard of rows that should never be handled. The ids are appended.
+INBOX_DISCARD = "DELETE FROM inbox WHERE id IN "
 
 # (waiting: still to be handled, failing: of those, failed at least once, given up: no longer tried).
 # Given-up rows are not waiting, so an alert on a backlog clears once only they are left.
@@ -50,6 +55,20 @@ INBOX_COUNTS = (f"SELECT COALESCE(SUM(CASE WHEN attempts < {GIVE_UP_AFTER} THEN 
                 f" SUM(CASE WHEN attempts >= {GIVE_UP_AFTER} THEN 1 ELSE 0 END) FROM inbox")
 
 PAGE = 256
+
+
+def listed(row: Sequence[Any]) -> dict[str, Any]:
+    """An INBOX_LIST row as a dict, with its state: waiting, failing or given up."""
+    item = dict(zip(_LISTED, row))
+    item["state"] = ("given up" if item["attempts"] >= GIVE_UP_AFTER else "failing" if item["attempts"]
+                     else "waiting")
+    return item
+
+
+def counts(row: Sequence[Any]) -> tuple[int, int, int]:
+    """INBOX_COUNTS' row (SUM of no rows is NULL) as (waiting, failing, given up)."""
+    waiting, failing, given_up = row
+    return waiting, failing or 0, given_up or 0
 
 
 def choose(page: Callable[[int, int], Sequence[tuple]], limit: int) -> list[int]:

@@ -36,8 +36,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
-                        INBOX_LIST, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose)
+from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DISCARD, INBOX_DONE, INBOX_FAILED,
+                        INBOX_GIVE_UP, INBOX_LIST, INBOX_PAGE, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose, counts,
+                        listed)
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -482,33 +483,33 @@ class PostgresStore:
 
     def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
         """Extend `owner`'s hold on these rows; returns how many it still held."""
-        id_list = [int(i) for i in ids]
-        if not id_list:
-            return 0
-        return self._statement(INBOX_RENEW + "(SELECT unnest(%s::bigint[]))", (lease_until, owner, id_list))[0]
+        return self._for_ids(INBOX_RENEW, (lease_until, owner), ids)
 
     def release_inbox(self, owner: str) -> int:
         return self._statement(INBOX_RELEASE, (owner,))[0]
 
     def inbox_rows(self) -> list[dict[str, Any]]:
         """Every stored webhook but its body, oldest first (`notify inbox`)."""
-        keys = ("id", "source", "dedup_key", "received", "attempts", "error", "lease_owner", "lease_until")
-        return [dict(zip(keys, row)) for row in self._read(INBOX_LIST)]
+        return [listed(row) for row in self._read(INBOX_LIST)]
 
     def inbox_retry(self, ids: Iterable[int]) -> int:
         """Make rows due again at once from their first attempt; returns how many there were."""
-        id_list = [int(i) for i in ids]
-        return self._statement(INBOX_RETRY + "(SELECT unnest(%s::bigint[]))", (id_list,))[0] if id_list else 0
+        return self._for_ids(INBOX_RETRY, (), ids)
 
     def inbox_discard(self, ids: Iterable[int]) -> int:
         """Delete rows an operator has dealt with; returns how many there were."""
-        id_list = [int(i) for i in ids]
-        return self._statement("DELETE FROM inbox WHERE id = ANY(%s::bigint[])", (id_list,))[0] if id_list else 0
+        return self._for_ids(INBOX_DISCARD, (), ids)
 
     def inbox_counts(self) -> tuple[int, int, int]:
-        """(waiting, failing, given up): webhooks not handled yet, those failing, those no longer tried."""
-        waiting, failing, given_up = self._read(INBOX_COUNTS)[0]
-        return waiting, failing or 0, given_up or 0
+        """(waiting, failing, given up): webhooks still to be handled, those failing, those no longer tried."""
+        return counts(self._read(INBOX_COUNTS)[0])
+
+    def _for_ids(self, query: str, args: tuple, ids: Iterable[int]) -> int:
+        """Run an inbox statement ending in "id IN " for these ids; how many rows it changed."""
+        id_list = [int(i) for i in ids]
+        if not id_list:
+            return 0
+        return self._statement(query + "(SELECT unnest(%s::bigint[]))", (*args, id_list))[0]
 
 
 # -- connections ------------------------------------------------------------------------

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
-                        INBOX_LIST, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose)
+from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DISCARD, INBOX_DONE, INBOX_FAILED,
+                        INBOX_GIVE_UP, INBOX_LIST, INBOX_PAGE, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose, counts,
+                        listed)
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -517,40 +518,34 @@ class SQLiteStore:
 
     def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
         """Extend `owner`'s hold on these rows; returns how many it still held."""
-        id_list = [int(i) for i in ids]
-        if not id_list:
-            return 0
-        query = _q(INBOX_RENEW) + f"({','.join('?' * len(id_list))})"
-        return self._write(lambda conn: conn.execute(query, (lease_until, owner, *id_list)).rowcount)
+        return self._for_ids(INBOX_RENEW, (lease_until, owner), ids)
 
     def release_inbox(self, owner: str) -> int:
         return self._write(lambda conn: conn.execute(_q(INBOX_RELEASE), (owner,)).rowcount)
 
     def inbox_rows(self) -> list[dict[str, Any]]:
         """Every stored webhook but its body, oldest first (`notify inbox`)."""
-        return [_inbox_item(row) for row in self._read(INBOX_LIST)]
+        return [listed(row) for row in self._read(INBOX_LIST)]
 
     def inbox_retry(self, ids: Iterable[int]) -> int:
         """Make rows due again at once from their first attempt; returns how many there were."""
-        id_list = [int(i) for i in ids]
-        query = _q(INBOX_RETRY) + f"({','.join('?' * len(id_list))})"
-        return self._write(lambda conn: conn.execute(query, id_list).rowcount) if id_list else 0
+        return self._for_ids(INBOX_RETRY, (), ids)
 
     def inbox_discard(self, ids: Iterable[int]) -> int:
         """Delete rows an operator has dealt with; returns how many there were."""
-        id_list = [int(i) for i in ids]
-        query = f"DELETE FROM inbox WHERE id IN ({','.join('?' * len(id_list))})"
-        return self._write(lambda conn: conn.execute(query, id_list).rowcount) if id_list else 0
+        return self._for_ids(INBOX_DISCARD, (), ids)
 
     def inbox_counts(self) -> tuple[int, int, int]:
-        """(waiting, failing, given up): webhooks not handled yet, those failing, those no longer tried."""
-        waiting, failing, given_up = self._read(INBOX_COUNTS)[0]
-        return waiting, failing or 0, given_up or 0
+        """(waiting, failing, given up): webhooks still to be handled, those failing, those no longer tried."""
+        return counts(self._read(INBOX_COUNTS)[0])
 
-
-def _inbox_item(row: tuple) -> dict[str, Any]:
-    keys = ("id", "source", "dedup_key", "received", "attempts", "error", "lease_owner", "lease_until")
-    return dict(zip(keys, row))
+    def _for_ids(self, query: str, args: tuple, ids: Iterable[int]) -> int:
+        """Run an inbox statement ending in "id IN " for these ids; how many rows it changed."""
+        id_list = [int(i) for i in ids]
+        if not id_list:
+            return 0
+        sql = _q(query) + f"({','.join('?' * len(id_list))})"
+        return self._write(lambda conn: conn.execute(sql, (*args, *id_list)).rowcount)
 
 
 def _q(query: str) -> str:
