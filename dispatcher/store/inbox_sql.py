@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 __all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DISCARD", "INBOX_DONE",
            "INBOX_FAILED", "INBOX_GIVE_UP", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
-           "choose", "counts", "listed"]
+           "InboxViews", "choose", "counts", "listed"]
 
 GIVE_UP_AFTER = 10  # failed attempts after which a row is kept for inspection but no longer tried
 
@@ -98,3 +98,31 @@ def choose(page: Callable[[int, int], Sequence[tuple]], limit: int) -> list[int]
             break
         after = rows[-1][0]
     return chosen
+
+
+class InboxViews:
+    """The inbox statements that read the same in both stores.
+
+    A store provides `_read(query)` and `_for_ids(query, args, ids)`, which runs a statement ending
+    in "id IN " for those ids in its own placeholder style and returns how many rows it changed.
+    """
+
+    def renew_inbox(self, owner: str, ids: Any, lease_until: str) -> int:
+        """Extend `owner`'s hold on these rows; returns how many it still held."""
+        return self._for_ids(INBOX_RENEW, (lease_until, owner), ids)
+
+    def inbox_rows(self) -> list[dict[str, Any]]:
+        """Every stored webhook but its body, oldest first (`notify inbox`)."""
+        return [listed(row) for row in self._read(INBOX_LIST)]
+
+    def inbox_retry(self, ids: Any) -> int:
+        """Make rows due again at once from their first attempt; returns how many there were."""
+        return self._for_ids(INBOX_RETRY, (), ids)
+
+    def inbox_discard(self, ids: Any) -> int:
+        """Delete rows an operator has dealt with; returns how many there were."""
+        return self._for_ids(INBOX_DISCARD, (), ids)
+
+    def inbox_counts(self) -> tuple[int, int, int]:
+        """(waiting, failing, given up): webhooks still to be handled, those failing, those no longer tried."""
+        return counts(self._read(INBOX_COUNTS)[0])

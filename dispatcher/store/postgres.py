@@ -36,9 +36,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DISCARD, INBOX_DONE, INBOX_FAILED,
-                        INBOX_GIVE_UP, INBOX_LIST, INBOX_PAGE, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose, counts,
-                        listed)
+from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
+                        INBOX_RELEASE, InboxViews, choose)
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -61,7 +60,7 @@ NO_SCHEMA = ("the search_path names no existing schema; create it first (CREATE 
              "or fix options=-csearch_path=... in NOTIFY_STORE_URL")
 
 
-class PostgresStore:
+class PostgresStore(InboxViews):
     """Incidents, outbox, timeline and attempt log in one PostgreSQL schema; safe to share between threads."""
 
     def __init__(self, pool: "_Pool", name: str) -> None:
@@ -481,28 +480,8 @@ class PostgresStore:
                        else (INBOX_FAILED, (error, retry_at, inbox_id, owner)))
         return self._statement(query, args)[0] == 1
 
-    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
-        """Extend `owner`'s hold on these rows; returns how many it still held."""
-        return self._for_ids(INBOX_RENEW, (lease_until, owner), ids)
-
     def release_inbox(self, owner: str) -> int:
         return self._statement(INBOX_RELEASE, (owner,))[0]
-
-    def inbox_rows(self) -> list[dict[str, Any]]:
-        """Every stored webhook but its body, oldest first (`notify inbox`)."""
-        return [listed(row) for row in self._read(INBOX_LIST)]
-
-    def inbox_retry(self, ids: Iterable[int]) -> int:
-        """Make rows due again at once from their first attempt; returns how many there were."""
-        return self._for_ids(INBOX_RETRY, (), ids)
-
-    def inbox_discard(self, ids: Iterable[int]) -> int:
-        """Delete rows an operator has dealt with; returns how many there were."""
-        return self._for_ids(INBOX_DISCARD, (), ids)
-
-    def inbox_counts(self) -> tuple[int, int, int]:
-        """(waiting, failing, given up): webhooks still to be handled, those failing, those no longer tried."""
-        return counts(self._read(INBOX_COUNTS)[0])
 
     def _for_ids(self, query: str, args: tuple, ids: Iterable[int]) -> int:
         """Run an inbox statement ending in "id IN " for these ids; how many rows it changed."""

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
-from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_COUNTS, INBOX_DISCARD, INBOX_DONE, INBOX_FAILED,
-                        INBOX_GIVE_UP, INBOX_LIST, INBOX_PAGE, INBOX_RELEASE, INBOX_RENEW, INBOX_RETRY, choose, counts,
-                        listed)
+from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
+                        INBOX_RELEASE, InboxViews, choose)
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -45,7 +44,7 @@ _ATTEMPT_COLUMNS = ("at, incident_id, class, step, person, role, channel, masked
                     " detail, latency_ms, fallback_of, delivered_to, kind, possible_duplicate")
 
 
-class SQLiteStore:
+class SQLiteStore(InboxViews):
     """Incidents, outbox, timeline and attempt log in one SQLite file; safe to share between threads."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, reader: sqlite3.Connection | None = None) -> None:
@@ -516,28 +515,8 @@ class SQLiteStore:
                        else (INBOX_FAILED, (error, retry_at, inbox_id, owner)))
         return self._write(lambda conn: conn.execute(_q(query), args).rowcount) == 1
 
-    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
-        """Extend `owner`'s hold on these rows; returns how many it still held."""
-        return self._for_ids(INBOX_RENEW, (lease_until, owner), ids)
-
     def release_inbox(self, owner: str) -> int:
         return self._write(lambda conn: conn.execute(_q(INBOX_RELEASE), (owner,)).rowcount)
-
-    def inbox_rows(self) -> list[dict[str, Any]]:
-        """Every stored webhook but its body, oldest first (`notify inbox`)."""
-        return [listed(row) for row in self._read(INBOX_LIST)]
-
-    def inbox_retry(self, ids: Iterable[int]) -> int:
-        """Make rows due again at once from their first attempt; returns how many there were."""
-        return self._for_ids(INBOX_RETRY, (), ids)
-
-    def inbox_discard(self, ids: Iterable[int]) -> int:
-        """Delete rows an operator has dealt with; returns how many there were."""
-        return self._for_ids(INBOX_DISCARD, (), ids)
-
-    def inbox_counts(self) -> tuple[int, int, int]:
-        """(waiting, failing, given up): webhooks still to be handled, those failing, those no longer tried."""
-        return counts(self._read(INBOX_COUNTS)[0])
 
     def _for_ids(self, query: str, args: tuple, ids: Iterable[int]) -> int:
         """Run an inbox statement ending in "id IN " for these ids; how many rows it changed."""
