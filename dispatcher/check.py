@@ -50,7 +50,22 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
     if directory is not None:
         result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
     result.problems += _check_store(settings)
+    result.problems += _check_clock(settings)
     return result
+
+
+def _check_clock(settings: Settings) -> list[Problem]:
+    """NOTIFY_NOW is for tests and rehearsals: left set, every command would run on a made-up time."""
+    if not settings.now:
+        return []
+    from .clock import parse_instant
+
+    try:
+        start = parse_instant(settings.now, "NOTIFY_NOW").isoformat()
+    except ValueError as exc:
+        return [error("settings", "NOTIFY_NOW", str(exc).removeprefix("NOTIFY_NOW: "))]
+    return [warning("settings", "NOTIFY_NOW", f"set: every command's clock starts at {start}, not the real time; "
+                    "`serve`, a looping `worker` and live drills refuse to start (unset it for real use)")]
 
 
 def _check_store(settings: Settings) -> list[Problem]:

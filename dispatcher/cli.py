@@ -64,7 +64,67 @@ def run() -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return _clock().now()
+
+
+def _clock(at_time: str | None = None) -> Any:
+    """This command's clock: a stopped one at an explicit --at, else NOTIFY_NOW's start, else the system's.
+
+    NOTIFY_NOW (read by :func:`_settings`) starts the clock at a chosen instant and lets
+    it run at the real pace, so retries and --wait keep their real timing. A command on
+    a made-up time says so on stderr, and its --json document carries the "clock".
+    """
+    meta = _meta()
+    if at_time:
+        from .clock import FakeClock
+        from .incident import parse_moment
+
+        try:
+            meta["notify.clock"] = FakeClock(parse_moment(at_time))  # --at wins over NOTIFY_NOW
+        except ValueError:
+            _fail(f"--at: {at_time!r} is not an ISO 8601 time")
+    if "notify.clock" not in meta:
+        _settings()  # it sets the clock, from NOTIFY_NOW or the system's
+    return meta["notify.clock"]
+
+
+def _meta() -> dict[str, Any]:
+    """Per-invocation state (click's root context), so a test's CliRunner calls never share a clock."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_root().meta if ctx is not None else {}
+
+
+def _set_clock(settings: Any) -> None:
+    """The clock NOTIFY_NOW asks for (announced once on stderr), or the system's; exit 2 on a bad value."""
+    from .clock import StartedClock, SystemClock, parse_instant
+
+    meta = _meta()
+    if "notify.clock" in meta:
+        return
+    if not settings.now:
+        meta["notify.clock"] = SystemClock()
+        return
+    try:
+        clock = StartedClock(parse_instant(settings.now, "NOTIFY_NOW"), "NOTIFY_NOW")
+    except ValueError as exc:
+        _fail(f"{exc}; nothing was done")
+    meta["notify.clock"] = clock
+    click.echo(f"notify: clock started at {clock.start.isoformat()} by NOTIFY_NOW, not the real time "
+               "(unset it for real use)", err=True)
+
+
+def _refuse_made_up_time(command: str) -> None:
+    """serve, a looping worker and a live drill act on real people in real time: never on NOTIFY_NOW."""
+    clock = _clock()
+    if getattr(clock, "source", None) == "NOTIFY_NOW":
+        _fail(f"{command} follows the real clock and refuses to start while NOTIFY_NOW is set "
+              f"({clock.start.isoformat()}); unset NOTIFY_NOW")
+
+
+def _clock_json() -> dict[str, Any]:
+    """The "clock" member of a --json document when the time was made up; empty on the real clock."""
+    describe = getattr(_meta().get("notify.clock"), "describe", None)
+    return {"clock": describe()} if describe else {}
 
 
 def _fail(message: str, problems: tuple[Any, ...] | list[Any] = ()) -> None:
@@ -149,6 +209,7 @@ def _settings() -> Any:
         for problem in problems:
             click.echo(f"error: {problem.key}: {problem.message}", err=True)
         _fail("settings rejected; nothing was done", problems)
+    _set_clock(settings)
     return settings
 
 
@@ -187,6 +248,13 @@ def _emit(text: str, settings: Any) -> None:
     from .api import mask_secrets
 
     click.echo(mask_secrets(text, settings.secrets()))
+
+
+def _emit_json(doc: dict[str, Any], settings: Any, indent: int | None = 2) -> None:
+    """Print a --json document, with its "clock" when the command ran on a made-up time."""
+    import json
+
+    _emit(json.dumps({**doc, **_clock_json()}, indent=indent), settings)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -294,12 +362,11 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
         report.notes += degraded
         _print_report(report, settings, as_json, extra)
         return
-    from .clock import SystemClock
     from .store import open_store
 
     store = open_store(settings.resolved_store_url())
     try:
-        report = engine.trigger(rt, klass, incident, store=store, clock=SystemClock(), wait=wait)
+        report = engine.trigger(rt, klass, incident, store=store, clock=_clock(), wait=wait)
     finally:
         store.close()
     report.notes += degraded
@@ -323,10 +390,9 @@ def _degraded_note(rt: Any, *, dry_run: bool = False) -> list[str]:
 
 
 def _print_report(report: Any, settings: Any, as_json: bool, extra: dict[str, Any] | None) -> None:
-    import json
 
     if as_json:
-        _emit(json.dumps({**report.as_json(), **(extra or {})}, indent=2), settings)
+        _emit_json({**report.as_json(), **(extra or {})}, settings)
     else:
         _emit(report.table(), settings)
 
@@ -351,7 +417,6 @@ def _peek_id(settings: Any, prefix: str) -> str:
 @handles_errors
 def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
     """Validate directory, policy, templates and channel settings; exit 2 on any error."""
-    import json
 
     from .check import run_check
 
@@ -362,7 +427,7 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
         doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:4]),
                "template_dirs": [str(d) for d in result.paths.template_dirs],
                "problems": [p.as_json() for p in result.problems], "ok": not result.errors}
-        _emit(json.dumps(doc, indent=2), settings)
+        _emit_json(doc, settings)
     else:
         lines = [f"{name}: {value}" for name, value in result.paths.describe()]
         lines += [str(p) for p in result.problems]
@@ -380,7 +445,6 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
 @handles_errors
 def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
     """The delivery log: one row per attempt, oldest first, targets masked."""
-    import json
 
     from .store import open_store
 
@@ -392,7 +456,7 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
     store.close()
     if as_json:
         attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
-        _emit(json.dumps({"schema": 1, "command": "log", "attempts": attempts}, indent=2), settings)
+        _emit_json({"schema": 1, "command": "log", "attempts": attempts}, settings)
         return
     lines = [f"{r.at[:19]}  {r.incident_id}  {_log_step(r)}  {r.person} ({r.role})  {r.channel} {r.masked_target}"
              f"{f'  fallback for {stands_in[r.fallback_of]}' if r.fallback_of in stands_in else ''}"
@@ -437,7 +501,6 @@ def _since(value: str | None) -> str | None:
 @handles_errors
 def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
     """List installed channels, what they support and whether each is configured."""
-    import json
 
     from .registry import Registry, discover
 
@@ -452,7 +515,7 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
                      "max_length": caps.max_length, "dedup_key": caps.dedup_key})
     registry.close()
     if as_json:
-        _emit(json.dumps({"schema": 1, "command": "channels", "channels": rows}, indent=2), settings)
+        _emit_json({"schema": 1, "command": "channels", "channels": rows}, settings)
         return
     for row in sorted(rows, key=lambda r: r["name"]):
         state = "configured" if row["configured"] else "not configured"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from .cli import _config_dir, _emit, _fail, _settings, config_dir_option, handles_errors, main
+from .cli import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, config_dir_option, \
+    handles_errors, main
 
 
 @main.command()
@@ -53,6 +53,10 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     if not sandbox and any(e.action in ("fail", "recover") for e in scenario.events):
         _fail(f"drill: {scenario_file}: 'fail'/'recover' events need --sandbox (they script the stand-ins)")
     settings = _settings()
+    if not sandbox:
+        _refuse_made_up_time("a live drill (without --sandbox)")
+    if not sandbox and scenario.start is not None:
+        _fail(f"drill: {scenario_file}: 'start' sets a simulated clock, so it needs --sandbox")
     progress = (lambda line: click.echo(line, err=True))
     runner_kwargs = {"state_dir": state_dir, "allow": None if sandbox else tuple(allow), "progress": progress}
     if sandbox:
@@ -60,7 +64,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
             settings = load_settings(**stand_ins.settings)  # the stand-ins replace every channel setting
             rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
             rt.klass(scenario.klass)
-            clock = ScaledClock(speed) if speed else FakeClock(_now_utc())
+            start = scenario.start or _clock().now()  # the file's start, else NOTIFY_NOW's, else now
+            clock = ScaledClock(speed, start) if speed else FakeClock(start)
             progress(f"[DRILL] {scenario.name}: sandbox on 127.0.0.1 (SMTP :{stand_ins.smtp.port}, "
                      f"Slack/Twilio via proxy :{stand_ins.proxy.port}), {'speed x%g' % speed if speed else 'instant'}")
             outcome = play(rt, scenario, clock=clock, sandbox=stand_ins, **runner_kwargs)
@@ -72,11 +77,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     if report_path:
         report_path.write_text(render_html(doc), encoding="utf-8")
         progress(f"[DRILL] HTML report: {report_path}")
-    _emit(json.dumps(public(doc), indent=2) if as_json else render_table(doc), settings)
+    if as_json:
+        _emit_json(public(doc), settings)
+    else:
+        _emit(render_table(doc), settings)
     sys.exit(0 if doc["ok"] else 1)
-
-
-def _now_utc():
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)

@@ -9,11 +9,9 @@ parses). After fixing the cause, `--retry` makes rows due again at once;
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from .cli import _emit, _fail, _settings, handles_errors, json_option, main
+from .cli import _emit, _emit_json, _fail, _settings, handles_errors, json_option, main
 
 
 @main.command()
@@ -38,8 +36,8 @@ def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: boo
         store.close()
     missing = len(set(retry_ids)) - retried + len(set(discard_ids)) - discarded
     if as_json:
-        _emit(json.dumps({"schema": 1, "command": "inbox", "retried": retried, "discarded": discarded,
-                          "webhooks": rows}, indent=2), settings)
+        _emit_json({"schema": 1, "command": "inbox", "retried": retried, "discarded": discarded,
+                    "webhooks": rows}, settings)
     else:
         notes = ([f"{retried} to be tried again now"] if retry_ids else []) + \
                 ([f"{discarded} discarded"] if discard_ids else [])

@@ -7,15 +7,14 @@ seconds is left to the worker, and the command exits 3.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .cli import (_config_dir, _emit, _fail, _now, _settings, config_dir_option, handles_errors, json_option, main,
-                  wait_option)
+from .cli import (_clock, _config_dir, _emit, _emit_json, _fail, _now, _refuse_made_up_time, _settings, config_dir_option,
+                  handles_errors, json_option, main, wait_option)
 
 
 def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:
@@ -50,8 +49,8 @@ def ack(ctx: click.Context, incident_id: str, by: str, as_json: bool, local_conf
     done, row = acknowledge(store, incident_id, by, _now())
     store.close()
     if as_json:
-        _emit(json.dumps({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": done,
-                          "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at}), settings)
+        _emit_json({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": done,
+                    "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at}, settings, indent=None)
     elif done:
         _emit(f"{incident_id} acknowledged by {by}: escalation stopped", settings)
     else:
@@ -61,17 +60,19 @@ def ack(ctx: click.Context, incident_id: str, by: str, as_json: bool, local_conf
 
 def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident: Any, rows: list, wait: float,
                      as_json: bool, notes: list[str]) -> None:
-    from .clock import SystemClock
     from .engine import incident_summary, lines_from_store, send_pending
     from .report import Report
 
-    send_pending(rt, store, SystemClock(), incident, rows, wait=wait)
+    send_pending(rt, store, _clock(), incident, rows, wait=wait)
     ids = {r.id for r in rows}
     fresh = [r for r in store.deliveries(incident.id) if r.id in ids or r.fallback_of in ids]
     status = store.incident(incident.id).status
     store.close()
     report = Report(command, "send", incident_summary(rt, incident, status=status), lines_from_store(fresh), notes)
-    _emit(report.to_json() if as_json else report.table(), settings)
+    if as_json:
+        _emit_json(report.as_json(), settings)
+    else:
+        _emit(report.table(), settings)
     sys.exit(report.exit_status())
 
 
@@ -137,8 +138,11 @@ def retry(ctx: click.Context, incident_id: str, wait: float, as_json: bool, loca
     if not rows:
         store.close()
         message = f"{incident_id}: no failed delivery left to retry" + (f"; {left[0]}" if left else "")
-        _emit(json.dumps({"schema": 1, "command": "retry", "incident": incident_id, "deliveries": [],
-                          "notes": [message]}, indent=2) if as_json else message, settings)
+        if as_json:
+            _emit_json({"schema": 1, "command": "retry", "incident": incident_id, "deliveries": [],
+                        "notes": [message]}, settings)
+        else:
+            _emit(message, settings)
         return
     _send_and_report(rt, settings, store, "retry", incident, rows, wait, as_json,
                      [f"{_count(len(rows), 'failed delivery', 'failed deliveries')} sent again", *left])
@@ -161,7 +165,10 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     doc = status_document(rt, store, incident_id, _now())
     store.close()
-    _emit(json.dumps(doc, indent=2) if as_json else status_text(doc), settings)
+    if as_json:
+        _emit_json(doc, settings)
+    else:
+        _emit(status_text(doc), settings)
 
 
 @main.command()
@@ -178,7 +185,7 @@ def incidents(open_only: bool, as_json: bool) -> None:
     items = incident_items(store, open_only=open_only)
     store.close()
     if as_json:
-        _emit(json.dumps({"schema": 1, "command": "incidents", "incidents": items}, indent=2), settings)
+        _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
         return
     lines = [f"{i['id']:<14} {i['class']:<12} {i['status']:<13} {i['started'][:16]}  {i['summary'][:60]}"
              for i in items]
@@ -198,35 +205,28 @@ def incidents(open_only: bool, as_json: bool) -> None:
 @handles_errors
 def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float, local_config_dir: Path | None) -> None:
     """Fire due escalations, follow-up steps and reminders, and send due deliveries and retries."""
-    from .clock import SystemClock
     from .worker import Worker, stop_on_signals
 
     if at_time and not once:
         _fail("--at needs --once: a long-running worker follows the real clock")
+    if not once:
+        _refuse_made_up_time("worker (without --once)")
+    clock = _clock(at_time)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
-    clock = _fixed_clock(at_time) if at_time else SystemClock()
-    runner = Worker(rt, store, clock, handles_inbox=at_time is None)  # a made-up time must not open real incidents
+    made_up = hasattr(clock, "describe") or at_time is not None
+    runner = Worker(rt, store, clock, handles_inbox=not made_up)  # a made-up time must not open real incidents
     if once:
         result = runner.tick()
         runner.close()
         store.close()
         _emit(f"tick at {clock.now().isoformat()}: {result.fired} timer actions fired, "
-              f"{result.attempted} delivery attempts", settings)
+              f"{result.attempted} delivery attempts"
+              + ("; stored webhooks left to a worker on the real clock" if made_up else ""), settings)
         return
     click.echo(f"notify worker {runner.id}: ticking every {interval:g}s at most; SIGTERM or Ctrl-C to stop", err=True)
     runner.run(stop_on_signals(), interval)
     store.close()
     click.echo(f"notify worker {runner.id}: stopped, leases released", err=True)
-
-
-def _fixed_clock(at_time: str) -> Any:
-    from .clock import FakeClock
-    from .incident import parse_started
-
-    try:
-        return FakeClock(parse_started(at_time, _now()))
-    except ValueError:
-        _fail(f"--at: {at_time!r} is not an ISO 8601 time")
 
 
 @main.group()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli import _config_dir, _degraded_note, _emit, _fail, _settings, config_dir_option, handles_errors, \
-    json_option, main, wait_option
+from .cli import _clock, _config_dir, _degraded_note, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, \
+    config_dir_option, handles_errors, json_option, main, wait_option
 
 if TYPE_CHECKING:
     from .engine import Runtime
@@ -36,6 +35,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     from .store import open_store
 
     settings = _settings()
+    _refuse_made_up_time("serve")
     if not (settings.webhook_token or settings.webhook_hmac_secret or no_auth):
         _fail("serve: set NOTIFY_WEBHOOK_TOKEN (inbound bearer token) or NOTIFY_WEBHOOK_HMAC_SECRET, "
               "or pass --no-auth on a trusted network")
@@ -78,7 +78,6 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
            local_config_dir: Path | None) -> None:
     """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
     from . import engine
-    from .clock import SystemClock
     from .engine import incident_from_row, incident_summary, lines_from_store, send_pending
     from .hooks.model import PayloadError, parse
     from .ingest import ingest as ingest_event
@@ -94,7 +93,7 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, last_good=True, remember=True)
     degraded = _degraded_note(rt)
     store = open_store(settings.resolved_store_url())
-    clock = SystemClock()
+    clock = _clock()
     try:
         result = ingest_event(rt, store, event, clock.now())
     except PayloadError as exc:
@@ -102,8 +101,10 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
         _fail(f"ingest: {exc}; nothing was stored")
     if result.incident_id is None or result.outcome == "not-open":
         store.close()
-        _emit(json.dumps(result.as_json()) if as_json else f"{source}: nothing open for this alert group; "
-              "nothing to do", settings)
+        if as_json:
+            _emit_json(result.as_json(), settings, indent=None)
+        else:
+            _emit(f"{source}: nothing open for this alert group; nothing to do", settings)
         return
     row = store.incident(result.incident_id)
     incident = incident_from_row(row)
@@ -117,6 +118,8 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     if result.outcome == "duplicate":
         report.notes.append("a repeat of an open incident: nobody was paged again")
     report.notes += degraded
-    _emit(json.dumps({**report.as_json(), "ingest": result.as_json()}, indent=2) if as_json else report.table(),
-          settings)
+    if as_json:
+        _emit_json({**report.as_json(), "ingest": result.as_json()}, settings)
+    else:
+        _emit(report.table(), settings)
     sys.exit(report.exit_status())

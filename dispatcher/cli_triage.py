@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from .cli import (EXIT_OK, _config_dir, _emit, _fail, _now, _settings, config_dir_option, handles_errors, json_option,
-                  main, run_trigger, trigger_options)
+from .cli import (EXIT_OK, _clock, _config_dir, _emit, _emit_json, _fail, _now, _settings, config_dir_option,
+                  handles_errors, json_option, main, run_trigger, trigger_options)
 
 
 @main.command()
@@ -61,7 +61,10 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
         doc["notes"] = [f"customer {values['customer']!r} is not an account in contacts.toml: plan, contract value "
                         "and Fortune 500 flag come only from the options"]
     if not (send or dry_run):
-        _emit(__import__("json").dumps(doc, indent=2) if as_json else triage_text(doc), settings)
+        if as_json:
+            _emit_json(doc, settings)
+        else:
+            _emit(triage_text(doc), settings)
         sys.exit(EXIT_OK)
     if not as_json:
         _emit(triage_text(doc) + "\n", settings)
@@ -122,22 +125,19 @@ def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool,
 @handles_errors
 def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, local_config_dir: Path | None) -> None:
     """Who would be notified for a category now (or at --at), step by step, with channels."""
-    import json
 
     from . import engine
-    from .incident import parse_started
     from .views import who_document, who_text
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
     if category not in rt.policy.classes:
         _fail(f"who: unknown category {category!r}; the policy has: {', '.join(rt.policy.classes)}")
-    try:
-        at = parse_started(at_time, _now())
-    except ValueError:
-        _fail(f"--at: {at_time!r} is not an ISO 8601 time")
-    doc = who_document(rt, category, at.replace(microsecond=0))
-    _emit(json.dumps(doc, indent=2) if as_json else who_text(doc), settings)
+    doc = who_document(rt, category, _clock(at_time).now().replace(microsecond=0))
+    if as_json:
+        _emit_json(doc, settings)
+    else:
+        _emit(who_text(doc), settings)
 
 
 @main.command("test")
@@ -152,20 +152,22 @@ def contact_test(ctx: click.Context, target: str, channel: str | None, as_json: 
                  local_config_dir: Path | None) -> None:
     """Send a clearly marked test message to a PERSON, LIST or SLACK-CHANNEL and record the result."""
     from . import engine
-    from .clock import SystemClock
     from .contact_test import resolve_test_target, send_test
     from .store import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
-    planned = resolve_test_target(rt, target, channel)
+    planned = resolve_test_target(rt, target, channel, _now())
     if not planned or planned[0].skip:
         _fail(f"test: {target} cannot be reached on {channel or 'that channel'}: "
               f"{planned[0].skip if planned else 'no address'}")
     store = open_store(settings.resolved_store_url())
     try:
-        report = send_test(rt, planned, store=store, clock=SystemClock())
+        report = send_test(rt, planned, store=store, clock=_clock())
     finally:
         store.close()
-    _emit(report.to_json() if as_json else report.table(), settings)
+    if as_json:
+        _emit_json(report.as_json(), settings)
+    else:
+        _emit(report.table(), settings)
     sys.exit(report.exit_status())

@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Callable, Protocol
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+__all__ = ["Clock", "FakeClock", "StartedClock", "SystemClock", "parse_instant"]
 
 
 class Clock(Protocol):
@@ -33,6 +33,46 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class StartedClock:
+    """The real clock's pace from a chosen start (``NOTIFY_NOW``): retries and waits take real seconds.
+
+    ``source`` says who chose the start, so a command can tell its reader it ran on a made-up time.
+    """
+
+    def __init__(self, start: datetime, source: str, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.start = start
+        self.source = source
+        self._monotonic = monotonic
+        self._m0 = monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self._monotonic() - self._m0)
+
+    def monotonic(self) -> float:
+        return self._monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def describe(self) -> dict[str, str]:
+        """What `--json` documents carry as their "clock"."""
+        return {"source": self.source, "start": self.start.isoformat()}
+
+
+def parse_instant(text: str, name: str) -> datetime:
+    """An ISO 8601 time with a UTC offset (``2026-12-07T17:01:00Z``); ValueError naming ``name`` otherwise.
+
+    An offset is required: a bare local time means a different instant on every machine.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not an ISO 8601 time (e.g. 2026-12-07T17:01:00Z)") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name}: {text!r} has no UTC offset; add one (Z, +00:00, -08:00)")
+    return moment
 
 
 class FakeClock:

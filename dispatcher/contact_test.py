@@ -27,14 +27,15 @@ __all__ = ["resolve_test_target", "send_test"]
 TEST_CLASS, TEST_PREFIX = "test", "TEST"
 
 
-def resolve_test_target(rt: Runtime, target: str, channel: str | None) -> list[Planned]:
-    """A person, list or Slack channel (by id, `kind:id` or `#name`) on one channel, no fallbacks."""
+def resolve_test_target(rt: Runtime, target: str, channel: str | None, now: datetime) -> list[Planned]:
+    """A person, list or Slack channel (by id, `kind:id` or `#name`) on one channel, no fallbacks; a rotation
+    slot is whoever is on duty at ``now``."""
     audience = _audience(rt, target)
     kind = audience.partition(":")[0]
     if kind == "person" and channel is None:
         channel = rt.directory.people[audience.partition(":")[2]].channels[0]
     entry = Notify(to=audience, channel=channel if kind == "person" else None)
-    probe = Incident("TEST", TEST_CLASS, datetime.now().astimezone(), {})
+    probe = Incident("TEST", TEST_CLASS, now, {})
     any_class = next(iter(rt.policy.classes.values()))
     planned = [replace(p, fallbacks=()) for p in plan_audience(entry, probe, any_class, 0, rt.directory)]
     wrong = [p for p in planned if channel and p.address.channel != channel]

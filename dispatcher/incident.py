@@ -62,8 +62,11 @@ def valid_incident_id(value: str, prefix: str) -> str | None:
 
 def parse_started(value: str | None, now: datetime) -> datetime:
     """ISO 8601 -> aware datetime (UTC when no zone is given); None -> now."""
-    if not value:
-        return now
+    return parse_moment(value) if value else now
+
+
+def parse_moment(value: str) -> datetime:
+    """ISO 8601 -> aware datetime, UTC when no zone is given; ValueError when it does not parse."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 

@@ -118,6 +118,9 @@ class Settings:
     retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
     retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
 
+    # NOTIFY_NOW: where this command's clock starts (tests, rehearsals); parsed and announced by the CLI.
+    now: str | None = None
+
     proxy: str | None = None  # NOTIFY_PROXY: outbound HTTPS proxy for provider APIs, over HTTPS_PROXY
 
     ca_bundle: Path | None = None  # also REQUESTS_CA_BUNDLE, SSL_CERT_FILE (ALIASES)

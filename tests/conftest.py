@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,27 @@ def providers(monkeypatch: pytest.MonkeyPatch):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield smtp, proxy, env
+
+
+@dataclass(frozen=True)
+class RotationWeek:
+    """One week of the shipped weekly rotation (contacts.toml), and who is on duty in it."""
+
+    now: str  # for NOTIFY_NOW: a minute after Monday's 09:00 hand-off in Los Angeles
+    primary: str
+    secondary: str
+
+
+ROTATION_WEEKS = (RotationWeek("2026-12-07T17:01:00Z", "support-manager-a", "engineering-manager-a"),
+                  RotationWeek("2026-12-14T17:01:00Z", "support-manager-b", "engineering-manager-b"))
+
+
+@pytest.fixture(params=ROTATION_WEEKS, ids=["week-a", "week-b"])
+def rotation_week(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> RotationWeek:
+    """Run a test that depends on who is on call once in each rotation week, with NOTIFY_NOW set to it.
+
+    The rotation hands over weekly, so a test that assumed one week's primary passed every
+    other week; run in both, such a test cannot pass by the calendar's chance.
+    """
+    monkeypatch.setenv("NOTIFY_NOW", request.param.now)
+    return request.param

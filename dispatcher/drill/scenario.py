@@ -3,6 +3,8 @@
     name = "Security breach at Acme"
     class = "security"
     duration = "2h"                  # how much simulated time to run (default: last event + 15m)
+    start = 2026-12-07T17:01:00Z     # sandbox only: where the simulated clock starts (default:
+                                     #   NOTIFY_NOW, else now), so a drill meets the same rotation week
     [fields]                         # the trigger's incident fields (summary required)
     summary = "Unusual admin logins"
     [[events]]                       # at an offset from the start, one action:
@@ -23,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..validation import pydantic_problems
 from ..policy import AUDIENCE, Duration
@@ -93,6 +95,7 @@ class Scenario(_Model):
     description: str = ""
     klass: str = Field(alias="class")
     duration: Duration | None = None
+    start: AwareDatetime | None = None
     fields: dict[str, str | list[str]]
     events: list[Event] = Field(min_length=1)
     expect: list[Expectation] = Field(min_length=1)
