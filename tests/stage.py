@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 
 from dispatcher import engine
-from dispatcher.clock import FakeClock
+from dispatcher.clock import FakeClock, parse_instant
 from dispatcher.settings import load_settings
 from dispatcher.store import open_store
 from dispatcher.testing.providers import ProviderProxy, Reply
@@ -47,6 +47,10 @@ class Stage:
             return engine.trigger(rt, klass, incident, store=store, clock=self.clock)
         finally:
             store.close()
+
+    def start_in(self, week) -> None:
+        """Start the clock in one week of the shipped rotation (a conftest RotationWeek)."""
+        self.clock = FakeClock(parse_instant(week.now, "NOTIFY_NOW"))
 
     def runtime(self, **settings):
         return engine.load_runtime(self.config_dir, self.settings(**settings))

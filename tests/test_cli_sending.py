@@ -99,14 +99,16 @@ def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_sto
     assert files and all(canary.encode() not in f.read_bytes() for f in files)
 
 
-def test_the_log_names_whom_a_fallback_stands_in_for(world) -> None:
+def test_the_log_names_whom_a_fallback_stands_in_for(world, rotation_week) -> None:
     smtp, proxy, env = world
+    env["NOTIFY_NOW"] = rotation_week.now  # the primary on duty, whose phone and SMS fall back to email
+    primary = rotation_week.primary
     proxy["api.twilio.com"].script(Reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number"}))
     notify(env, *COMMAND)
     attempts = json.loads(notify(env, "log", "--json").stdout)["attempts"]
     stand_ins = [a for a in attempts if a["fallback_of"]]
-    assert stand_ins and {a["fallback_of"] for a in stand_ins} <= {"support-manager-a/phone", "support-manager-a/sms"}
-    assert all(a["recipient"] == "support-manager-a" and a["channel"] == "email" for a in stand_ins)
+    assert stand_ins and {a["fallback_of"] for a in stand_ins} <= {f"{primary}/phone", f"{primary}/sms"}
+    assert all(a["recipient"] == primary and a["channel"] == "email" for a in stand_ins)
     text = notify(env, "log").stdout
-    assert "email" in text and "fallback for support-manager-a/" in text
+    assert "email" in text and f"fallback for {primary}/" in text
     assert text.count("step 0") == len(attempts)

@@ -113,9 +113,16 @@ EXPECTED = [
 ]
 
 
-def test_a_security_incident_over_two_simulated_hours(stage: Stage) -> None:
+def in_week(notices: list[tuple], week) -> list[tuple]:
+    """EXPECTED with week A's on-call pair replaced by the given week's."""
+    on_call = {"support-manager-a": week.primary, "engineering-manager-a": week.secondary}
+    return sorted((minute, kind, on_call.get(who, who), channel) for minute, kind, who, channel in notices)
+
+
+def test_a_security_incident_over_two_simulated_hours(stage: Stage, rotation_week) -> None:
+    stage.start_in(rotation_week)
     run = play(stage)
-    assert run.notices() == sorted(EXPECTED)
+    assert run.notices() == in_week(EXPECTED, rotation_week)
     kinds = [e.kind for e in run.store.events("SEC-2024-001")]
     assert kinds.count("escalation") == 2 and "acknowledged" in kinds and kinds[-1] == "resolved"
     assert stage.clock.sleeps == []  # nothing waited for real or on the clock: every notice went at its tick

@@ -26,14 +26,15 @@ def outcomes(report) -> dict[tuple[str, str], tuple[str, int]]:
     return {(d.recipient, d.channel): (d.outcome, d.attempts) for d in report.deliveries}
 
 
-def test_step_zero_reaches_every_recipient_on_every_channel(stage: Stage) -> None:
+def test_step_zero_reaches_every_recipient_on_every_channel(stage: Stage, rotation_week) -> None:
+    stage.start_in(rotation_week)
     report = stage.trigger()
     assert report.exit_status() == 0
     assert outcomes(report) == {
         ("list:security-incident", "email"): ("delivered", 1),
         ("slack:security-alerts", "slack"): ("delivered", 1),
-        ("support-manager-a", "phone"): ("delivered", 1),
-        ("support-manager-a", "sms"): ("delivered", 1),
+        (rotation_week.primary, "phone"): ("delivered", 1),
+        (rotation_week.primary, "sms"): ("delivered", 1),
         ("customer", "email"): ("delivered", 1),
     }
     internal, ack = sorted(stage.smtp.messages, key=lambda m: m["To"] != "security-incident@teamflow.com")
@@ -106,16 +107,18 @@ def test_transient_failures_stop_after_the_configured_attempts(stage: Stage) -> 
     assert report.exit_status() == 1 and report.unreached() == ["slack:security-alerts"]
 
 
-def test_bad_request_fails_at_once_and_the_fallback_channel_is_tried(stage: Stage) -> None:
+def test_bad_request_fails_at_once_and_the_fallback_channel_is_tried(stage: Stage, rotation_week) -> None:
+    stage.start_in(rotation_week)
+    primary = rotation_week.primary
     stage.proxy["api.twilio.com"].script(Reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number"}))
     report = stage.trigger()
     got = outcomes(report)
-    assert got[("support-manager-a", "phone")] == ("failed-permanent", 1)
-    assert got[("support-manager-a", "sms")] == ("failed-permanent", 1)
-    assert got[("support-manager-a", "email")] == ("delivered", 1)  # the person's next channel, once
-    fallback = next(d for d in report.deliveries if d.channel == "email" and d.recipient == "support-manager-a")
-    assert fallback.fallback_of in ("support-manager-a/phone", "support-manager-a/sms")
-    assert [m["To"] for m in stage.smtp.messages].count("support-manager-a@teamflow.example") == 1
+    assert got[(primary, "phone")] == ("failed-permanent", 1)
+    assert got[(primary, "sms")] == ("failed-permanent", 1)
+    assert got[(primary, "email")] == ("delivered", 1)  # the person's next channel, once
+    fallback = next(d for d in report.deliveries if d.channel == "email" and d.recipient == primary)
+    assert fallback.fallback_of in (f"{primary}/phone", f"{primary}/sms")
+    assert [m["To"] for m in stage.smtp.messages].count(f"{primary}@teamflow.example") == 1
     assert len(stage.twilio("Calls")) == 1 and stage.clock.sleeps == []
     assert report.exit_status() == 0  # the person was reached by the fallback
 
