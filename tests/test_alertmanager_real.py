@@ -33,6 +33,8 @@ from prometheus_client.parser import text_string_to_metric_families
 SID = "AC" + "4" * 32
 TOKEN = "am-test-token-7f3c"
 BINARIES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, then upstream's
+# Read at import: the autouse clean_env fixture removes every NOTIFY_* variable before each test.
+REQUIRED = os.environ.get("NOTIFY_REQUIRE_ALERTMANAGER") == "1"
 LABELS = {"alertname": "ApiDown", "severity": "critical", "service": "api"}
 SUMMARY = "API returns 503 for all tenants"
 
@@ -61,8 +63,11 @@ def _alertmanager_binary() -> str:
     for name in BINARIES:
         if path := shutil.which(name):
             return path
-    pytest.skip("Alertmanager binary not found: install the Debian package prometheus-alertmanager "
-                "(apt-get install prometheus-alertmanager); .ci/run does")
+    why = ("Alertmanager binary not found: install the Debian package prometheus-alertmanager "
+           "(apt-get install prometheus-alertmanager); .ci/run does")
+    if REQUIRED:  # CI: this test must run, never skip
+        pytest.fail(f"NOTIFY_REQUIRE_ALERTMANAGER=1 but {why}", pytrace=False)
+    pytest.skip(why)
 
 
 def _free_port() -> int:

@@ -124,6 +124,14 @@ def test_sigterm_stops_the_worker_cleanly_and_gives_back_its_leases(tmp_path: Pa
     assert proc.returncode == 0 and "stopped, leases released" in err
 
 
+class _NoPause(threading.Event):
+    """A wake-up that never makes the loop wait: the test need not wait out real pauses (nor can it under
+    libfaketime, whose timed waits never end)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+
 def test_the_worker_loop_survives_a_store_outage(tmp_path: Path) -> None:
     """A database restart must not stop escalations for good: the loop logs, waits and carries on."""
     from dispatcher import engine
@@ -136,7 +144,7 @@ def test_the_worker_loop_survives_a_store_outage(tmp_path: Path) -> None:
     runner = Worker(rt, store, SystemClock())
     store._conn.close()  # the database goes away under the running loop
     stop = threading.Event()
-    loop = threading.Thread(target=runner.run, args=(stop, 0.05), daemon=True)
+    loop = threading.Thread(target=runner.run, args=(stop, 0.05, _NoPause()), daemon=True)
     loop.start()
     deadline = time.monotonic() + 10
     while runner.store_errors < 3 and time.monotonic() < deadline:
