@@ -85,9 +85,10 @@ def test_a_wake_sends_stored_rows_at_once_without_a_full_tick(tmp_path: Path) ->
         fill(store, 3)
         started = time.monotonic()
         wake.set()
-        while len(channel.sent) < 3 and time.monotonic() < started + 10:
+        while len(channel.sent) < 3 and time.monotonic() < started + 10:  # far below the 60 s interval
             time.sleep(0.005)
-        assert len(channel.sent) == 3 and time.monotonic() - started < 1.0  # not the 60 s interval
+        assert len(channel.sent) == 3  # sent on the wake, not at the next tick 60 s away (no timed assertion:
+        # a loaded machine must not fail it; the 10 s bound above already rules the interval out)
         assert store.last_heartbeat() == beat  # no full tick: no heartbeat write, no timer scan
     finally:
         stop.set()
