@@ -14,16 +14,24 @@ The integration key is the Events v2 routing key; apprise's {apikey} (a REST key
 is accepted for compatibility and never used. For PagerDuty ``Address.target``
 names an escalation service (or is the person's number); the routing key decides
 where the event lands, so the target is only recorded, masked, in ``delivered_to``.
+
+``config.routes`` maps an audience to its own routing key (a bare key, or a
+pagerduty:// URL): ``"rotation:SLOT"`` for pages through that rotation slot, then
+``"person:ID"`` for that person's pages. A routed page goes to PagerDuty even when
+the default URL is Twilio; a bare key keeps the default URL's region, source and
+component. Each page has its own dedup key (``ID/step/person``, from the notice),
+so PagerDuty never merges two people's pages into one incident.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
+from dispatcher.api import (Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind,
+                            target_dedup_key)
 
 from channels._http import HttpClient, failure, is_success, not_configured, response_json, split_query
 from channels._twilio import TwilioAccount, check_e164, parse_twilio_url, post_form
@@ -61,22 +69,36 @@ class PhoneChannel:
                 self._dest = _parse(config.url)
             except ValueError as exc:
                 self._problem = f"phone: {exc}"
+        self._routes: dict[str, PagerDutyKey] = {}
+        self._route_problems: list[str] = []
+        for name, value in config.routes.items():
+            self._add_route(name, value)
         self._client = HttpClient(config)
 
+    def _add_route(self, name: str, value: str) -> None:
+        base = self._dest if isinstance(self._dest, PagerDutyKey) else PagerDutyKey("")
+        try:
+            self._routes[name] = parse_pagerduty_url(value) if "://" in value else replace(base, routing_key=value)
+        except ValueError as exc:
+            self._route_problems.append(f"phone route {name!r}: {exc}")
+
     def configured(self) -> bool:
-        """True when a Twilio or PagerDuty URL is set (see problems() for its validity)."""
-        return self._dest is not None or bool(self._problem)
+        """True when a Twilio or PagerDuty URL, or a per-audience routing key, is set."""
+        return self._dest is not None or bool(self._problem) or bool(self._routes or self._route_problems)
 
     def problems(self) -> list[str]:
         """Missing or malformed settings, without secrets."""
-        if self._problem:
-            return [self._problem]
-        if self._dest is None:
+        if self._problem or self._route_problems:
+            return [p for p in (self._problem, *self._route_problems) if p]
+        if self._dest is None and not self._routes:
             return ["phone: no url configured (twilio://...?method=call or pagerduty://...)"]
         return []
 
     def send(self, notice: Notice, address: Address) -> DeliveryResult:
         """Place one call or trigger one PagerDuty event; classify the answer."""
+        routed = self._routes.get(address.role) or self._routes.get(f"person:{address.person}")
+        if routed is not None:
+            return self._page(routed, notice, address)
         if isinstance(self._dest, TwilioAccount):
             return self._call(self._dest, notice, address)
         if isinstance(self._dest, PagerDutyKey):
@@ -95,7 +117,7 @@ class PhoneChannel:
         return post_form(self._client, account, "Calls", form)
 
     def _page(self, key: PagerDutyKey, notice: Notice, address: Address) -> DeliveryResult:
-        event = pagerduty_event(key, notice)
+        event = pagerduty_event(key, notice, address)
         secrets = (key.routing_key,)
         response = self._client.post(_PD_URL[key.region], json=event, secrets=secrets)
         if isinstance(response, DeliveryResult):
@@ -126,8 +148,8 @@ def twiml(text: str) -> str:
             f"<Say>{said}</Say></Response>")
 
 
-def pagerduty_event(key: PagerDutyKey, notice: Notice) -> dict:
-    """The Events v2 trigger for a notice; the dedup key collapses repeats of one incident."""
+def pagerduty_event(key: PagerDutyKey, notice: Notice, address: Address) -> dict:
+    """The Events v2 trigger for one page; its dedup key collapses repeats of this page only."""
     summary = notice.subject or notice.text
     if len(summary) > _PD_SUMMARY_MAX:
         summary = summary[: _PD_SUMMARY_MAX - 1] + "…"
@@ -142,7 +164,7 @@ def pagerduty_event(key: PagerDutyKey, notice: Notice) -> dict:
     return {
         "routing_key": key.routing_key,
         "event_action": "trigger",
-        "dedup_key": notice.dedup_key or notice.incident_id,
+        "dedup_key": notice.dedup_key or target_dedup_key(notice.incident_id, notice.step, address.person),
         "payload": payload,
     }
 

@@ -13,6 +13,13 @@ An incoming webhook is bound to one channel and ignores a ``channel`` field, so
 for default"), not what was asked. With a bot token the message goes to
 ``Address.target`` and ``delivered_to`` is the channel id Slack answers with.
 
+A person (a member id, ``U...``/``W...``) gets a direct message with a bot token:
+chat.postMessage with the member id as ``channel`` posts to the app's DM with
+them, and that is ``delivered``. An incoming webhook cannot reach a person: the
+message goes to the webhook's channel, prefixed with a ``<@U...>`` mention (the
+mention syntax of Slack's message formatting), and the outcome is ``posted``,
+which never counts as the person reached.
+
 Slack's answers: a webhook replies ``ok`` or a plain error string with a status
 (400 invalid_payload, 403 action_prohibited/invalid_token, 404 no_service or
 channel_not_found, 410 channel_is_archived, 429 + Retry-After); the Web API
@@ -28,11 +35,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
+from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Outcome, Reason, TargetKind
 
 from channels._http import HttpClient, failure, is_success, not_configured, response_json, split_query
 
 _POST_MESSAGE = "https://slack.com/api/chat.postMessage"
+_MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")  # a person, not a channel
 _WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 
 # Slack error strings (webhook bodies and Web API "error") -> reason; others follow the status.
@@ -134,14 +142,16 @@ class SlackChannel:
             return not_configured(self.name, f"slack: no usable url for {address.target} ({label})")
         if dest.token:
             return self._post_message(dest, notice, address.target or dest.default_channel or "")
+        if _MEMBER_ID.match(address.target):
+            return self._post_mention(dest, notice, address.target, label)
         return self._post_webhook(dest, notice, label)
 
     def close(self) -> None:
         """Release pooled connections."""
         self._client.close()
 
-    def _post_webhook(self, dest: SlackDestination, notice: Notice, label: str) -> DeliveryResult:
-        body = {"text": notice.text, "unfurl_links": False, "unfurl_media": False}
+    def _post_webhook(self, dest: SlackDestination, notice: Notice, label: str, text: str = "") -> DeliveryResult:
+        body = {"text": text or notice.text, "unfurl_links": False, "unfurl_media": False}
         response = self._client.post(dest.webhook or "", json=body, secrets=dest.secrets)
         if isinstance(response, DeliveryResult):
             return response
@@ -149,6 +159,15 @@ class SlackChannel:
             return DeliveryResult.delivered(status=response.status_code, delivered_to=f"webhook for {label}")
         code = response.text.strip()
         return failure(response, dest.secrets, provider_reason=_CODES.get(code))
+
+    def _post_mention(self, dest: SlackDestination, notice: Notice, member: str, label: str) -> DeliveryResult:
+        """A webhook cannot send a direct message: post to its channel mentioning the person."""
+        result = self._post_webhook(dest, notice, label, text=f"<@{member}> {notice.text}")
+        if result.outcome is not Outcome.DELIVERED:
+            return result
+        return DeliveryResult.posted(status=result.status, delivered_to=f"webhook for {label}, mentioning {member}",
+                                     detail="posted to the webhook's channel with a mention, not sent to the "
+                                            "person (a bot token sends a direct message)")
 
     def _post_message(self, dest: SlackDestination, notice: Notice, channel: str) -> DeliveryResult:
         body = {"channel": channel, "text": notice.text, "unfurl_links": False, "unfurl_media": False}

@@ -29,6 +29,7 @@ __all__ = [
     "TargetKind",
     "mask_secrets",
     "mask_target",
+    "target_dedup_key",
 ]
 
 
@@ -36,6 +37,9 @@ class Outcome(str, enum.Enum):
     """What happened to one attempt; the core decides what to do next."""
 
     DELIVERED = "delivered"
+    # Accepted, but only where others see it (a Slack channel post mentioning the person): not a
+    # person reached, so it never counts toward the exit status or reached_all, and the fallback runs.
+    POSTED = "posted"
     FAILED_TRANSIENT = "failed-transient"  # worth retrying: 5xx, 429, timeout, connection
     FAILED_PERMANENT = "failed-permanent"  # retrying cannot help: 4xx, auth, bad address
 
@@ -121,7 +125,9 @@ class Notice:
     html: str | None = None
     drill: bool = False
     severity: str = "critical"  # critical|high|medium|low, for pagers
-    dedup_key: str | None = None  # same incident -> same key, so pagers collapse repeats
+    # One key per page (incident/step/recipient, see target_dedup_key): a pager collapses repeats of
+    # this page, never two people's pages into one provider incident.
+    dedup_key: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)  # plain incident fields, for JSON
     fallback: bool = False  # rendered by the plain fallback after a template error
 
@@ -141,6 +147,11 @@ class DeliveryResult:
     @classmethod
     def delivered(cls, **kw: Any) -> "DeliveryResult":
         return cls(Outcome.DELIVERED, Reason.OK, **kw)
+
+    @classmethod
+    def posted(cls, **kw: Any) -> "DeliveryResult":
+        """Accepted where the person may see it, yet not sent to them (see Outcome.POSTED)."""
+        return cls(Outcome.POSTED, Reason.OK, **kw)
 
     @classmethod
     def transient(cls, reason: Reason, detail: str = "", **kw: Any) -> "DeliveryResult":
@@ -190,6 +201,11 @@ def mask_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+def target_dedup_key(incident_id: str, step: int | str, person: str) -> str:
+    """The dedup key of one page: `ID/step/person`, so each target is its own provider incident."""
+    return f"{incident_id}/{step}/{person}"
 
 
 def mask_target(target: str) -> str:

@@ -49,6 +49,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
         result.problems += _check_channels(policy, directory, settings)
     if directory is not None:
         result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
+        result.problems += _check_people_behind_a_webhook(str(paths.contacts), directory, settings)
     result.problems += _check_store(settings)
     result.problems += _check_clock(settings)
     return result
@@ -182,6 +183,17 @@ def _check_shared_webhooks(file: str, directory: Directory, settings: Settings) 
     return [warning(file, "slack", f"{', '.join(names)} share one incoming webhook, which posts to a single "
                     "channel: give each its own webhook_env or use a bot token")
             for names in by_url.values() if len(names) > 1]
+
+
+def _check_people_behind_a_webhook(file: str, directory: Directory, settings: Settings) -> list[Problem]:
+    """An incoming webhook only posts in its channel: someone reachable on Slack alone is never reached."""
+    url = settings.channel_url("slack")
+    if not url or not _is_incoming_webhook(url):
+        return []
+    return [warning(file, f"people.{pid}.channels", "reachable only on Slack, and NOTIFY_SLACK_URL is an incoming "
+                    "webhook: their pages are posted in its channel with a mention, which does not count as "
+                    "reaching them; add another channel or use a bot token (slack://xoxb-...) for direct messages")
+            for pid, person in directory.people.items() if person.channels and set(person.channels) == {"slack"}]
 
 
 def _check_postgres(url: str) -> list[Problem]:

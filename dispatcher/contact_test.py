@@ -84,7 +84,7 @@ def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock
     sender = Sender(store, registry, clock, lambda row: (test_notice(incident_id, planned[0], now), None),
                     owner=f"test-{os.getpid()}",
                     retry=RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
-                    secrets=rt.settings.secrets(), klass_of=lambda _: TEST_CLASS)
+                    secrets=rt.settings.secrets() + rt.directory.secrets(), klass_of=lambda _: TEST_CLASS)
     try:
         sender.send_now(store.deliveries(incident_id), deadline=now + timedelta(seconds=wait))
     finally:

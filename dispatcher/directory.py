@@ -23,6 +23,7 @@ __all__ = ["Directory", "Person", "check_directory", "load_directory", "load_tom
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
+_ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{20,64}$")
 PERSON_CHANNELS = ("email", "slack", "sms", "phone", "webhook", "apprise")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -45,6 +46,13 @@ def _slack_member(value: str) -> str:
     return value
 
 
+def _routing_key(value: str) -> str:
+    # The message never repeats the value: a routing key is a secret.
+    if not _ROUTING_KEY.match(value):
+        raise ValueError("not a PagerDuty Events v2 routing (integration) key: expected 20 to 64 letters and digits")
+    return value
+
+
 def _known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -55,6 +63,7 @@ def _known_zone(value: str) -> str:
 
 Phone = Annotated[str, Check(_e164)]
 Email = Annotated[str, Check(_email)]
+RoutingKey = Annotated[str, Check(_routing_key)]
 ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Every table of contacts.toml is one of these frozen dataclasses; an unknown key is an error.
@@ -78,6 +87,8 @@ class Person:
     phone: Phone | None = None
     slack: Annotated[str, Check(_slack_member)] | None = None
     apprise: str | None = None  # a personal apprise URL (Opsgenie, Telegram...)
+    # This person's pages go to their own PagerDuty service (a secret: kept out of reprs).
+    pagerduty_routing_key: RoutingKey | None = field(default=None, repr=False)
     channels: list[ChannelName] = field(default_factory=lambda: ["email"])
 
     def target(self, channel: str) -> str | None:
@@ -93,6 +104,8 @@ class Slot:
     phone: Phone | None = None  # the shared on-call number whoever is on duty carries
     role: str | None = None
     members: Annotated[list[str], Rules(min_length=1)]
+    # Pages through this slot go to this PagerDuty service, whoever is on duty (a secret).
+    pagerduty_routing_key: RoutingKey | None = field(default=None, repr=False)
 
 
 @_table
@@ -165,6 +178,18 @@ class Directory:
     def holders(self, role: str) -> list[str]:
         """Ids of the people who hold a role, in directory order."""
         return [pid for pid, p in self.people.items() if role in p.roles]
+
+    def pagerduty_routes(self) -> dict[str, str]:
+        """Routing keys by the audience they serve: "rotation:SLOT" and "person:ID" (secrets)."""
+        routes = {f"person:{pid}": p.pagerduty_routing_key for pid, p in self.people.items()
+                  if p.pagerduty_routing_key}
+        slots = self.rotation.slots.items() if self.rotation else ()
+        routes.update({f"rotation:{name}": s.pagerduty_routing_key for name, s in slots if s.pagerduty_routing_key})
+        return routes
+
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values the directory holds, so output and the log can be scrubbed of them."""
+        return tuple(self.pagerduty_routes().values())
 
     def customer(self, name_or_id: str) -> tuple[str, Customer] | None:
         """Find an account by id or by name, case-insensitively."""

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .api import Address, Notice
+from .api import Address, Notice, target_dedup_key
 from .clock import Clock
 from .config import ConfigPaths, check_command, resolve_config
 from .directory import Directory, load_directory
@@ -107,7 +107,7 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 
 
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
-                   notice: Mapping[str, Any] | None = None) -> tuple[Notice, str | None]:
+                   notice: Mapping[str, Any] | None = None, page_key: str | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning."""
     from .rendering import TemplateError, fallback_notice, family_of
 
@@ -124,8 +124,9 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
         warning = f"template failed, so a plain fallback notice is used: {exc.problem.file}: {exc.problem.message}"
         rendered = fallback_notice(incident_id=incident.id, incident_class=incident.klass,
                                    summary=incident.fields.get("summary"), family=family, drill=incident.drill)
+    page_key = page_key or target_dedup_key(incident.id, planned.step, planned.address.person)
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
-                        drill=incident.drill, severity=klass.severity, dedup_key=incident.dedup_key or incident.id,
+                        drill=incident.drill, severity=klass.severity, dedup_key=page_key,
                         fields=public_fields(incident), fallback=warning is not None)
     return notice_out, warning
 
@@ -237,13 +238,21 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
         max_length = channel.capabilities.max_length if channel is not None else None
         planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),
                           row.template)
-        return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice)
+        return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice,
+                              page_key=row_page_key(row))
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
     return Sender(store, registry, clock, compose, owner,
                   RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
-                  concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets(),
+                  concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets() + rt.directory.secrets(),
                   klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt)
+
+
+def row_page_key(row: DeliveryRow) -> str:
+    """`ID/step/person` for a step or escalation page; a reminder, overdue or resolution notice (all
+    step -1) puts its timer's label in place of the step, so two of them never merge into one."""
+    label = str(row.step) if row.kind in ("step", "escalation") else row.key.split(":")[1]
+    return target_dedup_key(row.incident_id, label, row.person)
 
 
 def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, rows: list[DeliveryRow], *,

@@ -70,6 +70,8 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
             url = settings.named_env(entry.webhook_env) if entry.webhook_env else None
             if url:
                 routes[entry.channel] = url
+    if name == "phone" and directory is not None:
+        routes = directory.pagerduty_routes()  # "rotation:SLOT" / "person:ID" -> a PagerDuty routing key
     return ChannelConfig(url=settings.channel_url(name), routes=routes, connect_timeout=settings.connect_timeout,
                          read_timeout=settings.read_timeout,
                          ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None, drill=drill,

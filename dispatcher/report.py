@@ -6,10 +6,10 @@ command and API that reports deliveries:
     {"schema": 1, "command": str, "mode": "dry-run" | "send" | "drill",
      "incident": {"id", "class", "title", "priority", "status", "drill", "started", "fields", "existing"},
      "deliveries": [{"step", "recipient", "display", "role", "channel", "target" (masked),
-                     "outcome": "delivered|failed-transient|failed-permanent|pending|skipped|dry-run",
+                     "outcome": "delivered|posted|failed-transient|failed-permanent|pending|skipped|dry-run",
                      "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
                      "message": {"subject", "text"} (dry runs only)}],
-     "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all"},
+     "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "posted"},
      "notes": [str]}
 
 Stdlib only, so printing a report costs nothing at start-up.
@@ -26,6 +26,8 @@ __all__ = ["DeliveryLine", "Report", "SCHEMA"]
 SCHEMA = 1
 FAILED = ("failed-transient", "failed-permanent")
 WAITING = ("pending", "in-flight")
+# Seen in a channel (a Slack webhook post mentioning the person), not sent to them: not reached.
+POSTED = "posted"
 
 
 @dataclass
@@ -67,9 +69,9 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def unreached(self) -> list[str]:
-        """Recipients with a failed or pending delivery and none delivered (a fallback counts)."""
+        """Recipients with a failed, pending or only posted delivery and none delivered (a fallback counts)."""
         delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
-        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, *WAITING)}
+        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, *WAITING, POSTED)}
         return sorted(missing - delivered)
 
     def still_retrying(self) -> list[str]:
@@ -85,7 +87,7 @@ class Report:
         count = lambda *outcomes: sum(d.outcome in outcomes for d in self.deliveries)  # noqa: E731
         return {"total": len(self.deliveries), "delivered": count("delivered"), "failed": count(*FAILED),
                 "skipped": count("skipped"), "pending": count("pending"), "dry_run": count("dry-run"),
-                "reached_all": self.reached_all(), "unreached": self.unreached()}
+                "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": count(POSTED)}
 
     def exit_status(self) -> int:
         """0 everyone reached; 1 someone definitely not reached; 3 the rest are still being retried."""
@@ -119,6 +121,8 @@ class Report:
         s = self.summary()
         tail = (f"{s['total']} {'delivery' if s['total'] == 1 else 'deliveries'}: {s['delivered']} delivered, "
                 f"{s['failed']} failed, {s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
+        if s["posted"]:
+            tail += f", {s['posted']} posted (in a channel, not sent to the person)"
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):

@@ -58,7 +58,7 @@ def test_an_sms_twilio_url_is_a_problem_for_phone(proxy):
     assert proxy.requests == []
 
 
-def test_pagerduty_trigger_uses_the_incident_as_dedup_key(proxy):
+def test_pagerduty_trigger_without_a_notice_key_keys_the_page_by_incident_step_and_person(proxy):
     proxy["events.pagerduty.com"].script(PD_OK)
     notice = make_notice(dedup_key=None)
     result = phone(proxy, PD_URL).send(notice, make_address("phone", "security-escalation"))
@@ -68,7 +68,7 @@ def test_pagerduty_trigger_uses_the_incident_as_dedup_key(proxy):
     assert request.json == {
         "routing_key": ROUTING_KEY,
         "event_action": "trigger",
-        "dedup_key": "INC-20240607-0042",
+        "dedup_key": "INC-20240607-0042/1/alice",
         "payload": {"summary": notice.subject, "source": "notify", "severity": "critical",
                     "custom_details": {"service": "api-gateway", "region": "eu-west-1"}},
     }
@@ -149,3 +149,52 @@ def test_malformed_urls_are_problems(proxy, url, fragment):
 def test_capabilities_declare_voice_and_dedup():
     caps = PhoneChannel.capabilities
     assert (caps.voice, caps.dedup_key, caps.template) == (True, True, "voice")
+
+
+OTHER_KEY = "0THERSERV1CEKEY0123456789abcdef0"
+SLOT_KEY = "ESCA1AT10NSL0TKEY0123456789abcde"
+
+
+def test_two_people_paged_for_one_incident_get_two_dedup_keys(proxy):
+    proxy["events.pagerduty.com"].script(PD_OK)
+    channel = phone(proxy, PD_URL)
+    channel.send(make_notice(dedup_key=None, step=2), make_address("phone", person="eng-a", role="rotation:secondary"))
+    channel.send(make_notice(dedup_key=None, step=4), make_address("phone", person="cto", role="role:cto"))
+    keys = [r.json["dedup_key"] for r in proxy["events.pagerduty.com"].requests]
+    assert keys == ["INC-20240607-0042/2/eng-a", "INC-20240607-0042/4/cto"]
+
+
+def test_a_routed_page_goes_to_its_own_service_slot_before_person(proxy):
+    proxy["events.pagerduty.com"].script(PD_OK)
+    channel = phone(proxy, PD_URL + "/notify.prod/paging?region=us",
+                    routes={"person:cto": OTHER_KEY, "rotation:escalation": SLOT_KEY})
+    channel.send(make_notice(), make_address("phone", person="cto", role="role:cto"))
+    channel.send(make_notice(), make_address("phone", person="cto", role="rotation:escalation"))
+    channel.send(make_notice(), make_address("phone", person="ceo", role="role:ceo"))
+    sent = [r.json for r in proxy["events.pagerduty.com"].requests]
+    assert [e["routing_key"] for e in sent] == [OTHER_KEY, SLOT_KEY, ROUTING_KEY]
+    # A bare key keeps the default URL's source and component.
+    assert all((e["payload"]["source"], e["payload"]["component"]) == ("notify.prod", "paging") for e in sent)
+
+
+def test_a_routing_key_pages_through_pagerduty_even_when_phone_calls_through_twilio(proxy):
+    proxy["events.pagerduty.com"].script(PD_OK)
+    proxy["api.twilio.com"].script(Reply(201, {"sid": "CA1"}))
+    channel = phone(proxy, CALL_URL, routes={"person:cto": OTHER_KEY})
+    routed = channel.send(make_notice(), make_address("phone", person="cto"))
+    called = channel.send(make_notice(), make_address("phone", person="ceo"))
+    (event,) = proxy["events.pagerduty.com"].requests
+    assert event.json["routing_key"] == OTHER_KEY and routed.outcome is Outcome.DELIVERED
+    assert called.provider_id == "CA1" and len(proxy["api.twilio.com"].requests) == 1
+
+
+def test_routing_keys_alone_configure_the_channel_and_never_show_in_reprs_or_failures(proxy):
+    proxy["events.pagerduty.com"].script(Reply(400, {"status": "invalid event", "message": f"bad {OTHER_KEY}",
+                                                     "errors": [f"routing_key {OTHER_KEY} unknown"]}))
+    channel = phone(proxy, None, routes={"person:cto": OTHER_KEY})
+    assert channel.configured() and channel.problems() == []
+    failed = channel.send(make_notice(), make_address("phone", person="cto"))
+    assert (failed.outcome, failed.reason) == (Outcome.FAILED_PERMANENT, Reason.AUTH)
+    assert OTHER_KEY not in failed.detail + repr(channel._routes)
+    other = channel.send(make_notice(), make_address("phone", person="ceo"))
+    assert other.reason is Reason.NOT_CONFIGURED

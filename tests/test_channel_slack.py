@@ -72,6 +72,34 @@ def test_bot_token_posts_to_chat_post_message(proxy):
     assert (result.delivered_to, result.provider_id) == ("C024BE91L", "1717761234.000200")
 
 
+def test_a_person_behind_an_incoming_webhook_is_mentioned_and_only_posted(proxy):
+    notice = make_notice(text="SEV1 on api-gateway")
+    result = slack(proxy).send(notice, make_address("slack", "U0STS00001", person="senior-tech-1"))
+    (request,) = proxy["hooks.slack.com"].requests
+    assert request.path == "/services/T0001AAAA/B0001BBBB/XyZsecretTokenC"
+    assert request.json == {"text": "<@U0STS00001> SEV1 on api-gateway", "unfurl_links": False, "unfurl_media": False}
+    assert (result.outcome, result.status) == (Outcome.POSTED, 200)
+    assert result.delivered_to == "webhook for default, mentioning U0STS00001"
+    assert "not sent to the person" in result.detail
+
+
+def test_a_person_behind_a_bot_token_gets_a_direct_message_delivered(proxy):
+    proxy["slack.com"].script(Reply(200, {"ok": True, "channel": "D0STS0001", "ts": "1717761234.000300"}))
+    notice = make_notice(text="SEV1 on api-gateway")
+    result = slack(proxy, BOT).send(notice, make_address("slack", "U0STS00001", person="senior-tech-1"))
+    (request,) = proxy["slack.com"].requests
+    assert (request.method, request.path) == ("POST", "/api/chat.postMessage")
+    assert request.json == {"channel": "U0STS00001", "text": "SEV1 on api-gateway",
+                            "unfurl_links": False, "unfurl_media": False}  # no mention needed in a DM
+    assert (result.outcome, result.delivered_to) == (Outcome.DELIVERED, "D0STS0001")
+
+
+def test_a_failed_mention_post_stays_a_failure(proxy):
+    proxy["hooks.slack.com"].script(Reply(404, "no_service"))
+    result = slack(proxy).send(make_notice(), make_address("slack", "U0STS00001"))
+    assert (result.outcome, result.reason) == (Outcome.FAILED_PERMANENT, Reason.AUTH)
+
+
 def test_bot_token_from_the_token_argument(proxy):
     proxy["slack.com"].script(Reply(200, {"ok": True, "channel": "C1", "ts": "1.0"}))
     slack(proxy, "slack://?token=xoxb-9-9-Other").send(make_notice(), make_address("slack", "C1"))

@@ -76,11 +76,21 @@ def test_log_filters_by_since_and_limit(world) -> None:
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
-def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_store(world, tmp_path: Path) -> None:
+def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_store(world, tmp_path: Path,
+                                                                                   config_dir: Path) -> None:
     from dispatcher.testing.providers import RecordingServer
 
     smtp, proxy, env = world
     canary = "CANARYSECRET456"
+    # Both primaries page their own PagerDuty service, and PagerDuty's error repeats the key.
+    routing_key = canary + "0" * 17
+    contacts = config_dir / "contacts.toml"
+    contacts.write_text(contacts.read_text().replace(
+        'channels = ["phone", "sms", "email"]',
+        f'channels = ["phone", "sms", "email"]\npagerduty_routing_key = "{routing_key}"', 2))
+    env["NOTIFY_CONFIG_DIR"] = str(config_dir)
+    proxy["events.pagerduty.com"].script(Reply(400, {"status": "invalid event", "message": f"key {routing_key}",
+                                                     "errors": [f"routing_key {routing_key} is unknown"]}))
     proxy["hooks.slack.com"].script(Reply(500, body=lambda request: f"invalid hook {request.path}"))
     proxy["api.twilio.com"].script(Reply(401, {"code": 20003, "message": f"bad token {canary}"}))
     with RecordingServer(Reply(500, body=lambda request: request.headers.get("Authorization", ""))) as hook:
@@ -93,6 +103,7 @@ def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_sto
         results = [notify(env, *COMMAND), notify(env, *COMMAND, "--json"), notify(env, "log"),
                    notify(env, "log", "--json"), notify(env, "check"), notify(env, "channels")]
     assert results[0].returncode == 1  # the failures really happened
+    assert [r.json["routing_key"] for r in proxy["events.pagerduty.com"].requests] == [routing_key]
     for result in results:
         assert canary not in result.stdout + result.stderr
     files = list((tmp_path / "state" / "notify").glob("notify.db*"))  # the database and its WAL

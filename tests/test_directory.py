@@ -87,6 +87,26 @@ def test_person_listing_a_channel_without_an_address_is_an_error(config_dir: Pat
     assert "people.product-manager.channels: lists 'sms' but the person has no phone" in errors_of(path)
 
 
+def test_a_malformed_pagerduty_routing_key_is_named_without_repeating_it(config_dir: Path) -> None:
+    path = config_dir / "contacts.toml"
+    replace_in(path, 'name = "CTO"\n', 'name = "CTO"\npagerduty_routing_key = "https://events.pagerduty.com/x"\n')
+    (problem,) = errors_of(path)
+    assert problem.startswith("people.cto.pagerduty_routing_key: not a PagerDuty Events v2 routing")
+    assert "events.pagerduty" not in problem
+
+
+def test_routing_keys_serve_the_slot_and_the_person_and_stay_out_of_reprs(config_dir: Path) -> None:
+    path = config_dir / "contacts.toml"
+    replace_in(path, 'name = "CTO"\n', 'name = "CTO"\npagerduty_routing_key = "CT0KEY0123456789abcdef0123456789"\n')
+    replace_in(path, '[rotation.slots.escalation]\n',
+               '[rotation.slots.escalation]\npagerduty_routing_key = "SL0TKEY0123456789abcdef012345678"\n')
+    d = load_directory(path)
+    assert d.pagerduty_routes() == {"person:cto": "CT0KEY0123456789abcdef0123456789",
+                                    "rotation:escalation": "SL0TKEY0123456789abcdef012345678"}
+    assert set(d.secrets()) == set(d.pagerduty_routes().values())
+    assert "KEY0123" not in repr(d.people["cto"]) + repr(d.rotation.slots["escalation"])
+
+
 def test_toml_syntax_error_names_the_file_and_line(config_dir: Path) -> None:
     path = config_dir / "contacts.toml"
     replace_in(path, '[people.cto]', '[people.cto')
