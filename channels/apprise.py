@@ -169,7 +169,7 @@ class AppriseChannel:
         return f"AppriseChannel(configured={self.configured()})"
 
     def configured(self) -> bool:
-        """True when NOTIFY_APPRISE_URL is set (per-address URLs work without it)."""
+        """True when NOTIFY_APPRISE_URL is set; a person's own URL is sent to without it (see api.Channel)."""
         return bool(self.config.url)
 
     def problems(self) -> list[str]:

@@ -29,6 +29,7 @@ __all__ = [
     "TargetKind",
     "mask_secrets",
     "mask_target",
+    "mask_url",
     "target_dedup_key",
 ]
 
@@ -172,7 +173,11 @@ class Channel(Protocol):
     def __init__(self, config: ChannelConfig) -> None: ...
 
     def configured(self) -> bool:
-        """True when the settings needed to send are present."""
+        """True when the settings needed to send are present.
+
+        A URL channel (``TargetKind.URL``) is also used without them for an address that
+        carries its own URL, such as a person's apprise URL.
+        """
 
     def problems(self) -> list[str]:
         """Configuration problems found without sending, for `notify check`."""
@@ -211,10 +216,34 @@ def target_dedup_key(incident_id: str, step: int | str, person: str) -> str:
 def mask_target(target: str) -> str:
     """Show enough of an address to recognise it, not enough to harvest it."""
     if "://" in target:
-        return mask_secrets(target)
+        return mask_url(target)
     if "@" in target:
         local, _, domain = target.partition("@")
         return f"{local[:1]}***@{domain}"
     if target.startswith("+") and len(target) > 6:
         return f"{target[:3]}******{target[-2:]}"
     return target
+
+
+_URL_PART = re.compile(r"([/:@]+)")
+_HOST = re.compile(r"^(?=.{1,253}$)(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$|^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def mask_url(url: str) -> str:
+    """A URL that may carry credentials, cut as apprise's ``url(privacy=True)`` cuts tokens (``A...Z``).
+
+    Stricter than apprise: every part but the scheme and a hostname is cut, whatever the
+    service, and the query is dropped (apprise leaves header values such as
+    ``+Authorization=`` in clear). Masking a masked URL changes nothing, so a stored
+    target can be masked again safely.
+    """
+    scheme, _, rest = url.partition("://")
+    rest = re.split(r"[?#]", rest, maxsplit=1)[0]
+    parts = _URL_PART.split(rest)
+    return f"{scheme}://" + "".join(p if i % 2 or _HOST.match(p) else _cut(p) for i, p in enumerate(parts))
+
+
+def _cut(part: str) -> str:
+    if not part or "..." in part or part == "***":  # empty, or masked already
+        return part
+    return f"{part[0]}...{part[-1]}" if len(part) >= 6 else "***"

@@ -14,7 +14,8 @@ from typing import Iterable
 
 from . import cache
 from .config import ConfigPaths, resolve_config
-from .directory import Directory, check_directory
+from .api import Channel, TargetKind, mask_secrets
+from .directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
 from .policy import Policy, check_policy
 from .problems import Problem, error, note, warning
 from .routing import check_routing
@@ -50,6 +51,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
     if directory is not None:
         result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
         result.problems += _check_people_behind_a_webhook(str(paths.contacts), directory, settings)
+        result.problems += _check_personal_urls(str(paths.contacts), directory, settings)
     result.problems += _check_store(settings)
     result.problems += _check_clock(settings)
     return result
@@ -160,7 +162,7 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
             problems.append(error("channels", name, f"plugin failed to load: {registry.load_errors[name]}"))
         elif channel is None:
             problems.append(error("policy", used[name][0], f"channel {name!r} is not installed"))
-        elif not channel.configured() and used.get(name):
+        elif not channel.configured() and used.get(name) and not _people_bring_urls(channel, name, directory):
             problems.append(error("settings", setting, f"channel {name!r} is used by {used[name][0]}"
                                   f"{f' and {len(used[name]) - 1} more' if len(used[name]) > 1 else ''}"
                                   " but has no settings"))
@@ -168,6 +170,35 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
             problems.append(note("settings", setting, f"channel {name!r} is configured but no policy step uses it"))
         if channel is not None and channel.configured():
             problems += [error("settings", setting, message) for message in channel.problems()]
+    registry.close()
+    return problems
+
+
+def _personal_urls(directory: Directory, channel: str) -> dict[str, str]:
+    """person id -> their own URL on a channel (a personal apprise URL); secret, never to print."""
+    urls = {pid: p.send_target(channel) for pid, p in directory.people.items()}
+    return {pid: url for pid, url in urls.items() if url and carries_credential(url)}
+
+
+def _people_bring_urls(channel: Channel, name: str, directory: Directory | None) -> bool:
+    """A URL channel without settings still reaches the people who carry their own URL (the sender uses it)."""
+    return (channel.capabilities.target is TargetKind.URL and directory is not None
+            and bool(_personal_urls(directory, name)))
+
+
+def _check_personal_urls(file: str, directory: Directory, settings: Settings) -> list[Problem]:
+    """Each person's own URL must load in its channel as a setting would, or their page fails at 3 a.m."""
+    from .registry import Registry
+
+    found = {channel: _personal_urls(directory, channel) for channel in PERSON_CHANNELS}
+    if not any(found.values()):
+        return []  # nobody carries a URL: no channel to import
+    registry = Registry(settings, directory)
+    problems = []
+    for channel, urls in found.items():
+        for pid, url in urls.items():
+            problems += [error(file, f"people.{pid}.{channel}", mask_secrets(message, (url,)))
+                         for message in registry.probe(channel, url)]
     registry.close()
     return problems
 

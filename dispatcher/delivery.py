@@ -25,7 +25,8 @@ from typing import Callable, Iterable
 
 from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
 from .clock import Clock
-from .registry import Registry, refuse
+from .directory import carries_credential
+from .registry import Registry, carries_own_url, refuse
 from .store import AttemptRow, DeliveryRow, Store
 
 __all__ = ["Composer", "RetryPolicy", "Sender"]
@@ -155,9 +156,13 @@ class Sender:
         channel = self.registry.get(row.channel)
         if channel is None:
             return DeliveryResult.permanent(Reason.UNSUPPORTED, f"no channel {row.channel!r} is installed")
-        if not channel.configured():
+        target = self._real_target(row)
+        if target is None:
+            return DeliveryResult.permanent(Reason.BAD_ADDRESS, f"{row.person} has no {row.channel} URL in the "
+                                            "directory any more (the store keeps only a masked copy)")
+        address = Address(row.person, row.display, row.role, row.channel, target)
+        if not channel.configured() and not carries_own_url(channel.capabilities, address):
             return DeliveryResult.permanent(Reason.NOT_CONFIGURED, f"channel {row.channel!r} has no settings")
-        address = Address(row.person, row.display, row.role, row.channel, row.target)
         refusal = refuse(channel.capabilities, notice, address)
         if refusal is not None:
             return refusal
@@ -166,6 +171,13 @@ class Sender:
         except Exception as exc:  # a plugin bug must not stop the other deliveries; it is logged and recorded
             log.error("channel %s raised %s", row.channel, type(exc).__name__)
             return DeliveryResult.transient(Reason.UNKNOWN, f"channel {row.channel} raised {type(exc).__name__}")
+
+    def _real_target(self, row: DeliveryRow) -> str | None:
+        """The row's target; a personal URL is stored masked, so the real one comes from the directory now."""
+        directory = self.registry.directory
+        if directory is None:
+            return None if carries_credential(row.target) else row.target
+        return directory.delivery_target(row.person, row.channel, row.target)
 
     def _attempt_row(self, row: DeliveryRow, result: DeliveryResult, attempt_no: int, latency_ms: float) -> AttemptRow:
         detail = mask_secrets(result.detail or "", self.secrets)

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .api import mask_url
 from .problems import ConfigError, Problem, error, note
 from .validation import FORBID_EXTRA, Check, Rules, cached_check, pydantic_problems, validate
 
-__all__ = ["Directory", "Person", "check_directory", "load_directory", "load_toml"]
+__all__ = ["Directory", "Person", "carries_credential", "check_directory", "load_directory", "load_toml"]
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -26,6 +27,11 @@ _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{20,64}$")
 PERSON_CHANNELS = ("email", "slack", "sms", "phone", "webhook", "apprise")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def carries_credential(target: str) -> bool:
+    """A URL target can hold a token (tgram://BOT_TOKEN/..., opsgenie://API_KEY): it is never stored in clear."""
+    return "://" in target
 
 
 def _e164(value: str) -> str:
@@ -92,7 +98,17 @@ class Person:
     channels: list[ChannelName] = field(default_factory=lambda: ["email"])
 
     def target(self, channel: str) -> str | None:
-        """This person's address on a channel, or None when they have none there."""
+        """This person's address on a channel as it may be shown and stored, or None when they have none there.
+
+        A URL (a personal apprise URL) can carry a bot token or an API key, so it is masked
+        here: plans, reports and the store only ever see the masked form, and the sender
+        asks :meth:`send_target` for the real one at send time.
+        """
+        target = self.send_target(channel)
+        return mask_url(target) if target and carries_credential(target) else target
+
+    def send_target(self, channel: str) -> str | None:
+        """The real address on a channel, credentials included: for the sender only, never to show or store."""
         return {"email": self.email, "sms": self.phone, "phone": self.phone,
                 "slack": self.slack, "apprise": self.apprise}.get(channel)
 
@@ -174,6 +190,18 @@ class Directory:
     slack: dict[str, SlackChannel] = field(default_factory=dict)
     external: dict[str, External] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
+
+    def delivery_target(self, person: str, channel: str, stored: str) -> str | None:
+        """Where a stored delivery really goes: a masked URL is the person's real one here, else as stored.
+
+        None when the store holds a masked URL the directory no longer has for that person:
+        the masked form must never be sent to.
+        """
+        if not carries_credential(stored):
+            return stored
+        entry = self.people.get(person)
+        real = entry.send_target(channel) if entry is not None else None
+        return real if real and carries_credential(real) else None
 
     def holders(self, role: str) -> list[str]:
         """Ids of the people who hold a role, in directory order."""
@@ -275,7 +303,7 @@ def _check_people(file: str, d: Directory) -> list[Problem]:
             if role not in d.roles:
                 problems.append(error(file, f"people.{pid}.roles", f"unknown role {role!r}"))
         for channel in person.channels:
-            if channel != "webhook" and person.target(channel) is None:
+            if channel != "webhook" and person.send_target(channel) is None:
                 problems.append(error(file, f"people.{pid}.channels",
                                       f"lists {channel!r} but the person has no {_FIELD_FOR[channel]}"))
         if person.email:

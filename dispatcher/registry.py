@@ -19,7 +19,7 @@ from .api import Address, Capabilities, Channel, ChannelConfig, DeliveryResult, 
 from .directory import Directory
 from .settings import Settings
 
-__all__ = ["Registry", "channel_config", "discover", "load_entry_point", "refuse"]
+__all__ = ["Registry", "carries_own_url", "channel_config", "discover", "load_entry_point", "refuse"]
 
 GROUP = "dispatcher.channels"
 
@@ -86,6 +86,11 @@ _TARGET_CHECK = {
 }
 
 
+def carries_own_url(capabilities: Capabilities, address: Address) -> bool:
+    """A URL channel needs no settings of its own for an address that brings its URL (a person's apprise URL)."""
+    return capabilities.target is TargetKind.URL and "://" in address.target
+
+
 def refuse(capabilities: Capabilities, notice: Notice, address: Address) -> DeliveryResult | None:
     """Refuse a send the channel cannot make, before any plugin code runs."""
     if not address.target:
@@ -124,6 +129,16 @@ class Registry:
                 return None
             self._instances[name] = cls(channel_config(self.settings, name, self.directory, drill=self.drill))
         return self._instances[name]
+
+    def probe(self, name: str, url: str) -> list[str]:
+        """Problems the channel finds with `url` as if it were its setting (a person's own URL), without sending."""
+        if self.get(name) is None:
+            return []
+        probe = type(self._instances[name])(ChannelConfig(url=url, ca_bundle=None))
+        try:
+            return probe.problems()
+        finally:
+            probe.close()
 
     def all(self) -> Iterable[tuple[str, Channel]]:
         return ((name, self.get(name)) for name in self.names())

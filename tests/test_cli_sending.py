@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.testing.providers import ProviderProxy, Reply
+from dispatcher.testing.providers import PROVIDER_HOSTS, ProviderProxy, Reply
 from dispatcher.testing.smtp import SmtpServer
+
+from .helpers import replace_in
 
 SID = "AC" + "1" * 32
 COMMAND = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
@@ -20,7 +22,7 @@ COMMAND = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", 
 
 @pytest.fixture
 def world(tmp_path: Path):
-    with SmtpServer() as smtp, ProviderProxy() as proxy:
+    with SmtpServer() as smtp, ProviderProxy(PROVIDER_HOSTS + ("api.telegram.org",)) as proxy:
         proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
         proxy["hooks.slack.com"].script(Reply(200, "ok"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
@@ -76,8 +78,16 @@ def test_log_filters_by_since_and_limit(world) -> None:
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
+def give_the_managers_telegram_urls(config_dir: Path, token: str) -> None:
+    """Both support managers (one is the primary, whatever the week) fall back to their own Telegram bot."""
+    for who in ("a", "b"):
+        replace_in(config_dir / "contacts.toml", f'slack = "U0SUP0000{who.upper()}"\nchannels = ["phone", "sms", "email"]',
+                   f'slack = "U0SUP0000{who.upper()}"\napprise = "tgram://123456789:{token}/987654321"\n'
+                   'channels = ["phone", "sms", "apprise", "email"]')
+
+
 def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_store(world, tmp_path: Path,
-                                                                                   config_dir: Path) -> None:
+                                                                                    config_dir: Path) -> None:
     from dispatcher.testing.providers import RecordingServer
 
     smtp, proxy, env = world
@@ -88,11 +98,13 @@ def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_sto
     contacts.write_text(contacts.read_text().replace(
         'channels = ["phone", "sms", "email"]',
         f'channels = ["phone", "sms", "email"]\npagerduty_routing_key = "{routing_key}"', 2))
-    env["NOTIFY_CONFIG_DIR"] = str(config_dir)
     proxy["events.pagerduty.com"].script(Reply(400, {"status": "invalid event", "message": f"key {routing_key}",
                                                      "errors": [f"routing_key {routing_key} is unknown"]}))
+    give_the_managers_telegram_urls(config_dir, canary)  # a personal apprise URL is a setting too
+    env["NOTIFY_CONFIG_DIR"] = str(config_dir)
     proxy["hooks.slack.com"].script(Reply(500, body=lambda request: f"invalid hook {request.path}"))
     proxy["api.twilio.com"].script(Reply(401, {"code": 20003, "message": f"bad token {canary}"}))
+    proxy["api.telegram.org"].script(Reply(401, body=lambda request: {"ok": False, "description": request.path}))
     with RecordingServer(Reply(500, body=lambda request: request.headers.get("Authorization", ""))) as hook:
         env.update(NOTIFY_SLACK_URL=f"https://hooks.slack.com/services/T0000/B0000/{canary}",
                    NOTIFY_SMS_URL=f"twilio://{SID}:{canary}@+15550100000",
@@ -100,14 +112,17 @@ def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_sto
                    NOTIFY_EMAIL_URL=smtp.url(user="notify", password=canary, **{"from": "notify@teamflow.example"}),
                    NOTIFY_WEBHOOK_URL=hook.url.replace("http://", f"http://notify:{canary}@") + "/in",
                    NOTIFY_RETRY_ATTEMPTS="2")
-        results = [notify(env, *COMMAND), notify(env, *COMMAND, "--json"), notify(env, "log"),
-                   notify(env, "log", "--json"), notify(env, "check"), notify(env, "channels")]
-    assert results[0].returncode == 1  # the failures really happened
+        results = [notify(env, "who", "security"), notify(env, *COMMAND, "--dry-run"),
+                   notify(env, *COMMAND), notify(env, *COMMAND, "--json"), notify(env, "log"),
+                   notify(env, "log", "--json"), notify(env, "check"), notify(env, "channels"),
+                   notify(env, "db", "upgrade")]
+    assert results[2].returncode == 1  # the failures really happened
     assert [r.json["routing_key"] for r in proxy["events.pagerduty.com"].requests] == [routing_key]
     for result in results:
         assert canary not in result.stdout + result.stderr
     files = list((tmp_path / "state" / "notify").glob("notify.db*"))  # the database and its WAL
     assert files and all(canary.encode() not in f.read_bytes() for f in files)
+    assert proxy["api.telegram.org"].requests[0].path == f"/bot123456789:{canary}/sendMessage"  # via the fallback
 
 
 def test_the_log_names_whom_a_fallback_stands_in_for(world, rotation_week) -> None:

@@ -144,6 +144,30 @@ def test_a_store_behind_is_refused_until_upgraded_and_keeps_its_rows(url: str) -
     store.close()
 
 
+def test_upgrading_to_schema_4_masks_personal_urls_stored_in_clear(url: str) -> None:
+    """Before schema 4 a person's own apprise URL, bot token and all, was stored as it was."""
+    clear, masked = "tgram://123456789:AAHsecretBotTokenXYZ/987654321", "tgram://1...9:A...Z/9...1"
+    store = open_store(url)
+    personal = planned("ann", channel="apprise", target=clear, masked_target=clear,
+                       fallbacks=[["apprise", clear], ["email", "ann@example.com"]])
+    email = planned("bob", channel="email", target="bob@example.com", masked_target="b***@example.com")
+    store.open_incident(record(), [personal, email], prefix="OUT", year=2026, now=T0)
+    row = next(r for r in store.claim("w", T0, T1) if r.person == "ann")
+    store.record_attempt(row, attempt_row(row, "failed-transient"), final_status=None, next_attempt_at=T5)
+    store.close()
+    _execute(url, ["UPDATE meta SET value = '3' WHERE key = 'schema_version'"])  # schema 4 adds no DDL
+
+    store = open_store(url, upgrade=True)
+    assert store.upgraded == (3, schema.SCHEMA_VERSION)
+    ann, bob = sorted(store.deliveries("OUT-2026-001"), key=lambda r: r.person)
+    (logged,) = store.attempts(incident_id="OUT-2026-001")
+    store.close()
+    assert (ann.target, ann.masked_target, logged.masked_target) == (masked, masked, masked)
+    assert ann.fallbacks == [["apprise", masked], ["email", "ann@example.com"]]
+    assert (ann.status, ann.attempts) == ("pending", 1)  # still due: the sender reads the real URL from contacts
+    assert (bob.target, bob.masked_target) == ("bob@example.com", "b***@example.com")  # not a URL: as it was
+
+
 def test_a_store_from_a_newer_notify_is_refused(store: Any, url: str) -> None:
     store.close()
     _execute(url, ["UPDATE meta SET value = '99' WHERE key = 'schema_version'"])

@@ -12,6 +12,10 @@ same from either store. Differences, and why:
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+from .scrub import mask_stored_urls
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
 V1 = """
@@ -72,5 +76,9 @@ CREATE TABLE inbox (
 CREATE INDEX inbox_by_group ON inbox (dedup_key, id)
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# A data step, no DDL: personal URLs stored in clear by earlier versions are masked (see scrub.py).
+V4 = mask_stored_urls
+
+# Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -130,8 +130,11 @@ class PostgresStore(InboxViews):
                 raise StoreError(f"store {self.name}: {NO_SCHEMA}")
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify:upgrade:' || current_schema(), 0))")
             before = _version(conn)
-            for script in MIGRATIONS[before:]:
-                for statement in filter(str.strip, script.split(";")):
+            for step in MIGRATIONS[before:]:
+                if callable(step):  # a data step
+                    step(conn, "%s")
+                    continue
+                for statement in filter(str.strip, step.split(";")):
                     conn.execute(statement)
             conn.execute("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
                          "SET value = EXCLUDED.value", (str(SCHEMA_VERSION),))

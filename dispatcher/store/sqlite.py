@@ -111,8 +111,11 @@ class SQLiteStore(InboxViews):
         """
         def work(conn: sqlite3.Connection) -> int:
             before = _version(conn)
-            for script in MIGRATIONS[before:]:
-                for statement in filter(str.strip, script.split(";")):
+            for step in MIGRATIONS[before:]:
+                if callable(step):  # a data step
+                    step(conn, "?")
+                    continue
+                for statement in filter(str.strip, step.split(";")):
                     conn.execute(statement)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             return before
