@@ -24,13 +24,14 @@ import os
 import re
 import types
 import warnings
-from dataclasses import dataclass, fields
+import dataclasses
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, Mapping, get_args, get_origin, get_type_hints
 
 from .validation import Rules, validate
 
-__all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Secret", "Settings", "load_settings"]
+__all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "INTERNAL", "Secret", "Settings", "load_settings"]
 
 ENV_PREFIX = "NOTIFY_"
 ENV_FILE = ".env"
@@ -84,6 +85,9 @@ class Secret:
         return core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
 
 
+# Metadata of a field that no source sets: only code does, through load_settings(name=...).
+INTERNAL = {"internal": True}
+
 # Fields read under other names first, without the prefix (as pydantic-settings' validation_alias).
 ALIASES = {
     "ca_bundle": ("NOTIFY_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
@@ -121,7 +125,10 @@ class Settings:
     # NOTIFY_NOW: where this command's clock starts (tests, rehearsals); parsed and announced by the CLI.
     now: str | None = None
 
-    proxy: str | None = None  # NOTIFY_PROXY: outbound HTTPS proxy for provider APIs, over HTTPS_PROXY
+    proxy: str | None = None  # NOTIFY_PROXY: the proxy for https URLs, over HTTPS_PROXY; NO_PROXY still applies
+    # A sandbox drill's stand-in for every provider: every URL goes through it, whatever NO_PROXY says. Internal
+    # (never read from the environment), so only a sandbox drill sets it, and a drill never reaches a real provider.
+    sandbox_proxy: str | None = field(default=None, metadata=INTERNAL)
 
     ca_bundle: Path | None = None  # also REQUESTS_CA_BUNDLE, SSL_CERT_FILE (ALIASES)
     xdg_state_home: Path | None = None  # XDG_STATE_HOME
@@ -163,20 +170,27 @@ def _dotenv() -> dict[str, str]:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings now (environment wins over `.env`, which wins over secret files)."""
+    """Read settings now (environment wins over `.env`, which wins over secret files); internal fields
+    are taken from the overrides only."""
+    internal = {name: overrides.pop(name) for name in _internal_names() if name in overrides}
     given = by_field(gather(overrides, os.environ, _secrets_dir()))
     plain = _plainly_valid(given)
-    return Settings(**plain) if plain is not None else validate(Settings, given)
+    settings = Settings(**plain) if plain is not None else validate(Settings, given)
+    return dataclasses.replace(settings, **internal) if internal else settings
 
 
 def by_field(state: Mapping[str, Any]) -> dict[str, Any]:
     """Gathered input keyed by field name: an alias first, in order, then the name (pydantic's lookup)."""
     found = {}
-    for item in fields(Settings):
-        key = next((k for k in (*ALIASES.get(item.name, ()), item.name) if k in state), None)
+    for name in _field_names():
+        key = next((k for k in (*ALIASES.get(name, ()), name) if k in state), None)
         if key is not None:
-            found[item.name] = state[key]
+            found[name] = state[key]
     return found
+
+
+def _internal_names() -> list[str]:
+    return [item.name for item in fields(Settings) if item.metadata.get("internal")]
 
 
 # -- the common case without pydantic -------------------------------------------------------------
@@ -244,7 +258,8 @@ def _names(name: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def _field_names() -> list[str]:
-    return [item.name for item in fields(Settings)]
+    """The fields the sources set (every one but the internal ones)."""
+    return [item.name for item in fields(Settings) if not item.metadata.get("internal")]
 
 
 def _from_variables(variables: Mapping[str, str | None]) -> dict[str, str]:
