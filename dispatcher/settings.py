@@ -122,6 +122,10 @@ class Settings:
     retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
     retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
 
+    # NOTIFY_USER: who runs `notify ack/update/resolve` without --by (a person id, login or email of
+    # contacts.toml); else the login name.
+    user: str | None = None
+
     # NOTIFY_NOW: where this command's clock starts (tests, rehearsals); parsed and announced by the CLI.
     now: str | None = None
 
@@ -144,6 +148,17 @@ class Settings:
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
         values += [s.get_secret_value() if s else None for s in (self.webhook_token, self.webhook_hmac_secret)]
         return tuple(v for v in values if v)
+
+    def acting_user(self) -> tuple[str, str] | None:
+        """Who runs this command, and where that came from: NOTIFY_USER, else the login name; None if neither."""
+        if self.user and self.user.strip():
+            return self.user.strip(), "NOTIFY_USER"
+        import getpass
+
+        try:
+            return getpass.getuser(), "your login name"
+        except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (a bare container)
+            return None
 
     def named_env(self, name: str) -> str | None:
         """A variable a config file names (e.g. a Slack channel's own webhook)."""
