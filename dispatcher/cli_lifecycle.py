@@ -252,6 +252,9 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float,
               f"{result.attempted} delivery attempts"
               + ("; stored webhooks left to a worker on the real clock" if made_up else ""), settings)
         return
+    from .eventlog import configure
+
+    configure(settings.log_format, settings.secrets())
     click.echo(f"notify worker {runner.id}: ticking every {interval:g}s at most; SIGTERM or Ctrl-C to stop", err=True)
     runner.run(stop_on_signals(), interval)
     store.close()

@@ -27,7 +27,7 @@ import warnings
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Mapping, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Mapping, get_args, get_origin, get_type_hints
 
 from .validation import Rules, validate
 
@@ -121,6 +121,9 @@ class Settings:
     read_timeout: Annotated[float, Rules(gt=0)] = 10.0
     retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
     retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
+
+    # NOTIFY_LOG_FORMAT: the lines `notify serve` and `notify worker` log per event (dispatcher.eventlog).
+    log_format: Literal["text", "json"] = "text"
 
     # NOTIFY_USER: who runs `notify ack/update/resolve` without --by (a person id, login or email of
     # contacts.toml); else the login name.
@@ -240,6 +243,8 @@ def _plain_value(hint: Any, raw: Any) -> Any:
         if raw is None:
             return None
         hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    if get_origin(hint) is Literal:
+        return raw if raw in get_args(hint) else _NOT_SURE
     if hint in (str, Secret, Path):
         if not isinstance(raw, str) or (hint is Path and not raw):
             return raw if hint is Path and isinstance(raw, Path) else _NOT_SURE

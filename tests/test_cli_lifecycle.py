@@ -159,7 +159,8 @@ def test_a_login_shared_by_two_people_is_an_error_naming_both(config_dir) -> Non
     contacts.write_text(text.replace('name = "Billing Agent 1"\n', 'name = "Billing Agent 1"\nlogin = "OPS"\n'))
     checked = run("check", "--config-dir", str(config_dir))
     assert checked.exit_code != 0
-    assert "people.support-manager-a.login" in checked.stdout and "same login as people.billing-agent-1" in checked.stdout
+    assert "people.support-manager-a.login" in checked.stdout
+    assert "same login as people.billing-agent-1" in checked.stdout
 
 
 def store_at_schema_1(state: Path) -> None:
