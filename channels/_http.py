@@ -66,7 +66,8 @@ class HttpClient:
 
     def __init__(self, config: ChannelConfig) -> None:
         self._transport = Transport(connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                                    ca_bundle=config.ca_bundle, proxy=config.proxy, environ=os.environ)
+                                    ca_bundle=config.ca_bundle, proxy=config.proxy, environ=os.environ,
+                                    sandbox_proxy=config.sandbox_proxy)
 
     def post(self, url: str, *, secrets: Iterable[str] = (), auth: tuple[str, str] | None = None,
              headers: Mapping[str, str] | None = None, data: Any = None,

@@ -8,10 +8,14 @@ It replaces requests (requests and its dependencies cost
   requests used certifi's bundle instead; the system store holds the public CAs
   Slack, Twilio and PagerDuty present. REQUESTS_CA_BUNDLE reaches us only through
   settings (it is an alias of ``ca_bundle``), not from the environment here.
-- Proxies: ``config.proxy`` (NOTIFY_PROXY, the drill sandbox) for every URL; else
-  https_proxy / http_proxy / all_proxy and no_proxy from the environment, lower
-  case before upper case, read once when the client is built. HTTPS goes through
-  a proxy by CONNECT, with Proxy-Authorization when the proxy URL has user:password.
+- Proxies: ``config.sandbox_proxy`` (the drill sandbox's stand-in) for every URL,
+  NO_PROXY or not. Otherwise https_proxy / http_proxy / all_proxy and no_proxy
+  from the environment, lower case before upper case, read once when the client
+  is built; ``config.proxy`` (NOTIFY_PROXY) takes the place of https_proxy: it
+  carries https URLs only (a plain-HTTP webhook on the local network goes
+  direct, or by http_proxy) and hosts that no_proxy names are reached directly.
+  HTTPS goes through a proxy by CONNECT, with Proxy-Authorization when the proxy
+  URL has user:password.
 - Keep-alive connections are pooled per (scheme, host, port, proxy), at most
   MAX_CONNECTIONS_PER_HOST idle per route; a send never waits for a connection
   (how many run at once is NOTIFY_CONCURRENCY's business).
@@ -156,11 +160,11 @@ class Transport:
     """Keep-alive HTTP(S) connections with their timeouts, CA bundle and proxy: one exchange per call."""
 
     def __init__(self, *, connect_timeout: float, read_timeout: float, ca_bundle: str | None,
-                 proxy: str | None, environ: Mapping[str, str]) -> None:
+                 proxy: str | None, environ: Mapping[str, str], sandbox_proxy: str | None = None) -> None:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._ca_bundle = ca_bundle
-        self._proxies = _Proxies(proxy, environ)
+        self._proxies = _Proxies(proxy, environ, sandbox_proxy)
         self._pool = _Pool(MAX_CONNECTIONS_PER_HOST)
 
     def exchange(self, request: _Request) -> Response:
@@ -389,15 +393,17 @@ class _Proxy:
 
 
 class _Proxies:
-    """Which proxy a URL goes through: the explicit one, else the environment's (read once)."""
+    """Which proxy a URL goes through: the sandbox's for all; else NOTIFY_PROXY or the environment's (read once)."""
 
-    def __init__(self, explicit: str | None, environ: Mapping[str, str]) -> None:
-        if explicit:  # NOTIFY_PROXY wins over everything, NO_PROXY included (as with requests)
-            self._urls = {"http": explicit, "https": explicit}
-            self._no_proxy: tuple[str, ...] = ()
+    def __init__(self, explicit: str | None, environ: Mapping[str, str], sandbox: str | None = None) -> None:
+        self._no_proxy: tuple[str, ...] = ()
+        if sandbox:  # a drill's stand-in: nothing may bypass it, or a drill could reach a real provider
+            self._urls = {"http": sandbox, "https": sandbox}
         else:
             fallback = _env(environ, "all_proxy")
             self._urls = {scheme: _env(environ, f"{scheme}_proxy") or fallback for scheme in ("http", "https")}
+            if explicit:  # NOTIFY_PROXY is the HTTPS proxy: it replaces https_proxy, and NO_PROXY still applies
+                self._urls["https"] = explicit
             no_proxy = _env(environ, "no_proxy") or ""
             self._no_proxy = tuple(e.strip().lower() for e in no_proxy.replace(" ", ",").split(",") if e.strip())
         self._parsed: dict[str, _Proxy] = {}

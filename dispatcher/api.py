@@ -96,7 +96,8 @@ class ChannelConfig:
     read_timeout: float = 10.0
     ca_bundle: str | None = None  # REQUESTS_CA_BUNDLE / SSL_CERT_FILE, resolved by settings
     drill: bool = False
-    proxy: str | None = None  # explicit HTTPS proxy for provider APIs (NOTIFY_PROXY); else HTTPS_PROXY applies
+    proxy: str | None = None  # NOTIFY_PROXY: for https URLs in place of HTTPS_PROXY; NO_PROXY still applies
+    sandbox_proxy: str | None = None  # a sandbox drill's stand-in: every URL goes through it, NO_PROXY or not
 
 
 @dataclass(frozen=True)

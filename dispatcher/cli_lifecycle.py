@@ -32,30 +32,57 @@ def _incident_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 incident_id_argument = click.argument("incident_id", callback=_incident_id)
+BY_DEFAULT = "default: NOTIFY_USER, else your login name, matched to a person of contacts.toml (id, login or email)"
+
+
+def _recorded_by(command: str, rt: Any, settings: Any, store: Any, by: str | None) -> tuple[str, str]:
+    """Whom to record, and how it was found (to print): --by as given, else the person NOTIFY_USER or the login
+    name matches.
+
+    Refuses (exit 2, nothing recorded) a name no person of contacts.toml has: an ack is recorded
+    as someone's, never as a bare login name nobody on the team recognises.
+    """
+    if by is not None and by.strip():
+        return by.strip(), "--by"
+    acting = settings.acting_user()
+    found = rt.directory.person_named(acting[0]) if acting else None
+    if found is None:
+        store.close()
+        who = f'{acting[1]} "{acting[0]}" is nobody in {rt.paths.contacts}' if acting else "no login name"
+        _fail(f"{command}: no --by, and {who}. Pass --by NAME, set NOTIFY_USER to your person id there, or add "
+              f'login = "{acting[0] if acting else "NAME"}" to your [people.ID] entry; nothing was recorded')
+    pid, person = found
+    return person.name, f"people.{pid}, from {acting[1]}"
 
 
 @main.command()
 @incident_id_argument
-@click.option("--by", required=True, help="Who acknowledges (a name or person id).")
+@click.option("--by", default=None, help=f"Who acknowledges (a name or person id); {BY_DEFAULT}.")
 @json_option
 @config_dir_option
 @click.pass_context
 @handles_errors
-def ack(ctx: click.Context, incident_id: str, by: str, as_json: bool, local_config_dir: Path | None) -> None:
+def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, local_config_dir: Path | None) -> None:
     """Acknowledge an incident: escalation stops; follow-up steps and update reminders go on."""
     from .incidents import acknowledge
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    by, found = _recorded_by("ack", rt, settings, store, by)
     done, row = acknowledge(store, incident_id, by, _now())
     store.close()
     if as_json:
         _emit_json({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": done,
-                    "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at}, settings, indent=None)
+                    "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at,
+                    "by": {"name": by, "found": found}}, settings, indent=None)
     elif done:
-        _emit(f"{incident_id} acknowledged by {by}: escalation stopped", settings)
+        _emit(f"{incident_id} acknowledged by {by}{_how(found)}: escalation stopped", settings)
     else:
         _emit(f"{incident_id} is {row.status}" + (f" (acknowledged by {row.acked_by} at {row.acked_at})"
                                                   if row.acked_by else "") + ": nothing changed", settings)
+
+
+def _how(found: str) -> str:
+    return "" if found == "--by" else f" ({found})"
 
 
 def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident: Any, rows: list, wait: float,
@@ -79,7 +106,7 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
 @main.command()
 @incident_id_argument
 @click.option("--message", required=True, help="The status update.")
-@click.option("--by", default=None, help="Who posts it.")
+@click.option("--by", default=None, help=f"Who posts it; {BY_DEFAULT}.")
 @wait_option
 @json_option
 @config_dir_option
@@ -91,15 +118,16 @@ def update(ctx: click.Context, incident_id: str, message: str, by: str | None, w
     from .incidents import post_update
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    by, found = _recorded_by("update", rt, settings, store, by)
     incident, rows = post_update(rt, store, incident_id, message, by, _now())
     _send_and_report(rt, settings, store, "update", incident, rows, wait, as_json,
-                     ["update recorded; reminders now count from this update"])
+                     [f"update recorded by {by}{_how(found)}; reminders now count from this update"])
 
 
 @main.command()
 @incident_id_argument
 @click.option("--message", default=None, help="What resolved it.")
-@click.option("--by", default=None, help="Who resolves it.")
+@click.option("--by", default=None, help=f"Who resolves it; {BY_DEFAULT}.")
 @wait_option
 @json_option
 @config_dir_option
@@ -111,13 +139,14 @@ def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str |
     from .incidents import resolve as resolve_incident
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    by, found = _recorded_by("resolve", rt, settings, store, by)
     incident, rows, done = resolve_incident(rt, store, incident_id, message, by, _now())
     if not done:
         store.close()
         _emit(f"{incident_id} was resolved already: nobody was notified again", settings)
         return
     _send_and_report(rt, settings, store, "resolve", incident, rows, wait, as_json,
-                     ["incident resolved: escalation, follow-up steps and reminders stopped"])
+                     [f"incident resolved by {by}{_how(found)}: escalation, follow-up steps and reminders stopped"])
 
 
 @main.command()
@@ -223,6 +252,9 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float,
               f"{result.attempted} delivery attempts"
               + ("; stored webhooks left to a worker on the real clock" if made_up else ""), settings)
         return
+    from .eventlog import configure
+
+    configure(settings.log_format, settings.secrets())
     click.echo(f"notify worker {runner.id}: ticking every {interval:g}s at most; SIGTERM or Ctrl-C to stop", err=True)
     runner.run(stop_on_signals(), interval)
     store.close()

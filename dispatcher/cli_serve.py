@@ -34,6 +34,8 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     from .server.run import serve as run_server
     from .store import open_store
 
+    from .eventlog import configure, emit
+
     settings = _settings()
     _refuse_made_up_time("serve")
     if not (settings.webhook_token or settings.webhook_hmac_secret or no_auth):
@@ -45,14 +47,28 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before the fork
     from .api import mask_secrets
 
-    _warn_about_unusable_channels(rt, local_config_dir)
-    click.echo(f"notify serve: listening on http://{host}:{port} (store {mask_secrets(store_url)})", err=True)
+    configure(settings.log_format, settings.secrets())  # before the fork: the sender child logs alike
+    say = _say(settings.log_format == "json", emit)
+    _warn_about_unusable_channels(rt, local_config_dir, say)
+    say("serve.listening", f"notify serve: listening on http://{host}:{port} (store {mask_secrets(store_url)})",
+        url=f"http://{host}:{port}", store=mask_secrets(store_url))
     run_server(rt, lambda: open_store(store_url), SystemClock(), host=host, port=port, interval=interval,
                sender_process=not worker_thread)
-    click.echo("notify serve: stopped, worker finished and leases released", err=True)
+    say("serve.stopped", "notify serve: stopped, worker finished and leases released")
 
 
-def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None) -> None:
+def _say(as_json: bool, emit: Any) -> Any:
+    """The server's own start and stop lines: as written on stderr, or as events among the JSON lines."""
+    def say(event: str, text: str, level: int = 20, **fields: Any) -> None:
+        if as_json:
+            emit(event, None, level=level, message=text.removeprefix("notify serve: "), **fields)
+        else:
+            click.echo(text, err=True)
+
+    return say
+
+
+def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, say: Any) -> None:
     """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
     from .check import channels_used
     from .config import check_command
@@ -60,9 +76,10 @@ def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None) ->
 
     used = channels_used(rt.policy, rt.directory)
     for channel, why in unusable_channels(rt, used).items():
-        click.echo(f"notify serve: warning: {why}: the {len(used[channel])} places in the policy that page by "
-                   f"{channel} will fail (and fall back where they can); run `{check_command(local_config_dir)}`",
-                   err=True)
+        say("serve.channel-unusable",
+            f"notify serve: warning: {why}: the {len(used[channel])} places in the policy that page by "
+            f"{channel} will fail (and fall back where they can); run `{check_command(local_config_dir)}`",
+            level=30, channel=channel)
 
 
 @main.command()

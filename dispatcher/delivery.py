@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
 from .clock import Clock
 from .directory import carries_credential
+from .eventlog import emit
 from .registry import Registry, carries_own_url, refuse
 from .store import AttemptRow, DeliveryRow, Store
 
@@ -150,7 +151,17 @@ class Sender:
                                   final_status=result.outcome.value if final else None, next_attempt_at=due)
         if self.on_attempt is not None:
             self.on_attempt(row.channel, result.outcome.value, attempt_no, latency_ms)
+        if result.outcome is not Outcome.DELIVERED:
+            self._log_failure(row, result, attempt_no, wait)
         return result, wait
+
+    def _log_failure(self, row: DeliveryRow, result: DeliveryResult, attempt_no: int, wait: float | None) -> None:
+        """One line per attempt that did not deliver: a warning while it is retried, an error when final."""
+        emit("delivery.failed", row.incident_id, level=logging.ERROR if wait is None else logging.WARNING,
+             step=row.step, kind=row.kind, person=row.person, channel=row.channel, target=row.masked_target,
+             attempt=attempt_no, outcome=result.outcome.value, reason=result.reason.value, status=result.status,
+             retry_in=None if wait is None else round(wait, 1), final=wait is None,
+             detail=mask_secrets(result.detail or "", self.secrets) or None)
 
     def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:
         channel = self.registry.get(row.channel)

@@ -95,6 +95,7 @@ class Person:
     apprise: str | None = None  # a personal apprise URL (Opsgenie, Telegram...)
     # This person's pages go to their own PagerDuty service (a secret: kept out of reprs).
     pagerduty_routing_key: RoutingKey | None = field(default=None, repr=False)
+    login: str | None = None  # their login name, so `notify ack` without --by knows them
     channels: list[ChannelName] = field(default_factory=lambda: ["email"])
 
     def target(self, channel: str) -> str | None:
@@ -227,6 +228,16 @@ class Directory:
                 return cid, account
         return None
 
+    def person_named(self, name: str) -> tuple[str, Person] | None:
+        """The person a login or NOTIFY_USER means: by id, then `login`, then email, case-insensitively."""
+        wanted = name.strip().casefold()
+        for key in (lambda pid, p: pid, lambda pid, p: p.login, lambda pid, p: p.email):
+            for pid, person in self.people.items():
+                value = key(pid, person)
+                if value and value.casefold() == wanted:
+                    return pid, person
+        return None
+
     def on_duty(self, slot_name: str, at: datetime) -> str:
         """The person on duty in a rotation slot at a moment (overrides first, then the weekly turn)."""
         assert self.rotation is not None
@@ -297,8 +308,14 @@ def _cross_check(file: str, d: Directory) -> list[Problem]:
 
 
 def _check_people(file: str, d: Directory) -> list[Problem]:
-    problems, seen = [], {}
+    problems, seen, logins = [], {}, {}
     for pid, person in d.people.items():
+        if person.login:
+            if person.login.casefold() in logins:
+                problems.append(error(file, f"people.{pid}.login",
+                                      f"same login as people.{logins[person.login.casefold()]}: "
+                                      "`notify ack` could not tell them apart"))
+            logins[person.login.casefold()] = pid
         for role in person.roles:
             if role not in d.roles:
                 problems.append(error(file, f"people.{pid}.roles", f"unknown role {role!r}"))

@@ -31,8 +31,9 @@ from typing import Callable
 
 from .clock import Clock
 from .engine import Runtime
+from .eventlog import emit
 from .hooks.model import PayloadError, parse
-from .ingest import ingest
+from .ingest import ingest, log_ingested
 from .store import InboxRow, Store, StoreError
 from .store.inbox_sql import GIVE_UP_AFTER
 
@@ -96,6 +97,7 @@ class Inbox:
             result = ingest(self.rt, self.store, parse(row.source, row.body.encode()), self.clock.now())
         except Exception as exc:  # noqa: BLE001 - a webhook accepted is never dropped: kept, logged, retried
             return self._fail(row, exc)
+        log_ingested(row.source, result, inbox_event=row.id)
         if self.on_ingest is not None:
             self.on_ingest(row.source, result.outcome)
         return True
@@ -114,13 +116,12 @@ class Inbox:
             raise
         if not ours:
             return self._lost(row)
-        where = f"webhook {row.id} from {row.source} (received {row.received}, group {row.dedup_key})"
-        if never or attempt >= GIVE_UP_AFTER:
-            log.error("%s could not be handled%s; given up, kept in the inbox: %s", where,
-                      " and never will be as it is" if never else f" after {attempt} attempts", reason)
-        else:
-            log.error("%s could not be handled, attempt %d, retrying at %s: %s",
-                      where, attempt, retry_at.isoformat(), reason)
+        given_up = never or attempt >= GIVE_UP_AFTER
+        emit("inbox.given-up" if given_up else "inbox.retrying", None,
+             level=logging.ERROR if given_up else logging.WARNING, inbox_event=row.id,
+             source=row.source, received=row.received, group=row.dedup_key, attempts=attempt,
+             retry_at=None if given_up else retry_at.isoformat(),
+             why="it never will be as it is" if never else None, reason=reason)
         return False
 
     def _renew(self, rows: list[InboxRow]) -> bool:

@@ -20,13 +20,14 @@ from datetime import datetime
 from typing import Any
 
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
+from .eventlog import emit
 from .hooks.model import AlertEvent, PayloadError
 from .incidents import post_update, resolve
 from .plan import plan_step
 from .routing import Report, triage
 from .store import Store
 
-__all__ = ["IngestResult", "ingest", "scoped_key"]
+__all__ = ["IngestResult", "ingest", "log_ingested", "scoped_key"]
 
 INCIDENT_FIELDS = ("customer", "reported_by", "summary", "commander", "started", "affected_services",
                    "impact_scope", "symptoms", "eta", "next_update", "description", "runbook")
@@ -60,6 +61,15 @@ def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Inges
     if existing is not None:
         return _repeat(rt, store, existing, event, now)
     return _open(rt, store, event, now)
+
+
+def log_ingested(source: str, result: IngestResult, inbox_event: int | None = None) -> None:
+    """One line for what a webhook did: incident.opened/updated/resolved, or hook.ignored (a repeat, nothing open)."""
+    changed = result.outcome in ("opened", "updated", "resolved")
+    emit(f"incident.{result.outcome}" if changed else "hook.ignored", result.incident_id, source=source,
+         inbox_event=inbox_event, outcome=None if changed else result.outcome,
+         **{"class": result.incident_class}, needs_review=result.needs_review or None,
+         deliveries=len(result.delivery_ids))
 
 
 def scoped_key(event: AlertEvent) -> str:

@@ -75,7 +75,7 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
     return ChannelConfig(url=settings.channel_url(name), routes=routes, connect_timeout=settings.connect_timeout,
                          read_timeout=settings.read_timeout,
                          ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None, drill=drill,
-                         proxy=settings.proxy)
+                         proxy=settings.proxy, sandbox_proxy=settings.sandbox_proxy)
 
 
 _TARGET_CHECK = {

@@ -24,13 +24,14 @@ import os
 import re
 import types
 import warnings
-from dataclasses import dataclass, fields
+import dataclasses
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Mapping, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Mapping, get_args, get_origin, get_type_hints
 
 from .validation import Rules, validate
 
-__all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Secret", "Settings", "load_settings"]
+__all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "INTERNAL", "Secret", "Settings", "load_settings"]
 
 ENV_PREFIX = "NOTIFY_"
 ENV_FILE = ".env"
@@ -84,6 +85,9 @@ class Secret:
         return core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
 
 
+# Metadata of a field that no source sets: only code does, through load_settings(name=...).
+INTERNAL = {"internal": True}
+
 # Fields read under other names first, without the prefix (as pydantic-settings' validation_alias).
 ALIASES = {
     "ca_bundle": ("NOTIFY_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
@@ -118,10 +122,20 @@ class Settings:
     retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
     retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
 
+    # NOTIFY_LOG_FORMAT: the lines `notify serve` and `notify worker` log per event (dispatcher.eventlog).
+    log_format: Literal["text", "json"] = "text"
+
+    # NOTIFY_USER: who runs `notify ack/update/resolve` without --by (a person id, login or email of
+    # contacts.toml); else the login name.
+    user: str | None = None
+
     # NOTIFY_NOW: where this command's clock starts (tests, rehearsals); parsed and announced by the CLI.
     now: str | None = None
 
-    proxy: str | None = None  # NOTIFY_PROXY: outbound HTTPS proxy for provider APIs, over HTTPS_PROXY
+    proxy: str | None = None  # NOTIFY_PROXY: the proxy for https URLs, over HTTPS_PROXY; NO_PROXY still applies
+    # A sandbox drill's stand-in for every provider: every URL goes through it, whatever NO_PROXY says. Internal
+    # (never read from the environment), so only a sandbox drill sets it, and a drill never reaches a real provider.
+    sandbox_proxy: str | None = field(default=None, metadata=INTERNAL)
 
     ca_bundle: Path | None = None  # also REQUESTS_CA_BUNDLE, SSL_CERT_FILE (ALIASES)
     xdg_state_home: Path | None = None  # XDG_STATE_HOME
@@ -137,6 +151,17 @@ class Settings:
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
         values += [s.get_secret_value() if s else None for s in (self.webhook_token, self.webhook_hmac_secret)]
         return tuple(v for v in values if v)
+
+    def acting_user(self) -> tuple[str, str] | None:
+        """Who runs this command, and where that came from: NOTIFY_USER, else the login name; None if neither."""
+        if self.user and self.user.strip():
+            return self.user.strip(), "NOTIFY_USER"
+        import getpass
+
+        try:
+            return getpass.getuser(), "your login name"
+        except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (a bare container)
+            return None
 
     def named_env(self, name: str) -> str | None:
         """A variable a config file names (e.g. a Slack channel's own webhook)."""
@@ -163,20 +188,27 @@ def _dotenv() -> dict[str, str]:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings now (environment wins over `.env`, which wins over secret files)."""
+    """Read settings now (environment wins over `.env`, which wins over secret files); internal fields
+    are taken from the overrides only."""
+    internal = {name: overrides.pop(name) for name in _internal_names() if name in overrides}
     given = by_field(gather(overrides, os.environ, _secrets_dir()))
     plain = _plainly_valid(given)
-    return Settings(**plain) if plain is not None else validate(Settings, given)
+    settings = Settings(**plain) if plain is not None else validate(Settings, given)
+    return dataclasses.replace(settings, **internal) if internal else settings
 
 
 def by_field(state: Mapping[str, Any]) -> dict[str, Any]:
     """Gathered input keyed by field name: an alias first, in order, then the name (pydantic's lookup)."""
     found = {}
-    for item in fields(Settings):
-        key = next((k for k in (*ALIASES.get(item.name, ()), item.name) if k in state), None)
+    for name in _field_names():
+        key = next((k for k in (*ALIASES.get(name, ()), name) if k in state), None)
         if key is not None:
-            found[item.name] = state[key]
+            found[name] = state[key]
     return found
+
+
+def _internal_names() -> list[str]:
+    return [item.name for item in fields(Settings) if item.metadata.get("internal")]
 
 
 # -- the common case without pydantic -------------------------------------------------------------
@@ -211,6 +243,8 @@ def _plain_value(hint: Any, raw: Any) -> Any:
         if raw is None:
             return None
         hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    if get_origin(hint) is Literal:
+        return raw if raw in get_args(hint) else _NOT_SURE
     if hint in (str, Secret, Path):
         if not isinstance(raw, str) or (hint is Path and not raw):
             return raw if hint is Path and isinstance(raw, Path) else _NOT_SURE
@@ -244,7 +278,8 @@ def _names(name: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def _field_names() -> list[str]:
-    return [item.name for item in fields(Settings)]
+    """The fields the sources set (every one but the internal ones)."""
+    return [item.name for item in fields(Settings) if not item.metadata.get("internal")]
 
 
 def _from_variables(variables: Mapping[str, str | None]) -> dict[str, str]:

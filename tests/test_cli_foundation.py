@@ -157,7 +157,7 @@ def test_a_rejected_configuration_is_listed_in_the_json_document(config_dir: Pat
 
 @pytest.mark.parametrize(("args", "command", "error"), [
     (["security", "--summary", "x", "--dry-run", "--json", "--bogus"], "security", "No such option '--bogus'"),
-    (["ack", "OUT-2026-001", "--json"], "ack", "Missing option '--by'"),
+    (["update", "OUT-2026-001", "--json"], "update", "Missing option '--message'"),
     (["log", "--limit", "abc", "--json"], "log", "'abc' is not a valid integer"),
     (["outage", "--summary", "x", "--json", "--wait", "abc"], "outage", "'abc' is not a valid float"),
     (["--bogus", "log", "--json"], "log", "No such option '--bogus'"),  # an option of `notify` itself

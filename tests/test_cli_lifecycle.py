@@ -7,6 +7,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dispatcher.cli import main
@@ -53,13 +54,14 @@ def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
     doc = json.loads(run("status", "SEC-2024-001", "--json").stdout)
     kinds = [e["kind"] for e in doc["timeline"]]
     assert "escalation" not in kinds and "step" in kinds and "acknowledged" in kinds
-    resolved = run("resolve", "SEC-2024-001", "--message", "Credentials rotated", "--json")
+    resolved = run("resolve", "SEC-2024-001", "--message", "Credentials rotated", "--by", "Support Manager A",
+                   "--json")
     assert resolved.exit_code == 0, resolved.stdout
     notices = json.loads(resolved.stdout)["deliveries"]
     reached = {d["recipient"] for d in doc["deliveries"] if d["outcome"] == "delivered"}
     assert {d["recipient"] for d in notices} == reached and all(d["kind"] == "resolved" for d in notices)
     assert all(d["outcome"] == "delivered" for d in notices)
-    assert "resolved already" in run("resolve", "SEC-2024-001").stdout
+    assert "resolved already" in run("resolve", "SEC-2024-001", "--by", "Support Manager A").stdout
     assert json.loads(run("status", "SEC-2024-001", "--json").stdout)["next_due"] == []
 
 
@@ -96,6 +98,71 @@ def test_unknown_incident_is_a_clear_error() -> None:
     assert result.exit_code == 2 and "SEC-1999-001: no such incident" in result.stderr
 
 
+# -- who acts, without --by ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["support-manager-a", "Support-Manager-A", "support-manager-a@teamflow.example",
+                                  "smgr"])
+def test_ack_without_by_records_the_person_notify_user_names(providers, config_dir, monkeypatch, user) -> None:
+    """By person id, email or the new `login` field, case-insensitively; the command says whom it recorded."""
+    contacts = config_dir / "contacts.toml"
+    contacts.write_text(contacts.read_text().replace('name = "Support Manager A"\n',
+                                                     'name = "Support Manager A"\nlogin = "smgr"\n'))
+    run(*TRIGGER, "--config-dir", str(config_dir))
+    monkeypatch.setenv("NOTIFY_USER", user)
+    acked = run("ack", "SEC-2024-001", "--config-dir", str(config_dir))
+    assert acked.exit_code == 0, acked.stdout + acked.stderr
+    assert acked.stdout.strip() == ("SEC-2024-001 acknowledged by Support Manager A "
+                                    "(people.support-manager-a, from NOTIFY_USER): escalation stopped")
+    doc = json.loads(run("status", "SEC-2024-001", "--json", "--config-dir", str(config_dir)).stdout)
+    assert doc["acknowledged"]["by"] == "Support Manager A"
+
+
+def test_without_notify_user_the_login_name_is_matched(providers, monkeypatch) -> None:
+    run(*TRIGGER)
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):  # what getpass reads, in its order
+        monkeypatch.setenv(name, "support-manager-a")
+    acked = json.loads(run("ack", "SEC-2024-001", "--json").stdout)
+    assert acked["acked_by"] == "Support Manager A"
+    assert acked["by"] == {"name": "Support Manager A", "found": "people.support-manager-a, from your login name"}
+
+
+@pytest.mark.parametrize("command", [["ack"], ["update", "--message", "Containment done"],
+                                     ["resolve", "--message", "fixed"]])
+def test_an_unmatched_name_is_refused_with_a_hint_and_nothing_is_recorded(providers, monkeypatch, command) -> None:
+    run(*TRIGGER)
+    sent = len(providers[0].messages) + len(providers[1].requests)
+    monkeypatch.setenv("NOTIFY_USER", "jdoe")
+    refused = run(command[0], "SEC-2024-001", *command[1:])
+    assert refused.exit_code == 2
+    assert f'notify: {command[0]}: no --by, and NOTIFY_USER "jdoe" is nobody in ' in refused.stderr
+    assert 'add login = "jdoe" to your [people.ID] entry; nothing was recorded' in refused.stderr
+    doc = json.loads(run("status", "SEC-2024-001", "--json").stdout)
+    assert (doc["incident"]["status"], doc["updates"], doc["acknowledged"]) == ("open", 0, None)
+    assert len(providers[0].messages) + len(providers[1].requests) == sent
+
+
+def test_update_and_resolve_without_by_record_and_print_whom(providers, monkeypatch) -> None:
+    run(*TRIGGER)
+    monkeypatch.setenv("NOTIFY_USER", "support-manager-a@teamflow.example")
+    updated = run("update", "SEC-2024-001", "--message", "Containment done")
+    assert "update recorded by Support Manager A (people.support-manager-a, from NOTIFY_USER)" in updated.stdout
+    resolved = run("resolve", "SEC-2024-001", "--message", "fixed")
+    assert "incident resolved by Support Manager A (people.support-manager-a, from NOTIFY_USER)" in resolved.stdout
+    timeline = json.loads(run("status", "SEC-2024-001", "--json").stdout)["timeline"]
+    assert [e.get("by") for e in timeline if e["kind"] in ("update", "resolved")] == ["Support Manager A"] * 2
+
+
+def test_a_login_shared_by_two_people_is_an_error_naming_both(config_dir) -> None:
+    contacts = config_dir / "contacts.toml"
+    text = contacts.read_text().replace('name = "Support Manager A"\n', 'name = "Support Manager A"\nlogin = "ops"\n')
+    contacts.write_text(text.replace('name = "Billing Agent 1"\n', 'name = "Billing Agent 1"\nlogin = "OPS"\n'))
+    checked = run("check", "--config-dir", str(config_dir))
+    assert checked.exit_code != 0
+    assert "people.support-manager-a.login" in checked.stdout
+    assert "same login as people.billing-agent-1" in checked.stdout
+
+
 def store_at_schema_1(state: Path) -> None:
     """The default store of `state`, as the first release of notify left it."""
     path = state / "notify" / "notify.db"
@@ -126,15 +193,15 @@ def test_an_id_typed_in_lower_case_names_the_same_incident(providers) -> None:
 
 def test_an_update_after_resolve_is_refused_without_sending_anyone_to_notify_check(providers) -> None:
     run(*TRIGGER)
-    run("resolve", "SEC-2024-001", "--message", "done")
-    result = run("update", "SEC-2024-001", "--message", "late")
+    run("resolve", "SEC-2024-001", "--message", "done", "--by", "Support Manager A")
+    result = run("update", "SEC-2024-001", "--message", "late", "--by", "Support Manager A")
     assert result.exit_code == 2 and "no more updates" in result.stderr
     assert "notify check" not in result.stderr  # nothing is wrong with the configuration
 
 
 def test_a_resolve_that_reaches_nobody_prints_no_empty_table() -> None:
     assert run(*TRIGGER, "--wait", "0").exit_code == 1  # no channel has settings: nobody was reached
-    resolved = run("resolve", "SEC-2024-001", "--message", "false alarm")
+    resolved = run("resolve", "SEC-2024-001", "--message", "false alarm", "--by", "Support Manager A")
     assert resolved.exit_code == 0 and "STEP" not in resolved.stdout
     assert "0 deliveries" in resolved.stdout
 

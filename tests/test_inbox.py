@@ -83,7 +83,7 @@ def test_a_store_failure_mid_batch_is_retried_soon_and_holds_up_only_its_group(s
 
     failing = Inbox(rt, FaultyStore(store, 2, outage), clock, "worker-a")  # the 2nd open_incident fails
     assert failing.drain(send=lambda: None) == 5
-    assert "attempt 1, retrying at 2026-11-26T03:00:02" in caplog.text  # a store hiccup costs 2 s, not a minute
+    assert "attempts=1 retry_at=2026-11-26T03:00:02" in caplog.text  # a store hiccup costs 2 s, not a minute
     assert incidents_by_group(store) == {"G1": ["resolved"], "G3": ["open"]}  # 2's resolve waited behind it
     assert store.inbox_counts() == (2, 1, 0)
     assert Inbox(rt, store, clock, "worker-a").drain(send=lambda: None) == 0  # not before the retry time
@@ -106,7 +106,8 @@ def test_a_row_that_keeps_failing_is_given_up_after_ten_attempts_and_its_group_g
         assert inbox.drain(send=lambda: None) == 2  # the firing fails; its resolve is skipped behind it
         inbox.store.reset()
         clock.advance(retry_delay(attempt))
-    assert f"after {GIVE_UP_AFTER} attempts; given up, kept in the inbox: RuntimeError: a bug" in caplog.text
+    assert 'inbox.given-up incident=- inbox_event=1 source=alertmanager' in caplog.text
+    assert f'attempts={GIVE_UP_AFTER} reason="RuntimeError: a bug"' in caplog.text
     assert inbox.drain(send=lambda: None) == 1  # the resolve, no longer held up
     assert store.inbox_counts() == (0, 0, 1)  # given up: no longer waiting
     assert incidents_by_group(store) == {}  # its resolve was handled: nothing of that group was opened

@@ -133,7 +133,7 @@ def test_retry_after_resolve_pages_nobody_about_an_incident_that_is_over(monkeyp
 
     first = run("outage", "--incident", "OUT-2026-001", "--summary", "API down", "--wait", "0")
     assert first.exit_code == 1  # no channel has settings: every page failed
-    assert run("resolve", "OUT-2026-001", "--message", "fixed").exit_code == 0
+    assert run("resolve", "OUT-2026-001", "--message", "fixed", "--by", "Support Manager A").exit_code == 0
     with SmtpServer() as smtp:
         monkeypatch.setenv("NOTIFY_EMAIL_URL", smtp.url(**{"from": "notify@teamflow.example"}))
         retried = run("retry", "OUT-2026-001")

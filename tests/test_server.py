@@ -160,7 +160,8 @@ def test_a_stored_webhook_that_no_longer_parses_is_given_up_at_once_kept_and_cou
     assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 0, "failing": 0, "given_up": 1}
     assert metric(server, "notify_inbox_given_up ") == 1 and metric(server, "notify_inbox_waiting ") == 0
     assert metric(server, 'notify_ingested_total{outcome="not-open",source="alertmanager"}') == 1
-    assert "webhook 1 from alertmanager" in caplog.text and "never will be as it is; given up" in caplog.text
+    assert "inbox.given-up incident=- inbox_event=1 source=alertmanager" in caplog.text
+    assert 'why="it never will be as it is"' in caplog.text
 
 
 def test_generic_trigger_pages_and_metrics_count_it(server: Server) -> None:

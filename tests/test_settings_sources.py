@@ -23,6 +23,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dispatcher.settings import ALIASES, Secret, Settings, load_settings
 
+SOURCED = [item for item in dataclasses.fields(Settings) if not item.metadata.get("internal")]
+
 
 class _Base(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", env_file=".env", extra="ignore", populate_by_name=True)
@@ -35,7 +37,7 @@ def _reference_field(item: dataclasses.Field) -> tuple[Any, Any]:
 
 
 Reference = create_model("Reference", __base__=_Base,
-                         **{item.name: _reference_field(item) for item in dataclasses.fields(Settings)})
+                         **{item.name: _reference_field(item) for item in SOURCED})
 
 VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "XDG_STATE_HOME")
 
@@ -49,7 +51,8 @@ def _outcome(build: Callable[[], Any]) -> tuple[str, Any, list[str]]:
             errors = [(e["loc"], e["msg"], e["type"], e.get("input")) for e in exc.errors()]
             return "error", errors, sorted(str(w.message) for w in caught)
     pairs = dataclasses.asdict(model).items() if dataclasses.is_dataclass(model) else dict(model).items()
-    values = {k: v.get_secret_value() if isinstance(v, Secret) else v for k, v in pairs}
+    sourced = {item.name for item in SOURCED}  # internal fields are set by code only, never from a source
+    values = {k: v.get_secret_value() if isinstance(v, Secret) else v for k, v in pairs if k in sourced}
     return "ok", values, sorted(str(w.message) for w in caught)
 
 

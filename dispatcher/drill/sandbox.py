@@ -77,7 +77,7 @@ class Sandbox:
                 "slack_url": "https://hooks.slack.com/services/TDRILL/BDRILL/sandbox",
                 "sms_url": f"twilio://{SID}:sandbox@+15550100000",
                 "phone_url": f"twilio://{SID}:sandbox@+15550100000?method=call",
-                "proxy": self.proxy.proxy_url, "ca_bundle": self.proxy.ca_bundle_path,
+                "sandbox_proxy": self.proxy.proxy_url, "ca_bundle": self.proxy.ca_bundle_path,
                 "connect_timeout": 2.0, "read_timeout": 5.0}
 
     def fail(self, channel: str, status: int, times: int | None) -> None:

@@ -13,8 +13,9 @@ from typing import Any, Callable, Iterator
 
 from ..clock import Clock
 from ..engine import Runtime
+from ..eventlog import emit
 from ..incidents import acknowledge, incident_items, resolve, status_document
-from ..ingest import ingest, scoped_key
+from ..ingest import ingest, log_ingested, scoped_key
 from ..store import Store, StoreError
 from ..worker import Worker, worker_id
 from .app import App, Services, worker_alive
@@ -54,10 +55,14 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
 
     def do_resolve(incident_id: str, message: str | None, by: str | None) -> dict[str, Any]:
         _, rows, done = resolve(rt, store, incident_id, message, by, clock.now())
+        if done:
+            emit("incident.resolved", incident_id, via="api", by=by, deliveries=len(rows))
         return {"schema": 1, "incident": incident_id, "resolved": done, "notices": len(rows)}
 
     def do_ack(incident_id: str, by: str) -> dict[str, Any]:
         done, row = acknowledge(store, incident_id, by, clock.now())
+        if done:
+            emit("incident.acknowledged", incident_id, via="api", by=by)
         return {"schema": 1, "incident": incident_id, "acknowledged": done, "status": row.status,
                 "acked_by": row.acked_by, "acked_at": row.acked_at}
 
@@ -65,12 +70,15 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
         result = ingest(rt, store, event, clock.now())
         if result.delivery_ids:
             wake()  # from the store thread, as soon as it is stored: the sender need not wait for the answer
+        emit("hook.received", result.incident_id, source=event.source, outcome=result.outcome)
+        log_ingested(event.source, result)
         return result
 
     def do_enqueue(source: str, body: bytes, event: Any) -> dict[str, Any]:
         key = scoped_key(event)  # parse() has checked the body: UTF-8, and storable
         queued = store.enqueue(source, key, body.decode("utf-8"), clock.now().isoformat())
         wake()  # from the store thread, as soon as it is stored (as do_ingest does)
+        emit("hook.received", None, source=source, outcome="queued", inbox_event=queued, group=key)
         return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key}
 
     services = Services(
@@ -114,7 +122,9 @@ def _serve(rt: Runtime, store: Store, clock: Clock, child: SenderProcess | None,
     metrics = Metrics(store, clock.now)
     sending = _Sending(rt, store, clock, metrics, interval, child)
     app = _app(rt, store, clock, metrics, sending.wake, sending.last_tick, interval)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    # log_config=None: uvicorn's own lines go through notify's handler (dispatcher.eventlog), JSON lines included
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
+                            log_config=None)
     try:
         _server_class()(config).run()
     finally:

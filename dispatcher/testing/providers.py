@@ -5,7 +5,9 @@ consumed in order with the last one repeating. Stdlib, ``trustme`` and
 ``cryptography`` only; nothing here ever connects to the internet. Request
 bodies are read by Content-Length (notify's transport and requests always send one).
 
-``RecordingServer`` is a plain HTTP server on 127.0.0.1 (for webhook receivers).
+``RecordingServer`` is an HTTP server on 127.0.0.1 (for webhook receivers); with
+``tls=True`` it speaks HTTPS with a certificate for 127.0.0.1 and localhost from
+its own throwaway CA (``ca_bundle_path``), as a receiver on the local network would.
 ``ProviderProxy`` is what ``HTTPS_PROXY`` points at: it accepts CONNECT for the
 provider hosts only, terminates TLS with a leaf certificate for that host issued
 by a throwaway trustme CA, and records the decrypted request. So the channel's
@@ -173,6 +175,13 @@ class _QuietServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    tls: ssl.SSLContext | None = None  # set: every accepted connection speaks TLS
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        if self.tls is not None:  # the handshake happens on first read, in the handler's thread
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -217,18 +226,36 @@ class _Service:
 
 
 class RecordingServer(Recorder, _Service):
-    """A local HTTP server on 127.0.0.1:<free port> that records requests and answers from a script."""
+    """A local HTTP(S) server on 127.0.0.1:<free port> that records requests and answers from a script."""
 
-    def __init__(self, *replies: Reply) -> None:
+    def __init__(self, *replies: Reply, tls: bool = False) -> None:
         Recorder.__init__(self, *replies)
         _Service.__init__(self)
         self._httpd = _QuietServer(("127.0.0.1", 0), _RecordingHandler)
         self._httpd.site = _Site(self, self._stopping)  # type: ignore[attr-defined]
+        self.ca_bundle_path: str | None = None  # with tls: the CA a client must trust
+        self._dir: Path | None = None
+        if tls:
+            import trustme
+
+            ca = trustme.CA()
+            self._dir = Path(tempfile.mkdtemp(prefix="notify-receiver-"))
+            self.ca_bundle_path = str(self._dir / "ca.pem")
+            ca.cert_pem.write_to_path(self.ca_bundle_path)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            self._httpd.tls = context
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:40123 (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL, e.g. http://127.0.0.1:40123 (https:// with tls; no trailing slash)."""
+        return f"{'https' if self._dir else 'http'}://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving and delete the CA file, if any."""
+        super().stop()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
