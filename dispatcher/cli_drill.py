@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, config_dir_option, \
-    handles_errors, main
+from .cli import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, _table_output, \
+    config_dir_option, handles_errors, main
 
 
 @main.command()
@@ -80,5 +80,5 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     if as_json:
         _emit_json(public(doc), settings)
     else:
-        _emit(render_table(doc), settings)
+        _emit(render_table(doc, _table_output(settings)), settings)
     sys.exit(0 if doc["ok"] else 1)
