@@ -294,13 +294,16 @@ def _config_dir(ctx: click.Context, local: Path | None) -> Path | None:
     return local or ctx.obj["config_dir"]
 
 
-def _check_command() -> str:
-    """`notify check` for the configuration this command used (its --config-dir, if any)."""
+def _check_command(*drill_files: Path) -> str:
+    """`notify check` for the configuration this command used (its --config-dir, if any), and these drill files."""
+    import shlex
+
     from .config import check_command
 
     ctx = click.get_current_context(silent=True)
     local = ctx.params.get("local_config_dir") if ctx else None
-    return check_command(local or (ctx.find_root().params.get("config_dir") if ctx else None))
+    command = check_command(local or (ctx.find_root().params.get("config_dir") if ctx else None))
+    return " ".join([command, *(shlex.quote(str(path)) for path in drill_files)])
 
 
 config_dir_option = click.option("--config-dir", "local_config_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -437,17 +440,22 @@ def _peek_id(settings: Any, prefix: str) -> str:
 
 
 @main.command()
+@click.argument("drill_files", nargs=-1, metavar="[DRILL_FILE]...", type=click.Path(path_type=Path, dir_okay=False))
 @json_option
 @config_dir_option
 @click.pass_context
 @handles_errors
-def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
-    """Validate directory, policy, templates and channel settings; exit 2 on any error."""
+def check(ctx: click.Context, drill_files: tuple[Path, ...], as_json: bool, local_config_dir: Path | None) -> None:
+    """Validate directory, policy, templates and channel settings, and any drill files given; exit 2 on any error.
+
+    \b
+    notify check drills/*.toml   also checks each drill file against this configuration
+    """
 
     from .check import run_check
 
     settings, setting_problems = _settings_and_problems()
-    result = run_check(_config_dir(ctx, local_config_dir), settings)
+    result = run_check(_config_dir(ctx, local_config_dir), settings, drill_files)
     result.problems[:0] = setting_problems  # a wrong setting must not hide the rest of the check
     if as_json:
         doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:4]),
@@ -456,6 +464,7 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
         _emit_json(doc, settings)
     else:
         lines = [f"{name}: {value}" for name, value in result.paths.describe()]
+        lines += [f"drill files: {len(drill_files)}"] if drill_files else []
         lines += [str(p) for p in result.problems]
         counts = {s: sum(p.severity.value == s for p in result.problems) for s in ("error", "warning", "note")}
         lines.append(", ".join(f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in counts.items()))
