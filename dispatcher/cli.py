@@ -11,7 +11,7 @@ import functools
 import os
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -250,6 +250,22 @@ def _emit(text: str, settings: Any) -> None:
     click.echo(mask_secrets(text, settings.secrets()))
 
 
+def _table_output(settings: Any) -> Any:
+    """Where this command's tables go: fitted and coloured on a terminal, full width and plain otherwise.
+
+    click decides what a terminal is, as it does for stripping colour (CliRunner(color=True)
+    stands in for one in tests); the width is the terminal's, or COLUMNS; NO_COLOR turns
+    colour off.
+    """
+    import shutil
+
+    from .table import Output
+
+    terminal = not click.utils.should_strip_ansi(sys.stdout)
+    return Output.detect(terminal=terminal, columns=shutil.get_terminal_size().columns, no_color=settings.no_color,
+                         secrets=settings.secrets())
+
+
 def _emit_json(doc: dict[str, Any], settings: Any, indent: int | None = 2) -> None:
     """Print a --json document, with its "clock" when the command ran on a made-up time."""
     import json
@@ -278,13 +294,16 @@ def _config_dir(ctx: click.Context, local: Path | None) -> Path | None:
     return local or ctx.obj["config_dir"]
 
 
-def _check_command() -> str:
-    """`notify check` for the configuration this command used (its --config-dir, if any)."""
+def _check_command(*drill_files: Path) -> str:
+    """`notify check` for the configuration this command used (its --config-dir, if any), and these drill files."""
+    import shlex
+
     from .config import check_command
 
     ctx = click.get_current_context(silent=True)
     local = ctx.params.get("local_config_dir") if ctx else None
-    return check_command(local or (ctx.find_root().params.get("config_dir") if ctx else None))
+    command = check_command(local or (ctx.find_root().params.get("config_dir") if ctx else None))
+    return " ".join([command, *(shlex.quote(str(path)) for path in drill_files)])
 
 
 config_dir_option = click.option("--config-dir", "local_config_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -296,7 +315,7 @@ wait_option = click.option("--wait", type=click.FloatRange(min=0), default=30.0,
 
 
 def trigger_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every trigger shares: id, dry run, drill, JSON, config dir and the incident fields."""
+    """The options every trigger shares: id, dry run (and --show), drill, JSON, config dir and the incident fields."""
     for spec in reversed(FIELDS):  # decorators apply bottom-up: reversed keeps the table's order in --help
         func = click.option(spec.option, spec.name, default=None,
                             help=spec.help + (" (required)" if spec.required else ""))(func)
@@ -304,6 +323,7 @@ def trigger_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = wait_option(func)
     func = json_option(func)
     func = click.option("--drill", is_flag=True, help="Mark every message [DRILL]; never contact customers or externals.")(func)
+    func = click.option("--show", is_flag=True, help="With --dry-run: also print every rendered message as text.")(func)
     func = click.option("--dry-run", is_flag=True, help="Render and show who would get what; send and write nothing.")(func)
     return click.option("--incident", "incident_id", default="", help="Incident id (default: next PREFIX-YEAR-NNN).")(func)
 
@@ -313,9 +333,10 @@ def _add_class_command(name: str, help_text: str) -> None:
     @trigger_options
     @click.pass_context
     @handles_errors
-    def command(ctx: click.Context, incident_id: str, dry_run: bool, drill: bool, as_json: bool, wait: float,
-                local_config_dir: Path | None, **values: Any) -> None:
-        _trigger(ctx, name, incident_id, dry_run, drill, as_json, wait, _config_dir(ctx, local_config_dir), values)
+    def command(ctx: click.Context, incident_id: str, dry_run: bool, show: bool, drill: bool, as_json: bool,
+                wait: float, local_config_dir: Path | None, **values: Any) -> None:
+        _trigger(ctx, name, incident_id, dry_run, drill, as_json, wait, _config_dir(ctx, local_config_dir), values,
+                 show=show)
 
 
 for _name, _help in CLASS_COMMANDS.items():
@@ -323,18 +344,22 @@ for _name, _help in CLASS_COMMANDS.items():
 
 
 def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
-             wait: float, config_dir: Path | None, values: dict[str, Any]) -> None:
+             wait: float, config_dir: Path | None, values: dict[str, Any], *, show: bool = False) -> None:
     from . import engine
 
     settings = _settings()
     rt = engine.load_runtime(config_dir, settings, last_good=True, remember=not dry_run)
-    run_trigger(rt, settings, klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json, wait=wait)
+    run_trigger(rt, settings, klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json, wait=wait,
+                show=show)
 
 
 def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: dict[str, Any], *, dry_run: bool,
                 drill: bool, as_json: bool, wait: float = 30.0, also: tuple[str, ...] = (),
-                needs_review: bool = False, extra: dict[str, Any] | None = None) -> None:
-    """Validate the input, then preview or send step 0, print the report and exit with its status."""
+                needs_review: bool = False, extra: dict[str, Any] | None = None, show: bool = False) -> None:
+    """Validate the input, then preview or send step 0, print the report and exit with its status.
+
+    With `show` (`--dry-run --show`) a dry run also prints every rendered message as text.
+    """
     from dataclasses import replace
 
     from . import engine
@@ -342,6 +367,8 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
 
     prefix = rt.klass(klass).prefix
     values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    if show and not dry_run:
+        _fail("--show needs --dry-run: it prints the messages a real send would deliver; nothing was sent")
     missing = [s.option for s in FIELDS if s.required and not values.get(s.name)]
     if missing:
         _fail(f"{klass}: missing required option(s): {', '.join(missing)}; nothing was sent")
@@ -361,6 +388,8 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
             report.notes.append("dry run: the id shown is the next one; nothing was allocated, stored or sent")
         report.notes += degraded
         _print_report(report, settings, as_json, extra)
+        if show and not as_json:  # the document carries every message already
+            _emit("\n" + report.messages_text(), settings)
         return
     from .store import open_store
 
@@ -394,7 +423,7 @@ def _print_report(report: Any, settings: Any, as_json: bool, extra: dict[str, An
     if as_json:
         _emit_json({**report.as_json(), **(extra or {})}, settings)
     else:
-        _emit(report.table(), settings)
+        _emit(report.table(_table_output(settings)), settings)
 
 
 def _peek_id(settings: Any, prefix: str) -> str:
@@ -411,17 +440,22 @@ def _peek_id(settings: Any, prefix: str) -> str:
 
 
 @main.command()
+@click.argument("drill_files", nargs=-1, metavar="[DRILL_FILE]...", type=click.Path(path_type=Path, dir_okay=False))
 @json_option
 @config_dir_option
 @click.pass_context
 @handles_errors
-def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
-    """Validate directory, policy, templates and channel settings; exit 2 on any error."""
+def check(ctx: click.Context, drill_files: tuple[Path, ...], as_json: bool, local_config_dir: Path | None) -> None:
+    """Validate directory, policy, templates and channel settings, and any drill files given; exit 2 on any error.
+
+    \b
+    notify check drills/*.toml   also checks each drill file against this configuration
+    """
 
     from .check import run_check
 
     settings, setting_problems = _settings_and_problems()
-    result = run_check(_config_dir(ctx, local_config_dir), settings)
+    result = run_check(_config_dir(ctx, local_config_dir), settings, drill_files)
     result.problems[:0] = setting_problems  # a wrong setting must not hide the rest of the check
     if as_json:
         doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:4]),
@@ -430,6 +464,7 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
         _emit_json(doc, settings)
     else:
         lines = [f"{name}: {value}" for name, value in result.paths.describe()]
+        lines += [f"drill files: {len(drill_files)}"] if drill_files else []
         lines += [str(p) for p in result.problems]
         counts = {s: sum(p.severity.value == s for p in result.problems) for s in ("error", "warning", "note")}
         lines.append(", ".join(f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in counts.items()))
@@ -437,93 +472,8 @@ def check(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
     sys.exit(result.exit_status())
 
 
-@main.command()
-@click.option("--incident", "incident_id", default=None, help="Only this incident's attempts.")
-@click.option("--since", default=None, help="Only attempts since an ISO 8601 time or a duration ago (e.g. 2h).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N attempts.")
-@json_option
-@handles_errors
-def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
-    """The delivery log: one row per attempt, oldest first, targets masked."""
-
-    from .store import open_store
-
-    settings = _settings()
-    store = open_store(settings.resolved_store_url())
-    rows = store.attempts(incident_id=incident_id.strip().upper() if incident_id else None, since=_since(since),
-                          limit=limit)
-    stands_in = _fallback_names(store, rows)
-    store.close()
-    if as_json:
-        attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
-        _emit_json({"schema": 1, "command": "log", "attempts": attempts}, settings)
-        return
-    lines = [f"{r.at[:19]}  {r.incident_id}  {_log_step(r)}  {r.person} ({r.role})  {r.channel} {r.masked_target}"
-             f"{f'  fallback for {stands_in[r.fallback_of]}' if r.fallback_of in stands_in else ''}"
-             f"  #{r.attempt} {r.outcome} {r.reason}  {r.latency_ms:.0f} ms  {r.detail}".rstrip() for r in rows]
-    _emit("\n".join(lines) if lines else "no attempts recorded", settings)
-
-
-def _fallback_names(store: Any, rows: list[Any]) -> dict[int, str]:
-    """Delivery id -> "recipient/channel", for the deliveries the logged fallbacks stand in for."""
-    names: dict[int, str] = {}
-    for incident_id in {r.incident_id for r in rows if r.fallback_of is not None}:
-        names.update({d.id: f"{d.person}/{d.channel}" for d in store.deliveries(incident_id)})
-    return names
-
-
-def _log_step(row: Any) -> str:
-    """'step 0' for the policy's steps; the kind for the rest (update, escalation, resolved...)."""
-    return f"step {row.step}" if row.kind == "step" else row.kind
-
-
-def _since(value: str | None) -> str | None:
-    """--since as an ISO timestamp comparable with the log's."""
-    if not value:
-        return None
-    from .incident import parse_started
-    from .policy import parse_duration
-
-    try:
-        return (_now() - parse_duration(value)).isoformat()
-    except ValueError:
-        pass
-    try:
-        return parse_started(value, _now()).astimezone(timezone.utc).isoformat()
-    except ValueError:
-        _fail(f"--since: {value!r} is neither an ISO 8601 time nor a duration like 2h")
-
-
-@main.command()
-@json_option
-@config_dir_option
-@click.pass_context
-@handles_errors
-def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
-    """List installed channels, what they support and whether each is configured."""
-
-    from .registry import Registry, discover
-
-    settings = _settings()
-    registry = Registry(settings, None)
-    rows = []
-    for name, entry_point in discover().items():
-        channel = registry.get(name)
-        caps = channel.capabilities
-        rows.append({"name": name, "module": entry_point, "configured": channel.configured(),
-                     "target": caps.target.value, "html": caps.html, "voice": caps.voice,
-                     "max_length": caps.max_length, "dedup_key": caps.dedup_key})
-    registry.close()
-    if as_json:
-        _emit_json({"schema": 1, "command": "channels", "channels": rows}, settings)
-        return
-    for row in sorted(rows, key=lambda r: r["name"]):
-        state = "configured" if row["configured"] else "not configured"
-        _emit(f"{row['name']:<8} {state:<15} {row['target']:<6} {row['module']}", settings)
-
-
 # Register the commands on `main`.
-from . import cli_drill, cli_inbox, cli_lifecycle, cli_serve, cli_triage  # noqa: E402,F401
+from . import cli_drill, cli_inbox, cli_lifecycle, cli_records, cli_serve, cli_triage  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

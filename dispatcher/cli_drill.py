@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from .cli import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, config_dir_option, \
-    handles_errors, main
+from .cli import _check_command, _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, \
+    _table_output, config_dir_option, handles_errors, main
 
 
 @main.command()
@@ -41,10 +42,9 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     from .drill.report import build_document, public, render_html, render_table
     from .drill.runner import ScaledClock, play
     from .drill.sandbox import Sandbox
-    from .drill.scenario import load_scenario
     from .settings import load_settings
 
-    scenario = load_scenario(scenario_file)
+    scenario = _load_drill(scenario_file)
     if not sandbox and (instant or speed):
         _fail("drill: without --sandbox a drill reaches real people, so it runs only at real speed "
               "(drop --instant/--speed, or add --sandbox)")
@@ -63,7 +63,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
         with Sandbox() as stand_ins:
             settings = load_settings(**stand_ins.settings)  # the stand-ins replace every channel setting
             rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
-            rt.klass(scenario.klass)
+            _fits_configuration(scenario_file, scenario, rt)
             start = scenario.start or _clock().now()  # the file's start, else NOTIFY_NOW's, else now
             clock = ScaledClock(speed, start) if speed else FakeClock(start)
             progress(f"[DRILL] {scenario.name}: sandbox on 127.0.0.1 (SMTP :{stand_ins.smtp.port}, "
@@ -71,6 +71,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
             outcome = play(rt, scenario, clock=clock, sandbox=stand_ins, **runner_kwargs)
     else:
         rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
+        _fits_configuration(scenario_file, scenario, rt)
         progress(f"[DRILL] {scenario.name}: LIVE at real speed, reaching only {', '.join(allow)}")
         outcome = play(rt, scenario, clock=ScaledClock(1.0), **runner_kwargs)
     doc = build_document(rt, scenario, outcome, sandbox)
@@ -80,5 +81,30 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     if as_json:
         _emit_json(public(doc), settings)
     else:
-        _emit(render_table(doc), settings)
+        _emit(render_table(doc, _table_output(settings)), settings)
     sys.exit(0 if doc["ok"] else 1)
+
+
+def _load_drill(path: Path) -> Any:
+    from .drill.scenario import load_scenario
+    from .problems import ConfigError
+
+    try:
+        return load_scenario(path)
+    except ConfigError as exc:
+        _reject_drill(path, exc.problems)
+
+
+def _fits_configuration(path: Path, scenario: Any, rt: Any) -> None:
+    """A drill on a class the policy lacks, or expecting an audience that names nobody, is rejected before it runs."""
+    from .check import scenario_problems
+
+    problems = scenario_problems(path, scenario, rt.policy, rt.directory)
+    if problems:
+        _reject_drill(path, problems)
+
+
+def _reject_drill(path: Path, problems: list) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    _fail(f"drill: {path} rejected; nothing was run (run `{_check_command(path)}` to see every problem)", problems)

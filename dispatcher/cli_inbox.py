@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import click
 
-from .cli import _emit, _emit_json, _fail, _settings, handles_errors, json_option, main
+from .cli import _emit, _emit_json, _fail, _settings, _table_output, handles_errors, json_option, main
+from .table import Column, render
+
+_COLUMNS = (Column("ID", align="right", fixed=True), Column("SOURCE"),
+            Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
+            Column("TRIES", align="right", fixed=True), Column("RECEIVED", fixed=True), Column("GROUP"),
+            Column("ERROR"))
 
 
 @main.command()
@@ -41,8 +47,8 @@ def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: boo
     else:
         notes = ([f"{retried} to be tried again now"] if retry_ids else []) + \
                 ([f"{discarded} discarded"] if discard_ids else [])
-        lines = [f"{r['id']:>6}  {r['source']:<12} {r['state']:<9} {r['attempts']:>2} tries  {r['received'][:19]}  "
-                 f"{r['dedup_key'][:60]}" + (f"\n        {r['error']}" if r["error"] else "") for r in rows]
-        _emit("\n".join(notes + (lines or ["no stored webhooks waiting"])), settings)
+        table = [render(_COLUMNS, [(r["id"], r["source"], r["state"], r["attempts"], r["received"][:19], r["dedup_key"],
+                                    r["error"] or "") for r in rows], _table_output(settings))] if rows else []
+        _emit("\n".join(notes + (table or ["no stored webhooks waiting"])), settings)
     if missing:
         _fail(f"{missing} of the ids given are not in the inbox (handled already, or never stored)")

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from .cli import (_clock, _config_dir, _emit, _emit_json, _fail, _now, _refuse_made_up_time, _settings, config_dir_option,
-                  handles_errors, json_option, main, wait_option)
+from .cli import (_clock, _config_dir, _emit, _emit_json, _fail, _now, _refuse_made_up_time, _settings, _table_output,
+                  config_dir_option, handles_errors, json_option, main, wait_option)
 
 
 def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:
@@ -99,7 +99,7 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
     if as_json:
         _emit_json(report.as_json(), settings)
     else:
-        _emit(report.table(), settings)
+        _emit(report.table(_table_output(settings)), settings)
     sys.exit(report.exit_status())
 
 
@@ -197,7 +197,7 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
     if as_json:
         _emit_json(doc, settings)
     else:
-        _emit(status_text(doc), settings)
+        _emit(status_text(doc, _table_output(settings)), settings)
 
 
 @main.command()
@@ -216,9 +216,17 @@ def incidents(open_only: bool, as_json: bool) -> None:
     if as_json:
         _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
         return
-    lines = [f"{i['id']:<14} {i['class']:<12} {i['status']:<13} {i['started'][:16]}  {i['summary'][:60]}"
-             for i in items]
-    _emit("\n".join(lines) if lines else "no incidents", settings)
+    if not items:
+        _emit("no incidents", settings)
+        return
+    from .incidents import STATUS_COLOURS
+    from .table import Column, render
+
+    columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
+               Column("STARTED", fixed=True), Column("SUMMARY"))
+    rows = [(i["id"], i["class"], i["status"], i["started"][:16], ("[DRILL] " if i["drill"] else "") + i["summary"])
+            for i in items]
+    _emit(render(columns, rows, _table_output(settings)), settings)
 
 
 @main.command()

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from .cli import (EXIT_OK, _clock, _config_dir, _emit, _emit_json, _fail, _now, _settings, config_dir_option,
-                  handles_errors, json_option, main, run_trigger, trigger_options)
+from .cli import (EXIT_OK, _clock, _config_dir, _emit, _emit_json, _fail, _now, _settings, _table_output,
+                  config_dir_option, handles_errors, json_option, main, run_trigger, trigger_options)
 
 
 @main.command()
@@ -34,7 +34,7 @@ from .cli import (EXIT_OK, _clock, _config_dir, _emit, _emit_json, _fail, _now, 
 def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_file: Any, plan: str | None,
            acv: float | None, amount: float | None, fortune500: bool | None, unresolved_hours: float | None,
            customers_affected: float | None, labels: tuple[str, ...], send: bool, incident_id: str, dry_run: bool,
-           drill: bool, as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
+           show: bool, drill: bool, as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
     """Route a report to its category: tier, deadline, level, audience and every rule that matched.
 
     \b
@@ -70,7 +70,7 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
         _emit(triage_text(doc) + "\n", settings)
     values["summary"] = values.get("summary") or _summary_of(body)
     run_trigger(rt, settings, result.klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json,
-                wait=wait, also=result.also, needs_review=result.needs_review, extra={"triage": doc})
+                wait=wait, also=result.also, needs_review=result.needs_review, extra={"triage": doc}, show=show)
 
 
 def _report_text(text: str | None, text_file: Any, stdin_marker: str | None) -> str:
@@ -104,8 +104,8 @@ def _summary_of(text: str) -> str:
 @trigger_options
 @click.pass_context
 @handles_errors
-def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
-             wait: float, local_config_dir: Path | None, **values: Any) -> None:
+def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool, show: bool, drill: bool,
+             as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
     """Trigger any category of the policy (security, financial, high-value, ...)."""
     from . import engine
 
@@ -113,7 +113,8 @@ def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool,
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
     if category not in rt.policy.classes:
         _fail(f"escalate: unknown category {category!r}; the policy has: {', '.join(rt.policy.classes)}")
-    run_trigger(rt, settings, category, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json, wait=wait)
+    run_trigger(rt, settings, category, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json, wait=wait,
+                show=show)
 
 
 @main.command()
@@ -137,7 +138,7 @@ def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, l
     if as_json:
         _emit_json(doc, settings)
     else:
-        _emit(who_text(doc), settings)
+        _emit(who_text(doc, _table_output(settings)), settings)
 
 
 @main.command("test")

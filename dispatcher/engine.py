@@ -22,7 +22,7 @@ from .policy import IncidentClass, Policy, load_policy
 from .problems import ConfigError, error
 from .registry import Registry
 from .report import DeliveryLine, Report
-from .settings import Settings, load_settings
+from .settings import Settings, channel_variable, load_settings
 from .store import DeliveryRow, IncidentRow, Store
 
 if TYPE_CHECKING:
@@ -164,8 +164,10 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
             message={"subject": notice.subject, "text": notice.text}))
     given = rt.paths.source == "--config-dir"
     if failing:
+        unset = [variable for c in failing if (variable := channel_variable(c)) and not rt.settings.channel_url(c)]
+        to_set = f"set {' and '.join(unset)}; " if unset else ""
         report.notes.append(f"{', '.join(failing)}: no usable settings, a real send would not reach those recipients "
-                            f"(run `{check_command(rt.paths.config_dir if given else None)}`)")
+                            f"({to_set}run `{check_command(rt.paths.config_dir if given else None)}`)")
     return report
 
 
@@ -186,7 +188,8 @@ def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:
     if plugin is None:
         return f"channel {channel!r} is not installed"
     if not plugin.configured():
-        return f"channel {channel!r} has no settings"
+        variable = channel_variable(channel)
+        return f"channel {channel!r} has no settings" + (f" (set {variable})" if variable else "")
     problems = plugin.problems()
     return f"channel {channel!r} settings are wrong ({'; '.join(problems)})" if problems else None
 

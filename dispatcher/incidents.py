@@ -20,11 +20,12 @@ from .lifecycle import Action, IncidentState, due_actions, next_actions
 from .plan import Planned, plan_audience, template_for
 from .policy import Notify, format_duration
 from .problems import ConfigError, error
-from .report import Report
+from .report import OUTCOME_COLOURS, Report
 from .store import DeliveryRow, IncidentRow, Store
+from .table import PLAIN, Column, Output, render
 
 __all__ = ["acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed", "state_of",
-           "status_document"]
+           "status_document", "status_text"]
 
 # The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
 QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
@@ -190,18 +191,34 @@ def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
             for r in store.incidents(open_only=open_only)]
 
 
-def status_text(doc: dict[str, Any]) -> str:
+STATUS_COLOURS = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
+_TIMELINE = (Column("AT", fixed=True), Column("EVENT", fixed=True), Column("DETAIL"))
+_DELIVERIES = (Column("KIND", fixed=True), Column("RECIPIENT"), Column("CHANNEL", fixed=True), Column("TARGET"),
+               Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS), Column("NOTE"))
+_NEXT_DUE = (Column("AT", fixed=True), Column("KIND", fixed=True), Column("WHAT"))
+
+
+def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
+    """The timeline as tables: events, deliveries (a possible repeat said so), and what is due next."""
     inc = doc["incident"]
     lines = [f"{inc['id']}  {inc['title']}  status: {inc['status']}  started {inc['started']}"]
     if inc.get("needs_review"):
         lines.append("  needs review: triage was not sure of the class, so only the on-call primary was paged")
-    lines += [f"  {e['at'][:19]}  {e['kind']:<13} {e['detail']}"
-              + (f" (by {e['by']})" if e["by"] and e["by"] not in (e["detail"] or "") else "")
-              for e in doc["timeline"]]
-    lines.append("deliveries:")
-    lines += [f"  {d['kind']:<10} {d['display']:<24} {d['channel']:<6} {d['target']:<22} {d['outcome']}"
-              f"{' (possibly duplicated)' if d['possible_duplicate'] else ''}" for d in doc["deliveries"]]
+    lines += ["timeline:", render(_TIMELINE, [
+        (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
+                                                         (e["detail"] or "") else "")) for e in doc["timeline"]],
+        out, indent="  ")]
+    lines += ["deliveries:", render(_DELIVERIES, [
+        (d["kind"], d["display"], d["channel"], d["target"], d["outcome"], _delivery_note(d))
+        for d in doc["deliveries"]], out, indent="  ")]
     if doc["next_due"]:
-        lines.append("next due:")
-        lines += [f"  {n['at'][:19]}  {n['kind']:<10} {n['what']}" for n in doc["next_due"]]
+        lines += ["next due:", render(_NEXT_DUE, [(n["at"][:19], n["kind"], n["what"]) for n in doc["next_due"]],
+                                      out, indent="  ")]
     return "\n".join(lines)
+
+
+def _delivery_note(d: dict[str, Any]) -> str:
+    notes = ["possibly duplicated"] if d["possible_duplicate"] else []  # re-sent after its sender died mid-send
+    if d["fallback_of"]:
+        notes.append(f"fallback for {d['fallback_of']}")
+    return "; ".join(notes + [n for n in (d["warning"] or d["detail"] or d["reason"],) if n])

@@ -188,6 +188,11 @@ def _check_audiences(file: str, policy: Policy, d: Directory) -> list[Problem]:
     return problems
 
 
+def audience_problems(audience: str, directory: Directory) -> list[str]:
+    """Why an audience (role:cto, list:..., rotation:primary) names nobody in the directory; empty when it does."""
+    return _audience_problems(audience, None, directory)
+
+
 _TABLE_OF = {"list": "lists", "slack": "slack", "role": "roles", "person": "people", "external": "external"}
 _ONLY_CHANNEL = {"list": "email", "slack": "slack"}
 

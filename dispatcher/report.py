@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .table import PLAIN, Column, Output, render
+
 __all__ = ["DeliveryLine", "Report", "SCHEMA"]
 
 SCHEMA = 1
@@ -28,6 +30,11 @@ FAILED = ("failed-transient", "failed-permanent")
 WAITING = ("pending", "in-flight")
 # Seen in a channel (a Slack webhook post mentioning the person), not sent to them: not reached.
 POSTED = "posted"
+OUTCOME_COLOURS = {"delivered": "green", "failed-transient": "red", "failed-permanent": "red", "pending": "yellow",
+                   "in-flight": "yellow", "skipped": "dim", "dry-run": "cyan", "posted": "yellow"}
+DELIVERY_COLUMNS = (Column("STEP", fixed=True), Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True),
+                    Column("TARGET"), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
+                    Column("TRIES", align="right", fixed=True), Column("NOTE"))
 
 
 @dataclass
@@ -103,21 +110,22 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.as_json(), indent=2, sort_keys=False)
 
-    def table(self) -> str:
-        """A readable summary for a terminal."""
+    def table(self, out: Output = PLAIN) -> str:
+        """A readable summary for a terminal (fitted to `out`), or for a pipe at full width."""
         inc = self.incident
         head = f"{inc['id']}  {inc['title']}  ({inc['priority']})"
         if inc.get("drill"):
             head = "[DRILL] " + head
-        rows = [("STEP", "RECIPIENT", "ROLE", "CHANNEL", "TARGET", "OUTCOME", "TRIES", "NOTE")]
+        rows = []
         for d in self.deliveries:
             note = d.warning or d.detail or d.reason or ""
             if d.fallback_of:
                 note = f"fallback for {d.fallback_of}; {note}".rstrip("; ")
+            if d.possible_duplicate:
+                note = f"possibly duplicated; {note}".rstrip("; ")
             step = str(d.step) if d.kind in ("step", "test") else d.kind
-            rows.append((step, d.display, d.role, d.channel, d.target, d.outcome, str(d.attempts), note))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows] if len(rows) > 1 else []
+            rows.append((step, d.display, d.role, d.channel, d.target, d.outcome, d.attempts, note))
+        lines = [render(DELIVERY_COLUMNS, rows, out)] if rows else []
         s = self.summary()
         tail = (f"{s['total']} {'delivery' if s['total'] == 1 else 'deliveries'}: {s['delivered']} delivered, "
                 f"{s['failed']} failed, {s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
@@ -128,3 +136,11 @@ class Report:
         if set(self.unreached()) - set(self.still_retrying()):
             tail += f"\nNOT REACHED: {', '.join(sorted(set(self.unreached()) - set(self.still_retrying())))}"
         return "\n".join([head, *lines, tail, *self.notes])
+
+    def messages_text(self) -> str:
+        """Every rendered message of a dry run, as its recipient would read it (`--dry-run --show`)."""
+        shown = [d for d in self.deliveries if d.message is not None]
+        blocks = [f"--- {n}/{len(shown)}: {d.display} ({d.role}) by {d.channel} to {d.target or '-'} ---\n"
+                  + (f"Subject: {d.message['subject']}\n" if d.message.get("subject") else "")
+                  + d.message.get("text", "").rstrip("\n") for n, d in enumerate(shown, 1)]
+        return "\n\n".join(blocks) if blocks else "no message would be sent"

@@ -31,7 +31,8 @@ from typing import Annotated, Any, Literal, Mapping, get_args, get_origin, get_t
 
 from .validation import Rules, validate
 
-__all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "INTERNAL", "Secret", "Settings", "load_settings"]
+__all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "INTERNAL", "Secret", "Settings",
+           "channel_variable", "load_settings"]
 
 ENV_PREFIX = "NOTIFY_"
 ENV_FILE = ".env"
@@ -45,6 +46,12 @@ CHANNEL_URL_FIELDS = {
     "webhook": "webhook_url",
     "apprise": "apprise_url",
 }
+
+
+def channel_variable(channel: str) -> str | None:
+    """The variable that configures a built-in channel (NOTIFY_EMAIL_URL); None for a plugin's channel."""
+    field = CHANNEL_URL_FIELDS.get(channel)
+    return f"{ENV_PREFIX}{field.upper()}" if field else None
 
 
 def _secrets_dir() -> str | None:
@@ -92,6 +99,7 @@ INTERNAL = {"internal": True}
 ALIASES = {
     "ca_bundle": ("NOTIFY_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
     "xdg_state_home": ("XDG_STATE_HOME",),
+    "no_color": ("NO_COLOR",),
 }
 
 
@@ -139,6 +147,7 @@ class Settings:
 
     ca_bundle: Path | None = None  # also REQUESTS_CA_BUNDLE, SSL_CERT_FILE (ALIASES)
     xdg_state_home: Path | None = None  # XDG_STATE_HOME
+    no_color: str | None = None  # NO_COLOR (no-color.org): any non-empty value keeps tables uncoloured
 
     def channel_url(self, channel: str) -> str | None:
         """The secret URL configuring a built-in channel, or None."""

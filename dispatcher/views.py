@@ -15,6 +15,7 @@ from .incident import Incident, format_time
 from .plan import Planned, plan_escalation, plan_step, step_entries
 from .policy import format_duration
 from .routing import Report, TriageResult, triage
+from .table import PLAIN, Column, Output, render
 
 __all__ = ["report_with_account", "triage_document", "triage_text", "who_document", "who_text"]
 
@@ -112,20 +113,28 @@ def _recipient(planned: Planned) -> dict[str, Any]:
             "skip": planned.skip}
 
 
-def who_text(doc: dict[str, Any]) -> str:
+_WHO_COLUMNS = (Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True), Column("TARGET"), Column("NOTE"))
+
+
+def who_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
+    """On call now, then each step and escalation stage with its recipients: one table, aligned throughout."""
     lines = [f"{doc['class']} at {doc['at']}"]
     lines += [f"on call {slot}: {who['name']} ({who['person']})" for slot, who in doc["on_call"].items()]
-    for step in doc["steps"]:
-        lines.append(f"step {step['step']} ({step['at']}): {step['name']}")
-        lines += [_recipient_line(r) for r in step["recipients"]]
-    for stage in doc["escalation_while_unacknowledged"]:
-        lines.append(f"escalation {stage['stage']} (+{stage['after']} unacknowledged): {stage['audience']}")
-        lines += [_recipient_line(r) for r in stage["recipients"]]
+    sections = [(f"step {step['step']} ({step['at']}): {step['name']}", step["recipients"]) for step in doc["steps"]]
+    sections += [(f"escalation {stage['stage']} (+{stage['after']} unacknowledged): {stage['audience']}",
+                  stage["recipients"]) for stage in doc["escalation_while_unacknowledged"]]
+    table = render(_WHO_COLUMNS, [_recipient_row(r) for _, recipients in sections for r in recipients], out,
+                   indent="    ").split("\n")
+    lines.append(table[0])
+    row = 1
+    for heading, recipients in sections:  # each section's heading above its rows of the one table
+        lines.append(heading)
+        lines += table[row:row + len(recipients)]
+        row += len(recipients)
     return "\n".join(lines)
 
 
-def _recipient_line(r: dict[str, Any]) -> str:
+def _recipient_row(r: dict[str, Any]) -> tuple[str, ...]:
     if r["skip"]:
-        return f"    {r['display']:<24} {r['role']:<26} skipped: {r['skip']}"
-    fallback = f"  then {', '.join(r['fallbacks'])}" if r["fallbacks"] else ""
-    return f"    {r['display']:<24} {r['role']:<26} {r['channel']:<6} {r['target']}{fallback}"
+        return r["display"], r["role"], "", "", f"skipped: {r['skip']}"
+    return r["display"], r["role"], r["channel"], r["target"], f"then {', '.join(r['fallbacks'])}" if r["fallbacks"] else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_a_failed_expectation_exits_1_and_is_named(tmp_path: Path) -> None:
     path.write_text(scenario)
     result = run("drill", str(path), "--sandbox")
     assert result.exit_code == 1
-    assert "FAIL  rotation:escalation (escalation) notified within 20m" in result.stdout
+    assert re.search(r"FAIL +rotation:escalation \(escalation\) notified within 20m", result.stdout)
     assert "missed by 10m00s" in result.stdout
 
 

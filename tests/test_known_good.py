@@ -104,4 +104,4 @@ def test_a_dry_run_on_broken_files_says_what_a_real_send_would_do_and_where_to_c
 
 def test_the_dry_run_hint_about_unusable_channels_names_the_config_dir(config_dir: Path) -> None:
     notes = json.loads(run(config_dir, *SECURITY, "--dry-run", "--json").stdout)["notes"]
-    assert any(f"(run `notify check --config-dir {config_dir}`)" in n for n in notes)
+    assert any(f"run `notify check --config-dir {config_dir}`)" in n for n in notes)

@@ -260,6 +260,6 @@ def test_serve_says_at_start_which_channels_cannot_deliver(tmp_path: Path, hook:
     serve = Serve(tmp_path, hook.url + "/out")  # only the outbound webhook has settings here
     assert serve.stop() == 0
     log = serve.log.read_text()
-    assert "warning: channel 'email' has no settings: the 24 places in the policy that page by email will fail" in log
+    assert "warning: channel 'email' has no settings (set NOTIFY_EMAIL_URL): the 24 places in the policy that page by email will fail" in log
     assert {"email", "slack", "sms", "phone"} == {c for c in ("email", "slack", "sms", "phone", "webhook")
                                                   if f"warning: channel '{c}'" in log}

@@ -8,6 +8,8 @@ from typing import Any
 
 from ..engine import Runtime
 from ..lifecycle import parse_stamp
+from ..report import OUTCOME_COLOURS
+from ..table import PLAIN, Column, Output, render
 from .expect import Check, Facts, Sent, check_all, minutes
 from .runner import DrillOutcome
 from .scenario import Scenario
@@ -105,16 +107,23 @@ def _response_line(doc: dict[str, Any]) -> str:
             f"{doc['incident']['acked_by']}, {verdict}")
 
 
-def render_table(doc: dict[str, Any]) -> str:
+_DRILL_DELIVERIES = (Column("KIND", fixed=True), Column("WHO"), Column("CHANNEL", fixed=True), Column("DUE", fixed=True),
+                     Column("SENT", fixed=True), Column("DELIVERED", fixed=True),
+                     Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS), Column("LAG / REASON"))
+_EXPECTATIONS = (Column("RESULT", fixed=True, colours={"PASS": "green", "FAIL": "red"}), Column("EXPECTATION"),
+                 Column("DETAIL"))
+
+
+def render_table(doc: dict[str, Any], out: Output = PLAIN) -> str:
+    """The drill's results for a terminal (fitted to `out`) or a pipe: deliveries, the response SLA, expectations."""
     lines = [f"[DRILL] {doc['scenario']}  ({doc['incident']['id']}, {doc['incident']['title']}, "
              f"{doc['simulated']} simulated{', sandbox' if doc['sandbox'] else ''})", ""]
-    head = ("KIND", "WHO", "CHANNEL", "DUE", "SENT", "DELIVERED", "OUTCOME", "LAG")
-    rows = [head] + [(d["kind"], d["display"], d["channel"], d["due"] or "", d["sent"] or "-", d["delivered"] or "-",
-                      d["outcome"], d["lag"] or (d["reason"] or "")) for d in doc["deliveries"]]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.append(render(_DRILL_DELIVERIES, [
+        (d["kind"], d["display"], d["channel"], d["due"] or "", d["sent"] or "-", d["delivered"] or "-", d["outcome"],
+         d["lag"] or (d["reason"] or "")) for d in doc["deliveries"]], out))
     lines += ["", _response_line(doc), "", "expectations:"]
-    lines += [f"  {'PASS' if e['held'] else 'FAIL'}  {e['expectation']}: {e['detail']}" for e in doc["expectations"]]
+    lines.append(render(_EXPECTATIONS, [("PASS" if e["held"] else "FAIL", e["expectation"], e["detail"])
+                                        for e in doc["expectations"]], out, indent="  "))
     failed = [e for e in doc["expectations"] if not e["held"]]
     lines += ["", f"{len(doc['expectations']) - len(failed)} of {len(doc['expectations'])} expectations held"
                   + ("" if not failed else f"; FAILED: {', '.join(e['expectation'] for e in failed)}")]
