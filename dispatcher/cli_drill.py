@@ -15,8 +15,8 @@ from .cli import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_
 @click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--sandbox", is_flag=True, help="Deliver to local stand-ins for every channel (no credentials).")
 @click.option("--instant", is_flag=True, help="Jump the simulated clock from tick to tick (the sandbox default).")
-@click.option("--speed", type=click.FloatRange(min=1.0), default=None,
-              help="Run simulated time N times faster than real time.")
+@click.option("--speed", type=click.FloatRange(min=1.0, max=600.0), default=None,
+              help="Run simulated time N times faster than real time (1 to 600).")
 @click.option("--allow", "allow", multiple=True, metavar="WHO",
               help="Live drills only: a recipient (person id, list:ID, slack:ID, role:ID) that may be reached.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -39,7 +39,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     from . import engine
     from .clock import FakeClock
     from .drill.report import build_document, public, render_html, render_table
-    from .drill.runner import ScaledClock, play
+    from .drill.runner import LiveClock, ScaledClock, play
     from .drill.sandbox import Sandbox
     from .drill.scenario import load_scenario
     from .settings import load_settings
@@ -72,7 +72,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     else:
         rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
         progress(f"[DRILL] {scenario.name}: LIVE at real speed, reaching only {', '.join(allow)}")
-        outcome = play(rt, scenario, clock=ScaledClock(1.0), **runner_kwargs)
+        outcome = play(rt, scenario, clock=LiveClock(), **runner_kwargs)
     doc = build_document(rt, scenario, outcome, sandbox)
     if report_path:
         report_path.write_text(render_html(doc), encoding="utf-8")
