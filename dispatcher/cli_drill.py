@@ -22,13 +22,14 @@ from .cli import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the HTML report (a timeline picture) to this file.")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Where the drill's own store goes (default: a new temporary directory).")
+              help="Where the drill's own store goes (default: a temporary directory, removed at the end).")
+@click.option("--keep", is_flag=True, help="Keep the temporary directory with the drill's store, and say where.")
 @click.option("--json", "as_json", is_flag=True, help="Print the schema-1 JSON document to stdout.")
 @config_dir_option
 @click.pass_context
 @handles_errors
 def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool, speed: float | None,
-          allow: tuple[str, ...], report_path: Path | None, state_dir: Path | None, as_json: bool,
+          allow: tuple[str, ...], report_path: Path | None, state_dir: Path | None, keep: bool, as_json: bool,
           local_config_dir: Path | None) -> None:
     """Run an escalation drill: every message marked [DRILL], its own state, a report with SLAs.
 
@@ -58,7 +59,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     if not sandbox and scenario.start is not None:
         _fail(f"drill: {scenario_file}: 'start' sets a simulated clock, so it needs --sandbox")
     progress = (lambda line: click.echo(line, err=True))
-    runner_kwargs = {"state_dir": state_dir, "allow": None if sandbox else tuple(allow), "progress": progress}
+    runner_kwargs = {"state_dir": state_dir, "keep": keep, "allow": None if sandbox else tuple(allow),
+                     "progress": progress}
     if sandbox:
         with Sandbox() as stand_ins:
             settings = load_settings(**stand_ins.settings)  # the stand-ins replace every channel setting
@@ -73,6 +75,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
         rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
         progress(f"[DRILL] {scenario.name}: LIVE at real speed, reaching only {', '.join(allow)}")
         outcome = play(rt, scenario, clock=LiveClock(), **runner_kwargs)
+    if outcome.store_path:
+        progress(f"[DRILL] store kept in {Path(outcome.store_path).parent} ({Path(outcome.store_path).name})")
     doc = build_document(rt, scenario, outcome, sandbox)
     if report_path:
         report_path.write_text(render_html(doc), encoding="utf-8")

@@ -187,3 +187,19 @@ def test_a_scaled_clock_paces_its_waits_and_reads_only_simulated_time() -> None:
 def test_the_speed_is_bounded_to_600() -> None:
     result = run("drill", str(DRILLS / "nobody-acks.toml"), "--sandbox", "--speed", "601")
     assert result.exit_code == 2 and "--speed" in result.stderr and "600" in result.stderr
+
+
+def test_a_drill_removes_its_temporary_state_unless_kept(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp puts the drill's directory
+    drill_file = str(DRILLS / "nobody-acks.toml")
+    assert run("drill", drill_file, "--sandbox").exit_code == 0
+    assert list(tmp_path.glob("notify-drill-*")) == []
+
+    kept = run("drill", drill_file, "--sandbox", "--keep", "--json")
+    assert kept.exit_code == 0
+    [directory] = tmp_path.glob("notify-drill-*")
+    assert (directory / "drill.db").is_file()
+    assert f"store kept in {directory}" in kept.stderr
+    assert json.loads(kept.stdout)["store"] == str(directory / "drill.db")

@@ -9,6 +9,7 @@ tick; with `--speed N` it runs N times faster than real time; a live drill
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field, replace
@@ -81,17 +82,33 @@ class DrillOutcome:
     events: list[EventRow]
     t0: datetime
     end: datetime
-    store_path: str
+    store_path: str | None  # None: the temporary store was removed
     received: list = field(default_factory=list)
 
 
-def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClock | LiveClock, state_dir: Path | None,
-         sandbox=None, allow: tuple[str, ...] | None = None,
+def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClock | LiveClock,
+         state_dir: Path | None, keep: bool = False, sandbox=None, allow: tuple[str, ...] | None = None,
          progress: Callable[[str], None] = lambda line: None) -> DrillOutcome:
-    """Run the whole timeline and return everything that happened."""
+    """Run the whole timeline and return everything that happened.
+
+    Without `state_dir` the store goes in a new temporary directory, removed at the end
+    unless `keep` (one database left behind per run adds up); the outcome's `store_path`
+    is then None. A `state_dir` is the caller's and stays.
+    """
+    temporary = state_dir is None
     directory = Path(state_dir or tempfile.mkdtemp(prefix="notify-drill-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    store_path = directory / "drill.db"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        store_path = directory / "drill.db"
+        outcome = _play_in(rt, scenario, store_path, clock, sandbox, allow, progress)
+    finally:
+        if temporary and not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+    return replace(outcome, store_path=None) if temporary and not keep else outcome
+
+
+def _play_in(rt: engine.Runtime, scenario: Scenario, store_path: Path, clock, sandbox, allow,
+             progress: Callable[[str], None]) -> DrillOutcome:
     store = open_store(f"sqlite:///{store_path.resolve()}")
     worker = Worker(rt, store, clock)
     try:
