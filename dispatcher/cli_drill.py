@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, config_dir_option, \
-    handles_errors, main
+from .cli import _clock, _clock_json, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, \
+    config_dir_option, handles_errors, main
 
 
 @main.command()
@@ -58,6 +58,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
         _refuse_made_up_time("a live drill (without --sandbox)")
     if not sandbox and scenario.start is not None:
         _fail(f"drill: {scenario_file}: 'start' sets a simulated clock, so it needs --sandbox")
+    ran_at = _clock().now()  # for the report: when the drill was run (the simulated clock may start elsewhere)
     progress = (lambda line: click.echo(line, err=True))
     runner_kwargs = {"state_dir": state_dir, "keep": keep, "allow": None if sandbox else tuple(allow),
                      "progress": progress}
@@ -66,7 +67,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
             settings = load_settings(**stand_ins.settings)  # the stand-ins replace every channel setting
             rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
             rt.klass(scenario.klass)
-            start = scenario.start or _clock().now()  # the file's start, else NOTIFY_NOW's, else now
+            start = scenario.start or ran_at.replace(microsecond=0)  # the file's, else NOTIFY_NOW's, else now
             clock = ScaledClock(speed, start) if speed else FakeClock(start)
             progress(f"[DRILL] {scenario.name}: sandbox on 127.0.0.1 (SMTP :{stand_ins.smtp.port}, "
                      f"Slack/Twilio via proxy :{stand_ins.proxy.port}), {'speed x%g' % speed if speed else 'instant'}")
@@ -77,7 +78,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
         outcome = play(rt, scenario, clock=LiveClock(), **runner_kwargs)
     if outcome.store_path:
         progress(f"[DRILL] store kept in {Path(outcome.store_path).parent} ({Path(outcome.store_path).name})")
-    doc = build_document(rt, scenario, outcome, sandbox)
+    doc = {**build_document(rt, scenario, outcome, sandbox, ran_at), **_clock_json()}
     if report_path:
         report_path.write_text(render_html(doc), encoding="utf-8")
         progress(f"[DRILL] HTML report: {report_path}")

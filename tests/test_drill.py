@@ -34,7 +34,8 @@ def test_every_shipped_drill_holds_in_the_sandbox(scenario: str, tmp_path: Path)
 
 def test_the_seed_drill_reports_who_when_and_the_sla(tmp_path: Path) -> None:
     doc = json.loads(run("drill", str(DRILLS / "security-breach.toml"), "--sandbox", "--json").stdout)
-    assert doc["response"] == {"deadline": "15m00s", "acknowledged": "22m00s", "met": False, "by": "7m00s"}
+    assert doc["response"] == {"deadline": "15m00s", "acknowledged": "22m00s", "met": False, "by": "7m00s",
+                               "expected": "missed"}
     sms = next(d for d in doc["deliveries"] if d["kind"] == "step" and d["channel"] == "sms")
     assert (sms["outcome"], sms["attempts"]) == ("delivered", 3)  # the injected 503s were retried
     escalation = [d for d in doc["deliveries"] if d["kind"] == "escalation"]
@@ -155,7 +156,7 @@ def test_at_speed_600_the_time_spent_sending_is_not_counted_as_lag(tmp_path: Pat
         with Sandbox() as stand_ins:
             rt = engine.load_runtime(DRILLS.parent, load_settings(**stand_ins.settings))
             outcome = play(rt, scenario, clock=clock, state_dir=tmp_path / type(clock).__name__, sandbox=stand_ins)
-        docs.append(build_document(rt, scenario, outcome, True))
+        docs.append(build_document(rt, scenario, outcome, True, start))
     at_600, instant = docs
     lags = [(d["recipient"], d["channel"], d["kind"], d["delivered"], d["lag"]) for d in at_600["deliveries"]]
     assert lags == [(d["recipient"], d["channel"], d["kind"], d["delivered"], d["lag"]) for d in instant["deliveries"]]
