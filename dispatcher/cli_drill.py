@@ -8,28 +8,29 @@ from typing import Any
 
 import click
 
-from .cli import _check_command, _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, \
-    _table_output, config_dir_option, handles_errors, main
+from .cli import _check_command, _clock, _clock_json, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, \
+    _settings, _table_output, config_dir_option, handles_errors, main
 
 
 @main.command()
 @click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--sandbox", is_flag=True, help="Deliver to local stand-ins for every channel (no credentials).")
 @click.option("--instant", is_flag=True, help="Jump the simulated clock from tick to tick (the sandbox default).")
-@click.option("--speed", type=click.FloatRange(min=1.0), default=None,
-              help="Run simulated time N times faster than real time.")
+@click.option("--speed", type=click.FloatRange(min=1.0, max=600.0), default=None,
+              help="Run simulated time N times faster than real time (1 to 600).")
 @click.option("--allow", "allow", multiple=True, metavar="WHO",
               help="Live drills only: a recipient (person id, list:ID, slack:ID, role:ID) that may be reached.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the HTML report (a timeline picture) to this file.")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Where the drill's own store goes (default: a new temporary directory).")
+              help="Where the drill's own store goes (default: a temporary directory, removed at the end).")
+@click.option("--keep", is_flag=True, help="Keep the temporary directory with the drill's store, and say where.")
 @click.option("--json", "as_json", is_flag=True, help="Print the schema-1 JSON document to stdout.")
 @config_dir_option
 @click.pass_context
 @handles_errors
 def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool, speed: float | None,
-          allow: tuple[str, ...], report_path: Path | None, state_dir: Path | None, as_json: bool,
+          allow: tuple[str, ...], report_path: Path | None, state_dir: Path | None, keep: bool, as_json: bool,
           local_config_dir: Path | None) -> None:
     """Run an escalation drill: every message marked [DRILL], its own state, a report with SLAs.
 
@@ -40,7 +41,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     from . import engine
     from .clock import FakeClock
     from .drill.report import build_document, public, render_html, render_table
-    from .drill.runner import ScaledClock, play
+    from .drill.runner import LiveClock, ScaledClock, play
     from .drill.sandbox import Sandbox
     from .settings import load_settings
 
@@ -57,14 +58,16 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
         _refuse_made_up_time("a live drill (without --sandbox)")
     if not sandbox and scenario.start is not None:
         _fail(f"drill: {scenario_file}: 'start' sets a simulated clock, so it needs --sandbox")
+    ran_at = _clock().now()  # for the report: when the drill was run (the simulated clock may start elsewhere)
     progress = (lambda line: click.echo(line, err=True))
-    runner_kwargs = {"state_dir": state_dir, "allow": None if sandbox else tuple(allow), "progress": progress}
+    runner_kwargs = {"state_dir": state_dir, "keep": keep, "allow": None if sandbox else tuple(allow),
+                     "progress": progress}
     if sandbox:
         with Sandbox() as stand_ins:
             settings = load_settings(**stand_ins.settings)  # the stand-ins replace every channel setting
             rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
             _fits_configuration(scenario_file, scenario, rt)
-            start = scenario.start or _clock().now()  # the file's start, else NOTIFY_NOW's, else now
+            start = scenario.start or ran_at.replace(microsecond=0)  # the file's, else NOTIFY_NOW's, else now
             clock = ScaledClock(speed, start) if speed else FakeClock(start)
             progress(f"[DRILL] {scenario.name}: sandbox on 127.0.0.1 (SMTP :{stand_ins.smtp.port}, "
                      f"Slack/Twilio via proxy :{stand_ins.proxy.port}), {'speed x%g' % speed if speed else 'instant'}")
@@ -73,8 +76,10 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
         rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
         _fits_configuration(scenario_file, scenario, rt)
         progress(f"[DRILL] {scenario.name}: LIVE at real speed, reaching only {', '.join(allow)}")
-        outcome = play(rt, scenario, clock=ScaledClock(1.0), **runner_kwargs)
-    doc = build_document(rt, scenario, outcome, sandbox)
+        outcome = play(rt, scenario, clock=LiveClock(), **runner_kwargs)
+    if outcome.store_path:
+        progress(f"[DRILL] store kept in {Path(outcome.store_path).parent} ({Path(outcome.store_path).name})")
+    doc = {**build_document(rt, scenario, outcome, sandbox, ran_at), **_clock_json()}
     if report_path:
         report_path.write_text(render_html(doc), encoding="utf-8")
         progress(f"[DRILL] HTML report: {report_path}")

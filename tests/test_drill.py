@@ -35,7 +35,8 @@ def test_every_shipped_drill_holds_in_the_sandbox(scenario: str, tmp_path: Path)
 
 def test_the_seed_drill_reports_who_when_and_the_sla(tmp_path: Path) -> None:
     doc = json.loads(run("drill", str(DRILLS / "security-breach.toml"), "--sandbox", "--json").stdout)
-    assert doc["response"] == {"deadline": "15m00s", "acknowledged": "22m00s", "met": False, "by": "7m00s"}
+    assert doc["response"] == {"deadline": "15m00s", "acknowledged": "22m00s", "met": False, "by": "7m00s",
+                               "expected": "missed"}
     sms = next(d for d in doc["deliveries"] if d["kind"] == "step" and d["channel"] == "sms")
     assert (sms["outcome"], sms["attempts"]) == ("delivered", 3)  # the injected 503s were retried
     escalation = [d for d in doc["deliveries"] if d["kind"] == "escalation"]
@@ -115,3 +116,92 @@ def test_a_sandbox_failure_without_times_lasts_until_recover() -> None:
         assert twilio.take(sms).status == 201
         sandbox.fail("sms", 500, 1)
         assert [twilio.take(sms).status for _ in range(2)] == [500, 201]
+
+
+class _BusyRealTime:
+    """A real time source in which every reading comes 0.2 s after the last: work takes real time.
+
+    Sleeping advances it too, so nothing here waits for real.
+    """
+
+    def __init__(self) -> None:
+        self.elapsed = 0.0
+        self.slept = 0.0
+
+    def monotonic(self) -> float:
+        self.elapsed += 0.2
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.elapsed += seconds
+
+
+def test_at_speed_600_the_time_spent_sending_is_not_counted_as_lag(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from dispatcher import engine
+    from dispatcher.drill.report import build_document
+    from dispatcher.drill.runner import ScaledClock, play
+    from dispatcher.drill.sandbox import Sandbox
+    from dispatcher.drill.scenario import load_scenario
+    from dispatcher.settings import load_settings
+
+    from dispatcher.clock import FakeClock
+
+    scenario = load_scenario(DRILLS / "platform-outage.toml")
+    start = datetime(2026, 12, 7, 17, 1, tzinfo=timezone.utc)
+    real = _BusyRealTime()
+    docs = []
+    for clock in (ScaledClock(600, start, real=real), FakeClock(start)):
+        with Sandbox() as stand_ins:
+            rt = engine.load_runtime(DRILLS.parent, load_settings(**stand_ins.settings))
+            outcome = play(rt, scenario, clock=clock, state_dir=tmp_path / type(clock).__name__, sandbox=stand_ins)
+        docs.append(build_document(rt, scenario, outcome, True, start))
+    at_600, instant = docs
+    lags = [(d["recipient"], d["channel"], d["kind"], d["delivered"], d["lag"]) for d in at_600["deliveries"]]
+    assert lags == [(d["recipient"], d["channel"], d["kind"], d["delivered"], d["lag"]) for d in instant["deliveries"]]
+    assert {d["lag"] for d in at_600["deliveries"] if d["due"] == "0m00s" and d["delivered"]} == {"0m00s"}
+    assert all(e["held"] for e in at_600["expectations"]), at_600["expectations"]
+
+
+def test_a_scaled_clock_paces_its_waits_and_reads_only_simulated_time() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from dispatcher.clock import FakeClock
+    from dispatcher.drill.runner import ScaledClock
+
+    start = datetime(2026, 12, 7, 17, 1, tzinfo=timezone.utc)
+    real = FakeClock()
+    clock = ScaledClock(60, start, real=real)
+    real.sleep(0.4)  # work takes real time ...
+    assert clock.now() == start  # ... and no simulated time
+    clock.wait_until(start + timedelta(minutes=1))
+    assert clock.now() == start + timedelta(minutes=1) and real.sleeps[-1] == pytest.approx(0.6)  # 1 s a minute
+    real.sleep(3)  # the work ran late: the next tick comes at once, on time in simulated time
+    clock.wait_until(start + timedelta(minutes=2))
+    assert clock.now() == start + timedelta(minutes=2) and real.sleeps == [0.4, pytest.approx(0.6), 3]
+    clock.sleep(120)  # a retry's wait: simulated seconds, paced too (due at 4 s real; 4 s have passed)
+    clock.sleep(60)
+    assert clock.now() == start + timedelta(minutes=5) and real.sleeps[3:] == [pytest.approx(1.0)]
+
+
+def test_the_speed_is_bounded_to_600() -> None:
+    result = run("drill", str(DRILLS / "nobody-acks.toml"), "--sandbox", "--speed", "601")
+    assert result.exit_code == 2 and "--speed" in result.stderr and "600" in result.stderr
+
+
+def test_a_drill_removes_its_temporary_state_unless_kept(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp puts the drill's directory
+    drill_file = str(DRILLS / "nobody-acks.toml")
+    assert run("drill", drill_file, "--sandbox").exit_code == 0
+    assert list(tmp_path.glob("notify-drill-*")) == []
+
+    kept = run("drill", drill_file, "--sandbox", "--keep", "--json")
+    assert kept.exit_code == 0
+    [directory] = tmp_path.glob("notify-drill-*")
+    assert (directory / "drill.db").is_file()
+    assert f"store kept in {directory}" in kept.stderr
+    assert json.loads(kept.stdout)["store"] == str(directory / "drill.db")

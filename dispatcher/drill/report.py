@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..engine import Runtime
@@ -53,18 +53,23 @@ def _sent_rows(outcome: DrillOutcome) -> list[Sent]:
     return rows
 
 
-def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandboxed: bool) -> dict[str, Any]:
+def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandboxed: bool,
+                   ran_at: datetime | None = None) -> dict[str, Any]:
+    """The drill's document; `ran_at` is when it was run (the command's clock; default: now)."""
     klass = rt.klass(scenario.klass)
     sent = _sent_rows(outcome)
     acked = datetime.fromisoformat(outcome.incident.acked_at) if outcome.incident.acked_at else None
     missed = [parse_stamp(e.key.removeprefix("overdue-")) for e in outcome.events if e.kind == "overdue"]
-    facts = Facts(outcome.t0, sent, acked, klass.response_sla, missed, klass.update_every is not None,
-                  rt.directory.holders)
+    posted = [datetime.fromisoformat(e.at) for e in outcome.events if e.kind == "update"]
+    facts = Facts(outcome.t0, sent, acked, klass.response_sla, missed, klass.update_every is not None, posted,
+                  outcome.end, rt.directory.holders)
     checks = check_all(scenario.expect, facts)
     rel = lambda moment: minutes(moment - outcome.t0) if moment else None  # noqa: E731
     deadline = outcome.t0 + klass.response_sla
+    expect_miss = any(e.sla == "response" and not e.met for e in scenario.expect)
     response = {"deadline": rel(deadline), "acknowledged": rel(acked), "met": bool(acked and acked <= deadline),
-                "by": minutes(abs(deadline - acked)) if acked else None}
+                "by": minutes(abs(deadline - acked)) if acked else None,
+                "expected": "missed" if expect_miss else "met"}
     updates_due = sorted({parse_stamp(e.key.split("-", 1)[1]) for e in outcome.events
                           if e.kind in ("reminder", "overdue")})
     resolved = next((datetime.fromisoformat(e.at) for e in outcome.events if e.kind == "resolved"), None)
@@ -73,12 +78,13 @@ def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandb
         "sandbox": sandboxed, "incident": {"id": outcome.incident.id, "class": scenario.klass, "title": klass.title,
                                            "status": outcome.incident.status, "acked_by": outcome.incident.acked_by,
                                            "acked_at": rel(acked)},
+        "ran_at": (ran_at or datetime.now(timezone.utc)).isoformat(),
         "started": outcome.t0.isoformat(), "simulated": minutes(outcome.end - outcome.t0),
         "response_sla": minutes(klass.response_sla), "response": response,
         "update_every": minutes(klass.update_every) if klass.update_every else None,
         "expectations": [{"expectation": c.expectation, "held": c.held, "detail": c.detail,
-                          "deadline": rel(c.deadline), "margin": minutes(c.margin) if c.margin is not None else None}
-                         for c in checks],
+                          "deadline": rel(c.deadline), "margin": minutes(c.margin) if c.margin is not None else None,
+                          "implied": c.implied} for c in checks],
         "deliveries": [{"kind": s.kind, "step": s.step, "recipient": s.person, "display": s.display, "role": s.role,
                         "channel": s.channel, "target": s.target, "outcome": s.outcome, "attempts": s.attempts,
                         "due": rel(s.due), "sent": rel(s.first_attempt), "delivered": rel(s.delivered),
@@ -137,7 +143,7 @@ _COLORS = {"delivered": "#1a7f37", "failed-permanent": "#cf222e", "failed-transi
 
 
 def render_html(doc: dict[str, Any]) -> str:
-    """A self-contained page: summary, expectations, and an SVG timeline (recipients x time)."""
+    """A self-contained page: when it ran, one verdict, expectations, an SVG timeline, what each stand-in got."""
     sent: list[Sent] = doc["_sent"]
     t0: datetime = doc["_t0"]
     span = max((doc["_end"] - t0).total_seconds(), 60.0)
@@ -159,18 +165,22 @@ def render_html(doc: dict[str, Any]) -> str:
     checks: list[Check] = doc["_checks"]
     items = "".join(f'<li class="{"pass" if c.held else "fail"}">{"&#10004;" if c.held else "&#10008;"} '
                     f'{html.escape(c.expectation)}: {html.escape(c.detail)}</li>' for c in checks)
-    verdict = "All expectations held" if doc["ok"] else "Some expectations FAILED"
+    failed = sum(not c.held for c in checks)
+    verdict = (f"All {len(checks)} expectations held" if not failed
+               else f"{failed} of {len(checks)} expectations FAILED")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>[DRILL] {html.escape(doc['scenario'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#1f2328}} .pass{{color:#1a7f37}} .fail{{color:#cf222e}}
 li{{margin:.3em 0}} .verdict{{font-size:1.3em;font-weight:bold}} .legend span{{margin-right:1.5em}}
-table{{border-collapse:collapse;font-size:13px}} td,th{{border:1px solid #d0d7de;padding:3px 8px;text-align:left}}</style>
+table{{border-collapse:collapse;font-size:13px}} td,th{{border:1px solid #d0d7de;padding:3px 8px;text-align:left}}
+details{{margin:.4em 0}} summary{{cursor:pointer}}</style>
 </head><body>
 <h1>[DRILL] {html.escape(doc['scenario'])}</h1>
 <p>{html.escape(doc['description'])}</p>
+{_run_paragraph(doc)}
 <p>Incident {html.escape(doc['incident']['id'])} ({html.escape(doc['incident']['title'])}), {doc['simulated']} simulated{
 ', updates every ' + doc['update_every'] if doc['update_every'] else ''}.</p>
-<p class="{'pass' if doc['response']['met'] else 'fail'}"><b>{html.escape(_response_line(doc))}</b></p>
+{_sla_paragraph(doc)}
 <p class="verdict {'pass' if doc['ok'] else 'fail'}">{verdict}</p>
 <ul>{items}</ul>
 <h2>Timeline</h2>
@@ -181,7 +191,52 @@ table{{border-collapse:collapse;font-size:13px}} td,th{{border:1px solid #d0d7de
 {''.join(svg)}
 <h2>Deliveries</h2>
 {_table(doc)}
+<h2>What the stand-ins received</h2>
+{_received(doc)}
 </body></html>"""
+
+
+def _time(iso: str) -> str:
+    moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    return f'<time datetime="{moment.isoformat()}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>'
+
+
+def _run_paragraph(doc: dict[str, Any]) -> str:
+    """When the drill was run, and where its simulated clock started (a drill's `start` may be another week)."""
+    made_up = doc.get("clock", {}).get("source")
+    where = "in the sandbox" if doc["sandbox"] else "live"
+    return (f'<p class="run">Run {where} on {_time(doc["ran_at"])}'
+            f'{f" (a made-up time, set by {html.escape(made_up)})" if made_up else ""}; '
+            f'simulated clock from {_time(doc["started"])}.</p>')
+
+
+def _sla_paragraph(doc: dict[str, Any]) -> str:
+    """The response SLA, coloured by whether it went as the drill expects (a miss may be the point)."""
+    r = doc["response"]
+    if r["acknowledged"] is None and doc["_end"] < doc["_t0"] + doc["_sla"]:
+        return (f'<p class="sla untested"><b>response SLA {doc["response_sla"]}: nobody acknowledged before the '
+                f'drill ended at +{doc["simulated"]}, short of the deadline (not tested)</b></p>')
+    as_expected = r["met"] == (r["expected"] == "met")
+    note = "" if r["met"] or not as_expected else ", as the drill expects"
+    return f'<p class="sla {"pass" if as_expected else "fail"}"><b>{html.escape(_response_line(doc) + note)}</b></p>'
+
+
+_STAND_INS = (("email", "Email (SMTP server)"), ("slack", "Slack (incoming webhook)"), ("sms", "SMS (Twilio)"),
+              ("phone", "Phone calls (Twilio)"))
+
+
+def _received(doc: dict[str, Any]) -> str:
+    """One collapsible section per stand-in, with every message it received."""
+    if not doc["sandbox"]:
+        return "<p>A live drill has no stand-ins: the deliveries above went to the real recipients.</p>"
+    sections = []
+    for channel, name in _STAND_INS:
+        got = [m for m in doc["received"] if m["channel"] == channel]
+        rows = "".join(f"<tr><td>{html.escape(m['to'])}</td><td>{html.escape(m['text'])}</td></tr>" for m in got)
+        body = f"<table><tr><th>to</th><th>message</th></tr>{rows}</table>" if got else "<p>nothing</p>"
+        sections.append(f'<details class="stand-in" data-channel="{channel}"><summary>{name}: {len(got)} '
+                        f'message{"" if len(got) == 1 else "s"}</summary>{body}</details>')
+    return "\n".join(sections)
 
 
 def _timeline_rows(sent: list[Sent]) -> list[tuple[str, list[Sent]]]:

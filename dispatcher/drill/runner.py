@@ -9,44 +9,69 @@ tick; with `--speed N` it runs N times faster than real time; a live drill
 
 from __future__ import annotations
 
+import shutil
 import tempfile
-import time
+import threading
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
 from .. import engine
-from ..clock import FakeClock
+from ..clock import Clock, FakeClock, SystemClock
 from ..incidents import acknowledge, post_update, resolve
 from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
 from ..worker import Worker
 from .scenario import Event, Scenario
 
-__all__ = ["DrillOutcome", "ScaledClock", "play"]
+__all__ = ["DrillOutcome", "LiveClock", "ScaledClock", "play"]
 
 TICK = timedelta(seconds=10)
 
 
 class ScaledClock:
-    """Simulated time running `speed` times faster than the wall clock (1: real time)."""
+    """Simulated time paced `speed` times faster than real time, in which the work itself takes no time.
 
-    def __init__(self, speed: float, start: datetime | None = None) -> None:
+    The simulated clock moves only when the drill waits for its next tick (`wait_until`)
+    or a sender sleeps before a retry (`sleep`), exactly as `--instant` moves it; the
+    speed only sets how long those waits take for real. Real time spent sending must
+    not count: at x600 a 0.1 s send would read as a minute of simulated lag, and a
+    drill that passes at x60 would fail at x600. `real` (monotonic, sleep) is injected
+    for tests.
+    """
+
+    def __init__(self, speed: float, start: datetime, *, real: Clock | None = None) -> None:
         self.speed = speed
-        self._start = start or datetime.now(timezone.utc)
-        self._m0 = time.monotonic()
+        self._real = real or SystemClock()
+        self._start = self._now = start
+        self._real0 = self._real.monotonic()
+        self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._m0) * self.speed)
+        with self._lock:
+            return self._now
 
     def monotonic(self) -> float:
-        return self._m0 + (time.monotonic() - self._m0) * self.speed
+        return self.now().timestamp()
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(max(seconds, 0) / self.speed)
+        self.wait_until(self.now() + timedelta(seconds=max(seconds, 0)))
 
     def wait_until(self, moment: datetime) -> None:
-        self.sleep((moment - self.now()).total_seconds())
+        """Wait until `moment` is due at this pace (at once if the work ran late), then read `moment`."""
+        real_due = self._real0 + (moment - self._start).total_seconds() / self.speed
+        behind = real_due - self._real.monotonic()
+        if behind > 0:
+            self._real.sleep(behind)
+        with self._lock:
+            self._now = max(self._now, moment)  # concurrent sleepers: the latest wake-up wins, none add up
+
+
+class LiveClock(SystemClock):
+    """A live drill's clock: the real one (sending takes the real time it takes)."""
+
+    def wait_until(self, moment: datetime) -> None:
+        self.sleep(max((moment - self.now()).total_seconds(), 0))
 
 
 @dataclass
@@ -57,17 +82,33 @@ class DrillOutcome:
     events: list[EventRow]
     t0: datetime
     end: datetime
-    store_path: str
+    store_path: str | None  # None: the temporary store was removed
     received: list = field(default_factory=list)
 
 
-def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClock, state_dir: Path | None,
-         sandbox=None, allow: tuple[str, ...] | None = None,
+def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClock | LiveClock,
+         state_dir: Path | None, keep: bool = False, sandbox=None, allow: tuple[str, ...] | None = None,
          progress: Callable[[str], None] = lambda line: None) -> DrillOutcome:
-    """Run the whole timeline and return everything that happened."""
+    """Run the whole timeline and return everything that happened.
+
+    Without `state_dir` the store goes in a new temporary directory, removed at the end
+    unless `keep` (one database left behind per run adds up); the outcome's `store_path`
+    is then None. A `state_dir` is the caller's and stays.
+    """
+    temporary = state_dir is None
     directory = Path(state_dir or tempfile.mkdtemp(prefix="notify-drill-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    store_path = directory / "drill.db"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        store_path = directory / "drill.db"
+        outcome = _play_in(rt, scenario, store_path, clock, sandbox, allow, progress)
+    finally:
+        if temporary and not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+    return replace(outcome, store_path=None) if temporary and not keep else outcome
+
+
+def _play_in(rt: engine.Runtime, scenario: Scenario, store_path: Path, clock, sandbox, allow,
+             progress: Callable[[str], None]) -> DrillOutcome:
     store = open_store(f"sqlite:///{store_path.resolve()}")
     worker = Worker(rt, store, clock)
     try:

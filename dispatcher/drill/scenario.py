@@ -16,6 +16,8 @@
     channel = "phone"                #   a person id; channel and kind (step, escalation, update,
     within = "1m"                    #   reminder, overdue, resolved) optional; never = true: must not be
                                      #   notified; sla = "response" | "updates": the class's SLA held
+                                     #   (met = false: the drill means it to be missed). An SLA missed
+                                     #   that no expectation names fails the drill.
 """
 
 from __future__ import annotations
@@ -71,19 +73,22 @@ class Expectation(_Model):
     within: Duration | None = None
     never: bool = False
     sla: Literal["response", "updates"] | None = None
+    met: bool = True  # with sla: false when the drill means to show the SLA missed
 
     @model_validator(mode="after")
     def _shape(self) -> "Expectation":
         if (self.who is None) == (self.sla is None):
             raise ValueError("an expectation names either 'who' (and optionally channel, kind, within, never) "
-                             "or 'sla' (response or updates)")
+                             "or 'sla' (response or updates, and optionally met = false)")
+        if self.who is not None and not self.met:
+            raise ValueError("'met' goes with 'sla'; for a recipient who must not be reached, use never = true")
         if self.who is not None and not self.never and self.within is None:
             raise ValueError("say by when: 'within' (e.g. \"16m\"), or never = true")
         return self
 
     def describe(self) -> str:
         if self.sla:
-            return f"{self.sla} SLA met"
+            return f"{self.sla} SLA {'met' if self.met else 'missed'}"
         what = f"{self.who}" + (f" by {self.channel}" if self.channel else "") + (f" ({self.kind})" if self.kind else "")
         if self.never:
             return f"{what} never notified"
