@@ -361,7 +361,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
             report.notes.append("dry run: the id shown is the next one; nothing was allocated, stored or sent")
         report.notes += degraded
         _print_report(report, settings, as_json, extra)
-        return
+        sys.exit(report.exit_status())  # as a real send would: 1 when someone would not be reached
     from .store import open_store
 
     store = open_store(settings.resolved_store_url())
