@@ -132,8 +132,8 @@ def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: da
         if not fresh:
             return IngestResult("duplicate", existing.id, existing.klass)
         message = f"{len(fresh)} new alert{'s' * (len(fresh) > 1)} in this group: {', '.join(fresh)}"
-    _, rows = post_update(rt, store, existing.id, message, event.source, now)
-    return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in rows))
+    posted = post_update(rt, store, existing.id, message, event.source, now)
+    return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in posted.rows))
 
 
 SETTLED = ("delivered", "failed-transient", "failed-permanent")
