@@ -87,7 +87,7 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
 @handles_errors
 def update(ctx: click.Context, incident_id: str, message: str, by: str | None, wait: float, as_json: bool,
            local_config_dir: Path | None) -> None:
-    """Post a status update to the class's update audience (its Slack channel, the commander; security: the customer too)."""
+    """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
     from .incidents import post_update
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
@@ -98,7 +98,7 @@ def update(ctx: click.Context, incident_id: str, message: str, by: str | None, w
         note = f"update recorded, but {posted.why_not}"
         note += f"; the update due at {posted.still_due} is still owed" if posted.still_due else ""
     if posted.reached_nobody:
-        click.echo(f"notify: {incident_id}: the update {posted.why_not}", err=True)
+        click.echo(f"notify: {incident_id}: {note}", err=True)
     _send_and_report(rt, settings, store, "update", posted.incident, posted.rows, wait, as_json, [note],
                      reached_nobody=posted.reached_nobody)
 

@@ -125,7 +125,8 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
               "due": format_time(due) if due else None}
     key = f"update-{number}"
     rows = [outbox_row(p, kind="update", label=key, notice=notice) for p in planned]
-    kind, detail = ("update", message) if why_not is None else ("uncounted-update", f"{message} (not counted: {why_not})")
+    kind, detail = ("update", message) if why_not is None else \
+        ("uncounted-update", f"{message} (not counted: {why_not})")
     store.record_event(incident_id, key, kind, now.isoformat(), detail, by=by, deliveries=rows)
     return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
@@ -140,11 +141,11 @@ def _update_deliveries(planned: list[Planned], by: str | None, directory: Direct
         if item.skip or person is None:
             out.setdefault(f"{item.address.person}/{item.address.channel}", item)
             continue
+        # nobody is phoned to hear a status update while they can read it
+        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: _quietness(a.channel))
+        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
         if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
-            item = replace(item, skip=f"{person.name} wrote this update", fallbacks=())
-        else:  # nobody is phoned to hear a status update while they can read it
-            first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: _quietness(a.channel))
-            item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
+            item = replace(item, skip="the author of this update", fallbacks=())
         out.setdefault(item.address.person, item)
     return list(out.values())
 
