@@ -390,7 +390,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
         _print_report(report, settings, as_json, extra)
         if show and not as_json:  # the document carries every message already
             _emit("\n" + report.messages_text(), settings)
-        return
+        sys.exit(report.exit_status())  # as a real send would: 1 when someone would not be reached
     from .store import open_store
 
     store = open_store(settings.resolved_store_url())

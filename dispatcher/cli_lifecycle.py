@@ -86,7 +86,7 @@ def _how(found: str) -> str:
 
 
 def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident: Any, rows: list, wait: float,
-                     as_json: bool, notes: list[str]) -> None:
+                     as_json: bool, notes: list[str], reached_nobody: bool = False) -> None:
     from .engine import incident_summary, lines_from_store, send_pending
     from .report import Report
 
@@ -100,7 +100,7 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
         _emit_json(report.as_json(), settings)
     else:
         _emit(report.table(_table_output(settings)), settings)
-    sys.exit(report.exit_status())
+    sys.exit(1 if reached_nobody else report.exit_status())  # every recipient skipped is nobody reached
 
 
 @main.command()
@@ -114,14 +114,21 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
 @handles_errors
 def update(ctx: click.Context, incident_id: str, message: str, by: str | None, wait: float, as_json: bool,
            local_config_dir: Path | None) -> None:
-    """Post a status update to the class's update audience (security: the customer; outage: #outage-response)."""
+    """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
     from .incidents import post_update
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("update", rt, settings, store, by)
-    incident, rows = post_update(rt, store, incident_id, message, by, _now())
-    _send_and_report(rt, settings, store, "update", incident, rows, wait, as_json,
-                     [f"update recorded by {by}{_how(found)}; reminders now count from this update"])
+    posted = post_update(rt, store, incident_id, message, by, _now())
+    if posted.counted:
+        note = f"update recorded by {by}{_how(found)}; reminders now count from this update"
+    else:
+        note = f"update recorded by {by}{_how(found)}, but {posted.why_not}"
+        note += f"; the update due at {posted.still_due} is still owed" if posted.still_due else ""
+    if posted.reached_nobody:
+        click.echo(f"notify: {incident_id}: {note}", err=True)
+    _send_and_report(rt, settings, store, "update", posted.incident, posted.rows, wait, as_json, [note],
+                     reached_nobody=posted.reached_nobody)
 
 
 @main.command()

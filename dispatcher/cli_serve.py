@@ -97,6 +97,7 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     from . import engine
     from .engine import incident_from_row, incident_summary, lines_from_store, send_pending
     from .hooks.model import PayloadError, parse
+    from .ingest import delivery_counts
     from .ingest import ingest as ingest_event
     from .report import Report
     from .store import open_store
@@ -119,7 +120,7 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     if result.incident_id is None or result.outcome == "not-open":
         store.close()
         if as_json:
-            _emit_json(result.as_json(), settings, indent=None)
+            _emit_json(result.as_json(delivery_counts([], ())), settings, indent=None)
         else:
             _emit(f"{source}: nothing open for this alert group; nothing to do", settings)
         return
@@ -131,12 +132,13 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
              d.fallback_of in set(result.delivery_ids)]
     report = Report("ingest", "send", incident_summary(rt, incident, status=store.incident(incident.id).status),
                     lines_from_store(fresh), [f"{source}: {result.outcome} {result.incident_id}"])
+    counts = delivery_counts(store.deliveries(incident.id), result.delivery_ids)
     store.close()
     if result.outcome == "duplicate":
         report.notes.append("a repeat of an open incident: nobody was paged again")
     report.notes += degraded
     if as_json:
-        _emit_json({**report.as_json(), "ingest": result.as_json()}, settings)
+        _emit_json({**report.as_json(), "ingest": result.as_json(counts)}, settings)
     else:
         _emit(report.table(), settings)
     sys.exit(report.exit_status())

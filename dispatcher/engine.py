@@ -147,10 +147,11 @@ def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:
 
 
 def preview(rt: Runtime, command: str, incident: Incident) -> Report:
-    """Render every step-0 message and say who would get it; send and write nothing."""
+    """Render every step-0 message and say who would get it, and what would fail; send and write nothing."""
     report = Report(command, "dry-run", incident_summary(rt, incident, status="dry-run"))
     step = plan_step(incident, rt.klass(incident.klass), 0, rt.directory)
-    failing = unusable_channels(rt, (p.address.channel for p in step if not p.skip))  # channel -> why
+    sendable = [p for p in step if not p.skip]
+    failing = unusable_channels(rt, (a.channel for p in sendable for a in (p.address, *p.fallbacks)))  # -> why
     for planned in step:
         if planned.skip:
             report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
@@ -158,6 +159,7 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
         notice, warning = compose_notice(rt, incident, planned)
         if why := failing.get(planned.address.channel):
             warning = (f"{warning}; " if warning else "") + f"{why}: a real send would fail"
+            report.would_fail.append(_would_fail(planned, why, failing))
         fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
         report.deliveries.append(line_for(
             planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
@@ -169,6 +171,13 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
         report.notes.append(f"{', '.join(failing)}: no usable settings, a real send would not reach those recipients "
                             f"({to_set}run `{check_command(rt.paths.config_dir if given else None)}`)")
     return report
+
+
+def _would_fail(planned: Planned, why: str, failing: Mapping[str, str]) -> dict[str, Any]:
+    """A dry run's entry for a delivery a real send would fail, with the fallback channel that would stand in."""
+    rescue = next((f.channel for f in planned.fallbacks if f.channel not in failing), None)
+    return {"recipient": planned.address.person, "channel": planned.address.channel, "reason": why,
+            "fallback": rescue}
 
 
 def unusable_channels(rt: Runtime, channels: Iterable[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ anything is sent.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,14 +18,14 @@ from .engine import Runtime, incident_from_row, incident_summary, lines_from_sto
 from .incident import Incident, format_time
 from .lifecycle import Action, IncidentState, due_actions, next_actions
 from .plan import Planned, plan_audience, template_for
-from .policy import Notify, format_duration
+from .policy import IncidentClass, Notify, format_duration
 from .problems import ConfigError, error
 from .report import OUTCOME_COLOURS, Report
 from .store import DeliveryRow, IncidentRow, Store
 from .table import PLAIN, Column, Output, render
 
-__all__ = ["acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed", "state_of",
-           "status_document", "status_text"]
+__all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
+           "state_of", "status_document", "status_text"]
 
 # The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
 QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
@@ -51,13 +51,20 @@ def state_of(row: IncidentRow) -> IncidentState:
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
                  label: str, notice: dict[str, Any]) -> list[dict[str, Any]]:
     """Outbox rows for audiences of a timer or command, on the templates of its kind."""
+    return [outbox_row(p, kind=kind, label=label, notice=notice)
+            for p in _planned(rt, incident, entries, step=step, kind=kind)]
+
+
+def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int,
+             kind: str) -> list[Planned]:
+    """The audiences' deliveries on the templates of `kind`, once per (recipient, channel)."""
     klass = rt.klass(incident.klass)
     planned: dict[tuple[str, str], Planned] = {}
     for entry in entries:
         for item in plan_audience(entry, incident, klass, step, rt.directory):
             template = entry.template or template_for(item.address.channel, kind)
             planned.setdefault((item.address.person, item.address.channel), replace(item, template=template))
-    return [outbox_row(p, kind=kind, label=label, notice=notice) for p in planned.values()]
+    return list(planned.values())
 
 
 def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
@@ -84,23 +91,87 @@ def acknowledge(store: Store, incident_id: str, by: str, now: datetime) -> tuple
     return done, load(store, incident_id)
 
 
+@dataclass(frozen=True)
+class PostedUpdate:
+    """A recorded status update: the notices to send, and whether it is the update the cadence asks for."""
+
+    incident: Incident
+    rows: list[DeliveryRow]
+    counted: bool  # it restarts the update cadence
+    why_not: str | None = None  # why it does not count
+    still_due: str | None = None  # when it does not count: when the cadence's update is due
+    reached_nobody: bool = False  # every recipient was skipped: nothing will be sent
+
+
 def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: str | None,
-                now: datetime) -> tuple[Incident, list[DeliveryRow]]:
-    """Record update #n and plan its notice to the class's update audience; return rows to send."""
+                now: datetime) -> PostedUpdate:
+    """Record update #n and plan its notice to the class's update audience (never to its author).
+
+    When the update audience names the customer, the cadence asks for customer updates:
+    one that reaches only internal people (no customer email) is recorded as an
+    uncounted-update, and the customer update stays due (a drill, which never contacts
+    customers, counts as if it had).
+    """
     row = load(store, incident_id)
     if row.status == "resolved":
         raise ConfigError([error("store", incident_id, f"resolved at {row.resolved_at}: no more updates")])
     incident = incident_from_row(row)
     klass = rt.klass(row.klass)
     number = row.updates + 1
-    audience = (Notify(to=klass.update_audience),) if klass.update_audience else tuple(
-        e for e in klass.steps[0].notify if e.to not in ("customer",) and not e.to.startswith("external:"))
+    audience = tuple(Notify(to=a) for a in klass.updates_to())
+    planned = _update_deliveries(_planned(rt, incident, audience, step=-1, kind="update"), by, rt.directory)
+    why_not = _why_not_counted(klass, incident, planned)
+    due = _update_due(klass, row, now, counted=why_not is None)
     notice = {"kind": "update", "message": message, "by": by, "number": number,
-              "due": format_time(now + klass.update_every) if klass.update_every else None}
+              "due": format_time(due) if due else None}
     key = f"update-{number}"
-    rows = plan_entries(rt, incident, audience, step=-1, kind="update", label=key, notice=notice)
-    store.record_event(incident_id, key, "update", now.isoformat(), message, by=by, deliveries=rows)
-    return incident, [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == key]
+    rows = [outbox_row(p, kind="update", label=key, notice=notice) for p in planned]
+    kind, detail = ("update", message) if why_not is None else \
+        ("uncounted-update", f"{message} (not counted: {why_not})")
+    store.record_event(incident_id, key, kind, now.isoformat(), detail, by=by, deliveries=rows)
+    return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == key],
+                        why_not is None, why_not, format_time(due) if due and why_not else None,
+                        reached_nobody=all(p.skip for p in planned))
+
+
+def _update_deliveries(planned: list[Planned], by: str | None, directory: Directory) -> list[Planned]:
+    """An update reaches each person once, on their quietest channel first, and never its own author."""
+    out: dict[str, Planned] = {}
+    for item in planned:
+        person = directory.people.get(item.address.person)
+        if item.skip or person is None:
+            out.setdefault(f"{item.address.person}/{item.address.channel}", item)
+            continue
+        # nobody is phoned to hear a status update while they can read it
+        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: _quietness(a.channel))
+        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
+        if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
+            item = replace(item, skip="the author of this update", fallbacks=())
+        out.setdefault(item.address.person, item)
+    return list(out.values())
+
+
+def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Planned]) -> str | None:
+    """None when this update is the one the cadence asks for; else why it is not."""
+    if all(p.skip for p in planned):
+        skipped = "; ".join(f"{p.address.display}: {p.skip}" for p in planned)
+        return f"it reached nobody ({skipped or 'the update audience is empty'})"
+    if "customer" not in klass.updates_to() or incident.drill:
+        return None
+    if any(p.address.person == "customer" and not p.skip for p in planned):
+        return None
+    why = next((p.skip for p in planned if p.address.person == "customer"), "not planned")
+    return f"the customer was not reached ({why}), so it is not the customer update the cadence asks for"
+
+
+def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counted: bool) -> datetime | None:
+    """When the next update is due: a cadence after this one, or, when this one does not count, as it was."""
+    if klass.update_every is None:
+        return None
+    if counted:
+        return now + klass.update_every
+    state = state_of(row)
+    return (state.last_update_at or state.opened) + klass.update_every
 
 
 def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by: str | None,

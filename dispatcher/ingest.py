@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
 from .eventlog import emit
@@ -25,9 +25,9 @@ from .hooks.model import AlertEvent, PayloadError
 from .incidents import post_update, resolve
 from .plan import plan_step
 from .routing import Report, triage
-from .store import Store
+from .store import DeliveryRow, Store
 
-__all__ = ["IngestResult", "ingest", "log_ingested", "scoped_key"]
+__all__ = ["IngestResult", "delivery_counts", "ingest", "log_ingested", "scoped_key"]
 
 INCIDENT_FIELDS = ("customer", "reported_by", "summary", "commander", "started", "affected_services",
                    "impact_scope", "symptoms", "eta", "next_update", "description", "runbook")
@@ -41,9 +41,10 @@ class IngestResult:
     needs_review: bool = False
     delivery_ids: tuple[int, ...] = ()  # stored rows the caller (or the worker) sends now
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, deliveries: dict[str, int]) -> dict[str, Any]:
+        """The answer to the event's sender; `deliveries` as :func:`delivery_counts` counts them."""
         return {"schema": 1, "outcome": self.outcome, "incident": self.incident_id, "class": self.incident_class,
-                "needs_review": self.needs_review, "deliveries": len(self.delivery_ids)}
+                "needs_review": self.needs_review, "deliveries": deliveries}
 
 
 def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> IngestResult:
@@ -141,5 +142,41 @@ def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: da
         if not fresh:
             return IngestResult("duplicate", existing.id, existing.klass)
         message = f"{len(fresh)} new alert{'s' * (len(fresh) > 1)} in this group: {', '.join(fresh)}"
-    _, rows = post_update(rt, store, existing.id, message, event.source, now)
-    return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in rows))
+    posted = post_update(rt, store, existing.id, message, event.source, now)
+    return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in posted.rows))
+
+
+SETTLED = ("delivered", "failed-transient", "failed-permanent")
+
+
+def delivery_counts(rows: Iterable[DeliveryRow], planned_ids: Iterable[int]) -> dict[str, int]:
+    """How the deliveries an event planned stand: planned, and of those delivered, failed or still pending.
+
+    A delivery counts as delivered when it or a fallback standing in for it was; as failed
+    only when it and every fallback failed for good; else as pending. So the three add up to
+    `planned`, and "accepted for sending" is never counted as delivered. Skipped rows (no
+    address, a drill) are not planned sends.
+    """
+    rows = list(rows)
+    by_id = {r.id: r for r in rows}
+    planned = [by_id[i] for i in planned_ids if i in by_id and by_id[i].status != "skipped"]
+    counts = {"planned": len(planned), "delivered": 0, "failed": 0, "pending": 0}
+    for row in planned:
+        counts[_standing(row, rows)] += 1
+    return counts
+
+
+def _standing(row: DeliveryRow, rows: list[DeliveryRow]) -> str:
+    """delivered|failed|pending for one planned delivery and the chain of fallbacks standing in for it."""
+    chain, keys = [row], {r.key for r in rows}
+    for link in chain:  # grows as it goes: fallbacks of fallbacks
+        chain += [r for r in rows if r.fallback_of == link.id]
+    if any(r.status == "delivered" for r in chain):
+        return "delivered"
+    if any(r.status not in SETTLED for r in chain):
+        return "pending"
+    stood_in = {r.fallback_of for r in chain}
+    # A failed row whose fallback the sender has not planned yet (it does so right after recording the failure).
+    untried = [r for r in chain if r.id not in stood_in and
+               any(f"{r.key.rsplit(':', 1)[0]}:{channel}" not in keys for channel, _ in r.fallbacks)]
+    return "pending" if untried else "failed"

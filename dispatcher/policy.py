@@ -52,6 +52,11 @@ def _audience(value: str) -> str:
     return value
 
 
+def _a_list(value: object) -> object:
+    """`update_audience = "customer"`, as policies before the list wrote it, means ["customer"]."""
+    return [value] if isinstance(value, str) else value
+
+
 def _step_zero_first(steps: list[Step]) -> list[Step]:
     if steps[0].at != timedelta(0):
         raise ValueError("the first step must be at '0m' (the immediate actions)")
@@ -61,6 +66,7 @@ def _step_zero_first(steps: list[Step]) -> list[Step]:
 
 
 Duration = Annotated[timedelta, Check(parse_duration, before=True)]
+Audience = Annotated[str, Check(_audience)]
 ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
 # Every table of policy.toml is one of these frozen dataclasses; an unknown key is an error.
 _table = dataclass(frozen=True, kw_only=True)
@@ -94,11 +100,19 @@ class IncidentClass:
     response_sla: Duration
     resolution_target: Duration | None = None
     update_every: Duration | None = None
-    update_audience: str | None = None
+    # Who hears `notify update`; None: the class's Slack channel (the first of step 0) and the commander.
+    update_audience: Annotated[list[Audience], Check(_a_list, before=True), Rules(min_length=1)] | None = None
     commander: str = "rotation:primary"
     escalation: list[str] = field(default_factory=list)
     escalation_channels: list[ChannelName] = field(default_factory=lambda: ["phone", "sms"])
     steps: Annotated[list[Step], Rules(min_length=1), Check(_step_zero_first)]
+
+    def updates_to(self) -> list[str]:
+        """The audiences of a status update (see `update_audience`)."""
+        if self.update_audience:
+            return list(self.update_audience)
+        slack = [e.to for e in self.steps[0].notify if e.to.startswith("slack:")]
+        return slack[:1] + ["commander"]
 
     def escalation_schedule(self) -> list[tuple[timedelta, str]]:
         """(offset, audience) of each escalation stage: one per response SLA while unacknowledged."""
@@ -181,10 +195,10 @@ def _check_audiences(file: str, policy: Policy, d: Directory) -> list[Problem]:
             if not AUDIENCE.match(audience):
                 problems.append(error(file, key, f"{audience!r} is not an audience"))
             problems += [error(file, key, m) for m in _audience_problems(audience, None, d)]
-        for key in ("commander", "update_audience"):
-            audience = getattr(klass, key)
-            if audience:
-                problems += [error(file, f"classes.{name}.{key}", m) for m in _audience_problems(audience, None, d)]
+        audiences = [("commander", klass.commander)]
+        audiences += [(f"update_audience[{i}]", a) for i, a in enumerate(klass.update_audience or ())]
+        for key, audience in audiences:
+            problems += [error(file, f"classes.{name}.{key}", m) for m in _audience_problems(audience, None, d)]
     return problems
 
 

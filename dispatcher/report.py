@@ -9,7 +9,8 @@ command and API that reports deliveries:
                      "outcome": "delivered|posted|failed-transient|failed-permanent|pending|skipped|dry-run",
                      "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
                      "message": {"subject", "text"} (dry runs only)}],
-     "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "posted"},
+     "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "unreached",
+                 "posted", "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
      "notes": [str]}
 
 Stdlib only, so printing a report costs nothing at start-up.
@@ -74,12 +75,23 @@ class Report:
     incident: dict[str, Any]
     deliveries: list[DeliveryLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Dry runs only: the deliveries a real send would fail, as engine.preview found them.
+    would_fail: list[dict[str, Any]] = field(default_factory=list)
 
     def unreached(self) -> list[str]:
-        """Recipients with a failed, pending or only posted delivery and none delivered (a fallback counts)."""
+        """Recipients with a failed, pending or only posted delivery and none delivered (a fallback counts).
+
+        In a dry run: the recipients a real send would not reach.
+        """
         delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
         missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, *WAITING, POSTED)}
-        return sorted(missing - delivered)
+        return sorted((missing | self._would_not_reach()) - delivered)
+
+    def _would_not_reach(self) -> set[str]:
+        """Dry runs: recipients whose every planned delivery would fail, with no fallback to stand in."""
+        lost = {(w["recipient"], w["channel"]) for w in self.would_fail if not w["fallback"]}
+        planned = [d for d in self.deliveries if d.outcome == "dry-run"]
+        return {d.recipient for d in planned} - {d.recipient for d in planned if (d.recipient, d.channel) not in lost}
 
     def still_retrying(self) -> list[str]:
         """Recipients whose delivery is left to the worker, still being retried."""
@@ -94,7 +106,8 @@ class Report:
         count = lambda *outcomes: sum(d.outcome in outcomes for d in self.deliveries)  # noqa: E731
         return {"total": len(self.deliveries), "delivered": count("delivered"), "failed": count(*FAILED),
                 "skipped": count("skipped"), "pending": count("pending"), "dry_run": count("dry-run"),
-                "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": count(POSTED)}
+                "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": count(POSTED),
+                **({"would_fail": self.would_fail} if self.mode == "dry-run" else {})}
 
     def exit_status(self) -> int:
         """0 everyone reached; 1 someone definitely not reached; 3 the rest are still being retried."""
@@ -134,7 +147,7 @@ class Report:
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):
-            tail += f"\nNOT REACHED: {', '.join(sorted(set(self.unreached()) - set(self.still_retrying())))}"
+            tail += f"\n{'WOULD NOT BE REACHED' if self.mode == 'dry-run' else 'NOT REACHED'}: {', '.join(sorted(set(self.unreached()) - set(self.still_retrying())))}"
         return "\n".join([head, *lines, tail, *self.notes])
 
     def messages_text(self) -> str:

@@ -20,6 +20,8 @@ from dispatcher.directory import check_directory
 from dispatcher.policy import check_policy
 from dispatcher.rendering import Renderer, shipped_template_dir
 
+from .helpers import CONFIGURED
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -133,7 +135,7 @@ def test_a_warm_dry_run_imports_no_pydantic(clean_env: Path) -> None:
             "sys.argv = ['notify', 'security', '--summary', 'x', '--dry-run']\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
             "print('pydantic' in sys.modules, 'jinja2' in sys.modules, file=sys.stderr)")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **CONFIGURED, "PYTHONPATH": str(REPO)}  # configured: the dry run exits 0
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
             for _ in range(2)]
     assert runs[0].stderr.split()[-2:] == ["True", "True"]  # cold: validated with pydantic

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .helpers import CONFIGURED
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -31,7 +33,7 @@ def test_the_exit_status_and_message_of_a_rejected_command_survive(clean_env: Pa
 
 def test_a_long_json_document_arrives_whole_through_a_pipe(clean_env: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "dispatcher", "security", "--summary", "x", "--dry-run", "--json"],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          capture_output=True, text=True, env={**os.environ, **CONFIGURED, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["deliveries"]) >= 5
 

@@ -12,16 +12,11 @@ from click.testing import CliRunner
 
 from dispatcher.cli import main
 
+from .helpers import CONFIGURED as CHANNEL_SETTINGS
 from .helpers import replace_in
 
 EVIDENCE = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
             "jane@acme.example", "--summary", "Unusual admin logins", "--dry-run", "--json"]
-CHANNEL_SETTINGS = {
-    "NOTIFY_EMAIL_URL": "mailto://127.0.0.1:2525?from=notify@teamflow.example",
-    "NOTIFY_SLACK_URL": "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-    "NOTIFY_SMS_URL": "twilio://AC00000000000000000000000000000000:token@+15550100000",
-    "NOTIFY_PHONE_URL": "twilio://AC00000000000000000000000000000000:token@+15550100000?method=call",
-}
 
 
 def run(*args: str, env: dict[str, str] | None = None):
@@ -44,7 +39,7 @@ def test_python_dash_m_dispatcher_is_the_cli() -> None:
 
 
 def test_dry_run_lists_every_step_zero_message_with_the_seed_subject(clean_env: Path) -> None:
-    result = run(*EVIDENCE)
+    result = run(*EVIDENCE, env=CHANNEL_SETTINGS)
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["schema"] == 1 and doc["mode"] == "dry-run" and doc["incident"]["id"] == "SEC-2024-001"
@@ -59,7 +54,7 @@ def test_dry_run_lists_every_step_zero_message_with_the_seed_subject(clean_env: 
 
 
 def test_dry_run_writes_nothing(clean_env: Path) -> None:
-    assert run(*EVIDENCE).exit_code == 0
+    assert run(*EVIDENCE, env=CHANNEL_SETTINGS).exit_code == 0
     assert not (clean_env / "state").exists()
 
 

@@ -65,19 +65,58 @@ def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
     assert json.loads(run("status", "SEC-2024-001", "--json").stdout)["next_due"] == []
 
 
-def test_update_goes_to_the_update_audience_and_status_lists_it(providers) -> None:
-    smtp, _, _ = providers
+def test_update_goes_to_the_update_audience_and_status_lists_it(providers, rotation_week) -> None:
+    smtp, proxy, _ = providers
     run(*TRIGGER)
     result = run("update", "SEC-2024-001", "--message", "Containment done", "--by", "Support Manager A")
     assert result.exit_code == 0, result.stdout
     update_mail = [m for m in smtp.messages if "Containment done" in m.get_body(("plain",)).get_content()]
-    assert [m["To"] for m in update_mail] == ["jane@acme.example"]  # security updates go to the customer
+    commander = f"{rotation_week.primary}@teamflow.example"  # the on-call primary, by email: not phoned for it
+    expected = ["jane@acme.example"] + ([commander] if rotation_week.primary != "support-manager-a" else [])
+    assert sorted(m["To"] for m in update_mail) == expected  # the author is not told of their own update
+    assert any(b"Containment done" in r.body for r in proxy["hooks.slack.com"].requests)  # #security-alerts
     doc = json.loads(run("status", "SEC-2024-001", "--json").stdout)
     assert doc["updates"] == 1 and any(e["kind"] == "update" for e in doc["timeline"])
     listed = json.loads(run("incidents", "--open", "--json").stdout)["incidents"]
     assert [i["id"] for i in listed] == ["SEC-2024-001"]
-    [logged] = [line for line in run("log").stdout.splitlines() if "  update  " in line]
-    assert "step -1" not in logged and "j***@acme.example" in logged  # the notice kind, not an internal step
+    [logged] = [line for line in run("log").stdout.splitlines() if "  update  " in line and "j***@" in line]
+    assert "step -1" not in logged  # the notice kind, not an internal step
+
+
+def test_a_security_update_without_a_customer_reaches_the_team_but_the_customer_update_stays_due(
+        providers, rotation_week) -> None:
+    smtp, proxy, _ = providers
+    assert run("security", "--incident", "SEC-2024-001", "--summary", "Unusual admin logins").exit_code == 0
+    t0 = started_at()
+    result = run("update", "SEC-2024-001", "--message", "Containment done", "--json")
+    assert result.exit_code == 0, result.stdout
+    doc = json.loads(result.stdout)
+    sent = {(d["recipient"], d["outcome"]) for d in doc["deliveries"]}
+    assert sent == {("customer", "skipped"), ("slack:security-alerts", "delivered"),
+                    (rotation_week.primary, "delivered")}
+    assert any(b"Containment done" in r.body for r in proxy["hooks.slack.com"].requests)
+    assert "not the customer update the cadence asks for" in doc["notes"][0]
+    status = json.loads(run("status", "SEC-2024-001", "--json").stdout)
+    assert [e["kind"] for e in status["timeline"] if "update" in e["kind"]] == ["uncounted-update"]
+    # the 30-minute customer update is still owed: missed at +30 and escalated, as with no update at all
+    run("worker", "--once", "--at", (t0 + timedelta(minutes=31)).isoformat())
+    kinds = [e["kind"] for e in json.loads(run("status", "SEC-2024-001", "--json").stdout)["timeline"]]
+    assert "overdue" in kinds
+
+
+def test_an_update_that_reaches_nobody_exits_1_and_says_why(config_dir: Path, providers, rotation_week) -> None:
+    policy = config_dir / "policy.toml"
+    policy.write_text(policy.read_text().replace(
+        'update_audience = ["customer", "slack:security-alerts", "commander"]',
+        'update_audience = ["customer", "commander"]'))
+    where = ["--config-dir", str(config_dir)]
+    assert run("security", "--incident", "SEC-2024-001", "--summary", "x", *where).exit_code == 0
+    commander = rotation_week.primary
+    result = run("update", "SEC-2024-001", "--message", "Containment done", "--by", commander, *where)
+    assert result.exit_code == 1, result.stdout
+    assert "update recorded, but it reached nobody (customer: no customer email" in result.stderr
+    assert "the author of this update" in result.stderr  # the commander, who wrote it
+    assert "Containment done" not in "".join(m.get_body(("plain",)).get_content() for m in providers[0].messages)
 
 
 def test_deliveries_still_retrying_after_wait_are_left_to_the_worker_exit_3(providers) -> None:

@@ -64,7 +64,7 @@ def test_the_copy_follows_every_edit_that_validates(config_dir: Path, providers)
 
 
 def test_without_a_valid_copy_the_trigger_still_refuses(config_dir: Path) -> None:
-    assert run(config_dir, *SECURITY, "--dry-run").exit_code == 0  # a dry run keeps nothing
+    assert run(config_dir, *SECURITY, "--dry-run").exit_code == 1  # nothing configured; a dry run keeps nothing
     break_a_phone(config_dir)
     result = run(config_dir, *SECURITY, "--dry-run")
     assert result.exit_code == 2 and "is not E.164" in result.stderr and "nothing was sent" in result.stderr

@@ -77,7 +77,8 @@ def play(stage: Stage, *, restart_at: int | None = None, double_tick: bool = Fal
         if action == "ack":
             acknowledge(run.store, "SEC-2024-001", "Support Manager A", now)
         elif action == "update":
-            run.send(*post_update(run.rt, run.store, "SEC-2024-001", "Containment done; investigating", "sm-a", now))
+            posted = post_update(run.rt, run.store, "SEC-2024-001", "Containment done; investigating", "sm-a", now)
+            run.send(posted.incident, posted.rows)
         elif action == "resolve":
             incident, rows, _ = resolve(run.rt, run.store, "SEC-2024-001", "Credentials rotated", "sm-a", now)
             run.send(incident, rows)
@@ -98,10 +99,13 @@ EXPECTED = [
     (30, "escalation", "vp-customer-success", "phone"), (30, "escalation", "vp-customer-success", "sms"),
     (30, "overdue", "engineering-manager-a", "phone"), (30, "overdue", "engineering-manager-a", "sms"),
     (30, "overdue", "support-manager-a", "phone"),
-    # +40 ack: no escalation 3 at +45. +50 and +78: customer updates; reminders 5 min before each due time
-    (50, "update", "customer", "email"),
+    # +40 ack: no escalation 3 at +45. +50 and +78: customer updates, also to #security-alerts and the
+    # commander (by email: nobody is phoned for an update); reminders 5 min before each due time
+    (50, "update", "customer", "email"), (50, "update", "slack:security-alerts", "slack"),
+    (50, "update", "support-manager-a", "email"),
     (75, "reminder", "support-manager-a", "phone"),
-    (78, "update", "customer", "email"),
+    (78, "update", "customer", "email"), (78, "update", "slack:security-alerts", "slack"),
+    (78, "update", "support-manager-a", "email"),
     (103, "reminder", "support-manager-a", "phone"),
     (108, "overdue", "engineering-manager-a", "phone"), (108, "overdue", "engineering-manager-a", "sms"),
     (108, "overdue", "support-manager-a", "phone"),

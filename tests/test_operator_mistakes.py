@@ -86,6 +86,39 @@ def test_a_dry_run_warns_when_a_real_send_would_fail() -> None:
     assert all("has no settings" in d["warning"] for d in doc["deliveries"] if d["outcome"] == "dry-run")
 
 
+def test_a_dry_run_with_no_channel_configured_lists_what_would_fail_and_exits_1() -> None:
+    result = run("security", "--summary", "x", "--reported-by", "jane@acme.example", "--dry-run", "--json")
+    assert result.exit_code == 1, result.stdout
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["reached_all"] is False
+    assert summary["unreached"] == ["customer", "list:security-incident", "slack:security-alerts",
+                                    summary["unreached"][3]]  # the on-call primary of this week
+    failing = {(w["recipient"], w["channel"]): w for w in summary["would_fail"]}
+    assert set(failing) == {("list:security-incident", "email"), ("slack:security-alerts", "slack"),
+                            ("customer", "email"), (summary["unreached"][3], "phone"),
+                            (summary["unreached"][3], "sms")}
+    assert failing[("slack:security-alerts", "slack")]["reason"] == "channel 'slack' has no settings"
+    assert all(w["fallback"] is None for w in failing.values())  # no channel would stand in
+    table = run("security", "--summary", "x", "--dry-run")
+    assert table.exit_code == 1 and "WOULD NOT BE REACHED: " in table.stdout
+
+
+def test_a_dry_run_counts_a_fallback_that_would_stand_in(monkeypatch) -> None:
+    """Phone and SMS unconfigured, email configured: the commander's email fallback would reach them."""
+    monkeypatch.setenv("NOTIFY_EMAIL_URL", "mailto://127.0.0.1:2525?from=n@example.com")
+    monkeypatch.setenv("NOTIFY_SLACK_URL", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX")
+    doc = json.loads(run("satisfaction", "--summary", "x", "--reported-by", "jane@acme.example",
+                         "--dry-run", "--json").stdout)
+    assert doc["summary"]["would_fail"] == [] and doc["summary"]["reached_all"] is True
+    done = run("enterprise", "--summary", "x", "--customer", "Globex", "--reported-by", "jane@acme.example",
+               "--dry-run", "--json")
+    summary = json.loads(done.stdout)["summary"]
+    vp = [w for w in summary["would_fail"] if w["recipient"] == "vp-customer-success"]
+    assert vp == [{"recipient": "vp-customer-success", "channel": "phone",
+                   "reason": "channel 'phone' has no settings", "fallback": "email"}]
+    assert summary["reached_all"] is True and done.exit_code == 0, done.stdout
+
+
 def test_a_dry_run_warns_about_a_malformed_channel_url_as_check_does() -> None:
     """A Slack URL that is no webhook and no bot token: the send would fail, so the dry run says so."""
     env = {"NOTIFY_SLACK_URL": "SECRETCANARY", "NOTIFY_EMAIL_URL": "mailto://127.0.0.1:2525?from=n@example.com"}

@@ -76,6 +76,22 @@ def test_escalation_advances_one_stage_per_response_sla(policy) -> None:
     assert policy.classes["legal"].escalation_schedule()[0][0] == timedelta(minutes=30)
 
 
+def test_updates_reach_the_team_as_well_as_the_customer(policy) -> None:
+    assert policy.classes["security"].updates_to() == ["customer", "slack:security-alerts", "commander"]
+    assert policy.classes["outage"].updates_to() == ["slack:outage-response", "commander"]
+    # unset: the class's Slack channel and the commander, never the step-0 pages again
+    assert policy.classes["legal"].updates_to() == ["slack:support-escalation", "commander"]
+
+
+def test_an_update_audience_written_as_one_string_still_loads(config_dir: Path) -> None:
+    path = config_dir / "policy.toml"
+    replace_in(path, 'update_audience = ["slack:outage-response", "commander"]',
+               'update_audience = "slack:outage-response"')
+    loaded, problems = check_policy(path, load_directory(config_dir / "contacts.toml"))
+    assert [p for p in problems if p.severity.value == "error"] == []
+    assert loaded.classes["outage"].updates_to() == ["slack:outage-response"]
+
+
 def test_steps_due_by_offset(policy) -> None:
     security = policy.classes["security"]
     t0 = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
@@ -101,6 +117,12 @@ POLICY_MISTAKES = [
     pytest.param('escalation = ["rotation:secondary", "rotation:escalation", "role:cto"]\nescalation_channels = ["phone", "sms"]\n\n[[classes.security.steps]]',
                  'escalation = ["rotation:tertiary"]\nescalation_channels = ["phone", "sms"]\n\n[[classes.security.steps]]',
                  "classes.security.escalation[0]: unknown rotation slot 'tertiary'", id="unknown-slot"),
+    pytest.param('update_audience = ["customer", "slack:security-alerts", "commander"]',
+                 'update_audience = ["customer", "slack:security-alert", "commander"]',
+                 "classes.security.update_audience[1]: unknown slack 'security-alert'", id="unknown-update-audience"),
+    pytest.param('update_audience = ["customer", "slack:security-alerts", "commander"]',
+                 'update_audience = ["customer", "the team"]',
+                 "'the team' is not an audience", id="bad-update-audience"),
 ]
 
 

@@ -263,3 +263,19 @@ def test_serve_says_at_start_which_channels_cannot_deliver(tmp_path: Path, hook:
     assert "warning: channel 'email' has no settings (set NOTIFY_EMAIL_URL): the 24 places in the policy that page by email will fail" in log
     assert {"email", "slack", "sms", "phone"} == {c for c in ("email", "slack", "sms", "phone", "webhook")
                                                   if f"warning: channel '{c}'" in log}
+
+
+def test_a_generic_hook_that_waits_hears_the_child_s_outcomes(tmp_path: Path, hook: RecordingServer) -> None:
+    """Only the outbound webhook has settings: the answer, given once the child has tried everything, says
+    one delivery arrived and every other failed, instead of a bare count of what was planned."""
+    serve = Serve(tmp_path, hook.url + "/out")
+    try:
+        answer = requests.post(serve.url + "/hooks/generic?wait=30", timeout=40,
+                               json={"class": "outage", "summary": "API down, and the caller waits"})
+        assert answer.status_code == 202, answer.text
+        counts = answer.json()["deliveries"]
+        assert counts["planned"] > 2 and counts["pending"] == 0
+        assert (counts["delivered"], counts["failed"]) == (1, counts["planned"] - 1)
+        assert [r.json["incident"]["id"] for r in hook.requests] == [answer.json()["incident"]]
+    finally:
+        assert serve.stop() == 0

@@ -176,11 +176,66 @@ def test_generic_trigger_pages_and_metrics_count_it(server: Server) -> None:
     assert 'notify_delivery_latency_seconds_bucket{channel="sms",le="0.005"}' in metrics
 
 
+OUTAGE = {"class": "outage", "summary": "API returns 503 for all tenants"}
+
+
+def answer_while_the_worker_ticks(server: Server, path: str, body: dict) -> requests.Response:
+    """POST in a thread; tick the worker once the event is stored, as the server's worker loop would on its wake."""
+    server.wake.clear()
+    answers: list[requests.Response] = []
+    poster = threading.Thread(target=lambda: answers.append(server.post(path, body)))
+    poster.start()
+    assert server.wake.wait(10), "the event was not stored"
+    server.worker.tick()
+    poster.join(15)
+    return answers[0]
+
+
+def test_the_generic_answer_counts_planned_and_pending_deliveries_it_has_not_sent_yet(server: Server) -> None:
+    answer = server.post("/hooks/generic", OUTAGE).json()
+    planned = [d for d in server.store.deliveries(answer["incident"]) if d.status == "pending"]
+    assert answer["deliveries"] == {"planned": len(planned), "delivered": 0, "failed": 0, "pending": len(planned)}
+
+
+def test_waiting_for_the_generic_answer_reports_every_failure_and_fallback(stage: Stage) -> None:
+    """No channel has settings: every step-0 delivery and each fallback fails, and the answer says so."""
+    server = Server(stage, webhook_token=TOKEN, email_url=None, slack_url=None, sms_url=None, phone_url=None)
+    try:
+        answer = answer_while_the_worker_ticks(server, "/hooks/generic?wait=10", OUTAGE)
+        assert answer.status_code == 202, answer.text
+        rows = [d for d in server.store.deliveries(answer.json()["incident"]) if d.status != "skipped"]
+        step0 = [d for d in rows if d.fallback_of is None]
+        assert any(d.fallback_of for d in rows)  # fallbacks were tried before the answer
+        assert [(d.person, d.status) for d in rows if d.status != "failed-permanent"] == []
+        assert answer.json()["deliveries"] == {"planned": len(step0), "delivered": 0, "failed": len(step0),
+                                               "pending": 0}
+    finally:
+        server.stop()
+
+
+def test_waiting_for_the_generic_answer_reports_real_sends_as_delivered(server: Server, stage: Stage) -> None:
+    answer = answer_while_the_worker_ticks(server, "/hooks/generic?wait=10", OUTAGE).json()
+    delivered = [d for d in server.store.deliveries(answer["incident"]) if d.status == "delivered"]
+    assert sent(stage) == len(delivered) > 0
+    assert answer["deliveries"] == {"planned": len(delivered), "delivered": len(delivered), "failed": 0,
+                                    "pending": 0}
+
+
+@pytest.mark.parametrize("path", ["/hooks/generic?wait=31", "/hooks/generic?wait=-1", "/hooks/generic?wait=soon",
+                                  "/hooks/generic?wait=nan", "/hooks/alertmanager?wait=5"])
+def test_a_wait_out_of_range_or_on_a_queued_hook_is_refused_before_anything_is_stored(server: Server,
+                                                                                    path: str) -> None:
+    body = alertmanager() if "alertmanager" in path else OUTAGE
+    answer = server.post(path, body)
+    assert answer.status_code == 422 and answer.json()["field"] == "wait", answer.text
+    assert server.store.incidents() == [] and not server.wake.is_set()
+
+
 def test_an_alert_no_rule_matches_still_notifies(server: Server) -> None:
     body = {"summary": "Disk 91% full on build-agent-7"}
     answer = server.post("/hooks/generic", body).json()
     assert answer["outcome"] == "opened" and answer["class"] == "technical" and answer["needs_review"] is True
-    assert answer["deliveries"] >= 1  # the on-call primary hears about it
+    assert answer["deliveries"]["planned"] >= 1  # the on-call primary hears about it
     # and the mark stays visible after the answer (an Alertmanager hook's answer is only "queued")
     assert [i["needs_review"] for i in server.get("/incidents").json()["incidents"]] == [True]
     status = server.get(f"/incidents/{answer['incident']}").json()

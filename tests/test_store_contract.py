@@ -297,6 +297,9 @@ def test_ack_update_and_resolve_change_the_incident(store: Any) -> None:
     store.record_event(incident_id, f"update-{T2}", "update", T2, "contained", "Ann",
                        deliveries=[planned("customer", kind="update")])
     assert (store.incident(incident_id).updates, store.incident(incident_id).last_update_at) == (1, T2)
+    # an update that is not the one the cadence asks for is numbered, but the cadence still counts from T2
+    store.record_event(incident_id, "update-2", "uncounted-update", T5, "internal only", "Ann")
+    assert (store.incident(incident_id).updates, store.incident(incident_id).last_update_at) == (2, T2)
     store.record_event(incident_id, "resolved", "resolved", T5, "fixed", "Ann", status="resolved")
     by_person = {d.person: d for d in store.deliveries(incident_id)}
     # a pending timer notice is moot once resolved; pages and updates already accepted still go out

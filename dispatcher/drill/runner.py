@@ -159,8 +159,8 @@ def _apply(rt, scenario: Scenario, store: Store, clock, event: Event, incident_i
     if event.action == "ack":
         acknowledge(store, incident_id, event.by, now)
     elif event.action == "update":
-        incident, rows = post_update(rt, store, incident_id, event.message, event.by, now)
-        engine.send_pending(rt, store, clock, incident, rows, wait=0)
+        posted = post_update(rt, store, incident_id, event.message, event.by, now)
+        engine.send_pending(rt, store, clock, posted.incident, posted.rows, wait=0)
     elif event.action == "resolve":
         incident, rows, _ = resolve(rt, store, incident_id, event.message, event.by, now)
         engine.send_pending(rt, store, clock, incident, rows, wait=0)

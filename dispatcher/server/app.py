@@ -3,7 +3,8 @@
 Endpoints (all but /healthz and /metrics need the inbound token or signature):
 
     POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it
-    POST /hooks/generic           202 once stored; the answer says what it did (opened, resolved...)
+    POST /hooks/generic[?wait=S]  202 once stored; the answer says what it did (opened, resolved...) and
+                                  how its deliveries stand; with ?wait (at most 30 s), once they are known
     POST /incidents/{id}/ack      {"by": "name"}
     POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
     GET  /incidents               open and recent incidents
@@ -19,7 +20,9 @@ Alertmanager and Grafana webhooks are checked (a malformed one is refused here,
 naming the field), stored as received in the inbox, and answered: neither tool
 reads the answer's body, and a burst of them is then accepted as fast as it can
 be written. The worker loop, woken at once, triages them in the order received.
-The generic hook, which scripts call and read, is handled before it is answered.
+The generic hook, which scripts call and read, is handled before it is answered;
+its answer counts the deliveries planned and still pending (it answers before
+anything is sent), or with `?wait=SECONDS` waits for their outcomes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
@@ -38,6 +42,7 @@ from ..problems import ConfigError
 from ..store import StoreError
 from .auth import Authenticator
 from .metrics import Metrics
+from .progress import Progress
 
 __all__ = ["App", "MAX_BODY"]
 
@@ -47,6 +52,8 @@ HOOK = re.compile(r"^/hooks/(alertmanager|grafana|generic)$")
 QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged by the worker loop
 INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|resolve)$")
 INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
+MAX_WAIT = 30.0  # seconds a generic hook's caller may wait for outcomes: longer and its HTTP client gives up
+RECHECK = 1.0  # a waiting request reads the store again at least this often (a send by another process)
 
 
 class HTTPError(Exception):
@@ -67,11 +74,14 @@ class Services:
     status: Callable[[str], dict[str, Any]]
     health: Callable[[], dict[str, Any]]
     wake: Callable[[], None]  # tell the worker loop a stored event is waiting
+    deliveries: Callable[[str, tuple[int, ...]], dict[str, int]]  # (incident, ids) -> ingest.delivery_counts
 
 
 class App:
-    def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8) -> None:
+    def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8,
+                 progress: Progress | None = None) -> None:
         self.services, self.auth, self.metrics = services, auth, metrics
+        self.progress = progress or Progress()  # wired to the sender's attempts by run.py
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify-store")
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
@@ -111,7 +121,7 @@ class App:
         body = await _read_body(scope, receive)
         self.auth.check(_headers(scope), body)
         if (match := HOOK.match(path)) and method == "POST":
-            return await self._hook(match.group(1), body)
+            return await self._hook(match.group(1), body, _wait(scope, match.group(1)))
         if (match := INCIDENT_ACTION.match(path)) and method == "POST":
             return await self._incident_action(match.group(1).upper(), match.group(2),
                                                _json_object(body, optional=True))
@@ -121,7 +131,7 @@ class App:
             return 200, await self._run(self.services.status, match.group(1).upper()), "application/json"
         raise HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
 
-    async def _hook(self, source: str, body: bytes) -> tuple[int, Any, str]:
+    async def _hook(self, source: str, body: bytes, wait: float) -> tuple[int, Any, str]:
         try:
             event = parse(source, body)
         except PayloadError as exc:
@@ -130,7 +140,24 @@ class App:
             return 202, await self._run(self.services.enqueue, source, body, event), "application/json"
         result = await self._run(self.services.ingest, event)
         self.metrics.ingested.labels(source, result.outcome).inc()
-        return 202, result.as_json(), "application/json"
+        return 202, result.as_json(await self._deliveries(result, wait)), "application/json"
+
+    async def _deliveries(self, result: Any, wait: float) -> dict[str, int]:
+        """The event's delivery counts now, or once none is pending (each recorded attempt wakes us) or `wait` ends."""
+        if not result.delivery_ids:
+            return {"planned": 0, "delivered": 0, "failed": 0, "pending": 0}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            with self.progress.listening() as attempted:
+                counts = await self._run(self.services.deliveries, result.incident_id, result.delivery_ids)
+                left = deadline - loop.time()
+                if not counts["pending"] or left <= 0:
+                    return counts
+                try:
+                    await asyncio.wait_for(attempted.wait(), min(left, RECHECK))
+                except asyncio.TimeoutError:
+                    pass
 
     async def _incident_action(self, incident_id: str, action: str, body: dict) -> tuple[int, Any, str]:
         by = body.get("by")
@@ -174,6 +201,23 @@ async def _read_body(scope: dict, receive: Callable) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def _wait(scope: dict, source: str) -> float:
+    """The ?wait=SECONDS of a hook: 0 when absent; only the generic hook waits, at most MAX_WAIT."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("wait")
+    if not values:
+        return 0.0
+    if source in QUEUED:
+        raise HTTPError(422, f"?wait: the {source} hook is answered once stored, it does not wait "
+                             "(only /hooks/generic does)", "wait")
+    try:
+        wait = float(values[-1])
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= MAX_WAIT:  # NaN fails this too
+        raise HTTPError(422, f"?wait: expected seconds from 0 to {MAX_WAIT:g}, got {values[-1][:40]!r}", "wait")
+    return wait
 
 
 def _headers(scope: dict) -> dict[str, str]:

@@ -15,12 +15,13 @@ from ..clock import Clock
 from ..engine import Runtime
 from ..eventlog import emit
 from ..incidents import acknowledge, incident_items, resolve, status_document
-from ..ingest import ingest, log_ingested, scoped_key
+from ..ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..store import Store, StoreError
 from ..worker import Worker, worker_id
 from .app import App, Services, worker_alive
 from .auth import Authenticator
 from .metrics import Metrics
+from .progress import Progress, also
 from .sender import SenderProcess, run_child
 
 __all__ = ["build", "serve"]
@@ -32,13 +33,14 @@ log = logging.getLogger("notify.server")
 
 def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0) -> tuple[App, Worker, threading.Event]:
     """The app and an in-process worker that share one store; `wake` tells the worker a stored event waits."""
-    metrics = Metrics(store, clock.now)
-    worker = Worker(rt, store, clock, on_attempt=metrics.on_attempt, on_ingest=metrics.on_ingest)
+    metrics, progress = Metrics(store, clock.now), Progress()
+    worker = Worker(rt, store, clock, on_attempt=also(metrics.on_attempt, progress.attempted),
+                    on_ingest=metrics.on_ingest)
     wake = threading.Event()
-    return _app(rt, store, clock, metrics, wake.set, lambda: worker.last_tick, interval), worker, wake
+    return _app(rt, store, clock, metrics, progress, wake.set, lambda: worker.last_tick, interval), worker, wake
 
 
-def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callable[[], None],
+def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Progress, wake: Callable[[], None],
          last_tick: Callable[[], datetime | None], interval: float) -> App:
     def health() -> dict[str, Any]:
         tick = last_tick()
@@ -81,15 +83,18 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, wake: Callab
         emit("hook.received", None, source=source, outcome="queued", inbox_event=queued, group=key)
         return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key}
 
+    def deliveries(incident_id: str, ids: tuple[int, ...]) -> dict[str, int]:
+        return delivery_counts(store.deliveries(incident_id), ids)
+
     services = Services(
         ingest=do_ingest, enqueue=do_enqueue, ack=do_ack, resolve=do_resolve,
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
-        health=health, wake=wake)
+        health=health, wake=wake, deliveries=deliveries)
     settings = rt.settings
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     secret = settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else None
-    return App(services, Authenticator(token, secret), metrics)
+    return App(services, Authenticator(token, secret), metrics, progress=progress)
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,
@@ -119,9 +124,9 @@ def _serve(rt: Runtime, store: Store, clock: Clock, child: SenderProcess | None,
            interval: float) -> None:
     import uvicorn
 
-    metrics = Metrics(store, clock.now)
-    sending = _Sending(rt, store, clock, metrics, interval, child)
-    app = _app(rt, store, clock, metrics, sending.wake, sending.last_tick, interval)
+    metrics, progress = Metrics(store, clock.now), Progress()
+    sending = _Sending(rt, store, clock, metrics, interval, child, also(metrics.on_attempt, progress.attempted))
+    app = _app(rt, store, clock, metrics, progress, sending.wake, sending.last_tick, interval)
     # log_config=None: uvicorn's own lines go through notify's handler (dispatcher.eventlog), JSON lines included
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
                             log_config=None)
@@ -135,8 +140,9 @@ class _Sending:
     """The worker loop as the app sees it (wake it, when did it last tick): the child, or a thread."""
 
     def __init__(self, rt: Runtime, store: Store, clock: Clock, metrics: Metrics, interval: float,
-                 child: SenderProcess | None) -> None:
+                 child: SenderProcess | None, on_attempt: Callable[[str, str, int, float], None]) -> None:
         self.rt, self.store, self.clock, self.metrics, self.interval = rt, store, clock, metrics, interval
+        self.on_attempt = on_attempt  # metrics, and the requests waiting for outcomes
         self.child = child
         self.stop, self.woken = threading.Event(), threading.Event()
         self.worker: Worker | None = None
@@ -144,7 +150,7 @@ class _Sending:
         self.child_tick: datetime | None = None
         self.lock = threading.Lock()
         if child is not None:
-            child.listen(metrics.on_attempt, metrics.on_ingest, self._ticked, self._child_exited)
+            child.listen(on_attempt, metrics.on_ingest, self._ticked, self._child_exited)
         else:
             self._start_thread()
 
@@ -184,7 +190,7 @@ class _Sending:
             self._start_thread()
 
     def _start_thread(self) -> None:
-        self.worker = Worker(self.rt, self.store, self.clock, on_attempt=self.metrics.on_attempt,
+        self.worker = Worker(self.rt, self.store, self.clock, on_attempt=self.on_attempt,
                              on_ingest=self.metrics.on_ingest)
         self.thread = threading.Thread(target=self.worker.run, args=(self.stop, self.interval, self.woken),
                                        name="notify-worker", daemon=True)

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
-__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind", "StoreError"]
+__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind", "StoreError",
+           "UPDATE_KINDS"]
+
+# Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
+# cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
+# asks for customer updates.
+UPDATE_KINDS = ("update", "uncounted-update")
 
 
 class StoreError(Exception):
@@ -98,7 +104,7 @@ class AttemptRow:
 @dataclass(frozen=True)
 class EventRow:
     at: str
-    kind: str  # triggered|acknowledged|update|reminder|overdue|sla-breach|escalation|step|resolved
+    kind: str  # triggered|acknowledged|update|uncounted-update|reminder|overdue|sla-breach|escalation|step|resolved
     key: str
     by: str | None
     detail: str

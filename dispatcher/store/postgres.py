@@ -35,7 +35,8 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
-from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
+from .base import (UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind,
+                   StoreError)
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
                         INBOX_RELEASE, InboxViews, choose)
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
@@ -308,9 +309,9 @@ class PostgresStore(InboxViews):
             # Timer notices are moot once resolved; pages and updates already accepted still go out.
             conn.execute("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' WHERE incident_id = %s"
                          " AND status = 'pending' AND kind IN ('escalation', 'reminder', 'overdue')", (incident_id,))
-        if kind == "update":
-            conn.execute("UPDATE incidents SET updates = updates + 1, last_update_at = %s WHERE id = %s",
-                         (at, incident_id))
+        if kind in UPDATE_KINDS:  # only a counted update restarts the cadence (see incidents.post_update)
+            conn.execute("UPDATE incidents SET updates = updates + 1, last_update_at = CASE WHEN %s THEN %s "
+                         "ELSE last_update_at END WHERE id = %s", (kind == "update", at, incident_id))
 
     def events(self, incident_id: str) -> list[EventRow]:
         rows = self._read('SELECT at, kind, key, "by", detail FROM events WHERE incident_id = %s ORDER BY at, id',

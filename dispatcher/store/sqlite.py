@@ -26,7 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind, StoreError
+from .base import (UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind,
+                   StoreError)
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
                         INBOX_RELEASE, InboxViews, choose)
 from .schema import MIGRATIONS, SCHEMA_VERSION
@@ -324,9 +325,9 @@ class SQLiteStore(InboxViews):
             # Timer notices are moot once resolved; pages and updates already accepted still go out.
             conn.execute("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' WHERE incident_id = ?"
                          " AND status = 'pending' AND kind IN ('escalation', 'reminder', 'overdue')", (incident_id,))
-        if kind == "update":
-            conn.execute("UPDATE incidents SET updates = updates + 1, last_update_at = ? WHERE id = ?",
-                         (at, incident_id))
+        if kind in UPDATE_KINDS:  # only a counted update restarts the cadence (see incidents.post_update)
+            conn.execute("UPDATE incidents SET updates = updates + 1, last_update_at = CASE WHEN ? THEN ? "
+                         "ELSE last_update_at END WHERE id = ?", (kind == "update", at, incident_id))
 
     def events(self, incident_id: str) -> list[EventRow]:
         rows = self._read("SELECT at, kind, key, by, detail FROM events WHERE incident_id = ? ORDER BY at, id",
