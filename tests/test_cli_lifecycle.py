@@ -88,7 +88,7 @@ def test_a_security_update_without_a_customer_reaches_the_team_but_the_customer_
     smtp, proxy, _ = providers
     assert run("security", "--incident", "SEC-2024-001", "--summary", "Unusual admin logins").exit_code == 0
     t0 = started_at()
-    result = run("update", "SEC-2024-001", "--message", "Containment done", "--json")
+    result = run("update", "SEC-2024-001", "--message", "Containment done", "--by", "cto", "--json")
     assert result.exit_code == 0, result.stdout
     doc = json.loads(result.stdout)
     sent = {(d["recipient"], d["outcome"]) for d in doc["deliveries"]}
@@ -114,7 +114,7 @@ def test_an_update_that_reaches_nobody_exits_1_and_says_why(config_dir: Path, pr
     commander = rotation_week.primary
     result = run("update", "SEC-2024-001", "--message", "Containment done", "--by", commander, *where)
     assert result.exit_code == 1, result.stdout
-    assert "update recorded, but it reached nobody (customer: no customer email" in result.stderr
+    assert "but it reached nobody (customer: no customer email" in result.stderr
     assert "the author of this update" in result.stderr  # the commander, who wrote it
     assert "Containment done" not in "".join(m.get_body(("plain",)).get_content() for m in providers[0].messages)
 

@@ -140,10 +140,8 @@ def test_an_sla_miss_the_drill_expects_holds_and_the_page_says_so(tmp_path: Path
     assert "pass" in verdict_class.split() and verdict == f"All {len(doc['expectations'])} expectations held"
     rows = [li.text for li in page.find_all("li", class_="pass")]
     assert "✔ response SLA (15m00s) missed, as the drill expects: acknowledged at +22m00s: missed by 7m00s" in rows
-    # the customer's updates are never sent in a drill: posted on time, but not "update cadence met"
-    assert not any("update cadence met" in row for row in rows)
-    assert any(row.startswith("✔ updates posted on time, none delivered: 3 update(s) posted at +28m00s")
-               for row in rows)
+    # a drill never contacts the customer, but updates also reach #security-alerts and the commander: delivered
+    assert any(row.startswith("✔ update cadence met") for row in rows), rows
 
 
 @pytest.mark.parametrize("scenario", sorted(p.name for p in DRILLS.glob("*.toml")))

@@ -97,7 +97,7 @@ def test_a_dry_run_with_no_channel_configured_lists_what_would_fail_and_exits_1(
     assert set(failing) == {("list:security-incident", "email"), ("slack:security-alerts", "slack"),
                             ("customer", "email"), (summary["unreached"][3], "phone"),
                             (summary["unreached"][3], "sms")}
-    assert failing[("slack:security-alerts", "slack")]["reason"] == "channel 'slack' has no settings"
+    assert failing[("slack:security-alerts", "slack")]["reason"] == "channel 'slack' has no settings (set NOTIFY_SLACK_URL)"
     assert all(w["fallback"] is None for w in failing.values())  # no channel would stand in
     table = run("security", "--summary", "x", "--dry-run")
     assert table.exit_code == 1 and "WOULD NOT BE REACHED: " in table.stdout
@@ -115,7 +115,7 @@ def test_a_dry_run_counts_a_fallback_that_would_stand_in(monkeypatch) -> None:
     summary = json.loads(done.stdout)["summary"]
     vp = [w for w in summary["would_fail"] if w["recipient"] == "vp-customer-success"]
     assert vp == [{"recipient": "vp-customer-success", "channel": "phone",
-                   "reason": "channel 'phone' has no settings", "fallback": "email"}]
+                   "reason": "channel 'phone' has no settings (set NOTIFY_PHONE_URL)", "fallback": "email"}]
     assert summary["reached_all"] is True and done.exit_code == 0, done.stdout
 
 
