@@ -207,3 +207,11 @@ def test_a_drill_that_ends_before_the_response_deadline_has_not_missed_it() -> N
     [missed] = check_all([Expectation(who="cto", never=True)], Facts(T0, [], None, timedelta(minutes=15),
                                                                       end=T0 + timedelta(minutes=20)))[1:]
     assert (missed.held, missed.implied, missed.detail.split(";")[0]) == (False, True, "never acknowledged")
+
+
+def test_the_terminal_table_says_an_expected_miss_is_expected(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["drill", str(DRILLS / "security-breach.toml"), "--sandbox"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    line = next(x for x in result.stdout.splitlines() if x.startswith("response SLA"))
+    assert line.endswith("MISSED by 7m00s, as the drill expects")
