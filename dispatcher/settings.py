@@ -159,6 +159,10 @@ class Settings:
         """Every secret value, so output can be scrubbed of them as a last line of defence."""
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
         values += [s.get_secret_value() if s else None for s in (self.webhook_token, self.webhook_hmac_secret)]
+        if self.store_url:  # a driver's message may quote the store URL whole
+            from .store.urls import store_passwords
+
+            values += store_passwords(self.store_url)
         return tuple(v for v in values if v)
 
     def acting_user(self) -> tuple[str, str] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, Store, StoreBehind, StoreError
 from .sqlite import SQLiteStore
+from .urls import is_keyword_form, mask_store_url
 
 __all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "SQLiteStore", "Store", "StoreBehind",
            "StoreError", "open_store", "peek_store"]
@@ -18,8 +19,11 @@ __all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "
 
 def _sqlite_path(url: str) -> str:
     """The file of a sqlite URL; only absolute paths, so every process finds the same store."""
+    if is_keyword_form(url):  # libpq's host=... password=... form: say how to write it, never echo the password
+        raise StoreError(f"NOTIFY_STORE_URL: {mask_store_url(url)!r} is a key=value connection string; write it as "
+                         "a URL: postgresql://USER:PASSWORD@HOST:PORT/DB (percent-encode special characters)")
     if not url.startswith("sqlite:///"):
-        scheme = url.split(":", 1)[0]
+        scheme = mask_store_url(url).split(":", 1)[0]
         raise StoreError(f"NOTIFY_STORE_URL: unsupported store {scheme!r} (use sqlite:////absolute/path/notify.db)")
     path = url.removeprefix("sqlite:///")
     if not path.startswith("/"):

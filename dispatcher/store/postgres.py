@@ -22,13 +22,11 @@ Connections come from a small pool: the sender calls the store from many threads
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -40,6 +38,7 @@ from .base import (UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, InboxRow, In
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
                         INBOX_RELEASE, InboxViews, choose)
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
+from .urls import mask_store_url, store_passwords
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
 
@@ -148,7 +147,7 @@ class PostgresStore(InboxViews):
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
         """A pooled connection in autocommit mode; a database failure becomes a StoreError naming the store."""
-        with _store_errors(self.name, self._pool.password), self._pool.connection() as conn:
+        with _store_errors(self.name, self._pool.passwords), self._pool.connection() as conn:
             yield conn
 
     def _write(self, work: Callable[[psycopg.Connection], T]) -> T:
@@ -511,12 +510,14 @@ class _Pool:
     WAIT = 30.0  # seconds a caller waits for a free connection
 
     def __init__(self, url: str, size: int) -> None:
+        self.passwords = store_passwords(url)
         try:
             params = conninfo_to_dict(url)
         except psycopg.Error as exc:
             raise StoreError(f"NOTIFY_STORE_URL: {mask_url(url)} is not a valid PostgreSQL URL: "
-                             f"{_one_line(exc, _password(url))}") from None
-        self.password = params.get("password") or _password(url)
+                             f"{_one_line(exc, self.passwords)}") from None
+        if params.get("password"):
+            self.passwords = tuple(sorted({*self.passwords, params["password"]}, key=len, reverse=True))
         self._url = url
         self._extra = {k: v for k, v in (("connect_timeout", "10"), ("application_name", "notify"))
                        if k not in params}
@@ -528,7 +529,7 @@ class _Pool:
 
     def check(self) -> None:
         """Connect once now, so that a wrong URL fails at open with a clear message."""
-        with _store_errors(self.name, self.password, opening=True), self.connection():
+        with _store_errors(self.name, self.passwords, opening=True), self.connection():
             pass
 
     @contextmanager
@@ -575,39 +576,27 @@ class _Pool:
 
 
 @contextmanager
-def _store_errors(name: str, password: str | None, *, opening: bool = False) -> Iterator[None]:
+def _store_errors(name: str, passwords: tuple[str, ...], *, opening: bool = False) -> Iterator[None]:
     try:
         yield
     except psycopg.IntegrityError:
         raise  # a bug in our SQL, not an outage: let it show
     except psycopg.Error as exc:
         what = f"cannot open store {name}" if opening else f"store {name}"
-        raise StoreError(f"{what}: {_one_line(exc, password)}") from None
+        raise StoreError(f"{what}: {_one_line(exc, passwords)}") from None
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, fit to print."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hosts = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    """The URL with its password replaced by ***, fit to print (any text: it never raises)."""
+    return mask_store_url(url)
 
 
-def _password(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        return unquote(parts.password) if parts.password else None
-    except ValueError:
-        return None
-
-
-def _one_line(exc: BaseException, password: str | None) -> str:
+def _one_line(exc: BaseException, passwords: tuple[str, ...]) -> str:
+    """A driver's message on one line, without the password (it may quote the whole URL)."""
     text = " ".join(str(exc).split())
-    return text.replace(password, "***") if password else text
+    for password in passwords:
+        text = text.replace(password, "***")
+    return text
 
 
 def _version(conn: psycopg.Connection) -> int:
