@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-from ..hooks.model import PayloadError, parse
+from ..hooks.model import PayloadError, load_object, parse
 from ..problems import ConfigError
-from ..store import StoreError
+from ..store import StoreError, StoreRejected
 from .auth import Authenticator
 from .metrics import Metrics
 from .progress import Progress
@@ -181,6 +181,9 @@ class App:
         except ConfigError as exc:
             status = 404 if any("no such incident" in p.message for p in exc.problems) else 422
             raise HTTPError(status, "; ".join(f"{p.key}: {p.message}" for p in exc.problems)) from None
+        except StoreRejected as exc:  # a retry would fail the same way: the sender must not be told to retry
+            log.error("store refused a request: %s", exc)
+            raise HTTPError(422, f"{exc}; nothing was stored") from None
         except StoreError as exc:
             log.error("store failure: %s", exc)
             raise HTTPError(503, "the store is unavailable; nothing was stored, retry later") from None
@@ -225,15 +228,13 @@ def _headers(scope: dict) -> dict[str, str]:
 
 
 def _json_object(body: bytes, *, optional: bool = False) -> dict:
+    """The body as one JSON object, read as strictly as a hook's: a NUL or lone surrogate is refused naming its field."""
     if optional and not body.strip():
         return {}
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPError(400, f"body is not valid JSON: {exc}", "body") from None
-    if not isinstance(value, dict):
-        raise HTTPError(400, "body must be a JSON object", "body")
-    return value
+        return load_object(body)
+    except PayloadError as exc:
+        raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
 
 
 def worker_alive(last_tick: datetime | None, now: datetime, interval: float) -> bool:

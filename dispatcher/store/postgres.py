@@ -34,9 +34,10 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from .base import (UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind,
-                   StoreError)
+                   StoreError, StoreRejected)
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
                         INBOX_RELEASE, InboxViews, choose)
+from .keys import stored_key
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
 from .urls import mask_store_url, store_passwords
 
@@ -197,6 +198,7 @@ class PostgresStore(InboxViews):
 
     def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None:
         """The unresolved incident a monitoring group (or other dedup key) opened, if any."""
+        dedup_key = stored_key(dedup_key)
         rows = self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = %s AND status != 'resolved'"
                           " ORDER BY created LIMIT 1", (dedup_key,))
         return _incident(rows[0]) if rows else None
@@ -217,6 +219,9 @@ class PostgresStore(InboxViews):
         Allocates the id when it has none. Returns (id, created); when the id exists already
         (or, with `dedup_open`, its group is open already) nothing is written and created is False.
         """
+        if incident.get("dedup_key"):  # a monitoring group's key may be longer than an index holds
+            incident = {**incident, "dedup_key": stored_key(incident["dedup_key"])}
+        events = [(stored_key(key), kind, detail) for key, kind, detail in events]
         planned, more = list(deliveries), list(events)
 
         def write(conn: psycopg.Connection) -> tuple[str, bool]:
@@ -282,6 +287,7 @@ class PostgresStore(InboxViews):
         Returns False, writing nothing, when the event was recorded before: timers are idempotent,
         across processes too (a second insert of the key waits for the first to commit, then does nothing).
         """
+        key = stored_key(key)
         planned = list(deliveries)
 
         def write(conn: psycopg.Connection) -> bool:
@@ -450,6 +456,7 @@ class PostgresStore(InboxViews):
         stored at once (an HA Alertmanager pair) could become visible out of id order. A lock per
         group makes the second draw its id after the first committed.
         """
+        dedup_key = stored_key(dedup_key)
         def work(conn: psycopg.Connection) -> int:
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify:inbox-group:' || current_schema()"
                          " || ':' || %s, 0))", (dedup_key,))
@@ -581,6 +588,8 @@ def _store_errors(name: str, passwords: tuple[str, ...], *, opening: bool = Fals
         yield
     except psycopg.IntegrityError:
         raise  # a bug in our SQL, not an outage: let it show
+    except (psycopg.DataError, pg_errors.ProgramLimitExceeded) as exc:  # this value, never: not "retry later"
+        raise StoreRejected(f"store {name} cannot hold this value: {_one_line(exc, passwords)}") from None
     except psycopg.Error as exc:
         what = f"cannot open store {name}" if opening else f"store {name}"
         raise StoreError(f"{what}: {_one_line(exc, passwords)}") from None
