@@ -52,7 +52,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     _warn_about_unusable_channels(rt, local_config_dir, say)
     say("serve.listening", f"notify serve: listening on http://{host}:{port} (store {mask_store_url(store_url)})",
         url=f"http://{host}:{port}", store=mask_store_url(store_url))
-    run_server(rt, lambda: open_store(store_url), SystemClock(), host=host, port=port, interval=interval,
+    run_server(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), host=host, port=port, interval=interval,
                sender_process=not worker_thread)
     say("serve.stopped", "notify serve: stopped, worker finished and leases released")
 

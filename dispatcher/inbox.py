@@ -59,6 +59,7 @@ class Inbox:
     owner: str
     on_ingest: Callable[[str, str], None] | None = None  # (source, outcome) per row handled
     batch: int = 64
+    store_failures: int = 0  # webhooks whose handling the store failed (kept, retried): the loop is not progressing
 
     def drain(self, send: Callable[[], object]) -> int:
         """Handle one batch of stored webhooks, then `send()` their pages; returns how many rows were taken."""
@@ -105,6 +106,7 @@ class Inbox:
     def _fail(self, row: InboxRow, exc: Exception) -> bool | None:
         """Record the failure on the row; when the store cannot even do that, it is down: raise for the loop."""
         attempt = row.attempts + 1
+        self.store_failures += isinstance(exc, StoreError)
         never = isinstance(exc, (PayloadError, UnicodeError))  # the body itself: no retry can change it
         retry_at = None if never else self.clock.now() + retry_delay(attempt)
         reason = f"{type(exc).__name__}: {exc}"[:500]

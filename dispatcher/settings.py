@@ -129,6 +129,9 @@ class Settings:
     read_timeout: Annotated[float, Rules(gt=0)] = 10.0
     retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
     retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
+    # NOTIFY_STORE_TIMEOUT: seconds `notify serve` waits on the store for a request before answering 503
+    # (a hung database must not hold every webhook for the driver's 10 s connect timeout, 8 at a time).
+    store_timeout: Annotated[float, Rules(gt=0, le=60)] = 2.0
 
     # NOTIFY_LOG_FORMAT: the lines `notify serve` and `notify worker` log per event (dispatcher.eventlog).
     log_format: Literal["text", "json"] = "text"

@@ -34,7 +34,6 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from ..hooks.model import PayloadError, load_object, parse
@@ -62,6 +61,14 @@ class HTTPError(Exception):
         self.status, self.message, self.field = status, message, field
 
 
+class StoreTimeout(HTTPError):
+    """The store did not answer in time; the call may still complete, so a retry must be (and is) harmless."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(503, f"the store did not answer within {seconds:g} s (NOTIFY_STORE_TIMEOUT); retry later "
+                              "(a repeat is recognised, never paged twice)")
+
+
 @dataclass
 class Services:
     """What the app calls into; each is a blocking function run in the thread pool."""
@@ -79,8 +86,9 @@ class Services:
 
 class App:
     def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, store_timeout: float = 2.0) -> None:
         self.services, self.auth, self.metrics = services, auth, metrics
+        self.store_timeout = store_timeout  # NOTIFY_STORE_TIMEOUT: a hung store is answered 503, not waited for
         self.progress = progress or Progress()  # wired to the sender's attempts by run.py
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify-store")
 
@@ -114,7 +122,10 @@ class App:
     async def _route(self, scope: dict, receive: Callable) -> tuple[int, Any, str]:
         method, path = scope["method"], scope["path"]
         if path == "/healthz" and method == "GET":
-            health = await self._run(self.services.health)
+            try:
+                health = await self._run(self.services.health)
+            except StoreTimeout as exc:
+                return 503, {"ok": False, "store": {"ok": False, "error": exc.message}}, "application/json"
             return (200 if health["ok"] else 503), health, "application/json"
         if path == "/metrics" and method == "GET":
             return 200, await self._run(self.metrics.render), "text/plain; version=0.0.4; charset=utf-8"
@@ -173,9 +184,17 @@ class App:
         return 200, result, "application/json"
 
     async def _run(self, func: Callable, *args: Any) -> Any:
-        """Run a blocking store call off the event loop; map its failures to HTTP answers."""
+        """Run a blocking store call off the event loop; map its failures to HTTP answers.
+
+        The call is given NOTIFY_STORE_TIMEOUT, waiting for a free thread included: a hung store is
+        answered 503 at once, while the call goes on in its thread until the store answers or fails.
+        """
+        call = asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+            return await asyncio.wait_for(call, self.store_timeout)
+        except asyncio.TimeoutError:
+            log.error("store failure: no answer within %g s (NOTIFY_STORE_TIMEOUT)", self.store_timeout)
+            raise StoreTimeout(self.store_timeout) from None
         except PayloadError as exc:
             raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
         except ConfigError as exc:
@@ -235,7 +254,3 @@ def _json_object(body: bytes, *, optional: bool = False) -> dict:
         return load_object(body)
     except PayloadError as exc:
         raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
-
-
-def worker_alive(last_tick: datetime | None, now: datetime, interval: float) -> bool:
-    return last_tick is not None and now - last_tick < timedelta(seconds=max(30.0, 6 * interval))

@@ -36,10 +36,14 @@ def _sqlite_path(url: str) -> str:
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(url: str, *, upgrade: bool = False) -> Store:
-    """Open the store named by a URL (created when new; refused when behind unless upgrading)."""
+def open_store(url: str, *, upgrade: bool = False, timeout: float | None = None) -> Store:
+    """Open the store named by a URL (created when new; refused when behind unless upgrading).
+
+    `timeout`: seconds a PostgreSQL connection may take to open, and a caller may wait for a free
+    one (`notify serve` passes NOTIFY_STORE_TIMEOUT); None keeps the driver's 10 s.
+    """
     if url.startswith(_POSTGRES_SCHEMES):
-        return _postgres().PostgresStore.open(url, upgrade=upgrade)
+        return _postgres().PostgresStore.open(url, upgrade=upgrade, timeout=timeout)
     return SQLiteStore.open(_sqlite_path(url), upgrade=upgrade)
 
 

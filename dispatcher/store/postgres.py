@@ -22,6 +22,7 @@ Connections come from a small pool: the sender calls the store from many threads
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from contextlib import contextmanager
@@ -73,9 +74,10 @@ class PostgresStore(InboxViews):
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, upgrade: bool = False, pool_size: int = POOL_SIZE) -> "PostgresStore":
+    def open(cls, url: str, *, upgrade: bool = False, pool_size: int = POOL_SIZE,
+             timeout: float | None = None) -> "PostgresStore":
         """Open the store, creating its tables when the schema is empty; refuse one that is behind unless upgrading."""
-        store = cls(_Pool(url, pool_size), mask_url(url))
+        store = cls(_Pool(url, pool_size, timeout), mask_url(url))
         try:
             store._pool.check()
             version = store.schema_version()
@@ -516,7 +518,7 @@ class _Pool:
     IDLE_CHECK = 2.0  # seconds idle after which a connection is pinged before use
     WAIT = 30.0  # seconds a caller waits for a free connection
 
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, timeout: float | None = None) -> None:
         self.passwords = store_passwords(url)
         try:
             params = conninfo_to_dict(url)
@@ -526,8 +528,11 @@ class _Pool:
         if params.get("password"):
             self.passwords = tuple(sorted({*self.passwords, params["password"]}, key=len, reverse=True))
         self._url = url
-        self._extra = {k: v for k, v in (("connect_timeout", "10"), ("application_name", "notify"))
+        # A hung server (accepting, never answering) holds a connect this long; libpq's minimum is 2 s.
+        connect_timeout = str(max(2, math.ceil(timeout))) if timeout else "10"
+        self._extra = {k: v for k, v in (("connect_timeout", connect_timeout), ("application_name", "notify"))
                        if k not in params}
+        self.wait = timeout or self.WAIT
         self._idle: list[tuple[psycopg.Connection, float]] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
@@ -541,8 +546,8 @@ class _Pool:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        if not self._slots.acquire(timeout=self.WAIT):
-            raise StoreError(f"store {self.name}: no free database connection after {self.WAIT:.0f} s")
+        if not self._slots.acquire(timeout=self.wait):
+            raise StoreError(f"store {self.name}: no free database connection after {self.wait:g} s")
         try:
             conn = self._take()
             try:
