@@ -247,7 +247,7 @@ def _headers(scope: dict) -> dict[str, str]:
 
 
 def _json_object(body: bytes, *, optional: bool = False) -> dict:
-    """The body as one JSON object, read as strictly as a hook's: a NUL or lone surrogate is refused naming its field."""
+    """The body as one JSON object, read as strictly as a hook's body: a NUL is refused naming its field."""
     if optional and not body.strip():
         return {}
     try:

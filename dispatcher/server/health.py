@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any, Callable, TypeVar
 
-from ..store import Store, StoreError
+from ..store import Store, StoreError, StoreRejected
 
 __all__ = ["WriteHealth", "health_report", "health_window", "worker_alive"]
 
@@ -46,6 +46,8 @@ class WriteHealth:
         def tracked(*args: Any) -> T:
             try:
                 result = func(*args)
+            except StoreRejected:  # this request's data, refused for good: the store itself is fine
+                raise
             except StoreError as exc:
                 with self._lock:
                     self._failed = (self._now(), str(exc))
