@@ -266,9 +266,9 @@ def _check_people_behind_a_webhook(file: str, directory: Directory, settings: Se
 
 def _check_postgres(url: str) -> list[Problem]:
     """Connect and read the schema version; never print the password."""
-    from .api import mask_secrets
+    from .store.urls import mask_store_url
 
-    return _check_schema(url, mask_secrets(url))
+    return _check_schema(url, mask_store_url(url))
 
 
 def _check_schema(url: str, shown: str) -> list[Problem]:

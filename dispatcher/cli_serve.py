@@ -45,14 +45,14 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store_url = settings.resolved_store_url()
     open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before the fork
-    from .api import mask_secrets
+    from .store.urls import mask_store_url
 
     configure(settings.log_format, settings.secrets())  # before the fork: the sender child logs alike
     say = _say(settings.log_format == "json", emit)
     _warn_about_unusable_channels(rt, local_config_dir, say)
-    say("serve.listening", f"notify serve: listening on http://{host}:{port} (store {mask_secrets(store_url)})",
-        url=f"http://{host}:{port}", store=mask_secrets(store_url))
-    run_server(rt, lambda: open_store(store_url), SystemClock(), host=host, port=port, interval=interval,
+    say("serve.listening", f"notify serve: listening on http://{host}:{port} (store {mask_store_url(store_url)})",
+        url=f"http://{host}:{port}", store=mask_store_url(store_url))
+    run_server(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), host=host, port=port, interval=interval,
                sender_process=not worker_thread)
     say("serve.stopped", "notify serve: stopped, worker finished and leases released")
 

@@ -34,7 +34,7 @@ from .engine import Runtime
 from .eventlog import emit
 from .hooks.model import PayloadError, parse
 from .ingest import ingest, log_ingested
-from .store import InboxRow, Store, StoreError
+from .store import InboxRow, Store, StoreError, StoreRejected
 from .store.inbox_sql import GIVE_UP_AFTER
 
 __all__ = ["BATCHES_PER_TICK", "GIVE_UP_AFTER", "INBOX_LEASE", "RENEW_EVERY", "Inbox", "retry_delay"]
@@ -59,6 +59,7 @@ class Inbox:
     owner: str
     on_ingest: Callable[[str, str], None] | None = None  # (source, outcome) per row handled
     batch: int = 64
+    store_failures: int = 0  # webhooks whose handling the store failed (kept, retried): the loop is not progressing
 
     def drain(self, send: Callable[[], object]) -> int:
         """Handle one batch of stored webhooks, then `send()` their pages; returns how many rows were taken."""
@@ -105,7 +106,9 @@ class Inbox:
     def _fail(self, row: InboxRow, exc: Exception) -> bool | None:
         """Record the failure on the row; when the store cannot even do that, it is down: raise for the loop."""
         attempt = row.attempts + 1
-        never = isinstance(exc, (PayloadError, UnicodeError))  # the body itself: no retry can change it
+        # A value the store refuses for good is this webhook's problem, not an outage: given up at once.
+        self.store_failures += isinstance(exc, StoreError) and not isinstance(exc, StoreRejected)
+        never = isinstance(exc, (PayloadError, UnicodeError, StoreRejected))  # no retry can change it
         retry_at = None if never else self.clock.now() + retry_delay(attempt)
         reason = f"{type(exc).__name__}: {exc}"[:500]
         try:

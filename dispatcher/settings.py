@@ -129,6 +129,9 @@ class Settings:
     read_timeout: Annotated[float, Rules(gt=0)] = 10.0
     retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
     retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
+    # NOTIFY_STORE_TIMEOUT: seconds `notify serve` waits on the store for a request before answering 503
+    # (a hung database must not hold every webhook for the driver's 10 s connect timeout, 8 at a time).
+    store_timeout: Annotated[float, Rules(gt=0, le=60)] = 2.0
 
     # NOTIFY_LOG_FORMAT: the lines `notify serve` and `notify worker` log per event (dispatcher.eventlog).
     log_format: Literal["text", "json"] = "text"
@@ -159,6 +162,10 @@ class Settings:
         """Every secret value, so output can be scrubbed of them as a last line of defence."""
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
         values += [s.get_secret_value() if s else None for s in (self.webhook_token, self.webhook_hmac_secret)]
+        if self.store_url:  # a driver's message may quote the store URL whole
+            from .store.urls import store_passwords
+
+            values += store_passwords(self.store_url)
         return tuple(v for v in values if v)
 
     def acting_user(self) -> tuple[str, str] | None:

@@ -84,12 +84,14 @@ class Worker:
         return self._incidents[incident_id]
 
     def tick(self) -> TickResult:
-        """Handle every stored webhook, fire every due timer, then make one attempt on every due delivery."""
+        """Handle every stored webhook, fire every due timer, then make one attempt on every due delivery.
+
+        `last_tick` (what /healthz reads) moves only when a tick completes without a store failure:
+        a loop that starts ticks but cannot write (a full disk) is not making progress.
+        """
         now = self.clock.now()
-        self.last_tick = now
+        failures = self.store_errors + self.inbox.store_failures
         self.store.heartbeat(self.id, now.isoformat())
-        if self.on_tick is not None:
-            self.on_tick(now)
         try:
             for _ in range(BATCHES_PER_TICK):  # bounded: under a flood, timers and sends still get their turn
                 if not self.drain_inbox():
@@ -98,7 +100,12 @@ class Worker:
             log.error("stored webhooks wait: the store failed while handling them: %s", exc)
             self.store_errors += 1
         fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
-        return TickResult(fired, self.send_due())
+        result = TickResult(fired, self.send_due())
+        if self.store_errors + self.inbox.store_failures == failures:
+            self.last_tick = now
+            if self.on_tick is not None:
+                self.on_tick(now)
+        return result
 
     def drain_inbox(self) -> int:
         """Handle one batch of stored webhooks and send their pages (see :mod:`.inbox`); rows taken."""

@@ -34,12 +34,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-from ..hooks.model import PayloadError, parse
+from ..hooks.model import PayloadError, load_object, parse
 from ..problems import ConfigError
-from ..store import StoreError
+from ..store import StoreError, StoreRejected
 from .auth import Authenticator
 from .metrics import Metrics
 from .progress import Progress
@@ -62,6 +61,14 @@ class HTTPError(Exception):
         self.status, self.message, self.field = status, message, field
 
 
+class StoreTimeout(HTTPError):
+    """The store did not answer in time; the call may still complete, so a retry must be (and is) harmless."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(503, f"the store did not answer within {seconds:g} s (NOTIFY_STORE_TIMEOUT); retry later "
+                              "(a repeat is recognised, never paged twice)")
+
+
 @dataclass
 class Services:
     """What the app calls into; each is a blocking function run in the thread pool."""
@@ -79,8 +86,9 @@ class Services:
 
 class App:
     def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, store_timeout: float = 2.0) -> None:
         self.services, self.auth, self.metrics = services, auth, metrics
+        self.store_timeout = store_timeout  # NOTIFY_STORE_TIMEOUT: a hung store is answered 503, not waited for
         self.progress = progress or Progress()  # wired to the sender's attempts by run.py
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify-store")
 
@@ -114,7 +122,10 @@ class App:
     async def _route(self, scope: dict, receive: Callable) -> tuple[int, Any, str]:
         method, path = scope["method"], scope["path"]
         if path == "/healthz" and method == "GET":
-            health = await self._run(self.services.health)
+            try:
+                health = await self._run(self.services.health)
+            except StoreTimeout as exc:
+                return 503, {"ok": False, "store": {"ok": False, "error": exc.message}}, "application/json"
             return (200 if health["ok"] else 503), health, "application/json"
         if path == "/metrics" and method == "GET":
             return 200, await self._run(self.metrics.render), "text/plain; version=0.0.4; charset=utf-8"
@@ -173,14 +184,25 @@ class App:
         return 200, result, "application/json"
 
     async def _run(self, func: Callable, *args: Any) -> Any:
-        """Run a blocking store call off the event loop; map its failures to HTTP answers."""
+        """Run a blocking store call off the event loop; map its failures to HTTP answers.
+
+        The call is given NOTIFY_STORE_TIMEOUT, waiting for a free thread included: a hung store is
+        answered 503 at once, while the call goes on in its thread until the store answers or fails.
+        """
+        call = asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+            return await asyncio.wait_for(call, self.store_timeout)
+        except asyncio.TimeoutError:
+            log.error("store failure: no answer within %g s (NOTIFY_STORE_TIMEOUT)", self.store_timeout)
+            raise StoreTimeout(self.store_timeout) from None
         except PayloadError as exc:
             raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
         except ConfigError as exc:
             status = 404 if any("no such incident" in p.message for p in exc.problems) else 422
             raise HTTPError(status, "; ".join(f"{p.key}: {p.message}" for p in exc.problems)) from None
+        except StoreRejected as exc:  # a retry would fail the same way: the sender must not be told to retry
+            log.error("store refused a request: %s", exc)
+            raise HTTPError(422, f"{exc}; nothing was stored") from None
         except StoreError as exc:
             log.error("store failure: %s", exc)
             raise HTTPError(503, "the store is unavailable; nothing was stored, retry later") from None
@@ -225,16 +247,10 @@ def _headers(scope: dict) -> dict[str, str]:
 
 
 def _json_object(body: bytes, *, optional: bool = False) -> dict:
+    """The body as one JSON object, read as strictly as a hook's body: a NUL is refused naming its field."""
     if optional and not body.strip():
         return {}
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPError(400, f"body is not valid JSON: {exc}", "body") from None
-    if not isinstance(value, dict):
-        raise HTTPError(400, "body must be a JSON object", "body")
-    return value
-
-
-def worker_alive(last_tick: datetime | None, now: datetime, interval: float) -> bool:
-    return last_tick is not None and now - last_tick < timedelta(seconds=max(30.0, 6 * interval))
+        return load_object(body)
+    except PayloadError as exc:
+        raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None

@@ -9,17 +9,22 @@ a retry never sends one twice.
 
 from __future__ import annotations
 
-from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, Store, StoreBehind, StoreError
+from .base import (AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, Store, StoreBehind, StoreError,
+                   StoreRejected)
 from .sqlite import SQLiteStore
+from .urls import is_keyword_form, mask_store_url
 
 __all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "SQLiteStore", "Store", "StoreBehind",
-           "StoreError", "open_store", "peek_store"]
+           "StoreError", "StoreRejected", "open_store", "peek_store"]
 
 
 def _sqlite_path(url: str) -> str:
     """The file of a sqlite URL; only absolute paths, so every process finds the same store."""
+    if is_keyword_form(url):  # libpq's host=... password=... form: say how to write it, never echo the password
+        raise StoreError(f"NOTIFY_STORE_URL: {mask_store_url(url)!r} is a key=value connection string; write it as "
+                         "a URL: postgresql://USER:PASSWORD@HOST:PORT/DB (percent-encode special characters)")
     if not url.startswith("sqlite:///"):
-        scheme = url.split(":", 1)[0]
+        scheme = mask_store_url(url).split(":", 1)[0]
         raise StoreError(f"NOTIFY_STORE_URL: unsupported store {scheme!r} (use sqlite:////absolute/path/notify.db)")
     path = url.removeprefix("sqlite:///")
     if not path.startswith("/"):
@@ -31,10 +36,14 @@ def _sqlite_path(url: str) -> str:
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(url: str, *, upgrade: bool = False) -> Store:
-    """Open the store named by a URL (created when new; refused when behind unless upgrading)."""
+def open_store(url: str, *, upgrade: bool = False, timeout: float | None = None) -> Store:
+    """Open the store named by a URL (created when new; refused when behind unless upgrading).
+
+    `timeout`: seconds a PostgreSQL connection may take to open, and a caller may wait for a free
+    one (`notify serve` passes NOTIFY_STORE_TIMEOUT); None keeps the driver's 10 s.
+    """
     if url.startswith(_POSTGRES_SCHEMES):
-        return _postgres().PostgresStore.open(url, upgrade=upgrade)
+        return _postgres().PostgresStore.open(url, upgrade=upgrade, timeout=timeout)
     return SQLiteStore.open(_sqlite_path(url), upgrade=upgrade)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
 __all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind", "StoreError",
-           "UPDATE_KINDS"]
+           "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
@@ -21,6 +21,10 @@ UPDATE_KINDS = ("update", "uncounted-update")
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message says which and why."""
+
+
+class StoreRejected(StoreError):
+    """The store refuses a value for good (a NUL in text, a value too large): retrying cannot help."""
 
 
 class StoreBehind(StoreError):

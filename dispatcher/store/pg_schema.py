@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .keys import hash_long_keys
 from .scrub import mask_stored_urls
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
@@ -79,6 +80,10 @@ CREATE INDEX inbox_by_group ON inbox (dedup_key, id)
 # A data step, no DDL: personal URLs stored in clear by earlier versions are masked (see scrub.py).
 V4 = mask_stored_urls
 
+# A data step, no DDL: keys longer than an index can hold are stored by hash from now on (see keys.py);
+# those an earlier version stored as written are rewritten so, or the next event of their group would not match.
+V5 = hash_long_keys
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -22,13 +22,12 @@ Connections come from a small pool: the sender calls the store from many threads
 from __future__ import annotations
 
 import json
-import re
+import math
 import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -36,10 +35,12 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from .base import (UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, StoreBehind,
-                   StoreError)
+                   StoreError, StoreRejected)
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
                         INBOX_RELEASE, InboxViews, choose)
+from .keys import stored_key
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
+from .urls import mask_store_url, store_passwords
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
 
@@ -73,9 +74,10 @@ class PostgresStore(InboxViews):
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, upgrade: bool = False, pool_size: int = POOL_SIZE) -> "PostgresStore":
+    def open(cls, url: str, *, upgrade: bool = False, pool_size: int = POOL_SIZE,
+             timeout: float | None = None) -> "PostgresStore":
         """Open the store, creating its tables when the schema is empty; refuse one that is behind unless upgrading."""
-        store = cls(_Pool(url, pool_size), mask_url(url))
+        store = cls(_Pool(url, pool_size, timeout), mask_url(url))
         try:
             store._pool.check()
             version = store.schema_version()
@@ -148,7 +150,7 @@ class PostgresStore(InboxViews):
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
         """A pooled connection in autocommit mode; a database failure becomes a StoreError naming the store."""
-        with _store_errors(self.name, self._pool.password), self._pool.connection() as conn:
+        with _store_errors(self.name, self._pool.passwords), self._pool.connection() as conn:
             yield conn
 
     def _write(self, work: Callable[[psycopg.Connection], T]) -> T:
@@ -198,6 +200,7 @@ class PostgresStore(InboxViews):
 
     def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None:
         """The unresolved incident a monitoring group (or other dedup key) opened, if any."""
+        dedup_key = stored_key(dedup_key)
         rows = self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = %s AND status != 'resolved'"
                           " ORDER BY created LIMIT 1", (dedup_key,))
         return _incident(rows[0]) if rows else None
@@ -218,6 +221,9 @@ class PostgresStore(InboxViews):
         Allocates the id when it has none. Returns (id, created); when the id exists already
         (or, with `dedup_open`, its group is open already) nothing is written and created is False.
         """
+        if incident.get("dedup_key"):  # a monitoring group's key may be longer than an index holds
+            incident = {**incident, "dedup_key": stored_key(incident["dedup_key"])}
+        events = [(stored_key(key), kind, detail) for key, kind, detail in events]
         planned, more = list(deliveries), list(events)
 
         def write(conn: psycopg.Connection) -> tuple[str, bool]:
@@ -283,6 +289,7 @@ class PostgresStore(InboxViews):
         Returns False, writing nothing, when the event was recorded before: timers are idempotent,
         across processes too (a second insert of the key waits for the first to commit, then does nothing).
         """
+        key = stored_key(key)
         planned = list(deliveries)
 
         def write(conn: psycopg.Connection) -> bool:
@@ -451,6 +458,7 @@ class PostgresStore(InboxViews):
         stored at once (an HA Alertmanager pair) could become visible out of id order. A lock per
         group makes the second draw its id after the first committed.
         """
+        dedup_key = stored_key(dedup_key)
         def work(conn: psycopg.Connection) -> int:
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify:inbox-group:' || current_schema()"
                          " || ':' || %s, 0))", (dedup_key,))
@@ -510,16 +518,21 @@ class _Pool:
     IDLE_CHECK = 2.0  # seconds idle after which a connection is pinged before use
     WAIT = 30.0  # seconds a caller waits for a free connection
 
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, timeout: float | None = None) -> None:
+        self.passwords = store_passwords(url)
         try:
             params = conninfo_to_dict(url)
         except psycopg.Error as exc:
             raise StoreError(f"NOTIFY_STORE_URL: {mask_url(url)} is not a valid PostgreSQL URL: "
-                             f"{_one_line(exc, _password(url))}") from None
-        self.password = params.get("password") or _password(url)
+                             f"{_one_line(exc, self.passwords)}") from None
+        if params.get("password"):
+            self.passwords = tuple(sorted({*self.passwords, params["password"]}, key=len, reverse=True))
         self._url = url
-        self._extra = {k: v for k, v in (("connect_timeout", "10"), ("application_name", "notify"))
+        # A hung server (accepting, never answering) holds a connect this long; libpq's minimum is 2 s.
+        connect_timeout = str(max(2, math.ceil(timeout))) if timeout else "10"
+        self._extra = {k: v for k, v in (("connect_timeout", connect_timeout), ("application_name", "notify"))
                        if k not in params}
+        self.wait = timeout or self.WAIT
         self._idle: list[tuple[psycopg.Connection, float]] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
@@ -528,13 +541,13 @@ class _Pool:
 
     def check(self) -> None:
         """Connect once now, so that a wrong URL fails at open with a clear message."""
-        with _store_errors(self.name, self.password, opening=True), self.connection():
+        with _store_errors(self.name, self.passwords, opening=True), self.connection():
             pass
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        if not self._slots.acquire(timeout=self.WAIT):
-            raise StoreError(f"store {self.name}: no free database connection after {self.WAIT:.0f} s")
+        if not self._slots.acquire(timeout=self.wait):
+            raise StoreError(f"store {self.name}: no free database connection after {self.wait:g} s")
         try:
             conn = self._take()
             try:
@@ -575,39 +588,29 @@ class _Pool:
 
 
 @contextmanager
-def _store_errors(name: str, password: str | None, *, opening: bool = False) -> Iterator[None]:
+def _store_errors(name: str, passwords: tuple[str, ...], *, opening: bool = False) -> Iterator[None]:
     try:
         yield
     except psycopg.IntegrityError:
         raise  # a bug in our SQL, not an outage: let it show
+    except (psycopg.DataError, pg_errors.ProgramLimitExceeded) as exc:  # this value, never: not "retry later"
+        raise StoreRejected(f"store {name} cannot hold this value: {_one_line(exc, passwords)}") from None
     except psycopg.Error as exc:
         what = f"cannot open store {name}" if opening else f"store {name}"
-        raise StoreError(f"{what}: {_one_line(exc, password)}") from None
+        raise StoreError(f"{what}: {_one_line(exc, passwords)}") from None
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, fit to print."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hosts = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    """The URL with its password replaced by ***, fit to print (any text: it never raises)."""
+    return mask_store_url(url)
 
 
-def _password(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        return unquote(parts.password) if parts.password else None
-    except ValueError:
-        return None
-
-
-def _one_line(exc: BaseException, password: str | None) -> str:
+def _one_line(exc: BaseException, passwords: tuple[str, ...]) -> str:
+    """A driver's message on one line, without the password (it may quote the whole URL)."""
     text = " ".join(str(exc).split())
-    return text.replace(password, "***") if password else text
+    for password in passwords:
+        text = text.replace(password, "***")
+    return text
 
 
 def _version(conn: psycopg.Connection) -> int:

@@ -30,6 +30,7 @@ from .base import (UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, InboxRow, In
                    StoreError)
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
                         INBOX_RELEASE, InboxViews, choose)
+from .keys import stored_key
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -220,6 +221,7 @@ class SQLiteStore(InboxViews):
 
     def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None:
         """The unresolved incident a monitoring group (or other dedup key) opened, if any."""
+        dedup_key = stored_key(dedup_key)
         rows = self._read(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? AND status != 'resolved'",
                           (dedup_key,))
         return _incident(rows[0]) if rows else None
@@ -238,6 +240,9 @@ class SQLiteStore(InboxViews):
         has none. Returns (id, created); when the id exists already nothing is written and created
         is False.
         """
+        if incident.get("dedup_key"):  # a monitoring group's key may be longer than an index holds
+            incident = {**incident, "dedup_key": stored_key(incident["dedup_key"])}
+        events = [(stored_key(key), kind, detail) for key, kind, detail in events]
         more = list(events)
         def work(conn: sqlite3.Connection) -> Any:
             if incident.get("dedup_open"):  # a monitoring group already open: the same incident, never a second
@@ -298,6 +303,7 @@ class SQLiteStore(InboxViews):
         A read answers that case without a write transaction (events are never deleted): every tick
         asks again about each timer already fired, for every open incident.
         """
+        key = stored_key(key)
         if self._read("SELECT 1 FROM events WHERE incident_id = ? AND key = ?", (incident_id, key)):
             return False
 
@@ -484,6 +490,7 @@ class SQLiteStore(InboxViews):
 
     def enqueue(self, source: str, dedup_key: str, body: str, received: str) -> int:
         """Store a webhook as received; committed (with whatever else is queued to commit) before this returns."""
+        dedup_key = stored_key(dedup_key)
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute("INSERT INTO inbox (source, dedup_key, body, received) VALUES (?, ?, ?, ?)",
                                 (source, dedup_key, body, received)).lastrowid
