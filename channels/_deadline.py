@@ -2,10 +2,10 @@
 
 Per-read timeouts cannot bound an attempt: a provider that answers one byte
 every few seconds passes every read, and one Slack answer took 156 s that way.
-So a watchdog timer shuts the connection down when the deadline passes; a read
+So a watchdog thread shuts the connection down when the deadline passes; a read
 or write blocked on it fails at once, and :attr:`Deadline.expired` tells the
 caller that the failure was the deadline's, whatever error the HTTP stack made
-of it.
+of it. The email channel watches its SMTP connection the same way.
 
 It sits at the channel/transport boundary and needs only two reports from the
 transport: each socket it opens or reuses (:meth:`watch`, as soon as TCP is
@@ -40,7 +40,7 @@ class Deadline:
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.expired = False  # the watchdog fired: the connection was shut down under the exchange
-        self.sent = False  # the whole request was written before the deadline
+        self.sent = False  # the whole request was written (the provider may act on it)
         self._ends = None if seconds is None else time.monotonic() + seconds
         self._lock = threading.Lock()
         self._watched: list[socket.socket] = []  # duplicates of the connection's descriptor, ours to close
