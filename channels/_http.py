@@ -38,7 +38,7 @@ import time
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, unquote
 
-from dispatcher.api import ChannelConfig, DeliveryResult, Outcome, Reason, mask_secrets
+from dispatcher.api import ChannelConfig, DeliveryResult, Reason, mask_secrets
 
 from ._deadline import Deadline
 from ._transport import (
@@ -225,9 +225,8 @@ def deadline_result(deadline: Deadline, host: str, *, deduplicated: bool) -> Del
     if deduplicated:
         return DeliveryResult.transient(Reason.TIMEOUT, f"{limit} passed waiting for {host} to answer; safe to "
                                                         "retry: the provider drops a repeat by its dedup key")
-    return DeliveryResult(Outcome.POSSIBLY_DELIVERED, Reason.TIMEOUT,
-                          f"{limit} passed waiting for {host} to answer: it may have been delivered; not "
-                          "retried, so nobody gets it twice")
+    return DeliveryResult.possibly_delivered(Reason.TIMEOUT, f"{limit} passed waiting for {host} to answer: it may "
+                                             "have been delivered; not retried, so nobody gets it twice")
 
 
 def not_configured(channel: str, why: str = "") -> DeliveryResult:

@@ -240,9 +240,9 @@ class Transport:
             watch.watch(sock)
             return sock
 
-        conn._create_connection = connected  # type: ignore[attr-defined] - the seam http.client opens its socket through
+        conn._create_connection = connected  # type: ignore[attr-defined] - http.client's socket-opening seam
         try:
-            conn.connect()  # TCP, CONNECT and the TLS handshake, all within connect_timeout
+            conn.connect()  # TCP, CONNECT and TLS handshake: each read within connect_timeout, all within the deadline
         except BaseException as exc:
             conn.close()
             if isinstance(exc, (OSError, http.client.HTTPException)):

@@ -161,6 +161,11 @@ class DeliveryResult:
         return cls(Outcome.POSTED, Reason.OK, **kw)
 
     @classmethod
+    def possibly_delivered(cls, reason: Reason, detail: str = "", **kw: Any) -> "DeliveryResult":
+        """Sent, but no answer came in time: it may have arrived (see Outcome.POSSIBLY_DELIVERED)."""
+        return cls(Outcome.POSSIBLY_DELIVERED, reason, detail, **kw)
+
+    @classmethod
     def transient(cls, reason: Reason, detail: str = "", **kw: Any) -> "DeliveryResult":
         return cls(Outcome.FAILED_TRANSIENT, reason, detail, **kw)
 

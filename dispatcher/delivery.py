@@ -1,9 +1,9 @@
 """Fan-out with retries and fallback over the outbox: lease, attempt, record, reschedule.
 
 Deliveries are leased from the store before they are sent, so two processes
-never send the same row; the leases are renewed while the sends run, so a slow
-send is never taken over as if its sender had died. Each attempt is recorded with its outcome before the
-next one starts. A transient failure (5xx, 429, timeout, connection) is due
+never send the same row; leases are renewed while the sends run, so a slow send
+is never taken over as if its sender had died. Each attempt is recorded with
+its outcome before the next one starts. A transient failure (5xx, 429, timeout, connection) is due
 again after an exponential backoff with jitter, or the provider's Retry-After;
 a permanent one stops at once. After the last attempt, the recipient's next
 channel is planned as a fallback that says whom it stands in for.
@@ -97,7 +97,8 @@ class Sender:
         """
         if not rows:
             return
-        with self._keeping_leases(), ThreadPoolExecutor(max_workers=min(self.concurrency, len(rows)), thread_name_prefix="notify-send") as pool:
+        workers = min(self.concurrency, len(rows))
+        with self._keeping_leases(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify-send") as pool:
             futures = []
             for row in rows:
                 try:

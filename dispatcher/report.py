@@ -11,7 +11,8 @@ command and API that reports deliveries:
                      "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
                      "message": {"subject", "text"} (dry runs only)}],
      "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "unreached",
-                 "posted", "possibly_delivered", "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
+                 "posted", "possibly_delivered",
+                 "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
      "notes": [str]}
 
 Stdlib only, so printing a report costs nothing at start-up.
