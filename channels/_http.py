@@ -15,6 +15,10 @@ Classification (``failure`` / ``exception_result``)::
     429                      -> transient RATE_LIMITED, retry_after from Retry-After
     5xx                      -> transient SERVER_ERROR (retry_after if the server sent one)
     connect/read timeout     -> transient TIMEOUT
+    send deadline (NOTIFY_SEND_DEADLINE) passed:
+      before the request was sent             -> transient TIMEOUT
+      after, provider drops repeats (dedup)   -> transient TIMEOUT (retried)
+      after, otherwise                        -> POSSIBLY_DELIVERED TIMEOUT (never retried; fallback)
     connection/proxy/TLS     -> transient CONNECTION (also a connection lost before the answer)
     answer cut short/garbled -> transient UNKNOWN
     malformed URL or header  -> permanent BAD_REQUEST
@@ -36,6 +40,7 @@ from urllib.parse import quote, unquote
 
 from dispatcher.api import ChannelConfig, DeliveryResult, Reason, mask_secrets
 
+from ._deadline import Deadline
 from ._transport import (
     NO_JSON, CannotConnect, ConnectionLost, ConnectTimeout, InvalidRequest, ProxyError, ReadTimeout,
     Response, TLSError, Transport, TransportError, build_request, host_of,
@@ -46,6 +51,7 @@ __all__ = [
     "Response",
     "TRANSIENT",
     "TransportError",
+    "deadline_result",
     "exception_result",
     "failure",
     "host_of",
@@ -68,15 +74,31 @@ class HttpClient:
         self._transport = Transport(connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
                                     ca_bundle=config.ca_bundle, proxy=config.proxy, environ=os.environ,
                                     sandbox_proxy=config.sandbox_proxy)
+        self._deadline = config.send_deadline
 
     def post(self, url: str, *, secrets: Iterable[str] = (), auth: tuple[str, str] | None = None,
              headers: Mapping[str, str] | None = None, data: Any = None,
-             json: Any = NO_JSON) -> Response | DeliveryResult:
-        """POST once; answer the response, or a classified result when no response came back."""
+             json: Any = NO_JSON, deduplicated: bool = False) -> Response | DeliveryResult:
+        """POST once within the send deadline; answer the response, or a classified result when none came.
+
+        ``deduplicated``: the provider drops a repeat of this request (PagerDuty's dedup key, a
+        receiver's Idempotency-Key), so a deadline after sending may be retried rather than left unknown.
+        """
         try:
-            return self._transport.exchange(build_request(url, auth, headers, data, json))
+            request = build_request(url, auth, headers, data, json)
         except TransportError as exc:
             return exception_result(exc, host_of(url), all_secrets(secrets, auth))
+        with Deadline(self._deadline) as deadline:
+            try:
+                response: Response | TransportError = self._transport.exchange(request, deadline)
+            except TransportError as exc:
+                response = exc
+            expired = deadline.finish()  # an answer that beat the deadline by a hair stands
+        if expired:
+            return deadline_result(deadline, host_of(url), deduplicated=deduplicated)
+        if isinstance(response, TransportError):
+            return exception_result(response, host_of(url), all_secrets(secrets, auth))
+        return response
 
     def close(self) -> None:
         """Drop pooled connections; a later send opens new ones."""
@@ -193,6 +215,18 @@ def exception_result(exc: TransportError, host: str, secrets: tuple[str, ...] = 
     if isinstance(exc, InvalidRequest):
         return DeliveryResult.permanent(Reason.BAD_REQUEST, f"request to {host} is malformed{cause}")
     return DeliveryResult.transient(Reason.UNKNOWN, f"broken answer from {host}{cause}")
+
+
+def deadline_result(deadline: Deadline, host: str, *, deduplicated: bool) -> DeliveryResult:
+    """Classify an attempt the send deadline ended: unknown once the request was sent, unless deduplicated."""
+    limit = f"the send deadline ({deadline.seconds:g} s)"
+    if not deadline.sent:
+        return DeliveryResult.transient(Reason.TIMEOUT, f"{limit} passed before the request was sent to {host}")
+    if deduplicated:
+        return DeliveryResult.transient(Reason.TIMEOUT, f"{limit} passed waiting for {host} to answer; safe to "
+                                                        "retry: the provider drops a repeat by its dedup key")
+    return DeliveryResult.possibly_delivered(Reason.TIMEOUT, f"{limit} passed waiting for {host} to answer: it may "
+                                             "have been delivered; not retried, so nobody gets it twice")
 
 
 def not_configured(channel: str, why: str = "") -> DeliveryResult:

@@ -38,17 +38,19 @@ import re
 import select
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 if TYPE_CHECKING:  # http.client and ssl are imported on first use: channel modules must stay cheap to import
     import http.client
+    import socket
     import ssl
     from email.message import Message
 
 __all__ = [
     "BrokenAnswer", "CannotConnect", "ConnectTimeout", "ConnectionLost", "InvalidRequest", "MAX_CONNECTIONS_PER_HOST",
     "NO_JSON", "ProxyError", "ReadTimeout", "Response", "TLSError", "Transport", "TransportError", "USER_AGENT",
+    "Watch",
     "build_request", "host_of",
 ]
 
@@ -156,6 +158,30 @@ class _Request:
     body: bytes = field(repr=False)
 
 
+class Watch(Protocol):
+    """What a transport reports to a deadline (:class:`channels._deadline.Deadline` is one)."""
+
+    def remaining(self, cap: float) -> float: ...
+    def watch(self, sock: "socket.socket") -> None: ...
+    def mark_sent(self) -> None: ...
+
+
+class _Unwatched:
+    """No deadline: connect within connect_timeout, nothing to report."""
+
+    def remaining(self, cap: float) -> float:
+        return cap
+
+    def watch(self, sock: "socket.socket") -> None:
+        pass
+
+    def mark_sent(self) -> None:
+        pass
+
+
+_UNWATCHED = _Unwatched()
+
+
 class Transport:
     """Keep-alive HTTP(S) connections with their timeouts, CA bundle and proxy: one exchange per call."""
 
@@ -167,13 +193,20 @@ class Transport:
         self._proxies = _Proxies(proxy, environ, sandbox_proxy)
         self._pool = _Pool(MAX_CONNECTIONS_PER_HOST)
 
-    def exchange(self, request: _Request) -> Response:
-        """Send one request and read its whole answer; TransportError when no answer came."""
+    def exchange(self, request: _Request, watch: Watch = _UNWATCHED) -> Response:
+        """Send one request and read its whole answer; TransportError when no answer came.
+
+        ``watch`` hears of every socket used and of the moment the request is sent, so a deadline
+        can close the connection under a slow provider (see :mod:`channels._deadline`).
+        """
         proxy = self._proxies.select(request.scheme, request.host, request.port)
         route = (request.scheme, request.host, request.port, proxy.url if proxy else None)
-        conn = self._pool.take(route) or self._connect(request, proxy)
+        conn = self._pool.take(route)
+        if conn is not None and conn.sock is not None:
+            watch.watch(conn.sock)
+        conn = conn or self._connect(request, proxy, watch)
         try:
-            response, reusable = _send(conn, request, proxy)
+            response, reusable = _send(conn, request, proxy, watch)
         except BaseException:
             conn.close()
             raise
@@ -187,21 +220,29 @@ class Transport:
         """Drop pooled connections; a later exchange opens new ones."""
         self._pool.clear()
 
-    def _connect(self, request: _Request, proxy: _Proxy | None) -> "http.client.HTTPConnection":
+    def _connect(self, request: _Request, proxy: _Proxy | None, watch: Watch) -> "http.client.HTTPConnection":
         """A new connection, through the proxy's tunnel and TLS when they apply, ready to send."""
         import http.client
+        import socket
 
         where = (proxy.host, proxy.port) if proxy else (request.host, request.port)
+        timeout = watch.remaining(self._connect_timeout)  # TCP's connect cannot be watched: bound it
         conn: http.client.HTTPConnection
         if request.scheme == "https":
-            conn = http.client.HTTPSConnection(*where, timeout=self._connect_timeout,
-                                               context=tls_context(self._ca_bundle))
+            conn = http.client.HTTPSConnection(*where, timeout=timeout, context=tls_context(self._ca_bundle))
             if proxy:
                 conn.set_tunnel(request.host, request.port, headers=proxy.headers)
         else:
-            conn = http.client.HTTPConnection(*where, timeout=self._connect_timeout)
+            conn = http.client.HTTPConnection(*where, timeout=timeout)
+
+        def connected(*args: Any, **kw: Any) -> socket.socket:  # watched before the CONNECT and TLS handshake
+            sock = socket.create_connection(*args, **kw)
+            watch.watch(sock)
+            return sock
+
+        conn._create_connection = connected  # type: ignore[attr-defined] - http.client's socket-opening seam
         try:
-            conn.connect()  # TCP, CONNECT and the TLS handshake, all within connect_timeout
+            conn.connect()  # TCP, CONNECT and TLS handshake: each read within connect_timeout, all within the deadline
         except BaseException as exc:
             conn.close()
             if isinstance(exc, (OSError, http.client.HTTPException)):
@@ -245,7 +286,7 @@ def _connect_error(exc: BaseException, *, via_proxy: bool) -> TransportError:
 
 
 def _send(conn: "http.client.HTTPConnection", request: _Request,
-          proxy: _Proxy | None) -> tuple[Response, bool]:
+          proxy: _Proxy | None, watch: Watch) -> tuple[Response, bool]:
     """Send the request and read the whole answer; also say whether the connection can be reused."""
     import http.client
     import ssl
@@ -256,6 +297,7 @@ def _send(conn: "http.client.HTTPConnection", request: _Request,
         headers = {**headers, **proxy.headers}
     try:
         conn.request("POST", target, body=request.body, headers=headers)
+        watch.mark_sent()
         answer = conn.getresponse()
         try:
             content, complete = _read_body(answer)

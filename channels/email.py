@@ -50,6 +50,8 @@ from dispatcher.api import (
     mask_secrets,
 )
 
+from channels._deadline import Deadline
+
 __all__ = ["EmailChannel", "Message", "SmtpSettings", "build_message", "classify_reply", "parse_mailto"]
 
 log = logging.getLogger(__name__)
@@ -180,27 +182,27 @@ class _Dropped(Exception):
 class _Pool:
     """At most ``size`` open connections to one server, each used by one thread at a time."""
 
-    def __init__(self, opener: Callable[[], smtplib.SMTP], size: int = POOL_SIZE) -> None:
+    def __init__(self, opener: Callable[[Deadline], smtplib.SMTP], size: int = POOL_SIZE) -> None:
         self._open = opener
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
 
-    def run(self, work: Callable[[smtplib.SMTP], DeliveryResult]) -> DeliveryResult:
+    def run(self, work: Callable[[smtplib.SMTP], DeliveryResult], deadline: Deadline) -> DeliveryResult:
         """Run one transaction on a pooled connection, reopening once if an idle one was dropped."""
         with self._slots:
-            conn, reused = self._take()
+            conn, reused = self._take(deadline)
             try:
                 try:
                     result = work(conn)
                 except _Dropped:
-                    if not reused:
+                    if not reused or deadline.expired:  # the deadline closed it: no second try
                         raise
                     # Servers close idle sessions (timeouts, restarts); one fresh try is safe
                     # because nothing of this message had been accepted yet.
                     log.debug("SMTP server dropped an idle connection; reconnecting")
                     _quietly_close(conn)
-                    conn = self._open()
+                    conn = self._open(deadline)
                     result = work(conn)
             except BaseException:
                 _quietly_close(conn)
@@ -217,11 +219,14 @@ class _Pool:
                 conn.quit()
             _quietly_close(conn)
 
-    def _take(self) -> tuple[smtplib.SMTP, bool]:
+    def _take(self, deadline: Deadline) -> tuple[smtplib.SMTP, bool]:
         with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return self._open(), False
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            return self._open(deadline), False
+        if conn.sock is not None:
+            deadline.watch(conn.sock)
+        return conn, True
 
     def _give(self, conn: smtplib.SMTP) -> None:
         if conn.sock is None:  # smtplib closed it (disconnect, 421): not reusable
@@ -289,12 +294,15 @@ class EmailChannel:
         if not _ADDR_SPEC.match(recipient):
             return DeliveryResult.permanent(Reason.BAD_ADDRESS, "not a plain email address")
         message = build_message(notice, recipient, self._settings, drill=self.config.drill)
-        try:
-            return self._pool.run(lambda conn: self._transact(conn, message, recipient))
-        except _Failed as failed:
-            return failed.result
-        except (smtplib.SMTPException, OSError, _Dropped) as exc:
-            return self._from_exception(exc)
+        with Deadline(self.config.send_deadline) as deadline:  # a server that drips its replies still ends
+            try:
+                result = self._pool.run(lambda conn: self._transact(conn, message, recipient, deadline), deadline)
+            except _Failed as failed:
+                result = failed.result
+            except (smtplib.SMTPException, OSError, _Dropped) as exc:
+                result = self._from_exception(exc)
+            expired = deadline.finish()
+        return self._past_deadline(deadline) if expired else result
 
     def close(self) -> None:
         """Quit all pooled connections."""
@@ -310,7 +318,7 @@ class EmailChannel:
         except (OSError, ssl.SSLError):
             return None, "CA bundle for email cannot be read"
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, deadline: Deadline) -> smtplib.SMTP:
         """Open, secure and log in one connection; raise _Failed or a socket/SMTP error."""
         s = self._settings
         assert s is not None
@@ -318,8 +326,23 @@ class EmailChannel:
             self._ehlo_name = socket.getfqdn()  # once per channel: it may do a DNS lookup
         kind = smtplib.SMTP_SSL if s.mode == "ssl" else smtplib.SMTP
         extra = {"context": self._tls} if s.mode == "ssl" else {}
-        # The constructor connects and reads the greeting under the connect timeout.
-        conn = kind(s.server, s.port, self._ehlo_name, timeout=self.config.connect_timeout, **extra)
+        conn = kind(local_hostname=self._ehlo_name, timeout=deadline.remaining(self.config.connect_timeout), **extra)
+        opened = conn._get_socket  # type: ignore[attr-defined]
+
+        def watched(*args: object) -> socket.socket:  # watched from before the greeting is read
+            sock = opened(*args)
+            deadline.watch(sock)
+            return sock
+
+        conn._get_socket = watched  # type: ignore[attr-defined] - the seam smtplib opens its socket through
+        conn._host = s.server  # type: ignore[attr-defined] - as the constructor sets it: STARTTLS checks it
+        try:
+            code, greeting = conn.connect(s.server, s.port)  # what the constructor would do with a host
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, greeting)
+        except BaseException:
+            _quietly_close(conn)
+            raise
         try:
             conn.sock.settimeout(self.config.read_timeout)
             conn.ehlo()
@@ -350,7 +373,7 @@ class EmailChannel:
         except smtplib.SMTPAuthenticationError as exc:
             raise _Failed(self._reply(exc.smtp_code, exc.smtp_error, "AUTH"))
 
-    def _transact(self, conn: smtplib.SMTP, message: "Message", recipient: str) -> DeliveryResult:
+    def _transact(self, conn: smtplib.SMTP, message: "Message", recipient: str, deadline: Deadline) -> DeliveryResult:
         """One MAIL/RCPT/DATA exchange; reply failures leave the connection reset and reusable."""
         try:
             code, text = conn.mail(self._settings.from_addr)  # type: ignore[union-attr]
@@ -366,6 +389,7 @@ class EmailChannel:
         code, text = conn.rcpt(recipient)
         if code not in (250, 251):
             return self._refused(conn, code, text, "RCPT")
+        deadline.mark_sent()  # from DATA on, a deadline leaves the outcome unknown
         try:
             code, text = conn.data(message.data)
         except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
@@ -397,6 +421,14 @@ class EmailChannel:
     def _failed(self, outcome: Outcome, reason: Reason, what: str) -> DeliveryResult:
         detail = mask_secrets(f"{what} ({self._server})", self._secrets)
         return DeliveryResult(outcome, reason, detail)
+
+    def _past_deadline(self, deadline: Deadline) -> DeliveryResult:
+        """The send deadline closed the connection: unknown once DATA began (SMTP does not deduplicate)."""
+        limit = f"the send deadline ({deadline.seconds:g} s)"
+        if not deadline.sent:
+            return self._failed(Outcome.FAILED_TRANSIENT, Reason.TIMEOUT, f"{limit} passed before the message was sent")
+        return self._failed(Outcome.POSSIBLY_DELIVERED, Reason.TIMEOUT, f"{limit} passed after the message was sent, "
+                            "before the server accepted it: it may have been delivered; not retried")
 
     def _from_exception(self, exc: BaseException) -> DeliveryResult:
         """Classify a socket or protocol error; the order matters, ssl errors are OSErrors."""

@@ -119,7 +119,8 @@ class PhoneChannel:
     def _page(self, key: PagerDutyKey, notice: Notice, address: Address) -> DeliveryResult:
         event = pagerduty_event(key, notice, address)
         secrets = (key.routing_key,)
-        response = self._client.post(_PD_URL[key.region], json=event, secrets=secrets)
+        # The dedup key makes a repeat harmless: a send deadline after sending is retried (deduplicated).
+        response = self._client.post(_PD_URL[key.region], json=event, secrets=secrets, deduplicated=True)
         if isinstance(response, DeliveryResult):
             return response
         body = response_json(response)

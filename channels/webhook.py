@@ -24,7 +24,8 @@ The body (``schema`` 1; new keys may be added, existing ones keep their meaning)
 
 Headers: ``Content-Type: application/json`` and ``Idempotency-Key:
 <incident>:<step>:<person>:<channel>``, identical on every retry so a receiver
-can drop duplicates. Any 2xx is delivered; the rest follows ``channels._http``.
+can drop duplicates; so an attempt the send deadline ends after sending is retried, not left
+"possibly delivered". Any 2xx is delivered; the rest follows ``channels._http``.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class WebhookChannel:
             return not_configured(self.name, "; ".join(self._problems))
         headers = {**target.headers, "Idempotency-Key": idempotency_key(notice, address)}
         response = self._client.post(target.url, json=webhook_body(notice, address), headers=headers,
-                                     auth=target.auth, secrets=target.secrets)
+                                     auth=target.auth, secrets=target.secrets, deduplicated=True)
         if isinstance(response, DeliveryResult):
             return response
         if is_success(response):

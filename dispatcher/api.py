@@ -41,6 +41,9 @@ class Outcome(str, enum.Enum):
     # Accepted, but only where others see it (a Slack channel post mentioning the person): not a
     # person reached, so it never counts toward the exit status or reached_all, and the fallback runs.
     POSTED = "posted"
+    # The request reached the provider but no answer came in time (the send deadline): it may have been
+    # delivered. Never retried, as a retry could page twice; not a person reached, so the fallback runs.
+    POSSIBLY_DELIVERED = "possibly-delivered"
     FAILED_TRANSIENT = "failed-transient"  # worth retrying: 5xx, 429, timeout, connection
     FAILED_PERMANENT = "failed-permanent"  # retrying cannot help: 4xx, auth, bad address
 
@@ -94,6 +97,8 @@ class ChannelConfig:
     routes: Mapping[str, str] = field(default_factory=dict, repr=False)
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
+    # One attempt's total time (connect, send and read), however slowly the provider answers; None: none.
+    send_deadline: float | None = 20.0
     ca_bundle: str | None = None  # REQUESTS_CA_BUNDLE / SSL_CERT_FILE, resolved by settings
     drill: bool = False
     proxy: str | None = None  # NOTIFY_PROXY: for https URLs in place of HTTPS_PROXY; NO_PROXY still applies
@@ -154,6 +159,11 @@ class DeliveryResult:
     def posted(cls, **kw: Any) -> "DeliveryResult":
         """Accepted where the person may see it, yet not sent to them (see Outcome.POSTED)."""
         return cls(Outcome.POSTED, Reason.OK, **kw)
+
+    @classmethod
+    def possibly_delivered(cls, reason: Reason, detail: str = "", **kw: Any) -> "DeliveryResult":
+        """Sent, but no answer came in time: it may have arrived (see Outcome.POSSIBLY_DELIVERED)."""
+        return cls(Outcome.POSSIBLY_DELIVERED, reason, detail, **kw)
 
     @classmethod
     def transient(cls, reason: Reason, detail: str = "", **kw: Any) -> "DeliveryResult":

@@ -1,8 +1,9 @@
 """Fan-out with retries and fallback over the outbox: lease, attempt, record, reschedule.
 
 Deliveries are leased from the store before they are sent, so two processes
-never send the same row. Each attempt is recorded with its outcome before the
-next one starts. A transient failure (5xx, 429, timeout, connection) is due
+never send the same row; leases are renewed while the sends run, so a slow send
+is never taken over as if its sender had died. Each attempt is recorded with
+its outcome before the next one starts. A transient failure (5xx, 429, timeout, connection) is due
 again after an exponential backoff with jitter, or the provider's Retry-After;
 a permanent one stops at once. After the last attempt, the recipient's next
 channel is planned as a fallback that says whom it stands in for.
@@ -27,6 +28,7 @@ from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets,
 from .clock import Clock
 from .directory import carries_credential
 from .eventlog import emit
+from .lease_keeper import LeaseKeeper
 from .registry import Registry, carries_own_url, refuse
 from .store import AttemptRow, DeliveryRow, Store
 
@@ -63,6 +65,7 @@ class Sender:
     retry: RetryPolicy = RetryPolicy()
     concurrency: int = 32
     lease: timedelta = timedelta(minutes=2)
+    renew_every: float | None = None  # real seconds between lease renewals while sends run (None: a third of a lease)
     secrets: tuple[str, ...] = ()
     klass_of: Callable[[str], str] = lambda incident_id: ""
     on_attempt: Callable[[str, str, int, float], None] | None = None  # (channel, outcome, attempt, ms): metrics
@@ -94,7 +97,8 @@ class Sender:
         """
         if not rows:
             return
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(rows)), thread_name_prefix="notify-send") as pool:
+        workers = min(self.concurrency, len(rows))
+        with self._keeping_leases(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify-send") as pool:
             futures = []
             for row in rows:
                 try:
@@ -106,6 +110,11 @@ class Sender:
                 time.sleep(0)  # let that sender start its I/O before the next render takes the GIL
             for future in futures:
                 future.result()
+
+    def _keeping_leases(self) -> LeaseKeeper:
+        """Renew this owner's leases while its sends run: a slow send is not a dead sender."""
+        every = self.renew_every if self.renew_every is not None else self.lease.total_seconds() / 3
+        return LeaseKeeper(lambda: self.store.renew(self.owner, (self.clock.now() + self.lease).isoformat()), every)
 
     # -- one delivery -------------------------------------------------------------------
 

@@ -146,7 +146,7 @@ def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: da
     return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in posted.rows))
 
 
-SETTLED = ("delivered", "failed-transient", "failed-permanent")
+SETTLED = ("delivered", "possibly-delivered", "failed-transient", "failed-permanent")
 
 
 def delivery_counts(rows: Iterable[DeliveryRow], planned_ids: Iterable[int]) -> dict[str, int]:

@@ -73,7 +73,7 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
     if name == "phone" and directory is not None:
         routes = directory.pagerduty_routes()  # "rotation:SLOT" / "person:ID" -> a PagerDuty routing key
     return ChannelConfig(url=settings.channel_url(name), routes=routes, connect_timeout=settings.connect_timeout,
-                         read_timeout=settings.read_timeout,
+                         read_timeout=settings.read_timeout, send_deadline=settings.send_deadline,
                          ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None, drill=drill,
                          proxy=settings.proxy, sandbox_proxy=settings.sandbox_proxy)
 

@@ -6,11 +6,13 @@ command and API that reports deliveries:
     {"schema": 1, "command": str, "mode": "dry-run" | "send" | "drill",
      "incident": {"id", "class", "title", "priority", "status", "drill", "started", "fields", "existing"},
      "deliveries": [{"step", "recipient", "display", "role", "channel", "target" (masked),
-                     "outcome": "delivered|posted|failed-transient|failed-permanent|pending|skipped|dry-run",
+                     "outcome": "delivered|posted|possibly-delivered|failed-transient|failed-permanent|pending|"
+                                "skipped|dry-run",
                      "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
                      "message": {"subject", "text"} (dry runs only)}],
      "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "unreached",
-                 "posted", "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
+                 "posted", "possibly_delivered",
+                 "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
      "notes": [str]}
 
 Stdlib only, so printing a report costs nothing at start-up.
@@ -31,8 +33,12 @@ FAILED = ("failed-transient", "failed-permanent")
 WAITING = ("pending", "in-flight")
 # Seen in a channel (a Slack webhook post mentioning the person), not sent to them: not reached.
 POSTED = "posted"
+# Sent, but the send deadline passed before the provider answered: it may have arrived. Not retried
+# (that could page twice) and not counted as reached, so the fallback runs.
+POSSIBLY = "possibly-delivered"
 OUTCOME_COLOURS = {"delivered": "green", "failed-transient": "red", "failed-permanent": "red", "pending": "yellow",
-                   "in-flight": "yellow", "skipped": "dim", "dry-run": "cyan", "posted": "yellow"}
+                   "in-flight": "yellow", "skipped": "dim", "dry-run": "cyan", "posted": "yellow",
+                   POSSIBLY: "yellow"}
 DELIVERY_COLUMNS = (Column("STEP", fixed=True), Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True),
                     Column("TARGET"), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
                     Column("TRIES", align="right", fixed=True), Column("NOTE"))
@@ -84,7 +90,7 @@ class Report:
         In a dry run: the recipients a real send would not reach.
         """
         delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
-        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, *WAITING, POSTED)}
+        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, *WAITING, POSTED, POSSIBLY)}
         return sorted((missing | self._would_not_reach()) - delivered)
 
     def _would_not_reach(self) -> set[str]:
@@ -107,6 +113,7 @@ class Report:
         return {"total": len(self.deliveries), "delivered": count("delivered"), "failed": count(*FAILED),
                 "skipped": count("skipped"), "pending": count("pending"), "dry_run": count("dry-run"),
                 "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": count(POSTED),
+                "possibly_delivered": count(POSSIBLY),
                 **({"would_fail": self.would_fail} if self.mode == "dry-run" else {})}
 
     def exit_status(self) -> int:
@@ -144,6 +151,8 @@ class Report:
                 f"{s['failed']} failed, {s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
         if s["posted"]:
             tail += f", {s['posted']} posted (in a channel, not sent to the person)"
+        if s["possibly_delivered"]:
+            tail += f", {s['possibly_delivered']} possibly delivered (no answer within the send deadline)"
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):

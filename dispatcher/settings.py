@@ -127,6 +127,9 @@ class Settings:
     concurrency: Annotated[int, Rules(ge=1, le=1024)] = 100  # 200 pages at 200 ms each: 0.4 s, not 1.4 s
     connect_timeout: Annotated[float, Rules(gt=0)] = 5.0
     read_timeout: Annotated[float, Rules(gt=0)] = 10.0
+    # NOTIFY_SEND_DEADLINE: one attempt's total seconds (connect, send and read), however slowly a provider
+    # drips its answer; past it the connection is closed (channels/_deadline.py).
+    send_deadline: Annotated[float, Rules(gt=0)] = 20.0
     retry_attempts: Annotated[int, Rules(ge=1, le=20)] = 4
     retry_max_wait: Annotated[float, Rules(gt=0)] = 60.0
     # NOTIFY_STORE_TIMEOUT: seconds `notify serve` waits on the store for a request before answering 503

@@ -141,7 +141,7 @@ def render_table(doc: dict[str, Any], out: Output = PLAIN) -> str:
 # --- HTML: a picture a manager reads at a glance -------------------------------------------
 
 _COLORS = {"delivered": "#1a7f37", "failed-permanent": "#cf222e", "failed-transient": "#cf222e",
-           "skipped": "#8c959f", "pending": "#bf8700"}
+           "skipped": "#8c959f", "pending": "#bf8700", "possibly-delivered": "#bf8700"}
 
 
 def render_html(doc: dict[str, Any]) -> str:

@@ -372,6 +372,12 @@ class PostgresStore(InboxViews):
                                "WHERE status IN ('failed-transient', 'failed-permanent') AND id = ANY(%s::bigint[])",
                                (now, id_list))[0]
 
+    def renew(self, owner: str, lease_until: str) -> int:
+        """Extend every lease an owner holds to `lease_until` (its sends still run), never shorten one; how many."""
+        return self._statement("UPDATE deliveries SET lease_until = %s WHERE status = 'in-flight' AND lease_owner = %s"
+                               " AND lease_until < %s",
+                               (lease_until, owner, lease_until))[0]
+
     def release(self, owner: str) -> int:
         """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
         def work(conn: psycopg.Connection) -> int:

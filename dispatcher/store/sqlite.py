@@ -397,6 +397,14 @@ class SQLiteStore(InboxViews):
 
         return self._write(work)
 
+    def renew(self, owner: str, lease_until: str) -> int:
+        """Extend every lease an owner holds to `lease_until` (its sends still run), never shorten one; how many."""
+        def work(conn: sqlite3.Connection) -> Any:
+            return conn.execute("UPDATE deliveries SET lease_until = ? WHERE status = 'in-flight' AND lease_owner = ?"
+                                " AND lease_until < ?", (lease_until, owner, lease_until)).rowcount
+
+        return self._write(work)
+
     def release(self, owner: str) -> int:
         """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
         def work(conn: sqlite3.Connection) -> Any:

@@ -37,6 +37,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Union
@@ -89,6 +90,11 @@ class Reply:
     body: Body = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     hang: bool = False  # send nothing until the server stops (at most MAX_HANG): a read timeout
+    # Seconds between the bytes of the answer (status line, headers and body): every read gets a byte
+    # well within any read timeout, yet the whole answer takes len(answer) * drip. A slow provider.
+    drip: float = 0.0
+    # Answer only once this event is set (at most MAX_HANG): a test decides when the provider replies.
+    hold: threading.Event | None = field(default=None, compare=False)
 
     def render(self, request: Recorded) -> tuple[bytes, dict[str, str]]:
         """The bytes and headers to send for this request."""
@@ -156,7 +162,12 @@ class _RecordingHandler(BaseHTTPRequestHandler):
             site.stopping.wait(MAX_HANG)
             self.close_connection = True
             return
+        if reply.hold is not None:
+            reply.hold.wait(MAX_HANG)
         body, headers = reply.render(request)
+        if reply.drip:
+            self._drip(reply, body, headers, site.stopping)
+            return
         self.send_response(reply.status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -164,10 +175,31 @@ class _RecordingHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _drip(self, reply: Reply, body: bytes, headers: Mapping[str, str], stopping: threading.Event) -> None:
+        """Write the whole answer one byte at a time; stop when the client hangs up or the server stops."""
+        lines = [f"HTTP/1.1 {reply.status} {_phrase(reply.status)}"]
+        lines += [f"{name}: {value}" for name, value in {**headers, "Content-Length": str(len(body))}.items()]
+        answer = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        self.close_connection = True
+        for i in range(len(answer)):
+            if stopping.wait(reply.drip):
+                return
+            try:
+                self.wfile.write(answer[i:i + 1])
+            except OSError:  # the client gave up (its deadline closed the connection)
+                return
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Stay quiet: pytest output is for failures."""
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 class _QuietServer(ThreadingHTTPServer):
