@@ -226,7 +226,8 @@ def incident_record(incident: Incident) -> dict[str, Any]:
     return {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
             "started": incident.started.isoformat(), "fields": public_fields(incident),
             "meta": {"account": incident.account, "also": list(incident.also), "needs_review": incident.needs_review,
-                     "allow": list(incident.allow) if incident.allow is not None else None}}
+                     "allow": list(incident.allow) if incident.allow is not None else None,
+                     "reporter_unverified": incident.reporter_unverified}}
 
 
 def incident_from_row(row: IncidentRow) -> Incident:
@@ -236,7 +237,8 @@ def incident_from_row(row: IncidentRow) -> Incident:
     allow = meta.get("allow")
     return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
-                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created))
+                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created),
+                    reporter_unverified=bool(meta.get("reporter_unverified", False)))
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
