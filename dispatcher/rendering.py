@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from . import cache, escaping, gsm7
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
@@ -199,7 +200,7 @@ def _bytecode_cache(mode: str) -> jinja2.BytecodeCache | None:
     Compiling is most of a dry run's cost. The code generated depends on the mode
     (autoescape) and on jinja's version, so each pair has its own directory.
     """
-    directory = cache.cache_dir(f"jinja-{jinja2.__version__}-{mode}")
+    directory = cache.cache_dir(f"jinja-{jinja2.__version__}-sandbox-{mode}")  # never code compiled unsandboxed
     return jinja2.FileSystemBytecodeCache(str(directory)) if directory else None
 
 
@@ -214,9 +215,14 @@ class Renderer:
         self._listed: frozenset[str] | None = None
 
     def _env(self, mode: str) -> jinja2.Environment:
-        """One environment per escaping mode; finalize is environment-wide."""
+        """One environment per escaping mode; finalize is environment-wide.
+
+        Templates are configuration anyone with write access to a config dir can change, so
+        they run sandboxed: no underscore attributes (``cycler.__init__.__globals__``), no
+        unsafe callables, no mutating the context.
+        """
         if mode not in self._envs:
-            env = jinja2.Environment(
+            env = ImmutableSandboxedEnvironment(
                 loader=self._loader,
                 undefined=_NamedUndefined,
                 autoescape=mode == "html",
@@ -260,7 +266,12 @@ class Renderer:
                 searched = ", ".join(str(d) for d in self._dirs)
                 return TemplateProblem(name, None, f"template file not found (searched: {searched})")
             return TemplateProblem(file, line, f"included template not found: {exc.name}")
-        message = str(exc) if isinstance(exc, jinja2.UndefinedError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SecurityError):  # before UndefinedError: a blocked attribute is an undefined's hint
+            message = f"blocked by the template sandbox: {exc}"
+        elif isinstance(exc, jinja2.UndefinedError):
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         return TemplateProblem(file or name, line, message)
 
     def render(
