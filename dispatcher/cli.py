@@ -261,10 +261,12 @@ def _announce_working_directory(settings: Any) -> None:
 
 
 def _emit(text: str, settings: Any) -> None:
-    """Print to stdout with every configured secret scrubbed, as a last line of defence."""
+    """Print to stdout with every configured secret scrubbed, and no bidi override or carriage return (a
+    reporter's text must not rewrite the operator's screen), as a last line of defence."""
     from .api import mask_secrets
+    from .escaping import neutral
 
-    click.echo(mask_secrets(text, settings.secrets()))
+    click.echo(neutral(mask_secrets(text, settings.secrets())))
 
 
 def _table_output(settings: Any) -> Any:

@@ -127,7 +127,7 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     page_key = page_key or target_dedup_key(incident.id, planned.step, planned.address.person)
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
-                        fields=public_fields(incident), fallback=warning is not None)
+                        fields=public_fields(incident), fallback=warning is not None, lines=rendered.lines)
     return notice_out, warning
 
 
