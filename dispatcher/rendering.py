@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from . import cache, escaping, gsm7
+from . import cache, escaping, gsm7, spans
 from .api import Span
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
@@ -85,11 +85,6 @@ _DRILL_BANNER = (
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 _NONE_LEAK = re.compile(r"\bNone\b")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-# In slack text every field value is wrapped in these private-use marks while it is rendered, so the
-# notice can tell the template's own mrkdwn from values that must be shown literally (Block Kit plain_text).
-_OPEN, _CLOSE = "\ue000", "\ue001"
-_MARKS = re.compile("[\ue000\ue001]")
-_LITERAL = re.compile("\ue000([^\ue000\ue001]*)(?:\ue001|$)")
 
 
 @dataclass(frozen=True)
@@ -192,16 +187,11 @@ def _finalizer(escape: Callable[[str], str] | None) -> Callable[[Any], Any]:
     return finalize
 
 
-def _literal(value: str) -> str:
-    """A slack field value, one line and marked as literal (a macro's output is marked once, as a whole)."""
-    return _OPEN + escaping.one_line_value(_MARKS.sub("", value)) + _CLOSE
-
-
 _MODES: dict[str, Callable[[str], str] | None] = {
     "plain": None,
     "html": None,  # autoescape does the work
     "subject": escaping.header,
-    "slack": _literal,  # escaped for mrkdwn when the notice is assembled (_slack_parts)
+    "slack": spans.mark,  # values kept apart from the template's mrkdwn (dispatcher.spans)
     "voice": escaping.speech,
 }
 
@@ -489,26 +479,10 @@ def _assemble(
         text = " ".join(text.split())  # speech has no layout
     text = _budget(text, incident_id, family, drill, max_length)
     if family == "slack":
-        text, lines = _slack_parts(text)
+        text, lines = spans.split(text)
         return Rendered(subject, text, html, lines)
     return Rendered(subject, text, html)
 
-
-def _slack_parts(marked: str) -> tuple[str, tuple[tuple[Span, ...], ...]]:
-    """The mrkdwn text with every field value escaped (the fallback), and its lines as spans."""
-    fallback = _MARKS.sub("", _LITERAL.sub(lambda m: escaping.slack(m.group(1)), marked))
-    lines = tuple(spans for spans in map(_line_spans, marked.split("\n")) if spans)
-    return fallback, lines
-
-
-def _line_spans(line: str) -> tuple[Span, ...]:
-    """One line of marked slack text as template spans and literal value spans (empty ones left out)."""
-    spans, at = [], 0
-    for match in _LITERAL.finditer(line):
-        spans += [Span(_MARKS.sub("", line[at:match.start()])), Span(match.group(1), literal=True)]
-        at = match.end()
-    spans.append(Span(_MARKS.sub("", line[at:])))
-    return tuple(span for span in spans if span.text.strip())
 
 
 def _mark(text: str) -> str:
@@ -567,7 +541,7 @@ def fallback_notice(
             f"{escaping.speech(about)[:200]} Check your email or the incident log for details."
         )
     else:
-        shown = (_literal(ident), _literal(kind), _literal(about)) if family == "slack" else (ident, kind, about)
+        shown = (spans.mark(ident), spans.mark(kind), spans.mark(about)) if family == "slack" else (ident, kind, about)
         text = "{} ({} incident): {}\nPlain notice: the notification template failed; see the incident log.".format(
             *shown)
     subject = f"{ident}: {kind} incident (plain notice)"
