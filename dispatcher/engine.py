@@ -127,8 +127,20 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     page_key = page_key or target_dedup_key(incident.id, planned.step, planned.address.person)
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
-                        fields=public_fields(incident), fallback=warning is not None, lines=rendered.lines)
+                        fields=_neutral(public_fields(incident)), fallback=warning is not None,
+                        lines=rendered.lines)
     return notice_out, warning
+
+
+def _neutral(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields as a channel may send them (the outbound webhook's JSON): no bidi control, no carriage return."""
+    from .escaping import neutral
+
+    def clean(value: Any) -> Any:
+        return neutral(value) if isinstance(value, str) else [clean(v) for v in value] if isinstance(value, list) \
+            else value
+
+    return {key: clean(value) for key, value in fields.items()}
 
 
 def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: bool = False) -> dict[str, Any]:

@@ -140,3 +140,15 @@ def test_a_mention_and_a_bot_message_carry_the_same_plain_text_blocks(proxy) -> 
     [message] = proxy["slack.com"].requests
     assert message.json == {"channel": "#security-alerts", "text": notice.text, "blocks": value,
                             "unfurl_links": False, "unfurl_media": False}
+
+
+def test_the_outbound_webhook_json_carries_no_bidi_override_nor_carriage_return(stage: Stage) -> None:
+    from dispatcher.testing import Reply
+
+    # The outbound webhook's receiver, played by a host the provider proxy impersonates.
+    stage.proxy["events.pagerduty.com"].script(Reply(200, "ok"))
+    stage.trigger(fields=HOSTILE, webhook_url="https://events.pagerduty.com/outbound-hook")
+    [request] = stage.proxy["events.pagerduty.com"].requests
+    fields = request.json["fields"]
+    assert fields["summary"].endswith("*Incident Commander:* Mallory lanif")
+    assert "\r" not in str(request.json) and BIDI not in str(request.json)
