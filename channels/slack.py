@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Outcome, Reason, TargetKind
 
+from channels._slack_blocks import blocks
 from channels._http import HttpClient, failure, is_success, not_configured, response_json, split_query
 
 _POST_MESSAGE = "https://slack.com/api/chat.postMessage"
@@ -150,8 +151,9 @@ class SlackChannel:
         """Release pooled connections."""
         self._client.close()
 
-    def _post_webhook(self, dest: SlackDestination, notice: Notice, label: str, text: str = "") -> DeliveryResult:
-        body = {"text": text or notice.text, "unfurl_links": False, "unfurl_media": False}
+    def _post_webhook(self, dest: SlackDestination, notice: Notice, label: str, mention: str = "") -> DeliveryResult:
+        text = f"<@{mention}> {notice.text}" if mention else notice.text
+        body = _payload(notice, text, mention)
         response = self._client.post(dest.webhook or "", json=body, secrets=dest.secrets)
         if isinstance(response, DeliveryResult):
             return response
@@ -162,7 +164,7 @@ class SlackChannel:
 
     def _post_mention(self, dest: SlackDestination, notice: Notice, member: str, label: str) -> DeliveryResult:
         """A webhook cannot send a direct message: post to its channel mentioning the person."""
-        result = self._post_webhook(dest, notice, label, text=f"<@{member}> {notice.text}")
+        result = self._post_webhook(dest, notice, label, mention=member)
         if result.outcome is not Outcome.DELIVERED:
             return result
         return DeliveryResult.posted(status=result.status, delivered_to=f"webhook for {label}, mentioning {member}",
@@ -170,7 +172,7 @@ class SlackChannel:
                                             "person (a bot token sends a direct message)")
 
     def _post_message(self, dest: SlackDestination, notice: Notice, channel: str) -> DeliveryResult:
-        body = {"channel": channel, "text": notice.text, "unfurl_links": False, "unfurl_media": False}
+        body = {"channel": channel, **_payload(notice, notice.text)}
         headers = {"Authorization": f"Bearer {dest.token}",
                    "Content-Type": "application/json; charset=utf-8"}
         response = self._client.post(_POST_MESSAGE, json=body, headers=headers, secrets=dest.secrets)
@@ -185,3 +187,12 @@ class SlackChannel:
         unknown = Reason.BAD_REQUEST if is_success(response) and answer else None
         reason = _CODES.get(str(answer.get("error")), unknown)
         return failure(response, dest.secrets, provider_reason=reason)
+
+
+def _payload(notice: Notice, text: str, mention: str = "") -> dict:
+    """The message: ``text`` (escaped mrkdwn: the fallback for notifications), and Block Kit blocks that keep
+    field values in plain_text when the notice has its lines; never an unfurled link preview."""
+    body: dict = {"text": text}
+    if notice.lines:
+        body["blocks"] = blocks(notice.lines, mention or None)
+    return {**body, "unfurl_links": False, "unfurl_media": False}

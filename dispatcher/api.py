@@ -26,6 +26,7 @@ __all__ = [
     "Notice",
     "Outcome",
     "Reason",
+    "Span",
     "TargetKind",
     "mask_secrets",
     "mask_target",
@@ -121,6 +122,15 @@ class Address:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A run of one line of a notice: the template's own markup, or a field value (``literal``) that
+    came from outside (a reporter, a webhook) and must be shown as typed, never formatted."""
+
+    text: str
+    literal: bool = False
+
+
+@dataclass(frozen=True)
 class Notice:
     """A rendered message for one channel of one step of one incident."""
 
@@ -137,6 +147,9 @@ class Notice:
     dedup_key: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)  # plain incident fields, for JSON
     fallback: bool = False  # rendered by the plain fallback after a template error
+    # Chat notices (the slack family): ``text`` line by line as spans, so a channel with structured
+    # messages can put field values where no markup applies (Slack Block Kit plain_text). Empty: use text.
+    lines: tuple[tuple[Span, ...], ...] = ()
 
 
 @dataclass(frozen=True)

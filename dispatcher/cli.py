@@ -224,7 +224,9 @@ def _settings_and_problems() -> tuple[Any, list[Any]]:
     from .settings import Settings, load_settings
 
     try:
-        return load_settings(), []
+        settings = load_settings()
+        _announce_working_directory(settings)
+        return settings, []
     except ValueError as exc:  # pydantic's ValidationError is one; pydantic is imported only if it was used
         from pydantic import ValidationError
 
@@ -243,11 +245,28 @@ def _settings_and_problems() -> tuple[Any, list[Any]]:
         return load_settings(**defaults), problems
 
 
-def _emit(text: str, settings: Any) -> None:
-    """Print to stdout with every configured secret scrubbed, as a last line of defence."""
-    from .api import mask_secrets
+def _announce_working_directory(settings: Any) -> None:
+    """Say on stderr when configuration comes from the working directory, or why it was ignored."""
+    from .config import resolve_config
+    from .settings import env_file_refusal
 
-    click.echo(mask_secrets(text, settings.secrets()))
+    if refusal := env_file_refusal():
+        click.echo(f"notify: {refusal}", err=True)
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx and (ctx.params.get("local_config_dir") or ctx.find_root().params.get("config_dir"))
+    if not chosen and not settings.config_dir:
+        notice = resolve_config(None, None, Path.cwd()).notice
+        if notice:
+            click.echo(f"notify: {notice}", err=True)
+
+
+def _emit(text: str, settings: Any) -> None:
+    """Print to stdout with every configured secret scrubbed, and no bidi override or carriage return (a
+    reporter's text must not rewrite the operator's screen), as a last line of defence."""
+    from .api import mask_secrets
+    from .escaping import neutral
+
+    click.echo(neutral(mask_secrets(text, settings.secrets())))
 
 
 def _table_output(settings: Any) -> Any:

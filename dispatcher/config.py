@@ -2,13 +2,17 @@
 
 Search order: ``--config-dir``, ``NOTIFY_CONFIG_DIR``, the current directory
 when it holds ``contacts.toml``, else the defaults shipped inside the wheel.
+The current directory is used only when it and the files notify would read from
+it belong to the user (or root) and nobody else can write them: templates are
+code, and a directory others can write (a shared /tmp) could hand the user theirs.
+Either way :attr:`ConfigPaths.notice` says so, for the CLI to print.
 A file missing from a user's directory (``policy.toml``, ``routing.toml``, a template) falls
 back to the shipped one, so a team can override only what it changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = ["ConfigPaths", "check_command", "resolve_config", "shipped_dir"]
@@ -38,6 +42,7 @@ class ConfigPaths:
     policy: Path
     routing: Path
     template_dirs: tuple[Path, ...]  # searched in order, file by file
+    notice: str | None = None  # the implicit choice of the working directory, or why it was refused
 
     def describe(self) -> list[tuple[str, str]]:
         rows = [("config dir", f"{self.config_dir} ({self.source})"), ("contacts", str(self.contacts)),
@@ -53,10 +58,29 @@ def resolve_config(cli_dir: Path | None, env_dir: Path | None, cwd: Path) -> Con
     elif env_dir is not None:
         chosen, source = env_dir, "NOTIFY_CONFIG_DIR"
     elif (cwd / CONTACTS).is_file():
-        chosen, source = cwd, "current directory"
+        refusal = _working_dir_refusal(cwd.resolve())
+        if refusal is None:
+            paths = _paths_for(cwd.resolve(), "current directory")
+            return replace(paths, notice=f"config dir in use: {paths.config_dir} (current directory)")
+        return replace(_paths_for(shipped_dir().resolve(), "shipped defaults"), notice=refusal)
     else:
         chosen, source = shipped_dir(), "shipped defaults"
     return _paths_for(chosen.resolve(), source)
+
+
+def _working_dir_refusal(cwd: Path) -> str | None:
+    """Why the configuration in the working directory may not be used; None when it may."""
+    from .ownership import untrusted
+
+    templates = cwd / TEMPLATES
+    paths = [cwd, cwd / CONTACTS, cwd / POLICY, cwd / ROUTING, templates]
+    paths += sorted(templates.rglob("*")) if templates.is_dir() else []
+    found = untrusted(*paths)
+    if found is None:
+        return None
+    path, why = found
+    return (f"ignoring the configuration in the current directory: {path} {why}; using the shipped defaults "
+            f"(make it yours and not writable by others, e.g. chmod go-w, or pass --config-dir)")
 
 
 def _paths_for(chosen: Path, source: str) -> ConfigPaths:

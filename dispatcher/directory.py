@@ -25,6 +25,7 @@ _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{20,64}$")
+_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 PERSON_CHANNELS = ("email", "slack", "sms", "phone", "webhook", "apprise")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -65,6 +66,17 @@ def _known_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)") from None
     return value
+
+
+def _domain(value: str) -> str:
+    if not _DOMAIN.match(value):
+        raise ValueError(f"{value!r} is not a mail domain (like acme.example, without @)")
+    return value.lower()
+
+
+def _reporter(value: str) -> str:
+    """An allow-list entry: a whole address, or a domain whose every address is allowed."""
+    return _email(value).lower() if "@" in value else _domain(value)
 
 
 Phone = Annotated[str, Check(_e164)]
@@ -179,6 +191,16 @@ class Customer:
     fortune500: bool = False
     success_manager: str | None = None
     contact: Email | None = None
+    # The account's mail domains: a webhook's `reported_by` in one of them may receive customer notices.
+    domains: list[Annotated[str, Check(_domain)]] = field(default_factory=list)
+
+
+@_table
+class Reporters:
+    """`[reporters]`: whom a webhook may name as reporter besides the accounts' domains."""
+
+    __pydantic_config__ = FORBID_EXTRA
+    allow: list[Annotated[str, Check(_reporter)]] = field(default_factory=list)  # addresses or domains
 
 
 @_table
@@ -191,6 +213,20 @@ class Directory:
     slack: dict[str, SlackChannel] = field(default_factory=dict)
     external: dict[str, External] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
+    reporters: Reporters = field(default_factory=Reporters)
+
+    def mailable_reporter(self, address: str) -> bool:
+        """Whether a reporter a webhook names may be mailed: in an account's domains or on the allow-list.
+
+        A webhook body is written by whatever can reach `notify serve`; mailing any address it
+        names would let it send TeamFlow-branded mail to anyone.
+        """
+        address = address.strip().lower()
+        domain = address.rpartition("@")[2]
+        if "@" not in address or not domain:
+            return False
+        allowed = set(self.reporters.allow) | {d for account in self.customers.values() for d in account.domains}
+        return address in allowed or any(domain == d or domain.endswith("." + d) for d in allowed if "@" not in d)
 
     def delivery_target(self, person: str, channel: str, stored: str) -> str | None:
         """Where a stored delivery really goes: a masked URL is the person's real one here, else as stored.

@@ -127,8 +127,20 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     page_key = page_key or target_dedup_key(incident.id, planned.step, planned.address.person)
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
-                        fields=public_fields(incident), fallback=warning is not None)
+                        fields=_neutral(public_fields(incident)), fallback=warning is not None,
+                        lines=rendered.lines)
     return notice_out, warning
+
+
+def _neutral(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields as a channel may send them (the outbound webhook's JSON): no bidi control, no carriage return."""
+    from .escaping import neutral
+
+    def clean(value: Any) -> Any:
+        return neutral(value) if isinstance(value, str) else [clean(v) for v in value] if isinstance(value, list) \
+            else value
+
+    return {key: clean(value) for key, value in fields.items()}
 
 
 def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: bool = False) -> dict[str, Any]:
@@ -226,7 +238,8 @@ def incident_record(incident: Incident) -> dict[str, Any]:
     return {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
             "started": incident.started.isoformat(), "fields": public_fields(incident),
             "meta": {"account": incident.account, "also": list(incident.also), "needs_review": incident.needs_review,
-                     "allow": list(incident.allow) if incident.allow is not None else None}}
+                     "allow": list(incident.allow) if incident.allow is not None else None,
+                     "reporter_unverified": incident.reporter_unverified}}
 
 
 def incident_from_row(row: IncidentRow) -> Incident:
@@ -236,7 +249,8 @@ def incident_from_row(row: IncidentRow) -> Incident:
     allow = meta.get("allow")
     return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
-                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created))
+                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created),
+                    reporter_unverified=bool(meta.get("reporter_unverified", False)))
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,

@@ -30,6 +30,9 @@ class Incident:
     needs_review: bool = False  # a weak triage match: page the on-call primary only
     allow: tuple[str, ...] | None = None  # a live drill reaches only these recipients (ids or audiences)
     opened: datetime | None = None  # when notify opened it; None: at `started`
+    # A webhook named `reported_by`, and it is in no account's domains nor the allow-list: it is
+    # recorded, and never sent a customer notice (a webhook must not choose who gets our mail).
+    reporter_unverified: bool = False
 
     def with_id(self, incident_id: str) -> "Incident":
         return replace(self, id=incident_id, dedup_key=self.dedup_key or incident_id)

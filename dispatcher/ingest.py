@@ -91,7 +91,8 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     if not values.get("symptoms") and values.get("description"):
         values["symptoms"] = values["description"]
     incident = new_incident(rt, klass, values, now=now, drill=False, incident_id=event.incident_id or "")
-    incident = replace(incident, dedup_key=event.dedup_key, also=also, needs_review=needs_review)
+    incident = replace(incident, dedup_key=event.dedup_key, also=also, needs_review=needs_review,
+                       reporter_unverified=_unverified_reporter(rt, values))
     planned = plan_step(incident, rt.klass(klass), 0, rt.directory) + webhook_planned(rt, 0)
     rows = [outbox_row(p) for p in planned]
     record = {**incident_record(incident), "dedup_key": event.dedup_key, "dedup_open": True}
@@ -102,6 +103,12 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     if not created:  # another request for the same group won the race: this one is a repeat
         return _repeat(rt, store, store.incident(incident_id), event, now)
     return IngestResult("opened", incident_id, klass, needs_review, tuple(store.pending_ids(incident_id, 0)))
+
+
+def _unverified_reporter(rt: Runtime, values: dict[str, Any]) -> bool:
+    """True when the event names a reporter that may not be mailed (see Directory.mailable_reporter)."""
+    reporter = values.get("reported_by")
+    return bool(reporter) and not rt.directory.mailable_reporter(str(reporter))
 
 
 def _route(rt: Runtime, event: AlertEvent) -> tuple[str, tuple[str, ...], bool]:

@@ -147,6 +147,9 @@ def _customer(entry, ident, incident, klass, step, d: Directory) -> list[Planned
     contact = incident.fields.get("reported_by")
     if not contact or "@" not in str(contact):
         return [_skipped(entry, step, "no customer email (give --reported-by or a known --customer)")]
+    if incident.reporter_unverified:
+        return [_skipped(entry, step, f"reporter {contact} came from a webhook and is in no customer account's "
+                                      "domains nor [reporters] allow of contacts.toml: recorded, not mailed")]
     display = incident.fields.get("customer") or contact
     address = Address("customer", str(display), entry.to, entry.channel or "email", str(contact))
     return [Planned(step, address, _template(entry, address.channel))]

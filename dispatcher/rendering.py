@@ -24,8 +24,10 @@ from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from . import cache, escaping, gsm7
+from . import cache, escaping, gsm7, spans
+from .api import Span
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
 __all__ = [
@@ -92,6 +94,7 @@ class Rendered:
     subject: str
     text: str
     html: str | None
+    lines: tuple[tuple[Span, ...], ...] = ()  # slack: the text as spans, field values literal
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,7 @@ _MODES: dict[str, Callable[[str], str] | None] = {
     "plain": None,
     "html": None,  # autoescape does the work
     "subject": escaping.header,
-    "slack": escaping.slack,
+    "slack": spans.mark,  # values kept apart from the template's mrkdwn (dispatcher.spans)
     "voice": escaping.speech,
 }
 
@@ -199,7 +202,7 @@ def _bytecode_cache(mode: str) -> jinja2.BytecodeCache | None:
     Compiling is most of a dry run's cost. The code generated depends on the mode
     (autoescape) and on jinja's version, so each pair has its own directory.
     """
-    directory = cache.cache_dir(f"jinja-{jinja2.__version__}-{mode}")
+    directory = cache.cache_dir(f"jinja-{jinja2.__version__}-sandbox-{mode}")  # never code compiled unsandboxed
     return jinja2.FileSystemBytecodeCache(str(directory)) if directory else None
 
 
@@ -214,9 +217,14 @@ class Renderer:
         self._listed: frozenset[str] | None = None
 
     def _env(self, mode: str) -> jinja2.Environment:
-        """One environment per escaping mode; finalize is environment-wide."""
+        """One environment per escaping mode; finalize is environment-wide.
+
+        Templates are configuration anyone with write access to a config dir can change, so
+        they run sandboxed: no underscore attributes (``cycler.__init__.__globals__``), no
+        unsafe callables, no mutating the context.
+        """
         if mode not in self._envs:
-            env = jinja2.Environment(
+            env = ImmutableSandboxedEnvironment(
                 loader=self._loader,
                 undefined=_NamedUndefined,
                 autoescape=mode == "html",
@@ -260,7 +268,12 @@ class Renderer:
                 searched = ", ".join(str(d) for d in self._dirs)
                 return TemplateProblem(name, None, f"template file not found (searched: {searched})")
             return TemplateProblem(file, line, f"included template not found: {exc.name}")
-        message = str(exc) if isinstance(exc, jinja2.UndefinedError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SecurityError):  # before UndefinedError: a blocked attribute is an undefined's hint
+            message = f"blocked by the template sandbox: {exc}"
+        elif isinstance(exc, jinja2.UndefinedError):
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         return TemplateProblem(file or name, line, message)
 
     def render(
@@ -455,15 +468,21 @@ def _default_subject(context: Mapping[str, Any]) -> str:
 def _assemble(
     subject: str, text: str, html: str | None, *, incident_id: str, family: str, drill: bool, max_length: int | None
 ) -> Rendered:
-    """Apply the one-line subject rule, drill marks and the family's budget."""
-    subject = escaping.header(subject)
+    """Apply the one-line subject rule, drill marks and the family's budget; no bidi control or CR survives."""
+    subject, text = escaping.header(escaping.neutral(subject)), escaping.neutral(text)
+    html = escaping.neutral(html) if html is not None else None
     if drill:
         subject = _mark(subject)
         text = _mark(text)
         html = _mark_html(html) if html is not None else None
     if family == "voice":
         text = " ".join(text.split())  # speech has no layout
-    return Rendered(subject, _budget(text, incident_id, family, drill, max_length), html)
+    text = _budget(text, incident_id, family, drill, max_length)
+    if family == "slack":
+        text, lines = spans.split(text)
+        return Rendered(subject, text, html, lines)
+    return Rendered(subject, text, html)
+
 
 
 def _mark(text: str) -> str:
@@ -522,11 +541,9 @@ def fallback_notice(
             f"{escaping.speech(about)[:200]} Check your email or the incident log for details."
         )
     else:
-        if family == "slack":
-            ident_shown, kind, about = escaping.slack(ident), escaping.slack(kind), escaping.slack(about)
-        else:
-            ident_shown = ident
-        text = f"{ident_shown} ({kind} incident): {about}\nPlain notice: the notification template failed; see the incident log."
+        shown = (spans.mark(ident), spans.mark(kind), spans.mark(about)) if family == "slack" else (ident, kind, about)
+        text = "{} ({} incident): {}\nPlain notice: the notification template failed; see the incident log.".format(
+            *shown)
     subject = f"{ident}: {kind} incident (plain notice)"
     family = family if family in FAMILIES else "email"
     return _assemble(subject, text, None, incident_id=ident, family=family, drill=drill, max_length=None)

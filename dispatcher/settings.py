@@ -1,5 +1,8 @@
 """Settings from the environment, `.env` and secret files: the only reader of either.
 
+A `.env` in the working directory is read only when it and the directory are the
+user's own and nobody else can write them (:func:`env_file_refusal` says why not).
+
 Every ``NOTIFY_*`` variable is a field of :class:`Settings`; channel URLs are
 ``SecretStr`` so that printing the settings never shows a token. Secret files
 (one file per variable, Docker/Kubernetes style) are read from
@@ -32,7 +35,7 @@ from typing import Annotated, Any, Literal, Mapping, get_args, get_origin, get_t
 from .validation import Rules, validate
 
 __all__ = ["ALIASES", "CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "INTERNAL", "Secret", "Settings",
-           "channel_variable", "load_settings"]
+           "channel_variable", "env_file_refusal", "load_settings"]
 
 ENV_PREFIX = "NOTIFY_"
 ENV_FILE = ".env"
@@ -198,8 +201,23 @@ class Settings:
         return self.store_url or f"sqlite:///{self.resolved_state_dir() / 'notify.db'}"
 
 
+def env_file_refusal() -> str | None:
+    """Why `.env` in the working directory is ignored (someone else could have written it); None when it is
+    read or absent."""
+    from .ownership import untrusted
+
+    env = Path(ENV_FILE).absolute()
+    if not (env.is_file() or env.is_fifo()):
+        return None
+    found = untrusted(env.parent, env)
+    if found is None:
+        return None
+    path, why = found
+    return f"ignoring {env}: {'it' if path == env else path} {why}; its settings are not read"
+
+
 def _dotenv() -> dict[str, str]:
-    if not os.path.isfile(ENV_FILE):
+    if not os.path.isfile(ENV_FILE) or env_file_refusal():
         return {}
     from dotenv import dotenv_values
 
@@ -320,7 +338,7 @@ def _preferred(name: str, key: str) -> str:
 
 def _env_file_variables() -> dict[str, str | None]:
     path = Path(ENV_FILE)
-    if not (path.is_file() or path.is_fifo()):
+    if not (path.is_file() or path.is_fifo()) or env_file_refusal():
         return {}
     from dotenv import dotenv_values
 

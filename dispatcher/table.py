@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .api import mask_secrets
+from .escaping import terminal
 
 __all__ = ["Column", "Output", "PLAIN", "cell_width", "render"]
 
@@ -86,8 +87,9 @@ def _char_width(ch: str) -> int:
 
 
 def _clean(text: str) -> str:
-    """One line per cell: a newline or tab inside a value (a provider's error body) would break the columns."""
-    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    """One line per cell: a newline or tab inside a value (a provider's error body) would break the columns,
+    and a CR, an escape sequence or a bidi override (a reporter's text) would rewrite what the operator sees."""
+    return terminal(text)
 
 
 def _fit(natural: list[int], columns: Sequence[Column], available: int) -> list[int]:

@@ -122,7 +122,7 @@ def test_an_edited_template_is_rendered_as_edited(tmp_path: Path) -> None:
     context = {"incident": {"id": "SEC-2026-001"}}
     first = Renderer([templates, shipped_template_dir()]).render("security", "sms", context, family="sms", drill=False)
     assert first.text == "SEC-2026-001 first version"
-    assert entries("jinja-" + __import__("jinja2").__version__ + "-plain")  # compiled and kept
+    assert entries("jinja-" + __import__("jinja2").__version__ + "-sandbox-plain")  # compiled and kept
 
     text.write_text("{{ incident.id }} second version")
     second = Renderer([templates, shipped_template_dir()]).render("security", "sms", context, family="sms", drill=False)
