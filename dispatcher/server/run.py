@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from ..clock import Clock
@@ -17,9 +17,10 @@ from ..eventlog import emit
 from ..incidents import acknowledge, incident_items, resolve, status_document
 from ..ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..store import Store, StoreError
+from ..store.requests_sql import REQUESTS_KEEP
 from ..worker import Worker, worker_id
 from .app import App, Services, worker_alive
-from .auth import Authenticator
+from .auth import Authenticator, Credentials
 from .metrics import Metrics
 from .progress import Progress, also
 from .sender import SenderProcess, run_child
@@ -86,15 +87,23 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     def deliveries(incident_id: str, ids: tuple[int, ...]) -> dict[str, int]:
         return delivery_counts(store.deliveries(incident_id), ids)
 
+    def remember(key: str, status: int, answer: dict[str, Any]) -> None:
+        now = clock.now()
+        store.remember_answer(key, now.isoformat(), status, answer,
+                              (now - timedelta(seconds=REQUESTS_KEEP)).isoformat())
+
     services = Services(
         ingest=do_ingest, enqueue=do_enqueue, ack=do_ack, resolve=do_resolve,
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
-        health=health, wake=wake, deliveries=deliveries)
-    settings = rt.settings
-    token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
-    secret = settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else None
-    return App(services, Authenticator(token, secret), metrics, progress=progress)
+        health=health, wake=wake, deliveries=deliveries,
+        sealed=lambda key: store.sealed(key, clock.now().isoformat()), replayed=store.request_answer,
+        remember=remember)
+    credentials = Credentials.from_settings(rt.settings)
+    # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
+    auth = Authenticator(credentials if credentials != Credentials() else None,
+                         now=lambda: clock.now().timestamp(), on_failure=metrics.on_auth_failure)
+    return App(services, auth, metrics, progress=progress)
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,

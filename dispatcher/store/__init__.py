@@ -9,11 +9,12 @@ a retry never sends one twice.
 
 from __future__ import annotations
 
-from .base import AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, Store, StoreBehind, StoreError
+from .base import (AlreadyHandled, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, Store, StoreBehind,
+                   StoreError)
 from .sqlite import SQLiteStore
 
-__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "SQLiteStore", "Store", "StoreBehind",
-           "StoreError", "open_store", "peek_store"]
+__all__ = ["AlreadyHandled", "AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "SQLiteStore", "Store",
+           "StoreBehind", "StoreError", "open_store", "peek_store"]
 
 
 def _sqlite_path(url: str) -> str:

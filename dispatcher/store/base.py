@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
-__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind", "StoreError",
+__all__ = ["AlreadyHandled", "AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind", "StoreError",
            "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
@@ -21,6 +21,10 @@ UPDATE_KINDS = ("update", "uncounted-update")
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message says which and why."""
+
+
+class AlreadyHandled(Exception):
+    """A signed request was handled before: its effect is already stored, and this one wrote nothing."""
 
 
 class StoreBehind(StoreError):
@@ -167,3 +171,6 @@ class Store(Protocol):
     def inbox_retry(self, ids: Iterable[int]) -> int: ...
     def inbox_discard(self, ids: Iterable[int]) -> int: ...
     def last_heartbeat(self) -> str | None: ...
+    def sealed(self, key: str, at: str) -> Any: ...
+    def request_answer(self, key: str) -> tuple[int | None, dict[str, Any] | None] | None: ...
+    def remember_answer(self, key: str, at: str, status: int, answer: dict[str, Any], forget_before: str) -> None: ...

@@ -79,6 +79,12 @@ CREATE INDEX inbox_by_group ON inbox (dedup_key, id)
 # A data step, no DDL: personal URLs stored in clear by earlier versions are masked (see scrub.py).
 V4 = mask_stored_urls
 
+# The replay record of signed requests (see schema.py).
+V5_SIGNED_REQUESTS = """
+CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT COLLATE "C" NOT NULL, status INTEGER, answer TEXT);
+CREATE INDEX requests_by_time ON requests (at)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5_SIGNED_REQUESTS)
 SCHEMA_VERSION = len(MIGRATIONS)
