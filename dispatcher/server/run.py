@@ -24,6 +24,7 @@ from .auth import Authenticator, Credentials
 from .metrics import Metrics
 from .progress import Progress, also
 from .sender import SenderProcess, run_child
+from .throttle import FailureThrottle
 
 __all__ = ["build", "serve"]
 
@@ -101,8 +102,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         remember=remember)
     credentials = Credentials.from_settings(rt.settings)
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
-    auth = Authenticator(credentials if credentials != Credentials() else None,
-                         now=lambda: clock.now().timestamp(), on_failure=metrics.on_auth_failure)
+    auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),
+                         throttle=FailureThrottle(now=clock.monotonic), on_failure=metrics.on_auth_failure)
     return App(services, auth, metrics, progress=progress)
 
 
