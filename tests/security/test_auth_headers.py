@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from datetime import datetime, timezone
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dispatcher.clock import FakeClock
 from dispatcher.server.run import build
@@ -90,3 +93,22 @@ def test_ack_and_resolve_bodies_go_through_the_hooks_json_loader(open_app: Any, 
     assert answer[0] == status, answer
     assert answer[2]["field"] == ("body" if status == 400 else "by" if action == "ack" else "message")
     assert open_app.store.incident(incident_id).status == "open"
+
+
+header_values = st.binary(max_size=80) | st.sampled_from([b"v1=" + b"ab" * 32, b"ab" * 32, STAMP, b"9" * 5000,
+                                                          b"Bearer " + b"\xff" * 20, b"v1=", b"-1", b"1e9"])
+auth_headers = st.lists(st.tuples(st.sampled_from([b"authorization", b"x-notify-signature", b"x-notify-timestamp",
+                                                   b"x-grafana-alerting-signature",
+                                                   b"x-grafana-alerting-timestamp"]), header_values), max_size=4)
+
+
+CLIENTS = itertools.count(1)  # one address per example: the throttle would otherwise answer 429 after ten
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(headers=auth_headers, path=st.sampled_from(["/hooks/grafana", "/hooks/generic", "/incidents", "/healthz",
+                                                   "/metrics", "/incidents/OUT-2026-001/resolve"]))
+def test_no_auth_header_makes_the_server_answer_5xx(app: Any, headers: list, path: str) -> None:
+    method = "GET" if path in ("/incidents", "/healthz", "/metrics") else "POST"
+    status, _, answer = asyncio.run(call(app, method, path, GRAFANA, headers, client=f"2001:db8::{next(CLIENTS):x}"))
+    assert status in (200, 401) or (path == "/healthz" and status == 503), (status, answer)
