@@ -20,14 +20,16 @@ if TYPE_CHECKING:
 @click.option("--port", type=click.IntRange(0, 65535), default=9095, show_default=True, help="Port to listen on.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="Worker loop: seconds between ticks at most (a stored event wakes it at once).")
-@click.option("--no-auth", is_flag=True, help="Accept unauthenticated requests (only for a trusted local network).")
+@click.option("--no-auth", is_flag=True, help="Accept unauthenticated requests (on a loopback address only).")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Allow --no-auth on a non-loopback address: anyone who reaches it can page and resolve.")
 @click.option("--worker-thread", is_flag=True,
               help="Run the worker loop as a thread of this process instead of a child process (one core).")
 @config_dir_option
 @click.pass_context
 @handles_errors
-def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bool, worker_thread: bool,
-          local_config_dir: Path | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bool, insecure_no_auth: bool,
+          worker_thread: bool, local_config_dir: Path | None) -> None:
     """Receive Alertmanager, Grafana and generic webhooks, serve the API and /metrics, and run the worker."""
     from . import engine
     from .clock import SystemClock
@@ -38,9 +40,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
 
     settings = _settings()
     _refuse_made_up_time("serve")
-    if not (settings.webhook_token or settings.webhook_hmac_secret or no_auth):
-        _fail("serve: set NOTIFY_WEBHOOK_TOKEN (inbound bearer token) or NOTIFY_WEBHOOK_HMAC_SECRET, "
-              "or pass --no-auth on a trusted network")
+    _refuse_unsafe_auth(settings, host, no_auth, insecure_no_auth)
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store_url = settings.resolved_store_url()
@@ -55,6 +55,33 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     run_server(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), host=host, port=port, interval=interval,
                sender_process=not worker_thread)
     say("serve.stopped", "notify serve: stopped, worker finished and leases released")
+
+
+def _refuse_unsafe_auth(settings: Any, host: str, no_auth: bool, insecure_no_auth: bool) -> None:
+    """Weak credentials, or none on an address others can reach, are refused before anything starts."""
+    from .server.auth import credential_problems
+
+    if problems := credential_problems(settings):
+        _fail("serve: " + "; ".join(problems))
+    if no_auth and not insecure_no_auth and not _loopback(host):
+        _fail(f"serve: --no-auth on {host}, which is not a loopback address: anyone who reaches it could page "
+              "and resolve; set NOTIFY_WEBHOOK_TOKEN and NOTIFY_API_TOKEN, listen on 127.0.0.1, or pass "
+              "--insecure-no-auth as well")
+    credentials = (settings.webhook_token, settings.webhook_hmac_secret, settings.api_token)
+    if not (any(credentials) or no_auth):
+        _fail("serve: set NOTIFY_WEBHOOK_TOKEN (inbound bearer token) or NOTIFY_WEBHOOK_HMAC_SECRET for hooks, "
+              "and NOTIFY_API_TOKEN for the API; or pass --no-auth on a loopback address")
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # another host name: it may resolve to anything
+        return False
 
 
 def _say(as_json: bool, emit: Any) -> Any:

@@ -124,8 +124,13 @@ class Settings:
     apprise_url: Secret | None = None
 
     # Inbound only, for `notify serve`: what callers must present (unlike the outbound NOTIFY_WEBHOOK_URL).
+    # Monitoring posts hooks with the webhook token or HMAC secret; operators ack, resolve and read with
+    # the API token; Prometheus scrapes /metrics with the metrics token (when set). Each may hold two
+    # comma-separated values, so a credential can be rotated without downtime (server/auth.py).
     webhook_token: Secret | None = None
     webhook_hmac_secret: Secret | None = None
+    api_token: Secret | None = None
+    metrics_token: Secret | None = None
 
     concurrency: Annotated[int, Rules(ge=1, le=1024)] = 100  # 200 pages at 200 ms each: 0.4 s, not 1.4 s
     connect_timeout: Annotated[float, Rules(gt=0)] = 5.0
@@ -167,12 +172,14 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so output can be scrubbed of them as a last line of defence."""
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
-        values += [s.get_secret_value() if s else None for s in (self.webhook_token, self.webhook_hmac_secret)]
+        for secret in (self.webhook_token, self.webhook_hmac_secret, self.api_token, self.metrics_token):
+            if secret:  # each value of a rotation pair is scrubbed on its own, as is the pair
+                values += [secret.get_secret_value(), *secret.get_secret_value().split(",")]
         if self.store_url:  # a driver's message may quote the store URL whole
             from .store.urls import store_passwords
 
             values += store_passwords(self.store_url)
-        return tuple(v for v in values if v)
+        return tuple(v for v in values if v and v.strip())
 
     def acting_user(self) -> tuple[str, str] | None:
         """Who runs this command, and where that came from: NOTIFY_USER, else the login name; None if neither."""

@@ -31,7 +31,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 
 SID = "AC" + "4" * 32
-TOKEN = "am-test-token-7f3c"
+TOKEN = "am-test-token-7f3c"  # Alertmanager posts hooks with it
+API_TOKEN = "am-test-api-token-91d2"  # the test reads the API with it
 BINARIES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, then upstream's
 # Read at import: the autouse clean_env fixture removes every NOTIFY_* variable before each test.
 REQUIRED = os.environ.get("NOTIFY_REQUIRE_ALERTMANAGER") == "1"
@@ -102,13 +103,14 @@ class Notify:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "notify-serve.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
-        env.update(provider_env, NOTIFY_WEBHOOK_TOKEN=TOKEN, NOTIFY_STATE_DIR=str(tmp_path / "state"))
+        env.update(provider_env, NOTIFY_WEBHOOK_TOKEN=TOKEN, NOTIFY_API_TOKEN=API_TOKEN,
+                   NOTIFY_STATE_DIR=str(tmp_path / "state"))
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "dispatcher", "serve", "--port", str(self.port),
                                           "--interval", "0.2"], env=env, stdout=log, stderr=subprocess.STDOUT)
         self.session = requests.Session()
         self.session.trust_env = False  # 127.0.0.1 directly, never through the provider proxy
-        self.session.headers["Authorization"] = f"Bearer {TOKEN}"
+        self.session.headers["Authorization"] = f"Bearer {API_TOKEN}"
 
     def alive(self) -> bool:
         if self.proc.poll() is not None:
@@ -281,5 +283,5 @@ def test_real_alertmanager_opens_one_incident_repeats_page_nobody_resolved_resol
     assert "Notify attempt failed" not in am_log, am_log
     assert successes >= 3, f"expected firing, repeat and resolved notifications, Alertmanager logged:\n{am_log}"
     assert successes == sum(final.values()), f"Alertmanager delivered {successes}, notify ingested {final}"
-    assert TOKEN not in notify_log and TOKEN not in am_log
+    assert TOKEN not in notify_log and TOKEN not in am_log and API_TOKEN not in notify_log
     assert notify.proc.returncode == 0, notify_log

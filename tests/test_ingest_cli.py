@@ -60,7 +60,7 @@ def test_serve_process_needs_the_token_pages_with_it_and_counts_it(providers, tm
     smtp, proxy, provider_env = providers
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
-    env.update(provider_env, NOTIFY_WEBHOOK_TOKEN="s3cret-token", NOTIFY_STATE_DIR=str(tmp_path / "state"))
+    env.update(provider_env, NOTIFY_WEBHOOK_TOKEN="s3cret-inbound-token", NOTIFY_STATE_DIR=str(tmp_path / "state"))
     proc = subprocess.Popen([sys.executable, "-m", "dispatcher", "serve", "--port", str(port), "--interval", "0.2"],
                             env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -74,9 +74,10 @@ def test_serve_process_needs_the_token_pages_with_it_and_counts_it(providers, tm
                 time.sleep(0.05)
         body = {"class": "outage", "summary": "API returns 503 for all tenants"}
         assert requests.post(url + "/hooks/generic", json=body, timeout=5).status_code == 401
-        assert requests.get(url + "/incidents", timeout=5).status_code == 401
+        refused = requests.get(url + "/incidents", timeout=5)  # the API needs its own token, not set here
+        assert refused.status_code == 403 and "set NOTIFY_API_TOKEN" in refused.json()["error"]
         answer = requests.post(url + "/hooks/generic", json=body, timeout=5,
-                               headers={"Authorization": "Bearer s3cret-token"})
+                               headers={"Authorization": "Bearer s3cret-inbound-token"})
         assert answer.status_code == 202 and answer.json()["outcome"] == "opened"
         counted = 'notify_deliveries_total{channel="email",outcome="delivered"}'
 
@@ -91,7 +92,7 @@ def test_serve_process_needs_the_token_pages_with_it_and_counts_it(providers, tm
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert "s3cret-token" not in err
+    assert "s3cret-inbound-token" not in err
 
 
 def test_serve_refuses_to_start_without_inbound_auth(clean_env: Path) -> None:

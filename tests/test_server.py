@@ -16,14 +16,16 @@ import requests
 import uvicorn
 
 from dispatcher.incidents import status_text
-from dispatcher.server.auth import sign
+from dispatcher.server.auth import sign_grafana
 from dispatcher.server.run import build
 
 from .stage import Stage, make_stage
 
 PAYLOADS = Path(__file__).parent / "payloads"
-TOKEN = "inbound-token-123"
-SECRET = "hmac-secret-456"
+TOKEN = "inbound-token-123"  # hooks
+SECRET = "hmac-secret-4567890"  # hooks, signed
+API_TOKEN = "operator-api-token-789"  # ack, resolve, read
+AUTO = "the route's own credential"
 
 
 class Server:
@@ -44,13 +46,15 @@ class Server:
         while not self.server.started and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    def post(self, path: str, body: bytes | dict, token: str | None = TOKEN, **headers) -> requests.Response:
+    def post(self, path: str, body: bytes | dict, token: str | None = AUTO, **headers) -> requests.Response:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        token = _credential(path) if token is AUTO else token
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return requests.post(self.url + path, data=data, headers=headers, timeout=10)
 
-    def get(self, path: str, token: str | None = TOKEN) -> requests.Response:
+    def get(self, path: str, token: str | None = AUTO) -> requests.Response:
+        token = _credential(path) if token is AUTO else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.get(self.url + path, headers=headers, timeout=10)
 
@@ -61,6 +65,11 @@ class Server:
         self.store.close()
 
 
+def _credential(path: str) -> str:
+    """The credential a route takes: the webhook token for hooks, the API token for the rest."""
+    return TOKEN if path.startswith("/hooks/") else API_TOKEN
+
+
 @pytest.fixture
 def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
     yield from make_stage(config_dir, tmp_path, monkeypatch)
@@ -68,7 +77,7 @@ def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture
 def server(stage: Stage) -> Iterator[Server]:
-    srv = Server(stage, webhook_token=TOKEN, webhook_hmac_secret=SECRET)
+    srv = Server(stage, webhook_token=TOKEN, webhook_hmac_secret=SECRET, api_token=API_TOKEN)
     yield srv
     srv.stop()
 
@@ -97,12 +106,12 @@ def test_alertmanager_group_is_queued_then_opens_once_updates_on_new_alerts_and_
                             "dedup_key": "alertmanager:" + payload["groupKey"]}
     assert server.wake.is_set()  # a stored webhook wakes the worker loop; no polling interval in the path
     assert server.store.incidents() == []  # stored as received: triage is the worker loop's
-    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 1, "failing": 0, "given_up": 0}
+    assert server.get("/healthz").json()["inbox"] == {"waiting": 1, "failing": 0, "given_up": 0}
     server.worker.tick()
     [incident] = server.store.incidents()
     delivered = [d for d in server.store.deliveries(incident.id) if d.status == "delivered"]
     assert delivered and sent(stage) == len(delivered)
-    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 0, "failing": 0, "given_up": 0}
+    assert server.get("/healthz").json()["inbox"] == {"waiting": 0, "failing": 0, "given_up": 0}
     assert metric(server, 'notify_ingested_total{outcome="opened",source="alertmanager"}') == 1
 
     before = sent(stage)
@@ -157,7 +166,7 @@ def test_a_stored_webhook_that_no_longer_parses_is_given_up_at_once_kept_and_cou
     assert server.post("/hooks/alertmanager", other).status_code == 202
     server.worker.tick()
     assert len(server.store.incidents()) == 1  # the other group's; the resolve found nothing open
-    assert server.get("/healthz", token=None).json()["inbox"] == {"waiting": 0, "failing": 0, "given_up": 1}
+    assert server.get("/healthz").json()["inbox"] == {"waiting": 0, "failing": 0, "given_up": 1}
     assert metric(server, "notify_inbox_given_up ") == 1 and metric(server, "notify_inbox_waiting ") == 0
     assert metric(server, 'notify_ingested_total{outcome="not-open",source="alertmanager"}') == 1
     assert "inbox.given-up incident=- inbox_event=1 source=alertmanager" in caplog.text
@@ -251,22 +260,19 @@ def test_without_valid_auth_401_and_nothing_stored(server: Server, headers: dict
     assert server.get("/incidents", token=None).status_code == 401
 
 
-def test_grafana_hmac_signature_with_and_without_timestamp(server: Server) -> None:
+def test_grafana_hmac_signature_with_its_timestamp_on_the_grafana_hook(server: Server, stage: Stage) -> None:
     body = (PAYLOADS / "grafana-firing.json").read_bytes()
-    signed = server.post("/hooks/grafana", body, token=None, **{"X-Grafana-Alerting-Signature": sign(SECRET, body)})
-    assert signed.status_code == 202, signed.text
-    now = str(int(time.time()))
-    stamped = server.post("/hooks/generic", b'{"summary": "stamped"}', token=None, **{
-        "X-Grafana-Alerting-Signature": sign(SECRET, b'{"summary": "stamped"}', now),
-        "X-Grafana-Alerting-Timestamp": now})
-    assert stamped.status_code == 202
-    stale = str(int(time.time()) - 3600)
-    old = server.post("/hooks/generic", b'{"summary": "old"}', token=None, **{
-        "X-Grafana-Alerting-Signature": sign(SECRET, b'{"summary": "old"}', stale),
-        "X-Grafana-Alerting-Timestamp": stale})
+    now = str(int(stage.clock.now().timestamp()))
+    stamped = server.post("/hooks/grafana", body, token=None, **{
+        "X-Grafana-Alerting-Signature": sign_grafana(SECRET, now, body), "X-Grafana-Alerting-Timestamp": now})
+    assert stamped.status_code == 202, stamped.text
+    stale = str(int(stage.clock.now().timestamp()) - 3600)
+    old = server.post("/hooks/grafana", body, token=None, **{
+        "X-Grafana-Alerting-Signature": sign_grafana(SECRET, stale, body), "X-Grafana-Alerting-Timestamp": stale})
     assert old.status_code == 401
-    forged = server.post("/hooks/generic", b'{"summary": "forged"}', token=None,
-                         **{"X-Grafana-Alerting-Signature": sign("guess", b'{"summary": "forged"}')})
+    forged = server.post("/hooks/grafana", body, token=None, **{
+        "X-Grafana-Alerting-Signature": sign_grafana("a-guessed-secret-000", now, body),
+        "X-Grafana-Alerting-Timestamp": now})
     assert forged.status_code == 401
 
 
@@ -309,7 +315,7 @@ def test_ack_and_resolve_over_the_api(server: Server) -> None:
 def test_healthz_reports_store_and_worker(server: Server) -> None:
     assert server.get("/healthz", token=None).status_code == 503  # the worker loop has not ticked yet
     server.worker.tick()
-    health = server.get("/healthz", token=None)
+    health = server.get("/healthz")
     assert health.status_code == 200 and health.json()["store"]["ok"] is True
 
 
@@ -320,14 +326,14 @@ def test_a_store_failure_answers_503_so_the_sender_retries(server: Server, path:
     answer = server.post(path, body)
     assert answer.status_code == 503 and "retry" in answer.json()["error"]
     server.store._reader.close()  # reads fail too: /healthz says so in its own JSON, not a hook's error
-    health = server.get("/healthz", token=None)
+    health = server.get("/healthz")
     assert health.status_code == 503 and health.json()["ok"] is False and health.json()["store"]["ok"] is False
     assert "notify.db" in health.json()["store"]["error"]
 
 
 def test_unknown_routes(server: Server) -> None:
     assert server.get("/nope").status_code == 404
-    assert requests.delete(server.url + "/incidents", headers={"Authorization": f"Bearer {TOKEN}"},
+    assert requests.delete(server.url + "/incidents", headers={"Authorization": f"Bearer {API_TOKEN}"},
                            timeout=5).status_code == 405
 
 

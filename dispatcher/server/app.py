@@ -1,16 +1,22 @@
 """The ASGI application behind `notify serve`: small, framework-free, every answer JSON.
 
-Endpoints (all but /healthz and /metrics need the inbound token or signature):
+Endpoints, and the credential each takes (see auth.py; /healthz answers without one, /metrics too unless
+NOTIFY_METRICS_TOKEN is set):
 
-    POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it
+    POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it  (webhook credential)
     POST /hooks/generic[?wait=S]  202 once stored; the answer says what it did (opened, resolved...) and
                                   how its deliveries stand; with ?wait (at most 30 s), once they are known
-    POST /incidents/{id}/ack      {"by": "name"}
+    POST /incidents/{id}/ack      {"by": "name"}                                (API token)
     POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
     GET  /incidents               open and recent incidents
     GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
-    GET  /healthz                 store reachable and worker loop alive
+    GET  /healthz                 store reachable and worker loop alive: "ok" and the failing checks' names;
+                                  the details with the API token
     GET  /metrics                 Prometheus text format
+
+A signed hook handled once is answered again as it was, marked "duplicate", and changes nothing.
+/healthz and /metrics are read on a thread of their own, one scrape at a time, so a flood of them
+never holds up a hook.
 
 A 2xx is sent only after the event is durably stored; when storing fails the
 answer is 503 so the sender retries. Store calls run in a thread pool, so a
@@ -38,8 +44,8 @@ from typing import Any, Awaitable, Callable
 
 from ..hooks.model import PayloadError, load_object, parse
 from ..problems import ConfigError
-from ..store import StoreError, StoreRejected
-from .auth import Authenticator
+from ..store import AlreadyHandled, StoreError, StoreRejected
+from .auth import Admission, Authenticator, Refusal, RequestHead
 from .metrics import Metrics
 from .progress import Progress
 
@@ -56,9 +62,10 @@ RECHECK = 1.0  # a waiting request reads the store again at least this often (a 
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+        self.status, self.message, self.field, self.headers = status, message, field, headers or []
 
 
 class StoreTimeout(HTTPError):
@@ -82,6 +89,11 @@ class Services:
     health: Callable[[], dict[str, Any]]
     wake: Callable[[], None]  # tell the worker loop a stored event is waiting
     deliveries: Callable[[str, tuple[int, ...]], dict[str, int]]  # (incident, ids) -> ingest.delivery_counts
+    # The replay record of signed requests (store/requests_sql.py): a context marking this thread's first
+    # write with the key; the answer given to it before (None: new); keep the answer given now.
+    sealed: Callable[[str], Any]
+    replayed: Callable[[str], tuple[int | None, dict[str, Any] | None] | None]
+    remember: Callable[[str, int, dict[str, Any]], None]
 
 
 class App:
@@ -91,6 +103,9 @@ class App:
         self.store_timeout = store_timeout  # NOTIFY_STORE_TIMEOUT: a hung store is answered 503, not waited for
         self.progress = progress or Progress()  # wired to the sender's attempts by run.py
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify-store")
+        # /healthz and /metrics: their own thread, so a flood of scrapes queues there, not ahead of hooks
+        self.probes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify-probe")
+        self._scrape: asyncio.Future | None = None  # the scrape in progress: concurrent ones share it
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -100,13 +115,15 @@ class App:
             return
         try:
             status, payload, content_type = await self._route(scope, receive)
+            extra: list[tuple[bytes, bytes]] = []
         except HTTPError as exc:
             self.metrics.rejected.labels(str(exc.status)).inc()
-            status, content_type = exc.status, "application/json"
+            status, content_type, extra = exc.status, "application/json", exc.headers
             payload = {"error": exc.message, **({"field": exc.field} if exc.field else {})}
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+                                *extra]})
         await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
@@ -116,40 +133,68 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.pool.shutdown(wait=True)
+                self.probes.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _route(self, scope: dict, receive: Callable) -> tuple[int, Any, str]:
         method, path = scope["method"], scope["path"]
+        head = request_head(scope)
+        admission = _admitted(self.auth.before_body, head)
         if path == "/healthz" and method == "GET":
             try:
-                health = await self._run(self.services.health)
+                health = await self._run(self.services.health, pool=self.probes)
             except StoreTimeout as exc:
-                return 503, {"ok": False, "store": {"ok": False, "error": exc.message}}, "application/json"
-            return (200 if health["ok"] else 503), health, "application/json"
+                health = {"ok": False, "store": {"ok": False, "error": exc.message}}
+            shown = health if admission.details else {"ok": health["ok"], "failing": _failing(health)}
+            return (200 if health["ok"] else 503), shown, "application/json"
         if path == "/metrics" and method == "GET":
-            return 200, await self._run(self.metrics.render), "text/plain; version=0.0.4; charset=utf-8"
+            return 200, await self._scraped(), "text/plain; version=0.0.4; charset=utf-8"
         body = await _read_body(scope, receive)
-        self.auth.check(_headers(scope), body)
+        if admission.needs_body:
+            admission = _admitted(self.auth.after_body, head, body)
         if (match := HOOK.match(path)) and method == "POST":
-            return await self._hook(match.group(1), body, _wait(scope, match.group(1)))
+            return await self._signed_hook(match.group(1), body, _wait(scope, match.group(1)), admission)
         if (match := INCIDENT_ACTION.match(path)) and method == "POST":
-            return await self._incident_action(match.group(1).upper(), match.group(2),
-                                               _json_object(body, optional=True))
+            return await self._incident_action(match.group(1).upper(), match.group(2), _action_body(body))
         if path == "/incidents" and method == "GET":
             return 200, {"schema": 1, "incidents": await self._run(self.services.incidents)}, "application/json"
         if (match := INCIDENT.match(path)) and method == "GET":
             return 200, await self._run(self.services.status, match.group(1).upper()), "application/json"
         raise HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
 
-    async def _hook(self, source: str, body: bytes, wait: float) -> tuple[int, Any, str]:
+    async def _scraped(self) -> bytes:
+        """This scrape's metrics: the one in progress when there is one (a flood costs one scrape at a time)."""
+        if self._scrape is None or self._scrape.done():
+            self._scrape = asyncio.ensure_future(self._run(self.metrics.render, pool=self.probes))
+        return await asyncio.shield(self._scrape)
+
+    async def _signed_hook(self, source: str, body: bytes, wait: float, admission: Admission) -> tuple[int, Any, str]:
+        """A hook; a signed one is recorded with its effect, and a replay gets the first answer and changes nothing."""
+        seal = admission.seal
+        if seal is None:
+            return await self._hook(source, body, wait, None)
+        if (earlier := await self._run(self.services.replayed, seal)) is not None:
+            return _replayed(earlier)
+        try:
+            status, payload, content_type = await self._hook(source, body, wait, seal)
+        except AlreadyHandled:  # the same request, handled by another thread or process meanwhile
+            return _replayed(await self._run(self.services.replayed, seal))
+        try:
+            await self._run(self.services.remember, seal, status, payload)
+        except HTTPError:  # the effect is stored; a replay is then answered "duplicate" without the details
+            log.warning("could not keep the answer to a signed %s hook for its replays", source)
+        return status, payload, content_type
+
+    async def _hook(self, source: str, body: bytes, wait: float, seal: str | None) -> tuple[int, Any, str]:
         try:
             event = parse(source, body)
         except PayloadError as exc:
             raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
         if source in QUEUED:  # the services wake the worker loop themselves, from the store thread
-            return 202, await self._run(self.services.enqueue, source, body, event), "application/json"
-        result = await self._run(self.services.ingest, event)
+            return 202, await self._run(self._sealed, seal, self.services.enqueue, source, body, event), \
+                "application/json"
+        result = await self._run(self._sealed, seal, self.services.ingest, event)
         self.metrics.ingested.labels(source, result.outcome).inc()
         return 202, result.as_json(await self._deliveries(result, wait)), "application/json"
 
@@ -183,13 +228,20 @@ class App:
         self.services.wake()
         return 200, result, "application/json"
 
-    async def _run(self, func: Callable, *args: Any) -> Any:
+    def _sealed(self, seal: str | None, func: Callable, *args: Any) -> Any:
+        """`func(*args)` on this store thread, its first write recording the signed request `seal`."""
+        if seal is None:
+            return func(*args)
+        with self.services.sealed(seal):
+            return func(*args)
+
+    async def _run(self, func: Callable, *args: Any, pool: ThreadPoolExecutor | None = None) -> Any:
         """Run a blocking store call off the event loop; map its failures to HTTP answers.
 
         The call is given NOTIFY_STORE_TIMEOUT, waiting for a free thread included: a hung store is
         answered 503 at once, while the call goes on in its thread until the store answers or fails.
         """
-        call = asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+        call = asyncio.get_running_loop().run_in_executor(pool or self.pool, func, *args)
         try:
             return await asyncio.wait_for(call, self.store_timeout)
         except asyncio.TimeoutError:
@@ -246,9 +298,39 @@ def _headers(scope: dict) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-def _json_object(body: bytes, *, optional: bool = False) -> dict:
-    """The body as one JSON object, read as strictly as a hook's body: a NUL is refused naming its field."""
-    if optional and not body.strip():
+def request_head(scope: dict) -> RequestHead:
+    """What authentication reads of an ASGI request: method, path, headers, and the client's address."""
+    client = scope.get("client")
+    return RequestHead(scope["method"], scope["path"], _headers(scope), str(client[0]) if client else "unknown")
+
+
+def _admitted(decide: Callable[..., Admission], *args: Any) -> Admission:
+    """An auth decision, its Refusal as the HTTP answer (429 with Retry-After)."""
+    try:
+        return decide(*args)
+    except Refusal as exc:
+        headers = [(b"retry-after", str(max(1, round(exc.retry_after))).encode())] if exc.retry_after else []
+        raise HTTPError(exc.status, exc.message, headers=headers) from None
+
+
+def _replayed(earlier: tuple[int | None, dict[str, Any] | None] | None) -> tuple[int, Any, str]:
+    """The answer to a replay of a signed request: the first answer, marked duplicate."""
+    status, answer = earlier or (None, None)
+    if answer is None:  # still being handled, or its answer was not kept
+        return 202, {"schema": 1, "outcome": "duplicate", "duplicate": True,
+                     "note": "this signed request was received before; it changed nothing this time"}, \
+            "application/json"
+    return status or 202, {**answer, "duplicate": True}, "application/json"
+
+
+def _failing(health: dict[str, Any]) -> list[str]:
+    """The names of the health checks that fail (what /healthz shows without a token)."""
+    return [name for name, check in health.items() if isinstance(check, dict) and check.get("ok") is False]
+
+
+def _action_body(body: bytes) -> dict:
+    """An ack or resolve body (may be empty), read as strictly as a hook's body: a NUL is refused naming its field."""
+    if not body.strip():
         return {}
     try:
         return load_object(body)

@@ -1,66 +1,265 @@
-"""Inbound authentication for `notify serve`: a bearer token, or an HMAC-SHA256 body signature.
+"""Inbound authentication for `notify serve`: who may do what, decided per request.
 
-- ``Authorization: Bearer <NOTIFY_WEBHOOK_TOKEN>`` (what Alertmanager's
-  ``http_config.authorization`` sends);
-- or a hex HMAC-SHA256 of the body with ``NOTIFY_WEBHOOK_HMAC_SECRET`` in
-  ``X-Grafana-Alerting-Signature`` (Grafana's contact point) or
-  ``X-Notify-Signature`` (``sha256=`` prefix allowed). When Grafana is set to
-  send a timestamp header (``X-Grafana-Alerting-Timestamp``), the signed bytes
-  are ``timestamp:body`` and the timestamp must be within five minutes.
+Three credentials, for three kinds of caller, each never good for another's routes:
 
-Either one configured and valid lets a request in; comparisons are constant-time.
+- monitoring posts ``/hooks/*`` with ``Authorization: Bearer <NOTIFY_WEBHOOK_TOKEN>``, or signs
+  with ``NOTIFY_WEBHOOK_HMAC_SECRET``: notify's own scheme, ``X-Notify-Timestamp: <unix seconds>``
+  and ``X-Notify-Signature: v1=<hex HMAC-SHA256 of "METHOD\\nPATH\\nTIMESTAMP\\nBODY">`` (PATH without
+  the query string), on any hook; or Grafana's, ``X-Grafana-Alerting-Signature: <hex HMAC-SHA256 of
+  "TIMESTAMP:BODY">`` with ``X-Grafana-Alerting-Timestamp``, on ``/hooks/grafana`` only. A signature
+  binds the request: a timestamp more than 5 minutes off is refused, and a request handled once is
+  answered as before and changes nothing again (see :mod:`dispatcher.store.requests_sql`);
+- operators ack, resolve and read ``/incidents`` with ``Bearer <NOTIFY_API_TOKEN>`` (and see the
+  details of ``/healthz``);
+- Prometheus scrapes ``/metrics`` with ``Bearer <NOTIFY_METRICS_TOKEN>`` when that is set.
+
+Each setting may hold two comma-separated values, both accepted, to rotate without downtime.
+Comparisons are constant-time. An address that fails too often is refused for a while (429).
+
+The decision is :meth:`Authenticator.before_body` (everything a bearer token or no credential
+decides, before the body is read: the front end may call it early) and, when the request is
+signed, :meth:`Authenticator.after_body`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
-from typing import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
-__all__ = ["Authenticator", "sign"]
+from .throttle import FailureThrottle
 
-SIGNATURE_HEADERS = ("x-grafana-alerting-signature", "x-notify-signature")
-TIMESTAMP_HEADER = "x-grafana-alerting-timestamp"
-MAX_SKEW = 300
+__all__ = ["Admission", "Authenticator", "Credentials", "Refusal", "RequestHead", "access_of", "credential_problems",
+           "sign_grafana", "sign_request"]
+
+MAX_SKEW = 300  # seconds a signature's timestamp may be off, either way
+MIN_TOKEN = 16  # characters: a shorter token can be guessed
+NOTIFY_SIGNATURE, NOTIFY_TIMESTAMP = "x-notify-signature", "x-notify-timestamp"
+GRAFANA_SIGNATURE, GRAFANA_TIMESTAMP = "x-grafana-alerting-signature", "x-grafana-alerting-timestamp"
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: '²' or 5,000 digits are refused, not parsed
+_HEX = re.compile(r"[0-9a-fA-F]{64}")
+V1_SCHEME = ('X-Notify-Timestamp: <unix seconds> and X-Notify-Signature: v1=<hex HMAC-SHA256 of '
+             '"METHOD\\nPATH\\nTIMESTAMP\\nBODY">')
+SETTINGS = {"webhook_tokens": "NOTIFY_WEBHOOK_TOKEN", "hmac_secrets": "NOTIFY_WEBHOOK_HMAC_SECRET",
+            "api_tokens": "NOTIFY_API_TOKEN", "metrics_tokens": "NOTIFY_METRICS_TOKEN"}
 
 
-def sign(secret: str, body: bytes, timestamp: str | None = None) -> str:
-    """The hex signature a sender computes; tests and scripts use it too."""
-    signed = f"{timestamp}:".encode() + body if timestamp else body
-    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+def sign_request(secret: str, method: str, path: str, timestamp: str, body: bytes) -> str:
+    """The X-Notify-Signature value a sender computes (scripts and tests use it)."""
+    signed = f"{method.upper()}\n{path}\n{timestamp}\n".encode() + body
+    return "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def sign_grafana(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Grafana-Alerting-Signature Grafana sends when its contact point has a timestamp header."""
+    return hmac.new(secret.encode(), f"{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+
+
+class Refusal(Exception):
+    """The request is refused: `status` (401, 403 or 429) and a message saying what to send instead."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+@dataclass(frozen=True)
+class RequestHead:
+    """What authentication reads of a request before its body: method, path, lower-cased headers, client."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    client: str = "unknown"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request let in (so far): `needs_body` when a signature is still to be checked; `seal`, the key
+    recording a signed request against replays; `details`, whether it may read /healthz's details."""
+
+    needs_body: bool = False
+    seal: str | None = None
+    details: bool = False
+
+
+@dataclass(frozen=True)
+class Credentials:
+    webhook_tokens: tuple[str, ...] = ()
+    hmac_secrets: tuple[str, ...] = ()
+    api_tokens: tuple[str, ...] = ()
+    metrics_tokens: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Credentials":
+        return cls(**{name: _values(getattr(settings, variable.removeprefix("NOTIFY_").lower()))
+                      for name, variable in SETTINGS.items()})
+
+
+def credential_problems(settings: Any) -> list[str]:
+    """What is wrong with the inbound credentials `serve` would use: too short, blank, more than two."""
+    problems = []
+    for variable in SETTINGS.values():
+        secret = getattr(settings, variable.removeprefix("NOTIFY_").lower())
+        if not secret:
+            continue
+        values = secret.get_secret_value().split(",")
+        if len(values) > 2:
+            problems.append(f"{variable}: {len(values)} comma-separated values; at most two (the new one and the "
+                            "old one, while you rotate)")
+        for place, value in enumerate(values, 1):
+            which = f" (value {place})" if len(values) > 1 else ""
+            if not value.strip():
+                problems.append(f"{variable}{which} is empty or only whitespace")
+            elif len(value.strip()) < MIN_TOKEN:
+                problems.append(f"{variable}{which} is {len(value.strip())} characters; use at least {MIN_TOKEN} "
+                                "(e.g. `openssl rand -hex 32`)")
+    return problems
+
+
+def access_of(method: str, path: str) -> str:
+    """Which credential a route takes: hook, api, health or metrics."""
+    if path.startswith("/hooks/"):
+        return "hook"
+    if path in ("/healthz", "/metrics") and method == "GET":
+        return path.lstrip("/").removesuffix("z")
+    return "api"
 
 
 class Authenticator:
-    def __init__(self, token: str | None, hmac_secret: str | None, now: Callable[[], float] = time.time) -> None:
-        self.token, self.hmac_secret, self.now = token, hmac_secret, now
+    def __init__(self, credentials: Credentials | None, *, now: Callable[[], float] = time.time,
+                 throttle: FailureThrottle | None = None, on_failure: Callable[[str], None] | None = None) -> None:
+        """`credentials` None: no authentication at all (`serve --no-auth`)."""
+        self.credentials, self.now = credentials, now
+        self.throttle = throttle or FailureThrottle()
+        self.on_failure = on_failure or (lambda access: None)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.token or self.hmac_secret)
+        return self.credentials is not None
 
-    def check(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Raise a 401 HTTPError unless the request carries a valid token or signature."""
-        from .app import HTTPError
+    def before_body(self, head: RequestHead) -> Admission:
+        """Decide what the headers alone decide; raise Refusal, or admit (maybe pending a signature check)."""
+        if (wait := self.throttle.blocked_for(head.client)) > 0:
+            raise Refusal(429, f"too many failed authentications from {head.client}; retry in {wait:.0f} s",
+                          retry_after=wait)
+        access = access_of(head.method, head.path)
+        if self.credentials is None:
+            return Admission(details=True)
+        creds, bearer = self.credentials, _bearer(head.headers)
+        if access == "health":
+            if bearer is None or _matches(bearer, creds.webhook_tokens + creds.metrics_tokens):
+                return Admission()  # another caller's own credential: not a guess, but no details either
+            return Admission(details=self._require(head, access, bearer, creds.api_tokens))
+        if access == "metrics":
+            if creds.metrics_tokens:
+                self._require(head, access, bearer, creds.metrics_tokens + creds.api_tokens)
+            return Admission()
+        if access == "api":
+            if not creds.api_tokens:
+                raise Refusal(403, "the API (ack, resolve, incidents) is off: set NOTIFY_API_TOKEN; the webhook "
+                                   "credentials only post hooks")
+            self._require(head, access, bearer, creds.api_tokens)
+            return Admission()
+        if not (creds.webhook_tokens or creds.hmac_secrets):
+            raise Refusal(403, "hooks are off: set NOTIFY_WEBHOOK_TOKEN or NOTIFY_WEBHOOK_HMAC_SECRET")
+        if creds.hmac_secrets and (NOTIFY_SIGNATURE in head.headers or GRAFANA_SIGNATURE in head.headers):
+            return Admission(needs_body=True)
+        self._require(head, access, bearer, creds.webhook_tokens)
+        return Admission()
 
-        if not self.enabled:
-            return
-        if self.token and self._bearer_ok(headers.get("authorization", "")):
-            return
-        if self.hmac_secret and self._signature_ok(headers, body):
-            return
-        raise HTTPError(401, "missing or invalid credentials (Authorization: Bearer, or an HMAC signature header)")
+    def after_body(self, head: RequestHead, body: bytes) -> Admission:
+        """Check a signed hook's signature against its body; its admission carries the replay key."""
+        try:
+            scheme, signature = self._verified_signature(head, body)
+        except Refusal:
+            self._failed(head, "hook")
+            raise
+        return Admission(seal=hashlib.sha256(f"{scheme}:{head.path}:{signature}".encode()).hexdigest())
 
-    def _bearer_ok(self, header: str) -> bool:
-        scheme, _, value = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())
+    def check(self, head: RequestHead, body: bytes) -> Admission:
+        """Both steps, for a caller that has the body already."""
+        admission = self.before_body(head)
+        return self.after_body(head, body) if admission.needs_body else admission
 
-    def _signature_ok(self, headers: Mapping[str, str], body: bytes) -> bool:
-        given = next((headers[h] for h in SIGNATURE_HEADERS if h in headers), "").strip().removeprefix("sha256=")
-        if not given:
-            return False
-        timestamp = headers.get(TIMESTAMP_HEADER)
-        if timestamp is not None:
-            if not timestamp.isdigit() or abs(self.now() - int(timestamp)) > MAX_SKEW:
-                return False
-        return hmac.compare_digest(given.lower(), sign(self.hmac_secret, body, timestamp))
+    # -- the parts -------------------------------------------------------------------------------
+
+    def _require(self, head: RequestHead, access: str, bearer: str | None, tokens: tuple[str, ...]) -> bool:
+        if bearer is not None and _matches(bearer, tokens):
+            return True
+        self._failed(head, access)
+        needed = {"api": "NOTIFY_API_TOKEN", "health": "NOTIFY_API_TOKEN", "metrics": "NOTIFY_METRICS_TOKEN"}
+        if access == "hook":
+            raise Refusal(401, "missing or invalid credentials: hooks take Authorization: Bearer "
+                               f"<NOTIFY_WEBHOOK_TOKEN>, or {V1_SCHEME} signed with NOTIFY_WEBHOOK_HMAC_SECRET")
+        raise Refusal(401, f"missing or invalid credentials: {head.path} takes Authorization: Bearer "
+                           f"<{needed[access]}>")
+
+    def _failed(self, head: RequestHead, access: str) -> None:
+        self.throttle.failed(head.client)
+        self.on_failure(access)
+
+    def _verified_signature(self, head: RequestHead, body: bytes) -> tuple[str, str]:
+        headers, secrets = head.headers, self.credentials.hmac_secrets  # type: ignore[union-attr]
+        if NOTIFY_SIGNATURE in headers:
+            given = headers[NOTIFY_SIGNATURE].strip()
+            if not given.startswith("v1="):
+                raise Refusal(401, f"body-only signatures are no longer accepted: send {V1_SCHEME} (see the "
+                                   "README's upgrade notes)")
+            timestamp = self._fresh(headers.get(NOTIFY_TIMESTAMP), "X-Notify-Timestamp")
+            expected = [sign_request(s, head.method, head.path, timestamp, body) for s in secrets]
+            return "v1", _signature_among(given.removeprefix("v1="), [e.removeprefix("v1=") for e in expected])
+        if head.path != "/hooks/grafana":
+            raise Refusal(401, f"Grafana's signature is accepted on /hooks/grafana only; elsewhere send {V1_SCHEME}")
+        if GRAFANA_TIMESTAMP not in headers:
+            raise Refusal(401, "Grafana's signature needs its timestamp: set the contact point's HMAC Timestamp "
+                               "Header to X-Grafana-Alerting-Timestamp")
+        timestamp = self._fresh(headers[GRAFANA_TIMESTAMP], "X-Grafana-Alerting-Timestamp")
+        expected = [sign_grafana(s, timestamp, body) for s in secrets]
+        return "grafana", _signature_among(headers[GRAFANA_SIGNATURE].strip(), expected)
+
+    def _fresh(self, value: str | None, header: str) -> str:
+        """The timestamp header's value, if it is one and within MAX_SKEW of now."""
+        if value is None:
+            raise Refusal(401, f"{header} is required with the signature ({V1_SCHEME})")
+        value = value.strip()
+        if not _TIMESTAMP.fullmatch(value):
+            raise Refusal(401, f"{header} must be unix seconds (1 to 12 ASCII digits)")
+        if abs(self.now() - int(value)) > MAX_SKEW:
+            raise Refusal(401, f"{header} is more than {MAX_SKEW // 60} minutes from this server's clock; "
+                               "sign with the current time (and check both clocks)")
+        return value
+
+
+def _signature_among(given: str, expected: list[str]) -> str:
+    """`given`, lower-cased, if it is a well-formed hex signature equal to one of `expected`."""
+    if not _HEX.fullmatch(given):
+        raise Refusal(401, "the signature must be 64 hex digits (HMAC-SHA256)")
+    given = given.lower()
+    if not _matches(given, tuple(expected)):
+        raise Refusal(401, "invalid signature (wrong secret, or the method, path, timestamp or body differ)")
+    return given
+
+
+def _matches(given: str, accepted: tuple[str, ...]) -> bool:
+    """Constant-time, against every accepted value (a rotation pair), on bytes: any header text compares."""
+    data = given.encode("utf-8", "surrogateescape")
+    found = False
+    for value in accepted:
+        found |= hmac.compare_digest(data, value.encode())
+    return found
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _values(secret: Any) -> tuple[str, ...]:
+    """A setting's accepted values: one, or two while rotating (comma-separated)."""
+    if not secret:
+        return ()
+    return tuple(v.strip() for v in secret.get_secret_value().split(",") if v.strip())

@@ -34,6 +34,9 @@ class Metrics:
                                 ["source", "outcome"], registry=self.registry)
         self.rejected = Counter("notify_rejected_requests", "Requests refused, by HTTP status.", ["status"],
                                 registry=self.registry)
+        self.auth_failures = Counter("notify_auth_failures", "Failed authentications, by the route's credential "
+                                     "(hook, api, health, metrics); an address failing often is refused (429).",
+                                     ["access"], registry=self.registry)
         self.registry.register(_StoreCollector(store, now))
 
     def on_attempt(self, channel: str, outcome: str, attempt_no: int, latency_ms: float) -> None:
@@ -41,6 +44,9 @@ class Metrics:
         self.latency.labels(channel).observe(latency_ms / 1000)
         if attempt_no > 1:
             self.retries.labels(channel).inc()
+
+    def on_auth_failure(self, access: str) -> None:
+        self.auth_failures.labels(access).inc()
 
     def on_ingest(self, source: str, outcome: str) -> None:
         self.ingested.labels(source, outcome).inc()

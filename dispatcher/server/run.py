@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from ..clock import Clock
@@ -18,13 +18,15 @@ from ..eventlog import emit
 from ..incidents import acknowledge, incident_items, resolve, status_document
 from ..ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..store import Store, StoreError
+from ..store.requests_sql import REQUESTS_KEEP
 from ..worker import Worker, worker_id
 from .app import App, Services
-from .auth import Authenticator
+from .auth import Authenticator, Credentials
 from .health import WriteHealth, health_report
 from .metrics import Metrics
 from .progress import Progress, also
 from .sender import SenderProcess, run_child
+from .throttle import FailureThrottle
 
 __all__ = ["build", "serve"]
 
@@ -83,16 +85,24 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     def deliveries(incident_id: str, ids: tuple[int, ...]) -> dict[str, int]:
         return delivery_counts(store.deliveries(incident_id), ids)
 
+    def remember(key: str, status: int, answer: dict[str, Any]) -> None:
+        now = clock.now()
+        store.remember_answer(key, now.isoformat(), status, answer,
+                              (now - timedelta(seconds=REQUESTS_KEEP)).isoformat())
+
     services = Services(
         ingest=writes.track(do_ingest), enqueue=writes.track(do_enqueue), ack=writes.track(do_ack),
         resolve=writes.track(do_resolve),
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
-        health=health, wake=wake, deliveries=deliveries)
-    settings = rt.settings
-    token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
-    secret = settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else None
-    return App(services, Authenticator(token, secret), metrics, progress=progress, store_timeout=settings.store_timeout)
+        health=health, wake=wake, deliveries=deliveries,
+        sealed=lambda key: store.sealed(key, clock.now().isoformat()), replayed=store.request_answer,
+        remember=remember)
+    credentials = Credentials.from_settings(rt.settings)
+    # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
+    auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),
+                         throttle=FailureThrottle(now=clock.monotonic), on_failure=metrics.on_auth_failure)
+    return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout)
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
-__all__ = ["AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind", "StoreError",
-           "StoreRejected", "UPDATE_KINDS"]
+__all__ = ["AlreadyHandled", "AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "Store", "StoreBehind",
+           "StoreError", "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
@@ -25,6 +25,10 @@ class StoreError(Exception):
 
 class StoreRejected(StoreError):
     """The store refuses a value for good (a NUL in text, a value too large): retrying cannot help."""
+
+
+class AlreadyHandled(Exception):
+    """A signed request was handled before: its effect is already stored, and this one wrote nothing."""
 
 
 class StoreBehind(StoreError):
@@ -172,3 +176,6 @@ class Store(Protocol):
     def inbox_retry(self, ids: Iterable[int]) -> int: ...
     def inbox_discard(self, ids: Iterable[int]) -> int: ...
     def last_heartbeat(self) -> str | None: ...
+    def sealed(self, key: str, at: str) -> Any: ...
+    def request_answer(self, key: str) -> tuple[int | None, dict[str, Any] | None] | None: ...
+    def remember_answer(self, key: str, at: str, status: int, answer: dict[str, Any], forget_before: str) -> None: ...

@@ -84,6 +84,12 @@ V4 = mask_stored_urls
 # those an earlier version stored as written are rewritten so, or the next event of their group would not match.
 V5 = hash_long_keys
 
+# The replay record of signed requests (see schema.py).
+V6_SIGNED_REQUESTS = """
+CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT COLLATE "C" NOT NULL, status INTEGER, answer TEXT);
+CREATE INDEX requests_by_time ON requests (at)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS)
 SCHEMA_VERSION = len(MIGRATIONS)

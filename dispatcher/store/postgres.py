@@ -40,6 +40,7 @@ from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INB
                         INBOX_RELEASE, InboxViews, choose)
 from .keys import stored_key
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
+from .requests_sql import RequestSeals
 from .urls import mask_store_url, store_passwords
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
@@ -62,7 +63,7 @@ NO_SCHEMA = ("the search_path names no existing schema; create it first (CREATE 
              "or fix options=-csearch_path=... in NOTIFY_STORE_URL")
 
 
-class PostgresStore(InboxViews):
+class PostgresStore(InboxViews, RequestSeals):
     """Incidents, outbox, timeline and attempt log in one PostgreSQL schema; safe to share between threads."""
 
     def __init__(self, pool: "_Pool", name: str) -> None:
@@ -155,6 +156,7 @@ class PostgresStore(InboxViews):
 
     def _write(self, work: Callable[[psycopg.Connection], T]) -> T:
         """Run `work` in one transaction; a deadlock victim is rolled back whole and run again."""
+        work = self._sealing(work)  # this thread's signed request, recorded with its effect (see requests_sql)
         for attempt in range(1, _RETRIES + 1):
             with self._connection() as conn:
                 try:

@@ -77,6 +77,13 @@ V4 = mask_stored_urls
 # those an earlier version stored as written are rewritten so, or the next event of their group would not match.
 V5 = hash_long_keys
 
+# The replay record (server/auth.py): each signed request handled, keyed by a hash of its signature, written
+# in the same transaction as its effect, with the answer its replays get. Rows older than an hour are pruned.
+V6_SIGNED_REQUESTS = """
+CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT NOT NULL, status INTEGER, answer TEXT);
+CREATE INDEX requests_by_time ON requests (at)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,6 +31,7 @@ from .base import (UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, InboxRow, In
 from .inbox_sql import (INBOX_BUSY, INBOX_COLUMNS, INBOX_DONE, INBOX_FAILED, INBOX_GIVE_UP, INBOX_PAGE,
                         INBOX_RELEASE, InboxViews, choose)
 from .keys import stored_key
+from .requests_sql import RequestSeals
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -46,7 +47,7 @@ _ATTEMPT_COLUMNS = ("at, incident_id, class, step, person, role, channel, masked
                     " detail, latency_ms, fallback_of, delivered_to, kind, possible_duplicate")
 
 
-class SQLiteStore(InboxViews):
+class SQLiteStore(InboxViews, RequestSeals):
     """Incidents, outbox, timeline and attempt log in one SQLite file; safe to share between threads."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, reader: sqlite3.Connection | None = None) -> None:
@@ -57,6 +58,7 @@ class SQLiteStore(InboxViews):
         self._reader = reader or conn
         self._reader_lock = threading.Lock() if reader is not None else self._lock
         self.path = path
+        self._placeholder = "?"
         self.upgraded = (0, 0)  # (from, to) when this open applied migrations
         self._queue: list[_Write] = []  # writes waiting for the next group commit
         self._queue_lock = threading.Lock()
@@ -134,7 +136,7 @@ class SQLiteStore(InboxViews):
         is stored. A database failure is a StoreError naming the store; an IntegrityError (a bug
         in our SQL) is raised as it is.
         """
-        write = _Write(work)
+        write = _Write(self._sealing(work))  # wrapped here, in the caller's thread (see requests_sql)
         with self._queue_lock:
             self._queue.append(write)
             if not self._leading:
