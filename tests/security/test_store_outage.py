@@ -17,7 +17,7 @@ from dispatcher.settings import load_settings
 from dispatcher.store import open_store
 
 from .. import pg
-from .asgi_client import TOKEN, call, request
+from .asgi_client import API_TOKEN, TOKEN, call, request
 from .hanging_proxy import HangingProxy
 
 PAYLOADS = Path(__file__).parent.parent / "payloads"
@@ -47,7 +47,7 @@ def test_a_hanging_postgresql_is_answered_503_after_the_store_timeout(config_dir
     base = urlsplit(pg.BASE_URL)
     with pg.schema("hang") as url:
         proxy = HangingProxy((base.hostname, base.port or 5432))
-        rt = engine.load_runtime(config_dir, load_settings(webhook_token=TOKEN, store_timeout=0.2))
+        rt = engine.load_runtime(config_dir, load_settings(webhook_token=TOKEN, api_token=API_TOKEN, store_timeout=0.2))
         store = open_store(_through(proxy, url), timeout=0.2)
         app, worker, _ = build(rt, store, FakeClock())
         try:
@@ -66,7 +66,7 @@ def test_a_hanging_postgresql_is_answered_503_after_the_store_timeout(config_dir
 @pytest.fixture
 def full_disk_app(config_dir: Path, tmp_path: Path):
     """An app on a SQLite store whose writer connection can be capped at its current size (a full disk)."""
-    rt = engine.load_runtime(config_dir, load_settings(webhook_token=TOKEN))
+    rt = engine.load_runtime(config_dir, load_settings(webhook_token=TOKEN, api_token=API_TOKEN))
     store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
     clock = FakeClock()
     app, worker, _ = build(rt, store, clock)
