@@ -33,9 +33,9 @@ LONG = 600.0  # a deadline no test reaches
 class Server:
     """notify's app behind notify's uvicorn configuration, on a local port; the worker is not run."""
 
-    def __init__(self, stage: Stage, limits: FrontEndLimits) -> None:
+    def __init__(self, stage: Stage, limits: FrontEndLimits, secret: str | None = SECRET) -> None:
         self.store = stage.store()
-        rt = stage.runtime(webhook_token=TOKEN, webhook_hmac_secret=SECRET)
+        rt = stage.runtime(webhook_token=TOKEN, webhook_hmac_secret=secret)
         self.app, self.worker, _ = build(rt, self.store, stage.clock, limits=limits)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -68,8 +68,9 @@ def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def serve(stage: Stage) -> Iterator:
     servers: list[Server] = []
 
-    def start(**limits) -> Server:
-        servers.append(Server(stage, FrontEndLimits(**{"header_timeout": LONG, "body_timeout": LONG, **limits})))
+    def start(secret: str | None = SECRET, **limits) -> Server:
+        servers.append(Server(stage, FrontEndLimits(**{"header_timeout": LONG, "body_timeout": LONG, **limits}),
+                              secret))
         return servers[-1]
 
     yield start
@@ -85,9 +86,9 @@ def read_to_end(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def head(path: str, token: str | None, length: int) -> bytes:
+def head(path: str, token: str | None, length: int, extra: str = "") -> bytes:
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    return (f"POST {path} HTTP/1.1\r\nHost: notify\r\n{auth}Content-Type: application/json\r\n"
+    return (f"POST {path} HTTP/1.1\r\nHost: notify\r\n{auth}{extra}Content-Type: application/json\r\n"
             f"Content-Length: {length}\r\n\r\n").encode()
 
 
@@ -137,6 +138,14 @@ def test_an_unauthenticated_large_body_is_refused_before_a_byte_of_it_is_read(se
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
     assert b"connection: close" in answer.lower()
     assert server.store.inbox_counts() == (0, 0, 0)
+
+
+def test_a_signature_header_does_not_skip_the_early_check_when_no_hmac_secret_is_set(serve) -> None:
+    server = serve(secret=None)
+    with server.connect() as sock:
+        sock.sendall(head("/hooks/alertmanager", None, 1_000_000, extra="X-Notify-Signature: sha256=00\r\n"))
+        answer = read_to_end(sock)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
 
 
 def test_a_signed_request_is_still_read_whole_and_checked(serve) -> None:
