@@ -25,14 +25,24 @@ if TYPE_CHECKING:
               help="Allow --no-auth on a non-loopback address: anyone who reaches it can page and resolve.")
 @click.option("--worker-thread", is_flag=True,
               help="Run the worker loop as a thread of this process instead of a child process (one core).")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a client has to send a request's headers (from connecting); then 408 and closed.")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds a client has to send a request's body (after its headers); then 408 and closed.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="Open connections at most (kept below the open-file limit); more are answered 503.")
+@click.option("--max-in-flight", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Requests being read or handled at once; more are answered 503 (not /healthz, /metrics).")
 @config_dir_option
 @click.pass_context
 @handles_errors
 def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bool, insecure_no_auth: bool,
-          worker_thread: bool, local_config_dir: Path | None) -> None:
+          worker_thread: bool, header_timeout: float, body_timeout: float, max_connections: int, max_in_flight: int,
+          local_config_dir: Path | None) -> None:
     """Receive Alertmanager, Grafana and generic webhooks, serve the API and /metrics, and run the worker."""
     from . import engine
     from .clock import SystemClock
+    from .server.front_end import FrontEndLimits
     from .server.run import serve as run_server
     from .store import open_store
 
@@ -52,8 +62,10 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     _warn_about_unusable_channels(rt, local_config_dir, say)
     say("serve.listening", f"notify serve: listening on http://{host}:{port} (store {mask_store_url(store_url)})",
         url=f"http://{host}:{port}", store=mask_store_url(store_url))
-    run_server(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), host=host, port=port, interval=interval,
-               sender_process=not worker_thread)
+    run_server(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), host=host, port=port,
+               interval=interval, sender_process=not worker_thread,
+               limits=FrontEndLimits(header_timeout=header_timeout, body_timeout=body_timeout,
+                                     max_connections=max_connections, max_in_flight=max_in_flight))
     say("serve.stopped", "notify serve: stopped, worker finished and leases released")
 
 

@@ -53,6 +53,7 @@ __all__ = ["App", "MAX_BODY"]
 
 log = logging.getLogger("notify.server")
 MAX_BODY = 1024 * 1024
+UNCOUNTED = frozenset({"/healthz", "/metrics"})  # cheap, and what monitoring reads under load
 HOOK = re.compile(r"^/hooks/(alertmanager|grafana|generic)$")
 QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged by the worker loop
 INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|resolve)$")
@@ -98,9 +99,10 @@ class Services:
 
 class App:
     def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8,
-                 progress: Progress | None = None, store_timeout: float = 2.0) -> None:
+                 progress: Progress | None = None, store_timeout: float = 2.0, max_in_flight: int = 64) -> None:
         self.services, self.auth, self.metrics = services, auth, metrics
         self.store_timeout = store_timeout  # NOTIFY_STORE_TIMEOUT: a hung store is answered 503, not waited for
+        self.max_in_flight, self.in_flight = max_in_flight, 0  # requests read or handled now (each may hold 1 MiB)
         self.progress = progress or Progress()  # wired to the sender's attempts by run.py
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify-store")
         # /healthz and /metrics: their own thread, so a flood of scrapes queues there, not ahead of hooks
@@ -113,17 +115,30 @@ class App:
             return
         if scope["type"] != "http":
             return
+        request = _Body(scope, receive)
+        counted = scope["path"] not in UNCOUNTED
         try:
-            status, payload, content_type = await self._route(scope, receive)
+            if counted and self.in_flight >= self.max_in_flight:
+                raise HTTPError(503, f"{self.max_in_flight} requests in progress; retry later")
+            self.in_flight += counted
+            try:
+                status, payload, content_type = await self._route(scope, request)
+            finally:
+                self.in_flight -= counted
             extra: list[tuple[bytes, bytes]] = []
+        except ClientGone:
+            return  # the server closed the connection (its body deadline): nobody to answer
         except HTTPError as exc:
             self.metrics.rejected.labels(str(exc.status)).inc()
             status, content_type, extra = exc.status, "application/json", exc.headers
             payload = {"error": exc.message, **({"field": exc.field} if exc.field else {})}
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
-                                *extra]})
+        headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *extra]
+        if request.unread:  # answered before the body was read (refused): close rather than read the rest
+            headers.append((b"connection", b"close"))
+        if status == 503 and not any(name == b"retry-after" for name, _ in headers):
+            headers.append((b"retry-after", b"1"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
@@ -137,7 +152,7 @@ class App:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _route(self, scope: dict, receive: Callable) -> tuple[int, Any, str]:
+    async def _route(self, scope: dict, request: _Body) -> tuple[int, Any, str]:
         method, path = scope["method"], scope["path"]
         head = request_head(scope)
         admission = _admitted(self.auth.before_body, head)
@@ -150,7 +165,9 @@ class App:
             return (200 if health["ok"] else 503), shown, "application/json"
         if path == "/metrics" and method == "GET":
             return 200, await self._scraped(), "text/plain; version=0.0.4; charset=utf-8"
-        body = await _read_body(scope, receive)
+        # The headers alone decide a bearer token (before_body above): the body is read only once they admit
+        # the request, so an unauthenticated client cannot make the server buffer (or wait for) 1 MiB.
+        body = await request.read()
         if admission.needs_body:
             admission = _admitted(self.auth.after_body, head, body)
         if (match := HOOK.match(path)) and method == "POST":
@@ -260,21 +277,35 @@ class App:
             raise HTTPError(503, "the store is unavailable; nothing was stored, retry later") from None
 
 
-async def _read_body(scope: dict, receive: Callable) -> bytes:
-    """The request body, refused past MAX_BODY before it is all read."""
-    declared = _headers(scope).get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPError(413, f"body of {declared} bytes is over the {MAX_BODY} byte limit")
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HTTPError(413, f"body is over the {MAX_BODY} byte limit")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+class ClientGone(Exception):
+    """The connection closed before the body was all read."""
+
+
+class _Body:
+    """A request's body as the app reads it: refused past MAX_BODY before it is all read; knows whether it was read."""
+
+    def __init__(self, scope: dict, receive: Callable[[], Awaitable[dict]]) -> None:
+        self.scope, self.receive = scope, receive
+        headers = _headers(scope)
+        self.unread = headers.get("content-length", "0").strip().lstrip("0") != "" or "transfer-encoding" in headers
+
+    async def read(self) -> bytes:
+        declared = _headers(self.scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+            raise HTTPError(413, f"body of {declared} bytes is over the {MAX_BODY} byte limit")
+        chunks, size = [], 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise HTTPError(413, f"body is over the {MAX_BODY} byte limit")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                self.unread = False
+                return b"".join(chunks)
 
 
 def _wait(scope: dict, source: str) -> float:

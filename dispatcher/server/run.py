@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -22,30 +23,33 @@ from ..store.requests_sql import REQUESTS_KEEP
 from ..worker import Worker, worker_id
 from .app import App, Services
 from .auth import Authenticator, Credentials
+from .front_end import FrontEndLimits, RateLimitedLog, fd_budget, loop_exception_handler, uvicorn_config
 from .health import WriteHealth, health_report
 from .metrics import Metrics
 from .progress import Progress, also
 from .sender import SenderProcess, run_child
 from .throttle import FailureThrottle
 
-__all__ = ["build", "serve"]
+__all__ = ["build", "serve", "server_class"]
 
 CHILD_STOP_GRACE = 5.0  # seconds the server waits for its own stop after its sender stopped cleanly
 
 log = logging.getLogger("notify.server")
 
 
-def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0) -> tuple[App, Worker, threading.Event]:
+def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0,
+          limits: FrontEndLimits = FrontEndLimits()) -> tuple[App, Worker, threading.Event]:
     """The app and an in-process worker that share one store; `wake` tells the worker a stored event waits."""
     metrics, progress = Metrics(store, clock.now), Progress()
     worker = Worker(rt, store, clock, on_attempt=also(metrics.on_attempt, progress.attempted),
                     on_ingest=metrics.on_ingest)
     wake = threading.Event()
-    return _app(rt, store, clock, metrics, progress, wake.set, lambda: worker.last_tick, interval), worker, wake
+    app = _app(rt, store, clock, metrics, progress, wake.set, lambda: worker.last_tick, interval, limits)
+    return app, worker, wake
 
 
 def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Progress, wake: Callable[[], None],
-         last_tick: Callable[[], datetime | None], interval: float) -> App:
+         last_tick: Callable[[], datetime | None], interval: float, limits: FrontEndLimits) -> App:
     writes = WriteHealth(clock.now)
 
     def health() -> dict[str, Any]:
@@ -102,11 +106,12 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),
                          throttle=FailureThrottle(now=clock.monotonic), on_failure=metrics.on_auth_failure)
-    return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout)
+    return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout,
+               max_in_flight=limits.max_in_flight)
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,
-          sender_process: bool = True) -> None:
+          sender_process: bool = True, limits: FrontEndLimits = FrontEndLimits()) -> None:
     """Run the API and the worker loop until SIGTERM/SIGINT; then finish sends and give back leases.
 
     The worker loop runs in a child process (see :mod:`.sender`), forked here before any thread
@@ -123,23 +128,22 @@ def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: s
             child.stop()
         raise
     try:
-        _serve(rt, store, clock, child, host=host, port=port, interval=interval)
+        _serve(rt, store, clock, child, host=host, port=port, interval=interval, limits=limits)
     finally:
         store.close()
 
 
 def _serve(rt: Runtime, store: Store, clock: Clock, child: SenderProcess | None, *, host: str, port: int,
-           interval: float) -> None:
-    import uvicorn
-
+           interval: float, limits: FrontEndLimits) -> None:
+    limits = fd_budget(limits)
     metrics, progress = Metrics(store, clock.now), Progress()
     sending = _Sending(rt, store, clock, metrics, interval, child, also(metrics.on_attempt, progress.attempted))
-    app = _app(rt, store, clock, metrics, progress, sending.wake, sending.last_tick, interval)
+    app = _app(rt, store, clock, metrics, progress, sending.wake, sending.last_tick, interval, limits)
     # log_config=None: uvicorn's own lines go through notify's handler (dispatcher.eventlog), JSON lines included
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
-                            log_config=None)
+    config = uvicorn_config(app, limits, host=host, port=port, on_refused=lambda status: metrics.rejected.labels(
+        str(status)).inc(), log_level="warning", lifespan="on", access_log=False, log_config=None)
     try:
-        _server_class()(config).run()
+        server_class(limits.log_interval)(config).run()
     finally:
         sending.close()
 
@@ -215,12 +219,18 @@ class _Sending:
             self.thread.join(timeout=60)
 
 
-def _server_class() -> type:
+def server_class(log_interval: float = FrontEndLimits.log_interval) -> type:
+    """uvicorn's Server as `notify serve` runs it (signals, and failed accepts logged once a minute)."""
     import uvicorn
 
     class Server(uvicorn.Server):
         """uvicorn re-raises SIGTERM after its shutdown, killing the process before the worker loop
         can finish its sends and give back its leases; here the signal only stops the server."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            # Out of descriptors, asyncio logs a traceback per failed accept, thousands a second.
+            asyncio.get_running_loop().set_exception_handler(loop_exception_handler(RateLimitedLog(log_interval)))
+            await super().startup(sockets=sockets)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
