@@ -7,7 +7,7 @@ from typing import Any
 
 
 async def call(app: Any, method: str, path: str, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
-               client: str = "192.0.2.10") -> tuple[int, dict[str, str], Any]:
+               client: str = "192.0.2.10", query: bytes = b"") -> tuple[int, dict[str, str], Any]:
     """(status, headers, decoded JSON or bytes) of one request; an exception escaping the app is a 500."""
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict] = []
@@ -18,7 +18,7 @@ async def call(app: Any, method: str, path: str, body: bytes = b"", headers: lis
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "headers": headers or [], "query_string": b"",
+    scope = {"type": "http", "method": method, "path": path, "headers": headers or [], "query_string": query,
              "client": (client, 40000)}
     try:
         await app(scope, receive, send)

@@ -7,7 +7,6 @@ import itertools
 import json
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 from dispatcher.clock import FakeClock
 from dispatcher.server.run import build
 
-from ..stage import Stage, make_stage
+from ..stage import Stage
 from ..test_server import PAYLOADS
 from .asgi import call
 
@@ -27,11 +26,6 @@ API_TOKEN = "operator-api-token-00000001"
 GRAFANA = (PAYLOADS / "grafana-firing.json").read_bytes()
 NOW = int(time.time())
 STAMP = str(NOW).encode()
-
-
-@pytest.fixture
-def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 def built(stage: Stage, **credentials: str) -> Iterator[Any]:

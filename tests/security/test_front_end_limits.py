@@ -7,13 +7,11 @@ server never answers (as it did before): no assertion is made on how long anythi
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -22,7 +20,7 @@ import requests
 from dispatcher.server.front_end import FrontEndLimits, uvicorn_config
 from dispatcher.server.run import build, server_class
 
-from ..stage import Stage, make_stage
+from ..stage import Stage
 
 TOKEN = "inbound-token-123"
 SECRET = "hmac-secret-456"
@@ -57,11 +55,6 @@ class Server:
         self.thread.join(timeout=10)
         self.worker.close()
         self.store.close()
-
-
-@pytest.fixture
-def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 @pytest.fixture

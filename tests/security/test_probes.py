@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from dispatcher.server.run import build
 
-from ..stage import Stage, make_stage
+from ..stage import Stage
 from ..test_server import Server
 from .asgi import call
 
 HOOK_TOKEN = "monitoring-hook-token-0001"
 API_TOKEN = "operator-api-token-00000001"
 METRICS_TOKEN = "prometheus-scrape-token-001"
-
-
-@pytest.fixture
-def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Iterator
 
-import pytest
 
 from channels.phone import PhoneChannel
 from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 from channels.webhook import WebhookChannel
 from dispatcher.api import ChannelConfig, Outcome, Reason
-from dispatcher.testing.providers import ProviderProxy, Recorded, Recorder, RecordingServer, Reply
+from dispatcher.testing.providers import ProviderProxy, Recorded, Recorder, Reply
 from tests.providers_fixtures import SID, isolate_env, make_address, make_notice, proxy, receiver  # noqa: F401
-from tests.stage import Stage, make_stage
+from tests.stage import Stage
 
 DEADLINE = 0.3
 DRIP = 0.05  # a byte every 50 ms: an answer of ~100 bytes would take ~5 s
@@ -99,11 +97,6 @@ class ByPath(Recorder):
     def take(self, request: Recorded) -> Reply:
         super().take(request)
         return next(reply for suffix, reply in self.replies.items() if request.path.endswith(suffix))
-
-
-@pytest.fixture
-def stage(config_dir, tmp_path, monkeypatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 def test_a_call_past_the_deadline_is_recorded_possibly_delivered_and_the_fallback_is_tried(

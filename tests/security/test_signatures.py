@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -17,7 +16,7 @@ import requests
 
 from dispatcher.clock import FakeClock
 
-from ..stage import Stage, make_stage
+from ..stage import Stage
 from ..test_server import PAYLOADS, Server, alertmanager, sent
 from . import signing
 
@@ -25,11 +24,6 @@ HOOK_TOKEN = "monitoring-hook-token-0001"
 SECRET = "shared-hmac-secret-00000001"
 API_TOKEN = "operator-api-token-00000001"
 OUTAGE = json.dumps({"class": "outage", "summary": "API returns 503 for all tenants"}).encode()
-
-
-@pytest.fixture
-def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 @pytest.fixture

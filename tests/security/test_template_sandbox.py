@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -21,18 +20,13 @@ from jinja2.sandbox import SecurityError
 from dispatcher.cli import main
 from dispatcher.rendering import Renderer, TemplateError, sample_context
 from dispatcher.settings import load_settings
-from tests.stage import Stage, make_stage
+from tests.stage import Stage
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def attack(marker: Path) -> str:
     return "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}\n"
-
-
-@pytest.fixture
-def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 def test_the_cycler_globals_escape_raises_a_sandbox_security_error(tmp_path: Path) -> None:

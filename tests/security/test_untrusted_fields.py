@@ -8,16 +8,13 @@ email and the operator's `notify status`.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterator
 
-import pytest
 from click.testing import CliRunner
 
 from dispatcher.api import Span
 from dispatcher.cli import main
 from tests.providers_fixtures import proxy  # noqa: F401 - fixture
-from tests.stage import Stage, make_stage
+from tests.stage import Stage
 
 BIDI = "\u202e"
 HOSTILE = {
@@ -30,11 +27,6 @@ TEMPLATE = (":rotating_light: *Security* `{{ incident.id }}`\n"
             "{{ incident.summary }}\n"
             "Coordinate in #security-alerts.\n")
 WJ = "\u2060"  # word joiner: breaks @here and bare links without changing what a reader sees
-
-
-@pytest.fixture
-def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 def slack_bodies(stage: Stage) -> list[dict]:

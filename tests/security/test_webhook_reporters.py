@@ -14,15 +14,10 @@ from typing import Iterator
 import pytest
 
 from tests.helpers import replace_in
-from tests.stage import Stage, make_stage
+from tests.stage import Stage
 from tests.test_server import SECRET, TOKEN, Server
 
 ATTACKER = "attacker@evil.example"
-
-
-@pytest.fixture
-def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
 @pytest.fixture
