@@ -6,14 +6,17 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+
+from .helpers import make_private
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No NOTIFY_* leaks in from the developer's shell; state and cwd are private to the test."""
     for name in list(os.environ):
         if name.startswith("NOTIFY_") or name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
@@ -22,7 +25,11 @@ def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.setenv("XDG_STATE_HOME", str(work / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(work / "cache"))
     monkeypatch.chdir(work)
-    return work
+    # Files a test writes (.env, a config in the working directory) are the user's own and not writable by
+    # others, as notify requires of them, whatever umask the run was started with (002 is common).
+    umask = os.umask(0o022)
+    yield work
+    os.umask(umask)
 
 
 @pytest.fixture
@@ -33,6 +40,7 @@ def config_dir(tmp_path: Path) -> Path:
     for name in ("contacts.toml", "policy.toml"):
         shutil.copy(REPO / name, target / name)
     shutil.copytree(REPO / "templates", target / "templates")
+    make_private(target)  # a copy keeps the checkout's modes, which a umask of 002 leaves group-writable
     return target
 
 

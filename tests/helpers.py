@@ -19,3 +19,10 @@ CONFIGURED = {"NOTIFY_EMAIL_URL": "mailto://127.0.0.1:2525?from=notify@teamflow.
               "NOTIFY_SLACK_URL": "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
               "NOTIFY_SMS_URL": f"twilio://{SID}:token@+15550100000",
               "NOTIFY_PHONE_URL": f"twilio://{SID}:token@+15550100000?method=call"}
+
+
+def make_private(root: Path) -> None:
+    """Remove group and other write bits below `root`, whatever the checkout's or the process's umask:
+    notify ignores a working-directory configuration others can write."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o022)

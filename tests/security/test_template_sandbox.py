@@ -20,6 +20,7 @@ from jinja2.sandbox import SecurityError
 from dispatcher.cli import main
 from dispatcher.rendering import Renderer, TemplateError, sample_context
 from dispatcher.settings import load_settings
+from tests.helpers import make_private
 from tests.stage import Stage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,6 +68,7 @@ def working_config(cwd: Path) -> None:
     shutil.copy(REPO / "contacts.toml", cwd / "contacts.toml")
     (cwd / "templates" / "security").mkdir(parents=True)
     (cwd / "templates" / "security" / "sms.text.j2").write_text("FROM THE WORKING DIRECTORY {{ incident.id }}\n")
+    make_private(cwd)  # private whatever the checkout's modes and the umask; each test loosens what it tests
 
 
 WHO = ["security", "--incident", "SEC-2026-001", "--summary", "x", "--dry-run", "--show"]
