@@ -143,9 +143,6 @@ class Authenticator:
 
     def before_body(self, head: RequestHead) -> Admission:
         """Decide what the headers alone decide; raise Refusal, or admit (maybe pending a signature check)."""
-        if (wait := self.throttle.blocked_for(head.client)) > 0:
-            raise Refusal(429, f"too many failed authentications from {head.client}; retry in {wait:.0f} s",
-                          retry_after=wait)
         access = access_of(head.method, head.path)
         if self.credentials is None:
             return Admission(details=True)
@@ -199,8 +196,18 @@ class Authenticator:
                            f"<{needed[access]}>")
 
     def _failed(self, head: RequestHead, access: str) -> None:
+        """Count a failed authentication; once its address has failed too often, answer 429, not 401.
+
+        Only failures are slowed: a request with a valid credential from the same address (monitoring
+        behind the same proxy as a guesser) is still let in, so nobody can hold up pages by failing
+        on purpose. Guessing is made hopeless by the credentials' length (16 characters at least).
+        """
+        wait = self.throttle.blocked_for(head.client)
         self.throttle.failed(head.client)
         self.on_failure(access)
+        if wait > 0:
+            raise Refusal(429, f"too many failed authentications from {head.client}; retry in {wait:.0f} s",
+                          retry_after=wait)
 
     def _verified_signature(self, head: RequestHead, body: bytes) -> tuple[str, str]:
         headers, secrets = head.headers, self.credentials.hmac_secrets  # type: ignore[union-attr]

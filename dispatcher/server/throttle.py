@@ -11,9 +11,9 @@ __all__ = ["FailureThrottle"]
 class FailureThrottle:
     """Counts failed authentications per client address in fixed windows.
 
-    Once an address has failed `limit` times within `window` seconds, every request from it is
-    refused until that window ends, whatever credentials it carries: a refusal that depended on
-    them would tell a guesser when a guess was right. At most `tracked` addresses are remembered
+    Once an address has failed `limit` times within `window` seconds, its further failures are
+    answered 429 until that window ends (the authenticator lets a valid credential in regardless:
+    pages must not wait for someone else's failures). At most `tracked` addresses are remembered
     (the oldest windows are dropped first), so a flood from many addresses cannot fill memory.
     """
 
