@@ -203,13 +203,21 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings() -> Any:
-    """The settings, or exit 2 naming every variable that is wrong (nothing is done with half of them)."""
+    """The settings, or exit 2 naming every variable that is wrong (nothing is done with half of them).
+
+    Read once per command: the clock asks for them too, and reading means the environment, `.env`
+    and the secrets directory again.
+    """
+    meta = _meta()
+    if "notify.settings" in meta:
+        return meta["notify.settings"]
     settings, problems = _settings_and_problems()
     if problems:
         for problem in problems:
             click.echo(f"error: {problem.key}: {problem.message}", err=True)
         _fail("settings rejected; nothing was done", problems)
     _set_clock(settings)
+    meta["notify.settings"] = settings
     return settings
 
 
