@@ -227,29 +227,20 @@ def _settings_and_problems() -> tuple[Any, list[Any]]:
     `notify check` reports those problems beside everything else it finds; the other
     commands refuse to run on them (:func:`_settings`).
     """
-    from dataclasses import fields
+    from pydantic import ValidationError
 
-    from .settings import Settings, load_settings
+    from .settings import Settings, load_settings, setting_errors
 
     try:
         settings = load_settings()
         _announce_working_directory(settings)
         return settings, []
-    except ValueError as exc:  # pydantic's ValidationError is one; pydantic is imported only if it was used
-        from pydantic import ValidationError
-
-        if not isinstance(exc, ValidationError):
-            raise
+    except ValidationError as exc:
         from .problems import error
 
-        problems, invalid = [], set()
-        for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "?"
-            invalid.add(name)
-            variable = name if name.isupper() else f"NOTIFY_{name.upper()}"
-            shown = "" if "url" in name or "secret" in name or "token" in name else f" (got {err.get('input')!r})"
-            problems.append(error("settings", variable, f"{err['msg']}{shown}"))
-        defaults = {item.name: item.default for item in fields(Settings) if item.name in invalid}
+        invalid = setting_errors(exc)
+        problems = [error("settings", variable, message) for _, variable, message in invalid]
+        defaults = {name: Settings.model_fields[name].default for name, _, _ in invalid if name in Settings.model_fields}
         return load_settings(**defaults), problems
 
 
