@@ -16,18 +16,25 @@ from __future__ import annotations
 from tenacity import RetryCallState, Retrying
 from tenacity.wait import wait_base
 
-__all__ = ["next_wait", "wait_retry_after"]
+__all__ = ["after", "next_wait", "wait_retry_after"]
 
 
-def next_wait(retrying: Retrying, attempt_number: int, *, result: object = None,
-              error: BaseException | None = None) -> float | None:
-    """Seconds until the next attempt after attempt `attempt_number` ended so; None when there is none."""
+def after(retrying: Retrying, attempt_number: int, *, result: object = None,
+          error: BaseException | None = None) -> RetryCallState:
+    """Tenacity's state once attempt `attempt_number` ended with `result` (or raised `error`)."""
     state = RetryCallState(retrying, None, (), {})
     state.attempt_number = attempt_number
     if error is None:
         state.set_result(result)
     else:
         state.set_exception((type(error), error, error.__traceback__))
+    return state
+
+
+def next_wait(retrying: Retrying, attempt_number: int, *, result: object = None,
+              error: BaseException | None = None) -> float | None:
+    """Seconds until the next attempt after attempt `attempt_number` ended so; None when there is none."""
+    state = after(retrying, attempt_number, result=result, error=error)
     if not retrying.retry(state) or retrying.stop(state):  # the order of tenacity's own decision
         return None
     return retrying.wait(state)
