@@ -4,8 +4,9 @@ Deliveries are leased from the store before they are sent, so two processes
 never send the same row; leases are renewed while the sends run, so a slow send
 is never taken over as if its sender had died. Each attempt is recorded with
 its outcome before the next one starts. A transient failure (5xx, 429, timeout, connection) is due
-again after an exponential backoff with jitter, or the provider's Retry-After;
-a permanent one stops at once. After the last attempt, the recipient's next
+again after an exponential backoff with jitter, or the provider's Retry-After when longer;
+a permanent one stops at once. The schedule is tenacity's (:class:`RetryPolicy`), asked with
+the attempt number the outbox persists, so a restarted worker resumes it where it was. After the last attempt, the recipient's next
 channel is planned as a fallback that says whom it stands in for.
 
 Two ways to drive it: :meth:`Sender.send_now` (a CLI command: every row at
@@ -17,12 +18,14 @@ per tick, retries rescheduled in the store, no sleeping).
 from __future__ import annotations
 
 import logging
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Callable, Iterable
+
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
 from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
 from .clock import Clock
@@ -30,6 +33,7 @@ from .directory import carries_credential
 from .eventlog import emit
 from .lease_keeper import LeaseKeeper
 from .registry import Registry, carries_own_url, refuse
+from .retries import next_wait, wait_retry_after
 from .store import AttemptRow, DeliveryRow, Store
 
 __all__ = ["Composer", "RetryPolicy", "Sender"]
@@ -42,17 +46,27 @@ Composer = Callable[[DeliveryRow], tuple[Notice, str | None]]
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """A delivery's retries, as tenacity: transient outcomes only, `attempts` in all, exponential backoff
+    with up to `initial_wait` of jitter, or longer when the provider's Retry-After asks; never over `max_wait`."""
+
     attempts: int = 4
     initial_wait: float = 1.0
     max_wait: float = 60.0
-    jitter: Callable[[], float] = field(default=random.random, compare=False)
 
-    def delay(self, attempt_no: int, result: DeliveryResult) -> float:
-        """Seconds before the next try: the provider's Retry-After (capped), else backoff plus jitter."""
-        if result.retry_after is not None:
-            return min(max(result.retry_after, 0.0), self.max_wait)
-        backoff = self.initial_wait * 2 ** max(attempt_no - 1, 0)
-        return min(backoff + self.jitter() * self.initial_wait, self.max_wait)
+    @cached_property
+    def retrying(self) -> Retrying:
+        """The schedule; its sleep is never called: the outbox keeps the due time, the caller its clock."""
+        backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait, jitter=self.initial_wait)
+        return Retrying(retry=retry_if_result(_transient), stop=stop_after_attempt(self.attempts),
+                        wait=wait_retry_after(backoff, self.max_wait))
+
+    def delay(self, attempt_no: int, result: DeliveryResult) -> float | None:
+        """Seconds before the attempt after `attempt_no` (the number the outbox persisted); None: it was the last."""
+        return next_wait(self.retrying, attempt_no, result=result)
+
+
+def _transient(result: DeliveryResult) -> bool:
+    return result.outcome is Outcome.FAILED_TRANSIENT
 
 
 @dataclass
@@ -153,8 +167,8 @@ class Sender:
         started = self.clock.monotonic()
         result = self._call_channel(row, notice)
         latency_ms = (self.clock.monotonic() - started) * 1000
-        final = result.outcome is not Outcome.FAILED_TRANSIENT or attempt_no >= self.retry.attempts
-        wait = None if final else self.retry.delay(attempt_no, result)
+        wait = self.retry.delay(attempt_no, result)
+        final = wait is None
         due = None if wait is None else (self.clock.now() + timedelta(seconds=wait)).isoformat()
         self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
                                   final_status=result.outcome.value if final else None, next_attempt_at=due)

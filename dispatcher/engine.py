@@ -257,7 +257,7 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                 incidents: Callable[[str], Incident],
                 on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
     """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
-    from .delivery import RetryPolicy, Sender  # tenacity-free, but only commands that send need it
+    from .delivery import RetryPolicy, Sender  # tenacity and the channels: only commands that send need them
 
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
         channel = registry.get(row.channel)

@@ -15,7 +15,8 @@ answers at once (see :mod:`dispatcher.server.app`); a worker then runs
 - every write about a row is conditional on still holding it, and the hold is
   renewed every 10 s of a batch: an owner that stalled past its lease learns
   that another took over, and stops;
-- a row that fails is kept with its error, tried again after 2, 4, 8 ... 60 s,
+- a row that fails is kept with its error, tried again after 2, 4, 8 ... 60 s
+  (tenacity's schedule, asked with the attempt number the row keeps),
   and after GIVE_UP_AFTER attempts kept for inspection but no longer tried
   (counted as given up in /healthz and /metrics; it no longer holds up its
   group). A row whose body no longer parses is given up at once: retrying
@@ -29,11 +30,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
+from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
 from .clock import Clock
 from .engine import Runtime
 from .eventlog import emit
 from .hooks.model import PayloadError, parse
 from .ingest import ingest, log_ingested
+from .retries import after, next_wait
 from .store import InboxRow, Store, StoreError, StoreRejected
 from .store.inbox_sql import GIVE_UP_AFTER
 
@@ -46,9 +50,16 @@ RENEW_EVERY = timedelta(seconds=10)  # a batch renews its hold this often, so ea
 BATCHES_PER_TICK = 16  # a full tick handles at most this many batches, then fires timers and sends
 
 
+# A failed webhook is tried again after 2, 4, 8, 16, 32, then 60 s (a passing store hiccup costs seconds),
+# GIVE_UP_AFTER times in all, unless no retry can change it. Asked with the attempt number the row keeps.
+NEVER_CHANGES = (PayloadError, UnicodeError, StoreRejected)  # a body that no longer parses, a value refused for good
+RETRIES = Retrying(retry=retry_if_not_exception_type(NEVER_CHANGES), stop=stop_after_attempt(GIVE_UP_AFTER),
+                   wait=wait_exponential(multiplier=2, max=60))
+
+
 def retry_delay(attempt: int) -> timedelta:
-    """After the n-th failed attempt: 2, 4, 8, 16, 32, then 60 s (a passing store hiccup costs seconds)."""
-    return timedelta(seconds=min(60, 2 ** attempt))
+    """The wait RETRIES sets after the n-th failed attempt (were it to retry)."""
+    return timedelta(seconds=RETRIES.wait(after(RETRIES, attempt, error=RuntimeError())))
 
 
 @dataclass
@@ -108,8 +119,8 @@ class Inbox:
         attempt = row.attempts + 1
         # A value the store refuses for good is this webhook's problem, not an outage: given up at once.
         self.store_failures += isinstance(exc, StoreError) and not isinstance(exc, StoreRejected)
-        never = isinstance(exc, (PayloadError, UnicodeError, StoreRejected))  # no retry can change it
-        retry_at = None if never else self.clock.now() + retry_delay(attempt)
+        wait = next_wait(RETRIES, attempt, error=exc)
+        retry_at = None if wait is None else self.clock.now() + timedelta(seconds=wait)
         reason = f"{type(exc).__name__}: {exc}"[:500]
         try:
             ours = self.store.inbox_failed(row.id, self.owner, reason, retry_at.isoformat() if retry_at else None)
@@ -119,11 +130,11 @@ class Inbox:
             raise
         if not ours:
             return self._lost(row)
-        given_up = never or attempt >= GIVE_UP_AFTER
+        given_up, never = retry_at is None, isinstance(exc, NEVER_CHANGES)
         emit("inbox.given-up" if given_up else "inbox.retrying", None,
              level=logging.ERROR if given_up else logging.WARNING, inbox_event=row.id,
              source=row.source, received=row.received, group=row.dedup_key, attempts=attempt,
-             retry_at=None if given_up else retry_at.isoformat(),
+             retry_at=retry_at.isoformat() if retry_at else None,
              why="it never will be as it is" if never else None, reason=reason)
         return False
 

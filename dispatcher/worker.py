@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fixed
+
 from .clock import Clock
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
@@ -142,28 +144,31 @@ class Worker:
         is not slowed by a timer scan per wake.
         """
         wake = wake or stop
-        next_tick = 0.0
+        self._next_tick = 0.0
+        # A database restart or failover: log, wait an interval (less when woken) and go on, until stopped.
+        through_outages = Retrying(retry=retry_if_exception_type(StoreError), wait=wait_fixed(interval),
+                                   stop=lambda _: stop.is_set(), sleep=lambda seconds: _rest(wake, stop, seconds),
+                                   before_sleep=self._store_unavailable, retry_error_callback=lambda _: 0.0)
         try:
             while not stop.is_set():
-                try:
-                    more = False
-                    if time.monotonic() >= next_tick:
-                        self.tick()
-                        next_tick = time.monotonic() + interval
-                    else:  # one batch of webhooks and their pages, then (without a pause) the next
-                        more = self.drain_inbox() > 0
-                        if not more:
-                            self.send_due()
-                    pause = 0.0 if more else self._pause(min(interval, max(next_tick - time.monotonic(), 0.0)))
-                except StoreError as exc:  # a database restart or failover: keep the loop, try again soon
-                    log.error("store unavailable, retrying in %.1f s: %s", interval, exc)
-                    self.store_errors += 1
-                    pause = interval
-                wake.wait(pause)
-                if wake is not stop:
-                    wake.clear()
+                _rest(wake, stop, through_outages(self._turn, interval))
         finally:
             self.close()
+
+    def _turn(self, interval: float) -> float:
+        """A full tick when one is due, else one batch of webhooks or the due sends; returns the pause after it."""
+        if time.monotonic() >= self._next_tick:
+            self.tick()
+            self._next_tick = time.monotonic() + interval
+        elif self.drain_inbox() > 0:
+            return 0.0  # one batch of webhooks and their pages, then (without a pause) the next
+        else:
+            self.send_due()
+        return self._pause(min(interval, max(self._next_tick - time.monotonic(), 0.0)))
+
+    def _store_unavailable(self, state: RetryCallState) -> None:
+        log.error("store unavailable, retrying in %.1f s: %s", state.next_action.sleep, state.outcome.exception())
+        self.store_errors += 1
 
     def _pause(self, interval: float) -> float:
         due = self.store.next_due()
@@ -179,6 +184,13 @@ class Worker:
         except StoreError as exc:  # the store is gone: our leases expire on their own
             log.warning("could not release leases: %s", exc)
         self.registry.close()
+
+
+def _rest(wake: threading.Event, stop: threading.Event, seconds: float) -> None:
+    """Pause until a wake (or the stop) or for `seconds`; a wake is used up by the pause it cut short."""
+    wake.wait(seconds)
+    if wake is not stop:
+        wake.clear()
 
 
 def stop_on_signals() -> threading.Event:

@@ -1,49 +1,29 @@
-"""The email channel writes its messages out directly; a mail reader sees what EmailMessage would have made.
+"""What a mail reader sees of a notice: the headers we set, one text part (and an HTML alternative), nothing injected.
 
-`reference` is the builder the channel used before (email.message.EmailMessage,
-SMTP policy, 7bit-safe); each case parses both messages as a mail client does
-and compares every header, the structure, the transfer encodings and the bodies.
+Each case is parsed back as a mail client does; hostile values (CR/LF in a subject, an incident
+id or a display name) must stay text on their own header line, never start a header of their own.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import datetime, timezone
-from email.headerregistry import Address as MailAddress
-from email.message import EmailMessage
 
 import pytest
 
-from channels.email import MAIL_POLICY, SmtpSettings, _one_line, build_message
+from channels.email import SmtpSettings, build_message
 from dispatcher.api import Notice
 
-
-def reference(notice: Notice, recipient: str, settings: SmtpSettings, drill: bool, date: str, msgid: str) -> bytes:
-    msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = MailAddress(display_name=settings.from_name, addr_spec=settings.from_addr)
-    msg["To"] = MailAddress(addr_spec=recipient)
-    msg["Subject"] = _one_line(notice.subject)
-    msg["Date"] = date
-    msg["Message-ID"] = msgid
-    msg["X-Notify-Incident"] = _one_line(notice.incident_id)
-    msg["X-Notify-Step"] = str(notice.step)
-    msg["Auto-Submitted"] = "auto-generated"
-    if drill or notice.drill:
-        msg["X-Notify-Drill"] = "yes"
-    msg.set_content(notice.text)
-    if notice.html:
-        msg.add_alternative(notice.html, subtype="html")
-    return msg.as_bytes(policy=MAIL_POLICY)
-
-
 LONG = "word " * 40
+# (display name, subject, text, html, drill)
 CASES = [
     ("notify", "[P1] API returns 503", "API down since 03:12 UTC.", "<p>API <b>down</b></p>", False),
     ("notify", "short", "one line", None, False),
     ("Störungsmelder", "Störung: Zahlung ✗", "Bitte prüfen.\n.leading dot stays", None, False),
     ('Ops "Team", Berlin: on-call', "subject", "text", "<p>x</p>", True),
-    ("notify", "x\r\nBcc: evil@x", "body\r\nwith CRLF\rand CR", "<p>\r\n</p>", False),
+    ("notify\r\nBcc: evil@x", "x\r\nBcc: evil@x", "body\r\nwith CRLF\rand CR", "<p>\r\n</p>", False),
     ("notify", LONG + "end of a very long subject line", LONG + "\n" + "x" * 200, "<p>" + "y" * 300 + "</p>", False),
     ("notify", "ünïcödé " * 20, "ünïcödé " * 50, "<p>" + "ü" * 100 + "</p>", False),
     ("notify", "=?utf-8?q?looks_encoded?=", "--===============1234==\nnot a boundary", "<p>.</p>", False),
@@ -54,36 +34,44 @@ CASES = [
 ]
 
 
+def one_line(value: str) -> str:
+    return re.sub(r"[\r\n]+", " ", value).strip()
+
+
+def lines_of(text: str) -> str:
+    """A text part as a reader gets it back: line ends normalised, ending in one."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
 @pytest.mark.parametrize("name, subject, text, html, drill", CASES)
-def test_a_mail_reader_sees_the_same_message(name: str, subject: str, text: str, html: str | None,
-                                             drill: bool) -> None:
+def test_a_mail_reader_sees_the_notice_and_nothing_injected(name: str, subject: str, text: str, html: str | None,
+                                                            drill: bool) -> None:
     settings = SmtpSettings("smtp.example.com", 25, "insecure", "notify@teamflow.example", name)
-    notice = Notice(f"SEC-2026-001{'x' if drill else ''}", "security", 2, subject, text, html, drill=drill)
+    notice = Notice("SEC-2026-001\r\nX-Evil: 1", "security", 2, subject, text, html, drill=drill)
     ours = build_message(notice, "oncall@example.com", settings)
-    parsed_ours = email.message_from_bytes(ours.data, policy=email.policy.default)
-    date, msgid = parsed_ours["Date"], ours.message_id
-    theirs = reference(notice, "oncall@example.com", settings, False, date, msgid)
-    parsed_theirs = email.message_from_bytes(theirs, policy=email.policy.default)
+    parsed = email.message_from_bytes(ours.data, policy=email.policy.default)
 
     assert ours.data.endswith(b"\r\n") and b"\n" not in ours.data.replace(b"\r\n", b"")
     assert max(len(line) for line in ours.data.split(b"\r\n")) <= 998
-    header_block = ours.data.split(b"\r\n\r\n", 1)[0]
-    assert max(len(line) for line in header_block.split(b"\r\n") if not line.startswith(b"From:")) <= 78
-    assert all(byte < 128 for byte in ours.data)
-    assert _headers(parsed_ours) == _headers(parsed_theirs)
-    assert _parts(parsed_ours) == _parts(parsed_theirs)
-    assert str(parsed_ours["Message-ID"]) == msgid
-
-
-def _headers(message) -> list[tuple[str, str]]:
-    skip = {"content-type", "content-transfer-encoding", "mime-version"}
-    return sorted((k, str(v)) for k, v in message.items() if k.lower() not in skip)
-
-
-def _parts(message) -> list[tuple]:
-    return [(part.get_content_type(), part.get_content_charset(), part.get("Content-Transfer-Encoding"),
-             part.get_content() if not part.is_multipart() else None)
-            for part in message.walk()]
+    if len(name) < 70:  # a display name with no space to fold at stays one long line (within 998)
+        assert max(len(line) for line in ours.data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")) <= 78  # folded
+    assert all(byte < 128 for byte in ours.data)  # 7bit: we never negotiate 8BITMIME
+    expected = ["From", "To", "Subject", "Date", "Message-ID", "X-Notify-Incident", "X-Notify-Step",
+                "Auto-Submitted"] + (["X-Notify-Drill"] if drill else []) + ["MIME-Version", "Content-Type"]
+    assert sorted(k for k in parsed.keys() if k != "Content-Transfer-Encoding") == sorted(expected)  # each once
+    assert parsed["From"].addresses[0].addr_spec == "notify@teamflow.example"
+    assert parsed["From"].addresses[0].display_name == one_line(name)
+    assert str(parsed["To"]) == "oncall@example.com"
+    # Text shaped like an RFC 2047 encoded word is decoded by the reader: shown differently, still one header.
+    assert str(parsed["Subject"]) == ("looks encoded" if subject.startswith("=?") else one_line(subject))
+    assert str(parsed["X-Notify-Incident"]) == "SEC-2026-001 X-Evil: 1"
+    assert (str(parsed["X-Notify-Step"]), str(parsed["Message-ID"])) == ("2", ours.message_id)
+    texts = [(p.get_content_type(), p.get_content_charset(), lines_of(p.get_content())) for p in parsed.walk()
+             if not p.is_multipart()]
+    assert texts == [("text/plain", "utf-8", lines_of(text))] + (
+        [("text/html", "utf-8", lines_of(html))] if html else [])
+    assert parsed.get_content_type() == ("multipart/alternative" if html else "text/plain")
 
 
 def test_the_date_is_now_and_ids_are_unique() -> None:
