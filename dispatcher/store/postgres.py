@@ -157,16 +157,14 @@ class PostgresStore(InboxViews, RequestSeals):
     def _write(self, work: Callable[[psycopg.Connection], T]) -> T:
         """Run `work` in one transaction; a deadlock victim is rolled back whole and run again."""
         work = self._sealing(work)  # this thread's signed request, recorded with its effect (see requests_sql)
-        for attempt in range(1, _RETRIES + 1):
-            with self._connection() as conn:
-                try:
-                    with conn.transaction():
-                        return work(conn)
-                except _RETRYABLE:
-                    if attempt == _RETRIES:
-                        raise
-            time.sleep(0.01 * attempt)
-        raise AssertionError("unreachable")
+
+        with self._connection() as conn:  # retried inside: its error wrapper would hide the deadlock
+
+            def transaction() -> T:
+                with conn.transaction():
+                    return work(conn)
+
+            return _deadlock_retries()(transaction)
 
     def _statement(self, query: str, args: Iterable[Any] = ()) -> tuple[int, list[tuple]]:
         """One write statement, atomic on its own: one round trip, no BEGIN/COMMIT around it; (rowcount, rows).
@@ -174,16 +172,13 @@ class PostgresStore(InboxViews, RequestSeals):
         The outbox's hot path (claim, record_attempt, heartbeat) is written as single statements,
         because every round trip is latency a busy worker pays once per row.
         """
-        for attempt in range(1, _RETRIES + 1):
-            with self._connection() as conn:
-                try:
-                    cursor = conn.execute(query, tuple(args))
-                    return cursor.rowcount, cursor.fetchall() if cursor.description else []
-                except _RETRYABLE:
-                    if attempt == _RETRIES:
-                        raise
-            time.sleep(0.01 * attempt)
-        raise AssertionError("unreachable")
+        with self._connection() as conn:
+
+            def statement() -> tuple[int, list[tuple]]:
+                cursor = conn.execute(query, tuple(args))
+                return cursor.rowcount, cursor.fetchall() if cursor.description else []
+
+            return _deadlock_retries()(statement)
 
     def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple]:
         with self._connection() as conn:
@@ -514,6 +509,15 @@ class PostgresStore(InboxViews, RequestSeals):
 # -- connections ------------------------------------------------------------------------
 
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+
+def _deadlock_retries() -> Any:
+    """A fresh tenacity schedule (its state is per call): a deadlock victim, rolled back whole, runs again
+    after 10, then 20 ms; the third failure is raised."""
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
+
+    return Retrying(retry=retry_if_exception_type(_RETRYABLE), stop=stop_after_attempt(_RETRIES),
+                    wait=wait_incrementing(start=0.01, increment=0.01), reraise=True)
 
 
 class _Pool:
