@@ -1,17 +1,14 @@
-"""A private on-disk cache of work derived from files: compiled templates, validated configuration.
+"""A private on-disk cache: what is left of it is channel discovery's (dispatcher/registry.py).
 
-Start-up is most of what a paging command costs: compiling 175 templates and
-building pydantic's validators take longer than sending the pages. Both are
-pure functions of files that rarely change, so their results are kept here,
-keyed by a hash of everything they derive from (the files' bytes and notify's
-own code): an edited file or an upgraded notify is a miss, never a stale hit.
+Configuration files are validated every run and templates are compiled through
+jinja2's own bytecode cache (dispatcher/rendering.py), so this module goes as
+soon as registry.py reads entry points through importlib.metadata alone.
 
-The cache only ever saves time. Any failure to find, read or write it falls
-back to doing the work, silently. Like Python's ``__pycache__`` it holds
-pickles and bytecode, so it is used only when the directory belongs to this
-user and nobody else can write to it. Where: ``NOTIFY_CACHE_DIR``, else
+Any failure to find, read or write the cache falls back to doing the work,
+silently. It holds pickles, so it is used only when the directory belongs to
+this user and nobody else can write to it. Where: ``NOTIFY_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/notify``, else ``~/.cache/notify``; ``NOTIFY_CACHE_DIR=off``
-turns it off. It never holds a setting's value: settings are read fresh every run.
+turns it off.
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_dir", "code_stamp", "content_key", "load", "package_stamp", "save", "write_atomically"]
+__all__ = ["cache_dir", "code_stamp", "content_key", "load", "save"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _code_stamp: str | None = None
@@ -42,23 +39,6 @@ def code_stamp() -> str:
                     digest.update(f"{root}/{name}:{info.st_size}:{info.st_mtime_ns}\n".encode())
         _code_stamp = digest.hexdigest()[:16]
     return _code_stamp
-
-
-def package_stamp(name: str) -> str:
-    """Which version of an installed package is there, without importing it: its __init__'s path, size, time.
-
-    For entries that depend on a library's behaviour (pydantic's validation, jinja2's
-    compiler): an upgrade replaces the file, and the entries with it.
-    """
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(name)
-        origin = spec.origin if spec else None
-        info = os.stat(origin) if origin else None
-    except (ImportError, OSError, ValueError):
-        return f"{name}: not found"
-    return f"{origin}:{info.st_size}:{info.st_mtime_ns}" if info else f"{name}: not found"
 
 
 def cache_dir(kind: str) -> Path | None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import cache
 from .config import ConfigPaths, resolve_config
 from .api import Channel, TargetKind, mask_secrets
 from .directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
@@ -131,31 +130,11 @@ def _check_store(settings: Settings) -> list[Problem]:
 
 
 def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
-    """Render every template of every class with sample contexts, or recall the result for the same files.
+    """Render every template of every class with sample contexts."""
+    from .rendering import Renderer  # jinja2 only for the commands that render
 
-    Rendering all of them is most of the check's time, and its result depends only
-    on the template files, the classes, notify's code (the samples are code), jinja
-    and the working directory (problems name files relative to it).
-    """
-    classes = list(policy.classes)
-    key = _templates_key(paths.template_dirs, classes)
-    found = cache.load("template-check", key)
-    if found is None:
-        from .rendering import Renderer  # jinja2 only when the templates changed
-
-        found = [(p.file, p.line, p.message) for p in Renderer(paths.template_dirs).check(classes)]
-        cache.save("template-check", key, found)
-    return [error(file, f"line {line}" if line else "", message) for file, line, message in found]
-
-
-def _templates_key(template_dirs: Iterable[Path], classes: list[str]) -> str:
-    parts: list[bytes | str] = [str(Path.cwd()), *classes, cache.package_stamp("jinja2")]
-    for directory in template_dirs:
-        parts.append(str(directory))
-        if directory.is_dir():
-            for path in sorted(directory.rglob("*.j2")):
-                parts += [path.relative_to(directory).as_posix(), path.read_bytes()]
-    return cache.content_key(*parts)
+    return [error(p.file, f"line {p.line}" if p.line else "", p.message)
+            for p in Renderer(paths.template_dirs).check(list(policy.classes))]
 
 
 def channels_used(policy: Policy, directory: Directory | None) -> dict[str, list[str]]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import date, datetime, time, timedelta
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
 from .api import mask_url
-from .problems import ConfigError, Problem, error, note
-from .validation import FORBID_EXTRA, Check, Rules, cached_check, pydantic_problems, validate
+from .problems import ConfigError, Problem, error, note, pydantic_problems
 
 __all__ = ["Directory", "Person", "carries_credential", "check_directory", "load_directory", "load_toml"]
 
@@ -79,36 +79,37 @@ def _reporter(value: str) -> str:
     return _email(value).lower() if "@" in value else _domain(value)
 
 
-Phone = Annotated[str, Check(_e164)]
-Email = Annotated[str, Check(_email)]
-RoutingKey = Annotated[str, Check(_routing_key)]
+Phone = Annotated[str, AfterValidator(_e164)]
+Email = Annotated[str, AfterValidator(_email)]
+RoutingKey = Annotated[str, AfterValidator(_routing_key)]
 ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-# Every table of contacts.toml is one of these frozen dataclasses; an unknown key is an error.
-_table = dataclass(frozen=True, kw_only=True)
 
 
-@_table
-class Role:
-    __pydantic_config__ = FORBID_EXTRA
+class Table(BaseModel):
+    """A table of a configuration file: a value that never changes once loaded; an unknown key is an error
+    (a typo must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(Table):
     title: str
-    level: Annotated[int, Rules(ge=1, le=4)]
+    level: int = Field(ge=1, le=4)
     handles: str = ""
 
 
-@_table
-class Person:
-    __pydantic_config__ = FORBID_EXTRA
+class Person(Table):
     name: str
-    roles: list[str] = field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
     email: Email | None = None
     phone: Phone | None = None
-    slack: Annotated[str, Check(_slack_member)] | None = None
+    slack: Annotated[str, AfterValidator(_slack_member)] | None = None
     apprise: str | None = None  # a personal apprise URL (Opsgenie, Telegram...)
     # This person's pages go to their own PagerDuty service (a secret: kept out of reprs).
-    pagerduty_routing_key: RoutingKey | None = field(default=None, repr=False)
+    pagerduty_routing_key: RoutingKey | None = Field(default=None, repr=False)
     login: str | None = None  # their login name, so `notify ack` without --by knows them
-    channels: list[ChannelName] = field(default_factory=lambda: ["email"])
+    channels: list[ChannelName] = Field(default_factory=lambda: ["email"])
 
     def target(self, channel: str) -> str | None:
         """This person's address on a channel as it may be shown and stored, or None when they have none there.
@@ -126,94 +127,76 @@ class Person:
                 "slack": self.slack, "apprise": self.apprise}.get(channel)
 
 
-@_table
-class Slot:
-    __pydantic_config__ = FORBID_EXTRA
+class Slot(Table):
     title: str
     phone: Phone | None = None  # the shared on-call number whoever is on duty carries
     role: str | None = None
-    members: Annotated[list[str], Rules(min_length=1)]
+    members: list[str] = Field(min_length=1)
     # Pages through this slot go to this PagerDuty service, whoever is on duty (a secret).
-    pagerduty_routing_key: RoutingKey | None = field(default=None, repr=False)
+    pagerduty_routing_key: RoutingKey | None = Field(default=None, repr=False)
 
 
-@_table
-class Override:
-    __pydantic_config__ = FORBID_EXTRA
+class Override(Table):
     slot: str
     person: str
     start: datetime
     end: datetime
 
 
-@_table
-class Rotation:
-    __pydantic_config__ = FORBID_EXTRA
-    timezone: Annotated[str, Check(_known_zone)] = "UTC"
+class Rotation(Table):
+    timezone: Annotated[str, AfterValidator(_known_zone)] = "UTC"
     handoff_day: Weekday = "monday"
     handoff_time: time = time(9, 0)
     start: date
     slots: dict[str, Slot]
-    overrides: list[Override] = field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list)
 
 
-@_table
-class DistributionList:
-    __pydantic_config__ = FORBID_EXTRA
+class DistributionList(Table):
     title: str = ""
     email: Email | None = None
-    members: list[str] = field(default_factory=list)
+    members: list[str] = Field(default_factory=list)
 
 
-@_table
-class SlackChannel:
-    __pydantic_config__ = FORBID_EXTRA
-    channel: Annotated[str, Rules(pattern=r"^#[a-z0-9][a-z0-9._-]*$")]
+class SlackChannel(Table):
+    channel: str = Field(pattern=r"^#[a-z0-9][a-z0-9._-]*$")
     purpose: str = ""
-    webhook_env: Annotated[str, Rules(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
+    webhook_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
 
 
-@_table
-class External:
-    __pydantic_config__ = FORBID_EXTRA
+class External(Table):
     name: str
     kind: str = "other"
     phone: Phone | None = None
     email: Email | None = None
 
 
-@_table
-class Customer:
-    __pydantic_config__ = FORBID_EXTRA
+class Customer(Table):
     name: str
     plan: Literal["basic", "pro", "enterprise"]
-    annual_contract_value: Annotated[int, Rules(ge=0)] = 0
+    annual_contract_value: int = Field(default=0, ge=0)
     fortune500: bool = False
     success_manager: str | None = None
     contact: Email | None = None
     # The account's mail domains: a webhook's `reported_by` in one of them may receive customer notices.
-    domains: list[Annotated[str, Check(_domain)]] = field(default_factory=list)
+    domains: list[Annotated[str, AfterValidator(_domain)]] = Field(default_factory=list)
 
 
-@_table
-class Reporters:
+class Reporters(Table):
     """`[reporters]`: whom a webhook may name as reporter besides the accounts' domains."""
 
-    __pydantic_config__ = FORBID_EXTRA
-    allow: list[Annotated[str, Check(_reporter)]] = field(default_factory=list)  # addresses or domains
+    allow: list[Annotated[str, AfterValidator(_reporter)]] = Field(default_factory=list)  # addresses or domains
 
 
-@_table
-class Directory:
-    __pydantic_config__ = FORBID_EXTRA
-    roles: dict[str, Role] = field(default_factory=dict)
-    people: dict[str, Person] = field(default_factory=dict)
+class Directory(Table):
+    roles: dict[str, Role] = Field(default_factory=dict)
+    people: dict[str, Person] = Field(default_factory=dict)
     rotation: Rotation | None = None
-    lists: dict[str, DistributionList] = field(default_factory=dict)
-    slack: dict[str, SlackChannel] = field(default_factory=dict)
-    external: dict[str, External] = field(default_factory=dict)
-    customers: dict[str, Customer] = field(default_factory=dict)
-    reporters: Reporters = field(default_factory=Reporters)
+    lists: dict[str, DistributionList] = Field(default_factory=dict)
+    slack: dict[str, SlackChannel] = Field(default_factory=dict)
+    external: dict[str, External] = Field(default_factory=dict)
+    customers: dict[str, Customer] = Field(default_factory=dict)
+    reporters: Reporters = Field(default_factory=Reporters)
 
     def mailable_reporter(self, address: str) -> bool:
         """Whether a reporter a webhook names may be mailed: in an account's domains or on the allow-list.
@@ -305,17 +288,11 @@ def load_toml(path: Path) -> tuple[dict | None, list[Problem]]:
 
 def check_directory(path: Path) -> tuple[Directory | None, list[Problem]]:
     """Load and validate a directory; return it (None when unusable) and every problem."""
-    return cached_check("directory", path, lambda: _check_directory(path))
-
-
-def _check_directory(path: Path) -> tuple[Directory | None, list[Problem]]:
     data, problems = load_toml(path)
     if data is None:
         return None, problems
-    from pydantic import ValidationError
-
     try:
-        directory = validate(Directory, data)
+        directory = Directory.model_validate(data)
     except ValidationError as exc:
         return None, pydantic_problems(path, exc)
     return directory, _cross_check(str(path), directory)

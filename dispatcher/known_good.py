@@ -13,11 +13,12 @@ rewritten whenever the files validate and differ from them.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cache import write_atomically
 from .config import ConfigPaths
 
 __all__ = ["recall", "remember"]
@@ -52,3 +53,15 @@ def recall(paths: ConfigPaths, state_dir: Path) -> tuple[ConfigPaths, datetime] 
 def _copies(paths: ConfigPaths, state_dir: Path) -> Path:
     return state_dir / "last-good" / hashlib.sha256(str(paths.config_dir).encode()).hexdigest()[:16]
 
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it, so a reader never sees half of it."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

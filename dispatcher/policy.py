@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from .directory import Directory, load_toml
-from .problems import ConfigError, Problem, error
-from .validation import FORBID_EXTRA, Check, Rules, cached_check, pydantic_problems, validate
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator
+
+from .directory import Directory, Table, load_toml
+from .problems import ConfigError, Problem, error, pydantic_problems
 
 __all__ = ["IncidentClass", "Policy", "check_policy", "format_duration", "load_policy", "parse_duration"]
 
@@ -52,48 +52,27 @@ def _audience(value: str) -> str:
     return value
 
 
-def _a_list(value: object) -> object:
-    """`update_audience = "customer"`, as policies before the list wrote it, means ["customer"]."""
-    return [value] if isinstance(value, str) else value
-
-
-def _step_zero_first(steps: list[Step]) -> list[Step]:
-    if steps[0].at != timedelta(0):
-        raise ValueError("the first step must be at '0m' (the immediate actions)")
-    if any(b.at < a.at for a, b in zip(steps, steps[1:])):
-        raise ValueError("steps must be in order of their 'at' offsets")
-    return steps
-
-
-Duration = Annotated[timedelta, Check(parse_duration, before=True)]
-Audience = Annotated[str, Check(_audience)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Audience = Annotated[str, AfterValidator(_audience)]
 ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
-# Every table of policy.toml is one of these frozen dataclasses; an unknown key is an error.
-_table = dataclass(frozen=True, kw_only=True)
 
 
-@_table
-class Notify:
-    __pydantic_config__ = FORBID_EXTRA
-    to: Annotated[str, Check(_audience)]
+class Notify(Table):
+    to: Audience
     channel: ChannelName | None = None  # None: each person's preferred channel, with fallbacks
     template: str | None = None  # None: the channel's own template family
 
 
-@_table
-class Step:
-    __pydantic_config__ = FORBID_EXTRA
+class Step(Table):
     at: Duration
     name: str
     seed: str = ""
-    notify: Annotated[list[Notify], Rules(min_length=1)]
+    notify: list[Notify] = Field(min_length=1)
 
 
-@_table
-class IncidentClass:
-    __pydantic_config__ = FORBID_EXTRA
+class IncidentClass(Table):
     title: str
-    prefix: Annotated[str, Rules(pattern=r"^[A-Z]{2,5}$")]
+    prefix: str = Field(pattern=r"^[A-Z]{2,5}$")
     tier: str
     priority: str
     severity: Literal["critical", "error", "warning", "info"] = "critical"
@@ -101,11 +80,26 @@ class IncidentClass:
     resolution_target: Duration | None = None
     update_every: Duration | None = None
     # Who hears `notify update`; None: the class's Slack channel (the first of step 0) and the commander.
-    update_audience: Annotated[list[Audience], Check(_a_list, before=True), Rules(min_length=1)] | None = None
+    update_audience: list[Audience] | None = Field(default=None, min_length=1)
     commander: str = "rotation:primary"
-    escalation: list[str] = field(default_factory=list)
-    escalation_channels: list[ChannelName] = field(default_factory=lambda: ["phone", "sms"])
-    steps: Annotated[list[Step], Rules(min_length=1), Check(_step_zero_first)]
+    escalation: list[str] = Field(default_factory=list)
+    escalation_channels: list[ChannelName] = Field(default_factory=lambda: ["phone", "sms"])
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("update_audience", mode="before")
+    @classmethod
+    def _a_list(cls, value: object) -> object:
+        """`update_audience = "customer"`, as policies before the list wrote it, means ["customer"]."""
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("steps")
+    @classmethod
+    def _step_zero_first(cls, steps: list[Step]) -> list[Step]:
+        if steps[0].at != timedelta(0):
+            raise ValueError("the first step must be at '0m' (the immediate actions)")
+        if any(b.at < a.at for a, b in zip(steps, steps[1:])):
+            raise ValueError("steps must be in order of their 'at' offsets")
+        return steps
 
     def updates_to(self) -> list[str]:
         """The audiences of a status update (see `update_audience`)."""
@@ -119,25 +113,19 @@ class IncidentClass:
         return [(self.response_sla * (i + 1), audience) for i, audience in enumerate(self.escalation)]
 
 
-@_table
-class Tier:
-    __pydantic_config__ = FORBID_EXTRA
+class Tier(Table):
     title: str
     within: Duration
 
 
-@_table
-class Level:
-    __pydantic_config__ = FORBID_EXTRA
+class Level(Table):
     name: str
     response: dict[str, Duration]
 
 
-@_table
-class Policy:
-    __pydantic_config__ = FORBID_EXTRA
+class Policy(Table):
     tiers: dict[str, Tier]
-    levels: dict[str, Level] = field(default_factory=dict)
+    levels: dict[str, Level] = Field(default_factory=dict)
     classes: dict[str, IncidentClass]
 
     def by_prefix(self, incident_id: str) -> str | None:
@@ -154,17 +142,11 @@ def steps_due(klass: IncidentClass, started: datetime, now: datetime) -> list[in
 
 def check_policy(path: Path, directory: Directory | None) -> tuple[Policy | None, list[Problem]]:
     """Load and validate the policy, and check every audience against the directory."""
-    return cached_check("policy", path, lambda: _check_policy(path, directory), directory)
-
-
-def _check_policy(path: Path, directory: Directory | None) -> tuple[Policy | None, list[Problem]]:
     data, problems = load_toml(path)
     if data is None:
         return None, problems
-    from pydantic import ValidationError
-
     try:
-        policy = validate(Policy, data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         return None, pydantic_problems(path, exc)
     problems = [error(str(path), f"classes.{n}.tier", f"unknown tier {c.tier!r}")

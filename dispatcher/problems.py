@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-__all__ = ["ConfigError", "Problem", "Severity"]
+__all__ = ["ConfigError", "Problem", "Severity", "pydantic_problems"]
 
 
 class Severity(str, enum.Enum):
@@ -52,3 +54,13 @@ def warning(file: str, key: str, message: str) -> Problem:
 
 def note(file: str, key: str, message: str) -> Problem:
     return Problem(Severity.NOTE, file, key, message)
+
+
+def pydantic_problems(path: Path, exc: Any) -> list[Problem]:
+    """One problem per error of a pydantic ``ValidationError``, keyed by its dotted location (rules[3].class)."""
+    problems = []
+    for err in exc.errors():
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]).lstrip(".")
+        message = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        problems.append(error(str(path), key, message))
+    return problems

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from . import cache, escaping, gsm7, spans
+from . import escaping, gsm7, spans
 from .api import Span
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
@@ -196,16 +196,6 @@ _MODES: dict[str, Callable[[str], str] | None] = {
 }
 
 
-def _bytecode_cache(mode: str) -> jinja2.BytecodeCache | None:
-    """Compiled templates kept between runs (jinja checks each file's source checksum before using one).
-
-    Compiling is most of a dry run's cost. The code generated depends on the mode
-    (autoescape) and on jinja's version, so each pair has its own directory.
-    """
-    directory = cache.cache_dir(f"jinja-{jinja2.__version__}-sandbox-{mode}")  # never code compiled unsandboxed
-    return jinja2.FileSystemBytecodeCache(str(directory)) if directory else None
-
-
 class Renderer:
     """Renders (class, template) pairs from a search path of template dirs."""
 
@@ -232,7 +222,6 @@ class Renderer:
                 trim_blocks=True,
                 lstrip_blocks=True,
                 keep_trailing_newline=False,
-                bytecode_cache=_bytecode_cache(mode),
             )
             env.filters["spell"] = escaping.spell_id
             self._envs[mode] = env

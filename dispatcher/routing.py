@@ -11,16 +11,17 @@ the default class, also `needs_review`. Loading validates; triage is pure.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
-from .directory import load_toml
+from pydantic import AfterValidator, Field, ValidationError
+
+from .directory import Table, load_toml
 from .matchers import LabelMatcher, parse_matcher
 from .phrases import PhraseHit, compile_phrase, find_phrases
 from .policy import AUDIENCE, Policy
-from .problems import ConfigError, Problem, error, warning
-from .validation import FORBID_EXTRA, Check, Rules, cached_check, pydantic_problems, validate
+from .problems import ConfigError, Problem, error, pydantic_problems, warning
 
 __all__ = ["Report", "RoutingRules", "Rule", "TriageResult", "check_routing", "load_routing", "triage"]
 
@@ -71,18 +72,17 @@ def _audiences(also: list[str]) -> list[str]:
     return also
 
 
-@dataclass(frozen=True, kw_only=True)
-class Rule:
-    __pydantic_config__ = FORBID_EXTRA
-    id: Annotated[str, Rules(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+class Rule(Table):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     criterion: str  # the seed's criterion this rule implements, quoted in the output
-    klass: str  # `class` in routing.toml (a Python keyword)
-    phrases: Annotated[list[str], Check(_phrases_compile)] = field(default_factory=list)
-    when: Annotated[dict[str, str | float | bool | list[str]], Check(_field_tests)] = field(default_factory=dict)
-    labels: Annotated[list[str], Check(_label_matchers)] = field(default_factory=list)
+    klass: str = Field(alias="class")  # `class` in routing.toml and in its errors (a Python keyword)
+    phrases: Annotated[list[str], AfterValidator(_phrases_compile)] = Field(default_factory=list)
+    when: Annotated[dict[str, str | float | bool | list[str]], AfterValidator(_field_tests)] = \
+        Field(default_factory=dict)
+    labels: Annotated[list[str], AfterValidator(_label_matchers)] = Field(default_factory=list)
     weak: bool = False
-    level: Annotated[int, Rules(ge=1, le=4)] | None = None
-    also: Annotated[list[str], Check(_audiences)] = field(default_factory=list)  # extra step-0 audiences
+    level: int | None = Field(default=None, ge=1, le=4)
+    also: Annotated[list[str], AfterValidator(_audiences)] = Field(default_factory=list)  # extra step-0 audiences
 
     def is_catch_all(self) -> bool:
         return not (self.phrases or self.when or self.labels)
@@ -92,21 +92,9 @@ class Rule:
                 tuple(sorted(self.labels)))
 
 
-@dataclass(frozen=True, kw_only=True)
-class RoutingRules:
-    __pydantic_config__ = FORBID_EXTRA
+class RoutingRules(Table):
     default_class: str = "technical"
-    rules: list[Rule] = field(default_factory=list)
-
-
-def _klass_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """routing.toml names a rule's class `class`; the dataclass field is `klass`."""
-    rules = data.get("rules")
-    if not isinstance(rules, list):
-        return data
-    renamed = [{("klass" if key == "class" else key): value for key, value in rule.items()}
-               if isinstance(rule, dict) and "klass" not in rule else rule for rule in rules]
-    return {**data, "rules": renamed}
+    rules: list[Rule] = Field(default_factory=list)
 
 
 def _describe_test(name: str, test: Any) -> str:
@@ -216,19 +204,13 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
 
 def check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | None, list[Problem]]:
     """Load routing.toml and report unknown classes, bad expressions and shadowed rules."""
-    return cached_check("routing", path, lambda: _check_routing(path, policy), policy)
-
-
-def _check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | None, list[Problem]]:
     data, problems = load_toml(path)
     if data is None:
         return None, problems
-    from pydantic import ValidationError
-
     try:
-        rules = validate(RoutingRules, _klass_keys(data))
+        rules = RoutingRules.model_validate(data)
     except ValidationError as exc:
-        return None, [_class_key(problem) for problem in pydantic_problems(path, exc)]
+        return None, pydantic_problems(path, exc)
     if policy is None:
         return rules, []
     file = str(path)
@@ -239,12 +221,6 @@ def _check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | No
     if not problems:
         problems += _shadowed(file, rules, policy)
     return rules, problems
-
-
-def _class_key(problem: Problem) -> Problem:
-    """Name the key as the file does: rules[3].class, not rules[3].klass."""
-    key = re.sub(r"(^|\.)klass$", r"\1class", problem.key)
-    return replace(problem, key=key) if key != problem.key else problem
 
 
 def _shadowed(file: str, rules: RoutingRules, policy: Policy) -> list[Problem]:

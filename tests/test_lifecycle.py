@@ -192,12 +192,10 @@ def test_an_incident_that_started_long_ago_climbs_the_ladder_from_now(stage: Sta
 
 
 def test_an_incident_whose_class_left_the_policy_is_reported_once_not_every_tick(stage: Stage, caplog) -> None:
-    from dataclasses import replace
-
     stage.trigger()
     run = Run(stage)
     policy = run.rt.policy
-    run.rt.policy = replace(policy, classes={k: v for k, v in policy.classes.items() if k != "security"})
+    run.rt.policy = policy.model_copy(update={"classes": {k: v for k, v in policy.classes.items() if k != "security"}})
     run.worker = Worker(run.rt, run.store, stage.clock)
     with caplog.at_level("WARNING", logger="notify"):
         run.until(3)

@@ -29,9 +29,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..validation import pydantic_problems
 from ..policy import AUDIENCE, Duration
-from ..problems import ConfigError, error
+from ..problems import ConfigError, error, pydantic_problems
 
 __all__ = ["Event", "Expectation", "Scenario", "load_scenario"]
 
