@@ -121,7 +121,7 @@ def _looks_secret(part: str) -> bool:
 
 # apprise sends through requests, and urllib3 logs request paths at DEBUG ('"POST /services/T/B/<token>
 # HTTP/1.1" 200'); a webhook path *is* its credential, so keep the first segment and hide the rest.
-# (notify's own HTTP channels use channels/_transport.py, which logs nothing.)
+# (notify's own HTTP channels use httpx through channels/_http.py, whose details never carry a URL.)
 _PATH = re.compile(
     r"(?:^|(?<=[\s'\"(=]))(?P<head>(?:[a-z][a-z0-9+.-]*://[^/\s'\"]+)?/[^/\s'\"?]*)"
     r"(?P<tail>[/?][^\s'\"]*)?",
