@@ -118,8 +118,10 @@ class HttpClient:
             content, fields = _body(data, json, headers)
             request = client.build_request("POST", url, content=content, headers=fields,
                                            extensions={"trace": attempt.trace})
+            if not 0 < (request.url.port or 80) < 65536:  # httpx leaves it to connect(), which says "refused"
+                raise httpx.InvalidURL("Invalid port")
             via_proxy = proxy_for(client, request.url) is not None
-        except (httpx.HTTPError, CaBundleError, UnicodeError, ValueError, TypeError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, CaBundleError, UnicodeError, ValueError, TypeError) as exc:
             return exception_result(exc, host, secrets)
         with attempt.deadline as deadline:
             current.deadline = deadline
