@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import threading
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from dispatcher.api import ChannelConfig, mask_url
 
@@ -36,8 +36,8 @@ if TYPE_CHECKING:  # httpx costs ~60 ms to import: channel modules import this o
 
     from ._deadline import Deadline
 
-__all__ = ["MAX_CONNECTIONS", "USER_AGENT", "CaBundleError", "build_client", "bypass", "current",
-           "proxy_for", "redact_urls", "tls_context"]
+__all__ = ["MAX_CONNECTIONS", "USER_AGENT", "CaBundleError", "Client", "build_client", "bypass", "current",
+           "redact_urls", "tls_context"]
 
 USER_AGENT = "teamflow-notify/0.1"
 MAX_CONNECTIONS = 1024  # NOTIFY_CONCURRENCY's upper bound
@@ -49,8 +49,8 @@ class CaBundleError(Exception):
     """The configured CA bundle cannot be loaded; the message names the file, never a URL."""
 
 
-def build_client(config: ChannelConfig, environ: Mapping[str, str] = os.environ) -> "httpx.Client":
-    """A pooled client for one channel instance; CaBundleError when its CA bundle is unreadable."""
+def build_client(config: ChannelConfig, environ: Mapping[str, str] = os.environ) -> "Client":
+    """A pooled client for a channel, and which proxy it takes for a URL; CaBundleError for an unreadable bundle."""
     import httpx
 
     _redact_logs()
@@ -63,17 +63,23 @@ def build_client(config: ChannelConfig, environ: Mapping[str, str] = os.environ)
 
     def transport(proxy: str | None) -> httpx.HTTPTransport:
         made = httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy, trust_env=False)
-        made._pool._network_backend = _WatchedBackend(made._pool._network_backend)  # httpcore's backend seam
+        # httpx takes no network backend, httpcore's pool does: set it on the pool httpx made (pinned
+        # versions; tests/test_http_client.py fails if the deadline stops reaching pooled sockets).
+        pool = made._pool
+        if not hasattr(pool, "_network_backend"):
+            raise RuntimeError("this httpcore has no _network_backend: the send deadline cannot watch sockets")
+        pool._network_backend = _WatchedBackend(pool._network_backend)
         return made
 
     routes = _Routes(proxies, no_proxy, transport)
-    return httpx.Client(transport=routes, timeout=timeout, trust_env=False, follow_redirects=False,
+    http = httpx.Client(transport=routes, timeout=timeout, trust_env=False, follow_redirects=False,
                         headers={"User-Agent": USER_AGENT})
+    return Client(http, routes.proxy_for)
 
 
-def proxy_for(client: "httpx.Client", url: "httpx.URL") -> str | None:
-    """The proxy a URL goes through with this client, or None for a direct connection."""
-    return client._transport.proxy_for(url)  # type: ignore[attr-defined] - the _Routes built above
+class Client(NamedTuple):
+    http: "httpx.Client"
+    proxy_for: Callable[["httpx.URL"], str | None]  # the proxy a URL goes through, None: direct
 
 
 _contexts: dict[str | None, "ssl.SSLContext"] = {}

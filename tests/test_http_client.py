@@ -301,6 +301,20 @@ def test_a_connection_lost_after_the_request_went_out_is_outcome_unknown(dedupli
     assert len(server.heads) == 1  # sent once, never again here
 
 
+def test_concurrent_sends_share_the_channels_pools_safely():
+    with RecordingServer(Reply(200, "ok")) as server:
+        http = client()
+        results: list[httpx.Response | DeliveryResult] = []
+        threads = [threading.Thread(target=lambda: results.append(http.post(server.url, json={}))) for _ in range(40)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        http.close()
+        assert http.post(server.url).status_code == 200  # closed pools are rebuilt on the next send
+        assert [getattr(r, "status_code", r) for r in results] == [200] * 40 and len(server.requests) == 41
+
+
 # --- the deadline on a pooled connection ---------------------------------------------------
 
 class AnswerOnceThenHold:
@@ -343,12 +357,14 @@ def test_the_deadline_closes_a_pooled_connection_under_a_silent_provider():
     """The read timeout (60 s) never ends this attempt: only the watchdog closing the reused socket does."""
     server = AnswerOnceThenHold()
     http = client(read_timeout=60, send_deadline=0.3)
-    assert http.post(server.url, json={}).status_code == 200
     results: list[httpx.Response | DeliveryResult] = []
-    sender = threading.Thread(target=lambda: results.append(http.post(server.url, json={})), daemon=True)
+    # One thread sends both, as a sender thread does: a thread keeps to one of the channel's pools.
+    sender = threading.Thread(target=lambda: results.extend(http.post(server.url, json={}) for _ in range(2)),
+                              daemon=True)
     sender.start()
     assert server.hung_up.wait(10)  # a guard, not a timing: without the watchdog it takes the 60 s read timeout
     sender.join(10)
-    (result,) = results
-    assert (failed(result).outcome, result.reason) == (Outcome.POSSIBLY_DELIVERED, Reason.TIMEOUT)
+    first, second = results
+    assert first.status_code == 200
+    assert (failed(second).outcome, second.reason) == (Outcome.POSSIBLY_DELIVERED, Reason.TIMEOUT)
     assert server.connections == 1  # the second request went over the pooled connection
