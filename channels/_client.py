@@ -11,8 +11,7 @@
   ``config.proxy`` (NOTIFY_PROXY) in place of https_proxy. httpx's own reading of
   the environment turns NO_PROXY entries into URL patterns, which cannot say
   ``127.0.0.0/8``, so the route is chosen here, per request, by :func:`bypass`.
-- Pooled keep-alive connections with bounded limits: up to MAX_CONNECTIONS at
-  once (NOTIFY_CONCURRENCY's upper bound, so a send never queues behind the pool).
+- Pooled keep-alive connections with bounded limits (MAX_CONNECTIONS, MAX_IDLE).
 - Every socket is opened through :class:`_WatchedBackend`, which hands it to the
   send deadline of the thread using it (:mod:`channels._deadline`): a new
   connection as soon as TCP is up (so a CONNECT or TLS handshake that drips is
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from dispatcher.api import ChannelConfig, mask_url
 
-if TYPE_CHECKING:  # httpx costs ~60 ms to import: channel modules import this one, so only when sending
+if TYPE_CHECKING:  # httpx and httpcore cost ~80 ms to import: channel modules import this one, so only when sending
     import ssl
 
     import httpx
@@ -40,8 +39,10 @@ __all__ = ["MAX_CONNECTIONS", "USER_AGENT", "CaBundleError", "Client", "build_cl
            "redact_urls", "tls_context"]
 
 USER_AGENT = "teamflow-notify/0.1"
-MAX_CONNECTIONS = 1024  # NOTIFY_CONCURRENCY's upper bound
-MAX_IDLE = 128  # keep-alive connections kept per client
+# Per pool (a channel has _http.SHARDS of them). A sending thread holds one connection at a time, so
+# NOTIFY_CONCURRENCY (at most 1024) bounds what is open; a send never queues behind the limit.
+MAX_CONNECTIONS = 1024
+MAX_IDLE = 64  # keep-alive connections kept per pool: 16 x 64 = 1024 for a channel
 current = threading.local()  # .deadline: the Deadline of the attempt this thread is making (None: none)
 
 

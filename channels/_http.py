@@ -353,13 +353,14 @@ def _connect_failure(exc: BaseException, host: str, cause: str, via_proxy: bool)
 def _lost(host: str, cause: str, *, sent: bool, deduplicated: bool) -> DeliveryResult:
     """The connection broke with no answer: unknown once the request was sent, unless deduplicated."""
     if not sent:
-        return DeliveryResult.transient(Reason.CONNECTION, f"connection to {host} lost before the request "
-                                                           f"was sent{cause}")
+        return DeliveryResult.transient(Reason.CONNECTION, f"connection to {host} lost before the request was "
+                                                           f"sent{cause}")
+    lost = f"connection to {host} lost before an answer{cause}"
     if deduplicated:
-        return DeliveryResult.transient(Reason.CONNECTION, f"connection to {host} lost before an answer{cause}; "
-                                                           "safe to retry: the provider drops a repeat by its dedup key")
-    return DeliveryResult.possibly_delivered(Reason.CONNECTION, f"connection to {host} lost before an answer{cause}: "
-                                             "it may have been delivered; not retried, so nobody gets it twice")
+        return DeliveryResult.transient(Reason.CONNECTION, f"{lost}; safe to retry: the provider drops a repeat "
+                                                           "by its dedup key")
+    return DeliveryResult.possibly_delivered(Reason.CONNECTION, f"{lost}: it may have been delivered; not retried, "
+                                                                "so nobody gets it twice")
 
 
 def _root(exc: BaseException) -> BaseException:

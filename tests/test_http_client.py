@@ -112,7 +112,8 @@ def test_a_ca_installed_in_the_system_store_is_trusted_and_requests_is_never_imp
         "from channels._http import HttpClient\n"
         "from dispatcher.api import ChannelConfig\n"
         f"answer = HttpClient(ChannelConfig()).post({HOOK!r}, json={{'text': 'hi'}})\n"
-        "print(getattr(answer, 'status_code', answer), sorted(m for m in ('requests', 'urllib3') if m in sys.modules))\n"
+        "loaded = sorted(m for m in ('requests', 'urllib3') if m in sys.modules)\n"
+        "print(getattr(answer, 'status_code', answer), loaded)\n"
     )
     env = {name: value for name, value in os.environ.items() if name not in PROXY_VARIABLES}
     env.update(HTTPS_PROXY=slack.proxy_url, SSL_CERT_FILE=slack.ca_bundle_path, PYTHONPATH=str(REPO))
