@@ -10,11 +10,12 @@ of it. The email channel watches its SMTP connection the same way.
 It sits at the channel/transport boundary and needs only two reports from the
 transport: each socket it opens or reuses (:meth:`watch`, as soon as TCP is
 connected, so a TLS handshake or a proxy's CONNECT that drips is covered too)
-and the moment the request has gone out in full (:meth:`mark_sent`). The
-http.client transport makes them directly; an httpx client can make them from
-its ``trace`` extension (``connection.connect_tcp.complete`` hands over the
-network stream, whose ``get_extra_info("socket")`` is the socket;
-``http11.send_request_body.complete`` marks it sent). Whether the request was
+and the moment the request has gone out in full (:meth:`mark_sent`). For
+httpx, :mod:`channels._client` wraps httpcore's network backend so every stream
+reports its socket to the deadline of the thread using it (a pooled connection
+too, which httpcore's ``trace`` extension never names), and
+:mod:`channels._http` marks the request sent from that extension's
+``http11.send_request_body.complete`` (not a proxy's CONNECT). Whether the request was
 sent decides what a deadline means: before, the provider never saw it; after,
 it may have acted on it, and the outcome is unknown.
 """

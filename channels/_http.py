@@ -1,8 +1,9 @@
-"""Shared HTTP plumbing for channels: a small stdlib transport, timeouts, and one classification table.
+"""Shared HTTP for channels: one POST per attempt through httpx, within the send deadline, and one classification table.
 
 Every HTTP channel makes exactly one attempt per ``send`` and turns whatever
 happened into a :class:`DeliveryResult`; the core owns retries, so nothing here
-retries, sleeps or follows redirects.
+retries, sleeps or follows redirects. The client itself (TLS, proxies, pool) is
+built by :mod:`channels._client`, one per channel instance, on its first send.
 
 Classification (``failure`` / ``exception_result``)::
 
@@ -14,43 +15,46 @@ Classification (``failure`` / ``exception_result``)::
     408                      -> transient TIMEOUT
     429                      -> transient RATE_LIMITED, retry_after from Retry-After
     5xx                      -> transient SERVER_ERROR (retry_after if the server sent one)
-    connect/read timeout     -> transient TIMEOUT
-    send deadline (NOTIFY_SEND_DEADLINE) passed:
-      before the request was sent             -> transient TIMEOUT
-      after, provider drops repeats (dedup)   -> transient TIMEOUT (retried)
-      after, otherwise                        -> POSSIBLY_DELIVERED TIMEOUT (never retried; fallback)
-    connection/proxy/TLS     -> transient CONNECTION (also a connection lost before the answer)
+    connect/read timeout     -> transient TIMEOUT (httpx.ConnectTimeout, ReadTimeout: nothing came at all)
+    send deadline (NOTIFY_SEND_DEADLINE) passed, or the connection lost (httpx.ReadError,
+    RemoteProtocolError...) without an answer:
+      before the request was sent             -> transient (TIMEOUT / CONNECTION)
+      after, provider drops repeats (dedup)   -> transient (retried)
+      after, otherwise                        -> POSSIBLY_DELIVERED (never retried; fallback)
+    certificate not trusted  -> permanent CONNECTION, naming the certificate problem (so is an unreadable CA bundle)
+    refused, proxy, other TLS-> transient CONNECTION (httpx.ConnectError, ProxyError)
     answer cut short/garbled -> transient UNKNOWN
-    malformed URL or header  -> permanent BAD_REQUEST
+    malformed URL or header  -> permanent BAD_REQUEST (httpx.InvalidURL, UnsupportedProtocol, LocalProtocolError)
 
 A provider's own error code (Slack's ``channel_not_found``, Twilio's 21211) may
 refine a permanent status, never turn a 429/5xx into a permanent failure.
-
-The wire itself is :mod:`channels._transport` (http.client and ssl, no requests).
+Details name the host, never the URL: a Slack webhook's path is its credential,
+and httpx puts URLs in its messages, so every cause is masked before it is kept.
 """
 
 from __future__ import annotations
 
 import base64
-import os
+import itertools
+import json as jsonlib
 import re
+import threading
 import time
-from typing import Any, Iterable, Mapping
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from urllib.parse import quote, unquote, urlsplit
 
 from dispatcher.api import ChannelConfig, DeliveryResult, Reason, mask_secrets
 
+from ._client import CaBundleError, Client, build_client, current, redact_urls
 from ._deadline import Deadline
-from ._transport import (
-    NO_JSON, CannotConnect, ConnectionLost, ConnectTimeout, InvalidRequest, ProxyError, ReadTimeout,
-    Response, TLSError, Transport, TransportError, build_request, host_of,
-)
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "HttpClient",
-    "Response",
+    "NO_JSON",
     "TRANSIENT",
-    "TransportError",
     "deadline_result",
     "exception_result",
     "failure",
@@ -63,46 +67,154 @@ __all__ = [
 ]
 
 TRANSIENT = frozenset({Reason.RATE_LIMITED, Reason.SERVER_ERROR, Reason.TIMEOUT, Reason.CONNECTION})
+NO_JSON = object()  # post(json=...) not given (None is a JSON value)
 _SNIPPET = 200  # characters of a provider's answer kept in `detail`
 _SCAN = 4000  # mask this much before cutting, so a secret is never half-cut past the mask
+_MAX_BODY = 1 << 20  # provider answers are a few hundred bytes; a larger one is cut
+# httpcore's pool scans every connection it holds on each request and each response (and counts them
+# again per idle one), so a burst of n sends on one pool costs O(n^2): 200 webhooks at 200 ms took
+# 550 ms instead of 275 ms. Threads take the clients of a channel in turn, so each pool stays small.
+SHARDS = 16
+_next_shard = itertools.count()
+
+
+class _Attempt:
+    """What one attempt got to: sent (in ``deadline.sent``) and answered, as httpcore's trace reports them."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.answered = False  # the status line and headers arrived
+        self._tunnel = False  # the exchange under way is a proxy's CONNECT: nothing of ours has gone out
+
+    def trace(self, event: str, info: dict) -> None:
+        if event.endswith(".started") and "request" in info:  # only .started events name their request
+            self._tunnel = info["request"].method == b"CONNECT"
+        elif self._tunnel:
+            return
+        elif event == "http11.send_request_body.complete":
+            self.deadline.mark_sent()
+        elif event == "http11.receive_response_headers.complete":
+            self.answered = True
 
 
 class HttpClient:
-    """One channel instance's HTTP: a :class:`Transport` with its timeouts, CA bundle and proxy."""
+    """One channel instance's HTTP: its httpx clients (SHARDS of them, each built on first use) and the deadline."""
 
     def __init__(self, config: ChannelConfig) -> None:
-        self._transport = Transport(connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                                    ca_bundle=config.ca_bundle, proxy=config.proxy, environ=os.environ,
-                                    sandbox_proxy=config.sandbox_proxy)
-        self._deadline = config.send_deadline
+        self._config = config
+        self._clients: list[Client | None] = [None] * SHARDS
+        self._lock = threading.Lock()
 
     def post(self, url: str, *, secrets: Iterable[str] = (), auth: tuple[str, str] | None = None,
              headers: Mapping[str, str] | None = None, data: Any = None,
-             json: Any = NO_JSON, deduplicated: bool = False) -> Response | DeliveryResult:
+             json: Any = NO_JSON, deduplicated: bool = False) -> "httpx.Response | DeliveryResult":
         """POST once within the send deadline; answer the response, or a classified result when none came.
 
         ``deduplicated``: the provider drops a repeat of this request (PagerDuty's dedup key, a
         receiver's Idempotency-Key), so a deadline after sending may be retried rather than left unknown.
         """
+        import httpx
+
+        secrets = all_secrets(secrets, auth)
+        host = host_of(url)
+        attempt = _Attempt(Deadline(self._config.send_deadline))
+        via_proxy = False
         try:
-            request = build_request(url, auth, headers, data, json)
-        except TransportError as exc:
-            return exception_result(exc, host_of(url), all_secrets(secrets, auth))
-        with Deadline(self._deadline) as deadline:
+            client, proxy_for = self._http()
+            content, fields = _body(data, json, headers)
+            request = client.build_request("POST", url, content=content, headers=fields,
+                                           extensions={"trace": attempt.trace})
+            if not 0 < (request.url.port or 80) < 65536:  # httpx leaves it to connect(), which says "refused"
+                raise httpx.InvalidURL("Invalid port")
+            via_proxy = proxy_for(request.url) is not None
+        except (httpx.HTTPError, httpx.InvalidURL, CaBundleError, UnicodeError, ValueError, TypeError) as exc:
+            return exception_result(exc, host, secrets)
+        with attempt.deadline as deadline:
+            current.deadline = deadline
             try:
-                response: Response | TransportError = self._transport.exchange(request, deadline)
-            except TransportError as exc:
-                response = exc
-            expired = deadline.finish()  # an answer that beat the deadline by a hair stands
+                answer: httpx.Response | Exception = _exchange(client, request, auth)
+            except (httpx.HTTPError, OSError) as exc:
+                answer = exc
+            finally:
+                current.deadline = None
+            expired = deadline.finish()  # from here the watchdog leaves the connection alone
         if expired:
-            return deadline_result(deadline, host_of(url), deduplicated=deduplicated)
-        if isinstance(response, TransportError):
-            return exception_result(response, host_of(url), all_secrets(secrets, auth))
-        return response
+            return deadline_result(deadline, host, deduplicated=deduplicated)
+        if isinstance(answer, Exception):
+            return exception_result(answer, host, secrets, sent=deadline.sent, answered=attempt.answered,
+                                    via_proxy=via_proxy, deduplicated=deduplicated)
+        return answer
 
     def close(self) -> None:
         """Drop pooled connections; a later send opens new ones."""
-        self._transport.close()
+        with self._lock:
+            clients, self._clients = self._clients, [None] * SHARDS
+        for client in clients:
+            if client is not None:
+                client.http.close()
+
+    def _http(self) -> Client:
+        """The client of this thread's shard, built on first use."""
+        shard = getattr(current, "shard", None)
+        if shard is None:
+            shard = current.shard = next(_next_shard) % SHARDS
+        with self._lock:
+            client = self._clients[shard]
+            if client is None:
+                client = self._clients[shard] = build_client(self._config)
+            return client
+
+
+def _exchange(client: "httpx.Client", request: "httpx.Request", auth: tuple[str, str] | None) -> "httpx.Response":
+    """Send the request and read at most _MAX_BODY of the answer (a hostile provider cannot fill memory)."""
+    import httpx
+
+    response = client.send(request, auth=auth, stream=True)
+    try:
+        raw = bytearray()
+        for chunk in response.iter_raw():
+            raw += chunk
+            if len(raw) > _MAX_BODY:
+                break
+    finally:
+        response.close()
+    return httpx.Response(response.status_code, headers=response.headers, content=bytes(raw[:_MAX_BODY]),
+                          request=request)
+
+
+def _body(data: Any, json: Any, headers: Mapping[str, str] | None) -> tuple[bytes, dict[str, str]]:
+    """The encoded body and the headers: JSON, a form from a dict (Twilio) or bytes as given; the caller's
+    headers win over ours whatever their case."""
+    from urllib.parse import urlencode
+
+    content_type: str | None = None
+    if json is not NO_JSON:  # default=str keeps a stray datetime in fields from raising
+        body, content_type = jsonlib.dumps(json, default=str).encode(), "application/json"
+    elif isinstance(data, (str, bytes)):
+        body = data.encode() if isinstance(data, str) else data
+    elif data:
+        body, content_type = urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
+    else:
+        body = b""
+    fields = {"Content-Type": content_type} if content_type else {}
+    for name, value in (headers or {}).items():
+        fields = {k: v for k, v in fields.items() if k.lower() != name.lower()}
+        fields[name] = value
+    return body, fields
+
+
+def host_of(url: str) -> str:
+    """The host (and non-default port) of a URL, safe to show: never userinfo or path."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:  # a broken IPv6 literal
+        return "?"
+    host = parts.hostname or "?"
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 # --- classification -----------------------------------------------------------------------
@@ -124,12 +236,12 @@ def split_query(query: str) -> list[tuple[str, str]]:
     return [(unquote(key), unquote(value)) for key, _, value in pairs]
 
 
-def is_success(response: Response) -> bool:
+def is_success(response: "httpx.Response") -> bool:
     """True for a 2xx answer."""
     return 200 <= response.status_code < 300
 
 
-def response_json(response: Response) -> Any:
+def response_json(response: "httpx.Response") -> Any:
     """The decoded JSON body, or None when the body is not JSON."""
     try:
         return response.json()
@@ -154,7 +266,7 @@ def status_reason(status: int) -> Reason:
     return Reason.BAD_REQUEST
 
 
-def failure(response: Response, secrets: Iterable[str] = (), *,
+def failure(response: "httpx.Response", secrets: Iterable[str] = (), *,
             provider_reason: Reason | None = None, auth: tuple[str, str] | None = None,
             now: float | None = None) -> DeliveryResult:
     """Classify an answer that did not deliver; a provider code refines only permanent statuses."""
@@ -171,7 +283,7 @@ def failure(response: Response, secrets: Iterable[str] = (), *,
     return DeliveryResult.permanent(reason, detail, **kw)
 
 
-def response_detail(response: Response, secrets: tuple[str, ...]) -> str:
+def response_detail(response: "httpx.Response", secrets: tuple[str, ...]) -> str:
     """'HTTP 500 from host: <start of body>', masked before it is cut."""
     body = " ".join(response.text[:_SCAN].split())
     body = mask_secrets(body, secrets)[:_SNIPPET]
@@ -197,24 +309,77 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def exception_result(exc: TransportError, host: str, secrets: tuple[str, ...] = ()) -> DeliveryResult:
-    """Classify a transport failure: no answer arrived (the last rows of the table above)."""
-    cause = f": {mask_secrets(exc.cause, secrets)}" if exc.cause else ""
-    if isinstance(exc, ConnectTimeout):
+def exception_result(exc: BaseException, host: str, secrets: tuple[str, ...] = (), *, sent: bool = False,
+                     answered: bool = False, via_proxy: bool = False, deduplicated: bool = False) -> DeliveryResult:
+    """Classify an attempt that got no complete answer (the last rows of the table above)."""
+    import httpx
+
+    why = _why(exc, secrets)
+    cause = f": {why}" if why else ""
+    if isinstance(exc, CaBundleError):
+        return DeliveryResult.permanent(Reason.CONNECTION, f"TLS with {host}: {exc}")
+    if isinstance(exc, httpx.ConnectTimeout):
         return DeliveryResult.transient(Reason.TIMEOUT, f"connect timeout to {host}")
-    if isinstance(exc, ReadTimeout):
+    if isinstance(exc, httpx.PoolTimeout):
+        return DeliveryResult.transient(Reason.TIMEOUT, f"no free connection to {host} within the connect timeout")
+    if isinstance(exc, httpx.TimeoutException):  # read or write: the provider said nothing for read_timeout
         return DeliveryResult.transient(Reason.TIMEOUT, f"read timeout from {host}")
-    if isinstance(exc, ProxyError):
-        return DeliveryResult.transient(Reason.CONNECTION, f"proxy error reaching {host}{cause}")
-    if isinstance(exc, TLSError):
-        return DeliveryResult.transient(Reason.CONNECTION, f"TLS error with {host}{cause}")
-    if isinstance(exc, CannotConnect):
-        return DeliveryResult.transient(Reason.CONNECTION, f"cannot connect to {host}{cause}")
-    if isinstance(exc, ConnectionLost):
-        return DeliveryResult.transient(Reason.CONNECTION, f"connection to {host} lost before an answer{cause}")
-    if isinstance(exc, InvalidRequest):
+    if isinstance(exc, httpx.ProxyError):
+        return DeliveryResult.transient(Reason.CONNECTION, f"proxy error reaching {host}: CONNECT answered {why}")
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_failure(exc, host, cause, via_proxy)
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError, UnicodeError,
+                        ValueError, TypeError)):
         return DeliveryResult.permanent(Reason.BAD_REQUEST, f"request to {host} is malformed{cause}")
+    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError, OSError)) and not answered:
+        return _lost(host, cause, sent=sent, deduplicated=deduplicated)
     return DeliveryResult.transient(Reason.UNKNOWN, f"broken answer from {host}{cause}")
+
+
+def _connect_failure(exc: BaseException, host: str, cause: str, via_proxy: bool) -> DeliveryResult:
+    """No connection: refused or unreachable (transient), or a certificate we cannot trust (permanent)."""
+    import ssl
+
+    root = _root(exc)
+    if isinstance(root, ssl.SSLCertVerificationError):  # stays wrong until someone fixes it: do not retry
+        return DeliveryResult.permanent(Reason.CONNECTION, f"TLS certificate of {host} not trusted{cause}")
+    if isinstance(root, ssl.SSLError):
+        return DeliveryResult.transient(Reason.CONNECTION, f"TLS error with {host}{cause}")
+    if via_proxy:
+        return DeliveryResult.transient(Reason.CONNECTION, f"proxy error reaching {host}{cause}")
+    return DeliveryResult.transient(Reason.CONNECTION, f"cannot connect to {host}{cause}")
+
+
+def _lost(host: str, cause: str, *, sent: bool, deduplicated: bool) -> DeliveryResult:
+    """The connection broke with no answer: unknown once the request was sent, unless deduplicated."""
+    if not sent:
+        return DeliveryResult.transient(Reason.CONNECTION, f"connection to {host} lost before the request was "
+                                                           f"sent{cause}")
+    lost = f"connection to {host} lost before an answer{cause}"
+    if deduplicated:
+        return DeliveryResult.transient(Reason.CONNECTION, f"{lost}; safe to retry: the provider drops a repeat "
+                                                           "by its dedup key")
+    return DeliveryResult.possibly_delivered(Reason.CONNECTION, f"{lost}: it may have been delivered; not retried, "
+                                                                "so nobody gets it twice")
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The innermost cause (httpx wraps httpcore, which wraps the OSError or ssl error)."""
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
+    return exc
+
+
+def _why(exc: BaseException, secrets: tuple[str, ...]) -> str:
+    """A short reason: 'unable to get local issuer certificate', '[Errno 111] Connection refused'; no URL."""
+    root = _root(exc)
+    verify = getattr(root, "verify_message", None) or getattr(root, "reason", None)
+    if isinstance(verify, str) and verify:
+        return verify
+    if isinstance(root, OSError) and root.errno is not None and root.strerror:
+        return f"[Errno {root.errno}] {root.strerror}"
+    text = str(root) or type(root).__name__
+    return mask_secrets(redact_urls(text), secrets)[:_SNIPPET]
 
 
 def deadline_result(deadline: Deadline, host: str, *, deduplicated: bool) -> DeliveryResult:

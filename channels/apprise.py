@@ -12,6 +12,11 @@ apprise is made to behave like a transport and nothing more:
   once when it is 0; the default is 5.5 s between requests of one instance).
   A few plugins still sleep on a provider's own rate-limit reply
   (``throttle(wait=...)``); that cannot be switched off from outside.
+* apprise opens its own connections, so the send deadline (NOTIFY_SEND_DEADLINE)
+  cannot close them: each send runs in a worker thread that is abandoned when
+  the deadline passes. The attempt is then "possibly delivered" (whether the
+  request went out is unknown here), and the thread ends at apprise's own read
+  timeout; its log records stay masked until then.
 * apprise's log records pass through a masking filter installed on the
   ``apprise`` logger, and that logger is held at INFO: its DEBUG records carry
   tokens and payloads. ``mask_secrets`` plus every token-like part of the URLs
@@ -28,7 +33,7 @@ import contextlib
 import logging
 import re
 import threading
-from typing import Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import apprise
@@ -121,7 +126,7 @@ def _looks_secret(part: str) -> bool:
 
 # apprise sends through requests, and urllib3 logs request paths at DEBUG ('"POST /services/T/B/<token>
 # HTTP/1.1" 200'); a webhook path *is* its credential, so keep the first segment and hide the rest.
-# (notify's own HTTP channels use channels/_transport.py, which logs nothing.)
+# (notify's own HTTP channels use httpx through channels/_http.py, whose details never carry a URL.)
 _PATH = re.compile(
     r"(?:^|(?<=[\s'\"(=]))(?P<head>(?:[a-z][a-z0-9+.-]*://[^/\s'\"]+)?/[^/\s'\"?]*)"
     r"(?P<tail>[/?][^\s'\"]*)?",
@@ -211,9 +216,19 @@ class AppriseChannel:
             return DeliveryResult.permanent(Reason.BAD_ADDRESS, f"apprise cannot parse this {_scheme(url)}:// URL")
         sender = apprise.Apprise(asset=self._asset)
         sender.add(plugin)
-        with self._mask.hiding(secrets):
-            outcome = sender.notify(body=notice.text, title=notice.subject, body_format=apprise.NotifyFormat.TEXT)
-        return self._result(list(outcome), secrets)
+
+        def notify() -> list[apprise.NotifyResult]:
+            with self._mask.hiding(secrets):  # in the worker: an abandoned send still logs masked
+                return list(sender.notify(body=notice.text, title=notice.subject,
+                                          body_format=apprise.NotifyFormat.TEXT))
+
+        seconds = self.config.send_deadline
+        results = notify() if seconds is None else _within(seconds, notify)
+        if results is None:
+            return DeliveryResult.possibly_delivered(
+                Reason.TIMEOUT, f"the send deadline ({seconds:g} s) passed waiting for apprise's {_scheme(url)}:// "
+                                "send: it may have been delivered; not retried, so nobody gets it twice")
+        return self._result(results, secrets)
 
     def close(self) -> None:
         """Nothing pooled: apprise opens a session per request."""
@@ -237,6 +252,27 @@ class AppriseChannel:
         if result.status == apprise.AppriseResultStatus.TIMEOUT:
             return DeliveryResult.transient(Reason.TIMEOUT, detail)
         return DeliveryResult.transient(Reason.UNKNOWN, detail)
+
+
+def _within(seconds: float, send: Callable[[], list]) -> list | None:
+    """Run `send` in a worker thread; its results, or None when the deadline passed first (the thread is left)."""
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["results"] = send()
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="notify-apprise-send", daemon=True).start()
+    if not done.wait(seconds):
+        return None
+    if "error" in box:
+        raise box["error"]
+    return box["results"]
 
 
 def _last_complaint(result: apprise.NotifyResult) -> str:

@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+import ssl
+
+import httpx
+
 from channels._http import exception_result, parse_retry_after, status_reason
-from channels._transport import (
-    BrokenAnswer, CannotConnect, ConnectionLost, ConnectTimeout, InvalidRequest, ProxyError, ReadTimeout, TLSError,
-)
 from channels.apprise import install_log_redaction
 from channels.phone import PhoneChannel
 from channels.slack import SlackChannel
@@ -210,30 +211,66 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("-5") is None
 
 
-@pytest.mark.parametrize("exc, outcome, reason, detail", [
-    (ConnectTimeout(), Outcome.FAILED_TRANSIENT, Reason.TIMEOUT, "connect timeout to api.twilio.com"),
-    (ReadTimeout(), Outcome.FAILED_TRANSIENT, Reason.TIMEOUT, "read timeout from api.twilio.com"),
-    (ProxyError("CONNECT answered 403"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
-     "proxy error reaching api.twilio.com: CONNECT answered 403"),
-    (TLSError("certificate has expired"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
-     "TLS error with api.twilio.com: certificate has expired"),
-    (CannotConnect("[Errno 111] Connection refused"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
-     "cannot connect to api.twilio.com: [Errno 111] Connection refused"),
-    (ConnectionLost("[Errno 104] Connection reset by peer"), Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
-     "connection to api.twilio.com lost before an answer: [Errno 104] Connection reset by peer"),
-    (BrokenAnswer("IncompleteRead"), Outcome.FAILED_TRANSIENT, Reason.UNKNOWN,
-     "broken answer from api.twilio.com: IncompleteRead"),
-    (InvalidRequest("InvalidURL"), Outcome.FAILED_PERMANENT, Reason.BAD_REQUEST,
-     "request to api.twilio.com is malformed: InvalidURL"),
+def wrapped(outer: type[Exception], cause: BaseException) -> Exception:
+    """An httpx exception as httpx raises it: its message, then httpcore's, then the stdlib error as the cause."""
+    exc = outer(str(cause))
+    exc.__cause__ = cause
+    return exc
+
+
+def untrusted() -> ssl.SSLCertVerificationError:
+    exc = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    exc.verify_message = "certificate has expired"
+    return exc
+
+
+@pytest.mark.parametrize("exc, kw, outcome, reason, detail", [
+    (httpx.ConnectTimeout("timed out"), {}, Outcome.FAILED_TRANSIENT, Reason.TIMEOUT,
+     "connect timeout to api.twilio.com"),
+    (httpx.ReadTimeout("timed out"), {"sent": True}, Outcome.FAILED_TRANSIENT, Reason.TIMEOUT,
+     "read timeout from api.twilio.com"),
+    (httpx.ProxyError("403 Forbidden"), {}, Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
+     "proxy error reaching api.twilio.com: CONNECT answered 403 Forbidden"),
+    (wrapped(httpx.ConnectError, untrusted()), {}, Outcome.FAILED_PERMANENT, Reason.CONNECTION,
+     "TLS certificate of api.twilio.com not trusted: certificate has expired"),
+    (wrapped(httpx.ConnectError, ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")), {},
+     Outcome.FAILED_TRANSIENT, Reason.CONNECTION, "TLS error with api.twilio.com: [Errno 1] [SSL: WRONG_VERSION_NUMBER] "
+                                                  "wrong version number"),
+    (wrapped(httpx.ConnectError, ConnectionRefusedError(111, "Connection refused")), {}, Outcome.FAILED_TRANSIENT,
+     Reason.CONNECTION, "cannot connect to api.twilio.com: [Errno 111] Connection refused"),
+    (wrapped(httpx.ConnectError, ConnectionRefusedError(111, "Connection refused")), {"via_proxy": True},
+     Outcome.FAILED_TRANSIENT, Reason.CONNECTION, "proxy error reaching api.twilio.com: [Errno 111] Connection refused"),
+    (wrapped(httpx.ReadError, ConnectionResetError(104, "Connection reset by peer")), {}, Outcome.FAILED_TRANSIENT,
+     Reason.CONNECTION, "connection to api.twilio.com lost before the request was sent: [Errno 104] Connection "
+                        "reset by peer"),
+    (httpx.RemoteProtocolError("Server disconnected without sending a response."), {"sent": True},
+     Outcome.POSSIBLY_DELIVERED, Reason.CONNECTION, "connection to api.twilio.com lost before an answer: Server "
+     "disconnected without sending a response.: it may have been delivered; not retried, so nobody gets it twice"),
+    (httpx.RemoteProtocolError("Server disconnected without sending a response."), {"sent": True,
+                                                                                     "deduplicated": True},
+     Outcome.FAILED_TRANSIENT, Reason.CONNECTION, "connection to api.twilio.com lost before an answer: Server "
+     "disconnected without sending a response.; safe to retry: the provider drops a repeat by its dedup key"),
+    (httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+     {"sent": True, "answered": True}, Outcome.FAILED_TRANSIENT, Reason.UNKNOWN,
+     "broken answer from api.twilio.com: peer closed connection without sending complete message body"),
+    (httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."), {}, Outcome.FAILED_PERMANENT,
+     Reason.BAD_REQUEST, "request to api.twilio.com is malformed: Request URL has an unsupported protocol 'ftp://'."),
 ], ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None)
-def test_transport_errors_are_classified(exc, outcome, reason, detail):
-    result = exception_result(exc, "api.twilio.com")
+def test_transport_errors_are_classified(exc, kw, outcome, reason, detail):
+    result = exception_result(exc, "api.twilio.com", **kw)
     assert (result.outcome, result.reason, result.detail, result.status) == (outcome, reason, detail, None)
 
 
 def test_transport_error_detail_is_masked():
-    result = exception_result(CannotConnect(f"[Errno -2] {CANARY}"), "hooks.slack.com", (CANARY,))
+    result = exception_result(wrapped(httpx.ConnectError, OSError(f"no route to {CANARY}")), "hooks.slack.com",
+                              (CANARY,))
     assert CANARY not in result.detail and result.detail.startswith("cannot connect to hooks.slack.com: ")
+
+
+def test_a_url_in_an_httpx_message_never_reaches_the_detail():
+    hook = f"https://hooks.slack.com/services/T1/B1/{CANARY}"
+    result = exception_result(httpx.LocalProtocolError(f"Illegal header value for {hook}"), "hooks.slack.com")
+    assert result.reason is Reason.BAD_REQUEST and CANARY not in result.detail and "hooks.slack.com" in result.detail
 
 
 def test_urllib3_debug_lines_lose_everything_after_the_first_path_segment(caplog):

@@ -72,12 +72,14 @@ def test_jsons_is_https_through_the_proxy(monkeypatch):
         assert proxy["hooks.example.com"].requests[0].path == "/notify"
 
 
-def test_an_untrusted_certificate_is_a_connection_failure(monkeypatch):
+def test_an_untrusted_certificate_is_a_permanent_connection_failure_naming_it(monkeypatch):
+    """Issue 17: a certificate we cannot trust stays untrusted until someone fixes it, as for email."""
     with ProviderProxy(hosts=("hooks.example.com",)) as proxy:
         isolate_env(monkeypatch, proxy)
         result = webhook("jsons://hooks.example.com/notify").send(make_notice(), make_address("webhook", "x"))
-        assert (result.outcome, result.reason) == (Outcome.FAILED_TRANSIENT, Reason.CONNECTION)
+        assert (result.outcome, result.reason) == (Outcome.FAILED_PERMANENT, Reason.CONNECTION)
         assert "TLS" in result.detail and proxy["hooks.example.com"].requests == []
+        assert result.detail == "TLS certificate of hooks.example.com not trusted: unable to get local issuer certificate"
 
 
 def test_routes_pick_the_receiver_by_target(receiver):

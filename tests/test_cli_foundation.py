@@ -26,7 +26,7 @@ def run(*args: str, env: dict[str, str] | None = None):
 def test_help_imports_none_of_the_heavy_libraries() -> None:
     probe = ("import sys\nfrom dispatcher.cli import main\n"
              "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-             "heavy = ('apprise', 'pydantic', 'pydantic_settings', 'jinja2', 'requests')\n"
+             "heavy = ('apprise', 'pydantic', 'pydantic_settings', 'jinja2', 'requests', 'httpx')\n"
              "print('LOADED:' + ','.join(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "Usage: " in out

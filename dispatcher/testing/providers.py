@@ -11,7 +11,7 @@ its own throwaway CA (``ca_bundle_path``), as a receiver on the local network wo
 ``ProviderProxy`` is what ``HTTPS_PROXY`` points at: it accepts CONNECT for the
 provider hosts only, terminates TLS with a leaf certificate for that host issued
 by a throwaway trustme CA, and records the decrypted request. So the channel's
-real HTTP and TLS stack (http.client and ssl, or requests in the apprise
+real HTTP and TLS stack (httpx and ssl, or requests in the apprise
 channel) talks to "api.twilio.com" and the test sees the
 exact request Twilio would have received::
 
