@@ -15,9 +15,9 @@ Classification (``failure`` / ``exception_result``)::
     408                      -> transient TIMEOUT
     429                      -> transient RATE_LIMITED, retry_after from Retry-After
     5xx                      -> transient SERVER_ERROR (retry_after if the server sent one)
-    connect/read timeout     -> transient TIMEOUT (httpx.ConnectTimeout, ReadTimeout: nothing came at all)
-    send deadline (NOTIFY_SEND_DEADLINE) passed, or the connection lost (httpx.ReadError,
-    RemoteProtocolError...) without an answer:
+    connect or write timeout -> transient TIMEOUT (httpx.ConnectTimeout, WriteTimeout: the request never got out)
+    read timeout (httpx.ReadTimeout), the send deadline (NOTIFY_SEND_DEADLINE) passed, or the connection
+    lost (httpx.ReadError, RemoteProtocolError...) without an answer:
       before the request was sent             -> transient (TIMEOUT / CONNECTION)
       after, provider drops repeats (dedup)   -> transient (retried)
       after, otherwise                        -> POSSIBLY_DELIVERED (never retried; fallback)
@@ -322,8 +322,10 @@ def exception_result(exc: BaseException, host: str, secrets: tuple[str, ...] = (
         return DeliveryResult.transient(Reason.TIMEOUT, f"connect timeout to {host}")
     if isinstance(exc, httpx.PoolTimeout):
         return DeliveryResult.transient(Reason.TIMEOUT, f"no free connection to {host} within the connect timeout")
-    if isinstance(exc, httpx.TimeoutException):  # read or write: the provider said nothing for read_timeout
-        return DeliveryResult.transient(Reason.TIMEOUT, f"read timeout from {host}")
+    if isinstance(exc, httpx.ReadTimeout) and sent:  # the provider has the request and said nothing
+        return _silent(host, deduplicated=deduplicated)
+    if isinstance(exc, httpx.TimeoutException):  # the request did not get out whole: nothing can have happened
+        return DeliveryResult.transient(Reason.TIMEOUT, f"timeout sending to {host}")
     if isinstance(exc, httpx.ProxyError):
         return DeliveryResult.transient(Reason.CONNECTION, f"proxy error reaching {host}: CONNECT answered {why}")
     if isinstance(exc, httpx.ConnectError):
@@ -361,6 +363,16 @@ def _lost(host: str, cause: str, *, sent: bool, deduplicated: bool) -> DeliveryR
                                                            "by its dedup key")
     return DeliveryResult.possibly_delivered(Reason.CONNECTION, f"{lost}: it may have been delivered; not retried, "
                                                                 "so nobody gets it twice")
+
+
+def _silent(host: str, *, deduplicated: bool) -> DeliveryResult:
+    """The read timeout passed after the request was sent: unknown, as when the send deadline ends it."""
+    silent = f"read timeout: {host} had the request and did not answer"
+    if deduplicated:
+        return DeliveryResult.transient(Reason.TIMEOUT, f"{silent}; safe to retry: the provider drops a repeat "
+                                                        "by its dedup key")
+    return DeliveryResult.possibly_delivered(Reason.TIMEOUT, f"{silent}: it may have been delivered; not retried, "
+                                                             "so nobody gets it twice")
 
 
 def _root(exc: BaseException) -> BaseException:

@@ -39,6 +39,7 @@ class Rig:
     host: str | None  # the provider host behind the proxy; None: the local receiver
     ok: Reply
     target: str = TO
+    deduplicates: bool = False  # the provider drops a repeat (PagerDuty's dedup key, the webhook's Idempotency-Key)
 
 
 RIGS = [
@@ -52,9 +53,9 @@ RIGS = [
         Reply(201, {"sid": "CA0001", "status": "queued"})),
     Rig("phone-pagerduty", PhoneChannel, f"pagerduty://{CANARY}@apikey{CANARY}/", "events.pagerduty.com",
         Reply(202, {"status": "success", "message": "Event processed", "dedup_key": "INC-20240607-0042"}),
-        "security-escalation"),
+        "security-escalation", deduplicates=True),
     Rig("webhook", WebhookChannel, f"json://hook:{CANARY}@{{local}}/notify?+X-Api-Key={CANARY}", None,
-        Reply(202, "")),
+        Reply(202, ""), deduplicates=True),
 ]
 
 
@@ -122,11 +123,12 @@ def test_success_is_delivered(stage, rig):
     assert len(recorder.requests) == 1
 
 
-def test_hanging_provider_is_a_transient_timeout(stage, rig):
+def test_a_hanging_provider_is_an_unknown_outcome_retried_only_where_it_deduplicates(stage, rig):
     recorder, build = stage
     recorder.script(HANG)
     result = send(build(), rig)
-    assert (result.outcome, result.reason) == (Outcome.FAILED_TRANSIENT, Reason.TIMEOUT)
+    unknown = Outcome.FAILED_TRANSIENT if rig.deduplicates else Outcome.POSSIBLY_DELIVERED
+    assert (result.outcome, result.reason) == (unknown, Reason.TIMEOUT)
     # On a loaded machine the stand-in's thread may record the request after the client has given up on it.
     deadline = time.monotonic() + 5
     while not recorder.requests and time.monotonic() < deadline:
@@ -227,8 +229,13 @@ def untrusted() -> ssl.SSLCertVerificationError:
 @pytest.mark.parametrize("exc, kw, outcome, reason, detail", [
     (httpx.ConnectTimeout("timed out"), {}, Outcome.FAILED_TRANSIENT, Reason.TIMEOUT,
      "connect timeout to api.twilio.com"),
-    (httpx.ReadTimeout("timed out"), {"sent": True}, Outcome.FAILED_TRANSIENT, Reason.TIMEOUT,
-     "read timeout from api.twilio.com"),
+    (httpx.ReadTimeout("timed out"), {"sent": True}, Outcome.POSSIBLY_DELIVERED, Reason.TIMEOUT,
+     "read timeout: api.twilio.com had the request and did not answer: it may have been delivered; not retried, "
+     "so nobody gets it twice"),
+    (httpx.ReadTimeout("timed out"), {"sent": True, "deduplicated": True}, Outcome.FAILED_TRANSIENT, Reason.TIMEOUT,
+     "read timeout: api.twilio.com had the request and did not answer; safe to retry: the provider drops a repeat "
+     "by its dedup key"),
+    (httpx.WriteTimeout("timed out"), {}, Outcome.FAILED_TRANSIENT, Reason.TIMEOUT, "timeout sending to api.twilio.com"),
     (httpx.ProxyError("403 Forbidden"), {}, Outcome.FAILED_TRANSIENT, Reason.CONNECTION,
      "proxy error reaching api.twilio.com: CONNECT answered 403 Forbidden"),
     (wrapped(httpx.ConnectError, untrusted()), {}, Outcome.FAILED_PERMANENT, Reason.CONNECTION,

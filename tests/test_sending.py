@@ -127,7 +127,8 @@ def test_a_hanging_provider_times_out_without_holding_up_the_others(stage: Stage
     stage.proxy["hooks.slack.com"].script(HANG)
     report = stage.trigger(read_timeout=0.3, retry_attempts=2)
     got = outcomes(report)
-    assert got.pop(("slack:security-alerts", "slack")) == ("failed-transient", 2)
+    # Slack had the request and never answered: it may have posted, so it is not posted again.
+    assert got.pop(("slack:security-alerts", "slack")) == ("possibly-delivered", 1)
     assert set(got.values()) == {("delivered", 1)}
     store = open_store(f"sqlite:///{stage.store_path}")
     assert {r.reason for r in store.attempts(incident_id="SEC-2024-001") if r.channel == "slack"} == {"timeout"}
