@@ -171,16 +171,20 @@ class _Sending:
             # have been sent), and are taken over, marked possibly duplicated, when those expire.
             with contextlib.suppress(StoreError):
                 self.store.release_inbox(worker_id(child.pid))
+        child.sock.close()
         # A clean exit unasked is most likely the SIGTERM a service manager sends to the whole process
         # group, which is stopping the server too; a child failing at start must not be restarted in a loop.
-        if self.stop.wait(SENDER_RESTART_PAUSE):
-            return
-        with self.lock:
-            if self.stop.is_set():
-                return
-            log.error("the sender process %d exited with status %s; starting another", child.pid, status)
-            child.sock.close()
-            self.child = self._start()
+        while not self.stop.wait(SENDER_RESTART_PAUSE):
+            with self.lock:
+                if self.stop.is_set():
+                    return
+                log.error("the sender process %d exited with status %s; starting another", child.pid, status)
+                try:
+                    self.child = self._start()
+                    return
+                except OSError as exc:  # out of processes or descriptors: the webhooks wait, stored
+                    log.error("could not start a sender process, trying again in %.0f s: %s",
+                              SENDER_RESTART_PAUSE, exc)
 
     def close(self) -> None:
         """Stop the sender: its current sends finish and its leases are given back."""
