@@ -281,9 +281,11 @@ def one_server(sink: "Sink", sender: str, sizes: list[int], args: argparse.Names
                         PYTHONPATH=str(Path(args.notify_now).resolve().parents[2]))  # <tree>/.venv/bin/notify
         argv = [args.notify_now, "serve", "--no-auth", "--port", str(port)] + (["--worker-thread"] if sender == "thread"
                                                                               else [])
-        server = subprocess.Popen(argv, env=env, cwd=work, stderr=subprocess.PIPE, text=True)
+        # Its log to a file: a pipe nobody reads fills up (some 5 KB a failing alert) and blocks the server.
+        with (work / "serve.log").open("wb") as log:
+            server = subprocess.Popen(argv, env=env, cwd=work, stderr=log)
         try:
-            return run(server, port, sink, hook, sizes, args)
+            return run(server, work / "serve.log", port, sink, hook, sizes, args)
         finally:
             server.terminate()
             try:
@@ -326,7 +328,7 @@ def webhooks(hook: int, incidents: list[str], timeout: float = 60.0) -> dict[str
         time.sleep(0.05)
 
 
-def run(server: subprocess.Popen, port: int, sink: Sink, hook: int, sizes: list[int],
+def run(server: subprocess.Popen, log: Path, port: int, sink: Sink, hook: int, sizes: list[int],
         args: argparse.Namespace) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -336,7 +338,7 @@ def run(server: subprocess.Popen, port: int, sink: Sink, hook: int, sizes: list[
         except OSError:
             pass
         if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit(f"notify serve did not become healthy: {server.stderr.read() if server.stderr else ''}")
+            raise SystemExit(f"notify serve did not become healthy: {log.read_text(errors='replace')}")
         time.sleep(0.05)
     time.sleep(1.0)
     out: dict[str, float] = {}

@@ -1,5 +1,5 @@
 """`python -m dispatcher` runs the `notify` command line."""
 
-from .cli import run
+from .cli import main
 
-run()
+main()

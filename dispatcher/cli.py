@@ -6,11 +6,8 @@ fast; each command imports what it needs (pydantic, jinja2, apprise) when run.
 
 from __future__ import annotations
 
-import atexit
 import functools
-import os
 import sys
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -32,35 +29,6 @@ CLASS_COMMANDS = {
 }
 
 EXIT_OK, EXIT_NOT_REACHED, EXIT_REJECTED = 0, 1, 2
-
-
-def run() -> None:
-    """The `notify` console script: :func:`main`, then exit without the interpreter's teardown.
-
-    When a command is done it has written and closed everything; what is left at
-    exit is Python freeing every module and object one by one, about 40 ms after a
-    send, a tenth of `notify security`. atexit handlers still run (logging, temporary
-    directories); only that teardown is skipped, and only when no other thread is
-    alive (a thread still sending is waited for, as usual) and no profiler or
-    debugger is attached (they report after main returns).
-    """
-    try:
-        main()
-        code: Any = 0
-    except SystemExit as exc:
-        code = exc.code
-    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
-        sys.exit(code)  # a thread still working, or a profiler or debugger that reports after main
-    if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
-    atexit._run_exitfuncs()  # what the interpreter would run at exit, in its order
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a reader that went away (`notify log | head`) or a closed stream
-            pass
-    os._exit(code or 0)
 
 
 def _now() -> datetime:

@@ -102,7 +102,7 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
     for name, entry_point in discover().items():
         channel = registry.get(name)
         caps = channel.capabilities
-        rows.append({"name": name, "module": entry_point, "configured": channel.configured(),
+        rows.append({"name": name, "module": entry_point.value, "configured": channel.configured(),
                      "target": caps.target.value, "html": caps.html, "voice": caps.voice,
                      "max_length": caps.max_length, "dedup_key": caps.dedup_key})
     registry.close()

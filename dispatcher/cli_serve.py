@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 @click.option("--no-auth", is_flag=True, help="Accept unauthenticated requests (on a loopback address only).")
 @click.option("--insecure-no-auth", is_flag=True,
               help="Allow --no-auth on a non-loopback address: anyone who reaches it can page and resolve.")
-@click.option("--worker-thread", is_flag=True,
-              help="Run the worker loop as a thread of this process instead of a child process (one core).")
 @click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds a client has to send a request's headers (from connecting); then 408 and closed.")
 @click.option("--body-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
@@ -37,9 +35,13 @@ if TYPE_CHECKING:
 @click.pass_context
 @handles_errors
 def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bool, insecure_no_auth: bool,
-          worker_thread: bool, header_timeout: float, body_timeout: float, max_connections: int, max_in_flight: int,
+          header_timeout: float, body_timeout: float, max_connections: int, max_in_flight: int,
           local_config_dir: Path | None) -> None:
-    """Receive Alertmanager, Grafana and generic webhooks, serve the API and /metrics, and run the worker."""
+    """Receive Alertmanager, Grafana and generic webhooks, serve the API and /metrics, and run the worker.
+
+    The worker loop is a `notify worker` subprocess on the same configuration and store, woken
+    by each stored event (server/sender.py); one that exits unasked is replaced.
+    """
     from . import engine
     from .clock import SystemClock
     from .server.front_end import FrontEndLimits
@@ -54,19 +56,47 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store_url = settings.resolved_store_url()
-    open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before the fork
+    open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before anything starts
     from .store.urls import mask_store_url
 
-    configure(settings.log_format, settings.secrets())  # before the fork: the sender child logs alike
+    configure(settings.log_format, settings.secrets())
     say = _say(settings.log_format == "json", emit)
     _warn_about_unusable_channels(rt, local_config_dir, say)
     say("serve.listening", f"notify serve: listening on http://{host}:{port} (store {mask_store_url(store_url)})",
         url=f"http://{host}:{port}", store=mask_store_url(store_url))
     run_server(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), host=host, port=port,
-               interval=interval, sender_process=not worker_thread,
+               interval=interval, sender=_sender_command(rt, interval),
                limits=FrontEndLimits(header_timeout=header_timeout, body_timeout=body_timeout,
                                      max_connections=max_connections, max_in_flight=max_in_flight))
     say("serve.stopped", "notify serve: stopped, worker finished and leases released")
+
+
+def _sender_command(rt: Runtime, interval: float) -> list[str]:
+    """`notify worker` as serve's sender: the configuration directory serve resolved, the same environment."""
+    return [sys.executable, "-m", "dispatcher", "--config-dir", str(rt.paths.config_dir), "worker",
+            "--interval", repr(interval)]
+
+
+def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: float, report_fd: int) -> None:
+    """`notify worker --report-fd N`: serve's sender, woken and reporting over the inherited socket N.
+
+    The configuration falls back to the last copy that validated: a file broken since serve
+    started must not stop the pages of the alerts serve keeps accepting.
+    """
+    import socket
+
+    from . import engine
+    from .clock import SystemClock
+    from .eventlog import configure
+    from .server.sender import run_child
+    from .store import open_store
+
+    sock = socket.socket(fileno=report_fd)
+    settings = _settings()
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, last_good=True)
+    configure(settings.log_format, settings.secrets())
+    store_url = settings.resolved_store_url()
+    run_child(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), interval, sock)
 
 
 def _refuse_unsafe_auth(settings: Any, host: str, no_auth: bool, insecure_no_auth: bool) -> None:

@@ -7,59 +7,28 @@ never pays for apprise or requests.
 
 from __future__ import annotations
 
-import importlib
-import os
-import re
-import sys
+import functools
 from dataclasses import dataclass
-from typing import Any, Iterable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Iterable
 
-from . import cache
 from .api import Address, Capabilities, Channel, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
 from .directory import Directory
 from .settings import Settings
 
-__all__ = ["Registry", "carries_own_url", "channel_config", "discover", "load_entry_point", "refuse"]
+__all__ = ["Registry", "carries_own_url", "channel_config", "discover", "refuse"]
 
 GROUP = "dispatcher.channels"
 
 
-def discover() -> dict[str, str]:
-    """Installed channels by name -> entry point ("module:Class"); a later registration of a name wins.
+@functools.cache
+def discover() -> dict[str, EntryPoint]:
+    """Installed channels by name; a later registration of a name wins.
 
-    Reading every installed package's metadata costs a command 10-20 ms; the answer
-    changes only when a package is installed or removed, which changes the mtime
-    of its directory on sys.path, so it is kept in the cache under those.
+    Read once per process: what is installed does not change while a command runs
+    (a test that installs a plugin calls `discover.cache_clear()`).
     """
-    key = cache.content_key(GROUP, *(f"{entry}\0{_mtime(entry)}" for entry in sys.path))
-    found = cache.load("entry-points", key)
-    if found is None:
-        from importlib.metadata import entry_points
-
-        found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-        cache.save("entry-points", key, found)
-    return found
-
-
-def _mtime(path: str) -> int:
-    try:
-        return os.stat(path or ".").st_mtime_ns
-    except OSError:
-        return 0
-
-
-_ENTRY_POINT = re.compile(r"^\s*(?P<module>[\w.]+)\s*(?::\s*(?P<attr>[\w.]+)\s*)?(?:\[.*\]\s*)?$")
-
-
-def load_entry_point(value: str) -> Any:
-    """The object an entry point names ("module:attr"), as importlib.metadata's EntryPoint.load."""
-    match = _ENTRY_POINT.match(value)
-    if match is None:
-        raise ImportError(f"not an entry point: {value!r}")
-    target: Any = importlib.import_module(match["module"])
-    for part in match["attr"].split(".") if match["attr"] else ():
-        target = getattr(target, part)
-    return target
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def channel_config(settings: Settings, name: str, directory: Directory | None, *, drill: bool = False) -> ChannelConfig:
@@ -123,9 +92,9 @@ class Registry:
             if name not in self._found or name in self.load_errors:
                 return None
             try:
-                cls = load_entry_point(self._found[name])
+                cls = self._found[name].load()
             except (ImportError, AttributeError) as exc:  # a broken plugin must not break the others
-                self.load_errors[name] = f"{self._found[name]}: {exc}"
+                self.load_errors[name] = f"{self._found[name].value}: {exc}"
                 return None
             self._instances[name] = cls(channel_config(self.settings, name, self.directory, drill=self.drill))
         return self._instances[name]

@@ -1,9 +1,9 @@
-"""The console script exits without the interpreter's teardown, and loses nothing by it.
+"""The console script ends as any Python program does, and nothing is lost or printed at that end.
 
-`dispatcher.cli.run` ends a finished command with os._exit after running the
-atexit handlers and flushing stdout/stderr (the teardown costs a send about
-40 ms). These run the real entry point in a subprocess and check what a caller
-sees: exit status, complete output, atexit work done, other threads waited for.
+Each test runs the real command line in a subprocess under `-X dev` (which
+shows the ResourceWarnings and "Exception ignored" lines a careless teardown
+prints) and checks what a caller sees: exit status, complete output, a quiet
+stderr, and an exit that does not wait on a stray thread or pool.
 """
 
 from __future__ import annotations
@@ -14,57 +14,66 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dispatcher.testing.providers import PROVIDER_HOSTS, ProviderProxy, Reply
+from dispatcher.testing.smtp import SmtpServer
+
 from .helpers import CONFIGURED
 
 REPO = Path(__file__).resolve().parent.parent
+TEARDOWN_NOISE = ("Exception ignored", "Traceback", "ResourceWarning", "BrokenPipeError")
 
 
-def python(code: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, **kw)
+def notify(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:
+    env = {**(env or os.environ), "PYTHONPATH": str(REPO)}
+    kw.setdefault("capture_output", True)
+    return subprocess.run([sys.executable, "-X", "dev", "-m", "dispatcher", *args], text=True, env=env, timeout=120,
+                          **kw)
+
+
+def assert_quiet_teardown(stderr: str) -> None:
+    assert not [noise for noise in TEARDOWN_NOISE if noise in stderr], stderr
 
 
 def test_the_exit_status_and_message_of_a_rejected_command_survive(clean_env: Path) -> None:
-    done = python("import sys; sys.argv = ['notify', 'security', '--dry-run']\n"
-                  "from dispatcher.cli import run; run()")
+    done = notify("security", "--dry-run")
     assert done.returncode == 2
     assert "missing required option(s): --summary" in done.stderr
+    assert_quiet_teardown(done.stderr)
 
 
 def test_a_long_json_document_arrives_whole_through_a_pipe(clean_env: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "dispatcher", "security", "--summary", "x", "--dry-run", "--json"],
-                          capture_output=True, text=True, env={**os.environ, **CONFIGURED, "PYTHONPATH": str(REPO)})
+    done = notify("security", "--summary", "x", "--dry-run", "--json", env={**os.environ, **CONFIGURED})
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["deliveries"]) >= 5
+    assert_quiet_teardown(done.stderr)
 
 
-def test_atexit_handlers_still_run(clean_env: Path, tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
-    done = python("import atexit, sys\n"
-                  "path = sys.argv[1]\n"
-                  "atexit.register(lambda: open(path, 'w').write('ran'))\n"
-                  "sys.argv = ['notify', '--version']\n"
-                  "from dispatcher.cli import run; run()", str(marker))
-    assert done.returncode == 0 and "notify" in done.stdout
-    assert marker.read_text() == "ran"
+def test_a_send_to_every_channel_ends_without_a_word_at_exit(clean_env: Path, tmp_path: Path) -> None:
+    """SMTP, Slack, SMS and a call over real sockets: their clients and pools are closed before exit."""
+    with SmtpServer() as smtp, ProviderProxy(PROVIDER_HOSTS) as proxy:
+        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
+        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+        sid = "AC" + "1" * 32
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
+        env.update(proxy.env(ca_bundle=True), XDG_STATE_HOME=str(tmp_path / "state"),
+                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
+                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+                   NOTIFY_SMS_URL=f"twilio://{sid}:authtoken@+15550100000",
+                   NOTIFY_PHONE_URL=f"twilio://{sid}:authtoken@+15550100000?method=call")
+        done = notify("security", "--summary", "Unusual admin logins", "--customer", "Acme Corp", env=env)
+        assert done.returncode == 0, done.stderr
+        assert len(smtp.messages) == 2 and len(proxy.requests) == 3
+    assert_quiet_teardown(done.stderr)
 
 
-def test_a_thread_still_working_is_waited_for(clean_env: Path, tmp_path: Path) -> None:
-    """A non-daemon thread (a plugin finishing a send) must end its work before the process exits."""
-    marker = tmp_path / "marker"
-    code = ("import sys, threading\n"
-            "path = sys.argv[1]\n"
-            "def finish():\n"
-            "    sys.stdin.readline()\n"
-            "    open(path, 'w').write('finished')\n"
-            "threading.Thread(target=finish).start()\n"
-            "sys.argv = ['notify', '--version']\n"
-            "from dispatcher.cli import run; run()")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with subprocess.Popen([sys.executable, "-c", code, str(marker)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True, env=env) as process:
-        assert "notify" in process.stdout.readline()  # the command is done; the thread is still waiting
-        process.stdin.write("go\n")
-        process.stdin.flush()
-        assert process.wait(timeout=30) == 0
-    assert marker.read_text() == "finished"
+def test_a_reader_that_has_gone_away_costs_no_traceback(clean_env: Path) -> None:
+    """`notify security --dry-run --json | head -0`: the pipe is closed under the command, which stops quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # no reader at all: the command's first write meets a broken pipe
+    try:
+        done = notify("security", "--summary", "x", "--dry-run", "--json", env={**os.environ, **CONFIGURED},
+                      stdout=write_end, capture_output=False, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1  # click's answer to EPIPE
+    assert_quiet_teardown(done.stderr)

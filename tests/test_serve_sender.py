@@ -1,9 +1,9 @@
-"""`notify serve` sends from a child process: woken by each stored event, gone when its parent is.
+"""`notify serve` sends from a `notify worker` subprocess: woken by each stored event, gone when its parent is.
 
-The unit tests fork a stand-in child through :class:`SenderProcess`; the
-process tests run `python -m dispatcher serve` with its real child, an
-outbound webhook at a local recording server, and read the process tree from
-/proc.
+The unit tests start a stand-in child (a small Python script on the inherited
+socket) through :class:`SenderProcess`; the process tests run `python -m
+dispatcher serve` with its real child, an outbound webhook at a local
+recording server, and read the process tree from /proc.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,8 +28,9 @@ from dispatcher.testing.providers import RecordingServer, Reply
 
 from . import pg
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not Path("/proc/self/task").exists(),
-                                reason="the sender child is forked; the tests read /proc")
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="the tests read /proc")
 
 
 def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0) -> None:
@@ -53,17 +53,22 @@ def gone(pid: int) -> bool:
 # -- the parent's handle on a child -------------------------------------------------------------
 
 
-def echo_child(sock: socket.socket) -> None:
-    """A stand-in sender: one delivered attempt reported per wake, until end of file."""
-    while data := sock.recv(4096):
-        for _ in data:
-            sock.sendall(b"i\talertmanager\topened\na\twebhook\tdelivered\t1\t2.5\n")
-    sock.sendall(b"t\t2026-11-26T03:00:00+00:00\n")
+def stand_in(code: str) -> list[str]:
+    """A stand-in sender: `code` runs with `sock`, the child's end of the socket pair (its last argument)."""
+    return [sys.executable, "-c", "import socket, sys\nsock = socket.socket(fileno=int(sys.argv[-1]))\n" + code]
+
+
+ECHO = """
+while data := sock.recv(4096):  # one delivered attempt reported per wake, until end of file
+    for _ in data:
+        sock.sendall(b"i\\talertmanager\\topened\\na\\twebhook\\tdelivered\\t1\\t2.5\\n")
+sock.sendall(b"t\\t2026-11-26T03:00:00+00:00\\n")
+"""
 
 
 def test_each_wake_reaches_the_child_and_end_of_file_stops_it() -> None:
     attempts, ingested, ticks, exits = [], [], [], []
-    child = SenderProcess.fork(echo_child)
+    child = SenderProcess.spawn(stand_in(ECHO))
     child.listen(lambda *a: attempts.append(a), lambda *a: ingested.append(a), ticks.append, exits.append)
     for _ in range(3):
         child.wake()
@@ -77,11 +82,7 @@ def test_each_wake_reaches_the_child_and_end_of_file_stops_it() -> None:
 
 def test_a_child_that_fails_exits_non_zero_and_the_parent_hears_it() -> None:
     exits: list[int] = []
-
-    def failing(sock: socket.socket) -> None:
-        raise RuntimeError("the sender broke")
-
-    child = SenderProcess.fork(failing)
+    child = SenderProcess.spawn(stand_in("raise SystemExit('the sender broke')"))
     child.listen(lambda *a: None, lambda *a: None, lambda t: None, exits.append)
     wait_for("the child's exit", lambda: exits)
     assert exits == [1]
@@ -89,11 +90,8 @@ def test_a_child_that_fails_exits_non_zero_and_the_parent_hears_it() -> None:
 
 
 def test_a_child_that_ignores_end_of_file_is_killed_after_the_timeout() -> None:
-    def stubborn(sock: socket.socket) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
-        threading.Event().wait()
-
-    child = SenderProcess.fork(stubborn)
+    child = SenderProcess.spawn(stand_in("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                         "time.sleep(3600)"))
     assert child.stop(timeout=0.1) == -signal.SIGKILL
     assert gone(child.pid)
 
@@ -168,6 +166,8 @@ def test_serve_sends_from_a_child_woken_by_each_stored_event_and_stops_it_on_sig
     serve = Serve(tmp_path, hook.url + "/out", store_url=store_url)
     try:
         (child,) = children(serve.proc.pid)
+        assert Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[2:6] == [b"dispatcher", b"--config-dir",
+                                                                                   str(REPO).encode(), b"worker"]
         sent = [serve.alert(f"API down {i}") for i in range(20)]
         wait_for("every step-0 webhook", lambda: set(incidents_heard(hook)) >= set(sent))
         keys = Counter(r.headers["Idempotency-Key"] for r in hook.requests)
@@ -193,20 +193,24 @@ def test_the_child_exits_when_its_parent_is_killed(tmp_path: Path, hook: Recordi
     wait_for("the orphaned sender to exit", lambda: gone(child))
 
 
-def test_a_dead_child_is_replaced_by_a_sending_thread(tmp_path: Path, hook: RecordingServer) -> None:
+def test_a_dead_child_is_replaced_by_a_new_notify_worker(tmp_path: Path, hook: RecordingServer) -> None:
     serve = Serve(tmp_path, hook.url + "/out")
     try:
         (child,) = children(serve.proc.pid)
         os.kill(child, signal.SIGKILL)
-        wait_for("the parent to reap its child", lambda: children(serve.proc.pid) == [])
+        wait_for("a new sender", lambda: children(serve.proc.pid) not in ([], [child]))
+        (replacement,) = children(serve.proc.pid)
         incident = serve.alert("API down after the sender died")
-        wait_for("its webhook, sent by the parent", lambda: incident in incidents_heard(hook))
+        wait_for("its webhook, sent by the new sender", lambda: incident in incidents_heard(hook))
+        wait_for("its attempt in /metrics", lambda: 'notify_deliveries_total{channel="webhook",outcome="delivered"} '
+                 in requests.get(serve.url + "/metrics", timeout=5).text)
     finally:
         assert serve.stop() == 0
-    assert "sending from this process instead" in serve.log.read_text()
+    assert gone(replacement)
+    assert f"the sender process {child} exited with status -9; starting another" in serve.log.read_text()
 
 
-def test_a_child_killed_while_holding_the_inbox_gives_it_back_to_the_parent_at_once(
+def test_a_child_killed_while_holding_the_inbox_gives_it_back_to_its_replacement_at_once(
         tmp_path: Path, hook: RecordingServer) -> None:
     """Without the parent giving the dead child's hold back, the rest would wait a minute for its lease."""
     import sqlite3
@@ -225,21 +229,11 @@ def test_a_child_killed_while_holding_the_inbox_gives_it_back_to_the_parent_at_o
             "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL").fetchone()[0]
         wait_for("the child to hold the inbox", held, timeout=10)
         os.kill(child, signal.SIGKILL)
-        wait_for("every stored webhook handled by the parent, well within the dead child's 60 s lease",
-                 lambda: sqlite3.connect(db).execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 0, timeout=20)
+        wait_for("every stored webhook handled by the new sender, well within the dead child's 60 s lease",
+                 lambda: sqlite3.connect(db).execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 0, timeout=45)
     finally:
         assert serve.stop() == 0
-    assert "sending from this process instead" in serve.log.read_text()
-
-
-def test_worker_thread_keeps_the_sender_in_the_server_process(tmp_path: Path, hook: RecordingServer) -> None:
-    serve = Serve(tmp_path, hook.url + "/out", "--worker-thread")
-    try:
-        assert children(serve.proc.pid) == []
-        incident = serve.alert("API down, one process")
-        wait_for("its webhook", lambda: incident in incidents_heard(hook))
-    finally:
-        assert serve.stop() == 0
+    assert "starting another" in serve.log.read_text()
 
 
 def test_sigterm_to_the_whole_process_group_stops_both_without_a_replacement_sender(tmp_path: Path,
@@ -252,7 +246,7 @@ def test_sigterm_to_the_whole_process_group_stops_both_without_a_replacement_sen
     os.killpg(serve.proc.pid, signal.SIGTERM)
     assert serve.proc.wait(timeout=60) == 0
     log = serve.log.read_text()
-    assert "sending from this process instead" not in log and "worker finished and leases released" in log
+    assert "starting another" not in log and "worker finished and leases released" in log
 
 
 def test_serve_says_at_start_which_channels_cannot_deliver(tmp_path: Path, hook: RecordingServer) -> None:

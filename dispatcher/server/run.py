@@ -1,4 +1,4 @@
-"""Wire `notify serve`: the store, the ingest services, the worker loop (a child process) and uvicorn."""
+"""Wire `notify serve`: the store, the ingest services, the worker loop (a `notify worker` subprocess) and uvicorn."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import signal
 import threading
 from datetime import datetime, timedelta
@@ -27,12 +26,12 @@ from .front_end import FrontEndLimits, RateLimitedLog, fd_budget, loop_exception
 from .health import WriteHealth, health_report
 from .metrics import Metrics
 from .progress import Progress, also
-from .sender import SenderProcess, run_child
+from .sender import SenderProcess
 from .throttle import FailureThrottle
 
 __all__ = ["build", "serve", "server_class"]
 
-CHILD_STOP_GRACE = 5.0  # seconds the server waits for its own stop after its sender stopped cleanly
+SENDER_RESTART_PAUSE = 5.0  # seconds between a sender's unasked exit and its replacement
 
 log = logging.getLogger("notify.server")
 
@@ -111,112 +110,87 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,
-          sender_process: bool = True, limits: FrontEndLimits = FrontEndLimits()) -> None:
-    """Run the API and the worker loop until SIGTERM/SIGINT; then finish sends and give back leases.
-
-    The worker loop runs in a child process (see :mod:`.sender`), forked here before any thread
-    starts and before this process opens its store; with `sender_process=False`, or when threads
-    run already, it is a thread of this process. If the child dies, a thread takes over its work.
-    """
-    child = None
-    if sender_process and threading.active_count() == 1 and hasattr(os, "fork"):
-        child = SenderProcess.fork(functools.partial(run_child, rt, open_store, clock, interval))
+          sender: list[str], limits: FrontEndLimits = FrontEndLimits()) -> None:
+    """Run the API, and the worker loop as the subprocess `sender` (see :mod:`.sender`), until SIGTERM/SIGINT;
+    then the sender finishes its sends and gives back its leases. A sender that exits unasked is replaced."""
+    store = open_store()
     try:
-        store = open_store()
-    except BaseException:
-        if child is not None:
-            child.stop()
-        raise
-    try:
-        _serve(rt, store, clock, child, host=host, port=port, interval=interval, limits=limits)
+        _serve(rt, store, clock, sender, host=host, port=port, interval=interval, limits=limits)
     finally:
         store.close()
 
 
-def _serve(rt: Runtime, store: Store, clock: Clock, child: SenderProcess | None, *, host: str, port: int,
+def _serve(rt: Runtime, store: Store, clock: Clock, sender: list[str], *, host: str, port: int,
            interval: float, limits: FrontEndLimits) -> None:
     limits = fd_budget(limits)
     metrics, progress = Metrics(store, clock.now), Progress()
-    sending = _Sending(rt, store, clock, metrics, interval, child, also(metrics.on_attempt, progress.attempted))
-    app = _app(rt, store, clock, metrics, progress, sending.wake, sending.last_tick, interval, limits)
-    # log_config=None: uvicorn's own lines go through notify's handler (dispatcher.eventlog), JSON lines included
-    config = uvicorn_config(app, limits, host=host, port=port, on_refused=lambda status: metrics.rejected.labels(
-        str(status)).inc(), log_level="warning", lifespan="on", access_log=False, log_config=None)
+    sending = _Sending(store, sender, also(metrics.on_attempt, progress.attempted), metrics.on_ingest)
     try:
+        app = _app(rt, store, clock, metrics, progress, sending.wake, sending.last_tick, interval, limits)
+        # log_config=None: uvicorn's own lines go through notify's handler (dispatcher.eventlog), JSON lines included
+        config = uvicorn_config(app, limits, host=host, port=port, on_refused=lambda status: metrics.rejected.labels(
+            str(status)).inc(), log_level="warning", lifespan="on", access_log=False, log_config=None)
         server_class(limits.log_interval)(config).run()
     finally:
         sending.close()
 
 
 class _Sending:
-    """The worker loop as the app sees it (wake it, when did it last tick): the child, or a thread."""
+    """The worker loop as the app sees it (wake it, when did it last tick): the sender subprocess of the moment."""
 
-    def __init__(self, rt: Runtime, store: Store, clock: Clock, metrics: Metrics, interval: float,
-                 child: SenderProcess | None, on_attempt: Callable[[str, str, int, float], None]) -> None:
-        self.rt, self.store, self.clock, self.metrics, self.interval = rt, store, clock, metrics, interval
-        self.on_attempt = on_attempt  # metrics, and the requests waiting for outcomes
-        self.child = child
-        self.stop, self.woken = threading.Event(), threading.Event()
-        self.worker: Worker | None = None
-        self.thread: threading.Thread | None = None
-        self.child_tick: datetime | None = None
+    def __init__(self, store: Store, argv: list[str], on_attempt: Callable[[str, str, int, float], None],
+                 on_ingest: Callable[[str, str], None]) -> None:
+        self.store, self.argv = store, argv
+        self.on_attempt, self.on_ingest = on_attempt, on_ingest  # metrics, and the requests waiting for outcomes
+        self.stop = threading.Event()
         self.lock = threading.Lock()
-        if child is not None:
-            child.listen(on_attempt, metrics.on_ingest, self._ticked, self._child_exited)
-        else:
-            self._start_thread()
+        self.ticked: datetime | None = None
+        self.child = self._start()
+
+    def _start(self) -> SenderProcess:
+        child = SenderProcess.spawn(self.argv)
+        child.listen(self.on_attempt, self.on_ingest, self._ticked, functools.partial(self._child_exited, child))
+        return child
 
     def wake(self) -> None:
-        if self.thread is None and self.child is not None:
-            self.child.wake()
-        else:
-            self.woken.set()
+        self.child.wake()
 
     def last_tick(self) -> datetime | None:
-        return self.worker.last_tick if self.worker is not None else self.child_tick
+        return self.ticked
 
     def _ticked(self, at: datetime) -> None:
-        self.child_tick = at
+        self.ticked = at
 
-    def _child_exited(self, status: int) -> None:
-        if status == 0 and not self.stop.is_set():
-            # A clean stop the server did not ask for: most likely the SIGTERM a service manager sends
-            # to the whole process group, which is stopping the server too. Give that a moment.
-            threading.Thread(target=self._replace_child_unless_stopping, args=(status, CHILD_STOP_GRACE),
-                             name="notify-sender-exit", daemon=True).start()
+    def _child_exited(self, child: SenderProcess, status: int) -> None:
+        """On the dead child's reader thread: give back its hold on the inbox, pause, start another."""
+        if self.stop.is_set():
             return
-        self._replace_child_unless_stopping(status, 0)
-
-    def _replace_child_unless_stopping(self, status: int, grace: float) -> None:
-        if self.stop.wait(grace):
-            return
-        with self.lock:
-            if self.stop.is_set():
-                return
-            log.error("the sender process exited with status %s; sending from this process instead", status)
+        if status != 0:
             # Its hold on the inbox would keep stored webhooks waiting for the lease to run out (60 s).
             # Handling a webhook again is harmless; its in-flight deliveries keep their leases (they may
             # have been sent), and are taken over, marked possibly duplicated, when those expire.
             with contextlib.suppress(StoreError):
-                self.store.release_inbox(worker_id(self.child.pid))
-            self._start_thread()
-
-    def _start_thread(self) -> None:
-        self.worker = Worker(self.rt, self.store, self.clock, on_attempt=self.on_attempt,
-                             on_ingest=self.metrics.on_ingest)
-        self.thread = threading.Thread(target=self.worker.run, args=(self.stop, self.interval, self.woken),
-                                       name="notify-worker", daemon=True)
-        self.thread.start()
+                self.store.release_inbox(worker_id(child.pid))
+        child.sock.close()
+        # A clean exit unasked is most likely the SIGTERM a service manager sends to the whole process
+        # group, which is stopping the server too; a child failing at start must not be restarted in a loop.
+        while not self.stop.wait(SENDER_RESTART_PAUSE):
+            with self.lock:
+                if self.stop.is_set():
+                    return
+                log.error("the sender process %d exited with status %s; starting another", child.pid, status)
+                try:
+                    self.child = self._start()
+                    return
+                except OSError as exc:  # out of processes or descriptors: the webhooks wait, stored
+                    log.error("could not start a sender process, trying again in %.0f s: %s",
+                              SENDER_RESTART_PAUSE, exc)
 
     def close(self) -> None:
-        """Stop the loop: its current sends finish and its leases are given back."""
+        """Stop the sender: its current sends finish and its leases are given back."""
         with self.lock:
             self.stop.set()
-            self.woken.set()
-        if self.child is not None:
-            self.child.stop(timeout=60)
-        if self.thread is not None:
-            self.thread.join(timeout=60)
+        self.child.stop(timeout=60)
 
 
 def server_class(log_interval: float = FrontEndLimits.log_interval) -> type:
