@@ -273,3 +273,16 @@ def test_a_generic_hook_that_waits_hears_the_child_s_outcomes(tmp_path: Path, ho
         assert [r.json["incident"]["id"] for r in hook.requests] == [answer.json()["incident"]]
     finally:
         assert serve.stop() == 0
+
+
+@pytest.mark.parametrize("status, ran_for, pause", [
+    (-9, 3600.0, 0.0),  # killed after running a while: replaced at once, pages are waiting
+    (1, 5.0, 0.0),
+    (1, 0.2, 5.0),  # fails as it starts: no tight restart loop
+    (0, 3600.0, 5.0),  # a clean exit unasked: most likely the service manager stopping the whole group
+])
+def test_a_crashed_sender_is_replaced_at_once_unless_it_fails_at_start_or_exited_cleanly(
+        status: int, ran_for: float, pause: float) -> None:
+    from dispatcher.server.run import restart_pause
+
+    assert restart_pause(status, ran_for) == pause

@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
@@ -31,7 +32,7 @@ from .throttle import FailureThrottle
 
 __all__ = ["build", "serve", "server_class"]
 
-SENDER_RESTART_PAUSE = 5.0  # seconds between a sender's unasked exit and its replacement
+SENDER_RESTART_PAUSE = 5.0  # seconds before a sender that exited cleanly or failed at start is replaced
 
 log = logging.getLogger("notify.server")
 
@@ -135,6 +136,16 @@ def _serve(rt: Runtime, store: Store, clock: Clock, sender: list[str], *, host: 
         sending.close()
 
 
+def restart_pause(status: int, ran_for: float) -> float:
+    """Seconds to wait before replacing a sender that exited unasked with ``status`` after ``ran_for`` seconds.
+
+    One that crashed after running a while is replaced at once: pages wait for it. A clean exit unasked is
+    most likely the SIGTERM a service manager sends to the whole process group, which is stopping the server
+    too; and one that fails as it starts must not be restarted in a tight loop: both pause.
+    """
+    return 0.0 if status != 0 and ran_for >= SENDER_RESTART_PAUSE else SENDER_RESTART_PAUSE
+
+
 class _Sending:
     """The worker loop as the app sees it (wake it, when did it last tick): the sender subprocess of the moment."""
 
@@ -145,10 +156,12 @@ class _Sending:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.ticked: datetime | None = None
+        self.started = 0.0
         self.child = self._start()
 
     def _start(self) -> SenderProcess:
         child = SenderProcess.spawn(self.argv)
+        self.started = time.monotonic()
         child.listen(self.on_attempt, self.on_ingest, self._ticked, functools.partial(self._child_exited, child))
         return child
 
@@ -172,9 +185,9 @@ class _Sending:
             with contextlib.suppress(StoreError):
                 self.store.release_inbox(worker_id(child.pid))
         child.sock.close()
-        # A clean exit unasked is most likely the SIGTERM a service manager sends to the whole process
-        # group, which is stopping the server too; a child failing at start must not be restarted in a loop.
-        while not self.stop.wait(SENDER_RESTART_PAUSE):
+        pause = restart_pause(status, time.monotonic() - self.started)
+        while not self.stop.wait(pause):
+            pause = SENDER_RESTART_PAUSE
             with self.lock:
                 if self.stop.is_set():
                     return
