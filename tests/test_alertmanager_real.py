@@ -4,8 +4,8 @@ The webhook parser is tested against recorded payloads elsewhere; this proves
 the whole path an operator sets up: Alertmanager's own grouping, bearer
 authorization, repeat and resolved notifications, against `notify serve` as a
 process whose providers are an in-process SMTP server and a TLS proxy. The
-Alertmanager config written here is the one the README's "Monitoring hooks"
-section shows.
+Alertmanager config written here is the one docs/integrations/alertmanager.md
+shows.
 
 Timeline (group_wait 1s, group_interval 2s, repeat_interval 3s): the first
 notification about 1 s after the alert is posted, a repeat at the first group
