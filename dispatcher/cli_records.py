@@ -118,5 +118,5 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
               channel_variable(row["name"]) or "(the plugin's own)", row["module"])
              for row in sorted(rows, key=lambda r: r["name"])]
     missing = any(not row["configured"] and channel_variable(row["name"]) for row in rows)
-    hint = "\na channel not configured needs its SETTING set to a URL (README: Channel setup)" if missing else ""
+    hint = "\na channel not configured needs its SETTING set to a URL (docs/operations/channels.md)" if missing else ""
     _emit(render(columns, table, _table_output(settings)) + hint, settings)

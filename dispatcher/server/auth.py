@@ -215,7 +215,7 @@ class Authenticator:
             given = headers[NOTIFY_SIGNATURE].strip()
             if not given.startswith("v1="):
                 raise Refusal(401, f"body-only signatures are no longer accepted: send {V1_SCHEME} (see the "
-                                   "README's upgrade notes)")
+                                   "upgrade notes, docs/operations/upgrade.md)")
             timestamp = self._fresh(headers.get(NOTIFY_TIMESTAMP), "X-Notify-Timestamp")
             expected = [sign_request(s, head.method, head.path, timestamp, body) for s in secrets]
             return "v1", _signature_among(given.removeprefix("v1="), [e.removeprefix("v1=") for e in expected])
