@@ -223,6 +223,8 @@ class _Pool:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
+        if self._closed:  # as a closed SQLite store does; never a silent new connection nobody will close
+            raise StoreError(f"store {self.name} is closed")
         if not self._slots.acquire(timeout=self.wait):
             raise StoreError(f"store {self.name}: no free database connection after {self.wait:g} s")
         try:
