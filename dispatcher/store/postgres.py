@@ -16,7 +16,9 @@ What SQLite gets from having one writer at a time, this store gets from row lock
   transaction-scoped advisory lock first, so two workers never split a group's
   "firing" and "resolved" between them.
 
-Connections come from a small pool: the sender calls the store from many threads.
+The statements and the methods are shared with SQLite (sql.py, sql_store.py); this module
+holds how they run here: a small pool of connections (the sender calls the store from many
+threads), transactions retried when PostgreSQL picks them as deadlock victims, advisory locks.
 """
 
 from __future__ import annotations

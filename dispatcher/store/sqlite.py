@@ -12,6 +12,9 @@ durable (``synchronous=FULL``: the WAL is synced at each commit) before the
 call returns; what changes is that one fsync covers many of them, so the
 disk's sync rate no longer caps how many incidents or attempts per second one
 process records.
+
+The statements and the methods are shared with PostgreSQL (sql.py, sql_store.py); this
+module holds how they run here: the connections, the group commit and BEGIN IMMEDIATE.
 """
 
 from __future__ import annotations
