@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
 from . import sql
 from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
@@ -47,7 +47,7 @@ class SQLStore(InboxSQL, RequestSeals):
     def schema_version(self) -> int: raise NotImplementedError
     def upgrade(self) -> tuple[int, int]: raise NotImplementedError
 
-    def __enter__(self) -> "SQLStore":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
