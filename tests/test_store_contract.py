@@ -111,6 +111,19 @@ def test_a_new_store_is_created_at_the_current_schema_and_reopened_as_is(url: st
     peeked.close()
 
 
+def test_a_store_used_as_a_context_manager_is_closed_when_the_block_ends(url: str) -> None:
+    with open_store(url) as store:
+        incident_id = opened(store, "ana")
+    with pytest.raises(StoreError):  # closed: no connection left behind, none opened again
+        store.incidents()
+    with pytest.raises(RuntimeError), open_store(url) as store:
+        raise RuntimeError("a bug in the block")
+    with pytest.raises(StoreError):  # closed all the same
+        store.incident(incident_id)
+    with open_store(url) as store:  # what the first block wrote was committed
+        assert [i.id for i in store.incidents()] == [incident_id]
+
+
 def _execute(url: str, statements: list[str]) -> None:
     """Run raw SQL on the store's database, bypassing the store (to build old or future schemas)."""
     if url.startswith("sqlite:"):

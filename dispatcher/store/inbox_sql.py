@@ -1,16 +1,21 @@
-"""The inbox's SQL and its claim rule, shared by both stores (SQL written with %s; SQLite's copy swaps in ?)."""
+"""The inbox's SQL, its claim rule and its methods, shared by both stores (SQL written with %s, see sql.Dialect)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
+
+from .base import InboxRow
+from .keys import stored_key
 
 __all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DISCARD", "INBOX_DONE",
-           "INBOX_FAILED", "INBOX_GIVE_UP", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
-           "InboxViews", "choose", "counts", "listed"]
+           "INBOX_FAILED", "INBOX_GIVE_UP", "INBOX_LEASE", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
+           "INSERT_INBOX", "InboxSQL", "choose", "counts", "listed"]
 
 GIVE_UP_AFTER = 10  # failed attempts after which a row is kept for inspection but no longer tried
 
 INBOX_COLUMNS = "id, source, dedup_key, body, received, attempts"
+
+INSERT_INBOX = "INSERT INTO inbox (source, dedup_key, body, received) VALUES (%s, %s, %s, %s) RETURNING id"
 
 # Is another owner handling the inbox? (owner, now)
 INBOX_BUSY = "SELECT 1 FROM inbox WHERE lease_owner IS NOT NULL AND lease_owner <> %s AND lease_until > %s LIMIT 1"
@@ -19,6 +24,9 @@ INBOX_BUSY = "SELECT 1 FROM inbox WHERE lease_owner IS NOT NULL AND lease_owner 
 # (never leased, lease expired, failed and due again, or already ours). (now, owner, after id, page size)
 INBOX_PAGE = ("SELECT id, dedup_key, CASE WHEN lease_until IS NULL OR lease_until <= %s OR lease_owner = %s"
               f" THEN 1 ELSE 0 END FROM inbox WHERE attempts < {GIVE_UP_AFTER} AND id > %s ORDER BY id LIMIT %s")
+
+# Lease the chosen rows. (owner, lease_until); the ids are appended, then RETURNING the columns.
+INBOX_LEASE = "UPDATE inbox SET lease_owner = %s, lease_until = %s WHERE id IN "
 
 # A handled row, deleted only while its owner still holds it. (id, owner)
 INBOX_DONE = "DELETE FROM inbox WHERE id = %s AND lease_owner = %s"
@@ -100,14 +108,59 @@ def choose(page: Callable[[int, int], Sequence[tuple]], limit: int) -> list[int]
     return chosen
 
 
-class InboxViews:
-    """The inbox statements that read the same in both stores.
+class InboxSQL:
+    """The inbox's methods. A store provides `dialect`, `_read`, `_write`, `_statement`, `_serialise` and
+    `_for_ids(query, args, ids)`, which runs a statement ending in "id IN " for those ids (see sql_store)."""
 
-    A store provides `_read(query)` and `_for_ids(query, args, ids)`, which runs a statement ending
-    in "id IN " for those ids in its own placeholder style and returns how many rows it changed.
-    """
+    def enqueue(self, source: str, dedup_key: str, body: str, received: str) -> int:
+        """Store a webhook as received; committed before this returns.
 
-    def renew_inbox(self, owner: str, ids: Any, lease_until: str) -> int:
+        PostgreSQL draws an id at INSERT but shows it to others only at COMMIT: two webhooks of
+        one group stored at once (an HA Alertmanager pair) could become visible out of id order.
+        A lock per group makes the second draw its id after the first committed.
+        """
+        dedup_key = stored_key(dedup_key)
+
+        def work(conn: Any) -> int:
+            self._serialise(conn, "inbox-group", dedup_key)
+            return conn.execute(self.dialect.q(INSERT_INBOX), (source, dedup_key, body, received)).fetchone()[0]
+
+        return self._write(work)
+
+    def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]:
+        """Lease the oldest waiting webhooks, unless another owner is handling the inbox right now.
+
+        One owner at a time, oldest first, no row before an older one of its group that is not
+        free (see :func:`choose`): a group's "resolved" is never handled before its "firing".
+        """
+        q = self.dialect.q
+
+        def work(conn: Any) -> list[tuple]:
+            self._serialise(conn, "inbox")  # claims queue here; each then sees the leases of the claim before it
+            if conn.execute(q(INBOX_BUSY), (owner, now)).fetchone():
+                return []
+            ids = choose(lambda after, size: conn.execute(q(INBOX_PAGE), (now, owner, after, size)).fetchall(), limit)
+            if not ids:
+                return []
+            in_ids, id_args = self.dialect.ids(ids)
+            return conn.execute(q(f"{INBOX_LEASE}{in_ids} RETURNING {INBOX_COLUMNS}"), (owner, lease_until, *id_args)).fetchall()
+
+        return sorted((InboxRow(*row) for row in self._write(work)), key=lambda row: row.id)
+
+    def inbox_done(self, inbox_id: int, owner: str) -> bool:
+        """Delete a handled row; False when `owner` no longer holds it (its lease expired and was taken)."""
+        return self._statement(self.dialect.q(INBOX_DONE), (inbox_id, owner))[0] == 1
+
+    def inbox_failed(self, inbox_id: int, owner: str, error: str, retry_at: str | None) -> bool:
+        """Record a failed try (retry_at None: give up now); False when `owner` no longer holds the row."""
+        query, args = ((INBOX_GIVE_UP, (error, inbox_id, owner)) if retry_at is None
+                       else (INBOX_FAILED, (error, retry_at, inbox_id, owner)))
+        return self._statement(self.dialect.q(query), args)[0] == 1
+
+    def release_inbox(self, owner: str) -> int:
+        return self._statement(self.dialect.q(INBOX_RELEASE), (owner,))[0]
+
+    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
         """Extend `owner`'s hold on these rows; returns how many it still held."""
         return self._for_ids(INBOX_RENEW, (lease_until, owner), ids)
 
@@ -115,11 +168,11 @@ class InboxViews:
         """Every stored webhook but its body, oldest first (`notify inbox`)."""
         return [listed(row) for row in self._read(INBOX_LIST)]
 
-    def inbox_retry(self, ids: Any) -> int:
+    def inbox_retry(self, ids: Iterable[int]) -> int:
         """Make rows due again at once from their first attempt; returns how many there were."""
         return self._for_ids(INBOX_RETRY, (), ids)
 
-    def inbox_discard(self, ids: Any) -> int:
+    def inbox_discard(self, ids: Iterable[int]) -> int:
         """Delete rows an operator has dealt with; returns how many there were."""
         return self._for_ids(INBOX_DISCARD, (), ids)
 

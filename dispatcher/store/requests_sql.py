@@ -34,10 +34,8 @@ FORGET = "DELETE FROM requests WHERE at < %s"
 
 
 class RequestSeals:
-    """The replay record's methods. A store provides `_read(query, args)`, `_write(work)` and
-    `_placeholder` ("?" or "%s"), and wraps each write's work with :meth:`_sealing`."""
-
-    _placeholder = "%s"
+    """The replay record's methods. A store provides `dialect`, `_read(query, args)` and `_write(work)`,
+    and wraps each write's work with :meth:`_sealing`."""
 
     def _seal_slot(self) -> threading.local:
         slot = self.__dict__.get("_seal_local")
@@ -62,7 +60,7 @@ class RequestSeals:
         if seal is None:
             return work
         slot.seal = None
-        statement = SEAL.replace("%s", self._placeholder)
+        statement = self.dialect.q(SEAL)
 
         def sealed_work(conn: Any) -> T:
             if conn.execute(statement, seal).rowcount != 1:
@@ -73,7 +71,7 @@ class RequestSeals:
 
     def request_answer(self, key: str) -> tuple[int | None, dict[str, Any] | None] | None:
         """(status, answer) of a request handled before (both None while it is still being handled); None if new."""
-        rows = self._read(ANSWER.replace("%s", self._placeholder), (key,))
+        rows = self._read(self.dialect.q(ANSWER), (key,))
         if not rows:
             return None
         status, answer = rows[0]
@@ -81,10 +79,10 @@ class RequestSeals:
 
     def remember_answer(self, key: str, at: str, status: int, answer: dict[str, Any], forget_before: str) -> None:
         """Keep a handled request's answer for its replays, and forget requests too old to be replayed."""
-        mark = self._placeholder
+        q = self.dialect.q
 
         def work(conn: Any) -> None:
-            conn.execute(REMEMBER.replace("%s", mark), (key, at, status, json.dumps(answer)))
-            conn.execute(FORGET.replace("%s", mark), (forget_before,))
+            conn.execute(q(REMEMBER), (key, at, status, json.dumps(answer)))
+            conn.execute(q(FORGET), (forget_before,))
 
         self._write(work)

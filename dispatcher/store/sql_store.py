@@ -1,0 +1,319 @@
+"""The store's methods, written once for both databases on top of four primitives each store provides.
+
+A concrete store (:mod:`.sqlite`, :mod:`.postgres`) supplies how to talk to its
+database, and nothing of what is said:
+
+- ``dialect``: a :class:`~.sql.Dialect`, which renders the shared statements;
+- ``_read(query, args)``: rows of one read;
+- ``_write(work)``: ``work(conn)`` in one transaction, committed before it returns;
+- ``_statement(query, args)``: one write statement, atomic on its own, as ``(rowcount, rows)``:
+  the outbox's hot path (claim, record_attempt, heartbeat) is single statements, because
+  every round trip is latency a busy worker pays once per row;
+- ``_serialise(conn, scope, key)``: inside a write, serialise the writes of one scope (and key) across
+  processes: a PostgreSQL advisory lock; nothing in SQLite, whose writes are serial already.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
+
+from . import sql
+from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
+from .inbox_sql import INBOX_RELEASE, InboxSQL
+from .keys import stored_key
+from .requests_sql import RequestSeals
+
+__all__ = ["SQLStore"]
+
+T = TypeVar("T")
+
+
+class SQLStore(InboxSQL, RequestSeals):
+    """Incidents, outbox, timeline, attempt log, inbox and replay record over a SQL connection."""
+
+    dialect: sql.Dialect
+    migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
+    path: str  # the file, or the URL with its password masked: what messages name
+    upgraded: tuple[int, int]
+
+    # Provided by each store (see the module docstring).
+    def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple]: raise NotImplementedError
+    def _write(self, work: Callable[[Any], T]) -> T: raise NotImplementedError
+    def _statement(self, query: str, args: Iterable[Any] = ()) -> tuple[int, list[tuple]]: raise NotImplementedError
+    def _serialise(self, conn: Any, scope: str, key: str | None = None) -> None: raise NotImplementedError
+    def close(self) -> None: raise NotImplementedError
+    def schema_version(self) -> int: raise NotImplementedError
+    def upgrade(self) -> tuple[int, int]: raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------
+
+    def _settle_schema(self, upgrade: bool) -> None:
+        """At open: create a new store's tables, upgrade when asked, refuse a schema this notify cannot use."""
+        version, target = self.schema_version(), len(self.migrations)
+        if version == 0 or upgrade:
+            self.upgraded = self.upgrade()
+        elif version < target:
+            raise StoreBehind(f"store {self.path} is at schema {version}, this notify needs {target}: "
+                              "run `notify db upgrade`")
+        elif version > target:
+            raise StoreError(f"store {self.path} is at schema {version}, newer than this notify "
+                             f"({target}): upgrade notify")
+
+    def _migrate(self, conn: Any, before: int) -> None:
+        """Apply the migrations after version `before` (SQL scripts, or data steps given the placeholder)."""
+        for step in self.migrations[before:]:
+            if callable(step):
+                step(conn, self.dialect.placeholder)
+                continue
+            for statement in filter(str.strip, step.split(";")):
+                conn.execute(statement)
+        conn.execute(self.dialect.q(sql.SET_VERSION), (str(len(self.migrations)),))
+
+    # -- incidents -----------------------------------------------------------
+
+    def peek_id(self, prefix: str, year: int) -> str:
+        """The id the next allocation would give, without allocating it."""
+        rows = self._read(self.dialect.q(sql.COUNTER), (prefix, year))
+        return sql.format_id(prefix, year, (rows[0][0] if rows else 0) + 1)
+
+    def incident(self, incident_id: str) -> IncidentRow | None:
+        rows = self._read(self.dialect.q(sql.INCIDENT), (incident_id,))
+        return sql.incident_row(rows[0]) if rows else None
+
+    def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None:
+        """The unresolved incident a monitoring group (or other dedup key) opened, if any."""
+        rows = self._read(self.dialect.q(sql.OPEN_BY_DEDUP), (stored_key(dedup_key),))
+        return sql.incident_row(rows[0]) if rows else None
+
+    def incidents(self, *, open_only: bool = False) -> list[IncidentRow]:
+        query = sql.INCIDENTS.format(where=" WHERE status != 'resolved'" if open_only else "")
+        return [sql.incident_row(r) for r in self._read(query)]
+
+    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
+                      prefix: str, year: int, now: str,
+                      events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]:
+        """Store an incident, its 'triggered' event, its planned deliveries and `events` atomically.
+
+        `events` are more timeline events, (key, kind, detail), each recorded once by key (as
+        record_event would, in the same transaction: a webhook's alerts). Allocates the id when it
+        has none. Returns (id, created); when the id exists already (or, with `dedup_open`, its
+        group is open already) nothing is written and created is False.
+        """
+        if incident.get("dedup_key"):  # a monitoring group's key may be longer than an index holds
+            incident = {**incident, "dedup_key": stored_key(incident["dedup_key"])}
+        more = [(stored_key(key), kind, detail) for key, kind, detail in events]
+        planned = list(deliveries)
+        q = self.dialect.q
+
+        def work(conn: Any) -> tuple[str, bool]:
+            if incident.get("dedup_open"):  # a monitoring group already open: the same incident, never a second
+                self._serialise(conn, "dedup", incident["dedup_key"])  # the look-up and the insert, one group at a time
+                found = conn.execute(q(sql.OPEN_ID_BY_DEDUP), (incident["dedup_key"],)).fetchone()
+                if found:
+                    return found[0], False
+            incident_id = incident["id"] or self._allocate(conn, prefix, year)
+            if conn.execute(q(sql.INSERT_INCIDENT), (
+                    incident_id, incident["class"], bool(incident["drill"]), incident["dedup_key"] or incident_id,
+                    incident["started"], now, _json(incident["fields"]), _json(incident.get("meta", {})))
+                            ).rowcount != 1:  # that id exists (typed by hand, or another process won the race)
+                return incident_id, False
+            conn.execute(q(sql.INSERT_TRIGGERED), (incident_id, now, incident["fields"].get("summary", "")))
+            if more:
+                conn.cursor().executemany(q(sql.INSERT_EVENT),
+                                          [(incident_id, key, kind, now, None, detail) for key, kind, detail in more])
+            if planned:  # one batch: their ids are not needed
+                conn.cursor().executemany(q(sql.INSERT_DELIVERY),
+                                          [sql.delivery_values(incident_id, d, now) for d in planned])
+            return incident_id, True
+
+        return self._write(work)
+
+    def _allocate(self, conn: Any, prefix: str, year: int) -> str:
+        """The next free id, skipping numbers taken by ids a user typed by hand."""
+        q = self.dialect.q
+        value = conn.execute(q(sql.NEXT_NUMBER), (prefix, year)).fetchone()[0]
+        while conn.execute(q(sql.ID_TAKEN), (sql.format_id(prefix, year, value),)).fetchone():
+            value = conn.execute(q(sql.SKIP_NUMBER), (prefix, year)).fetchone()[0]
+        return sql.format_id(prefix, year, value)
+
+    def _insert_delivery(self, conn: Any, incident_id: str, d: dict[str, Any], now: str) -> int | None:
+        """Insert one planned delivery; None when its idempotency key exists already."""
+        row = conn.execute(self.dialect.q(sql.INSERT_DELIVERY + " RETURNING id"),
+                           sql.delivery_values(incident_id, d, now)).fetchone()
+        return int(row[0]) if row else None
+
+    # -- the timeline --------------------------------------------------------------
+
+    def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
+                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool:
+        """Record a timeline event once (by key) with its notices and an optional status change.
+
+        Returns False, writing nothing, when the event was recorded before: timers are idempotent,
+        across processes too (a second insert of the key waits for the first to commit, then does
+        nothing). A read answers the repeat without a write transaction (events are never deleted):
+        every tick asks again about each timer already fired, for every open incident.
+        """
+        key = stored_key(key)
+        q = self.dialect.q
+        if self._read(q(sql.EVENT_SEEN), (incident_id, key)):
+            return False
+        planned = list(deliveries)
+
+        def work(conn: Any) -> bool:
+            if conn.execute(q(sql.INSERT_EVENT), (incident_id, key, kind, at, by, detail)).rowcount != 1:
+                return False
+            for d in planned:
+                self._insert_delivery(conn, incident_id, d, at)
+            if status == "acknowledged":
+                conn.execute(q(sql.ACKNOWLEDGE), (at, by, incident_id))
+            elif status == "resolved":
+                conn.execute(q(sql.RESOLVE), (at, incident_id))
+                conn.execute(q(sql.SKIP_TIMER_NOTICES), (incident_id,))
+            if kind in UPDATE_KINDS:  # only a counted update restarts the cadence (see incidents.post_update)
+                conn.execute(q(sql.COUNT_UPDATE), (kind == "update", at, incident_id))
+            return True
+
+        return self._write(work)
+
+    def events(self, incident_id: str) -> list[EventRow]:
+        return [EventRow(*row) for row in self._read(self.dialect.q(sql.EVENTS), (incident_id,))]
+
+    # -- the outbox -----------------------------------------------------------
+
+    def deliveries(self, incident_id: str, step: int | None = None) -> list[DeliveryRow]:
+        query, args = sql.DELIVERIES, [incident_id]
+        if step is not None:
+            query, args = query + " AND step = %s", args + [step]
+        return [sql.delivery_row(r) for r in self._read(self.dialect.q(query + " ORDER BY id"), args)]
+
+    def pending_ids(self, incident_id: str, step: int) -> list[int]:
+        """The ids of an incident's deliveries of one step still waiting to be sent."""
+        return [r[0] for r in self._read(self.dialect.q(sql.PENDING_IDS), (incident_id, step))]
+
+    def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
+              incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
+        """Lease due rows: pending ones whose next try has come, and in-flight ones whose lease expired.
+
+        In PostgreSQL, rows another process is leasing at this moment are skipped, not waited for
+        (SKIP LOCKED), so workers never queue behind each other. A row taken over from an expired
+        lease may have been sent by its dead owner: it is marked possibly duplicated, and so is
+        every attempt it gets from now on.
+        """
+        clauses, args = [sql.DUE], [now, now]
+        if incident_id is not None:
+            clauses, args = clauses + ["incident_id = %s"], args + [incident_id]
+        if ids is not None:
+            id_list, id_args = self.dialect.ids(list(ids))
+            clauses, args = clauses + [f"id IN {id_list}"], [*args, *id_args]
+        query = sql.CLAIM.format(where=" AND ".join(clauses), lock=self.dialect.claim_lock)
+        _, rows = self._statement(self.dialect.q(query), (*args, limit, owner, lease_until, now))
+        return sorted((sql.delivery_row(r) for r in rows), key=lambda d: d.id)
+
+    def requeue(self, ids: Iterable[int], now: str) -> int:
+        """Put finally-failed deliveries back in the outbox, due now (`notify retry`)."""
+        return self._for_ids(sql.REQUEUE, (now,), ids)
+
+    def renew(self, owner: str, lease_until: str) -> int:
+        """Extend every lease an owner holds to `lease_until` (its sends still run), never shorten one; how many."""
+        return self._statement(self.dialect.q(sql.RENEW), (lease_until, owner, lease_until))[0]
+
+    def release(self, owner: str) -> int:
+        """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
+        q = self.dialect.q
+
+        def work(conn: Any) -> int:
+            conn.execute(q(INBOX_RELEASE), (owner,))
+            return conn.execute(q(sql.RELEASE), (owner,)).rowcount
+
+        return self._write(work)
+
+    def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None:
+        """Plan a fallback delivery for a failed one; None when it was planned already."""
+        planned = {**d, "fallback_of": original.id, "kind": original.kind, "notice": original.notice}
+        return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now))
+
+    def set_warning(self, delivery_id: int, warning: str) -> None:
+        self._statement(self.dialect.q(sql.SET_WARNING), (warning, delivery_id))
+
+    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
+                       next_attempt_at: str | None = None) -> None:
+        """Append one attempt row and settle the delivery, in one transaction.
+
+        Final: the delivery takes its outcome and leaves the outbox. Not final: it goes back
+        to pending, due again at `next_attempt_at`, so any worker can continue the retries.
+        """
+        logged = (delivery.id, attempt.at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
+                  attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
+                  attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
+                  attempt.kind, bool(attempt.possible_duplicate))
+        settled = (attempt.attempt, final_status or "pending", attempt.reason, attempt.detail, attempt.delivered_to,
+                   None if final_status else next_attempt_at, attempt.at, delivery.id)
+        q = self.dialect.q
+        if self.dialect.insert_in_cte:
+            self._statement(q(f"WITH logged AS ({sql.INSERT_ATTEMPT}) {sql.SETTLE}"), (*logged, *settled))
+            return
+
+        def work(conn: Any) -> None:
+            conn.execute(q(sql.INSERT_ATTEMPT), logged)
+            conn.execute(q(sql.SETTLE), settled)
+
+        self._write(work)
+
+    def next_due(self) -> str | None:
+        """When the earliest pending delivery is due (None: nothing waiting; "": one is due at once)."""
+        rows = self._read(sql.NEXT_DUE)
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    # -- log, metrics and workers ---------------------------------------------------
+
+    def attempts(self, *, incident_id: str | None = None, since: str | None = None,
+                 limit: int | None = None) -> list[AttemptRow]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if incident_id:
+            clauses, args = clauses + ["incident_id = %s"], args + [incident_id]
+        if since:
+            clauses, args = clauses + ["at >= %s"], args + [since]
+        query = sql.ATTEMPTS.format(where=f" WHERE {' AND '.join(clauses)}" if clauses else "")
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        rows = [AttemptRow(*row[:-1], possible_duplicate=bool(row[-1]))
+                for row in self._read(self.dialect.q(query), args)]
+        return list(reversed(rows))
+
+    def stats(self, now: str) -> dict[str, float]:
+        """Store-wide numbers for metrics: open incidents, SLA breaches, the outbox and its oldest due row."""
+        open_incidents = self._read(sql.OPEN_COUNT)[0][0]
+        breaches = self._read(sql.BREACH_COUNT)[0][0]
+        pending, oldest = self._read(self.dialect.q(sql.DUE_BACKLOG), (now,))[0]
+        age = (datetime.fromisoformat(now) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        return {"open_incidents": open_incidents, "sla_breaches": breaches, "pending": pending,
+                "oldest_due_age": max(age, 0.0)}
+
+    def heartbeat(self, worker: str, now: str) -> None:
+        self._statement(self.dialect.q(sql.HEARTBEAT), (worker, now, now))
+
+    def last_heartbeat(self) -> str | None:
+        rows = self._read(sql.LAST_HEARTBEAT)
+        return rows[0][0] if rows else None
+
+    def _for_ids(self, query: str, args: tuple, ids: Iterable[int]) -> int:
+        """Run a statement ending in "id IN " for these ids; how many rows it changed."""
+        id_list = list(ids)
+        if not id_list:
+            return 0
+        in_ids, id_args = self.dialect.ids(id_list)
+        return self._statement(self.dialect.q(query + in_ids), (*args, *id_args))[0]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
