@@ -150,11 +150,12 @@ def print_importtime(name: str, argv: Sequence[str], env: Mapping[str, str], cwd
 
     done = subprocess.run([sys.executable, "-X", "importtime", NOTIFY, *argv], env=dict(env), cwd=cwd,
                           capture_output=True, text=True, timeout=120)
-    rows = []
+    rows, selves = [], []
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
         if match:
             rows.append((int(match.group(2)), len(match.group(3)) // 2, match.group(4)))
+            selves.append((int(match.group(1)), match.group(4)))
     total = sum(us for us, depth, _ in rows if depth == 0)
     print(f"\n-- python -X importtime: {name} (all imports {total / 1000:.0f} ms under importtime)")
     top = sorted((r for r in rows if r[1] == 0), reverse=True)[:10]
@@ -164,6 +165,11 @@ def print_importtime(name: str, argv: Sequence[str], env: Mapping[str, str], cwd
     present = [f"{mod} {found[mod] / 1000:.0f} ms" for mod in heavy if mod in found]
     absent = [mod for mod in ("pydantic", "pydantic_settings", "jinja2", "apprise", "httpx") if mod not in found]
     print("   heavy packages loaded (cumulative, where first imported): " + (", ".join(present) or "none"))
+    # A package's own modules, wherever they were imported (pydantic loads parts lazily, later): self times.
+    own = {pkg: sum(self_us for self_us, mod in selves if mod == pkg or mod.startswith(pkg + "."))
+           for pkg in heavy}
+    print("   the packages' own modules (self time, all of them): " +
+          ", ".join(f"{pkg} {us / 1000:.0f} ms" for pkg, us in sorted(own.items(), key=lambda kv: -kv[1]) if us))
     print("   not loaded: " + (", ".join(absent) or "-"))
 
 
