@@ -11,7 +11,7 @@ Every alert is one Alertmanager v4 webhook (the real sample in
 tests/payloads/, severity=critical, so each opens an outage incident) with its
 own groupKey and fingerprint.
 
-- idle memory: VmRSS of the serve process after start-up and a second of idling,
+- idle memory: VmRSS of the serve process two seconds after it answers /healthz,
   and of its sender child; "PSS" adds both processes' proportional set sizes
   (pages they share are counted once; since issue 17 the child is a spawned
   `notify worker`, not a fork, so they share little). Target < 100 MB (issue 17);
