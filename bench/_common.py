@@ -31,12 +31,17 @@ def compare_env(env: dict[str, str], tree: str, work: Path) -> dict[str, str]:
     """The environment for timing another source tree (--compare) beside this one: its own code,
     state and cache directory (two code versions in one cache would keep replacing each other's entries)."""
     tag = Path(tree).name
-    return {**env, "PYTHONPATH": tree, "XDG_STATE_HOME": str(work / f"state-{tag}"),
+    return {**env, "PYTHONPATH": str(Path(tree).resolve()), "XDG_STATE_HOME": str(work / f"state-{tag}"),
             "XDG_CACHE_HOME": str(work / f"cache-{tag}")}
 
 
-# How --compare starts another tree's notify: its console-script entry point may differ from this one's.
-COMPARE_COMMAND = [sys.executable, "-m", "dispatcher"]
+def compare_command(tree: str) -> list[str]:
+    """How --compare starts another tree's notify: its own console script when the tree has its own venv
+    (its own libraries and entry point, timed the same way as this tree's), else `python -m dispatcher`
+    with this venv's libraries (a `git archive` copy of an older commit)."""
+    script = Path(tree) / ".venv" / "bin" / "notify"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dispatcher"]
+
 
 # Step 0 of the shipped security class, as the README's first command.
 SECURITY = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
@@ -128,9 +133,44 @@ def verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def header(title: str, runs: int) -> None:
     print(f"== {title}")
-    print(f"   {machine()}; medians of {runs} interleaved runs")
+    print(f"   {machine()}; medians of {runs} interleaved runs; load average now {load_average()}")
+
+
+def print_importtime(name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path,
+                     heavy: Sequence[str] = ()) -> None:
+    """The heaviest imports of one notify command, by cumulative microseconds, and the big packages
+    (`python -X importtime`, which itself slows imports: read it as proportions)."""
+    import re
+
+    done = subprocess.run([sys.executable, "-X", "importtime", NOTIFY, *argv], env=dict(env), cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+    rows, selves = [], []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match:
+            rows.append((int(match.group(2)), len(match.group(3)) // 2, match.group(4)))
+            selves.append((int(match.group(1)), match.group(4)))
+    total = sum(us for us, depth, _ in rows if depth == 0)
+    print(f"\n-- python -X importtime: {name} (all imports {total / 1000:.0f} ms under importtime)")
+    top = sorted((r for r in rows if r[1] == 0), reverse=True)[:10]
+    print("   top-level imports by cumulative time: " +
+          ", ".join(f"{mod} {us / 1000:.0f} ms" for us, _, mod in top))
+    found = {mod: us for us, _, mod in rows if mod in heavy}
+    present = [f"{mod} {found[mod] / 1000:.0f} ms" for mod in heavy if mod in found]
+    absent = [mod for mod in ("pydantic", "pydantic_settings", "jinja2", "apprise", "httpx") if mod not in found]
+    print("   heavy packages loaded (cumulative, where first imported): " + (", ".join(present) or "none"))
+    # A package's own modules, wherever they were imported (pydantic loads parts lazily, later): self times.
+    own = {pkg: sum(self_us for self_us, mod in selves if mod == pkg or mod.startswith(pkg + "."))
+           for pkg in heavy}
+    print("   the packages' own modules (self time, all of them): " +
+          ", ".join(f"{pkg} {us / 1000:.0f} ms" for pkg, us in sorted(own.items(), key=lambda kv: -kv[1]) if us))
+    print("   not loaded: " + (", ".join(absent) or "-"))
 
 
 @contextmanager

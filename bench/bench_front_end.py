@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_front_end.py [--runs 3] [--slow 2000] [--bodies 200] [--attack-seconds 25]
                                               [--compare TREE]   # another tree's serve, alternating runs
+                                                                 # (TREE/.venv/bin/notify when TREE has a venv)
 
 Loopback only, bounded in count and time, stops by itself. One fresh
 `notify serve` per run (token auth, the shipped configuration, no channel
@@ -44,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import NOTIFY, ROOT, clean_env, machine, median, percentile, scratch  # noqa: E402
+from _common import NOTIFY, ROOT, clean_env, compare_command, machine, median, percentile, scratch  # noqa: E402
 
 TOKEN = "bench-front-end-token"
 SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
@@ -194,8 +195,8 @@ def one_run(tree: str | None, run: str, args: argparse.Namespace) -> dict[str, f
         env = clean_env(work, XDG_STATE_HOME=str(work / "state"), NOTIFY_WEBHOOK_TOKEN=TOKEN)
         argv = [NOTIFY, "serve", "--port", str(port)]
         if tree:
-            env["PYTHONPATH"] = tree
-            argv = [sys.executable, "-m", "dispatcher", "serve", "--port", str(port)]
+            env["PYTHONPATH"] = str(Path(tree).resolve())
+            argv = [*compare_command(tree), "serve", "--port", str(port)]
         log_path = work / "serve.log"
         with open(log_path, "wb") as log:
             server = subprocess.Popen(argv, env=env, cwd=work, stderr=log, stdout=log)
@@ -216,7 +217,7 @@ def measure(server: subprocess.Popen, port: int, run: str, log_path: Path,
         if time.monotonic() > deadline or server.poll() is not None:
             raise SystemExit(f"notify serve did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.1)
-    time.sleep(1.0)
+    time.sleep(2.0)  # the sender child (spawned since issue 17) imports its libraries after serve answers
     out: dict[str, float] = {"idle PSS MB": sum(pss_mb(p) for p in [server.pid, *children(server.pid)])}
     base, base_statuses = steady_hooks(port, run, args.baseline_seconds, args.rate)
     sampler = PssSampler(server.pid)
@@ -260,7 +261,8 @@ def main() -> None:
     parser.add_argument("--attack-seconds", type=float, default=25.0)
     parser.add_argument("--baseline-seconds", type=float, default=8.0)
     parser.add_argument("--rate", type=float, default=10.0, help="valid hooks a second")
-    parser.add_argument("--compare", metavar="TREE", help="another tree's serve (python -m dispatcher), alternating")
+    parser.add_argument("--compare", metavar="TREE", help="another tree's serve (its .venv/bin/notify, else python -m dispatcher), "
+                        "alternating")
     parser.add_argument("--attack", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.attack:
