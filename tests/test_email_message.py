@@ -81,3 +81,14 @@ def test_the_date_is_now_and_ids_are_unique() -> None:
     parsed = email.message_from_bytes(first.data, policy=email.policy.default)
     assert abs((parsed["Date"].datetime - datetime.now(timezone.utc)).total_seconds()) < 60
     assert first.message_id != second.message_id
+
+
+def test_each_message_has_its_own_unguessable_boundary_and_a_look_alike_line_stays_text() -> None:
+    settings = SmtpSettings("h", 25, "insecure", "notify@teamflow.example", "notify")
+    look_alike = "--=_notify_00000000000000000000000000000000--"
+    notice = Notice("SEC-2026-001", "security", 0, "s", f"before\n{look_alike}\nafter", html=f"<p>{look_alike}</p>")
+    first, second = (email.message_from_bytes(build_message(notice, "a@example.com", settings).data,
+                                              policy=email.policy.default) for _ in range(2))
+    assert first.get_boundary() != second.get_boundary()
+    text, html = (part.get_content() for part in first.iter_parts())
+    assert look_alike in text and look_alike in html
