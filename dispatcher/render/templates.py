@@ -27,7 +27,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from . import escaping, gsm7, spans
-from .api import Span
+from ..api import Span
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
 __all__ = [
@@ -191,7 +191,7 @@ _MODES: dict[str, Callable[[str], str] | None] = {
     "plain": None,
     "html": None,  # autoescape does the work
     "subject": escaping.header,
-    "slack": spans.mark,  # values kept apart from the template's mrkdwn (dispatcher.spans)
+    "slack": spans.mark,  # values kept apart from the template's mrkdwn (dispatcher.render.spans)
     "voice": escaping.speech,
 }
 

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from .api import mask_secrets
+from ..api import mask_secrets
 from .escaping import terminal
 
 __all__ = ["Column", "Output", "PLAIN", "cell_width", "render"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from . import escaping
-from .api import Span
+from ..api import Span
 
 __all__ = ["mark", "split"]
 
