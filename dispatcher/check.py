@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .config import ConfigPaths, resolve_config
+from .config.paths import ConfigPaths, resolve_config
 from .api import Channel, TargetKind, mask_secrets
-from .directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
-from .policy import Policy, audience_problems, check_policy
-from .problems import ConfigError, Problem, error, note, warning
-from .routing import check_routing
-from .settings import CHANNEL_URL_FIELDS, Settings
+from .config.directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
+from .config.policy import Policy, audience_problems, check_policy
+from .config.problems import ConfigError, Problem, error, note, warning
+from .config.routing import check_routing
+from .config.settings import CHANNEL_URL_FIELDS, Settings
 
 __all__ = ["CheckResult", "run_check", "scenario_problems"]
 
@@ -131,7 +131,7 @@ def _check_store(settings: Settings) -> list[Problem]:
 
 def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
     """Render every template of every class with sample contexts."""
-    from .rendering import Renderer  # jinja2 only for the commands that render
+    from .render.templates import Renderer  # jinja2 only for the commands that render
 
     return [error(p.file, f"line {p.line}" if p.line else "", p.message)
             for p in Renderer(paths.template_dirs).check(list(policy.classes))]

@@ -149,7 +149,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .problems import ConfigError
+        from .config.problems import ConfigError
         from .store import StoreError
 
         try:
@@ -197,14 +197,14 @@ def _settings_and_problems() -> tuple[Any, list[Any]]:
     """
     from pydantic import ValidationError
 
-    from .settings import Settings, load_settings, setting_errors
+    from .config.settings import Settings, load_settings, setting_errors
 
     try:
         settings = load_settings()
         _announce_working_directory(settings)
         return settings, []
     except ValidationError as exc:
-        from .problems import error
+        from .config.problems import error
 
         invalid = setting_errors(exc)
         problems = [error("settings", variable, message) for _, variable, message in invalid]
@@ -214,8 +214,8 @@ def _settings_and_problems() -> tuple[Any, list[Any]]:
 
 def _announce_working_directory(settings: Any) -> None:
     """Say on stderr when configuration comes from the working directory, or why it was ignored."""
-    from .config import resolve_config
-    from .settings import env_file_refusal
+    from .config.paths import resolve_config
+    from .config.settings import env_file_refusal
 
     if refusal := env_file_refusal():
         click.echo(f"notify: {refusal}", err=True)
@@ -231,7 +231,7 @@ def _emit(text: str, settings: Any) -> None:
     """Print to stdout with every configured secret scrubbed, and no bidi override or carriage return (a
     reporter's text must not rewrite the operator's screen), as a last line of defence."""
     from .api import mask_secrets
-    from .escaping import neutral
+    from .render.escaping import neutral
 
     click.echo(neutral(mask_secrets(text, settings.secrets())))
 
@@ -245,7 +245,7 @@ def _table_output(settings: Any) -> Any:
     """
     import shutil
 
-    from .table import Output
+    from .render.table import Output
 
     terminal = not click.utils.should_strip_ansi(sys.stdout)
     return Output.detect(terminal=terminal, columns=shutil.get_terminal_size().columns, no_color=settings.no_color,
@@ -284,7 +284,7 @@ def _check_command(*drill_files: Path) -> str:
     """`notify check` for the configuration this command used (its --config-dir, if any), and these drill files."""
     import shlex
 
-    from .config import check_command
+    from .config.paths import check_command
 
     ctx = click.get_current_context(silent=True)
     local = ctx.params.get("local_config_dir") if ctx else None

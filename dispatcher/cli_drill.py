@@ -43,7 +43,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     from .drill.report import build_document, public, render_html, render_table
     from .drill.runner import LiveClock, ScaledClock, play
     from .drill.sandbox import Sandbox
-    from .settings import load_settings
+    from .config.settings import load_settings
 
     scenario = _load_drill(scenario_file)
     if not sandbox and (instant or speed):
@@ -92,7 +92,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
 
 def _load_drill(path: Path) -> Any:
     from .drill.scenario import load_scenario
-    from .problems import ConfigError
+    from .config.problems import ConfigError
 
     try:
         return load_scenario(path)

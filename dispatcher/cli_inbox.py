@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from .cli import _emit, _emit_json, _fail, _settings, _table_output, handles_errors, json_option, main
-from .table import Column, render
+from .render.table import Column, render
 
 _COLUMNS = (Column("ID", align="right", fixed=True), Column("SOURCE"),
             Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),

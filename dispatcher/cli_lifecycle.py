@@ -227,7 +227,7 @@ def incidents(open_only: bool, as_json: bool) -> None:
         _emit("no incidents", settings)
         return
     from .incidents import STATUS_COLOURS
-    from .table import Column, render
+    from .render.table import Column, render
 
     columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
                Column("STARTED", fixed=True), Column("SUMMARY"))

@@ -37,7 +37,7 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
         _emit("no attempts recorded", settings)
         return
     from .report import OUTCOME_COLOURS
-    from .table import Column, render
+    from .render.table import Column, render
 
     columns = (Column("TIME", fixed=True), Column("INCIDENT", fixed=True), Column("STEP", fixed=True),
                Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True), Column("TARGET"),
@@ -74,7 +74,7 @@ def _since(value: str | None) -> str | None:
     if not value:
         return None
     from .incident import parse_started
-    from .policy import parse_duration
+    from .config.policy import parse_duration
 
     try:
         return (_now() - parse_duration(value)).isoformat()
@@ -109,8 +109,8 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
     if as_json:
         _emit_json({"schema": 1, "command": "channels", "channels": rows}, settings)
         return
-    from .settings import channel_variable
-    from .table import Column, render
+    from .config.settings import channel_variable
+    from .render.table import Column, render
 
     columns = (Column("CHANNEL"), Column("STATE", fixed=True, colours={"configured": "green", "not configured": "yellow"}),
                Column("SENDS TO", fixed=True), Column("SETTING", fixed=True), Column("MODULE"))

@@ -140,7 +140,7 @@ def _say(as_json: bool, emit: Any) -> Any:
 def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, say: Any) -> None:
     """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
     from .check import channels_used
-    from .config import check_command
+    from .config.paths import check_command
     from .engine import unusable_channels
 
     used = channels_used(rt.policy, rt.directory)

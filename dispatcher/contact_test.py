@@ -16,8 +16,8 @@ from .clock import Clock
 from .engine import Runtime, lines_from_store, outbox_row
 from .incident import Incident
 from .plan import Planned, plan_audience
-from .policy import Notify
-from .problems import ConfigError, error
+from .config.policy import Notify
+from .config.problems import ConfigError, error
 from .registry import Registry
 from .report import Report
 from .store import Store

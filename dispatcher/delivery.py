@@ -29,7 +29,7 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponen
 
 from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
 from .clock import Clock
-from .directory import carries_credential
+from .config.directory import carries_credential
 from .eventlog import emit
 from .lease_keeper import LeaseKeeper
 from .registry import Registry, carries_own_url, refuse

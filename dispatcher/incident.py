@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .directory import Directory
-from .policy import IncidentClass, format_duration
-from .samples import NOTICE_KEYS
+from .config.directory import Directory
+from .config.policy import IncidentClass, format_duration
+from .render.samples import NOTICE_KEYS
 
 __all__ = ["Incident", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
            "render_context", "valid_incident_id"]

@@ -13,16 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from .api import Address
-from .directory import Directory
+from .config.directory import Directory
 from .engine import Runtime, incident_from_row, incident_summary, lines_from_store, outbox_row, webhook_planned
 from .incident import Incident, format_time
 from .lifecycle import Action, IncidentState, due_actions, next_actions
 from .plan import Planned, plan_audience, template_for
-from .policy import IncidentClass, Notify, format_duration
-from .problems import ConfigError, error
+from .config.policy import IncidentClass, Notify, format_duration
+from .config.problems import ConfigError, error
 from .report import OUTCOME_COLOURS, Report
 from .store import DeliveryRow, IncidentRow, Store
-from .table import PLAIN, Column, Output, render
+from .render.table import PLAIN, Column, Output, render
 
 __all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .incident import format_time
-from .policy import IncidentClass, Notify, format_duration
+from .config.policy import IncidentClass, Notify, format_duration
 
 __all__ = ["Action", "IncidentState", "due_actions", "next_actions", "reminder_lead"]
 

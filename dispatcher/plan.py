@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .api import Address
-from .directory import Directory
+from .config.directory import Directory
 from .incident import Incident, commander_of
-from .policy import IncidentClass, Notify
+from .config.policy import IncidentClass, Notify
 
 __all__ = ["Planned", "idempotency_key", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
 

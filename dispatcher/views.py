@@ -13,9 +13,9 @@ from typing import Any
 from .engine import Runtime
 from .incident import Incident, format_time
 from .plan import Planned, plan_escalation, plan_step, step_entries
-from .policy import format_duration
-from .routing import Report, TriageResult, triage
-from .table import PLAIN, Column, Output, render
+from .config.policy import format_duration
+from .config.routing import Report, TriageResult, triage
+from .render.table import PLAIN, Column, Output, render
 
 __all__ = ["report_with_account", "triage_document", "triage_text", "who_document", "who_text"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..engine import Runtime
 from ..lifecycle import parse_stamp
 from ..report import OUTCOME_COLOURS
-from ..table import PLAIN, Column, Output, render
+from ..render.table import PLAIN, Column, Output, render
 from .expect import Check, Facts, Sent, check_all, minutes
 from .runner import DrillOutcome
 from .scenario import Scenario

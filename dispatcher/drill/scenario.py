@@ -29,8 +29,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..policy import AUDIENCE, Duration
-from ..problems import ConfigError, error, pydantic_problems
+from ..config.policy import AUDIENCE, Duration
+from ..config.problems import ConfigError, error, pydantic_problems
 
 __all__ = ["Event", "Expectation", "Scenario", "load_scenario"]
 

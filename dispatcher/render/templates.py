@@ -120,7 +120,7 @@ class TemplateError(Exception):
 
 def shipped_template_dir() -> Path:
     """The templates shipped with the package (wheel) or the checkout (source)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the dispatcher package: this module is in dispatcher/render/
     installed = here / "defaults" / "templates"
     return installed if installed.is_dir() else here.parent / "templates"
 

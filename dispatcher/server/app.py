@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from ..hooks.model import PayloadError, load_object, parse
-from ..problems import ConfigError
+from ..config.problems import ConfigError
 from ..store import AlreadyHandled, StoreError, StoreRejected
 from .auth import Admission, Authenticator, Refusal, RequestHead
 from .metrics import Metrics

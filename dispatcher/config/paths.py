@@ -25,7 +25,7 @@ TEMPLATES = "templates"
 
 def shipped_dir() -> Path:
     """The defaults inside the installed wheel, or the source checkout's top level."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the dispatcher package: this module is in dispatcher/config/
     bundled = package / "defaults"
     if (bundled / CONTACTS).is_file():
         return bundled

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import ConfigPaths
+from .paths import ConfigPaths
 
 __all__ = ["recall", "remember"]
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from .api import mask_url
+from ..api import mask_url
 from .problems import ConfigError, Problem, error, note, pydantic_problems
 
 __all__ = ["Directory", "Person", "carries_credential", "check_directory", "load_directory", "load_toml"]

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
             if secret:  # each value of a rotation pair is scrubbed on its own, as is the pair
                 values += [secret.get_secret_value(), *secret.get_secret_value().split(",")]
         if self.store_url:  # a driver's message may quote the store URL whole
-            from .store.urls import store_passwords
+            from ..store.urls import store_passwords
 
             values += store_passwords(self.store_url.get_secret_value())
         return tuple(v for v in values if v and v.strip())
