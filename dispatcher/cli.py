@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from .fields import FIELDS
+from .domain.fields import FIELDS
 
 # Incident classes with a CLI command; the policy file defines what each does.
 CLASS_COMMANDS = {
@@ -45,7 +45,7 @@ def _clock(at_time: str | None = None) -> Any:
     meta = _meta()
     if at_time:
         from .clock import FakeClock
-        from .incident import parse_moment
+        from .domain.incident import parse_moment
 
         try:
             meta["notify.clock"] = FakeClock(parse_moment(at_time))  # --at wins over NOTIFY_NOW
@@ -349,7 +349,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     from dataclasses import replace
 
     from . import engine
-    from .incident import valid_incident_id
+    from .domain.incident import valid_incident_id
 
     prefix = rt.klass(klass).prefix
     values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}

@@ -73,8 +73,8 @@ def _since(value: str | None) -> str | None:
     """--since as an ISO timestamp comparable with the log's."""
     if not value:
         return None
-    from .incident import parse_started
-    from .config.policy import parse_duration
+    from .domain.incident import parse_started
+    from .domain.durations import parse_duration
 
     try:
         return (_now() - parse_duration(value)).isoformat()

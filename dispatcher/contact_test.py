@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from .api import Notice
 from .clock import Clock
 from .engine import Runtime, lines_from_store, outbox_row
-from .incident import Incident
-from .plan import Planned, plan_audience
+from .domain.incident import Incident
+from .domain.plan import Planned, plan_audience
 from .config.policy import Notify
 from .config.problems import ConfigError, error
 from .registry import Registry

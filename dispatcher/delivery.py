@@ -225,7 +225,7 @@ class Sender:
 
     def _fall_back(self, failed: DeliveryRow, drive: Callable[[DeliveryRow], None]) -> None:
         """Plan the recipient's next channel that is not planned yet, and drive it."""
-        from .plan import template_for
+        from .domain.plan import template_for
 
         remaining = list(failed.fallbacks)
         while remaining:

@@ -16,8 +16,8 @@ from .api import Address, Notice, target_dedup_key
 from .clock import Clock
 from .config.paths import ConfigPaths, check_command, resolve_config
 from .config.directory import Directory, load_directory
-from .incident import Incident, build_incident, public_fields, render_context
-from .plan import Planned, idempotency_key, plan_step
+from .domain.incident import Incident, build_incident, public_fields, render_context
+from .domain.plan import Planned, idempotency_key, plan_step
 from .config.policy import IncidentClass, Policy, load_policy
 from .config.problems import ConfigError, error
 from .registry import Registry

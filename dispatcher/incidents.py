@@ -15,10 +15,11 @@ from typing import Any
 from .api import Address
 from .config.directory import Directory
 from .engine import Runtime, incident_from_row, incident_summary, lines_from_store, outbox_row, webhook_planned
-from .incident import Incident, format_time
-from .lifecycle import Action, IncidentState, due_actions, next_actions
-from .plan import Planned, plan_audience, template_for
-from .config.policy import IncidentClass, Notify, format_duration
+from .domain.incident import Incident, format_time
+from .domain.timers import Action, IncidentState, due_actions, next_actions
+from .domain.plan import Planned, plan_audience, template_for
+from .config.policy import IncidentClass, Notify
+from .domain.durations import format_duration
 from .config.problems import ConfigError, error
 from .report import OUTCOME_COLOURS, Report
 from .store import DeliveryRow, IncidentRow, Store

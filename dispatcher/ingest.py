@@ -23,7 +23,7 @@ from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_
 from .eventlog import emit
 from .hooks.model import AlertEvent, PayloadError
 from .incidents import post_update, resolve
-from .plan import plan_step
+from .domain.plan import plan_step
 from .config.routing import Report, triage
 from .store import DeliveryRow, Store
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from .engine import Runtime
-from .incident import Incident, format_time
-from .plan import Planned, plan_escalation, plan_step, step_entries
-from .config.policy import format_duration
+from .domain.incident import Incident, format_time
+from .domain.plan import Planned, plan_escalation, plan_step, step_entries
+from .domain.durations import format_duration
 from .config.routing import Report, TriageResult, triage
 from .render.table import PLAIN, Column, Output, render
 

@@ -10,7 +10,7 @@ import pytest
 
 from dispatcher import engine
 from dispatcher.clock import FakeClock, parse_instant
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 from dispatcher.testing.providers import ProviderProxy, Reply
 from dispatcher.testing.smtp import SmtpServer

@@ -136,7 +136,7 @@ def test_the_worker_loop_survives_a_store_outage(tmp_path: Path) -> None:
     """A database restart must not stop escalations for good: the loop logs, waits and carries on."""
     from dispatcher import engine
     from dispatcher.clock import SystemClock
-    from dispatcher.settings import load_settings
+    from dispatcher.config.settings import load_settings
     from dispatcher.worker import Worker
 
     store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")

@@ -145,7 +145,7 @@ def test_at_speed_600_the_time_spent_sending_is_not_counted_as_lag(tmp_path: Pat
     from dispatcher.drill.runner import ScaledClock, play
     from dispatcher.drill.sandbox import Sandbox
     from dispatcher.drill.scenario import load_scenario
-    from dispatcher.settings import load_settings
+    from dispatcher.config.settings import load_settings
 
     from dispatcher.clock import FakeClock
 

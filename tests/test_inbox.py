@@ -19,7 +19,7 @@ import pytest
 from dispatcher.clock import FakeClock
 from dispatcher.engine import load_runtime
 from dispatcher.inbox import GIVE_UP_AFTER, INBOX_LEASE, Inbox, retry_delay
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import StoreError, open_store
 
 PAYLOAD = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())

@@ -11,7 +11,7 @@ from dispatcher.api import Capabilities, DeliveryResult, Notice, TargetKind
 from dispatcher.clock import SystemClock
 from dispatcher.delivery import RetryPolicy, Sender
 from dispatcher.registry import Registry
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 
 NOTICE = Notice("OUT-2026-001", "outage", 0, "subject", "text")

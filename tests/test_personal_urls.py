@@ -19,7 +19,7 @@ import pytest
 
 from dispatcher import engine
 from dispatcher.clock import FakeClock
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 from dispatcher.testing.providers import PROVIDER_HOSTS, ProviderProxy, Reply
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher import gsm7
-from dispatcher.rendering import (
+from dispatcher.render import gsm7
+from dispatcher.render.templates import (
     FAMILIES,
     LIFECYCLE_KINDS,
     LIFECYCLE_TEMPLATES,
@@ -18,7 +18,7 @@ from dispatcher.rendering import (
     sample_context,
     shipped_template_dir,
 )
-from dispatcher.samples import NOTICE_KINDS, sparse_context
+from dispatcher.render.samples import NOTICE_KINDS, sparse_context
 
 SHIPPED = shipped_template_dir()
 WJ = "\u2060"

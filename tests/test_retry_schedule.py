@@ -11,7 +11,7 @@ from dispatcher.api import DeliveryResult, Outcome, Reason
 from dispatcher.clock import FakeClock
 from dispatcher.delivery import RetryPolicy, Sender
 from dispatcher.registry import Registry
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 from tests.test_outbox_wide import NOTICE, CountingChannel, fill
 

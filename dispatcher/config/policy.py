@@ -13,36 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator
 
+from ..domain.durations import parse_duration
 from .directory import Directory, Table, load_toml
 from .problems import ConfigError, Problem, error, pydantic_problems
 
-__all__ = ["IncidentClass", "Policy", "check_policy", "format_duration", "load_policy", "parse_duration"]
+__all__ = ["IncidentClass", "Policy", "check_policy", "load_policy"]
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 AUDIENCE = re.compile(
     r"^(?:(?:list|slack|rotation|role|person|external|success-managers):[a-z0-9][a-z0-9_-]*"
     r"|customer|success-manager|commander)$"
 )
-
-
-def parse_duration(value: object) -> timedelta:
-    """'15m', '1h', '2h30m', '1d' -> timedelta; a timedelta passes through."""
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(str(value).strip()) if value not in ("", None) else None
-    if not match or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration like '15m', '1h' or '2h30m'")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """timedelta -> '15 minutes', '1 hour', '4 hours', '1 hour 30 minutes'."""
-    minutes = int(value.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{hours} hour{'s' * (hours != 1)}"] if hours else []
-    parts += [f"{minutes} minute{'s' * (minutes != 1)}"] if minutes or not hours else []
-    return " ".join(parts)
 
 
 def _audience(value: str) -> str:

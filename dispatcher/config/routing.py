@@ -18,8 +18,8 @@ from typing import Annotated, Any, Mapping
 from pydantic import AfterValidator, Field, ValidationError
 
 from .directory import Table, load_toml
-from ..matchers import LabelMatcher, parse_matcher
-from ..phrases import PhraseHit, compile_phrase, find_phrases
+from ..domain.matchers import LabelMatcher, parse_matcher
+from ..domain.phrases import PhraseHit, compile_phrase, find_phrases
 from .policy import AUDIENCE, Policy
 from .problems import ConfigError, Problem, error, pydantic_problems, warning
 

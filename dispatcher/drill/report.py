@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..engine import Runtime
-from ..lifecycle import parse_stamp
+from ..domain.timers import parse_stamp
 from ..report import OUTCOME_COLOURS
 from ..render.table import PLAIN, Column, Output, render
 from .expect import Check, Facts, Sent, check_all, minutes

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.incident import NOTICE_KEYS, NOTICE_KINDS
+
 __all__ = ["NOTICE_KINDS", "NOTICE_KEYS", "sample_context", "sparse_context"]
 
-NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation")
-NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration")
 
 _UPDATE_DUE = "2026-11-26 03:30 UTC"
 _STAGE = "Escalation 1: on-call secondary"

@@ -15,7 +15,7 @@ from dispatcher.clock import FakeClock
 from dispatcher.hooks.model import parse
 from dispatcher.ingest import ingest
 from dispatcher.server.run import build
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 
 from .. import pg

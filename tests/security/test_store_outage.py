@@ -13,7 +13,7 @@ import pytest
 from dispatcher import engine
 from dispatcher.clock import FakeClock
 from dispatcher.server.run import build
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 
 from .. import pg

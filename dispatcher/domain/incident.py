@@ -5,14 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from .config.directory import Directory
-from .config.policy import IncidentClass, format_duration
-from .render.samples import NOTICE_KEYS
+from .durations import format_duration
 
-__all__ = ["Incident", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
+if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
+    from ..config.directory import Directory
+    from ..config.policy import IncidentClass
+
+__all__ = ["NOTICE_KEYS", "NOTICE_KINDS", "Incident", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
            "render_context", "valid_incident_id"]
+
+# What a follow-up notice says about itself, as the templates see it (``notice.kind`` ...).
+NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation")
+NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration")
 
 _ID = re.compile(r"[A-Z]{2,5}-[0-9]{4}-(?:[0-9]{3}|[1-9][0-9]{3,})", re.ASCII)
 

@@ -8,11 +8,15 @@ fallback addresses, or a reason it is skipped. No I/O happens here.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from .api import Address
-from .config.directory import Directory
+from ..api import Address
+from ..config.policy import Notify
 from .incident import Incident, commander_of
-from .config.policy import IncidentClass, Notify
+
+if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
+    from ..config.directory import Directory
+    from ..config.policy import IncidentClass
 
 __all__ = ["Planned", "idempotency_key", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
 

@@ -26,8 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from typing import TYPE_CHECKING
+
+from ..config.policy import Notify
+from .durations import format_duration
 from .incident import format_time
-from .config.policy import IncidentClass, Notify, format_duration
+
+if TYPE_CHECKING:  # the loaded policy, read here by attribute only
+    from ..config.policy import IncidentClass
 
 __all__ = ["Action", "IncidentState", "due_actions", "next_actions", "reminder_lead"]
 
