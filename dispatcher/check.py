@@ -164,7 +164,7 @@ def _preferred_channels(audience: str, directory: Directory) -> set[str]:
 
 
 def _check_channels(policy: Policy, directory: Directory | None, settings: Settings) -> list[Problem]:
-    from .registry import Registry
+    from .delivery.registry import Registry
 
     problems = []
     used = channels_used(policy, directory)
@@ -204,7 +204,7 @@ def _people_bring_urls(channel: Channel, name: str, directory: Directory | None)
 
 def _check_personal_urls(file: str, directory: Directory, settings: Settings) -> list[Problem]:
     """Each person's own URL must load in its channel as a setting would, or their page fails at 3 a.m."""
-    from .registry import Registry
+    from .delivery.registry import Registry
 
     found = {channel: _personal_urls(directory, channel) for channel in PERSON_CHANNELS}
     if not any(found.values()):

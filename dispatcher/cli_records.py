@@ -94,7 +94,7 @@ def _since(value: str | None) -> str | None:
 def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
     """List installed channels, what they support and whether each is configured."""
 
-    from .registry import Registry, discover
+    from .delivery.registry import Registry, discover
 
     settings = _settings()
     registry = Registry(settings, None)

@@ -18,7 +18,7 @@ from .domain.incident import Incident
 from .domain.plan import Planned, plan_audience
 from .config.policy import Notify
 from .config.problems import ConfigError, error
-from .registry import Registry
+from .delivery.registry import Registry
 from .report import Report
 from .store import Store
 
@@ -73,7 +73,7 @@ def test_notice(incident_id: str, planned: Planned, now: datetime) -> Notice:
 
 def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock, wait: float = 30.0) -> Report:
     """Store a test incident with its one delivery, send it once, and report."""
-    from .delivery import RetryPolicy, Sender
+    from .delivery.sender import RetryPolicy, Sender
 
     now = clock.now()
     record = {"id": "", "class": TEST_CLASS, "drill": False, "dedup_key": "", "started": now.isoformat(),

@@ -20,13 +20,13 @@ from .domain.incident import Incident, build_incident, public_fields, render_con
 from .domain.plan import Planned, idempotency_key, plan_step
 from .config.policy import IncidentClass, Policy, load_policy
 from .config.problems import ConfigError, error
-from .registry import Registry
+from .delivery.registry import Registry
 from .report import DeliveryLine, Report
 from .config.settings import Settings, channel_variable, load_settings
 from .store import DeliveryRow, IncidentRow, Store
 
 if TYPE_CHECKING:
-    from .delivery import Sender
+    from .delivery.sender import Sender
 
 WORKER_RECENT = timedelta(minutes=2)
 
@@ -257,7 +257,7 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                 incidents: Callable[[str], Incident],
                 on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
     """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
-    from .delivery import RetryPolicy, Sender  # tenacity and the channels: only commands that send need them
+    from .delivery.sender import RetryPolicy, Sender  # tenacity and the channels: only commands that send need them
 
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
         channel = registry.get(row.channel)

@@ -37,7 +37,7 @@ from .engine import Runtime
 from .eventlog import emit
 from .hooks.model import PayloadError, parse
 from .ingest import ingest, log_ingested
-from .retries import after, next_wait
+from .delivery.retries import after, next_wait
 from .store import InboxRow, Store, StoreError, StoreRejected
 from .store.inbox_sql import GIVE_UP_AFTER
 

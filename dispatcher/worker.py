@@ -27,7 +27,7 @@ from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
-from .registry import Registry
+from .delivery.registry import Registry
 from .store import Store, StoreError
 
 log = logging.getLogger("notify.worker")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Iterable
 
-from .api import Address, Capabilities, Channel, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
-from .config.directory import Directory
-from .config.settings import Settings
+from ..api import Address, Capabilities, Channel, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
+from ..config.directory import Directory
+from ..config.settings import Settings
 
 __all__ = ["Registry", "carries_own_url", "channel_config", "discover", "refuse"]
 

@@ -27,14 +27,14 @@ from typing import Callable, Iterable
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
-from .api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
-from .clock import Clock
-from .config.directory import carries_credential
-from .eventlog import emit
+from ..api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
+from ..clock import Clock
+from ..config.directory import carries_credential
+from ..eventlog import emit
 from .lease_keeper import LeaseKeeper
 from .registry import Registry, carries_own_url, refuse
 from .retries import next_wait, wait_retry_after
-from .store import AttemptRow, DeliveryRow, Store
+from ..store import AttemptRow, DeliveryRow, Store
 
 __all__ = ["Composer", "RetryPolicy", "Sender"]
 
@@ -225,7 +225,7 @@ class Sender:
 
     def _fall_back(self, failed: DeliveryRow, drive: Callable[[DeliveryRow], None]) -> None:
         """Plan the recipient's next channel that is not planned yet, and drive it."""
-        from .domain.plan import template_for
+        from ..domain.plan import template_for
 
         remaining = list(failed.fallbacks)
         while remaining:

@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Callable
 
-from .store import StoreError
+from ..store import StoreError
 
 __all__ = ["LeaseKeeper"]
 
