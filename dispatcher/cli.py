@@ -155,7 +155,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            from .incidents import IncidentNotFound  # here, not above: it imports the engine, which check never needs
+            from .app.incidents import IncidentNotFound  # here, not above: it imports the engine, which check never needs
 
             if isinstance(exc, IncidentNotFound):
                 _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")
@@ -331,7 +331,7 @@ for _name, _help in CLASS_COMMANDS.items():
 
 def _trigger(ctx: click.Context, klass: str, incident_id: str, dry_run: bool, drill: bool, as_json: bool,
              wait: float, config_dir: Path | None, values: dict[str, Any], *, show: bool = False) -> None:
-    from . import engine
+    from .app import engine
 
     settings = _settings()
     rt = engine.load_runtime(config_dir, settings, last_good=True, remember=not dry_run)
@@ -348,7 +348,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     """
     from dataclasses import replace
 
-    from . import engine
+    from .app import engine
     from .domain.incident import valid_incident_id
 
     prefix = rt.klass(klass).prefix
@@ -438,7 +438,7 @@ def check(ctx: click.Context, drill_files: tuple[Path, ...], as_json: bool, loca
     notify check drills/*.toml   also checks each drill file against this configuration
     """
 
-    from .check import run_check
+    from .app.check import run_check
 
     settings, setting_problems = _settings_and_problems()
     result = run_check(_config_dir(ctx, local_config_dir), settings, drill_files)

@@ -38,7 +38,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     Exit statuses: 0 every expectation held; 1 some failed (listed);
     2 a bad scenario file or option (the message names the file and key).
     """
-    from . import engine
+    from .app import engine
     from .clock import FakeClock
     from .drill.report import build_document, public, render_html, render_table
     from .drill.runner import LiveClock, ScaledClock, play
@@ -102,7 +102,7 @@ def _load_drill(path: Path) -> Any:
 
 def _fits_configuration(path: Path, scenario: Any, rt: Any) -> None:
     """A drill on a class the policy lacks, or expecting an audience that names nobody, is rejected before it runs."""
-    from .check import scenario_problems
+    from .app.check import scenario_problems
 
     problems = scenario_problems(path, scenario, rt.policy, rt.directory)
     if problems:

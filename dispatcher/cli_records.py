@@ -36,7 +36,7 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
     if not rows:
         _emit("no attempts recorded", settings)
         return
-    from .report import OUTCOME_COLOURS
+    from .app.report import OUTCOME_COLOURS
     from .render.table import Column, render
 
     columns = (Column("TIME", fixed=True), Column("INCIDENT", fixed=True), Column("STEP", fixed=True),

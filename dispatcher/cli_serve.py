@@ -12,7 +12,7 @@ from .cli import _clock, _config_dir, _degraded_note, _emit, _emit_json, _fail, 
     config_dir_option, handles_errors, json_option, main, wait_option
 
 if TYPE_CHECKING:
-    from .engine import Runtime
+    from .app.engine import Runtime
 
 
 @main.command()
@@ -42,7 +42,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     The worker loop is a `notify worker` subprocess on the same configuration and store, woken
     by each stored event (server/sender.py); one that exits unasked is replaced.
     """
-    from . import engine
+    from .app import engine
     from .clock import SystemClock
     from .server.front_end import FrontEndLimits
     from .server.run import serve as run_server
@@ -85,7 +85,7 @@ def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: fl
     """
     import socket
 
-    from . import engine
+    from .app import engine
     from .clock import SystemClock
     from .eventlog import configure
     from .server.sender import run_child
@@ -139,9 +139,9 @@ def _say(as_json: bool, emit: Any) -> Any:
 
 def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, say: Any) -> None:
     """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
-    from .check import channels_used
+    from .app.check import channels_used
     from .config.paths import check_command
-    from .engine import unusable_channels
+    from .app.engine import unusable_channels
 
     used = channels_used(rt.policy, rt.directory)
     for channel, why in unusable_channels(rt, used).items():
@@ -163,12 +163,12 @@ def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, sa
 def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_json: bool,
            local_config_dir: Path | None) -> None:
     """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
-    from . import engine
-    from .engine import incident_from_row, incident_summary, lines_from_store, send_pending
+    from .app import engine
+    from .app.engine import incident_from_row, incident_summary, lines_from_store, send_pending
     from .hooks.model import PayloadError, parse
-    from .ingest import delivery_counts
-    from .ingest import ingest as ingest_event
-    from .report import Report
+    from .app.ingest import delivery_counts
+    from .app.ingest import ingest as ingest_event
+    from .app.report import Report
     from .store import open_store
 
     body = source_file.read()

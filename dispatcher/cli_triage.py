@@ -42,9 +42,9 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     --customer (a known account fills plan, contract value and Fortune 500
     flag) or the options, which override the account.
     """
-    from . import engine
+    from .app import engine
     from .config.routing import Report
-    from .views import report_with_account, run_triage, triage_document, triage_text
+    from .app.views import report_with_account, run_triage, triage_document, triage_text
 
     body = _report_text(text, text_file, stdin_marker)
     if not body.strip() and not any(v is not None for v in (plan, acv, amount, fortune500, unresolved_hours,
@@ -107,7 +107,7 @@ def _summary_of(text: str) -> str:
 def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool, show: bool, drill: bool,
              as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
     """Trigger any category of the policy (security, financial, high-value, ...)."""
-    from . import engine
+    from .app import engine
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
@@ -127,8 +127,8 @@ def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool,
 def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, local_config_dir: Path | None) -> None:
     """Who would be notified for a category now (or at --at), step by step, with channels."""
 
-    from . import engine
-    from .views import who_document, who_text
+    from .app import engine
+    from .app.views import who_document, who_text
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
@@ -152,8 +152,8 @@ def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, l
 def contact_test(ctx: click.Context, target: str, channel: str | None, as_json: bool,
                  local_config_dir: Path | None) -> None:
     """Send a clearly marked test message to a PERSON, LIST or SLACK-CHANNEL and record the result."""
-    from . import engine
-    from .contact_test import resolve_test_target, send_test
+    from .app import engine
+    from .app.contact_test import resolve_test_target, send_test
     from .store import open_store
 
     settings = _settings()

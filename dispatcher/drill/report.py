@@ -6,9 +6,9 @@ import html
 from datetime import datetime, timezone
 from typing import Any
 
-from ..engine import Runtime
+from ..app.engine import Runtime
 from ..domain.timers import parse_stamp
-from ..report import OUTCOME_COLOURS
+from ..app.report import OUTCOME_COLOURS
 from ..render.table import PLAIN, Column, Output, render
 from .expect import Check, Facts, Sent, check_all, minutes
 from .runner import DrillOutcome

@@ -5,7 +5,7 @@
 Alertmanager: webhook payload version 4 (:mod:`.alertmanager`). Grafana: the
 alerting webhook contact point, version "1" (:mod:`.grafana`). Generic: our own
 small JSON body, schema in :mod:`.generic`. What an event does to incidents
-(open, repeat, update, resolve) is decided by :mod:`dispatcher.ingest`.
+(open, repeat, update, resolve) is decided by :mod:`dispatcher.app.ingest`.
 """
 
 from __future__ import annotations

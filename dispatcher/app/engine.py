@@ -12,21 +12,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .api import Address, Notice, target_dedup_key
-from .clock import Clock
-from .config.paths import ConfigPaths, check_command, resolve_config
-from .config.directory import Directory, load_directory
-from .domain.incident import Incident, build_incident, public_fields, render_context
-from .domain.plan import Planned, idempotency_key, plan_step
-from .config.policy import IncidentClass, Policy, load_policy
-from .config.problems import ConfigError, error
-from .delivery.registry import Registry
+from ..api import Address, Notice, target_dedup_key
+from ..clock import Clock
+from ..config.paths import ConfigPaths, check_command, resolve_config
+from ..config.directory import Directory, load_directory
+from ..domain.incident import Incident, build_incident, public_fields, render_context
+from ..domain.plan import Planned, idempotency_key, plan_step
+from ..config.policy import IncidentClass, Policy, load_policy
+from ..config.problems import ConfigError, error
+from ..delivery.registry import Registry
 from .report import DeliveryLine, Report
-from .config.settings import Settings, channel_variable, load_settings
-from .store import DeliveryRow, IncidentRow, Store
+from ..config.settings import Settings, channel_variable, load_settings
+from ..store import DeliveryRow, IncidentRow, Store
 
 if TYPE_CHECKING:
-    from .delivery.sender import Sender
+    from ..delivery.sender import Sender
 
 WORKER_RECENT = timedelta(minutes=2)
 
@@ -50,7 +50,7 @@ class Runtime:
     @property
     def renderer(self) -> Any:
         if self._renderer is None:
-            from .render.templates import Renderer  # jinja2 only for commands that render
+            from ..render.templates import Renderer  # jinja2 only for commands that render
 
             self._renderer = Renderer(self.paths.template_dirs)
         return self._renderer
@@ -59,7 +59,7 @@ class Runtime:
     def routing(self) -> Any:
         """The triage rules, loaded on first use (ConfigError when invalid)."""
         if self._routing is None:
-            from .config.routing import load_routing
+            from ..config.routing import load_routing
 
             self._routing = load_routing(self.paths.routing, self.policy)
         return self._routing
@@ -79,7 +79,7 @@ def load_runtime(config_dir: Path | None = None, settings: Settings | None = Non
     With `remember` (commands that write state anyway: never a dry run), valid files
     become that copy.
     """
-    from .config import known_good
+    from ..config import known_good
 
     settings = settings or load_settings()
     paths = resolve_config(config_dir, settings.config_dir, Path.cwd())
@@ -109,7 +109,7 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
                    notice: Mapping[str, Any] | None = None, page_key: str | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning."""
-    from .render.templates import TemplateError, fallback_notice, family_of
+    from ..render.templates import TemplateError, fallback_notice, family_of
 
     klass = rt.klass(incident.klass)
     family = family_of(planned.template)
@@ -134,7 +134,7 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
 
 def _neutral(fields: dict[str, Any]) -> dict[str, Any]:
     """Fields as a channel may send them (the outbound webhook's JSON): no bidi control, no carriage return."""
-    from .render.escaping import neutral
+    from ..render.escaping import neutral
 
     def clean(value: Any) -> Any:
         return neutral(value) if isinstance(value, str) else [clean(v) for v in value] if isinstance(value, list) \
@@ -257,7 +257,7 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                 incidents: Callable[[str], Incident],
                 on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
     """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
-    from .delivery.sender import RetryPolicy, Sender  # tenacity and the channels: only commands that send need them
+    from ..delivery.sender import RetryPolicy, Sender  # tenacity and the channels: only commands that send need them
 
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
         channel = registry.get(row.channel)

@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
-from .eventlog import emit
-from .hooks.model import AlertEvent, PayloadError
+from ..eventlog import emit
+from ..hooks.model import AlertEvent, PayloadError
 from .incidents import post_update, resolve
-from .domain.plan import plan_step
-from .config.routing import Report, triage
-from .store import DeliveryRow, Store
+from ..domain.plan import plan_step
+from ..config.routing import Report, triage
+from ..store import DeliveryRow, Store
 
 __all__ = ["IngestResult", "delivery_counts", "ingest", "log_ingested", "scoped_key"]
 

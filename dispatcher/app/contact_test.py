@@ -11,16 +11,16 @@ from dataclasses import replace
 import os
 from datetime import datetime, timedelta
 
-from .api import Notice
-from .clock import Clock
+from ..api import Notice
+from ..clock import Clock
 from .engine import Runtime, lines_from_store, outbox_row
-from .domain.incident import Incident
-from .domain.plan import Planned, plan_audience
-from .config.policy import Notify
-from .config.problems import ConfigError, error
-from .delivery.registry import Registry
+from ..domain.incident import Incident
+from ..domain.plan import Planned, plan_audience
+from ..config.policy import Notify
+from ..config.problems import ConfigError, error
+from ..delivery.registry import Registry
 from .report import Report
-from .store import Store
+from ..store import Store
 
 __all__ = ["resolve_test_target", "send_test"]
 
@@ -73,7 +73,7 @@ def test_notice(incident_id: str, planned: Planned, now: datetime) -> Notice:
 
 def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock, wait: float = 30.0) -> Report:
     """Store a test incident with its one delivery, send it once, and report."""
-    from .delivery.sender import RetryPolicy, Sender
+    from ..delivery.sender import RetryPolicy, Sender
 
     now = clock.now()
     record = {"id": "", "class": TEST_CLASS, "drill": False, "dedup_key": "", "started": now.isoformat(),

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .config.paths import ConfigPaths, resolve_config
-from .api import Channel, TargetKind, mask_secrets
-from .config.directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
-from .config.policy import Policy, audience_problems, check_policy
-from .config.problems import ConfigError, Problem, error, note, warning
-from .config.routing import check_routing
-from .config.settings import CHANNEL_URL_FIELDS, Settings
+from ..config.paths import ConfigPaths, resolve_config
+from ..api import Channel, TargetKind, mask_secrets
+from ..config.directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
+from ..config.policy import Policy, audience_problems, check_policy
+from ..config.problems import ConfigError, Problem, error, note, warning
+from ..config.routing import check_routing
+from ..config.settings import CHANNEL_URL_FIELDS, Settings
 
 __all__ = ["CheckResult", "run_check", "scenario_problems"]
 
@@ -63,7 +63,7 @@ def _check_drills(files: Iterable[Path], policy: Policy | None, directory: Direc
     files = list(files)
     if not files:
         return []
-    from .drill.scenario import load_scenario  # pydantic's models, only when drill files are given
+    from ..drill.scenario import load_scenario  # pydantic's models, only when drill files are given
 
     problems: list[Problem] = []
     for path in files:
@@ -97,7 +97,7 @@ def _check_clock(settings: Settings) -> list[Problem]:
     """NOTIFY_NOW is for tests and rehearsals: left set, every command would run on a made-up time."""
     if not settings.now:
         return []
-    from .clock import parse_instant
+    from ..clock import parse_instant
 
     try:
         start = parse_instant(settings.now, "NOTIFY_NOW").isoformat()
@@ -111,7 +111,7 @@ def _check_store(settings: Settings) -> list[Problem]:
     """The store URL is usable and its directory can be created and written, without creating anything."""
     import os
 
-    from .store import StoreError, _sqlite_path
+    from ..store import StoreError, _sqlite_path
 
     url = settings.resolved_store_url()
     if url.startswith(("postgresql://", "postgres://")):
@@ -131,7 +131,7 @@ def _check_store(settings: Settings) -> list[Problem]:
 
 def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
     """Render every template of every class with sample contexts."""
-    from .render.templates import Renderer  # jinja2 only for the commands that render
+    from ..render.templates import Renderer  # jinja2 only for the commands that render
 
     return [error(p.file, f"line {p.line}" if p.line else "", p.message)
             for p in Renderer(paths.template_dirs).check(list(policy.classes))]
@@ -164,7 +164,7 @@ def _preferred_channels(audience: str, directory: Directory) -> set[str]:
 
 
 def _check_channels(policy: Policy, directory: Directory | None, settings: Settings) -> list[Problem]:
-    from .delivery.registry import Registry
+    from ..delivery.registry import Registry
 
     problems = []
     used = channels_used(policy, directory)
@@ -204,7 +204,7 @@ def _people_bring_urls(channel: Channel, name: str, directory: Directory | None)
 
 def _check_personal_urls(file: str, directory: Directory, settings: Settings) -> list[Problem]:
     """Each person's own URL must load in its channel as a setting would, or their page fails at 3 a.m."""
-    from .delivery.registry import Registry
+    from ..delivery.registry import Registry
 
     found = {channel: _personal_urls(directory, channel) for channel in PERSON_CHANNELS}
     if not any(found.values()):
@@ -245,16 +245,16 @@ def _check_people_behind_a_webhook(file: str, directory: Directory, settings: Se
 
 def _check_postgres(url: str) -> list[Problem]:
     """Connect and read the schema version; never print the password."""
-    from .store.urls import mask_store_url
+    from ..store.urls import mask_store_url
 
     return _check_schema(url, mask_store_url(url))
 
 
 def _check_schema(url: str, shown: str) -> list[Problem]:
     """Read an existing store's schema version (read-only) and say whether this notify can use it."""
-    from .api import mask_secrets
-    from .store import StoreError, peek_store
-    from .store.schema import SCHEMA_VERSION
+    from ..api import mask_secrets
+    from ..store import StoreError, peek_store
+    from ..store.schema import SCHEMA_VERSION
 
     try:
         store = peek_store(url)

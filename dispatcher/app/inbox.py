@@ -2,7 +2,7 @@
 
 `notify serve` stores an Alertmanager or Grafana notification as received and
 answers at once (see :mod:`dispatcher.server.app`); a worker then runs
-:func:`~dispatcher.ingest.ingest` on it here. The rules, and why:
+:func:`~dispatcher.app.ingest.ingest` on it here. The rules, and why:
 
 - one owner of the inbox at a time, oldest first, and no row taken while an
   older row of its group is held elsewhere or failing (the store's
@@ -32,14 +32,14 @@ from typing import Callable
 
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
-from .clock import Clock
+from ..clock import Clock
 from .engine import Runtime
-from .eventlog import emit
-from .hooks.model import PayloadError, parse
+from ..eventlog import emit
+from ..hooks.model import PayloadError, parse
 from .ingest import ingest, log_ingested
-from .delivery.retries import after, next_wait
-from .store import InboxRow, Store, StoreError, StoreRejected
-from .store.inbox_sql import GIVE_UP_AFTER
+from ..delivery.retries import after, next_wait
+from ..store import InboxRow, Store, StoreError, StoreRejected
+from ..store.inbox_sql import GIVE_UP_AFTER
 
 __all__ = ["BATCHES_PER_TICK", "GIVE_UP_AFTER", "INBOX_LEASE", "RENEW_EVERY", "Inbox", "retry_delay"]
 

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .render.table import PLAIN, Column, Output, render
+from ..render.table import PLAIN, Column, Output, render
 
 __all__ = ["DeliveryLine", "Report", "SCHEMA"]
 
