@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock, parse_instant
 from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store

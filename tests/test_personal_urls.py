@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock
 from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher.registry import GROUP, Registry, discover
+from dispatcher.delivery.registry import GROUP, Registry, discover
 from dispatcher.config.settings import load_settings
 
 

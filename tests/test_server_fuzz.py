@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock
 from dispatcher.server.run import build
 from dispatcher.config.settings import load_settings

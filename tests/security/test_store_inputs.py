@@ -10,10 +10,10 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock
 from dispatcher.hooks.model import parse
-from dispatcher.ingest import ingest
+from dispatcher.app.ingest import ingest
 from dispatcher.server.run import build
 from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store

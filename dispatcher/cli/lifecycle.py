@@ -13,13 +13,13 @@ from typing import Any
 
 import click
 
-from .cli import (_clock, _config_dir, _emit, _emit_json, _fail, _now, _refuse_made_up_time, _settings, _table_output,
+from .common import (_clock, _config_dir, _emit, _emit_json, _fail, _now, _refuse_made_up_time, _settings, _table_output,
                   config_dir_option, handles_errors, json_option, main, wait_option)
 
 
 def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:
-    from .app import engine
-    from .store import open_store
+    from ..app import engine
+    from ..store import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
@@ -64,7 +64,7 @@ def _recorded_by(command: str, rt: Any, settings: Any, store: Any, by: str | Non
 @handles_errors
 def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, local_config_dir: Path | None) -> None:
     """Acknowledge an incident: escalation stops; follow-up steps and update reminders go on."""
-    from .app.incidents import acknowledge
+    from ..app.incidents import acknowledge
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("ack", rt, settings, store, by)
@@ -87,8 +87,8 @@ def _how(found: str) -> str:
 
 def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident: Any, rows: list, wait: float,
                      as_json: bool, notes: list[str], reached_nobody: bool = False) -> None:
-    from .app.engine import incident_summary, lines_from_store, send_pending
-    from .app.report import Report
+    from ..app.engine import incident_summary, lines_from_store, send_pending
+    from ..app.report import Report
 
     send_pending(rt, store, _clock(), incident, rows, wait=wait)
     ids = {r.id for r in rows}
@@ -115,7 +115,7 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
 def update(ctx: click.Context, incident_id: str, message: str, by: str | None, wait: float, as_json: bool,
            local_config_dir: Path | None) -> None:
     """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
-    from .app.incidents import post_update
+    from ..app.incidents import post_update
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("update", rt, settings, store, by)
@@ -143,7 +143,7 @@ def update(ctx: click.Context, incident_id: str, message: str, by: str | None, w
 def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str | None, wait: float, as_json: bool,
             local_config_dir: Path | None) -> None:
     """Resolve an incident: every timer stops and everyone notified so far gets the resolution notice."""
-    from .app.incidents import resolve as resolve_incident
+    from ..app.incidents import resolve as resolve_incident
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("resolve", rt, settings, store, by)
@@ -165,7 +165,7 @@ def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str |
 @handles_errors
 def retry(ctx: click.Context, incident_id: str, wait: float, as_json: bool, local_config_dir: Path | None) -> None:
     """Send again every delivery of an incident that finally failed and reached nobody (after fixing settings)."""
-    from .app.incidents import retry_failed
+    from ..app.incidents import retry_failed
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     incident, rows, moot = retry_failed(store, incident_id, _now())
@@ -196,7 +196,7 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 @handles_errors
 def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir: Path | None) -> None:
     """An incident's timeline: deliveries, acks, updates, breaches, and what is due next."""
-    from .app.incidents import status_document, status_text
+    from ..app.incidents import status_document, status_text
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     doc = status_document(rt, store, incident_id, _now())
@@ -213,8 +213,8 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
 @handles_errors
 def incidents(open_only: bool, as_json: bool) -> None:
     """List incidents, newest last."""
-    from .app.incidents import incident_items
-    from .store import open_store
+    from ..app.incidents import incident_items
+    from ..store import open_store
 
     settings = _settings()
     store = open_store(settings.resolved_store_url())
@@ -226,8 +226,8 @@ def incidents(open_only: bool, as_json: bool) -> None:
     if not items:
         _emit("no incidents", settings)
         return
-    from .app.incidents import STATUS_COLOURS
-    from .render.table import Column, render
+    from ..app.incidents import STATUS_COLOURS
+    from ..render.table import Column, render
 
     columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
                Column("STARTED", fixed=True), Column("SUMMARY"))
@@ -251,10 +251,10 @@ def incidents(open_only: bool, as_json: bool) -> None:
 def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float, report_fd: int | None,
            local_config_dir: Path | None) -> None:
     """Fire due escalations, follow-up steps and reminders, and send due deliveries and retries."""
-    from .app.worker import Worker, stop_on_signals
+    from ..app.worker import Worker, stop_on_signals
 
     if report_fd is not None:
-        from .cli_serve import serve_sender
+        from .serve import serve_sender
 
         return serve_sender(ctx, local_config_dir, interval, report_fd)
 
@@ -274,7 +274,7 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float,
               f"{result.attempted} delivery attempts"
               + ("; stored webhooks left to a worker on the real clock" if made_up else ""), settings)
         return
-    from .eventlog import configure
+    from ..eventlog import configure
 
     configure(settings.log_format, settings.secrets())
     click.echo(f"notify worker {runner.id}: ticking every {interval:g}s at most; SIGTERM or Ctrl-C to stop", err=True)
@@ -292,7 +292,7 @@ def db() -> None:
 @handles_errors
 def upgrade() -> None:
     """Apply pending schema migrations to the store (NOTIFY_STORE_URL)."""
-    from .store import open_store
+    from ..store import open_store
 
     settings = _settings()
     store = open_store(settings.resolved_store_url(), upgrade=True)

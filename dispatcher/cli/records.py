@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .cli import _emit, _emit_json, _fail, _now, _settings, _table_output, config_dir_option, handles_errors, \
+from .common import _emit, _emit_json, _fail, _now, _settings, _table_output, config_dir_option, handles_errors, \
     json_option, main
 
 
@@ -21,7 +21,7 @@ from .cli import _emit, _emit_json, _fail, _now, _settings, _table_output, confi
 def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
     """The delivery log: one row per attempt, oldest first, targets masked."""
 
-    from .store import open_store
+    from ..store import open_store
 
     settings = _settings()
     store = open_store(settings.resolved_store_url())
@@ -36,8 +36,8 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
     if not rows:
         _emit("no attempts recorded", settings)
         return
-    from .app.report import OUTCOME_COLOURS
-    from .render.table import Column, render
+    from ..app.report import OUTCOME_COLOURS
+    from ..render.table import Column, render
 
     columns = (Column("TIME", fixed=True), Column("INCIDENT", fixed=True), Column("STEP", fixed=True),
                Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True), Column("TARGET"),
@@ -73,8 +73,8 @@ def _since(value: str | None) -> str | None:
     """--since as an ISO timestamp comparable with the log's."""
     if not value:
         return None
-    from .domain.incident import parse_started
-    from .domain.durations import parse_duration
+    from ..domain.incident import parse_started
+    from ..domain.durations import parse_duration
 
     try:
         return (_now() - parse_duration(value)).isoformat()
@@ -94,7 +94,7 @@ def _since(value: str | None) -> str | None:
 def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
     """List installed channels, what they support and whether each is configured."""
 
-    from .delivery.registry import Registry, discover
+    from ..delivery.registry import Registry, discover
 
     settings = _settings()
     registry = Registry(settings, None)
@@ -109,8 +109,8 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
     if as_json:
         _emit_json({"schema": 1, "command": "channels", "channels": rows}, settings)
         return
-    from .config.settings import channel_variable
-    from .render.table import Column, render
+    from ..config.settings import channel_variable
+    from ..render.table import Column, render
 
     columns = (Column("CHANNEL"), Column("STATE", fixed=True, colours={"configured": "green", "not configured": "yellow"}),
                Column("SENDS TO", fixed=True), Column("SETTING", fixed=True), Column("MODULE"))

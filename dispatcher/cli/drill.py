@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .cli import _check_command, _clock, _clock_json, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, \
+from .common import _check_command, _clock, _clock_json, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, \
     _settings, _table_output, config_dir_option, handles_errors, main
 
 
@@ -38,12 +38,12 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     Exit statuses: 0 every expectation held; 1 some failed (listed);
     2 a bad scenario file or option (the message names the file and key).
     """
-    from .app import engine
-    from .clock import FakeClock
-    from .drill.report import build_document, public, render_html, render_table
-    from .drill.runner import LiveClock, ScaledClock, play
-    from .drill.sandbox import Sandbox
-    from .config.settings import load_settings
+    from ..app import engine
+    from ..clock import FakeClock
+    from ..drill.report import build_document, public, render_html, render_table
+    from ..drill.runner import LiveClock, ScaledClock, play
+    from ..drill.sandbox import Sandbox
+    from ..config.settings import load_settings
 
     scenario = _load_drill(scenario_file)
     if not sandbox and (instant or speed):
@@ -91,8 +91,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
 
 
 def _load_drill(path: Path) -> Any:
-    from .drill.scenario import load_scenario
-    from .config.problems import ConfigError
+    from ..drill.scenario import load_scenario
+    from ..config.problems import ConfigError
 
     try:
         return load_scenario(path)
@@ -102,7 +102,7 @@ def _load_drill(path: Path) -> Any:
 
 def _fits_configuration(path: Path, scenario: Any, rt: Any) -> None:
     """A drill on a class the policy lacks, or expecting an audience that names nobody, is rejected before it runs."""
-    from .app.check import scenario_problems
+    from ..app.check import scenario_problems
 
     problems = scenario_problems(path, scenario, rt.policy, rt.directory)
     if problems:

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from .cli import (EXIT_OK, _clock, _config_dir, _emit, _emit_json, _fail, _now, _settings, _table_output,
-                  config_dir_option, handles_errors, json_option, main, run_trigger, trigger_options)
+from .common import (EXIT_OK, _clock, _config_dir, _emit, _emit_json, _fail, _now, _settings, _table_output,
+                     config_dir_option, handles_errors, json_option, main)
+from .trigger import run_trigger, trigger_options
 
 
 @main.command()
@@ -42,9 +43,9 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     --customer (a known account fills plan, contract value and Fortune 500
     flag) or the options, which override the account.
     """
-    from .app import engine
-    from .config.routing import Report
-    from .app.views import report_with_account, run_triage, triage_document, triage_text
+    from ..app import engine
+    from ..config.routing import Report
+    from ..app.views import report_with_account, run_triage, triage_document, triage_text
 
     body = _report_text(text, text_file, stdin_marker)
     if not body.strip() and not any(v is not None for v in (plan, acv, amount, fortune500, unresolved_hours,
@@ -107,7 +108,7 @@ def _summary_of(text: str) -> str:
 def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool, show: bool, drill: bool,
              as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
     """Trigger any category of the policy (security, financial, high-value, ...)."""
-    from .app import engine
+    from ..app import engine
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
@@ -127,8 +128,8 @@ def escalate(ctx: click.Context, category: str, incident_id: str, dry_run: bool,
 def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, local_config_dir: Path | None) -> None:
     """Who would be notified for a category now (or at --at), step by step, with channels."""
 
-    from .app import engine
-    from .app.views import who_document, who_text
+    from ..app import engine
+    from ..app.views import who_document, who_text
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
@@ -152,9 +153,9 @@ def who(ctx: click.Context, category: str, at_time: str | None, as_json: bool, l
 def contact_test(ctx: click.Context, target: str, channel: str | None, as_json: bool,
                  local_config_dir: Path | None) -> None:
     """Send a clearly marked test message to a PERSON, LIST or SLACK-CHANNEL and record the result."""
-    from .app import engine
-    from .app.contact_test import resolve_test_target, send_test
-    from .store import open_store
+    from ..app import engine
+    from ..app.contact_test import resolve_test_target, send_test
+    from ..store import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)

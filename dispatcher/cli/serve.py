@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli import _clock, _config_dir, _degraded_note, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, \
+from .common import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, \
     config_dir_option, handles_errors, json_option, main, wait_option
+from .trigger import _degraded_note
 
 if TYPE_CHECKING:
-    from .app.engine import Runtime
+    from ..app.engine import Runtime
 
 
 @main.command()
@@ -42,13 +43,13 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     The worker loop is a `notify worker` subprocess on the same configuration and store, woken
     by each stored event (server/sender.py); one that exits unasked is replaced.
     """
-    from .app import engine
-    from .clock import SystemClock
-    from .server.front_end import FrontEndLimits
-    from .server.run import serve as run_server
-    from .store import open_store
+    from ..app import engine
+    from ..clock import SystemClock
+    from ..server.front_end import FrontEndLimits
+    from ..server.run import serve as run_server
+    from ..store import open_store
 
-    from .eventlog import configure, emit
+    from ..eventlog import configure, emit
 
     settings = _settings()
     _refuse_made_up_time("serve")
@@ -57,7 +58,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store_url = settings.resolved_store_url()
     open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before anything starts
-    from .store.urls import mask_store_url
+    from ..store.urls import mask_store_url
 
     configure(settings.log_format, settings.secrets())
     say = _say(settings.log_format == "json", emit)
@@ -85,11 +86,11 @@ def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: fl
     """
     import socket
 
-    from .app import engine
-    from .clock import SystemClock
-    from .eventlog import configure
-    from .server.sender import run_child
-    from .store import open_store
+    from ..app import engine
+    from ..clock import SystemClock
+    from ..eventlog import configure
+    from ..server.sender import run_child
+    from ..store import open_store
 
     sock = socket.socket(fileno=report_fd)
     settings = _settings()
@@ -101,7 +102,7 @@ def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: fl
 
 def _refuse_unsafe_auth(settings: Any, host: str, no_auth: bool, insecure_no_auth: bool) -> None:
     """Weak credentials, or none on an address others can reach, are refused before anything starts."""
-    from .server.auth import credential_problems
+    from ..server.auth import credential_problems
 
     if problems := credential_problems(settings):
         _fail("serve: " + "; ".join(problems))
@@ -139,9 +140,9 @@ def _say(as_json: bool, emit: Any) -> Any:
 
 def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, say: Any) -> None:
     """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
-    from .app.check import channels_used
-    from .config.paths import check_command
-    from .app.engine import unusable_channels
+    from ..app.check import channels_used
+    from ..config.paths import check_command
+    from ..app.engine import unusable_channels
 
     used = channels_used(rt.policy, rt.directory)
     for channel, why in unusable_channels(rt, used).items():
@@ -163,13 +164,13 @@ def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, sa
 def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_json: bool,
            local_config_dir: Path | None) -> None:
     """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
-    from .app import engine
-    from .app.engine import incident_from_row, incident_summary, lines_from_store, send_pending
-    from .hooks.model import PayloadError, parse
-    from .app.ingest import delivery_counts
-    from .app.ingest import ingest as ingest_event
-    from .app.report import Report
-    from .store import open_store
+    from ..app import engine
+    from ..app.engine import incident_from_row, incident_summary, lines_from_store, send_pending
+    from ..hooks.model import PayloadError, parse
+    from ..app.ingest import delivery_counts
+    from ..app.ingest import ingest as ingest_event
+    from ..app.report import Report
+    from ..store import open_store
 
     body = source_file.read()
     try:

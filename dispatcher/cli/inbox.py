@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import click
 
-from .cli import _emit, _emit_json, _fail, _settings, _table_output, handles_errors, json_option, main
-from .render.table import Column, render
+from .common import _emit, _emit_json, _fail, _settings, _table_output, handles_errors, json_option, main
+from ..render.table import Column, render
 
 _COLUMNS = (Column("ID", align="right", fixed=True), Column("SOURCE"),
             Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
@@ -29,7 +29,7 @@ _COLUMNS = (Column("ID", align="right", fixed=True), Column("SOURCE"),
 @handles_errors
 def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
     """List the webhooks stored and not handled yet: waiting, failing or given up."""
-    from .store import open_store
+    from ..store import open_store
 
     if set(retry_ids) & set(discard_ids):
         _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")
