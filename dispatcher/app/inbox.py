@@ -35,7 +35,7 @@ from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, 
 from ..clock import Clock
 from .engine import Runtime
 from ..eventlog import emit
-from ..hooks.model import PayloadError, parse
+from ..hooks import PayloadError, parse
 from .ingest import ingest, log_ingested
 from ..delivery.retries import after, next_wait
 from ..store import InboxRow, Store, StoreError, StoreRejected

@@ -166,7 +166,7 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
     from ..app import engine
     from ..app.engine import incident_from_row, incident_summary, lines_from_store, send_pending
-    from ..hooks.model import PayloadError, parse
+    from ..hooks import PayloadError, parse
     from ..app.ingest import delivery_counts
     from ..app.ingest import ingest as ingest_event
     from ..app.report import Report

@@ -10,6 +10,7 @@ small JSON body, schema in :mod:`.generic`. What an event does to incidents
 
 from __future__ import annotations
 
-from .model import ACTIONS, SOURCES, AlertEvent, AlertItem, PayloadError, parse
+from .model import ACTIONS, SOURCES, AlertEvent, AlertItem, PayloadError
+from .parsing import parse
 
 __all__ = ["ACTIONS", "SOURCES", "AlertEvent", "AlertItem", "PayloadError", "parse"]

@@ -42,7 +42,8 @@ from urllib.parse import parse_qs
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from ..hooks.model import PayloadError, load_object, parse
+from ..hooks.model import PayloadError, load_object
+from ..hooks.parsing import parse
 from ..config.problems import ConfigError
 from ..store import AlreadyHandled, StoreError, StoreRejected
 from .auth import Admission, Authenticator, Refusal, RequestHead

@@ -12,7 +12,7 @@ import pytest
 
 from dispatcher.app import engine
 from dispatcher.clock import FakeClock
-from dispatcher.hooks.model import parse
+from dispatcher.hooks import parse
 from dispatcher.app.ingest import ingest
 from dispatcher.server.run import build
 from dispatcher.config.settings import load_settings
