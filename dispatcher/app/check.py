@@ -10,23 +10,24 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
 
 from ..config.paths import ConfigPaths, resolve_config
 from ..api import Channel, TargetKind, mask_secrets
 from ..config.directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
-from ..config.policy import Policy, audience_problems, check_policy
-from ..config.problems import ConfigError, Problem, error, note, warning
+from ..config.policy import Policy, check_policy
+from ..config.problems import Problem, error, note, warning
 from ..config.routing import check_routing
 from ..config.settings import CHANNEL_URL_FIELDS, Settings
 
-__all__ = ["CheckResult", "run_check", "scenario_problems"]
+__all__ = ["CheckResult", "run_check"]
 
 
 @dataclass
 class CheckResult:
     paths: ConfigPaths
     problems: list[Problem] = field(default_factory=list)
+    policy: Policy | None = None  # as loaded, for the checks of drill files (drill.scenario)
+    directory: Directory | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -36,8 +37,8 @@ class CheckResult:
         return 2 if self.errors else 0
 
 
-def run_check(config_dir: Path | None, settings: Settings, drills: Iterable[Path] = ()) -> CheckResult:
-    """Every problem of the configuration, and of the drill files given (`notify check drills/*.toml`)."""
+def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
+    """Every problem of the configuration. Drill files are checked against it by drill.scenario."""
     paths = resolve_config(config_dir, settings.config_dir, Path.cwd())
     result = CheckResult(paths)
     directory, problems = check_directory(paths.contacts)
@@ -54,43 +55,8 @@ def run_check(config_dir: Path | None, settings: Settings, drills: Iterable[Path
         result.problems += _check_personal_urls(str(paths.contacts), directory, settings)
     result.problems += _check_store(settings)
     result.problems += _check_clock(settings)
-    result.problems += _check_drills(drills, policy, directory)
+    result.policy, result.directory = policy, directory
     return result
-
-
-def _check_drills(files: Iterable[Path], policy: Policy | None, directory: Directory | None) -> list[Problem]:
-    """Each drill file loads and fits this configuration, as `notify drill` will need it to."""
-    files = list(files)
-    if not files:
-        return []
-    from ..drill.scenario import load_scenario  # pydantic's models, only when drill files are given
-
-    problems: list[Problem] = []
-    for path in files:
-        try:
-            scenario = load_scenario(path)
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        problems += scenario_problems(path, scenario, policy, directory)
-    return problems
-
-
-def scenario_problems(path: Path, scenario: Any, policy: Policy | None, directory: Directory | None) -> list[Problem]:
-    """What in a well-formed drill does not fit the configuration: an unknown class, an audience naming nobody.
-
-    An expectation on a misspelt audience would hold by chance (``never = true``) or fail
-    for the wrong reason, so it is an error here rather than a surprise in the report.
-    """
-    problems = []
-    if policy is not None and scenario.klass not in policy.classes:
-        problems.append(error(str(path), "class", f"no such incident class {scenario.klass!r} "
-                              f"(the policy has: {', '.join(policy.classes)})"))
-    for n, expectation in enumerate(scenario.expect):
-        if directory is not None and expectation.who and ":" in expectation.who:
-            problems += [error(str(path), f"expect[{n}].who", message)
-                         for message in audience_problems(expectation.who, directory)]
-    return problems
 
 
 def _check_clock(settings: Settings) -> list[Problem]:

@@ -102,7 +102,7 @@ def _load_drill(path: Path) -> Any:
 
 def _fits_configuration(path: Path, scenario: Any, rt: Any) -> None:
     """A drill on a class the policy lacks, or expecting an audience that names nobody, is rejected before it runs."""
-    from ..app.check import scenario_problems
+    from ..drill.scenario import scenario_problems
 
     problems = scenario_problems(path, scenario, rt.policy, rt.directory)
     if problems:

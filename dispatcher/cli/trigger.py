@@ -172,7 +172,11 @@ def check(ctx: click.Context, drill_files: tuple[Path, ...], as_json: bool, loca
     from ..app.check import run_check
 
     settings, setting_problems = _settings_and_problems()
-    result = run_check(_config_dir(ctx, local_config_dir), settings, drill_files)
+    result = run_check(_config_dir(ctx, local_config_dir), settings)
+    if drill_files:
+        from ..drill.scenario import drill_file_problems  # pydantic's models, only when drill files are given
+
+        result.problems += drill_file_problems(drill_files, result.policy, result.directory)
     result.problems[:0] = setting_problems  # a wrong setting must not hide the rest of the check
     if as_json:
         doc = {"schema": 1, "command": "check", "paths": dict(result.paths.describe()[:4]),

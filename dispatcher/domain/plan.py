@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..api import Address
-from ..config.policy import Notify
+from .entries import AudienceEntry, Entry
 from .incident import Incident, commander_of
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
@@ -40,14 +40,14 @@ def idempotency_key(incident_id: str, step: int, person: str, channel: str) -> s
     return f"{incident_id}:{step}:{person}:{channel}"
 
 
-REVIEW_AUDIENCE = (Notify(to="rotation:primary"),)
+REVIEW_AUDIENCE = (Entry(to="rotation:primary"),)
 
 
-def step_entries(incident: Incident, klass: IncidentClass, step_index: int) -> tuple[Notify, ...]:
+def step_entries(incident: Incident, klass: IncidentClass, step_index: int) -> tuple[AudienceEntry, ...]:
     """The audiences of a step: a needs-review triage pages only the on-call primary at step 0."""
     if step_index == 0 and incident.needs_review:
         return REVIEW_AUDIENCE
-    extra = tuple(Notify(to=a) for a in incident.also) if step_index == 0 else ()
+    extra = tuple(Entry(to=a) for a in incident.also) if step_index == 0 else ()
     return tuple(klass.steps[step_index].notify) + extra
 
 
@@ -66,7 +66,7 @@ def _drop_planned_fallbacks(planned: dict[tuple[str, str], Planned]) -> list[Pla
             for p in planned.values()]
 
 
-def plan_audience(entry: Notify, incident: Incident, klass: IncidentClass, step: int,
+def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass, step: int,
                   directory: Directory) -> list[Planned]:
     """One notify entry of a step resolved to planned deliveries."""
     kind, _, ident = entry.to.partition(":")
@@ -85,17 +85,17 @@ def template_for(channel: str, kind: str = "step") -> str:
     return family if kind in ("step", "test") else f"{kind}-{family}"
 
 
-def _template(entry: Notify, channel: str) -> str:
+def _template(entry: AudienceEntry, channel: str) -> str:
     return entry.template or template_for(channel)
 
 
-def _skipped(entry: Notify, step: int, reason: str, display: str = "") -> Planned:
+def _skipped(entry: AudienceEntry, step: int, reason: str, display: str = "") -> Planned:
     channel = entry.channel or "email"
     address = Address(entry.to, display or entry.to, entry.to, channel, "")
     return Planned(step, address, _template(entry, channel), skip=reason)
 
 
-def _for_person(entry: Notify, pid: str, step: int, d: Directory, *, phone: str | None = None) -> Planned:
+def _for_person(entry: AudienceEntry, pid: str, step: int, d: Directory, *, phone: str | None = None) -> Planned:
     """A person on the entry's channel (or their preferred one), with their fallbacks."""
     person = d.people[pid]
     order = [entry.channel] if entry.channel else []
@@ -199,7 +199,7 @@ def plan_escalation(incident: Incident, klass: IncidentClass, stage: int, direct
     step = len(klass.steps) + stage
     planned: dict[tuple[str, str], Planned] = {}
     for channel in channels:
-        entry = Notify(to=audience, channel=channel)
+        entry = Entry(to=audience, channel=channel)
         for item in plan_audience(entry, incident, klass, step, directory):
             planned.setdefault((item.address.person, item.address.channel), item)
     return _drop_planned_fallbacks(planned)

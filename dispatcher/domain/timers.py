@@ -28,8 +28,8 @@ from datetime import datetime, timedelta, timezone
 
 from typing import TYPE_CHECKING
 
-from ..config.policy import Notify
 from .durations import format_duration
+from .entries import AudienceEntry, Entry
 from .incident import format_time
 
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
@@ -54,7 +54,7 @@ class Action:
     kind: str  # step|escalation|reminder|overdue
     due: datetime
     detail: str
-    entries: tuple[Notify, ...] = ()  # who hears about it (empty: recorded only)
+    entries: tuple[AudienceEntry, ...] = ()  # who hears about it (empty: recorded only)
     step: int = -1  # the step index, or len(steps) + stage for an escalation
     notice: dict = field(default_factory=dict)  # the template's `notice` context
 
@@ -101,10 +101,10 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
     return actions
 
 
-def _escalation_entries(klass: IncidentClass, audience: str) -> tuple[Notify, ...]:
+def _escalation_entries(klass: IncidentClass, audience: str) -> tuple[AudienceEntry, ...]:
     if audience.partition(":")[0] in ("list", "slack"):
-        return (Notify(to=audience),)
-    return tuple(Notify(to=audience, channel=channel) for channel in klass.escalation_channels)
+        return (Entry(to=audience),)
+    return tuple(Entry(to=audience, channel=channel) for channel in klass.escalation_channels)
 
 
 def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:
@@ -122,7 +122,7 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
         due_text = format_time(due)
         notice = {"kind": "reminder", "due": due_text, "number": k}
         actions.append(Action(f"reminder-{_stamp(due)}", "reminder", due - lead,
-                              f"update due at {due_text}", (Notify(to="commander"),), notice=notice))
+                              f"update due at {due_text}", (Entry(to="commander"),), notice=notice))
         if due <= until:
             missed.append(Action(f"overdue-{_stamp(due)}", "overdue", due, f"update due at {due_text} was not sent",
                                  _overdue_entries(klass), notice={**notice, "kind": "overdue"}))
@@ -145,8 +145,8 @@ def _latest_reminder_only(reminders: list[Action]) -> list[Action]:
             for i, a in enumerate(reminders)]
 
 
-def _overdue_entries(klass: IncidentClass) -> tuple[Notify, ...]:
-    entries = [Notify(to="commander")]
+def _overdue_entries(klass: IncidentClass) -> tuple[AudienceEntry, ...]:
+    entries = [Entry(to="commander")]
     if klass.escalation:
         entries += _escalation_entries(klass, klass.escalation[0])
     return tuple(entries)
