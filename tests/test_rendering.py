@@ -5,15 +5,13 @@ from pathlib import Path
 import pytest
 
 from dispatcher.render import gsm7
+from dispatcher.render.notice import FAMILIES, Rendered, fallback_notice
 from dispatcher.render.templates import (
-    FAMILIES,
     LIFECYCLE_KINDS,
     LIFECYCLE_TEMPLATES,
     REQUIRED_PARTS,
-    Rendered,
     Renderer,
     TemplateError,
-    fallback_notice,
     family_of,
     sample_context,
     shipped_template_dir,

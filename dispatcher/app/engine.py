@@ -109,7 +109,8 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
                    notice: Mapping[str, Any] | None = None, page_key: str | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning."""
-    from ..render.templates import TemplateError, fallback_notice, family_of
+    from ..render.notice import fallback_notice
+    from ..render.templates import TemplateError, family_of
 
     klass = rt.klass(incident.klass)
     family = family_of(planned.template)

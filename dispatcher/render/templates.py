@@ -21,35 +21,32 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from . import escaping, gsm7, spans
-from ..api import Span
+from . import escaping
+from .jinja_context import MODES, NamedUndefined, Scope, finalizer, tagged
+from .notice import FAMILIES, Rendered, assemble, id_tokens
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
 __all__ = [
     "COMMON_DIR",
-    "FAMILIES",
     "LIFECYCLE_KINDS",
     "LIFECYCLE_TEMPLATES",
     "NOTICE_KEYS",
     "NOTICE_KINDS",
     "REQUIRED_PARTS",
     "TEMPLATE_FAMILY",
-    "Rendered",
     "Renderer",
     "TemplateError",
     "TemplateProblem",
-    "fallback_notice",
     "family_of",
     "sample_context",
     "shipped_template_dir",
 ]
 
-FAMILIES = ("email", "slack", "sms", "voice")
 COMMON_DIR = "_common"  # class-independent templates: the fallback for <class>/<name>.<part>.j2
 
 
@@ -74,27 +71,8 @@ TEMPLATE_FAMILY = {template: family_of(template) for template in REQUIRED_PARTS}
 # Notices after the first page: `<kind>-<family>`, shipped in _common, checked for every class.
 LIFECYCLE_KINDS = tuple(kind for kind in NOTICE_KINDS if kind != "initial")
 LIFECYCLE_TEMPLATES = {f"{kind}-{family}": _PARTS[family] for kind in LIFECYCLE_KINDS for family in FAMILIES}
-SMS_BUDGET = 160  # one GSM-7 segment: concatenated SMS are split and reordered by some carriers
-VOICE_BUDGET = 400  # about 30 seconds of speech; a longer call gets hung up on
-DRILL = "[DRILL] "
-PLACEHOLDER = "Not yet known"
-_DRILL_BANNER = (
-    '<p style="background:#fff3cd;border:1px solid #e0b400;padding:8px;font-weight:bold">'
-    "[DRILL] This notice is part of an incident response drill.</p>"
-)
-_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 _NONE_LEAK = re.compile(r"\bNone\b")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A rendered notice: one-line subject, text for the channel's family, optional HTML."""
-
-    subject: str
-    text: str
-    html: str | None
-    lines: tuple[tuple[Span, ...], ...] = ()  # slack: the text as spans, field values literal
 
 
 @dataclass(frozen=True)
@@ -125,77 +103,6 @@ def shipped_template_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "templates"
 
 
-# --- context wrapping: lets an undefined-variable error say "incident.foo" ---
-
-
-class _Scope(dict):
-    """A context mapping that remembers its dotted path for error messages."""
-
-    __slots__ = ("_scope_path",)
-
-
-class _ScopeList(list):
-    """A context list that remembers its dotted path for error messages."""
-
-    __slots__ = ("_scope_path",)
-
-
-def _scoped(value: Any, path: str = "") -> Any:
-    """Copy ``value`` with every mapping and list tagged by its path."""
-    if isinstance(value, Mapping):
-        out: Any = _Scope({k: _scoped(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()})
-    elif isinstance(value, (list, tuple)):
-        out = _ScopeList(_scoped(v, f"{path}[{i}]") for i, v in enumerate(value))
-    else:
-        return value
-    out._scope_path = path
-    return out
-
-
-class _NamedUndefined(jinja2.StrictUndefined):
-    """StrictUndefined whose message names the full variable, e.g. 'incident.foo'."""
-
-    __slots__ = ()
-
-    @property
-    def _undefined_message(self) -> str:
-        if self._undefined_hint:
-            return self._undefined_hint
-        name = self._undefined_name
-        parent = getattr(self._undefined_obj, "_scope_path", None)
-        if self._undefined_obj is jinja2.runtime.missing or parent == "":
-            return f"undefined variable {name!r}"
-        if parent is not None:
-            sub = f"[{name!r}]" if not isinstance(name, str) else f".{name}"
-            return f"undefined variable '{parent}{sub}'"
-        if isinstance(self._undefined_obj, jinja2.environment.TemplateModule):
-            return f"undefined macro {name!r} in {self._undefined_obj.__name__}"
-        return super()._undefined_message
-
-
-# --- per-medium escaping of every {{ expression }} ---
-
-
-def _finalizer(escape: Callable[[str], str] | None) -> Callable[[Any], Any]:
-    """A jinja ``finalize``: None becomes a placeholder, then the medium's escaping applies."""
-
-    def finalize(value: Any) -> Any:
-        if value is None:
-            value = PLACEHOLDER  # a forgotten `or "TBD"` must never print "None"
-        return escape(str(value)) if escape else value
-
-    return finalize
-
-
-_MODES: dict[str, Callable[[str], str] | None] = {
-    "plain": None,
-    "html": None,  # autoescape does the work
-    "subject": escaping.header,
-    "slack": spans.mark,  # values kept apart from the template's mrkdwn (dispatcher.render.spans)
-    "voice": escaping.speech,
-}
-
-
 class Renderer:
     """Renders (class, template) pairs from a search path of template dirs."""
 
@@ -216,9 +123,9 @@ class Renderer:
         if mode not in self._envs:
             env = ImmutableSandboxedEnvironment(
                 loader=self._loader,
-                undefined=_NamedUndefined,
+                undefined=NamedUndefined,
                 autoescape=mode == "html",
-                finalize=_finalizer(_MODES[mode]),
+                finalize=finalizer(MODES[mode]),
                 trim_blocks=True,
                 lstrip_blocks=True,
                 keep_trailing_newline=False,
@@ -278,7 +185,7 @@ class Renderer:
         """Render one notice for ``family``; raise TemplateError on any template failure."""
         subject, text, html = self._render_parts(incident_class, template, context, family)
         incident_id = str(context.get("incident", {}).get("id") or "")
-        return _assemble(subject, text, html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
+        return assemble(subject, text, html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
 
     def _render_parts(
         self, incident_class: str, template: str, context: Mapping[str, Any], family: str
@@ -286,7 +193,7 @@ class Renderer:
         """Subject, tidied text and HTML exactly as the templates wrote them: no drill mark, no budget."""
         if family not in FAMILIES:
             raise ValueError(f"unknown template family {family!r}; expected one of {FAMILIES}")
-        scoped = context if isinstance(context, _Scope) else _scoped(_complete_notice(context))
+        scoped = context if isinstance(context, Scope) else tagged(_complete_notice(context))
         text_file = self._resolve(incident_class, template, "text")
         if text_file is None:
             searched = ", ".join(str(d) for d in self._dirs)
@@ -385,7 +292,7 @@ class Renderer:
 def _scoped_samples(incident_class: str, kind: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     """The sample context of (class, kind) and its sparse twin, ready to render (read-only: shared)."""
     sample = sample_context(incident_class, kind)
-    return _scoped(_complete_notice(sample)), _scoped(_complete_notice(sparse_context(sample)))
+    return tagged(_complete_notice(sample)), tagged(_complete_notice(sparse_context(sample)))
 
 
 def _complete_notice(context: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -413,7 +320,7 @@ def _lint(
     if family == "voice" and _URL.search(text):
         problems.append(TemplateProblem(files["text"], None, "voice script contains a URL; it cannot be spoken"))
     if incident_id:
-        tokens = _id_tokens(incident_id, family)
+        tokens = id_tokens(incident_id, family)
         for part, out in (("text", text), ("html", html)):
             if out is not None and not any(token in out for token in tokens):
                 problems.append(TemplateProblem(files[part], None, f"does not carry the incident id ({tokens[0]})"))
@@ -449,90 +356,3 @@ def _default_subject(context: Mapping[str, Any]) -> str:
     """Subject for templates without a subject part (chat, SMS, voice): id, title, priority."""
     incident = context.get("incident") or {}
     return f"{incident.get('id', '')} {incident.get('title', '')} ({incident.get('priority', '')})".strip()
-
-
-# --- drill marks and budgets, shared by templates and the fallback ---
-
-
-def _assemble(
-    subject: str, text: str, html: str | None, *, incident_id: str, family: str, drill: bool, max_length: int | None
-) -> Rendered:
-    """Apply the one-line subject rule, drill marks and the family's budget; no bidi control or CR survives."""
-    subject, text = escaping.header(escaping.neutral(subject)), escaping.neutral(text)
-    html = escaping.neutral(html) if html is not None else None
-    if drill:
-        subject = _mark(subject)
-        text = _mark(text)
-        html = _mark_html(html) if html is not None else None
-    if family == "voice":
-        text = " ".join(text.split())  # speech has no layout
-    text = _budget(text, incident_id, family, drill, max_length)
-    if family == "slack":
-        text, lines = spans.split(text)
-        return Rendered(subject, text, html, lines)
-    return Rendered(subject, text, html)
-
-
-
-def _mark(text: str) -> str:
-    """Prefix the drill mark once, even if a template already wrote it."""
-    return text if text.startswith(DRILL) else DRILL + text
-
-
-def _mark_html(html: str) -> str:
-    """Put a visible drill banner first in the body."""
-    match = _BODY_TAG.search(html)
-    at = match.end() if match else 0
-    return html[:at] + _DRILL_BANNER + html[at:]
-
-
-def _budget(text: str, incident_id: str, family: str, drill: bool, max_length: int | None) -> str:
-    """Cut ``text`` to the family's budget; the drill mark and the incident id always survive."""
-    if family == "sms":
-        limit = min(SMS_BUDGET, max_length or SMS_BUDGET)
-        fit: Callable[[str, str], str] = lambda t, head: gsm7.fit(t, limit, protected_head=head)
-        tokens = (gsm7.transliterate(incident_id),)
-    else:
-        limit = max_length or (VOICE_BUDGET if family == "voice" else 0)
-        if not limit:
-            return text
-        fit = lambda t, head: gsm7.cut(t, limit, protected_head=head)
-        tokens = _id_tokens(incident_id, family)
-    head = DRILL if drill else ""
-    body = text[len(head):]
-    out = fit(head + body, head)
-    if incident_id and not any(token in out for token in tokens):
-        # The template put the id late (or not at all): pin it to the front.
-        id_head = f"{head}{tokens[0]} "
-        out = fit(id_head + body, id_head)
-    return out
-
-
-def _id_tokens(incident_id: str, family: str) -> tuple[str, ...]:
-    """How the id appears in text of ``family``, preferred form first."""
-    if family == "voice":
-        return (escaping.spell_id(incident_id), incident_id)
-    if family == "slack":
-        return (escaping.slack(incident_id),)
-    return (incident_id,)
-
-
-def fallback_notice(
-    *, incident_id: str, incident_class: str, summary: str | None, family: str, drill: bool
-) -> Rendered:
-    """A plain notice, no templates involved, for when a template fails at run time."""
-    ident = str(incident_id or "unknown incident")
-    kind = str(incident_class or "unknown")
-    about = " ".join(str(summary or "").split()) or "No summary given."
-    if family == "voice":
-        text = (
-            f"Incident {escaping.spell_id(ident)}, a {escaping.speech(kind)} incident. "
-            f"{escaping.speech(about)[:200]} Check your email or the incident log for details."
-        )
-    else:
-        shown = (spans.mark(ident), spans.mark(kind), spans.mark(about)) if family == "slack" else (ident, kind, about)
-        text = "{} ({} incident): {}\nPlain notice: the notification template failed; see the incident log.".format(
-            *shown)
-    subject = f"{ident}: {kind} incident (plain notice)"
-    family = family if family in FAMILIES else "email"
-    return _assemble(subject, text, None, incident_id=ident, family=family, drill=drill, max_length=None)
