@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import APPRISE, COMPARE_COMMAND, NOTIFY, clean_env, compare_env, header, interleave, median, \
     run_timed, scratch, spread, verdict  # noqa: E402
 
-from dispatcher.testing.providers import ProviderProxy, Reply  # noqa: E402
+from dispatcher.testing.providers import Reply  # noqa: E402
+from dispatcher.testing.proxy import ProviderProxy  # noqa: E402
 from dispatcher.testing.smtp import SmtpServer  # noqa: E402
 
 SID = "AC" + "1" * 32

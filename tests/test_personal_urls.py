@@ -21,7 +21,8 @@ from dispatcher.app import engine
 from dispatcher.clock import FakeClock
 from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
-from dispatcher.testing.providers import PROVIDER_HOSTS, ProviderProxy, Reply
+from dispatcher.testing.providers import Reply
+from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
 
 from .helpers import replace_in
 
