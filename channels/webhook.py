@@ -36,7 +36,8 @@ from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, TargetKind
 
-from channels._http import HttpClient, failure, is_success, not_configured, split_query
+from channels._http import HttpClient
+from channels._outcomes import failure, is_success, not_configured, split_query
 
 _SCHEMES = {"json": "http", "jsons": "https", "http": "http", "https": "https"}
 
