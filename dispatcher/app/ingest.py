@@ -24,7 +24,7 @@ from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
 from .incidents import post_update, resolve
 from ..domain.plan import plan_step
-from ..config.routing import Report, triage
+from ..domain.triage import Report, triage
 from ..store import DeliveryRow, Store
 
 __all__ = ["IngestResult", "delivery_counts", "ingest", "log_ingested", "scoped_key"]

@@ -14,7 +14,7 @@ from .engine import Runtime
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_escalation, plan_step, step_entries
 from ..domain.durations import format_duration
-from ..config.routing import Report, TriageResult, triage
+from ..domain.triage import Report, TriageResult, triage
 from ..render.table import PLAIN, Column, Output, render
 
 __all__ = ["report_with_account", "triage_document", "triage_text", "who_document", "who_text"]

@@ -44,7 +44,7 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     flag) or the options, which override the account.
     """
     from ..app import engine
-    from ..config.routing import Report
+    from ..domain.triage import Report
     from ..app.views import report_with_account, run_triage, triage_document, triage_text
 
     body = _report_text(text, text_file, stdin_marker)
