@@ -1,4 +1,4 @@
-"""Documents for the questions people ask: which category is this (triage), who gets paged (who).
+"""Documents for the questions people ask: which category is this (triage), who gets paged (who), which channels are installed.
 
 Each function returns a plain JSON-able dict (``"schema": 1``) and a text
 rendering; the CLI prints one of them. Nothing here sends or writes.
@@ -17,7 +17,7 @@ from ..domain.durations import format_duration
 from ..domain.triage import Report, TriageResult, triage
 from ..render.table import PLAIN, Column, Output, render
 
-__all__ = ["report_with_account", "triage_document", "triage_text", "who_document", "who_text"]
+__all__ = ["installed_channels", "report_with_account", "run_triage", "triage_document", "triage_text", "who_document", "who_text"]
 
 
 def report_with_account(rt: Runtime, report: Report, customer: str | None) -> tuple[Report, str | None]:
@@ -138,3 +138,21 @@ def _recipient_row(r: dict[str, Any]) -> tuple[str, ...]:
     if r["skip"]:
         return r["display"], r["role"], "", "", f"skipped: {r['skip']}"
     return r["display"], r["role"], r["channel"], r["target"], f"then {', '.join(r['fallbacks'])}" if r["fallbacks"] else ""
+
+
+def installed_channels(settings: Any) -> list[dict[str, Any]]:
+    """`notify channels`: every installed channel (entry points), what it supports and whether it is configured."""
+    from ..delivery.registry import Registry, discover  # the channels' modules: only this command needs them
+
+    registry = Registry(settings, None)
+    try:
+        rows = []
+        for name, entry_point in discover().items():
+            channel = registry.get(name)
+            caps = channel.capabilities
+            rows.append({"name": name, "module": entry_point.value, "configured": channel.configured(),
+                         "target": caps.target.value, "html": caps.html, "voice": caps.voice,
+                         "max_length": caps.max_length, "dedup_key": caps.dedup_key})
+        return rows
+    finally:
+        registry.close()

@@ -94,18 +94,10 @@ def _since(value: str | None) -> str | None:
 def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
     """List installed channels, what they support and whether each is configured."""
 
-    from ..delivery.registry import Registry, discover
+    from ..app.views import installed_channels
 
     settings = _settings()
-    registry = Registry(settings, None)
-    rows = []
-    for name, entry_point in discover().items():
-        channel = registry.get(name)
-        caps = channel.capabilities
-        rows.append({"name": name, "module": entry_point.value, "configured": channel.configured(),
-                     "target": caps.target.value, "html": caps.html, "voice": caps.voice,
-                     "max_length": caps.max_length, "dedup_key": caps.dedup_key})
-    registry.close()
+    rows = installed_channels(settings)
     if as_json:
         _emit_json({"schema": 1, "command": "channels", "channels": rows}, settings)
         return
