@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterable
 
+from ..clock import Clock
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
 from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
@@ -27,7 +28,7 @@ from ..domain.plan import plan_step
 from ..domain.triage import Report, triage
 from ..store import DeliveryRow, Store
 
-__all__ = ["IngestResult", "delivery_counts", "ingest", "log_ingested", "scoped_key"]
+__all__ = ["IngestResult", "IngestSent", "delivery_counts", "ingest", "ingest_and_send", "log_ingested", "scoped_key"]
 
 INCIDENT_FIELDS = ("customer", "reported_by", "summary", "commander", "started", "affected_services",
                    "impact_scope", "symptoms", "eta", "next_update", "description", "runbook")
@@ -154,6 +155,35 @@ def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: da
 
 
 SETTLED = ("delivered", "possibly-delivered", "failed-transient", "failed-permanent")
+
+
+@dataclass(frozen=True)
+class IngestSent:
+    """`notify ingest`'s answer: what the event did, and how its deliveries stand after sending them."""
+
+    result: IngestResult
+    report: Any  # app.report.Report; None when the event had nothing open to act on
+    counts: dict[str, int]
+
+
+def ingest_and_send(rt: Runtime, store: Store, clock: Clock, event: AlertEvent, *, wait: float) -> IngestSent:
+    """One event into incidents exactly as `notify serve` would, then its deliveries sent (retried up to `wait`)."""
+    from .engine import incident_from_row, incident_summary, lines_from_store, send_pending
+    from .report import Report
+
+    result = ingest(rt, store, event, clock.now())
+    if result.incident_id is None or result.outcome == "not-open":
+        return IngestSent(result, None, delivery_counts([], ()))
+    incident = incident_from_row(store.incident(result.incident_id))
+    planned = set(result.delivery_ids)
+    send_pending(rt, store, clock, incident, [d for d in store.deliveries(incident.id) if d.id in planned], wait=wait)
+    fresh = [d for d in store.deliveries(incident.id) if d.id in planned or d.fallback_of in planned]
+    report = Report("ingest", "send", incident_summary(rt, incident, status=store.incident(incident.id).status),
+                    lines_from_store(fresh), [f"{event.source}: {result.outcome} {result.incident_id}"])
+    counts = delivery_counts(store.deliveries(incident.id), result.delivery_ids)
+    if result.outcome == "duplicate":
+        report.notes.append("a repeat of an open incident: nobody was paged again")
+    return IngestSent(result, report, counts)
 
 
 def delivery_counts(rows: Iterable[DeliveryRow], planned_ids: Iterable[int]) -> dict[str, int]:

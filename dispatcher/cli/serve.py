@@ -165,11 +165,8 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
            local_config_dir: Path | None) -> None:
     """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
     from ..app import engine
-    from ..app.engine import incident_from_row, incident_summary, lines_from_store, send_pending
+    from ..app.ingest import ingest_and_send
     from ..hooks import PayloadError, parse
-    from ..app.ingest import delivery_counts
-    from ..app.ingest import ingest as ingest_event
-    from ..app.report import Report
     from ..store import open_store
 
     body = source_file.read()
@@ -181,34 +178,22 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, last_good=True, remember=True)
     degraded = _degraded_note(rt)
     store = open_store(settings.resolved_store_url())
-    clock = _clock()
     try:
-        result = ingest_event(rt, store, event, clock.now())
+        sent = ingest_and_send(rt, store, _clock(), event, wait=wait)
     except PayloadError as exc:
-        store.close()
         _fail(f"ingest: {exc}; nothing was stored")
-    if result.incident_id is None or result.outcome == "not-open":
+    finally:
         store.close()
+    if sent.report is None:
         if as_json:
-            _emit_json(result.as_json(delivery_counts([], ())), settings, indent=None)
+            _emit_json(sent.result.as_json(sent.counts), settings, indent=None)
         else:
             _emit(f"{source}: nothing open for this alert group; nothing to do", settings)
         return
-    row = store.incident(result.incident_id)
-    incident = incident_from_row(row)
-    rows = [d for d in store.deliveries(incident.id) if d.id in set(result.delivery_ids)]
-    send_pending(rt, store, clock, incident, rows, wait=wait)
-    fresh = [d for d in store.deliveries(incident.id) if d.id in set(result.delivery_ids) or
-             d.fallback_of in set(result.delivery_ids)]
-    report = Report("ingest", "send", incident_summary(rt, incident, status=store.incident(incident.id).status),
-                    lines_from_store(fresh), [f"{source}: {result.outcome} {result.incident_id}"])
-    counts = delivery_counts(store.deliveries(incident.id), result.delivery_ids)
-    store.close()
-    if result.outcome == "duplicate":
-        report.notes.append("a repeat of an open incident: nobody was paged again")
+    report = sent.report
     report.notes += degraded
     if as_json:
-        _emit_json({**report.as_json(), "ingest": result.as_json(counts)}, settings)
+        _emit_json({**report.as_json(), "ingest": sent.result.as_json(sent.counts)}, settings)
     else:
         _emit(report.table(), settings)
     sys.exit(report.exit_status())
