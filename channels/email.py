@@ -28,6 +28,8 @@ import ssl
 import threading
 from typing import Callable
 
+from channels._deadline import Deadline
+from channels._mail import ADDR_SPEC, Message, build_message, one_line, parse_mailto
 from dispatcher.api import (
     Address,
     Capabilities,
@@ -39,9 +41,6 @@ from dispatcher.api import (
     TargetKind,
     mask_secrets,
 )
-
-from channels._deadline import Deadline
-from channels._mail import ADDR_SPEC, Message, build_message, one_line, parse_mailto
 
 __all__ = ["EmailChannel", "classify_reply"]
 

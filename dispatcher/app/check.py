@@ -11,9 +11,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config.paths import ConfigPaths, resolve_config
 from ..api import Channel, TargetKind, mask_secrets
-from ..config.directory import PERSON_CHANNELS, Directory, carries_credential, check_directory
+from ..config.directory import (
+    PERSON_CHANNELS,
+    Directory,
+    carries_credential,
+    check_directory,
+)
+from ..config.paths import ConfigPaths, resolve_config
 from ..config.policy import Policy, check_policy
 from ..config.problems import Problem, error, note, warning
 from ..config.routing import check_routing

@@ -7,20 +7,20 @@ the delivery log like any page, but it never escalates and uses no template.
 
 from __future__ import annotations
 
-from dataclasses import replace
 import os
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ..api import Notice
 from ..clock import Clock
-from .engine import Runtime, lines_from_store, outbox_row
-from ..domain.incident import Incident
-from ..domain.plan import Planned, plan_audience
 from ..config.policy import Notify
 from ..config.problems import ConfigError, error
 from ..delivery.registry import Registry
-from .report import Report
+from ..domain.incident import Incident
+from ..domain.plan import Planned, plan_audience
 from ..store import Store
+from .engine import Runtime, lines_from_store, outbox_row
+from .report import Report
 
 __all__ = ["resolve_test_target", "send_test"]
 

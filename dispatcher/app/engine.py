@@ -6,24 +6,24 @@ nothing in this file talks to a network or parses a file itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import os
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from ..api import Address, Notice, target_dedup_key
 from ..clock import Clock
-from ..config.paths import ConfigPaths, check_command, resolve_config
 from ..config.directory import Directory, load_directory
-from ..domain.incident import Incident, build_incident, public_fields, render_context
-from ..domain.plan import Planned, idempotency_key, plan_step
+from ..config.paths import ConfigPaths, check_command, resolve_config
 from ..config.policy import IncidentClass, Policy, load_policy
 from ..config.problems import ConfigError, error
-from ..delivery.registry import Registry
-from .report import DeliveryLine, Report
 from ..config.settings import Settings, channel_variable, load_settings
+from ..delivery.registry import Registry
+from ..domain.incident import Incident, build_incident, public_fields, render_context
+from ..domain.plan import Planned, idempotency_key, plan_step
 from ..store import DeliveryRow, IncidentRow, Store
+from .report import DeliveryLine, Report
 
 if TYPE_CHECKING:
     from ..delivery.sender import Sender
@@ -50,7 +50,9 @@ class Runtime:
     @property
     def renderer(self) -> Any:
         if self._renderer is None:
-            from ..render.templates import Renderer  # jinja2 only for commands that render
+            from ..render.templates import (
+                Renderer,  # jinja2 only for commands that render
+            )
 
             self._renderer = Renderer(self.paths.template_dirs)
         return self._renderer
@@ -258,7 +260,10 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                 incidents: Callable[[str], Incident],
                 on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
     """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
-    from ..delivery.sender import RetryPolicy, Sender  # tenacity and the channels: only commands that send need them
+    from ..delivery.sender import (  # tenacity and the channels: only commands that send need them
+        RetryPolicy,
+        Sender,
+    )
 
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
         channel = registry.get(row.channel)

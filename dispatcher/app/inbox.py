@@ -30,16 +30,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
-from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from ..clock import Clock
-from .engine import Runtime
+from ..delivery.retries import after, next_wait
 from ..eventlog import emit
 from ..hooks import PayloadError, parse
-from .ingest import ingest, log_ingested
-from ..delivery.retries import after, next_wait
 from ..store import InboxRow, Store, StoreError, StoreRejected
 from ..store.inbox_sql import GIVE_UP_AFTER
+from .engine import Runtime
+from .ingest import ingest, log_ingested
 
 __all__ = ["BATCHES_PER_TICK", "GIVE_UP_AFTER", "INBOX_LEASE", "RENEW_EVERY", "Inbox", "retry_delay"]
 

@@ -14,16 +14,23 @@ from typing import Any
 
 from ..api import Address
 from ..config.directory import Directory
-from .engine import Runtime, incident_from_row, incident_summary, lines_from_store, outbox_row, webhook_planned
-from ..domain.incident import Incident, format_time
-from ..domain.timers import Action, IncidentState, due_actions, next_actions
-from ..domain.plan import Planned, plan_audience, template_for
 from ..config.policy import IncidentClass, Notify
-from ..domain.durations import format_duration
 from ..config.problems import ConfigError, error
-from .report import OUTCOME_COLOURS, Report
-from ..store import DeliveryRow, IncidentRow, Store
+from ..domain.durations import format_duration
+from ..domain.incident import Incident, format_time
+from ..domain.plan import Planned, plan_audience, template_for
+from ..domain.timers import Action, IncidentState, due_actions, next_actions
 from ..render.table import PLAIN, Column, Output, render
+from ..store import DeliveryRow, IncidentRow, Store
+from .engine import (
+    Runtime,
+    incident_from_row,
+    incident_summary,
+    lines_from_store,
+    outbox_row,
+    webhook_planned,
+)
+from .report import OUTCOME_COLOURS, Report
 
 __all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]

@@ -20,13 +20,13 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..clock import Clock
-from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
-from ..eventlog import emit
-from ..hooks.model import AlertEvent, PayloadError
-from .incidents import post_update, resolve
 from ..domain.plan import plan_step
 from ..domain.triage import Report, triage
+from ..eventlog import emit
+from ..hooks.model import AlertEvent, PayloadError
 from ..store import DeliveryRow, Store
+from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
+from .incidents import post_update, resolve
 
 __all__ = ["IngestResult", "IngestSent", "delivery_counts", "ingest", "ingest_and_send", "log_ingested", "scoped_key"]
 
@@ -168,7 +168,12 @@ class IngestSent:
 
 def ingest_and_send(rt: Runtime, store: Store, clock: Clock, event: AlertEvent, *, wait: float) -> IngestSent:
     """One event into incidents exactly as `notify serve` would, then its deliveries sent (retried up to `wait`)."""
-    from .engine import incident_from_row, incident_summary, lines_from_store, send_pending
+    from .engine import (
+        incident_from_row,
+        incident_summary,
+        lines_from_store,
+        send_pending,
+    )
     from .report import Report
 
     result = ingest(rt, store, event, clock.now())

@@ -10,12 +10,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from .engine import Runtime
+from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_escalation, plan_step, step_entries
-from ..domain.durations import format_duration
 from ..domain.triage import Report, TriageResult, triage
 from ..render.table import PLAIN, Column, Output, render
+from .engine import Runtime
 
 __all__ = ["installed_channels", "report_with_account", "run_triage", "triage_document", "triage_text", "who_document", "who_text"]
 
@@ -142,7 +142,10 @@ def _recipient_row(r: dict[str, Any]) -> tuple[str, ...]:
 
 def installed_channels(settings: Any) -> list[dict[str, Any]]:
     """`notify channels`: every installed channel (entry points), what it supports and whether it is configured."""
-    from ..delivery.registry import Registry, discover  # the channels' modules: only this command needs them
+    from ..delivery.registry import (  # the channels' modules: only this command needs them
+        Registry,
+        discover,
+    )
 
     registry = Registry(settings, None)
     try:

@@ -23,12 +23,12 @@ from typing import Callable
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fixed
 
 from ..clock import Clock
+from ..delivery.registry import Registry
+from ..store import Store, StoreError
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
-from ..delivery.registry import Registry
-from ..store import Store, StoreError
 
 log = logging.getLogger("notify.worker")
 

@@ -6,9 +6,7 @@ imports are click and stdlib only, so `notify --help` starts fast; each command
 imports what it needs (pydantic, jinja2, apprise) when run.
 """
 
+from . import drill, inbox, lifecycle, records, serve, triage, trigger  # noqa: F401 - importing registers the commands
 from .common import main
-# Importing a module registers its commands on `main`; the class commands first, as `notify --help` lists them.
-from . import trigger  # noqa: E402,F401,I001
-from . import drill, inbox, lifecycle, records, serve, triage  # noqa: E402,F401
 
 __all__ = ["main"]

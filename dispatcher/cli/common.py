@@ -141,7 +141,9 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            from ..app.incidents import IncidentNotFound  # here, not above: it imports the engine, which check never needs
+            from ..app.incidents import (
+                IncidentNotFound,  # here, not above: it imports the engine, which check never needs
+            )
 
             if isinstance(exc, IncidentNotFound):
                 _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")

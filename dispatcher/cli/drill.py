@@ -8,8 +8,21 @@ from typing import Any
 
 import click
 
-from .common import _check_command, _clock, _clock_json, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, \
-    _settings, _table_output, config_dir_option, handles_errors, main
+from .common import (
+    _check_command,
+    _clock,
+    _clock_json,
+    _config_dir,
+    _emit,
+    _emit_json,
+    _fail,
+    _refuse_made_up_time,
+    _settings,
+    _table_output,
+    config_dir_option,
+    handles_errors,
+    main,
+)
 
 
 @main.command()
@@ -40,10 +53,10 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     """
     from ..app import engine
     from ..clock import FakeClock
+    from ..config.settings import load_settings
     from ..drill.report import build_document, public, render_html, render_table
     from ..drill.runner import LiveClock, ScaledClock, play
     from ..drill.sandbox import Sandbox
-    from ..config.settings import load_settings
 
     scenario = _load_drill(scenario_file)
     if not sandbox and (instant or speed):
@@ -91,8 +104,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
 
 
 def _load_drill(path: Path) -> Any:
-    from ..drill.scenario import load_scenario
     from ..config.problems import ConfigError
+    from ..drill.scenario import load_scenario
 
     try:
         return load_scenario(path)

@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import click
 
-from .common import _emit, _emit_json, _fail, _settings, _table_output, handles_errors, json_option, main
 from ..render.table import Column, render
+from .common import (
+    _emit,
+    _emit_json,
+    _fail,
+    _settings,
+    _table_output,
+    handles_errors,
+    json_option,
+    main,
+)
 
 _COLUMNS = (Column("ID", align="right", fixed=True), Column("SOURCE"),
             Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),

@@ -13,8 +13,22 @@ from typing import Any
 
 import click
 
-from .common import (_clock, _config_dir, _emit, _emit_json, _fail, _now, _refuse_made_up_time, _settings, _table_output,
-                  config_dir_option, handles_errors, json_option, main, wait_option)
+from .common import (
+    _clock,
+    _config_dir,
+    _emit,
+    _emit_json,
+    _fail,
+    _now,
+    _refuse_made_up_time,
+    _settings,
+    _table_output,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+    wait_option,
+)
 
 
 def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:

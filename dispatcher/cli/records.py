@@ -8,8 +8,18 @@ from typing import Any
 
 import click
 
-from .common import _emit, _emit_json, _fail, _now, _settings, _table_output, config_dir_option, handles_errors, \
-    json_option, main
+from .common import (
+    _emit,
+    _emit_json,
+    _fail,
+    _now,
+    _settings,
+    _table_output,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+)
 
 
 @main.command()
@@ -73,8 +83,8 @@ def _since(value: str | None) -> str | None:
     """--since as an ISO timestamp comparable with the log's."""
     if not value:
         return None
-    from ..domain.incident import parse_started
     from ..domain.durations import parse_duration
+    from ..domain.incident import parse_started
 
     try:
         return (_now() - parse_duration(value)).isoformat()

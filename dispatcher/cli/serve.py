@@ -8,8 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .common import _clock, _config_dir, _emit, _emit_json, _fail, _refuse_made_up_time, _settings, \
-    config_dir_option, handles_errors, json_option, main, wait_option
+from .common import (
+    _clock,
+    _config_dir,
+    _emit,
+    _emit_json,
+    _fail,
+    _refuse_made_up_time,
+    _settings,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+    wait_option,
+)
 from .trigger import _degraded_note
 
 if TYPE_CHECKING:
@@ -45,11 +57,10 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     """
     from ..app import engine
     from ..clock import SystemClock
+    from ..eventlog import configure, emit
     from ..server.front_end import FrontEndLimits
     from ..server.run import serve as run_server
     from ..store import open_store
-
-    from ..eventlog import configure, emit
 
     settings = _settings()
     _refuse_made_up_time("serve")
@@ -141,8 +152,8 @@ def _say(as_json: bool, emit: Any) -> Any:
 def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, say: Any) -> None:
     """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
     from ..app.check import channels_used
-    from ..config.paths import check_command
     from ..app.engine import unusable_channels
+    from ..config.paths import check_command
 
     used = channels_used(rt.policy, rt.directory)
     for channel, why in unusable_channels(rt, used).items():

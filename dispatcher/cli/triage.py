@@ -12,8 +12,21 @@ from typing import Any
 
 import click
 
-from .common import (EXIT_OK, _clock, _config_dir, _emit, _emit_json, _fail, _now, _settings, _table_output,
-                     config_dir_option, handles_errors, json_option, main)
+from .common import (
+    EXIT_OK,
+    _clock,
+    _config_dir,
+    _emit,
+    _emit_json,
+    _fail,
+    _now,
+    _settings,
+    _table_output,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+)
 from .trigger import run_trigger, trigger_options
 
 
@@ -44,8 +57,13 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     flag) or the options, which override the account.
     """
     from ..app import engine
+    from ..app.views import (
+        report_with_account,
+        run_triage,
+        triage_document,
+        triage_text,
+    )
     from ..domain.triage import Report
-    from ..app.views import report_with_account, run_triage, triage_document, triage_text
 
     body = _report_text(text, text_file, stdin_marker)
     if not body.strip() and not any(v is not None for v in (plan, acv, amount, fortune500, unresolved_hours,

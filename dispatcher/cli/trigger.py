@@ -14,9 +14,24 @@ from typing import Any, Callable
 import click
 
 from ..domain.fields import FIELDS
-from .common import (EXIT_OK, _check_command, _clock, _config_dir, _emit, _emit_json, _fail, _now, _settings,
-                     _settings_and_problems, _table_output, config_dir_option, handles_errors, json_option, main,
-                     wait_option)
+from .common import (
+    EXIT_OK,
+    _check_command,
+    _clock,
+    _config_dir,
+    _emit,
+    _emit_json,
+    _fail,
+    _now,
+    _settings,
+    _settings_and_problems,
+    _table_output,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+    wait_option,
+)
 
 # Incident classes with a CLI command; the policy file defines what each does.
 CLASS_COMMANDS = {
@@ -174,7 +189,9 @@ def check(ctx: click.Context, drill_files: tuple[Path, ...], as_json: bool, loca
     settings, setting_problems = _settings_and_problems()
     result = run_check(_config_dir(ctx, local_config_dir), settings)
     if drill_files:
-        from ..drill.scenario import drill_file_problems  # pydantic's models, only when drill files are given
+        from ..drill.scenario import (
+            drill_file_problems,  # pydantic's models, only when drill files are given
+        )
 
         result.problems += drill_file_problems(drill_files, result.policy, result.directory)
     result.problems[:0] = setting_problems  # a wrong setting must not hide the rest of the check

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Iterable
 
-from ..api import Address, Capabilities, Channel, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind
+from ..api import (
+    Address,
+    Capabilities,
+    Channel,
+    ChannelConfig,
+    DeliveryResult,
+    Notice,
+    Reason,
+    TargetKind,
+)
 from ..config.directory import Directory
 from ..config.settings import Settings
 

@@ -25,16 +25,29 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Callable, Iterable
 
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
-from ..api import Address, DeliveryResult, Notice, Outcome, Reason, mask_secrets, mask_target
+from ..api import (
+    Address,
+    DeliveryResult,
+    Notice,
+    Outcome,
+    Reason,
+    mask_secrets,
+    mask_target,
+)
 from ..clock import Clock
 from ..config.directory import carries_credential
 from ..eventlog import emit
+from ..store import AttemptRow, DeliveryRow, Store
 from .lease_keeper import LeaseKeeper
 from .registry import Registry, carries_own_url, refuse
 from .retries import next_wait, wait_retry_after
-from ..store import AttemptRow, DeliveryRow, Store
 
 __all__ = ["Composer", "RetryPolicy", "Sender"]
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-
 from typing import TYPE_CHECKING
 
 from .durations import format_duration

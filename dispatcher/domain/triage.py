@@ -20,7 +20,7 @@ from .phrases import PhraseHit, find_phrases
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.policy import Policy
-    from ..config.routing import Rule, RoutingRules
+    from ..config.routing import RoutingRules, Rule
 
 __all__ = ["NUMERIC_FIELDS", "Report", "RuleMatch", "TriageResult", "describe_test", "match_rule", "triage"]
 

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..app.engine import Runtime
-from ..domain.timers import parse_stamp
 from ..app.report import OUTCOME_COLOURS
+from ..domain.timers import parse_stamp
 from ..render.table import PLAIN, Column, Output, render
 from .expect import Check, Facts, Sent, check_all, minutes
 from .runner import DrillOutcome

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..app import engine
-from ..clock import Clock, FakeClock, SystemClock
 from ..app.incidents import acknowledge, post_update, resolve
-from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
 from ..app.worker import Worker
+from ..clock import Clock, FakeClock, SystemClock
+from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
 from .scenario import Event, Scenario
 
 __all__ = ["DrillOutcome", "LiveClock", "ScaledClock", "play"]

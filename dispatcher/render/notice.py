@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from . import escaping, gsm7, spans
 from ..api import Span
+from . import escaping, gsm7, spans
 
 __all__ = ["DRILL", "FAMILIES", "Rendered", "assemble", "fallback_notice", "id_tokens"]
 

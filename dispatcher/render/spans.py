@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from . import escaping
 from ..api import Span
+from . import escaping
 
 __all__ = ["mark", "split"]
 

@@ -33,10 +33,10 @@ import threading
 from datetime import datetime
 from typing import Callable
 
-from ..clock import Clock
 from ..app.engine import Runtime
-from ..store import Store
 from ..app.worker import Worker
+from ..clock import Clock
+from ..store import Store
 
 __all__ = ["SenderProcess", "run_child"]
 

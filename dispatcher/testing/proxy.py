@@ -32,7 +32,14 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .providers import Recorded, Recorder, _QuietServer, _RecordingHandler, _Service, _Site
+from .providers import (
+    Recorded,
+    Recorder,
+    _QuietServer,
+    _RecordingHandler,
+    _Service,
+    _Site,
+)
 
 __all__ = ["PROVIDER_HOSTS", "ProviderProxy"]
 
