@@ -1,7 +1,7 @@
 """CLI commands around triage: `triage`, `escalate`, `who` and `test`.
 
-Same rule as `cli.py`: parse, call the engine or a view, print. Registered on
-the `notify` group when `cli.py` is imported.
+Same rule as every command: parse, call a use case of app/, print. Registered on
+the `notify` group when the `dispatcher.cli` package is imported.
 """
 
 from __future__ import annotations
