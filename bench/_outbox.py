@@ -2,7 +2,7 @@
 
 One incident with N planned deliveries of one channel, written to a fresh
 SQLite store exactly as a trigger writes them (one transaction), then leased,
-sent and recorded by :class:`dispatcher.delivery.Sender`, the code a CLI
+sent and recorded by :class:`dispatcher.delivery.sender.Sender`, the code a CLI
 trigger and the worker run. The notice is composed once (the benchmarks
 measure delivery, not templates: bench_e2e and bench_startup cover rendering).
 """
@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dispatcher.api import Address, Notice  # noqa: E402
 from dispatcher.clock import SystemClock  # noqa: E402
-from dispatcher.delivery import RetryPolicy, Sender  # noqa: E402
-from dispatcher.registry import Registry  # noqa: E402
-from dispatcher.settings import load_settings  # noqa: E402
+from dispatcher.delivery.sender import RetryPolicy, Sender  # noqa: E402
+from dispatcher.delivery.registry import Registry  # noqa: E402
+from dispatcher.config.settings import load_settings  # noqa: E402
 from dispatcher.store import open_store  # noqa: E402
 
 NOTICE = Notice("OUT-2026-001", "outage", 0, "[P1] API returns 503 for EU customers",

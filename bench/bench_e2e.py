@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import APPRISE, NOTIFY, clean_env, compare_command, compare_env, header, interleave, median, \
     print_importtime, run_timed, scratch, spread, verdict  # noqa: E402
 
-from dispatcher.testing.providers import ProviderProxy, Reply  # noqa: E402
+from dispatcher.testing.providers import Reply  # noqa: E402
+from dispatcher.testing.proxy import ProviderProxy  # noqa: E402
 from dispatcher.testing.smtp import SmtpServer  # noqa: E402
 
 SID = "AC" + "1" * 32

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from channels._http import HttpClient
+from channels._outcomes import failure, is_success, response_json, split_query
 from dispatcher.api import DeliveryResult, Reason, mask_target
-
-from channels._http import HttpClient, failure, is_success, response_json, split_query
 
 __all__ = ["TwilioAccount", "check_e164", "parse_twilio_url", "post_form"]
 

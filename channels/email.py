@@ -22,22 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import secrets
 import smtplib
 import socket
 import ssl
 import threading
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.headerregistry import Address as MailAddress
-from email.headerregistry import HeaderRegistry
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Callable
-from urllib.parse import parse_qsl, unquote, urlsplit
 
+from channels._deadline import Deadline
+from channels._mail import ADDR_SPEC, Message, build_message, one_line, parse_mailto
 from dispatcher.api import (
     Address,
     Capabilities,
@@ -50,125 +42,11 @@ from dispatcher.api import (
     mask_secrets,
 )
 
-from channels._deadline import Deadline
-
-__all__ = ["EmailChannel", "Message", "SmtpSettings", "build_message", "classify_reply", "parse_mailto"]
+__all__ = ["EmailChannel", "classify_reply"]
 
 log = logging.getLogger(__name__)
 
-# Default port per mode, as apprise's SMTP_DEFAULT_PORTS.
-DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "insecure": 25}
-# CRLF line ends, and bodies in 7bit-safe transfer encodings: we never negotiate 8BITMIME.
-
-
-class _HeaderClasses(HeaderRegistry):
-    """The stdlib's header registry, with each header's class made once.
-
-    ``HeaderRegistry[name]`` builds a new class with ``type()`` on every call, 18 times
-    per message: a tenth of what building an email costs. The classes depend only on
-    the name, so one per name is the same registry, cheaper.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type] = {}
-
-    def __getitem__(self, name: str) -> type:
-        made = self._made.get(name.lower())
-        if made is None:
-            made = self._made[name.lower()] = super().__getitem__(name)
-        return made
-
-
-MAIL_POLICY = SMTP_POLICY.clone(cte_type="7bit", header_factory=_HeaderClasses())
 POOL_SIZE = 4  # open connections per server; small, servers throttle parallel sessions
-DEFAULT_FROM_NAME = "notify"
-
-# A plain ASCII addr-spec: no display name, no list, nothing a header could smuggle.
-_ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_IGNORED_PARAMS = ("to", "cc", "bcc", "reply")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to submit mail, parsed from a mailto URL."""
-
-    server: str
-    port: int
-    mode: str  # starttls | ssl | insecure
-    from_addr: str
-    from_name: str
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-
-def parse_mailto(url: str) -> tuple[SmtpSettings | None, list[str]]:
-    """Parse a mailto/mailtos URL into settings plus problems; settings is None when unusable."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("mailto", "mailtos"):
-        return None, [f"email URL must start with mailto:// or mailtos://, not {scheme or '?'}://"]
-    query = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
-    problems = _ignored_recipients(parts.path, query)
-    domain = parts.hostname or ""
-    if not domain:
-        return None, problems + ["email URL has no domain/host"]
-    mode = (query.get("mode") or ("starttls" if scheme == "mailtos" else "insecure")).lower()
-    if mode not in DEFAULT_PORTS:
-        return None, problems + [f"email URL mode={mode} is not one of starttls, ssl, insecure"]
-    try:
-        port = parts.port or DEFAULT_PORTS[mode]
-    except ValueError:
-        return None, problems + ["email URL has an invalid port"]
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    from_name, from_addr = _sender(query, user, domain)
-    if not from_addr:
-        return None, problems + ["email URL has no usable from address: add ?from=addr or a user"]
-    settings = SmtpSettings(
-        server=query.get("smtp") or domain,
-        port=port,
-        mode=mode,
-        from_addr=from_addr,
-        from_name=from_name,
-        user=user,
-        password=password,
-    )
-    return settings, problems
-
-
-def _ignored_recipients(path: str, query: dict[str, str]) -> list[str]:
-    """Name the URL recipients this channel ignores, because the directory owns recipients."""
-    found = [f"{key}=" for key in _IGNORED_PARAMS if query.get(key)]
-    if path.strip("/"):
-        found.append("recipients in the URL path")
-    if not found:
-        return []
-    return [f"email URL {', '.join(found)} ignored: recipients come from the directory"]
-
-
-def _sender(query: dict[str, str], user: str | None, domain: str) -> tuple[str, str]:
-    """Work out (display name, from address) the way apprise does; address '' if none."""
-    name, addr = "", ""
-    raw_from = query.get("from", "")
-    if raw_from:
-        parsed_name, parsed_addr = parseaddr(raw_from)
-        if _ADDR_SPEC.match(parsed_addr):
-            name, addr = parsed_name, parsed_addr
-        else:
-            name = raw_from  # apprise treats a from= without an address as the display name
-    if not addr and user:
-        local_part = re.split(r"[\s@]+", user)[0]
-        addr = f"{local_part}@{domain}"
-    name = query.get("name") or name or DEFAULT_FROM_NAME
-    return _one_line(name), addr if _ADDR_SPEC.match(addr) else ""
-
-
-def _one_line(value: str) -> str:
-    """Collapse CR/LF (and other control characters) so a value cannot start a new header."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
-
-
 def classify_reply(code: int, stage: str) -> tuple[Outcome, Reason]:
     """Map an SMTP reply code at a stage (CONNECT, AUTH, MAIL, RCPT, DATA) to an outcome."""
     if code == 421:
@@ -312,7 +190,7 @@ class EmailChannel:
         if self._pool is None or self._settings is None:
             return DeliveryResult.permanent(Reason.NOT_CONFIGURED, "; ".join(self._problems))
         recipient = address.target.strip()
-        if not _ADDR_SPEC.match(recipient):
+        if not ADDR_SPEC.match(recipient):
             return DeliveryResult.permanent(Reason.BAD_ADDRESS, "not a plain email address")
         message = build_message(notice, recipient, self._settings, drill=self.config.drill)
         with Deadline(self.config.send_deadline) as deadline:  # a server that drips its replies still ends
@@ -436,7 +314,7 @@ class EmailChannel:
         outcome, reason = classify_reply(code, stage)
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        detail = f"SMTP {code} at {stage} from {self._server}: {_one_line(text)[:200]}"
+        detail = f"SMTP {code} at {stage} from {self._server}: {one_line(text)[:200]}"
         return DeliveryResult(outcome, reason, mask_secrets(detail, self._secrets), status=code)
 
     def _failed(self, outcome: Outcome, reason: Reason, what: str) -> DeliveryResult:
@@ -472,38 +350,3 @@ class EmailChannel:
     def _server(self) -> str:
         s = self._settings
         return f"{s.server}:{s.port}" if s else "?"
-
-
-@dataclass(frozen=True)
-class Message:
-    """A message ready for DATA: CRLF-terminated bytes, and its Message-ID."""
-
-    data: bytes
-    message_id: str
-
-
-def build_message(notice: Notice, recipient: str, settings: SmtpSettings, drill: bool = False) -> Message:
-    """Render the notice as text (plus html when given) with our tracing headers, through EmailMessage.
-
-    Header values from a template or the directory are made one line first: a CR or LF cannot
-    start a header of its own (the policy would refuse the value; one line, it stays text).
-    """
-    message_id = make_msgid(domain=settings.from_addr.rpartition("@")[2])
-    msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = MailAddress(display_name=_one_line(settings.from_name), addr_spec=settings.from_addr)
-    msg["To"] = MailAddress(addr_spec=recipient)
-    msg["Subject"] = _one_line(notice.subject)
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
-    msg["Message-ID"] = message_id
-    msg["X-Notify-Incident"] = _one_line(notice.incident_id)
-    msg["X-Notify-Step"] = str(notice.step)
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: stops auto-replies and vacation loops
-    if drill or notice.drill:
-        msg["X-Notify-Drill"] = "yes"
-    msg.set_content(notice.text)
-    if notice.html:
-        msg.add_alternative(notice.html, subtype="html")
-        # A random boundary cannot occur in the parts by chance and cannot be guessed by whoever wrote
-        # them; without one, the generator compiles a regular expression per message to pick its own.
-        msg.set_boundary(f"=_notify_{secrets.token_hex(16)}")
-    return Message(msg.as_bytes(), message_id)

@@ -30,11 +30,25 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from dispatcher.api import (Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Reason, TargetKind,
-                            target_dedup_key)
-
-from channels._http import HttpClient, failure, is_success, not_configured, response_json, split_query
+from channels._http import HttpClient
+from channels._outcomes import (
+    failure,
+    is_success,
+    not_configured,
+    response_json,
+    split_query,
+)
 from channels._twilio import TwilioAccount, check_e164, parse_twilio_url, post_form
+from dispatcher.api import (
+    Address,
+    Capabilities,
+    ChannelConfig,
+    DeliveryResult,
+    Notice,
+    Reason,
+    TargetKind,
+    target_dedup_key,
+)
 
 _PD_URL = {"us": "https://events.pagerduty.com/v2/enqueue", "eu": "https://events.eu.pagerduty.com/v2/enqueue"}
 _PD_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info",

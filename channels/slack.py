@@ -35,10 +35,25 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, Outcome, Reason, TargetKind
-
+from channels._http import HttpClient
+from channels._outcomes import (
+    failure,
+    is_success,
+    not_configured,
+    response_json,
+    split_query,
+)
 from channels._slack_blocks import blocks
-from channels._http import HttpClient, failure, is_success, not_configured, response_json, split_query
+from dispatcher.api import (
+    Address,
+    Capabilities,
+    ChannelConfig,
+    DeliveryResult,
+    Notice,
+    Outcome,
+    Reason,
+    TargetKind,
+)
 
 _POST_MESSAGE = "https://slack.com/api/chat.postMessage"
 _MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")  # a person, not a channel

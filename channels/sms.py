@@ -14,10 +14,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, TargetKind
-
-from channels._http import HttpClient, not_configured
+from channels._http import HttpClient
+from channels._outcomes import not_configured
 from channels._twilio import TwilioAccount, check_e164, parse_twilio_url, post_form
+from dispatcher.api import (
+    Address,
+    Capabilities,
+    ChannelConfig,
+    DeliveryResult,
+    Notice,
+    TargetKind,
+)
 
 
 class SmsChannel:

@@ -34,9 +34,16 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
-from dispatcher.api import Address, Capabilities, ChannelConfig, DeliveryResult, Notice, TargetKind
-
-from channels._http import HttpClient, failure, is_success, not_configured, split_query
+from channels._http import HttpClient
+from channels._outcomes import failure, is_success, not_configured, split_query
+from dispatcher.api import (
+    Address,
+    Capabilities,
+    ChannelConfig,
+    DeliveryResult,
+    Notice,
+    TargetKind,
+)
 
 _SCHEMES = {"json": "http", "jsons": "https", "http": "http", "https": "https"}
 

@@ -47,7 +47,8 @@ def config_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def providers(monkeypatch: pytest.MonkeyPatch):
     """Every channel configured against local stand-ins: (smtp server, provider proxy, the env set)."""
-    from dispatcher.testing.providers import ProviderProxy, Reply
+    from dispatcher.testing.providers import Reply
+    from dispatcher.testing.proxy import ProviderProxy
     from dispatcher.testing.smtp import SmtpServer
 
     sid = "AC" + "5" * 32

@@ -8,11 +8,12 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock, parse_instant
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
-from dispatcher.testing.providers import ProviderProxy, Reply
+from dispatcher.testing.providers import Reply
+from dispatcher.testing.proxy import ProviderProxy
 from dispatcher.testing.smtp import SmtpServer
 
 SID = "AC" + "0" * 32

@@ -16,7 +16,7 @@ import ssl
 
 import httpx
 
-from channels._http import exception_result, parse_retry_after, status_reason
+from channels._outcomes import exception_result, parse_retry_after, status_reason
 from channels.apprise import install_log_redaction
 from channels.phone import PhoneChannel
 from channels.slack import SlackChannel

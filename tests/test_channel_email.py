@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from channels.email import POOL_SIZE, EmailChannel, classify_reply, parse_mailto
+from channels._mail import parse_mailto
+from channels.email import POOL_SIZE, EmailChannel, classify_reply
 from dispatcher.api import Address, ChannelConfig, Notice, Outcome, Reason
 from dispatcher.testing.smtp import SmtpServer
 

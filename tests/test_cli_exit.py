@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dispatcher.testing.providers import PROVIDER_HOSTS, ProviderProxy, Reply
+from dispatcher.testing.providers import Reply
+from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
 from dispatcher.testing.smtp import SmtpServer
 
 from .helpers import CONFIGURED

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.testing.providers import PROVIDER_HOSTS, ProviderProxy, Reply
+from dispatcher.testing.providers import Reply
+from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
 from dispatcher.testing.smtp import SmtpServer
 
 from .helpers import replace_in

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from dispatcher.cli import main
-from dispatcher.table import cell_width
+from dispatcher.render.table import cell_width
 
 SUMMARY = "API latency above ten seconds for every EU customer since the deploy of the new gateway at noon"
 TRIGGER = ["technical", "--incident", "TEC-2026-001", "--summary", SUMMARY, "--affected-services", "API"]

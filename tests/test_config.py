@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dispatcher.config import resolve_config, shipped_dir
-from dispatcher.settings import load_settings
+from dispatcher.config.paths import resolve_config, shipped_dir
+from dispatcher.config.settings import load_settings
 
 
 def test_cli_option_wins(tmp_path: Path, config_dir: Path) -> None:

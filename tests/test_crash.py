@@ -134,10 +134,10 @@ class _NoPause(threading.Event):
 
 def test_the_worker_loop_survives_a_store_outage(tmp_path: Path) -> None:
     """A database restart must not stop escalations for good: the loop logs, waits and carries on."""
-    from dispatcher import engine
+    from dispatcher.app import engine
     from dispatcher.clock import SystemClock
-    from dispatcher.settings import load_settings
-    from dispatcher.worker import Worker
+    from dispatcher.config.settings import load_settings
+    from dispatcher.app.worker import Worker
 
     store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
     rt = engine.load_runtime(Path(__file__).resolve().parent.parent, load_settings(state_dir=tmp_path))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.directory import check_directory, load_directory
-from dispatcher.problems import ConfigError
+from dispatcher.config.directory import check_directory, load_directory
+from dispatcher.config.problems import ConfigError
 
 from .helpers import replace_in
 

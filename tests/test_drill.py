@@ -140,12 +140,12 @@ class _BusyRealTime:
 def test_at_speed_600_the_time_spent_sending_is_not_counted_as_lag(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 
-    from dispatcher import engine
+    from dispatcher.app import engine
     from dispatcher.drill.report import build_document
     from dispatcher.drill.runner import ScaledClock, play
     from dispatcher.drill.sandbox import Sandbox
     from dispatcher.drill.scenario import load_scenario
-    from dispatcher.settings import load_settings
+    from dispatcher.config.settings import load_settings
 
     from dispatcher.clock import FakeClock
 

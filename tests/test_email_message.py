@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from channels.email import SmtpSettings, build_message
+from channels._mail import SmtpSettings, build_message
 from dispatcher.api import Notice
 
 LONG = "word " * 40

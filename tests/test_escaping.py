@@ -2,7 +2,7 @@
 
 import pytest
 
-from dispatcher import escaping
+from dispatcher.render import escaping
 
 WJ = "\u2060"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dispatcher import gsm7
+from dispatcher.render import gsm7
 
 
 @pytest.mark.parametrize(

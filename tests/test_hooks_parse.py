@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-from dispatcher.fields import FIELDS
+from dispatcher.domain.fields import FIELDS
 from dispatcher.hooks import AlertEvent, PayloadError, parse
 from dispatcher.hooks.alertmanager import fingerprint
 from dispatcher.hooks.generic import KEYS

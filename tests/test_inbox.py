@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from dispatcher.clock import FakeClock
-from dispatcher.engine import load_runtime
-from dispatcher.inbox import GIVE_UP_AFTER, INBOX_LEASE, Inbox, retry_delay
-from dispatcher.settings import load_settings
+from dispatcher.app.engine import load_runtime
+from dispatcher.app.inbox import GIVE_UP_AFTER, INBOX_LEASE, Inbox, retry_delay
+from dispatcher.config.settings import load_settings
 from dispatcher.store import StoreError, open_store
 
 PAYLOAD = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
@@ -152,7 +152,7 @@ def test_an_owner_that_stalls_past_its_lease_stops_and_nothing_is_paged_twice(
 
 def test_a_worker_keeps_only_the_recently_used_incidents_read(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker runs for months: what it keeps per incident it sent for must not grow with every incident."""
-    from dispatcher import worker as worker_module
+    from dispatcher.app import worker as worker_module
 
     rt, store, clock = setup
     monkeypatch.setattr(worker_module, "INCIDENT_CACHE", 2)
@@ -185,7 +185,7 @@ def test_a_long_batch_renews_its_hold_so_no_other_owner_takes_over_midway(setup)
 
 def test_a_full_tick_handles_a_bounded_number_of_batches_so_timers_and_sends_get_their_turn(
         setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dispatcher import worker as worker_module
+    from dispatcher.app import worker as worker_module
 
     rt, store, clock = setup
     monkeypatch.setattr(worker_module, "BATCHES_PER_TICK", 2)

@@ -8,10 +8,10 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher import engine
-from dispatcher.incidents import acknowledge, post_update, resolve, status_document
-from dispatcher.lifecycle import IncidentState, due_actions
-from dispatcher.worker import Worker
+from dispatcher.app import engine
+from dispatcher.app.incidents import acknowledge, post_update, resolve, status_document
+from dispatcher.domain.timers import IncidentState, due_actions
+from dispatcher.app.worker import Worker
 
 from .stage import FIELDS, Stage, make_stage
 
@@ -205,8 +205,8 @@ def test_an_incident_whose_class_left_the_policy_is_reported_once_not_every_tick
 
 def test_the_worker_is_quiet_about_contact_test_incidents(stage: Stage, caplog) -> None:
     """`notify test` records an incident of its own class, which has no timers: nothing to warn about."""
-    from dispatcher.contact_test import TEST_CLASS, TEST_PREFIX
-    from dispatcher.incident import Incident
+    from dispatcher.app.contact_test import TEST_CLASS, TEST_PREFIX
+    from dispatcher.domain.incident import Incident
 
     run = Run(stage)
     probe = Incident("", TEST_CLASS, stage.clock.now(), {"summary": "contact test"})

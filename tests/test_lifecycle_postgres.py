@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from dispatcher.store import open_store
-from dispatcher.worker import Worker
+from dispatcher.app.worker import Worker
 
 from . import pg, test_lifecycle
 from .stage import Stage, make_stage

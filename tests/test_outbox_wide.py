@@ -9,9 +9,9 @@ from pathlib import Path
 
 from dispatcher.api import Capabilities, DeliveryResult, Notice, TargetKind
 from dispatcher.clock import SystemClock
-from dispatcher.delivery import RetryPolicy, Sender
-from dispatcher.registry import Registry
-from dispatcher.settings import load_settings
+from dispatcher.delivery.sender import RetryPolicy, Sender
+from dispatcher.delivery.registry import Registry
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 
 NOTICE = Notice("OUT-2026-001", "outage", 0, "subject", "text")
@@ -66,8 +66,8 @@ def test_a_trigger_sends_every_row_of_a_fan_out_wider_than_one_claim(tmp_path: P
 
 
 def test_a_wake_sends_stored_rows_at_once_without_a_full_tick(tmp_path: Path) -> None:
-    from dispatcher import engine
-    from dispatcher.worker import Worker
+    from dispatcher.app import engine
+    from dispatcher.app.worker import Worker
 
     store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
     rt = engine.load_runtime(None, load_settings(state_dir=tmp_path))

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
-from dispatcher.testing.providers import PROVIDER_HOSTS, ProviderProxy, Reply
+from dispatcher.testing.providers import Reply
+from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
 
 from .helpers import replace_in
 

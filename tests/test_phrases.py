@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.phrases import PhraseHit, _negation, compile_phrase, find_phrases
-from dispatcher.directory import load_directory
-from dispatcher.policy import load_policy
-from dispatcher.routing import load_routing
+from dispatcher.domain.phrases import PhraseHit, _negation, compile_phrase, find_phrases
+from dispatcher.config.directory import load_directory
+from dispatcher.config.policy import load_policy
+from dispatcher.config.routing import load_routing
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher.registry import GROUP, Registry, discover
-from dispatcher.settings import load_settings
+from dispatcher.delivery.registry import GROUP, Registry, discover
+from dispatcher.config.settings import load_settings
 
 
 def install(site: Path, package: str, entry_points: str, module: str | None = None) -> None:

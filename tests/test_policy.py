@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.directory import load_directory
-from dispatcher.policy import check_policy, format_duration, load_policy, parse_duration, steps_due
+from dispatcher.config.directory import load_directory
+from dispatcher.config.policy import check_policy, load_policy, steps_due
+from dispatcher.domain.durations import format_duration, parse_duration
 
 from .helpers import replace_in
 

@@ -13,8 +13,8 @@ import pytest
 
 from dispatcher.api import Outcome
 from dispatcher.drill.sandbox import Sandbox
-from dispatcher.registry import Registry
-from dispatcher.settings import load_settings
+from dispatcher.delivery.registry import Registry
+from dispatcher.config.settings import load_settings
 from dispatcher.testing import ProviderProxy, RecordingServer, Reply
 from tests.providers_fixtures import make_address, make_notice
 

@@ -4,21 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher import gsm7
-from dispatcher.rendering import (
-    FAMILIES,
+from dispatcher.render import gsm7
+from dispatcher.render.notice import FAMILIES, Rendered, fallback_notice
+from dispatcher.render.templates import (
     LIFECYCLE_KINDS,
     LIFECYCLE_TEMPLATES,
     REQUIRED_PARTS,
-    Rendered,
     Renderer,
     TemplateError,
-    fallback_notice,
     family_of,
     sample_context,
     shipped_template_dir,
 )
-from dispatcher.samples import NOTICE_KINDS, sparse_context
+from dispatcher.render.samples import NOTICE_KINDS, sparse_context
 
 SHIPPED = shipped_template_dir()
 WJ = "\u2060"

@@ -9,9 +9,9 @@ import pytest
 
 from dispatcher.api import DeliveryResult, Outcome, Reason
 from dispatcher.clock import FakeClock
-from dispatcher.delivery import RetryPolicy, Sender
-from dispatcher.registry import Registry
-from dispatcher.settings import load_settings
+from dispatcher.delivery.sender import RetryPolicy, Sender
+from dispatcher.delivery.registry import Registry
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 from tests.test_outbox_wide import NOTICE, CountingChannel, fill
 

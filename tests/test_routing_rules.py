@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.directory import load_directory
-from dispatcher.matchers import parse_matcher
-from dispatcher.phrases import find_phrases
-from dispatcher.policy import load_policy
-from dispatcher.routing import check_routing
+from dispatcher.config.directory import load_directory
+from dispatcher.domain.matchers import parse_matcher
+from dispatcher.domain.phrases import find_phrases
+from dispatcher.config.policy import load_policy
+from dispatcher.config.routing import check_routing
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 import uvicorn
 
-from dispatcher.incidents import status_text
+from dispatcher.app.incidents import status_text
 from dispatcher.server.auth import sign_grafana
 from dispatcher.server.run import build
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock
 from dispatcher.server.run import build
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 
 json_values = st.recursive(

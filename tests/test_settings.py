@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from dispatcher.cli import main
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 
 CANARY = "twilio://AC1:CANARY-settings-secret@+15550100000"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.table import Column, Output, cell_width, render
+from dispatcher.render.table import Column, Output, cell_width, render
 
 NAME, ROLE, TRIES = Column("NAME"), Column("ROLE"), Column("TRIES", align="right", fixed=True)
 OUTCOME = Column("OUTCOME", fixed=True, colours={"delivered": "green", "failed-permanent": "red"})

@@ -5,8 +5,8 @@ import tomllib
 
 import pytest
 
-from dispatcher import gsm7
-from dispatcher.rendering import (
+from dispatcher.render import gsm7
+from dispatcher.render.templates import (
     LIFECYCLE_KINDS,
     LIFECYCLE_TEMPLATES,
     REQUIRED_PARTS,
@@ -16,7 +16,7 @@ from dispatcher.rendering import (
     sample_context,
     shipped_template_dir,
 )
-from dispatcher.samples import sparse_context
+from dispatcher.render.samples import sparse_context
 
 CLASSES = [
     "security", "outage", "legal", "enterprise",  # immediate and the first priority class

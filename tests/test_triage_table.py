@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.directory import load_directory
-from dispatcher.policy import load_policy
-from dispatcher.routing import Report, load_routing, triage
+from dispatcher.config.directory import load_directory
+from dispatcher.config.policy import load_policy
+from dispatcher.config.routing import load_routing
+from dispatcher.domain.triage import Report, triage
 
 REPO = Path(__file__).resolve().parent.parent
 directory = load_directory(REPO / "contacts.toml")

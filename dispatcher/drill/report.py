@@ -6,10 +6,10 @@ import html
 from datetime import datetime, timezone
 from typing import Any
 
-from ..engine import Runtime
-from ..lifecycle import parse_stamp
-from ..report import OUTCOME_COLOURS
-from ..table import PLAIN, Column, Output, render
+from ..app.engine import Runtime
+from ..app.report import OUTCOME_COLOURS
+from ..domain.timers import parse_stamp
+from ..render.table import PLAIN, Column, Output, render
 from .expect import Check, Facts, Sent, check_all, minutes
 from .runner import DrillOutcome
 from .scenario import Scenario

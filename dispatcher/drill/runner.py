@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from .. import engine
+from ..app import engine
+from ..app.incidents import acknowledge, post_update, resolve
+from ..app.worker import Worker
 from ..clock import Clock, FakeClock, SystemClock
-from ..incidents import acknowledge, post_update, resolve
 from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
-from ..worker import Worker
 from .scenario import Event, Scenario
 
 __all__ = ["DrillOutcome", "LiveClock", "ScaledClock", "play"]

@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..testing.providers import ProviderProxy, Recorded, Recorder, Reply
+from ..testing.providers import Recorded, Recorder, Reply
+from ..testing.proxy import ProviderProxy
 from ..testing.smtp import SmtpServer
 
 __all__ = ["Received", "Sandbox"]

@@ -25,14 +25,25 @@ from __future__ import annotations
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Iterable, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
-from ..policy import AUDIENCE, Duration
-from ..problems import ConfigError, error, pydantic_problems
+from ..config.policy import AUDIENCE, Duration, audience_problems
+from ..config.problems import ConfigError, Problem, error, pydantic_problems
 
-__all__ = ["Event", "Expectation", "Scenario", "load_scenario"]
+if TYPE_CHECKING:
+    from ..config.directory import Directory
+    from ..config.policy import Policy
+
+__all__ = ["Event", "Expectation", "Scenario", "drill_file_problems", "load_scenario", "scenario_problems"]
 
 ACTIONS = ("trigger", "ack", "update", "resolve", "fail", "recover")
 CHANNELS = ("email", "slack", "sms", "phone", "webhook")
@@ -139,3 +150,38 @@ def load_scenario(path: Path) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(pydantic_problems(path, exc)) from None
+
+
+# --- `notify check drills/*.toml`: each drill file loads and fits this configuration ---
+
+def drill_file_problems(files: Iterable[Path], policy: Policy | None, directory: Directory | None) -> list[Problem]:
+    """Each drill file loads and fits this configuration, as `notify drill` will need it to."""
+    files = list(files)
+    if not files:
+        return []
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        problems += scenario_problems(path, scenario, policy, directory)
+    return problems
+
+
+def scenario_problems(path: Path, scenario: Any, policy: Policy | None, directory: Directory | None) -> list[Problem]:
+    """What in a well-formed drill does not fit the configuration: an unknown class, an audience naming nobody.
+
+    An expectation on a misspelt audience would hold by chance (``never = true``) or fail
+    for the wrong reason, so it is an error here rather than a surprise in the report.
+    """
+    problems = []
+    if policy is not None and scenario.klass not in policy.classes:
+        problems.append(error(str(path), "class", f"no such incident class {scenario.klass!r} "
+                              f"(the policy has: {', '.join(policy.classes)})"))
+    for n, expectation in enumerate(scenario.expect):
+        if directory is not None and expectation.who and ":" in expectation.who:
+            problems += [error(str(path), f"expect[{n}].who", message)
+                         for message in audience_problems(expectation.who, directory)]
+    return problems

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-__all__ = ["ACTIONS", "SOURCES", "AlertEvent", "AlertItem", "PayloadError", "parse"]
+__all__ = ["ACTIONS", "SOURCES", "AlertEvent", "AlertItem", "PayloadError"]
 
 ACTIONS = ("trigger", "update", "resolve")
 SOURCES = ("alertmanager", "grafana", "generic")
@@ -73,20 +73,6 @@ class AlertEvent:
             raise ValueError(f"AlertEvent: bad source/action {self.source!r}/{self.action!r}")
         if not self.dedup_key or not str(self.fields.get("summary") or "").strip():
             raise ValueError("AlertEvent: dedup_key and fields['summary'] must not be empty")
-
-
-def parse(source: str, body: bytes) -> AlertEvent:
-    """The event a webhook body from `source` describes; PayloadError names what is wrong with it."""
-    # Imported here: the parsers import this module for the types and readers below.
-    if source == "alertmanager":
-        from .alertmanager import parse_alertmanager as parser
-    elif source == "grafana":
-        from .grafana import parse_grafana as parser
-    elif source == "generic":
-        from .generic import parse_generic as parser
-    else:
-        raise PayloadError("source", f"unknown webhook source {clip(source)} (use {', '.join(SOURCES)})")
-    return parser(body)
 
 
 # --- reading JSON, naming the field that is wrong ----------------------------------------------

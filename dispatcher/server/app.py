@@ -38,12 +38,13 @@ import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs
 
-from ..hooks.model import PayloadError, load_object, parse
-from ..problems import ConfigError
+from ..config.problems import ConfigError
+from ..hooks.model import PayloadError, load_object
+from ..hooks.parsing import parse
 from ..store import AlreadyHandled, StoreError, StoreRejected
 from .auth import Admission, Authenticator, Refusal, RequestHead
 from .metrics import Metrics

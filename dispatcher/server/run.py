@@ -13,17 +13,23 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
+from ..app.engine import Runtime
+from ..app.incidents import acknowledge, incident_items, resolve, status_document
+from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
+from ..app.worker import Worker, worker_id
 from ..clock import Clock
-from ..engine import Runtime
 from ..eventlog import emit
-from ..incidents import acknowledge, incident_items, resolve, status_document
-from ..ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..store import Store, StoreError
 from ..store.requests_sql import REQUESTS_KEEP
-from ..worker import Worker, worker_id
 from .app import App, Services
 from .auth import Authenticator, Credentials
-from .front_end import FrontEndLimits, RateLimitedLog, fd_budget, loop_exception_handler, uvicorn_config
+from .front_end import (
+    FrontEndLimits,
+    RateLimitedLog,
+    fd_budget,
+    loop_exception_handler,
+    uvicorn_config,
+)
 from .health import WriteHealth, health_report
 from .metrics import Metrics
 from .progress import Progress, also

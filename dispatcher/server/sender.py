@@ -4,7 +4,7 @@ As threads of one process, the HTTP server and the worker loop share one GIL:
 under a burst of webhooks each slows the other (measured: 242 alerts/s
 accepted with the loop as a thread, 2,223/s with it in a process of its own).
 So `notify serve` starts `notify worker --report-fd N`, which runs
-:class:`~dispatcher.worker.Worker` on its own connection to the same store,
+:class:`~dispatcher.app.worker.Worker` on its own connection to the same store,
 with the same configuration directory and the same environment. One Unix
 socket pair, the child's end inherited as fd N, joins them:
 
@@ -33,10 +33,10 @@ import threading
 from datetime import datetime
 from typing import Callable
 
+from ..app.engine import Runtime
+from ..app.worker import Worker
 from ..clock import Clock
-from ..engine import Runtime
 from ..store import Store
-from ..worker import Worker
 
 __all__ = ["SenderProcess", "run_child"]
 

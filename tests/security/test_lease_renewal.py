@@ -18,7 +18,7 @@ import pytest
 
 from dispatcher.store import open_store
 from dispatcher.testing.providers import Reply
-from dispatcher.worker import Worker
+from dispatcher.app.worker import Worker
 from tests import pg
 from tests.stage import Stage, make_stage
 

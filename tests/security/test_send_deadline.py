@@ -16,7 +16,8 @@ from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 from channels.webhook import WebhookChannel
 from dispatcher.api import ChannelConfig, Outcome, Reason
-from dispatcher.testing.providers import ProviderProxy, Recorded, Recorder, Reply
+from dispatcher.testing.providers import Recorded, Recorder, Reply
+from dispatcher.testing.proxy import ProviderProxy
 from tests.providers_fixtures import SID, isolate_env, make_address, make_notice, proxy, receiver  # noqa: F401
 from tests.stage import Stage
 

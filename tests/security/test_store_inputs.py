@@ -10,12 +10,12 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock
-from dispatcher.hooks.model import parse
-from dispatcher.ingest import ingest
+from dispatcher.hooks import parse
+from dispatcher.app.ingest import ingest
 from dispatcher.server.run import build
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 
 from .. import pg

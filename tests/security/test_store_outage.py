@@ -10,10 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from dispatcher import engine
+from dispatcher.app import engine
 from dispatcher.clock import FakeClock
 from dispatcher.server.run import build
-from dispatcher.settings import load_settings
+from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
 
 from .. import pg

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from jinja2.sandbox import SecurityError
 
 from dispatcher.cli import main
-from dispatcher.rendering import Renderer, TemplateError, sample_context
-from dispatcher.settings import load_settings
+from dispatcher.render.templates import Renderer, TemplateError, sample_context
+from dispatcher.config.settings import load_settings
 from tests.helpers import make_private
 from tests.stage import Stage
 

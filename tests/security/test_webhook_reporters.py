@@ -85,7 +85,7 @@ def test_a_staff_trigger_from_the_cli_still_mails_the_reporter_it_names(stage: S
 
 
 def test_a_malformed_domain_is_refused_naming_the_key(config_dir: Path) -> None:
-    from dispatcher.directory import check_directory
+    from dispatcher.config.directory import check_directory
 
     replace_in(config_dir / "contacts.toml", 'domains = ["acme.example"]', 'domains = ["@acme example"]')
     _, problems = check_directory(config_dir / "contacts.toml")

@@ -1,0 +1,354 @@
+"""Sequences one trigger: load the setup, build the incident, plan, render, store, send, report.
+
+Each function here reads as a sentence over the modules that do the work;
+nothing in this file talks to a network or parses a file itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from ..api import Address, Notice, target_dedup_key
+from ..clock import Clock
+from ..config.directory import Directory, load_directory
+from ..config.paths import ConfigPaths, check_command, resolve_config
+from ..config.policy import IncidentClass, Policy, load_policy
+from ..config.problems import ConfigError, error
+from ..config.settings import Settings, channel_variable, load_settings
+from ..delivery.registry import Registry
+from ..domain.incident import Incident, build_incident, public_fields, render_context
+from ..domain.plan import Planned, idempotency_key, plan_step
+from ..store import DeliveryRow, IncidentRow, Store
+from .report import DeliveryLine, Report
+
+if TYPE_CHECKING:
+    from ..delivery.sender import Sender
+
+WORKER_RECENT = timedelta(minutes=2)
+
+__all__ = ["Runtime", "compose_notice", "incident_from_row", "lines_from_store", "load_runtime", "make_sender",
+           "new_incident", "outbox_row", "preview", "send_pending", "trigger"]
+
+
+@dataclass
+class Runtime:
+    """Everything one command needs, loaded once."""
+
+    paths: ConfigPaths
+    settings: Settings
+    directory: Directory
+    policy: Policy
+    _renderer: Any = field(default=None, repr=False)
+    _routing: Any = field(default=None, repr=False)
+    # Set when the files were broken and the last copy that validated was loaded: (problems, saved at).
+    degraded: tuple[list[Any], datetime] | None = field(default=None, repr=False)
+
+    @property
+    def renderer(self) -> Any:
+        if self._renderer is None:
+            from ..render.templates import (
+                Renderer,  # jinja2 only for commands that render
+            )
+
+            self._renderer = Renderer(self.paths.template_dirs)
+        return self._renderer
+
+    @property
+    def routing(self) -> Any:
+        """The triage rules, loaded on first use (ConfigError when invalid)."""
+        if self._routing is None:
+            from ..config.routing import load_routing
+
+            self._routing = load_routing(self.paths.routing, self.policy)
+        return self._routing
+
+    def klass(self, name: str) -> IncidentClass:
+        if name not in self.policy.classes:
+            raise ConfigError([error(str(self.paths.policy), f"classes.{name}", "no such incident class")])
+        return self.policy.classes[name]
+
+
+def load_runtime(config_dir: Path | None = None, settings: Settings | None = None, *,
+                 last_good: bool = False, remember: bool = False) -> Runtime:
+    """Resolve the config directory and load directory and policy (ConfigError when unusable).
+
+    With `last_good` (triggers), broken files fall back to the last copy that validated
+    (:mod:`dispatcher.config.known_good`); the runtime's `degraded` then says what was wrong.
+    With `remember` (commands that write state anyway: never a dry run), valid files
+    become that copy.
+    """
+    from ..config import known_good
+
+    settings = settings or load_settings()
+    paths = resolve_config(config_dir, settings.config_dir, Path.cwd())
+    try:
+        directory = load_directory(paths.contacts)
+        policy = load_policy(paths.policy, directory)
+    except ConfigError as exc:
+        recalled = known_good.recall(paths, settings.resolved_state_dir()) if last_good else None
+        if recalled is None:
+            raise
+        kept, saved = recalled
+        directory = load_directory(kept.contacts)
+        runtime = Runtime(kept, settings, directory, load_policy(kept.policy, directory))
+        runtime.degraded = (list(exc.problems), saved)
+        return runtime
+    if remember:
+        known_good.remember(paths, settings.resolved_state_dir())
+    return Runtime(paths, settings, directory, policy)
+
+
+def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now: datetime, drill: bool,
+                 incident_id: str = "") -> Incident:
+    return build_incident(klass_name, rt.klass(klass_name), rt.directory, values, now=now, drill=drill,
+                          incident_id=incident_id)
+
+
+def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
+                   notice: Mapping[str, Any] | None = None, page_key: str | None = None) -> tuple[Notice, str | None]:
+    """Render one notice; on a template error fall back to a plain notice and return the warning."""
+    from ..render.notice import fallback_notice
+    from ..render.templates import TemplateError, family_of
+
+    klass = rt.klass(incident.klass)
+    family = family_of(planned.template)
+    recipient = {"display": planned.address.display, "role": planned.address.role}
+    context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, planned.step,
+                             recipient, notice)
+    warning = None
+    try:
+        rendered = rt.renderer.render(incident.klass, planned.template, context, family=family,
+                                      drill=incident.drill, max_length=max_length)
+    except TemplateError as exc:
+        warning = f"template failed, so a plain fallback notice is used: {exc.problem.file}: {exc.problem.message}"
+        rendered = fallback_notice(incident_id=incident.id, incident_class=incident.klass,
+                                   summary=incident.fields.get("summary"), family=family, drill=incident.drill)
+    page_key = page_key or target_dedup_key(incident.id, planned.step, planned.address.person)
+    notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
+                        drill=incident.drill, severity=klass.severity, dedup_key=page_key,
+                        fields=_neutral(public_fields(incident)), fallback=warning is not None,
+                        lines=rendered.lines)
+    return notice_out, warning
+
+
+def _neutral(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields as a channel may send them (the outbound webhook's JSON): no bidi control, no carriage return."""
+    from ..render.escaping import neutral
+
+    def clean(value: Any) -> Any:
+        return neutral(value) if isinstance(value, str) else [clean(v) for v in value] if isinstance(value, list) \
+            else value
+
+    return {key: clean(value) for key, value in fields.items()}
+
+
+def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: bool = False) -> dict[str, Any]:
+    klass = rt.policy.classes.get(incident.klass)  # a contact test, or a class since removed from the policy
+    title, priority = (klass.title, klass.priority) if klass else (incident.klass.capitalize(), "-")
+    return {"id": incident.id, "class": incident.klass, "title": title, "priority": priority,
+            "status": status, "drill": incident.drill, "started": incident.started.isoformat(),
+            "fields": public_fields(incident), "existing": existing,
+            "needs_review": incident.needs_review}  # a weak triage match: only the on-call primary was paged
+
+
+def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:
+    a: Address = planned.address
+    return DeliveryLine(step=planned.step, recipient=a.person, display=a.display, role=a.role, channel=a.channel,
+                        target=a.masked if a.target else "", outcome=outcome, **extra)
+
+
+def preview(rt: Runtime, command: str, incident: Incident) -> Report:
+    """Render every step-0 message and say who would get it, and what would fail; send and write nothing."""
+    report = Report(command, "dry-run", incident_summary(rt, incident, status="dry-run"))
+    step = plan_step(incident, rt.klass(incident.klass), 0, rt.directory)
+    sendable = [p for p in step if not p.skip]
+    failing = unusable_channels(rt, (a.channel for p in sendable for a in (p.address, *p.fallbacks)))  # -> why
+    for planned in step:
+        if planned.skip:
+            report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
+            continue
+        notice, warning = compose_notice(rt, incident, planned)
+        if why := failing.get(planned.address.channel):
+            warning = (f"{warning}; " if warning else "") + f"{why}: a real send would fail"
+            report.would_fail.append(_would_fail(planned, why, failing))
+        fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
+        report.deliveries.append(line_for(
+            planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
+            message={"subject": notice.subject, "text": notice.text}))
+    given = rt.paths.source == "--config-dir"
+    if failing:
+        unset = [variable for c in failing if (variable := channel_variable(c)) and not rt.settings.channel_url(c)]
+        to_set = f"set {' and '.join(unset)}; " if unset else ""
+        report.notes.append(f"{', '.join(failing)}: no usable settings, a real send would not reach those recipients "
+                            f"({to_set}run `{check_command(rt.paths.config_dir if given else None)}`)")
+    return report
+
+
+def _would_fail(planned: Planned, why: str, failing: Mapping[str, str]) -> dict[str, Any]:
+    """A dry run's entry for a delivery a real send would fail, with the fallback channel that would stand in."""
+    rescue = next((f.channel for f in planned.fallbacks if f.channel not in failing), None)
+    return {"recipient": planned.address.person, "channel": planned.address.channel, "reason": why,
+            "fallback": rescue}
+
+
+def unusable_channels(rt: Runtime, channels: Iterable[str]) -> dict[str, str]:
+    """Of these channels, those whose every send would fail as configured, with why."""
+    registry = Registry(rt.settings, rt.directory)
+    try:
+        return {c: why for c in sorted(set(channels)) if (why := _why_sends_would_fail(registry, c))}
+    finally:
+        registry.close()
+
+
+def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:
+    """Why every send on `channel` would fail as configured (not installed, no settings, a malformed URL)."""
+    if channel == "apprise":  # people may carry their own apprise URLs; importing apprise to ask costs 60 ms
+        return None
+    plugin = registry.get(channel)
+    if plugin is None:
+        return f"channel {channel!r} is not installed"
+    if not plugin.configured():
+        variable = channel_variable(channel)
+        return f"channel {channel!r} has no settings" + (f" (set {variable})" if variable else "")
+    problems = plugin.problems()
+    return f"channel {channel!r} settings are wrong ({'; '.join(problems)})" if problems else None
+
+
+def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None = None,
+               notice: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A planned delivery as the store's outbox row; `label` names the step or timer in its key."""
+    a = planned.address
+    key = idempotency_key("{incident}", planned.step if label is None else label, a.person, a.channel)
+    return {"key": key, "step": planned.step, "person": a.person, "display": a.display, "role": a.role,
+            "channel": a.channel, "target": a.target, "masked_target": a.masked if a.target else "",
+            "template": planned.template, "skip": planned.skip, "kind": kind, "notice": dict(notice or {}),
+            "fallbacks": [[f.channel, f.target] for f in planned.fallbacks]}
+
+
+def webhook_planned(rt: Runtime, step: int) -> list[Planned]:
+    """The optional outbound webhook receives every step when NOTIFY_WEBHOOK_URL is set."""
+    if not rt.settings.channel_url("webhook"):
+        return []
+    return [Planned(step, Address("webhook", "outbound webhook", "webhook", "webhook", "NOTIFY_WEBHOOK_URL"),
+                    "email")]
+
+
+def incident_record(incident: Incident) -> dict[str, Any]:
+    return {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
+            "started": incident.started.isoformat(), "fields": public_fields(incident),
+            "meta": {"account": incident.account, "also": list(incident.also), "needs_review": incident.needs_review,
+                     "allow": list(incident.allow) if incident.allow is not None else None,
+                     "reporter_unverified": incident.reporter_unverified}}
+
+
+def incident_from_row(row: IncidentRow) -> Incident:
+    """Rebuild the engine's incident from its stored row (a worker, a later command)."""
+    fields = {k: v for k, v in row.fields.items() if k != "started"}
+    meta = row.meta
+    allow = meta.get("allow")
+    return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
+                    row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
+                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created),
+                    reporter_unverified=bool(meta.get("reporter_unverified", False)))
+
+
+def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
+                incidents: Callable[[str], Incident],
+                on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
+    """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
+    from ..delivery.sender import (  # tenacity and the channels: only commands that send need them
+        RetryPolicy,
+        Sender,
+    )
+
+    def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
+        channel = registry.get(row.channel)
+        max_length = channel.capabilities.max_length if channel is not None else None
+        planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),
+                          row.template)
+        return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice,
+                              page_key=row_page_key(row))
+
+    lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
+    return Sender(store, registry, clock, compose, owner,
+                  RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
+                  concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets() + rt.directory.secrets(),
+                  klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt)
+
+
+def row_page_key(row: DeliveryRow) -> str:
+    """`ID/step/person` for a step or escalation page; a reminder, overdue or resolution notice (all
+    step -1) puts its timer's label in place of the step, so two of them never merge into one."""
+    label = str(row.step) if row.kind in ("step", "escalation") else row.key.split(":")[1]
+    return target_dedup_key(row.incident_id, label, row.person)
+
+
+def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, rows: list[DeliveryRow], *,
+                 wait: float | None) -> None:
+    """Send a command's own deliveries now; retries due after `wait` seconds are left to the worker."""
+    registry = Registry(rt.settings, rt.directory, drill=incident.drill)
+    sender = make_sender(rt, store, clock, registry, owner=f"cli-{os.getpid()}", incidents=lambda _: incident)
+    deadline = clock.now() + timedelta(seconds=wait) if wait is not None else None
+    try:
+        sender.send_now(rows, deadline)
+    finally:
+        registry.close()
+
+
+def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, clock: Clock,
+            wait: float | None = None) -> Report:
+    """Store the incident and its step-0 deliveries in one transaction, then send them all."""
+    klass = rt.klass(incident.klass)
+    planned = plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
+    incident_id, created = store.open_incident(incident_record(incident), [outbox_row(p) for p in planned],
+                                               prefix=klass.prefix, year=clock.now().year,
+                                               now=clock.now().isoformat())
+    incident = incident.with_id(incident_id)
+    if not created:
+        return _existing_report(rt, command, store, incident_id)
+    send_pending(rt, store, clock, incident, store.deliveries(incident_id, 0), wait=wait)
+    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status="open"))
+    report.deliveries = lines_from_store(store.deliveries(incident_id))
+    report.notes += worker_notes(store, clock, klass)
+    return report
+
+
+def worker_notes(store: Store, clock: Clock, klass: IncidentClass) -> list[str]:
+    """Say so when later steps or reminders are due but no worker has been seen lately."""
+    if len(klass.steps) == 1 and not klass.escalation and not klass.update_every:
+        return []
+    seen = store.last_heartbeat()
+    if seen and clock.now() - datetime.fromisoformat(seen) < WORKER_RECENT:
+        return []
+    when = f"last seen {seen}" if seen else "none has run"
+    return [f"follow-up steps, escalation and reminders need a running `notify worker` ({when})"]
+
+
+def _existing_report(rt: Runtime, command: str, store: Store, incident_id: str) -> Report:
+    row = store.incident(incident_id)
+    klass = rt.klass(row.klass)
+    summary = {"id": row.id, "class": row.klass, "title": klass.title, "priority": klass.priority,
+               "status": row.status, "drill": row.drill, "started": row.started, "fields": row.fields,
+               "existing": True}
+    report = Report(command, "send", summary, lines_from_store(store.deliveries(incident_id)))
+    report.notes.append(f"{incident_id} already exists (status {row.status}, opened {row.created}): "
+                        "nobody was paged again")
+    if any(d.outcome.startswith("failed") for d in report.deliveries):
+        report.notes.append(f"some deliveries failed: `notify retry {incident_id}` sends them again")
+    return report
+
+
+def lines_from_store(rows: list[DeliveryRow]) -> list[DeliveryLine]:
+    """Report lines for stored deliveries; a fallback names the delivery it stands in for."""
+    refs = {r.id: f"{r.person}/{r.channel}" for r in rows}
+    return [DeliveryLine(step=r.step, recipient=r.person, display=r.display, role=r.role, channel=r.channel,
+                         target=r.masked_target, outcome="pending" if r.status == "in-flight" else r.status,
+                         attempts=r.attempts,
+                         reason=r.skip or r.reason, detail=r.detail, fallback_of=refs.get(r.fallback_of),
+                         delivered_to=r.delivered_to, warning=r.warning, kind=r.kind,
+                         possible_duplicate=r.possible_duplicate)
+            for r in rows]

@@ -1,0 +1,303 @@
+"""An incident after its trigger: timers fired, acknowledged, updated, resolved, and its timeline.
+
+Every change is one store event with a unique key plus the notices it
+causes, written in one transaction: an ack, an update or a timer is recorded
+once however many processes try, and its notices are in the outbox before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from ..api import Address
+from ..config.directory import Directory
+from ..config.policy import IncidentClass, Notify
+from ..config.problems import ConfigError, error
+from ..domain.durations import format_duration
+from ..domain.incident import Incident, format_time
+from ..domain.plan import Planned, plan_audience, template_for
+from ..domain.timers import Action, IncidentState, due_actions, next_actions
+from ..render.table import PLAIN, Column, Output, render
+from ..store import DeliveryRow, IncidentRow, Store
+from .engine import (
+    Runtime,
+    incident_from_row,
+    incident_summary,
+    lines_from_store,
+    outbox_row,
+    webhook_planned,
+)
+from .report import OUTCOME_COLOURS, Report
+
+__all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
+           "state_of", "status_document", "status_text"]
+
+# The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
+QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
+
+
+class IncidentNotFound(ConfigError):
+    pass
+
+
+def load(store: Store, incident_id: str) -> IncidentRow:
+    row = store.incident(incident_id)
+    if row is None:
+        raise IncidentNotFound([error("store", incident_id, "no such incident")])
+    return row
+
+
+def state_of(row: IncidentRow) -> IncidentState:
+    """The timers' view of an incident; they count from when notify opened it (see lifecycle)."""
+    last = datetime.fromisoformat(row.last_update_at) if row.last_update_at else None
+    return IncidentState(datetime.fromisoformat(row.created), row.status, last)
+
+
+def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
+                 label: str, notice: dict[str, Any]) -> list[dict[str, Any]]:
+    """Outbox rows for audiences of a timer or command, on the templates of its kind."""
+    return [outbox_row(p, kind=kind, label=label, notice=notice)
+            for p in _planned(rt, incident, entries, step=step, kind=kind)]
+
+
+def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int,
+             kind: str) -> list[Planned]:
+    """The audiences' deliveries on the templates of `kind`, once per (recipient, channel)."""
+    klass = rt.klass(incident.klass)
+    planned: dict[tuple[str, str], Planned] = {}
+    for entry in entries:
+        for item in plan_audience(entry, incident, klass, step, rt.directory):
+            template = entry.template or template_for(item.address.channel, kind)
+            planned.setdefault((item.address.person, item.address.channel), replace(item, template=template))
+    return list(planned.values())
+
+
+def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
+    """Record every due timer action of one incident once, with its notices; return those newly fired."""
+    incident = incident_from_row(row)
+    fired = []
+    for action in due_actions(rt.klass(row.klass), state_of(row), now):
+        rows = plan_entries(rt, incident, action.entries, step=action.step, kind=action.kind, label=action.key,
+                            notice=action.notice)
+        if action.kind == "step":  # the outbound webhook receives every step, as it does step 0
+            rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
+        if store.record_event(row.id, action.key, action.kind, now.isoformat(), action.detail, deliveries=rows):
+            fired.append(action)
+    return fired
+
+
+def acknowledge(store: Store, incident_id: str, by: str, now: datetime) -> tuple[bool, IncidentRow]:
+    """Stop escalation; True when this call acknowledged it, False when it already was (or is resolved)."""
+    row = load(store, incident_id)
+    if row.status != "open":
+        return False, row
+    done = store.record_event(incident_id, "acknowledged", "acknowledged", now.isoformat(),
+                              f"acknowledged by {by}", by=by, status="acknowledged")
+    return done, load(store, incident_id)
+
+
+@dataclass(frozen=True)
+class PostedUpdate:
+    """A recorded status update: the notices to send, and whether it is the update the cadence asks for."""
+
+    incident: Incident
+    rows: list[DeliveryRow]
+    counted: bool  # it restarts the update cadence
+    why_not: str | None = None  # why it does not count
+    still_due: str | None = None  # when it does not count: when the cadence's update is due
+    reached_nobody: bool = False  # every recipient was skipped: nothing will be sent
+
+
+def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: str | None,
+                now: datetime) -> PostedUpdate:
+    """Record update #n and plan its notice to the class's update audience (never to its author).
+
+    When the update audience names the customer, the cadence asks for customer updates:
+    one that reaches only internal people (no customer email) is recorded as an
+    uncounted-update, and the customer update stays due (a drill, which never contacts
+    customers, counts as if it had).
+    """
+    row = load(store, incident_id)
+    if row.status == "resolved":
+        raise ConfigError([error("store", incident_id, f"resolved at {row.resolved_at}: no more updates")])
+    incident = incident_from_row(row)
+    klass = rt.klass(row.klass)
+    number = row.updates + 1
+    audience = tuple(Notify(to=a) for a in klass.updates_to())
+    planned = _update_deliveries(_planned(rt, incident, audience, step=-1, kind="update"), by, rt.directory)
+    why_not = _why_not_counted(klass, incident, planned)
+    due = _update_due(klass, row, now, counted=why_not is None)
+    notice = {"kind": "update", "message": message, "by": by, "number": number,
+              "due": format_time(due) if due else None}
+    key = f"update-{number}"
+    rows = [outbox_row(p, kind="update", label=key, notice=notice) for p in planned]
+    kind, detail = ("update", message) if why_not is None else \
+        ("uncounted-update", f"{message} (not counted: {why_not})")
+    store.record_event(incident_id, key, kind, now.isoformat(), detail, by=by, deliveries=rows)
+    return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == key],
+                        why_not is None, why_not, format_time(due) if due and why_not else None,
+                        reached_nobody=all(p.skip for p in planned))
+
+
+def _update_deliveries(planned: list[Planned], by: str | None, directory: Directory) -> list[Planned]:
+    """An update reaches each person once, on their quietest channel first, and never its own author."""
+    out: dict[str, Planned] = {}
+    for item in planned:
+        person = directory.people.get(item.address.person)
+        if item.skip or person is None:
+            out.setdefault(f"{item.address.person}/{item.address.channel}", item)
+            continue
+        # nobody is phoned to hear a status update while they can read it
+        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: _quietness(a.channel))
+        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
+        if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
+            item = replace(item, skip="the author of this update", fallbacks=())
+        out.setdefault(item.address.person, item)
+    return list(out.values())
+
+
+def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Planned]) -> str | None:
+    """None when this update is the one the cadence asks for; else why it is not."""
+    if all(p.skip for p in planned):
+        skipped = "; ".join(f"{p.address.display}: {p.skip}" for p in planned)
+        return f"it reached nobody ({skipped or 'the update audience is empty'})"
+    if "customer" not in klass.updates_to() or incident.drill:
+        return None
+    if any(p.address.person == "customer" and not p.skip for p in planned):
+        return None
+    why = next((p.skip for p in planned if p.address.person == "customer"), "not planned")
+    return f"the customer was not reached ({why}), so it is not the customer update the cadence asks for"
+
+
+def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counted: bool) -> datetime | None:
+    """When the next update is due: a cadence after this one, or, when this one does not count, as it was."""
+    if klass.update_every is None:
+        return None
+    if counted:
+        return now + klass.update_every
+    state = state_of(row)
+    return (state.last_update_at or state.opened) + klass.update_every
+
+
+def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by: str | None,
+            now: datetime) -> tuple[Incident, list[DeliveryRow], bool]:
+    """Stop every timer and plan the resolution notice to everyone reached so far, once each."""
+    row = load(store, incident_id)
+    incident = incident_from_row(row)
+    if row.status == "resolved":
+        return incident, [], False
+    duration = now - datetime.fromisoformat(row.started)
+    notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
+              "duration": format_duration(duration)}
+    rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
+            for p in _reached_so_far(store.deliveries(incident_id), rt.directory)]
+    store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
+                       deliveries=rows, status="resolved")
+    return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
+
+
+def _reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:
+    """One address per recipient who got any notice, on the quietest channel they can be reached on."""
+    reached: dict[str, DeliveryRow] = {}
+    for row in rows:
+        if row.status == "delivered" and row.kind != "test":
+            reached.setdefault(row.person, row)
+    return [_quietest(row, directory) for row in reached.values()]
+
+
+def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
+    """A person's quietest channel with an address (email before a phone call); others as reached."""
+    options = [(row.channel, row.target)]
+    person = directory.people.get(row.person)
+    if person is not None:
+        options += [(c, person.target(c)) for c in person.channels if person.target(c)]
+    channel, target = min(options, key=lambda option: _quietness(option[0]))
+    return Planned(-1, Address(row.person, row.display, row.role, channel, target),
+                   template_for(channel, "resolved"))
+
+
+def _quietness(channel: str) -> int:
+    return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
+
+
+def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow], int]:
+    """Requeue every failed delivery whose recipient nothing else reached for the same notice.
+
+    Once the incident is resolved only its resolution notices are sent again: paging
+    someone now about an incident that is over would wake them for nothing. Returns
+    the incident, the requeued rows and how many failed pages were left for that reason.
+    """
+    row = load(store, incident_id)
+    rows = store.deliveries(incident_id)
+    reached = {(_label(d), d.person) for d in rows if d.status == "delivered"}
+    failed = [d for d in rows if d.status.startswith("failed") and (_label(d), d.person) not in reached]
+    moot = [d for d in failed if row.status == "resolved" and d.kind != "resolved"]
+    failed = [d for d in failed if d not in moot]
+    store.requeue([d.id for d in failed], now.isoformat())
+    ids = {d.id for d in failed}
+    return incident_from_row(row), [d for d in store.deliveries(incident_id) if d.id in ids], len(moot)
+
+
+def _label(row: DeliveryRow) -> str:
+    """The step or timer a delivery belongs to, from its key (incident:label:person:channel)."""
+    return row.key.split(":")[1]
+
+
+def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) -> dict[str, Any]:
+    """The incident's timeline: events, deliveries, and the timer actions still to come."""
+    row = load(store, incident_id)
+    incident = incident_from_row(row)
+    klass = rt.policy.classes.get(row.klass)
+    report = Report("status", "status", incident_summary(rt, incident, status=row.status),
+                    lines_from_store(store.deliveries(incident_id)))
+    upcoming = next_actions(klass, state_of(row), now) if klass else []
+    return {**report.as_json(), "command": "status",
+            "acknowledged": {"at": row.acked_at, "by": row.acked_by} if row.acked_at else None,
+            "resolved_at": row.resolved_at, "updates": row.updates,
+            "timeline": [e.as_json() for e in store.events(incident_id)],
+            "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
+                          "audience": [e.to for e in a.entries]} for a in upcoming]}
+
+
+def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
+    """Incidents as JSON-able summaries, oldest first."""
+    return [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
+             "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at,
+             "needs_review": bool(r.meta.get("needs_review", False))}
+            for r in store.incidents(open_only=open_only)]
+
+
+STATUS_COLOURS = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
+_TIMELINE = (Column("AT", fixed=True), Column("EVENT", fixed=True), Column("DETAIL"))
+_DELIVERIES = (Column("KIND", fixed=True), Column("RECIPIENT"), Column("CHANNEL", fixed=True), Column("TARGET"),
+               Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS), Column("NOTE"))
+_NEXT_DUE = (Column("AT", fixed=True), Column("KIND", fixed=True), Column("WHAT"))
+
+
+def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
+    """The timeline as tables: events, deliveries (a possible repeat said so), and what is due next."""
+    inc = doc["incident"]
+    lines = [f"{inc['id']}  {inc['title']}  status: {inc['status']}  started {inc['started']}"]
+    if inc.get("needs_review"):
+        lines.append("  needs review: triage was not sure of the class, so only the on-call primary was paged")
+    lines += ["timeline:", render(_TIMELINE, [
+        (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
+                                                         (e["detail"] or "") else "")) for e in doc["timeline"]],
+        out, indent="  ")]
+    lines += ["deliveries:", render(_DELIVERIES, [
+        (d["kind"], d["display"], d["channel"], d["target"], d["outcome"], _delivery_note(d))
+        for d in doc["deliveries"]], out, indent="  ")]
+    if doc["next_due"]:
+        lines += ["next due:", render(_NEXT_DUE, [(n["at"][:19], n["kind"], n["what"]) for n in doc["next_due"]],
+                                      out, indent="  ")]
+    return "\n".join(lines)
+
+
+def _delivery_note(d: dict[str, Any]) -> str:
+    notes = ["possibly duplicated"] if d["possible_duplicate"] else []  # re-sent after its sender died mid-send
+    if d["fallback_of"]:
+        notes.append(f"fallback for {d['fallback_of']}")
+    return "; ".join(notes + [n for n in (d["warning"] or d["detail"] or d["reason"],) if n])

@@ -1,0 +1,202 @@
+"""`notify worker`: handle stored webhooks, fire due timers and send due deliveries, one idempotent tick at a time.
+
+There is no sleeping thread per incident: escalations, follow-up steps,
+reminders and retries are rows with a due time in the store, and
+:meth:`Worker.tick` does whatever is due at `now`. Ticking twice, or from two
+processes, does nothing twice. On SIGTERM/SIGINT the worker lets the current
+tick's sends finish, gives back any lease it still holds, and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fixed
+
+from ..clock import Clock
+from ..delivery.registry import Registry
+from ..store import Store, StoreError
+from .contact_test import TEST_CLASS
+from .engine import Runtime, incident_from_row, make_sender
+from .inbox import BATCHES_PER_TICK, Inbox
+from .incidents import fire_timers
+
+log = logging.getLogger("notify.worker")
+
+__all__ = ["TickResult", "Worker", "worker_id"]
+
+INCIDENT_CACHE = 256  # incidents a worker keeps read (a burst's worth), least recently used out first
+
+
+def worker_id(pid: int | None = None) -> str:
+    """The owner name of a worker process's leases (the server names its sender child's with it)."""
+    return f"worker-{socket.gethostname()}-{pid or os.getpid()}"
+
+
+@dataclass(frozen=True)
+class TickResult:
+    fired: int  # timer actions recorded this tick
+    attempted: int  # delivery attempts made this tick
+
+
+@dataclass
+class Worker:
+    rt: Runtime
+    store: Store
+    clock: Clock
+    id: str = field(default_factory=worker_id)
+    batch: int = 256
+    on_attempt: Callable[[str, str, int, float], None] | None = None
+    on_tick: Callable[[datetime], None] | None = None  # after each full tick: a child process reports it
+    on_ingest: Callable[[str, str], None] | None = None  # (source, outcome) per stored webhook handled
+    inbox_batch: int = 64
+    handles_inbox: bool = True  # False on a made-up clock (`notify worker --once --at`): real webhooks wait
+    store_errors: int = 0  # how often the loop met an unavailable store (it keeps going)
+
+    def __post_init__(self) -> None:
+        self.registry = Registry(self.rt.settings, self.rt.directory)
+        self._incidents: OrderedDict[str, object] = OrderedDict()  # the most recently sent-for, bounded
+        self._warned: set[str] = set()  # incidents whose class left the policy: said once, not every tick
+        self.sender = make_sender(self.rt, self.store, self.clock, self.registry, owner=self.id,
+                                  incidents=self._incident, on_attempt=self.on_attempt)
+        self.last_tick: datetime | None = None
+        self.inbox = Inbox(self.rt, self.store, self.clock, self.id, self.on_ingest, self.inbox_batch)
+
+    def _incident(self, incident_id: str):
+        """The incident a row is sent for, read once while it is among the recently used.
+
+        Bounded: a long-running worker would otherwise keep every incident it ever sent for
+        (measured: about 3.5 KB each, so 100,000 incidents would hold some 350 MB).
+        """
+        if incident_id in self._incidents:
+            self._incidents.move_to_end(incident_id)
+        else:
+            self._incidents[incident_id] = incident_from_row(self.store.incident(incident_id))
+            if len(self._incidents) > INCIDENT_CACHE:
+                self._incidents.popitem(last=False)
+        return self._incidents[incident_id]
+
+    def tick(self) -> TickResult:
+        """Handle every stored webhook, fire every due timer, then make one attempt on every due delivery.
+
+        `last_tick` (what /healthz reads) moves only when a tick completes without a store failure:
+        a loop that starts ticks but cannot write (a full disk) is not making progress.
+        """
+        now = self.clock.now()
+        failures = self.store_errors + self.inbox.store_failures
+        self.store.heartbeat(self.id, now.isoformat())
+        try:
+            for _ in range(BATCHES_PER_TICK):  # bounded: under a flood, timers and sends still get their turn
+                if not self.drain_inbox():
+                    break
+        except StoreError as exc:  # timers and sends still run if they can; the webhooks wait, stored
+            log.error("stored webhooks wait: the store failed while handling them: %s", exc)
+            self.store_errors += 1
+        fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
+        result = TickResult(fired, self.send_due())
+        if self.store_errors + self.inbox.store_failures == failures:
+            self.last_tick = now
+            if self.on_tick is not None:
+                self.on_tick(now)
+        return result
+
+    def drain_inbox(self) -> int:
+        """Handle one batch of stored webhooks and send their pages (see :mod:`.inbox`); rows taken."""
+        return self.inbox.drain(self.send_due) if self.handles_inbox else 0
+
+    def send_due(self) -> int:
+        """One attempt on every due delivery, batch after batch; returns how many were attempted."""
+        # Lease no more rows than we send at once: a killed worker leaves few rows in doubt.
+        batch = min(self.batch, self.sender.concurrency)
+        attempted = 0
+        while True:  # drain: a fan-out larger than one batch goes out in the same tick
+            count = self.sender.attempt_due(limit=batch)
+            attempted += count
+            if count < batch:
+                return attempted
+
+    def _fire(self, row, now: datetime) -> int:
+        """Fire one incident's timers; an incident whose class left the policy is skipped, loudly."""
+        if row.klass not in self.rt.policy.classes:
+            if row.klass != TEST_CLASS and row.id not in self._warned:  # `notify test` incidents have no timers
+                self._warned.add(row.id)
+                log.warning("%s: class %r is not in the policy; its timers are skipped", row.id, row.klass)
+            return 0
+        return len(fire_timers(self.rt, self.store, row, now))
+
+    def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
+        """Tick every `interval` seconds until stopped; between ticks, send at once what a wake or a retry brings.
+
+        Timers are due at times, so the full tick (heartbeat, stored webhooks, every open incident's
+        timers, then the outbox) runs on the interval. A wake means a webhook was stored, or a stored
+        event put rows in the outbox: those are handled and sent right away, without the heartbeat
+        write and the scan of every open incident's timers that a tick does, so a page goes out
+        within milliseconds of its webhook however many incidents are open, and a burst of webhooks
+        is not slowed by a timer scan per wake.
+        """
+        wake = wake or stop
+        self._next_tick = 0.0
+        # A database restart or failover: log, wait an interval (less when woken) and go on, until stopped.
+        through_outages = Retrying(retry=retry_if_exception_type(StoreError), wait=wait_fixed(interval),
+                                   stop=lambda _: stop.is_set(), sleep=lambda seconds: _rest(wake, stop, seconds),
+                                   before_sleep=self._store_unavailable, retry_error_callback=lambda _: 0.0)
+        try:
+            while not stop.is_set():
+                _rest(wake, stop, through_outages(self._turn, interval))
+        finally:
+            self.close()
+
+    def _turn(self, interval: float) -> float:
+        """A full tick when one is due, else one batch of webhooks or the due sends; returns the pause after it."""
+        if time.monotonic() >= self._next_tick:
+            self.tick()
+            self._next_tick = time.monotonic() + interval
+        elif self.drain_inbox() > 0:
+            return 0.0  # one batch of webhooks and their pages, then (without a pause) the next
+        else:
+            self.send_due()
+        return self._pause(min(interval, max(self._next_tick - time.monotonic(), 0.0)))
+
+    def _store_unavailable(self, state: RetryCallState) -> None:
+        log.error("store unavailable, retrying in %.1f s: %s", state.next_action.sleep, state.outcome.exception())
+        self.store_errors += 1
+
+    def _pause(self, interval: float) -> float:
+        due = self.store.next_due()
+        if not due:  # nothing pending ("" sorts first: a row due at once)
+            return interval
+        until = (datetime.fromisoformat(due) - self.clock.now()).total_seconds() if due != "" else 0.0
+        return max(0.05, min(interval, until))
+
+    def close(self) -> None:
+        """Give back leases (their rows are due again at once) and close channel connections."""
+        try:
+            self.store.release(self.id)
+        except StoreError as exc:  # the store is gone: our leases expire on their own
+            log.warning("could not release leases: %s", exc)
+        self.registry.close()
+
+
+def _rest(wake: threading.Event, stop: threading.Event, seconds: float) -> None:
+    """Pause until a wake (or the stop) or for `seconds`; a wake is used up by the pause it cut short."""
+    wake.wait(seconds)
+    if wake is not stop:
+        wake.clear()
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, for a clean shutdown."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+

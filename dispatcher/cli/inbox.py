@@ -1,0 +1,63 @@
+"""`notify inbox`: the Alertmanager and Grafana webhooks `notify serve` stored and has not handled yet.
+
+Normally empty within milliseconds. What stays is either waiting for a worker
+(none running, or a backlog), failing (retried with backoff), or given up (kept
+for inspection after repeated failures, or at once when its body no longer
+parses). After fixing the cause, `--retry` makes rows due again at once;
+`--discard` deletes rows that should never be handled (they are gone for good).
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..render.table import Column, render
+from .common import (
+    _emit,
+    _emit_json,
+    _fail,
+    _settings,
+    _table_output,
+    handles_errors,
+    json_option,
+    main,
+)
+
+_COLUMNS = (Column("ID", align="right", fixed=True), Column("SOURCE"),
+            Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
+            Column("TRIES", align="right", fixed=True), Column("RECEIVED", fixed=True), Column("GROUP"),
+            Column("ERROR"))
+
+
+@main.command()
+@click.option("--retry", "retry_ids", multiple=True, type=int, metavar="ID",
+              help="Try this stored webhook again now, from its first attempt (repeatable).")
+@click.option("--discard", "discard_ids", multiple=True, type=int, metavar="ID",
+              help="Delete this stored webhook without handling it (repeatable; it is gone for good).")
+@json_option
+@handles_errors
+def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
+    """List the webhooks stored and not handled yet: waiting, failing or given up."""
+    from ..store import open_store
+
+    if set(retry_ids) & set(discard_ids):
+        _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")
+    settings = _settings()
+    store = open_store(settings.resolved_store_url())
+    try:
+        retried, discarded = store.inbox_retry(retry_ids), store.inbox_discard(discard_ids)
+        rows = store.inbox_rows()
+    finally:
+        store.close()
+    missing = len(set(retry_ids)) - retried + len(set(discard_ids)) - discarded
+    if as_json:
+        _emit_json({"schema": 1, "command": "inbox", "retried": retried, "discarded": discarded,
+                    "webhooks": rows}, settings)
+    else:
+        notes = ([f"{retried} to be tried again now"] if retry_ids else []) + \
+                ([f"{discarded} discarded"] if discard_ids else [])
+        table = [render(_COLUMNS, [(r["id"], r["source"], r["state"], r["attempts"], r["received"][:19], r["dedup_key"],
+                                    r["error"] or "") for r in rows], _table_output(settings))] if rows else []
+        _emit("\n".join(notes + (table or ["no stored webhooks waiting"])), settings)
+    if missing:
+        _fail(f"{missing} of the ids given are not in the inbox (handled already, or never stored)")

@@ -1,0 +1,316 @@
+"""CLI commands after the trigger: ack, update, resolve, status, incidents, worker, db upgrade.
+
+Parse, call `incidents`/`worker`, print. `update` and `resolve` send their
+notices at once like a trigger; what is still being retried after `--wait`
+seconds is left to the worker, and the command exits 3.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import (
+    _clock,
+    _config_dir,
+    _emit,
+    _emit_json,
+    _fail,
+    _now,
+    _refuse_made_up_time,
+    _settings,
+    _table_output,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+    wait_option,
+)
+
+
+def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:
+    from ..app import engine
+    from ..store import open_store
+
+    settings = _settings()
+    rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
+    return settings, rt, open_store(settings.resolved_store_url())
+
+
+def _incident_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Ids are upper case (SEC-2026-001); `out-2026-001` typed in a hurry means the same incident."""
+    return value.strip().upper()
+
+
+incident_id_argument = click.argument("incident_id", callback=_incident_id)
+BY_DEFAULT = "default: NOTIFY_USER, else your login name, matched to a person of contacts.toml (id, login or email)"
+
+
+def _recorded_by(command: str, rt: Any, settings: Any, store: Any, by: str | None) -> tuple[str, str]:
+    """Whom to record, and how it was found (to print): --by as given, else the person NOTIFY_USER or the login
+    name matches.
+
+    Refuses (exit 2, nothing recorded) a name no person of contacts.toml has: an ack is recorded
+    as someone's, never as a bare login name nobody on the team recognises.
+    """
+    if by is not None and by.strip():
+        return by.strip(), "--by"
+    acting = settings.acting_user()
+    found = rt.directory.person_named(acting[0]) if acting else None
+    if found is None:
+        store.close()
+        who = f'{acting[1]} "{acting[0]}" is nobody in {rt.paths.contacts}' if acting else "no login name"
+        _fail(f"{command}: no --by, and {who}. Pass --by NAME, set NOTIFY_USER to your person id there, or add "
+              f'login = "{acting[0] if acting else "NAME"}" to your [people.ID] entry; nothing was recorded')
+    pid, person = found
+    return person.name, f"people.{pid}, from {acting[1]}"
+
+
+@main.command()
+@incident_id_argument
+@click.option("--by", default=None, help=f"Who acknowledges (a name or person id); {BY_DEFAULT}.")
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, local_config_dir: Path | None) -> None:
+    """Acknowledge an incident: escalation stops; follow-up steps and update reminders go on."""
+    from ..app.incidents import acknowledge
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    by, found = _recorded_by("ack", rt, settings, store, by)
+    done, row = acknowledge(store, incident_id, by, _now())
+    store.close()
+    if as_json:
+        _emit_json({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": done,
+                    "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at,
+                    "by": {"name": by, "found": found}}, settings, indent=None)
+    elif done:
+        _emit(f"{incident_id} acknowledged by {by}{_how(found)}: escalation stopped", settings)
+    else:
+        _emit(f"{incident_id} is {row.status}" + (f" (acknowledged by {row.acked_by} at {row.acked_at})"
+                                                  if row.acked_by else "") + ": nothing changed", settings)
+
+
+def _how(found: str) -> str:
+    return "" if found == "--by" else f" ({found})"
+
+
+def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident: Any, rows: list, wait: float,
+                     as_json: bool, notes: list[str], reached_nobody: bool = False) -> None:
+    from ..app.engine import incident_summary, lines_from_store, send_pending
+    from ..app.report import Report
+
+    send_pending(rt, store, _clock(), incident, rows, wait=wait)
+    ids = {r.id for r in rows}
+    fresh = [r for r in store.deliveries(incident.id) if r.id in ids or r.fallback_of in ids]
+    status = store.incident(incident.id).status
+    store.close()
+    report = Report(command, "send", incident_summary(rt, incident, status=status), lines_from_store(fresh), notes)
+    if as_json:
+        _emit_json(report.as_json(), settings)
+    else:
+        _emit(report.table(_table_output(settings)), settings)
+    sys.exit(1 if reached_nobody else report.exit_status())  # every recipient skipped is nobody reached
+
+
+@main.command()
+@incident_id_argument
+@click.option("--message", required=True, help="The status update.")
+@click.option("--by", default=None, help=f"Who posts it; {BY_DEFAULT}.")
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def update(ctx: click.Context, incident_id: str, message: str, by: str | None, wait: float, as_json: bool,
+           local_config_dir: Path | None) -> None:
+    """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
+    from ..app.incidents import post_update
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    by, found = _recorded_by("update", rt, settings, store, by)
+    posted = post_update(rt, store, incident_id, message, by, _now())
+    if posted.counted:
+        note = f"update recorded by {by}{_how(found)}; reminders now count from this update"
+    else:
+        note = f"update recorded by {by}{_how(found)}, but {posted.why_not}"
+        note += f"; the update due at {posted.still_due} is still owed" if posted.still_due else ""
+    if posted.reached_nobody:
+        click.echo(f"notify: {incident_id}: {note}", err=True)
+    _send_and_report(rt, settings, store, "update", posted.incident, posted.rows, wait, as_json, [note],
+                     reached_nobody=posted.reached_nobody)
+
+
+@main.command()
+@incident_id_argument
+@click.option("--message", default=None, help="What resolved it.")
+@click.option("--by", default=None, help=f"Who resolves it; {BY_DEFAULT}.")
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str | None, wait: float, as_json: bool,
+            local_config_dir: Path | None) -> None:
+    """Resolve an incident: every timer stops and everyone notified so far gets the resolution notice."""
+    from ..app.incidents import resolve as resolve_incident
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    by, found = _recorded_by("resolve", rt, settings, store, by)
+    incident, rows, done = resolve_incident(rt, store, incident_id, message, by, _now())
+    if not done:
+        store.close()
+        _emit(f"{incident_id} was resolved already: nobody was notified again", settings)
+        return
+    _send_and_report(rt, settings, store, "resolve", incident, rows, wait, as_json,
+                     [f"incident resolved by {by}{_how(found)}: escalation, follow-up steps and reminders stopped"])
+
+
+@main.command()
+@incident_id_argument
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def retry(ctx: click.Context, incident_id: str, wait: float, as_json: bool, local_config_dir: Path | None) -> None:
+    """Send again every delivery of an incident that finally failed and reached nobody (after fixing settings)."""
+    from ..app.incidents import retry_failed
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    incident, rows, moot = retry_failed(store, incident_id, _now())
+    left = [f"{_count(moot, 'failed page')} not sent again: the incident is resolved (only its resolution "
+            "notices are retried)"] if moot else []
+    if not rows:
+        store.close()
+        message = f"{incident_id}: no failed delivery left to retry" + (f"; {left[0]}" if left else "")
+        if as_json:
+            _emit_json({"schema": 1, "command": "retry", "incident": incident_id, "deliveries": [],
+                        "notes": [message]}, settings)
+        else:
+            _emit(message, settings)
+        return
+    _send_and_report(rt, settings, store, "retry", incident, rows, wait, as_json,
+                     [f"{_count(len(rows), 'failed delivery', 'failed deliveries')} sent again", *left])
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+@main.command()
+@incident_id_argument
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir: Path | None) -> None:
+    """An incident's timeline: deliveries, acks, updates, breaches, and what is due next."""
+    from ..app.incidents import status_document, status_text
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    doc = status_document(rt, store, incident_id, _now())
+    store.close()
+    if as_json:
+        _emit_json(doc, settings)
+    else:
+        _emit(status_text(doc, _table_output(settings)), settings)
+
+
+@main.command()
+@click.option("--open", "open_only", is_flag=True, help="Only incidents not resolved yet.")
+@json_option
+@handles_errors
+def incidents(open_only: bool, as_json: bool) -> None:
+    """List incidents, newest last."""
+    from ..app.incidents import incident_items
+    from ..store import open_store
+
+    settings = _settings()
+    store = open_store(settings.resolved_store_url())
+    items = incident_items(store, open_only=open_only)
+    store.close()
+    if as_json:
+        _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
+        return
+    if not items:
+        _emit("no incidents", settings)
+        return
+    from ..app.incidents import STATUS_COLOURS
+    from ..render.table import Column, render
+
+    columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
+               Column("STARTED", fixed=True), Column("SUMMARY"))
+    rows = [(i["id"], i["class"], i["status"], i["started"][:16], ("[DRILL] " if i["drill"] else "") + i["summary"])
+            for i in items]
+    _emit(render(columns, rows, _table_output(settings)), settings)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one tick and exit (cron, tests).")
+@click.option("--at", "at_time", default=None,
+              help="With --once: tick as if it were this ISO 8601 time (a test and drill hook: timers fire as due "
+                   "then; retries are due then too). Webhooks stored by `notify serve` are left to a worker on the "
+                   "real clock.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+              help="Seconds between ticks at most; a retry due sooner wakes the worker sooner.")
+@click.option("--report-fd", type=int, default=None, hidden=True)  # `notify serve`'s sender (cli_serve.serve_sender)
+@config_dir_option
+@click.pass_context
+@handles_errors
+def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float, report_fd: int | None,
+           local_config_dir: Path | None) -> None:
+    """Fire due escalations, follow-up steps and reminders, and send due deliveries and retries."""
+    from ..app.worker import Worker, stop_on_signals
+
+    if report_fd is not None:
+        from .serve import serve_sender
+
+        return serve_sender(ctx, local_config_dir, interval, report_fd)
+
+    if at_time and not once:
+        _fail("--at needs --once: a long-running worker follows the real clock")
+    if not once:
+        _refuse_made_up_time("worker (without --once)")
+    clock = _clock(at_time)
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    made_up = hasattr(clock, "describe") or at_time is not None
+    runner = Worker(rt, store, clock, handles_inbox=not made_up)  # a made-up time must not open real incidents
+    if once:
+        result = runner.tick()
+        runner.close()
+        store.close()
+        _emit(f"tick at {clock.now().isoformat()}: {result.fired} timer actions fired, "
+              f"{result.attempted} delivery attempts"
+              + ("; stored webhooks left to a worker on the real clock" if made_up else ""), settings)
+        return
+    from ..eventlog import configure
+
+    configure(settings.log_format, settings.secrets())
+    click.echo(f"notify worker {runner.id}: ticking every {interval:g}s at most; SIGTERM or Ctrl-C to stop", err=True)
+    runner.run(stop_on_signals(), interval)
+    store.close()
+    click.echo(f"notify worker {runner.id}: stopped, leases released", err=True)
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command()
+@handles_errors
+def upgrade() -> None:
+    """Apply pending schema migrations to the store (NOTIFY_STORE_URL)."""
+    from ..store import open_store
+
+    settings = _settings()
+    store = open_store(settings.resolved_store_url(), upgrade=True)
+    before, after = store.upgraded
+    store.close()
+    change = f"upgraded from schema {before} to {after}" if before != after else f"already at schema {after}"
+    _emit(f"store {settings.resolved_store_url()}: {change}", settings)

@@ -1,0 +1,205 @@
+"""Settings from the environment, `.env` and secret files: pydantic-settings reads them, nothing else does.
+
+Every ``NOTIFY_*`` variable is a field of :class:`Settings`; credentials are
+``SecretStr``, so printing the settings never shows a token. pydantic-settings'
+rules apply: keyword overrides win over the environment, which wins over `.env`,
+which wins over secret files (one file per variable, Docker/Kubernetes style, in
+``NOTIFY_SECRETS_DIR``, default ``/run/secrets/notify`` when it exists); names are
+matched case-insensitively; a field with aliases (``REQUESTS_CA_BUNDLE``,
+``XDG_STATE_HOME``) is read under them, without the prefix.
+
+A `.env` in the working directory is read only when it and the directory are the
+user's own and nobody else can write them (:func:`env_file_refusal` says why not).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Settings", "channel_variable", "env_file_refusal",
+           "load_settings", "setting_errors"]
+
+ENV_PREFIX = "NOTIFY_"
+ENV_FILE = ".env"
+
+# Which setting configures which built-in channel.
+CHANNEL_URL_FIELDS = {
+    "email": "email_url",
+    "slack": "slack_url",
+    "sms": "sms_url",
+    "phone": "phone_url",
+    "webhook": "webhook_url",
+    "apprise": "apprise_url",
+}
+
+
+def channel_variable(channel: str) -> str | None:
+    """The variable that configures a built-in channel (NOTIFY_EMAIL_URL); None for a plugin's channel."""
+    field = CHANNEL_URL_FIELDS.get(channel)
+    return f"{ENV_PREFIX}{field.upper()}" if field else None
+
+
+class Settings(BaseSettings):
+    """Every setting notify reads; see the README's configuration table. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, env_file_encoding="utf-8",
+                                      extra="ignore", populate_by_name=True, frozen=True)
+
+    config_dir: Path | None = None
+    state_dir: Path | None = None
+    store_url: SecretStr | None = None  # a PostgreSQL URL may hold a password
+
+    email_url: SecretStr | None = None
+    slack_url: SecretStr | None = None
+    sms_url: SecretStr | None = None
+    phone_url: SecretStr | None = None
+    webhook_url: SecretStr | None = None
+    apprise_url: SecretStr | None = None
+
+    # Inbound only, for `notify serve`: what callers must present (unlike the outbound NOTIFY_WEBHOOK_URL).
+    # Monitoring posts hooks with the webhook token or HMAC secret; operators ack, resolve and read with
+    # the API token; Prometheus scrapes /metrics with the metrics token (when set). Each may hold two
+    # comma-separated values, so a credential can be rotated without downtime (server/auth.py).
+    webhook_token: SecretStr | None = None
+    webhook_hmac_secret: SecretStr | None = None
+    api_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None
+
+    concurrency: int = Field(100, ge=1, le=1024)  # 200 pages at 200 ms each: 0.4 s, not 1.4 s
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(10.0, gt=0)
+    # NOTIFY_SEND_DEADLINE: one attempt's total seconds (connect, send and read), however slowly a provider
+    # drips its answer; past it the connection is closed (channels/_deadline.py).
+    send_deadline: float = Field(20.0, gt=0)
+    retry_attempts: int = Field(4, ge=1, le=20)
+    retry_max_wait: float = Field(60.0, gt=0)
+    # NOTIFY_STORE_TIMEOUT: seconds `notify serve` waits on the store for a request before answering 503
+    # (a hung database must not hold every webhook for the driver's 10 s connect timeout, 8 at a time).
+    store_timeout: float = Field(2.0, gt=0, le=60)
+
+    # NOTIFY_LOG_FORMAT: the lines `notify serve` and `notify worker` log per event (dispatcher.eventlog).
+    log_format: Literal["text", "json"] = "text"
+
+    # NOTIFY_USER: who runs `notify ack/update/resolve` without --by (a person id, login or email of
+    # contacts.toml); else the login name.
+    user: str | None = None
+
+    # NOTIFY_NOW: where this command's clock starts (tests, rehearsals); parsed and announced by the CLI.
+    now: str | None = None
+
+    proxy: str | None = None  # NOTIFY_PROXY: the proxy for https URLs, over HTTPS_PROXY; NO_PROXY still applies
+
+    ca_bundle: Path | None = Field(None, validation_alias=AliasChoices("NOTIFY_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+                                                                       "SSL_CERT_FILE"))
+    xdg_state_home: Path | None = Field(None, validation_alias=AliasChoices("XDG_STATE_HOME"))
+    # NO_COLOR (no-color.org): any non-empty value keeps tables uncoloured
+    no_color: str | None = Field(None, validation_alias=AliasChoices("NO_COLOR"))
+
+    # A sandbox drill's stand-in for every provider: every URL goes through it, whatever NO_PROXY says. A
+    # private attribute, which no source reads: only load_settings(sandbox_proxy=...) sets it, so only a
+    # sandbox drill does, and a drill never reaches a real provider.
+    _sandbox_proxy: str | None = PrivateAttr(None)
+
+    @property
+    def sandbox_proxy(self) -> str | None:
+        return self._sandbox_proxy
+
+    def channel_url(self, channel: str) -> str | None:
+        """The secret URL configuring a built-in channel, or None."""
+        field = CHANNEL_URL_FIELDS.get(channel)
+        value = getattr(self, field) if field else None
+        return value.get_secret_value() if value else None
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, so output can be scrubbed of them as a last line of defence."""
+        values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
+        for secret in (self.webhook_token, self.webhook_hmac_secret, self.api_token, self.metrics_token):
+            if secret:  # each value of a rotation pair is scrubbed on its own, as is the pair
+                values += [secret.get_secret_value(), *secret.get_secret_value().split(",")]
+        if self.store_url:  # a driver's message may quote the store URL whole
+            from ..store.urls import store_passwords
+
+            values += store_passwords(self.store_url.get_secret_value())
+        return tuple(v for v in values if v and v.strip())
+
+    def acting_user(self) -> tuple[str, str] | None:
+        """Who runs this command, and where that came from: NOTIFY_USER, else the login name; None if neither."""
+        if self.user and self.user.strip():
+            return self.user.strip(), "NOTIFY_USER"
+        import getpass
+
+        try:
+            return getpass.getuser(), "your login name"
+        except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (a bare container)
+            return None
+
+    def named_env(self, name: str) -> str | None:
+        """A variable a config file names (e.g. a Slack channel's own webhook)."""
+        if name in os.environ:
+            return os.environ[name]
+        if not os.path.isfile(ENV_FILE) or env_file_refusal():
+            return None
+        from dotenv import dotenv_values
+
+        return dotenv_values(ENV_FILE).get(name)
+
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir:
+            return self.state_dir
+        base = self.xdg_state_home or Path.home() / ".local" / "state"
+        return base / "notify"
+
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url.get_secret_value()
+        return f"sqlite:///{self.resolved_state_dir() / 'notify.db'}"
+
+
+def env_file_refusal() -> str | None:
+    """Why `.env` in the working directory is ignored (someone else could have written it); None when it is
+    read or absent."""
+    from .ownership import untrusted
+
+    env = Path(ENV_FILE).absolute()
+    if not (env.is_file() or env.is_fifo()):
+        return None
+    found = untrusted(env.parent, env)
+    if found is None:
+        return None
+    path, why = found
+    return f"ignoring {env}: {'it' if path == env else path} {why}; its settings are not read"
+
+
+def _secrets_dir() -> str | None:
+    path = os.environ.get("NOTIFY_SECRETS_DIR") or "/run/secrets/notify"
+    return path if os.path.isdir(path) else None
+
+
+def load_settings(*, sandbox_proxy: str | None = None, **overrides: Any) -> Settings:
+    """Read settings now (keyword overrides win over the environment, which wins over `.env`, which wins over
+    secret files). `sandbox_proxy` is no setting: only code sets it (a sandbox drill)."""
+    env_file = None if env_file_refusal() else ENV_FILE
+    settings = Settings(_env_file=env_file, _secrets_dir=_secrets_dir(), **overrides)
+    settings._sandbox_proxy = sandbox_proxy
+    return settings
+
+
+def setting_errors(exc: ValidationError) -> list[tuple[str, str, str]]:
+    """(field name, the variable to name, what is wrong with it) per error in the settings. A credential's
+    value is never quoted back."""
+    by_alias = {alias: name for name, info in Settings.model_fields.items() if info.validation_alias
+                for alias in info.validation_alias.choices}  # type: ignore[union-attr]
+    found = []
+    for err in exc.errors():
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        name = by_alias.get(key, key)
+        variable = key if key in by_alias else f"{ENV_PREFIX}{name.upper()}"
+        info = Settings.model_fields.get(name)
+        secret = info is None or "Secret" in str(info.annotation) or "url" in name
+        found.append((name, variable, err["msg"] if secret else f"{err['msg']} (got {err.get('input')!r})"))
+    return found

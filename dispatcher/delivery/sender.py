@@ -1,0 +1,259 @@
+"""Fan-out with retries and fallback over the outbox: lease, attempt, record, reschedule.
+
+Deliveries are leased from the store before they are sent, so two processes
+never send the same row; leases are renewed while the sends run, so a slow send
+is never taken over as if its sender had died. Each attempt is recorded with
+its outcome before the next one starts. A transient failure (5xx, 429, timeout, connection) is due
+again after an exponential backoff with jitter, or the provider's Retry-After when longer;
+a permanent one stops at once. The schedule is tenacity's (:class:`RetryPolicy`), asked with
+the attempt number the outbox persists, so a restarted worker resumes it where it was. After the last attempt, the recipient's next
+channel is planned as a fallback that says whom it stands in for.
+
+Two ways to drive it: :meth:`Sender.send_now` (a CLI command: every row at
+once, retries slept on the injected clock until a deadline, the rest left to
+the worker) and :meth:`Sender.attempt_due` (the worker: one attempt per row
+per tick, retries rescheduled in the store, no sleeping).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Callable, Iterable
+
+from tenacity import (
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from ..api import (
+    Address,
+    DeliveryResult,
+    Notice,
+    Outcome,
+    Reason,
+    mask_secrets,
+    mask_target,
+)
+from ..clock import Clock
+from ..config.directory import carries_credential
+from ..eventlog import emit
+from ..store import AttemptRow, DeliveryRow, Store
+from .lease_keeper import LeaseKeeper
+from .registry import Registry, carries_own_url, refuse
+from .retries import next_wait, wait_retry_after
+
+__all__ = ["Composer", "RetryPolicy", "Sender"]
+
+log = logging.getLogger("notify.delivery")
+
+# Renders the notice for a stored delivery: (notice, warning when a template failed).
+Composer = Callable[[DeliveryRow], tuple[Notice, str | None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A delivery's retries, as tenacity: transient outcomes only, `attempts` in all, exponential backoff
+    with up to `initial_wait` of jitter, or longer when the provider's Retry-After asks; never over `max_wait`."""
+
+    attempts: int = 4
+    initial_wait: float = 1.0
+    max_wait: float = 60.0
+
+    @cached_property
+    def retrying(self) -> Retrying:
+        """The schedule; its sleep is never called: the outbox keeps the due time, the caller its clock."""
+        backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait, jitter=self.initial_wait)
+        return Retrying(retry=retry_if_result(_transient), stop=stop_after_attempt(self.attempts),
+                        wait=wait_retry_after(backoff, self.max_wait))
+
+    def delay(self, attempt_no: int, result: DeliveryResult) -> float | None:
+        """Seconds before the attempt after `attempt_no` (the number the outbox persisted); None: it was the last."""
+        return next_wait(self.retrying, attempt_no, result=result)
+
+
+def _transient(result: DeliveryResult) -> bool:
+    return result.outcome is Outcome.FAILED_TRANSIENT
+
+
+@dataclass
+class Sender:
+    store: Store
+    registry: Registry
+    clock: Clock
+    compose: Composer
+    owner: str
+    retry: RetryPolicy = RetryPolicy()
+    concurrency: int = 32
+    lease: timedelta = timedelta(minutes=2)
+    renew_every: float | None = None  # real seconds between lease renewals while sends run (None: a third of a lease)
+    secrets: tuple[str, ...] = ()
+    klass_of: Callable[[str], str] = lambda incident_id: ""
+    on_attempt: Callable[[str, str, int, float], None] | None = None  # (channel, outcome, attempt, ms): metrics
+
+    # -- the two drivers -------------------------------------------------------------
+
+    def send_now(self, rows: Iterable[DeliveryRow], deadline: datetime | None = None) -> None:
+        """Lease these rows and drive each to its end, sleeping between retries until the deadline."""
+        ids = [r.id for r in rows if r.status == "pending"]
+        claimed = self._claim(ids=ids, limit=len(ids)) if ids else []  # all of them: the store's default is 100
+        self._fan_out(claimed, lambda row, notice: self._until_done(row, deadline, notice))
+
+    def attempt_due(self, limit: int = 256) -> int:
+        """One attempt for every due row (the worker's tick); returns how many were attempted."""
+        claimed = self._claim(limit=limit)
+        self._fan_out(claimed, self._one_round)
+        return len(claimed)
+
+    def _claim(self, at: datetime | None = None, **which) -> list[DeliveryRow]:
+        at = at or self.clock.now()
+        return self.store.claim(self.owner, at.isoformat(), (at + self.lease).isoformat(), **which)
+
+    def _fan_out(self, rows: list[DeliveryRow], work: Callable[[DeliveryRow, Notice], None]) -> None:
+        """Run every row concurrently; one slow or failing provider never holds up the others.
+
+        Notices are rendered here, one after the other, and each row's sending starts as soon as its
+        own notice is ready. Rendering is CPU work under the GIL: rendered in the senders, all at once,
+        every notice finished late and the first send waited for all of them.
+        """
+        if not rows:
+            return
+        workers = min(self.concurrency, len(rows))
+        with self._keeping_leases(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify-send") as pool:
+            futures = []
+            for row in rows:
+                try:
+                    notice = self._notice(row)
+                except Exception as exc:  # noqa: BLE001 - raised by its own future, after the others went out
+                    futures.append(pool.submit(_reraise, exc))
+                    continue
+                futures.append(pool.submit(work, row, notice))
+                time.sleep(0)  # let that sender start its I/O before the next render takes the GIL
+            for future in futures:
+                future.result()
+
+    def _keeping_leases(self) -> LeaseKeeper:
+        """Renew this owner's leases while its sends run: a slow send is not a dead sender."""
+        every = self.renew_every if self.renew_every is not None else self.lease.total_seconds() / 3
+        return LeaseKeeper(lambda: self.store.renew(self.owner, (self.clock.now() + self.lease).isoformat()), every)
+
+    # -- one delivery -------------------------------------------------------------------
+
+    def _until_done(self, row: DeliveryRow, deadline: datetime | None, notice: Notice | None = None) -> None:
+        """Retry on the clock until final; a retry due after the deadline is left to the worker."""
+        notice = notice or self._notice(row)
+        attempt_no = row.attempts
+        while True:
+            attempt_no += 1
+            result, wait = self._attempt(row, notice, attempt_no)
+            if wait is None:
+                break
+            due = self.clock.now() + timedelta(seconds=wait)
+            if deadline is not None and due > deadline:
+                return
+            if not self._claim(at=due, ids=[row.id]):  # another process took it over: it is theirs now
+                return
+            self.clock.sleep(wait)
+        if result.outcome is not Outcome.DELIVERED:
+            self._fall_back(row, lambda r: self._until_done(r, deadline))
+
+    def _one_round(self, row: DeliveryRow, notice: Notice | None = None) -> None:
+        """The worker's single attempt; a retry stays in the store, due at its time."""
+        result, wait = self._attempt(row, notice or self._notice(row), row.attempts + 1)
+        if wait is None and result.outcome is not Outcome.DELIVERED:
+            self._fall_back(row, self._one_round)
+
+    def _notice(self, row: DeliveryRow) -> Notice:
+        notice, warning = self.compose(row)
+        if warning:
+            self.store.set_warning(row.id, warning)
+        return notice
+
+    def _attempt(self, row: DeliveryRow, notice: Notice, attempt_no: int) -> tuple[DeliveryResult, float | None]:
+        """Make and record one attempt; return the wait before the next one (None: this was the last)."""
+        started = self.clock.monotonic()
+        result = self._call_channel(row, notice)
+        latency_ms = (self.clock.monotonic() - started) * 1000
+        wait = self.retry.delay(attempt_no, result)
+        final = wait is None
+        due = None if wait is None else (self.clock.now() + timedelta(seconds=wait)).isoformat()
+        self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
+                                  final_status=result.outcome.value if final else None, next_attempt_at=due)
+        if self.on_attempt is not None:
+            self.on_attempt(row.channel, result.outcome.value, attempt_no, latency_ms)
+        if result.outcome is not Outcome.DELIVERED:
+            self._log_failure(row, result, attempt_no, wait)
+        return result, wait
+
+    def _log_failure(self, row: DeliveryRow, result: DeliveryResult, attempt_no: int, wait: float | None) -> None:
+        """One line per attempt that did not deliver: a warning while it is retried, an error when final."""
+        emit("delivery.failed", row.incident_id, level=logging.ERROR if wait is None else logging.WARNING,
+             step=row.step, kind=row.kind, person=row.person, channel=row.channel, target=row.masked_target,
+             attempt=attempt_no, outcome=result.outcome.value, reason=result.reason.value, status=result.status,
+             retry_in=None if wait is None else round(wait, 1), final=wait is None,
+             detail=mask_secrets(result.detail or "", self.secrets) or None)
+
+    def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:
+        channel = self.registry.get(row.channel)
+        if channel is None:
+            return DeliveryResult.permanent(Reason.UNSUPPORTED, f"no channel {row.channel!r} is installed")
+        target = self._real_target(row)
+        if target is None:
+            return DeliveryResult.permanent(Reason.BAD_ADDRESS, f"{row.person} has no {row.channel} URL in the "
+                                            "directory any more (the store keeps only a masked copy)")
+        address = Address(row.person, row.display, row.role, row.channel, target)
+        if not channel.configured() and not carries_own_url(channel.capabilities, address):
+            return DeliveryResult.permanent(Reason.NOT_CONFIGURED, f"channel {row.channel!r} has no settings")
+        refusal = refuse(channel.capabilities, notice, address)
+        if refusal is not None:
+            return refusal
+        try:
+            return channel.send(notice, address)
+        except Exception as exc:  # a plugin bug must not stop the other deliveries; it is logged and recorded
+            log.error("channel %s raised %s", row.channel, type(exc).__name__)
+            return DeliveryResult.transient(Reason.UNKNOWN, f"channel {row.channel} raised {type(exc).__name__}")
+
+    def _real_target(self, row: DeliveryRow) -> str | None:
+        """The row's target; a personal URL is stored masked, so the real one comes from the directory now."""
+        directory = self.registry.directory
+        if directory is None:
+            return None if carries_credential(row.target) else row.target
+        return directory.delivery_target(row.person, row.channel, row.target)
+
+    def _attempt_row(self, row: DeliveryRow, result: DeliveryResult, attempt_no: int, latency_ms: float) -> AttemptRow:
+        detail = mask_secrets(result.detail or "", self.secrets)
+        delivered_to = mask_secrets(result.delivered_to, self.secrets) if result.delivered_to else None
+        return AttemptRow(at=self.clock.now().isoformat(), incident_id=row.incident_id,
+                          klass=self.klass_of(row.incident_id), step=row.step, person=row.person, role=row.role,
+                          channel=row.channel, masked_target=row.masked_target, attempt=attempt_no,
+                          outcome=result.outcome.value, reason=result.reason.value, detail=detail,
+                          latency_ms=latency_ms, fallback_of=row.fallback_of, delivered_to=delivered_to,
+                          kind=row.kind, possible_duplicate=row.possible_duplicate)
+
+    def _fall_back(self, failed: DeliveryRow, drive: Callable[[DeliveryRow], None]) -> None:
+        """Plan the recipient's next channel that is not planned yet, and drive it."""
+        from ..domain.plan import template_for
+
+        remaining = list(failed.fallbacks)
+        while remaining:
+            channel, target = remaining.pop(0)
+            planned = {"key": f"{failed.key.rsplit(':', 1)[0]}:{channel}", "step": failed.step,
+                       "person": failed.person, "display": failed.display, "role": failed.role, "channel": channel,
+                       "target": target, "masked_target": mask_target(target),
+                       "template": template_for(channel, failed.kind), "fallbacks": remaining}
+            new_id = self.store.add_fallback(failed, planned, self.clock.now().isoformat())
+            if new_id is None:  # that channel was planned already: never page twice
+                continue
+            for row in self._claim(ids=[new_id]):
+                drive(row)
+            return
+
+
+def _reraise(exc: BaseException) -> None:
+    raise exc

@@ -1,0 +1,13 @@
+"""Domain: what an incident is and what is due for it, as pure functions over plain data.
+
+Owns the incident and the validation of its fields (:mod:`.incident`,
+:mod:`.fields`), planning who gets what (:mod:`.plan`, with the delivery keys;
+:mod:`.entries`, one line of a step's audience), the timers that say which
+steps, escalations and reminders are due (:mod:`.timers`), durations as people
+write and read them (:mod:`.durations`), and triage (:mod:`.triage`, over
+:mod:`.phrases` and :mod:`.matchers`). Standard library only, no I/O: no
+store, no sender, no templates. The loaded directory, policy and routing rules
+are read by attribute and imported for type checking only; the one project
+import at run time is the plugin contract's Address, which a planned delivery
+carries (pyproject.toml, import-linter).
+"""

@@ -1,0 +1,34 @@
+"""One line of a step's `notify` list, as planning reads it: an audience, maybe one channel, maybe one template.
+
+policy.toml's entries are validated pydantic models (config.policy.Notify);
+the entries domain/ makes up itself (the on-call primary for a weak triage
+match, an escalation stage on each escalation channel, the commander for an
+overdue update) are plain :class:`Entry` values built from audiences the policy
+already validated. Planning reads both through :class:`AudienceEntry`, so
+domain/ needs nothing from config/ at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["AudienceEntry", "Entry"]
+
+
+class AudienceEntry(Protocol):
+    @property
+    def to(self) -> str: ...  # an audience: list:ID, rotation:SLOT, person:ID, commander...
+
+    @property
+    def channel(self) -> str | None: ...  # None: each person's preferred channel, with fallbacks
+
+    @property
+    def template(self) -> str | None: ...  # None: the channel's own template family
+
+
+@dataclass(frozen=True)
+class Entry:
+    to: str
+    channel: str | None = None
+    template: str | None = None

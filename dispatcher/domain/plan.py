@@ -1,0 +1,205 @@
+"""Who gets what: a policy step's audiences resolved to addresses, as pure data.
+
+Given the directory, an incident and a step, :func:`plan_step` returns one
+:class:`Planned` delivery per (recipient, channel), with the recipient's
+fallback addresses, or a reason it is skipped. No I/O happens here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ..api import Address
+from .entries import AudienceEntry, Entry
+from .incident import Incident, commander_of
+
+if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
+    from ..config.directory import Directory
+    from ..config.policy import IncidentClass
+
+__all__ = ["Planned", "idempotency_key", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
+
+# Drills never reach people outside the company (the seed's external contacts, the customer).
+_OUTSIDE = ("customer", "external")
+
+
+@dataclass(frozen=True)
+class Planned:
+    step: int
+    address: Address
+    template: str  # template name: email|customer|slack|sms|voice
+    fallbacks: tuple[Address, ...] = ()
+    skip: str | None = None  # why nothing will be sent to this recipient
+
+    def key(self, incident_id: str) -> str:
+        return idempotency_key(incident_id, self.step, self.address.person, self.address.channel)
+
+
+def idempotency_key(incident_id: str, step: int, person: str, channel: str) -> str:
+    return f"{incident_id}:{step}:{person}:{channel}"
+
+
+REVIEW_AUDIENCE = (Entry(to="rotation:primary"),)
+
+
+def step_entries(incident: Incident, klass: IncidentClass, step_index: int) -> tuple[AudienceEntry, ...]:
+    """The audiences of a step: a needs-review triage pages only the on-call primary at step 0."""
+    if step_index == 0 and incident.needs_review:
+        return REVIEW_AUDIENCE
+    extra = tuple(Entry(to=a) for a in incident.also) if step_index == 0 else ()
+    return tuple(klass.steps[step_index].notify) + extra
+
+
+def plan_step(incident: Incident, klass: IncidentClass, step_index: int, directory: Directory) -> list[Planned]:
+    """Every delivery of one step, deduplicated by (recipient, channel)."""
+    planned: dict[tuple[str, str], Planned] = {}
+    for entry in step_entries(incident, klass, step_index):
+        for item in plan_audience(entry, incident, klass, step_index, directory):
+            planned.setdefault((item.address.person, item.address.channel), item)
+    return _drop_planned_fallbacks(planned)
+
+
+def _drop_planned_fallbacks(planned: dict[tuple[str, str], Planned]) -> list[Planned]:
+    """A fallback the step sends anyway (phone falling back to an SMS already planned) adds nothing."""
+    return [replace(p, fallbacks=tuple(f for f in p.fallbacks if (f.person, f.channel) not in planned))
+            for p in planned.values()]
+
+
+def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass, step: int,
+                  directory: Directory) -> list[Planned]:
+    """One notify entry of a step resolved to planned deliveries."""
+    kind, _, ident = entry.to.partition(":")
+    if incident.drill and kind in _OUTSIDE:
+        return [_skipped(entry, step, "drills never contact customers or external contacts")]
+    planned = _RESOLVERS[kind](entry, ident, incident, klass, step, directory)
+    if incident.allow is not None:  # a live drill: everyone not named by --allow is left out
+        planned = [p if p.skip or {p.address.person, p.address.role} & set(incident.allow)
+                   else replace(p, skip="not in the drill's --allow list", fallbacks=()) for p in planned]
+    return planned
+
+
+def template_for(channel: str, kind: str = "step") -> str:
+    """The template a channel renders: its family for a step, `<kind>-<family>` for a lifecycle notice."""
+    family = {"phone": "voice", "sms": "sms", "slack": "slack"}.get(channel, "email")
+    return family if kind in ("step", "test") else f"{kind}-{family}"
+
+
+def _template(entry: AudienceEntry, channel: str) -> str:
+    return entry.template or template_for(channel)
+
+
+def _skipped(entry: AudienceEntry, step: int, reason: str, display: str = "") -> Planned:
+    channel = entry.channel or "email"
+    address = Address(entry.to, display or entry.to, entry.to, channel, "")
+    return Planned(step, address, _template(entry, channel), skip=reason)
+
+
+def _for_person(entry: AudienceEntry, pid: str, step: int, d: Directory, *, phone: str | None = None) -> Planned:
+    """A person on the entry's channel (or their preferred one), with their fallbacks."""
+    person = d.people[pid]
+    order = [entry.channel] if entry.channel else []
+    order += [c for c in person.channels if c not in order]
+
+    def address(channel: str) -> Address | None:
+        target = phone if phone and channel in ("phone", "sms") else person.target(channel)
+        return Address(pid, person.name, entry.to, channel, target) if target else None
+
+    addresses = [a for a in map(address, order) if a]
+    if not addresses:
+        return _skipped(entry, step, f"{person.name} has no address for {entry.channel}", person.name)
+    first, rest = addresses[0], tuple(addresses[1:])
+    return Planned(step, first, _template(entry, first.channel), rest)
+
+
+def _list(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    dlist = d.lists[ident]
+    if dlist.email:
+        address = Address(f"list:{ident}", dlist.title or ident, entry.to, "email", dlist.email)
+        return [Planned(step, address, _template(entry, "email"))]
+    return [_for_person(entry, member, step, d) for member in dlist.members]
+
+
+def _slack(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    channel = d.slack[ident]
+    address = Address(f"slack:{ident}", channel.channel, entry.to, "slack", channel.channel)
+    return [Planned(step, address, _template(entry, "slack"))]
+
+
+def _rotation(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    slot = d.rotation.slots[ident]
+    return [_for_person(entry, d.on_duty(ident, incident.opened_at), step, d, phone=slot.phone)]
+
+
+def _role(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    return [_for_person(entry, pid, step, d) for pid in d.holders(ident)]
+
+
+def _person(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    return [_for_person(entry, ident, step, d)]
+
+
+def _external(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    contact = d.external[ident]
+    channel = entry.channel or ("phone" if contact.phone else "email")
+    target = contact.email if channel == "email" else contact.phone
+    address = Address(f"external:{ident}", contact.name, entry.to, channel, target or "")
+    return [Planned(step, address, _template(entry, channel))]
+
+
+def _customer(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    contact = incident.fields.get("reported_by")
+    if not contact or "@" not in str(contact):
+        return [_skipped(entry, step, "no customer email (give --reported-by or a known --customer)")]
+    if incident.reporter_unverified:
+        return [_skipped(entry, step, f"reporter {contact} came from a webhook and is in no customer account's "
+                                      "domains nor [reporters] allow of contacts.toml: recorded, not mailed")]
+    display = incident.fields.get("customer") or contact
+    address = Address("customer", str(display), entry.to, entry.channel or "email", str(contact))
+    return [Planned(step, address, _template(entry, address.channel))]
+
+
+def _success_manager(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    account = d.customers.get(incident.account or "")
+    if account is None or not account.success_manager:
+        return [_skipped(entry, step, "no dedicated success manager (customer unknown or has none)")]
+    return [_for_person(entry, account.success_manager, step, d)]
+
+
+def _success_managers(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    managers = dict.fromkeys(a.success_manager for a in d.customers.values()
+                             if a.plan == ident and a.success_manager)
+    return [_for_person(entry, pid, step, d) for pid in managers]
+
+
+def _commander(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    commander = commander_of(incident, klass, d)
+    if commander.person is None:
+        return [_skipped(entry, step, f"commander {commander.name!r} is not in the directory")]
+    return [_for_person(entry, commander.person, step, d)]
+
+
+_RESOLVERS = {
+    "list": _list, "slack": _slack, "rotation": _rotation, "role": _role, "person": _person,
+    "external": _external, "customer": _customer, "success-manager": _success_manager,
+    "success-managers": _success_managers, "commander": _commander,
+}
+
+
+
+def plan_escalation(incident: Incident, klass: IncidentClass, stage: int, directory: Directory) -> list[Planned]:
+    """The deliveries of one escalation stage, on the class's escalation channels.
+
+    Stages are numbered after the steps (step index = len(steps) + stage) so their
+    idempotency keys never collide with a step's.
+    """
+    audience = klass.escalation[stage]
+    kind = audience.partition(":")[0]
+    channels = [None] if kind in ("list", "slack") else klass.escalation_channels
+    step = len(klass.steps) + stage
+    planned: dict[tuple[str, str], Planned] = {}
+    for channel in channels:
+        entry = Entry(to=audience, channel=channel)
+        for item in plan_audience(entry, incident, klass, step, directory):
+            planned.setdefault((item.address.person, item.address.channel), item)
+    return _drop_planned_fallbacks(planned)
