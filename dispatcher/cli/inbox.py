@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import click
 
-from ..render.table import Column, render
 from .common import (
     _emit,
     _emit_json,
@@ -23,10 +22,18 @@ from .common import (
     main,
 )
 
-_COLUMNS = (Column("ID", align="right", fixed=True), Column("SOURCE"),
-            Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
-            Column("TRIES", align="right", fixed=True), Column("RECEIVED", fixed=True), Column("GROUP"),
-            Column("ERROR"))
+
+
+def _table(rows: list[dict], settings) -> str:
+    """The stored webhooks as a table (imported here: `notify --help` need not load the table renderer)."""
+    from ..render.table import Column, render
+
+    columns = (Column("ID", align="right", fixed=True), Column("SOURCE"),
+               Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
+               Column("TRIES", align="right", fixed=True), Column("RECEIVED", fixed=True), Column("GROUP"),
+               Column("ERROR"))
+    return render(columns, [(r["id"], r["source"], r["state"], r["attempts"], r["received"][:19], r["dedup_key"],
+                             r["error"] or "") for r in rows], _table_output(settings))
 
 
 @main.command()
@@ -56,8 +63,7 @@ def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: boo
     else:
         notes = ([f"{retried} to be tried again now"] if retry_ids else []) + \
                 ([f"{discarded} discarded"] if discard_ids else [])
-        table = [render(_COLUMNS, [(r["id"], r["source"], r["state"], r["attempts"], r["received"][:19], r["dedup_key"],
-                                    r["error"] or "") for r in rows], _table_output(settings))] if rows else []
+        table = [_table(rows, settings)] if rows else []
         _emit("\n".join(notes + (table or ["no stored webhooks waiting"])), settings)
     if missing:
         _fail(f"{missing} of the ids given are not in the inbox (handled already, or never stored)")
