@@ -19,7 +19,10 @@ from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_audience, template_for
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
-from ..errors import IncidentClosed, IncidentNotFound  # IncidentNotFound re-exported: its old home
+from ..errors import (  # IncidentNotFound re-exported: its old home
+    IncidentClosed,
+    IncidentNotFound,
+)
 from ..render.table import PLAIN, Column, Output, render
 from ..store import DeliveryRow, IncidentRow, Store
 from .engine import (

@@ -42,14 +42,21 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
-from ..errors import AlreadyHandled, ConfigError, NotifyError, PayloadError, StoreError, StoreRejected
+from ..errors import (
+    AlreadyHandled,
+    ConfigError,
+    NotifyError,
+    PayloadError,
+    StoreError,
+    StoreRejected,
+)
 from ..hooks.model import load_object
 from ..hooks.parsing import parse
 from .auth import Admission, Authenticator, Refusal, RequestHead
 from .metrics import Metrics
 from .progress import Progress
 
-__all__ = ["App", "MAX_BODY", "answer"]
+__all__ = ["MAX_BODY", "App", "answer"]
 
 log = logging.getLogger("notify.server")
 MAX_BODY = 1024 * 1024

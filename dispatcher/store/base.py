@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
-from ..errors import AlreadyHandled, StoreBehind, StoreError, StoreRejected  # re-exported: the store's errors
+from ..errors import (  # re-exported: the store's errors
+    AlreadyHandled,
+    StoreBehind,
+    StoreError,
+    StoreRejected,
+)
 
 __all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
            "IncidentStore", "Outbox", "ReplayRecord", "Store", "StoreBehind", "StoreError", "StoreLifecycle",
