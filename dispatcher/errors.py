@@ -18,6 +18,10 @@ Each class says what went wrong, and carries the HTTP status the server answers
 
     AlreadyHandled                  not an error: a signed request was handled before (its first answer is replayed)
 
+Outside the tree, on purpose: server/app.py's HTTPError (and its StoreTimeout) and
+server/auth.py's Refusal are HTTP answers already, status included; ClientGone
+says the connection closed. They never leave the server.
+
 Every rejection exits 2 ("rejected before anything was sent", `notify --help`):
 the exit statuses 1 and 3 are reports of deliveries, not errors. The classes
 are defined here, importable from every layer (a "basic", with api, clock and
