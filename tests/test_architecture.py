@@ -1,6 +1,6 @@
 """The layering rules of dispatcher/ hold: import-linter's contracts in pyproject.toml pass.
 
-domain/ imports nothing of the project, channels/ import only dispatcher.api,
+domain/ imports nothing of the project but the error types, channels/ import only dispatcher.api,
 the core never imports a channel, cli/ and server/ stay above app/, and no
 package's modules import each other in a circle.
 """

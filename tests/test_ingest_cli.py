@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -107,3 +108,18 @@ def test_a_generic_alert_is_named_by_its_summary_in_the_timeline(providers) -> N
     incident = json.loads(result.stdout)["ingest"]["incident"]
     status = json.loads(CliRunner().invoke(main, ["status", incident, "--json"]).stdout)
     assert [e["detail"] for e in status["timeline"] if e["kind"] == "alert"] == ["API down in eu-west"]
+
+
+# As the CLI refuses `notify security --started 2099-...` (test_operator_mistakes.py) and the API answers 422
+# (test_server.py): validated once, in domain/incident.py, naming the field; nothing is stored.
+@pytest.mark.parametrize(("body", "message"), [
+    ({"class": "security", "summary": "x", "started": "2099-01-01T00:00:00Z"},
+     "ingest: started: 2099-01-01T00:00:00+00:00 is in the future; nothing was stored"),
+    ({"class": "outage", "summary": "x", "incident": "SEC-2026-001"},
+     "ingest: incident: 'SEC-2026-001' does not start with this class's prefix OUT-; nothing was stored"),
+])
+def test_ingest_refuses_invalid_incident_input_as_the_cli_does(providers, body: dict, message: str) -> None:
+    result = run("ingest", "--format", "generic", "-", "--json", input=json.dumps(body).encode())
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert json.loads(result.stdout)["status"] == "rejected"
+    assert run("incidents").stdout.strip() == "no incidents"

@@ -173,3 +173,17 @@ def test_retry_after_resolve_pages_nobody_about_an_incident_that_is_over(monkeyp
     assert retried.exit_code == 0 and smtp.messages == []
     assert "no failed delivery left to retry" in retried.stdout
     assert "failed pages not sent again: the incident is resolved" in retried.stdout
+
+
+# The same input is refused the same way by the CLI, `notify ingest` and the API (test_ingest_cli.py,
+# test_server.py): validated once, in domain/incident.py, the message naming the field (here as its option).
+@pytest.mark.parametrize(("args", "message"), [
+    (["--started", "2099-01-01T00:00:00Z"], "--started: 2099-01-01T00:00:00+00:00 is in the future; nothing was sent"),
+    (["--started", "soon"], "--started: 'soon' is not an ISO 8601 time"),
+    (["--incident", "OUT-2026-001"], "--incident: 'OUT-2026-001' does not start with this class's prefix SEC-"),
+])
+def test_the_cli_refuses_invalid_incident_input_naming_the_option(args: list[str], message: str) -> None:
+    for dry_run in (["--dry-run"], []):  # a dry run is refused as a real send is, before the store is opened
+        result = run("security", "--summary", "x", *args, *dry_run)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert run("incidents").stdout.strip() == "no incidents"

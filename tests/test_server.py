@@ -386,3 +386,29 @@ def test_a_body_not_in_utf8_is_refused_before_anything_is_stored(server: Server,
     answer = server.post("/hooks/alertmanager", json.dumps(alertmanager()).encode(encoding))
     assert answer.status_code == 400 and answer.json()["field"] == "body" and "UTF-8" in answer.json()["error"]
     assert server.store.inbox_counts() == (0, 0, 0)
+
+
+# As the CLI and `notify ingest` refuse them (test_operator_mistakes.py, test_ingest_cli.py): validated once,
+# in domain/incident.py; the answer is 422 naming the field, and nothing is stored.
+@pytest.mark.parametrize(("body", "field", "error"), [
+    ({"class": "security", "summary": "x", "started": "2099-01-01T00:00:00Z"}, "started",
+     "started: 2099-01-01T00:00:00+00:00 is in the future"),
+    ({"class": "outage", "summary": "x", "incident": "SEC-2026-001"}, "incident",
+     "incident: 'SEC-2026-001' does not start with this class's prefix OUT-"),
+])
+def test_the_api_refuses_invalid_incident_input_as_the_cli_does(server: Server, body: dict, field: str,
+                                                                 error: str) -> None:
+    answer = server.post("/hooks/generic", body)
+    assert answer.status_code == 422 and answer.json() == {"error": error, "field": field}
+    assert server.store.incidents() == []
+
+
+def test_an_alertmanager_start_ahead_of_our_clock_pages_now(server: Server, stage: Stage) -> None:
+    payload = alertmanager()
+    ahead = (stage.clock.now() + timedelta(hours=1)).isoformat()
+    for alert in payload["alerts"]:
+        alert["startsAt"] = ahead  # that host's clock, not a typo: a page must not wait for clocks to agree
+    assert server.post("/hooks/alertmanager", payload).status_code == 202
+    server.worker.tick()
+    [incident] = server.store.incidents()
+    assert incident.started == stage.clock.now().isoformat()

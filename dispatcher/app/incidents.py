@@ -15,11 +15,14 @@ from typing import Any
 from ..api import Address
 from ..config.directory import Directory
 from ..config.policy import IncidentClass, Notify
-from ..config.problems import ConfigError, error
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_audience, template_for
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
+from ..errors import (  # IncidentNotFound re-exported: its old home
+    IncidentClosed,
+    IncidentNotFound,
+)
 from ..render.table import PLAIN, Column, Output, render
 from ..store import DeliveryRow, IncidentRow, Store
 from .engine import (
@@ -39,14 +42,10 @@ __all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post
 QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
 
 
-class IncidentNotFound(ConfigError):
-    pass
-
-
 def load(store: Store, incident_id: str) -> IncidentRow:
     row = store.incident(incident_id)
     if row is None:
-        raise IncidentNotFound([error("store", incident_id, "no such incident")])
+        raise IncidentNotFound(incident_id)
     return row
 
 
@@ -122,7 +121,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     """
     row = load(store, incident_id)
     if row.status == "resolved":
-        raise ConfigError([error("store", incident_id, f"resolved at {row.resolved_at}: no more updates")])
+        raise IncidentClosed(incident_id, f"resolved at {row.resolved_at}: no more updates")
     incident = incident_from_row(row)
     klass = rt.klass(row.klass)
     number = row.updates + 1

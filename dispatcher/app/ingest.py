@@ -91,6 +91,8 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     values = {k: v for k, v in event.fields.items() if k in INCIDENT_FIELDS}
     if not values.get("symptoms") and values.get("description"):
         values["symptoms"] = values["description"]
+    if event.source != "generic" and values.get("started"):
+        values["started"] = _no_later_than(values["started"], now)
     incident = new_incident(rt, klass, values, now=now, drill=False, incident_id=event.incident_id or "")
     incident = replace(incident, dedup_key=event.dedup_key, also=also, needs_review=needs_review,
                        reporter_unverified=_unverified_reporter(rt, values))
@@ -104,6 +106,12 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     if not created:  # another request for the same group won the race: this one is a repeat
         return _repeat(rt, store, store.incident(incident_id), event, now)
     return IngestResult("opened", incident_id, klass, needs_review, tuple(store.pending_ids(incident_id, 0)))
+
+
+def _no_later_than(started: str, now: datetime) -> str:
+    """An Alertmanager or Grafana startsAt ahead of our clock is that host's clock, not a typo: paging must not
+    wait for the clocks to agree, so it starts now. What a caller chose (the generic body) is validated as given."""
+    return min(datetime.fromisoformat(started), now).isoformat()
 
 
 def _unverified_reporter(rt: Runtime, values: dict[str, Any]) -> bool:

@@ -81,8 +81,8 @@ def _clock_json() -> dict[str, Any]:
     return {"clock": describe()} if describe else {}
 
 
-def _fail(message: str, problems: tuple[Any, ...] | list[Any] = ()) -> None:
-    """Say why nothing was done, and exit 2; with --json, also print a schema-1 document saying so.
+def _fail(message: str, problems: tuple[Any, ...] | list[Any] = (), *, status: int = EXIT_REJECTED) -> None:
+    """Say why nothing was done, and exit `status` (2: rejected); with --json, also print a schema-1 document saying so.
 
     A script reading stdout must not be left with nothing to parse: the document
     carries the same message and problems as stderr (settings errors never show a secret's value).
@@ -90,14 +90,15 @@ def _fail(message: str, problems: tuple[Any, ...] | list[Any] = ()) -> None:
     click.echo(f"notify: {message}", err=True)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.params.get("as_json"):
-        _print_rejection(ctx.info_name, message, problems)
-    sys.exit(EXIT_REJECTED)
+        _print_rejection(ctx.info_name, message, problems, status)
+    sys.exit(status)
 
 
-def _print_rejection(command: str | None, message: str, problems: tuple[Any, ...] | list[Any] = ()) -> None:
+def _print_rejection(command: str | None, message: str, problems: tuple[Any, ...] | list[Any] = (),
+                     status: int = EXIT_REJECTED) -> None:
     import json
 
-    click.echo(json.dumps({"schema": 1, "command": command, "status": "rejected", "exit": EXIT_REJECTED,
+    click.echo(json.dumps({"schema": 1, "command": command, "status": "rejected", "exit": status,
                            "error": message, "problems": [p.as_json() for p in problems]}, indent=2))
 
 
@@ -131,31 +132,33 @@ class _Group(click.Group):
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn configuration and store errors into a clear message and exit status 2."""
+    """Turn every :class:`~dispatcher.errors.NotifyError` into a clear message and its type's exit status."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..config.problems import ConfigError
-        from ..store import StoreError
+        from ..errors import NotifyError
 
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
-            from ..app.incidents import (
-                IncidentNotFound,  # here, not above: it imports the engine, which check never needs
-            )
-
-            if isinstance(exc, IncidentNotFound):
-                _fail(f"{exc.problems[0].key}: no such incident (see `notify incidents`)")
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            if all(problem.file == "store" for problem in exc.problems):  # the incident's state, not the setup
-                _fail("rejected; nothing was sent", exc.problems)
-            _fail(f"rejected; nothing was sent (run `{_check_command()}` to see every problem)", exc.problems)
-        except StoreError as exc:
-            _fail(str(exc))
+        except NotifyError as exc:
+            _fail(_rejection(exc), getattr(exc, "problems", ()), status=exc.exit_status)
 
     return wrapper
+
+
+def _rejection(exc: Any) -> str:
+    """What a command says about an error, by its type (errors.py draws the tree); problems go to stderr first."""
+    from ..errors import ConfigError, IncidentNotFound, InputError
+
+    if isinstance(exc, IncidentNotFound):
+        return f"{exc.incident_id}: no such incident (see `notify incidents`)"
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        return f"rejected; nothing was sent (run `{_check_command()}` to see every problem)"
+    if isinstance(exc, InputError):
+        return f"{exc}; nothing was sent"
+    return str(exc)  # the store's errors, a closed incident: their message says what and why
 
 
 def _settings() -> Any:

@@ -177,7 +177,8 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
     from ..app import engine
     from ..app.ingest import ingest_and_send
-    from ..hooks import PayloadError, parse
+    from ..errors import InputError, PayloadError
+    from ..hooks import parse
     from ..store import open_store
 
     body = source_file.read()
@@ -191,8 +192,8 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     store = open_store(settings.resolved_store_url())
     try:
         sent = ingest_and_send(rt, store, _clock(), event, wait=wait)
-    except PayloadError as exc:
-        _fail(f"ingest: {exc}; nothing was stored")
+    except InputError as exc:  # the event's fields, validated in domain/ as for the CLI and the webhooks
+        _fail(f"ingest: {exc}; nothing was stored", status=exc.exit_status)
     finally:
         store.close()
     if sent.report is None:

@@ -7,7 +7,6 @@ the report and exit with its status.
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -95,7 +94,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     from dataclasses import replace
 
     from ..app import engine
-    from ..domain.incident import valid_incident_id
+    from ..errors import InputError
 
     prefix = rt.klass(klass).prefix
     values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
@@ -104,14 +103,11 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     missing = [s.option for s in FIELDS if s.required and not values.get(s.name)]
     if missing:
         _fail(f"{klass}: missing required option(s): {', '.join(missing)}; nothing was sent")
-    if incident_id and (problem := valid_incident_id(incident_id, prefix)):
-        _fail(f"--incident: {problem}; nothing was sent")
-    try:
+    try:  # validated in domain/, as for `notify ingest` and the webhooks; said here in the option's name
         incident = engine.new_incident(rt, klass, values, now=_now(), drill=drill, incident_id=incident_id)
-    except ValueError as exc:
-        _fail(f"--started: {exc}; nothing was sent")
-    if incident.started > _now() + timedelta(minutes=5):
-        _fail(f"--started: {incident.started.isoformat()} is in the future; nothing was sent")
+    except InputError as exc:
+        option = next((spec.option for spec in FIELDS if spec.name == exc.field), f"--{exc.field}")
+        _fail(f"{option}: {exc.problem}; nothing was sent")
     incident = replace(incident, also=also, needs_review=needs_review)
     degraded = _degraded_note(rt, dry_run=dry_run)
     if dry_run:

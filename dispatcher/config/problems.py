@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError  # re-exported: raised with the problems below
+
 __all__ = ["ConfigError", "Problem", "Severity", "pydantic_problems"]
 
 
@@ -34,14 +36,6 @@ class Problem:
 
     def as_json(self) -> dict[str, str]:
         return {"severity": self.severity.value, "file": self.file, "key": self.key, "message": self.message}
-
-
-class ConfigError(Exception):
-    """Configuration that cannot be used; carries every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def error(file: str, key: str, message: str) -> Problem:

@@ -7,7 +7,8 @@ steps, escalations and reminders are due (:mod:`.timers`), durations as people
 write and read them (:mod:`.durations`), and triage (:mod:`.triage`, over
 :mod:`.phrases` and :mod:`.matchers`). Standard library only, no I/O: no
 store, no sender, no templates. The loaded directory, policy and routing rules
-are read by attribute and imported for type checking only; the one project
-import at run time is the plugin contract's Address, which a planned delivery
-carries (pyproject.toml, import-linter).
+are read by attribute and imported for type checking only; the project
+imports at run time are the error types (:mod:`dispatcher.errors`: invalid
+input is an InputError naming its field) and the plugin contract's Address,
+which a planned delivery carries (pyproject.toml, import-linter).
 """

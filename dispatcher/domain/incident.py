@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ..errors import InputError
 from .durations import format_duration
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
@@ -14,12 +15,14 @@ if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.policy import IncidentClass
 
 __all__ = ["NOTICE_KEYS", "NOTICE_KINDS", "Incident", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
-           "render_context", "valid_incident_id"]
+           "render_context", "started_at", "valid_incident_id"]
 
 # What a follow-up notice says about itself, as the templates see it (``notice.kind`` ...).
 NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation")
 NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration")
 
+# How far ahead of our clock `started` may be: another host's clock a little ahead is not a typo.
+FUTURE_SLACK = timedelta(minutes=5)
 _ID = re.compile(r"[A-Z]{2,5}-[0-9]{4}-(?:[0-9]{3}|[1-9][0-9]{3,})", re.ASCII)
 
 
@@ -80,15 +83,32 @@ def parse_moment(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def started_at(value: str | None, now: datetime) -> datetime:
+    """An incident's `started` as given (ISO 8601, UTC when no zone) or now; InputError("started") when it is
+    not a time or lies in the future: whoever sent it (a person, a command hook, a webhook) is refused alike."""
+    if not value:
+        return now
+    try:
+        started = parse_moment(str(value))
+    except ValueError:
+        raise InputError("started", f"{str(value)[:60]!r} is not an ISO 8601 time (e.g. 2026-11-26T03:12:00Z)") from None
+    if started > now + FUTURE_SLACK:
+        raise InputError("started", f"{started.isoformat()} is in the future")
+    return started
+
+
 def format_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def build_incident(klass_name: str, klass: IncidentClass, directory: Directory, values: Mapping[str, Any],
                    *, now: datetime, drill: bool, incident_id: str = "") -> Incident:
-    """Fill defaults from the directory (account contact, commander, next update)."""
+    """Validate the input (InputError naming the field) and fill defaults from the directory (account contact,
+    commander, next update). Every way in (the CLI, `notify ingest`, the webhooks, drills) builds incidents here."""
+    if incident_id and (problem := valid_incident_id(incident_id, klass.prefix)):
+        raise InputError("incident", problem)
     fields = {k: v for k, v in values.items() if v not in (None, "", ())}
-    started = parse_started(fields.pop("started", None), now)
+    started = started_at(fields.pop("started", None), now)
     account_id = None
     if fields.get("customer") and (found := directory.customer(fields["customer"])):
         account_id, account = found

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
+from ..errors import PayloadError  # re-exported: every parser raises it
+
 __all__ = ["ACTIONS", "SOURCES", "AlertEvent", "AlertItem", "PayloadError"]
 
 ACTIONS = ("trigger", "update", "resolve")
@@ -26,15 +28,6 @@ STATUSES = ("firing", "resolved")
 
 _CLIP = 60  # characters of user input quoted in one error message
 TEXT_LIMIT = 8000  # characters of triage text: bounds the phrase matching a single webhook can cost
-
-
-class PayloadError(ValueError):
-    """A webhook body that cannot become an alert event; the server answers 422 with str(self)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
 
 @dataclass(frozen=True)

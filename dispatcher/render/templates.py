@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from ..errors import TemplateError  # re-exported: raised with a TemplateProblem below
 from . import escaping
 from .jinja_context import MODES, NamedUndefined, Scope, finalizer, tagged
 from .notice import FAMILIES, Rendered, assemble, id_tokens
@@ -86,14 +87,6 @@ class TemplateProblem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.message}"
-
-
-class TemplateError(Exception):
-    """A template could not be rendered; ``problem`` says where and why."""
-
-    def __init__(self, problem: TemplateProblem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
 
 
 def shipped_template_dir() -> Path:

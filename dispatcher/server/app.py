@@ -42,15 +42,21 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
-from ..config.problems import ConfigError
-from ..hooks.model import PayloadError, load_object
+from ..errors import (
+    AlreadyHandled,
+    ConfigError,
+    NotifyError,
+    PayloadError,
+    StoreError,
+    StoreRejected,
+)
+from ..hooks.model import load_object
 from ..hooks.parsing import parse
-from ..store import AlreadyHandled, StoreError, StoreRejected
 from .auth import Admission, Authenticator, Refusal, RequestHead
 from .metrics import Metrics
 from .progress import Progress
 
-__all__ = ["App", "MAX_BODY"]
+__all__ = ["MAX_BODY", "App", "answer"]
 
 log = logging.getLogger("notify.server")
 MAX_BODY = 1024 * 1024
@@ -68,6 +74,23 @@ class HTTPError(Exception):
                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.field, self.headers = status, message, field, headers or []
+
+
+def answer(exc: NotifyError) -> HTTPError:
+    """The HTTP answer to an error: its status by type (``http_status``, errors.py's tree), its words by kind."""
+    status = exc.http_status
+    if isinstance(exc, StoreRejected):  # a retry would fail the same way: the sender must not be told to retry
+        log.error("store refused a request: %s", exc)
+        return HTTPError(status, f"{exc}; nothing was stored")
+    if isinstance(exc, StoreError):
+        log.error("store failure: %s", exc)
+        return HTTPError(status, "the store is unavailable; nothing was stored, retry later")
+    if isinstance(exc, ConfigError):
+        return HTTPError(status, "; ".join(f"{p.key}: {p.message}" for p in exc.problems))
+    if status >= 500:  # ours, not the caller's: the details go to the log, not to whoever sent the request
+        log.error("request failed: %s: %s", type(exc).__name__, exc)
+        return HTTPError(status, "internal error; see the server's log")
+    return HTTPError(status, str(exc), getattr(exc, "field", None))
 
 
 class StoreTimeout(HTTPError):
@@ -208,7 +231,7 @@ class App:
         try:
             event = parse(source, body)
         except PayloadError as exc:
-            raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
+            raise answer(exc) from None
         if source in QUEUED:  # the services wake the worker loop themselves, from the store thread
             return 202, await self._run(self._sealed, seal, self.services.enqueue, source, body, event), \
                 "application/json"
@@ -265,17 +288,8 @@ class App:
         except asyncio.TimeoutError:
             log.error("store failure: no answer within %g s (NOTIFY_STORE_TIMEOUT)", self.store_timeout)
             raise StoreTimeout(self.store_timeout) from None
-        except PayloadError as exc:
-            raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
-        except ConfigError as exc:
-            status = 404 if any("no such incident" in p.message for p in exc.problems) else 422
-            raise HTTPError(status, "; ".join(f"{p.key}: {p.message}" for p in exc.problems)) from None
-        except StoreRejected as exc:  # a retry would fail the same way: the sender must not be told to retry
-            log.error("store refused a request: %s", exc)
-            raise HTTPError(422, f"{exc}; nothing was stored") from None
-        except StoreError as exc:
-            log.error("store failure: %s", exc)
-            raise HTTPError(503, "the store is unavailable; nothing was stored, retry later") from None
+        except NotifyError as exc:
+            raise answer(exc) from None
 
 
 class ClientGone(Exception):
@@ -367,4 +381,4 @@ def _action_body(body: bytes) -> dict:
     try:
         return load_object(body)
     except PayloadError as exc:
-        raise HTTPError(400 if exc.field == "body" else 422, str(exc), exc.field) from None
+        raise answer(exc) from None

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..store import Store, StoreError, StoreRejected
+from ..errors import StoreError, StoreRejected
+
+if TYPE_CHECKING:  # the store is the caller's; here it is only read through
+    from ..store import Store
 
 __all__ = ["WriteHealth", "health_report", "health_window", "worker_alive"]
 

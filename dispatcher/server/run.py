@@ -11,15 +11,15 @@ import signal
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..app.engine import Runtime
 from ..app.incidents import acknowledge, incident_items, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
+from ..errors import StoreError
 from ..eventlog import emit
-from ..store import Store, StoreError
 from ..store.requests_sql import REQUESTS_KEEP
 from .app import App, Services
 from .auth import Authenticator, Credentials
@@ -35,6 +35,9 @@ from .metrics import Metrics
 from .progress import Progress, also
 from .sender import SenderProcess
 from .throttle import FailureThrottle
+
+if TYPE_CHECKING:  # stores are opened by the caller (cli/serve.py); here they are only used
+    from ..store import Store
 
 __all__ = ["build", "serve", "server_class"]
 

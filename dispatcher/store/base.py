@@ -11,6 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
+from ..errors import (  # re-exported: the store's errors
+    AlreadyHandled,
+    StoreBehind,
+    StoreError,
+    StoreRejected,
+)
+
 __all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
            "IncidentStore", "Outbox", "ReplayRecord", "Store", "StoreBehind", "StoreError", "StoreLifecycle",
            "StoreRejected", "UPDATE_KINDS"]
@@ -19,22 +26,6 @@ __all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRo
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
 # asks for customer updates.
 UPDATE_KINDS = ("update", "uncounted-update")
-
-
-class StoreError(Exception):
-    """The store cannot be opened or used; the message says which and why."""
-
-
-class StoreRejected(StoreError):
-    """The store refuses a value for good (a NUL in text, a value too large): retrying cannot help."""
-
-
-class AlreadyHandled(Exception):
-    """A signed request was handled before: its effect is already stored, and this one wrote nothing."""
-
-
-class StoreBehind(StoreError):
-    """The store's schema is older than this program: run `notify db upgrade`."""
 
 
 @dataclass(frozen=True)
