@@ -54,6 +54,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
         result.problems += check_routing(paths.routing, policy)[1]
         result.problems += _check_templates(paths, policy)
         result.problems += _check_channels(policy, directory, settings)
+        result.problems += _check_installed(str(paths.policy), policy, str(paths.contacts), directory)
     if directory is not None:
         result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
         result.problems += _check_people_behind_a_webhook(str(paths.contacts), directory, settings)
@@ -148,7 +149,7 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
         if channel is None and name in registry.load_errors:
             problems.append(error("channels", name, f"plugin failed to load: {registry.load_errors[name]}"))
         elif channel is None:
-            problems.append(error("policy", used[name][0], f"channel {name!r} is not installed"))
+            continue  # named by the configuration but not installed: _check_installed says where
         elif not channel.configured() and used.get(name) and not _people_bring_urls(channel, name, directory):
             problems.append(error("settings", setting, f"channel {name!r} is used by {used[name][0]}"
                                   f"{f' and {len(used[name]) - 1} more' if len(used[name]) > 1 else ''}"
@@ -158,6 +159,33 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
         if channel is not None and channel.configured():
             problems += [error("settings", setting, message) for message in channel.problems()]
     registry.close()
+    return problems
+
+
+def _check_installed(policy_file: str, policy: Policy, contacts_file: str,
+                     directory: Directory | None) -> list[Problem]:
+    """Every channel the policy or a person names must be installed (a `dispatcher.channels` entry point);
+    at send time a delivery on one that is not fails permanently and the person's next channel is tried."""
+    from ..delivery.registry import discover
+
+    installed = sorted(discover())
+    problems = []
+
+    def named(file: str, key: str, channel: str) -> None:
+        if channel not in installed:
+            problems.append(error(file, key, f"channel {channel!r} is not installed "
+                                  f"(installed: {', '.join(installed)})"))
+
+    for name, klass in policy.classes.items():
+        for s, step in enumerate(klass.steps):
+            for n, entry in enumerate(step.notify):
+                if entry.channel:
+                    named(policy_file, f"classes.{name}.steps[{s}].notify[{n}].channel", entry.channel)
+        for i, channel in enumerate(klass.escalation_channels):
+            named(policy_file, f"classes.{name}.escalation_channels[{i}]", channel)
+    for pid, person in (directory.people.items() if directory else ()):
+        for i, channel in enumerate(person.channels):
+            named(contacts_file, f"people.{pid}.channels[{i}]", channel)
     return problems
 
 
