@@ -110,3 +110,38 @@ def test_a_channel_nobody_installed_fails_permanently_and_the_fallback_reaches_t
     (attempt,) = [a for a in stage.store().attempts(incident_id="FIN-2026-001") if a.channel == "pigeon"]
     assert attempt.reason == "not-configured" and "no channel 'pigeon' is installed" in attempt.detail
     assert report.exit_status() == 0
+
+
+def test_the_plugin_passes_the_channel_contract_suite_a_third_party_runs(echo_env) -> None:
+    """The plugin's own tests, run as its author would: `pytest -p dispatcher.testing.contract` in its package."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                             "dispatcher.testing.contract"], cwd=PLUGIN, env=echo_env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "10 passed" in result.stdout
+    without = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=PLUGIN,
+                             env=echo_env, capture_output=True, text=True, timeout=120)
+    assert without.returncode != 0 and "fixture 'provider' not found" in without.stdout  # opt-in, never auto-loaded
+
+
+def test_a_plugin_reads_its_namespace_from_the_environment_env_file_and_secret_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dispatcher.config.settings import channel_variable, load_settings
+    from dispatcher.delivery.registry import channel_config
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "NOTIFY_ECHO_TOKEN").write_text("from-a-secret-file\n")
+    (secrets / "NOTIFY_ECHO_REGION").write_text("eu\n")
+    Path(".env").write_text("NOTIFY_ECHO_REGION=us\n")
+    monkeypatch.setenv("NOTIFY_SECRETS_DIR", str(secrets))
+    monkeypatch.setenv("notify_echo_url", "http://127.0.0.1:9/pages?token=t0ken-in-the-url")  # case-insensitive
+    settings = load_settings()
+    assert channel_variable("echo") == "NOTIFY_ECHO_URL" and channel_variable("my-pager") == "NOTIFY_MY_PAGER_URL"
+    assert settings.channel_url("echo") == "http://127.0.0.1:9/pages?token=t0ken-in-the-url"
+    config = channel_config(settings, "echo", None)
+    assert config.url == settings.channel_url("echo")
+    assert dict(config.settings) == {"token": "from-a-secret-file", "region": "us"}  # .env over secret files
+    assert "t0ken-in-the-url" not in repr(config) + repr(settings.plugin_settings("echo"))
+    assert "http://127.0.0.1:9/pages?token=t0ken-in-the-url" in settings.secrets()  # scrubbed from output
+    assert channel_config(settings, "email", None).settings == {}  # built-ins keep their own fields
