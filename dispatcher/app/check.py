@@ -22,7 +22,7 @@ from ..config.paths import ConfigPaths, resolve_config
 from ..config.policy import Policy, check_policy
 from ..config.problems import Problem, error, note, warning
 from ..config.routing import check_routing
-from ..config.settings import CHANNEL_URL_FIELDS, Settings
+from ..config.settings import CHANNEL_URL_FIELDS, Settings, channel_variable
 
 __all__ = ["CheckResult", "run_check"]
 
@@ -142,7 +142,7 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
     used = channels_used(policy, directory)
     registry = Registry(settings, directory)
     for name in sorted(set(used) | set(registry.names())):
-        setting = f"NOTIFY_{CHANNEL_URL_FIELDS.get(name, name + '_url').upper()}"
+        setting = channel_variable(name)
         if name in CHANNEL_URL_FIELDS and not used.get(name) and not settings.channel_url(name):
             continue  # a built-in nobody uses and nobody configured: nothing to say, no import to pay
         channel = registry.get(name)
@@ -205,14 +205,16 @@ def _check_personal_urls(file: str, directory: Directory, settings: Settings) ->
     """Each person's own URL must load in its channel as a setting would, or their page fails at 3 a.m."""
     from ..delivery.registry import Registry
 
-    found = {channel: _personal_urls(directory, channel) for channel in PERSON_CHANNELS}
+    plugin_channels = {channel for person in directory.people.values() for channel in person.addresses}
+    found = {channel: _personal_urls(directory, channel) for channel in (*PERSON_CHANNELS, *sorted(plugin_channels))}
     if not any(found.values()):
         return []  # nobody carries a URL: no channel to import
     registry = Registry(settings, directory)
     problems = []
     for channel, urls in found.items():
         for pid, url in urls.items():
-            problems += [error(file, f"people.{pid}.{channel}", mask_secrets(message, (url,)))
+            key = f"people.{pid}.{channel}" if channel in PERSON_CHANNELS else f"people.{pid}.addresses.{channel}"
+            problems += [error(file, key, mask_secrets(message, (url,)))
                          for message in registry.probe(channel, url)]
     registry.close()
     return problems
