@@ -55,6 +55,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
         result.problems += _check_templates(paths, policy)
         result.problems += _check_channels(policy, directory, settings)
         result.problems += _check_installed(str(paths.policy), policy, str(paths.contacts), directory)
+        result.problems += _check_phone_alias(policy, directory, settings)
     if directory is not None:
         result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
         result.problems += _check_people_behind_a_webhook(str(paths.contacts), directory, settings)
@@ -187,6 +188,24 @@ def _check_installed(policy_file: str, policy: Policy, contacts_file: str,
         for i, channel in enumerate(person.channels):
             named(contacts_file, f"people.{pid}.channels[{i}]", channel)
     return problems
+
+
+def _check_phone_alias(policy: Policy, directory: Directory | None, settings: Settings) -> list[Problem]:
+    """`phone` is kept for configurations written before `voice` and `pagerduty` split it: say so once."""
+    used = channels_used(policy, directory).get("phone")
+    url = settings.channel_url("phone")
+    if not used and not url:
+        return []
+    scheme = (url or "").partition(":")[0].lower()
+    if scheme in ("twilio", "pagerduty"):
+        instead = "voice" if scheme == "twilio" else "pagerduty"
+        advice = f"name {instead} instead, with NOTIFY_{instead.upper()}_URL"
+    else:
+        advice = ("name voice (twilio://) or pagerduty (pagerduty://) instead, with NOTIFY_VOICE_URL or "
+                  "NOTIFY_PAGERDUTY_URL")
+    where = f"used by {used[0]}" if used else "set"
+    return [note("settings", "NOTIFY_PHONE_URL",
+                 f"channel 'phone' ({where}) is a deprecated alias, chosen by its URL's scheme: {advice}")]
 
 
 def _personal_urls(directory: Directory, channel: str) -> dict[str, str]:

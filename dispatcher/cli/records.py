@@ -115,7 +115,7 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
     from ..render.table import Column, render
 
     columns = (Column("CHANNEL"), Column("STATE", fixed=True, colours={"configured": "green", "not configured": "yellow"}),
-               Column("SENDS TO", fixed=True), Column("SETTING", fixed=True), Column("MODULE"))
+               Column("SENDS TO"), Column("SETTING", fixed=True), Column("MODULE"))
     table = [(row["name"], "configured" if row["configured"] else "not configured", row["target"],
               channel_variable(row["name"]), row["module"])
              for row in sorted(rows, key=lambda r: r["name"])]

@@ -26,7 +26,7 @@ _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{20,64}$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-PERSON_CHANNELS = ("email", "slack", "sms", "phone", "webhook", "apprise")
+PERSON_CHANNELS = ("email", "slack", "sms", "phone", "voice", "pagerduty", "webhook", "apprise")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -133,7 +133,8 @@ class Person(Table):
         return self.addresses.get(channel)
 
 
-_BUILT_IN_TARGETS = {"email": "email", "sms": "phone", "phone": "phone", "slack": "slack", "apprise": "apprise"}
+_BUILT_IN_TARGETS = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
+                     "slack": "slack", "apprise": "apprise"}
 
 
 class Slot(Table):
@@ -356,7 +357,8 @@ def _check_people(file: str, d: Directory) -> list[Problem]:
     return problems
 
 
-_FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "slack": "slack id", "apprise": "apprise URL"}
+_FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
+              "slack": "slack id", "apprise": "apprise URL"}
 
 
 def _check_roles(file: str, d: Directory) -> list[Problem]:

@@ -33,6 +33,8 @@ CHANNEL_URL_FIELDS = {
     "slack": "slack_url",
     "sms": "sms_url",
     "phone": "phone_url",
+    "voice": "voice_url",
+    "pagerduty": "pagerduty_url",
     "webhook": "webhook_url",
     "apprise": "apprise_url",
 }
@@ -61,7 +63,9 @@ class Settings(BaseSettings):
     email_url: SecretStr | None = None
     slack_url: SecretStr | None = None
     sms_url: SecretStr | None = None
-    phone_url: SecretStr | None = None
+    phone_url: SecretStr | None = None  # deprecated: NOTIFY_VOICE_URL or NOTIFY_PAGERDUTY_URL by its scheme
+    voice_url: SecretStr | None = None
+    pagerduty_url: SecretStr | None = None
     webhook_url: SecretStr | None = None
     apprise_url: SecretStr | None = None
 

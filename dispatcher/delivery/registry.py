@@ -59,7 +59,7 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
             url = settings.named_env(entry.webhook_env) if entry.webhook_env else None
             if url:
                 routes[entry.channel] = url
-    if name == "phone" and directory is not None:
+    if name in ("phone", "pagerduty") and directory is not None:
         routes = directory.pagerduty_routes()  # "rotation:SLOT" / "person:ID" -> a PagerDuty routing key
     extra = {} if name in CHANNEL_URL_FIELDS else {key: value.get_secret_value()
                                                    for key, value in settings.plugin_settings(name).items()

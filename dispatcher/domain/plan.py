@@ -81,8 +81,9 @@ def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass
 
 # The built-in channels' template families, as their Capabilities.template declare them. A plugin channel
 # is planned on the email family and rendered on the family it declares (app.engine.compose_notice).
-BUILT_IN_FAMILIES = {"email": "email", "apprise": "email", "webhook": "email", "phone": "voice", "sms": "sms",
-                     "slack": "slack"}
+BUILT_IN_FAMILIES = {"email": "email", "apprise": "email", "webhook": "email", "phone": "voice", "voice": "voice",
+                     "pagerduty": "voice", "sms": "sms", "slack": "slack"}
+_CALLED = ("phone", "voice", "pagerduty", "sms")  # channels that reach a rotation slot's shared number
 
 
 def template_for(channel: str, kind: str = "step", family: str | None = None) -> str:
@@ -108,7 +109,7 @@ def _for_person(entry: AudienceEntry, pid: str, step: int, d: Directory, *, phon
     order += [c for c in person.channels if c not in order]
 
     def address(channel: str) -> Address | None:
-        target = phone if phone and channel in ("phone", "sms") else person.target(channel)
+        target = phone if phone and channel in _CALLED else person.target(channel)
         return Address(pid, person.name, entry.to, channel, target) if target else None
 
     addresses = [a for a in map(address, order) if a]
