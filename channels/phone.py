@@ -1,4 +1,7 @@
-"""Phone paging: a Twilio voice call, or a PagerDuty Events API v2 trigger.
+"""Phone paging: a Twilio voice call (the `voice` channel), or a PagerDuty Events API v2 trigger (`pagerduty`).
+
+`phone` is the alias kept for configurations written before the split: it is the one or
+the other by its URL's scheme, and `notify check` notes that it is deprecated.
 
 Accepted URLs (apprise syntax)::
 
@@ -68,9 +71,10 @@ class PagerDutyKey:
 
 
 class PhoneChannel:
-    """Voice pages through Twilio calls or PagerDuty."""
+    """Voice pages through Twilio calls or PagerDuty, by the URL's scheme (the deprecated `phone` alias)."""
 
     name: ClassVar[str] = "phone"
+    schemes: ClassVar[tuple[str, ...]] = ("twilio", "pagerduty")  # the URL schemes this channel takes
     capabilities: ClassVar[Capabilities] = Capabilities(
         target=TargetKind.PHONE, voice=True, dedup_key=True, template="voice"
     )
@@ -80,7 +84,7 @@ class PhoneChannel:
         self._problem = ""
         if config.url:
             try:
-                self._dest = _parse(config.url)
+                self._dest = _parse(config.url, self.schemes)
             except ValueError as exc:
                 self._problem = f"phone: {exc}"
         self._routes: dict[str, PagerDutyKey] = {}
@@ -184,9 +188,28 @@ def pagerduty_event(key: PagerDutyKey, notice: Notice, address: Address) -> dict
     }
 
 
-def _parse(url: str) -> TwilioAccount | PagerDutyKey:
-    """Parse a twilio:// or pagerduty:// URL; errors never contain the key."""
+class TwilioVoiceChannel(PhoneChannel):
+    """Voice calls through Twilio: NOTIFY_VOICE_URL=twilio://{AccountSID}:{AuthToken}@{FromPhone}."""
+
+    name: ClassVar[str] = "voice"
+    schemes: ClassVar[tuple[str, ...]] = ("twilio",)
+
+
+class PagerDutyChannel(PhoneChannel):
+    """PagerDuty Events v2 triggers: NOTIFY_PAGERDUTY_URL=pagerduty://{integrationkey}@{apikey}, and the
+    routing keys contacts.toml gives rotation slots and people."""
+
+    name: ClassVar[str] = "pagerduty"
+    schemes: ClassVar[tuple[str, ...]] = ("pagerduty",)
+
+
+def _parse(url: str, schemes: tuple[str, ...] = ("twilio", "pagerduty")) -> TwilioAccount | PagerDutyKey:
+    """Parse a twilio:// or pagerduty:// URL of one of `schemes`; errors never contain the key."""
     scheme = urlsplit(url).scheme.lower()
+    if scheme in ("twilio", "pagerduty") and scheme not in schemes:
+        other = "voice" if scheme == "twilio" else "pagerduty"
+        raise ValueError(f"a {scheme}:// url is for the {other} channel (NOTIFY_{other.upper()}_URL), "
+                         f"this one takes {' or '.join(s + '://' for s in schemes)}")
     if scheme == "twilio":
         account = parse_twilio_url(url, default_method="call")
         if account.method != "call":

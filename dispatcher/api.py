@@ -83,7 +83,8 @@ class Capabilities:
     max_length: int | None = None  # characters of text the provider accepts
     voice: bool = False  # speaks the notice (the "voice" template)
     dedup_key: bool = False  # the provider collapses repeats by Notice.dedup_key
-    template: str = "email"  # which template family renders for it: email|slack|sms|voice
+    # The template family it renders (email|slack|sms|voice): a plugin's step pages use `sms`, `resolved-sms`...
+    template: str = "email"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class ChannelConfig:
 
     ``url`` is the channel's apprise-syntax URL (may hold secrets: never print it).
     ``routes`` maps a directory name (e.g. a Slack channel) to its own URL.
+    ``settings`` holds a plugin channel's other ``NOTIFY_<NAME>_*`` variables, keyed by the rest of the
+    name in lower case (``NOTIFY_ECHO_TOKEN`` -> ``"token"``); values may be secrets.
     """
 
     url: str | None = field(default=None, repr=False)  # secret: kept out of reprs and tracebacks
@@ -104,6 +107,7 @@ class ChannelConfig:
     drill: bool = False
     proxy: str | None = None  # NOTIFY_PROXY: for https URLs in place of HTTPS_PROXY; NO_PROXY still applies
     sandbox_proxy: str | None = None  # a sandbox drill's stand-in: every URL goes through it, NO_PROXY or not
+    settings: Mapping[str, str] = field(default_factory=dict, repr=False)  # NOTIFY_<NAME>_*, secret
 
 
 @dataclass(frozen=True)

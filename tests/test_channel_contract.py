@@ -18,7 +18,7 @@ import httpx
 
 from channels._outcomes import exception_result, parse_retry_after, status_reason
 from channels.apprise import install_log_redaction
-from channels.phone import PhoneChannel
+from channels.phone import PagerDutyChannel, PhoneChannel, TwilioVoiceChannel
 from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 from channels.webhook import WebhookChannel
@@ -52,6 +52,11 @@ RIGS = [
     Rig("phone-twilio", PhoneChannel, f"twilio://{SID}:{CANARY}@{FROM}?method=call", "api.twilio.com",
         Reply(201, {"sid": "CA0001", "status": "queued"})),
     Rig("phone-pagerduty", PhoneChannel, f"pagerduty://{CANARY}@apikey{CANARY}/", "events.pagerduty.com",
+        Reply(202, {"status": "success", "message": "Event processed", "dedup_key": "INC-20240607-0042"}),
+        "security-escalation", deduplicates=True),
+    Rig("voice-twilio", TwilioVoiceChannel, f"twilio://{SID}:{CANARY}@{FROM}", "api.twilio.com",
+        Reply(201, {"sid": "CA0001", "status": "queued"})),
+    Rig("pagerduty", PagerDutyChannel, f"pagerduty://{CANARY}@apikey{CANARY}/", "events.pagerduty.com",
         Reply(202, {"status": "success", "message": "Event processed", "dedup_key": "INC-20240607-0042"}),
         "security-escalation", deduplicates=True),
     Rig("webhook", WebhookChannel, f"json://hook:{CANARY}@{{local}}/notify?+X-Api-Key={CANARY}", None,

@@ -22,7 +22,7 @@ from ..config.paths import ConfigPaths, resolve_config
 from ..config.policy import Policy, check_policy
 from ..config.problems import Problem, error, note, warning
 from ..config.routing import check_routing
-from ..config.settings import CHANNEL_URL_FIELDS, Settings
+from ..config.settings import CHANNEL_URL_FIELDS, Settings, channel_variable
 
 __all__ = ["CheckResult", "run_check"]
 
@@ -54,6 +54,8 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
         result.problems += check_routing(paths.routing, policy)[1]
         result.problems += _check_templates(paths, policy)
         result.problems += _check_channels(policy, directory, settings)
+        result.problems += _check_installed(str(paths.policy), policy, str(paths.contacts), directory)
+        result.problems += _check_phone_alias(policy, directory, settings)
     if directory is not None:
         result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
         result.problems += _check_people_behind_a_webhook(str(paths.contacts), directory, settings)
@@ -141,14 +143,14 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
     used = channels_used(policy, directory)
     registry = Registry(settings, directory)
     for name in sorted(set(used) | set(registry.names())):
-        setting = f"NOTIFY_{CHANNEL_URL_FIELDS.get(name, name + '_url').upper()}"
+        setting = channel_variable(name)
         if name in CHANNEL_URL_FIELDS and not used.get(name) and not settings.channel_url(name):
             continue  # a built-in nobody uses and nobody configured: nothing to say, no import to pay
         channel = registry.get(name)
         if channel is None and name in registry.load_errors:
             problems.append(error("channels", name, f"plugin failed to load: {registry.load_errors[name]}"))
         elif channel is None:
-            problems.append(error("policy", used[name][0], f"channel {name!r} is not installed"))
+            continue  # named by the configuration but not installed: _check_installed says where
         elif not channel.configured() and used.get(name) and not _people_bring_urls(channel, name, directory):
             problems.append(error("settings", setting, f"channel {name!r} is used by {used[name][0]}"
                                   f"{f' and {len(used[name]) - 1} more' if len(used[name]) > 1 else ''}"
@@ -159,6 +161,51 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
             problems += [error("settings", setting, message) for message in channel.problems()]
     registry.close()
     return problems
+
+
+def _check_installed(policy_file: str, policy: Policy, contacts_file: str,
+                     directory: Directory | None) -> list[Problem]:
+    """Every channel the policy or a person names must be installed (a `dispatcher.channels` entry point);
+    at send time a delivery on one that is not fails permanently and the person's next channel is tried."""
+    from ..delivery.registry import discover
+
+    installed = sorted(discover())
+    problems = []
+
+    def named(file: str, key: str, channel: str) -> None:
+        if channel not in installed:
+            problems.append(error(file, key, f"channel {channel!r} is not installed "
+                                  f"(installed: {', '.join(installed)})"))
+
+    for name, klass in policy.classes.items():
+        for s, step in enumerate(klass.steps):
+            for n, entry in enumerate(step.notify):
+                if entry.channel:
+                    named(policy_file, f"classes.{name}.steps[{s}].notify[{n}].channel", entry.channel)
+        for i, channel in enumerate(klass.escalation_channels):
+            named(policy_file, f"classes.{name}.escalation_channels[{i}]", channel)
+    for pid, person in (directory.people.items() if directory else ()):
+        for i, channel in enumerate(person.channels):
+            named(contacts_file, f"people.{pid}.channels[{i}]", channel)
+    return problems
+
+
+def _check_phone_alias(policy: Policy, directory: Directory | None, settings: Settings) -> list[Problem]:
+    """`phone` is kept for configurations written before `voice` and `pagerduty` split it: say so once."""
+    used = channels_used(policy, directory).get("phone")
+    url = settings.channel_url("phone")
+    if not used and not url:
+        return []
+    scheme = (url or "").partition(":")[0].lower()
+    if scheme in ("twilio", "pagerduty"):
+        instead = "voice" if scheme == "twilio" else "pagerduty"
+        advice = f"name {instead} instead, with NOTIFY_{instead.upper()}_URL"
+    else:
+        advice = ("name voice (twilio://) or pagerduty (pagerduty://) instead, with NOTIFY_VOICE_URL or "
+                  "NOTIFY_PAGERDUTY_URL")
+    where = f"used by {used[0]}" if used else "set"
+    return [note("settings", "NOTIFY_PHONE_URL",
+                 f"channel 'phone' ({where}) is a deprecated alias, chosen by its URL's scheme: {advice}")]
 
 
 def _personal_urls(directory: Directory, channel: str) -> dict[str, str]:
@@ -177,14 +224,16 @@ def _check_personal_urls(file: str, directory: Directory, settings: Settings) ->
     """Each person's own URL must load in its channel as a setting would, or their page fails at 3 a.m."""
     from ..delivery.registry import Registry
 
-    found = {channel: _personal_urls(directory, channel) for channel in PERSON_CHANNELS}
+    plugin_channels = {channel for person in directory.people.values() for channel in person.addresses}
+    found = {channel: _personal_urls(directory, channel) for channel in (*PERSON_CHANNELS, *sorted(plugin_channels))}
     if not any(found.values()):
         return []  # nobody carries a URL: no channel to import
     registry = Registry(settings, directory)
     problems = []
     for channel, urls in found.items():
         for pid, url in urls.items():
-            problems += [error(file, f"people.{pid}.{channel}", mask_secrets(message, (url,)))
+            key = f"people.{pid}.{channel}" if channel in PERSON_CHANNELS else f"people.{pid}.addresses.{channel}"
+            problems += [error(file, key, mask_secrets(message, (url,)))
                          for message in registry.probe(channel, url)]
     registry.close()
     return problems

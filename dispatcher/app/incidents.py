@@ -39,7 +39,7 @@ __all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post
            "state_of", "status_document", "status_text"]
 
 # The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
-QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone")
+QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone", "voice", "pagerduty")
 
 
 def load(store: Store, incident_id: str) -> IncidentRow:

@@ -115,10 +115,10 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
     from ..render.table import Column, render
 
     columns = (Column("CHANNEL"), Column("STATE", fixed=True, colours={"configured": "green", "not configured": "yellow"}),
-               Column("SENDS TO", fixed=True), Column("SETTING", fixed=True), Column("MODULE"))
+               Column("SENDS TO"), Column("SETTING", fixed=True), Column("MODULE"))
     table = [(row["name"], "configured" if row["configured"] else "not configured", row["target"],
-              channel_variable(row["name"]) or "(the plugin's own)", row["module"])
+              channel_variable(row["name"]), row["module"])
              for row in sorted(rows, key=lambda r: r["name"])]
-    missing = any(not row["configured"] and channel_variable(row["name"]) for row in rows)
+    missing = any(not row["configured"] for row in rows)
     hint = "\na channel not configured needs its SETTING set to a URL (docs/operations/channels.md)" if missing else ""
     _emit(render(columns, table, _table_output(settings)) + hint, settings)

@@ -26,7 +26,7 @@ _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{20,64}$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-PERSON_CHANNELS = ("email", "slack", "sms", "phone", "webhook", "apprise")
+PERSON_CHANNELS = ("email", "slack", "sms", "phone", "voice", "pagerduty", "webhook", "apprise")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -82,7 +82,9 @@ def _reporter(value: str) -> str:
 Phone = Annotated[str, AfterValidator(_e164)]
 Email = Annotated[str, AfterValidator(_email)]
 RoutingKey = Annotated[str, AfterValidator(_routing_key)]
-ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
+# Any installed channel's name (a plugin's too): `notify check` checks it against the installed channels, and
+# a delivery on a channel that is not installed fails permanently at send time and its fallback is tried.
+ChannelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -110,6 +112,9 @@ class Person(Table):
     pagerduty_routing_key: RoutingKey | None = Field(default=None, repr=False)
     login: str | None = None  # their login name, so `notify ack` without --by knows them
     channels: list[ChannelName] = Field(default_factory=lambda: ["email"])
+    # Addresses on plugin channels, by channel name (`addresses = { echo = "alice" }`); a URL here is masked
+    # in plans, reports and the store, as a personal apprise URL is.
+    addresses: dict[ChannelName, str] = Field(default_factory=dict)
 
     def target(self, channel: str) -> str | None:
         """This person's address on a channel as it may be shown and stored, or None when they have none there.
@@ -123,8 +128,13 @@ class Person(Table):
 
     def send_target(self, channel: str) -> str | None:
         """The real address on a channel, credentials included: for the sender only, never to show or store."""
-        return {"email": self.email, "sms": self.phone, "phone": self.phone,
-                "slack": self.slack, "apprise": self.apprise}.get(channel)
+        if channel in _BUILT_IN_TARGETS:
+            return getattr(self, _BUILT_IN_TARGETS[channel])
+        return self.addresses.get(channel)
+
+
+_BUILT_IN_TARGETS = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
+                     "slack": "slack", "apprise": "apprise"}
 
 
 class Slot(Table):
@@ -335,7 +345,8 @@ def _check_people(file: str, d: Directory) -> list[Problem]:
         for channel in person.channels:
             if channel != "webhook" and person.send_target(channel) is None:
                 problems.append(error(file, f"people.{pid}.channels",
-                                      f"lists {channel!r} but the person has no {_FIELD_FOR[channel]}"))
+                                      f"lists {channel!r} but the person has no "
+                                      f"{_FIELD_FOR.get(channel, f'addresses.{channel}')}"))
         if person.email:
             if person.email.casefold() in seen:
                 problems.append(error(file, f"people.{pid}.email",
@@ -346,7 +357,8 @@ def _check_people(file: str, d: Directory) -> list[Problem]:
     return problems
 
 
-_FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "slack": "slack id", "apprise": "apprise URL"}
+_FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
+              "slack": "slack id", "apprise": "apprise URL"}
 
 
 def _check_roles(file: str, d: Directory) -> list[Problem]:

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from ..domain.durations import parse_duration
-from .directory import Directory, Table, load_toml
+from .directory import ChannelName, Directory, Table, load_toml
 from .problems import ConfigError, Problem, error, pydantic_problems
 
 __all__ = ["IncidentClass", "Policy", "check_policy", "load_policy"]
@@ -40,7 +40,6 @@ def _audience(value: str) -> str:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Audience = Annotated[str, AfterValidator(_audience)]
-ChannelName = Literal["email", "slack", "sms", "phone", "webhook", "apprise"]
 
 
 class Notify(Table):

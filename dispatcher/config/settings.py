@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Settings", "channel_variable", "env_file_refusal",
+__all__ = ["CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Settings", "channel_prefix", "channel_variable", "env_file_refusal",
            "load_settings", "setting_errors"]
 
 ENV_PREFIX = "NOTIFY_"
@@ -33,15 +33,21 @@ CHANNEL_URL_FIELDS = {
     "slack": "slack_url",
     "sms": "sms_url",
     "phone": "phone_url",
+    "voice": "voice_url",
+    "pagerduty": "pagerduty_url",
     "webhook": "webhook_url",
     "apprise": "apprise_url",
 }
 
 
-def channel_variable(channel: str) -> str | None:
-    """The variable that configures a built-in channel (NOTIFY_EMAIL_URL); None for a plugin's channel."""
-    field = CHANNEL_URL_FIELDS.get(channel)
-    return f"{ENV_PREFIX}{field.upper()}" if field else None
+def channel_prefix(channel: str) -> str:
+    """The namespace of a channel's settings: NOTIFY_<NAME>_ (a dash in the name becomes an underscore)."""
+    return f"{ENV_PREFIX}{channel.upper().replace('-', '_')}_"
+
+
+def channel_variable(channel: str) -> str:
+    """The variable that configures a channel, built-in or plugin: NOTIFY_<NAME>_URL (NOTIFY_EMAIL_URL)."""
+    return f"{channel_prefix(channel)}URL"
 
 
 class Settings(BaseSettings):
@@ -57,7 +63,9 @@ class Settings(BaseSettings):
     email_url: SecretStr | None = None
     slack_url: SecretStr | None = None
     sms_url: SecretStr | None = None
-    phone_url: SecretStr | None = None
+    phone_url: SecretStr | None = None  # deprecated: NOTIFY_VOICE_URL or NOTIFY_PAGERDUTY_URL by its scheme
+    voice_url: SecretStr | None = None
+    pagerduty_url: SecretStr | None = None
     webhook_url: SecretStr | None = None
     apprise_url: SecretStr | None = None
 
@@ -110,14 +118,40 @@ class Settings(BaseSettings):
         return self._sandbox_proxy
 
     def channel_url(self, channel: str) -> str | None:
-        """The secret URL configuring a built-in channel, or None."""
+        """The secret URL configuring a channel, or None: a built-in's field, else a plugin's NOTIFY_<NAME>_URL."""
         field = CHANNEL_URL_FIELDS.get(channel)
-        value = getattr(self, field) if field else None
+        value = getattr(self, field) if field else self.plugin_settings(channel).get("url")
         return value.get_secret_value() if value else None
+
+    def plugin_settings(self, channel: str) -> dict[str, SecretStr]:
+        """A plugin channel's settings: every NOTIFY_<NAME>_* variable, keyed by the rest of its name in lower
+        case (NOTIFY_ECHO_URL -> "url", NOTIFY_ECHO_TOKEN -> "token").
+
+        Read from the same sources as the fields, in the same order (the environment over `.env` over
+        secret files), names matched case-insensitively; every value is a SecretStr, as any may be a token.
+        """
+        prefix = channel_prefix(channel).lower()
+        found: dict[str, SecretStr] = {}
+        for source in (_secret_files(), self._env_file_values(), os.environ):  # later sources win
+            for name, value in source.items():
+                if name.lower().startswith(prefix) and len(name) > len(prefix) and value is not None:
+                    found[name[len(prefix):].lower()] = SecretStr(value)
+        return found
+
+    def _env_file_values(self) -> dict[str, str | None]:
+        if not os.path.isfile(ENV_FILE) or env_file_refusal():
+            return {}
+        from dotenv import dotenv_values
+
+        return dict(dotenv_values(ENV_FILE))
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so output can be scrubbed of them as a last line of defence."""
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
+        values += [os.environ[name] for name in os.environ  # a plugin's URL, whatever its channel's name
+                   if name.upper().startswith(ENV_PREFIX) and name.upper().endswith("_URL")
+                   and name.upper().removeprefix(ENV_PREFIX).lower().removesuffix("_url") not in CHANNEL_URL_FIELDS
+                   and name.upper() != "NOTIFY_STORE_URL"]
         for secret in (self.webhook_token, self.webhook_hmac_secret, self.api_token, self.metrics_token):
             if secret:  # each value of a rotation pair is scrubbed on its own, as is the pair
                 values += [secret.get_secret_value(), *secret.get_secret_value().split(",")]
@@ -173,6 +207,21 @@ def env_file_refusal() -> str | None:
         return None
     path, why = found
     return f"ignoring {env}: {'it' if path == env else path} {why}; its settings are not read"
+
+
+def _secret_files() -> dict[str, str]:
+    """The secret files' variables (one file per variable), for the plugin settings no field declares."""
+    directory = _secrets_dir()
+    if directory is None:
+        return {}
+    found = {}
+    for path in Path(directory).iterdir():
+        try:
+            if path.is_file():
+                found[path.name] = path.read_text(encoding="utf-8").strip()
+        except OSError:  # unreadable: pydantic-settings skips it too
+            continue
+    return found
 
 
 def _secrets_dir() -> str | None:

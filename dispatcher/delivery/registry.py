@@ -23,9 +23,9 @@ from ..api import (
     TargetKind,
 )
 from ..config.directory import Directory
-from ..config.settings import Settings
+from ..config.settings import CHANNEL_URL_FIELDS, Settings
 
-__all__ = ["Registry", "carries_own_url", "channel_config", "discover", "refuse"]
+__all__ = ["Registry", "carries_own_url", "channel_config", "declared_family", "discover", "refuse"]
 
 GROUP = "dispatcher.channels"
 
@@ -40,6 +40,17 @@ def discover() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
+@functools.cache
+def declared_family(name: str) -> str | None:
+    """The template family an installed channel declares (Capabilities.template); None when it is not
+    installed or its plugin fails to load (its sends then fail, and say why)."""
+    found = discover().get(name)
+    try:
+        return found.load().capabilities.template if found else None
+    except (ImportError, AttributeError):
+        return None
+
+
 def channel_config(settings: Settings, name: str, directory: Directory | None, *, drill: bool = False) -> ChannelConfig:
     """Build a channel's settings: its URL, per-destination routes, timeouts, CA bundle."""
     routes: dict[str, str] = {}
@@ -48,9 +59,12 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
             url = settings.named_env(entry.webhook_env) if entry.webhook_env else None
             if url:
                 routes[entry.channel] = url
-    if name == "phone" and directory is not None:
+    if name in ("phone", "pagerduty") and directory is not None:
         routes = directory.pagerduty_routes()  # "rotation:SLOT" / "person:ID" -> a PagerDuty routing key
-    return ChannelConfig(url=settings.channel_url(name), routes=routes, connect_timeout=settings.connect_timeout,
+    extra = {} if name in CHANNEL_URL_FIELDS else {key: value.get_secret_value()
+                                                   for key, value in settings.plugin_settings(name).items()
+                                                   if key != "url"}
+    return ChannelConfig(url=settings.channel_url(name), routes=routes, settings=extra, connect_timeout=settings.connect_timeout,
                          read_timeout=settings.read_timeout, send_deadline=settings.send_deadline,
                          ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None, drill=drill,
                          proxy=settings.proxy, sandbox_proxy=settings.sandbox_proxy)

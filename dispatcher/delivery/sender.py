@@ -202,7 +202,9 @@ class Sender:
     def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:
         channel = self.registry.get(row.channel)
         if channel is None:
-            return DeliveryResult.permanent(Reason.UNSUPPORTED, f"no channel {row.channel!r} is installed")
+            # Recorded failed, never dropped: the recipient's next channel is tried (`notify check` says so first).
+            return DeliveryResult.permanent(Reason.NOT_CONFIGURED, f"no channel {row.channel!r} is installed "
+                                            f"(installed: {', '.join(self.registry.names())})")
         target = self._real_target(row)
         if target is None:
             return DeliveryResult.permanent(Reason.BAD_ADDRESS, f"{row.person} has no {row.channel} URL in the "

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
     from ..config.policy import IncidentClass
 
-__all__ = ["Planned", "idempotency_key", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
+__all__ = ["BUILT_IN_FAMILIES", "Planned", "idempotency_key", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
 
 # Drills never reach people outside the company (the seed's external contacts, the customer).
 _OUTSIDE = ("customer", "external")
@@ -79,9 +79,16 @@ def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass
     return planned
 
 
-def template_for(channel: str, kind: str = "step") -> str:
+# The built-in channels' template families, as their Capabilities.template declare them. A plugin channel
+# is planned on the email family and rendered on the family it declares (app.engine.compose_notice).
+BUILT_IN_FAMILIES = {"email": "email", "apprise": "email", "webhook": "email", "phone": "voice", "voice": "voice",
+                     "pagerduty": "voice", "sms": "sms", "slack": "slack"}
+_CALLED = ("phone", "voice", "pagerduty", "sms")  # channels that reach a rotation slot's shared number
+
+
+def template_for(channel: str, kind: str = "step", family: str | None = None) -> str:
     """The template a channel renders: its family for a step, `<kind>-<family>` for a lifecycle notice."""
-    family = {"phone": "voice", "sms": "sms", "slack": "slack"}.get(channel, "email")
+    family = family or BUILT_IN_FAMILIES.get(channel, "email")
     return family if kind in ("step", "test") else f"{kind}-{family}"
 
 
@@ -102,7 +109,7 @@ def _for_person(entry: AudienceEntry, pid: str, step: int, d: Directory, *, phon
     order += [c for c in person.channels if c not in order]
 
     def address(channel: str) -> Address | None:
-        target = phone if phone and channel in ("phone", "sms") else person.target(channel)
+        target = phone if phone and channel in _CALLED else person.target(channel)
         return Address(pid, person.name, entry.to, channel, target) if target else None
 
     addresses = [a for a in map(address, order) if a]
