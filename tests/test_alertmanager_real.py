@@ -30,7 +30,6 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 
-SID = "AC" + "4" * 32
 TOKEN = "am-test-token-7f3c"  # Alertmanager posts hooks with it
 API_TOKEN = "am-test-api-token-91d2"  # the test reads the API with it
 BINARIES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, then upstream's

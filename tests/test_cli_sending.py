@@ -11,27 +11,20 @@ from pathlib import Path
 import pytest
 
 from dispatcher.testing.providers import Reply
-from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
-from dispatcher.testing.smtp import SmtpServer
+from dispatcher.testing.proxy import PROVIDER_HOSTS
 
-from .helpers import replace_in
+from .helpers import SID, channel_env, provider_stand_ins, replace_in
 
-SID = "AC" + "1" * 32
 COMMAND = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
            "jane@acme.example", "--summary", "Unusual admin logins from a new ASN"]
 
 
 @pytest.fixture
 def world(tmp_path: Path):
-    with SmtpServer() as smtp, ProviderProxy(PROVIDER_HOSTS + ("api.telegram.org",)) as proxy:
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+    with provider_stand_ins(PROVIDER_HOSTS + ("api.telegram.org",)) as (smtp, proxy):
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
         env.update(proxy.env(ca_bundle=True), XDG_STATE_HOME=str(tmp_path / "state"),
-                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
-                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-                   NOTIFY_SMS_URL=f"twilio://{SID}:authtoken@+15550100000",
-                   NOTIFY_PHONE_URL=f"twilio://{SID}:authtoken@+15550100000?method=call")
+                   **channel_env(smtp.url(**{"from": "notify@teamflow.example"}), token="authtoken"))
         yield smtp, proxy, env
 
 

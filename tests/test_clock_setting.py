@@ -7,18 +7,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.clock import StartedClock, parse_instant
 
 from .conftest import ROTATION_WEEKS, RotationWeek
+from .helpers import run
 
 TRIGGER = ["security", "--customer", "Acme Corp", "--summary", "Unusual admin logins", "--json"]
-
-
-def run(*args: str, now: str | None = None):
-    return CliRunner().invoke(main, list(args), env={"NOTIFY_NOW": now} if now else None, catch_exceptions=False)
 
 
 def test_each_rotation_week_names_its_own_primary(rotation_week: RotationWeek) -> None:

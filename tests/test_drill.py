@@ -7,15 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
+from .helpers import run
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
-
-
-def run(*args: str, env: dict | None = None):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 @pytest.mark.parametrize("scenario", sorted(p.name for p in DRILLS.glob("*.toml")))

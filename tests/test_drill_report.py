@@ -12,9 +12,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
+from .helpers import run
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 VOID = {"meta", "br", "hr", "img", "input", "link"}
@@ -78,8 +77,7 @@ def parse(page: str) -> Node:
 
 def drill(tmp_path: Path, drill_file: Path, *args: str, env: dict | None = None) -> tuple[int, dict, Node]:
     report = tmp_path / "report.html"
-    result = CliRunner().invoke(main, ["drill", str(drill_file), "--sandbox", "--json", "--report", str(report),
-                                       *args], env=env, catch_exceptions=False)
+    result = run("drill", str(drill_file), "--sandbox", "--json", "--report", str(report), *args, env=env)
     return result.exit_code, json.loads(result.stdout), parse(report.read_text(encoding="utf-8"))
 
 
@@ -191,7 +189,7 @@ def test_met_false_belongs_to_an_sla_expectation(tmp_path: Path) -> None:
     scenario = tmp_path / "bad.toml"
     text = (DRILLS / "nobody-acks.toml").read_text()
     scenario.write_text(text.replace('within = "46m"', 'within = "46m"\nmet = false'))
-    result = CliRunner().invoke(main, ["drill", str(scenario), "--sandbox"])
+    result = run("drill", str(scenario), "--sandbox")
     assert result.exit_code == 2 and str(scenario) in result.stderr
     assert "expect[3]" in result.stderr and "'met' goes with 'sla'" in result.stderr
 
@@ -210,8 +208,7 @@ def test_a_drill_that_ends_before_the_response_deadline_has_not_missed_it() -> N
 
 
 def test_the_terminal_table_says_an_expected_miss_is_expected(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["drill", str(DRILLS / "security-breach.toml"), "--sandbox"],
-                                catch_exceptions=False)
+    result = run("drill", str(DRILLS / "security-breach.toml"), "--sandbox")
     assert result.exit_code == 0
     line = next(x for x in result.stdout.splitlines() if x.startswith("response SLA"))
     assert line.endswith("MISSED by 7m00s, as the drill expects")

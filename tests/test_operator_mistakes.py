@@ -10,14 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.store import StoreError, open_store
 
-
-def run(*args: str, env: dict | None = None):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+from .helpers import run
 
 
 def test_many_commands_creating_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ import requests
 from dispatcher.store import open_store
 from dispatcher.testing.providers import RecordingServer, Reply
 
+from .helpers import run
 from .providers_fixtures import closed_port
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -162,10 +163,6 @@ def test_serve_logs_a_line_per_event_with_the_incident_and_no_secret(tmp_path, r
 
 
 def test_an_unknown_log_format_is_refused_naming_the_variable(monkeypatch) -> None:
-    from click.testing import CliRunner
-
-    from dispatcher.cli import main
-
     monkeypatch.setenv("NOTIFY_LOG_FORMAT", "xml")
-    refused = CliRunner().invoke(main, ["serve", "--no-auth"])
+    refused = run("serve", "--no-auth")
     assert refused.exit_code == 2 and "NOTIFY_LOG_FORMAT: Input should be 'text' or 'json'" in refused.stderr

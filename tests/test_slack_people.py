@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.testing.providers import Reply
 
-from .helpers import replace_in
+from .helpers import replace_in, run
 
 TRIGGER = ["technical", "--incident", "TEC-2024-007", "--summary", "Partner API returns 500s", "--json"]
 SPECIALIST = "senior-tech-1"  # the directory's Senior Technical Specialist: Slack U0STS00001, then email
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def deliveries_to(doc: dict, person: str) -> dict[str, str]:
