@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from .helpers import run
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
@@ -40,6 +42,7 @@ def test_check_finds_every_problem_of_every_drill_file_given(providers, tmp_path
     assert len(errors) == 3, errors  # nothing said about the shipped drills, nothing else wrong
 
 
+@pytest.mark.slow
 def test_a_rejected_drill_points_to_a_check_that_finds_the_same_problems(providers, tmp_path: Path) -> None:
     for path in (drill_file(tmp_path, "malformed.toml", ('action = "ack"', 'action = "acknowledge"')),
                  drill_file(tmp_path, "misfit.toml", ('class = "', 'class = "x'))):  # found only with the policy

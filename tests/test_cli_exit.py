@@ -14,7 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import CONFIGURED, channel_env, provider_stand_ins
+
+pytestmark = pytest.mark.slow  # every test runs notify as a process, to see what it prints at exit
 
 REPO = Path(__file__).resolve().parent.parent
 TEARDOWN_NOISE = ("Exception ignored", "Traceback", "ResourceWarning", "BrokenPipeError")

@@ -162,6 +162,7 @@ def test_a_usage_error_without_json_prints_no_document() -> None:
     assert result.exit_code == 2 and result.stdout == "" and "No such option '--bogus'" in result.stderr
 
 
+@pytest.mark.slow
 def test_check_reports_a_wrong_setting_beside_everything_else(config_dir: Path) -> None:
     """A bad NOTIFY_* value must not hide a bad phone number: check lists both, then exits 2."""
     contacts = config_dir / "contacts.toml"

@@ -15,6 +15,8 @@ from dispatcher.testing.proxy import PROVIDER_HOSTS
 
 from .helpers import SID, channel_env, provider_stand_ins, replace_in
 
+pytestmark = pytest.mark.slow  # every test runs notify as a process, over real sockets
+
 COMMAND = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
            "jane@acme.example", "--summary", "Unusual admin logins from a new ASN"]
 

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from .helpers import run
@@ -48,6 +49,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_process_needs_the_token_pages_with_it_and_counts_it(providers, tmp_path: Path) -> None:
     smtp, proxy, provider_env = providers
     port = _free_port()

@@ -16,6 +16,7 @@ from dispatcher.store import StoreError, open_store
 from .helpers import run
 
 
+@pytest.mark.slow
 def test_many_commands_creating_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
     env["NOTIFY_STATE_DIR"] = str(tmp_path / "state")

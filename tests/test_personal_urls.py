@@ -57,6 +57,7 @@ def notify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
+@pytest.mark.slow
 def test_a_personal_apprise_url_is_enough_to_reach_its_owner(world) -> None:
     proxy, env, _ = world
     result = notify(env, "technical", "--summary", "Partner API returns 500s", "--json")
@@ -73,6 +74,7 @@ def test_a_personal_apprise_url_is_enough_to_reach_its_owner(world) -> None:
     assert complaints and not about_apprise, complaints  # the person's own URL is the channel's setting for them
 
 
+@pytest.mark.slow
 def test_check_names_a_personal_url_apprise_cannot_read_without_printing_it(world, config_dir: Path) -> None:
     _, env, _ = world
     replace_in(config_dir / "contacts.toml", URL, f"tgram://{SECRET}/987654321")  # no bot id: unusable
@@ -82,6 +84,7 @@ def test_check_names_a_personal_url_apprise_cannot_read_without_printing_it(worl
     assert SECRET not in checked.stdout + checked.stderr
 
 
+@pytest.mark.slow
 def test_a_personal_apprise_url_is_masked_in_every_output_and_in_the_store(world) -> None:
     proxy, env, state = world
     # Telegram echoes the bot path in its refusal: that must not leak through apprise's complaint either.

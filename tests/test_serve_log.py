@@ -117,6 +117,7 @@ def receiver() -> Iterator[RecordingServer]:
         yield running
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_serve_logs_a_line_per_event_with_the_incident_and_no_secret(tmp_path, receiver, log_format) -> None:
     serve = Serve(tmp_path, receiver, **({"NOTIFY_LOG_FORMAT": "json"} if log_format == "json" else {}))

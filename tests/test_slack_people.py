@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 
 from dispatcher.testing.providers import Reply
 
@@ -32,6 +33,7 @@ def test_a_webhook_mention_is_posted_not_delivered_and_the_fallback_reaches_the_
     assert {a["outcome"] for a in log if a["recipient"] == SPECIALIST and a["channel"] == "slack"} == {"posted"}
 
 
+@pytest.mark.slow
 def test_someone_reachable_only_by_a_webhook_mention_is_not_reached(providers, config_dir: Path,
                                                                      monkeypatch) -> None:
     replace_in(config_dir / "contacts.toml", 'slack = "U0STS00001"\nchannels = ["slack", "email"]',
