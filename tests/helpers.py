@@ -1,6 +1,6 @@
 """Helpers every kind of test shares: one of each, so a change to how notify is run or faked is made once.
 
-- :func:`run`: ``notify ARGS`` in process, through click's CliRunner;
+- :func:`run`: ``notify ARGS`` in process, through click's CliRunner; :func:`run_process`: as a process;
 - :func:`provider_stand_ins`: a local SMTP server and a TLS proxy standing in for Twilio, Slack and PagerDuty;
 - :data:`SID` and :func:`channel_env`: the suite's one Twilio account and every channel's settings;
 - :func:`replace_in` and :func:`make_private`: editing the TOML fixtures.
@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -56,6 +58,12 @@ def run(*args: str, input: str | bytes | None = None, env: dict[str, str | None]
         env = {**(env or {}), "NOTIFY_NOW": now}
     return CliRunner().invoke(main, list(args), input=input, env=env, color=terminal,
                               catch_exceptions=catch_exceptions)
+
+
+def run_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m dispatcher ARGS` as a process of its own, in exactly `env`, its output captured."""
+    return subprocess.run([sys.executable, "-m", "dispatcher", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
 
 
 @contextmanager
