@@ -34,8 +34,8 @@ DIRECTORY = Directory.model_validate({
         "ana": {"name": "Ana", "roles": ["support"], "email": "ana@teamflow.example", "phone": "+15550100001",
                 "channels": ["phone", "sms", "email"]},
         "bo": {"name": "Bo", "roles": ["support"], "email": "bo@teamflow.example", "channels": ["email"]},
-        "cy": {"name": "Cy", "roles": ["cto"], "email": "cy@teamflow.example", "slack": "U012AB3CD", "phone": "+15550100003",
-               "channels": ["slack", "email"]},
+        "cy": {"name": "Cy", "roles": ["cto"], "email": "cy@teamflow.example", "slack": "U012AB3CD",
+               "phone": "+15550100003", "channels": ["slack", "email"]},
         "di": {"name": "Di", "email": "di@teamflow.example"},
         "ed": {"name": "Ed", "phone": "+15550100005", "channels": ["sms"]},
         "fay": {"name": "Fay"},
@@ -57,7 +57,8 @@ KLASS = IncidentClass.model_validate({
     "title": "Security", "prefix": "SEC", "tier": "immediate", "priority": "P1", "response_sla": "15m",
     "commander": "rotation:primary", "escalation": ["role:cto", "slack:security", "person:ana"],
     "escalation_channels": ["phone", "sms"],
-    "steps": [{"at": "0m", "name": "Immediate", "notify": [{"to": "person:ana"}, {"to": "person:ed", "channel": "sms"}]},
+    "steps": [{"at": "0m", "name": "Immediate",
+               "notify": [{"to": "person:ana"}, {"to": "person:ed", "channel": "sms"}]},
               {"at": "30m", "name": "Escalate", "notify": [{"to": "role:cto"}]}],
 })
 
@@ -86,7 +87,8 @@ def shown(planned: list[Planned]) -> list[tuple]:
     (Entry("person:bo", channel="sms"), {}, [("bo", "email", "bo@teamflow.example", "email", (), None)]),
     (Entry("person:ed", channel="email"), {}, [("ed", "sms", "+15550100005", "sms", (), None)]),
     # Someone with no address on any of their channels is skipped, saying why.
-    (Entry("person:fay", channel="email"), {}, [("person:fay", "email", "", "email", (), "Fay has no address for email")]),
+    (Entry("person:fay", channel="email"), {},
+     [("person:fay", "email", "", "email", (), "Fay has no address for email")]),
     # An entry's own template wins over the channel's family.
     (Entry("person:cy", template="customer"), {}, [("cy", "slack", "U012AB3CD", "customer", ("email",), None)]),
     # A list with an address is one email; a list without one is each member.
