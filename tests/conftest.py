@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from .helpers import make_private
+from .helpers import channel_env, make_private, provider_stand_ins
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,19 +47,8 @@ def config_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def providers(monkeypatch: pytest.MonkeyPatch):
     """Every channel configured against local stand-ins: (smtp server, provider proxy, the env set)."""
-    from dispatcher.testing.providers import Reply
-    from dispatcher.testing.proxy import ProviderProxy
-    from dispatcher.testing.smtp import SmtpServer
-
-    sid = "AC" + "5" * 32
-    with SmtpServer() as smtp, ProviderProxy() as proxy:
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
-        env = dict(proxy.env(ca_bundle=True),
-                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
-                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-                   NOTIFY_SMS_URL=f"twilio://{sid}:token@+15550100000",
-                   NOTIFY_PHONE_URL=f"twilio://{sid}:token@+15550100000?method=call")
+    with provider_stand_ins() as (smtp, proxy):
+        env = dict(proxy.env(ca_bundle=True), **channel_env(smtp.url(**{"from": "notify@teamflow.example"})))
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield smtp, proxy, env

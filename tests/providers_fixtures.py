@@ -13,8 +13,9 @@ import pytest
 from dispatcher.api import Address, Notice
 from dispatcher.testing import ProviderProxy, RecordingServer
 
+from .helpers import SID  # noqa: F401 - the suite's one Twilio account, re-exported for the channel tests
+
 CANARY = "CANARYSECRET123"
-SID = "AC0123456789abcdef0123456789abcdef"
 FROM = "+15550100000"
 TO = "+15550100001"
 

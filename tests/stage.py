@@ -12,11 +12,11 @@ from dispatcher.app import engine
 from dispatcher.clock import FakeClock, parse_instant
 from dispatcher.config.settings import load_settings
 from dispatcher.store import open_store
-from dispatcher.testing.providers import Reply
 from dispatcher.testing.proxy import ProviderProxy
 from dispatcher.testing.smtp import SmtpServer
 
-SID = "AC" + "0" * 32
+from .helpers import SLACK_HOOK, provider_stand_ins, twilio_url
+
 FIELDS = {"customer": "Acme Corp", "reported_by": "jane@acme.example", "summary": "Unusual admin logins"}
 
 
@@ -30,9 +30,8 @@ class Stage:
 
     def settings(self, **overrides):
         values = dict(email_url=self.smtp.url(**{"from": "notify@teamflow.example"}),
-                      slack_url="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-                      sms_url=f"twilio://{SID}:authtoken@+15550100000",
-                      phone_url=f"twilio://{SID}:authtoken@+15550100000?method=call",
+                      slack_url=SLACK_HOOK, sms_url=twilio_url("authtoken"),
+                      phone_url=twilio_url("authtoken", "call"),
                       ca_bundle=self.proxy.ca_bundle_path, connect_timeout=2.0, read_timeout=2.0,
                       retry_attempts=4)
         values.update(overrides)
@@ -64,9 +63,7 @@ class Stage:
 
 
 def make_stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    with SmtpServer() as smtp, ProviderProxy() as proxy:  # noqa: SIM117
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001", "status": "queued"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+    with provider_stand_ins() as (smtp, proxy):
         for name, value in proxy.env().items():
             monkeypatch.setenv(name, value)
         yield Stage(smtp, proxy, config_dir, tmp_path / "notify.db", FakeClock())

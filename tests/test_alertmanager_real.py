@@ -29,8 +29,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+pytestmark = pytest.mark.slow  # a real Alertmanager in front of a notify serve process
 
-SID = "AC" + "4" * 32
+
 TOKEN = "am-test-token-7f3c"  # Alertmanager posts hooks with it
 API_TOKEN = "am-test-api-token-91d2"  # the test reads the API with it
 BINARIES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, then upstream's

@@ -5,16 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from click.testing import CliRunner
+import pytest
 
-from dispatcher.cli import main
+from .helpers import run
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 SHIPPED = sorted(str(p) for p in DRILLS.glob("*.toml"))
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def drill_file(tmp_path: Path, name: str, *edits: tuple[str, str]) -> Path:
@@ -46,10 +42,11 @@ def test_check_finds_every_problem_of_every_drill_file_given(providers, tmp_path
     assert len(errors) == 3, errors  # nothing said about the shipped drills, nothing else wrong
 
 
+@pytest.mark.slow
 def test_a_rejected_drill_points_to_a_check_that_finds_the_same_problems(providers, tmp_path: Path) -> None:
     for path in (drill_file(tmp_path, "malformed.toml", ('action = "ack"', 'action = "acknowledge"')),
                  drill_file(tmp_path, "misfit.toml", ('class = "', 'class = "x'))):  # found only with the policy
-        rejected = CliRunner().invoke(main, ["drill", str(path), "--sandbox"])
+        rejected = run("drill", str(path), "--sandbox")
         assert rejected.exit_code == 2 and "nothing was run" in rejected.stderr
         [command] = re.findall(r"run `notify check ([^`]*)` to see every problem", rejected.stderr)
         assert command == str(path)

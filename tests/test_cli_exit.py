@@ -14,11 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dispatcher.testing.providers import Reply
-from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
-from dispatcher.testing.smtp import SmtpServer
+import pytest
 
-from .helpers import CONFIGURED
+from .helpers import CONFIGURED, channel_env, provider_stand_ins
+
+pytestmark = pytest.mark.slow  # every test runs notify as a process, to see what it prints at exit
 
 REPO = Path(__file__).resolve().parent.parent
 TEARDOWN_NOISE = ("Exception ignored", "Traceback", "ResourceWarning", "BrokenPipeError")
@@ -51,16 +51,10 @@ def test_a_long_json_document_arrives_whole_through_a_pipe(clean_env: Path) -> N
 
 def test_a_send_to_every_channel_ends_without_a_word_at_exit(clean_env: Path, tmp_path: Path) -> None:
     """SMTP, Slack, SMS and a call over real sockets: their clients and pools are closed before exit."""
-    with SmtpServer() as smtp, ProviderProxy(PROVIDER_HOSTS) as proxy:
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
-        sid = "AC" + "1" * 32
+    with provider_stand_ins() as (smtp, proxy):
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
         env.update(proxy.env(ca_bundle=True), XDG_STATE_HOME=str(tmp_path / "state"),
-                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
-                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-                   NOTIFY_SMS_URL=f"twilio://{sid}:authtoken@+15550100000",
-                   NOTIFY_PHONE_URL=f"twilio://{sid}:authtoken@+15550100000?method=call")
+                   **channel_env(smtp.url(**{"from": "notify@teamflow.example"}), token="authtoken"))
         done = notify("security", "--summary", "Unusual admin logins", "--customer", "Acme Corp", env=env)
         assert done.returncode == 0, done.stderr
         assert len(smtp.messages) == 2 and len(proxy.requests) == 3

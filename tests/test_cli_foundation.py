@@ -8,19 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from dispatcher.cli import main
 
 from .helpers import CONFIGURED as CHANNEL_SETTINGS
-from .helpers import replace_in
+from .helpers import SID, replace_in, run
 
 EVIDENCE = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
             "jane@acme.example", "--summary", "Unusual admin logins", "--dry-run", "--json"]
-
-
-def run(*args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def test_help_imports_none_of_the_heavy_libraries() -> None:
@@ -116,7 +109,7 @@ def test_check_reports_a_channel_the_policy_uses_without_settings(config_dir: Pa
 
 
 def test_check_never_prints_a_secret(config_dir: Path) -> None:
-    settings = dict(CHANNEL_SETTINGS, NOTIFY_SMS_URL="twilio://AC00000000000000000000000000000000:CANARYSECRET9@+15550100000")
+    settings = dict(CHANNEL_SETTINGS, NOTIFY_SMS_URL=f"twilio://{SID}:CANARYSECRET9@+15550100000")
     result = run("check", "--json", "--config-dir", str(config_dir), env=settings)
     assert "CANARYSECRET9" not in result.stdout + result.stderr
     assert json.loads(result.stdout)["schema"] == 1
@@ -158,17 +151,18 @@ def test_a_rejected_configuration_is_listed_in_the_json_document(config_dir: Pat
     (["--bogus", "log", "--json"], "log", "No such option '--bogus'"),  # an option of `notify` itself
 ])
 def test_a_usage_error_under_json_still_prints_a_document(args: list[str], command: str, error: str) -> None:
-    result = CliRunner().invoke(main, args)
+    result = run(*args)
     doc = json.loads(result.stdout)
     assert result.exit_code == 2 and doc["status"] == "rejected" and doc["command"] == command
     assert error in doc["error"] and error in result.stderr and "Usage:" in result.stderr
 
 
 def test_a_usage_error_without_json_prints_no_document() -> None:
-    result = CliRunner().invoke(main, ["security", "--bogus"])
+    result = run("security", "--bogus")
     assert result.exit_code == 2 and result.stdout == "" and "No such option '--bogus'" in result.stderr
 
 
+@pytest.mark.slow
 def test_check_reports_a_wrong_setting_beside_everything_else(config_dir: Path) -> None:
     """A bad NOTIFY_* value must not hide a bad phone number: check lists both, then exits 2."""
     contacts = config_dir / "contacts.toml"

@@ -8,20 +8,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.store.schema import SCHEMA_VERSION, V1
 from dispatcher.testing.providers import Reply
 
-SID = "AC" + "3" * 32
+from .helpers import run
+
 TRIGGER = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--summary", "Unusual admin logins"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
 
 
 def started_at() -> datetime:
@@ -243,7 +236,6 @@ def test_a_resolve_that_reaches_nobody_prints_no_empty_table() -> None:
     resolved = run("resolve", "SEC-2024-001", "--message", "false alarm", "--by", "Support Manager A")
     assert resolved.exit_code == 0 and "STEP" not in resolved.stdout
     assert "0 deliveries" in resolved.stdout
-
 
 
 def test_retry_json_with_nothing_to_retry_is_still_a_document_and_log_takes_lower_case(providers) -> None:

@@ -4,56 +4,44 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dispatcher.testing.providers import Reply
-from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
-from dispatcher.testing.smtp import SmtpServer
+from dispatcher.testing.proxy import PROVIDER_HOSTS
 
-from .helpers import replace_in
+from .helpers import SID, channel_env, provider_stand_ins, replace_in, run_process
 
-SID = "AC" + "1" * 32
+pytestmark = pytest.mark.slow  # every test runs notify as a process, over real sockets
+
 COMMAND = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--reported-by",
            "jane@acme.example", "--summary", "Unusual admin logins from a new ASN"]
 
 
 @pytest.fixture
 def world(tmp_path: Path):
-    with SmtpServer() as smtp, ProviderProxy(PROVIDER_HOSTS + ("api.telegram.org",)) as proxy:
-        proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001"}))
-        proxy["hooks.slack.com"].script(Reply(200, "ok"))
+    with provider_stand_ins(PROVIDER_HOSTS + ("api.telegram.org",)) as (smtp, proxy):
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
         env.update(proxy.env(ca_bundle=True), XDG_STATE_HOME=str(tmp_path / "state"),
-                   NOTIFY_EMAIL_URL=smtp.url(**{"from": "notify@teamflow.example"}),
-                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-                   NOTIFY_SMS_URL=f"twilio://{SID}:authtoken@+15550100000",
-                   NOTIFY_PHONE_URL=f"twilio://{SID}:authtoken@+15550100000?method=call")
+                   **channel_env(smtp.url(**{"from": "notify@teamflow.example"}), token="authtoken"))
         yield smtp, proxy, env
-
-
-def notify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dispatcher", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
 
 
 def test_security_command_delivers_step_zero_logs_it_and_never_pages_twice(world) -> None:
     smtp, proxy, env = world
-    first = notify(env, *COMMAND)
+    first = run_process(env, *COMMAND)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "5 deliveries: 5 delivered" in first.stdout
     assert len(smtp.messages) == 2 and len(proxy.requests) == 3
 
-    log = notify(env, "log", "--incident", "SEC-2024-001", "--json")
+    log = run_process(env, "log", "--incident", "SEC-2024-001", "--json")
     attempts = json.loads(log.stdout)["attempts"]
     assert log.returncode == 0 and len(attempts) == 5
     assert {a["channel"] for a in attempts} == {"email", "slack", "phone", "sms"}
     assert all(a["outcome"] == "delivered" and a["incident"] == "SEC-2024-001" for a in attempts)
 
-    again = notify(env, *COMMAND)
+    again = run_process(env, *COMMAND)
     assert again.returncode == 0 and "nobody was paged again" in again.stdout
     assert len(smtp.messages) == 2 and len(proxy.requests) == 3
 
@@ -61,7 +49,7 @@ def test_security_command_delivers_step_zero_logs_it_and_never_pages_twice(world
 def test_someone_not_reached_exits_1_and_says_who(world) -> None:
     smtp, proxy, env = world
     proxy["hooks.slack.com"].script(Reply(404, "no_service"))
-    result = notify(env, *COMMAND, "--json")
+    result = run_process(env, *COMMAND, "--json")
     assert result.returncode == 1
     doc = json.loads(result.stdout)
     assert doc["summary"]["unreached"] == ["slack:security-alerts"]
@@ -71,11 +59,11 @@ def test_someone_not_reached_exits_1_and_says_who(world) -> None:
 
 def test_log_filters_by_since_and_limit(world) -> None:
     smtp, proxy, env = world
-    assert notify(env, *COMMAND).returncode == 0
-    assert len(json.loads(notify(env, "log", "--limit", "2", "--json").stdout)["attempts"]) == 2
-    assert len(json.loads(notify(env, "log", "--since", "1h", "--json").stdout)["attempts"]) == 5
-    assert json.loads(notify(env, "log", "--since", "2999-01-01T00:00:00Z", "--json").stdout)["attempts"] == []
-    bad = notify(env, "log", "--since", "last tuesday")
+    assert run_process(env, *COMMAND).returncode == 0
+    assert len(json.loads(run_process(env, "log", "--limit", "2", "--json").stdout)["attempts"]) == 2
+    assert len(json.loads(run_process(env, "log", "--since", "1h", "--json").stdout)["attempts"]) == 5
+    assert json.loads(run_process(env, "log", "--since", "2999-01-01T00:00:00Z", "--json").stdout)["attempts"] == []
+    bad = run_process(env, "log", "--since", "last tuesday")
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
@@ -113,10 +101,10 @@ def test_a_canary_secret_in_every_setting_never_reaches_output_errors_or_the_sto
                    NOTIFY_EMAIL_URL=smtp.url(user="notify", password=canary, **{"from": "notify@teamflow.example"}),
                    NOTIFY_WEBHOOK_URL=hook.url.replace("http://", f"http://notify:{canary}@") + "/in",
                    NOTIFY_RETRY_ATTEMPTS="2")
-        results = [notify(env, "who", "security"), notify(env, *COMMAND, "--dry-run"),
-                   notify(env, *COMMAND), notify(env, *COMMAND, "--json"), notify(env, "log"),
-                   notify(env, "log", "--json"), notify(env, "check"), notify(env, "channels"),
-                   notify(env, "db", "upgrade")]
+        results = [run_process(env, "who", "security"), run_process(env, *COMMAND, "--dry-run"),
+                   run_process(env, *COMMAND), run_process(env, *COMMAND, "--json"), run_process(env, "log"),
+                   run_process(env, "log", "--json"), run_process(env, "check"), run_process(env, "channels"),
+                   run_process(env, "db", "upgrade")]
     assert results[2].returncode == 1  # the failures really happened
     assert [r.json["routing_key"] for r in proxy["events.pagerduty.com"].requests] == [routing_key]
     for result in results:
@@ -131,11 +119,11 @@ def test_the_log_names_whom_a_fallback_stands_in_for(world, rotation_week) -> No
     env["NOTIFY_NOW"] = rotation_week.now  # the primary on duty, whose phone and SMS fall back to email
     primary = rotation_week.primary
     proxy["api.twilio.com"].script(Reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number"}))
-    notify(env, *COMMAND)
-    attempts = json.loads(notify(env, "log", "--json").stdout)["attempts"]
+    run_process(env, *COMMAND)
+    attempts = json.loads(run_process(env, "log", "--json").stdout)["attempts"]
     stand_ins = [a for a in attempts if a["fallback_of"]]
     assert stand_ins and {a["fallback_of"] for a in stand_ins} <= {f"{primary}/phone", f"{primary}/sms"}
     assert all(a["recipient"] == primary and a["channel"] == "email" for a in stand_ins)
-    text = notify(env, "log").stdout
+    text = run_process(env, "log").stdout
     assert "email" in text and f"fallback for {primary}/" in text
     assert text.count("step 0") == len(attempts)

@@ -7,19 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.render.table import cell_width
+
+from .helpers import run
 
 SUMMARY = "API latency above ten seconds for every EU customer since the deploy of the new gateway at noon"
 TRIGGER = ["technical", "--incident", "TEC-2026-001", "--summary", SUMMARY, "--affected-services", "API"]
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
-
-
-def run(*args: str, terminal: bool = False, env: dict[str, str | None] | None = None):
-    """`notify ARGS` with stdout a terminal (click's runner stands in for one with color=True) or a pipe."""
-    return CliRunner().invoke(main, list(args), color=terminal, env=env, catch_exceptions=False)
 
 
 def column_starts(line: str, headers: list[str]) -> list[int]:

@@ -6,17 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from dispatcher.cli import main
-
-SID = "AC" + "2" * 32
-
-
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-
-
+from .helpers import run
 
 
 def test_evidence_security_report_shows_rule_and_words() -> None:

@@ -7,18 +7,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.clock import StartedClock, parse_instant
 
 from .conftest import ROTATION_WEEKS, RotationWeek
+from .helpers import run
 
 TRIGGER = ["security", "--customer", "Acme Corp", "--summary", "Unusual admin logins", "--json"]
-
-
-def run(*args: str, now: str | None = None):
-    return CliRunner().invoke(main, list(args), env={"NOTIFY_NOW": now} if now else None, catch_exceptions=False)
 
 
 def test_each_rotation_week_names_its_own_primary(rotation_week: RotationWeek) -> None:
@@ -65,6 +60,7 @@ def test_serve_a_looping_worker_and_a_live_drill_refuse_a_made_up_time(args: lis
     assert "refuses to start while NOTIFY_NOW is set" in result.stderr
 
 
+@pytest.mark.slow
 def test_check_warns_while_it_is_set_and_errors_when_it_is_malformed() -> None:
     warned = json.loads(run("check", "--json", now=ROTATION_WEEKS[0].now).stdout)
     problem = next(p for p in warned["problems"] if p["key"] == "NOTIFY_NOW")
@@ -103,6 +99,7 @@ def test_lifecycle_commands_and_the_log_use_the_clock(providers) -> None:
     assert recent and all(a["at"].startswith("2026-12-07T17:01") for a in recent) and stale == []
 
 
+@pytest.mark.slow
 def test_a_sandbox_drill_starts_at_notify_now_or_at_the_files_start(tmp_path: Path) -> None:
     scenario = Path(__file__).parent.parent / "drills" / "security-breach.toml"
     from_env = run("drill", str(scenario), "--sandbox", "--json", "--state-dir", str(tmp_path / "a"),

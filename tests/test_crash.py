@@ -13,7 +13,11 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from dispatcher.store import open_store
+
+pytestmark = pytest.mark.slow  # notify worker processes, SIGKILLed and SIGTERMed
 
 TOTAL = 500
 

@@ -7,17 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
+from .helpers import run
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 
 
-def run(*args: str, env: dict | None = None):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(p.name for p in DRILLS.glob("*.toml")))
 def test_every_shipped_drill_holds_in_the_sandbox(scenario: str, tmp_path: Path) -> None:
     report = tmp_path / "report.html"
@@ -33,6 +29,7 @@ def test_every_shipped_drill_holds_in_the_sandbox(scenario: str, tmp_path: Path)
         assert "[DRILL]" in message["text"], message
 
 
+@pytest.mark.slow
 def test_the_seed_drill_reports_who_when_and_the_sla(tmp_path: Path) -> None:
     doc = json.loads(run("drill", str(DRILLS / "security-breach.toml"), "--sandbox", "--json").stdout)
     assert doc["response"] == {"deadline": "15m00s", "acknowledged": "22m00s", "met": False, "by": "7m00s",
@@ -45,11 +42,13 @@ def test_the_seed_drill_reports_who_when_and_the_sla(tmp_path: Path) -> None:
     assert customer and all(d["outcome"] == "skipped" for d in customer)
 
 
+@pytest.mark.slow
 def test_a_drill_uses_its_own_state(clean_env: Path) -> None:
     run("drill", str(DRILLS / "nobody-acks.toml"), "--sandbox")
     assert run("incidents").stdout.strip() == "no incidents"
 
 
+@pytest.mark.slow
 def test_a_failed_expectation_exits_1_and_is_named(tmp_path: Path) -> None:
     scenario = (DRILLS / "nobody-acks.toml").read_text().replace('within = "31m"', 'within = "20m"')
     path = tmp_path / "strict.toml"
@@ -137,6 +136,7 @@ class _BusyRealTime:
         self.elapsed += seconds
 
 
+@pytest.mark.slow
 def test_at_speed_600_the_time_spent_sending_is_not_counted_as_lag(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 
@@ -191,6 +191,7 @@ def test_the_speed_is_bounded_to_600() -> None:
     assert result.exit_code == 2 and "--speed" in result.stderr and "600" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_drill_removes_its_temporary_state_unless_kept(tmp_path: Path, monkeypatch) -> None:
     import tempfile
 

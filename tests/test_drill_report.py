@@ -12,9 +12,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
+from .helpers import run
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 VOID = {"meta", "br", "hr", "img", "input", "link"}
@@ -78,11 +77,11 @@ def parse(page: str) -> Node:
 
 def drill(tmp_path: Path, drill_file: Path, *args: str, env: dict | None = None) -> tuple[int, dict, Node]:
     report = tmp_path / "report.html"
-    result = CliRunner().invoke(main, ["drill", str(drill_file), "--sandbox", "--json", "--report", str(report),
-                                       *args], env=env, catch_exceptions=False)
+    result = run("drill", str(drill_file), "--sandbox", "--json", "--report", str(report), *args, env=env)
     return result.exit_code, json.loads(result.stdout), parse(report.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_the_report_says_when_the_drill_ran_and_where_its_simulated_clock_started(tmp_path: Path) -> None:
     scenario = tmp_path / "outage.toml"
     scenario.write_text((DRILLS / "platform-outage.toml").read_text()
@@ -98,6 +97,7 @@ def test_the_report_says_when_the_drill_ran_and_where_its_simulated_clock_starte
     assert doc["ran_at"].startswith("2027-03-02T08:30:0") and doc["started"] == "2026-12-14T17:01:00+00:00"
 
 
+@pytest.mark.slow
 def test_the_report_shows_what_each_stand_in_received_in_a_collapsible_section(tmp_path: Path) -> None:
     code, doc, page = drill(tmp_path, DRILLS / "security-breach.toml")
     assert code == 0
@@ -118,6 +118,7 @@ def _verdict_and_sla(page: Node) -> tuple[str, str, str, str]:
     return verdict.attrs["class"], verdict.text, sla.attrs["class"], sla.text
 
 
+@pytest.mark.slow
 def test_an_sla_missed_without_the_drill_expecting_it_fails_the_verdict(tmp_path: Path) -> None:
     scenario = tmp_path / "breach.toml"
     text = (DRILLS / "security-breach.toml").read_text()
@@ -132,6 +133,7 @@ def test_an_sla_missed_without_the_drill_expecting_it_fails_the_verdict(tmp_path
     assert [e["implied"] for e in doc["expectations"] if not e["held"]] == [True]
 
 
+@pytest.mark.slow
 def test_an_sla_miss_the_drill_expects_holds_and_the_page_says_so(tmp_path: Path) -> None:
     code, doc, page = drill(tmp_path, DRILLS / "security-breach.toml")
     assert code == 0
@@ -144,6 +146,7 @@ def test_an_sla_miss_the_drill_expects_holds_and_the_page_says_so(tmp_path: Path
     assert any(row.startswith("✔ update cadence met") for row in rows), rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(p.name for p in DRILLS.glob("*.toml")))
 def test_every_shipped_report_has_one_verdict_its_rows_agree_with(scenario: str, tmp_path: Path) -> None:
     _, doc, page = drill(tmp_path, DRILLS / scenario)
@@ -191,7 +194,7 @@ def test_met_false_belongs_to_an_sla_expectation(tmp_path: Path) -> None:
     scenario = tmp_path / "bad.toml"
     text = (DRILLS / "nobody-acks.toml").read_text()
     scenario.write_text(text.replace('within = "46m"', 'within = "46m"\nmet = false'))
-    result = CliRunner().invoke(main, ["drill", str(scenario), "--sandbox"])
+    result = run("drill", str(scenario), "--sandbox")
     assert result.exit_code == 2 and str(scenario) in result.stderr
     assert "expect[3]" in result.stderr and "'met' goes with 'sla'" in result.stderr
 
@@ -209,9 +212,9 @@ def test_a_drill_that_ends_before_the_response_deadline_has_not_missed_it() -> N
     assert (missed.held, missed.implied, missed.detail.split(";")[0]) == (False, True, "never acknowledged")
 
 
+@pytest.mark.slow
 def test_the_terminal_table_says_an_expected_miss_is_expected(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["drill", str(DRILLS / "security-breach.toml"), "--sandbox"],
-                                catch_exceptions=False)
+    result = run("drill", str(DRILLS / "security-breach.toml"), "--sandbox")
     assert result.exit_code == 0
     line = next(x for x in result.stdout.splitlines() if x.startswith("response SLA"))
     assert line.endswith("MISSED by 7m00s, as the drill expects")

@@ -303,6 +303,7 @@ def test_a_connection_lost_after_the_request_went_out_is_outcome_unknown(dedupli
     assert len(server.heads) == 1  # sent once, never again here
 
 
+@pytest.mark.slow
 def test_concurrent_sends_share_the_channels_pools_safely():
     with RecordingServer(Reply(200, "ok")) as server:
         http = client()

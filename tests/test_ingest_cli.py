@@ -12,18 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from click.testing import CliRunner
 
-from dispatcher.cli import main
+from .helpers import run
 
 PAYLOADS = Path(__file__).parent / "payloads"
-SID = "AC" + "4" * 32
-
-
-
-
-def run(*args: str, input: bytes | None = None):
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
 
 def test_ingest_opens_then_dedups_then_resolves(providers) -> None:
@@ -57,6 +49,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_process_needs_the_token_pages_with_it_and_counts_it(providers, tmp_path: Path) -> None:
     smtp, proxy, provider_env = providers
     port = _free_port()
@@ -103,10 +96,10 @@ def test_serve_refuses_to_start_without_inbound_auth(clean_env: Path) -> None:
 
 def test_a_generic_alert_is_named_by_its_summary_in_the_timeline(providers) -> None:
     """A generic body has no alertname: its timeline line shows the summary, not 'alert'."""
-    result = CliRunner().invoke(main, ["ingest", "--format", "generic", "-", "--json"],
-                                input=json.dumps({"class": "outage", "summary": "API down in eu-west"}))
+    result = run("ingest", "--format", "generic", "-", "--json",
+                 input=json.dumps({"class": "outage", "summary": "API down in eu-west"}))
     incident = json.loads(result.stdout)["ingest"]["incident"]
-    status = json.loads(CliRunner().invoke(main, ["status", incident, "--json"]).stdout)
+    status = json.loads(run("status", incident, "--json").stdout)
     assert [e["detail"] for e in status["timeline"] if e["kind"] == "alert"] == ["API down in eu-west"]
 
 

@@ -123,6 +123,7 @@ def in_week(notices: list[tuple], week) -> list[tuple]:
     return sorted((minute, kind, on_call.get(who, who), channel) for minute, kind, who, channel in notices)
 
 
+@pytest.mark.slow
 def test_a_security_incident_over_two_simulated_hours(stage: Stage, rotation_week) -> None:
     stage.start_in(rotation_week)
     run = play(stage)
@@ -132,6 +133,7 @@ def test_a_security_incident_over_two_simulated_hours(stage: Stage, rotation_wee
     assert stage.clock.sleeps == []  # nothing waited for real or on the clock: every notice went at its tick
 
 
+@pytest.mark.slow
 def test_restarts_and_repeated_ticks_change_nothing(stage: Stage) -> None:
     run = play(stage, restart_at=33, double_tick=True)
     assert run.notices() == sorted(EXPECTED)

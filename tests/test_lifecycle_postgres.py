@@ -76,6 +76,7 @@ class FourWorkers(Run):
                 list(pool.map(tick, self.workers))
 
 
+@pytest.mark.slow
 def test_four_workers_ticking_at_once_fire_every_timer_once(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(test_lifecycle, "Run", FourWorkers)  # play() drives four workers instead of one
     run = play(stage, restart_at=33)

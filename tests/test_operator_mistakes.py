@@ -10,16 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.store import StoreError, open_store
 
-
-def run(*args: str, env: dict | None = None):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+from .helpers import SLACK_HOOK, run
 
 
+@pytest.mark.slow
 def test_many_commands_creating_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
     env["NOTIFY_STATE_DIR"] = str(tmp_path / "state")
@@ -106,7 +103,7 @@ def test_a_dry_run_with_no_channel_configured_lists_what_would_fail_and_exits_1(
 def test_a_dry_run_counts_a_fallback_that_would_stand_in(monkeypatch) -> None:
     """Phone and SMS unconfigured, email configured: the commander's email fallback would reach them."""
     monkeypatch.setenv("NOTIFY_EMAIL_URL", "mailto://127.0.0.1:2525?from=n@example.com")
-    monkeypatch.setenv("NOTIFY_SLACK_URL", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX")
+    monkeypatch.setenv("NOTIFY_SLACK_URL", SLACK_HOOK)
     doc = json.loads(run("satisfaction", "--summary", "x", "--reported-by", "jane@acme.example",
                          "--dry-run", "--json").stdout)
     assert doc["summary"]["would_fail"] == [] and doc["summary"]["reached_all"] is True

@@ -6,19 +6,14 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from dispatcher.cli import main
 from dispatcher.testing.providers import Reply
+
+from .helpers import run
 
 DEFAULT_KEY = "DEFAULTSERV1CEKEY0123456789abcde"
 CTO_KEY = "CT0SERV1CEKEY0123456789abcdef012"
 SLOT_KEY = "ESCA1AT10NSL0TKEY0123456789abcde"
 TRIGGER = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--summary", "Unusual admin logins"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def with_routing_keys(config_dir: Path) -> None:

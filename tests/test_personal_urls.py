@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from dispatcher.store import open_store
 from dispatcher.testing.providers import Reply
 from dispatcher.testing.proxy import PROVIDER_HOSTS, ProviderProxy
 
-from .helpers import replace_in
+from .helpers import SLACK_HOOK, replace_in, run_process
 
 TOKEN = "123456789:AAHsecretBotTokenXYZ"
 SECRET = "AAHsecretBotTokenXYZ"
@@ -48,18 +46,14 @@ def world(config_dir: Path, tmp_path: Path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
         env.update(proxy.env(ca_bundle=True), XDG_STATE_HOME=str(tmp_path / "state"),
                    NOTIFY_CONFIG_DIR=str(config_dir),
-                   NOTIFY_SLACK_URL="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX")
+                   NOTIFY_SLACK_URL=SLACK_HOOK)
         yield proxy, env, tmp_path / "state" / "notify"
 
 
-def notify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dispatcher", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
-
-
+@pytest.mark.slow
 def test_a_personal_apprise_url_is_enough_to_reach_its_owner(world) -> None:
     proxy, env, _ = world
-    result = notify(env, "technical", "--summary", "Partner API returns 500s", "--json")
+    result = run_process(env, "technical", "--summary", "Partner API returns 500s", "--json")
     doc = json.loads(result.stdout)
     apprise = next(d for d in doc["deliveries"] if d["channel"] == "apprise")
     assert (apprise["recipient"], apprise["outcome"]) == ("senior-tech-1", "delivered"), result.stdout
@@ -67,31 +61,33 @@ def test_a_personal_apprise_url_is_enough_to_reach_its_owner(world) -> None:
     assert request.path == f"/bot{TOKEN}/sendMessage"
     assert str(request.json["chat_id"]) == "987654321" and "Partner API returns 500s" in request.json["text"]
 
-    checked = notify(env, "check")
+    checked = run_process(env, "check")
     complaints = [line for line in checked.stdout.splitlines() if line.startswith(("error", "warning"))]
     about_apprise = [line for line in complaints if "'apprise'" in line or "APPRISE" in line or ".apprise" in line]
     assert complaints and not about_apprise, complaints  # the person's own URL is the channel's setting for them
 
 
+@pytest.mark.slow
 def test_check_names_a_personal_url_apprise_cannot_read_without_printing_it(world, config_dir: Path) -> None:
     _, env, _ = world
     replace_in(config_dir / "contacts.toml", URL, f"tgram://{SECRET}/987654321")  # no bot id: unusable
-    checked = notify(env, "check")
+    checked = run_process(env, "check")
     assert checked.returncode == 2
     assert "people.senior-tech-1.apprise" in checked.stdout and "cannot parse tgram:// URL" in checked.stdout
     assert SECRET not in checked.stdout + checked.stderr
 
 
+@pytest.mark.slow
 def test_a_personal_apprise_url_is_masked_in_every_output_and_in_the_store(world) -> None:
     proxy, env, state = world
     # Telegram echoes the bot path in its refusal: that must not leak through apprise's complaint either.
     proxy[TELEGRAM].script(Reply(401, body=lambda request: {"ok": False, "description": f"no bot {request.path}"}),
                            Reply(200, {"ok": True}))
     command = ("technical", "--incident", "TEC-2026-001", "--summary", "Partner API returns 500s")
-    results = [notify(env, "who", "technical"), notify(env, "who", "technical", "--json"),
-               notify(env, *command, "--dry-run"), notify(env, *command, "--dry-run", "--json"),
-               notify(env, *command), notify(env, "log"), notify(env, "log", "--json"),
-               notify(env, "test", "senior-tech-1", "--channel", "apprise", "--json")]
+    results = [run_process(env, "who", "technical"), run_process(env, "who", "technical", "--json"),
+               run_process(env, *command, "--dry-run"), run_process(env, *command, "--dry-run", "--json"),
+               run_process(env, *command), run_process(env, "log"), run_process(env, "log", "--json"),
+               run_process(env, "test", "senior-tech-1", "--channel", "apprise", "--json")]
     assert len(proxy[TELEGRAM].requests) == 3 and all(TOKEN in r.path for r in proxy[TELEGRAM].requests)
     for result in results:
         assert SECRET not in result.stdout + result.stderr, result.args
@@ -112,7 +108,7 @@ def test_a_masked_url_is_never_sent_to_once_the_directory_no_longer_has_it(confi
         for name, value in proxy.env().items():
             monkeypatch.setenv(name, value)
         proxy[TELEGRAM].script(Reply(500, {"ok": False}))
-        settings = load_settings(slack_url="https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+        settings = load_settings(slack_url=SLACK_HOOK,
                                  ca_bundle=proxy.ca_bundle_path)
         clock, store = FakeClock(), open_store(f"sqlite:///{tmp_path / 'notify.db'}")
         rt = engine.load_runtime(config_dir, settings)

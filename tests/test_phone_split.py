@@ -13,7 +13,8 @@ from dispatcher.api import ChannelConfig
 from dispatcher.app.check import run_check
 from dispatcher.config.settings import load_settings
 
-from .stage import SID, Stage, make_stage
+from .helpers import SID
+from .stage import Stage, make_stage
 
 CALL_URL = f"twilio://{SID}:authtoken@+15550100000"
 PD_URL = "pagerduty://0123456789abcdef0123456789abcdef@apikey/"

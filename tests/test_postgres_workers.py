@@ -28,6 +28,8 @@ from dispatcher.store import open_store
 
 from . import pg
 
+pytestmark = pytest.mark.slow  # notify worker processes against PostgreSQL
+
 TOTAL = 2000
 INCIDENT = "TEC-2026-900"
 CONCURRENCY = 8  # per worker; also the most rows a worker holds leased at once

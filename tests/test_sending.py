@@ -13,7 +13,8 @@ import pytest
 from dispatcher.store import open_store
 from dispatcher.testing.providers import HANG, Reply
 
-from .stage import SID, Stage, make_stage
+from .helpers import SID
+from .stage import Stage, make_stage
 
 
 

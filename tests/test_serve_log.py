@@ -25,6 +25,7 @@ import requests
 from dispatcher.store import open_store
 from dispatcher.testing.providers import RecordingServer, Reply
 
+from .helpers import run
 from .providers_fixtures import closed_port
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -116,6 +117,7 @@ def receiver() -> Iterator[RecordingServer]:
         yield running
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_serve_logs_a_line_per_event_with_the_incident_and_no_secret(tmp_path, receiver, log_format) -> None:
     serve = Serve(tmp_path, receiver, **({"NOTIFY_LOG_FORMAT": "json"} if log_format == "json" else {}))
@@ -162,10 +164,6 @@ def test_serve_logs_a_line_per_event_with_the_incident_and_no_secret(tmp_path, r
 
 
 def test_an_unknown_log_format_is_refused_naming_the_variable(monkeypatch) -> None:
-    from click.testing import CliRunner
-
-    from dispatcher.cli import main
-
     monkeypatch.setenv("NOTIFY_LOG_FORMAT", "xml")
-    refused = CliRunner().invoke(main, ["serve", "--no-auth"])
+    refused = run("serve", "--no-auth")
     assert refused.exit_code == 2 and "NOTIFY_LOG_FORMAT: Input should be 'text' or 'json'" in refused.stderr

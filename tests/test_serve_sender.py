@@ -30,7 +30,8 @@ from . import pg
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="the tests read /proc")
+pytestmark = [pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="the tests read /proc"),
+              pytest.mark.slow]  # every test starts `notify serve` or a sender child process
 
 
 def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0) -> None:

@@ -56,6 +56,7 @@ def call(app, body: bytes) -> int:
     return sent[0]["status"]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
 def test_generic_hook_never_answers_5xx(app, body: bytes) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
 from dispatcher.config.settings import load_settings
+
+from .helpers import run
 
 CANARY = "twilio://AC1:CANARY-settings-secret@+15550100000"
 
@@ -84,7 +84,7 @@ def test_an_invalid_setting_is_named_and_a_credential_is_never_echoed(monkeypatc
     monkeypatch.setenv("NOTIFY_SMS_URL", CANARY)
     monkeypatch.setenv("NOTIFY_RETRY_ATTEMPTS", "many")
     monkeypatch.setenv("NOTIFY_CONCURRENCY", "0")
-    result = CliRunner().invoke(main, ["channels"])
+    result = run("channels")
     assert result.exit_code == 2
     assert "error: NOTIFY_RETRY_ATTEMPTS: Input should be a valid integer" in result.stderr
     assert "(got 'many')" in result.stderr

@@ -5,19 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
+import pytest
 
-from dispatcher.cli import main
 from dispatcher.testing.providers import Reply
 
-from .helpers import replace_in
+from .helpers import replace_in, run
 
 TRIGGER = ["technical", "--incident", "TEC-2024-007", "--summary", "Partner API returns 500s", "--json"]
 SPECIALIST = "senior-tech-1"  # the directory's Senior Technical Specialist: Slack U0STS00001, then email
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def deliveries_to(doc: dict, person: str) -> dict[str, str]:
@@ -38,6 +33,7 @@ def test_a_webhook_mention_is_posted_not_delivered_and_the_fallback_reaches_the_
     assert {a["outcome"] for a in log if a["recipient"] == SPECIALIST and a["channel"] == "slack"} == {"posted"}
 
 
+@pytest.mark.slow
 def test_someone_reachable_only_by_a_webhook_mention_is_not_reached(providers, config_dir: Path,
                                                                      monkeypatch) -> None:
     replace_in(config_dir / "contacts.toml", 'slack = "U0STS00001"\nchannels = ["slack", "email"]',

@@ -23,6 +23,7 @@ from dispatcher.store import pg_schema, schema
 from dispatcher.store.inbox_sql import GIVE_UP_AFTER
 
 from . import pg
+from .helpers import run
 
 T0 = "2026-11-26T03:00:00+00:00"
 T1 = "2026-11-26T03:01:00+00:00"
@@ -536,13 +537,8 @@ pg_url = pg.pg_url  # the fixture, for the PostgreSQL-only tests above
 
 def test_check_gives_the_same_advice_as_db_upgrade_for_a_missing_schema(clean_env) -> None:
     """check must not say 'run notify db upgrade' when the upgrade itself cannot create the tables."""
-    from click.testing import CliRunner
-
-    from dispatcher.cli import main
-
     pg.require()
-    result = CliRunner().invoke(main, ["check", "--json"],
-                                env={"NOTIFY_STORE_URL": pg.url_for("notify_test_no_such_schema")})
+    result = run("check", "--json", env={"NOTIFY_STORE_URL": pg.url_for("notify_test_no_such_schema")})
     [problem] = [p for p in json.loads(result.stdout)["problems"] if p["key"] == "NOTIFY_STORE_URL"]
     assert problem["severity"] == "error" and "the search_path names no existing schema" in problem["message"]
     assert "db upgrade" not in problem["message"]

@@ -7,9 +7,8 @@ that got past the checks fails on it instead (and never listens).
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
+from tests.helpers import run
 
 UNOPENABLE_STORE = "mysql://nowhere/notify"  # refused by open_store: what a serve that got this far says
 
@@ -18,7 +17,7 @@ def serve(monkeypatch: pytest.MonkeyPatch, *args: str, **env: str):
     monkeypatch.setenv("NOTIFY_STORE_URL", UNOPENABLE_STORE)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return CliRunner().invoke(main, ["serve", *args])
+    return run("serve", *args)
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "notify.internal.example"])

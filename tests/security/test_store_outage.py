@@ -42,6 +42,7 @@ def _answered_while_hanging(app, method: str, path: str, body: bytes | dict = b"
         pytest.fail(f"{method} {path}: no answer while the store hung (the request waits on the store)")
 
 
+@pytest.mark.slow
 def test_a_hanging_postgresql_is_answered_503_after_the_store_timeout(config_dir: Path) -> None:
     pg.require()
     base = urlsplit(pg.BASE_URL)

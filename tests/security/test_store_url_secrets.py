@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dispatcher.cli import main
+from tests.helpers import run
 
 CANARY = "Canary7pw"
 
@@ -26,7 +25,7 @@ FORMS = {
 
 def _run(args: list[str], url: str):
     env = {"NOTIFY_STORE_URL": url, "NOTIFY_WEBHOOK_TOKEN": "inbound-token-123"}
-    return CliRunner().invoke(main, args, env=env)
+    return run(*args, env=env, catch_exceptions=True)  # an escaping exception is what the tests look for
 
 
 def _assert_refused_without_the_password(result) -> None:

@@ -14,13 +14,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from jinja2.sandbox import SecurityError
 
-from dispatcher.cli import main
 from dispatcher.render.templates import Renderer, TemplateError, sample_context
 from dispatcher.config.settings import load_settings
-from tests.helpers import make_private
+from tests.helpers import make_private, run
 from tests.stage import Stage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +56,7 @@ def test_a_template_escaping_the_sandbox_still_pages_with_the_plain_fallback(sta
 def test_notify_check_reports_the_escape_by_file(config_dir: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     (config_dir / "templates" / "security" / "slack.text.j2").write_text(attack(marker))
-    result = CliRunner().invoke(main, ["check", "--config-dir", str(config_dir)])
+    result = run("check", "--config-dir", str(config_dir))
     assert result.exit_code == 2, result.output
     assert "security/slack.text.j2" in result.output and "blocked by the template sandbox" in result.output
     assert not marker.exists()
@@ -77,7 +75,7 @@ WHO = ["security", "--incident", "SEC-2026-001", "--summary", "x", "--dry-run", 
 def test_the_working_directory_config_is_used_and_announced_when_it_is_private(clean_env: Path) -> None:
     working_config(clean_env)
     os.chmod(clean_env, 0o755)
-    result = CliRunner().invoke(main, WHO)
+    result = run(*WHO)
     assert "FROM THE WORKING DIRECTORY" in result.stdout
     assert f"config dir in use: {clean_env.resolve()} (current directory)" in result.stderr
 
@@ -87,7 +85,7 @@ def test_a_working_directory_config_others_can_write_is_ignored_naming_it(clean_
     working_config(clean_env)
     os.chmod(clean_env, 0o755)
     os.chmod(clean_env / loose, 0o777 if loose != "contacts.toml" else 0o666)
-    result = CliRunner().invoke(main, WHO)
+    result = run(*WHO)
     assert "FROM THE WORKING DIRECTORY" not in result.stdout  # the shipped templates were used
     shown = clean_env.resolve() if loose == "." else clean_env.resolve() / loose
     assert f"ignoring the configuration in the current directory: {shown} is writable by other users" \
@@ -101,7 +99,7 @@ def test_an_env_file_others_can_write_is_ignored_naming_it(clean_env: Path) -> N
     os.chmod(clean_env, 0o755)
     os.chmod(env_file, 0o666)
     assert load_settings().channel_url("sms") is None
-    result = CliRunner().invoke(main, ["channels"])
+    result = run("channels")
     assert f"ignoring {env_file.resolve()}: it is writable by other users" in result.stderr
     os.chmod(env_file, 0o600)
     assert load_settings().channel_url("sms") == "twilio://AC1:tok@+15550100000"

@@ -9,11 +9,10 @@ email and the operator's `notify status`.
 from __future__ import annotations
 
 
-from click.testing import CliRunner
 
 from dispatcher.api import Span
-from dispatcher.cli import main
 from tests.providers_fixtures import proxy  # noqa: F401 - fixture
+from tests.helpers import run
 from tests.stage import Stage
 
 BIDI = "\u202e"
@@ -92,15 +91,15 @@ def test_bidi_overrides_and_carriage_returns_reach_no_channel(stage: Stage) -> N
 def test_notify_status_prints_no_bidi_override_nor_carriage_return(stage: Stage, monkeypatch) -> None:
     stage.trigger(fields=HOSTILE)
     monkeypatch.setenv("NOTIFY_STORE_URL", f"sqlite:///{stage.store_path}")
-    update = CliRunner().invoke(main, ["--config-dir", str(stage.config_dir), "update", "SEC-2024-001", "--by",
-                                       "cto", "--message", f"fixed\rOK {BIDI}enod", "--dry-run"])
+    update = run("--config-dir", str(stage.config_dir), "update", "SEC-2024-001", "--by",
+                 "cto", "--message", f"fixed\rOK {BIDI}enod", "--dry-run")
     store = stage.store()
     try:
         store.record_event("SEC-2024-001", "note-1", "update", stage.clock.now().isoformat(),
                            f"contained\r*all clear* {BIDI}gnihton")
     finally:
         store.close()
-    result = CliRunner().invoke(main, ["--config-dir", str(stage.config_dir), "status", "SEC-2024-001"])
+    result = run("--config-dir", str(stage.config_dir), "status", "SEC-2024-001")
     assert result.exit_code == 0, result.output + update.output
     assert "contained" in result.stdout and "gnihton" in result.stdout
     assert BIDI not in result.stdout and "\r" not in result.stdout
