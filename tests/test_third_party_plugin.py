@@ -145,3 +145,19 @@ def test_a_plugin_reads_its_namespace_from_the_environment_env_file_and_secret_f
     assert "t0ken-in-the-url" not in repr(config) + repr(settings.plugin_settings("echo"))
     assert "http://127.0.0.1:9/pages?token=t0ken-in-the-url" in settings.secrets()  # scrubbed from output
     assert channel_config(settings, "email", None).settings == {}  # built-ins keep their own fields
+
+
+def test_a_plugin_s_secrets_from_env_file_and_secret_files_are_scrubbed_too(
+        clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dispatcher.config.settings import load_settings
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "NOTIFY_ECHO_TOKEN").write_text("CANARY-echo-token-from-a-file\n")
+    (secrets / "NOTIFY_ECHO_REGION").write_text("eu\n")  # not a secret by its name: "eu" stays in output
+    Path(".env").write_text("NOTIFY_PAGER2_URL=https://pager.example/CANARY-url-from-dotenv\n")
+    monkeypatch.setenv("NOTIFY_SECRETS_DIR", str(secrets))
+    scrubbed = load_settings().secrets()
+    assert "CANARY-echo-token-from-a-file" in scrubbed
+    assert "https://pager.example/CANARY-url-from-dotenv" in scrubbed
+    assert "eu" not in scrubbed

@@ -148,10 +148,7 @@ class Settings(BaseSettings):
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so output can be scrubbed of them as a last line of defence."""
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
-        values += [os.environ[name] for name in os.environ  # a plugin's URL, whatever its channel's name
-                   if name.upper().startswith(ENV_PREFIX) and name.upper().endswith("_URL")
-                   and name.upper().removeprefix(ENV_PREFIX).lower().removesuffix("_url") not in CHANNEL_URL_FIELDS
-                   and name.upper() != "NOTIFY_STORE_URL"]
+        values += self._plugin_secret_values()
         for secret in (self.webhook_token, self.webhook_hmac_secret, self.api_token, self.metrics_token):
             if secret:  # each value of a rotation pair is scrubbed on its own, as is the pair
                 values += [secret.get_secret_value(), *secret.get_secret_value().split(",")]
@@ -160,6 +157,18 @@ class Settings(BaseSettings):
 
             values += store_passwords(self.store_url.get_secret_value())
         return tuple(v for v in values if v and v.strip())
+
+    def _plugin_secret_values(self) -> list[str]:
+        """The values of NOTIFY_* variables no field declares (a plugin's) whose names say they hold a
+        secret (..._URL, _TOKEN, _KEY, _SECRET, _PASSWORD), from every source a plugin reads them from."""
+        declared = {f"{ENV_PREFIX}{name}".upper() for name in type(self).model_fields}
+        found = []
+        for source in (_secret_files(), self._env_file_values(), os.environ):
+            for name, value in source.items():
+                upper = name.upper()
+                if value and upper.startswith(ENV_PREFIX) and upper not in declared and upper.endswith(_SECRET_NAMES):
+                    found.append(value)
+        return found
 
     def acting_user(self) -> tuple[str, str] | None:
         """Who runs this command, and where that came from: NOTIFY_USER, else the login name; None if neither."""
@@ -207,6 +216,10 @@ def env_file_refusal() -> str | None:
         return None
     path, why = found
     return f"ignoring {env}: {'it' if path == env else path} {why}; its settings are not read"
+
+
+# The ends of a plugin setting's name that mark its value as a secret, scrubbed from all output.
+_SECRET_NAMES = ("_URL", "_TOKEN", "_KEY", "_SECRET", "_PASSWORD")
 
 
 def _secret_files() -> dict[str, str]:
