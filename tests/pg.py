@@ -88,3 +88,20 @@ def pg_url() -> Iterator[str]:
     """A store URL on a private, empty PostgreSQL schema (import this fixture into a test module)."""
     with schema() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL naming a store that does not exist yet, once on SQLite and once on an empty PostgreSQL schema
+    (import `url` and `store` into a test module to run each of its tests on both)."""
+    with store_url(request.param, tmp_path / "notify.db", request.module.__name__.rpartition(".")[2]) as found:
+        yield found
+
+
+@pytest.fixture
+def store(url: str) -> Iterator:
+    """The store at `url`, opened, and closed after the test."""
+    from dispatcher.store import open_store
+
+    with open_store(url) as opened:
+        yield opened

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -32,18 +32,7 @@ T5 = "2026-11-26T03:05:00+00:00"
 T9 = "2026-11-26T03:09:00+00:00"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL naming a store that does not exist yet (an empty schema, for PostgreSQL)."""
-    with pg.store_url(request.param, tmp_path / "notify.db", "contract") as store_url:
-        yield store_url
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Any]:
-    s = open_store(url)
-    yield s
-    s.close()
+url, store = pg.url, pg.store  # each test runs on SQLite and on PostgreSQL
 
 
 def planned(person: str, *, channel: str = "webhook", kind: str = "step", step: int = 0, **extra: Any) -> dict:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -16,17 +15,7 @@ T0 = "2026-11-26T03:00:00+00:00"
 T1 = "2026-11-26T04:00:01+00:00"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with pg.store_url(request.param, tmp_path / "notify.db", "replay") as store_url:
-        yield store_url
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Any]:
-    s = open_store(url)
-    yield s
-    s.close()
+url, store = pg.url, pg.store  # each test runs on SQLite and on PostgreSQL
 
 
 def enqueue(store: Any, key: str) -> int:
