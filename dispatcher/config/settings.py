@@ -15,8 +15,9 @@ user's own and nobody else can write them (:func:`env_file_refusal` says why not
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,11 +133,18 @@ class Settings(BaseSettings):
         """
         prefix = channel_prefix(channel).lower()
         found: dict[str, SecretStr] = {}
-        for source in (_secret_files(), self._env_file_values(), os.environ):  # later sources win
+        for source in self._undeclared_sources:  # later sources win
             for name, value in source.items():
                 if name.lower().startswith(prefix) and len(name) > len(prefix) and value is not None:
                     found[name[len(prefix):].lower()] = SecretStr(value)
         return found
+
+    @cached_property
+    def _undeclared_sources(self) -> tuple[Mapping[str, str | None], ...]:
+        """The secret files and `.env` as read once for these settings, then the environment: where the
+        variables no field declares (a plugin's) are looked up, lowest precedence first. Read once: every
+        line of output is scrubbed with :meth:`secrets`, which looks through them."""
+        return _secret_files(), self._env_file_values(), os.environ
 
     def _env_file_values(self) -> dict[str, str | None]:
         if not os.path.isfile(ENV_FILE) or env_file_refusal():
@@ -163,7 +171,7 @@ class Settings(BaseSettings):
         secret (..._URL, _TOKEN, _KEY, _SECRET, _PASSWORD), from every source a plugin reads them from."""
         declared = {f"{ENV_PREFIX}{name}".upper() for name in type(self).model_fields}
         found = []
-        for source in (_secret_files(), self._env_file_values(), os.environ):
+        for source in self._undeclared_sources:
             for name, value in source.items():
                 upper = name.upper()
                 if value and upper.startswith(ENV_PREFIX) and upper not in declared and upper.endswith(_SECRET_NAMES):
