@@ -203,22 +203,23 @@ def _lost(host: str, cause: str, *, sent: bool, deduplicated: bool) -> DeliveryR
     if not sent:
         return DeliveryResult.transient(Reason.CONNECTION, f"connection to {host} lost before the request was "
                                                            f"sent{cause}")
-    lost = f"connection to {host} lost before an answer{cause}"
-    if deduplicated:
-        return DeliveryResult.transient(Reason.CONNECTION, f"{lost}; safe to retry: the provider drops a repeat "
-                                                           "by its dedup key")
-    return DeliveryResult.possibly_delivered(Reason.CONNECTION, f"{lost}: it may have been delivered; not retried, "
-                                                                "so nobody gets it twice")
+    return _unanswered(Reason.CONNECTION, f"connection to {host} lost before an answer{cause}",
+                       deduplicated=deduplicated)
 
 
 def _silent(host: str, *, deduplicated: bool) -> DeliveryResult:
     """The read timeout passed after the request was sent: unknown, as when the send deadline ends it."""
-    silent = f"read timeout: {host} had the request and did not answer"
+    return _unanswered(Reason.TIMEOUT, f"read timeout: {host} had the request and did not answer",
+                       deduplicated=deduplicated)
+
+
+def _unanswered(reason: Reason, what: str, *, deduplicated: bool) -> DeliveryResult:
+    """``what`` happened after the request went out: the provider may have acted on it. Retried only where
+    it drops a repeat; otherwise possibly delivered, and never sent again."""
     if deduplicated:
-        return DeliveryResult.transient(Reason.TIMEOUT, f"{silent}; safe to retry: the provider drops a repeat "
-                                                        "by its dedup key")
-    return DeliveryResult.possibly_delivered(Reason.TIMEOUT, f"{silent}: it may have been delivered; not retried, "
-                                                             "so nobody gets it twice")
+        return DeliveryResult.transient(reason, f"{what}; safe to retry: the provider drops a repeat by its dedup key")
+    return DeliveryResult.possibly_delivered(reason, f"{what}: it may have been delivered; not retried, so nobody "
+                                                     "gets it twice")
 
 
 def _root(exc: BaseException) -> BaseException:
@@ -245,11 +246,7 @@ def deadline_result(deadline: Deadline, host: str, *, deduplicated: bool) -> Del
     limit = f"the send deadline ({deadline.seconds:g} s)"
     if not deadline.sent:
         return DeliveryResult.transient(Reason.TIMEOUT, f"{limit} passed before the request was sent to {host}")
-    if deduplicated:
-        return DeliveryResult.transient(Reason.TIMEOUT, f"{limit} passed waiting for {host} to answer; safe to "
-                                                        "retry: the provider drops a repeat by its dedup key")
-    return DeliveryResult.possibly_delivered(Reason.TIMEOUT, f"{limit} passed waiting for {host} to answer: it may "
-                                             "have been delivered; not retried, so nobody gets it twice")
+    return _unanswered(Reason.TIMEOUT, f"{limit} passed waiting for {host} to answer", deduplicated=deduplicated)
 
 
 def not_configured(channel: str, why: str = "") -> DeliveryResult:

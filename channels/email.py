@@ -28,6 +28,7 @@ import ssl
 import threading
 from typing import Callable
 
+from channels._client import CaBundleError, tls_context
 from channels._deadline import Deadline
 from channels._mail import ADDR_SPEC, Message, build_message, one_line, parse_mailto
 from dispatcher.api import (
@@ -213,8 +214,8 @@ class EmailChannel:
         if not self._settings or self._settings.mode == "insecure":
             return None, None
         try:
-            return ssl.create_default_context(cafile=self.config.ca_bundle), None
-        except (OSError, ssl.SSLError):
+            return tls_context(self.config.ca_bundle), None  # the HTTP channels' context: the store is loaded once
+        except CaBundleError:
             return None, "CA bundle for email cannot be read"
 
     def _connect(self, deadline: Deadline) -> smtplib.SMTP:

@@ -151,10 +151,9 @@ class Sender:
         attempt_no = row.attempts
         while True:
             attempt_no += 1
-            result, wait = self._attempt(row, notice, attempt_no)
-            if wait is None:
+            result, wait, due = self._attempt(row, notice, attempt_no)
+            if wait is None or due is None:
                 break
-            due = self.clock.now() + timedelta(seconds=wait)
             if deadline is not None and due > deadline:
                 return
             if not self._claim(at=due, ids=[row.id]):  # another process took it over: it is theirs now
@@ -165,7 +164,7 @@ class Sender:
 
     def _one_round(self, row: DeliveryRow, notice: Notice | None = None) -> None:
         """The worker's single attempt; a retry stays in the store, due at its time."""
-        result, wait = self._attempt(row, notice or self._notice(row), row.attempts + 1)
+        result, wait, _ = self._attempt(row, notice or self._notice(row), row.attempts + 1)
         if wait is None and result.outcome is not Outcome.DELIVERED:
             self._fall_back(row, self._one_round)
 
@@ -175,21 +174,24 @@ class Sender:
             self.store.set_warning(row.id, warning)
         return notice
 
-    def _attempt(self, row: DeliveryRow, notice: Notice, attempt_no: int) -> tuple[DeliveryResult, float | None]:
-        """Make and record one attempt; return the wait before the next one (None: this was the last)."""
+    def _attempt(self, row: DeliveryRow, notice: Notice,
+                 attempt_no: int) -> tuple[DeliveryResult, float | None, datetime | None]:
+        """Make and record one attempt; return the wait before the next one and when it is due, as stored
+        (None, None: this was the last)."""
         started = self.clock.monotonic()
         result = self._call_channel(row, notice)
         latency_ms = (self.clock.monotonic() - started) * 1000
         wait = self.retry.delay(attempt_no, result)
         final = wait is None
-        due = None if wait is None else (self.clock.now() + timedelta(seconds=wait)).isoformat()
+        due = None if wait is None else self.clock.now() + timedelta(seconds=wait)
         self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
-                                  final_status=result.outcome.value if final else None, next_attempt_at=due)
+                                  final_status=result.outcome.value if final else None,
+                                  next_attempt_at=due.isoformat() if due else None)
         if self.on_attempt is not None:
             self.on_attempt(row.channel, result.outcome.value, attempt_no, latency_ms)
         if result.outcome is not Outcome.DELIVERED:
             self._log_failure(row, result, attempt_no, wait)
-        return result, wait
+        return result, wait, due
 
     def _log_failure(self, row: DeliveryRow, result: DeliveryResult, attempt_no: int, wait: float | None) -> None:
         """One line per attempt that did not deliver: a warning while it is retried, an error when final."""
