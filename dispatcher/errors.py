@@ -37,7 +37,7 @@ from typing import Any, Sequence
 __all__ = ["AlreadyHandled", "ConfigError", "IncidentClosed", "IncidentError", "IncidentNotFound", "InputError",
            "NotifyError", "PayloadError", "StoreBehind", "StoreError", "StoreRejected", "TemplateError"]
 
-EXIT_REJECTED = 2  # cli/common.py's EXIT_REJECTED: input, configuration or state refused, nothing was sent
+EXIT_REJECTED = 2  # input, configuration or state refused, nothing was sent
 
 
 class NotifyError(Exception):

@@ -14,7 +14,9 @@ from typing import Any, Callable
 
 import click
 
-EXIT_OK, EXIT_NOT_REACHED, EXIT_REJECTED = 0, 1, 2
+from ..errors import EXIT_REJECTED
+
+EXIT_OK, EXIT_NOT_REACHED = 0, 1
 
 
 def _now() -> datetime:

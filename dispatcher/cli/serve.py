@@ -68,7 +68,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store_url = settings.resolved_store_url()
-    open_store(store_url).close()  # a store that cannot be opened (or is behind) fails here, before anything starts
+    open_store(store_url, timeout=settings.store_timeout).close()  # a store that cannot be opened (or is behind) fails here, before anything starts
     from ..store.urls import mask_store_url
 
     configure(settings.log_format, settings.secrets())

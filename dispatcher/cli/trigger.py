@@ -159,12 +159,16 @@ def _peek_id(settings: Any, prefix: str) -> str:
     from ..store import StoreError, peek_store
 
     year = _now().year
+    first = f"{prefix}-{year}-001"
     try:
         store = peek_store(settings.resolved_store_url())
     except StoreError as exc:
         click.echo(f"notify: the store is unreachable, the id shown is a guess: {exc}", err=True)
-        return f"{prefix}-{year}-001"
-    return store.peek_id(prefix, year) if store else f"{prefix}-{year}-001"
+        return first
+    if store is None:
+        return first
+    with store:  # closed, so a PostgreSQL pool is not left open behind a dry run
+        return store.peek_id(prefix, year)
 
 
 @main.command()
