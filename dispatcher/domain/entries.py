@@ -11,9 +11,12 @@ domain/ needs nothing from config/ at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["AudienceEntry", "Entry"]
+if TYPE_CHECKING:
+    from ..config.policy import IncidentClass
+
+__all__ = ["AudienceEntry", "Entry", "escalation_entries"]
 
 
 class AudienceEntry(Protocol):
@@ -32,3 +35,11 @@ class Entry:
     to: str
     channel: str | None = None
     template: str | None = None
+
+
+def escalation_entries(klass: IncidentClass, audience: str) -> tuple[Entry, ...]:
+    """An escalation stage's audience on each of the class's escalation channels; a list or a Slack channel
+    once, on its own channel. The worker pages these and `notify status` shows them: one rule for both."""
+    if audience.partition(":")[0] in ("list", "slack"):
+        return (Entry(to=audience),)
+    return tuple(Entry(to=audience, channel=channel) for channel in klass.escalation_channels)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..api import Address
-from .entries import AudienceEntry, Entry
+from .entries import AudienceEntry, Entry, escalation_entries
 from .incident import Incident, commander_of
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
@@ -200,13 +200,9 @@ def plan_escalation(incident: Incident, klass: IncidentClass, stage: int, direct
     Stages are numbered after the steps (step index = len(steps) + stage) so their
     idempotency keys never collide with a step's.
     """
-    audience = klass.escalation[stage]
-    kind = audience.partition(":")[0]
-    channels = [None] if kind in ("list", "slack") else klass.escalation_channels
     step = len(klass.steps) + stage
     planned: dict[tuple[str, str], Planned] = {}
-    for channel in channels:
-        entry = Entry(to=audience, channel=channel)
+    for entry in escalation_entries(klass, klass.escalation[stage]):
         for item in plan_audience(entry, incident, klass, step, directory):
             planned.setdefault((item.address.person, item.address.channel), item)
     return _drop_planned_fallbacks(planned)

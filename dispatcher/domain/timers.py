@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from .durations import format_duration
-from .entries import AudienceEntry, Entry
+from .entries import AudienceEntry, Entry, escalation_entries
 from .incident import format_time
 
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
@@ -95,15 +95,9 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
         due = state.opened + offset
         actions.append(Action(f"escalation-{k}", "escalation", due,
                               f"response SLA ({sla}) breached; escalated to {audience}",
-                              _escalation_entries(klass, audience), len(klass.steps) + k - 1,
+                              escalation_entries(klass, audience), len(klass.steps) + k - 1,
                               {"kind": "escalation", "stage": stage, "at": format_time(due)}))
     return actions
-
-
-def _escalation_entries(klass: IncidentClass, audience: str) -> tuple[AudienceEntry, ...]:
-    if audience.partition(":")[0] in ("list", "slack"):
-        return (Entry(to=audience),)
-    return tuple(Entry(to=audience, channel=channel) for channel in klass.escalation_channels)
 
 
 def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:
@@ -147,5 +141,5 @@ def _latest_reminder_only(reminders: list[Action]) -> list[Action]:
 def _overdue_entries(klass: IncidentClass) -> tuple[AudienceEntry, ...]:
     entries = [Entry(to="commander")]
     if klass.escalation:
-        entries += _escalation_entries(klass, klass.escalation[0])
+        entries += escalation_entries(klass, klass.escalation[0])
     return tuple(entries)
