@@ -60,11 +60,12 @@ def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0,
 def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Progress, wake: Callable[[], None],
          last_tick: Callable[[], datetime | None], interval: float, limits: FrontEndLimits) -> App:
     writes = WriteHealth(clock.now)
+    said = RateLimitedLog(limits.log_interval, logger=log)  # a load balancer probes every few seconds
 
     def health() -> dict[str, Any]:
         report = health_report(store, writes, last_tick(), clock.now(), interval)
-        if not report["ok"]:  # the answer a load balancer reads, as JSON; said in the log too
-            log.error("health check: %s", json.dumps(report, sort_keys=True))
+        if not report["ok"]:  # the answer a load balancer reads, as JSON; said in the log too, at a bounded rate
+            said("health", logging.ERROR, f"health check: {json.dumps(report, sort_keys=True)}")
         return report
 
     def do_resolve(incident_id: str, message: str | None, by: str | None) -> dict[str, Any]:
