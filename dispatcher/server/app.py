@@ -131,7 +131,7 @@ class App:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify-store")
         # /healthz and /metrics: their own thread, so a flood of scrapes queues there, not ahead of hooks
         self.probes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify-probe")
-        self._scrape: asyncio.Future | None = None  # the scrape in progress: concurrent ones share it
+        self._probing: dict[str, asyncio.Future] = {}  # the health check or scrape in progress, shared
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -182,13 +182,13 @@ class App:
         admission = _admitted(self.auth.before_body, head)
         if path == "/healthz" and method == "GET":
             try:
-                health = await self._run(self.services.health, pool=self.probes)
+                health = await self._shared("health", self.services.health)
             except StoreTimeout as exc:
                 health = {"ok": False, "store": {"ok": False, "error": exc.message}}
             shown = health if admission.details else {"ok": health["ok"], "failing": _failing(health)}
             return (200 if health["ok"] else 503), shown, "application/json"
         if path == "/metrics" and method == "GET":
-            return 200, await self._scraped(), "text/plain; version=0.0.4; charset=utf-8"
+            return 200, await self._shared("metrics", self.metrics.render), "text/plain; version=0.0.4; charset=utf-8"
         # The headers alone decide a bearer token (before_body above): the body is read only once they admit
         # the request, so an unauthenticated client cannot make the server buffer (or wait for) 1 MiB.
         body = await request.read()
@@ -204,11 +204,13 @@ class App:
             return 200, await self._run(self.services.status, match.group(1).upper()), "application/json"
         raise HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
 
-    async def _scraped(self) -> bytes:
-        """This scrape's metrics: the one in progress when there is one (a flood costs one scrape at a time)."""
-        if self._scrape is None or self._scrape.done():
-            self._scrape = asyncio.ensure_future(self._run(self.metrics.render, pool=self.probes))
-        return await asyncio.shield(self._scrape)
+    async def _shared(self, kind: str, work: Callable[[], Any]) -> Any:
+        """`work` on the probe thread, or the run of it in progress: a flood of health checks or scrapes costs
+        one at a time, and no probe waits out the store timeout in a queue behind the others."""
+        running = self._probing.get(kind)
+        if running is None or running.done():
+            running = self._probing[kind] = asyncio.ensure_future(self._run(work, pool=self.probes))
+        return await asyncio.shield(running)
 
     async def _signed_hook(self, source: str, body: bytes, wait: float, admission: Admission) -> tuple[int, Any, str]:
         """A hook; a signed one is recorded with its effect, and a replay gets the first answer and changes nothing."""

@@ -59,15 +59,21 @@ def test_metrics_need_the_metrics_token_when_it_is_set(server: Server) -> None:
 
 
 class SlowStatsStore:
-    """The real store, but its metrics query waits for a gate: a scrape that takes as long as we like."""
+    """The real store, but its metrics query (stats) and the health check's (inbox_counts) wait for a gate:
+    a scrape or a health check that takes as long as we like."""
 
     def __init__(self, store: Any, gate: threading.Event) -> None:
-        self.store, self.gate, self.scrapes = store, gate, 0
+        self.store, self.gate, self.scrapes, self.checks = store, gate, 0, 0
 
     def stats(self, now: str) -> dict:
         self.scrapes += 1
         self.gate.wait(60)
         return self.store.stats(now)
+
+    def inbox_counts(self) -> tuple[int, int, int]:
+        self.checks += 1
+        self.gate.wait(60)
+        return self.store.inbox_counts()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
@@ -96,3 +102,28 @@ def test_a_flood_of_scrapes_does_not_slow_hooks(stage: Stage) -> None:
     assert hook[0] == 202 and hook[2]["outcome"] == "opened"
     assert {status for status, _, _ in scrapes} == {200}
     assert store.scrapes <= 2  # the flood shared scrapes rather than queueing 40 of them
+
+
+def test_a_flood_of_health_checks_shares_one_check_and_none_times_out_in_the_queue(stage: Stage) -> None:
+    gate = threading.Event()
+    real = stage.store()
+    store = SlowStatsStore(real, gate)
+    app, worker, _ = build(stage.runtime(), store, stage.clock)
+
+    async def flood() -> list:
+        checks = [asyncio.ensure_future(call(app, "GET", "/healthz")) for _ in range(40)]
+        while store.checks == 0:  # the first check has reached the store: the rest are waiting behind it
+            await asyncio.sleep(0)
+        gate.set()
+        return await asyncio.gather(*checks)
+
+    try:
+        worker.tick()
+        answers = asyncio.run(flood())
+    finally:
+        gate.set()
+        app.pool.shutdown(wait=True)
+        worker.close()
+        real.close()
+    assert {status for status, _, _ in answers} == {200}
+    assert store.checks <= 2  # shared, rather than 40 queued on the probe thread, each counting down the timeout
