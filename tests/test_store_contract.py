@@ -513,8 +513,7 @@ def test_both_url_schemes_select_postgres(pg_url: str) -> None:
 
 
 def test_mask_url_hides_passwords_in_the_userinfo_and_the_query() -> None:
-    pytest.importorskip("psycopg")
-    from dispatcher.store.postgres import mask_url
+    from dispatcher.store.urls import mask_store_url as mask_url
 
     assert mask_url("postgresql://u:p%40ss@db:5432/notify") == "postgresql://u:***@db:5432/notify"
     assert mask_url("postgresql://db/notify?user=u&password=hunter2") == "postgresql://db/notify?user=u&password=***"

@@ -193,11 +193,7 @@ class Settings(BaseSettings):
         """A variable a config file names (e.g. a Slack channel's own webhook)."""
         if name in os.environ:
             return os.environ[name]
-        if not os.path.isfile(ENV_FILE) or env_file_refusal():
-            return None
-        from dotenv import dotenv_values
-
-        return dotenv_values(ENV_FILE).get(name)
+        return self._undeclared_sources[1].get(name)  # .env, read once and only when it is the user's own
 
     def resolved_state_dir(self) -> Path:
         if self.state_dir:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "FieldSpec", "field_names"]
+__all__ = ["FIELDS", "FieldSpec"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,3 @@ FIELDS: tuple[FieldSpec, ...] = (
               default="started + the class's update cadence (security 30 min, outage 15 min)",
               used_by="security, outage (email, slack)"),
 )
-
-
-def field_names() -> tuple[str, ...]:
-    return tuple(f.name for f in FIELDS)

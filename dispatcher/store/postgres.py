@@ -40,7 +40,7 @@ from .sql import POSTGRES
 from .sql_store import SQLStore
 from .urls import mask_store_url, store_passwords
 
-__all__ = ["SCHEMA_VERSION", "PostgresStore", "mask_url"]
+__all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 T = TypeVar("T")
 
@@ -70,7 +70,7 @@ class PostgresStore(SQLStore):
     def open(cls, url: str, *, upgrade: bool = False, pool_size: int = POOL_SIZE,
              timeout: float | None = None) -> "PostgresStore":
         """Open the store, creating its tables when the schema is empty; refuse one that is behind unless upgrading."""
-        store = cls(_Pool(url, pool_size, timeout), mask_url(url))
+        store = cls(_Pool(url, pool_size, timeout), mask_store_url(url))
         try:
             store._pool.check()
             store._settle_schema(upgrade)
@@ -82,7 +82,7 @@ class PostgresStore(SQLStore):
     @classmethod
     def open_readonly(cls, url: str) -> "PostgresStore | None":
         """Open an existing store for reading, or None when its schema has no tables yet."""
-        store = cls(_Pool(url, 2), mask_url(url))
+        store = cls(_Pool(url, 2), mask_store_url(url))
         try:
             store._pool.check()
             if store.schema_version() == 0:
@@ -202,7 +202,7 @@ class _Pool:
         try:
             params = conninfo_to_dict(url)
         except psycopg.Error as exc:
-            raise StoreError(f"NOTIFY_STORE_URL: {mask_url(url)} is not a valid PostgreSQL URL: "
+            raise StoreError(f"NOTIFY_STORE_URL: {mask_store_url(url)} is not a valid PostgreSQL URL: "
                              f"{_one_line(exc, self.passwords)}") from None
         if params.get("password"):
             self.passwords = tuple(sorted({*self.passwords, params["password"]}, key=len, reverse=True))
@@ -216,7 +216,7 @@ class _Pool:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
         self._closed = False
-        self.name = mask_url(url)
+        self.name = mask_store_url(url)
 
     def check(self) -> None:
         """Connect once now, so that a wrong URL fails at open with a clear message."""
@@ -279,11 +279,6 @@ def _store_errors(name: str, passwords: tuple[str, ...], *, opening: bool = Fals
     except psycopg.Error as exc:
         what = f"cannot open store {name}" if opening else f"store {name}"
         raise StoreError(f"{what}: {_one_line(exc, passwords)}") from None
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, fit to print (any text: it never raises)."""
-    return mask_store_url(url)
 
 
 def _one_line(exc: BaseException, passwords: tuple[str, ...]) -> str:
