@@ -81,9 +81,9 @@ def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, loc
     from ..app.incidents import acknowledge
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
-    by, found = _recorded_by("ack", rt, settings, store, by)
-    done, row = acknowledge(store, incident_id, by, _now())
-    store.close()
+    with store:  # closed however the ack ends (an unknown incident too)
+        by, found = _recorded_by("ack", rt, settings, store, by)
+        done, row = acknowledge(store, incident_id, by, _now())
     if as_json:
         _emit_json({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": done,
                     "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at,
@@ -213,8 +213,8 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
     from ..app.incidents import status_document, status_text
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
-    doc = status_document(rt, store, incident_id, _now())
-    store.close()
+    with store:
+        doc = status_document(rt, store, incident_id, _now())
     if as_json:
         _emit_json(doc, settings)
     else:
@@ -231,9 +231,8 @@ def incidents(open_only: bool, as_json: bool) -> None:
     from ..store import open_store
 
     settings = _settings()
-    store = open_store(settings.resolved_store_url())
-    items = incident_items(store, open_only=open_only)
-    store.close()
+    with open_store(settings.resolved_store_url()) as store:
+        items = incident_items(store, open_only=open_only)
     if as_json:
         _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
         return
@@ -309,8 +308,7 @@ def upgrade() -> None:
     from ..store import open_store
 
     settings = _settings()
-    store = open_store(settings.resolved_store_url(), upgrade=True)
-    before, after = store.upgraded
-    store.close()
+    with open_store(settings.resolved_store_url(), upgrade=True) as store:
+        before, after = store.upgraded
     change = f"upgraded from schema {before} to {after}" if before != after else f"already at schema {after}"
     _emit(f"store {settings.resolved_store_url()}: {change}", settings)

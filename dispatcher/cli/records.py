@@ -34,11 +34,10 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
     from ..store import open_store
 
     settings = _settings()
-    store = open_store(settings.resolved_store_url())
-    rows = store.attempts(incident_id=incident_id.strip().upper() if incident_id else None, since=_since(since),
-                          limit=limit)
-    stands_in = _fallback_names(store, rows)
-    store.close()
+    with open_store(settings.resolved_store_url()) as store:
+        rows = store.attempts(incident_id=incident_id.strip().upper() if incident_id else None, since=_since(since),
+                              limit=limit)
+        stands_in = _fallback_names(store, rows)
     if as_json:
         attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
         _emit_json({"schema": 1, "command": "log", "attempts": attempts}, settings)
