@@ -45,7 +45,7 @@ def _table(rows: list[dict], settings) -> str:
 @handles_errors
 def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
     """List the webhooks stored and not handled yet: waiting, failing or given up."""
-    from ..store import open_store
+    from ..app.stores import open_store
 
     if set(retry_ids) & set(discard_ids):
         _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")

@@ -31,7 +31,7 @@ from .common import (
 def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
     """The delivery log: one row per attempt, oldest first, targets masked."""
 
-    from ..store import open_store
+    from ..app.stores import open_store
 
     settings = _settings()
     with open_store(settings.resolved_store_url()) as store:

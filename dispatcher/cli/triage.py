@@ -173,7 +173,7 @@ def contact_test(ctx: click.Context, target: str, channel: str | None, as_json: 
     """Send a clearly marked test message to a PERSON, LIST or SLACK-CHANNEL and record the result."""
     from ..app import engine
     from ..app.contact_test import resolve_test_target, send_test
-    from ..store import open_store
+    from ..app.stores import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)

@@ -36,7 +36,7 @@ from typing import Callable
 from ..app.engine import Runtime
 from ..app.worker import Worker
 from ..clock import Clock
-from ..store import Store
+from ..app.stores import Store
 
 __all__ = ["SenderProcess", "run_child"]
 
