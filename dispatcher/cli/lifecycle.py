@@ -239,14 +239,9 @@ def incidents(open_only: bool, as_json: bool) -> None:
     if not items:
         _emit("no incidents", settings)
         return
-    from ..app.incidents import STATUS_COLOURS
-    from ..render.table import Column, render
+    from ..app.tables import incidents_table
 
-    columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
-               Column("STARTED", fixed=True), Column("SUMMARY"))
-    rows = [(i["id"], i["class"], i["status"], i["started"][:16], ("[DRILL] " if i["drill"] else "") + i["summary"])
-            for i in items]
-    _emit(render(columns, rows, _table_output(settings)), settings)
+    _emit(incidents_table(items, _table_output(settings)), settings)
 
 
 @main.command()
