@@ -32,8 +32,8 @@ def _clock(at_time: str | None = None) -> Any:
     """
     meta = _meta()
     if at_time:
+        from ..app.inputs import parse_moment
         from ..clock import FakeClock
-        from ..domain.incident import parse_moment
 
         try:
             meta["notify.clock"] = FakeClock(parse_moment(at_time))  # --at wins over NOTIFY_NOW

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +61,10 @@ def _since(value: str | None) -> str | None:
     """--since as an ISO timestamp comparable with the log's."""
     if not value:
         return None
-    from ..domain.durations import parse_duration
-    from ..domain.incident import parse_started
+    from ..app.inputs import since
 
     try:
-        return (_now() - parse_duration(value)).isoformat()
-    except ValueError:
-        pass
-    try:
-        return parse_started(value, _now()).astimezone(timezone.utc).isoformat()
+        return since(value, _now())
     except ValueError:
         _fail(f"--since: {value!r} is neither an ISO 8601 time nor a duration like 2h")
 

@@ -58,12 +58,12 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     """
     from ..app import engine
     from ..app.views import (
+        Report,
         report_with_account,
         run_triage,
         triage_document,
         triage_text,
     )
-    from ..domain.triage import Report
 
     body = _report_text(text, text_file, stdin_marker)
     if not body.strip() and not any(v is not None for v in (plan, acv, amount, fortune500, unresolved_hours,

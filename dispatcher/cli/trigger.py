@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from ..domain.fields import FIELDS
+from ..app.inputs import FIELDS
 from .common import (
     EXIT_OK,
     _check_command,
