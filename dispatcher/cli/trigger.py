@@ -190,7 +190,7 @@ def check(ctx: click.Context, drill_files: tuple[Path, ...], as_json: bool, loca
     settings, setting_problems = _settings_and_problems()
     result = run_check(_config_dir(ctx, local_config_dir), settings)
     if drill_files:
-        from ..drill.scenario import (
+        from ..app.drill import (
             drill_file_problems,  # pydantic's models, only when drill files are given
         )
 
