@@ -238,6 +238,12 @@ class Directory(Table):
         """Ids of the people who hold a role, in directory order."""
         return [pid for pid, p in self.people.items() if role in p.roles]
 
+    def destinations(self, channel: str) -> list[tuple[str, str | None]]:
+        """The group destinations this file names on a channel, in its order: (target, the variable naming the
+        destination's own URL, or None for the channel's). Only Slack has such tables today (`[slack.ID]`)."""
+        tables = {"slack": self.slack}
+        return [(entry.channel, entry.webhook_env) for entry in tables.get(channel, {}).values()]
+
     def pagerduty_routes(self) -> dict[str, str]:
         """Routing keys by the audience they serve: "rotation:SLOT" and "person:ID" (secrets)."""
         routes = {f"person:{pid}": p.pagerduty_routing_key for pid, p in self.people.items()
