@@ -13,7 +13,6 @@ from typing import Any
 
 from ..config.settings import channel_variable
 from ..render.table import Column, Output, render
-from .incidents import STATUS_COLOURS
 from .report import OUTCOME_COLOURS
 
 __all__ = ["channels_table", "inbox_table", "incidents_table", "log_table"]
@@ -45,6 +44,8 @@ def _log_step(row: Any) -> str:
 
 def incidents_table(items: list[dict[str, Any]], out: Output) -> str:
     """Incidents, newest last: id, class, status, start and summary ([DRILL] for a drill's)."""
+    from .incidents import STATUS_COLOURS  # here: the other listings need not load the use cases behind it
+
     columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
                Column("STARTED", fixed=True), Column("SUMMARY"))
     rows = [(i["id"], i["class"], i["status"], i["started"][:16], ("[DRILL] " if i["drill"] else "") + i["summary"])
