@@ -44,7 +44,8 @@ def _log_step(row: Any) -> str:
 
 def incidents_table(items: list[dict[str, Any]], out: Output) -> str:
     """Incidents, newest last: id, class, status, start and summary ([DRILL] for a drill's)."""
-    from .incidents import STATUS_COLOURS  # here: the other listings need not load the use cases behind it
+    # Imported here: the other listings need not load the use cases behind it.
+    from .incidents import STATUS_COLOURS
 
     columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
                Column("STARTED", fixed=True), Column("SUMMARY"))
