@@ -166,6 +166,27 @@ class SlackChannel:
         """Release pooled connections."""
         self._client.close()
 
+    # Routing (dispatcher.api.Routing): what `notify check` asks of a channel that routes by itself.
+
+    def posted_only(self, target: str) -> str | None:
+        """A person behind an incoming webhook is only mentioned in its channel (a bot token sends a direct message)."""
+        _, dest = self._routes.get(_route_key(target), ("default", self._default))
+        if dest is None or dest.token or not _MEMBER_ID.match(target):
+            return None
+        return ("NOTIFY_SLACK_URL is an incoming webhook: their pages are posted in its channel with a mention, "
+                "which does not count as reaching them; add another channel or use a bot token (slack://xoxb-...) "
+                "for direct messages")
+
+    def route_warnings(self, destinations: list[str]) -> list[str]:
+        """Directory channels behind one incoming webhook: it posts to a single channel, whatever was asked."""
+        by_webhook: dict[str, list[str]] = {}
+        for target in destinations:
+            _, dest = self._routes.get(_route_key(target), ("default", self._default))
+            if dest is not None and dest.webhook:
+                by_webhook.setdefault(dest.webhook, []).append(target)
+        return [f"{', '.join(names)} share one incoming webhook, which posts to a single channel: give each its "
+                "own webhook_env or use a bot token" for names in by_webhook.values() if len(names) > 1]
+
     def _post_webhook(self, dest: SlackDestination, notice: Notice, label: str, mention: str = "") -> DeliveryResult:
         text = f"<@{mention}> {notice.text}" if mention else notice.text
         body = _payload(notice, text, mention)

@@ -26,6 +26,7 @@ __all__ = [
     "Notice",
     "Outcome",
     "Reason",
+    "Routing",
     "Span",
     "TargetKind",
     "mask_secrets",
@@ -92,7 +93,8 @@ class ChannelConfig:
     """Settings handed to a channel; built by the core from pydantic-settings.
 
     ``url`` is the channel's apprise-syntax URL (may hold secrets: never print it).
-    ``routes`` maps a directory name (e.g. a Slack channel) to its own URL.
+    ``routes`` maps a directory name (e.g. a Slack channel) to its own URL; a destination without one
+    uses ``url``.
     ``settings`` holds a plugin channel's other ``NOTIFY_<NAME>_*`` variables, keyed by the rest of the
     name in lower case (``NOTIFY_ECHO_TOKEN`` -> ``"token"``); values may be secrets.
     """
@@ -215,6 +217,22 @@ class Channel(Protocol):
 
     def close(self) -> None:
         """Release pooled connections at the end of a fan-out."""
+
+
+@runtime_checkable
+class Routing(Protocol):
+    """Optional hooks of a channel that routes by itself (Slack: a webhook per channel, a bot token for
+    direct messages). `notify check` calls them on a channel that defines both, so that the core never
+    knows a provider's routing; a channel without them is never asked.
+    """
+
+    def posted_only(self, target: str) -> str | None:
+        """Why a send to a person's `target` can at best be posted where they may see it (Outcome.POSTED),
+        never delivered to them, naming the setting to change; None when it can be delivered."""
+
+    def route_warnings(self, destinations: list[str]) -> list[str]:
+        """What is wrong with how these destinations of contacts.toml on the channel (its group targets,
+        such as Slack channel names, in the file's order) would be routed; found without sending."""
 
 
 _SECRET_IN_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^@/\s]+)@", re.I)

@@ -22,7 +22,7 @@ from channels.phone import PagerDutyChannel, PhoneChannel, TwilioVoiceChannel
 from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 from channels.webhook import WebhookChannel
-from dispatcher.api import Channel, ChannelConfig, DeliveryResult, Outcome, Reason
+from dispatcher.api import Channel, ChannelConfig, DeliveryResult, Outcome, Reason, Routing
 from dispatcher.testing import HANG, Reply
 from tests.providers_fixtures import (  # noqa: F401 - fixtures
     CANARY, FROM, SID, TO, closed_port, make_address, make_notice, proxy, receiver,
@@ -192,6 +192,19 @@ def test_malformed_url_problems_do_not_echo_the_secret(rig):
     assert problems and all(CANARY not in p for p in problems)
     result = send(channel, rig)
     assert result.reason is Reason.NOT_CONFIGURED and CANARY not in repr(result)
+
+
+ROUTING_RIGS = [r for r in RIGS if issubclass(r.cls, Routing)]  # the channels `notify check` asks about routing
+
+
+@pytest.mark.parametrize("rig", ROUTING_RIGS, ids=[r.id for r in ROUTING_RIGS])
+def test_routing_hooks_answer_without_sending_or_showing_a_secret(stage, rig):
+    recorder, build = stage
+    channel = build(routes={"#ops": rig.url.format(local="127.0.0.1:1")})
+    said = [*channel.route_warnings(["#ops", "#support", rig.target]), channel.posted_only("U0STS00001") or ""]
+    channel.close()
+    assert all(isinstance(text, str) and CANARY not in text for text in said)
+    assert recorder.requests == []
 
 
 # --- the shared rules in channels/_http.py, tested directly -------------------------------

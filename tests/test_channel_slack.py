@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channels.slack import SlackChannel, parse_slack_url
-from dispatcher.api import ChannelConfig, Outcome, Reason
+from dispatcher.api import ChannelConfig, Outcome, Reason, Routing
 from dispatcher.testing import Reply
 from tests.providers_fixtures import make_address, make_notice, proxy  # noqa: F401 - fixture
 
@@ -174,3 +174,29 @@ def test_a_broken_route_is_reported_by_name(proxy):
 def test_parsed_destination_repr_hides_tokens():
     assert "BotTokenSecret" not in repr(parse_slack_url(BOT))
     assert "XyZsecretTokenC" not in repr(parse_slack_url(HOOK))
+
+
+SHARED = ("share one incoming webhook, which posts to a single channel: give each its own webhook_env or use a "
+          "bot token")
+
+
+def test_directory_channels_behind_one_incoming_webhook_are_a_routing_warning(proxy):
+    channel = slack(proxy, routes={"#security-alerts": SEC_HOOK})
+    assert isinstance(channel, Routing)  # the hooks `notify check` calls
+    assert channel.route_warnings(["#ops", "#security-alerts", "#support"]) == [f"#ops, #support {SHARED}"]
+    assert channel.route_warnings(["#ops", "#security-alerts"]) == []  # one channel per webhook
+    assert proxy.requests == []  # found without sending
+
+
+def test_a_bot_token_routes_every_channel_and_person_itself(proxy):
+    channel = slack(proxy, BOT)
+    assert channel.route_warnings(["#ops", "#support"]) == []
+    assert channel.posted_only("U0STS00001") is None  # a direct message reaches them
+
+
+def test_a_person_behind_an_incoming_webhook_can_only_be_posted(proxy):
+    channel = slack(proxy)
+    why = channel.posted_only("U0STS00001")
+    assert why is not None and "incoming webhook" in why and "slack://xoxb-" in why
+    assert channel.posted_only("#ops") is None  # a channel post is what a webhook does
+    assert slack(proxy, url=None).posted_only("U0STS00001") is None  # no URL: `problems` says so instead

@@ -141,13 +141,12 @@ def test_at_speed_600_the_time_spent_sending_is_not_counted_as_lag(tmp_path: Pat
     from datetime import datetime, timezone
 
     from dispatcher.app import engine
-    from dispatcher.drill.report import build_document
-    from dispatcher.drill.runner import ScaledClock, play
+    from dispatcher.app.drill import ScaledClock, play
+    from dispatcher.app.drill_report import build_document
+    from dispatcher.clock import FakeClock
+    from dispatcher.config.settings import load_settings
     from dispatcher.drill.sandbox import Sandbox
     from dispatcher.drill.scenario import load_scenario
-    from dispatcher.config.settings import load_settings
-
-    from dispatcher.clock import FakeClock
 
     scenario = load_scenario(DRILLS / "platform-outage.toml")
     start = datetime(2026, 12, 7, 17, 1, tzinfo=timezone.utc)
@@ -168,8 +167,8 @@ def test_at_speed_600_the_time_spent_sending_is_not_counted_as_lag(tmp_path: Pat
 def test_a_scaled_clock_paces_its_waits_and_reads_only_simulated_time() -> None:
     from datetime import datetime, timedelta, timezone
 
+    from dispatcher.app.drill import ScaledClock
     from dispatcher.clock import FakeClock
-    from dispatcher.drill.runner import ScaledClock
 
     start = datetime(2026, 12, 7, 17, 1, tzinfo=timezone.utc)
     real = FakeClock()

@@ -65,3 +65,21 @@ def test_a_bot_token_sends_the_person_a_direct_message(providers, monkeypatch) -
     specialist = next(d for d in doc["deliveries"] if d["recipient"] == SPECIALIST)
     assert specialist["delivered_to"] == "D0STS0001"
     assert (result.exit_code, doc["summary"]["reached_all"], doc["summary"]["posted"]) == (0, True, 0)
+
+
+def test_check_warns_when_directory_channels_share_one_incoming_webhook(providers, config_dir: Path,
+                                                                        monkeypatch) -> None:
+    monkeypatch.setenv("NOTIFY_CONFIG_DIR", str(config_dir))
+    shared = [p for p in json.loads(run("check", "--json").stdout)["problems"] if p["key"] == "slack"]
+    assert [(p["severity"], p["message"].split(" share ")[0]) for p in shared] == [
+        ("warning", "#support-escalation, #security-alerts, #outage-response, #customer-success")]
+
+    replace_in(config_dir / "contacts.toml", 'channel = "#security-alerts"\n',
+               'channel = "#security-alerts"\nwebhook_env = "SLACK_SECURITY_HOOK"\n')
+    monkeypatch.setenv("SLACK_SECURITY_HOOK", "https://hooks.slack.com/services/T0000/B0SEC/SecurityHook")
+    shared = [p for p in json.loads(run("check", "--json").stdout)["problems"] if p["key"] == "slack"]
+    assert [p["message"].split(" share ")[0] for p in shared] == [
+        "#support-escalation, #outage-response, #customer-success"]
+
+    monkeypatch.setenv("NOTIFY_SLACK_URL", "slack://xoxb-1111-2222-BotTokenSecret/")
+    assert not [p for p in json.loads(run("check", "--json").stdout)["problems"] if p["key"] == "slack"]

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..api import Channel, TargetKind, mask_secrets
+from ..api import Channel, Routing, TargetKind, mask_secrets
 from ..config.directory import (
     PERSON_CHANNELS,
     Directory,
@@ -57,8 +57,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
         result.problems += _check_installed(str(paths.policy), policy, str(paths.contacts), directory)
         result.problems += _check_phone_alias(policy, directory, settings)
     if directory is not None:
-        result.problems += _check_shared_webhooks(str(paths.contacts), directory, settings)
-        result.problems += _check_people_behind_a_webhook(str(paths.contacts), directory, settings)
+        result.problems += _check_routing(str(paths.contacts), directory, settings)
         result.problems += _check_personal_urls(str(paths.contacts), directory, settings)
     result.problems += _check_store(settings)
     result.problems += _check_clock(settings)
@@ -239,28 +238,25 @@ def _check_personal_urls(file: str, directory: Directory, settings: Settings) ->
     return problems
 
 
-def _check_shared_webhooks(file: str, directory: Directory, settings: Settings) -> list[Problem]:
-    """An incoming webhook posts to one channel only: several directory channels on one is a lie."""
-    by_url: dict[str, list[str]] = defaultdict(list)
-    default = settings.channel_url("slack")
-    for sid, entry in directory.slack.items():
-        url = (settings.named_env(entry.webhook_env) if entry.webhook_env else None) or default
-        if url and _is_incoming_webhook(url):
-            by_url[url].append(entry.channel)
-    return [warning(file, "slack", f"{', '.join(names)} share one incoming webhook, which posts to a single "
-                    "channel: give each its own webhook_env or use a bot token")
-            for names in by_url.values() if len(names) > 1]
+def _check_routing(file: str, directory: Directory, settings: Settings) -> list[Problem]:
+    """What a channel that routes by itself (:class:`~dispatcher.api.Routing`: Slack) says of the destinations
+    contacts.toml names on it, and of each person it is the only channel of: pages it could at best post
+    where they may see them never count as reaching them."""
+    from ..delivery.registry import Registry
 
-
-def _check_people_behind_a_webhook(file: str, directory: Directory, settings: Settings) -> list[Problem]:
-    """An incoming webhook only posts in its channel: someone reachable on Slack alone is never reached."""
-    url = settings.channel_url("slack")
-    if not url or not _is_incoming_webhook(url):
-        return []
-    return [warning(file, f"people.{pid}.channels", "reachable only on Slack, and NOTIFY_SLACK_URL is an incoming "
-                    "webhook: their pages are posted in its channel with a mention, which does not count as "
-                    "reaching them; add another channel or use a bot token (slack://xoxb-...) for direct messages")
-            for pid, person in directory.people.items() if person.channels and set(person.channels) == {"slack"}]
+    registry = Registry(settings, directory)
+    alone = {pid: person.channels[0] for pid, person in directory.people.items() if len(set(person.channels)) == 1}
+    asked = sorted(set(alone.values()) | {name for name in registry.names() if directory.destinations(name)})
+    routing = {name: channel for name in asked if isinstance(channel := registry.get(name), Routing)}
+    problems = [warning(file, name, message) for name, channel in routing.items()
+                for message in channel.route_warnings([target for target, _ in directory.destinations(name)])]
+    for pid, name in alone.items():
+        target = directory.people[pid].send_target(name)
+        if name in routing and target and (why := routing[name].posted_only(target)):
+            message = mask_secrets(f"reachable only on {name}, and {why}", (target,))
+            problems.append(warning(file, f"people.{pid}.channels", message))
+    registry.close()
+    return problems
 
 
 def _check_postgres(url: str) -> list[Problem]:
@@ -291,6 +287,3 @@ def _check_schema(url: str, shown: str) -> list[Problem]:
                       f"notify ({SCHEMA_VERSION}): upgrade notify")]
     return [note("settings", "NOTIFY_STORE_URL", f"store: {shown} (schema {version})")]
 
-
-def _is_incoming_webhook(url: str) -> bool:
-    return "hooks.slack.com" in url or (url.startswith("slack://") and "xox" not in url)

@@ -17,7 +17,8 @@ from ..domain.triage import Report, TriageResult, triage
 from ..render.table import PLAIN, Column, Output, render
 from .engine import Runtime
 
-__all__ = ["installed_channels", "report_with_account", "run_triage", "triage_document", "triage_text", "who_document", "who_text"]
+# Report: the facts triage reads (text, plan, contract value...), which `notify triage` builds from its options.
+__all__ = ["Report", "installed_channels", "report_with_account", "run_triage", "triage_document", "triage_text", "who_document", "who_text"]
 
 
 def report_with_account(rt: Runtime, report: Report, customer: str | None) -> tuple[Report, str | None]:

@@ -32,8 +32,8 @@ def _clock(at_time: str | None = None) -> Any:
     """
     meta = _meta()
     if at_time:
+        from ..app.inputs import parse_moment
         from ..clock import FakeClock
-        from ..domain.incident import parse_moment
 
         try:
             meta["notify.clock"] = FakeClock(parse_moment(at_time))  # --at wins over NOTIFY_NOW
@@ -223,10 +223,9 @@ def _announce_working_directory(settings: Any) -> None:
 def _emit(text: str, settings: Any) -> None:
     """Print to stdout with every configured secret scrubbed, and no bidi override or carriage return (a
     reporter's text must not rewrite the operator's screen), as a last line of defence."""
-    from ..api import mask_secrets
-    from ..render.escaping import neutral
+    from ..app.terminal import printable
 
-    click.echo(neutral(mask_secrets(text, settings.secrets())))
+    click.echo(printable(text, settings.secrets()))
 
 
 def _table_output(settings: Any) -> Any:
@@ -238,7 +237,7 @@ def _table_output(settings: Any) -> Any:
     """
     import shutil
 
-    from ..render.table import Output
+    from ..app.terminal import Output
 
     terminal = not click.utils.should_strip_ansi(sys.stdout)
     return Output.detect(terminal=terminal, columns=shutil.get_terminal_size().columns, no_color=settings.no_color,

@@ -52,11 +52,10 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     2 a bad scenario file or option (the message names the file and key).
     """
     from ..app import engine
+    from ..app.drill import LiveClock, Sandbox, ScaledClock, play
+    from ..app.drill_report import build_document, public, render_html, render_table
     from ..clock import FakeClock
     from ..config.settings import load_settings
-    from ..drill.report import build_document, public, render_html, render_table
-    from ..drill.runner import LiveClock, ScaledClock, play
-    from ..drill.sandbox import Sandbox
 
     scenario = _load_drill(scenario_file)
     if not sandbox and (instant or speed):
@@ -104,8 +103,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
 
 
 def _load_drill(path: Path) -> Any:
+    from ..app.drill import load_scenario
     from ..config.problems import ConfigError
-    from ..drill.scenario import load_scenario
 
     try:
         return load_scenario(path)
@@ -115,7 +114,7 @@ def _load_drill(path: Path) -> Any:
 
 def _fits_configuration(path: Path, scenario: Any, rt: Any) -> None:
     """A drill on a class the policy lacks, or expecting an audience that names nobody, is rejected before it runs."""
-    from ..drill.scenario import scenario_problems
+    from ..app.drill import scenario_problems
 
     problems = scenario_problems(path, scenario, rt.policy, rt.directory)
     if problems:

@@ -26,14 +26,9 @@ from .common import (
 
 def _table(rows: list[dict], settings) -> str:
     """The stored webhooks as a table (imported here: `notify --help` need not load the table renderer)."""
-    from ..render.table import Column, render
+    from ..app.tables import inbox_table
 
-    columns = (Column("ID", align="right", fixed=True), Column("SOURCE"),
-               Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
-               Column("TRIES", align="right", fixed=True), Column("RECEIVED", fixed=True), Column("GROUP"),
-               Column("ERROR"))
-    return render(columns, [(r["id"], r["source"], r["state"], r["attempts"], r["received"][:19], r["dedup_key"],
-                             r["error"] or "") for r in rows], _table_output(settings))
+    return inbox_table(rows, _table_output(settings))
 
 
 @main.command()
@@ -45,7 +40,7 @@ def _table(rows: list[dict], settings) -> str:
 @handles_errors
 def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
     """List the webhooks stored and not handled yet: waiting, failing or given up."""
-    from ..store import open_store
+    from ..app.stores import open_store
 
     if set(retry_ids) & set(discard_ids):
         _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")

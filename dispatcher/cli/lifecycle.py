@@ -33,7 +33,7 @@ from .common import (
 
 def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:
     from ..app import engine
-    from ..store import open_store
+    from ..app.stores import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
@@ -228,7 +228,7 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
 def incidents(open_only: bool, as_json: bool) -> None:
     """List incidents, newest last."""
     from ..app.incidents import incident_items
-    from ..store import open_store
+    from ..app.stores import open_store
 
     settings = _settings()
     with open_store(settings.resolved_store_url()) as store:
@@ -239,14 +239,9 @@ def incidents(open_only: bool, as_json: bool) -> None:
     if not items:
         _emit("no incidents", settings)
         return
-    from ..app.incidents import STATUS_COLOURS
-    from ..render.table import Column, render
+    from ..app.tables import incidents_table
 
-    columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
-               Column("STARTED", fixed=True), Column("SUMMARY"))
-    rows = [(i["id"], i["class"], i["status"], i["started"][:16], ("[DRILL] " if i["drill"] else "") + i["summary"])
-            for i in items]
-    _emit(render(columns, rows, _table_output(settings)), settings)
+    _emit(incidents_table(items, _table_output(settings)), settings)
 
 
 @main.command()
@@ -305,7 +300,7 @@ def db() -> None:
 @handles_errors
 def upgrade() -> None:
     """Apply pending schema migrations to the store (NOTIFY_STORE_URL)."""
-    from ..store import open_store
+    from ..app.stores import open_store
 
     settings = _settings()
     with open_store(settings.resolved_store_url(), upgrade=True) as store:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from .common import (
 def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
     """The delivery log: one row per attempt, oldest first, targets masked."""
 
-    from ..store import open_store
+    from ..app.stores import open_store
 
     settings = _settings()
     with open_store(settings.resolved_store_url()) as store:
@@ -45,24 +44,9 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
     if not rows:
         _emit("no attempts recorded", settings)
         return
-    from ..app.report import OUTCOME_COLOURS
-    from ..render.table import Column, render
+    from ..app.tables import log_table
 
-    columns = (Column("TIME", fixed=True), Column("INCIDENT", fixed=True), Column("STEP", fixed=True),
-               Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True), Column("TARGET"),
-               Column("TRY", align="right", fixed=True), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
-               Column("REASON"), Column("LATENCY", align="right", fixed=True), Column("NOTE"))
-    _emit(render(columns, [(r.at[:19], r.incident_id, _log_step(r), r.person, r.role, r.channel,
-                            r.masked_target, f"#{r.attempt}", r.outcome, r.reason, f"{r.latency_ms:.0f} ms",
-                            _log_note(r, stands_in)) for r in rows], _table_output(settings)), settings)
-
-
-def _log_note(row: Any, stands_in: dict[int, str]) -> str:
-    """What else a reader of the log must know about one attempt: a possible repeat, a fallback, the detail."""
-    notes = ["possibly duplicated"] if row.possible_duplicate else []  # its sender died mid-send
-    if row.fallback_of in stands_in:
-        notes.append(f"fallback for {stands_in[row.fallback_of]}")
-    return "; ".join([*notes, row.detail] if row.detail else notes)
+    _emit(log_table(rows, stands_in, _table_output(settings)), settings)
 
 
 def _fallback_names(store: Any, rows: list[Any]) -> dict[int, str]:
@@ -73,24 +57,14 @@ def _fallback_names(store: Any, rows: list[Any]) -> dict[int, str]:
     return names
 
 
-def _log_step(row: Any) -> str:
-    """'step 0' for the policy's steps; the kind for the rest (update, escalation, resolved...)."""
-    return f"step {row.step}" if row.kind == "step" else row.kind
-
-
 def _since(value: str | None) -> str | None:
     """--since as an ISO timestamp comparable with the log's."""
     if not value:
         return None
-    from ..domain.durations import parse_duration
-    from ..domain.incident import parse_started
+    from ..app.inputs import since
 
     try:
-        return (_now() - parse_duration(value)).isoformat()
-    except ValueError:
-        pass
-    try:
-        return parse_started(value, _now()).astimezone(timezone.utc).isoformat()
+        return since(value, _now())
     except ValueError:
         _fail(f"--since: {value!r} is neither an ISO 8601 time nor a duration like 2h")
 
@@ -110,14 +84,6 @@ def channels(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -
     if as_json:
         _emit_json({"schema": 1, "command": "channels", "channels": rows}, settings)
         return
-    from ..config.settings import channel_variable
-    from ..render.table import Column, render
+    from ..app.tables import channels_table
 
-    columns = (Column("CHANNEL"), Column("STATE", fixed=True, colours={"configured": "green", "not configured": "yellow"}),
-               Column("SENDS TO"), Column("SETTING", fixed=True), Column("MODULE"))
-    table = [(row["name"], "configured" if row["configured"] else "not configured", row["target"],
-              channel_variable(row["name"]), row["module"])
-             for row in sorted(rows, key=lambda r: r["name"])]
-    missing = any(not row["configured"] for row in rows)
-    hint = "\na channel not configured needs its SETTING set to a URL (docs/operations/channels.md)" if missing else ""
-    _emit(render(columns, table, _table_output(settings)) + hint, settings)
+    _emit(channels_table(rows, _table_output(settings)), settings)

@@ -56,11 +56,11 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     by each stored event (server/sender.py); one that exits unasked is replaced.
     """
     from ..app import engine
+    from ..app.stores import open_store
     from ..clock import SystemClock
     from ..eventlog import configure, emit
     from ..server.front_end import FrontEndLimits
     from ..server.run import serve as run_server
-    from ..store import open_store
 
     settings = _settings()
     _refuse_made_up_time("serve")
@@ -69,7 +69,7 @@ def serve(ctx: click.Context, host: str, port: int, interval: float, no_auth: bo
     rt.routing  # noqa: B018 - load the rules now: a broken routing.toml fails at start, not at the first alert
     store_url = settings.resolved_store_url()
     open_store(store_url, timeout=settings.store_timeout).close()  # a store that cannot be opened (or is behind) fails here, before anything starts
-    from ..store.urls import mask_store_url
+    from ..app.stores import mask_store_url
 
     configure(settings.log_format, settings.secrets())
     say = _say(settings.log_format == "json", emit)
@@ -98,10 +98,10 @@ def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: fl
     import socket
 
     from ..app import engine
+    from ..app.stores import open_store
     from ..clock import SystemClock
     from ..eventlog import configure
     from ..server.sender import run_child
-    from ..store import open_store
 
     sock = socket.socket(fileno=report_fd)
     settings = _settings()
@@ -177,9 +177,9 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     """Ingest one monitoring payload from a file or stdin, exactly as `notify serve` would, and send it."""
     from ..app import engine
     from ..app.ingest import ingest_and_send
+    from ..app.stores import open_store
+    from ..app.webhooks import parse
     from ..errors import InputError, PayloadError
-    from ..hooks import parse
-    from ..store import open_store
 
     body = source_file.read()
     try:

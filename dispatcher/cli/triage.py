@@ -58,12 +58,12 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     """
     from ..app import engine
     from ..app.views import (
+        Report,
         report_with_account,
         run_triage,
         triage_document,
         triage_text,
     )
-    from ..domain.triage import Report
 
     body = _report_text(text, text_file, stdin_marker)
     if not body.strip() and not any(v is not None for v in (plan, acv, amount, fortune500, unresolved_hours,
@@ -173,7 +173,7 @@ def contact_test(ctx: click.Context, target: str, channel: str | None, as_json: 
     """Send a clearly marked test message to a PERSON, LIST or SLACK-CHANNEL and record the result."""
     from ..app import engine
     from ..app.contact_test import resolve_test_target, send_test
-    from ..store import open_store
+    from ..app.stores import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)

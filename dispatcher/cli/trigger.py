@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from ..domain.fields import FIELDS
+from ..app.inputs import FIELDS
 from .common import (
     EXIT_OK,
     _check_command,
@@ -119,7 +119,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
         if show and not as_json:  # the document carries every message already
             _emit("\n" + report.messages_text(), settings)
         sys.exit(report.exit_status())  # as a real send would: 1 when someone would not be reached
-    from ..store import open_store
+    from ..app.stores import open_store
 
     store = open_store(settings.resolved_store_url())
     try:
@@ -156,7 +156,8 @@ def _print_report(report: Any, settings: Any, as_json: bool, extra: dict[str, An
 
 def _peek_id(settings: Any, prefix: str) -> str:
     """The next id, for show; a dry run never needs the store to be reachable."""
-    from ..store import StoreError, peek_store
+    from ..app.stores import peek_store
+    from ..errors import StoreError
 
     year = _now().year
     first = f"{prefix}-{year}-001"
@@ -189,7 +190,7 @@ def check(ctx: click.Context, drill_files: tuple[Path, ...], as_json: bool, loca
     settings, setting_problems = _settings_and_problems()
     result = run_check(_config_dir(ctx, local_config_dir), settings)
     if drill_files:
-        from ..drill.scenario import (
+        from ..app.drill import (
             drill_file_problems,  # pydantic's models, only when drill files are given
         )
 

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ..api import mask_url
-from .problems import ConfigError, Problem, error, note, pydantic_problems
+from .directory_checks import cross_check
+from .problems import ConfigError, Problem, error, pydantic_problems
 
 __all__ = ["Directory", "Person", "carries_credential", "check_directory", "load_directory", "load_toml"]
 
@@ -237,6 +238,12 @@ class Directory(Table):
         """Ids of the people who hold a role, in directory order."""
         return [pid for pid, p in self.people.items() if role in p.roles]
 
+    def destinations(self, channel: str) -> list[tuple[str, str | None]]:
+        """The group destinations this file names on a channel, in its order: (target, the variable naming the
+        destination's own URL, or None for the channel's). Only Slack has such tables today (`[slack.ID]`)."""
+        tables = {"slack": self.slack}
+        return [(entry.channel, entry.webhook_env) for entry in tables.get(channel, {}).values()]
+
     def pagerduty_routes(self) -> dict[str, str]:
         """Routing keys by the audience they serve: "rotation:SLOT" and "person:ID" (secrets)."""
         routes = {f"person:{pid}": p.pagerduty_routing_key for pid, p in self.people.items()
@@ -305,7 +312,7 @@ def check_directory(path: Path) -> tuple[Directory | None, list[Problem]]:
         directory = Directory.model_validate(data)
     except ValidationError as exc:
         return None, pydantic_problems(path, exc)
-    return directory, _cross_check(str(path), directory)
+    return directory, cross_check(str(path), directory)
 
 
 def load_directory(path: Path) -> Directory:
@@ -315,88 +322,3 @@ def load_directory(path: Path) -> Directory:
     if directory is None or errors:
         raise ConfigError(errors or problems)
     return directory
-
-
-def _cross_check(file: str, d: Directory) -> list[Problem]:
-    problems: list[Problem] = []
-    problems += _check_people(file, d)
-    problems += _check_roles(file, d)
-    problems += _check_rotation(file, d)
-    problems += _check_lists(file, d)
-    for cid, account in d.customers.items():
-        if account.success_manager and account.success_manager not in d.people:
-            problems.append(error(file, f"customers.{cid}.success_manager",
-                                  f"unknown person {account.success_manager!r}"))
-    return problems
-
-
-def _check_people(file: str, d: Directory) -> list[Problem]:
-    problems, seen, logins = [], {}, {}
-    for pid, person in d.people.items():
-        if person.login:
-            if person.login.casefold() in logins:
-                problems.append(error(file, f"people.{pid}.login",
-                                      f"same login as people.{logins[person.login.casefold()]}: "
-                                      "`notify ack` could not tell them apart"))
-            logins[person.login.casefold()] = pid
-        for role in person.roles:
-            if role not in d.roles:
-                problems.append(error(file, f"people.{pid}.roles", f"unknown role {role!r}"))
-        for channel in person.channels:
-            if channel != "webhook" and person.send_target(channel) is None:
-                problems.append(error(file, f"people.{pid}.channels",
-                                      f"lists {channel!r} but the person has no "
-                                      f"{_FIELD_FOR.get(channel, f'addresses.{channel}')}"))
-        if person.email:
-            if person.email.casefold() in seen:
-                problems.append(error(file, f"people.{pid}.email",
-                                      f"duplicate person: same email as people.{seen[person.email.casefold()]}"))
-            seen[person.email.casefold()] = pid
-            if person.email.endswith(".example"):
-                problems.append(note(file, f"people.{pid}.email", "placeholder address: replace with a real one"))
-    return problems
-
-
-_FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
-              "slack": "slack id", "apprise": "apprise URL"}
-
-
-def _check_roles(file: str, d: Directory) -> list[Problem]:
-    problems = []
-    for rid in d.roles:
-        reachable = [pid for pid in d.holders(rid) if d.people[pid].channels]
-        if not reachable:
-            problems.append(error(file, f"roles.{rid}", "nobody can be reached in this role (no person holds it)"))
-    return problems
-
-
-def _check_rotation(file: str, d: Directory) -> list[Problem]:
-    if d.rotation is None:
-        return []
-    problems = []
-    for name, slot in d.rotation.slots.items():
-        for member in slot.members:
-            if member not in d.people:
-                problems.append(error(file, f"rotation.slots.{name}.members", f"unknown person {member!r}"))
-        if slot.role and slot.role not in d.roles:
-            problems.append(error(file, f"rotation.slots.{name}.role", f"unknown role {slot.role!r}"))
-    for i, override in enumerate(d.rotation.overrides):
-        key = f"rotation.overrides[{i}]"
-        if override.slot not in d.rotation.slots:
-            problems.append(error(file, f"{key}.slot", f"unknown rotation slot {override.slot!r}"))
-        if override.person not in d.people:
-            problems.append(error(file, f"{key}.person", f"unknown person {override.person!r}"))
-        if override.end <= override.start:
-            problems.append(error(file, f"{key}.end", "ends before it starts"))
-    return problems
-
-
-def _check_lists(file: str, d: Directory) -> list[Problem]:
-    problems = []
-    for lid, dlist in d.lists.items():
-        if not dlist.email and not dlist.members:
-            problems.append(error(file, f"lists.{lid}", "empty list: no email and no members"))
-        for member in dlist.members:
-            if member not in d.people:
-                problems.append(error(file, f"lists.{lid}.members", f"unknown person {member!r}"))
-    return problems

@@ -54,11 +54,10 @@ def declared_family(name: str) -> str | None:
 def channel_config(settings: Settings, name: str, directory: Directory | None, *, drill: bool = False) -> ChannelConfig:
     """Build a channel's settings: its URL, per-destination routes, timeouts, CA bundle."""
     routes: dict[str, str] = {}
-    if name == "slack" and directory is not None:
-        for entry in directory.slack.values():
-            url = settings.named_env(entry.webhook_env) if entry.webhook_env else None
-            if url:
-                routes[entry.channel] = url
+    for target, variable in directory.destinations(name) if directory is not None else ():
+        url = settings.named_env(variable) if variable else None
+        if url:
+            routes[target] = url  # the channel routes by itself: notify only hands it every destination's URL
     if name in ("phone", "pagerduty") and directory is not None:
         routes = directory.pagerduty_routes()  # "rotation:SLOT" / "person:ID" -> a PagerDuty routing key
     extra = {} if name in CHANNEL_URL_FIELDS else {key: value.get_secret_value()

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
+from ..app.webhooks import load_object, parse
 from ..errors import (
     AlreadyHandled,
     ConfigError,
@@ -50,8 +51,6 @@ from ..errors import (
     StoreError,
     StoreRejected,
 )
-from ..hooks.model import load_object
-from ..hooks.parsing import parse
 from .auth import Admission, Authenticator, Refusal, RequestHead
 from .metrics import Metrics
 from .progress import Progress

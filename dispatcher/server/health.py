@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from ..errors import StoreError, StoreRejected
 
 if TYPE_CHECKING:  # the store is the caller's; here it is only read through
-    from ..store import Store
+    from ..app.stores import Store
 
 __all__ = ["WriteHealth", "health_report", "health_window", "worker_alive"]
 

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from ..store import Store
+from ..app.stores import Store
 
 __all__ = ["Metrics"]
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from ..app.engine import Runtime
 from ..app.incidents import acknowledge, incident_items, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
+from ..app.stores import REQUESTS_KEEP
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..errors import StoreError
 from ..eventlog import emit
-from ..store.requests_sql import REQUESTS_KEEP
 from .app import App, Services
 from .auth import Authenticator, Credentials
 from .front_end import (
@@ -37,7 +37,7 @@ from .sender import SenderProcess
 from .throttle import FailureThrottle
 
 if TYPE_CHECKING:  # stores are opened by the caller (cli/serve.py); here they are only used
-    from ..store import Store
+    from ..app.stores import Store
 
 __all__ = ["build", "serve", "server_class"]
 

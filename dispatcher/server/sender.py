@@ -34,9 +34,9 @@ from datetime import datetime
 from typing import Callable
 
 from ..app.engine import Runtime
+from ..app.stores import Store
 from ..app.worker import Worker
 from ..clock import Clock
-from ..store import Store
 
 __all__ = ["SenderProcess", "run_child"]
 

@@ -14,8 +14,9 @@ Every test drives the channel, built from its entry point with a :class:`Channel
 URL points at the ``provider`` fixture (a local :class:`RecordingServer`), and checks what notify
 relies on: the protocol's methods, capabilities as data, no settings meaning not configured,
 one request per send, each provider answer classified (2xx delivered; 429 and 5xx transient;
-other 4xx permanent; an unreachable provider transient), never an exception, and a secret of
-the settings never in a result. Override :meth:`ChannelContract.config` when the channel needs
+other 4xx permanent; an unreachable provider transient), never an exception, a secret of
+the settings never in a result, and the :class:`~dispatcher.api.Routing` hooks, when the channel
+has them, answered without sending. Override :meth:`ChannelContract.config` when the channel needs
 more than a URL (``settings=`` for its ``NOTIFY_<NAME>_*``).
 """
 
@@ -27,7 +28,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from ..api import Address, Capabilities, Channel, ChannelConfig, DeliveryResult, Notice, Outcome, TargetKind
+from ..api import (Address, Capabilities, Channel, ChannelConfig, DeliveryResult, Notice, Outcome, Routing,
+                   TargetKind)
 from .providers import RecordingServer, Reply
 
 __all__ = ["ChannelContract", "provider"]
@@ -109,3 +111,13 @@ class ChannelContract:
         result = self.send(channel)
         assert result.outcome is Outcome.FAILED_TRANSIENT and CANARY not in result.detail
         channel.close()
+
+    def test_routing_hooks_answer_without_sending_or_showing_a_secret(self, provider: RecordingServer) -> None:
+        channel = self.build(self.url(provider))
+        if not isinstance(channel, Routing):
+            channel.close()
+            pytest.skip("the channel defines no Routing hooks (dispatcher.api.Routing): notify check asks nothing")
+        said = [*channel.route_warnings([self.target]), channel.posted_only(self.target) or ""]
+        channel.close()
+        assert all(isinstance(text, str) and CANARY not in text for text in said)
+        assert provider.requests == []

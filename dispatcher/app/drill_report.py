@@ -6,13 +6,13 @@ import html
 from datetime import datetime, timezone
 from typing import Any
 
-from ..app.engine import Runtime
-from ..app.report import OUTCOME_COLOURS
 from ..domain.timers import parse_stamp
+from ..drill.expect import Check, Facts, Sent, check_all, minutes
+from ..drill.scenario import Scenario
 from ..render.table import PLAIN, Column, Output, render
-from .expect import Check, Facts, Sent, check_all, minutes
-from .runner import DrillOutcome
-from .scenario import Scenario
+from .drill import DrillOutcome
+from .engine import Runtime
+from .report import OUTCOME_COLOURS
 
 __all__ = ["build_document", "render_html", "render_table"]
 

@@ -1,4 +1,4 @@
-"""Play a drill scenario through the real engine on a simulated clock, in a store of its own.
+"""The drill use case: play a scenario through the real engine on a simulated clock, in a store of its own.
 
 The trigger, acks, updates and resolution go through the same functions the
 CLI uses; timers and retries through the same worker tick, every
@@ -17,14 +17,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from ..app import engine
-from ..app.incidents import acknowledge, post_update, resolve
-from ..app.worker import Worker
 from ..clock import Clock, FakeClock, SystemClock
+from ..drill.sandbox import Sandbox
+from ..drill.scenario import (
+    Event,
+    Scenario,
+    drill_file_problems,
+    load_scenario,
+    scenario_problems,
+)
 from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
-from .scenario import Event, Scenario
+from . import engine
+from .incidents import acknowledge, post_update, resolve
+from .worker import Worker
 
-__all__ = ["DrillOutcome", "LiveClock", "ScaledClock", "play"]
+# Sandbox and the scenario's loaders are re-exported: `notify drill` and `notify check` reach drill/ through here.
+__all__ = ["DrillOutcome", "LiveClock", "Sandbox", "ScaledClock", "drill_file_problems", "load_scenario", "play",
+           "scenario_problems"]
 
 TICK = timedelta(seconds=10)
 

@@ -1,0 +1,103 @@
+"""The checks across the tables of `contacts.toml`, once each table has parsed (:mod:`.directory`).
+
+A person's unknown role, a channel listed without its address, a role nobody
+can be reached in, a rotation or list naming someone unknown, two people with
+one login or email: each is a problem naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .problems import Problem, error, note
+
+if TYPE_CHECKING:
+    from .directory import Directory
+
+__all__ = ["cross_check"]
+
+
+def cross_check(file: str, d: Directory) -> list[Problem]:
+    """Every problem between the tables of a directory that parsed: unknown names, unreachable roles, duplicates."""
+    problems: list[Problem] = []
+    problems += _check_people(file, d)
+    problems += _check_roles(file, d)
+    problems += _check_rotation(file, d)
+    problems += _check_lists(file, d)
+    for cid, account in d.customers.items():
+        if account.success_manager and account.success_manager not in d.people:
+            problems.append(error(file, f"customers.{cid}.success_manager",
+                                  f"unknown person {account.success_manager!r}"))
+    return problems
+
+
+def _check_people(file: str, d: Directory) -> list[Problem]:
+    problems, seen, logins = [], {}, {}
+    for pid, person in d.people.items():
+        if person.login:
+            if person.login.casefold() in logins:
+                problems.append(error(file, f"people.{pid}.login",
+                                      f"same login as people.{logins[person.login.casefold()]}: "
+                                      "`notify ack` could not tell them apart"))
+            logins[person.login.casefold()] = pid
+        for role in person.roles:
+            if role not in d.roles:
+                problems.append(error(file, f"people.{pid}.roles", f"unknown role {role!r}"))
+        for channel in person.channels:
+            if channel != "webhook" and person.send_target(channel) is None:
+                problems.append(error(file, f"people.{pid}.channels",
+                                      f"lists {channel!r} but the person has no "
+                                      f"{_FIELD_FOR.get(channel, f'addresses.{channel}')}"))
+        if person.email:
+            if person.email.casefold() in seen:
+                problems.append(error(file, f"people.{pid}.email",
+                                      f"duplicate person: same email as people.{seen[person.email.casefold()]}"))
+            seen[person.email.casefold()] = pid
+            if person.email.endswith(".example"):
+                problems.append(note(file, f"people.{pid}.email", "placeholder address: replace with a real one"))
+    return problems
+
+
+_FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
+              "slack": "slack id", "apprise": "apprise URL"}
+
+
+def _check_roles(file: str, d: Directory) -> list[Problem]:
+    problems = []
+    for rid in d.roles:
+        reachable = [pid for pid in d.holders(rid) if d.people[pid].channels]
+        if not reachable:
+            problems.append(error(file, f"roles.{rid}", "nobody can be reached in this role (no person holds it)"))
+    return problems
+
+
+def _check_rotation(file: str, d: Directory) -> list[Problem]:
+    if d.rotation is None:
+        return []
+    problems = []
+    for name, slot in d.rotation.slots.items():
+        for member in slot.members:
+            if member not in d.people:
+                problems.append(error(file, f"rotation.slots.{name}.members", f"unknown person {member!r}"))
+        if slot.role and slot.role not in d.roles:
+            problems.append(error(file, f"rotation.slots.{name}.role", f"unknown role {slot.role!r}"))
+    for i, override in enumerate(d.rotation.overrides):
+        key = f"rotation.overrides[{i}]"
+        if override.slot not in d.rotation.slots:
+            problems.append(error(file, f"{key}.slot", f"unknown rotation slot {override.slot!r}"))
+        if override.person not in d.people:
+            problems.append(error(file, f"{key}.person", f"unknown person {override.person!r}"))
+        if override.end <= override.start:
+            problems.append(error(file, f"{key}.end", "ends before it starts"))
+    return problems
+
+
+def _check_lists(file: str, d: Directory) -> list[Problem]:
+    problems = []
+    for lid, dlist in d.lists.items():
+        if not dlist.email and not dlist.members:
+            problems.append(error(file, f"lists.{lid}", "empty list: no email and no members"))
+        for member in dlist.members:
+            if member not in d.people:
+                problems.append(error(file, f"lists.{lid}.members", f"unknown person {member!r}"))
+    return problems
