@@ -20,11 +20,12 @@ from datetime import datetime
 
 from ..config.directory import Directory
 from ..errors import InputError, NotYours
+from ..render.table import PLAIN, Column, Output, render
 from ..store import Store
 from ..store.tokens_sql import TokenRow
 
 __all__ = ["PREFIX", "Caller", "NewToken", "acting_as", "caller_of", "create_token", "digest", "list_tokens",
-           "looks_personal", "revoke_token"]
+           "looks_personal", "revoke_token", "tokens_table"]
 
 PREFIX = "notify_"
 SECRET_BYTES = 32  # 256 bits: far past the 128 a guess must beat
@@ -74,6 +75,16 @@ def create_token(store: Store, directory: Directory, person: str, now: datetime)
 
 def list_tokens(store: Store) -> list[TokenRow]:
     return store.tokens()
+
+
+def tokens_table(rows: list[TokenRow], out: Output = PLAIN) -> str:
+    """`notify token list`: id, person and times; there is nothing secret to show."""
+    return render(_COLUMNS, [(r.id, r.person, r.created[:19], (r.last_used or "never")[:19], (r.revoked or "")[:19])
+                             for r in rows], out)
+
+
+_COLUMNS = (Column("ID", fixed=True), Column("PERSON"), Column("CREATED", fixed=True), Column("LAST USED", fixed=True),
+            Column("REVOKED", fixed=True))
 
 
 def revoke_token(store: Store, token_id: str, now: datetime) -> TokenRow:
