@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,10 +31,14 @@ def server(stage: Stage) -> Iterator[Server]:
     srv.stop()
 
 
-def on_server(stage: Stage, *args: str) -> object:
-    """A command on the host that holds the server's store."""
+def on_server(stage: Stage, *args: str, **env: str) -> object:
+    """A command on the host that holds the server's store, with the server's channels."""
+    settings = stage.settings()
+    channels = {f"NOTIFY_{name.upper()}": getattr(settings, name).get_secret_value()
+                for name in ("email_url", "slack_url", "sms_url", "phone_url")}
     return run("--config-dir", str(stage.config_dir), *args,
-               env={"NOTIFY_STORE_URL": f"sqlite:///{stage.store_path}", "NOTIFY_NOW": stage.clock.now().isoformat()})
+               env={"NOTIFY_STORE_URL": f"sqlite:///{stage.store_path}", "NOTIFY_NOW": stage.clock.now().isoformat(),
+                    "NOTIFY_CA_BUNDLE": str(settings.ca_bundle), **channels, **env})
 
 
 def new_token(stage: Stage, person: str) -> str:
@@ -127,17 +132,41 @@ def test_status_and_incidents_print_as_they_do_locally(server: Server, stage: St
         assert remote.stdout == local.stdout, args
 
 
-def test_resolve_goes_through_the_server(server: Server, stage: Stage, tmp_path: Path) -> None:
+def test_resolve_goes_through_the_server_and_prints_its_notices_as_locally(server: Server, stage: Stage,
+                                                                          tmp_path: Path) -> None:
     stage.trigger()
+    stage.trigger(incident_id="SEC-2024-002")
     token = new_token(stage, "support-manager-a")
-    resolved = laptop(server, tmp_path, token, "resolve", ID, "--message", "rolled back")
-    assert resolved.exit_code == 0, resolved.output
-    row = server.store.incident(ID)
-    assert row.status == "resolved"
+    server.worker.tick()  # step 0 of both delivered: the resolution notices have someone to reach
+    local = on_server(stage, "resolve", "SEC-2024-002", "--message", "rolled back", NOTIFY_USER="support-manager-a")
+    stop = threading.Event()
+    sender = threading.Thread(target=lambda: [server.worker.send_due() for _ in iter(lambda: stop.wait(0.05), True)])
+    sender.start()  # the server's worker loop, sending what the resolution queued
+    try:
+        resolved = laptop(server, tmp_path, token, "resolve", ID, "--message", "rolled back")
+    finally:
+        stop.set()
+        sender.join()
+    assert resolved.exit_code == local.exit_code == 0, resolved.output
+    assert server.store.incident(ID).status == "resolved"
     [event] = [e for e in server.store.events(ID) if e.kind == "resolved"]
     assert (event.by, event.detail) == ("Support Manager A", "rolled back")
+    table = resolved.stdout.replace(ID, "SEC-2024-002").replace(f" (via {server.url})", "")
+    assert table == local.stdout.replace(" (people.support-manager-a, from NOTIFY_USER)", "")
+    assert "resolved" in table and "delivered" in table
     again = laptop(server, tmp_path, token, "resolve", ID)
     assert again.stdout == f"{ID} was resolved already: nobody was notified again\n"
+
+
+def test_resolve_leaves_what_is_unsent_after_wait_to_the_server(server: Server, stage: Stage, tmp_path: Path) -> None:
+    stage.trigger()
+    server.worker.tick()
+    token = new_token(stage, "support-manager-a")
+    resolved = laptop(server, tmp_path, token, "resolve", ID, "--wait", "0")
+    assert resolved.exit_code == 3, resolved.output  # as locally: still being sent, by the server's worker
+    assert "STILL RETRYING (left to `notify worker`)" in resolved.stdout
+    server.worker.tick()
+    assert all(d.status == "delivered" for d in server.store.deliveries(ID) if d.kind == "resolved")
 
 
 def test_an_unknown_incident_and_an_unreachable_server_are_said_plainly(server: Server, stage: Stage,

@@ -10,12 +10,16 @@ message or a log line.
 
 from __future__ import annotations
 
-from typing import Any, Self
+import time
+from typing import Any, Callable, Self
 from urllib.parse import quote
 
 from ..errors import IncidentNotFound, RemoteError
+from .report import DeliveryLine, Report
 
-__all__ = ["Remote", "remote_from"]
+__all__ = ["Remote", "notices_report", "recorded", "remote_from"]
+
+POLL = 0.25  # seconds between reads of the server while its worker sends a command's notices
 
 
 class Remote:
@@ -77,6 +81,25 @@ class Remote:
             return response.json()
         raise RemoteError(f"notify serve at {self.url} answered {response.status_code} to {method} {path}: "
                           f"{_error_of(response)}", response.status_code)
+
+
+def notices_report(server: Remote, command: str, incident_id: str, kind: str, wait: float, *,
+                   sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic
+                   ) -> Report:
+    """The server's `kind` notices of an incident as the local command reports them, once none is pending
+    or after `wait` seconds (the server's worker sends them; what is still pending then is left to it)."""
+    deadline = monotonic() + wait
+    while True:
+        doc = server.status(incident_id)
+        lines = [DeliveryLine(**d) for d in doc["deliveries"] if d["kind"] == kind]
+        if not any(line.outcome == "pending" for line in lines) or monotonic() >= deadline:
+            return Report(command, "send", doc["incident"], lines)
+        sleep(min(POLL, max(deadline - monotonic(), 0.0)))
+
+
+def recorded(doc: dict[str, Any], event: str) -> str | None:
+    """Who the timeline says did `event` (the latest one), from an incident's status document."""
+    return next((e["by"] for e in reversed(doc.get("timeline", [])) if e["kind"] == event), None)
 
 
 def remote_from(settings: Any) -> Remote | None:

@@ -165,7 +165,7 @@ def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str |
     from ..app.incidents import resolve as resolve_incident
 
     if (server := remote.remote()) is not None:
-        return remote.resolve(server, incident_id, message, by, as_json)
+        return remote.resolve(server, incident_id, message, by, wait, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("resolve", rt, settings, store, by)
     incident, rows, done = resolve_incident(rt, store, incident_id, message, by, _now())

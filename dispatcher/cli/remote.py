@@ -44,17 +44,27 @@ def ack(server: Any, incident_id: str, by: str | None, as_json: bool) -> None:
               + ": nothing changed", settings)
 
 
-def resolve(server: Any, incident_id: str, message: str | None, by: str | None, as_json: bool) -> None:
+def resolve(server: Any, incident_id: str, message: str | None, by: str | None, wait: float, as_json: bool) -> None:
+    """As the local `resolve` prints: the resolution notices (sent by the server's worker) and who resolved it."""
+    import sys
+
+    from ..app.remote import notices_report, recorded
+
     settings = _settings()
     with server:
         answer = server.resolve(incident_id, message, _by(by))
+        if not answer["resolved"]:
+            _emit(f"{incident_id} was resolved already: nobody was notified again", settings)
+            return
+        report = notices_report(server, "resolve", incident_id, "resolved", wait)
+        who = recorded(server.status(incident_id), "resolved")
+    report.notes.append(f"incident resolved by {who} (via {server.url}): escalation, follow-up steps and "
+                        "reminders stopped")
     if as_json:
-        _emit_json({**answer, "command": "resolve"}, settings)
-    elif not answer["resolved"]:
-        _emit(f"{incident_id} was resolved already: nobody was notified again", settings)
+        _emit_json(report.as_json(), settings)
     else:
-        _emit(f"{incident_id}: incident resolved ({server.url}): escalation, follow-up steps and reminders stopped; "
-              f"{answer['notices']} resolution notice(s) queued there", settings)
+        _emit(report.table(_table_output(settings)), settings)
+    sys.exit(report.exit_status())
 
 
 def update(server: Any, incident_id: str, message: str, by: str | None, as_json: bool) -> None:
