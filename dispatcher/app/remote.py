@@ -11,7 +11,8 @@ message or a log line.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Self
+from collections.abc import Callable
+from typing import Any, Self
 from urllib.parse import quote
 
 from ..errors import IncidentNotFound, RemoteError
