@@ -106,6 +106,9 @@ def test_a_personal_token_is_good_for_incidents_only(server: Server, stage: Stag
     token = new_token(stage, "cto")
     assert server.post("/hooks/generic", {"title": "x"}, token=token).status_code == 401
     assert server.get("/incidents", token=token).status_code == 200
+    health = server.get("/healthz", token=token)
+    assert health.status_code in (200, 503) and set(health.json()) == {"ok", "failing"}  # no details
+    assert server.get("/metrics", token=token).status_code == 200  # open without NOTIFY_METRICS_TOKEN, as before
 
 
 def test_only_the_hash_is_stored_and_list_shows_no_secret(server: Server, stage: Stage, tmp_path: Path) -> None:
