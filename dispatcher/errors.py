@@ -14,7 +14,9 @@ Each class says what went wrong, and carries the HTTP status the server answers
      ├── StoreError                 exit 2  HTTP 503  the store is unavailable (cannot be opened or used): retry later
      │    ├── StoreRejected         exit 2  HTTP 422  the store refuses a value for good: retrying cannot help
      │    └── StoreBehind           exit 2  HTTP 503  the store's schema is older than this program: `notify db upgrade`
-     └── TemplateError              exit 2  HTTP 500  a template could not be rendered: .problem
+     ├── TemplateError              exit 2  HTTP 500  a template could not be rendered: .problem
+     ├── NotYours                   exit 2  HTTP 403  a personal token asked to act as someone else: .holder, .asked
+     └── RemoteError                exit 2  HTTP 502  `notify serve` (NOTIFY_SERVER_URL) refused or failed a request
 
     AlreadyHandled                  not an error: a signed request was handled before (its first answer is replayed)
 
@@ -35,7 +37,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 __all__ = ["AlreadyHandled", "ConfigError", "IncidentClosed", "IncidentError", "IncidentNotFound", "InputError",
-           "NotifyError", "PayloadError", "StoreBehind", "StoreError", "StoreRejected", "TemplateError"]
+           "NotYours", "NotifyError", "PayloadError", "RemoteError", "StoreBehind", "StoreError", "StoreRejected",
+           "TemplateError"]
 
 EXIT_REJECTED = 2  # input, configuration or state refused, nothing was sent
 
@@ -122,6 +125,27 @@ class TemplateError(NotifyError):
     def __init__(self, problem: Any) -> None:
         super().__init__(str(problem))
         self.problem = problem
+
+
+class NotYours(NotifyError):
+    """A personal API token acts for its own person only: a `by` naming someone else is refused, both named."""
+
+    http_status = 403
+
+    def __init__(self, holder: str, asked: str) -> None:
+        super().__init__(f"this token acts for {holder}; it cannot act as {asked!r} (drop --by/NOTIFY_USER, "
+                         "or use that person's own token)")
+        self.holder, self.asked = holder, asked
+
+
+class RemoteError(NotifyError):
+    """`notify serve` at NOTIFY_SERVER_URL refused the request or could not be reached; it says which and why."""
+
+    http_status = 502
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AlreadyHandled(Exception):

@@ -17,6 +17,8 @@ from dispatcher.errors import (
     NotifyError,
     PayloadError,
     StoreBehind,
+    NotYours,
+    RemoteError,
     StoreError,
     StoreRejected,
     TemplateError,
@@ -37,6 +39,8 @@ STATUSES = [
     (StoreBehind("schema 5, this program needs 6: run `notify db upgrade`"), 503, 2),
     (StoreRejected("a NUL in text"), 422, 2),
     (TemplateError("security/email.txt:3: undefined"), 500, 2),
+    (NotYours("Jane Doe (jane)", "bob"), 403, 2),
+    (RemoteError("http://notify.internal:8080 answered 401: missing or invalid credentials", 401), 502, 2),
 ]
 
 

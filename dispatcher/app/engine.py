@@ -22,6 +22,7 @@ from ..config.settings import Settings, channel_variable, load_settings
 from ..delivery.registry import Registry, declared_family
 from ..domain.incident import Incident, build_incident, public_fields, render_context
 from ..domain.plan import BUILT_IN_FAMILIES, Planned, idempotency_key, plan_step
+from ..domain.timers import escalation_pass
 from ..store import DeliveryRow, IncidentRow, Store
 from .report import DeliveryLine, Report
 
@@ -294,8 +295,11 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
 
 def row_page_key(row: DeliveryRow) -> str:
     """`ID/step/person` for a step or escalation page; a reminder, overdue or resolution notice (all
-    step -1) puts its timer's label in place of the step, so two of them never merge into one."""
+    step -1) puts its timer's label in place of the step, so two of them never merge into one. A repeated
+    escalation pass adds its pass (`ID/5-pass-2/person`): PagerDuty would merge it into the first page."""
     label = str(row.step) if row.kind in ("step", "escalation") else row.key.split(":")[1]
+    if row.kind == "escalation" and (repeat := escalation_pass(row.key.split(":")[1])) > 1:
+        label = f"{label}-pass-{repeat}"
     return target_dedup_key(row.incident_id, label, row.person)
 
 

@@ -83,7 +83,7 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
                             notice=action.notice)
         if action.kind == "step":  # the outbound webhook receives every step, as it does step 0
             rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
-        if store.record_event(row.id, action.key, action.kind, now.isoformat(), action.detail, deliveries=rows):
+        if store.record_event(row.id, action.key, action.event_kind, now.isoformat(), action.detail, deliveries=rows):
             fired.append(action)
     return fired
 

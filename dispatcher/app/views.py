@@ -104,7 +104,16 @@ def who_document(rt: Runtime, klass_name: str, at: datetime) -> dict[str, Any]:
             person = rt.directory.on_duty(slot, at)
             on_call[slot] = {"person": person, "name": rt.directory.people[person].name}
     return {"schema": 1, "command": "who", "class": klass_name, "at": at.isoformat(), "on_call": on_call,
-            "steps": steps, "escalation_while_unacknowledged": escalation}
+            "steps": steps, "escalation_while_unacknowledged": escalation, "repeat": _repeat(klass)}
+
+
+def _repeat(klass: Any) -> dict[str, Any] | None:
+    """How often the ladder runs again while unacknowledged, and when its last page is (None: it runs once)."""
+    if not klass.repeat or not klass.escalation:
+        return None
+    last = klass.escalation_pages()[-1][2]
+    return {"times": klass.repeat, "passes": klass.repeat + 1, "every": format_duration(klass.response_sla),
+            "last_page_after": format_duration(last)}
 
 
 def _recipient(planned: Planned) -> dict[str, Any]:
@@ -132,6 +141,11 @@ def who_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
         lines.append(heading)
         lines += table[row:row + len(recipients)]
         row += len(recipients)
+    if doc.get("repeat"):
+        r = doc["repeat"]
+        lines.append(f"then the escalation ladder again from escalation 1, {r['times']} more time"
+                     f"{'s' if r['times'] > 1 else ''} ({r['passes']} passes in all, one stage per {r['every']}) "
+                     f"while unacknowledged: last page at +{r['last_page_after']}")
     return "\n".join(lines)
 
 

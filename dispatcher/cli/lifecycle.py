@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from . import remote
 from .common import (
     _clock,
     _config_dir,
@@ -80,6 +81,8 @@ def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, loc
     """Acknowledge an incident: escalation stops; follow-up steps and update reminders go on."""
     from ..app.incidents import acknowledge
 
+    if (server := remote.remote()) is not None:  # NOTIFY_SERVER_URL: through `notify serve`
+        return remote.ack(server, incident_id, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     with store:  # closed however the ack ends (an unknown incident too)
         by, found = _recorded_by("ack", rt, settings, store, by)
@@ -131,6 +134,8 @@ def update(ctx: click.Context, incident_id: str, message: str, by: str | None, w
     """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
     from ..app.incidents import post_update
 
+    if (server := remote.remote()) is not None:
+        return remote.update(server, incident_id, message, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("update", rt, settings, store, by)
     posted = post_update(rt, store, incident_id, message, by, _now())
@@ -159,6 +164,8 @@ def resolve(ctx: click.Context, incident_id: str, message: str | None, by: str |
     """Resolve an incident: every timer stops and everyone notified so far gets the resolution notice."""
     from ..app.incidents import resolve as resolve_incident
 
+    if (server := remote.remote()) is not None:
+        return remote.resolve(server, incident_id, message, by, wait, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("resolve", rt, settings, store, by)
     incident, rows, done = resolve_incident(rt, store, incident_id, message, by, _now())
@@ -212,6 +219,8 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
     """An incident's timeline: deliveries, acks, updates, breaches, and what is due next."""
     from ..app.incidents import status_document, status_text
 
+    if (server := remote.remote()) is not None:
+        return remote.status(server, incident_id, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     with store:
         doc = status_document(rt, store, incident_id, _now())
@@ -231,8 +240,11 @@ def incidents(open_only: bool, as_json: bool) -> None:
     from ..app.stores import open_store
 
     settings = _settings()
-    with open_store(settings.resolved_store_url()) as store:
-        items = incident_items(store, open_only=open_only)
+    if (server := remote.remote()) is not None:
+        items = remote.incidents(server, open_only)
+    else:
+        with open_store(settings.resolved_store_url()) as store:
+            items = incident_items(store, open_only=open_only)
     if as_json:
         _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
         return

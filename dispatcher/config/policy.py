@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -25,6 +26,7 @@ from .problems import ConfigError, Problem, error, pydantic_problems
 
 __all__ = ["IncidentClass", "Policy", "check_policy", "load_policy"]
 
+MAX_REPEAT = 9
 AUDIENCE = re.compile(
     r"^(?:(?:list|slack|rotation|role|person|external|success-managers):[a-z0-9][a-z0-9_-]*"
     r"|customer|success-manager|commander)$"
@@ -69,6 +71,9 @@ class IncidentClass(Table):
     commander: str = "rotation:primary"
     escalation: list[str] = Field(default_factory=list)
     escalation_channels: list[ChannelName] = Field(default_factory=lambda: ["phone", "sms"])
+    # More passes of the escalation ladder while nobody acknowledges (N+1 in all, as PagerDuty's num_loops);
+    # at most 9, as PagerDuty allows: past that, the ladder pages the same people for hours.
+    repeat: int = Field(default=0, ge=0, le=MAX_REPEAT, strict=True)
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("update_audience", mode="before")
@@ -76,6 +81,14 @@ class IncidentClass(Table):
     def _a_list(cls, value: object) -> object:
         """`update_audience = "customer"`, as policies before the list wrote it, means ["customer"]."""
         return [value] if isinstance(value, str) else value
+
+    @field_validator("repeat")
+    @classmethod
+    def _something_to_repeat(cls, repeat: int, info: ValidationInfo) -> int:
+        if repeat and not info.data.get("escalation"):
+            raise ValueError(f"repeat = {repeat} needs an escalation ladder to repeat: add `escalation = [...]` "
+                             "or remove repeat")
+        return repeat
 
     @field_validator("steps")
     @classmethod
@@ -96,6 +109,13 @@ class IncidentClass(Table):
     def escalation_schedule(self) -> list[tuple[timedelta, str]]:
         """(offset, audience) of each escalation stage: one per response SLA while unacknowledged."""
         return [(self.response_sla * (i + 1), audience) for i, audience in enumerate(self.escalation)]
+
+    def escalation_pages(self) -> list[tuple[int, int, timedelta, str]]:
+        """(stage, pass, offset, audience) of every escalation page: the ladder, then the whole ladder again
+        from its first stage for each `repeat`, one stage per response SLA while unacknowledged."""
+        ladder = len(self.escalation)
+        return [(k + 1, p + 1, self.response_sla * (p * ladder + k + 1), audience)
+                for p in range(self.repeat + 1) for k, audience in enumerate(self.escalation)]
 
 
 class Tier(Table):

@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import AfterValidator, AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Settings", "channel_prefix", "channel_variable", "env_file_refusal",
@@ -49,6 +50,16 @@ def channel_prefix(channel: str) -> str:
 def channel_variable(channel: str) -> str:
     """The variable that configures a channel, built-in or plugin: NOTIFY_<NAME>_URL (NOTIFY_EMAIL_URL)."""
     return f"{channel_prefix(channel)}URL"
+
+
+def _server_url(value: str) -> str:
+    """An http(s) URL with a host and nothing after its path: the token must never ride in a URL."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected the URL of `notify serve`, e.g. https://notify.internal:8080")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("give only scheme, host, port and path: credentials go in NOTIFY_API_TOKEN")
+    return value.strip().rstrip("/")
 
 
 class Settings(BaseSettings):
@@ -97,6 +108,10 @@ class Settings(BaseSettings):
     # NOTIFY_USER: who runs `notify ack/update/resolve` without --by (a person id, login or email of
     # contacts.toml); else the login name.
     user: str | None = None
+
+    # NOTIFY_SERVER_URL: `notify serve` to run ack, update, resolve, status and incidents through (its HTTP
+    # API, with NOTIFY_API_TOKEN: your personal token from `notify token create`), instead of the local store.
+    server_url: Annotated[str, AfterValidator(_server_url)] | None = None
 
     # NOTIFY_NOW: where this command's clock starts (tests, rehearsals); parsed and announced by the CLI.
     now: str | None = None

@@ -12,7 +12,12 @@ paging the top of the ladder before the first on-call had a chance.
 
 - Follow-up steps fire at their offsets whether or not anyone acknowledged.
 - Escalation stage k fires at k x response SLA, only while unacknowledged;
-  each one is a recorded SLA breach.
+  each one is a recorded SLA breach. A class with ``repeat = N`` then climbs
+  the ladder N more times from its first stage, one stage per response SLA
+  (N+1 passes in all, as PagerDuty counts): a repeated stage has a key of its
+  own (``escalation-K-pass-P``) and is recorded as a repeat, not as a breach.
+  When a late tick finds a stage due in several passes, only its latest pass
+  pages (the earlier ones are recorded): nobody is paged twice at once.
 - With an update cadence, the k-th update is due at last update (or start)
   + k x cadence. The commander is reminded `reminder_lead` before it is due
   (5 minutes, or a third of the cadence if shorter); a due time that passes
@@ -23,7 +28,7 @@ paging the top of the ladder before the first on-call had a chance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -34,10 +39,11 @@ from .incident import format_time
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
     from ..config.policy import IncidentClass
 
-__all__ = ["Action", "IncidentState", "due_actions", "next_actions", "reminder_lead"]
+__all__ = ["REPEAT_KIND", "Action", "IncidentState", "due_actions", "escalation_pass", "next_actions", "reminder_lead"]
 
 MAX_MISSED = 500  # bounds the cadence loop for an incident left open for weeks
 QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest one that notifies
+REPEAT_KIND = "escalation-repeat"  # the event of a repeated pass: pages like a stage, but is no new SLA breach
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,17 @@ class IncidentState:
 @dataclass(frozen=True)
 class Action:
     key: str  # unique within the incident: the store records it once
-    kind: str  # step|escalation|reminder|overdue
+    kind: str  # step|escalation|reminder|overdue: its deliveries' kind and templates
     due: datetime
     detail: str
     entries: tuple[AudienceEntry, ...] = ()  # who hears about it (empty: recorded only)
     step: int = -1  # the step index, or len(steps) + stage for an escalation
     notice: dict = field(default_factory=dict)  # the template's `notice` context
+    event: str = ""  # the timeline event's kind when it differs from `kind` (a repeated escalation pass)
+
+    @property
+    def event_kind(self) -> str:
+        return self.event or self.kind
 
 
 def reminder_lead(every: timedelta) -> timedelta:
@@ -66,7 +77,8 @@ def due_actions(klass: IncidentClass, state: IncidentState, now: datetime) -> li
     """Every timer action due at `now` (already-recorded ones included: the store drops repeats)."""
     if state.status == "resolved":
         return []
-    actions = _steps(klass, state) + _escalations(klass, state) + _cadence(klass, state, now)
+    escalations = _latest_pass_pages([a for a in _escalations(klass, state) if a.due <= now])
+    actions = _steps(klass, state) + escalations + _cadence(klass, state, now)
     return sorted((a for a in actions if a.due <= now), key=lambda a: a.due)
 
 
@@ -74,7 +86,8 @@ def next_actions(klass: IncidentClass, state: IncidentState, now: datetime, limi
     """The timer actions still to come after `now`, soonest first (for `notify status`)."""
     if state.status == "resolved":
         return []
-    horizon = now + max(klass.response_sla * (len(klass.escalation) + 1), klass.steps[-1].at, timedelta(hours=1))
+    ladder = len(klass.escalation) * (klass.repeat + 1) + 1
+    horizon = now + max(klass.response_sla * ladder, klass.steps[-1].at, timedelta(hours=1))
     actions = _steps(klass, state) + _escalations(klass, state) + _cadence(klass, state, horizon)
     return sorted((a for a in actions if a.due > now), key=lambda a: a.due)[:limit]
 
@@ -89,15 +102,39 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
     if state.status != "open":
         return []
     sla = format_duration(klass.response_sla)
+    passes = klass.repeat + 1
     actions = []
-    for k, (offset, audience) in enumerate(klass.escalation_schedule(), start=1):
-        stage = f"Escalation {k}: {audience}, no acknowledgement within {format_duration(offset)}"
+    for k, p, offset, audience in klass.escalation_pages():
         due = state.opened + offset
-        actions.append(Action(f"escalation-{k}", "escalation", due,
-                              f"response SLA ({sla}) breached; escalated to {audience}",
-                              escalation_entries(klass, audience), len(klass.steps) + k - 1,
-                              {"kind": "escalation", "stage": stage, "at": format_time(due)}))
+        base = f"Escalation {k}: {audience}, no acknowledgement within {format_duration(offset)}"
+        notice = {"kind": "escalation", "stage": base if p == 1 else f"{base} (pass {p} of {passes})",
+                  "at": format_time(due)}
+        step = len(klass.steps) + k - 1
+        if p == 1:
+            actions.append(Action(f"escalation-{k}", "escalation", due,
+                                  f"response SLA ({sla}) breached; escalated to {audience}",
+                                  escalation_entries(klass, audience), step, notice))
+        else:
+            actions.append(Action(f"escalation-{k}-pass-{p}", "escalation", due,
+                                  f"still unacknowledged: pass {p} of {passes}; escalated to {audience}",
+                                  escalation_entries(klass, audience), step, notice, event=REPEAT_KIND))
     return actions
+
+
+def escalation_pass(label: str) -> int:
+    """The pass of an escalation's key (escalation-2 -> 1, escalation-2-pass-3 -> 3); 0 for any other key."""
+    head, _, tail = label.partition("-pass-")
+    if not head.startswith("escalation-"):
+        return 0
+    return int(tail) if tail.isdigit() else 1
+
+
+def _latest_pass_pages(due: list[Action]) -> list[Action]:
+    """A stage due in several passes at once (a late tick) pages only in its latest; earlier passes are recorded."""
+    latest = {a.step: a.key for a in sorted(due, key=lambda a: a.due)}
+    return [a if latest[a.step] == a.key else
+            replace(a, entries=(), detail=f"{a.detail} (recorded late: a later pass of this stage pages)")
+            for a in due]
 
 
 def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:

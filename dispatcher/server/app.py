@@ -6,7 +6,7 @@ NOTIFY_METRICS_TOKEN is set):
     POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it  (webhook credential)
     POST /hooks/generic[?wait=S]  202 once stored; the answer says what it did (opened, resolved...) and
                                   how its deliveries stand; with ?wait (at most 30 s), once they are known
-    POST /incidents/{id}/ack      {"by": "name"}                                (API token)
+    POST /incidents/{id}/ack      {"by": "name"}            (API token, or a personal token: acts as its person)
     POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
     GET  /incidents               open and recent incidents
     GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
@@ -118,6 +118,8 @@ class Services:
     sealed: Callable[[str], Any]
     replayed: Callable[[str], tuple[int | None, dict[str, Any] | None] | None]
     remember: Callable[[str, int, dict[str, Any]], None]
+    caller: Callable[[str], Any] = lambda digest: None  # a personal token's hash -> app.tokens.Caller, or None
+    acting: Callable[[Any, Any], Any] = lambda caller, by: by  # (caller, body "by") -> whom to record
 
 
 class App:
@@ -190,13 +192,16 @@ class App:
             return 200, await self._shared("metrics", self.metrics.render), "text/plain; version=0.0.4; charset=utf-8"
         # The headers alone decide a bearer token (before_body above): the body is read only once they admit
         # the request, so an unauthenticated client cannot make the server buffer (or wait for) 1 MiB.
+        caller = await self._run(self.services.caller, admission.personal) if admission.personal else None
+        if admission.personal and caller is None:  # a personal token the store does not know, or revoked
+            _admitted(self.auth.unknown_personal, head)
         body = await request.read()
         if admission.needs_body:
             admission = _admitted(self.auth.after_body, head, body)
         if (match := HOOK.match(path)) and method == "POST":
             return await self._signed_hook(match.group(1), body, _wait(scope, match.group(1)), admission)
         if (match := INCIDENT_ACTION.match(path)) and method == "POST":
-            return await self._incident_action(match.group(1).upper(), match.group(2), _action_body(body))
+            return await self._incident_action(match.group(1).upper(), match.group(2), _action_body(body), caller)
         if path == "/incidents" and method == "GET":
             return 200, {"schema": 1, "incidents": await self._run(self.services.incidents)}, "application/json"
         if (match := INCIDENT.match(path)) and method == "GET":
@@ -257,8 +262,9 @@ class App:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _incident_action(self, incident_id: str, action: str, body: dict) -> tuple[int, Any, str]:
-        by = body.get("by")
+    async def _incident_action(self, incident_id: str, action: str, body: dict,
+                               caller: Any = None) -> tuple[int, Any, str]:
+        by = await self._run(self.services.acting, caller, body.get("by"))  # a personal token: its person
         if action == "ack":
             if not isinstance(by, str) or not by.strip():
                 raise HTTPError(422, "field 'by' (who acknowledges) is required", "by")

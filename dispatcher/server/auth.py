@@ -10,7 +10,9 @@ Three credentials, for three kinds of caller, each never good for another's rout
   binds the request: a timestamp more than 5 minutes off is refused, and a request handled once is
   answered as before and changes nothing again (see :mod:`dispatcher.store.requests_sql`);
 - operators ack, resolve and read ``/incidents`` with ``Bearer <NOTIFY_API_TOKEN>`` (and see the
-  details of ``/healthz``);
+  details of ``/healthz``); a person acts on ``/incidents`` with their own ``Bearer notify_...`` token
+  (`notify token create`), looked up by its hash in the store, and is recorded as themselves
+  (:mod:`dispatcher.app.tokens`): a personal token is good for nothing else;
 - Prometheus scrapes ``/metrics`` with ``Bearer <NOTIFY_METRICS_TOKEN>`` when that is set.
 
 Each setting may hold two comma-separated values, both accepted, to rotate without downtime.
@@ -30,6 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ..app.tokens import digest, looks_personal
 from .throttle import FailureThrottle
 
 __all__ = ["Admission", "Authenticator", "Credentials", "Refusal", "RequestHead", "access_of", "credential_problems",
@@ -84,6 +87,7 @@ class Admission:
     needs_body: bool = False
     seal: str | None = None
     details: bool = False
+    personal: str | None = None  # the SHA-256 of a personal token, for the app to look up in the store
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,8 @@ class Authenticator:
             return Admission(details=True)
         creds, bearer = self.credentials, _bearer(head.headers)
         if access == "health":
-            if bearer is None or _matches(bearer, creds.webhook_tokens + creds.metrics_tokens):
+            if bearer is None or _matches(bearer, creds.webhook_tokens + creds.metrics_tokens) or \
+                    looks_personal(bearer):  # a person's own token (a monitor's check run with it): no details
                 return Admission()  # another caller's own credential: not a guess, but no details either
             return Admission(details=self._require(head, access, bearer, creds.api_tokens))
         if access == "metrics":
@@ -156,6 +161,9 @@ class Authenticator:
                 self._require(head, access, bearer, creds.metrics_tokens + creds.api_tokens)
             return Admission()
         if access == "api":
+            if bearer is not None and not _matches(bearer, creds.api_tokens) and looks_personal(bearer) \
+                    and head.path.startswith("/incidents"):
+                return Admission(personal=digest(bearer))  # who it is, the store says (see unknown_personal)
             if not creds.api_tokens:
                 raise Refusal(403, "the API (ack, resolve, incidents) is off: set NOTIFY_API_TOKEN; the webhook "
                                    "credentials only post hooks")
@@ -167,6 +175,12 @@ class Authenticator:
             return Admission(needs_body=True)
         self._require(head, access, bearer, creds.webhook_tokens)
         return Admission()
+
+    def unknown_personal(self, head: RequestHead) -> Admission:
+        """A personal token the store does not know (or that was revoked): a failed authentication, 401."""
+        self._failed(head, "api")
+        raise Refusal(401, "unknown or revoked personal token: ask an operator for one (`notify token create "
+                           "PERSON`), or use Authorization: Bearer <NOTIFY_API_TOKEN>")
 
     def after_body(self, head: RequestHead, body: bytes) -> Admission:
         """Check a signed hook's signature against its body; its admission carries the replay key."""

@@ -17,6 +17,7 @@ from ..app.engine import Runtime
 from ..app.incidents import acknowledge, incident_items, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.stores import REQUESTS_KEEP
+from ..app.tokens import acting_as, caller_of
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..errors import StoreError
@@ -111,7 +112,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
         health=health, wake=wake, deliveries=deliveries,
         sealed=lambda key: store.sealed(key, clock.now().isoformat()), replayed=store.request_answer,
-        remember=remember)
+        remember=remember, caller=lambda digest: caller_of(store, rt.directory, digest, clock.now()),
+        acting=lambda caller, by: acting_as(caller, by if isinstance(by, str) else None, rt.directory))
     credentials = Credentials.from_settings(rt.settings)
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),

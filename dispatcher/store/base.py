@@ -201,7 +201,16 @@ class ReplayRecord(Protocol):
     def remember_answer(self, key: str, at: str, status: int, answer: dict[str, Any], forget_before: str) -> None: ...
 
 
-class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, Protocol):
+class PersonalTokens(Protocol):
+    """Personal API tokens by hash (see tokens_sql): the token itself is never stored."""
+
+    def add_token(self, token_id: str, person: str, digest: str, created: str) -> None: ...
+    def tokens(self) -> list[Any]: ...
+    def use_token(self, digest: str, now: str) -> Any | None: ...
+    def revoke_token(self, token_id: str, now: str) -> Any | None: ...
+
+
+class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, PersonalTokens, Protocol):
     """Everything the engine asks of a store, the union of the protocols above; every write is one transaction.
 
     A module that needs only part of it may ask for that part (an `Inbox`, an `AttemptLog`).

@@ -90,6 +90,15 @@ CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT COLLATE "C" NOT NULL, statu
 CREATE INDEX requests_by_time ON requests (at)
 """
 
+# Personal API tokens (store/tokens_sql.py): only each token's SHA-256 is kept, never the token.
+# (Numbered V10 for the merge: the migrations before it are other branches' V7-V9.)
+V10_API_TOKENS = """
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY, person TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created TEXT COLLATE "C" NOT NULL,
+    last_used TEXT COLLATE "C", revoked TEXT COLLATE "C")
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
+                                                                V10_API_TOKENS)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,14 +24,15 @@ from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, 
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .requests_sql import RequestSeals
+from .tokens_sql import TokensSQL
 
 __all__ = ["SQLStore"]
 
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals):
-    """Incidents, outbox, timeline, attempt log, inbox and replay record over a SQL connection."""
+class SQLStore(InboxSQL, RequestSeals, TokensSQL):
+    """Incidents, outbox, timeline, attempt log, inbox, replay record and personal tokens over a SQL connection."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
