@@ -12,7 +12,10 @@ paging the top of the ladder before the first on-call had a chance.
 
 - Follow-up steps fire at their offsets whether or not anyone acknowledged.
 - Escalation stage k fires at k x response SLA, only while unacknowledged;
-  each one is a recorded SLA breach.
+  each one is a recorded SLA breach. Someone may fire the next stage at once
+  (:func:`escalate_now`, `notify escalate-now`): the stages after it then
+  count from that moment, keeping their spacing, so a manual escalation never
+  leaves the next stage due a minute later.
 - With an update cadence, the k-th update is due at last update (or start)
   + k x cadence. The commander is reminded `reminder_lead` before it is due
   (5 minutes, or a third of the cadence if shorter); a due time that passes
@@ -34,7 +37,7 @@ from .incident import format_time
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
     from ..config.policy import IncidentClass
 
-__all__ = ["Action", "IncidentState", "due_actions", "next_actions", "reminder_lead"]
+__all__ = ["Action", "IncidentState", "due_actions", "escalate_now", "next_actions", "reminder_lead"]
 
 MAX_MISSED = 500  # bounds the cadence loop for an incident left open for weeks
 QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest one that notifies
@@ -45,6 +48,7 @@ class IncidentState:
     opened: datetime  # when notify opened the incident: every timer counts from here
     status: str  # open|acknowledged|resolved
     last_update_at: datetime | None = None
+    escalated: tuple[int, datetime] | None = None  # (stage, when) of the latest stage fired by hand
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,44 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
     actions = []
     for k, (offset, audience) in enumerate(klass.escalation_schedule(), start=1):
         stage = f"Escalation {k}: {audience}, no acknowledgement within {format_duration(offset)}"
-        due = state.opened + offset
+        due = _stage_due(klass, state, k, offset)
         actions.append(Action(f"escalation-{k}", "escalation", due,
                               f"response SLA ({sla}) breached; escalated to {audience}",
                               escalation_entries(klass, audience), len(klass.steps) + k - 1,
                               {"kind": "escalation", "stage": stage, "at": format_time(due)}))
     return actions
+
+
+def _stage_due(klass: IncidentClass, state: IncidentState, k: int, offset: timedelta) -> datetime:
+    """When stage k is due: from the opening, or, after a stage fired by hand, from then, keeping the spacing.
+
+    A stage at or before the one fired by hand is due no later than that moment (it has fired: the store
+    has its key), so it never shows as still to come.
+    """
+    due = state.opened + offset
+    if state.escalated is None:
+        return due
+    stage, at = state.escalated
+    if k <= stage:
+        return min(due, at)
+    return at + (offset - klass.escalation_schedule()[stage - 1][0])
+
+
+def escalate_now(klass: IncidentClass, state: IncidentState, fired: set[str], now: datetime) -> Action | None:
+    """The next escalation stage (the first whose key is not in `fired`), due at `now`; None when none is left.
+
+    Its key is the stage's own (``escalation-k``): the worker, ticking at the same time, records it once.
+    """
+    if state.status != "open":
+        return None
+    for action in _escalations(klass, state):
+        if action.key not in fired:
+            k = int(action.key.rpartition("-")[2])
+            audience = klass.escalation_schedule()[k - 1][1]
+            stage = f"Escalation {k}: {audience}, escalated at once"
+            return Action(action.key, "escalation", now, f"escalated at once to {audience}", action.entries,
+                          action.step, {"kind": "escalation", "stage": stage, "at": format_time(now)})
+    return None
 
 
 def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:

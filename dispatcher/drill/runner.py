@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..app import engine
-from ..app.incidents import acknowledge, post_update, resolve
+from ..app.actions import acknowledge
+from ..app.incidents import post_update, resolve
 from ..app.worker import Worker
 from ..clock import Clock, FakeClock, SystemClock
 from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
@@ -157,7 +158,8 @@ def _apply(rt, scenario: Scenario, store: Store, clock, event: Event, incident_i
         report = engine.trigger(rt, "drill", incident, store=store, clock=clock, wait=0)
         return report.incident["id"]
     if event.action == "ack":
-        acknowledge(store, incident_id, event.by, now)
+        acked = acknowledge(rt, store, incident_id, event.by, now, via="drill")
+        engine.send_pending(rt, store, clock, engine.incident_from_row(acked.row), acked.notices, wait=0)
     elif event.action == "update":
         posted = post_update(rt, store, incident_id, event.message, event.by, now)
         engine.send_pending(rt, store, clock, posted.incident, posted.rows, wait=0)

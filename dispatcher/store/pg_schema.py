@@ -90,6 +90,15 @@ CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT COLLATE "C" NOT NULL, statu
 CREATE INDEX requests_by_time ON requests (at)
 """
 
+# Action links (see schema.py).
+V9_ACTION_LINKS = """
+CREATE TABLE links (
+    digest TEXT PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id), person TEXT NOT NULL,
+    display TEXT NOT NULL, channel TEXT NOT NULL, created TEXT COLLATE "C" NOT NULL, expires TEXT COLLATE "C" NOT NULL);
+CREATE INDEX links_by_expiry ON links (expires)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
+                                                            V9_ACTION_LINKS)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -84,6 +84,16 @@ CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT NOT NULL, status INTEGER, a
 CREATE INDEX requests_by_time ON requests (at)
 """
 
+# Action links (app/links.py): a link sent in a personal page acts as its person, on its incident only, until it
+# expires. The token is never stored, only its SHA-256 digest. Numbered 9 on its branch; renumbered at merge.
+V9_ACTION_LINKS = """
+CREATE TABLE links (
+    digest TEXT PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id), person TEXT NOT NULL,
+    display TEXT NOT NULL, channel TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL);
+CREATE INDEX links_by_expiry ON links (expires)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
+                                                            V9_ACTION_LINKS)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,92 @@
+"""Action links: a page to a person carries a short link that lets them act on its incident from where it landed.
+
+With ``NOTIFY_PUBLIC_URL`` set, each personal page (a step or escalation page to a
+person of contacts.toml, by email, Slack DM or SMS) is sent with a link
+``PUBLIC_URL/a/TOKEN``. The token is random (96 bits, :data:`TOKEN_BYTES`), opaque
+and short, so an SMS keeps room for its message; the store keeps only its digest
+with the incident, the person and channel it went to, and its expiry
+(``NOTIFY_LINK_TTL``, at most 7 days; a resolved incident's links stop at once).
+Opening the link shows a confirmation page and changes nothing; only that page's
+form acts, as the link's person, "via" the channel it was sent on
+(:mod:`.link_actions`).
+
+Without a public URL, the same pages say how to acknowledge with the CLI instead.
+Notices to lists, Slack channels, customers and outside contacts never carry a
+personal link: whoever opened it would act as someone else.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+from typing import Callable, Container
+
+from ..store import DeliveryRow, LinkRow, Store
+from ..store.links_sql import link_digest
+
+__all__ = ["LINK_FAMILIES", "PAGE_KINDS", "TOKEN_BYTES", "ActionFooter", "footer_for", "issue_link", "link_path"]
+
+TOKEN_BYTES = 12  # 96 bits from secrets: unguessable, and 16 characters in a URL (an SMS has 160)
+LINK_FAMILIES = ("email", "slack", "sms")  # voice calls take a keypress instead (issue 20, item 6)
+PAGE_KINDS = ("step", "escalation")  # what pages someone: the deliveries that carry a link, and an ack cancels
+SMS_ACTIONS = "Reply 1 to ack, 9 to escalate"
+PREVIEW_TOKEN = "X" * 16  # a dry run shows a link as long as a real one, and issues none
+
+
+@dataclass(frozen=True)
+class ActionFooter:
+    """What a personal page ends with: an action link, or how to acknowledge from the CLI."""
+
+    incident_id: str
+    url: str | None  # the action link; None: no NOTIFY_PUBLIC_URL
+
+    def text(self, family: str) -> str:
+        """The closing line(s) for a family's text (the SMS one fits its budget: see engine.compose_notice)."""
+        if self.url is None:
+            return f"Ack: notify ack {self.incident_id}" if family == "sms" else \
+                f"To acknowledge: `notify ack {self.incident_id}`" if family == "slack" else \
+                f"To acknowledge: notify ack {self.incident_id}"
+        if family == "sms":
+            return f"{self.url} {SMS_ACTIONS}"
+        if family == "slack":
+            return f"<{self.url}|Acknowledge, escalate or resolve {self.incident_id}>"
+        return f"Acknowledge, escalate or resolve {self.incident_id}: {self.url}\n(This link acts as you, " \
+               "for this incident only.)"
+
+    def html(self) -> str:
+        """The closing paragraph of an HTML email."""
+        if self.url is None:
+            return (f'<p style="margin:16px 0 0">To acknowledge: <code>notify ack {escape(self.incident_id)}</code>'
+                    "</p>")
+        return (f'<p style="margin:16px 0 0"><a href="{escape(self.url)}" style="font-weight:bold">Acknowledge, '
+                f"escalate or resolve {escape(self.incident_id)}</a> (this link acts as you, for this incident "
+                "only)</p>")
+
+
+def link_path(token: str) -> str:
+    return f"/a/{token}"
+
+
+def footer_for(public_url: str | None, people: Container[str], *, incident_id: str, person: str, kind: str,
+               family: str, issue: Callable[[], str] | None) -> ActionFooter | None:
+    """The footer a delivery's notice ends with; None when it is not a page to a person by email, Slack or SMS.
+
+    `issue` makes the link's token (stored); None previews one without storing it (a dry run).
+    """
+    if kind not in PAGE_KINDS or family not in LINK_FAMILIES or person not in people:
+        return None
+    if not public_url:
+        return ActionFooter(incident_id, None)
+    token = issue() if issue is not None else PREVIEW_TOKEN
+    return ActionFooter(incident_id, public_url + link_path(token))
+
+
+def issue_link(store: Store, row: DeliveryRow, now: datetime, ttl_seconds: int) -> str:
+    """A new link for this delivery's person and channel on its incident, stored by digest; its token."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    store.add_link(LinkRow(link_digest(token), row.incident_id, row.person, row.display, row.channel,
+                           now.isoformat(), (now + timedelta(seconds=ttl_seconds)).isoformat()))
+    return token
+
