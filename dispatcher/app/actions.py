@@ -18,17 +18,15 @@ from ..errors import IncidentError, InputError
 from ..store import DeliveryRow, IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
 from .incidents import _planned, load, plan_entries, state_of
+from .links import PAGE_KINDS  # an ack cancels those still queued for people: a list or channel keeps its notice
 
-__all__ = ["Acknowledged", "Escalated", "PAGE_KINDS", "VIAS", "acknowledge", "escalate_now", "via_label"]
+__all__ = ["VIAS", "Acknowledged", "Escalated", "acknowledge", "escalate_now", "via_label"]
 
 # How an action reached notify: the CLI, the HTTP API, an action link (in an email), a reply or button on the
 # channel the page went out on (an SMS reply or a link in an SMS is "sms"), PagerDuty, a drill's script.
 VIAS = ("cli", "api", "link", "sms", "slack", "voice", "pagerduty", "drill")
 _LABELS = {"cli": "the CLI", "api": "the API", "link": "link", "sms": "SMS", "slack": "Slack", "voice": "voice call",
            "pagerduty": "PagerDuty", "drill": "drill"}
-# Deliveries that page someone: an ack cancels those still queued for people (a list, a channel or a customer keeps
-# its notice: they are told, not asked to act).
-PAGE_KINDS = ("step", "escalation")
 
 
 def via_label(via: str) -> str:

@@ -22,17 +22,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from typing import Callable, Container
+from urllib.parse import urlsplit
 
+from ..config.problems import Problem, error, note, warning
+from ..config.settings import Settings
+from ..render import gsm7
 from ..store import DeliveryRow, LinkRow, Store
 from ..store.links_sql import link_digest
 
-__all__ = ["LINK_FAMILIES", "PAGE_KINDS", "TOKEN_BYTES", "ActionFooter", "footer_for", "issue_link", "link_path"]
+__all__ = ["LINK_FAMILIES", "PAGE_KINDS", "TOKEN_BYTES", "ActionFooter", "check_links", "footer_for", "issue_link",
+           "link_path"]
 
 TOKEN_BYTES = 12  # 96 bits from secrets: unguessable, and 16 characters in a URL (an SMS has 160)
 LINK_FAMILIES = ("email", "slack", "sms")  # voice calls take a keypress instead (issue 20, item 6)
 PAGE_KINDS = ("step", "escalation")  # what pages someone: the deliveries that carry a link, and an ack cancels
 SMS_ACTIONS = "Reply 1 to ack, 9 to escalate"
 PREVIEW_TOKEN = "X" * 16  # a dry run shows a link as long as a real one, and issues none
+SMS_TAIL_MAX = 100  # septets an SMS page's link and reply hint may take before `notify check` says the URL is long
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,32 @@ def issue_link(store: Store, row: DeliveryRow, now: datetime, ttl_seconds: int) 
                            now.isoformat(), (now + timedelta(seconds=ttl_seconds)).isoformat()))
     return token
 
+
+
+def check_links(settings: Settings) -> list[Problem]:
+    """What `notify check` says of action links: what NOTIFY_PUBLIC_URL would enable, or what is wrong with it."""
+    if not settings.public_url:
+        return [note("settings", "NOTIFY_PUBLIC_URL", "unset: pages say how to acknowledge with `notify ack ID` on "
+                     "this host. Set it to where `notify serve` is reachable from phones to enable action links in "
+                     "email, Slack DM and SMS pages (acknowledge, escalate now, resolve from the page), and the "
+                     "provider callbacks that need it: Slack buttons, SMS replies, voice keypresses, PagerDuty "
+                     "webhooks")]
+    problems = []
+    host = urlsplit(settings.public_url).hostname or ""
+    if settings.public_url.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+        problems.append(warning("settings", "NOTIFY_PUBLIC_URL", "is http://: an action link is a credential, "
+                                "and anyone on the path could read and use it; serve it over https"))
+    tail = gsm7.septets(ActionFooter("", settings.public_url + link_path(PREVIEW_TOKEN)).text("sms")) + 1
+    if tail > SMS_TAIL_MAX:
+        problems.append(warning("settings", "NOTIFY_PUBLIC_URL", f"is long: an SMS page's link and reply hint take "
+                                f"{tail} of its 160 characters, leaving {160 - tail} for the page itself; a "
+                                "shorter URL keeps more of the message"))
+    secret = settings.link_secret.get_secret_value().strip() if settings.link_secret else ""
+    if not secret:
+        problems.append(note("settings", "NOTIFY_LINK_SECRET", "unset: each `notify serve` process keys its link "
+                             "pages' forms with a key of its own, so behind several servers (or across a restart) a "
+                             "page must be opened again before its buttons work; set it, the same on every server"))
+    elif len(secret) < 16:
+        problems.append(error("settings", "NOTIFY_LINK_SECRET", f"is {len(secret)} characters; use at least 16 "
+                              "(e.g. `openssl rand -hex 32`)"))
+    return problems
