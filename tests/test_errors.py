@@ -14,6 +14,8 @@ from dispatcher.errors import (
     IncidentClosed,
     IncidentNotFound,
     InputError,
+    LinkExpired,
+    LinkGone,
     NotifyError,
     PayloadError,
     StoreBehind,
@@ -37,6 +39,8 @@ STATUSES = [
     (StoreBehind("schema 5, this program needs 6: run `notify db upgrade`"), 503, 2),
     (StoreRejected("a NUL in text"), 422, 2),
     (TemplateError("security/email.txt:3: undefined"), 500, 2),
+    (LinkGone("this link is not one notify sent"), 404, 2),
+    (LinkExpired("this link for SEC-2026-001 expired"), 410, 2),
 ]
 
 
