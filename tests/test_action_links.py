@@ -15,7 +15,9 @@ import pytest
 import requests
 
 from dispatcher.app.incidents import fire_timers
+from dispatcher.store import open_store
 
+from . import pg
 from .stage import Stage, make_stage
 from .test_server import API_TOKEN, TOKEN, Server
 
@@ -23,6 +25,7 @@ PUBLIC = "https://notify.teamflow.example"
 LINK = re.compile(re.escape(PUBLIC) + r"(/a/[A-Za-z0-9_-]+)")
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
 MINUTE = timedelta(minutes=1)
+url = pg.url  # the link flow, once on SQLite and once on PostgreSQL
 
 
 @pytest.fixture
@@ -221,3 +224,32 @@ def test_without_a_public_url_pages_say_how_to_ack_with_the_cli(stage: Stage) ->
     stage.trigger()
     [sms] = [r.form["Body"] for r in stage.twilio("Messages")]
     assert "/a/" not in sms and "Ack: notify ack SEC-2024-001" in sms and len(sms) <= 160
+
+
+def test_a_worker_forgets_links_a_day_after_they_expired(server: Server, stage: Stage) -> None:
+    stage.trigger(public_url=PUBLIC)
+    path = sms_link(stage)
+    stage.clock.advance(timedelta(days=7, hours=23))
+    server.worker.tick()
+    assert open_page(server, path).status_code == 410  # expired, still known: the page says so
+    stage.clock.advance(timedelta(hours=1, seconds=1))
+    server.worker.tick()
+    assert open_page(server, path).status_code == 404
+
+
+def test_the_link_flow_on_sqlite_and_on_postgresql(url: str, stage: Stage) -> None:
+    stage.store = lambda: open_store(url)  # the trigger, the server and its worker share this store
+    server = Server(stage, webhook_token=TOKEN, api_token=API_TOKEN, public_url=PUBLIC)
+    try:
+        stage.trigger(public_url=PUBLIC)
+        path = sms_link(stage)
+        assert open_page(server, path).status_code == 200
+        assert server.store.incident("SEC-2024-001").status == "open"
+        assert press(server, path, "ack").status_code == 200
+        row = server.store.incident("SEC-2024-001")
+        assert (row.status, row.acked_by) == ("acknowledged", "Support Manager A")
+        refused = press(server, path, "escalate")  # acknowledged: no more stages
+        assert "escalation has stopped (acknowledged by Support Manager A): nothing changed" in refused.text
+        assert not [e for e in server.store.events("SEC-2024-001") if e.key.startswith("escalation-")]
+    finally:
+        server.stop()
