@@ -3,7 +3,7 @@ for every shipped class, on its first page and its escalation page, with the lon
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from dispatcher.config.settings import load_settings
 from dispatcher.domain.plan import Planned
 from dispatcher.render import gsm7
 
-NOW = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 LONG = "Ünüsual admin logins — from 203.0.113.7 “overnight” … " * 8  # non-GSM characters, far over budget
 FIELDS = {"customer": "Acme Corporation International Holdings", "reported_by": "jane.doe@acme.example",
           "summary": LONG}
@@ -36,8 +36,9 @@ def test_every_classes_sms_page_keeps_its_link_hint_id_and_drill_mark_in_160_sep
                                                     "+14155550111"), template)
         notice, warning = engine.compose_notice(
             rt, incident, planned, notice={"kind": "escalation", "stage": "Escalation 1: rotation:secondary"},
-            footer=lambda family: footer_for(public_url, rt.directory.people, incident_id=incident_id, person=person,
-                                             kind="step", family=family, issue=lambda: "T" * 16))
+            footer=lambda family, incident_id=incident_id: footer_for(
+                public_url, rt.directory.people, incident_id=incident_id, person=person, kind="step", family=family,
+                issue=lambda: "T" * 16))
         text = notice.text
         assert warning is None, (name, warning)
         assert gsm7.septets(text) <= 160, (name, gsm7.septets(text), text)

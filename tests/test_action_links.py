@@ -7,9 +7,9 @@ nothing; only that page's form acts, recorded as the person the link was sent to
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests

@@ -16,7 +16,7 @@ def started_at() -> datetime:
 
 
 def test_escalate_now_pages_the_next_stage_and_the_timers_count_from_it(providers) -> None:
-    smtp, proxy, _ = providers
+    _, proxy, _ = providers
     run(*TRIGGER)
     fired = run("escalate-now", "SEC-2024-001", "--by", "Support Manager A", "--json")
     assert fired.exit_code == 0, fired.stdout + fired.stderr

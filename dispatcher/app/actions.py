@@ -18,7 +18,7 @@ from ..errors import IncidentError, InputError
 from ..store import DeliveryRow, IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
 from .incidents import _planned, load, plan_entries, state_of
-from .links import PAGE_KINDS  # an ack cancels those still queued for people: a list or channel keeps its notice
+from .links import PAGE_KINDS
 
 __all__ = ["VIAS", "Acknowledged", "Escalated", "acknowledge", "escalate_now", "via_label"]
 
@@ -62,6 +62,7 @@ def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datet
     row = load(store, incident_id)
     if row.status != "open":
         return Acknowledged(False, row, [], [])
+    # Pages still queued for people are not sent once someone acknowledged; a list or a channel keeps its notice.
     queued = [d.id for d in store.deliveries(incident_id)
               if d.status == "pending" and d.kind in PAGE_KINDS and d.person in rt.directory.people]
     notice = {"kind": "ack", "by": by, "via": via_label(via), "at": format_time(now)}

@@ -18,10 +18,10 @@ personal link: whoever opened it would act as someone else.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from typing import Callable, Container
 from urllib.parse import urlsplit
 
 from ..config.problems import Problem, error, note, warning

@@ -17,9 +17,10 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from .http_error import HTTPError
@@ -29,8 +30,8 @@ __all__ = ["HTML", "HTML_HEADERS", "NONCE_LIFETIME", "LinkPages", "link_answer"]
 NONCE_LIFETIME = 3600  # seconds a page's form may be sent after it was shown
 HTML_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"),
                 (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
-                (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                             b"frame-ancestors 'none'")]
+                (b"content-security-policy", (b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                              b"frame-ancestors 'none'"))]
 HTML = "text/html; charset=utf-8"
 
 

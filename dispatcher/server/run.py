@@ -13,11 +13,11 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from ..app.engine import Runtime
 from ..app.actions import acknowledge, escalate_now
+from ..app.engine import Runtime
 from ..app.incidents import incident_items, post_update, resolve, status_document
-from ..app.link_actions import act_by_link, open_link
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
+from ..app.link_actions import act_by_link, open_link
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..errors import StoreError

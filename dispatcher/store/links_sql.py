@@ -10,7 +10,8 @@ digest cannot be reversed. See :mod:`dispatcher.app.links`.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .base import LinkRow
 
