@@ -83,3 +83,33 @@ def test_email_text_and_html_and_a_slack_dm_end_with_the_link(config_dir: Path, 
         assert notice.text.endswith(f"<{link}|Acknowledge, escalate or resolve SEC-2026-001>")
         assert notice.lines[-1][0].text == f"<{link}|Acknowledge, escalate or resolve SEC-2026-001>"
         assert notice.lines[-1][0].literal is False  # our markup: Slack shows it as a link
+
+
+def test_a_failing_template_s_plain_fallback_sms_keeps_the_link_within_160(config_dir: Path) -> None:
+    (config_dir / "templates" / "security" / "sms.text.j2").write_text("{{ incident.no_such_field }}")
+    url = PUBLIC_URLS[1]
+    rt = engine.load_runtime(config_dir, load_settings(public_url=url))
+    incident = engine.new_incident(rt, "security", FIELDS, now=NOW, drill=True, incident_id="SEC-2026-123456")
+    planned = Planned(0, Address("support-manager-a", "Support Manager A", "rotation:primary", "sms", "+1415"), "sms")
+    notice, warning = engine.compose_notice(rt, incident, planned, footer=lambda family: footer_for(
+        url, rt.directory.people, incident_id=incident.id, person="support-manager-a", kind="step", family=family,
+        issue=lambda: "T" * 16))
+    assert warning and "template failed" in warning
+    assert gsm7.septets(notice.text) <= 160 and notice.text.startswith("[DRILL] SEC-2026-123456")
+    assert notice.text.endswith(f"{url}/a/{'T' * 16} {SMS_ACTIONS}")
+
+
+def test_without_a_public_url_an_escalation_sms_says_how_to_ack_once(config_dir: Path) -> None:
+    rt = engine.load_runtime(config_dir, load_settings())
+    incident = engine.new_incident(rt, "security", FIELDS, now=NOW, drill=False, incident_id="SEC-2026-001")
+    texts = {}
+    for template in ("sms", "escalation-sms"):
+        planned = Planned(3, Address("support-manager-a", "Support Manager A", "rotation:primary", "sms", "+1415"),
+                          template)
+        notice, _ = engine.compose_notice(rt, incident, planned, footer=lambda family: footer_for(
+            None, rt.directory.people, incident_id=incident.id, person="support-manager-a", kind="escalation",
+            family=family, issue=None))
+        texts[template] = notice.text
+        assert gsm7.septets(notice.text) <= 160
+    assert texts["sms"].endswith(" Ack: notify ack SEC-2026-001")  # the first page's template says nothing of it
+    assert texts["escalation-sms"].count("notify ack SEC-2026-001") == 1  # its template says it already

@@ -135,8 +135,9 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     except TemplateError as exc:
         warning = f"template failed, so a plain fallback notice is used: {exc.problem.file}: {exc.problem.message}"
         rendered = fallback_notice(incident_id=incident.id, incident_class=incident.klass,
-                                   summary=incident.fields.get("summary"), family=family, drill=incident.drill)
-    if closing is not None:
+                                   summary=incident.fields.get("summary"), family=family, drill=incident.drill,
+                                   max_length=budget if closing else None)
+    if closing is not None and not closing.said_in(rendered.text):
         rendered = with_footer(rendered, family, closing.text(family), closing.html())
     page_key = page_key or target_dedup_key(incident.id, planned.step, planned.address.person)
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,

@@ -61,6 +61,10 @@ class ActionFooter:
         return f"Acknowledge, escalate or resolve {self.incident_id}: {self.url}\n(This link acts as you, " \
                "for this incident only.)"
 
+    def said_in(self, text: str) -> bool:
+        """Whether `text` says it already: an escalation template tells how to ack with the CLI itself."""
+        return self.url is None and f"notify ack {self.incident_id}" in text
+
     def html(self) -> str:
         """The closing paragraph of an HTML email."""
         if self.url is None:

@@ -127,7 +127,8 @@ def id_tokens(incident_id: str, family: str) -> tuple[str, ...]:
 
 
 def fallback_notice(
-    *, incident_id: str, incident_class: str, summary: str | None, family: str, drill: bool
+    *, incident_id: str, incident_class: str, summary: str | None, family: str, drill: bool,
+    max_length: int | None = None,
 ) -> Rendered:
     """A plain notice, no templates involved, for when a template fails at run time."""
     ident = str(incident_id or "unknown incident")
@@ -144,4 +145,4 @@ def fallback_notice(
             *shown)
     subject = f"{ident}: {kind} incident (plain notice)"
     family = family if family in FAMILIES else "email"
-    return assemble(subject, text, None, incident_id=ident, family=family, drill=drill, max_length=None)
+    return assemble(subject, text, None, incident_id=ident, family=family, drill=drill, max_length=max_length)
