@@ -253,3 +253,12 @@ def test_the_link_flow_on_sqlite_and_on_postgresql(url: str, stage: Stage) -> No
         assert not [e for e in server.store.events("SEC-2024-001") if e.key.startswith("escalation-")]
     finally:
         server.stop()
+
+
+def test_the_page_escapes_what_a_reporter_wrote(server: Server, stage: Stage) -> None:
+    stage.trigger(public_url=PUBLIC, fields={"customer": "Acme", "reported_by": "jane@acme.example",
+                                             "summary": '<script>alert("x")</script> & <b>bold</b>'})
+    page = open_page(server, sms_link(stage))
+    assert page.status_code == 200
+    assert "<script>" not in page.text and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
