@@ -11,6 +11,8 @@ Each class says what went wrong, and carries the HTTP status the server answers
      ├── IncidentError              exit 2  HTTP 409  an incident cannot take this action: .incident_id
      │    ├── IncidentNotFound      exit 2  HTTP 404  no incident has this id
      │    └── IncidentClosed        exit 2  HTTP 409  the incident is resolved: no more updates
+     ├── LinkGone                   exit 2  HTTP 404  an action link nobody issued (or long forgotten)
+     │    └── LinkExpired           exit 2  HTTP 410  an action link past its expiry, or its incident resolved
      ├── StoreError                 exit 2  HTTP 503  the store is unavailable (cannot be opened or used): retry later
      │    ├── StoreRejected         exit 2  HTTP 422  the store refuses a value for good: retrying cannot help
      │    └── StoreBehind           exit 2  HTTP 503  the store's schema is older than this program: `notify db upgrade`
@@ -37,8 +39,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 __all__ = ["AlreadyHandled", "ConfigError", "IncidentClosed", "IncidentError", "IncidentNotFound", "InputError",
-           "NotYours", "NotifyError", "PayloadError", "RemoteError", "StoreBehind", "StoreError", "StoreRejected",
-           "TemplateError"]
+           "LinkExpired", "LinkGone", "NotYours", "NotifyError", "PayloadError", "RemoteError", "StoreBehind", "StoreError",
+           "StoreRejected", "TemplateError"]
 
 EXIT_REJECTED = 2  # input, configuration or state refused, nothing was sent
 
@@ -101,6 +103,18 @@ class IncidentNotFound(IncidentError):
 
 class IncidentClosed(IncidentError):
     """The incident is resolved: it takes no more updates."""
+
+
+class LinkGone(NotifyError):
+    """An action link that acts on nothing: no such link was issued, or it was forgotten long after it expired."""
+
+    http_status = 404
+
+
+class LinkExpired(LinkGone):
+    """An action link that worked once and no longer does: past its expiry, or its incident is resolved."""
+
+    http_status = 410
 
 
 class StoreError(NotifyError):

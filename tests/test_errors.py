@@ -14,6 +14,8 @@ from dispatcher.errors import (
     IncidentClosed,
     IncidentNotFound,
     InputError,
+    LinkExpired,
+    LinkGone,
     NotifyError,
     PayloadError,
     StoreBehind,
@@ -41,6 +43,8 @@ STATUSES = [
     (TemplateError("security/email.txt:3: undefined"), 500, 2),
     (NotYours("Jane Doe (jane)", "bob"), 403, 2),
     (RemoteError("http://notify.internal:8080 answered 401: missing or invalid credentials", 401), 502, 2),
+    (LinkGone("this link is not one notify sent"), 404, 2),
+    (LinkExpired("this link for SEC-2026-001 expired"), 410, 2),
 ]
 
 

@@ -9,7 +9,8 @@ from typing import Iterator
 import pytest
 
 from dispatcher.app import engine
-from dispatcher.app.incidents import acknowledge, post_update, resolve, status_document
+from dispatcher.app.actions import acknowledge
+from dispatcher.app.incidents import post_update, resolve, status_document
 from dispatcher.domain.timers import IncidentState, due_actions
 from dispatcher.app.worker import Worker
 
@@ -75,7 +76,8 @@ def play(stage: Stage, *, restart_at: int | None = None, double_tick: bool = Fal
         run.until(minute, double_tick=double_tick)
         now = stage.clock.now()
         if action == "ack":
-            acknowledge(run.store, "SEC-2024-001", "Support Manager A", now)
+            acked = acknowledge(run.rt, run.store, "SEC-2024-001", "Support Manager A", now)
+            run.send(engine.incident_from_row(acked.row), acked.notices)
         elif action == "update":
             posted = post_update(run.rt, run.store, "SEC-2024-001", "Containment done; investigating", "sm-a", now)
             run.send(posted.incident, posted.rows)
@@ -99,7 +101,9 @@ EXPECTED = [
     (30, "escalation", "vp-customer-success", "phone"), (30, "escalation", "vp-customer-success", "sms"),
     (30, "overdue", "engineering-manager-a", "phone"), (30, "overdue", "engineering-manager-a", "sms"),
     (30, "overdue", "support-manager-a", "phone"),
-    # +40 ack: no escalation 3 at +45. +50 and +78: customer updates, also to #security-alerts and the
+    # +40 ack, told to the class's Slack channel: no escalation 3 at +45.
+    (40, "ack", "slack:security-alerts", "slack"),
+    # +50 and +78: customer updates, also to #security-alerts and the
     # commander (by email: nobody is phoned for an update); reminders 5 min before each due time
     (50, "update", "customer", "email"), (50, "update", "slack:security-alerts", "slack"),
     (50, "update", "support-manager-a", "email"),
@@ -153,9 +157,9 @@ def test_status_shows_the_timeline_and_what_is_due_next(stage: Stage) -> None:
 def test_ack_stops_escalation_but_not_follow_up_steps(stage: Stage) -> None:
     stage.trigger()
     run = Run(stage)
-    done, row = acknowledge(run.store, "SEC-2024-001", "Support Manager A", stage.clock.now())
-    assert done and row.acked_by == "Support Manager A"
-    assert acknowledge(run.store, "SEC-2024-001", "someone else", stage.clock.now())[0] is False
+    acked = acknowledge(run.rt, run.store, "SEC-2024-001", "Support Manager A", stage.clock.now())
+    assert acked.done and acked.row.acked_by == "Support Manager A"
+    assert acknowledge(run.rt, run.store, "SEC-2024-001", "someone else", stage.clock.now()).done is False
     run.until(50)
     kinds = {n[1] for n in run.notices()}
     assert "escalation" not in kinds and "step" in kinds

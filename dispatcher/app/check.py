@@ -23,6 +23,7 @@ from ..config.policy import Policy, check_policy
 from ..config.problems import Problem, error, note, warning
 from ..config.routing import check_routing
 from ..config.settings import CHANNEL_URL_FIELDS, Settings, channel_variable
+from .links import check_links
 
 __all__ = ["CheckResult", "run_check"]
 
@@ -61,6 +62,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
         result.problems += _check_personal_urls(str(paths.contacts), directory, settings)
     result.problems += _check_store(settings)
     result.problems += _check_clock(settings)
+    result.problems += check_links(settings)
     result.policy, result.directory = policy, directory
     return result
 

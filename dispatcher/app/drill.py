@@ -28,7 +28,8 @@ from ..drill.scenario import (
 )
 from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
 from . import engine
-from .incidents import acknowledge, post_update, resolve
+from .actions import acknowledge
+from .incidents import post_update, resolve
 from .worker import Worker
 
 # Sandbox and the scenario's loaders are re-exported: `notify drill` and `notify check` reach drill/ through here.
@@ -166,7 +167,8 @@ def _apply(rt, scenario: Scenario, store: Store, clock, event: Event, incident_i
         report = engine.trigger(rt, "drill", incident, store=store, clock=clock, wait=0)
         return report.incident["id"]
     if event.action == "ack":
-        acknowledge(store, incident_id, event.by, now)
+        acked = acknowledge(rt, store, incident_id, event.by, now, via="drill")
+        engine.send_pending(rt, store, clock, engine.incident_from_row(acked.row), acked.notices, wait=0)
     elif event.action == "update":
         posted = post_update(rt, store, incident_id, event.message, event.by, now)
         engine.send_pending(rt, store, clock, posted.incident, posted.rows, wait=0)

@@ -24,6 +24,7 @@ from ..domain.incident import Incident, build_incident, public_fields, render_co
 from ..domain.plan import BUILT_IN_FAMILIES, Planned, idempotency_key, plan_step
 from ..domain.timers import escalation_pass
 from ..store import DeliveryRow, IncidentRow, Store
+from .links import ActionFooter, footer_for, issue_link
 from .report import DeliveryLine, Report
 
 if TYPE_CHECKING:
@@ -110,9 +111,14 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 
 
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
-                   notice: Mapping[str, Any] | None = None, page_key: str | None = None) -> tuple[Notice, str | None]:
-    """Render one notice; on a template error fall back to a plain notice and return the warning."""
-    from ..render.notice import fallback_notice
+                   notice: Mapping[str, Any] | None = None, page_key: str | None = None,
+                   footer: Callable[[str], ActionFooter | None] | None = None) -> tuple[Notice, str | None]:
+    """Render one notice; on a template error fall back to a plain notice and return the warning.
+
+    `footer(family)`: what a personal page ends with (an action link, see links.py), kept whole within
+    the family's budget; the rendered body is cut for it instead.
+    """
+    from ..render.notice import fallback_notice, footer_budget, with_footer
     from ..render.templates import TemplateError, family_of
 
     klass = rt.klass(incident.klass)
@@ -122,13 +128,18 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, planned.step,
                              recipient, notice)
     warning = None
+    closing = footer(family) if footer is not None else None
+    budget = footer_budget(family, closing.text(family), max_length) if closing else max_length
     try:
         rendered = rt.renderer.render(incident.klass, planned.template, context, family=family,
-                                      drill=incident.drill, max_length=max_length)
+                                      drill=incident.drill, max_length=budget)
     except TemplateError as exc:
         warning = f"template failed, so a plain fallback notice is used: {exc.problem.file}: {exc.problem.message}"
         rendered = fallback_notice(incident_id=incident.id, incident_class=incident.klass,
-                                   summary=incident.fields.get("summary"), family=family, drill=incident.drill)
+                                   summary=incident.fields.get("summary"), family=family, drill=incident.drill,
+                                   max_length=budget if closing else None)
+    if closing is not None and not closing.said_in(rendered.text):
+        rendered = with_footer(rendered, family, closing.text(family), closing.html())
     page_key = page_key or target_dedup_key(incident.id, planned.step, planned.address.person)
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
@@ -184,7 +195,9 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
         if planned.skip:
             report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
             continue
-        notice, warning = compose_notice(rt, incident, planned)
+        notice, warning = compose_notice(rt, incident, planned, footer=lambda family, p=planned: footer_for(
+            rt.settings.public_url, rt.directory.people, incident_id=incident.id, person=p.address.person,
+            kind="step", family=family, issue=None))  # a link as long as a real one; none is stored
         if why := failing.get(planned.address.channel):
             warning = (f"{warning}; " if warning else "") + f"{why}: a real send would fail"
             report.would_fail.append(_would_fail(planned, why, failing))
@@ -283,8 +296,14 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
         max_length = channel.capabilities.max_length if channel is not None else None
         planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),
                           row.template)
+
+        def footer(family: str) -> ActionFooter | None:  # a link per attempt: a link is never stored in clear
+            return footer_for(rt.settings.public_url, rt.directory.people, incident_id=row.incident_id,
+                              person=row.person, kind=row.kind, family=family,
+                              issue=lambda: issue_link(store, row, clock.now(), rt.settings.link_ttl))
+
         return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice,
-                              page_key=row_page_key(row))
+                              page_key=row_page_key(row), footer=footer)
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
     return Sender(store, registry, clock, compose, owner,

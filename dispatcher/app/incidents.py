@@ -35,7 +35,7 @@ from .engine import (
 )
 from .report import OUTCOME_COLOURS, Report
 
-__all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
+__all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]
 
 # The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
@@ -52,7 +52,9 @@ def load(store: Store, incident_id: str) -> IncidentRow:
 def state_of(row: IncidentRow) -> IncidentState:
     """The timers' view of an incident; they count from when notify opened it (see lifecycle)."""
     last = datetime.fromisoformat(row.last_update_at) if row.last_update_at else None
-    return IncidentState(datetime.fromisoformat(row.created), row.status, last)
+    escalated = row.meta.get("escalated")  # a stage fired by hand (actions.escalate_now): later stages count from it
+    base = (int(escalated["stage"]), datetime.fromisoformat(escalated["at"])) if escalated else None
+    return IncidentState(datetime.fromisoformat(row.created), row.status, last, base)
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
@@ -86,16 +88,6 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
         if store.record_event(row.id, action.key, action.event_kind, now.isoformat(), action.detail, deliveries=rows):
             fired.append(action)
     return fired
-
-
-def acknowledge(store: Store, incident_id: str, by: str, now: datetime) -> tuple[bool, IncidentRow]:
-    """Stop escalation; True when this call acknowledged it, False when it already was (or is resolved)."""
-    row = load(store, incident_id)
-    if row.status != "open":
-        return False, row
-    done = store.record_event(incident_id, "acknowledged", "acknowledged", now.isoformat(),
-                              f"acknowledged by {by}", by=by, status="acknowledged")
-    return done, load(store, incident_id)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fixed
@@ -34,6 +34,7 @@ log = logging.getLogger("notify.worker")
 
 __all__ = ["TickResult", "Worker", "worker_id"]
 
+LINKS_KEPT = timedelta(days=1)  # an expired action link is kept a day, so it answers "expired", not "unknown"
 INCIDENT_CACHE = 256  # incidents a worker keeps read (a burst's worth), least recently used out first
 
 
@@ -94,6 +95,7 @@ class Worker:
         now = self.clock.now()
         failures = self.store_errors + self.inbox.store_failures
         self.store.heartbeat(self.id, now.isoformat())
+        self.store.forget_links((now - LINKS_KEPT).isoformat())
         try:
             for _ in range(BATCHES_PER_TICK):  # bounded: under a flood, timers and sends still get their turn
                 if not self.drain_inbox():

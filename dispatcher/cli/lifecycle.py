@@ -1,4 +1,4 @@
-"""CLI commands after the trigger: ack, update, resolve, status, incidents, worker, db upgrade.
+"""CLI commands after the trigger: ack, escalate-now, update, resolve, status, incidents, worker, db upgrade.
 
 Parse, call `incidents`/`worker`, print. `update` and `resolve` send their
 notices at once like a trigger; what is still being retried after `--wait`
@@ -78,24 +78,58 @@ def _recorded_by(command: str, rt: Any, settings: Any, store: Any, by: str | Non
 @click.pass_context
 @handles_errors
 def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, local_config_dir: Path | None) -> None:
-    """Acknowledge an incident: escalation stops; follow-up steps and update reminders go on."""
-    from ..app.incidents import acknowledge
+    """Acknowledge an incident: escalation stops, its queued pages to people are not sent, and its Slack channel
+    is told; follow-up steps and update reminders go on."""
+    from ..app.actions import acknowledge
+    from ..app.engine import incident_from_row, send_pending
 
     if (server := remote.remote()) is not None:  # NOTIFY_SERVER_URL: through `notify serve`
         return remote.ack(server, incident_id, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     with store:  # closed however the ack ends (an unknown incident too)
         by, found = _recorded_by("ack", rt, settings, store, by)
-        done, row = acknowledge(store, incident_id, by, _now())
+        acked = acknowledge(rt, store, incident_id, by, _now(), via="cli")
+        if acked.notices:  # the Slack channel's notice; what fails is the worker's to retry
+            send_pending(rt, store, _clock(), incident_from_row(acked.row), acked.notices, wait=0)
+    row = acked.row
     if as_json:
-        _emit_json({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": done,
+        _emit_json({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": acked.done,
                     "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at,
-                    "by": {"name": by, "found": found}}, settings, indent=None)
-    elif done:
-        _emit(f"{incident_id} acknowledged by {by}{_how(found)}: escalation stopped", settings)
+                    "by": {"name": by, "found": found}, "via": "cli",
+                    "cancelled": [f"{d.person}/{d.channel}" for d in acked.cancelled]}, settings, indent=None)
+    elif acked.done:
+        cancelled = f"; {_count(len(acked.cancelled), 'queued page')} to people not sent" if acked.cancelled else ""
+        _emit(f"{incident_id} acknowledged by {by}{_how(found)}: escalation stopped{cancelled}", settings)
     else:
         _emit(f"{incident_id} is {row.status}" + (f" (acknowledged by {row.acked_by} at {row.acked_at})"
                                                   if row.acked_by else "") + ": nothing changed", settings)
+
+
+@main.command("escalate-now")
+@incident_id_argument
+@click.option("--by", default=None, help=f"Who escalates; {BY_DEFAULT}.")
+@wait_option
+@json_option
+@config_dir_option
+@click.pass_context
+@handles_errors
+def escalate_now(ctx: click.Context, incident_id: str, by: str | None, wait: float, as_json: bool,
+                 local_config_dir: Path | None) -> None:
+    """Fire the next escalation stage now; the stages after it count from now."""
+    from ..app.actions import escalate_now as escalate
+    from ..app.engine import incident_from_row
+
+    settings, rt, store = _runtime_and_store(ctx, local_config_dir)
+    by, found = _recorded_by("escalate-now", rt, settings, store, by)
+    try:
+        fired = escalate(rt, store, incident_id, by, _now(), via="cli")
+    except BaseException:
+        store.close()
+        raise
+    note = (f"escalation stage {fired.stage} ({fired.audience}) fired by {by}{_how(found)}; "
+            "later stages count from now")
+    _send_and_report(rt, settings, store, "escalate-now", incident_from_row(store.incident(incident_id)),
+                     fired.rows, wait, as_json, [note])
 
 
 def _how(found: str) -> str:

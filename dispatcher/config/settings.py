@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AliasChoices, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import AfterValidator, AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["CHANNEL_URL_FIELDS", "ENV_FILE", "ENV_PREFIX", "Settings", "channel_prefix", "channel_variable", "env_file_refusal",
@@ -90,6 +90,20 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     metrics_token: SecretStr | None = None
 
+    # NOTIFY_PUBLIC_URL: where `notify serve` is reachable from phones, Slack and Twilio (https://notify.example.com).
+    # Without it nothing that needs a callback is on: personal deliveries say how to ack with the CLI instead of
+    # carrying an action link (see docs/operations/actions.md).
+    public_url: str | None = None
+    # NOTIFY_LINK_SECRET: keys the nonce of an action link's confirmation page, so only a page this server (or
+    # another sharing the secret) showed can act; unset, each server process draws a key of its own at start.
+    link_secret: SecretStr | None = None
+    # NOTIFY_LINK_TTL: seconds an action link works at most; it stops anyway when its incident is resolved.
+    link_ttl: int = Field(7 * 24 * 3600, ge=60, le=7 * 24 * 3600)
+    # Verified by the Slack buttons' and PagerDuty webhooks' endpoints (issue 20, items 4 and 7): read and
+    # scrubbed from output now, so they can be set before those endpoints exist.
+    slack_signing_secret: SecretStr | None = None
+    pagerduty_webhook_secret: SecretStr | None = None
+
     concurrency: int = Field(100, ge=1, le=1024)  # 200 pages at 200 ms each: 0.4 s, not 1.4 s
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(10.0, gt=0)
@@ -128,6 +142,20 @@ class Settings(BaseSettings):
     # private attribute, which no source reads: only load_settings(sandbox_proxy=...) sets it, so only a
     # sandbox drill does, and a drill never reaches a real provider.
     _sandbox_proxy: str | None = PrivateAttr(None)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL with a host and no query: links are built as PUBLIC_URL + "/a/" + token."""
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("expected the absolute URL notify serve is reached at, e.g. https://notify.example.com "
+                             "(http or https, a host, no query or fragment)")
+        return value.strip().rstrip("/")
 
     @property
     def sandbox_proxy(self) -> str | None:
@@ -172,7 +200,8 @@ class Settings(BaseSettings):
         """Every secret value, so output can be scrubbed of them as a last line of defence."""
         values = [self.channel_url(name) for name in CHANNEL_URL_FIELDS]
         values += self._plugin_secret_values()
-        for secret in (self.webhook_token, self.webhook_hmac_secret, self.api_token, self.metrics_token):
+        for secret in (self.webhook_token, self.webhook_hmac_secret, self.api_token, self.metrics_token,
+                       self.link_secret, self.slack_signing_secret, self.pagerduty_webhook_secret):
             if secret:  # each value of a rotation pair is scrubbed on its own, as is the pair
                 values += [secret.get_secret_value(), *secret.get_secret_value().split(",")]
         if self.store_url:  # a driver's message may quote the store URL whole

@@ -18,8 +18,8 @@ __all__ = ["NOTICE_KEYS", "NOTICE_KINDS", "Incident", "build_incident", "command
            "render_context", "started_at", "valid_incident_id"]
 
 # What a follow-up notice says about itself, as the templates see it (``notice.kind`` ...).
-NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation")
-NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration")
+NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation", "ack")
+NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration", "via")
 
 # How far ahead of our clock `started` may be: another host's clock a little ahead is not a typo.
 FUTURE_SLACK = timedelta(minutes=5)

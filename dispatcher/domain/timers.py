@@ -18,6 +18,10 @@ paging the top of the ladder before the first on-call had a chance.
   own (``escalation-K-pass-P``) and is recorded as a repeat, not as a breach.
   When a late tick finds a stage due in several passes, only its latest pass
   pages (the earlier ones are recorded): nobody is paged twice at once.
+  Someone may fire the next stage at once (:func:`escalate_now`, `notify
+  escalate-now`): the stages after it then count from that moment, keeping
+  their spacing, so a manual escalation never leaves the next stage due a
+  minute later.
 - With an update cadence, the k-th update is due at last update (or start)
   + k x cadence. The commander is reminded `reminder_lead` before it is due
   (5 minutes, or a third of the cadence if shorter); a due time that passes
@@ -39,7 +43,8 @@ from .incident import format_time
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
     from ..config.policy import IncidentClass
 
-__all__ = ["REPEAT_KIND", "Action", "IncidentState", "due_actions", "escalation_pass", "next_actions", "reminder_lead"]
+__all__ = ["REPEAT_KIND", "Action", "IncidentState", "due_actions", "escalate_now", "escalation_pass", "escalation_position",
+           "next_actions", "reminder_lead"]
 
 MAX_MISSED = 500  # bounds the cadence loop for an incident left open for weeks
 QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest one that notifies
@@ -51,6 +56,7 @@ class IncidentState:
     opened: datetime  # when notify opened the incident: every timer counts from here
     status: str  # open|acknowledged|resolved
     last_update_at: datetime | None = None
+    escalated: tuple[int, datetime] | None = None  # (page number across passes, when) of the latest page fired by hand
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,8 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
     sla = format_duration(klass.response_sla)
     passes = klass.repeat + 1
     actions = []
-    for k, p, offset, audience in klass.escalation_pages():
-        due = state.opened + offset
+    for n, (k, p, offset, audience) in enumerate(klass.escalation_pages(), start=1):
+        due = _stage_due(klass, state, n, offset)
         base = f"Escalation {k}: {audience}, no acknowledgement within {format_duration(offset)}"
         notice = {"kind": "escalation", "stage": base if p == 1 else f"{base} (pass {p} of {passes})",
                   "at": format_time(due)}
@@ -129,12 +135,53 @@ def escalation_pass(label: str) -> int:
     return int(tail) if tail.isdigit() else 1
 
 
+def escalation_position(klass: IncidentClass, label: str) -> tuple[int, int, str]:
+    """(page number across every pass, stage, audience) of an escalation's key; ValueError for another key."""
+    for n, (k, p, _offset, audience) in enumerate(klass.escalation_pages(), start=1):
+        if label == (f"escalation-{k}" if p == 1 else f"escalation-{k}-pass-{p}"):
+            return n, k, audience
+    raise ValueError(f"{label!r} is not an escalation of this class")
+
+
 def _latest_pass_pages(due: list[Action]) -> list[Action]:
     """A stage due in several passes at once (a late tick) pages only in its latest; earlier passes are recorded."""
     latest = {a.step: a.key for a in sorted(due, key=lambda a: a.due)}
     return [a if latest[a.step] == a.key else
             replace(a, entries=(), detail=f"{a.detail} (recorded late: a later pass of this stage pages)")
             for a in due]
+
+
+def _stage_due(klass: IncidentClass, state: IncidentState, n: int, offset: timedelta) -> datetime:
+    """When escalation page n (counted across passes) is due: from the opening, or, after a page fired by
+    hand, from then, keeping the spacing.
+
+    A page at or before the one fired by hand is due no later than that moment (it has fired: the store
+    has its key), so it never shows as still to come.
+    """
+    due = state.opened + offset
+    if state.escalated is None:
+        return due
+    fired, at = state.escalated
+    if n <= fired:
+        return min(due, at)
+    return at + (offset - klass.escalation_pages()[fired - 1][2])
+
+
+def escalate_now(klass: IncidentClass, state: IncidentState, fired: set[str], now: datetime) -> Action | None:
+    """The next escalation page (the first whose key is not in `fired`), due at `now`; None when none is left.
+
+    Its key is the page's own (``escalation-k``, ``escalation-k-pass-p``): the worker, ticking at the same
+    time, records it once.
+    """
+    if state.status != "open":
+        return None
+    for action in _escalations(klass, state):
+        if action.key not in fired:
+            _n, k, audience = escalation_position(klass, action.key)
+            stage = f"Escalation {k}: {audience}, escalated at once"
+            return Action(action.key, "escalation", now, f"escalated at once to {audience}", action.entries,
+                          action.step, {"kind": "escalation", "stage": stage, "at": format_time(now)})
+    return None
 
 
 def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:

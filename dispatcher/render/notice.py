@@ -14,7 +14,7 @@ from typing import Callable
 from ..api import Span
 from . import escaping, gsm7, spans
 
-__all__ = ["DRILL", "FAMILIES", "Rendered", "assemble", "fallback_notice", "id_tokens"]
+__all__ = ["DRILL", "FAMILIES", "Rendered", "assemble", "fallback_notice", "footer_budget", "id_tokens", "with_footer"]
 
 FAMILIES = ("email", "slack", "sms", "voice")
 SMS_BUDGET = 160  # one GSM-7 segment: concatenated SMS are split and reordered by some carriers
@@ -58,6 +58,29 @@ def assemble(
         return Rendered(subject, text, html, lines)
     return Rendered(subject, text, html)
 
+
+
+def footer_budget(family: str, footer: str, max_length: int | None) -> int | None:
+    """The budget left to a notice's body once `footer` is added (:func:`with_footer`): an SMS keeps its one
+    segment, its id and drill mark (the body is cut, never the footer)."""
+    if family == "sms":
+        return min(SMS_BUDGET, max_length or SMS_BUDGET) - gsm7.septets(footer) - 1
+    return max_length - len(footer) - 2 if max_length else None
+
+
+def with_footer(rendered: Rendered, family: str, footer: str, html_footer: str) -> Rendered:
+    """`rendered` closing with `footer` (an action link or how to act), rendered within the budget
+    :func:`footer_budget` left: after a space in an SMS, on a line of its own elsewhere."""
+    if family == "sms":
+        return Rendered(rendered.subject, f"{rendered.text} {gsm7.transliterate(footer)}", rendered.html)
+    if family == "slack":
+        lines = (*rendered.lines, (Span(footer),))
+        return Rendered(rendered.subject, f"{rendered.text}\n{footer}", rendered.html, lines)
+    html = rendered.html
+    if html is not None:
+        at = html.lower().rfind("</body>")
+        html = html[:at] + html_footer + html[at:] if at >= 0 else html + html_footer
+    return Rendered(rendered.subject, f"{rendered.text}\n\n{footer}", html, rendered.lines)
 
 
 def _mark(text: str) -> str:
@@ -104,7 +127,8 @@ def id_tokens(incident_id: str, family: str) -> tuple[str, ...]:
 
 
 def fallback_notice(
-    *, incident_id: str, incident_class: str, summary: str | None, family: str, drill: bool
+    *, incident_id: str, incident_class: str, summary: str | None, family: str, drill: bool,
+    max_length: int | None = None,
 ) -> Rendered:
     """A plain notice, no templates involved, for when a template fails at run time."""
     ident = str(incident_id or "unknown incident")
@@ -121,4 +145,4 @@ def fallback_notice(
             *shown)
     subject = f"{ident}: {kind} incident (plain notice)"
     family = family if family in FAMILIES else "email"
-    return assemble(subject, text, None, incident_id=ident, family=family, drill=drill, max_length=None)
+    return assemble(subject, text, None, incident_id=ident, family=family, drill=drill, max_length=max_length)

@@ -7,12 +7,13 @@ over a missing value is found before it pages anyone. A class without an
 entry here (one a user adds) gets a neutral sample of the same shape.
 
 Every context carries ``notice``: which lifecycle notice is being rendered
-(``kind``: initial, update, reminder, overdue, resolved, escalation) and its
+(``kind``: initial, update, reminder, overdue, resolved, escalation, ack) and its
 facts, each None when the kind has no such fact: ``message`` (the update or
 resolution text), ``by`` (who sent it), ``number`` (the update's sequence
 number), ``due`` (when that update is or was due), ``stage`` (the escalation
 stage paged), ``at`` (when the event happened: the resolution time for
-``resolved``) and ``duration`` (start to resolution, for ``resolved``).
+``resolved``, the ack's for ``ack``), ``duration`` (start to resolution, for ``resolved``) and ``via``
+(how an ack came: "SMS", "link", "the CLI"...).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _NOTICES: dict[str, dict[str, Any]] = {
     "resolved": {"message": "Fix deployed; error rates back to normal", "by": "Dana Reyes",
                  "at": "2026-11-26 21:05 UTC", "duration": "1 hour 45 minutes"},
     "escalation": {"stage": _STAGE, "at": "2026-11-26 19:35 UTC"},
+    "ack": {"by": "Support Manager A", "via": "SMS", "at": "2026-11-26 19:27 UTC"},
 }
 
 _SAMPLES: dict[str, dict[str, Any]] = {

@@ -6,8 +6,12 @@ NOTIFY_METRICS_TOKEN is set):
     POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it  (webhook credential)
     POST /hooks/generic[?wait=S]  202 once stored; the answer says what it did (opened, resolved...) and
                                   how its deliveries stand; with ?wait (at most 30 s), once they are known
-    POST /incidents/{id}/ack      {"by": "name"}            (API token, or a personal token: acts as its person)
+    POST /incidents/{id}/ack      {"by": "name", "via": "api"}  (API token, or a personal token: acts as its person)
+    POST /incidents/{id}/escalate {"by": "name"}: the next escalation stage, now
+    POST /incidents/{id}/update   {"message": "...", "by": "..."}
     POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
+    GET  /a/{token}               an action link's confirmation page (HTML); changes nothing   (the token)
+    POST /a/{token}               its form: action=ack|escalate|resolve and the page's nonce
     GET  /incidents               open and recent incidents
     GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
     GET  /healthz                 store reachable and worker loop alive: "ok" and the failing checks' names;
@@ -52,27 +56,24 @@ from ..errors import (
     StoreRejected,
 )
 from .auth import Admission, Authenticator, Refusal, RequestHead
+from .http_error import HTTPError, StoreTimeout
+from .incident_actions import BadField, parsed
+from .link_pages import HTML, HTML_HEADERS, LinkPages, link_answer
 from .metrics import Metrics
 from .progress import Progress
 
-__all__ = ["MAX_BODY", "App", "answer"]
+__all__ = ["MAX_BODY", "App", "HTTPError", "StoreTimeout", "answer"]
 
 log = logging.getLogger("notify.server")
 MAX_BODY = 1024 * 1024
 UNCOUNTED = frozenset({"/healthz", "/metrics"})  # cheap, and what monitoring reads under load
 HOOK = re.compile(r"^/hooks/(alertmanager|grafana|generic)$")
 QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged by the worker loop
-INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|resolve)$")
+INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|escalate|update|resolve)$")
+LINK = re.compile(r"^/a/([A-Za-z0-9_-]{1,64})$")
 INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
 MAX_WAIT = 30.0  # seconds a generic hook's caller may wait for outcomes: longer and its HTTP client gives up
 RECHECK = 1.0  # a waiting request reads the store again at least this often (a send by another process)
-
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None,
-                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field, self.headers = status, message, field, headers or []
 
 
 def answer(exc: NotifyError) -> HTTPError:
@@ -92,22 +93,18 @@ def answer(exc: NotifyError) -> HTTPError:
     return HTTPError(status, str(exc), getattr(exc, "field", None))
 
 
-class StoreTimeout(HTTPError):
-    """The store did not answer in time; the call may still complete, so a retry must be (and is) harmless."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(503, f"the store did not answer within {seconds:g} s (NOTIFY_STORE_TIMEOUT); retry later "
-                              "(a repeat is recognised, never paged twice)")
-
-
 @dataclass
 class Services:
     """What the app calls into; each is a blocking function run in the thread pool."""
 
     ingest: Callable[[Any], Any]  # AlertEvent -> IngestResult
     enqueue: Callable[[str, bytes, Any], dict[str, Any]]  # (source, body, AlertEvent) -> the answer
-    ack: Callable[[str, str], Any]
+    ack: Callable[[str, str, str], Any]  # (incident, by, via)
     resolve: Callable[[str, str | None, str | None], Any]
+    escalate: Callable[[str, str, str], Any]  # (incident, by, via)
+    update: Callable[[str, str, str | None], Any]  # (incident, message, by)
+    link_view: Callable[[str], Any]  # token -> the confirmation page's LinkView; changes nothing
+    link_act: Callable[[str, str], Any]  # (token, action) -> LinkOutcome
     incidents: Callable[[], list[dict[str, Any]]]
     status: Callable[[str], dict[str, Any]]
     health: Callable[[], dict[str, Any]]
@@ -124,8 +121,10 @@ class Services:
 
 class App:
     def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8,
-                 progress: Progress | None = None, store_timeout: float = 2.0, max_in_flight: int = 64) -> None:
+                 progress: Progress | None = None, store_timeout: float = 2.0, max_in_flight: int = 64,
+                 pages: LinkPages | None = None) -> None:
         self.services, self.auth, self.metrics = services, auth, metrics
+        self.pages = pages or LinkPages(None)
         self.store_timeout = store_timeout  # NOTIFY_STORE_TIMEOUT: a hung store is answered 503, not waited for
         self.max_in_flight, self.in_flight = max_in_flight, 0  # requests read or handled now (each may hold 1 MiB)
         self.progress = progress or Progress()  # wired to the sender's attempts by run.py
@@ -159,6 +158,8 @@ class App:
             payload = {"error": exc.message, **({"field": exc.field} if exc.field else {})}
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *extra]
+        if content_type == HTML:
+            headers += HTML_HEADERS
         if request.unread:  # answered before the body was read (refused): close rather than read the rest
             headers.append((b"connection", b"close"))
         if status == 503 and not any(name == b"retry-after" for name, _ in headers):
@@ -200,6 +201,9 @@ class App:
             admission = _admitted(self.auth.after_body, head, body)
         if (match := HOOK.match(path)) and method == "POST":
             return await self._signed_hook(match.group(1), body, _wait(scope, match.group(1)), admission)
+        if (match := LINK.match(path)) and method in ("GET", "POST"):
+            return await link_answer(self.pages, match.group(1), method, body, run=self._run,
+                                     services=self.services)
         if (match := INCIDENT_ACTION.match(path)) and method == "POST":
             return await self._incident_action(match.group(1).upper(), match.group(2), _action_body(body), caller)
         if path == "/incidents" and method == "GET":
@@ -264,16 +268,14 @@ class App:
 
     async def _incident_action(self, incident_id: str, action: str, body: dict,
                                caller: Any = None) -> tuple[int, Any, str]:
-        by = await self._run(self.services.acting, caller, body.get("by"))  # a personal token: its person
-        if action == "ack":
-            if not isinstance(by, str) or not by.strip():
-                raise HTTPError(422, "field 'by' (who acknowledges) is required", "by")
-            return 200, await self._run(self.services.ack, incident_id, by), "application/json"
-        message = body.get("message")
-        if message is not None and not isinstance(message, str):
-            raise HTTPError(422, "field 'message' must be a string", "message")
-        result = await self._run(self.services.resolve, incident_id, message, by if isinstance(by, str) else None)
-        self.services.wake()
+        if caller is not None:  # a personal token acts as its person; a "by" naming another is refused
+            body = {**body, "by": await self._run(self.services.acting, caller, body.get("by"))}
+        try:
+            service, args = parsed(action, body)
+        except BadField as exc:
+            raise HTTPError(422, exc.message, exc.field) from None
+        result = await self._run(getattr(self.services, service), incident_id, *args)
+        self.services.wake()  # the notices it planned (an ack's to the Slack channel, an escalation's pages)
         return 200, result, "application/json"
 
     def _sealed(self, seal: str | None, func: Callable, *args: Any) -> Any:

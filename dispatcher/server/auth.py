@@ -13,7 +13,9 @@ Three credentials, for three kinds of caller, each never good for another's rout
   details of ``/healthz``); a person acts on ``/incidents`` with their own ``Bearer notify_...`` token
   (`notify token create`), looked up by its hash in the store, and is recorded as themselves
   (:mod:`dispatcher.app.tokens`): a personal token is good for nothing else;
-- Prometheus scrapes ``/metrics`` with ``Bearer <NOTIFY_METRICS_TOKEN>`` when that is set.
+- Prometheus scrapes ``/metrics`` with ``Bearer <NOTIFY_METRICS_TOKEN>`` when that is set;
+- a person opens an action link, ``/a/<token>``: the token, sent to them in a page, is the credential
+  (checked by the app against the store, see :mod:`.link_pages`), so no header is needed.
 
 Each setting may hold two comma-separated values, both accepted, to rotate without downtime.
 Comparisons are constant-time. An address that fails too often is refused for a while (429).
@@ -125,9 +127,11 @@ def credential_problems(settings: Any) -> list[str]:
 
 
 def access_of(method: str, path: str) -> str:
-    """Which credential a route takes: hook, api, health or metrics."""
+    """Which credential a route takes: hook, api, health, metrics, or link (the token in the path)."""
     if path.startswith("/hooks/"):
         return "hook"
+    if path.startswith("/a/"):
+        return "link"
     if path in ("/healthz", "/metrics") and method == "GET":
         return path.lstrip("/").removesuffix("z")
     return "api"
@@ -148,6 +152,8 @@ class Authenticator:
     def before_body(self, head: RequestHead) -> Admission:
         """Decide what the headers alone decide; raise Refusal, or admit (maybe pending a signature check)."""
         access = access_of(head.method, head.path)
+        if access == "link":  # an action link's token is its credential, checked against the store (link_pages)
+            return Admission()
         if self.credentials is None:
             return Admission(details=True)
         creds, bearer = self.credentials, _bearer(head.headers)

@@ -13,11 +13,13 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from ..app.actions import acknowledge, escalate_now
 from ..app.engine import Runtime
-from ..app.incidents import acknowledge, incident_items, resolve, status_document
+from ..app.incidents import incident_items, post_update, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.stores import REQUESTS_KEEP
 from ..app.tokens import acting_as, caller_of
+from ..app.link_actions import act_by_link, open_link
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..errors import StoreError
@@ -32,6 +34,7 @@ from .front_end import (
     uvicorn_config,
 )
 from .health import WriteHealth, health_report
+from .link_pages import LinkPages
 from .metrics import Metrics
 from .progress import Progress, also
 from .sender import SenderProcess
@@ -75,12 +78,33 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
             emit("incident.resolved", incident_id, via="api", by=by, deliveries=len(rows))
         return {"schema": 1, "incident": incident_id, "resolved": done, "notices": len(rows)}
 
-    def do_ack(incident_id: str, by: str) -> dict[str, Any]:
-        done, row = acknowledge(store, incident_id, by, clock.now())
-        if done:
-            emit("incident.acknowledged", incident_id, via="api", by=by)
-        return {"schema": 1, "incident": incident_id, "acknowledged": done, "status": row.status,
-                "acked_by": row.acked_by, "acked_at": row.acked_at}
+    def do_ack(incident_id: str, by: str, via: str) -> dict[str, Any]:
+        acked = acknowledge(rt, store, incident_id, by, clock.now(), via=via)
+        if acked.done:
+            emit("incident.acknowledged", incident_id, via=via, by=by, cancelled=len(acked.cancelled))
+        row = acked.row
+        return {"schema": 1, "incident": incident_id, "acknowledged": acked.done, "status": row.status,
+                "acked_by": row.acked_by, "acked_at": row.acked_at, "via": via,
+                "cancelled": [f"{d.person}/{d.channel}" for d in acked.cancelled]}
+
+    def do_escalate(incident_id: str, by: str, via: str) -> dict[str, Any]:
+        fired = escalate_now(rt, store, incident_id, by, clock.now(), via=via)
+        emit("incident.escalated", incident_id, via=via, by=by, stage=fired.stage)
+        return {"schema": 1, "incident": incident_id, "stage": fired.stage, "audience": fired.audience,
+                "deliveries": len(fired.rows)}
+
+    def do_update(incident_id: str, message: str, by: str | None) -> dict[str, Any]:
+        posted = post_update(rt, store, incident_id, message, by, clock.now())
+        emit("incident.updated", incident_id, via="api", by=by, counted=posted.counted)
+        return {"schema": 1, "incident": incident_id, "counted": posted.counted, "why_not": posted.why_not,
+                "still_due": posted.still_due, "notices": len(posted.rows), "reached_nobody": posted.reached_nobody}
+
+    def link_act(token: str, action: str) -> Any:
+        outcome = act_by_link(rt, store, token, action, clock.now())
+        if outcome.done:
+            event = {"ack": "acknowledged", "escalate": "escalated", "resolve": "resolved"}[action]
+            emit(f"incident.{event}", outcome.incident_id, via="link")
+        return outcome
 
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
@@ -107,7 +131,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
     services = Services(
         ingest=writes.track(do_ingest), enqueue=writes.track(do_enqueue), ack=writes.track(do_ack),
-        resolve=writes.track(do_resolve),
+        resolve=writes.track(do_resolve), escalate=writes.track(do_escalate), update=writes.track(do_update),
+        link_view=lambda token: open_link(rt, store, token, clock.now()), link_act=writes.track(link_act),
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
         health=health, wake=wake, deliveries=deliveries,
@@ -118,8 +143,9 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),
                          throttle=FailureThrottle(now=clock.monotonic), on_failure=metrics.on_auth_failure)
+    link_secret = rt.settings.link_secret.get_secret_value() if rt.settings.link_secret else None
     return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout,
-               max_in_flight=limits.max_in_flight)
+               max_in_flight=limits.max_in_flight, pages=LinkPages(link_secret, now=lambda: clock.now().timestamp()))
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,

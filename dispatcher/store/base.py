@@ -19,7 +19,7 @@ from ..errors import (  # re-exported: the store's errors
 )
 
 __all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
-           "IncidentStore", "Outbox", "ReplayRecord", "Store", "StoreBehind", "StoreError", "StoreLifecycle",
+           "IncidentStore", "LinkRow", "Links", "Outbox", "ReplayRecord", "Store", "StoreBehind", "StoreError", "StoreLifecycle",
            "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
@@ -115,6 +115,19 @@ class EventRow:
 
 
 @dataclass(frozen=True)
+class LinkRow:
+    """An action link as stored (see links_sql): never its token, only the token's digest."""
+
+    digest: str
+    incident_id: str
+    person: str  # the person id of contacts.toml the link was sent to: the link acts as them
+    display: str  # their name, as recorded on what the link does
+    channel: str  # the channel it was sent on: what the link does is recorded "via" it
+    created: str
+    expires: str
+
+
+@dataclass(frozen=True)
 class InboxRow:
     """A monitoring webhook as it was received, waiting to become (or repeat, or resolve) an incident."""
 
@@ -147,7 +160,9 @@ class IncidentStore(Protocol):
                       prefix: str, year: int, now: str,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]: ...
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool: ...
+                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None,
+                     cancel: Iterable[int] = (), cancel_reason: str = "",
+                     meta: dict[str, Any] | None = None) -> bool: ...
     def events(self, incident_id: str) -> list[EventRow]: ...
 
 
@@ -210,7 +225,15 @@ class PersonalTokens(Protocol):
     def revoke_token(self, token_id: str, now: str) -> Any | None: ...
 
 
-class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, PersonalTokens, Protocol):
+class Links(Protocol):
+    """Action links sent in personal pages, by the digest of their token (see links_sql)."""
+
+    def add_link(self, row: LinkRow) -> None: ...
+    def link(self, digest: str) -> LinkRow | None: ...
+    def forget_links(self, before: str) -> int: ...
+
+
+class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, Links, PersonalTokens, Protocol):
     """Everything the engine asks of a store, the union of the protocols above; every write is one transaction.
 
     A module that needs only part of it may ask for that part (an `Inbox`, an `AttemptLog`).

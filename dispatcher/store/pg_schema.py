@@ -90,9 +90,14 @@ CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT COLLATE "C" NOT NULL, statu
 CREATE INDEX requests_by_time ON requests (at)
 """
 
+# Action links (see schema.py).
+ACTION_LINKS = """
+CREATE TABLE links (
+    digest TEXT PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id), person TEXT NOT NULL,
+    display TEXT NOT NULL, channel TEXT NOT NULL, created TEXT COLLATE "C" NOT NULL, expires TEXT COLLATE "C" NOT NULL);
+CREATE INDEX links_by_expiry ON links (expires)
 # Personal API tokens (store/tokens_sql.py): only each token's SHA-256 is kept, never the token.
-# (Numbered V10 for the merge: the migrations before it are other branches' V7-V9.)
-V10_API_TOKENS = """
+API_TOKENS = """
 CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY, person TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created TEXT COLLATE "C" NOT NULL,
     last_used TEXT COLLATE "C", revoked TEXT COLLATE "C")
@@ -100,5 +105,5 @@ CREATE TABLE api_tokens (
 
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
-                                                                V10_API_TOKENS)
+                                                                ACTION_LINKS, API_TOKENS)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -88,6 +88,10 @@ RESOLVE = "UPDATE incidents SET status = 'resolved', resolved_at = %s WHERE id =
 # Timer notices are moot once resolved; pages and updates already accepted still go out.
 SKIP_TIMER_NOTICES = ("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' WHERE incident_id = %s"
                       " AND status = 'pending' AND kind IN ('escalation', 'reminder', 'overdue')")
+# An ack's queued pages to people: those not sent yet (pending) are skipped, saying why; in flight ones go out.
+CANCEL_PENDING = ("UPDATE deliveries SET status = 'skipped', skip = %s, updated = %s WHERE incident_id = %s"
+                  " AND status = 'pending' AND id IN ")
+SET_META = "UPDATE incidents SET meta = %s WHERE id = %s"
 COUNT_UPDATE = ("UPDATE incidents SET updates = updates + 1, last_update_at = CASE WHEN %s THEN %s "
                 "ELSE last_update_at END WHERE id = %s")
 

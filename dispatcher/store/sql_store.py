@@ -23,6 +23,7 @@ from . import sql
 from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
+from .links_sql import ActionLinks
 from .requests_sql import RequestSeals
 from .tokens_sql import TokensSQL
 
@@ -31,8 +32,8 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, TokensSQL):
-    """Incidents, outbox, timeline, attempt log, inbox, replay record and personal tokens over a SQL connection."""
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
+    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links and personal tokens over SQL."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
@@ -154,8 +155,13 @@ class SQLStore(InboxSQL, RequestSeals, TokensSQL):
     # -- the timeline --------------------------------------------------------------
 
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool:
+                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None,
+                     cancel: Iterable[int] = (), cancel_reason: str = "",
+                     meta: dict[str, Any] | None = None) -> bool:
         """Record a timeline event once (by key) with its notices and an optional status change.
+
+        In the same transaction, the deliveries `cancel` names that are still pending (none sent yet)
+        are skipped with `cancel_reason` (an ack's queued pages), and `meta` replaces the incident's.
 
         Returns False, writing nothing, when the event was recorded before: timers are idempotent,
         across processes too (a second insert of the key waits for the first to commit, then does
@@ -166,13 +172,18 @@ class SQLStore(InboxSQL, RequestSeals, TokensSQL):
         q = self.dialect.q
         if self._read(q(sql.EVENT_SEEN), (incident_id, key)):
             return False
-        planned = list(deliveries)
+        planned, cancelled = list(deliveries), [int(i) for i in cancel]
 
         def work(conn: Any) -> bool:
             if conn.execute(q(sql.INSERT_EVENT), (incident_id, key, kind, at, by, detail)).rowcount != 1:
                 return False
             for d in planned:
                 self._insert_delivery(conn, incident_id, d, at)
+            if cancelled:
+                in_ids, id_args = self.dialect.ids(cancelled)
+                conn.execute(q(sql.CANCEL_PENDING + in_ids), (cancel_reason, at, incident_id, *id_args))
+            if meta is not None:
+                conn.execute(q(sql.SET_META), (_json(meta), incident_id))
             if status == "acknowledged":
                 conn.execute(q(sql.ACKNOWLEDGE), (at, by, incident_id))
             elif status == "resolved":

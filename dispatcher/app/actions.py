@@ -1,0 +1,130 @@
+"""What a person does to an open incident, wherever they do it from: acknowledge it, or escalate it now.
+
+One use case per action, called alike by the CLI, the HTTP API and action links
+(and by Slack buttons, SMS replies and keypresses as they come): each records who
+acted and through what (``via``), so the timeline says "acknowledged by Jane via
+sms" whichever way it came. Update and resolve are in :mod:`.incidents`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..domain.entries import Entry
+from ..domain.incident import format_time
+from ..domain.timers import escalate_now as next_stage
+from ..domain.timers import escalation_position
+from ..errors import IncidentError, InputError
+from ..store import DeliveryRow, IncidentRow, Store
+from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
+from .incidents import _planned, load, plan_entries, state_of
+from .links import PAGE_KINDS
+
+__all__ = ["VIAS", "Acknowledged", "Escalated", "acknowledge", "escalate_now", "via_label"]
+
+# How an action reached notify: the CLI, the HTTP API, an action link (in an email), a reply or button on the
+# channel the page went out on (an SMS reply or a link in an SMS is "sms"), PagerDuty, a drill's script.
+VIAS = ("cli", "api", "link", "sms", "slack", "voice", "pagerduty", "drill")
+_LABELS = {"cli": "the CLI", "api": "the API", "link": "link", "sms": "SMS", "slack": "Slack", "voice": "voice call",
+           "pagerduty": "PagerDuty", "drill": "drill"}
+
+
+def via_label(via: str) -> str:
+    """How a channel of action reads in a sentence ("Acknowledged by Jane via SMS")."""
+    return _LABELS.get(via, via)
+
+
+def _checked_via(via: str) -> str:
+    if via not in VIAS:
+        raise InputError("via", f"{via!r} is not a way to act; expected one of {', '.join(VIAS)}")
+    return via
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """An ack's outcome: whether this call acknowledged, the incident after it, the pages it cancelled and
+    the notice planned to the class's Slack channel (both empty when it was acknowledged already)."""
+
+    done: bool
+    row: IncidentRow
+    cancelled: list[DeliveryRow]
+    notices: list[DeliveryRow]
+
+
+def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datetime, *,
+                via: str = "cli") -> Acknowledged:
+    """Stop escalation, cancel the incident's queued pages to people, and tell the class's Slack channel.
+
+    All in one write: the ack, the cancellations (only pages still waiting: one being sent goes out)
+    and the notice. Not done (False) when the incident was acknowledged or resolved already.
+    """
+    via = _checked_via(via)
+    row = load(store, incident_id)
+    if row.status != "open":
+        return Acknowledged(False, row, [], [])
+    # Pages still queued for people are not sent once someone acknowledged; a list or a channel keeps its notice.
+    queued = [d.id for d in store.deliveries(incident_id)
+              if d.status == "pending" and d.kind in PAGE_KINDS and d.person in rt.directory.people]
+    notice = {"kind": "ack", "by": by, "via": via_label(via), "at": format_time(now)}
+    rows = [outbox_row(p, kind="ack", label="acknowledged", notice=notice)
+            for p in _planned(rt, incident_from_row(row), _slack_channel(rt, row.klass), step=-1, kind="ack")]
+    detail = f"acknowledged by {by} via {via}"
+    done = store.record_event(incident_id, "acknowledged", "acknowledged", now.isoformat(), detail, by=by,
+                              deliveries=rows, status="acknowledged", cancel=queued,
+                              cancel_reason=f"not sent: {detail}")
+    after = store.deliveries(incident_id)
+    cancelled = [d for d in after if d.id in set(queued) and d.status == "skipped"] if done else []
+    notices = [d for d in after if d.kind == "ack"] if done else []
+    return Acknowledged(done, load(store, incident_id), cancelled, notices)
+
+
+def _slack_channel(rt: Runtime, klass_name: str) -> tuple[Entry, ...]:
+    """The class's Slack channel (its first step's, else its update audience's), once; none without one."""
+    klass = rt.policy.classes.get(klass_name)
+    if klass is None:
+        return ()
+    audiences = [e.to for e in klass.steps[0].notify] + klass.updates_to()
+    channel = next((a for a in audiences if a.startswith("slack:")), None)
+    return (Entry(to=channel, channel="slack"),) if channel else ()
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """Escalate-now's outcome: the stage fired (its number and audience) and the pages it planned."""
+
+    incident_id: str
+    stage: int
+    audience: str
+    rows: list[DeliveryRow]
+
+
+def escalate_now(rt: Runtime, store: Store, incident_id: str, by: str, now: datetime, *,
+                 via: str = "cli") -> Escalated:
+    """Fire the next escalation stage at once; the stages after it count from now (see domain.timers).
+
+    Refused (IncidentError) when the incident is not open, or every stage has fired. A worker firing the
+    same stage at the same moment records it once: then the stage after it is fired, if there is one.
+    """
+    via = _checked_via(via)
+    for _ in range(2):
+        row = load(store, incident_id)
+        if row.status != "open":
+            raise IncidentError(incident_id, f"it is {row.status}: escalation has stopped"
+                                             + (f" (acknowledged by {row.acked_by})" if row.acked_by else ""))
+        klass = rt.klass(row.klass)
+        action = next_stage(klass, state_of(row), {e.key for e in store.events(incident_id)}, now)
+        if action is None:
+            raise IncidentError(incident_id, f"every escalation stage of class {row.klass} has fired already")
+        page, stage, audience = escalation_position(klass, action.key)
+        rows = plan_entries(rt, incident_from_row(row), action.entries, step=action.step, kind="escalation",
+                            label=action.key, notice=action.notice)
+        rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
+        meta = {**row.meta, "escalated": {"stage": page, "at": now.isoformat()}}  # the page number across passes
+        if store.record_event(incident_id, action.key, "escalated", now.isoformat(),
+                              f"escalated at once to {audience} by {by} via {via}", by=by, deliveries=rows,
+                              meta=meta):
+            label = action.key
+            return Escalated(incident_id, stage, audience,
+                             [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == label])
+    raise IncidentError(incident_id, "the escalation stages are being fired by another process; try again")
