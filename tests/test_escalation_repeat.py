@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.app.incidents import acknowledge, fire_timers
+from dispatcher.app.actions import acknowledge
+from dispatcher.app.incidents import fire_timers
 from dispatcher.app.worker import Worker
 from dispatcher.config.directory import load_directory
 from dispatcher.config.policy import check_policy
@@ -136,7 +137,7 @@ def test_an_ack_between_passes_stops_the_rest(stage: Stage) -> None:
         row = store.incident(ID)
         assert [a.key for a in fire_timers(rt, store, row, t0 + 61 * MINUTE) if a.kind == "escalation"] == [
             "escalation-1", "escalation-2", "escalation-3", "escalation-1-pass-2"]
-        acknowledge(store, ID, "Support Manager A", t0 + 62 * MINUTE)
+        acknowledge(rt, store, ID, "Support Manager A", t0 + 62 * MINUTE)
         later = fire_timers(rt, store, store.incident(ID), t0 + 200 * MINUTE)
         assert [a for a in later if a.kind == "escalation"] == []
     finally:

@@ -91,6 +91,8 @@ CREATE TABLE links (
     digest TEXT PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id), person TEXT NOT NULL,
     display TEXT NOT NULL, channel TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL);
 CREATE INDEX links_by_expiry ON links (expires)
+"""
+
 # Personal API tokens (store/tokens_sql.py): only each token's SHA-256 is kept, never the token.
 API_TOKENS = """
 CREATE TABLE api_tokens (
