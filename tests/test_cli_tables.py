@@ -31,7 +31,7 @@ def test_status_keeps_its_columns_aligned_with_a_long_name(providers) -> None:
     assert any("Senior Technical Specialist 1" in row for row in rows)
     outcome = header.index("OUTCOME")
     # the same column on every row (a Slack webhook only posts to the channel: see test_slack_people.py)
-    assert all(row[outcome - 1] == " " and row[outcome:].split()[0] in ("delivered", "posted") for row in rows), text
+    assert all(row[outcome - 1] == " " and row[outcome:].split()[0] in ("accepted", "posted") for row in rows), text
 
 
 # Each listing command after one real trigger, and a terminal width it must be cut to fit (the log has the most

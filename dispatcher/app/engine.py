@@ -22,6 +22,7 @@ from ..config.settings import Settings, channel_variable, load_settings
 from ..delivery.registry import Registry, declared_family
 from ..domain.incident import Incident, build_incident, public_fields, render_context
 from ..domain.plan import BUILT_IN_FAMILIES, Planned, idempotency_key, plan_step
+from ..domain.states import DeliveryState, IncidentStatus
 from ..store import DeliveryRow, IncidentRow, Store
 from .report import DeliveryLine, Report
 
@@ -167,7 +168,7 @@ def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: 
             "needs_review": incident.needs_review}  # a weak triage match: only the on-call primary was paged
 
 
-def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:
+def line_for(planned: Planned, outcome: DeliveryState, **extra: Any) -> DeliveryLine:
     a: Address = planned.address
     return DeliveryLine(step=planned.step, recipient=a.person, display=a.display, role=a.role, channel=a.channel,
                         target=a.masked if a.target else "", outcome=outcome, **extra)
@@ -181,7 +182,7 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     failing = unusable_channels(rt, (a.channel for p in sendable for a in (p.address, *p.fallbacks)))  # -> why
     for planned in step:
         if planned.skip:
-            report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
+            report.deliveries.append(line_for(planned, DeliveryState.SKIPPED, reason=planned.skip))
             continue
         notice, warning = compose_notice(rt, incident, planned)
         if why := failing.get(planned.address.channel):
@@ -189,7 +190,7 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
             report.would_fail.append(_would_fail(planned, why, failing))
         fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
         report.deliveries.append(line_for(
-            planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
+            planned, DeliveryState.DRY_RUN, warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
             message={"subject": notice.subject, "text": notice.text}))
     given = rt.paths.source == "--config-dir"
     if failing:
@@ -323,7 +324,7 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
     if not created:
         return _existing_report(rt, command, store, incident_id)
     send_pending(rt, store, clock, incident, store.deliveries(incident_id, 0), wait=wait)
-    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status="open"))
+    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status=IncidentStatus.OPEN))
     report.deliveries = lines_from_store(store.deliveries(incident_id))
     report.notes += worker_notes(store, clock, klass)
     return report
@@ -349,7 +350,7 @@ def _existing_report(rt: Runtime, command: str, store: Store, incident_id: str) 
     report = Report(command, "send", summary, lines_from_store(store.deliveries(incident_id)))
     report.notes.append(f"{incident_id} already exists (status {row.status}, opened {row.created}): "
                         "nobody was paged again")
-    if any(d.outcome.startswith("failed") for d in report.deliveries):
+    if any(d.outcome.is_failure for d in report.deliveries):
         report.notes.append(f"some deliveries failed: `notify retry {incident_id}` sends them again")
     return report
 
@@ -358,8 +359,8 @@ def lines_from_store(rows: list[DeliveryRow]) -> list[DeliveryLine]:
     """Report lines for stored deliveries; a fallback names the delivery it stands in for."""
     refs = {r.id: f"{r.person}/{r.channel}" for r in rows}
     return [DeliveryLine(step=r.step, recipient=r.person, display=r.display, role=r.role, channel=r.channel,
-                         target=r.masked_target, outcome="pending" if r.status == "in-flight" else r.status,
-                         attempts=r.attempts,
+                         target=r.masked_target, outcome=r.status.reported,
+                         confirmed=r.status.is_confirmed, attempts=r.attempts,
                          reason=r.skip or r.reason, detail=r.detail, fallback_of=refs.get(r.fallback_of),
                          delivered_to=r.delivered_to, warning=r.warning, kind=r.kind,
                          possible_duplicate=r.possible_duplicate)

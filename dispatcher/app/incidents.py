@@ -18,6 +18,7 @@ from ..config.policy import IncidentClass, Notify
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_audience, template_for
+from ..domain.states import IncidentStatus
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
 from ..errors import (  # IncidentNotFound re-exported: its old home
     IncidentClosed,
@@ -33,7 +34,7 @@ from .engine import (
     outbox_row,
     webhook_planned,
 )
-from .report import OUTCOME_COLOURS, Report
+from .report import OUTCOME_COLOURS, Report, outcome_label
 
 __all__ = ["PostedUpdate", "acknowledge", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]
@@ -91,10 +92,10 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
 def acknowledge(store: Store, incident_id: str, by: str, now: datetime) -> tuple[bool, IncidentRow]:
     """Stop escalation; True when this call acknowledged it, False when it already was (or is resolved)."""
     row = load(store, incident_id)
-    if row.status != "open":
+    if row.status != IncidentStatus.OPEN:
         return False, row
     done = store.record_event(incident_id, "acknowledged", "acknowledged", now.isoformat(),
-                              f"acknowledged by {by}", by=by, status="acknowledged")
+                              f"acknowledged by {by}", by=by, status=IncidentStatus.ACKNOWLEDGED)
     return done, load(store, incident_id)
 
 
@@ -120,7 +121,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     customers, counts as if it had).
     """
     row = load(store, incident_id)
-    if row.status == "resolved":
+    if row.status.is_closed:
         raise IncidentClosed(incident_id, f"resolved at {row.resolved_at}: no more updates")
     incident = incident_from_row(row)
     klass = rt.klass(row.klass)
@@ -186,7 +187,7 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     """Stop every timer and plan the resolution notice to everyone reached so far, once each."""
     row = load(store, incident_id)
     incident = incident_from_row(row)
-    if row.status == "resolved":
+    if row.status.is_closed:
         return incident, [], False
     duration = now - datetime.fromisoformat(row.started)
     notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
@@ -194,7 +195,7 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
             for p in _reached_so_far(store.deliveries(incident_id), rt.directory)]
     store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
-                       deliveries=rows, status="resolved")
+                       deliveries=rows, status=IncidentStatus.RESOLVED)
     return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
 
 
@@ -202,7 +203,7 @@ def _reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Plann
     """One address per recipient who got any notice, on the quietest channel they can be reached on."""
     reached: dict[str, DeliveryRow] = {}
     for row in rows:
-        if row.status == "delivered" and row.kind != "test":
+        if row.status.is_accepted and row.kind != "test":
             reached.setdefault(row.person, row)
     return [_quietest(row, directory) for row in reached.values()]
 
@@ -231,9 +232,9 @@ def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Inciden
     """
     row = load(store, incident_id)
     rows = store.deliveries(incident_id)
-    reached = {(_label(d), d.person) for d in rows if d.status == "delivered"}
-    failed = [d for d in rows if d.status.startswith("failed") and (_label(d), d.person) not in reached]
-    moot = [d for d in failed if row.status == "resolved" and d.kind != "resolved"]
+    accepted = {(_label(d), d.person) for d in rows if d.status.is_accepted}
+    failed = [d for d in rows if d.status.is_failure and (_label(d), d.person) not in accepted]
+    moot = [d for d in failed if row.status.is_closed and d.kind != "resolved"]
     failed = [d for d in failed if d not in moot]
     store.requeue([d.id for d in failed], now.isoformat())
     ids = {d.id for d in failed}
@@ -269,7 +270,7 @@ def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
             for r in store.incidents(open_only=open_only)]
 
 
-STATUS_COLOURS = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
+STATUS_COLOURS = {IncidentStatus.OPEN: "red", IncidentStatus.ACKNOWLEDGED: "yellow", IncidentStatus.RESOLVED: "green"}
 _TIMELINE = (Column("AT", fixed=True), Column("EVENT", fixed=True), Column("DETAIL"))
 _DELIVERIES = (Column("KIND", fixed=True), Column("RECIPIENT"), Column("CHANNEL", fixed=True), Column("TARGET"),
                Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS), Column("NOTE"))
@@ -287,7 +288,8 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],
         out, indent="  ")]
     lines += ["deliveries:", render(_DELIVERIES, [
-        (d["kind"], d["display"], d["channel"], d["target"], d["outcome"], _delivery_note(d))
+        (d["kind"], d["display"], d["channel"], d["target"], outcome_label(d["outcome"], d["confirmed"]),
+         _delivery_note(d))
         for d in doc["deliveries"]], out, indent="  ")]
     if doc["next_due"]:
         lines += ["next due:", render(_NEXT_DUE, [(n["at"][:19], n["kind"], n["what"]) for n in doc["next_due"]],

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from .durations import format_duration
 from .entries import AudienceEntry, Entry, escalation_entries
 from .incident import format_time
+from .states import IncidentStatus
 
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
     from ..config.policy import IncidentClass
@@ -43,7 +44,7 @@ QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest o
 @dataclass(frozen=True)
 class IncidentState:
     opened: datetime  # when notify opened the incident: every timer counts from here
-    status: str  # open|acknowledged|resolved
+    status: IncidentStatus
     last_update_at: datetime | None = None
 
 
@@ -64,7 +65,7 @@ def reminder_lead(every: timedelta) -> timedelta:
 
 def due_actions(klass: IncidentClass, state: IncidentState, now: datetime) -> list[Action]:
     """Every timer action due at `now` (already-recorded ones included: the store drops repeats)."""
-    if state.status == "resolved":
+    if state.status == IncidentStatus.RESOLVED:
         return []
     actions = _steps(klass, state) + _escalations(klass, state) + _cadence(klass, state, now)
     return sorted((a for a in actions if a.due <= now), key=lambda a: a.due)
@@ -72,7 +73,7 @@ def due_actions(klass: IncidentClass, state: IncidentState, now: datetime) -> li
 
 def next_actions(klass: IncidentClass, state: IncidentState, now: datetime, limit: int = 5) -> list[Action]:
     """The timer actions still to come after `now`, soonest first (for `notify status`)."""
-    if state.status == "resolved":
+    if state.status == IncidentStatus.RESOLVED:
         return []
     horizon = now + max(klass.response_sla * (len(klass.escalation) + 1), klass.steps[-1].at, timedelta(hours=1))
     actions = _steps(klass, state) + _escalations(klass, state) + _cadence(klass, state, horizon)
@@ -86,7 +87,7 @@ def _steps(klass: IncidentClass, state: IncidentState) -> list[Action]:
 
 
 def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
-    if state.status != "open":
+    if state.status != IncidentStatus.OPEN:
         return []
     sla = format_duration(klass.response_sla)
     actions = []

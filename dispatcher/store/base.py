@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
+from ..domain.states import DeliveryState, IncidentStatus
 from ..errors import (  # re-exported: the store's errors
     AlreadyHandled,
     StoreBehind,
@@ -32,7 +33,7 @@ UPDATE_KINDS = ("update", "uncounted-update")
 class IncidentRow:
     id: str
     klass: str
-    status: str  # open|acknowledged|resolved
+    status: IncidentStatus
     drill: bool
     started: str
     created: str
@@ -58,7 +59,7 @@ class DeliveryRow:
     target: str
     masked_target: str
     template: str
-    status: str  # pending|in-flight|delivered|failed-transient|failed-permanent|skipped
+    status: DeliveryState
     attempts: int
     reason: str | None
     detail: str | None
@@ -84,7 +85,7 @@ class AttemptRow:
     channel: str
     masked_target: str
     attempt: int
-    outcome: str
+    outcome: DeliveryState  # what this attempt ended as (never pending, in-flight or confirmed)
     reason: str
     detail: str
     latency_ms: float
@@ -147,7 +148,7 @@ class IncidentStore(Protocol):
                       prefix: str, year: int, now: str,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]: ...
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool: ...
+                     deliveries: Iterable[dict[str, Any]] = (), status: IncidentStatus | None = None) -> bool: ...
     def events(self, incident_id: str) -> list[EventRow]: ...
 
 
@@ -160,7 +161,7 @@ class Outbox(Protocol):
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]: ...
     def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None: ...
     def set_warning(self, delivery_id: int, warning: str) -> None: ...
-    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
+    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: DeliveryState | None,
                        next_attempt_at: str | None = None) -> None: ...
     def renew(self, owner: str, lease_until: str) -> int: ...
     def release(self, owner: str) -> int: ...

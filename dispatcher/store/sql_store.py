@@ -19,6 +19,7 @@ import json
 from datetime import datetime
 from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
+from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
 from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
 from .inbox_sql import INBOX_RELEASE, InboxSQL
@@ -94,7 +95,7 @@ class SQLStore(InboxSQL, RequestSeals):
         return sql.incident_row(rows[0]) if rows else None
 
     def incidents(self, *, open_only: bool = False) -> list[IncidentRow]:
-        query = sql.INCIDENTS.format(where=" WHERE status != 'resolved'" if open_only else "")
+        query = sql.INCIDENTS.format(where=f" WHERE status != '{IncidentStatus.RESOLVED}'" if open_only else "")
         return [sql.incident_row(r) for r in self._read(query)]
 
     def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
@@ -153,7 +154,7 @@ class SQLStore(InboxSQL, RequestSeals):
     # -- the timeline --------------------------------------------------------------
 
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool:
+                     deliveries: Iterable[dict[str, Any]] = (), status: IncidentStatus | None = None) -> bool:
         """Record a timeline event once (by key) with its notices and an optional status change.
 
         Returns False, writing nothing, when the event was recorded before: timers are idempotent,
@@ -172,9 +173,9 @@ class SQLStore(InboxSQL, RequestSeals):
                 return False
             for d in planned:
                 self._insert_delivery(conn, incident_id, d, at)
-            if status == "acknowledged":
+            if status == IncidentStatus.ACKNOWLEDGED:
                 conn.execute(q(sql.ACKNOWLEDGE), (at, by, incident_id))
-            elif status == "resolved":
+            elif status == IncidentStatus.RESOLVED:
                 conn.execute(q(sql.RESOLVE), (at, incident_id))
                 conn.execute(q(sql.SKIP_TIMER_NOTICES), (incident_id,))
             if kind in UPDATE_KINDS:  # only a counted update restarts the cadence (see incidents.post_update)
@@ -243,7 +244,7 @@ class SQLStore(InboxSQL, RequestSeals):
     def set_warning(self, delivery_id: int, warning: str) -> None:
         self._statement(self.dialect.q(sql.SET_WARNING), (warning, delivery_id))
 
-    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
+    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: DeliveryState | None,
                        next_attempt_at: str | None = None) -> None:
         """Append one attempt row and settle the delivery, in one transaction.
 
@@ -254,7 +255,7 @@ class SQLStore(InboxSQL, RequestSeals):
                   attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
                   attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
                   attempt.kind, bool(attempt.possible_duplicate))
-        settled = (attempt.attempt, final_status or "pending", attempt.reason, attempt.detail, attempt.delivered_to,
+        settled = (attempt.attempt, final_status or DeliveryState.PENDING, attempt.reason, attempt.detail, attempt.delivered_to,
                    None if final_status else next_attempt_at, attempt.at, delivery.id)
         q = self.dialect.q
         if self.dialect.insert_in_cte:
@@ -285,7 +286,7 @@ class SQLStore(InboxSQL, RequestSeals):
         query = sql.ATTEMPTS.format(where=f" WHERE {' AND '.join(clauses)}" if clauses else "")
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = [AttemptRow(*row[:-1], possible_duplicate=bool(row[-1]))
+        rows = [AttemptRow(*row[:9], DeliveryState(row[9]), *row[10:-1], possible_duplicate=bool(row[-1]))
                 for row in self._read(self.dialect.q(query), args)]
         return list(reversed(rows))
 
