@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import pytest
 
+from dispatcher.app.engine import lines_from_store
+from dispatcher.domain.states import DeliveryState
 from dispatcher.store import AttemptRow, StoreBehind, StoreError, open_store, peek_store
 from dispatcher.store import pg_schema, schema
 from dispatcher.store.inbox_sql import GIVE_UP_AFTER
@@ -394,6 +396,22 @@ def test_requeue_puts_back_only_finally_failed_rows(store: Any) -> None:
     assert store.requeue([], T2) == 0
     assert {d.person: d.status for d in store.deliveries(incident_id)} == \
         {"ann": "pending", "bob": "delivered", "cat": "in-flight"}
+
+
+def test_only_an_accepted_delivery_can_be_confirmed_and_it_still_reports_delivered(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob", "cat")
+    ann, bob, cat = store.claim("w", T0, T2)
+    store.record_attempt(ann, attempt_row(ann, "delivered"), final_status=DeliveryState.ACCEPTED)
+    store.record_attempt(bob, attempt_row(bob, "failed-permanent"), final_status=DeliveryState.FAILED_PERMANENT)
+    assert store.confirm(ann.id, T2) and not store.confirm(bob.id, T2) and not store.confirm(cat.id, T2)
+    assert not store.confirm(ann.id, T5)  # a repeated report changes nothing
+    rows = store.deliveries(incident_id)
+    assert [d.status for d in rows] == [DeliveryState.CONFIRMED, DeliveryState.FAILED_PERMANENT,
+                                        DeliveryState.IN_FLIGHT]
+    lines = [line.as_json() for line in lines_from_store(rows)]
+    assert [(line["outcome"], line["confirmed"]) for line in lines] == \
+        [("delivered", True), ("failed-permanent", False), ("pending", False)]
+    assert store.requeue([ann.id], T5) == 0  # confirmed is final: never sent again
 
 
 def test_a_fallback_is_planned_once_and_inherits_kind_and_notice(store: Any) -> None:

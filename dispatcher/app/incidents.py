@@ -163,13 +163,13 @@ def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Pla
     """None when this update is the one the cadence asks for; else why it is not."""
     if all(p.skip for p in planned):
         skipped = "; ".join(f"{p.address.display}: {p.skip}" for p in planned)
-        return f"it reached nobody ({skipped or 'the update audience is empty'})"
+        return f"it was sent to nobody ({skipped or 'the update audience is empty'})"
     if "customer" not in klass.updates_to() or incident.drill:
         return None
     if any(p.address.person == "customer" and not p.skip for p in planned):
         return None
     why = next((p.skip for p in planned if p.address.person == "customer"), "not planned")
-    return f"the customer was not reached ({why}), so it is not the customer update the cadence asks for"
+    return f"nothing was sent to the customer ({why}), so it is not the customer update the cadence asks for"
 
 
 def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counted: bool) -> datetime | None:

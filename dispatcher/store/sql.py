@@ -120,6 +120,9 @@ REQUEUE = (f"UPDATE deliveries SET status = '{_PENDING}', next_attempt_at = NULL
 RENEW = f"UPDATE deliveries SET lease_until = %s WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s AND lease_until < %s"
 RELEASE = (f"UPDATE deliveries SET status = '{_PENDING}', lease_owner = NULL, lease_until = NULL "
            f"WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s")
+# A provider's report that an accepted message arrived (nothing calls it yet: see DeliveryState).
+CONFIRM = (f"UPDATE deliveries SET status = '{DeliveryState.CONFIRMED}', updated = %s"
+           f" WHERE id = %s AND status = '{DeliveryState.ACCEPTED}'")
 SET_WARNING = "UPDATE deliveries SET warning = %s WHERE id = %s"
 INSERT_ATTEMPT = f"INSERT INTO attempts (delivery_id, {ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 18)})"
 SETTLE = ("UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"

@@ -241,6 +241,10 @@ class SQLStore(InboxSQL, RequestSeals):
         planned = {**d, "fallback_of": original.id, "kind": original.kind, "notice": original.notice}
         return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now))
 
+    def confirm(self, delivery_id: int, now: str) -> bool:
+        """Record a provider's report that an accepted delivery arrived; False when it was not accepted."""
+        return self._statement(self.dialect.q(sql.CONFIRM), (now, delivery_id))[0] == 1
+
     def set_warning(self, delivery_id: int, warning: str) -> None:
         self._statement(self.dialect.q(sql.SET_WARNING), (warning, delivery_id))
 

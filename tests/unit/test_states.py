@@ -7,6 +7,7 @@ import json
 import pytest
 
 from dispatcher.api import Outcome
+from dispatcher.app.report import outcome_label
 from dispatcher.domain.states import DeliveryState, IncidentStatus
 
 S = DeliveryState
@@ -60,3 +61,13 @@ def test_incident_status_reads_its_stored_value_and_says_whether_it_is_closed(va
 def test_an_unknown_stored_state_is_refused_not_guessed() -> None:
     with pytest.raises(ValueError, match="'delivered-ish'"):
         DeliveryState("delivered-ish")
+
+
+@pytest.mark.parametrize(("outcome", "confirmed", "shown"), [
+    ("delivered", False, "accepted"),
+    ("delivered", True, "confirmed"),
+    ("failed-permanent", False, "failed-permanent"),
+    ("posted", True, "posted"),  # only an accepted message can be confirmed
+])
+def test_text_output_says_accepted_for_schema_1s_delivered(outcome: str, confirmed: bool, shown: str) -> None:
+    assert outcome_label(outcome, confirmed) == shown
