@@ -21,9 +21,9 @@ from ..config.problems import ConfigError, error
 from ..config.settings import Settings, channel_variable, load_settings
 from ..delivery.registry import Registry, declared_family
 from ..domain.incident import Incident, build_incident, public_fields, render_context
-from ..domain.plan import BUILT_IN_FAMILIES, Planned, idempotency_key, plan_step
+from ..domain.plan import BUILT_IN_FAMILIES, Planned, plan_step
 from ..domain.states import DeliveryState, IncidentStatus
-from ..store import DeliveryRow, IncidentRow, Store
+from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
 from .report import DeliveryLine, Report
 
 if TYPE_CHECKING:
@@ -232,14 +232,12 @@ def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:
 
 
 def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None = None,
-               notice: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               notice: Mapping[str, Any] | None = None) -> NewDelivery:
     """A planned delivery as the store's outbox row; `label` names the step or timer in its key."""
     a = planned.address
-    key = idempotency_key("{incident}", planned.step if label is None else label, a.person, a.channel)
-    return {"key": key, "step": planned.step, "person": a.person, "display": a.display, "role": a.role,
-            "channel": a.channel, "target": a.target, "masked_target": a.masked if a.target else "",
-            "template": planned.template, "skip": planned.skip, "kind": kind, "notice": dict(notice or {}),
-            "fallbacks": [[f.channel, f.target] for f in planned.fallbacks]}
+    return NewDelivery(planned.key(label).label, planned.step, a.person, a.display, a.role, a.channel, a.target,
+                       a.masked if a.target else "", planned.template, kind=kind, skip=planned.skip,
+                       notice=dict(notice or {}), fallbacks=tuple((f.channel, f.target) for f in planned.fallbacks))
 
 
 def webhook_planned(rt: Runtime, step: int) -> list[Planned]:
@@ -296,7 +294,7 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
 def row_page_key(row: DeliveryRow) -> str:
     """`ID/step/person` for a step or escalation page; a reminder, overdue or resolution notice (all
     step -1) puts its timer's label in place of the step, so two of them never merge into one."""
-    label = str(row.step) if row.kind in ("step", "escalation") else row.key.split(":")[1]
+    label = str(row.step) if row.kind in ("step", "escalation") else row.delivery_key.label
     return target_dedup_key(row.incident_id, label, row.person)
 
 

@@ -25,7 +25,7 @@ from ..errors import (  # IncidentNotFound re-exported: its old home
     IncidentNotFound,
 )
 from ..render.table import PLAIN, Column, Output, render
-from ..store import DeliveryRow, IncidentRow, Store
+from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
 from .engine import (
     Runtime,
     incident_from_row,
@@ -57,7 +57,7 @@ def state_of(row: IncidentRow) -> IncidentState:
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
-                 label: str, notice: dict[str, Any]) -> list[dict[str, Any]]:
+                 label: str, notice: dict[str, Any]) -> list[NewDelivery]:
     """Outbox rows for audiences of a timer or command, on the templates of its kind."""
     return [outbox_row(p, kind=kind, label=label, notice=notice)
             for p in _planned(rt, incident, entries, step=step, kind=kind)]
@@ -137,7 +137,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     kind, detail = ("update", message) if why_not is None else \
         ("uncounted-update", f"{message} (not counted: {why_not})")
     store.record_event(incident_id, key, kind, now.isoformat(), detail, by=by, deliveries=rows)
-    return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == key],
+    return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.delivery_key.label == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
                         reached_nobody=all(p.skip for p in planned))
 
@@ -243,7 +243,7 @@ def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Inciden
 
 def _label(row: DeliveryRow) -> str:
     """The step or timer a delivery belongs to, from its key (incident:label:person:channel)."""
-    return row.key.split(":")[1]
+    return row.delivery_key.label
 
 
 def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) -> dict[str, Any]:

@@ -216,7 +216,7 @@ def delivery_counts(rows: Iterable[DeliveryRow], planned_ids: Iterable[int]) -> 
 
 def _standing(row: DeliveryRow, rows: list[DeliveryRow]) -> str:
     """delivered|failed|pending for one planned delivery and the chain of fallbacks standing in for it."""
-    chain, keys = [row], {r.key for r in rows}
+    chain, keys = [row], {r.delivery_key for r in rows}
     for link in chain:  # grows as it goes: fallbacks of fallbacks
         chain += [r for r in rows if r.fallback_of == link.id]
     if any(r.status.is_accepted for r in chain):
@@ -226,5 +226,5 @@ def _standing(row: DeliveryRow, rows: list[DeliveryRow]) -> str:
     stood_in = {r.fallback_of for r in chain}
     # A failed row whose fallback the sender has not planned yet (it does so right after recording the failure).
     untried = [r for r in chain if r.id not in stood_in and
-               any(f"{r.key.rsplit(':', 1)[0]}:{channel}" not in keys for channel, _ in r.fallbacks)]
+               any(r.delivery_key.on(channel) not in keys for channel, _ in r.fallbacks)]
     return "pending" if untried else "failed"

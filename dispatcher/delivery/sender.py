@@ -45,7 +45,7 @@ from ..clock import Clock
 from ..config.directory import carries_credential
 from ..domain.states import DeliveryState
 from ..eventlog import emit
-from ..store import AttemptRow, DeliveryRow, Store
+from ..store import AttemptRow, DeliveryRow, NewDelivery, Store
 from .lease_keeper import LeaseKeeper
 from .registry import Registry, carries_own_url, refuse
 from .retries import next_wait, wait_retry_after
@@ -248,10 +248,9 @@ class Sender:
         remaining = list(failed.fallbacks)
         while remaining:
             channel, target = remaining.pop(0)
-            planned = {"key": f"{failed.key.rsplit(':', 1)[0]}:{channel}", "step": failed.step,
-                       "person": failed.person, "display": failed.display, "role": failed.role, "channel": channel,
-                       "target": target, "masked_target": mask_target(target),
-                       "template": template_for(channel, failed.kind), "fallbacks": remaining}
+            planned = NewDelivery(failed.delivery_key.label, failed.step, failed.person, failed.display, failed.role,
+                                  channel, target, mask_target(target), template_for(channel, failed.kind),
+                                  fallbacks=tuple((c, t) for c, t in remaining))
             new_id = self.store.add_fallback(failed, planned, self.clock.now().isoformat())
             if new_id is None:  # that channel was planned already: never page twice
                 continue

@@ -41,7 +41,7 @@ def _sent_rows(outcome: DrillOutcome) -> list[Sent]:
     attempts = _attempts_by_delivery(outcome)
     rows = []
     for d in outcome.deliveries:
-        label = d.key.split(":")[1]
+        label = d.delivery_key.label
         mine = attempts[d.id]
         delivered = next((datetime.fromisoformat(a.at) for a in mine if a.outcome.is_accepted), None)
         first = datetime.fromisoformat(mine[0].at) if mine else None

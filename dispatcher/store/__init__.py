@@ -9,12 +9,13 @@ a retry never sends one twice.
 
 from __future__ import annotations
 
-from .base import (AlreadyHandled, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, Store, StoreBehind,
-                   StoreError, StoreRejected)
+from .base import (AlreadyHandled, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, NewDelivery, Store,
+                   StoreBehind, StoreError, StoreRejected)
 from .sqlite import SQLiteStore
 from .urls import is_keyword_form, mask_store_url
 
-__all__ = ["AlreadyHandled", "AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "SQLiteStore", "Store",
+__all__ = ["AlreadyHandled", "AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "NewDelivery",
+           "SQLiteStore", "Store",
            "StoreBehind", "StoreError", "StoreRejected", "open_store", "peek_store"]
 
 

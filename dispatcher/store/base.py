@@ -9,8 +9,9 @@ implement it with the same SQL (see sql.py and sql_store.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
+from ..domain.delivery_key import DeliveryKey
 from ..domain.states import DeliveryState, IncidentStatus
 from ..errors import (  # re-exported: the store's errors
     AlreadyHandled,
@@ -20,7 +21,7 @@ from ..errors import (  # re-exported: the store's errors
 )
 
 __all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
-           "IncidentStore", "Outbox", "ReplayRecord", "Store", "StoreBehind", "StoreError", "StoreLifecycle",
+           "IncidentStore", "NewDelivery", "Outbox", "ReplayRecord", "Store", "StoreBehind", "StoreError", "StoreLifecycle",
            "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
@@ -44,6 +45,34 @@ class IncidentRow:
     resolved_at: str | None = None
     updates: int = 0
     last_update_at: str | None = None
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery to plan: what the outbox stores before it gives the row an id and a state.
+
+    Its key is known without the incident's id (see :class:`DeliveryKey`), so an
+    incident and its deliveries are planned before the store allocates the id.
+    """
+
+    label: str  # the step, or the timer or event that planned it: DeliveryKey.label
+    step: int
+    person: str
+    display: str
+    role: str
+    channel: str
+    target: str
+    masked_target: str
+    template: str
+    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|test
+    skip: str | None = None  # why it will never be sent: stored as skipped
+    notice: Mapping[str, Any] = field(default_factory=dict)  # the lifecycle notice context
+    fallbacks: tuple[tuple[str, str], ...] = ()  # (channel, target) still to try, in order
+    fallback_of: int | None = None  # the delivery it stands in for
+
+    @property
+    def key(self) -> DeliveryKey:
+        return DeliveryKey(self.label, self.person, self.channel)
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,10 @@ class DeliveryRow:
     notice: dict[str, Any] = field(default_factory=dict)  # the lifecycle notice context (message, number...)
     possible_duplicate: bool = False
     next_attempt_at: str | None = None
+
+    @property
+    def delivery_key(self) -> DeliveryKey:
+        return DeliveryKey.parse(self.key)[1]
 
 
 @dataclass(frozen=True)
@@ -144,11 +177,11 @@ class IncidentStore(Protocol):
     def incident(self, incident_id: str) -> IncidentRow | None: ...
     def incidents(self, *, open_only: bool = False) -> list[IncidentRow]: ...
     def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None: ...
-    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
+    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[NewDelivery], *,
                       prefix: str, year: int, now: str,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]: ...
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: IncidentStatus | None = None) -> bool: ...
+                     deliveries: Iterable[NewDelivery] = (), status: IncidentStatus | None = None) -> bool: ...
     def events(self, incident_id: str) -> list[EventRow]: ...
 
 
@@ -159,7 +192,7 @@ class Outbox(Protocol):
     def pending_ids(self, incident_id: str, step: int) -> list[int]: ...
     def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]: ...
-    def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None: ...
+    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: str) -> int | None: ...
     def confirm(self, delivery_id: int, now: str) -> bool: ...
     def set_warning(self, delivery_id: int, warning: str) -> None: ...
     def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: DeliveryState | None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..domain.states import DeliveryState, IncidentStatus
-from .base import DeliveryRow, IncidentRow
+from .base import DeliveryRow, IncidentRow, NewDelivery
 
 # The states the statements name, spelled once (StrEnum: each is its stored value).
 _OPEN, _ACKED, _RESOLVED = IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED
@@ -143,12 +143,11 @@ LAST_HEARTBEAT = "SELECT MAX(seen) FROM workers"
 
 # -- rows ---------------------------------------------------------------------------------
 
-def delivery_values(incident_id: str, d: dict[str, Any], now: str) -> tuple:
-    """INSERT_DELIVERY's arguments for a planned delivery of an incident (its key's placeholder filled in)."""
-    return (d["key"].replace("{incident}", incident_id), incident_id, d["step"], d["person"], d["display"], d["role"],
-            d["channel"], d["target"], d["masked_target"], d["template"], _SKIPPED if d.get("skip") else _PENDING,
-            d.get("fallback_of"), d.get("skip"), json.dumps(d.get("fallbacks", [])), d.get("kind", "step"),
-            json.dumps(d.get("notice", {})), now, now)
+def delivery_values(incident_id: str, d: NewDelivery, now: str) -> tuple:
+    """INSERT_DELIVERY's arguments for a planned delivery of an incident."""
+    return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
+            d.masked_target, d.template, _SKIPPED if d.skip else _PENDING, d.fallback_of, d.skip,
+            json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now)
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:

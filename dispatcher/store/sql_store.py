@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
 from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
-from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
+from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind, StoreError
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .requests_sql import RequestSeals
@@ -98,7 +99,7 @@ class SQLStore(InboxSQL, RequestSeals):
         query = sql.INCIDENTS.format(where=f" WHERE status != '{IncidentStatus.RESOLVED}'" if open_only else "")
         return [sql.incident_row(r) for r in self._read(query)]
 
-    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
+    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[NewDelivery], *,
                       prefix: str, year: int, now: str,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]:
         """Store an incident, its 'triggered' event, its planned deliveries and `events` atomically.
@@ -145,7 +146,7 @@ class SQLStore(InboxSQL, RequestSeals):
             value = conn.execute(q(sql.SKIP_NUMBER), (prefix, year)).fetchone()[0]
         return sql.format_id(prefix, year, value)
 
-    def _insert_delivery(self, conn: Any, incident_id: str, d: dict[str, Any], now: str) -> int | None:
+    def _insert_delivery(self, conn: Any, incident_id: str, d: NewDelivery, now: str) -> int | None:
         """Insert one planned delivery; None when its idempotency key exists already."""
         row = conn.execute(self.dialect.q(sql.INSERT_DELIVERY + " RETURNING id"),
                            sql.delivery_values(incident_id, d, now)).fetchone()
@@ -154,7 +155,7 @@ class SQLStore(InboxSQL, RequestSeals):
     # -- the timeline --------------------------------------------------------------
 
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: IncidentStatus | None = None) -> bool:
+                     deliveries: Iterable[NewDelivery] = (), status: IncidentStatus | None = None) -> bool:
         """Record a timeline event once (by key) with its notices and an optional status change.
 
         Returns False, writing nothing, when the event was recorded before: timers are idempotent,
@@ -236,9 +237,9 @@ class SQLStore(InboxSQL, RequestSeals):
 
         return self._write(work)
 
-    def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None:
+    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: str) -> int | None:
         """Plan a fallback delivery for a failed one; None when it was planned already."""
-        planned = {**d, "fallback_of": original.id, "kind": original.kind, "notice": original.notice}
+        planned = replace(d, fallback_of=original.id, kind=original.kind, notice=original.notice)
         return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now))
 
     def confirm(self, delivery_id: int, now: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from dispatcher.store import open_store
+from dispatcher.store import NewDelivery, open_store
 from dispatcher.testing.providers import Reply
 from dispatcher.app.worker import Worker
 from tests import pg
@@ -39,9 +39,8 @@ def seed_one_slack_post(stage: Stage) -> None:
     """One incident with one Slack post in the outbox, as a trigger would leave it."""
     store = stage.store()
     now = stage.clock.now().isoformat()
-    row = {"key": "{incident}:0:slack:security-alerts:slack", "step": 0, "person": "slack:security-alerts",
-           "display": "#security-alerts", "role": "slack:security-alerts", "channel": "slack",
-           "target": "#security-alerts", "masked_target": "#security-alerts", "template": "slack"}
+    row = NewDelivery("0", 0, "slack:security-alerts", "#security-alerts", "slack:security-alerts", "slack",
+                      "#security-alerts", "#security-alerts", "slack")
     store.open_incident({"id": INCIDENT, "class": "security", "drill": False, "dedup_key": "", "started": now,
                          "fields": {"summary": "Unusual admin logins", "customer": "Acme Corp"}},
                         [row], prefix="SEC", year=2026, now=now)
