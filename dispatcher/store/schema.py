@@ -84,6 +84,11 @@ CREATE TABLE requests (key TEXT PRIMARY KEY, at TEXT NOT NULL, status INTEGER, a
 CREATE INDEX requests_by_time ON requests (at)
 """
 
+# Nothing here: SQLite keeps times as UTC ISO 8601 text, which orders as the instants do. PostgreSQL's
+# become timestamptz at this number (pg_schema.py).
+V7_TIMESTAMPTZ = ""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
-MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS)
+MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
+                                                            V7_TIMESTAMPTZ)
 SCHEMA_VERSION = len(MIGRATIONS)

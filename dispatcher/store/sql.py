@@ -128,7 +128,8 @@ INSERT_ATTEMPT = f"INSERT INTO attempts (delivery_id, {ATTEMPT_COLUMNS}) VALUES 
 SETTLE = ("UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"
           " delivered_to = COALESCE(%s, delivered_to), next_attempt_at = %s, lease_owner = NULL,"
           " lease_until = NULL, updated = %s WHERE id = %s")
-NEXT_DUE = f"SELECT MIN(COALESCE(next_attempt_at, '')) FROM deliveries WHERE status = '{_PENDING}'"
+# (any due at once, the earliest next try): a pending row without a next try is due now.
+NEXT_DUE = f"SELECT COUNT(*) > COUNT(next_attempt_at), MIN(next_attempt_at) FROM deliveries WHERE status = '{_PENDING}'"
 
 # -- the log, metrics and workers ----------------------------------------------------------
 

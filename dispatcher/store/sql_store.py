@@ -275,8 +275,8 @@ class SQLStore(InboxSQL, RequestSeals):
 
     def next_due(self) -> str | None:
         """When the earliest pending delivery is due (None: nothing waiting; "": one is due at once)."""
-        rows = self._read(sql.NEXT_DUE)
-        return rows[0][0] if rows and rows[0][0] is not None else None
+        due_now, earliest = self._read(sql.NEXT_DUE)[0]
+        return "" if due_now else earliest
 
     # -- log, metrics and workers ---------------------------------------------------
 
