@@ -73,11 +73,12 @@ def test_db_upgrade_turns_a_schema_6_store_s_times_into_timestamptz_and_keeps_ev
             assert store.upgraded == (6, 7) and store.schema_version() == 7
             assert _column_types(url) == {(t, c, "timestamp with time zone") for t, c in TIME_COLUMNS}
             incident = store.incident("OUT-2026-001")
-            assert (incident.started, incident.created, incident.acked_at) == (T0, T0, "2026-11-26T03:05:00.250000+00:00")
+            five_past = "2026-11-26T03:05:00.250000+00:00"
+            assert (incident.started, incident.created, incident.acked_at) == (T0, T0, five_past)
             assert [e.at for e in store.events("OUT-2026-001")] == [T0]
             assert store.last_heartbeat() == HALF_PAST and store.inbox_rows()[0]["received"] == T0
             # Compared as instants now: bob's try at 03:05 UTC is the earliest, and due at 03:10; ann's is not.
-            assert store.next_due() == "2026-11-26T03:05:00.250000+00:00"
+            assert store.next_due() == five_past
             assert [d.person for d in store.claim("w", "2026-11-26T03:10:00+00:00", HALF_PAST)] == ["bob"]
 
 

@@ -322,7 +322,8 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
     if not created:
         return _existing_report(rt, command, store, incident_id)
     send_pending(rt, store, clock, incident, store.deliveries(incident_id, 0), wait=wait)
-    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status=IncidentStatus.OPEN))
+    report = Report(command, "drill" if incident.drill else "send",
+                    incident_summary(rt, incident, status=IncidentStatus.OPEN))
     report.deliveries = lines_from_store(store.deliveries(incident_id))
     report.notes += worker_notes(store, clock, klass)
     return report

@@ -41,14 +41,15 @@ OUTCOME_COLOURS = {"accepted": "green", _S.CONFIRMED: "green", _S.FAILED_TRANSIE
                    _S.PENDING: "yellow", _S.IN_FLIGHT: "yellow", _S.SKIPPED: "dim", _S.DRY_RUN: "cyan",
                    _S.POSTED: "yellow", _S.POSSIBLY_DELIVERED: "yellow"}
 
+DELIVERY_COLUMNS = (Column("STEP", fixed=True), Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True),
+                    Column("TARGET"), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
+                    Column("TRIES", align="right", fixed=True), Column("NOTE"))
+
 
 def outcome_label(outcome: str, confirmed: bool = False) -> str:
     """The word a table shows for an outcome: "accepted" (or "confirmed") for schema 1's "delivered"."""
     state = DeliveryState(outcome)
     return DeliveryState.CONFIRMED.label if confirmed and state.is_accepted else state.label
-DELIVERY_COLUMNS = (Column("STEP", fixed=True), Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True),
-                    Column("TARGET"), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
-                    Column("TRIES", align="right", fixed=True), Column("NOTE"))
 
 
 @dataclass

@@ -53,7 +53,8 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
                Column("TRY", align="right", fixed=True), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
                Column("REASON"), Column("LATENCY", align="right", fixed=True), Column("NOTE"))
     _emit(render(columns, [(r.at[:19], r.incident_id, _log_step(r), r.person, r.role, r.channel,
-                            r.masked_target, f"#{r.attempt}", outcome_label(r.outcome), r.reason, f"{r.latency_ms:.0f} ms",
+                            r.masked_target, f"#{r.attempt}", outcome_label(r.outcome), r.reason,
+                            f"{r.latency_ms:.0f} ms",
                             _log_note(r, stands_in)) for r in rows], _table_output(settings)), settings)
 
 

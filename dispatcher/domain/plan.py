@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
     from ..config.policy import IncidentClass
 
-__all__ = ["BUILT_IN_FAMILIES", "Planned", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
+__all__ = ["BUILT_IN_FAMILIES", "Planned", "plan_audience", "plan_escalation", "plan_step", "step_entries",
+           "template_for"]
 
 # Drills never reach people outside the company (the seed's external contacts, the customer).
 _OUTSIDE = ("customer", "external")

@@ -94,7 +94,8 @@ ACKNOWLEDGE = (f"UPDATE incidents SET status = '{_ACKED}', acked_at = %s, acked_
 RESOLVE = f"UPDATE incidents SET status = '{_RESOLVED}', resolved_at = %s WHERE id = %s"
 # Timer notices are moot once resolved; pages and updates already accepted still go out.
 SKIP_TIMER_NOTICES = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = 'incident resolved'"
-                      f" WHERE incident_id = %s AND status = '{_PENDING}' AND kind IN ('escalation', 'reminder', 'overdue')")
+                      f" WHERE incident_id = %s AND status = '{_PENDING}'"
+                      " AND kind IN ('escalation', 'reminder', 'overdue')")
 COUNT_UPDATE = ("UPDATE incidents SET updates = updates + 1, last_update_at = CASE WHEN %s THEN %s "
                 "ELSE last_update_at END WHERE id = %s")
 
@@ -117,7 +118,8 @@ CLAIM = ("WITH due AS (SELECT id AS due_id, status AS was FROM deliveries WHERE 
          f" FROM due WHERE id = due_id RETURNING {DELIVERY_COLUMNS}")
 REQUEUE = (f"UPDATE deliveries SET status = '{_PENDING}', next_attempt_at = NULL, updated = %s"
            f" WHERE status IN ({_FAILED}) AND id IN ")
-RENEW = f"UPDATE deliveries SET lease_until = %s WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s AND lease_until < %s"
+RENEW = (f"UPDATE deliveries SET lease_until = %s WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s"
+         " AND lease_until < %s")
 RELEASE = (f"UPDATE deliveries SET status = '{_PENDING}', lease_owner = NULL, lease_until = NULL "
            f"WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s")
 # A provider's report that an accepted message arrived (nothing calls it yet: see DeliveryState).
@@ -152,12 +154,13 @@ def delivery_values(incident_id: str, d: NewDelivery, now: str) -> tuple:
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:
-    return IncidentRow(row[0], row[1], IncidentStatus(row[2]), bool(row[3]), row[4], row[5], json.loads(row[6]), json.loads(row[7]),
-                       *row[8:])
+    return IncidentRow(row[0], row[1], IncidentStatus(row[2]), bool(row[3]), row[4], row[5], json.loads(row[6]),
+                       json.loads(row[7]), *row[8:])
 
 
 def delivery_row(row: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(*row[:11], DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]), warning=row[18], delivered_to=row[19],
+    return DeliveryRow(*row[:11], DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]),
+                       warning=row[18], delivered_to=row[19],
                        kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
                        next_attempt_at=row[23])
 

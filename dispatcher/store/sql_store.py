@@ -260,8 +260,8 @@ class SQLStore(InboxSQL, RequestSeals):
                   attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
                   attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
                   attempt.kind, bool(attempt.possible_duplicate))
-        settled = (attempt.attempt, final_status or DeliveryState.PENDING, attempt.reason, attempt.detail, attempt.delivered_to,
-                   None if final_status else next_attempt_at, attempt.at, delivery.id)
+        settled = (attempt.attempt, final_status or DeliveryState.PENDING, attempt.reason, attempt.detail,
+                   attempt.delivered_to, None if final_status else next_attempt_at, attempt.at, delivery.id)
         q = self.dialect.q
         if self.dialect.insert_in_cte:
             self._statement(q(f"WITH logged AS ({sql.INSERT_ATTEMPT}) {sql.SETTLE}"), (*logged, *settled))

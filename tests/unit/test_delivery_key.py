@@ -9,7 +9,8 @@ from dispatcher.domain.delivery_key import DeliveryKey
 
 @pytest.mark.parametrize(("key", "stored"), [
     (DeliveryKey("0", "ana", "phone"), "SEC-2026-001:0:ana:phone"),
-    (DeliveryKey("escalation-1", "slack:security-alerts", "slack"), "SEC-2026-001:escalation-1:slack:security-alerts:slack"),
+    (DeliveryKey("escalation-1", "slack:security-alerts", "slack"),
+     "SEC-2026-001:escalation-1:slack:security-alerts:slack"),
     (DeliveryKey("reminder-20261126T030000Z", "ic", "email"), "SEC-2026-001:reminder-20261126T030000Z:ic:email"),
 ])
 def test_a_key_is_stored_with_its_incident_and_parsed_back_whole(key: DeliveryKey, stored: str) -> None:
