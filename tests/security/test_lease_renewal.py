@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -47,7 +47,8 @@ def seed_one_slack_post(stage: Stage) -> None:
     store.close()
 
 
-def lease_until(url: str) -> str | None:
+def lease_until(url: str) -> datetime | None:
+    """The row's lease, read straight from the table (a timestamptz: psycopg's own datetime)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -75,7 +76,7 @@ def test_a_slack_post_outlasting_its_lease_is_not_taken_over_and_posted_twice(st
         wait_until(lambda: stage.proxy["hooks.slack.com"].requests, 10)
         assert len(stage.proxy["hooks.slack.com"].requests) == 1, "the first worker's post never reached Slack"
         stage.clock.advance(first.sender.lease + timedelta(seconds=1))  # past the lease it took
-        wait_until(lambda: (lease_until(stage.url) or "") > stage.clock.now().isoformat(), 2)
+        wait_until(lambda: (lease := lease_until(stage.url)) is not None and lease > stage.clock.now(), 2)
         taken_over = second.send_due()
     finally:
         answer.set()
