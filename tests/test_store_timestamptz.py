@@ -70,7 +70,8 @@ def test_db_upgrade_turns_a_schema_6_store_s_times_into_timestamptz_and_keeps_ev
         with pytest.raises(StoreBehind, match=f"is at schema 6, this notify needs {pg_schema.SCHEMA_VERSION}"):
             open_store(url)
         with open_store(url, upgrade=True) as store:  # what `notify db upgrade` does
-            assert store.upgraded == (6, pg_schema.SCHEMA_VERSION) and store.schema_version() == pg_schema.SCHEMA_VERSION
+            current = pg_schema.SCHEMA_VERSION
+            assert store.upgraded == (6, current) and store.schema_version() == current
             assert _column_types(url) == {(t, c, "timestamp with time zone") for t, c in TIME_COLUMNS}
             incident = store.incident("OUT-2026-001")
             five_past = "2026-11-26T03:05:00.250000+00:00"
