@@ -107,7 +107,7 @@ def test_an_update_that_reaches_nobody_exits_1_and_says_why(config_dir: Path, pr
     commander = rotation_week.primary
     result = run("update", "SEC-2024-001", "--message", "Containment done", "--by", commander, *where)
     assert result.exit_code == 1, result.stdout
-    assert "but it reached nobody (customer: no customer email" in result.stderr
+    assert "but it was sent to nobody (customer: no customer email" in result.stderr
     assert "the author of this update" in result.stderr  # the commander, who wrote it
     assert "Containment done" not in "".join(m.get_body(("plain",)).get_content() for m in providers[0].messages)
 

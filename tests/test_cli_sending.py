@@ -32,7 +32,7 @@ def test_security_command_delivers_step_zero_logs_it_and_never_pages_twice(world
     smtp, proxy, env = world
     first = run_process(env, *COMMAND)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "5 deliveries: 5 delivered" in first.stdout
+    assert "5 deliveries: 5 accepted" in first.stdout
     assert len(smtp.messages) == 2 and len(proxy.requests) == 3
 
     log = run_process(env, "log", "--incident", "SEC-2024-001", "--json")

@@ -31,7 +31,7 @@ def test_status_keeps_its_columns_aligned_with_a_long_name(providers) -> None:
     assert any("Senior Technical Specialist 1" in row for row in rows)
     outcome = header.index("OUTCOME")
     # the same column on every row (a Slack webhook only posts to the channel: see test_slack_people.py)
-    assert all(row[outcome - 1] == " " and row[outcome:].split()[0] in ("delivered", "posted") for row in rows), text
+    assert all(row[outcome - 1] == " " and row[outcome:].split()[0] in ("accepted", "posted") for row in rows), text
 
 
 # Each listing command after one real trigger, and a terminal width it must be cut to fit (the log has the most
@@ -73,11 +73,10 @@ def test_incidents_has_a_header_and_the_whole_summary_in_a_pipe(providers) -> No
 
 
 def test_the_log_says_possibly_duplicated_as_json_and_status_do(clean_env: Path) -> None:
-    from dispatcher.store import AttemptRow, open_store
+    from dispatcher.store import AttemptRow, NewDelivery, open_store
 
     store = open_store(f"sqlite:///{clean_env / 'state' / 'notify' / 'notify.db'}")
-    row = {"key": "{incident}:0:ann:webhook", "step": 0, "person": "ann", "display": "Ann", "role": "on-call",
-           "channel": "webhook", "target": "NOTIFY_WEBHOOK_URL", "masked_target": "webhook", "template": "email"}
+    row = NewDelivery("0", 0, "ann", "Ann", "on-call", "webhook", "NOTIFY_WEBHOOK_URL", "webhook", "email")
     record = {"id": "TEC-2026-500", "class": "technical", "drill": False, "dedup_key": "",
               "started": "2026-11-26T03:00:00+00:00", "fields": {"summary": "load"}}
     store.open_incident(record, [row], prefix="TEC", year=2026, now="2026-11-26T03:00:00+00:00")

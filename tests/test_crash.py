@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.store import open_store
+from dispatcher.store import NewDelivery, open_store
 
 pytestmark = pytest.mark.slow  # notify worker processes, SIGKILLed and SIGTERMed
 
@@ -54,9 +54,8 @@ def seed(store_url: str) -> None:
     """One incident with TOTAL webhook deliveries in the outbox, as a trigger would leave them."""
     store = open_store(store_url)
     now = datetime.now(timezone.utc).isoformat()
-    rows = [{"key": f"{{incident}}:0:p{i:03d}:webhook", "step": 0, "person": f"p{i:03d}", "display": f"P {i}",
-             "role": "load", "channel": "webhook", "target": "NOTIFY_WEBHOOK_URL", "masked_target": "webhook",
-             "template": "email"} for i in range(TOTAL)]
+    rows = [NewDelivery("0", 0, f"p{i:03d}", f"P {i}", "load", "webhook", "NOTIFY_WEBHOOK_URL", "webhook", "email")
+            for i in range(TOTAL)]
     record = {"id": "TEC-2026-500", "class": "technical", "drill": False, "dedup_key": "", "started": now,
               "fields": {"summary": "load"}}
     store.open_incident(record, rows, prefix="TEC", year=2026, now=now)

@@ -12,6 +12,7 @@ from dispatcher.app import engine
 from dispatcher.app.actions import acknowledge
 from dispatcher.app.incidents import post_update, resolve, status_document
 from dispatcher.domain.timers import IncidentState, due_actions
+from dispatcher.domain.states import IncidentStatus
 from dispatcher.app.worker import Worker
 
 from .stage import FIELDS, Stage, make_stage
@@ -168,13 +169,13 @@ def test_ack_stops_escalation_but_not_follow_up_steps(stage: Stage) -> None:
 def test_due_actions_is_pure_and_stops_at_resolution(stage: Stage) -> None:
     klass = stage.runtime().klass("security")
     t0 = stage.clock.now()
-    open_state = IncidentState(t0, "open")
+    open_state = IncidentState(t0, IncidentStatus.OPEN)
     due_at_30 = (t0 + 30 * MINUTE).strftime("%Y%m%dT%H%M%SZ")
     keys = [a.key for a in due_actions(klass, open_state, t0 + 31 * MINUTE)]
     assert keys == ["step-1", "escalation-1", f"reminder-{due_at_30}", "escalation-2", f"overdue-{due_at_30}"]
     assert due_actions(klass, open_state, t0 + 31 * MINUTE) == due_actions(klass, open_state, t0 + 31 * MINUTE)
-    assert due_actions(klass, IncidentState(t0, "resolved"), t0 + 31 * MINUTE) == []
-    acked = [a.kind for a in due_actions(klass, IncidentState(t0, "acknowledged"), t0 + 31 * MINUTE)]
+    assert due_actions(klass, IncidentState(t0, IncidentStatus.RESOLVED), t0 + 31 * MINUTE) == []
+    acked = [a.kind for a in due_actions(klass, IncidentState(t0, IncidentStatus.ACKNOWLEDGED), t0 + 31 * MINUTE)]
     assert "escalation" not in acked and "overdue" in acked
 
 

@@ -97,7 +97,7 @@ def test_a_dry_run_with_no_channel_configured_lists_what_would_fail_and_exits_1(
     assert failing[("slack:security-alerts", "slack")]["reason"] == "channel 'slack' has no settings (set NOTIFY_SLACK_URL)"
     assert all(w["fallback"] is None for w in failing.values())  # no channel would stand in
     table = run("security", "--summary", "x", "--dry-run")
-    assert table.exit_code == 1 and "WOULD NOT BE REACHED: " in table.stdout
+    assert table.exit_code == 1 and "WOULD NOT BE ACCEPTED FOR: " in table.stdout
 
 
 def test_a_dry_run_counts_a_fallback_that_would_stand_in(monkeypatch) -> None:

@@ -12,7 +12,7 @@ from dispatcher.clock import SystemClock
 from dispatcher.delivery.sender import RetryPolicy, Sender
 from dispatcher.delivery.registry import Registry
 from dispatcher.config.settings import load_settings
-from dispatcher.store import open_store
+from dispatcher.store import NewDelivery, open_store
 
 NOTICE = Notice("OUT-2026-001", "outage", 0, "subject", "text")
 
@@ -38,9 +38,8 @@ class CountingChannel:
 
 
 def fill(store, n: int, incident_id: str = "OUT-2026-001"):
-    rows = [{"key": f"{{incident}}:0:p{i}:webhook", "step": 0, "person": f"p{i}", "display": f"P{i}",
-             "role": "list:all", "channel": "webhook", "target": f"t{i}", "masked_target": f"t{i}",
-             "template": "email", "skip": None, "fallbacks": []} for i in range(n)]
+    rows = [NewDelivery("0", 0, f"p{i}", f"P{i}", "list:all", "webhook", f"t{i}", f"t{i}", "email")
+            for i in range(n)]
     record = {"id": incident_id, "class": "outage", "drill": False, "dedup_key": incident_id,
               "started": "2026-11-26T03:12:00+00:00", "fields": {"summary": "x"}}
     store.open_incident(record, rows, prefix="OUT", year=2026, now="2026-11-26T03:12:00+00:00")

@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from dispatcher.store import open_store
+from dispatcher.store import NewDelivery, open_store
 
 from . import pg
 
@@ -83,9 +83,8 @@ def seed(store_url: str, total: int = TOTAL) -> None:
     """One incident with `total` webhook deliveries in the outbox, as a trigger would leave them."""
     store = open_store(store_url)
     now = datetime.now(timezone.utc).isoformat()
-    rows = [{"key": f"{{incident}}:0:p{i:04d}:webhook", "step": 0, "person": f"p{i:04d}", "display": f"P {i}",
-             "role": "load", "channel": "webhook", "target": "NOTIFY_WEBHOOK_URL", "masked_target": "webhook",
-             "template": "email"} for i in range(total)]
+    rows = [NewDelivery("0", 0, f"p{i:04d}", f"P {i}", "load", "webhook", "NOTIFY_WEBHOOK_URL", "webhook", "email")
+            for i in range(total)]
     record = {"id": INCIDENT, "class": "technical", "drill": False, "dedup_key": "", "started": now,
               "fields": {"summary": "load"}}
     store.open_incident(record, rows, prefix="TEC", year=2026, now=now)

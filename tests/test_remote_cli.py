@@ -156,7 +156,7 @@ def test_resolve_goes_through_the_server_and_prints_its_notices_as_locally(serve
     assert (event.by, event.detail) == ("Support Manager A", "rolled back")
     table = resolved.stdout.replace(ID, "SEC-2024-002").replace(f" (via {server.url})", "")
     assert table == local.stdout.replace(" (people.support-manager-a, from NOTIFY_USER)", "")
-    assert "resolved" in table and "delivered" in table
+    assert "resolved" in table and "accepted" in table
     again = laptop(server, tmp_path, token, "resolve", ID)
     assert again.stdout == f"{ID} was resolved already: nobody was notified again\n"
 

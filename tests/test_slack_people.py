@@ -48,7 +48,7 @@ def test_someone_reachable_only_by_a_webhook_mention_is_not_reached(providers, c
     assert deliveries_to(doc, SPECIALIST) == {"slack": "posted"}
     assert (result.exit_code, doc["summary"]["reached_all"], doc["summary"]["unreached"]) == (1, False, [SPECIALIST])
     table = run(*TRIGGER[:-1], "--incident", "TEC-2024-008").stdout
-    assert "1 posted (in a channel, not sent to the person)" in table and f"NOT REACHED: {SPECIALIST}" in table
+    assert "1 posted (in a channel, not sent to the person)" in table and f"NOT ACCEPTED FOR: {SPECIALIST}" in table
 
 
 def test_a_bot_token_sends_the_person_a_direct_message(providers, monkeypatch) -> None:

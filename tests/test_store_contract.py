@@ -18,7 +18,9 @@ from typing import Any, Callable
 
 import pytest
 
-from dispatcher.store import AttemptRow, StoreBehind, StoreError, open_store, peek_store
+from dispatcher.app.engine import lines_from_store
+from dispatcher.domain.states import DeliveryState
+from dispatcher.store import AttemptRow, NewDelivery, StoreBehind, StoreError, open_store, peek_store
 from dispatcher.store import pg_schema, schema
 from dispatcher.store.inbox_sql import GIVE_UP_AFTER
 
@@ -35,10 +37,11 @@ T9 = "2026-11-26T03:09:00+00:00"
 url, store = pg.url, pg.store  # each test runs on SQLite and on PostgreSQL
 
 
-def planned(person: str, *, channel: str = "webhook", kind: str = "step", step: int = 0, **extra: Any) -> dict:
-    return {"key": f"{{incident}}:{step}:{person}:{channel}", "step": step, "person": person, "display": person.title(),
-            "role": "on-call", "channel": channel, "target": f"https://example.invalid/{person}",
-            "masked_target": "https://example.invalid/***", "template": "webhook", "kind": kind, **extra}
+def planned(person: str, *, channel: str = "webhook", kind: str = "step", step: int = 0, **extra: Any) -> NewDelivery:
+    fields = {"target": f"https://example.invalid/{person}", "masked_target": "https://example.invalid/***", **extra}
+    fields["fallbacks"] = tuple(tuple(f) for f in fields.get("fallbacks", ()))
+    return NewDelivery(str(step), step, person, person.title(), "on-call", channel, template="webhook", kind=kind,
+                       **fields)
 
 
 def record(incident_id: str = "", *, dedup_key: str = "", dedup_open: bool = False, klass: str = "outage") -> dict:
@@ -397,16 +400,32 @@ def test_requeue_puts_back_only_finally_failed_rows(store: Any) -> None:
         {"ann": "pending", "bob": "delivered", "cat": "in-flight"}
 
 
+def test_only_an_accepted_delivery_can_be_confirmed_and_it_still_reports_delivered(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob", "cat")
+    ann, bob, cat = store.claim("w", T0, T2)
+    store.record_attempt(ann, attempt_row(ann, "delivered"), final_status=DeliveryState.ACCEPTED)
+    store.record_attempt(bob, attempt_row(bob, "failed-permanent"), final_status=DeliveryState.FAILED_PERMANENT)
+    assert store.confirm(ann.id, T2) and not store.confirm(bob.id, T2) and not store.confirm(cat.id, T2)
+    assert not store.confirm(ann.id, T5)  # a repeated report changes nothing
+    rows = store.deliveries(incident_id)
+    assert [d.status for d in rows] == [DeliveryState.CONFIRMED, DeliveryState.FAILED_PERMANENT,
+                                        DeliveryState.IN_FLIGHT]
+    lines = [line.as_json() for line in lines_from_store(rows)]
+    assert [(line["outcome"], line["confirmed"]) for line in lines] == \
+        [("delivered", True), ("failed-permanent", False), ("pending", False)]
+    assert store.requeue([ann.id], T5) == 0  # confirmed is final: never sent again
+
+
 def test_a_fallback_is_planned_once_and_inherits_kind_and_notice(store: Any) -> None:
     incident_id = opened(store, "ann")
     store.record_event(incident_id, "update-1", "update", T1,
                        deliveries=[planned("bob", kind="update", notice={"message": "contained"})])
     original = store.deliveries(incident_id)[1]
     fallback = planned("bob", channel="email", fallbacks=[["sms", "+15550100"]])
-    fallback["key"] = original.key.rsplit(":", 1)[0] + ":email"
     new_id = store.add_fallback(original, fallback, T2)
     assert new_id is not None and store.add_fallback(original, fallback, T2) is None
     row = store.deliveries(incident_id)[-1]
+    assert row.delivery_key == original.delivery_key.on("email")
     assert (row.id, row.fallback_of, row.kind, row.notice, row.fallbacks, row.status) == \
         (new_id, original.id, "update", {"message": "contained"}, [["sms", "+15550100"]], "pending")
     store.set_warning(new_id, "template failed: plain fallback sent")

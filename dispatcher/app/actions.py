@@ -126,5 +126,5 @@ def escalate_now(rt: Runtime, store: Store, incident_id: str, by: str, now: date
                               meta=meta):
             label = action.key
             return Escalated(incident_id, stage, audience,
-                             [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == label])
+                             [d for d in store.deliveries(incident_id) if d.delivery_key.label == label])
     raise IncidentError(incident_id, "the escalation stages are being fired by another process; try again")

@@ -18,6 +18,7 @@ from ..config.problems import ConfigError, error
 from ..delivery.registry import Registry
 from ..domain.incident import Incident
 from ..domain.plan import Planned, plan_audience
+from ..domain.states import IncidentStatus
 from ..store import Store
 from .engine import Runtime, lines_from_store, outbox_row
 from .report import Report
@@ -91,7 +92,7 @@ def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock
         registry.close()
     # A contact test is not an incident: it closes at once, so no timer or list ever waits on it.
     store.record_event(incident_id, "resolved", "resolved", clock.now().isoformat(), "contact test done",
-                       status="resolved")
+                       status=IncidentStatus.RESOLVED)
     summary = {"id": incident_id, "class": TEST_CLASS, "title": "Contact test", "priority": "Test", "status": "test",
                "drill": False, "started": now.isoformat(), "fields": record["fields"], "existing": False}
     return Report("test", "send", summary, lines_from_store(store.deliveries(incident_id)))

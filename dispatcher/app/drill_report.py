@@ -6,6 +6,9 @@ import html
 from datetime import datetime, timezone
 from typing import Any
 
+from ..app.engine import Runtime
+from ..app.report import OUTCOME_COLOURS, outcome_label
+from ..domain.states import DeliveryState
 from ..domain.timers import parse_stamp
 from ..drill.expect import Check, Facts, Sent, check_all, minutes
 from ..drill.scenario import Scenario
@@ -40,13 +43,13 @@ def _sent_rows(outcome: DrillOutcome) -> list[Sent]:
     attempts = _attempts_by_delivery(outcome)
     rows = []
     for d in outcome.deliveries:
-        label = d.key.split(":")[1]
+        label = d.delivery_key.label
         mine = attempts[d.id]
-        delivered = next((datetime.fromisoformat(a.at) for a in mine if a.outcome == "delivered"), None)
+        delivered = next((datetime.fromisoformat(a.at) for a in mine if a.outcome.is_accepted), None)
         first = datetime.fromisoformat(mine[0].at) if mine else None
         due = fired.get(label, outcome.t0)
         original = by_id.get(d.fallback_of) if d.fallback_of else None
-        failures = tuple(datetime.fromisoformat(a.at) for a in mine if a.outcome != "delivered")
+        failures = tuple(datetime.fromisoformat(a.at) for a in mine if not a.outcome.is_accepted)
         rows.append(Sent(d.kind, d.step, d.person, d.display, d.role, d.channel, d.masked_target, d.status, due,
                          first, delivered, d.attempts, d.skip or d.reason,
                          f"{original.person}/{original.channel}" if original else None, failures))
@@ -127,8 +130,8 @@ def render_table(doc: dict[str, Any], out: Output = PLAIN) -> str:
     lines = [f"[DRILL] {doc['scenario']}  ({doc['incident']['id']}, {doc['incident']['title']}, "
              f"{doc['simulated']} simulated{', sandbox' if doc['sandbox'] else ''})", ""]
     lines.append(render(_DRILL_DELIVERIES, [
-        (d["kind"], d["display"], d["channel"], d["due"] or "", d["sent"] or "-", d["delivered"] or "-", d["outcome"],
-         d["lag"] or (d["reason"] or "")) for d in doc["deliveries"]], out))
+        (d["kind"], d["display"], d["channel"], d["due"] or "", d["sent"] or "-", d["delivered"] or "-",
+         outcome_label(d["outcome"]), d["lag"] or (d["reason"] or "")) for d in doc["deliveries"]], out))
     lines += ["", _response_line(doc), "", "expectations:"]
     lines.append(render(_EXPECTATIONS, [("PASS" if e["held"] else "FAIL", e["expectation"], e["detail"])
                                         for e in doc["expectations"]], out, indent="  "))
@@ -140,8 +143,10 @@ def render_table(doc: dict[str, Any], out: Output = PLAIN) -> str:
 
 # --- HTML: a picture a manager reads at a glance -------------------------------------------
 
-_COLORS = {"delivered": "#1a7f37", "failed-permanent": "#cf222e", "failed-transient": "#cf222e",
-           "skipped": "#8c959f", "pending": "#bf8700", "possibly-delivered": "#bf8700"}
+_COLORS = {DeliveryState.ACCEPTED: "#1a7f37", DeliveryState.CONFIRMED: "#1a7f37",
+           DeliveryState.FAILED_PERMANENT: "#cf222e", DeliveryState.FAILED_TRANSIENT: "#cf222e",
+           DeliveryState.SKIPPED: "#8c959f", DeliveryState.PENDING: "#bf8700",
+           DeliveryState.POSSIBLY_DELIVERED: "#bf8700"}
 
 
 def render_html(doc: dict[str, Any]) -> str:
@@ -294,9 +299,9 @@ def _final_marker(s: Sent, x, y: float) -> str:
     moment = s.delivered or s.first_attempt or s.due
     color = _COLORS.get(s.outcome, "#57606a")
     title = html.escape(f"{s.kind} {s.display} by {s.channel}: {s.outcome}")
-    if s.outcome == "delivered":
+    if DeliveryState(s.outcome).is_accepted:
         return f'<circle cx="{x(moment)}" cy="{y}" r="5" fill="{color}"><title>{title}</title></circle>'
-    if s.outcome == "skipped":
+    if s.outcome == DeliveryState.SKIPPED:
         return f'<circle cx="{x(moment)}" cy="{y}" r="5" fill="none" stroke="{color}"><title>{title}</title></circle>'
     return "" if s.failures else _cross(x(moment), y, color, title)
 

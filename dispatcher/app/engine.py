@@ -21,9 +21,10 @@ from ..config.problems import ConfigError, error
 from ..config.settings import Settings, channel_variable, load_settings
 from ..delivery.registry import Registry, declared_family
 from ..domain.incident import Incident, build_incident, public_fields, render_context
-from ..domain.plan import BUILT_IN_FAMILIES, Planned, idempotency_key, plan_step
+from ..domain.plan import BUILT_IN_FAMILIES, Planned, plan_step
+from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass
-from ..store import DeliveryRow, IncidentRow, Store
+from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
 from .links import ActionFooter, footer_for, issue_link
 from .report import DeliveryLine, Report
 
@@ -179,7 +180,7 @@ def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: 
             "needs_review": incident.needs_review}  # a weak triage match: only the on-call primary was paged
 
 
-def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:
+def line_for(planned: Planned, outcome: DeliveryState, **extra: Any) -> DeliveryLine:
     a: Address = planned.address
     return DeliveryLine(step=planned.step, recipient=a.person, display=a.display, role=a.role, channel=a.channel,
                         target=a.masked if a.target else "", outcome=outcome, **extra)
@@ -193,7 +194,7 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     failing = unusable_channels(rt, (a.channel for p in sendable for a in (p.address, *p.fallbacks)))  # -> why
     for planned in step:
         if planned.skip:
-            report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
+            report.deliveries.append(line_for(planned, DeliveryState.SKIPPED, reason=planned.skip))
             continue
         notice, warning = compose_notice(rt, incident, planned, footer=lambda family, p=planned: footer_for(
             rt.settings.public_url, rt.directory.people, incident_id=incident.id, person=p.address.person,
@@ -203,7 +204,7 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
             report.would_fail.append(_would_fail(planned, why, failing))
         fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
         report.deliveries.append(line_for(
-            planned, "dry-run", warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
+            planned, DeliveryState.DRY_RUN, warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
             message={"subject": notice.subject, "text": notice.text}))
     given = rt.paths.source == "--config-dir"
     if failing:
@@ -245,14 +246,12 @@ def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:
 
 
 def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None = None,
-               notice: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               notice: Mapping[str, Any] | None = None) -> NewDelivery:
     """A planned delivery as the store's outbox row; `label` names the step or timer in its key."""
     a = planned.address
-    key = idempotency_key("{incident}", planned.step if label is None else label, a.person, a.channel)
-    return {"key": key, "step": planned.step, "person": a.person, "display": a.display, "role": a.role,
-            "channel": a.channel, "target": a.target, "masked_target": a.masked if a.target else "",
-            "template": planned.template, "skip": planned.skip, "kind": kind, "notice": dict(notice or {}),
-            "fallbacks": [[f.channel, f.target] for f in planned.fallbacks]}
+    return NewDelivery(planned.key(label).label, planned.step, a.person, a.display, a.role, a.channel, a.target,
+                       a.masked if a.target else "", planned.template, kind=kind, skip=planned.skip,
+                       notice=dict(notice or {}), fallbacks=tuple((f.channel, f.target) for f in planned.fallbacks))
 
 
 def webhook_planned(rt: Runtime, step: int) -> list[Planned]:
@@ -316,8 +315,8 @@ def row_page_key(row: DeliveryRow) -> str:
     """`ID/step/person` for a step or escalation page; a reminder, overdue or resolution notice (all
     step -1) puts its timer's label in place of the step, so two of them never merge into one. A repeated
     escalation pass adds its pass (`ID/5-pass-2/person`): PagerDuty would merge it into the first page."""
-    label = str(row.step) if row.kind in ("step", "escalation") else row.key.split(":")[1]
-    if row.kind == "escalation" and (repeat := escalation_pass(row.key.split(":")[1])) > 1:
+    label = str(row.step) if row.kind in ("step", "escalation") else row.delivery_key.label
+    if row.kind == "escalation" and (repeat := escalation_pass(row.delivery_key.label)) > 1:
         label = f"{label}-pass-{repeat}"
     return target_dedup_key(row.incident_id, label, row.person)
 
@@ -346,7 +345,8 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
     if not created:
         return _existing_report(rt, command, store, incident_id)
     send_pending(rt, store, clock, incident, store.deliveries(incident_id, 0), wait=wait)
-    report = Report(command, "drill" if incident.drill else "send", incident_summary(rt, incident, status="open"))
+    report = Report(command, "drill" if incident.drill else "send",
+                    incident_summary(rt, incident, status=IncidentStatus.OPEN))
     report.deliveries = lines_from_store(store.deliveries(incident_id))
     report.notes += worker_notes(store, clock, klass)
     return report
@@ -372,7 +372,7 @@ def _existing_report(rt: Runtime, command: str, store: Store, incident_id: str) 
     report = Report(command, "send", summary, lines_from_store(store.deliveries(incident_id)))
     report.notes.append(f"{incident_id} already exists (status {row.status}, opened {row.created}): "
                         "nobody was paged again")
-    if any(d.outcome.startswith("failed") for d in report.deliveries):
+    if any(d.outcome.is_failure for d in report.deliveries):
         report.notes.append(f"some deliveries failed: `notify retry {incident_id}` sends them again")
     return report
 
@@ -381,8 +381,8 @@ def lines_from_store(rows: list[DeliveryRow]) -> list[DeliveryLine]:
     """Report lines for stored deliveries; a fallback names the delivery it stands in for."""
     refs = {r.id: f"{r.person}/{r.channel}" for r in rows}
     return [DeliveryLine(step=r.step, recipient=r.person, display=r.display, role=r.role, channel=r.channel,
-                         target=r.masked_target, outcome="pending" if r.status == "in-flight" else r.status,
-                         attempts=r.attempts,
+                         target=r.masked_target, outcome=r.status.reported,
+                         confirmed=r.status.is_confirmed, attempts=r.attempts,
                          reason=r.skip or r.reason, detail=r.detail, fallback_of=refs.get(r.fallback_of),
                          delivered_to=r.delivered_to, warning=r.warning, kind=r.kind,
                          possible_duplicate=r.possible_duplicate)

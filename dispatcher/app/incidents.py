@@ -18,13 +18,14 @@ from ..config.policy import IncidentClass, Notify
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_audience, template_for
+from ..domain.states import IncidentStatus
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
 from ..errors import (  # IncidentNotFound re-exported: its old home
     IncidentClosed,
     IncidentNotFound,
 )
 from ..render.table import PLAIN, Column, Output, render
-from ..store import DeliveryRow, IncidentRow, Store
+from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
 from .engine import (
     Runtime,
     incident_from_row,
@@ -33,7 +34,7 @@ from .engine import (
     outbox_row,
     webhook_planned,
 )
-from .report import OUTCOME_COLOURS, Report
+from .report import OUTCOME_COLOURS, Report, outcome_label
 
 __all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]
@@ -58,7 +59,7 @@ def state_of(row: IncidentRow) -> IncidentState:
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
-                 label: str, notice: dict[str, Any]) -> list[dict[str, Any]]:
+                 label: str, notice: dict[str, Any]) -> list[NewDelivery]:
     """Outbox rows for audiences of a timer or command, on the templates of its kind."""
     return [outbox_row(p, kind=kind, label=label, notice=notice)
             for p in _planned(rt, incident, entries, step=step, kind=kind)]
@@ -112,7 +113,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     customers, counts as if it had).
     """
     row = load(store, incident_id)
-    if row.status == "resolved":
+    if row.status.is_closed:
         raise IncidentClosed(incident_id, f"resolved at {row.resolved_at}: no more updates")
     incident = incident_from_row(row)
     klass = rt.klass(row.klass)
@@ -128,7 +129,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     kind, detail = ("update", message) if why_not is None else \
         ("uncounted-update", f"{message} (not counted: {why_not})")
     store.record_event(incident_id, key, kind, now.isoformat(), detail, by=by, deliveries=rows)
-    return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.key.split(":")[1] == key],
+    return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.delivery_key.label == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
                         reached_nobody=all(p.skip for p in planned))
 
@@ -154,13 +155,13 @@ def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Pla
     """None when this update is the one the cadence asks for; else why it is not."""
     if all(p.skip for p in planned):
         skipped = "; ".join(f"{p.address.display}: {p.skip}" for p in planned)
-        return f"it reached nobody ({skipped or 'the update audience is empty'})"
+        return f"it was sent to nobody ({skipped or 'the update audience is empty'})"
     if "customer" not in klass.updates_to() or incident.drill:
         return None
     if any(p.address.person == "customer" and not p.skip for p in planned):
         return None
     why = next((p.skip for p in planned if p.address.person == "customer"), "not planned")
-    return f"the customer was not reached ({why}), so it is not the customer update the cadence asks for"
+    return f"nothing was sent to the customer ({why}), so it is not the customer update the cadence asks for"
 
 
 def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counted: bool) -> datetime | None:
@@ -178,7 +179,7 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     """Stop every timer and plan the resolution notice to everyone reached so far, once each."""
     row = load(store, incident_id)
     incident = incident_from_row(row)
-    if row.status == "resolved":
+    if row.status.is_closed:
         return incident, [], False
     duration = now - datetime.fromisoformat(row.started)
     notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
@@ -186,7 +187,7 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
             for p in _reached_so_far(store.deliveries(incident_id), rt.directory)]
     store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
-                       deliveries=rows, status="resolved")
+                       deliveries=rows, status=IncidentStatus.RESOLVED)
     return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
 
 
@@ -194,7 +195,7 @@ def _reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Plann
     """One address per recipient who got any notice, on the quietest channel they can be reached on."""
     reached: dict[str, DeliveryRow] = {}
     for row in rows:
-        if row.status == "delivered" and row.kind != "test":
+        if row.status.is_accepted and row.kind != "test":
             reached.setdefault(row.person, row)
     return [_quietest(row, directory) for row in reached.values()]
 
@@ -223,9 +224,9 @@ def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Inciden
     """
     row = load(store, incident_id)
     rows = store.deliveries(incident_id)
-    reached = {(_label(d), d.person) for d in rows if d.status == "delivered"}
-    failed = [d for d in rows if d.status.startswith("failed") and (_label(d), d.person) not in reached]
-    moot = [d for d in failed if row.status == "resolved" and d.kind != "resolved"]
+    accepted = {(_label(d), d.person) for d in rows if d.status.is_accepted}
+    failed = [d for d in rows if d.status.is_failure and (_label(d), d.person) not in accepted]
+    moot = [d for d in failed if row.status.is_closed and d.kind != "resolved"]
     failed = [d for d in failed if d not in moot]
     store.requeue([d.id for d in failed], now.isoformat())
     ids = {d.id for d in failed}
@@ -234,7 +235,7 @@ def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Inciden
 
 def _label(row: DeliveryRow) -> str:
     """The step or timer a delivery belongs to, from its key (incident:label:person:channel)."""
-    return row.key.split(":")[1]
+    return row.delivery_key.label
 
 
 def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) -> dict[str, Any]:
@@ -261,7 +262,7 @@ def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
             for r in store.incidents(open_only=open_only)]
 
 
-STATUS_COLOURS = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
+STATUS_COLOURS = {IncidentStatus.OPEN: "red", IncidentStatus.ACKNOWLEDGED: "yellow", IncidentStatus.RESOLVED: "green"}
 _TIMELINE = (Column("AT", fixed=True), Column("EVENT", fixed=True), Column("DETAIL"))
 _DELIVERIES = (Column("KIND", fixed=True), Column("RECIPIENT"), Column("CHANNEL", fixed=True), Column("TARGET"),
                Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS), Column("NOTE"))
@@ -279,7 +280,8 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],
         out, indent="  ")]
     lines += ["deliveries:", render(_DELIVERIES, [
-        (d["kind"], d["display"], d["channel"], d["target"], d["outcome"], _delivery_note(d))
+        (d["kind"], d["display"], d["channel"], d["target"], outcome_label(d["outcome"], d["confirmed"]),
+         _delivery_note(d))
         for d in doc["deliveries"]], out, indent="  ")]
     if doc["next_due"]:
         lines += ["next due:", render(_NEXT_DUE, [(n["at"][:19], n["kind"], n["what"]) for n in doc["next_due"]],

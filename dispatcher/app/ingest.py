@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from ..clock import Clock
 from ..domain.plan import plan_step
+from ..domain.states import DeliveryState
 from ..domain.triage import Report, triage
 from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
@@ -82,7 +83,7 @@ def scoped_key(event: AlertEvent) -> str:
 def _open_incident(store: Store, event: AlertEvent) -> Any:
     if event.incident_id:
         row = store.incident(event.incident_id)
-        return row if row is not None and row.status != "resolved" else None
+        return row if row is not None and not row.status.is_closed else None
     return store.open_by_dedup_key(event.dedup_key)
 
 
@@ -162,9 +163,6 @@ def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: da
     return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in posted.rows))
 
 
-SETTLED = ("delivered", "possibly-delivered", "failed-transient", "failed-permanent")
-
-
 @dataclass(frozen=True)
 class IngestSent:
     """`notify ingest`'s answer: what the event did, and how its deliveries stand after sending them."""
@@ -209,7 +207,7 @@ def delivery_counts(rows: Iterable[DeliveryRow], planned_ids: Iterable[int]) -> 
     """
     rows = list(rows)
     by_id = {r.id: r for r in rows}
-    planned = [by_id[i] for i in planned_ids if i in by_id and by_id[i].status != "skipped"]
+    planned = [by_id[i] for i in planned_ids if i in by_id and by_id[i].status is not DeliveryState.SKIPPED]
     counts = {"planned": len(planned), "delivered": 0, "failed": 0, "pending": 0}
     for row in planned:
         counts[_standing(row, rows)] += 1
@@ -218,15 +216,15 @@ def delivery_counts(rows: Iterable[DeliveryRow], planned_ids: Iterable[int]) -> 
 
 def _standing(row: DeliveryRow, rows: list[DeliveryRow]) -> str:
     """delivered|failed|pending for one planned delivery and the chain of fallbacks standing in for it."""
-    chain, keys = [row], {r.key for r in rows}
+    chain, keys = [row], {r.delivery_key for r in rows}
     for link in chain:  # grows as it goes: fallbacks of fallbacks
         chain += [r for r in rows if r.fallback_of == link.id]
-    if any(r.status == "delivered" for r in chain):
+    if any(r.status.is_accepted for r in chain):
         return "delivered"
-    if any(r.status not in SETTLED for r in chain):
+    if any(r.status.is_waiting for r in chain):
         return "pending"
     stood_in = {r.fallback_of for r in chain}
     # A failed row whose fallback the sender has not planned yet (it does so right after recording the failure).
     untried = [r for r in chain if r.id not in stood_in and
-               any(f"{r.key.rsplit(':', 1)[0]}:{channel}" not in keys for channel, _ in r.fallbacks)]
+               any(r.delivery_key.on(channel) not in keys for channel, _ in r.fallbacks)]
     return "pending" if untried else "failed"

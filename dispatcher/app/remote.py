@@ -16,6 +16,7 @@ from typing import Any, Self
 from urllib.parse import quote
 
 from ..errors import IncidentNotFound, RemoteError
+from ..domain.states import DeliveryState
 from .report import DeliveryLine, Report
 
 __all__ = ["Remote", "notices_report", "recorded", "remote_from"]
@@ -92,8 +93,9 @@ def notices_report(server: Remote, command: str, incident_id: str, kind: str, wa
     deadline = monotonic() + wait
     while True:
         doc = server.status(incident_id)
-        lines = [DeliveryLine(**d) for d in doc["deliveries"] if d["kind"] == kind]
-        if not any(line.outcome == "pending" for line in lines) or monotonic() >= deadline:
+        lines = [DeliveryLine(**{**d, "outcome": DeliveryState(d["outcome"])})
+                 for d in doc["deliveries"] if d["kind"] == kind]
+        if not any(line.outcome is DeliveryState.PENDING for line in lines) or monotonic() >= deadline:
             return Report(command, "send", doc["incident"], lines)
         sleep(min(POLL, max(deadline - monotonic(), 0.0)))
 

@@ -8,12 +8,17 @@ command and API that reports deliveries:
      "deliveries": [{"step", "recipient", "display", "role", "channel", "target" (masked),
                      "outcome": "delivered|posted|possibly-delivered|failed-transient|failed-permanent|pending|"
                                 "skipped|dry-run",
-                     "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
+                     "confirmed": bool, "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
                      "message": {"subject", "text"} (dry runs only)}],
      "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "unreached",
                  "posted", "possibly_delivered",
                  "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
      "notes": [str]}
+
+"delivered" means accepted by the provider (its API answered success), not that a
+person has read it; ``confirmed`` is true once the provider reports it delivered
+(see :mod:`dispatcher.domain.states`; nothing records such reports yet). Text
+output says "accepted" for it, and never "reached": notify cannot know that.
 
 Stdlib only, so printing a report costs nothing at start-up.
 """
@@ -24,24 +29,27 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.states import DeliveryState
 from ..render.table import PLAIN, Column, Output, render
 
-__all__ = ["DeliveryLine", "Report", "SCHEMA"]
+__all__ = ["DeliveryLine", "Report", "SCHEMA", "outcome_label"]
 
 SCHEMA = 1
-FAILED = ("failed-transient", "failed-permanent")
-WAITING = ("pending", "in-flight")
-# Seen in a channel (a Slack webhook post mentioning the person), not sent to them: not reached.
-POSTED = "posted"
-# Sent, but the send deadline passed before the provider answered: it may have arrived. Not retried
-# (that could page twice) and not counted as reached, so the fallback runs.
-POSSIBLY = "possibly-delivered"
-OUTCOME_COLOURS = {"delivered": "green", "failed-transient": "red", "failed-permanent": "red", "pending": "yellow",
-                   "in-flight": "yellow", "skipped": "dim", "dry-run": "cyan", "posted": "yellow",
-                   POSSIBLY: "yellow"}
+_S = DeliveryState
+# Keyed by the word a table shows (outcome_label), not the stored value.
+OUTCOME_COLOURS = {"accepted": "green", _S.CONFIRMED: "green", _S.FAILED_TRANSIENT: "red", _S.FAILED_PERMANENT: "red",
+                   _S.PENDING: "yellow", _S.IN_FLIGHT: "yellow", _S.SKIPPED: "dim", _S.DRY_RUN: "cyan",
+                   _S.POSTED: "yellow", _S.POSSIBLY_DELIVERED: "yellow"}
+
 DELIVERY_COLUMNS = (Column("STEP", fixed=True), Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True),
                     Column("TARGET"), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
                     Column("TRIES", align="right", fixed=True), Column("NOTE"))
+
+
+def outcome_label(outcome: str, confirmed: bool = False) -> str:
+    """The word a table shows for an outcome: "accepted" (or "confirmed") for schema 1's "delivered"."""
+    state = DeliveryState(outcome)
+    return DeliveryState.CONFIRMED.label if confirmed and state.is_accepted else state.label
 
 
 @dataclass
@@ -52,7 +60,8 @@ class DeliveryLine:
     role: str
     channel: str
     target: str  # masked
-    outcome: str
+    outcome: DeliveryState  # as reported: never in-flight or confirmed (see DeliveryState.reported)
+    confirmed: bool = False  # the provider reported it delivered (accepted is all "delivered" says)
     attempts: int = 0
     reason: str | None = None
     detail: str | None = None
@@ -85,39 +94,44 @@ class Report:
     would_fail: list[dict[str, Any]] = field(default_factory=list)
 
     def unreached(self) -> list[str]:
-        """Recipients with a failed, pending or only posted delivery and none delivered (a fallback counts).
+        """Recipients with a failed, pending or only posted delivery and none accepted (a fallback counts).
 
-        In a dry run: the recipients a real send would not reach.
+        In a dry run: the recipients a real send would not get through to.
         """
-        delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
-        missing = {d.recipient for d in self.deliveries if d.outcome in (*FAILED, *WAITING, POSTED, POSSIBLY)}
-        return sorted((missing | self._would_not_reach()) - delivered)
+        accepted = self._accepted()
+        missing = {d.recipient for d in self.deliveries  # failed, waiting, posted or possibly delivered
+                   if not d.outcome.is_accepted and d.outcome not in (DeliveryState.SKIPPED, DeliveryState.DRY_RUN)}
+        return sorted((missing | self._would_not_reach()) - accepted)
+
+    def _accepted(self) -> set[str]:
+        return {d.recipient for d in self.deliveries if d.outcome.is_accepted}
 
     def _would_not_reach(self) -> set[str]:
         """Dry runs: recipients whose every planned delivery would fail, with no fallback to stand in."""
         lost = {(w["recipient"], w["channel"]) for w in self.would_fail if not w["fallback"]}
-        planned = [d for d in self.deliveries if d.outcome == "dry-run"]
+        planned = [d for d in self.deliveries if d.outcome is DeliveryState.DRY_RUN]
         return {d.recipient for d in planned} - {d.recipient for d in planned if (d.recipient, d.channel) not in lost}
 
     def still_retrying(self) -> list[str]:
         """Recipients whose delivery is left to the worker, still being retried."""
-        delivered = {d.recipient for d in self.deliveries if d.outcome == "delivered"}
-        return sorted({d.recipient for d in self.deliveries if d.outcome in WAITING} - delivered)
+        return sorted({d.recipient for d in self.deliveries if d.outcome.is_waiting} - self._accepted())
 
     def reached_all(self) -> bool:
-        """True when every recipient got the notice on some channel: primary or fallback."""
+        """True when a provider accepted the notice for every recipient on some channel: primary or fallback."""
         return not self.unreached()
 
     def summary(self) -> dict[str, Any]:
-        count = lambda *outcomes: sum(d.outcome in outcomes for d in self.deliveries)  # noqa: E731
-        return {"total": len(self.deliveries), "delivered": count("delivered"), "failed": count(*FAILED),
-                "skipped": count("skipped"), "pending": count("pending"), "dry_run": count("dry-run"),
-                "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": count(POSTED),
-                "possibly_delivered": count(POSSIBLY),
+        outcomes = [d.outcome for d in self.deliveries]
+        return {"total": len(outcomes), "delivered": sum(o.is_accepted for o in outcomes),
+                "failed": sum(o.is_failure for o in outcomes), "skipped": outcomes.count(_S.SKIPPED),
+                "pending": outcomes.count(_S.PENDING), "dry_run": outcomes.count(_S.DRY_RUN),
+                # Schema 1's names: "reached" here means accepted by a provider (docs/reference/json.md).
+                "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": outcomes.count(_S.POSTED),
+                "possibly_delivered": outcomes.count(_S.POSSIBLY_DELIVERED),
                 **({"would_fail": self.would_fail} if self.mode == "dry-run" else {})}
 
     def exit_status(self) -> int:
-        """0 everyone reached; 1 someone definitely not reached; 3 the rest are still being retried."""
+        """0 accepted for everyone; 1 someone's notice definitely not accepted; 3 the rest are still being retried."""
         if set(self.unreached()) - set(self.still_retrying()):
             return 1
         return 3 if self.still_retrying() else 0
@@ -144,10 +158,11 @@ class Report:
             if d.possible_duplicate:
                 note = f"possibly duplicated; {note}".rstrip("; ")
             step = str(d.step) if d.kind in ("step", "test") else d.kind
-            rows.append((step, d.display, d.role, d.channel, d.target, d.outcome, d.attempts, note))
+            rows.append((step, d.display, d.role, d.channel, d.target, outcome_label(d.outcome, d.confirmed),
+                         d.attempts, note))
         lines = [render(DELIVERY_COLUMNS, rows, out)] if rows else []
         s = self.summary()
-        tail = (f"{s['total']} {'delivery' if s['total'] == 1 else 'deliveries'}: {s['delivered']} delivered, "
+        tail = (f"{s['total']} {'delivery' if s['total'] == 1 else 'deliveries'}: {s['delivered']} accepted, "
                 f"{s['failed']} failed, {s['skipped']} skipped, {s['dry_run']} dry-run, {s['pending']} pending")
         if s["posted"]:
             tail += f", {s['posted']} posted (in a channel, not sent to the person)"
@@ -156,7 +171,8 @@ class Report:
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):
-            tail += f"\n{'WOULD NOT BE REACHED' if self.mode == 'dry-run' else 'NOT REACHED'}: {', '.join(sorted(set(self.unreached()) - set(self.still_retrying())))}"
+            lost = ", ".join(sorted(set(self.unreached()) - set(self.still_retrying())))
+            tail += f"\n{'WOULD NOT BE ACCEPTED' if self.mode == 'dry-run' else 'NOT ACCEPTED'} FOR: {lost}"
         return "\n".join([head, *lines, tail, *self.notes])
 
     def messages_text(self) -> str:

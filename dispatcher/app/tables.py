@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config.settings import channel_variable
 from ..render.table import Column, Output, render
-from .report import OUTCOME_COLOURS
+from .report import OUTCOME_COLOURS, outcome_label
 
 __all__ = ["channels_table", "inbox_table", "incidents_table", "log_table"]
 
@@ -25,7 +25,7 @@ def log_table(rows: list[Any], stands_in: dict[int, str], out: Output) -> str:
                Column("TRY", align="right", fixed=True), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
                Column("REASON"), Column("LATENCY", align="right", fixed=True), Column("NOTE"))
     return render(columns, [(r.at[:19], r.incident_id, _log_step(r), r.person, r.role, r.channel,
-                             r.masked_target, f"#{r.attempt}", r.outcome, r.reason, f"{r.latency_ms:.0f} ms",
+                             r.masked_target, f"#{r.attempt}", outcome_label(r.outcome), r.reason, f"{r.latency_ms:.0f} ms",
                              _log_note(r, stands_in)) for r in rows], out)
 
 

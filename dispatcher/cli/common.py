@@ -261,7 +261,7 @@ def main(ctx: click.Context, config_dir: Path | None) -> None:
     """Incident notification dispatcher: one trigger, the right people, every channel.
 
     \b
-    Exit statuses: 0 every recipient reached; 1 someone was not reached;
+    Exit statuses: 0 a provider accepted it for every recipient; 1 for someone none did;
     2 input or configuration rejected before anything was sent; 3 some
     deliveries are still being retried and were left to `notify worker`.
     """

@@ -43,8 +43,9 @@ from ..api import (
 )
 from ..clock import Clock
 from ..config.directory import carries_credential
+from ..domain.states import DeliveryState
 from ..eventlog import emit
-from ..store import AttemptRow, DeliveryRow, Store
+from ..store import AttemptRow, DeliveryRow, NewDelivery, Store
 from .lease_keeper import LeaseKeeper
 from .registry import Registry, carries_own_url, refuse
 from .retries import next_wait, wait_retry_after
@@ -101,7 +102,7 @@ class Sender:
 
     def send_now(self, rows: Iterable[DeliveryRow], deadline: datetime | None = None) -> None:
         """Lease these rows and drive each to its end, sleeping between retries until the deadline."""
-        ids = [r.id for r in rows if r.status == "pending"]
+        ids = [r.id for r in rows if r.status is DeliveryState.PENDING]
         claimed = self._claim(ids=ids, limit=len(ids)) if ids else []  # all of them: the store's default is 100
         self._fan_out(claimed, lambda row, notice: self._until_done(row, deadline, notice))
 
@@ -185,7 +186,7 @@ class Sender:
         final = wait is None
         due = None if wait is None else self.clock.now() + timedelta(seconds=wait)
         self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
-                                  final_status=result.outcome.value if final else None,
+                                  final_status=DeliveryState(result.outcome.value) if final else None,
                                   next_attempt_at=due.isoformat() if due else None)
         if self.on_attempt is not None:
             self.on_attempt(row.channel, result.outcome.value, attempt_no, latency_ms)
@@ -236,7 +237,7 @@ class Sender:
         return AttemptRow(at=self.clock.now().isoformat(), incident_id=row.incident_id,
                           klass=self.klass_of(row.incident_id), step=row.step, person=row.person, role=row.role,
                           channel=row.channel, masked_target=row.masked_target, attempt=attempt_no,
-                          outcome=result.outcome.value, reason=result.reason.value, detail=detail,
+                          outcome=DeliveryState(result.outcome.value), reason=result.reason.value, detail=detail,
                           latency_ms=latency_ms, fallback_of=row.fallback_of, delivered_to=delivered_to,
                           kind=row.kind, possible_duplicate=row.possible_duplicate)
 
@@ -247,10 +248,9 @@ class Sender:
         remaining = list(failed.fallbacks)
         while remaining:
             channel, target = remaining.pop(0)
-            planned = {"key": f"{failed.key.rsplit(':', 1)[0]}:{channel}", "step": failed.step,
-                       "person": failed.person, "display": failed.display, "role": failed.role, "channel": channel,
-                       "target": target, "masked_target": mask_target(target),
-                       "template": template_for(channel, failed.kind), "fallbacks": remaining}
+            planned = NewDelivery(failed.delivery_key.label, failed.step, failed.person, failed.display, failed.role,
+                                  channel, target, mask_target(target), template_for(channel, failed.kind),
+                                  fallbacks=tuple((c, t) for c, t in remaining))
             new_id = self.store.add_fallback(failed, planned, self.clock.now().isoformat())
             if new_id is None:  # that channel was planned already: never page twice
                 continue

@@ -1,7 +1,8 @@
 """Domain: what an incident is and what is due for it, as pure functions over plain data.
 
 Owns the incident and the validation of its fields (:mod:`.incident`,
-:mod:`.fields`), planning who gets what (:mod:`.plan`, with the delivery keys;
+:mod:`.fields`), the states of a delivery and an incident (:mod:`.states`),
+planning who gets what (:mod:`.plan`, keyed by :mod:`.delivery_key`;
 :mod:`.entries`, one line of a step's audience), the timers that say which
 steps, escalations and reminders are due (:mod:`.timers`), durations as people
 write and read them (:mod:`.durations`), and triage (:mod:`.triage`, over

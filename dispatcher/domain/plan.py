@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..api import Address
+from .delivery_key import DeliveryKey
 from .entries import AudienceEntry, Entry, escalation_entries
 from .incident import Incident, commander_of
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
     from ..config.policy import IncidentClass
 
-__all__ = ["BUILT_IN_FAMILIES", "Planned", "idempotency_key", "plan_audience", "plan_escalation", "plan_step", "step_entries", "template_for"]
+__all__ = ["BUILT_IN_FAMILIES", "Planned", "plan_audience", "plan_escalation", "plan_step", "step_entries",
+           "template_for"]
 
 # Drills never reach people outside the company (the seed's external contacts, the customer).
 _OUTSIDE = ("customer", "external")
@@ -32,12 +34,9 @@ class Planned:
     fallbacks: tuple[Address, ...] = ()
     skip: str | None = None  # why nothing will be sent to this recipient
 
-    def key(self, incident_id: str) -> str:
-        return idempotency_key(incident_id, self.step, self.address.person, self.address.channel)
-
-
-def idempotency_key(incident_id: str, step: int, person: str, channel: str) -> str:
-    return f"{incident_id}:{step}:{person}:{channel}"
+    def key(self, label: str | int | None = None) -> DeliveryKey:
+        """Its outbox key: labelled by its step, or by the timer or event that planned it."""
+        return DeliveryKey(str(self.step if label is None else label), self.address.person, self.address.channel)
 
 
 REVIEW_AUDIENCE = (Entry(to="rotation:primary"),)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from .durations import format_duration
 from .entries import AudienceEntry, Entry, escalation_entries
 from .incident import format_time
+from .states import IncidentStatus
 
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
     from ..config.policy import IncidentClass
@@ -54,7 +55,7 @@ REPEAT_KIND = "escalation-repeat"  # the event of a repeated pass: pages like a 
 @dataclass(frozen=True)
 class IncidentState:
     opened: datetime  # when notify opened the incident: every timer counts from here
-    status: str  # open|acknowledged|resolved
+    status: IncidentStatus
     last_update_at: datetime | None = None
     escalated: tuple[int, datetime] | None = None  # (page number across passes, when) of the latest page fired by hand
 
@@ -81,7 +82,7 @@ def reminder_lead(every: timedelta) -> timedelta:
 
 def due_actions(klass: IncidentClass, state: IncidentState, now: datetime) -> list[Action]:
     """Every timer action due at `now` (already-recorded ones included: the store drops repeats)."""
-    if state.status == "resolved":
+    if state.status == IncidentStatus.RESOLVED:
         return []
     escalations = _latest_pass_pages([a for a in _escalations(klass, state) if a.due <= now])
     actions = _steps(klass, state) + escalations + _cadence(klass, state, now)
@@ -90,7 +91,7 @@ def due_actions(klass: IncidentClass, state: IncidentState, now: datetime) -> li
 
 def next_actions(klass: IncidentClass, state: IncidentState, now: datetime, limit: int = 5) -> list[Action]:
     """The timer actions still to come after `now`, soonest first (for `notify status`)."""
-    if state.status == "resolved":
+    if state.status == IncidentStatus.RESOLVED:
         return []
     ladder = len(klass.escalation) * (klass.repeat + 1) + 1
     horizon = now + max(klass.response_sla * ladder, klass.steps[-1].at, timedelta(hours=1))
@@ -105,7 +106,7 @@ def _steps(klass: IncidentClass, state: IncidentState) -> list[Action]:
 
 
 def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
-    if state.status != "open":
+    if state.status != IncidentStatus.OPEN:
         return []
     sla = format_duration(klass.response_sla)
     passes = klass.repeat + 1

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
+from ..domain.states import DeliveryState
 from .scenario import Expectation
 
 __all__ = ["Check", "Sent", "check_all", "minutes"]
@@ -22,7 +23,7 @@ class Sent:
     role: str
     channel: str
     target: str
-    outcome: str
+    outcome: DeliveryState
     due: datetime
     first_attempt: datetime | None
     delivered: datetime | None
@@ -143,7 +144,7 @@ def _updates_sla(facts: Facts, expect_met: bool) -> Check:
     if any(s.delivered is not None for s in updates):
         return Check(name, True, f"{posted}, and delivered")
     # Skipped by the drill's own rules (it never contacts customers) is no failure of the cadence; failing is.
-    skipped_only = bool(updates) and all(s.outcome == "skipped" for s in updates)
+    skipped_only = bool(updates) and all(s.outcome == DeliveryState.SKIPPED for s in updates)
     reasons = sorted({s.reason for s in updates if s.reason}) or ["no update had a recipient"]
     return Check("updates posted on time, none delivered", skipped_only,
                  f"{posted}; none was delivered: {'; '.join(reasons)}")

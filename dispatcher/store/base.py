@@ -9,8 +9,10 @@ implement it with the same SQL (see sql.py and sql_store.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
+from ..domain.delivery_key import DeliveryKey
+from ..domain.states import DeliveryState, IncidentStatus
 from ..errors import (  # re-exported: the store's errors
     AlreadyHandled,
     StoreBehind,
@@ -19,8 +21,8 @@ from ..errors import (  # re-exported: the store's errors
 )
 
 __all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
-           "IncidentStore", "LinkRow", "Links", "Outbox", "ReplayRecord", "Store", "StoreBehind", "StoreError", "StoreLifecycle",
-           "StoreRejected", "UPDATE_KINDS"]
+           "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord", "Store",
+           "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
@@ -32,7 +34,7 @@ UPDATE_KINDS = ("update", "uncounted-update")
 class IncidentRow:
     id: str
     klass: str
-    status: str  # open|acknowledged|resolved
+    status: IncidentStatus
     drill: bool
     started: str
     created: str
@@ -43,6 +45,34 @@ class IncidentRow:
     resolved_at: str | None = None
     updates: int = 0
     last_update_at: str | None = None
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery to plan: what the outbox stores before it gives the row an id and a state.
+
+    Its key is known without the incident's id (see :class:`DeliveryKey`), so an
+    incident and its deliveries are planned before the store allocates the id.
+    """
+
+    label: str  # the step, or the timer or event that planned it: DeliveryKey.label
+    step: int
+    person: str
+    display: str
+    role: str
+    channel: str
+    target: str
+    masked_target: str
+    template: str
+    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|test
+    skip: str | None = None  # why it will never be sent: stored as skipped
+    notice: Mapping[str, Any] = field(default_factory=dict)  # the lifecycle notice context
+    fallbacks: tuple[tuple[str, str], ...] = ()  # (channel, target) still to try, in order
+    fallback_of: int | None = None  # the delivery it stands in for
+
+    @property
+    def key(self) -> DeliveryKey:
+        return DeliveryKey(self.label, self.person, self.channel)
 
 
 @dataclass(frozen=True)
@@ -58,7 +88,7 @@ class DeliveryRow:
     target: str
     masked_target: str
     template: str
-    status: str  # pending|in-flight|delivered|failed-transient|failed-permanent|skipped
+    status: DeliveryState
     attempts: int
     reason: str | None
     detail: str | None
@@ -72,6 +102,10 @@ class DeliveryRow:
     possible_duplicate: bool = False
     next_attempt_at: str | None = None
 
+    @property
+    def delivery_key(self) -> DeliveryKey:
+        return DeliveryKey.parse(self.key)[1]
+
 
 @dataclass(frozen=True)
 class AttemptRow:
@@ -84,7 +118,7 @@ class AttemptRow:
     channel: str
     masked_target: str
     attempt: int
-    outcome: str
+    outcome: DeliveryState  # what this attempt ended as (never pending, in-flight or confirmed)
     reason: str
     detail: str
     latency_ms: float
@@ -156,11 +190,11 @@ class IncidentStore(Protocol):
     def incident(self, incident_id: str) -> IncidentRow | None: ...
     def incidents(self, *, open_only: bool = False) -> list[IncidentRow]: ...
     def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None: ...
-    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
+    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[NewDelivery], *,
                       prefix: str, year: int, now: str,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]: ...
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None,
+                     deliveries: Iterable[NewDelivery] = (), status: IncidentStatus | None = None,
                      cancel: Iterable[int] = (), cancel_reason: str = "",
                      meta: dict[str, Any] | None = None) -> bool: ...
     def events(self, incident_id: str) -> list[EventRow]: ...
@@ -173,9 +207,10 @@ class Outbox(Protocol):
     def pending_ids(self, incident_id: str, step: int) -> list[int]: ...
     def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]: ...
-    def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None: ...
+    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: str) -> int | None: ...
+    def confirm(self, delivery_id: int, now: str) -> bool: ...
     def set_warning(self, delivery_id: int, warning: str) -> None: ...
-    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
+    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: DeliveryState | None,
                        next_attempt_at: str | None = None) -> None: ...
     def renew(self, owner: str, lease_until: str) -> int: ...
     def release(self, owner: str) -> int: ...

@@ -3,9 +3,9 @@
 Each version makes the same change as its SQLite twin, so a row reads back the
 same from either store. Differences, and why:
 
-- times stay ISO 8601 text (the engine always writes UTC ``isoformat()``), declared
-  ``COLLATE "C"`` so that ``<=``, ``MIN`` and ``ORDER BY`` compare bytes exactly as
-  SQLite does, whatever the database's collation;
+- times are ``timestamptz`` from schema 9 (ISO 8601 text ``COLLATE "C"`` before): compared
+  as instants, whatever their offset; the store reads them back as UTC ISO 8601 text
+  (postgres.py), as SQLite holds them;
 - ids are identity columns; flags are booleans; JSON stays text, so it reads back
   byte for byte as it was written.
 """
@@ -105,7 +105,28 @@ CREATE TABLE api_tokens (
     last_used TEXT COLLATE "C", revoked TEXT COLLATE "C")
 """
 
+def _to_timestamptz(table: str, *columns: str) -> str:
+    return f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {c} TYPE timestamptz USING {c}::timestamptz"
+                                                for c in columns)
+
+
+# Times as timestamptz: text compared as bytes orders "03:00+00:00" after "04:00+02:00", which is an
+# hour earlier; an instant has no such trap. Each table is rewritten under an exclusive lock, in the
+# upgrade's one transaction. A time stored without an offset (none written by notify) is read as UTC.
+TIMESTAMPTZ = ";\n".join([
+    "SET LOCAL TimeZone = 'UTC'",
+    _to_timestamptz("incidents", "started", "created", "acked_at", "resolved_at", "last_update_at"),
+    _to_timestamptz("deliveries", "next_attempt_at", "lease_until", "created", "updated"),
+    _to_timestamptz("attempts", "at"),
+    _to_timestamptz("events", "at"),
+    _to_timestamptz("workers", "started", "seen"),
+    _to_timestamptz("inbox", "received", "lease_until"),
+    _to_timestamptz("requests", "at"),
+    _to_timestamptz("links", "created", "expires"),
+    _to_timestamptz("api_tokens", "created", "last_used", "revoked"),
+])
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
-                                                                ACTION_LINKS, API_TOKENS)
+                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -100,7 +100,11 @@ CREATE TABLE api_tokens (
     last_used TEXT, revoked TEXT)
 """
 
+# Nothing here: SQLite keeps times as UTC ISO 8601 text, which orders as the instants do. PostgreSQL's
+# become timestamptz at this number (pg_schema.py).
+TIMESTAMPTZ = ""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
-                                                                ACTION_LINKS, API_TOKENS)
+                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ)
 SCHEMA_VERSION = len(MIGRATIONS)

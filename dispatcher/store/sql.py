@@ -14,7 +14,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .base import DeliveryRow, IncidentRow
+from ..domain.states import DeliveryState, IncidentStatus
+from .base import DeliveryRow, IncidentRow, NewDelivery
+
+# The states the statements name, spelled once (StrEnum: each is its stored value).
+_OPEN, _ACKED, _RESOLVED = IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED
+_PENDING, _IN_FLIGHT, _SKIPPED = DeliveryState.PENDING, DeliveryState.IN_FLIGHT, DeliveryState.SKIPPED
+_FAILED = ", ".join(f"'{s}'" for s in DeliveryState if s.is_failure)
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect"]
 
@@ -67,12 +73,13 @@ NEXT_NUMBER = ("INSERT INTO counters VALUES (%s, %s, 1) ON CONFLICT (prefix, yea
 SKIP_NUMBER = "UPDATE counters SET value = value + 1 WHERE prefix = %s AND year = %s RETURNING value"
 ID_TAKEN = "SELECT 1 FROM incidents WHERE id = %s"
 INCIDENT = f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = %s"
-OPEN_BY_DEDUP = (f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = %s AND status != 'resolved'"
+OPEN_BY_DEDUP = (f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = %s AND status != '{_RESOLVED}'"
                  " ORDER BY created LIMIT 1")
-OPEN_ID_BY_DEDUP = "SELECT id FROM incidents WHERE dedup_key = %s AND status != 'resolved' ORDER BY created LIMIT 1"
+OPEN_ID_BY_DEDUP = (f"SELECT id FROM incidents WHERE dedup_key = %s AND status != '{_RESOLVED}'"
+                    " ORDER BY created LIMIT 1")
 INCIDENTS = f"SELECT {INCIDENT_COLUMNS} FROM incidents{{where}} ORDER BY created, id"
 INSERT_INCIDENT = ("INSERT INTO incidents (id, class, status, drill, dedup_key, started, created, fields, meta)"
-                   " VALUES (%s, %s, 'open', %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING")
+                   f" VALUES (%s, %s, '{_OPEN}', %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING")
 
 # -- the timeline ("by" is quoted: a keyword in PostgreSQL) ----------------------------------
 
@@ -82,15 +89,16 @@ INSERT_EVENT = ('INSERT INTO events (incident_id, key, kind, at, "by", detail) V
                 " ON CONFLICT (incident_id, key) DO NOTHING")
 EVENT_SEEN = "SELECT 1 FROM events WHERE incident_id = %s AND key = %s"
 EVENTS = 'SELECT at, kind, key, "by", detail FROM events WHERE incident_id = %s ORDER BY at, id'
-ACKNOWLEDGE = ("UPDATE incidents SET status = 'acknowledged', acked_at = %s, acked_by = %s "
-               "WHERE id = %s AND status = 'open'")
-RESOLVE = "UPDATE incidents SET status = 'resolved', resolved_at = %s WHERE id = %s"
+ACKNOWLEDGE = (f"UPDATE incidents SET status = '{_ACKED}', acked_at = %s, acked_by = %s "
+               f"WHERE id = %s AND status = '{_OPEN}'")
+RESOLVE = f"UPDATE incidents SET status = '{_RESOLVED}', resolved_at = %s WHERE id = %s"
 # Timer notices are moot once resolved; pages and updates already accepted still go out.
-SKIP_TIMER_NOTICES = ("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' WHERE incident_id = %s"
-                      " AND status = 'pending' AND kind IN ('escalation', 'reminder', 'overdue')")
+SKIP_TIMER_NOTICES = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = 'incident resolved'"
+                      f" WHERE incident_id = %s AND status = '{_PENDING}'"
+                      " AND kind IN ('escalation', 'reminder', 'overdue')")
 # An ack's queued pages to people: those not sent yet (pending) are skipped, saying why; in flight ones go out.
-CANCEL_PENDING = ("UPDATE deliveries SET status = 'skipped', skip = %s, updated = %s WHERE incident_id = %s"
-                  " AND status = 'pending' AND id IN ")
+CANCEL_PENDING = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, updated = %s WHERE incident_id = %s"
+                  f" AND status = '{_PENDING}' AND id IN ")
 SET_META = "UPDATE incidents SET meta = %s WHERE id = %s"
 COUNT_UPDATE = ("UPDATE incidents SET updates = updates + 1, last_update_at = CASE WHEN %s THEN %s "
                 "ELSE last_update_at END WHERE id = %s")
@@ -102,56 +110,61 @@ INSERT_DELIVERY = (
     " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated)"
     " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
 DELIVERIES = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = %s"
-PENDING_IDS = "SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND status = 'pending' ORDER BY id"
-DUE = ("((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
-       " OR (status = 'in-flight' AND lease_until < %s))")
+PENDING_IDS = f"SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND status = '{_PENDING}' ORDER BY id"
+DUE = (f"((status = '{_PENDING}' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
+       f" OR (status = '{_IN_FLIGHT}' AND lease_until < %s))")
 # One statement: pick the due rows ({where}, then LIMIT), lease them, return them. A row taken over
 # from an expired lease may have been sent by its dead owner: it is marked possibly duplicated.
 CLAIM = ("WITH due AS (SELECT id AS due_id, status AS was FROM deliveries WHERE {where}"
          " ORDER BY next_attempt_at IS NOT NULL, next_attempt_at, id LIMIT %s{lock})"
-         " UPDATE deliveries SET status = 'in-flight', lease_owner = %s, lease_until = %s,"
-         " possible_duplicate = possible_duplicate OR was = 'in-flight', updated = %s"
+         f" UPDATE deliveries SET status = '{_IN_FLIGHT}', lease_owner = %s, lease_until = %s,"
+         f" possible_duplicate = possible_duplicate OR was = '{_IN_FLIGHT}', updated = %s"
          f" FROM due WHERE id = due_id RETURNING {DELIVERY_COLUMNS}")
-REQUEUE = ("UPDATE deliveries SET status = 'pending', next_attempt_at = NULL, updated = %s"
-           " WHERE status IN ('failed-transient', 'failed-permanent') AND id IN ")
-RENEW = "UPDATE deliveries SET lease_until = %s WHERE status = 'in-flight' AND lease_owner = %s AND lease_until < %s"
-RELEASE = ("UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL "
-           "WHERE status = 'in-flight' AND lease_owner = %s")
+REQUEUE = (f"UPDATE deliveries SET status = '{_PENDING}', next_attempt_at = NULL, updated = %s"
+           f" WHERE status IN ({_FAILED}) AND id IN ")
+RENEW = (f"UPDATE deliveries SET lease_until = %s WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s"
+         " AND lease_until < %s")
+RELEASE = (f"UPDATE deliveries SET status = '{_PENDING}', lease_owner = NULL, lease_until = NULL "
+           f"WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s")
+# A provider's report that an accepted message arrived (nothing calls it yet: see DeliveryState).
+CONFIRM = (f"UPDATE deliveries SET status = '{DeliveryState.CONFIRMED}', updated = %s"
+           f" WHERE id = %s AND status = '{DeliveryState.ACCEPTED}'")
 SET_WARNING = "UPDATE deliveries SET warning = %s WHERE id = %s"
 INSERT_ATTEMPT = f"INSERT INTO attempts (delivery_id, {ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 18)})"
 SETTLE = ("UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"
           " delivered_to = COALESCE(%s, delivered_to), next_attempt_at = %s, lease_owner = NULL,"
           " lease_until = NULL, updated = %s WHERE id = %s")
-NEXT_DUE = "SELECT MIN(COALESCE(next_attempt_at, '')) FROM deliveries WHERE status = 'pending'"
+# (any due at once, the earliest next try): a pending row without a next try is due now.
+NEXT_DUE = f"SELECT COUNT(*) > COUNT(next_attempt_at), MIN(next_attempt_at) FROM deliveries WHERE status = '{_PENDING}'"
 
 # -- the log, metrics and workers ----------------------------------------------------------
 
 ATTEMPTS = f"SELECT {ATTEMPT_COLUMNS} FROM attempts{{where}} ORDER BY id DESC"
-OPEN_COUNT = "SELECT COUNT(*) FROM incidents WHERE status != 'resolved'"
+OPEN_COUNT = f"SELECT COUNT(*) FROM incidents WHERE status != '{_RESOLVED}'"
 BREACH_COUNT = "SELECT COUNT(*) FROM events WHERE kind = 'escalation'"
 DUE_BACKLOG = ("SELECT COUNT(*), MIN(COALESCE(next_attempt_at, created)) FROM deliveries "
-               "WHERE status IN ('pending', 'in-flight') AND COALESCE(next_attempt_at, created) <= %s")
+               f"WHERE status IN ('{_PENDING}', '{_IN_FLIGHT}') AND COALESCE(next_attempt_at, created) <= %s")
 HEARTBEAT = "INSERT INTO workers VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET seen = EXCLUDED.seen"
 LAST_HEARTBEAT = "SELECT MAX(seen) FROM workers"
 
 
 # -- rows ---------------------------------------------------------------------------------
 
-def delivery_values(incident_id: str, d: dict[str, Any], now: str) -> tuple:
-    """INSERT_DELIVERY's arguments for a planned delivery of an incident (its key's placeholder filled in)."""
-    return (d["key"].replace("{incident}", incident_id), incident_id, d["step"], d["person"], d["display"], d["role"],
-            d["channel"], d["target"], d["masked_target"], d["template"], "skipped" if d.get("skip") else "pending",
-            d.get("fallback_of"), d.get("skip"), json.dumps(d.get("fallbacks", [])), d.get("kind", "step"),
-            json.dumps(d.get("notice", {})), now, now)
+def delivery_values(incident_id: str, d: NewDelivery, now: str) -> tuple:
+    """INSERT_DELIVERY's arguments for a planned delivery of an incident."""
+    return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
+            d.masked_target, d.template, _SKIPPED if d.skip else _PENDING, d.fallback_of, d.skip,
+            json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now)
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:
-    return IncidentRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5], json.loads(row[6]), json.loads(row[7]),
-                       *row[8:])
+    return IncidentRow(row[0], row[1], IncidentStatus(row[2]), bool(row[3]), row[4], row[5], json.loads(row[6]),
+                       json.loads(row[7]), *row[8:])
 
 
 def delivery_row(row: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(*row[:17], fallbacks=json.loads(row[17]), warning=row[18], delivered_to=row[19],
+    return DeliveryRow(*row[:11], DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]),
+                       warning=row[18], delivered_to=row[19],
                        kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
                        next_attempt_at=row[23])
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
+from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
-from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, StoreBehind, StoreError
+from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind, StoreError
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
@@ -96,10 +98,10 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         return sql.incident_row(rows[0]) if rows else None
 
     def incidents(self, *, open_only: bool = False) -> list[IncidentRow]:
-        query = sql.INCIDENTS.format(where=" WHERE status != 'resolved'" if open_only else "")
+        query = sql.INCIDENTS.format(where=f" WHERE status != '{IncidentStatus.RESOLVED}'" if open_only else "")
         return [sql.incident_row(r) for r in self._read(query)]
 
-    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[dict[str, Any]], *,
+    def open_incident(self, incident: dict[str, Any], deliveries: Iterable[NewDelivery], *,
                       prefix: str, year: int, now: str,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]:
         """Store an incident, its 'triggered' event, its planned deliveries and `events` atomically.
@@ -146,7 +148,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             value = conn.execute(q(sql.SKIP_NUMBER), (prefix, year)).fetchone()[0]
         return sql.format_id(prefix, year, value)
 
-    def _insert_delivery(self, conn: Any, incident_id: str, d: dict[str, Any], now: str) -> int | None:
+    def _insert_delivery(self, conn: Any, incident_id: str, d: NewDelivery, now: str) -> int | None:
         """Insert one planned delivery; None when its idempotency key exists already."""
         row = conn.execute(self.dialect.q(sql.INSERT_DELIVERY + " RETURNING id"),
                            sql.delivery_values(incident_id, d, now)).fetchone()
@@ -155,7 +157,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
     # -- the timeline --------------------------------------------------------------
 
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
-                     deliveries: Iterable[dict[str, Any]] = (), status: str | None = None,
+                     deliveries: Iterable[NewDelivery] = (), status: IncidentStatus | None = None,
                      cancel: Iterable[int] = (), cancel_reason: str = "",
                      meta: dict[str, Any] | None = None) -> bool:
         """Record a timeline event once (by key) with its notices and an optional status change.
@@ -184,9 +186,9 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
                 conn.execute(q(sql.CANCEL_PENDING + in_ids), (cancel_reason, at, incident_id, *id_args))
             if meta is not None:
                 conn.execute(q(sql.SET_META), (_json(meta), incident_id))
-            if status == "acknowledged":
+            if status == IncidentStatus.ACKNOWLEDGED:
                 conn.execute(q(sql.ACKNOWLEDGE), (at, by, incident_id))
-            elif status == "resolved":
+            elif status == IncidentStatus.RESOLVED:
                 conn.execute(q(sql.RESOLVE), (at, incident_id))
                 conn.execute(q(sql.SKIP_TIMER_NOTICES), (incident_id,))
             if kind in UPDATE_KINDS:  # only a counted update restarts the cadence (see incidents.post_update)
@@ -247,15 +249,19 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
 
         return self._write(work)
 
-    def add_fallback(self, original: DeliveryRow, d: dict[str, Any], now: str) -> int | None:
+    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: str) -> int | None:
         """Plan a fallback delivery for a failed one; None when it was planned already."""
-        planned = {**d, "fallback_of": original.id, "kind": original.kind, "notice": original.notice}
+        planned = replace(d, fallback_of=original.id, kind=original.kind, notice=original.notice)
         return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now))
+
+    def confirm(self, delivery_id: int, now: str) -> bool:
+        """Record a provider's report that an accepted delivery arrived; False when it was not accepted."""
+        return self._statement(self.dialect.q(sql.CONFIRM), (now, delivery_id))[0] == 1
 
     def set_warning(self, delivery_id: int, warning: str) -> None:
         self._statement(self.dialect.q(sql.SET_WARNING), (warning, delivery_id))
 
-    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: str | None,
+    def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: DeliveryState | None,
                        next_attempt_at: str | None = None) -> None:
         """Append one attempt row and settle the delivery, in one transaction.
 
@@ -266,8 +272,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
                   attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
                   attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
                   attempt.kind, bool(attempt.possible_duplicate))
-        settled = (attempt.attempt, final_status or "pending", attempt.reason, attempt.detail, attempt.delivered_to,
-                   None if final_status else next_attempt_at, attempt.at, delivery.id)
+        settled = (attempt.attempt, final_status or DeliveryState.PENDING, attempt.reason, attempt.detail,
+                   attempt.delivered_to, None if final_status else next_attempt_at, attempt.at, delivery.id)
         q = self.dialect.q
         if self.dialect.insert_in_cte:
             self._statement(q(f"WITH logged AS ({sql.INSERT_ATTEMPT}) {sql.SETTLE}"), (*logged, *settled))
@@ -281,8 +287,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
 
     def next_due(self) -> str | None:
         """When the earliest pending delivery is due (None: nothing waiting; "": one is due at once)."""
-        rows = self._read(sql.NEXT_DUE)
-        return rows[0][0] if rows and rows[0][0] is not None else None
+        due_now, earliest = self._read(sql.NEXT_DUE)[0]
+        return "" if due_now else earliest
 
     # -- log, metrics and workers ---------------------------------------------------
 
@@ -297,7 +303,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         query = sql.ATTEMPTS.format(where=f" WHERE {' AND '.join(clauses)}" if clauses else "")
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = [AttemptRow(*row[:-1], possible_duplicate=bool(row[-1]))
+        rows = [AttemptRow(*row[:9], DeliveryState(row[9]), *row[10:-1], possible_duplicate=bool(row[-1]))
                 for row in self._read(self.dialect.q(query), args)]
         return list(reversed(rows))
 

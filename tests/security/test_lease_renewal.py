@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from dispatcher.store import open_store
+from dispatcher.store import NewDelivery, open_store
 from dispatcher.testing.providers import Reply
 from dispatcher.app.worker import Worker
 from tests import pg
@@ -39,16 +39,16 @@ def seed_one_slack_post(stage: Stage) -> None:
     """One incident with one Slack post in the outbox, as a trigger would leave it."""
     store = stage.store()
     now = stage.clock.now().isoformat()
-    row = {"key": "{incident}:0:slack:security-alerts:slack", "step": 0, "person": "slack:security-alerts",
-           "display": "#security-alerts", "role": "slack:security-alerts", "channel": "slack",
-           "target": "#security-alerts", "masked_target": "#security-alerts", "template": "slack"}
+    row = NewDelivery("0", 0, "slack:security-alerts", "#security-alerts", "slack:security-alerts", "slack",
+                      "#security-alerts", "#security-alerts", "slack")
     store.open_incident({"id": INCIDENT, "class": "security", "drill": False, "dedup_key": "", "started": now,
                          "fields": {"summary": "Unusual admin logins", "customer": "Acme Corp"}},
                         [row], prefix="SEC", year=2026, now=now)
     store.close()
 
 
-def lease_until(url: str) -> str | None:
+def lease_until(url: str) -> datetime | None:
+    """The row's lease, read straight from the table (a timestamptz: psycopg's own datetime)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -76,7 +76,7 @@ def test_a_slack_post_outlasting_its_lease_is_not_taken_over_and_posted_twice(st
         wait_until(lambda: stage.proxy["hooks.slack.com"].requests, 10)
         assert len(stage.proxy["hooks.slack.com"].requests) == 1, "the first worker's post never reached Slack"
         stage.clock.advance(first.sender.lease + timedelta(seconds=1))  # past the lease it took
-        wait_until(lambda: (lease_until(stage.url) or "") > stage.clock.now().isoformat(), 2)
+        wait_until(lambda: (lease := lease_until(stage.url)) is not None and lease > stage.clock.now(), 2)
         taken_over = second.send_due()
     finally:
         answer.set()

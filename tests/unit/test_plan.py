@@ -16,7 +16,6 @@ from dispatcher.domain.entries import Entry
 from dispatcher.domain.incident import Incident
 from dispatcher.domain.plan import (
     Planned,
-    idempotency_key,
     plan_audience,
     plan_escalation,
     plan_step,
@@ -195,5 +194,5 @@ def test_each_channel_renders_its_template_family(channel: str, kind: str, templ
 
 def test_the_delivery_key_names_incident_step_person_and_channel() -> None:
     [planned] = plan_audience(Entry("person:ana"), incident(), KLASS, 1, DIRECTORY)
-    assert planned.key("SEC-2026-001") == idempotency_key("SEC-2026-001", 1, "ana", "phone") \
-        == "SEC-2026-001:1:ana:phone"
+    assert planned.key().stored("SEC-2026-001") == "SEC-2026-001:1:ana:phone"
+    assert planned.key("escalation-1").stored("SEC-2026-001") == "SEC-2026-001:escalation-1:ana:phone"
