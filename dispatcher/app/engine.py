@@ -7,6 +7,7 @@ nothing in this file talks to a network or parses a file itself.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -164,7 +165,7 @@ def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: 
     return {"id": incident.id, "class": incident.klass, "title": title, "priority": priority,
             "status": status, "drill": incident.drill, "started": incident.started.isoformat(),
             "fields": public_fields(incident), "existing": existing,
-            "needs_review": incident.needs_review}  # a weak triage match: only the on-call primary was paged
+            "needs_review": incident.needs_review}  # a weak triage match: outside notices held until confirmed
 
 
 def line_for(planned: Planned, outcome: str, **extra: Any) -> DeliveryLine:
@@ -182,6 +183,9 @@ def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     for planned in step:
         if planned.skip:
             report.deliveries.append(line_for(planned, "skipped", reason=planned.skip))
+            continue
+        if planned.held:  # a real send would store it, waiting for a person to confirm the class
+            report.deliveries.append(line_for(planned, "held", reason=planned.held))
             continue
         notice, warning = compose_notice(rt, incident, planned)
         if why := failing.get(planned.address.channel):
@@ -237,7 +241,7 @@ def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None 
     key = idempotency_key("{incident}", planned.step if label is None else label, a.person, a.channel)
     return {"key": key, "step": planned.step, "person": a.person, "display": a.display, "role": a.role,
             "channel": a.channel, "target": a.target, "masked_target": a.masked if a.target else "",
-            "template": planned.template, "skip": planned.skip, "kind": kind, "notice": dict(notice or {}),
+            "template": planned.template, "skip": planned.skip, "hold": planned.held, "kind": kind, "notice": dict(notice or {}),
             "fallbacks": [[f.channel, f.target] for f in planned.fallbacks]}
 
 
@@ -264,7 +268,8 @@ def incident_from_row(row: IncidentRow) -> Incident:
     allow = meta.get("allow")
     return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
-                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created),
+                    tuple(allow) if allow is not None else None,
+                    opened=datetime.fromisoformat(meta.get("classified_at") or row.created),
                     reporter_unverified=bool(meta.get("reporter_unverified", False)))
 
 
@@ -294,8 +299,13 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
 
 def row_page_key(row: DeliveryRow) -> str:
     """`ID/step/person` for a step or escalation page; a reminder, overdue or resolution notice (all
-    step -1) puts its timer's label in place of the step, so two of them never merge into one."""
-    label = str(row.step) if row.kind in ("step", "escalation") else row.key.split(":")[1]
+    step -1) puts its timer's label in place of the step, so two of them never merge into one. After a
+    reclassification a page's step carries its epoch (`ID/r1-0/person`): a pager must not fold the new
+    class's page into the old one's alert."""
+    label = row.key.split(":")[1]
+    if row.kind in ("step", "escalation"):
+        epoch = re.match(r"r[0-9]+-", label)
+        label = (epoch.group(0) if epoch else "") + str(row.step)
     return target_dedup_key(row.incident_id, label, row.person)
 
 

@@ -50,9 +50,14 @@ def load(store: Store, incident_id: str) -> IncidentRow:
 
 
 def state_of(row: IncidentRow) -> IncidentState:
-    """The timers' view of an incident; they count from when notify opened it (see lifecycle)."""
+    """The timers' view of an incident; they count from when notify opened it, or last reclassified it."""
     last = datetime.fromisoformat(row.last_update_at) if row.last_update_at else None
-    return IncidentState(datetime.fromisoformat(row.created), row.status, last)
+    return IncidentState(classified_at(row), row.status, last, int(row.meta.get("reclassified", 0)))
+
+
+def classified_at(row: IncidentRow) -> datetime:
+    """When the incident took its current class: its opening, or its last reclassification (app.reclassify)."""
+    return datetime.fromisoformat(row.meta.get("classified_at") or row.created)
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
@@ -178,7 +183,7 @@ def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counte
     if counted:
         return now + klass.update_every
     state = state_of(row)
-    return (state.last_update_at or state.opened) + klass.update_every
+    return max(state.last_update_at or state.opened, state.opened) + klass.update_every
 
 
 def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by: str | None,
@@ -281,7 +286,9 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
     inc = doc["incident"]
     lines = [f"{inc['id']}  {inc['title']}  status: {inc['status']}  started {inc['started']}"]
     if inc.get("needs_review"):
-        lines.append("  needs review: triage was not sure of the class, so only the on-call primary was paged")
+        lines.append(f"  needs review: triage was not sure of the class; the {inc['class']} team was paged, and "
+                     "notices to the customer and outside contacts are held until the class is confirmed "
+                     f"(notify reclassify {inc['id']} CLASS --by NAME)")
     lines += ["timeline:", render(_TIMELINE, [
         (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],

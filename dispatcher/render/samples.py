@@ -36,6 +36,7 @@ _NOTICES: dict[str, dict[str, Any]] = {
     "resolved": {"message": "Fix deployed; error rates back to normal", "by": "Dana Reyes",
                  "at": "2026-11-26 21:05 UTC", "duration": "1 hour 45 minutes"},
     "escalation": {"stage": _STAGE, "at": "2026-11-26 19:35 UTC"},
+    "reclassify": {"previous": "Technical Issue", "by": "Dana Reyes", "at": "2026-11-26 19:40 UTC"},
 }
 
 _SAMPLES: dict[str, dict[str, Any]] = {

@@ -58,7 +58,7 @@ class DeliveryRow:
     target: str
     masked_target: str
     template: str
-    status: str  # pending|in-flight|delivered|failed-transient|failed-permanent|skipped
+    status: str  # pending|held|in-flight|delivered|failed-transient|failed-permanent|skipped
     attempts: int
     reason: str | None
     detail: str | None
@@ -67,7 +67,7 @@ class DeliveryRow:
     fallbacks: list[list[str]] = field(default_factory=list)  # [[channel, target], ...] still to try
     warning: str | None = None
     delivered_to: str | None = None
-    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|test
+    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|reclassify|test
     notice: dict[str, Any] = field(default_factory=dict)  # the lifecycle notice context (message, number...)
     possible_duplicate: bool = False
     next_attempt_at: str | None = None
@@ -148,6 +148,9 @@ class IncidentStore(Protocol):
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]: ...
     def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
                      deliveries: Iterable[dict[str, Any]] = (), status: str | None = None) -> bool: ...
+    def record_reclassification(self, incident_id: str, key: str, kind: str, at: str, detail: str, by: str, *,
+                                was: str, klass: str, meta: dict[str, Any], cancel: Iterable[tuple[int, str]] = (),
+                                release: bool = False, deliveries: Iterable[dict[str, Any]] = ()) -> bool: ...
     def events(self, incident_id: str) -> list[EventRow]: ...
 
 

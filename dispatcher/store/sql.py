@@ -88,15 +88,31 @@ RESOLVE = "UPDATE incidents SET status = 'resolved', resolved_at = %s WHERE id =
 # Timer notices are moot once resolved; pages and updates already accepted still go out.
 SKIP_TIMER_NOTICES = ("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved' WHERE incident_id = %s"
                       " AND status = 'pending' AND kind IN ('escalation', 'reminder', 'overdue')")
+# Held notices (a needs-review incident's customer notice) never go out once it is resolved unconfirmed.
+SKIP_HELD = ("UPDATE deliveries SET status = 'skipped', skip = 'incident resolved before its class was confirmed',"
+             " reason = NULL WHERE incident_id = %s AND status = 'held'")
 COUNT_UPDATE = ("UPDATE incidents SET updates = updates + 1, last_update_at = CASE WHEN %s THEN %s "
                 "ELSE last_update_at END WHERE id = %s")
+
+# -- reclassification (see SQLStore.record_reclassification) ---------------------------------
+
+# Compare-and-set on the class: a reclassification planned from a class another process changed meanwhile
+# (or on an incident resolved meanwhile) writes nothing.
+RECLASSIFY = ("UPDATE incidents SET class = %s, meta = %s WHERE id = %s AND class = %s"
+              " AND status != 'resolved'")
+# Only what is still waiting is cancelled: a page a sender holds (in-flight) goes out and is recorded as sent.
+CANCEL_WAITING = ("UPDATE deliveries SET status = 'skipped', skip = %s, reason = NULL, updated = %s"
+                  " WHERE id = %s AND status IN ('pending', 'held')")
+# Released once: a second confirmation finds nothing held, and the released rows are claimed once each.
+RELEASE_HELD = ("UPDATE deliveries SET status = 'pending', reason = NULL, updated = %s"
+                " WHERE incident_id = %s AND status = 'held'")
 
 # -- the outbox ------------------------------------------------------------------------
 
 INSERT_DELIVERY = (
     "INSERT INTO deliveries (key, incident_id, step, person, display, role, channel, target, masked_target,"
-    " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated)"
-    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
+    " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated, reason)"
+    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
 DELIVERIES = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = %s"
 PENDING_IDS = "SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND status = 'pending' ORDER BY id"
 DUE = ("((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
@@ -134,11 +150,15 @@ LAST_HEARTBEAT = "SELECT MAX(seen) FROM workers"
 # -- rows ---------------------------------------------------------------------------------
 
 def delivery_values(incident_id: str, d: dict[str, Any], now: str) -> tuple:
-    """INSERT_DELIVERY's arguments for a planned delivery of an incident (its key's placeholder filled in)."""
+    """INSERT_DELIVERY's arguments for a planned delivery of an incident (its key's placeholder filled in).
+
+    A held delivery ("hold": why) is stored as status 'held': no claim picks it up until RELEASE_HELD.
+    """
+    status = "skipped" if d.get("skip") else "held" if d.get("hold") else "pending"
     return (d["key"].replace("{incident}", incident_id), incident_id, d["step"], d["person"], d["display"], d["role"],
-            d["channel"], d["target"], d["masked_target"], d["template"], "skipped" if d.get("skip") else "pending",
+            d["channel"], d["target"], d["masked_target"], d["template"], status,
             d.get("fallback_of"), d.get("skip"), json.dumps(d.get("fallbacks", [])), d.get("kind", "step"),
-            json.dumps(d.get("notice", {})), now, now)
+            json.dumps(d.get("notice", {})), now, now, d.get("hold") if status == "held" else None)
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:
