@@ -98,7 +98,8 @@ def acknowledge(store: Store, incident_id: str, by: str, now: datetime) -> tuple
     row = load(store, incident_id)
     if row.status != "open":
         return False, row
-    done = store.record_event(incident_id, "acknowledged", "acknowledged", now.isoformat(),
+    key = state_of(row).key("acknowledged")  # after a reclassification, the new class's pages need their own ack
+    done = store.record_event(incident_id, key, "acknowledged", now.isoformat(),
                               f"acknowledged by {by}", by=by, status="acknowledged")
     return done, load(store, incident_id)
 
@@ -155,7 +156,7 @@ def _update_deliveries(planned: list[Planned], by: str | None, directory: Direct
             out.setdefault(f"{item.address.person}/{item.address.channel}", item)
             continue
         # nobody is phoned to hear a status update while they can read it
-        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: _quietness(a.channel))
+        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: quietness(a.channel))
         item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
         if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
             item = replace(item, skip="the author of this update", fallbacks=())
@@ -197,13 +198,13 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
               "duration": format_duration(duration)}
     rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
-            for p in _reached_so_far(store.deliveries(incident_id), rt.directory)]
+            for p in reached_so_far(store.deliveries(incident_id), rt.directory)]
     store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
                        deliveries=rows, status="resolved")
     return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
 
 
-def _reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:
+def reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:
     """One address per recipient who got any notice, on the quietest channel they can be reached on."""
     reached: dict[str, DeliveryRow] = {}
     for row in rows:
@@ -218,12 +219,12 @@ def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
     person = directory.people.get(row.person)
     if person is not None:
         options += [(c, person.target(c)) for c in person.channels if person.target(c)]
-    channel, target = min(options, key=lambda option: _quietness(option[0]))
+    channel, target = min(options, key=lambda option: quietness(option[0]))
     return Planned(-1, Address(row.person, row.display, row.role, channel, target),
                    template_for(channel, "resolved"))
 
 
-def _quietness(channel: str) -> int:
+def quietness(channel: str) -> int:
     return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
 
 
@@ -266,12 +267,14 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
 
 
-def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
-    """Incidents as JSON-able summaries, oldest first."""
+def incident_items(store: Store, *, open_only: bool, needs_review: bool = False) -> list[dict[str, Any]]:
+    """Incidents as JSON-able summaries, oldest first; `needs_review`: only the open ones waiting for a person
+    to confirm their class (`notify reclassify`)."""
+    rows = store.incidents(open_only=open_only or needs_review)
     return [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
              "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at,
              "needs_review": bool(r.meta.get("needs_review", False))}
-            for r in store.incidents(open_only=open_only)]
+            for r in rows if not needs_review or r.meta.get("needs_review")]
 
 
 STATUS_COLOURS = {"open": "red", "acknowledged": "yellow", "resolved": "green"}

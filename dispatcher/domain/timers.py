@@ -130,7 +130,8 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
         actions.append(Action(state.key(f"reminder-{_stamp(due)}"), "reminder", due - lead,
                               f"update due at {due_text}", (Entry(to="commander"),), notice=notice))
         if due <= until:
-            missed.append(Action(state.key(f"overdue-{_stamp(due)}"), "overdue", due, f"update due at {due_text} was not sent",
+            missed.append(Action(state.key(f"overdue-{_stamp(due)}"), "overdue", due,
+                                 f"update due at {due_text} was not sent",
                                  _overdue_entries(klass), notice={**notice, "kind": "overdue"}))
     quiet = [Action(a.key, a.kind, a.due, a.detail, (), a.step, a.notice) for a in missed[-QUIET_KEPT - 1:-1]]
     return _latest_reminder_only(actions)[-QUIET_KEPT - 1:] + quiet + missed[-1:]

@@ -8,6 +8,7 @@ NOTIFY_METRICS_TOKEN is set):
                                   how its deliveries stand; with ?wait (at most 30 s), once they are known
     POST /incidents/{id}/ack      {"by": "name"}                                (API token)
     POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
+    POST /incidents/{id}/reclassify  {"class": "security", "by": "..."}: confirm or change its class
     GET  /incidents               open and recent incidents
     GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
     GET  /healthz                 store reachable and worker loop alive: "ok" and the failing checks' names;
@@ -63,7 +64,7 @@ MAX_BODY = 1024 * 1024
 UNCOUNTED = frozenset({"/healthz", "/metrics"})  # cheap, and what monitoring reads under load
 HOOK = re.compile(r"^/hooks/(alertmanager|grafana|generic)$")
 QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged by the worker loop
-INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|resolve)$")
+INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|resolve|reclassify)$")
 INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
 MAX_WAIT = 30.0  # seconds a generic hook's caller may wait for outcomes: longer and its HTTP client gives up
 RECHECK = 1.0  # a waiting request reads the store again at least this often (a send by another process)
@@ -109,6 +110,7 @@ class Services:
     enqueue: Callable[[str, bytes, Any], dict[str, Any]]  # (source, body, AlertEvent) -> the answer
     ack: Callable[[str, str], Any]
     resolve: Callable[[str, str | None, str | None], Any]
+    reclassify: Callable[[str, str, str], dict[str, Any]]  # (incident, class, by) -> app.reclassify's answer
     incidents: Callable[[], list[dict[str, Any]]]
     status: Callable[[str], dict[str, Any]]
     health: Callable[[], dict[str, Any]]
@@ -264,12 +266,23 @@ class App:
             if not isinstance(by, str) or not by.strip():
                 raise HTTPError(422, "field 'by' (who acknowledges) is required", "by")
             return 200, await self._run(self.services.ack, incident_id, by), "application/json"
+        if action == "reclassify":
+            return 200, await self._reclassify(incident_id, body), "application/json"
         message = body.get("message")
         if message is not None and not isinstance(message, str):
             raise HTTPError(422, "field 'message' must be a string", "message")
         result = await self._run(self.services.resolve, incident_id, message, by if isinstance(by, str) else None)
         self.services.wake()
         return 200, result, "application/json"
+
+    async def _reclassify(self, incident_id: str, body: dict) -> Any:
+        for field, what in (("class", "the class it is"), ("by", "who decides")):
+            if not isinstance(body.get(field), str) or not body[field].strip():
+                raise HTTPError(422, f"field {field!r} ({what}) is required", field)
+        result = await self._run(self.services.reclassify, incident_id, body["class"].strip().lower(),
+                                 body["by"].strip())
+        self.services.wake()  # the new class's pages, the released notice: the sender sends them
+        return result
 
     def _sealed(self, seal: str | None, func: Callable, *args: Any) -> Any:
         """`func(*args)` on this store thread, its first write recording the signed request `seal`."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from ..app.engine import Runtime
 from ..app.incidents import acknowledge, incident_items, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
+from ..app.reclassify import reclassify
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..errors import StoreError
@@ -81,6 +82,13 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         return {"schema": 1, "incident": incident_id, "acknowledged": done, "status": row.status,
                 "acked_by": row.acked_by, "acked_at": row.acked_at}
 
+    def do_reclassify(incident_id: str, klass: str, by: str) -> dict[str, Any]:
+        done = reclassify(rt, store, incident_id, klass, by, clock.now())
+        if done.outcome != "unchanged":
+            emit("incident.reclassified", incident_id, via="api", by=by, outcome=done.outcome,
+                 previous=done.previous, klass=klass, deliveries=len(done.rows))
+        return done.as_json()
+
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
         if result.delivery_ids:
@@ -106,7 +114,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
     services = Services(
         ingest=writes.track(do_ingest), enqueue=writes.track(do_enqueue), ack=writes.track(do_ack),
-        resolve=writes.track(do_resolve),
+        resolve=writes.track(do_resolve), reclassify=writes.track(do_reclassify),
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
         health=health, wake=wake, deliveries=deliveries,

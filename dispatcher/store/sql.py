@@ -98,8 +98,10 @@ COUNT_UPDATE = ("UPDATE incidents SET updates = updates + 1, last_update_at = CA
 
 # Compare-and-set on the class: a reclassification planned from a class another process changed meanwhile
 # (or on an incident resolved meanwhile) writes nothing.
-RECLASSIFY = ("UPDATE incidents SET class = %s, meta = %s WHERE id = %s AND class = %s"
-              " AND status != 'resolved'")
+RECLASSIFY = ("UPDATE incidents SET class = %s, meta = %s, status = CASE WHEN %s THEN 'open' ELSE status END,"
+              " acked_at = CASE WHEN %s THEN NULL ELSE acked_at END,"
+              " acked_by = CASE WHEN %s THEN NULL ELSE acked_by END"
+              " WHERE id = %s AND class = %s AND status != 'resolved'")
 # Only what is still waiting is cancelled: a page a sender holds (in-flight) goes out and is recorded as sent.
 CANCEL_WAITING = ("UPDATE deliveries SET status = 'skipped', skip = %s, reason = NULL, updated = %s"
                   " WHERE id = %s AND status IN ('pending', 'held')")

@@ -186,12 +186,14 @@ class SQLStore(InboxSQL, RequestSeals):
 
     def record_reclassification(self, incident_id: str, key: str, kind: str, at: str, detail: str, by: str, *,
                                 was: str, klass: str, meta: dict[str, Any], cancel: Iterable[tuple[int, str]] = (),
-                                release: bool = False, deliveries: Iterable[dict[str, Any]] = ()) -> bool:
+                                release: bool = False, reopen: bool = False,
+                                deliveries: Iterable[dict[str, Any]] = ()) -> bool:
         """Record a class change or confirmation once (by key), with its effects, in one transaction.
 
         The incident takes `klass` and `meta` only if its class is still `was` and it is not resolved;
-        `cancel` skips waiting deliveries (id, why); `release` makes its held deliveries pending; the
-        new class's pages and the notices are inserted. Returns False, writing nothing, when the key
+        `reopen` makes it open again, unacknowledged (the new class's escalation runs); `cancel` skips
+        waiting deliveries (id, why); `release` makes its held deliveries pending; the new class's pages
+        and the notices are inserted. Returns False, writing nothing, when the key
         was recorded before or the incident changed meanwhile (the caller reads it again).
         """
         key = stored_key(key)
@@ -203,7 +205,8 @@ class SQLStore(InboxSQL, RequestSeals):
         def work(conn: Any) -> bool:
             if conn.execute(q(sql.INSERT_EVENT), (incident_id, key, kind, at, by, detail)).rowcount != 1:
                 return False
-            if conn.execute(q(sql.RECLASSIFY), (klass, _json(meta), incident_id, was)).rowcount != 1:
+            changed = conn.execute(q(sql.RECLASSIFY), (klass, _json(meta), reopen, reopen, reopen, incident_id, was))
+            if changed.rowcount != 1:
                 raise _Changed  # rolls the event back with it
             for delivery_id, why in cancelled:
                 conn.execute(q(sql.CANCEL_WAITING), (why, at, delivery_id))
