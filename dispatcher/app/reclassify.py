@@ -127,24 +127,22 @@ def _cancellations(existing: list[DeliveryRow], planned: list[Planned], old: str
 
 def _told(rt: Runtime, existing: list[DeliveryRow], planned: list[Planned], by: str) -> list[Planned]:
     """Everyone inside the company reached for the old class, and everyone the new class pages now: once each,
-    on their quietest channel, with the reclassify template. Outside people are not told of our triage."""
-    new = [_quietest(p) for p in planned if not p.skip]
-    told: dict[str, Planned] = {}
-    for item in reached_so_far(existing, rt.directory) + new:
-        person = item.address.person
-        if person in told or _outside(person):
-            continue
-        item = replace(item, step=-1, template=template_for(item.address.channel, "reclassify"), held=None)
-        if _is_author(rt, person, by):
-            item = replace(item, skip="the author of this reclassification", fallbacks=())
-        told[person] = item
-    return list(told.values())
+    with the reclassify template. Outside people are not told of our triage."""
+    options: dict[str, list[Planned]] = {}
+    for item in reached_so_far(existing, rt.directory) + [p for p in planned if not p.skip]:
+        if not _outside(item.address.person):
+            options.setdefault(item.address.person, []).append(item)
+    return [_notice(rt, items, by) for items in options.values()]
 
 
-def _quietest(planned: Planned) -> Planned:
-    """A planned page's quietest address (a person paged by phone is told by email, if they have one)."""
-    first, *rest = sorted((planned.address, *planned.fallbacks), key=lambda a: quietness(a.channel))
-    return replace(planned, address=first, fallbacks=tuple(rest))
+def _notice(rt: Runtime, items: list[Planned], by: str) -> Planned:
+    """One person's notice on the quietest of all their addresses (paged by phone and mailed: told by email)."""
+    addresses = {(a.channel, a.target): a for item in items for a in (item.address, *item.fallbacks)}
+    first, *rest = sorted(addresses.values(), key=lambda a: quietness(a.channel))
+    notice = Planned(-1, first, template_for(first.channel, "reclassify"), tuple(rest))
+    if _is_author(rt, first.person, by):
+        return replace(notice, skip="the author of this reclassification", fallbacks=())
+    return notice
 
 
 def _outside(person: str) -> bool:
