@@ -17,6 +17,7 @@ from dispatcher.app import engine
 from dispatcher.app.incidents import acknowledge, fire_timers, resolve, status_document, status_text
 from dispatcher.app.reclassify import reclassify
 from dispatcher.app.worker import Worker
+from dispatcher.domain.timers import IncidentState, due_actions
 from dispatcher.errors import IncidentClosed, InputError
 
 from .stage import FIELDS, Stage, make_stage
@@ -155,6 +156,17 @@ def test_a_two_hour_old_incident_reclassified_starts_the_new_ladder_at_its_first
                                             "r1-reminder-20261126T053000Z"]
         row = store.incident(incident_id)
     assert row.klass == "security" and row.id == incident_id == "TEC-2026-001"  # the id stays
+
+
+def test_timers_of_a_new_epoch_have_their_own_keys_and_ignore_an_update_posted_before_it(stage: Stage) -> None:
+    """Pure: the keys the old class fired cannot stop the new class's, and a cadence never starts before the change."""
+    klass = stage.runtime().klass("security")
+    opened_at = stage.clock.now()
+    changed_at = opened_at + 120 * MINUTE
+    state = IncidentState(changed_at, "open", last_update_at=opened_at + 10 * MINUTE, reclassified=1)
+    assert due_actions(klass, state, changed_at + 14 * MINUTE) == []
+    due = [(a.key, (a.due - changed_at) / MINUTE) for a in due_actions(klass, state, changed_at + 25 * MINUTE)]
+    assert due == [("r1-step-1", 15), ("r1-escalation-1", 15), ("r1-reminder-20261126T053000Z", 25)]
 
 
 def test_the_new_classs_ladder_counts_from_the_reclassification(stage: Stage) -> None:

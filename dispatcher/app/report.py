@@ -7,11 +7,11 @@ command and API that reports deliveries:
      "incident": {"id", "class", "title", "priority", "status", "drill", "started", "fields", "existing"},
      "deliveries": [{"step", "recipient", "display", "role", "channel", "target" (masked),
                      "outcome": "delivered|posted|possibly-delivered|failed-transient|failed-permanent|pending|"
-                                "skipped|dry-run",
+                                "held|skipped|dry-run",
                      "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
                      "message": {"subject", "text"} (dry runs only)}],
      "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "unreached",
-                 "posted", "possibly_delivered",
+                 "posted", "possibly_delivered", "held",
                  "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
      "notes": [str]}
 
@@ -113,7 +113,7 @@ class Report:
         return {"total": len(self.deliveries), "delivered": count("delivered"), "failed": count(*FAILED),
                 "skipped": count("skipped"), "pending": count("pending"), "dry_run": count("dry-run"),
                 "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": count(POSTED),
-                "possibly_delivered": count(POSSIBLY),
+                "possibly_delivered": count(POSSIBLY), "held": count("held"),
                 **({"would_fail": self.would_fail} if self.mode == "dry-run" else {})}
 
     def exit_status(self) -> int:
@@ -153,6 +153,8 @@ class Report:
             tail += f", {s['posted']} posted (in a channel, not sent to the person)"
         if s["possibly_delivered"]:
             tail += f", {s['possibly_delivered']} possibly delivered (no answer within the send deadline)"
+        if s["held"]:
+            tail += f", {s['held']} held until the class is confirmed (notify reclassify)"
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):
