@@ -6,15 +6,21 @@ tests/test_reclassify_postgres.py runs these again on a PostgreSQL store.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from dispatcher.app import engine
-from dispatcher.app.incidents import acknowledge, fire_timers, resolve, status_document, status_text
+from dispatcher.app.incidents import (
+    acknowledge,
+    fire_timers,
+    resolve,
+    status_document,
+    status_text,
+)
 from dispatcher.app.reclassify import reclassify
 from dispatcher.app.worker import Worker
 from dispatcher.domain.timers import IncidentState, due_actions
@@ -216,10 +222,25 @@ def test_a_held_notice_the_new_class_also_sends_is_replaced_not_sent_twice(stage
     incident_id = opened(stage, "security", needs_review=True)
     done = change(stage, incident_id, "outage")
     [old] = done.cancelled
-    assert (old.person, old.skip) == ("customer", "reclassified from security to outage: replaced by the page "
-                                                  "of the new class")
+    assert old.person == "customer"
+    assert old.skip == "reclassified from security to outage: replaced by the page of the new class"
     assert statuses(stage, incident_id)[("r1-step-0", "customer", "email")] == "delivered"
     assert len(customer_mail(stage)) == 1 and done.incident.needs_review is False
+
+
+def test_a_running_worker_renders_the_new_classs_pages_on_the_new_classs_templates(stage: Stage) -> None:
+    """The worker keeps the incidents it sent for; one reclassified meanwhile (by the API) is read again."""
+    incident_id = opened(stage, "security")
+    rt = stage.runtime()
+    with stage.store() as store:
+        worker = Worker(rt, store, stage.clock)
+        stage.clock.advance(15 * MINUTE)
+        worker.tick()  # security's +15 step sent: the worker now holds the incident as a security incident
+        change(stage, incident_id, "outage", send=False)  # another process: the worker sends what it planned
+        worker.tick()
+    subjects = {m["Subject"] for m in stage.smtp.messages if m["To"] == "outage-response@teamflow.com"}
+    assert subjects == {"[OUTAGE] TeamFlow Service Disruption",
+                        f"{incident_id} reclassified: Security Incident -> Service Outage"}
 
 
 def test_a_reclassified_incident_needs_its_own_acknowledgement(stage: Stage) -> None:

@@ -274,9 +274,12 @@ def incident_from_row(row: IncidentRow) -> Incident:
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
-                incidents: Callable[[str], Incident],
+                incidents: Callable[..., Incident],
                 on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
-    """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
+    """The sender for this runtime: retry policy, concurrency, lease and secrets from settings.
+
+    `incidents(id, epoch=0)` gives the incident a row is sent for, as of at least that reclassification.
+    """
     from ..delivery.sender import (  # tenacity and the channels: only commands that send need them
         RetryPolicy,
         Sender,
@@ -287,7 +290,8 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
         max_length = channel.capabilities.max_length if channel is not None else None
         planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),
                           row.template)
-        return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice,
+        return compose_notice(rt, incidents(row.incident_id, row_epoch(row)), planned, max_length=max_length,
+                              notice=row.notice,
                               page_key=row_page_key(row))
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
@@ -295,6 +299,13 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                   RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
                   concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets() + rt.directory.secrets(),
                   klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt)
+
+
+def row_epoch(row: DeliveryRow) -> int:
+    """How many reclassifications the incident had when this row was planned (its label says: r1-step-0,
+    reclassify-1), so a cache of incidents never renders the new class's page on the old class's templates."""
+    found = re.match(r"(?:r|reclassify-)([0-9]+)(?:-|$)", row.key.split(":")[1])
+    return int(found.group(1)) if found else 0
 
 
 def row_page_key(row: DeliveryRow) -> str:
@@ -313,7 +324,7 @@ def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, ro
                  wait: float | None) -> None:
     """Send a command's own deliveries now; retries due after `wait` seconds are left to the worker."""
     registry = Registry(rt.settings, rt.directory, drill=incident.drill)
-    sender = make_sender(rt, store, clock, registry, owner=f"cli-{os.getpid()}", incidents=lambda _: incident)
+    sender = make_sender(rt, store, clock, registry, owner=f"cli-{os.getpid()}", incidents=lambda *_: incident)
     deadline = clock.now() + timedelta(seconds=wait) if wait is not None else None
     try:
         sender.send_now(rows, deadline)
