@@ -16,6 +16,7 @@ from .test_reclassify import (  # noqa: F401 - collected again here, on the Post
     test_a_needs_review_incident_pages_the_team_and_holds_the_customer_notice_visibly,
     test_a_reclassified_incident_needs_its_own_acknowledgement,
     test_a_resolved_incident_or_an_unknown_class_is_refused_and_nothing_changes,
+    test_a_running_worker_renders_the_new_classs_pages_on_the_new_classs_templates,
     test_a_two_hour_old_incident_reclassified_starts_the_new_ladder_at_its_first_rung,
     test_confirming_the_class_releases_the_held_notice_once,
     test_reclassifying_cancels_the_old_classs_waiting_pages_and_tells_both_audiences,
