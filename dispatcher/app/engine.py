@@ -278,7 +278,8 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                 on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
     """The sender for this runtime: retry policy, concurrency, lease and secrets from settings.
 
-    `incidents(id, epoch=0)` gives the incident a row is sent for, as of at least that reclassification.
+    `incidents(id)` gives the incident a row is sent for; a row planned after the incident's n-th reclassification
+    asks `incidents(id, n)`: the incident as of at least that reclassification.
     """
     from ..delivery.sender import (  # tenacity and the channels: only commands that send need them
         RetryPolicy,
@@ -290,8 +291,9 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
         max_length = channel.capabilities.max_length if channel is not None else None
         planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),
                           row.template)
-        return compose_notice(rt, incidents(row.incident_id, row_epoch(row)), planned, max_length=max_length,
-                              notice=row.notice,
+        epoch = row_epoch(row)  # planned after a reclassification: the incident as of it, never older
+        incident = incidents(row.incident_id, epoch) if epoch else incidents(row.incident_id)
+        return compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
                               page_key=row_page_key(row))
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
