@@ -7,7 +7,7 @@ stored but not handled, or given up before it opened one)::
                        Alertmanager/Grafana stored as inbox event N for the worker loop
     incident.opened    a webhook opened an incident (also .updated, .resolved; hook.ignored: a repeat
                        or a resolve for nothing open); ``inbox_event`` ties it to its hook.received
-    incident.acknowledged / incident.resolved   over the API, with ``by``
+    incident.acknowledged / incident.resolved / incident.reclassified   over the API, with ``by``
     delivery.failed    an attempt did not deliver: a warning while it is retried, an error when final
     inbox.retrying     a stored webhook could not be handled: kept, tried again at ``retry_at``
     inbox.given-up     a stored webhook will not be tried again: kept for `notify inbox`

@@ -53,14 +53,21 @@ def test_negation_is_shown_and_pages_nobody_on_it() -> None:
     assert {"rule": "security-breach", "words": "breach", "cue": "not"} in doc["negated"]
 
 
-def test_needs_review_send_pages_only_the_on_call_primary(providers) -> None:
+def test_needs_review_send_pages_the_internal_team_and_holds_the_customer_notice(providers) -> None:
     smtp, proxy, _ = providers
-    result = run("triage", "--text", "I saw something suspicious in our audit log", "--send", "--json")
+    result = run("triage", "--text", "I saw something suspicious in our audit log", "--reported-by",
+                 "jane@acme.example", "--send", "--json")
     doc = json.loads(result.stdout)
     assert doc["triage"]["needs_review"] is True and doc["incident"]["class"] == "security"
-    assert {d["role"] for d in doc["deliveries"]} == {"rotation:primary"}
-    assert smtp.messages == [] and proxy["hooks.slack.com"].requests == []
-    assert result.exit_code == 0
+    outcomes = {(d["role"], d["channel"]): d["outcome"] for d in doc["deliveries"]}
+    assert outcomes == {("list:security-incident", "email"): "delivered", ("slack:security-alerts", "slack"): "delivered",
+                        ("rotation:primary", "phone"): "delivered", ("rotation:primary", "sms"): "delivered",
+                        ("customer", "email"): "held"}
+    held = next(d for d in doc["deliveries"] if d["outcome"] == "held")
+    assert held["reason"].startswith("held until the class is confirmed")
+    assert "jane@acme.example" not in {m["To"] for m in smtp.messages}  # the team's list got its email
+    assert len(proxy["hooks.slack.com"].requests) == 1
+    assert result.exit_code == 0  # held is not unreached: it waits for a person, as intended
 
 
 def test_send_adds_the_rules_path_to_step_zero(providers) -> None:

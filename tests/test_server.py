@@ -312,6 +312,31 @@ def test_ack_and_resolve_over_the_api(server: Server) -> None:
     assert server.get(f"/incidents/{incident_id}").json()["resolved_at"] is not None
 
 
+def test_reclassify_over_the_api_confirms_or_changes_the_class(server: Server, stage: Stage) -> None:
+    body = {"summary": "Disk 91% full on build-agent-7", "reported_by": "jane@acme.example"}
+    incident_id = server.post("/hooks/generic", body).json()["incident"]  # no rule matched: needs review
+    path = f"/incidents/{incident_id}/reclassify"
+    assert server.post(path, {"class": "technical", "by": "Dana"}, token=None).status_code == 401
+    missing = server.post(path, {"class": "technical"})
+    assert (missing.status_code, missing.json()["field"]) == (422, "by")
+    unknown = server.post(path, {"class": "securty", "by": "Dana"})
+    assert unknown.status_code == 422 and "the known classes are security, outage" in unknown.json()["error"]
+    assert server.post("/incidents/TEC-1999-001/reclassify", {"class": "security", "by": "Dana"}).status_code == 404
+
+    confirmed = server.post(path, {"class": "technical", "by": "Dana"}).json()
+    assert (confirmed["outcome"], confirmed["from"], confirmed["to"], confirmed["notices"]) == \
+        ("confirmed", "technical", "technical", 1)  # the held customer notice, released
+    server.worker.tick()
+    assert [m["To"] for m in stage.smtp.messages].count("jane@acme.example") == 1
+    changed = server.post(f"/incidents/{incident_id.lower()}/reclassify", {"class": "Security", "by": "Dana"}).json()
+    assert (changed["outcome"], changed["from"], changed["to"]) == ("changed", "technical", "security")
+    timeline = server.get(f"/incidents/{incident_id}").json()["timeline"]
+    assert [e["kind"] for e in timeline if e["by"] == "Dana"] == ["class-confirmed", "reclassified"]
+    assert server.post(f"/incidents/{incident_id}/resolve", {"by": "Dana"}).status_code == 200
+    closed = server.post(path, {"class": "outage", "by": "Dana"})
+    assert closed.status_code == 409 and "its class can no longer change" in closed.json()["error"]
+
+
 def test_healthz_reports_store_and_worker(server: Server) -> None:
     assert server.get("/healthz", token=None).status_code == 503  # the worker loop has not ticked yet
     server.worker.tick()

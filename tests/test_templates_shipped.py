@@ -310,7 +310,7 @@ def test_common_holds_exactly_the_lifecycle_templates():
     common = shipped_template_dir() / "_common"
     files = {p.name for p in common.iterdir()}
     assert files == {f"{name}.{part}.j2" for name, parts in LIFECYCLE_TEMPLATES.items() for part in parts}
-    assert len(files) == 36  # 6 kinds (update, reminder, overdue, resolved, escalation, ack): email subject/text/html, slack, sms, voice
+    assert len(files) == 42  # 7 kinds (update, reminder, overdue, resolved, escalation, ack, reclassify): email subject/text/html, slack, sms, voice
 
 
 def test_no_class_overrides_a_lifecycle_template():

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ..domain.entries import Entry
 from ..domain.incident import format_time
+from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalate_now as next_stage
 from ..domain.timers import escalation_position
 from ..errors import IncidentError, InputError
@@ -61,20 +62,21 @@ def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datet
     """
     via = _checked_via(via)
     row = load(store, incident_id)
-    if row.status != "open":
+    if row.status != IncidentStatus.OPEN:
         return Acknowledged(False, row, [], [])
+    key = state_of(row).key("acknowledged")  # after a reclassification, the new class's pages need their own ack
     # Pages still queued for people are not sent once someone acknowledged; a list or a channel keeps its notice.
     queued = [d.id for d in store.deliveries(incident_id)
-              if d.status == "pending" and d.kind in PAGE_KINDS and d.person in rt.directory.people]
+              if d.status == DeliveryState.PENDING and d.kind in PAGE_KINDS and d.person in rt.directory.people]
     notice = {"kind": "ack", "by": by, "via": via_label(via), "at": format_time(now)}
-    rows = [outbox_row(p, kind="ack", label="acknowledged", notice=notice)
+    rows = [outbox_row(p, kind="ack", label=key, notice=notice)
             for p in _planned(rt, incident_from_row(row), _slack_channel(rt, row.klass), step=-1, kind="ack")]
     detail = f"acknowledged by {by} via {via}"
-    done = store.record_event(incident_id, "acknowledged", "acknowledged", now.isoformat(), detail, by=by,
-                              deliveries=rows, status="acknowledged", cancel=queued,
+    done = store.record_event(incident_id, key, "acknowledged", now.isoformat(), detail, by=by,
+                              deliveries=rows, status=IncidentStatus.ACKNOWLEDGED, cancel=queued,
                               cancel_reason=f"not sent: {detail}")
     after = store.deliveries(incident_id)
-    cancelled = [d for d in after if d.id in set(queued) and d.status == "skipped"] if done else []
+    cancelled = [d for d in after if d.id in set(queued) and d.status == DeliveryState.SKIPPED] if done else []
     notices = [d for d in after if d.kind == "ack"] if done else []
     return Acknowledged(done, load(store, incident_id), cancelled, notices)
 
@@ -109,7 +111,7 @@ def escalate_now(rt: Runtime, store: Store, incident_id: str, by: str, now: date
     via = _checked_via(via)
     for _ in range(2):
         row = load(store, incident_id)
-        if row.status != "open":
+        if row.status != IncidentStatus.OPEN:
             raise IncidentError(incident_id, f"it is {row.status}: escalation has stopped"
                                              + (f" (acknowledged by {row.acked_by})" if row.acked_by else ""))
         klass = rt.klass(row.klass)

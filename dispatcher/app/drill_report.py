@@ -6,8 +6,6 @@ import html
 from datetime import datetime, timezone
 from typing import Any
 
-from ..app.engine import Runtime
-from ..app.report import OUTCOME_COLOURS, outcome_label
 from ..domain.states import DeliveryState
 from ..domain.timers import parse_stamp
 from ..drill.expect import Check, Facts, Sent, check_all, minutes
@@ -15,7 +13,7 @@ from ..drill.scenario import Scenario
 from ..render.table import PLAIN, Column, Output, render
 from .drill import DrillOutcome
 from .engine import Runtime
-from .report import OUTCOME_COLOURS
+from .report import OUTCOME_COLOURS, outcome_label
 
 __all__ = ["build_document", "render_html", "render_table"]
 
@@ -62,7 +60,7 @@ def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandb
     klass = rt.klass(scenario.klass)
     sent = _sent_rows(outcome)
     acked = datetime.fromisoformat(outcome.incident.acked_at) if outcome.incident.acked_at else None
-    missed = [parse_stamp(e.key.removeprefix("overdue-")) for e in outcome.events if e.kind == "overdue"]
+    missed = [parse_stamp(e.key.rsplit("-", 1)[1]) for e in outcome.events if e.kind == "overdue"]
     posted = [datetime.fromisoformat(e.at) for e in outcome.events if e.kind == "update"]
     facts = Facts(outcome.t0, sent, acked, klass.response_sla, missed, klass.update_every is not None, posted,
                   outcome.end, rt.directory.holders)
@@ -73,7 +71,7 @@ def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandb
     response = {"deadline": rel(deadline), "acknowledged": rel(acked), "met": bool(acked and acked <= deadline),
                 "by": minutes(abs(deadline - acked)) if acked else None,
                 "expected": "missed" if expect_miss else "met"}
-    updates_due = sorted({parse_stamp(e.key.split("-", 1)[1]) for e in outcome.events
+    updates_due = sorted({parse_stamp(e.key.rsplit("-", 1)[1]) for e in outcome.events
                           if e.kind in ("reminder", "overdue")})
     resolved = next((datetime.fromisoformat(e.at) for e in outcome.events if e.kind == "resolved"), None)
     return {

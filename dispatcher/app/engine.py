@@ -7,18 +7,19 @@ nothing in this file talks to a network or parses a file itself.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..api import Address, Notice, target_dedup_key
 from ..clock import Clock
 from ..config.directory import Directory, load_directory
-from ..config.paths import ConfigPaths, check_command, resolve_config
+from ..config.paths import ConfigPaths, resolve_config
 from ..config.policy import IncidentClass, Policy, load_policy
 from ..config.problems import ConfigError, error
-from ..config.settings import Settings, channel_variable, load_settings
+from ..config.settings import Settings, load_settings
 from ..delivery.registry import Registry, declared_family
 from ..domain.incident import Incident, build_incident, public_fields, render_context
 from ..domain.plan import BUILT_IN_FAMILIES, Planned, plan_step
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 WORKER_RECENT = timedelta(minutes=2)
 
 __all__ = ["Runtime", "compose_notice", "incident_from_row", "lines_from_store", "load_runtime", "make_sender",
-           "new_incident", "outbox_row", "preview", "send_pending", "trigger"]
+           "new_incident", "outbox_row", "send_pending", "trigger"]
 
 
 @dataclass
@@ -177,7 +178,7 @@ def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: 
     return {"id": incident.id, "class": incident.klass, "title": title, "priority": priority,
             "status": status, "drill": incident.drill, "started": incident.started.isoformat(),
             "fields": public_fields(incident), "existing": existing,
-            "needs_review": incident.needs_review}  # a weak triage match: only the on-call primary was paged
+            "needs_review": incident.needs_review}  # a weak triage match: outside notices held until confirmed
 
 
 def line_for(planned: Planned, outcome: DeliveryState, **extra: Any) -> DeliveryLine:
@@ -186,72 +187,14 @@ def line_for(planned: Planned, outcome: DeliveryState, **extra: Any) -> Delivery
                         target=a.masked if a.target else "", outcome=outcome, **extra)
 
 
-def preview(rt: Runtime, command: str, incident: Incident) -> Report:
-    """Render every step-0 message and say who would get it, and what would fail; send and write nothing."""
-    report = Report(command, "dry-run", incident_summary(rt, incident, status="dry-run"))
-    step = plan_step(incident, rt.klass(incident.klass), 0, rt.directory)
-    sendable = [p for p in step if not p.skip]
-    failing = unusable_channels(rt, (a.channel for p in sendable for a in (p.address, *p.fallbacks)))  # -> why
-    for planned in step:
-        if planned.skip:
-            report.deliveries.append(line_for(planned, DeliveryState.SKIPPED, reason=planned.skip))
-            continue
-        notice, warning = compose_notice(rt, incident, planned, footer=lambda family, p=planned: footer_for(
-            rt.settings.public_url, rt.directory.people, incident_id=incident.id, person=p.address.person,
-            kind="step", family=family, issue=None))  # a link as long as a real one; none is stored
-        if why := failing.get(planned.address.channel):
-            warning = (f"{warning}; " if warning else "") + f"{why}: a real send would fail"
-            report.would_fail.append(_would_fail(planned, why, failing))
-        fallbacks = ", ".join(f"{f.channel} {f.masked}" for f in planned.fallbacks)
-        report.deliveries.append(line_for(
-            planned, DeliveryState.DRY_RUN, warning=warning, detail=f"fallback: {fallbacks}" if fallbacks else None,
-            message={"subject": notice.subject, "text": notice.text}))
-    given = rt.paths.source == "--config-dir"
-    if failing:
-        unset = [variable for c in failing if (variable := channel_variable(c)) and not rt.settings.channel_url(c)]
-        to_set = f"set {' and '.join(unset)}; " if unset else ""
-        report.notes.append(f"{', '.join(failing)}: no usable settings, a real send would not reach those recipients "
-                            f"({to_set}run `{check_command(rt.paths.config_dir if given else None)}`)")
-    return report
-
-
-def _would_fail(planned: Planned, why: str, failing: Mapping[str, str]) -> dict[str, Any]:
-    """A dry run's entry for a delivery a real send would fail, with the fallback channel that would stand in."""
-    rescue = next((f.channel for f in planned.fallbacks if f.channel not in failing), None)
-    return {"recipient": planned.address.person, "channel": planned.address.channel, "reason": why,
-            "fallback": rescue}
-
-
-def unusable_channels(rt: Runtime, channels: Iterable[str]) -> dict[str, str]:
-    """Of these channels, those whose every send would fail as configured, with why."""
-    registry = Registry(rt.settings, rt.directory)
-    try:
-        return {c: why for c in sorted(set(channels)) if (why := _why_sends_would_fail(registry, c))}
-    finally:
-        registry.close()
-
-
-def _why_sends_would_fail(registry: Registry, channel: str) -> str | None:
-    """Why every send on `channel` would fail as configured (not installed, no settings, a malformed URL)."""
-    if channel == "apprise":  # people may carry their own apprise URLs; importing apprise to ask costs 60 ms
-        return None
-    plugin = registry.get(channel)
-    if plugin is None:
-        return f"channel {channel!r} is not installed"
-    if not plugin.configured():
-        variable = channel_variable(channel)
-        return f"channel {channel!r} has no settings" + (f" (set {variable})" if variable else "")
-    problems = plugin.problems()
-    return f"channel {channel!r} settings are wrong ({'; '.join(problems)})" if problems else None
-
-
 def outbox_row(planned: Planned, *, kind: str = "step", label: str | int | None = None,
                notice: Mapping[str, Any] | None = None) -> NewDelivery:
     """A planned delivery as the store's outbox row; `label` names the step or timer in its key."""
     a = planned.address
     return NewDelivery(planned.key(label).label, planned.step, a.person, a.display, a.role, a.channel, a.target,
                        a.masked if a.target else "", planned.template, kind=kind, skip=planned.skip,
-                       notice=dict(notice or {}), fallbacks=tuple((f.channel, f.target) for f in planned.fallbacks))
+                       hold=planned.held, notice=dict(notice or {}),
+                       fallbacks=tuple((f.channel, f.target) for f in planned.fallbacks))
 
 
 def webhook_planned(rt: Runtime, step: int) -> list[Planned]:
@@ -277,14 +220,19 @@ def incident_from_row(row: IncidentRow) -> Incident:
     allow = meta.get("allow")
     return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
-                    tuple(allow) if allow is not None else None, opened=datetime.fromisoformat(row.created),
+                    tuple(allow) if allow is not None else None,
+                    opened=datetime.fromisoformat(meta.get("classified_at") or row.created),
                     reporter_unverified=bool(meta.get("reporter_unverified", False)))
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
-                incidents: Callable[[str], Incident],
+                incidents: Callable[..., Incident],
                 on_attempt: Callable[[str, str, int, float], None] | None = None) -> "Sender":
-    """The sender for this runtime: retry policy, concurrency, lease and secrets from settings."""
+    """The sender for this runtime: retry policy, concurrency, lease and secrets from settings.
+
+    `incidents(id)` gives the incident a row is sent for; a row planned after the incident's n-th reclassification
+    asks `incidents(id, n)`: the incident as of at least that reclassification.
+    """
     from ..delivery.sender import (  # tenacity and the channels: only commands that send need them
         RetryPolicy,
         Sender,
@@ -301,7 +249,9 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                               person=row.person, kind=row.kind, family=family,
                               issue=lambda: issue_link(store, row, clock.now(), rt.settings.link_ttl))
 
-        return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice,
+        epoch = row_epoch(row)  # planned after a reclassification: the incident as of it, never older
+        incident = incidents(row.incident_id, epoch) if epoch else incidents(row.incident_id)
+        return compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
                               page_key=row_page_key(row), footer=footer)
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
@@ -311,13 +261,25 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                   klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt)
 
 
+def row_epoch(row: DeliveryRow) -> int:
+    """How many reclassifications the incident had when this row was planned (its label says: r1-step-0,
+    reclassify-1), so a cache of incidents never renders the new class's page on the old class's templates."""
+    found = re.match(r"(?:r|reclassify-)([0-9]+)(?:-|$)", row.delivery_key.label)
+    return int(found.group(1)) if found else 0
+
+
 def row_page_key(row: DeliveryRow) -> str:
     """`ID/step/person` for a step or escalation page; a reminder, overdue or resolution notice (all
-    step -1) puts its timer's label in place of the step, so two of them never merge into one. A repeated
-    escalation pass adds its pass (`ID/5-pass-2/person`): PagerDuty would merge it into the first page."""
-    label = str(row.step) if row.kind in ("step", "escalation") else row.delivery_key.label
-    if row.kind == "escalation" and (repeat := escalation_pass(row.delivery_key.label)) > 1:
-        label = f"{label}-pass-{repeat}"
+    step -1) puts its timer's label in place of the step, so two of them never merge into one. After a
+    reclassification a page's step carries its epoch (`ID/r1-0/person`): a pager must not fold the new
+    class's page into the old one's alert. A repeated escalation pass adds its pass (`ID/5-pass-2/person`):
+    PagerDuty would merge it into the first page."""
+    label = row.delivery_key.label
+    if row.kind in ("step", "escalation"):
+        epoch = re.match(r"r[0-9]+-", label)
+        label = (epoch.group(0) if epoch else "") + str(row.step)
+        if row.kind == "escalation" and (repeat := escalation_pass(row.delivery_key.label)) > 1:
+            label = f"{label}-pass-{repeat}"
     return target_dedup_key(row.incident_id, label, row.person)
 
 
@@ -325,7 +287,7 @@ def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, ro
                  wait: float | None) -> None:
     """Send a command's own deliveries now; retries due after `wait` seconds are left to the worker."""
     registry = Registry(rt.settings, rt.directory, drill=incident.drill)
-    sender = make_sender(rt, store, clock, registry, owner=f"cli-{os.getpid()}", incidents=lambda _: incident)
+    sender = make_sender(rt, store, clock, registry, owner=f"cli-{os.getpid()}", incidents=lambda *_: incident)
     deadline = clock.now() + timedelta(seconds=wait) if wait is not None else None
     try:
         sender.send_now(rows, deadline)

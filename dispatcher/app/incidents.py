@@ -51,11 +51,16 @@ def load(store: Store, incident_id: str) -> IncidentRow:
 
 
 def state_of(row: IncidentRow) -> IncidentState:
-    """The timers' view of an incident; they count from when notify opened it (see lifecycle)."""
+    """The timers' view of an incident; they count from when notify opened it, or last reclassified it."""
     last = datetime.fromisoformat(row.last_update_at) if row.last_update_at else None
     escalated = row.meta.get("escalated")  # a stage fired by hand (actions.escalate_now): later stages count from it
     base = (int(escalated["stage"]), datetime.fromisoformat(escalated["at"])) if escalated else None
-    return IncidentState(datetime.fromisoformat(row.created), row.status, last, base)
+    return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)))
+
+
+def classified_at(row: IncidentRow) -> datetime:
+    """When the incident took its current class: its opening, or its last reclassification (app.reclassify)."""
+    return datetime.fromisoformat(row.meta.get("classified_at") or row.created)
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
@@ -143,7 +148,7 @@ def _update_deliveries(planned: list[Planned], by: str | None, directory: Direct
             out.setdefault(f"{item.address.person}/{item.address.channel}", item)
             continue
         # nobody is phoned to hear a status update while they can read it
-        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: _quietness(a.channel))
+        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: quietness(a.channel))
         item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
         if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
             item = replace(item, skip="the author of this update", fallbacks=())
@@ -171,7 +176,7 @@ def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counte
     if counted:
         return now + klass.update_every
     state = state_of(row)
-    return (state.last_update_at or state.opened) + klass.update_every
+    return max(state.last_update_at or state.opened, state.opened) + klass.update_every
 
 
 def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by: str | None,
@@ -185,13 +190,13 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
               "duration": format_duration(duration)}
     rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
-            for p in _reached_so_far(store.deliveries(incident_id), rt.directory)]
+            for p in reached_so_far(store.deliveries(incident_id), rt.directory)]
     store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
                        deliveries=rows, status=IncidentStatus.RESOLVED)
     return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
 
 
-def _reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:
+def reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:
     """One address per recipient who got any notice, on the quietest channel they can be reached on."""
     reached: dict[str, DeliveryRow] = {}
     for row in rows:
@@ -206,12 +211,12 @@ def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
     person = directory.people.get(row.person)
     if person is not None:
         options += [(c, person.target(c)) for c in person.channels if person.target(c)]
-    channel, target = min(options, key=lambda option: _quietness(option[0]))
+    channel, target = min(options, key=lambda option: quietness(option[0]))
     return Planned(-1, Address(row.person, row.display, row.role, channel, target),
                    template_for(channel, "resolved"))
 
 
-def _quietness(channel: str) -> int:
+def quietness(channel: str) -> int:
     return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
 
 
@@ -254,12 +259,14 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
 
 
-def incident_items(store: Store, *, open_only: bool) -> list[dict[str, Any]]:
-    """Incidents as JSON-able summaries, oldest first."""
+def incident_items(store: Store, *, open_only: bool, needs_review: bool = False) -> list[dict[str, Any]]:
+    """Incidents as JSON-able summaries, oldest first; `needs_review`: only the open ones waiting for a person
+    to confirm their class (`notify reclassify`)."""
+    rows = store.incidents(open_only=open_only or needs_review)
     return [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
              "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at,
              "needs_review": bool(r.meta.get("needs_review", False))}
-            for r in store.incidents(open_only=open_only)]
+            for r in rows if not needs_review or r.meta.get("needs_review")]
 
 
 STATUS_COLOURS = {IncidentStatus.OPEN: "red", IncidentStatus.ACKNOWLEDGED: "yellow", IncidentStatus.RESOLVED: "green"}
@@ -274,7 +281,9 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
     inc = doc["incident"]
     lines = [f"{inc['id']}  {inc['title']}  status: {inc['status']}  started {inc['started']}"]
     if inc.get("needs_review"):
-        lines.append("  needs review: triage was not sure of the class, so only the on-call primary was paged")
+        lines.append(f"  needs review: triage was not sure of the class; the {inc['class']} team was paged, and "
+                     "notices to the customer and outside contacts are held until the class is confirmed "
+                     f"(notify reclassify {inc['id']} CLASS --by NAME)")
     lines += ["timeline:", render(_TIMELINE, [
         (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],

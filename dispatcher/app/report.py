@@ -7,11 +7,11 @@ command and API that reports deliveries:
      "incident": {"id", "class", "title", "priority", "status", "drill", "started", "fields", "existing"},
      "deliveries": [{"step", "recipient", "display", "role", "channel", "target" (masked),
                      "outcome": "delivered|posted|possibly-delivered|failed-transient|failed-permanent|pending|"
-                                "skipped|dry-run",
+                                "held|skipped|dry-run",
                      "confirmed": bool, "attempts", "reason", "detail", "fallback_of", "delivered_to", "warning",
                      "message": {"subject", "text"} (dry runs only)}],
      "summary": {"total", "delivered", "failed", "skipped", "pending", "dry_run", "reached_all", "unreached",
-                 "posted", "possibly_delivered",
+                 "posted", "possibly_delivered", "held",
                  "would_fail" (dry runs only): [{"recipient", "channel", "reason", "fallback"}]},
      "notes": [str]}
 
@@ -100,7 +100,7 @@ class Report:
         """
         accepted = self._accepted()
         missing = {d.recipient for d in self.deliveries  # failed, waiting, posted or possibly delivered
-                   if not d.outcome.is_accepted and d.outcome not in (DeliveryState.SKIPPED, DeliveryState.DRY_RUN)}
+                   if not d.outcome.is_accepted and d.outcome not in (DeliveryState.SKIPPED, DeliveryState.DRY_RUN, DeliveryState.HELD)}
         return sorted((missing | self._would_not_reach()) - accepted)
 
     def _accepted(self) -> set[str]:
@@ -127,7 +127,7 @@ class Report:
                 "pending": outcomes.count(_S.PENDING), "dry_run": outcomes.count(_S.DRY_RUN),
                 # Schema 1's names: "reached" here means accepted by a provider (docs/reference/json.md).
                 "reached_all": self.reached_all(), "unreached": self.unreached(), "posted": outcomes.count(_S.POSTED),
-                "possibly_delivered": outcomes.count(_S.POSSIBLY_DELIVERED),
+                "possibly_delivered": outcomes.count(_S.POSSIBLY_DELIVERED), "held": outcomes.count(_S.HELD),
                 **({"would_fail": self.would_fail} if self.mode == "dry-run" else {})}
 
     def exit_status(self) -> int:
@@ -168,6 +168,8 @@ class Report:
             tail += f", {s['posted']} posted (in a channel, not sent to the person)"
         if s["possibly_delivered"]:
             tail += f", {s['possibly_delivered']} possibly delivered (no answer within the send deadline)"
+        if s["held"]:
+            tail += f", {s['held']} held until the class is confirmed (notify reclassify)"
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):

@@ -49,8 +49,8 @@ def incidents_table(items: list[dict[str, Any]], out: Output) -> str:
 
     columns = (Column("ID", fixed=True), Column("CLASS"), Column("STATUS", fixed=True, colours=STATUS_COLOURS),
                Column("STARTED", fixed=True), Column("SUMMARY"))
-    rows = [(i["id"], i["class"], i["status"], i["started"][:16], ("[DRILL] " if i["drill"] else "") + i["summary"])
-            for i in items]
+    rows = [(i["id"], i["class"] + (" (needs review)" if i.get("needs_review") else ""), i["status"], i["started"][:16],
+             ("[DRILL] " if i["drill"] else "") + i["summary"]) for i in items]
     return render(columns, rows, out)
 
 

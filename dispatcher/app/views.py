@@ -73,7 +73,8 @@ def triage_text(doc: dict[str, Any]) -> str:
     lines.append(f"audience:  {', '.join(doc['audience'])}")
     if doc["needs_review"]:
         why = "no rule matched: default category" if doc["default_used"] else "only a weak rule matched"
-        lines.append(f"REVIEW:    {why}; only the on-call primary is paged until a person confirms")
+        lines.append(f"REVIEW:    {why}; the team is paged, notices to the customer and outside contacts are held "
+                     "until a person confirms the class (notify reclassify)")
     for m in doc["matches"]:
         said = ", ".join(f'"{w}"' for w in m["words"] + m["conditions"])
         lines.append(f"matched:   {m['rule']} -> {m['class']} ({m['tier']}{', weak' if m['weak'] else ''}): "

@@ -65,26 +65,29 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.registry = Registry(self.rt.settings, self.rt.directory)
-        self._incidents: OrderedDict[str, object] = OrderedDict()  # the most recently sent-for, bounded
+        self._incidents: OrderedDict[str, tuple] = OrderedDict()  # (incident, epoch), most recently sent-for
         self._warned: set[str] = set()  # incidents whose class left the policy: said once, not every tick
         self.sender = make_sender(self.rt, self.store, self.clock, self.registry, owner=self.id,
                                   incidents=self._incident, on_attempt=self.on_attempt)
         self.last_tick: datetime | None = None
         self.inbox = Inbox(self.rt, self.store, self.clock, self.id, self.on_ingest, self.inbox_batch)
 
-    def _incident(self, incident_id: str):
-        """The incident a row is sent for, read once while it is among the recently used.
+    def _incident(self, incident_id: str, epoch: int = 0):
+        """The incident a row is sent for, read once while it is among the recently used, and again for a
+        row planned after a reclassification the cached copy predates (`epoch`, engine.row_epoch).
 
         Bounded: a long-running worker would otherwise keep every incident it ever sent for
         (measured: about 3.5 KB each, so 100,000 incidents would hold some 350 MB).
         """
-        if incident_id in self._incidents:
+        cached = self._incidents.get(incident_id)
+        if cached is not None and cached[1] >= epoch:
             self._incidents.move_to_end(incident_id)
         else:
-            self._incidents[incident_id] = incident_from_row(self.store.incident(incident_id))
+            row = self.store.incident(incident_id)
+            self._incidents[incident_id] = (incident_from_row(row), int(row.meta.get("reclassified", 0)))
             if len(self._incidents) > INCIDENT_CACHE:
                 self._incidents.popitem(last=False)
-        return self._incidents[incident_id]
+        return self._incidents[incident_id][0]
 
     def tick(self) -> TickResult:
         """Handle every stored webhook, fire every due timer, then make one attempt on every due delivery.

@@ -6,7 +6,8 @@ imports are click and stdlib only, so `notify --help` starts fast; each command
 imports what it needs (pydantic, jinja2, apprise) when run.
 """
 
-from . import drill, inbox, lifecycle, records, serve, tokens, triage, trigger  # noqa: F401 - importing registers the commands
+# importing registers the commands
+from . import drill, inbox, lifecycle, reclassify, records, serve, tokens, triage, trigger  # noqa: F401
 from .common import main
 
 __all__ = ["main"]

@@ -137,7 +137,8 @@ def _how(found: str) -> str:
 
 
 def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident: Any, rows: list, wait: float,
-                     as_json: bool, notes: list[str], reached_nobody: bool = False) -> None:
+                     as_json: bool, notes: list[str], reached_nobody: bool = False,
+                     extra: dict[str, Any] | None = None) -> None:
     from ..app.engine import incident_summary, lines_from_store, send_pending
     from ..app.report import Report
 
@@ -148,7 +149,7 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
     store.close()
     report = Report(command, "send", incident_summary(rt, incident, status=status), lines_from_store(fresh), notes)
     if as_json:
-        _emit_json(report.as_json(), settings)
+        _emit_json({**report.as_json(), **(extra or {})}, settings)
     else:
         _emit(report.table(_table_output(settings)), settings)
     sys.exit(1 if reached_nobody else report.exit_status())  # every recipient skipped is nobody reached
@@ -266,9 +267,11 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
 
 @main.command()
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not resolved yet.")
+@click.option("--needs-review", is_flag=True,
+              help="Only open incidents whose class waits for a person to confirm it (notify reclassify).")
 @json_option
 @handles_errors
-def incidents(open_only: bool, as_json: bool) -> None:
+def incidents(open_only: bool, needs_review: bool, as_json: bool) -> None:
     """List incidents, newest last."""
     from ..app.incidents import incident_items
     from ..app.stores import open_store
@@ -276,14 +279,15 @@ def incidents(open_only: bool, as_json: bool) -> None:
     settings = _settings()
     if (server := remote.remote()) is not None:
         items = remote.incidents(server, open_only)
+        items = [i for i in items if i.get("needs_review")] if needs_review else items
     else:
         with open_store(settings.resolved_store_url()) as store:
-            items = incident_items(store, open_only=open_only)
+            items = incident_items(store, open_only=open_only, needs_review=needs_review)
     if as_json:
         _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
         return
     if not items:
-        _emit("no incidents", settings)
+        _emit("no incident needs review" if needs_review else "no incidents", settings)
         return
     from ..app.tables import incidents_table
 

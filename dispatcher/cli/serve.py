@@ -152,7 +152,7 @@ def _say(as_json: bool, emit: Any) -> Any:
 def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, say: Any) -> None:
     """Every hook is answered 202 whatever happens next: say now if the policy's pages cannot go out."""
     from ..app.check import channels_used
-    from ..app.engine import unusable_channels
+    from ..app.preview import unusable_channels
     from ..config.paths import check_command
 
     used = channels_used(rt.policy, rt.directory)

@@ -94,6 +94,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     from dataclasses import replace
 
     from ..app import engine
+    from ..app.preview import preview
     from ..errors import InputError
 
     prefix = rt.klass(klass).prefix
@@ -111,7 +112,7 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
     incident = replace(incident, also=also, needs_review=needs_review)
     degraded = _degraded_note(rt, dry_run=dry_run)
     if dry_run:
-        report = engine.preview(rt, klass, incident.with_id(incident_id or _peek_id(settings, prefix)))
+        report = preview(rt, klass, incident.with_id(incident_id or _peek_id(settings, prefix)))
         if not incident_id:
             report.notes.append("dry run: the id shown is the next one; nothing was allocated, stored or sent")
         report.notes += degraded

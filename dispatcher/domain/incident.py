@@ -18,8 +18,9 @@ __all__ = ["NOTICE_KEYS", "NOTICE_KINDS", "Incident", "build_incident", "command
            "render_context", "started_at", "valid_incident_id"]
 
 # What a follow-up notice says about itself, as the templates see it (``notice.kind`` ...).
-NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation", "ack")
-NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration", "via")
+NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation", "ack", "reclassify")
+# `previous`: the class's title before a reclassification (the incident's own title is the new one).
+NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration", "via", "previous")
 
 # How far ahead of our clock `started` may be: another host's clock a little ahead is not a typo.
 FUTURE_SLACK = timedelta(minutes=5)
@@ -36,7 +37,7 @@ class Incident:
     account: str | None = None  # customer account id when --customer named a known account
     dedup_key: str = ""
     also: tuple[str, ...] = ()  # audiences triage adds to step 0 (e.g. the Finance Director)
-    needs_review: bool = False  # a weak triage match: page the on-call primary only
+    needs_review: bool = False  # a weak triage match: its outside notices wait for a person to confirm the class
     allow: tuple[str, ...] | None = None  # a live drill reaches only these recipients (ids or audiences)
     opened: datetime | None = None  # when notify opened it; None: at `started`
     # A webhook named `reported_by`, and it is in no account's domains nor the allow-list: it is

@@ -19,11 +19,14 @@ if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
     from ..config.policy import IncidentClass
 
-__all__ = ["BUILT_IN_FAMILIES", "Planned", "plan_audience", "plan_escalation", "plan_step", "step_entries",
-           "template_for"]
+__all__ = ["BUILT_IN_FAMILIES", "HELD_UNTIL_CONFIRMED", "Planned", "plan_audience", "plan_escalation", "plan_step",
+           "step_entries", "template_for"]
 
 # Drills never reach people outside the company (the seed's external contacts, the customer).
 _OUTSIDE = ("customer", "external")
+# A needs-review incident's notices to people outside the company wait for a person to confirm its class
+# (`notify reclassify`): a customer is never told "security incident" on a guess.
+HELD_UNTIL_CONFIRMED = "held until the class is confirmed (notify reclassify)"
 
 
 @dataclass(frozen=True)
@@ -33,19 +36,16 @@ class Planned:
     template: str  # template name: email|customer|slack|sms|voice
     fallbacks: tuple[Address, ...] = ()
     skip: str | None = None  # why nothing will be sent to this recipient
+    held: str | None = None  # why it waits (stored, sent once released): HELD_UNTIL_CONFIRMED
 
     def key(self, label: str | int | None = None) -> DeliveryKey:
         """Its outbox key: labelled by its step, or by the timer or event that planned it."""
         return DeliveryKey(str(self.step if label is None else label), self.address.person, self.address.channel)
 
 
-REVIEW_AUDIENCE = (Entry(to="rotation:primary"),)
-
-
 def step_entries(incident: Incident, klass: IncidentClass, step_index: int) -> tuple[AudienceEntry, ...]:
-    """The audiences of a step: a needs-review triage pages only the on-call primary at step 0."""
-    if step_index == 0 and incident.needs_review:
-        return REVIEW_AUDIENCE
+    """The audiences of a step (step 0 with those triage added); a needs-review incident's outside ones are
+    planned held (see plan_audience)."""
     extra = tuple(Entry(to=a) for a in incident.also) if step_index == 0 else ()
     return tuple(klass.steps[step_index].notify) + extra
 
@@ -72,6 +72,8 @@ def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass
     if incident.drill and kind in _OUTSIDE:
         return [_skipped(entry, step, "drills never contact customers or external contacts")]
     planned = _RESOLVERS[kind](entry, ident, incident, klass, step, directory)
+    if incident.needs_review and kind in _OUTSIDE:
+        planned = [p if p.skip else replace(p, held=HELD_UNTIL_CONFIRMED) for p in planned]
     if incident.allow is not None:  # a live drill: everyone not named by --allow is left out
         planned = [p if p.skip or {p.address.person, p.address.role} & set(incident.allow)
                    else replace(p, skip="not in the drill's --allow list", fallbacks=()) for p in planned]

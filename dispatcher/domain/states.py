@@ -41,6 +41,7 @@ class DeliveryState(StrEnum):
     FAILED_TRANSIENT = "failed-transient"  # retried until the retry policy gives up
     FAILED_PERMANENT = "failed-permanent"  # retrying cannot help
     SKIPPED = "skipped"  # never sent: no address, a drill, or moot once the incident resolved
+    HELD = "held"  # a needs-review incident's outside notice: stored, sent once a person confirms the class
     DRY_RUN = "dry-run"  # a dry run's line: planned, never stored or sent
 
     @property
@@ -56,7 +57,7 @@ class DeliveryState(StrEnum):
     @property
     def is_final(self) -> bool:
         """Out of the outbox: nothing will send it again unless someone requeues it."""
-        return not self.is_waiting and self is not DeliveryState.DRY_RUN
+        return not self.is_waiting and self not in (DeliveryState.DRY_RUN, DeliveryState.HELD)
 
     @property
     def is_accepted(self) -> bool:

@@ -8,7 +8,10 @@ ticking twice, or from two processes, or after a restart, fires nothing twice.
 Every timer counts from when notify opened the incident, not from when the
 incident started: an alert's ``startsAt`` or a ``--started`` may be hours
 earlier, and counting from there would fire every escalation stage at once,
-paging the top of the ladder before the first on-call had a chance.
+paging the top of the ladder before the first on-call had a chance. For the
+same reason a reclassified incident's timers count from its reclassification,
+under keys of their own (``r1-escalation-1``...), so the new class's ladder
+starts at its first rung whatever the old one had fired.
 
 - Follow-up steps fire at their offsets whether or not anyone acknowledged.
 - Escalation stage k fires at k x response SLA, only while unacknowledged;
@@ -44,8 +47,8 @@ from .states import IncidentStatus
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
     from ..config.policy import IncidentClass
 
-__all__ = ["REPEAT_KIND", "Action", "IncidentState", "due_actions", "escalate_now", "escalation_pass", "escalation_position",
-           "next_actions", "reminder_lead"]
+__all__ = ["REPEAT_KIND", "Action", "IncidentState", "due_actions", "epoch_prefix", "escalate_now", "escalation_pass",
+           "escalation_position", "next_actions", "reminder_lead"]
 
 MAX_MISSED = 500  # bounds the cadence loop for an incident left open for weeks
 QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest one that notifies
@@ -54,10 +57,19 @@ REPEAT_KIND = "escalation-repeat"  # the event of a repeated pass: pages like a 
 
 @dataclass(frozen=True)
 class IncidentState:
-    opened: datetime  # when notify opened the incident: every timer counts from here
+    opened: datetime  # when notify opened the incident, or last reclassified it: every timer counts from here
     status: IncidentStatus
     last_update_at: datetime | None = None
     escalated: tuple[int, datetime] | None = None  # (page number across passes, when) of the latest page fired by hand
+    reclassified: int = 0  # how many times the class changed: its timers' keys are those of this epoch
+
+    def key(self, name: str) -> str:
+        return epoch_prefix(self.reclassified) + name
+
+
+def epoch_prefix(reclassified: int) -> str:
+    """The prefix of a timer's key (and a page's label) after `reclassified` class changes: "" at first."""
+    return f"r{reclassified}-" if reclassified else ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,7 @@ def next_actions(klass: IncidentClass, state: IncidentState, now: datetime, limi
 
 
 def _steps(klass: IncidentClass, state: IncidentState) -> list[Action]:
-    return [Action(f"step-{i}", "step", state.opened + step.at, step.name, tuple(step.notify), i,
+    return [Action(state.key(f"step-{i}"), "step", state.opened + step.at, step.name, tuple(step.notify), i,
                    {"kind": "initial"})
             for i, step in enumerate(klass.steps) if i > 0]
 
@@ -118,11 +130,11 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
                   "at": format_time(due)}
         step = len(klass.steps) + k - 1
         if p == 1:
-            actions.append(Action(f"escalation-{k}", "escalation", due,
+            actions.append(Action(state.key(f"escalation-{k}"), "escalation", due,
                                   f"response SLA ({sla}) breached; escalated to {audience}",
                                   escalation_entries(klass, audience), step, notice))
         else:
-            actions.append(Action(f"escalation-{k}-pass-{p}", "escalation", due,
+            actions.append(Action(state.key(f"escalation-{k}-pass-{p}"), "escalation", due,
                                   f"still unacknowledged: pass {p} of {passes}; escalated to {audience}",
                                   escalation_entries(klass, audience), step, notice, event=REPEAT_KIND))
     return actions
@@ -189,7 +201,8 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
     every = klass.update_every
     if every is None:
         return []
-    base = state.last_update_at or state.opened
+    # an update posted before a reclassification does not start the new class's cadence early
+    base = max(state.last_update_at, state.opened) if state.last_update_at else state.opened
     lead = reminder_lead(every)
     missed: list[Action] = []
     actions: list[Action] = []
@@ -199,10 +212,11 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
             break
         due_text = format_time(due)
         notice = {"kind": "reminder", "due": due_text, "number": k}
-        actions.append(Action(f"reminder-{_stamp(due)}", "reminder", due - lead,
+        actions.append(Action(state.key(f"reminder-{_stamp(due)}"), "reminder", due - lead,
                               f"update due at {due_text}", (Entry(to="commander"),), notice=notice))
         if due <= until:
-            missed.append(Action(f"overdue-{_stamp(due)}", "overdue", due, f"update due at {due_text} was not sent",
+            missed.append(Action(state.key(f"overdue-{_stamp(due)}"), "overdue", due,
+                                 f"update due at {due_text} was not sent",
                                  _overdue_entries(klass), notice={**notice, "kind": "overdue"}))
     quiet = [Action(a.key, a.kind, a.due, a.detail, (), a.step, a.notice) for a in missed[-QUIET_KEPT - 1:-1]]
     return _latest_reminder_only(actions)[-QUIET_KEPT - 1:] + quiet + missed[-1:]

@@ -38,6 +38,7 @@ _NOTICES: dict[str, dict[str, Any]] = {
                  "at": "2026-11-26 21:05 UTC", "duration": "1 hour 45 minutes"},
     "escalation": {"stage": _STAGE, "at": "2026-11-26 19:35 UTC"},
     "ack": {"by": "Support Manager A", "via": "SMS", "at": "2026-11-26 19:27 UTC"},
+    "reclassify": {"previous": "Technical Issue", "by": "Dana Reyes", "at": "2026-11-26 19:40 UTC"},
 }
 
 _SAMPLES: dict[str, dict[str, Any]] = {

@@ -12,6 +12,7 @@ NOTIFY_METRICS_TOKEN is set):
     POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
     GET  /a/{token}               an action link's confirmation page (HTML); changes nothing   (the token)
     POST /a/{token}               its form: action=ack|escalate|resolve and the page's nonce
+    POST /incidents/{id}/reclassify  {"class": "security", "by": "..."}: confirm or change its class
     GET  /incidents               open and recent incidents
     GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
     GET  /healthz                 store reachable and worker loop alive: "ok" and the failing checks' names;
@@ -69,7 +70,7 @@ MAX_BODY = 1024 * 1024
 UNCOUNTED = frozenset({"/healthz", "/metrics"})  # cheap, and what monitoring reads under load
 HOOK = re.compile(r"^/hooks/(alertmanager|grafana|generic)$")
 QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged by the worker loop
-INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|escalate|update|resolve)$")
+INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|escalate|update|resolve|reclassify)$")
 LINK = re.compile(r"^/a/([A-Za-z0-9_-]{1,64})$")
 INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
 MAX_WAIT = 30.0  # seconds a generic hook's caller may wait for outcomes: longer and its HTTP client gives up
@@ -103,6 +104,7 @@ class Services:
     resolve: Callable[[str, str | None, str | None], Any]
     escalate: Callable[[str, str, str], Any]  # (incident, by, via)
     update: Callable[[str, str, str | None], Any]  # (incident, message, by)
+    reclassify: Callable[[str, str, str], dict[str, Any]]  # (incident, class, by) -> app.reclassify's answer
     link_view: Callable[[str], Any]  # token -> the confirmation page's LinkView; changes nothing
     link_act: Callable[[str, str], Any]  # (token, action) -> LinkOutcome
     incidents: Callable[[], list[dict[str, Any]]]

@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["ACTIONS", "BadField", "parsed"]
 
-ACTIONS = ("ack", "escalate", "update", "resolve")
+ACTIONS = ("ack", "escalate", "update", "resolve", "reclassify")
 
 
 class BadField(Exception):
@@ -34,6 +34,9 @@ def parsed(action: str, body: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     if action in ("ack", "escalate"):
         who = "who acknowledges" if action == "ack" else "who escalates"
         return action, (_text(body, "by", required=who), _text(body, "via") or "api")
+    if action == "reclassify":
+        klass = _text(body, "class", required="the class it is")
+        return "reclassify", (klass.lower(), _text(body, "by", required="who decides"))
     if action == "update":
         return "update", (_text(body, "message", required="the status update"), _text(body, "by"))
     return "resolve", (_text(body, "message"), _text(body, "by"))

@@ -17,9 +17,10 @@ from ..app.actions import acknowledge, escalate_now
 from ..app.engine import Runtime
 from ..app.incidents import incident_items, post_update, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
+from ..app.link_actions import act_by_link, open_link
+from ..app.reclassify import reclassify
 from ..app.stores import REQUESTS_KEEP
 from ..app.tokens import acting_as, caller_of
-from ..app.link_actions import act_by_link, open_link
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..errors import StoreError
@@ -106,6 +107,13 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
             emit(f"incident.{event}", outcome.incident_id, via="link")
         return outcome
 
+    def do_reclassify(incident_id: str, klass: str, by: str) -> dict[str, Any]:
+        done = reclassify(rt, store, incident_id, klass, by, clock.now())
+        if done.outcome != "unchanged":
+            emit("incident.reclassified", incident_id, via="api", by=by, outcome=done.outcome,
+                 previous=done.previous, klass=klass, deliveries=len(done.rows))
+        return done.as_json()
+
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
         if result.delivery_ids:
@@ -132,6 +140,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     services = Services(
         ingest=writes.track(do_ingest), enqueue=writes.track(do_enqueue), ack=writes.track(do_ack),
         resolve=writes.track(do_resolve), escalate=writes.track(do_escalate), update=writes.track(do_update),
+        reclassify=writes.track(do_reclassify),
         link_view=lambda token: open_link(rt, store, token, clock.now()), link_act=writes.track(link_act),
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),

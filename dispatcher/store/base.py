@@ -69,6 +69,7 @@ class NewDelivery:
     notice: Mapping[str, Any] = field(default_factory=dict)  # the lifecycle notice context
     fallbacks: tuple[tuple[str, str], ...] = ()  # (channel, target) still to try, in order
     fallback_of: int | None = None  # the delivery it stands in for
+    hold: str | None = None  # why it waits for a person (a needs-review customer notice): stored as held
 
     @property
     def key(self) -> DeliveryKey:
@@ -97,7 +98,7 @@ class DeliveryRow:
     fallbacks: list[list[str]] = field(default_factory=list)  # [[channel, target], ...] still to try
     warning: str | None = None
     delivered_to: str | None = None
-    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|test
+    kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|reclassify|test
     notice: dict[str, Any] = field(default_factory=dict)  # the lifecycle notice context (message, number...)
     possible_duplicate: bool = False
     next_attempt_at: str | None = None
@@ -197,6 +198,10 @@ class IncidentStore(Protocol):
                      deliveries: Iterable[NewDelivery] = (), status: IncidentStatus | None = None,
                      cancel: Iterable[int] = (), cancel_reason: str = "",
                      meta: dict[str, Any] | None = None) -> bool: ...
+    def record_reclassification(self, incident_id: str, key: str, kind: str, at: str, detail: str, by: str, *,
+                                was: str, klass: str, meta: dict[str, Any], cancel: Iterable[tuple[int, str]] = (),
+                                release: bool = False, reopen: bool = False,
+                                deliveries: Iterable[NewDelivery] = ()) -> bool: ...
     def events(self, incident_id: str) -> list[EventRow]: ...
 
 

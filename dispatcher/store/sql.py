@@ -20,6 +20,7 @@ from .base import DeliveryRow, IncidentRow, NewDelivery
 # The states the statements name, spelled once (StrEnum: each is its stored value).
 _OPEN, _ACKED, _RESOLVED = IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED
 _PENDING, _IN_FLIGHT, _SKIPPED = DeliveryState.PENDING, DeliveryState.IN_FLIGHT, DeliveryState.SKIPPED
+_HELD = DeliveryState.HELD
 _FAILED = ", ".join(f"'{s}'" for s in DeliveryState if s.is_failure)
 
 __all__ = ["POSTGRES", "SQLITE", "Dialect"]
@@ -96,6 +97,9 @@ RESOLVE = f"UPDATE incidents SET status = '{_RESOLVED}', resolved_at = %s WHERE 
 SKIP_TIMER_NOTICES = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = 'incident resolved'"
                       f" WHERE incident_id = %s AND status = '{_PENDING}'"
                       " AND kind IN ('escalation', 'reminder', 'overdue')")
+# Held notices (a needs-review incident's customer notice) never go out once it is resolved unconfirmed.
+SKIP_HELD = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = 'incident resolved before its class was confirmed',"
+             f" reason = NULL WHERE incident_id = %s AND status = '{_HELD}'")
 # An ack's queued pages to people: those not sent yet (pending) are skipped, saying why; in flight ones go out.
 CANCEL_PENDING = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, updated = %s WHERE incident_id = %s"
                   f" AND status = '{_PENDING}' AND id IN ")
@@ -103,12 +107,27 @@ SET_META = "UPDATE incidents SET meta = %s WHERE id = %s"
 COUNT_UPDATE = ("UPDATE incidents SET updates = updates + 1, last_update_at = CASE WHEN %s THEN %s "
                 "ELSE last_update_at END WHERE id = %s")
 
+# -- reclassification (see SQLStore.record_reclassification) ---------------------------------
+
+# Compare-and-set on the class: a reclassification planned from a class another process changed meanwhile
+# (or on an incident resolved meanwhile) writes nothing.
+RECLASSIFY = (f"UPDATE incidents SET class = %s, meta = %s, status = CASE WHEN %s THEN '{_OPEN}' ELSE status END,"
+              " acked_at = CASE WHEN %s THEN NULL ELSE acked_at END,"
+              " acked_by = CASE WHEN %s THEN NULL ELSE acked_by END"
+              f" WHERE id = %s AND class = %s AND status != '{_RESOLVED}'")
+# Only what is still waiting is cancelled: a page a sender holds (in-flight) goes out and is recorded as sent.
+CANCEL_WAITING = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, reason = NULL, updated = %s"
+                  f" WHERE id = %s AND status IN ('{_PENDING}', '{_HELD}')")
+# Released once: a second confirmation finds nothing held, and the released rows are claimed once each.
+RELEASE_HELD = (f"UPDATE deliveries SET status = '{_PENDING}', reason = NULL, updated = %s"
+                f" WHERE incident_id = %s AND status = '{_HELD}'")
+
 # -- the outbox ------------------------------------------------------------------------
 
 INSERT_DELIVERY = (
     "INSERT INTO deliveries (key, incident_id, step, person, display, role, channel, target, masked_target,"
-    " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated)"
-    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
+    " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated, reason)"
+    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
 DELIVERIES = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = %s"
 PENDING_IDS = f"SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND status = '{_PENDING}' ORDER BY id"
 DUE = (f"((status = '{_PENDING}' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
@@ -151,10 +170,15 @@ LAST_HEARTBEAT = "SELECT MAX(seen) FROM workers"
 # -- rows ---------------------------------------------------------------------------------
 
 def delivery_values(incident_id: str, d: NewDelivery, now: str) -> tuple:
-    """INSERT_DELIVERY's arguments for a planned delivery of an incident."""
+    """INSERT_DELIVERY's arguments for a planned delivery of an incident.
+
+    A held delivery (`hold`: why) is stored as status 'held': no claim picks it up until RELEASE_HELD.
+    """
+    status = _SKIPPED if d.skip else _HELD if d.hold else _PENDING
     return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
-            d.masked_target, d.template, _SKIPPED if d.skip else _PENDING, d.fallback_of, d.skip,
-            json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now)
+            d.masked_target, d.template, status, d.fallback_of, d.skip,
+            json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now,
+            d.hold if status == _HELD else None)
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:

@@ -191,11 +191,49 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             elif status == IncidentStatus.RESOLVED:
                 conn.execute(q(sql.RESOLVE), (at, incident_id))
                 conn.execute(q(sql.SKIP_TIMER_NOTICES), (incident_id,))
+                conn.execute(q(sql.SKIP_HELD), (incident_id,))
             if kind in UPDATE_KINDS:  # only a counted update restarts the cadence (see incidents.post_update)
                 conn.execute(q(sql.COUNT_UPDATE), (kind == "update", at, incident_id))
             return True
 
         return self._write(work)
+
+    def record_reclassification(self, incident_id: str, key: str, kind: str, at: str, detail: str, by: str, *,
+                                was: str, klass: str, meta: dict[str, Any], cancel: Iterable[tuple[int, str]] = (),
+                                release: bool = False, reopen: bool = False,
+                                deliveries: Iterable[NewDelivery] = ()) -> bool:
+        """Record a class change or confirmation once (by key), with its effects, in one transaction.
+
+        The incident takes `klass` and `meta` only if its class is still `was` and it is not resolved;
+        `reopen` makes it open again, unacknowledged (the new class's escalation runs); `cancel` skips
+        waiting deliveries (id, why); `release` makes its held deliveries pending; the new class's pages
+        and the notices are inserted. Returns False, writing nothing, when the key
+        was recorded before or the incident changed meanwhile (the caller reads it again).
+        """
+        key = stored_key(key)
+        q = self.dialect.q
+        if self._read(q(sql.EVENT_SEEN), (incident_id, key)):
+            return False
+        cancelled, planned = list(cancel), list(deliveries)
+
+        def work(conn: Any) -> bool:
+            if conn.execute(q(sql.INSERT_EVENT), (incident_id, key, kind, at, by, detail)).rowcount != 1:
+                return False
+            changed = conn.execute(q(sql.RECLASSIFY), (klass, _json(meta), reopen, reopen, reopen, incident_id, was))
+            if changed.rowcount != 1:
+                raise _Changed  # rolls the event back with it
+            for delivery_id, why in cancelled:
+                conn.execute(q(sql.CANCEL_WAITING), (why, at, delivery_id))
+            if release:
+                conn.execute(q(sql.RELEASE_HELD), (at, incident_id))
+            for d in planned:
+                self._insert_delivery(conn, incident_id, d, at)
+            return True
+
+        try:
+            return self._write(work)
+        except _Changed:
+            return False
 
     def events(self, incident_id: str) -> list[EventRow]:
         return [EventRow(*row) for row in self._read(self.dialect.q(sql.EVENTS), (incident_id,))]
@@ -330,6 +368,10 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             return 0
         in_ids, id_args = self.dialect.ids(id_list)
         return self._statement(self.dialect.q(query + in_ids), (*args, *id_args))[0]
+
+
+class _Changed(Exception):
+    """The incident changed between the read a reclassification was planned from and its write."""
 
 
 def _json(value: Any) -> str:

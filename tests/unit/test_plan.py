@@ -15,6 +15,7 @@ from dispatcher.config.policy import IncidentClass
 from dispatcher.domain.entries import Entry
 from dispatcher.domain.incident import Incident
 from dispatcher.domain.plan import (
+    HELD_UNTIL_CONFIRMED,
     Planned,
     plan_audience,
     plan_escalation,
@@ -152,13 +153,38 @@ def test_a_live_drill_reaches_only_those_its_allow_list_names(allow: tuple, reac
     # Triage's extra audiences join step 0 only.
     ({"also": ("role:cto",)}, 0, [("ana", "phone"), ("ed", "sms"), ("cy", "slack")]),
     ({"also": ("role:cto",)}, 1, [("cy", "slack")]),
-    # A weak triage match pages the on-call primary alone at step 0, whatever the step says.
-    ({"needs_review": True}, 0, [("ana", "phone")]),
+    # A weak triage match pages the step's people inside the company as the step says (nothing outside here).
+    ({"needs_review": True}, 0, [("ana", "phone"), ("ed", "sms")]),
     ({"needs_review": True}, 1, [("cy", "slack")]),
 ])
 def test_a_step_plans_its_audiences(changes: dict, step: int, expected: list[tuple]) -> None:
     planned = plan_step(incident(**changes), KLASS, step, DIRECTORY)
     assert [(p.address.person, p.address.channel) for p in planned] == expected
+
+
+OUTSIDE_TOO = KLASS.model_copy(update={"steps": [KLASS.steps[0].model_copy(update={"notify": [
+    Entry("person:ana"), Entry("list:exec"), Entry("customer", channel="email", template="customer"),
+    Entry("external:auditor")]})]})
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    # Triage was sure: everyone is sent at once.
+    ({}, [("ana", None), ("list:exec", None), ("customer", None), ("external:auditor", None)]),
+    # Triage was unsure: the internal audience is paged; the customer and outside contacts wait for a person.
+    ({"needs_review": True}, [("ana", None), ("list:exec", None), ("customer", HELD_UNTIL_CONFIRMED),
+                              ("external:auditor", HELD_UNTIL_CONFIRMED)]),
+])
+def test_a_needs_review_step_holds_only_what_goes_outside(changes: dict, expected: list[tuple]) -> None:
+    planned = plan_step(incident(**changes), OUTSIDE_TOO, 0, DIRECTORY)
+    assert [(p.address.person, p.held) for p in planned] == expected
+    assert all(p.skip is None for p in planned)
+
+
+def test_a_delivery_skipped_anyway_is_not_held() -> None:
+    """A drill never contacts a customer: skipped, not held (held means "sent once confirmed")."""
+    planned = plan_step(incident(needs_review=True, drill=True), OUTSIDE_TOO, 0, DIRECTORY)
+    customer = next(p for p in planned if p.address.person == "customer")
+    assert customer.skip and customer.held is None
 
 
 def test_a_step_plans_each_person_and_channel_once_and_drops_fallbacks_it_sends_anyway() -> None:

@@ -24,6 +24,7 @@ TABLE = {
     S.FAILED_PERMANENT: (True, False, True, False, S.FAILED_PERMANENT, "failed-permanent"),
     S.SKIPPED: (False, False, True, False, S.SKIPPED, "skipped"),
     S.DRY_RUN: (False, False, False, False, S.DRY_RUN, "dry-run"),
+    S.HELD: (False, False, False, False, S.HELD, "held"),  # waits for a person, not for a sender
 }
 
 
