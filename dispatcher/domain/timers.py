@@ -35,6 +35,7 @@ starts at its first rung whatever the old one had fired.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -141,17 +142,19 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
 
 
 def escalation_pass(label: str) -> int:
-    """The pass of an escalation's key (escalation-2 -> 1, escalation-2-pass-3 -> 3); 0 for any other key."""
-    head, _, tail = label.partition("-pass-")
+    """The pass of an escalation's key (escalation-2 -> 1, r1-escalation-2-pass-3 -> 3); 0 for any other key."""
+    head, _, tail = re.sub(r"^r[0-9]+-", "", label).partition("-pass-")
     if not head.startswith("escalation-"):
         return 0
     return int(tail) if tail.isdigit() else 1
 
 
 def escalation_position(klass: IncidentClass, label: str) -> tuple[int, int, str]:
-    """(page number across every pass, stage, audience) of an escalation's key; ValueError for another key."""
+    """(page number across every pass, stage, audience) of an escalation's key, with or without a
+    reclassification's epoch prefix (``r1-escalation-2``); ValueError for another key."""
+    bare = re.sub(r"^r[0-9]+-", "", label)
     for n, (k, p, _offset, audience) in enumerate(klass.escalation_pages(), start=1):
-        if label == (f"escalation-{k}" if p == 1 else f"escalation-{k}-pass-{p}"):
+        if bare == (f"escalation-{k}" if p == 1 else f"escalation-{k}-pass-{p}"):
             return n, k, audience
     raise ValueError(f"{label!r} is not an escalation of this class")
 
