@@ -18,8 +18,10 @@ from ..app.engine import Runtime
 from ..app.incidents import incident_items, post_update, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.link_actions import act_by_link, open_link
+from ..app.replies import Reply, answer_keypress, answer_sms
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
+from ..config.callbacks import callbacks
 from ..errors import StoreError
 from ..eventlog import emit
 from ..store.requests_sql import REQUESTS_KEEP
@@ -36,6 +38,7 @@ from .health import WriteHealth, health_report
 from .link_pages import LinkPages
 from .metrics import Metrics
 from .progress import Progress, also
+from .providers import ProviderCalls, Providers
 from .sender import SenderProcess
 from .throttle import FailureThrottle
 
@@ -105,6 +108,20 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
             emit(f"incident.{event}", outcome.incident_id, via="link")
         return outcome
 
+    def replied(reply: Reply, via: str) -> Reply:
+        if reply.done:
+            event = {"ack": "acknowledged", "escalate": "escalated"}[reply.action]
+            emit(f"incident.{event}", reply.incident_id, via=via, by=reply.by)
+        else:  # an unknown number, a closed incident, a STOP: visible in the log, as answered
+            emit("reply.changed-nothing", reply.incident_id, level=logging.WARNING, via=via,
+                 action=reply.action or "none", answer=reply.message)
+        return reply
+
+    calls = ProviderCalls(
+        sms=writes.track(lambda number, text: replied(answer_sms(rt, store, number, text, clock.now()), "sms")),
+        keypress=writes.track(lambda number, digits: replied(answer_keypress(rt, store, number, digits,
+                                                                             clock.now()), "voice")))
+
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
         if result.delivery_ids:
@@ -136,14 +153,15 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
         health=health, wake=wake, deliveries=deliveries,
         sealed=lambda key: store.sealed(key, clock.now().isoformat()), replayed=store.request_answer,
-        remember=remember)
+        remember=remember, provider_calls=calls)
     credentials = Credentials.from_settings(rt.settings)
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),
                          throttle=FailureThrottle(now=clock.monotonic), on_failure=metrics.on_auth_failure)
     link_secret = rt.settings.link_secret.get_secret_value() if rt.settings.link_secret else None
     return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout,
-               max_in_flight=limits.max_in_flight, pages=LinkPages(link_secret, now=lambda: clock.now().timestamp()))
+               max_in_flight=limits.max_in_flight, pages=LinkPages(link_secret, now=lambda: clock.now().timestamp()),
+               providers=Providers(rt.settings.public_url, callbacks(rt.settings)))
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,

@@ -102,6 +102,9 @@ INSERT_DELIVERY = (
     " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated)"
     " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
 DELIVERIES = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = %s"
+# The latest pages sent (or being sent) to one address: whom an SMS reply from that number answers for.
+PAGES_TO = (f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE target = %s AND channel = %s"
+            " AND kind IN ('step', 'escalation') AND status NOT IN ('skipped', 'pending') ORDER BY id DESC LIMIT %s")
 PENDING_IDS = "SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND status = 'pending' ORDER BY id"
 DUE = ("((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
        " OR (status = 'in-flight' AND lease_until < %s))")
