@@ -154,6 +154,10 @@ class Notice:
     # Chat notices (the slack family): ``text`` line by line as spans, so a channel with structured
     # messages can put field values where no markup applies (Slack Block Kit plain_text). Empty: use text.
     lines: tuple[tuple[Span, ...], ...] = ()
+    # What the recipient may do from the message itself (of "ack", "escalate", "resolve"), on the incident
+    # `incident_id`: a channel with interactive messages (Slack with a bot token) offers them as buttons,
+    # and the provider's callback acts as whoever pressed one. Empty: the message offers none.
+    actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,18 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
                         fields=_neutral(public_fields(incident)), fallback=warning is not None,
-                        lines=rendered.lines)
+                        lines=rendered.lines, actions=_buttons(rt, family, closing))
     return notice_out, warning
+
+
+def _buttons(rt: Runtime, family: str, closing: ActionFooter | None) -> tuple[str, ...]:
+    """The actions a personal Slack page offers as buttons: when Slack's callback can take them (a public URL and
+    NOTIFY_SLACK_SIGNING_SECRET); the person pressing one is known by their Slack id, so it acts as them."""
+    from ..config.callbacks import callbacks
+
+    if family != "slack" or closing is None or closing.url is None or not callbacks(rt.settings)["slack"].on:
+        return ()
+    return ("ack", "escalate", "resolve")
 
 
 def _neutral(fields: dict[str, Any]) -> dict[str, Any]:

@@ -20,9 +20,11 @@ from ..errors import IncidentError
 from ..store import DeliveryRow, Store
 from .actions import acknowledge, escalate_now
 from .engine import Runtime
-from .incidents import load
+from .incidents import load, resolve
 
-__all__ = ["Command", "Reply", "answer_keypress", "answer_sms", "command_of"]
+BUTTON_ACTIONS = ("ack", "escalate", "resolve")
+
+__all__ = ["BUTTON_ACTIONS", "Command", "Reply", "answer_button", "answer_keypress", "answer_sms", "command_of"]
 
 ACK_WORDS = frozenset({"1", "ACK", "ACKNOWLEDGE"})
 ESCALATE_WORDS = frozenset({"9", "ESC", "ESCALATE"})
@@ -131,3 +133,36 @@ def _opted_out(store: Store, number: str, page: DeliveryRow, now: datetime) -> R
     store.record_event(page.incident_id, f"sms-opt-out:{page.id}:{now.isoformat()}", "opted-out", now.isoformat(),
                        detail, by=page.display)
     return Reply("", False, page.incident_id, "stop", page.display)
+
+
+def answer_button(rt: Runtime, store: Store, slack_user: str, action: str, incident_id: str, now: datetime) -> Reply:
+    """Act on a Slack button press as the person of contacts.toml with that Slack member id.
+
+    Slack tells who pressed the button, so a button acts as its presser wherever the message was posted.
+    An unknown member, or an unknown action, changes nothing (the Reply says why).
+    """
+    person = next((p for p in rt.directory.people.values() if p.slack and p.slack == slack_user), None)
+    if person is None:
+        return Reply(f"Your Slack account ({slack_user[:20]}) is not a person in notify's contacts.toml, so notify "
+                     "cannot record who acted: nothing changed. Ask the on-call admin to add your Slack id.")
+    if action not in BUTTON_ACTIONS:
+        return Reply(f"Unknown action {action[:20]!r}: nothing changed")
+    if store.incident(incident_id) is None:
+        return Reply(f"There is no incident {incident_id[:40]!r} in notify: nothing changed")
+    by = person.name
+    if action == "ack":
+        acked = acknowledge(rt, store, incident_id, by, now, via="slack")
+        if not acked.done:
+            return Reply(_closed(acked.row.id, acked.row.status, acked.row.acked_by), False, incident_id)
+        return Reply(f"Acknowledged by {by} at {now:%H:%M} UTC", True, incident_id, "ack", by, len(acked.notices))
+    if action == "escalate":
+        try:
+            fired = escalate_now(rt, store, incident_id, by, now, via="slack")
+        except IncidentError as exc:
+            return Reply(f"{incident_id}: {exc.problem}; nothing changed", False, incident_id)
+        return Reply(f"Escalated by {by} at {now:%H:%M} UTC: stage {fired.stage} ({fired.audience}) paged now",
+                     True, incident_id, "escalate", by, len(fired.rows))
+    _, rows, done = resolve(rt, store, incident_id, None, by, now)
+    if not done:
+        return Reply(f"{incident_id} is resolved already: nothing changed", False, incident_id)
+    return Reply(f"Resolved by {by} at {now:%H:%M} UTC", True, incident_id, "resolve", by, len(rows))

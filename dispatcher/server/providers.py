@@ -1,4 +1,4 @@
-"""The provider callbacks (``POST /providers/...``): Twilio SMS replies and keypresses, verified, then acted on.
+"""The provider callbacks (``POST /providers/...``): SMS replies, keypresses, Slack buttons; verified, then acted on.
 
 Each request is verified with its provider's own scheme before anything is read
 from it, and a request that fails gets 403 and changes nothing. An endpoint is on
@@ -11,7 +11,7 @@ Token, of the URL Twilio requested followed by each form field's name and value,
 sorted by name. The URL is ``NOTIFY_PUBLIC_URL`` plus the path, never the Host
 header a caller chooses. A replayed request (Twilio retries, or someone replays
 one) is answered as the first was and changes nothing again, by its MessageSid or
-CallSid.
+CallSid. Slack's scheme is in :mod:`.slack_actions`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,12 +31,15 @@ from xml.sax.saxutils import escape
 from ..config.callbacks import Callback
 from ..errors import AlreadyHandled
 from .http_error import HTTPError
+from .slack_actions import parse_press, reply_body, verify_slack
 
 __all__ = ["TWIML", "ProviderCalls", "Providers", "twilio_signature"]
 
 log = logging.getLogger("notify.server")
 TWIML = "text/xml; charset=utf-8"
-ROUTES = {"/providers/twilio/sms": "twilio-sms", "/providers/twilio/voice": "twilio-voice"}
+ROUTES = {"/providers/twilio/sms": "twilio-sms", "/providers/twilio/voice": "twilio-voice",
+          "/providers/slack/actions": "slack"}
+RESPOND_WAIT = 2.5  # seconds to update a Slack message before answering anyway (Slack waits 3 s for an answer)
 
 
 @dataclass
@@ -43,6 +48,8 @@ class ProviderCalls:
 
     sms: Callable[[str, str], Any]  # (from number, text) -> app.replies.Reply
     keypress: Callable[[str, str], Any]  # (called number, digits) -> app.replies.Reply
+    button: Callable[[str, str, str], Any]  # (Slack member id, action, incident id) -> app.replies.Reply
+    respond: Callable[[str, dict[str, Any]], None]  # POST JSON to a Slack response_url (slack_actions.post_response)
 
 
 def twilio_signature(token: str, url: str, form: dict[str, list[str]]) -> str:
@@ -66,9 +73,11 @@ def twiml_say(text: str) -> bytes:
 class Providers:
     """Routes a provider callback: finds its endpoint, verifies it, and calls its use case."""
 
-    def __init__(self, public_url: str | None, callbacks: dict[str, Callback]) -> None:
+    def __init__(self, public_url: str | None, callbacks: dict[str, Callback],
+                 now: Callable[[], float] = time.time) -> None:
         self.public_url = public_url or ""
         self.callbacks = callbacks
+        self.now = now
 
     def endpoint(self, path: str) -> Callback:
         """The endpoint at `path`, when it is on; else 404 saying why."""
@@ -82,8 +91,10 @@ class Providers:
 
     async def answer(self, path: str, headers: dict[str, str], query: str, body: bytes, *, run: Callable[..., Any],
                      services: Any) -> tuple[int, bytes, str]:
-        """A callback's answer (TwiML), once its request is verified; 403 and no change when it is not."""
+        """A callback's answer, once its request is verified; 403 and no change when it is not."""
         callback = self.endpoint(path)
+        if path == "/providers/slack/actions":
+            return await self._slack(callback.secret or "", headers, body, run=run, services=services)
         form = _form(body)
         url = self.public_url + path + (f"?{query}" if query else "")
         expected = twilio_signature(callback.secret or "", url, form)
@@ -98,30 +109,49 @@ class Providers:
         else:
             sid, args, call, render = _one(form, "CallSid") + ":" + _one(form, "Digits"), \
                 (_one(form, "To"), _one(form, "Digits")), calls.keypress, twiml_say
-        message = await _once(f"twilio:{path}:{sid}" if sid.strip(":") else None, run, services, call, *args)
-        return 200, render(message), TWIML
+        outcome, _ = await _once(f"twilio:{path}:{sid}" if sid.strip(":") else None, run, services, call, *args)
+        return 200, render(outcome["message"]), TWIML
+
+    async def _slack(self, secret: str, headers: dict[str, str], body: bytes, *, run: Callable[..., Any],
+                     services: Any) -> tuple[int, bytes, str]:
+        """A button press: acted on as its presser, the message updated through its response_url; Slack
+        reads nothing of the answer but its status."""
+        signature = verify_slack(secret, headers, body, self.now())
+        press = parse_press(body)
+        calls: ProviderCalls = services.provider_calls
+        outcome, fresh = await _once(f"slack:{signature}", run, services, calls.button, press.user, press.action,
+                                     press.incident_id)
+        if fresh and press.response_url:
+            update = reply_body(press, outcome["message"], outcome["done"], outcome["action"])
+            try:
+                await asyncio.wait_for(asyncio.to_thread(calls.respond, press.response_url, update), RESPOND_WAIT)
+            except asyncio.TimeoutError:
+                log.warning("Slack's response_url did not answer within %g s", RESPOND_WAIT)
+        return 200, b"", "text/plain; charset=utf-8"
 
 
 async def _once(key: str | None, run: Callable[..., Any], services: Any, call: Callable[..., Any],
-                *args: Any) -> str:
-    """`call(*args)`'s answer; a request seen before (by `key`) gets its first answer and changes nothing."""
+                *args: Any) -> tuple[dict[str, Any], bool]:
+    """`call(*args)`'s outcome (message, done, action) and True; a request seen before (by `key`) gets its first
+    outcome and False, and changes nothing."""
     if key is None:
-        return _acted(await run(call, *args), services)
+        return _acted(await run(call, *args), services), True
     seal = hashlib.sha256(key.encode()).hexdigest()
     earlier = await run(services.replayed, seal)
     if earlier is None:
         try:
-            message = _acted(await run(_sealed, services, seal, call, *args), services)
+            outcome = _acted(await run(_sealed, services, seal, call, *args), services)
         except AlreadyHandled:  # the same request, handled by another thread or process meanwhile
             earlier = await run(services.replayed, seal)
         else:
             try:
-                await run(services.remember, seal, 200, {"message": message})
+                await run(services.remember, seal, 200, outcome)
             except HTTPError:
                 log.warning("could not keep the answer to a provider callback for its replays")
-            return message
+            return outcome, True
     answer = (earlier or (None, None))[1]
-    return answer["message"] if answer else "This request was handled before: nothing changed this time"
+    return answer or {"message": "This request was handled before: nothing changed this time", "done": False,
+                      "action": ""}, False
 
 
 def _sealed(services: Any, seal: str, call: Callable[..., Any], *args: Any) -> Any:
@@ -129,10 +159,10 @@ def _sealed(services: Any, seal: str, call: Callable[..., Any], *args: Any) -> A
         return call(*args)
 
 
-def _acted(reply: Any, services: Any) -> str:
+def _acted(reply: Any, services: Any) -> dict[str, Any]:
     if reply.deliveries:
         services.wake()  # the notices it planned (the Slack channel's, an escalation's pages) go out now
-    return reply.message
+    return {"message": reply.message, "done": reply.done, "action": reply.action}
 
 
 def _form(body: bytes) -> dict[str, list[str]]:

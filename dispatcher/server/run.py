@@ -18,7 +18,7 @@ from ..app.engine import Runtime
 from ..app.incidents import incident_items, post_update, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.link_actions import act_by_link, open_link
-from ..app.replies import Reply, answer_keypress, answer_sms
+from ..app.replies import Reply, answer_button, answer_keypress, answer_sms
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..config.callbacks import callbacks
@@ -39,6 +39,7 @@ from .link_pages import LinkPages
 from .metrics import Metrics
 from .progress import Progress, also
 from .providers import ProviderCalls, Providers
+from .slack_actions import post_response
 from .sender import SenderProcess
 from .throttle import FailureThrottle
 
@@ -110,7 +111,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
     def replied(reply: Reply, via: str) -> Reply:
         if reply.done:
-            event = {"ack": "acknowledged", "escalate": "escalated"}[reply.action]
+            event = {"ack": "acknowledged", "escalate": "escalated", "resolve": "resolved"}[reply.action]
             emit(f"incident.{event}", reply.incident_id, via=via, by=reply.by)
         else:  # an unknown number, a closed incident, a STOP: visible in the log, as answered
             emit("reply.changed-nothing", reply.incident_id, level=logging.WARNING, via=via,
@@ -120,7 +121,12 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     calls = ProviderCalls(
         sms=writes.track(lambda number, text: replied(answer_sms(rt, store, number, text, clock.now()), "sms")),
         keypress=writes.track(lambda number, digits: replied(answer_keypress(rt, store, number, digits,
-                                                                             clock.now()), "voice")))
+                                                                             clock.now()), "voice")),
+        button=writes.track(lambda user, action, incident_id: replied(answer_button(
+            rt, store, user, action, incident_id, clock.now()), "slack")),
+        respond=functools.partial(post_response, ca_bundle=str(rt.settings.ca_bundle or "") or None,
+                                  proxy=rt.settings.sandbox_proxy or rt.settings.proxy,
+                                  timeout=rt.settings.connect_timeout + rt.settings.read_timeout))
 
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
@@ -161,7 +167,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     link_secret = rt.settings.link_secret.get_secret_value() if rt.settings.link_secret else None
     return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout,
                max_in_flight=limits.max_in_flight, pages=LinkPages(link_secret, now=lambda: clock.now().timestamp()),
-               providers=Providers(rt.settings.public_url, callbacks(rt.settings)))
+               providers=Providers(rt.settings.public_url, callbacks(rt.settings), now=lambda: clock.now().timestamp()))
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,
