@@ -12,6 +12,8 @@ Accepted URLs (apprise syntax)::
         POST https://events.pagerduty.com/v2/enqueue (events.eu... for region=eu)
         JSON {routing_key, event_action: "trigger", dedup_key, payload{...}};
         202 is delivered, provider_id = the dedup_key PagerDuty echoes.
+        An ack or resolution in notify sends {routing_key, event_action: "acknowledge" | "resolve",
+        dedup_key} for each page triggered (Notice.page_event; the dedup key is the page's).
 
 The integration key is the Events v2 routing key; apprise's {apikey} (a REST key)
 is accepted for compatibility and never used. For PagerDuty ``Address.target``
@@ -128,6 +130,8 @@ class PhoneChannel:
         self._client.close()
 
     def _call(self, account: TwilioAccount, notice: Notice, address: Address) -> DeliveryResult:
+        if notice.page_event != "trigger":  # a call cannot be acknowledged afterwards: calling would page again
+            return DeliveryResult.permanent(Reason.BAD_REQUEST, f"a voice call cannot {notice.page_event} a page")
         bad = check_e164(address.target)
         if bad is not None:
             return bad
@@ -168,7 +172,10 @@ def twiml(text: str) -> str:
 
 
 def pagerduty_event(key: PagerDutyKey, notice: Notice, address: Address) -> dict:
-    """The Events v2 trigger for one page; its dedup key collapses repeats of this page only."""
+    """The Events v2 event for one page: its trigger (its dedup key collapses repeats of this page only), or
+    the acknowledge or resolve event for the page sent before under that key."""
+    if notice.page_event in ("acknowledge", "resolve"):  # Events v2: only the key; PagerDuty ignores a payload
+        return {"routing_key": key.routing_key, "event_action": notice.page_event, "dedup_key": notice.dedup_key}
     summary = notice.subject or notice.text
     if len(summary) > _PD_SUMMARY_MAX:
         summary = summary[: _PD_SUMMARY_MAX - 1] + "…"

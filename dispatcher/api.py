@@ -158,6 +158,9 @@ class Notice:
     # `incident_id`: a channel with interactive messages (Slack with a bot token) offers them as buttons,
     # and the provider's callback acts as whoever pressed one. Empty: the message offers none.
     actions: tuple[str, ...] = ()
+    # For pagers: "trigger" a page, or "acknowledge" / "resolve" the page sent before under `dedup_key`
+    # (PagerDuty's Events API v2 event_action). A channel that cannot do the latter fails it permanently.
+    page_event: str = "trigger"
 
 
 @dataclass(frozen=True)

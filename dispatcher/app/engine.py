@@ -143,7 +143,8 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
                         fields=_neutral(public_fields(incident)), fallback=warning is not None,
-                        lines=rendered.lines, actions=_buttons(rt, family, closing))
+                        lines=rendered.lines, actions=_buttons(rt, family, closing),
+                        page_event=(notice or {}).get("pager_event", "trigger"))
     return notice_out, warning
 
 
@@ -312,7 +313,7 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                               issue=lambda: issue_link(store, row, clock.now(), rt.settings.link_ttl))
 
         return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice,
-                              page_key=row_page_key(row), footer=footer)
+                              page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer)
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
     return Sender(store, registry, clock, compose, owner,
