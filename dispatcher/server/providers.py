@@ -1,4 +1,4 @@
-"""The provider callbacks (``POST /providers/...``): SMS replies, keypresses, Slack buttons; verified, then acted on.
+"""The provider callbacks (``POST /providers/...``): SMS replies, keypresses, Slack buttons, PagerDuty webhooks.
 
 Each request is verified with its provider's own scheme before anything is read
 from it, and a request that fails gets 403 and changes nothing. An endpoint is on
@@ -12,14 +12,20 @@ sorted by name. The URL is ``NOTIFY_PUBLIC_URL`` plus the path, never the Host
 header a caller chooses. A replayed request (Twilio retries, or someone replays
 one) is answered as the first was and changes nothing again, by its MessageSid or
 CallSid. Slack's scheme is in :mod:`.slack_actions`.
+
+PagerDuty signs v3 webhooks ``X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>``
+(several, comma-separated, while a secret is rotated), keyed by the subscription's
+secret (NOTIFY_PAGERDUTY_WEBHOOK_SECRET, which may hold two comma-separated values
+too). A webhook delivered again (by its event id) changes nothing again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
-import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -38,7 +44,7 @@ __all__ = ["TWIML", "ProviderCalls", "Providers", "twilio_signature"]
 log = logging.getLogger("notify.server")
 TWIML = "text/xml; charset=utf-8"
 ROUTES = {"/providers/twilio/sms": "twilio-sms", "/providers/twilio/voice": "twilio-voice",
-          "/providers/slack/actions": "slack"}
+          "/providers/slack/actions": "slack", "/providers/pagerduty": "pagerduty"}
 RESPOND_WAIT = 2.5  # seconds to update a Slack message before answering anyway (Slack waits 3 s for an answer)
 
 
@@ -50,12 +56,21 @@ class ProviderCalls:
     keypress: Callable[[str, str], Any]  # (called number, digits) -> app.replies.Reply
     button: Callable[[str, str, str], Any]  # (Slack member id, action, incident id) -> app.replies.Reply
     respond: Callable[[str, dict[str, Any]], None]  # POST JSON to a Slack response_url (slack_actions.post_response)
+    pagerduty: Callable[[str, str, str | None], Any]  # (event type, incident_key, agent id) -> PagerDutyOutcome
 
 
 def twilio_signature(token: str, url: str, form: dict[str, list[str]]) -> str:
     """Twilio's signature of a request: base64 HMAC-SHA1 of the URL, then each field's name and values, sorted."""
     data = url + "".join(name + value for name in sorted(form) for value in sorted(set(form[name])))
     return base64.b64encode(hmac.new(token.encode(), data.encode("utf-8"), hashlib.sha1).digest()).decode()
+
+
+def pagerduty_verified(secrets: str, header: str, body: bytes) -> bool:
+    """Whether one of the header's v1 signatures is the body's HMAC-SHA256 under one of the secrets."""
+    given = [part.strip().encode() for part in header.split(",") if part.strip().startswith("v1=")]
+    expected = ["v1=" + hmac.new(secret.strip().encode(), body, hashlib.sha256).hexdigest()
+                for secret in secrets.split(",") if secret.strip()]
+    return any(hmac.compare_digest(mine.encode(), theirs) for mine in expected for theirs in given)
 
 
 def twiml_message(text: str) -> bytes:
@@ -95,6 +110,8 @@ class Providers:
         callback = self.endpoint(path)
         if path == "/providers/slack/actions":
             return await self._slack(callback.secret or "", headers, body, run=run, services=services)
+        if path == "/providers/pagerduty":
+            return await self._pagerduty(callback.secret or "", headers, body, run=run, services=services)
         form = _form(body)
         url = self.public_url + path + (f"?{query}" if query else "")
         expected = twilio_signature(callback.secret or "", url, form)
@@ -125,9 +142,37 @@ class Providers:
             update = reply_body(press, outcome["message"], outcome["done"], outcome["action"])
             try:
                 await asyncio.wait_for(asyncio.to_thread(calls.respond, press.response_url, update), RESPOND_WAIT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("Slack's response_url did not answer within %g s", RESPOND_WAIT)
         return 200, b"", "text/plain; charset=utf-8"
+
+
+    async def _pagerduty(self, secret: str, headers: dict[str, str], body: bytes, *, run: Callable[..., Any],
+                         services: Any) -> tuple[int, dict[str, Any], str]:
+        """A v3 webhook: an incident acknowledged or resolved in PagerDuty is so in notify; others are ignored."""
+        if not pagerduty_verified(secret, headers.get("x-pagerduty-signature", ""), body):
+            log.warning("refused a PagerDuty webhook: no X-PagerDuty-Signature matches")
+            raise HTTPError(403, "X-PagerDuty-Signature does not match this body (v1, keyed by "
+                                 "NOTIFY_PAGERDUTY_WEBHOOK_SECRET); nothing was done")
+        event_id, event_type, incident_key, agent = _pagerduty_event(body)
+        calls: ProviderCalls = services.provider_calls
+        outcome, fresh = await _once(f"pagerduty:{event_id}" if event_id else None, run, services, calls.pagerduty,
+                                     event_type, incident_key, agent)
+        return 200, {"schema": 1, "message": outcome["message"], "duplicate": not fresh}, "application/json"
+
+
+def _pagerduty_event(body: bytes) -> tuple[str, str, str, str | None]:
+    """(event id, event type, the incident's incident_key, the acting user's id) of a v3 webhook; 400 naming
+    the field when the body is not one."""
+    try:
+        event = json.loads(body)["event"]
+        event_type = event["event_type"]
+    except (ValueError, KeyError, TypeError):
+        raise HTTPError(400, "expected a PagerDuty v3 webhook: {\"event\": {\"event_type\": ...}}", "event") from None
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
+    agent_id = agent.get("id") if agent.get("type") == "user_reference" and isinstance(agent.get("id"), str) else None
+    return (str(event.get("id") or ""), str(event_type), str(data.get("incident_key") or ""), agent_id)
 
 
 async def _once(key: str | None, run: Callable[..., Any], services: Any, call: Callable[..., Any],

@@ -18,7 +18,8 @@ from ..app.engine import Runtime
 from ..app.incidents import incident_items, post_update, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.link_actions import act_by_link, open_link
-from ..app.replies import Reply, answer_button, answer_keypress, answer_sms
+from ..app.pagerduty_webhooks import pagerduty_event
+from ..app.replies import answer_button, answer_keypress, answer_sms
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
 from ..config.callbacks import callbacks
@@ -109,7 +110,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
             emit(f"incident.{event}", outcome.incident_id, via="link")
         return outcome
 
-    def replied(reply: Reply, via: str) -> Reply:
+    def replied(reply: Any, via: str) -> Any:
         if reply.done:
             event = {"ack": "acknowledged", "escalate": "escalated", "resolve": "resolved"}[reply.action]
             emit(f"incident.{event}", reply.incident_id, via=via, by=reply.by)
@@ -126,7 +127,9 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
             rt, store, user, action, incident_id, clock.now()), "slack")),
         respond=functools.partial(post_response, ca_bundle=str(rt.settings.ca_bundle or "") or None,
                                   proxy=rt.settings.sandbox_proxy or rt.settings.proxy,
-                                  timeout=rt.settings.connect_timeout + rt.settings.read_timeout))
+                                  timeout=rt.settings.connect_timeout + rt.settings.read_timeout),
+        pagerduty=writes.track(lambda event_type, key, agent: replied(pagerduty_event(
+            rt, store, event_type, key, agent, clock.now()), "pagerduty")))
 
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
