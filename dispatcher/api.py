@@ -161,6 +161,8 @@ class Notice:
     # For pagers: "trigger" a page, or "acknowledge" / "resolve" the page sent before under `dedup_key`
     # (PagerDuty's Events API v2 event_action). A channel that cannot do the latter fails it permanently.
     page_event: str = "trigger"
+    # Where a reply to this message is posted (a Twilio call's keypress: its Gather action), for `actions`.
+    reply_url: str | None = None
 
 
 @dataclass(frozen=True)

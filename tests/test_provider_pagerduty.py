@@ -31,7 +31,8 @@ SETTINGS = {"public_url": PUBLIC, "pagerduty_webhook_secret": SECRET, "phone_url
 
 @pytest.fixture
 def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    replace_in(config_dir / "contacts.toml", 'slack = "U0SUP0000A"\n', 'slack = "U0SUP0000A"\npagerduty_user_id = "PSMA001"\n')
+    replace_in(config_dir / "contacts.toml", 'slack = "U0SUP0000A"\n',
+               'slack = "U0SUP0000A"\npagerduty_user_id = "PSMA001"\n')
     yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 

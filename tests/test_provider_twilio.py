@@ -160,3 +160,70 @@ def test_without_a_public_url_the_callback_is_off_and_says_why(stage: Stage) -> 
         assert srv.store.incident("SEC-2024-001").status == "open"
     finally:
         srv.stop()
+
+
+VOICE = "/providers/twilio/voice"
+CALLER_ID = "+15550100000"  # the stage's Twilio number
+
+
+def keypress(server: Server, digits: str, incident_id: str = "SEC-2024-001", *, sid: str | None = None,
+             signed_url: str | None = None) -> requests.Response:
+    """Post a Gather's keypress as Twilio does: to the action URL the call's TwiML named, signed over it."""
+    form = {"CallSid": sid or f"CA{next(_sids):032d}", "AccountSid": "AC" + "0" * 32, "From": CALLER_ID,
+            "To": SHARED, "Digits": digits, "CallStatus": "in-progress", "Direction": "outbound-api"}
+    query = f"?incident={incident_id}"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(signed_url or PUBLIC + VOICE + query, form)
+    return requests.post(server.url + VOICE + query, data=form, headers={"X-Twilio-Signature": signature},
+                         timeout=10)
+
+
+def spoken(answer: requests.Response) -> str:
+    """What the keypress's TwiML answer says before it hangs up."""
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/xml"), answer.text
+    root = ElementTree.fromstring(answer.content)
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    return root[0].text
+
+
+def test_the_call_asks_for_a_keypress_posted_back_with_its_incident(server: Server, stage: Stage) -> None:
+    stage.trigger(public_url=PUBLIC)
+    [call] = stage.twilio("Calls")
+    assert call.form["To"] == SHARED
+    root = ElementTree.fromstring(call.form["Twiml"])
+    [gather] = root.findall("Gather")
+    assert gather.attrib == {"numDigits": "1", "action": PUBLIC + VOICE + "?incident=SEC-2024-001",
+                             "method": "POST", "timeout": "10"}
+    assert [s.text for s in gather.findall("Say")][-1] == "Press 1 to acknowledge, 9 to escalate."
+    assert "Incident S E C 2024 001." in gather.findall("Say")[0].text  # spelled out for the voice
+    assert [child.tag for child in root] == ["Gather", "Say"]  # no key: said goodbye, nothing done
+
+
+def test_without_a_public_url_the_call_only_speaks(stage: Stage) -> None:
+    stage.trigger()
+    [call] = stage.twilio("Calls")
+    assert "<Gather" not in call.form["Twiml"] and call.form["Twiml"].startswith("<Response><Say")
+
+
+def test_pressing_1_acknowledges_the_calls_own_incident_as_whoever_was_on_duty(server: Server, stage: Stage) -> None:
+    stage.trigger("SEC-2024-001", public_url=PUBLIC)
+    stage.trigger("SEC-2024-002", public_url=PUBLIC)  # paged later to the same shared number
+    assert spoken(keypress(server, "1", "SEC-2024-001")) == \
+        "SEC-2024-001 acknowledged by Support Manager A: escalation stopped"
+    row = server.store.incident("SEC-2024-001")
+    assert (row.status, row.acked_by) == ("acknowledged", "Support Manager A")
+    [ack] = [e for e in server.store.events("SEC-2024-001") if e.kind == "acknowledged"]
+    assert ack.detail == "acknowledged by Support Manager A via voice"
+    assert server.store.incident("SEC-2024-002").status == "open"
+    assert spoken(keypress(server, "9", "SEC-2024-002")) == \
+        "SEC-2024-002 escalated by Support Manager A: stage 1 (rotation:secondary) paged now"
+    assert spoken(keypress(server, "5", "SEC-2024-002")) == \
+        "Not understood: press 1 to acknowledge, 9 to escalate; nothing changed"
+
+
+def test_a_keypress_not_signed_over_the_action_url_is_refused(server: Server, stage: Stage) -> None:
+    stage.trigger(public_url=PUBLIC)
+    own = "?incident=SEC-2024-001"
+    for url in (PUBLIC + VOICE, PUBLIC + VOICE + "?incident=SEC-2024-002", server.url + VOICE + own):
+        answer = keypress(server, "1", signed_url=url)
+        assert answer.status_code == 403 and "X-Twilio-Signature does not match" in answer.json()["error"]
+    assert server.store.incident("SEC-2024-001").status == "open"

@@ -7,7 +7,7 @@ nothing in this file talks to a network or parses a file itself.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -23,6 +23,7 @@ from ..delivery.registry import Registry, declared_family
 from ..domain.incident import Incident, build_incident, public_fields, render_context
 from ..domain.plan import BUILT_IN_FAMILIES, Planned, idempotency_key, plan_step
 from ..store import DeliveryRow, IncidentRow, Store
+from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
 from .report import DeliveryLine, Report
 
@@ -111,7 +112,8 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
                    notice: Mapping[str, Any] | None = None, page_key: str | None = None,
-                   footer: Callable[[str], ActionFooter | None] | None = None) -> tuple[Notice, str | None]:
+                   footer: Callable[[str], ActionFooter | None] | None = None,
+                   offer: Callable[[str], Offer] | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning.
 
     `footer(family)`: what a personal page ends with (an action link, see links.py), kept whole within
@@ -143,19 +145,10 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
                         fields=_neutral(public_fields(incident)), fallback=warning is not None,
-                        lines=rendered.lines, actions=_buttons(rt, family, closing),
-                        page_event=(notice or {}).get("pager_event", "trigger"))
+                        lines=rendered.lines, page_event=(notice or {}).get("pager_event", "trigger"))
+    if offer is not None:  # buttons, a keypress (see interactive.py)
+        notice_out = replace(notice_out, **asdict(offer(family)))
     return notice_out, warning
-
-
-def _buttons(rt: Runtime, family: str, closing: ActionFooter | None) -> tuple[str, ...]:
-    """The actions a personal Slack page offers as buttons: when Slack's callback can take them (a public URL and
-    NOTIFY_SLACK_SIGNING_SECRET); the person pressing one is known by their Slack id, so it acts as them."""
-    from ..config.callbacks import callbacks
-
-    if family != "slack" or closing is None or closing.url is None or not callbacks(rt.settings)["slack"].on:
-        return ()
-    return ("ack", "escalate", "resolve")
 
 
 def _neutral(fields: dict[str, Any]) -> dict[str, Any]:
@@ -313,7 +306,10 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                               issue=lambda: issue_link(store, row, clock.now(), rt.settings.link_ttl))
 
         return compose_notice(rt, incidents(row.incident_id), planned, max_length=max_length, notice=row.notice,
-                              page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer)
+                              page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
+                              offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
+                                                           kind=row.kind, person=row.person,
+                                                           incident_id=row.incident_id))
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
     return Sender(store, registry, clock, compose, owner,

@@ -69,27 +69,33 @@ def command_of(text: str) -> Command:
     return Command("unknown")
 
 
+SMS_HELP = "reply 1 (or ACK) to acknowledge, 9 to escalate, ACK <incident id> for another incident"
+VOICE_CHANNELS = ("voice", "phone")  # a call: the voice channel, or the deprecated phone alias
+
+
 def answer_sms(rt: Runtime, store: Store, number: str, text: str, now: datetime) -> Reply:
     """Act on an SMS reply from `number` (E.164, as Twilio's From); the Reply says what to text back."""
-    return _answer(rt, store, number, command_of(text), now, channel="sms", via="sms")
+    return _answer(rt, store, number, command_of(text), now, channels=("sms",), via="sms", hint=SMS_HELP)
 
 
-def answer_keypress(rt: Runtime, store: Store, number: str, digits: str, now: datetime) -> Reply:
-    """Act on a keypress in a call to `number` (Twilio's To): 1 acknowledges, 9 escalates."""
-    command = Command({"1": "ack", "9": "escalate"}.get(digits.strip(), "unknown"))
-    return _answer(rt, store, number, command, now, channel="voice", via="voice")
+def answer_keypress(rt: Runtime, store: Store, number: str, digits: str, incident_id: str | None,
+                    now: datetime) -> Reply:
+    """Act on a keypress in a call to `number` (Twilio's To) about `incident_id` (the call's own, from the
+    Gather action URL Twilio signed): 1 acknowledges, 9 escalates; the Reply says what to say back."""
+    command = Command({"1": "ack", "9": "escalate"}.get(digits.strip(), "unknown"), incident_id or None)
+    return _answer(rt, store, number, command, now, channels=VOICE_CHANNELS, via="voice",
+                   hint="press 1 to acknowledge, 9 to escalate")
 
 
-def _answer(rt: Runtime, store: Store, number: str, command: Command, now: datetime, *, channel: str,
-            via: str) -> Reply:
-    pages = store.pages_to(number, channel)
+def _answer(rt: Runtime, store: Store, number: str, command: Command, now: datetime, *, channels: tuple[str, ...],
+            via: str, hint: str) -> Reply:
+    pages = sorted((p for channel in channels for p in store.pages_to(number, channel)), key=lambda p: -p.id)
     if not pages:
-        return Reply(f"notify has paged no one at this number by {channel}: nothing changed")
+        return Reply(f"notify has paged no one at this number by {' or '.join(channels)}: nothing changed")
     if command.action == "stop":
         return _opted_out(store, number, pages[0], now)
     if command.action == "unknown":
-        return Reply("Not understood: reply 1 (or ACK) to acknowledge, 9 to escalate, ACK <incident id> for "
-                     "another incident; nothing changed")
+        return Reply(f"Not understood: {hint}; nothing changed")
     page = _page_for(rt, store, pages, command.incident_id)
     if page is None:
         return Reply(f"{command.incident_id} was not paged to this number: nothing changed")

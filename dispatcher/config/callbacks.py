@@ -90,7 +90,7 @@ def callback_problems(settings: Settings) -> list[Problem]:
     found = callbacks(settings)
     on = [f"{name} ({settings.public_url}{c.path})" for name, c in found.items() if c.on]
     problems = [note("settings", "NOTIFY_PUBLIC_URL", "provider callbacks on: " + (", ".join(on) or "none"))]
-    for name, callback in found.items():
+    for callback in found.values():
         if not callback.on:
             problems.append(note("settings", callback.path, f"off (answers 404): {callback.off_because}"))
     return problems

@@ -53,7 +53,7 @@ class ProviderCalls:
     """The app's use cases the callbacks call, each blocking (run in the thread pool)."""
 
     sms: Callable[[str, str], Any]  # (from number, text) -> app.replies.Reply
-    keypress: Callable[[str, str], Any]  # (called number, digits) -> app.replies.Reply
+    keypress: Callable[[str, str, str], Any]  # (called number, digits, the call's incident) -> app.replies.Reply
     button: Callable[[str, str, str], Any]  # (Slack member id, action, incident id) -> app.replies.Reply
     respond: Callable[[str, dict[str, Any]], None]  # POST JSON to a Slack response_url (slack_actions.post_response)
     pagerduty: Callable[[str, str, str | None], Any]  # (event type, incident_key, agent id) -> PagerDutyOutcome
@@ -124,8 +124,9 @@ class Providers:
             sid, args, call, render = _one(form, "MessageSid"), (_one(form, "From"), _one(form, "Body")), calls.sms, \
                 twiml_message
         else:
+            incident_id = parse_qs(query).get("incident", [""])[-1].upper()  # in the URL Twilio signed
             sid, args, call, render = _one(form, "CallSid") + ":" + _one(form, "Digits"), \
-                (_one(form, "To"), _one(form, "Digits")), calls.keypress, twiml_say
+                (_one(form, "To"), _one(form, "Digits"), incident_id), calls.keypress, twiml_say
         outcome, _ = await _once(f"twilio:{path}:{sid}" if sid.strip(":") else None, run, services, call, *args)
         return 200, render(outcome["message"]), TWIML
 

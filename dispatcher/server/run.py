@@ -121,8 +121,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
     calls = ProviderCalls(
         sms=writes.track(lambda number, text: replied(answer_sms(rt, store, number, text, clock.now()), "sms")),
-        keypress=writes.track(lambda number, digits: replied(answer_keypress(rt, store, number, digits,
-                                                                             clock.now()), "voice")),
+        keypress=writes.track(lambda number, digits, incident_id: replied(answer_keypress(
+            rt, store, number, digits, incident_id, clock.now()), "voice")),
         button=writes.track(lambda user, action, incident_id: replied(answer_button(
             rt, store, user, action, incident_id, clock.now()), "slack")),
         respond=functools.partial(post_response, ca_bundle=str(rt.settings.ca_bundle or "") or None,
