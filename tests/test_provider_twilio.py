@@ -16,7 +16,9 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from dispatcher.server.providers import twilio_signature
+from dispatcher.store import open_store
 
+from . import pg
 from .stage import Stage, make_stage
 from .test_server import API_TOKEN, TOKEN, Server
 
@@ -24,6 +26,7 @@ PUBLIC = "https://notify.teamflow.example"
 AUTH_TOKEN = "authtoken"  # the token of the stage's twilio:// SMS URL
 SHARED = "+14155550199"  # the primary slot's shared number
 SMS = "/providers/twilio/sms"
+url = pg.url  # the reply flow, once on SQLite and once on PostgreSQL
 
 
 @pytest.fixture
@@ -227,3 +230,20 @@ def test_a_keypress_not_signed_over_the_action_url_is_refused(server: Server, st
         answer = keypress(server, "1", signed_url=url)
         assert answer.status_code == 403 and "X-Twilio-Signature does not match" in answer.json()["error"]
     assert server.store.incident("SEC-2024-001").status == "open"
+
+
+def test_a_reply_on_sqlite_and_on_postgresql_acts_once(url: str, stage: Stage) -> None:
+    stage.store = lambda: open_store(url)  # the trigger, the server and its worker share this store
+    server = Server(stage, webhook_token=TOKEN, api_token=API_TOKEN, public_url=PUBLIC)
+    try:
+        stage.trigger("SEC-2024-001", public_url=PUBLIC)
+        stage.trigger("SEC-2024-002", public_url=PUBLIC)
+        first = said(reply(server, "9", sid="SM" + "5" * 32))
+        assert first == "SEC-2024-002 escalated by Support Manager A: stage 1 (rotation:secondary) paged now"
+        assert said(reply(server, "9", sid="SM" + "5" * 32)) == first  # Twilio's retry: the first answer
+        assert [e.key for e in server.store.events("SEC-2024-002") if e.kind == "escalated"] == ["escalation-1"]
+        assert said(reply(server, "ACK SEC-2024-001")) == \
+            "SEC-2024-001 acknowledged by Support Manager A: escalation stopped"
+        assert server.store.incident("SEC-2024-002").status == "open"
+    finally:
+        server.stop()
