@@ -194,3 +194,13 @@ def test_a_stale_or_forged_press_is_refused_and_changes_nothing(server: Server, 
     assert answer.status_code == 403 and "nothing was done" in answer.json()["error"]
     assert SIGNING_SECRET not in answer.text
     assert server.store.incident(INCIDENT).status == "open" and responses(stage) == []
+
+
+def test_a_refused_press_is_logged_without_its_body_or_the_secret(server: Server, stage: Stage, caplog) -> None:
+    trigger(stage)
+    with caplog.at_level("DEBUG"):
+        answer, signature = press(server, stage, "ack", secret="not-the-signing-secret")
+    assert answer.status_code == 403
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "refused a Slack callback: its X-Slack-Signature does not match" in logged
+    assert SIGNING_SECRET not in logged and signature not in logged and "block_actions" not in logged

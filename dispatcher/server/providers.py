@@ -99,7 +99,7 @@ class Providers:
         name = ROUTES.get(path)
         if name is None:
             raise HTTPError(404, f"no provider callback at {path}")
-        callback = self.callbacks[name]
+        callback = self.callbacks.get(name) or Callback(path, None, "not wired into this server")
         if not callback.on:
             raise HTTPError(404, f"{path} is off: {callback.off_because} (see `notify check`)")
         return callback
