@@ -19,12 +19,14 @@ from typing import Any, Sequence
 
 from dispatcher.api import Span
 
-__all__ = ["blocks"]
+__all__ = ["ACTION_PREFIX", "action_buttons", "blocks"]
 
 _TEXT_MAX = 3000
 _BLOCKS_MAX = 50
 _ELEMENTS_MAX = 10
 _WRAPPERS = "*_~`"
+ACTION_PREFIX = "notify."  # a button's action_id: notify.ack, notify.escalate, notify.resolve
+_BUTTONS = {"ack": ("Acknowledge", "primary"), "escalate": ("Escalate", None), "resolve": ("Resolve", None)}
 
 
 def blocks(lines: Sequence[Sequence[Span]], mention: str | None = None) -> list[dict[str, Any]]:
@@ -75,3 +77,17 @@ def _plain(text: str) -> dict[str, Any]:
 
 def _mrkdwn_section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:_TEXT_MAX]}}
+
+
+def action_buttons(incident_id: str, actions: Sequence[str]) -> dict[str, Any]:
+    """An ``actions`` block with one button per action; Slack posts the press (``block_actions``) to the app's
+    interactivity Request URL, with the presser's user id, the button's ``action_id`` and ``value``."""
+    elements = []
+    for action in actions:
+        label, style = _BUTTONS[action]
+        button: dict[str, Any] = {"type": "button", "action_id": ACTION_PREFIX + action,
+                                  "text": {"type": "plain_text", "text": label, "emoji": False}, "value": incident_id}
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": f"{ACTION_PREFIX}actions", "elements": elements}

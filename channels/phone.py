@@ -7,11 +7,14 @@ Accepted URLs (apprise syntax)::
 
     twilio://{AccountSID}:{AuthToken}@{FromPhone}?method=call
         POST https://api.twilio.com/2010-04-01/Accounts/{SID}/Calls.json
-        form To, From, Twiml (the text said twice, XML-escaped); provider_id = call sid.
+        form To, From, Twiml (the text said twice, XML-escaped; with Notice.reply_url inside a Gather of
+        one key: "press 1 to acknowledge, 9 to escalate"); provider_id = call sid.
     pagerduty://{integrationkey}@{apikey}[/{source}[/{component}]][?region=us|eu]
         POST https://events.pagerduty.com/v2/enqueue (events.eu... for region=eu)
         JSON {routing_key, event_action: "trigger", dedup_key, payload{...}};
         202 is delivered, provider_id = the dedup_key PagerDuty echoes.
+        An ack or resolution in notify sends {routing_key, event_action: "acknowledge" | "resolve",
+        dedup_key} for each page triggered (Notice.page_event; the dedup key is the page's).
 
 The integration key is the Events v2 routing key; apprise's {apikey} (a REST key)
 is accepted for compatibility and never used. For PagerDuty ``Address.target``
@@ -57,6 +60,7 @@ _PD_URL = {"us": "https://events.pagerduty.com/v2/enqueue", "eu": "https://event
 _PD_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info",
                 "error": "error", "warning": "warning", "info": "info"}
 _PD_SUMMARY_MAX = 1024  # Events v2 rejects longer summaries
+_PRESS = "Press 1 to acknowledge, 9 to escalate."
 _XML_INVALID = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -128,10 +132,12 @@ class PhoneChannel:
         self._client.close()
 
     def _call(self, account: TwilioAccount, notice: Notice, address: Address) -> DeliveryResult:
+        if notice.page_event != "trigger":  # a call cannot be acknowledged afterwards: calling would page again
+            return DeliveryResult.permanent(Reason.BAD_REQUEST, f"a voice call cannot {notice.page_event} a page")
         bad = check_e164(address.target)
         if bad is not None:
             return bad
-        form = {"To": address.target, "From": account.sender, "Twiml": twiml(notice.text)}
+        form = {"To": address.target, "From": account.sender, "Twiml": twiml(notice.text, notice.reply_url)}
         return post_form(self._client, account, "Calls", form)
 
     def _page(self, key: PagerDutyKey, notice: Notice, address: Address) -> DeliveryResult:
@@ -160,15 +166,26 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def twiml(text: str) -> str:
-    """The TwiML that says the text, pauses, and says it again; text is XML-escaped."""
+def twiml(text: str, reply_url: str | None = None) -> str:
+    """The TwiML that says the text, pauses, and says it again; text is XML-escaped.
+
+    With `reply_url` (Notice.reply_url), both are said inside a ``Gather`` of one key, with "press 1 to
+    acknowledge, 9 to escalate": Twilio posts the key pressed there (signed), and says what notify answers.
+    """
     said = _xml_escape(_XML_INVALID.sub("", text))
-    return (f'<Response><Say voice="alice">{said}</Say><Pause length="1"/>'
-            f"<Say>{said}</Say></Response>")
+    spoken = f'<Say voice="alice">{said}</Say><Pause length="1"/><Say>{said}</Say>'
+    if not reply_url:
+        return f"<Response>{spoken}</Response>"
+    action = _xml_escape(reply_url).replace('"', "&quot;")
+    return (f'<Response><Gather numDigits="1" action="{action}" method="POST" timeout="10">{spoken}'
+            f"<Say>{_PRESS}</Say></Gather><Say>No key was pressed. Goodbye.</Say></Response>")
 
 
 def pagerduty_event(key: PagerDutyKey, notice: Notice, address: Address) -> dict:
-    """The Events v2 trigger for one page; its dedup key collapses repeats of this page only."""
+    """The Events v2 event for one page: its trigger (its dedup key collapses repeats of this page only), or
+    the acknowledge or resolve event for the page sent before under that key."""
+    if notice.page_event in ("acknowledge", "resolve"):  # Events v2: only the key; PagerDuty ignores a payload
+        return {"routing_key": key.routing_key, "event_action": notice.page_event, "dedup_key": notice.dedup_key}
     summary = notice.subject or notice.text
     if len(summary) > _PD_SUMMARY_MAX:
         summary = summary[: _PD_SUMMARY_MAX - 1] + "…"

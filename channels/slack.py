@@ -43,7 +43,7 @@ from channels._outcomes import (
     response_json,
     split_query,
 )
-from channels._slack_blocks import blocks
+from channels._slack_blocks import action_buttons, blocks
 from dispatcher.api import (
     Address,
     Capabilities,
@@ -209,6 +209,9 @@ class SlackChannel:
 
     def _post_message(self, dest: SlackDestination, notice: Notice, channel: str) -> DeliveryResult:
         body = {"channel": channel, **_payload(notice, notice.text)}
+        if notice.actions:  # only a bot's messages: the buttons' presses go to its app's interactivity URL
+            shown = body.get("blocks") or [{"type": "section", "text": {"type": "mrkdwn", "text": notice.text}}]
+            body["blocks"] = [*shown[:49], action_buttons(notice.incident_id, notice.actions)]
         headers = {"Authorization": f"Bearer {dest.token}",
                    "Content-Type": "application/json; charset=utf-8"}
         response = self._client.post(_POST_MESSAGE, json=body, headers=headers, secrets=dest.secrets)

@@ -156,6 +156,15 @@ class Notice:
     # Chat notices (the slack family): ``text`` line by line as spans, so a channel with structured
     # messages can put field values where no markup applies (Slack Block Kit plain_text). Empty: use text.
     lines: tuple[tuple[Span, ...], ...] = ()
+    # What the recipient may do from the message itself (of "ack", "escalate", "resolve"), on the incident
+    # `incident_id`: a channel with interactive messages (Slack with a bot token) offers them as buttons,
+    # and the provider's callback acts as whoever pressed one. Empty: the message offers none.
+    actions: tuple[str, ...] = ()
+    # For pagers: "trigger" a page, or "acknowledge" / "resolve" the page sent before under `dedup_key`
+    # (PagerDuty's Events API v2 event_action). A channel that cannot do the latter fails it permanently.
+    page_event: str = "trigger"
+    # Where a reply to this message is posted (a Twilio call's keypress: its Gather action), for `actions`.
+    reply_url: str | None = None
 
 
 @dataclass(frozen=True)

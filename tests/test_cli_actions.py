@@ -58,3 +58,14 @@ def test_check_says_what_a_public_url_would_enable_and_what_is_wrong_with_one(pr
     assert "is http://" in checked.stdout and "NOTIFY_LINK_SECRET" in checked.stdout
     assert "short" not in checked.stdout.replace("shorter", "")  # a secret is never quoted back
     assert checked.exit_code == 2
+
+
+def test_check_says_which_provider_callbacks_are_on_and_why_the_others_are_off(providers, monkeypatch) -> None:
+    monkeypatch.setenv("NOTIFY_PUBLIC_URL", "https://notify.teamflow.example")
+    monkeypatch.setenv("NOTIFY_PAGERDUTY_WEBHOOK_SECRET", "pd-webhook-secret-0123456789")
+    checked = run("check")
+    out = " ".join(checked.stdout.split())
+    assert "provider callbacks on: twilio-sms (https://notify.teamflow.example/providers/twilio/sms)" in out
+    assert "pagerduty (https://notify.teamflow.example/providers/pagerduty)" in out
+    assert "/providers/slack/actions: off (answers 404): NOTIFY_SLACK_SIGNING_SECRET is unset" in out
+    assert "pd-webhook-secret-0123456789" not in checked.stdout + checked.stderr

@@ -338,6 +338,21 @@ def test_an_expired_lease_is_taken_over_and_marked_possibly_duplicated(store: An
     assert [a.possible_duplicate for a in store.attempts()] == [True]  # the log says so too
 
 
+def test_pages_to_a_number_are_the_sent_pages_newest_first_not_the_skipped_unsent_or_notices(store: Any) -> None:
+    sms = {"channel": "sms", "target": "+14155550199", "masked_target": "+1415555****"}
+    first = store.open_incident(record(), [planned("ann", **sms), planned("bob")], prefix="OUT", year=2026,
+                                now=T0)[0]
+    second = store.open_incident(record(), [planned("cat", **sms), planned("dan", **sms, kind="resolved"),
+                                            planned("eve", **sms, skip="no address")], prefix="OUT", year=2026,
+                                 now=T0)[0]
+    assert store.pages_to("+14155550199", "sms") == []  # planned, not sent yet: nobody can be replying to it
+    store.claim("w", T0, T2)
+    assert [(d.incident_id, d.person) for d in store.pages_to("+14155550199", "sms")] == [(second, "cat"),
+                                                                                          (first, "ann")]
+    assert [d.person for d in store.pages_to("+14155550199", "sms", limit=1)] == ["cat"]
+    assert store.pages_to("+14155550199", "voice") == [] and store.pages_to("+14155550000", "sms") == []
+
+
 def test_claim_filters_by_incident_and_ids(store: Any) -> None:
     first = opened(store, "ann", "bob")
     second = opened(store, "cat")

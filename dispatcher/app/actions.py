@@ -21,6 +21,7 @@ from ..store import DeliveryRow, IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
 from .incidents import _planned, load, plan_entries, state_of
 from .links import PAGE_KINDS
+from .pager_events import pager_event_rows
 
 __all__ = ["VIAS", "Acknowledged", "Escalated", "acknowledge", "escalate_now", "via_label"]
 
@@ -66,18 +67,20 @@ def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datet
         return Acknowledged(False, row, [], [])
     key = state_of(row).key("acknowledged")  # after a reclassification, the new class's pages need their own ack
     # Pages still queued for people are not sent once someone acknowledged; a list or a channel keeps its notice.
-    queued = [d.id for d in store.deliveries(incident_id)
+    before = store.deliveries(incident_id)
+    queued = [d.id for d in before
               if d.status == DeliveryState.PENDING and d.kind in PAGE_KINDS and d.person in rt.directory.people]
     notice = {"kind": "ack", "by": by, "via": via_label(via), "at": format_time(now)}
     rows = [outbox_row(p, kind="ack", label=key, notice=notice)
             for p in _planned(rt, incident_from_row(row), _slack_channel(rt, row.klass), step=-1, kind="ack")]
+    rows += pager_event_rows(before, "acknowledge", notice)  # what it paged on PagerDuty is acknowledged there
     detail = f"acknowledged by {by} via {via}"
     done = store.record_event(incident_id, key, "acknowledged", now.isoformat(), detail, by=by,
                               deliveries=rows, status=IncidentStatus.ACKNOWLEDGED, cancel=queued,
                               cancel_reason=f"not sent: {detail}")
     after = store.deliveries(incident_id)
     cancelled = [d for d in after if d.id in set(queued) and d.status == DeliveryState.SKIPPED] if done else []
-    notices = [d for d in after if d.kind == "ack"] if done else []
+    notices = [d for d in after if d.kind == "ack"] if done else []  # the channel's, and PagerDuty's events
     return Acknowledged(done, load(store, incident_id), cancelled, notices)
 
 

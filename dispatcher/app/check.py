@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..api import Channel, Routing, TargetKind, mask_secrets
+from ..config.callbacks import callback_problems
 from ..config.directory import (
     PERSON_CHANNELS,
     Directory,
@@ -63,6 +64,7 @@ def run_check(config_dir: Path | None, settings: Settings) -> CheckResult:
     result.problems += _check_store(settings)
     result.problems += _check_clock(settings)
     result.problems += check_links(settings)
+    result.problems += callback_problems(settings)
     result.policy, result.directory = policy, directory
     return result
 

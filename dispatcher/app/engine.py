@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -26,6 +26,7 @@ from ..domain.plan import BUILT_IN_FAMILIES, Planned, plan_step
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
+from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
 from .report import DeliveryLine, Report
 
@@ -114,7 +115,8 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
                    notice: Mapping[str, Any] | None = None, page_key: str | None = None,
-                   footer: Callable[[str], ActionFooter | None] | None = None) -> tuple[Notice, str | None]:
+                   footer: Callable[[str], ActionFooter | None] | None = None,
+                   offer: Callable[[str], Offer] | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning.
 
     `footer(family)`: what a personal page ends with (an action link, see links.py), kept whole within
@@ -146,7 +148,9 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
                         fields=_neutral(public_fields(incident)), fallback=warning is not None,
-                        lines=rendered.lines)
+                        lines=rendered.lines, page_event=(notice or {}).get("pager_event", "trigger"))
+    if offer is not None:  # buttons, a keypress (see interactive.py)
+        notice_out = replace(notice_out, **asdict(offer(family)))
     return notice_out, warning
 
 
@@ -252,7 +256,10 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
         epoch = row_epoch(row)  # planned after a reclassification: the incident as of it, never older
         incident = incidents(row.incident_id, epoch) if epoch else incidents(row.incident_id)
         return compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
-                              page_key=row_page_key(row), footer=footer)
+                              page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
+                              offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
+                                                           kind=row.kind, person=row.person,
+                                                           incident_id=row.incident_id))
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
     return Sender(store, registry, clock, compose, owner,

@@ -34,6 +34,7 @@ from .engine import (
     outbox_row,
     webhook_planned,
 )
+from .pager_events import pager_event_rows, told_by_events
 from .report import OUTCOME_COLOURS, Report, outcome_label
 
 __all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
@@ -189,8 +190,12 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     duration = now - datetime.fromisoformat(row.started)
     notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
               "duration": format_duration(duration)}
+    sent = store.deliveries(incident_id)
+    told = told_by_events(sent)
+    # PagerDuty is told by a resolve event for each page it took, not by a notice (which would trigger anew)
     rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
-            for p in reached_so_far(store.deliveries(incident_id), rt.directory)]
+            for p in reached_so_far(sent, rt.directory) if (p.address.person, p.address.channel) not in told]
+    rows += pager_event_rows(sent, "resolve", notice)
     store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
                        deliveries=rows, status=IncidentStatus.RESOLVED)
     return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True

@@ -111,6 +111,8 @@ class Person(Table):
     apprise: str | None = None  # a personal apprise URL (Opsgenie, Telegram...)
     # This person's pages go to their own PagerDuty service (a secret: kept out of reprs).
     pagerduty_routing_key: RoutingKey | None = Field(default=None, repr=False)
+    # Their PagerDuty user id (PXXXXXX): an ack or resolution they make in PagerDuty is recorded as theirs.
+    pagerduty_user_id: Annotated[str, Field(pattern=r"^P[A-Z0-9]{5,13}$")] | None = None
     login: str | None = None  # their login name, so `notify ack` without --by knows them
     channels: list[ChannelName] = Field(default_factory=lambda: ["email"])
     # Addresses on plugin channels, by channel name (`addresses = { echo = "alice" }`); a URL here is masked

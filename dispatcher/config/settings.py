@@ -99,8 +99,7 @@ class Settings(BaseSettings):
     link_secret: SecretStr | None = None
     # NOTIFY_LINK_TTL: seconds an action link works at most; it stops anyway when its incident is resolved.
     link_ttl: int = Field(7 * 24 * 3600, ge=60, le=7 * 24 * 3600)
-    # Verified by the Slack buttons' and PagerDuty webhooks' endpoints (issue 20, items 4 and 7): read and
-    # scrubbed from output now, so they can be set before those endpoints exist.
+    # Verified by the provider callbacks (config/callbacks.py): Slack's button presses, PagerDuty's webhooks.
     slack_signing_secret: SecretStr | None = None
     pagerduty_webhook_secret: SecretStr | None = None
 

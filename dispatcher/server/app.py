@@ -1,18 +1,15 @@
-"""The ASGI application behind `notify serve`: small, framework-free, every answer JSON.
+"""The ASGI application behind `notify serve`: small, framework-free; JSON but for link pages and TwiML.
 
-Endpoints, and the credential each takes (see auth.py; /healthz answers without one, /metrics too unless
-NOTIFY_METRICS_TOKEN is set):
+Endpoints, and the credential each takes (see auth.py and docs/reference/http-api.md; /healthz answers
+without one, /metrics too unless NOTIFY_METRICS_TOKEN is set):
 
     POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it  (webhook credential)
     POST /hooks/generic[?wait=S]  202 once stored; the answer says what it did (opened, resolved...) and
                                   how its deliveries stand; with ?wait (at most 30 s), once they are known
-    POST /incidents/{id}/ack      {"by": "name", "via": "api"}  (API token, or a personal token: acts as its person)
-    POST /incidents/{id}/escalate {"by": "name"}: the next escalation stage, now
-    POST /incidents/{id}/update   {"message": "...", "by": "..."}
-    POST /incidents/{id}/resolve  {"message": "...", "by": "..."}
-    GET  /a/{token}               an action link's confirmation page (HTML); changes nothing   (the token)
-    POST /a/{token}               its form: action=ack|escalate|resolve and the page's nonce
-    POST /incidents/{id}/reclassify  {"class": "security", "by": "..."}: confirm or change its class
+    POST /incidents/{id}/ack|escalate|update|resolve|reclassify   {"by": ..., "message": ..., "class": ...}
+                                  (API token, or a personal token: acts as its person; incident_actions.py)
+    GET|POST /a/{token}           an action link's confirmation page (changes nothing) and its form (the token)
+    POST /providers/...           Twilio, Slack and PagerDuty callbacks (providers.py)  (the provider's signature)
     GET  /incidents               open and recent incidents
     GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
     GET  /healthz                 store reachable and worker loop alive: "ok" and the failing checks' names;
@@ -62,6 +59,7 @@ from .incident_actions import BadField, parsed
 from .link_pages import HTML, HTML_HEADERS, LinkPages, link_answer
 from .metrics import Metrics
 from .progress import Progress
+from .providers import Providers
 
 __all__ = ["MAX_BODY", "App", "HTTPError", "StoreTimeout", "answer"]
 
@@ -119,14 +117,15 @@ class Services:
     remember: Callable[[str, int, dict[str, Any]], None]
     caller: Callable[[str], Any] = lambda digest: None  # a personal token's hash -> app.tokens.Caller, or None
     acting: Callable[[Any, Any], Any] = lambda caller, by: by  # (caller, body "by") -> whom to record
+    provider_calls: Any = None  # providers.ProviderCalls: what SMS replies, keypresses and buttons do
 
 
 class App:
     def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8,
                  progress: Progress | None = None, store_timeout: float = 2.0, max_in_flight: int = 64,
-                 pages: LinkPages | None = None) -> None:
+                 pages: LinkPages | None = None, providers: Providers | None = None) -> None:
         self.services, self.auth, self.metrics = services, auth, metrics
-        self.pages = pages or LinkPages(None)
+        self.pages, self.providers = pages or LinkPages(None), providers or Providers(None, {})
         self.store_timeout = store_timeout  # NOTIFY_STORE_TIMEOUT: a hung store is answered 503, not waited for
         self.max_in_flight, self.in_flight = max_in_flight, 0  # requests read or handled now (each may hold 1 MiB)
         self.progress = progress or Progress()  # wired to the sender's attempts by run.py
@@ -206,6 +205,9 @@ class App:
         if (match := LINK.match(path)) and method in ("GET", "POST"):
             return await link_answer(self.pages, match.group(1), method, body, run=self._run,
                                      services=self.services)
+        if path.startswith("/providers/") and method == "POST":
+            return await self.providers.answer(path, head.headers, scope.get("query_string", b"").decode("latin-1"),
+                                               body, run=self._run, services=self.services)
         if (match := INCIDENT_ACTION.match(path)) and method == "POST":
             return await self._incident_action(match.group(1).upper(), match.group(2), _action_body(body), caller)
         if path == "/incidents" and method == "GET":

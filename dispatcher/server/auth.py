@@ -15,7 +15,9 @@ Three credentials, for three kinds of caller, each never good for another's rout
   (:mod:`dispatcher.app.tokens`): a personal token is good for nothing else;
 - Prometheus scrapes ``/metrics`` with ``Bearer <NOTIFY_METRICS_TOKEN>`` when that is set;
 - a person opens an action link, ``/a/<token>``: the token, sent to them in a page, is the credential
-  (checked by the app against the store, see :mod:`.link_pages`), so no header is needed.
+  (checked by the app against the store, see :mod:`.link_pages`), so no header is needed;
+- Twilio, Slack and PagerDuty call ``/providers/*`` signed with their own schemes, each verified by
+  :mod:`.providers` with the provider's secret.
 
 Each setting may hold two comma-separated values, both accepted, to rotate without downtime.
 Comparisons are constant-time. An address that fails too often is refused for a while (429).
@@ -132,6 +134,8 @@ def access_of(method: str, path: str) -> str:
         return "hook"
     if path.startswith("/a/"):
         return "link"
+    if path.startswith("/providers/"):
+        return "provider"
     if path in ("/healthz", "/metrics") and method == "GET":
         return path.lstrip("/").removesuffix("z")
     return "api"
@@ -152,7 +156,7 @@ class Authenticator:
     def before_body(self, head: RequestHead) -> Admission:
         """Decide what the headers alone decide; raise Refusal, or admit (maybe pending a signature check)."""
         access = access_of(head.method, head.path)
-        if access == "link":  # an action link's token is its credential, checked against the store (link_pages)
+        if access in ("link", "provider"):  # a link's token, a provider's signature: checked by the app
             return Admission()
         if self.credentials is None:
             return Admission(details=True)

@@ -21,8 +21,11 @@ from ..app.link_actions import act_by_link, open_link
 from ..app.reclassify import reclassify
 from ..app.stores import REQUESTS_KEEP
 from ..app.tokens import acting_as, caller_of
+from ..app.pagerduty_webhooks import pagerduty_event
+from ..app.replies import answer_button, answer_keypress, answer_sms
 from ..app.worker import Worker, worker_id
 from ..clock import Clock
+from ..config.callbacks import callbacks
 from ..errors import StoreError
 from ..eventlog import emit
 from .app import App, Services
@@ -38,6 +41,8 @@ from .health import WriteHealth, health_report
 from .link_pages import LinkPages
 from .metrics import Metrics
 from .progress import Progress, also
+from .providers import ProviderCalls, Providers
+from .slack_actions import post_response
 from .sender import SenderProcess
 from .throttle import FailureThrottle
 
@@ -114,6 +119,27 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
                  previous=done.previous, klass=klass, deliveries=len(done.rows))
         return done.as_json()
 
+    def replied(reply: Any, via: str) -> Any:
+        if reply.done:
+            event = {"ack": "acknowledged", "escalate": "escalated", "resolve": "resolved"}[reply.action]
+            emit(f"incident.{event}", reply.incident_id, via=via, by=reply.by)
+        else:  # an unknown number, a closed incident, a STOP: visible in the log, as answered
+            emit("reply.changed-nothing", reply.incident_id, level=logging.WARNING, via=via,
+                 action=reply.action or "none", answer=reply.message)
+        return reply
+
+    calls = ProviderCalls(
+        sms=writes.track(lambda number, text: replied(answer_sms(rt, store, number, text, clock.now()), "sms")),
+        keypress=writes.track(lambda number, digits, incident_id: replied(answer_keypress(
+            rt, store, number, digits, incident_id, clock.now()), "voice")),
+        button=writes.track(lambda user, action, incident_id: replied(answer_button(
+            rt, store, user, action, incident_id, clock.now()), "slack")),
+        respond=functools.partial(post_response, ca_bundle=str(rt.settings.ca_bundle or "") or None,
+                                  proxy=rt.settings.sandbox_proxy or rt.settings.proxy,
+                                  timeout=rt.settings.connect_timeout + rt.settings.read_timeout),
+        pagerduty=writes.track(lambda event_type, key, agent: replied(pagerduty_event(
+            rt, store, event_type, key, agent, clock.now()), "pagerduty")))
+
     def do_ingest(event: Any) -> Any:
         result = ingest(rt, store, event, clock.now())
         if result.delivery_ids:
@@ -147,14 +173,16 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         health=health, wake=wake, deliveries=deliveries,
         sealed=lambda key: store.sealed(key, clock.now().isoformat()), replayed=store.request_answer,
         remember=remember, caller=lambda digest: caller_of(store, rt.directory, digest, clock.now()),
-        acting=lambda caller, by: acting_as(caller, by if isinstance(by, str) else None, rt.directory))
+        acting=lambda caller, by: acting_as(caller, by if isinstance(by, str) else None, rt.directory),
+        provider_calls=calls)
     credentials = Credentials.from_settings(rt.settings)
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),
                          throttle=FailureThrottle(now=clock.monotonic), on_failure=metrics.on_auth_failure)
     link_secret = rt.settings.link_secret.get_secret_value() if rt.settings.link_secret else None
     return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout,
-               max_in_flight=limits.max_in_flight, pages=LinkPages(link_secret, now=lambda: clock.now().timestamp()))
+               max_in_flight=limits.max_in_flight, pages=LinkPages(link_secret, now=lambda: clock.now().timestamp()),
+               providers=Providers(rt.settings.public_url, callbacks(rt.settings), now=lambda: clock.now().timestamp()))
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,

@@ -129,6 +129,10 @@ INSERT_DELIVERY = (
     " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated, reason)"
     " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
 DELIVERIES = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = %s"
+# The latest pages sent (or being sent) to one address: whom an SMS reply from that number answers for.
+PAGES_TO = (f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE target = %s AND channel = %s"
+            f" AND kind IN ('step', 'escalation') AND status NOT IN ('{_SKIPPED}', '{_PENDING}', '{_HELD}')"
+            " ORDER BY id DESC LIMIT %s")
 PENDING_IDS = f"SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND status = '{_PENDING}' ORDER BY id"
 DUE = (f"((status = '{_PENDING}' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
        f" OR (status = '{_IN_FLIGHT}' AND lease_until < %s))")

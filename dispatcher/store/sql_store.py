@@ -246,6 +246,11 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             query, args = query + " AND step = %s", args + [step]
         return [sql.delivery_row(r) for r in self._read(self.dialect.q(query + " ORDER BY id"), args)]
 
+    def pages_to(self, target: str, channel: str, *, limit: int = 50) -> list[DeliveryRow]:
+        """The latest pages to people sent to `target` on `channel` (not the skipped or unsent), newest first."""
+        rows = self._read(self.dialect.q(sql.PAGES_TO), (target, channel, limit))
+        return [sql.delivery_row(r) for r in rows]
+
     def pending_ids(self, incident_id: str, step: int) -> list[int]:
         """The ids of an incident's deliveries of one step still waiting to be sent."""
         return [r[0] for r in self._read(self.dialect.q(sql.PENDING_IDS), (incident_id, step))]
