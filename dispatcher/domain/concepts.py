@@ -1,0 +1,166 @@
+"""Concept matching: a rule's idea as groups of words found near each other, in any order, on word stems.
+
+routing.toml names each concept once, as a list of terms (`actor = ["someone",
+"unknown person", "attacker", ...]`), and a rule combines concepts with `+`
+(`"actor + access + unauthorized"`): the rule's idea is there when one term of
+every concept appears within `window` words of the others, in any order. A
+term is one or more words, compared on their Snowball English stems, so
+"log in", "logged in" and "logging in" are one term; a word ending in `*` is a
+prefix of the written word instead ("unauthori*": unauthorized, unauthorised).
+Terms of different concepts may not share a word.
+
+A combination found where a negation cue governs one of its words (phrases.py's
+rule; the cues inside its own terms, such as "without" in "without
+permission", do not count) or inside a hypothetical (phrases.hypothetical) is
+kept aside for the reader and matches nothing. Pure: the stemmer
+(`snowballstemmer`, imported on first use: `notify --help` never needs it) is
+the only import outside the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Mapping
+
+from .phrases import hypothetical, negation
+
+__all__ = ["ConceptHit", "Token", "find_concepts", "parse_combination", "stem", "term_words", "tokens"]
+
+_WORD = re.compile(r"[\w']+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
+
+
+@dataclass(frozen=True)
+class Token:
+    word: str  # lower-cased as written
+    stem: str
+    start: int  # character offsets in the text
+    end: int
+
+
+@dataclass(frozen=True)
+class ConceptHit:
+    combination: str  # the rule's "actor + access + unauthorized"
+    words: str  # the matched words, in text order, joined by " ... "
+    negated_by: str | None = None
+    hypothetical: str | None = None
+
+
+@dataclass(frozen=True)
+class _Found:
+    concept: str
+    first: int  # token indexes, inclusive
+    last: int
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer  # 30 ms of imports (every language's stemmer): only when a report is triaged
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=8192)
+def stem(word: str) -> str:
+    """The Snowball English stem of one lower-cased word (possessives and n't kept apart)."""
+    word = word.translate(_APOSTROPHES).lower()
+    if word.endswith("'s"):
+        word = word[:-2]
+    return _stemmer().stemWord(word.replace("'", ""))
+
+
+@lru_cache(maxsize=256)
+def tokens(text: str) -> tuple[Token, ...]:
+    """The words of a text with their stems (cached: every rule of a triage reads the same text)."""
+    return tuple(Token(m.group(0).translate(_APOSTROPHES).lower(), stem(m.group(0)), m.start(), m.end())
+                 for m in _WORD.finditer(text))
+
+
+@lru_cache(maxsize=4096)
+def term_words(term: str) -> tuple[str, ...]:
+    """A term as it is compared: stems, or `prefix*` for a written-word prefix. ValueError if it has no word."""
+    words = _WORD.findall(term.replace("*", "_STAR_"))
+    if not words:
+        raise ValueError(f"term {term!r} has no word")
+    return tuple(w.lower().replace("_star_", "*") if "_STAR_" in w else stem(w) for w in words)
+
+
+def parse_combination(text: str) -> tuple[str, ...]:
+    """'actor + access' -> ('actor', 'access'); ValueError names what is wrong."""
+    parts = tuple(p.strip() for p in text.split("+"))
+    if not all(parts):
+        raise ValueError(f"{text!r}: write concept names joined by +, like \"actor + access + unauthorized\"")
+    if len(set(parts)) != len(parts):
+        raise ValueError(f"{text!r}: a concept appears twice")
+    return parts
+
+
+def _word_matches(pattern: str, token: Token) -> bool:
+    return token.word.startswith(pattern[:-1]) if pattern.endswith("*") else token.stem == pattern
+
+
+def _occurrences(concept: str, terms: tuple[str, ...], toks: tuple[Token, ...]) -> list[_Found]:
+    found = []
+    patterns = [term_words(t) for t in terms]
+    for i in range(len(toks)):
+        for words in patterns:
+            if i + len(words) <= len(toks) and all(_word_matches(w, toks[i + k]) for k, w in enumerate(words)):
+                found.append(_Found(concept, i, i + len(words) - 1))
+    return found
+
+
+def _overlaps(a: _Found, chosen: list[_Found]) -> bool:
+    return any(a.first <= c.last and c.first <= a.last for c in chosen)
+
+
+def _spans(by_concept: dict[str, list[_Found]], window: int):
+    """Each set of one occurrence per concept within the window, leftmost first, nearest others."""
+    for anchor in sorted((f for found in by_concept.values() for f in found), key=lambda f: f.first):
+        chosen = [anchor]
+        for concept, found in by_concept.items():
+            if concept == anchor.concept:
+                continue
+            after = [f for f in found if f.first >= anchor.first and not _overlaps(f, chosen)]
+            if not after:
+                break
+            chosen.append(min(after, key=lambda f: f.last))
+        else:
+            if max(f.last for f in chosen) - anchor.first < window:
+                yield sorted(chosen, key=lambda f: f.first)
+
+
+def _hedge(text: str, toks: tuple[Token, ...], chosen: list[_Found]) -> tuple[str | None, str | None]:
+    """(negation cue, hypothetical marker) governing a found combination, cues inside its terms aside."""
+    masked = list(text)
+    for f in chosen:  # a cue that is part of a matched term ("without permission") negates nothing
+        for k in range(toks[f.first].start, toks[f.last].end):
+            masked[k] = "_" if k == toks[f.first].start else " "
+    masked_text = "".join(masked)
+    cue = next((c for f in chosen if (c := negation(masked_text, toks[f.first].start))), None)
+    return cue, hypothetical(text, toks[chosen[0].first].start)
+
+
+def find_concepts(combinations: tuple[str, ...], vocabulary: Mapping[str, tuple[str, ...]], window: int,
+                  text: str) -> list[ConceptHit]:
+    """For each combination: its first live occurrence, or every hedged one when it has none."""
+    toks = tokens(text)
+    hits = []
+    for combination in combinations:
+        concepts = parse_combination(combination)
+        by_concept = {c: _occurrences(c, vocabulary[c], toks) for c in concepts}
+        if not all(by_concept.values()):
+            continue
+        hedged = []
+        for chosen in _spans(by_concept, window):
+            words = " ... ".join(text[toks[f.first].start:toks[f.last].end] for f in chosen)
+            cue, maybe = _hedge(text, toks, chosen)
+            hit = ConceptHit(combination, words, cue, maybe)
+            if cue is None and maybe is None:
+                hits.append(hit)
+                break
+            hedged.append(hit)
+        else:
+            hits += hedged[:1]
+    return hits
