@@ -78,6 +78,7 @@ class Rule(Table):
         Field(default_factory=dict)
     labels: Annotated[list[str], AfterValidator(_label_matchers)] = Field(default_factory=list)
     weak: bool = False
+    fallback: bool = False  # counts only when no strong rule that reads the text matched
     level: int | None = Field(default=None, ge=1, le=4)
     also: Annotated[list[str], AfterValidator(_audiences)] = Field(default_factory=list)  # extra step-0 audiences
 

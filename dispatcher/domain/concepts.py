@@ -101,14 +101,31 @@ def _word_matches(pattern: str, token: Token) -> bool:
     return token.word.startswith(pattern[:-1]) if pattern.endswith("*") else token.stem == pattern
 
 
-def _occurrences(concept: str, terms: tuple[str, ...], toks: tuple[Token, ...]) -> list[_Found]:
+@lru_cache(maxsize=512)
+def _index(terms: tuple[str, ...]) -> tuple[dict[str, list[tuple[str, ...]]], tuple[tuple[str, ...], ...]]:
+    """A concept's terms by their first stem, and those that start with a prefix pattern."""
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    prefixed = []
+    for words in map(term_words, terms):
+        if words[0].endswith("*"):
+            prefixed.append(words)
+        else:
+            by_first.setdefault(words[0], []).append(words)
+    return by_first, tuple(prefixed)
+
+
+@lru_cache(maxsize=4096)
+def _occurrences(concept: str, terms: tuple[str, ...], text: str) -> tuple[_Found, ...]:
+    """Where the concept's terms are in the text (cached: rules share concepts, and triage reads one text)."""
+    toks = tokens(text)
+    by_first, prefixed = _index(terms)
     found = []
-    patterns = [term_words(t) for t in terms]
-    for i in range(len(toks)):
-        for words in patterns:
+    for i, tok in enumerate(toks):
+        candidates = by_first.get(tok.stem, []) + [w for w in prefixed if tok.word.startswith(w[0][:-1])]
+        for words in candidates:
             if i + len(words) <= len(toks) and all(_word_matches(w, toks[i + k]) for k, w in enumerate(words)):
                 found.append(_Found(concept, i, i + len(words) - 1))
-    return found
+    return tuple(found)
 
 
 def _overlaps(a: _Found, chosen: list[_Found]) -> bool:
@@ -146,11 +163,15 @@ def find_concepts(combinations: tuple[str, ...], vocabulary: Mapping[str, tuple[
                   text: str) -> list[ConceptHit]:
     """For each combination: its first live occurrence, or every hedged one when it has none."""
     toks = tokens(text)
-    hits = []
+    hits: list[ConceptHit] = []
     for combination in combinations:
         concepts = parse_combination(combination)
-        by_concept = {c: _occurrences(c, vocabulary[c], toks) for c in concepts}
-        if not all(by_concept.values()):
+        by_concept: dict[str, list[_Found]] = {}
+        for c in concepts:  # most combinations miss: stop at the first concept that is absent
+            by_concept[c] = list(_occurrences(c, tuple(vocabulary[c]), text))
+            if not by_concept[c]:
+                break
+        if not all(by_concept.get(c) for c in concepts):
             continue
         hedged = []
         for chosen in _spans(by_concept, window):

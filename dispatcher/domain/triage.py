@@ -95,6 +95,12 @@ class RuleMatch:
     level: int | None
     also: tuple[str, ...]
 
+    def words_text(self) -> str:
+        return " | ".join(self.words).lower()
+
+    def word_parts(self) -> list[str]:
+        return [part.lower() for w in self.words for part in w.split(" ... ")]
+
 
 @dataclass(frozen=True)
 class Bias:
@@ -167,6 +173,7 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
         hypothetical += [(rule.id, h.words, h.hypothetical) for h in suppressed if not h.negated_by]
         if found:
             matches.append((urgency[tier], found.weak, index, found))
+    matches = _without_explained(_without_fallbacks(matches, rules))
     hedged = {"negated": tuple(negated), "hypothetical": tuple(hypothetical)}
     if not matches:
         default = rules.default_class
@@ -178,6 +185,24 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     bias = _bias(ordered, rules.default_class, min(urgency.values()), urgency[winner.tier]) if winner.weak else None
     return TriageResult(winner.klass, winner.tier, ordered, needs_review=winner.weak, default_used=False,
                         bias=bias, **hedged)
+
+
+def _without_fallbacks(matches: list, rules: RoutingRules) -> list:
+    """A `fallback` rule (a label alone, say) yields to any strong rule that found words in the text."""
+    if not any(m[3].words and not m[3].weak for m in matches):
+        return matches
+    return [m for m in matches if not rules.rules[m[2]].fallback]
+
+
+def _without_explained(matches: list) -> list:
+    """A weak rule's words that a strong rule's words already contain say nothing more.
+
+    "Payment provider unavailable" is a payment failure: its "unavailable" does not also
+    make it a possible outage that the safety bias would put first.
+    """
+    strong = " | ".join(m[3].words_text() for m in matches if not m[3].weak)
+    return [m for m in matches if not (m[3].weak and m[3].words and strong
+                                       and all(part in strong for part in m[3].word_parts()))]
 
 
 def _bias(ordered: tuple[RuleMatch, ...], default: str, most_urgent: Any, winner_urgency: Any) -> Bias | None:
