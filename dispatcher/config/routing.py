@@ -124,7 +124,7 @@ def _concept_problems(file: str, rules: RoutingRules) -> list[Problem]:
     for i, rule in enumerate(rules.rules):
         for text in rule.concepts:
             try:
-                names = parse_combination(text)
+                names, _ = parse_combination(text)
             except ValueError as exc:
                 problems.append(error(file, f"rules[{i}].concepts", f"rule {rule.id!r}: {exc}"))
                 continue

@@ -3,11 +3,13 @@
 routing.toml names each concept once, as a list of terms (`actor = ["someone",
 "unknown person", "attacker", ...]`), and a rule combines concepts with `+`
 (`"actor + access + unauthorized"`): the rule's idea is there when one term of
-every concept appears within `window` words of the others, in any order. A
+every concept appears within `window` words of the others, in any order (a
+combination may set its own: `"nobody + able within 12"`). A
 term is one or more words, compared on their Snowball English stems, so
 "log in", "logged in" and "logging in" are one term; a word ending in `*` is a
 prefix of the written word instead ("unauthori*": unauthorized, unauthorised).
-Terms of different concepts may not share a word.
+A hyphenated word is one piece: "down" is not found in "drop-down", while "sign
+in" is found in "sign-in". One word of the text counts for one concept only.
 
 A combination found where a negation cue governs one of its words (phrases.py's
 rule; the cues inside its own terms, such as "without" in "without
@@ -38,6 +40,8 @@ class Token:
     stem: str
     start: int  # character offsets in the text
     end: int
+    opens: bool = True  # not the second part of a hyphenated word ("down" of "drop-down")
+    closes: bool = True  # not followed by a hyphen and more of the word
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,14 @@ def stem(word: str) -> str:
 @lru_cache(maxsize=256)
 def tokens(text: str) -> tuple[Token, ...]:
     """The words of a text with their stems (cached: every rule of a triage reads the same text)."""
-    return tuple(Token(m.group(0).translate(_APOSTROPHES).lower(), stem(m.group(0)), m.start(), m.end())
+    return tuple(Token(m.group(0).translate(_APOSTROPHES).lower(), stem(m.group(0)), m.start(), m.end(),
+                       not _joined(text, m.start() - 1), not _joined(text, m.end()))
                  for m in _WORD.finditer(text))
+
+
+def _joined(text: str, at: int) -> bool:
+    """A hyphen at `at` between two word characters."""
+    return 0 < at < len(text) - 1 and text[at] == "-" and text[at - 1].isalnum() and text[at + 1].isalnum()
 
 
 @lru_cache(maxsize=4096)
@@ -87,14 +97,22 @@ def term_words(term: str) -> tuple[str, ...]:
     return tuple(w.lower().replace("_star_", "*") if "_STAR_" in w else stem(w) for w in words)
 
 
-def parse_combination(text: str) -> tuple[str, ...]:
-    """'actor + access' -> ('actor', 'access'); ValueError names what is wrong."""
-    parts = tuple(p.strip() for p in text.split("+"))
-    if not all(parts):
-        raise ValueError(f"{text!r}: write concept names joined by +, like \"actor + access + unauthorized\"")
+_WITHIN = re.compile(r"\s+within\s+(\d+)\s*$")
+
+
+def parse_combination(text: str) -> tuple[tuple[str, ...], int | None]:
+    """'actor + access within 12' -> (('actor', 'access'), 12); ValueError names what is wrong."""
+    within = _WITHIN.search(text)
+    window = int(within.group(1)) if within else None
+    parts = tuple(p.strip() for p in text[:within.start() if within else len(text)].split("+"))
+    if not all(re.fullmatch(r"[a-z][a-z0-9-]*", p) for p in parts):
+        raise ValueError(f"{text!r}: write concept names joined by +, like \"actor + access + unauthorized\", "
+                         "optionally ending in \"within 12\"")
     if len(set(parts)) != len(parts):
         raise ValueError(f"{text!r}: a concept appears twice")
-    return parts
+    if window is not None and not 2 <= window <= 40:
+        raise ValueError(f"{text!r}: a window is 2 to 40 words")
+    return parts, window
 
 
 def _word_matches(pattern: str, token: Token) -> bool:
@@ -123,8 +141,10 @@ def _occurrences(concept: str, terms: tuple[str, ...], text: str) -> tuple[_Foun
     for i, tok in enumerate(toks):
         candidates = by_first.get(tok.stem, []) + [w for w in prefixed if tok.word.startswith(w[0][:-1])]
         for words in candidates:
-            if i + len(words) <= len(toks) and all(_word_matches(w, toks[i + k]) for k, w in enumerate(words)):
-                found.append(_Found(concept, i, i + len(words) - 1))
+            last = i + len(words) - 1
+            if last < len(toks) and tok.opens and toks[last].closes \
+                    and all(_word_matches(w, toks[i + k]) for k, w in enumerate(words)):
+                found.append(_Found(concept, i, last))
     return tuple(found)
 
 
@@ -165,7 +185,7 @@ def find_concepts(combinations: tuple[str, ...], vocabulary: Mapping[str, tuple[
     toks = tokens(text)
     hits: list[ConceptHit] = []
     for combination in combinations:
-        concepts = parse_combination(combination)
+        concepts, own_window = parse_combination(combination)
         by_concept: dict[str, list[_Found]] = {}
         for c in concepts:  # most combinations miss: stop at the first concept that is absent
             by_concept[c] = list(_occurrences(c, tuple(vocabulary[c]), text))
@@ -174,7 +194,7 @@ def find_concepts(combinations: tuple[str, ...], vocabulary: Mapping[str, tuple[
         if not all(by_concept.get(c) for c in concepts):
             continue
         hedged = []
-        for chosen in _spans(by_concept, window):
+        for chosen in _spans(by_concept, own_window or window):
             words = " ... ".join(text[toks[f.first].start:toks[f.last].end] for f in chosen)
             cue, maybe = _hedge(text, toks, chosen)
             hit = ConceptHit(combination, words, cue, maybe)
