@@ -22,20 +22,21 @@ the only import outside the standard library.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
+from typing import NamedTuple
 
 from .phrases import hypothetical, negation
 
-__all__ = ["ConceptHit", "Token", "find_concepts", "parse_combination", "stem", "term_words", "tokens"]
+__all__ = ["ConceptHit", "ConceptIndex", "Token", "concept_index", "find_concepts", "parse_combination", "stem",
+           "term_words", "tokens"]
 
 _WORD = re.compile(r"[\w']+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: made for every word of every report
     word: str  # lower-cased as written
     stem: str
     start: int  # character offsets in the text
@@ -52,8 +53,7 @@ class ConceptHit:
     hypothetical: str | None = None
 
 
-@dataclass(frozen=True)
-class _Found:
+class _Found(NamedTuple):
     concept: str
     first: int  # token indexes, inclusive
     last: int
@@ -70,8 +70,7 @@ def _stemmer():
 def stem(word: str) -> str:
     """The Snowball English stem of one lower-cased word (possessives and n't kept apart)."""
     word = word.translate(_APOSTROPHES).lower()
-    if word.endswith("'s"):
-        word = word[:-2]
+    word = word.removesuffix("'s")
     return _stemmer().stemWord(word.replace("'", ""))
 
 
@@ -100,6 +99,7 @@ def term_words(term: str) -> tuple[str, ...]:
 _WITHIN = re.compile(r"\s+within\s+(\d+)\s*$")
 
 
+@lru_cache(maxsize=1024)
 def parse_combination(text: str) -> tuple[tuple[str, ...], int | None]:
     """'actor + access within 12' -> (('actor', 'access'), 12); ValueError names what is wrong."""
     within = _WITHIN.search(text)
@@ -119,40 +119,64 @@ def _word_matches(pattern: str, token: Token) -> bool:
     return token.word.startswith(pattern[:-1]) if pattern.endswith("*") else token.stem == pattern
 
 
-@lru_cache(maxsize=512)
-def _index(terms: tuple[str, ...]) -> tuple[dict[str, list[tuple[str, ...]]], tuple[tuple[str, ...], ...]]:
-    """A concept's terms by their first stem, and those that start with a prefix pattern."""
-    by_first: dict[str, list[tuple[str, ...]]] = {}
-    prefixed = []
-    for words in map(term_words, terms):
-        if words[0].endswith("*"):
-            prefixed.append(words)
-        else:
-            by_first.setdefault(words[0], []).append(words)
-    return by_first, tuple(prefixed)
+class ConceptIndex:
+    """A vocabulary ready to search: every term of every concept by its first stem."""
+
+    def __init__(self, vocabulary: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        self.by_first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self.prefixed: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # by the prefix's first letter
+        for concept, terms in vocabulary:
+            for words in map(term_words, terms):
+                if words[0].endswith("*"):
+                    self.prefixed.setdefault(words[0][0], []).append((concept, words))
+                else:
+                    self.by_first.setdefault(words[0], []).append((concept, words))
+
+    def candidates(self, tok: Token) -> list[tuple[str, tuple[str, ...]]]:
+        found = self.by_first.get(tok.stem, [])
+        prefixed = self.prefixed.get(tok.word[:1])
+        return found + [c for c in prefixed if tok.word.startswith(c[1][0][:-1])] if prefixed else found
 
 
-@lru_cache(maxsize=4096)
-def _occurrences(concept: str, terms: tuple[str, ...], text: str) -> tuple[_Found, ...]:
-    """Where the concept's terms are in the text (cached: rules share concepts, and triage reads one text)."""
+_BUILT: dict[int, tuple[Mapping[str, Sequence[str]], ConceptIndex]] = {}
+
+
+def concept_index(vocabulary: Mapping[str, Sequence[str]]) -> ConceptIndex:
+    """The index of a vocabulary (routing.toml's [concepts]), built once per loaded vocabulary.
+
+    Keyed by identity, holding the vocabulary so its id is not reused: triage asks on every
+    alert, and a key made of every term would cost more than the matching.
+    """
+    built = _BUILT.get(id(vocabulary))
+    if built is None or built[0] is not vocabulary:
+        if len(_BUILT) > 8:
+            _BUILT.clear()
+        built = _BUILT[id(vocabulary)] = (vocabulary, ConceptIndex(
+            tuple((name, tuple(terms)) for name, terms in vocabulary.items())))
+    return built[1]
+
+
+@lru_cache(maxsize=64)
+def _occurrences(index: ConceptIndex, text: str) -> dict[str, tuple[_Found, ...]]:
+    """Where each concept's terms are in the text: one pass over its words (cached: every rule reads it)."""
     toks = tokens(text)
-    by_first, prefixed = _index(terms)
-    found = []
+    found: dict[str, list[_Found]] = {}
     for i, tok in enumerate(toks):
-        candidates = by_first.get(tok.stem, []) + [w for w in prefixed if tok.word.startswith(w[0][:-1])]
-        for words in candidates:
+        if not tok.opens:
+            continue
+        for concept, words in index.candidates(tok):
             last = i + len(words) - 1
-            if last < len(toks) and tok.opens and toks[last].closes \
+            if last < len(toks) and toks[last].closes \
                     and all(_word_matches(w, toks[i + k]) for k, w in enumerate(words)):
-                found.append(_Found(concept, i, last))
-    return tuple(found)
+                found.setdefault(concept, []).append(_Found(concept, i, last))
+    return {concept: tuple(places) for concept, places in found.items()}
 
 
 def _overlaps(a: _Found, chosen: list[_Found]) -> bool:
     return any(a.first <= c.last and c.first <= a.last for c in chosen)
 
 
-def _spans(by_concept: dict[str, list[_Found]], window: int):
+def _spans(by_concept: dict[str, tuple[_Found, ...]], window: int):
     """Each set of one occurrence per concept within the window, leftmost first, nearest others."""
     for anchor in sorted((f for found in by_concept.values() for f in found), key=lambda f: f.first):
         chosen = [anchor]
@@ -179,22 +203,17 @@ def _hedge(text: str, toks: tuple[Token, ...], chosen: list[_Found]) -> tuple[st
     return cue, hypothetical(text, toks[chosen[0].first].start)
 
 
-def find_concepts(combinations: tuple[str, ...], vocabulary: Mapping[str, tuple[str, ...]], window: int,
-                  text: str) -> list[ConceptHit]:
-    """For each combination: its first live occurrence, or every hedged one when it has none."""
+def find_concepts(combinations: tuple[str, ...], index: ConceptIndex, window: int, text: str) -> list[ConceptHit]:
+    """For each combination: its first live occurrence, or its first hedged one when it has none."""
     toks = tokens(text)
+    places = _occurrences(index, text)
     hits: list[ConceptHit] = []
     for combination in combinations:
         concepts, own_window = parse_combination(combination)
-        by_concept: dict[str, list[_Found]] = {}
-        for c in concepts:  # most combinations miss: stop at the first concept that is absent
-            by_concept[c] = list(_occurrences(c, tuple(vocabulary[c]), text))
-            if not by_concept[c]:
-                break
-        if not all(by_concept.get(c) for c in concepts):
+        if not all(c in places for c in concepts):  # most combinations miss
             continue
         hedged = []
-        for chosen in _spans(by_concept, own_window or window):
+        for chosen in _spans({c: places[c] for c in concepts}, own_window or window):
             words = " ... ".join(text[toks[f.first].start:toks[f.last].end] for f in chosen)
             cue, maybe = _hedge(text, toks, chosen)
             hit = ConceptHit(combination, words, cue, maybe)

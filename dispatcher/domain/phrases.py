@@ -106,16 +106,16 @@ negation = _negation  # the public name, for concepts.py
 # Words that, before a match in its sentence, make the sentence about a situation that has not happened.
 _ALWAYS_HYPOTHETICAL = re.compile(
     r"\b(?:what if|what happens if|what would happen|hypothetical(?:ly)?|in theory|theoretically|suppose|"
-    r"supposing|imagine|(?<!just )in case|in the event (?:of|that)|if (?:\w+ )?ever|were to)\b", re.I)
+    r"supposing|imagine|(?<!just )in case|in the event (?:of|that)|if (?:\w+ )?ever|were to)\b", re.IGNORECASE)
 # In a question, a conditional "if" (not "do you know if") or a modal about what could happen.
 _CONDITIONAL_IF = re.compile(r"(?<!\bknow )(?<!\bsure )(?<!\bwonder )(?<!\bcheck )(?<!\bsee )(?<!\bconfirm )"
-                             r"(?<!\btell )(?<!\bask )(?<!\bunclear )\bif\b", re.I)
+                             r"(?<!\btell )(?<!\bask )(?<!\bunclear )\bif\b", re.IGNORECASE)
 # A question that opens on a modal about something else than the asker: "Could an attacker ...?",
 # "Would an outage ...?". Not a request ("Could you ...", "Could we ...", "Can someone ...").
 _MODAL_QUESTION = re.compile(r"^\W*(?:could|would|might|what would|how would|is it possible|are you protected|"
                              r"how do you (?:protect|prevent|handle)|do you (?:protect|prevent|have a (?:plan|process|"
-                             r"policy)))\b(?! (?:you|u|we|i|someone|somebody|anyone|anybody|please)\b)", re.I)
-_HAPPENED = re.compile(r"\b(?:has|have|had) been\b|\balready\b", re.I)
+                             r"policy)))\b(?! (?:you|u|we|i|someone|somebody|anyone|anybody|please)\b)", re.IGNORECASE)
+_HAPPENED = re.compile(r"\b(?:has|have|had) been\b|\balready\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .concepts import ConceptHit, find_concepts
+from .concepts import ConceptHit, ConceptIndex, concept_index, find_concepts
 from .matchers import LabelMatcher, parse_matcher
 from .phrases import PhraseHit, find_phrases
 
@@ -135,17 +135,17 @@ class TriageResult:
         return tuple(dict.fromkeys(extra))
 
 
-def _text_hits(rule: Rule, text: str, vocabulary: Mapping[str, tuple[str, ...]]) -> list[PhraseHit | ConceptHit]:
+def _text_hits(rule: Rule, text: str, index: ConceptIndex | None) -> list[PhraseHit | ConceptHit]:
     hits: list[PhraseHit | ConceptHit] = list(find_phrases(tuple(rule.phrases), text)) if rule.phrases else []
-    if rule.concepts:
-        hits += find_concepts(tuple(rule.concepts), vocabulary, rule.window, text)
+    if rule.concepts and index is not None:
+        hits += find_concepts(tuple(rule.concepts), index, rule.window, text)
     return hits
 
 
-def match_rule(rule: Rule, report: Report, tier: str, vocabulary: Mapping[str, tuple[str, ...]] | None = None
+def match_rule(rule: Rule, report: Report, tier: str, index: ConceptIndex | None = None
                ) -> tuple[RuleMatch | None, list[PhraseHit | ConceptHit]]:
     """The rule's match on a report (or None), and the text hits a negation or a hypothetical suppressed."""
-    hits = _text_hits(rule, report.text, vocabulary or {})
+    hits = _text_hits(rule, report.text, index)
     live = [h for h in hits if h.negated_by is None and h.hypothetical is None]
     hedged = [h for h in hits if h not in live]
     if (rule.phrases or rule.concepts) and not live:
@@ -164,7 +164,7 @@ def match_rule(rule: Rule, report: Report, tier: str, vocabulary: Mapping[str, t
 def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     """Route a report: the most urgent tier wins, then the first rule; strong beats weak in a tier."""
     urgency = {name: tier.within for name, tier in policy.tiers.items()}
-    vocabulary = {name: tuple(terms) for name, terms in rules.concepts.items()}
+    vocabulary = concept_index(rules.concepts)
     matches, negated, hypothetical = [], [], []
     for index, rule in enumerate(rules.rules):
         tier = policy.classes[rule.klass].tier
