@@ -16,8 +16,9 @@ config.routing and config.policy, are read by attribute.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .concepts import ConceptHit, ConceptIndex, concept_index, find_concepts
 from .matchers import LabelMatcher, parse_matcher
@@ -156,9 +157,19 @@ def match_rule(rule: Rule, report: Report, tier: str, index: ConceptIndex | None
     if not all(m.matches(report.labels) for m in matchers):
         return None, hedged
     conditions = tuple(describe_test(n, t) for n, t in rule.when.items()) + tuple(str(m) for m in matchers)
-    words = tuple(dict.fromkeys(h.words for h in live))
+    words = _distinct(h.words for h in live)
     return RuleMatch(rule.id, rule.criterion, rule.klass, tier, words, conditions, rule.weak, rule.level,
                      tuple(rule.also)), hedged
+
+
+def _distinct(words: Iterable[str]) -> tuple[str, ...]:
+    """Matched words once: a concept's "data ... leaked" adds nothing to a phrase's "data leaked"."""
+    kept: list[str] = []
+    for w in words:
+        flat = w.replace(" ... ", " ").lower()
+        if not any(flat == k.replace(" ... ", " ").lower() for k in kept):
+            kept.append(w)
+    return tuple(kept)
 
 
 def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
@@ -169,8 +180,8 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     for index, rule in enumerate(rules.rules):
         tier = policy.classes[rule.klass].tier
         found, suppressed = match_rule(rule, report, tier, vocabulary)
-        negated += [(rule.id, h.words, h.negated_by) for h in suppressed if h.negated_by]
-        hypothetical += [(rule.id, h.words, h.hypothetical) for h in suppressed if not h.negated_by]
+        negated += _first_per_cue(rule.id, [(h.words, h.negated_by) for h in suppressed if h.negated_by])
+        hypothetical += _first_per_cue(rule.id, [(h.words, h.hypothetical) for h in suppressed if not h.negated_by])
         if found:
             matches.append((urgency[tier], found.weak, index, found))
     matches = _without_explained(_without_fallbacks(matches, rules))
@@ -185,6 +196,14 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     bias = _bias(ordered, rules.default_class, min(urgency.values()), urgency[winner.tier]) if winner.weak else None
     return TriageResult(winner.klass, winner.tier, ordered, needs_review=winner.weak, default_used=False,
                         bias=bias, **hedged)
+
+
+def _first_per_cue(rule: str, hedged: list[tuple[str, Any]]) -> list[tuple[str, str, str]]:
+    """One line per rule and cue: a phrase and a concept that found the same words say it once."""
+    first: dict[str, str] = {}
+    for words, cue in hedged:
+        first.setdefault(cue, words)
+    return [(rule, words, cue) for cue, words in first.items()]
 
 
 def _without_fallbacks(matches: list, rules: RoutingRules) -> list:
