@@ -71,6 +71,9 @@ def rules_file(tmp_path: Path, body: str) -> Path:
     return path
 
 
+CONCEPT_RULE = '[concepts]\nactor = ["someone"]\n\n[[rules]]\nid = "who"\ncriterion = "c"\nclass = "security"\nconcepts = [{}]\n'
+
+
 @pytest.mark.parametrize(("body", "expected"), [
     ('[[rules]]\nid = "x"\ncriterion = "c"\nclass = "nosuch"\nphrases = ["a"]\n',
      "rules[0].class: unknown incident class 'nosuch'"),
@@ -89,6 +92,15 @@ def rules_file(tmp_path: Path, body: str) -> Path:
      '[[rules]]\nid = "b"\ncriterion = "c"\nclass = "satisfaction"\nphrases = ["slow"]\n',
      "rules[1]: rule 'b' is shadowed by an identical matcher in its tier"),
     ('default_class = "nosuch"\n', "default_class: unknown incident class 'nosuch'"),
+    (CONCEPT_RULE.format('"actor + acess"'),
+     ("rules[0].concepts: rule 'who': 'actor + acess' names unknown concept 'acess': define it under [concepts] "
+      "(there: actor)")),
+    (CONCEPT_RULE.format('"actor +"'), "rules[0].concepts: rule 'who': 'actor +': write concept names joined by +"),
+    ('[concepts]\nactor = ["--"]\n', "concepts: concept 'actor': term '--' has no word"),
+    ('[concepts]\nActor = ["someone"]\n', "concepts: concept name 'Actor': use lower-case letters"),
+    ('[concepts]\nactor = []\n', "concepts: concept 'actor' has no terms"),
+    ('[[rules]]\nid = "x"\ncriterion = "c"\nclass = "security"\nphrases = ["a"]\nwindow = 1\n',
+     "rules[0].window: Input should be greater than or equal to 2"),
 ])
 def test_rules_file_problems_are_named(tmp_path: Path, policy, body: str, expected: str) -> None:
     _, problems = check_routing(rules_file(tmp_path, body), policy)

@@ -46,10 +46,25 @@ def triage_document(rt: Runtime, report: Report, result: TriageResult, now: date
                      "words": list(m.words), "conditions": list(m.conditions), "weak": m.weak}
                     for m in result.matches],
         "negated": [{"rule": rule, "words": words, "cue": cue} for rule, words, cue in result.negated],
+        "hypothetical": [{"rule": rule, "words": words, "cue": cue} for rule, words, cue in result.hypothetical],
+        "bias": _bias(result),
         "inputs": {"plan": report.plan, "acv": report.acv, "amount": report.amount, "fortune500": report.fortune500,
                    "unresolved_hours": report.unresolved_hours, "customers_affected": report.customers_affected,
                    "labels": dict(report.labels)},
     }
+
+
+def _bias(result: TriageResult) -> dict[str, Any] | None:
+    """The safety bias, when it decided the class: the mention, and the class it overrode."""
+    bias = result.bias
+    if bias is None:
+        return None
+    instead = f"{bias.instead} (no rule matched: default)" if bias.instead_default else bias.instead
+    return {"class": bias.klass, "rules": list(bias.rules), "words": list(bias.words), "instead": bias.instead,
+            "instead_default": bias.instead_default,
+            "why": f"the report mentions {bias.klass} ({', '.join(repr(w) for w in bias.words)}), neither negated "
+                   f"nor hypothetical, without a confident {bias.klass} rule: classed {bias.klass} for review "
+                   f"rather than {instead}"}
 
 
 def _level(rt: Runtime, level: int | None, plan: str | None) -> dict[str, Any] | None:
@@ -75,12 +90,16 @@ def triage_text(doc: dict[str, Any]) -> str:
         why = "no rule matched: default category" if doc["default_used"] else "only a weak rule matched"
         lines.append(f"REVIEW:    {why}; the team is paged, notices to the customer and outside contacts are held "
                      "until a person confirms the class (notify reclassify)")
+    if doc.get("bias"):
+        lines.append(f"bias:      {doc['bias']['why']}")
     for m in doc["matches"]:
         said = ", ".join(f'"{w}"' for w in m["words"] + m["conditions"])
         lines.append(f"matched:   {m['rule']} -> {m['class']} ({m['tier']}{', weak' if m['weak'] else ''}): "
                      f"{m['criterion']}; on {said}")
     for n in doc["negated"]:
         lines.append(f"negated:   {n['rule']}: \"{n['words']}\" (after \"{n['cue']}\"), not counted")
+    for n in doc.get("hypothetical", []):
+        lines.append(f"hypothetical: {n['rule']}: \"{n['words']}\" (\"{n['cue']}\"), not counted")
     lines += [f"note:      {note}" for note in doc.get("notes", [])]
     return "\n".join(lines)
 

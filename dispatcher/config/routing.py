@@ -1,8 +1,9 @@
 """The routing rules (`routing.toml`): loaded and validated, with every problem named by rule and key.
 
-Each rule's phrases must compile, its field tests and label matchers parse,
-its class exist in the policy; a rule that can never win (shadowed by an
-earlier one of its tier) is an error. Applying the rules to a report is
+Each rule's phrases must compile, its concept combinations name concepts of
+the `[concepts]` table, its field tests and label matchers parse, its class
+exist in the policy; a rule that can never win (shadowed by an earlier one of
+its tier) is an error. Errors about a rule name it by position and id. Applying the rules to a report is
 domain/triage.py's job.
 """
 
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, ValidationError
 
+from ..domain.concepts import parse_combination, term_words
 from ..domain.matchers import parse_matcher
 from ..domain.phrases import compile_phrase
 from ..domain.triage import describe_test
@@ -30,6 +32,20 @@ def _phrases_compile(phrases: list[str]) -> list[str]:
         except re.error as exc:
             raise ValueError(f"phrase {phrase!r} is not a valid regular expression: {exc}") from None
     return phrases
+
+
+def _vocabulary(concepts: dict[str, list[str]]) -> dict[str, list[str]]:
+    for name, terms in concepts.items():
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+            raise ValueError(f"concept name {name!r}: use lower-case letters, digits and -")
+        if not terms:
+            raise ValueError(f"concept {name!r} has no terms")
+        for term in terms:
+            try:
+                term_words(term)
+            except ValueError as exc:
+                raise ValueError(f"concept {name!r}: {exc}") from None
+    return concepts
 
 
 def _label_matchers(labels: list[str]) -> list[str]:
@@ -56,23 +72,27 @@ class Rule(Table):
     criterion: str  # the seed's criterion this rule implements, quoted in the output
     klass: str = Field(alias="class")  # `class` in routing.toml and in its errors (a Python keyword)
     phrases: Annotated[list[str], AfterValidator(_phrases_compile)] = Field(default_factory=list)
+    concepts: list[str] = Field(default_factory=list)  # "actor + access + unauthorized": checked by check_routing
+    window: int = Field(default=8, ge=2, le=40)  # words within which a combination's concepts must all appear
     when: Annotated[dict[str, str | float | bool | list[str]], AfterValidator(_field_tests)] = \
         Field(default_factory=dict)
     labels: Annotated[list[str], AfterValidator(_label_matchers)] = Field(default_factory=list)
     weak: bool = False
+    fallback: bool = False  # counts only when no strong rule that reads the text matched
     level: int | None = Field(default=None, ge=1, le=4)
     also: Annotated[list[str], AfterValidator(_audiences)] = Field(default_factory=list)  # extra step-0 audiences
 
     def is_catch_all(self) -> bool:
-        return not (self.phrases or self.when or self.labels)
+        return not (self.phrases or self.concepts or self.when or self.labels)
 
     def signature(self) -> tuple:
-        return (tuple(sorted(self.phrases)), tuple(sorted((k, str(v)) for k, v in self.when.items())),
-                tuple(sorted(self.labels)))
+        return (tuple(sorted(self.phrases)), tuple(sorted(self.concepts)), self.window,
+                tuple(sorted((k, str(v)) for k, v in self.when.items())), tuple(sorted(self.labels)))
 
 
 class RoutingRules(Table):
     default_class: str = "technical"
+    concepts: Annotated[dict[str, list[str]], AfterValidator(_vocabulary)] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -85,16 +105,35 @@ def check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | Non
         rules = RoutingRules.model_validate(data)
     except ValidationError as exc:
         return None, pydantic_problems(path, exc)
-    if policy is None:
-        return rules, []
     file = str(path)
-    problems = [error(file, f"rules[{i}].class", f"unknown incident class {r.klass!r}")
+    concept_problems = _concept_problems(file, rules)
+    if policy is None:
+        return rules, concept_problems
+    problems = concept_problems + [error(file, f"rules[{i}].class", f"unknown incident class {r.klass!r}")
                 for i, r in enumerate(rules.rules) if r.klass not in policy.classes]
     if rules.default_class not in policy.classes:
         problems.append(error(file, "default_class", f"unknown incident class {rules.default_class!r}"))
     if not problems:
         problems += _shadowed(file, rules, policy)
     return rules, problems
+
+
+def _concept_problems(file: str, rules: RoutingRules) -> list[Problem]:
+    """Each combination parses and names concepts of the [concepts] table; said with the rule's id."""
+    problems = []
+    for i, rule in enumerate(rules.rules):
+        for text in rule.concepts:
+            try:
+                names, _ = parse_combination(text)
+            except ValueError as exc:
+                problems.append(error(file, f"rules[{i}].concepts", f"rule {rule.id!r}: {exc}"))
+                continue
+            unknown = [n for n in names if n not in rules.concepts]
+            if unknown:
+                problems.append(error(file, f"rules[{i}].concepts", f"rule {rule.id!r}: {text!r} names unknown "
+                                      f"concept {', '.join(map(repr, unknown))}: define it under [concepts] "
+                                      f"(there: {', '.join(sorted(rules.concepts)) or 'none'})"))
+    return problems
 
 
 def _shadowed(file: str, rules: RoutingRules, policy: Policy) -> list[Problem]:

@@ -6,7 +6,8 @@ planning who gets what (:mod:`.plan`, keyed by :mod:`.delivery_key`;
 :mod:`.entries`, one line of a step's audience), the timers that say which
 steps, escalations and reminders are due (:mod:`.timers`), durations as people
 write and read them (:mod:`.durations`), and triage (:mod:`.triage`, over
-:mod:`.phrases` and :mod:`.matchers`). Standard library only, no I/O: no
+:mod:`.phrases`, :mod:`.concepts` and :mod:`.matchers`). Standard library only
+(and the Snowball stemmer, which :mod:`.concepts` imports on first use), no I/O: no
 store, no sender, no templates. The loaded directory, policy and routing rules
 are read by attribute and imported for type checking only; the project
 imports at run time are the error types (:mod:`dispatcher.errors`: invalid

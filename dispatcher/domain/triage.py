@@ -1,20 +1,26 @@
 """Triage: route a report or an alert to an incident class by the ordered rules of routing.toml.
 
 A rule matches when every condition it has holds: at least one of its phrases
-appears un-negated in the text, every field test passes, every label matcher
-matches. The most urgent matching tier wins; within a tier, the first rule.
-A win by a rule marked `weak` only is `needs_review`: it keeps its tier but
-pages the on-call primary instead of the whole audience. Nothing matched:
-the default class, also `needs_review`. Pure: the rules and the policy, loaded
-and validated by config.routing and config.policy, are read by attribute.
+or concept combinations (concepts.py) appears in the text neither negated nor
+hypothetical, every field test passes, every label matcher matches. The most
+urgent matching tier wins; within a tier, the first rule, a strong rule before
+a weak one. A win by rules marked `weak` only is `needs_review`: it keeps its
+class and tier, and a person confirms it. When such a win is in the most urgent
+tier it is the *safety bias* (`TriageResult.bias`): a report that mentions a
+security, outage or legal concept without a confident match goes to that class
+for review rather than to a slower one. Nothing matched: the default class,
+also `needs_review`. Pure: the rules and the policy, loaded and validated by
+config.routing and config.policy, are read by attribute.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
+from .concepts import ConceptHit, ConceptIndex, concept_index, find_concepts
 from .matchers import LabelMatcher, parse_matcher
 from .phrases import PhraseHit, find_phrases
 
@@ -22,7 +28,7 @@ if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.policy import Policy
     from ..config.routing import RoutingRules, Rule
 
-__all__ = ["NUMERIC_FIELDS", "Report", "RuleMatch", "TriageResult", "describe_test", "match_rule", "triage"]
+__all__ = ["NUMERIC_FIELDS", "Bias", "Report", "RuleMatch", "TriageResult", "describe_test", "match_rule", "triage"]
 
 NUMERIC_FIELDS = ("acv", "amount", "unresolved_hours", "customers_affected")
 _NUMERIC_TEST = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -90,6 +96,23 @@ class RuleMatch:
     level: int | None
     also: tuple[str, ...]
 
+    def words_text(self) -> str:
+        return " | ".join(self.words).lower()
+
+    def word_parts(self) -> list[str]:
+        return [part.lower() for w in self.words for part in w.split(" ... ")]
+
+
+@dataclass(frozen=True)
+class Bias:
+    """Why a report went to the most urgent tier on a mention alone, and where it would have gone."""
+
+    klass: str
+    rules: tuple[str, ...]  # the weak rules that matched in that class
+    words: tuple[str, ...]  # what they matched
+    instead: str  # the class without the bias: the best confident match, else the default class
+    instead_default: bool
+
 
 @dataclass(frozen=True)
 class TriageResult:
@@ -99,6 +122,8 @@ class TriageResult:
     negated: tuple[tuple[str, str, str], ...]  # (rule, words, cue) suppressed by a negation
     needs_review: bool
     default_used: bool
+    hypothetical: tuple[tuple[str, str, str], ...] = ()  # (rule, words, marker) in a hypothetical
+    bias: Bias | None = None
 
     @property
     def winner(self) -> RuleMatch | None:
@@ -111,40 +136,100 @@ class TriageResult:
         return tuple(dict.fromkeys(extra))
 
 
-def match_rule(rule: Rule, report: Report, tier: str) -> tuple[RuleMatch | None, list[PhraseHit]]:
-    """The rule's match on a report (or None), and the phrase hits a negation suppressed."""
-    hits = find_phrases(tuple(rule.phrases), report.text) if rule.phrases else []
-    live = [h for h in hits if h.negated_by is None]
-    negated = [h for h in hits if h.negated_by is not None]
-    if rule.phrases and not live:
-        return None, negated
+def _text_hits(rule: Rule, text: str, index: ConceptIndex | None) -> list[PhraseHit | ConceptHit]:
+    hits: list[PhraseHit | ConceptHit] = list(find_phrases(tuple(rule.phrases), text)) if rule.phrases else []
+    if rule.concepts and index is not None:
+        hits += find_concepts(tuple(rule.concepts), index, rule.window, text)
+    return hits
+
+
+def match_rule(rule: Rule, report: Report, tier: str, index: ConceptIndex | None = None
+               ) -> tuple[RuleMatch | None, list[PhraseHit | ConceptHit]]:
+    """The rule's match on a report (or None), and the text hits a negation or a hypothetical suppressed."""
+    hits = _text_hits(rule, report.text, index)
+    live = [h for h in hits if h.negated_by is None and h.hypothetical is None]
+    hedged = [h for h in hits if h not in live]
+    if (rule.phrases or rule.concepts) and not live:
+        return None, hedged
     if not all(_test_passes(name, test, report) for name, test in rule.when.items()):
-        return None, negated
+        return None, hedged
     matchers: list[LabelMatcher] = [parse_matcher(text) for text in rule.labels]
     if not all(m.matches(report.labels) for m in matchers):
-        return None, negated
+        return None, hedged
     conditions = tuple(describe_test(n, t) for n, t in rule.when.items()) + tuple(str(m) for m in matchers)
-    words = tuple(dict.fromkeys(h.words for h in live))
+    words = _distinct(h.words for h in live)
     return RuleMatch(rule.id, rule.criterion, rule.klass, tier, words, conditions, rule.weak, rule.level,
-                     tuple(rule.also)), negated
+                     tuple(rule.also)), hedged
+
+
+def _distinct(words: Iterable[str]) -> tuple[str, ...]:
+    """Matched words once: a concept's "data ... leaked" adds nothing to a phrase's "data leaked"."""
+    kept: list[str] = []
+    for w in words:
+        flat = w.replace(" ... ", " ").lower()
+        if not any(flat == k.replace(" ... ", " ").lower() for k in kept):
+            kept.append(w)
+    return tuple(kept)
 
 
 def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     """Route a report: the most urgent tier wins, then the first rule; strong beats weak in a tier."""
     urgency = {name: tier.within for name, tier in policy.tiers.items()}
-    matches, negated = [], []
+    vocabulary = concept_index(rules.concepts)
+    matches, negated, hypothetical = [], [], []
     for index, rule in enumerate(rules.rules):
         tier = policy.classes[rule.klass].tier
-        found, suppressed = match_rule(rule, report, tier)
-        negated += [(rule.id, h.words, h.negated_by) for h in suppressed]
+        found, suppressed = match_rule(rule, report, tier, vocabulary)
+        negated += _first_per_cue(rule.id, [(h.words, h.negated_by) for h in suppressed if h.negated_by])
+        hypothetical += _first_per_cue(rule.id, [(h.words, h.hypothetical) for h in suppressed if not h.negated_by])
         if found:
             matches.append((urgency[tier], found.weak, index, found))
+    matches = _without_explained(_without_fallbacks(matches, rules))
+    hedged = {"negated": tuple(negated), "hypothetical": tuple(hypothetical)}
     if not matches:
         default = rules.default_class
-        return TriageResult(default, policy.classes[default].tier, (), tuple(negated), True, True)
+        return TriageResult(default, policy.classes[default].tier, (), needs_review=True, default_used=True,
+                            **hedged)
     matches.sort(key=lambda m: m[:3])
     ordered = tuple(m[3] for m in matches)
     winner = ordered[0]
-    return TriageResult(winner.klass, winner.tier, ordered, tuple(negated), winner.weak, False)
+    bias = _bias(ordered, rules.default_class, min(urgency.values()), urgency[winner.tier]) if winner.weak else None
+    return TriageResult(winner.klass, winner.tier, ordered, needs_review=winner.weak, default_used=False,
+                        bias=bias, **hedged)
 
 
+def _first_per_cue(rule: str, hedged: list[tuple[str, Any]]) -> list[tuple[str, str, str]]:
+    """One line per rule and cue: a phrase and a concept that found the same words say it once."""
+    first: dict[str, str] = {}
+    for words, cue in hedged:
+        first.setdefault(cue, words)
+    return [(rule, words, cue) for cue, words in first.items()]
+
+
+def _without_fallbacks(matches: list, rules: RoutingRules) -> list:
+    """A `fallback` rule (a label alone, say) yields to any strong rule that found words in the text."""
+    if not any(m[3].words and not m[3].weak for m in matches):
+        return matches
+    return [m for m in matches if not rules.rules[m[2]].fallback]
+
+
+def _without_explained(matches: list) -> list:
+    """A weak rule's words that a strong rule's words already contain say nothing more.
+
+    "Payment provider unavailable" is a payment failure: its "unavailable" does not also
+    make it a possible outage that the safety bias would put first.
+    """
+    strong = " | ".join(m[3].words_text() for m in matches if not m[3].weak)
+    return [m for m in matches if not (m[3].weak and m[3].words and strong
+                                       and all(part in strong for part in m[3].word_parts()))]
+
+
+def _bias(ordered: tuple[RuleMatch, ...], default: str, most_urgent: Any, winner_urgency: Any) -> Bias | None:
+    """The safety bias, when a weak rule of the most urgent tier won: what it saw and what it overrode."""
+    if winner_urgency != most_urgent:
+        return None
+    winner = ordered[0]
+    mine = [m for m in ordered if m.klass == winner.klass and m.weak]
+    confident = next((m for m in ordered if not m.weak), None)
+    return Bias(winner.klass, tuple(m.rule for m in mine), tuple(dict.fromkeys(w for m in mine for w in m.words)),
+                confident.klass if confident else default, confident is None)
