@@ -118,7 +118,7 @@ class BurstSender:
         elif running and not wanted:
             self._end()
         elif running:
-            self.helper.wake()  # retries and fallbacks come due without a webhook: a look each CHECK_EVERY
+            self.planned()  # retries and fallbacks come due without a webhook: a look each CHECK_EVERY
         return wanted
 
     def close(self) -> None:
@@ -141,12 +141,12 @@ class BurstSender:
             if self._stop.is_set():
                 return
             try:
-                self.helper = self._start(self._exited)
+                self.helper = helper = self._start(self._exited)
             except OSError as exc:  # out of processes or descriptors: the one sender carries on alone
                 log.error("could not start a second sender: %s", exc)
                 self._not_before = self._monotonic() + RETRY_PAUSE
                 return
-        log.info("backlog of %d after a burst: second sender %d started", backlog, self.helper.pid)
+        log.info("backlog of %d after a burst: second sender %d started", backlog, helper.pid)
 
     def _end(self) -> None:
         with self._lock:
@@ -163,4 +163,6 @@ class BurstSender:
                 return  # asked to stop (by _end or close)
             self.helper = None
             self._not_before = self._monotonic() + RETRY_PAUSE
-        log.error("the second sender %d exited with status %s", helper.pid, status)
+        # 0: most likely the SIGTERM a service manager sends the whole process group, stopping the server too
+        log.log(logging.ERROR if status else logging.INFO, "the second sender %d exited with status %s",
+                helper.pid, status)

@@ -124,7 +124,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,
           sender: list[str], limits: FrontEndLimits = FrontEndLimits()) -> None:
     """Run the API, and the worker loop as the subprocess `sender` (see :mod:`.sender`), until SIGTERM/SIGINT;
-    then the sender finishes its sends and gives back its leases. A sender that exits unasked is replaced."""
+    then the sender finishes its sends and gives back its leases. A sender that exits unasked is replaced.
+    A second sender runs while a burst's backlog drains (:mod:`.burst`)."""
     store = open_store()
     try:
         _serve(rt, store, clock, sender, host=host, port=port, interval=interval, limits=limits)
@@ -192,6 +193,7 @@ class _Sending:
                 with contextlib.suppress(StoreError):
                     self.store.release_inbox(worker_id(helper.pid))
             on_exit(status)
+            helper.sock.close()  # its reports are all read; stop() closing it again is harmless
 
         helper.listen(self.on_attempt, self.on_ingest, self._ticked, exited)
         return helper

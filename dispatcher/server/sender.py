@@ -20,7 +20,8 @@ outlives its server. Stopping means what SIGTERM means to `notify worker`: the
 current sends finish and leases are given back. SIGTERM sent to the child
 stops it the same way; SIGINT is ignored there (a terminal's Ctrl-C reaches
 the whole process group, and the parent decides when its child stops). A
-sender that exits unasked is replaced by a new one (:mod:`.run`).
+sender that exits unasked is replaced by a new one (:mod:`.run`). After a
+burst, a second sender of the same kind drains the backlog (:mod:`.burst`).
 """
 
 from __future__ import annotations
