@@ -12,7 +12,13 @@ from typing import Callable
 import pytest
 
 from dispatcher.errors import StoreError
-from dispatcher.server.burst import QUIET, RETRY_PAUSE, START_AT, BurstSender, second_sender_wanted
+from dispatcher.server.burst import (
+    QUIET,
+    RETRY_PAUSE,
+    START_AT,
+    BurstSender,
+    second_sender_wanted,
+)
 
 
 @pytest.mark.parametrize("running, quiet_for, backlog, wanted", [

@@ -207,6 +207,7 @@ def test_a_backlog_after_a_burst_gets_a_second_sender_both_send_each_delivery_on
         finally:
             os.kill(child, signal.SIGCONT)
         (second,) = every_child(serve.proc.pid) - {child}
+        assert b"--outbox-only" in Path(f"/proc/{second}/cmdline").read_bytes().split(b"\0")  # the first triages
         wait_for("every step-0 webhook", lambda: set(incidents_heard(hook)) >= set(sent))
         wait_for("the second sender to stop once the outbox is drained",  # said once its stop has returned
                  lambda: f"second sender {second} stopped (status 0)" in serve.log.read_text())

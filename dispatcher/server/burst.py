@@ -9,8 +9,10 @@ core. It runs only after a burst, not always: two senders always running cost
 12 % of the accept rate (the second competed with the server during the burst),
 28 MB of idle memory and the low-load p99 (measured, bench/README.md, issue 17).
 
-Two senders never send a delivery twice: each leases its rows in the outbox, and
-the inbox is handled by one owner at a time (the store's claims).
+The second sender only sends (``notify worker --outbox-only``): the first keeps
+triaging the stored webhooks, which have one owner at a time anyway, and wakes
+the second with each one it turns into pages. Two senders never send a delivery
+twice: each leases its rows in the outbox (the store's claims).
 
 The decision is a pure function of three numbers (:func:`second_sender_wanted`);
 :class:`BurstSender` is the thread that looks at them, started by each stored
@@ -64,7 +66,7 @@ class BurstSender:
     :meth:`close` at the end.
 
     ``start(on_exit)`` spawns a sender that calls ``on_exit(status)`` once it has exited (asked or
-    not; an unasked exit's hold on the inbox is the caller's to give back); ``backlog()`` counts
+    not; its leases run out or are given back as any sender's); ``backlog()`` counts
     what waits; ``monotonic`` is the clock. :meth:`check` is one look (what the thread does each time,
     and what a test calls).
     """

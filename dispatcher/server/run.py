@@ -185,13 +185,11 @@ class _Sending:
         self.burst.stored()
 
     def _start_second(self, on_exit: Callable[[int], None]) -> SenderProcess:
-        """A second sender, reporting like the first; one that dies gives back its hold on the inbox at once."""
-        helper = SenderProcess.spawn(self.argv)
+        """A second sender, reporting like the first, that leaves the stored webhooks to the first: the inbox
+        has one owner at a time, so on each wake it would only have tried (a write) and found it held."""
+        helper = SenderProcess.spawn([*self.argv, "--outbox-only"])
 
         def exited(status: int) -> None:
-            if status != 0:
-                with contextlib.suppress(StoreError):
-                    self.store.release_inbox(worker_id(helper.pid))
             on_exit(status)
             helper.sock.close()  # its reports are all read; stop() closing it again is harmless
 
