@@ -13,6 +13,7 @@ import pytest
 
 from dispatcher.errors import StoreError
 from dispatcher.server.burst import (
+    BURST_EVENTS,
     QUIET,
     RETRY_PAUSE,
     START_AT,
@@ -80,6 +81,17 @@ def test_a_backlog_left_by_a_burst_gets_a_second_sender_until_it_is_drained() ->
     s.waiting = 0
     assert s.burst.check() is False  # drained: the watch ends until something is stored again
     assert helper.stopped and s.burst.helper is None
+
+
+def test_the_watch_is_asked_to_look_only_once_a_burst_of_events_is_stored() -> None:
+    """A lone alert at low load never costs the server a look at the store (the watch thread waits on
+    this event; no thread runs here)."""
+    s = Setup()
+    for _ in range(BURST_EVENTS - 1):
+        s.burst.stored()
+    assert not s.burst._stored.is_set()
+    s.burst.stored()
+    assert s.burst._stored.is_set()
 
 
 def test_a_small_backlog_after_the_burst_ends_the_watch_without_a_second_sender() -> None:

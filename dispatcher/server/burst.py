@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 
 from ..errors import StoreError
 
-__all__ = ["CHECK_EVERY", "QUIET", "RETRY_PAUSE", "START_AT", "BurstSender", "second_sender_wanted"]
+__all__ = ["BURST_EVENTS", "CHECK_EVERY", "QUIET", "RETRY_PAUSE", "START_AT", "BurstSender", "second_sender_wanted"]
 
 log = logging.getLogger("notify.server")
 
@@ -36,6 +36,7 @@ QUIET = 0.1  # seconds without a stored webhook: the burst has been accepted and
 # single alert never reaches it; a burst does. A second sender costs about half a second of CPU to start.
 START_AT = 50
 CHECK_EVERY = 0.1  # seconds between looks at the backlog, only while a burst's backlog is being watched
+BURST_EVENTS = 10  # stored events before the backlog is looked at: a lone alert never costs a look at the store
 RETRY_PAUSE = 5.0  # seconds before another second sender, after one exited unasked (no tight restart loop)
 
 
@@ -77,6 +78,7 @@ class BurstSender:
         self._lock = threading.Lock()
         self._stop, self._stored = threading.Event(), threading.Event()
         self._last_stored = float("-inf")
+        self._events = 0  # stored since the watch last went idle
         self._not_before = float("-inf")
         self.helper: Helper | None = None
         self._thread: threading.Thread | None = None
@@ -88,12 +90,15 @@ class BurstSender:
         return self
 
     def stored(self) -> None:
-        """A webhook or an event was stored: the running helper hears it too, and the watch (re)starts."""
+        """A webhook or an event was stored: the running helper hears it too, and the BURST_EVENTS-th
+        since the watch went idle starts it again."""
         self._last_stored = self._monotonic()
+        self._events += 1  # not exact across threads, and need not be: it only decides when to start looking
         helper = self.helper
         if helper is not None:
             helper.wake()
-        self._stored.set()
+        if self._events >= BURST_EVENTS:
+            self._stored.set()
 
     def planned(self) -> None:
         """The first sender put pages in the outbox (it triages, holding the inbox): the running helper
@@ -133,10 +138,11 @@ class BurstSender:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            self._stored.wait()  # idle until something is stored: no polling of the store at rest
+            self._stored.wait()  # idle until a burst is stored: no polling of the store at rest
             self._stored.clear()
             while not self._stop.is_set() and self.check():
                 self._stop.wait(CHECK_EVERY)
+            self._events = 0
 
     def _begin(self, backlog: int) -> None:
         with self._lock:
