@@ -187,6 +187,43 @@ def test_serve_sends_from_a_child_woken_by_each_stored_event_and_stops_it_on_sig
     store.close()
 
 
+def every_child(pid: int) -> set[int]:
+    """The children of every thread of the process (the second sender is started by a thread of its own)."""
+    return {int(p) for task in Path(f"/proc/{pid}/task").iterdir()
+            for p in (task / "children").read_text().split()}
+
+
+def test_a_backlog_after_a_burst_gets_a_second_sender_both_send_each_delivery_once_and_it_stops_when_drained(
+        tmp_path: Path, hook: RecordingServer, store_url: str) -> None:
+    """The first sender is stopped while the alerts arrive, so they leave a backlog; it resumes once the
+    second has started, and both drain the outbox together."""
+    serve = Serve(tmp_path, hook.url + "/out", store_url=store_url)
+    try:
+        (child,) = children(serve.proc.pid)
+        os.kill(child, signal.SIGSTOP)
+        try:
+            sent = [serve.alert(f"API down {i}") for i in range(30)]  # about 300 step-0 rows in the outbox
+            wait_for("a second sender", lambda: len(every_child(serve.proc.pid)) == 2)
+        finally:
+            os.kill(child, signal.SIGCONT)
+        (second,) = every_child(serve.proc.pid) - {child}
+        assert b"--outbox-only" in Path(f"/proc/{second}/cmdline").read_bytes().split(b"\0")  # the first triages
+        wait_for("every step-0 webhook", lambda: set(incidents_heard(hook)) >= set(sent))
+        wait_for("the second sender to stop once the outbox is drained",  # said once its stop has returned
+                 lambda: f"second sender {second} stopped (status 0)" in serve.log.read_text())
+        assert every_child(serve.proc.pid) == {child} and gone(second)
+        keys = Counter(r.headers["Idempotency-Key"] for r in hook.requests)
+        assert len(keys) == len(sent) and max(keys.values()) == 1  # nothing sent twice
+        assert f"second sender {second} started" in serve.log.read_text()
+        store = open_store(serve.store_url)
+        rows = [d for i in sent for d in store.deliveries(i)]
+        store.close()
+        assert rows and [d for d in rows if d.status in ("pending", "in-flight")] == []  # drained, leases back
+    finally:
+        assert serve.stop() == 0
+    assert gone(child)
+
+
 def test_the_child_exits_when_its_parent_is_killed(tmp_path: Path, hook: RecordingServer) -> None:
     serve = Serve(tmp_path, hook.url + "/out")
     (child,) = children(serve.proc.pid)

@@ -89,8 +89,10 @@ def _sender_command(rt: Runtime, interval: float) -> list[str]:
             "--interval", repr(interval)]
 
 
-def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: float, report_fd: int) -> None:
-    """`notify worker --report-fd N`: serve's sender, woken and reporting over the inherited socket N.
+def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: float, report_fd: int, *,
+                 outbox_only: bool = False) -> None:
+    """`notify worker --report-fd N`: serve's sender, woken and reporting over the inherited socket N;
+    ``outbox_only``: serve's second sender, which leaves the stored webhooks to the first.
 
     The configuration falls back to the last copy that validated: a file broken since serve
     started must not stop the pages of the alerts serve keeps accepting.
@@ -108,7 +110,8 @@ def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: fl
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, last_good=True)
     configure(settings.log_format, settings.secrets())
     store_url = settings.resolved_store_url()
-    run_child(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), interval, sock)
+    run_child(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), interval, sock,
+              handles_inbox=not outbox_only)
 
 
 def _refuse_unsafe_auth(settings: Any, host: str, no_auth: bool, insecure_no_auth: bool) -> None:

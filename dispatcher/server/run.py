@@ -30,6 +30,7 @@ from ..errors import StoreError
 from ..eventlog import emit
 from .app import App, Services
 from .auth import Authenticator, Credentials
+from .burst import BurstSender
 from .front_end import (
     FrontEndLimits,
     RateLimitedLog,
@@ -188,7 +189,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,
           sender: list[str], limits: FrontEndLimits = FrontEndLimits()) -> None:
     """Run the API, and the worker loop as the subprocess `sender` (see :mod:`.sender`), until SIGTERM/SIGINT;
-    then the sender finishes its sends and gives back its leases. A sender that exits unasked is replaced."""
+    then the sender finishes its sends and gives back its leases. A sender that exits unasked is replaced.
+    A second sender runs while a burst's backlog drains (:mod:`.burst`)."""
     store = open_store()
     try:
         _serve(rt, store, clock, sender, host=host, port=port, interval=interval, limits=limits)
@@ -200,7 +202,7 @@ def _serve(rt: Runtime, store: Store, clock: Clock, sender: list[str], *, host: 
            interval: float, limits: FrontEndLimits) -> None:
     limits = fd_budget(limits)
     metrics, progress = Metrics(store, clock.now), Progress()
-    sending = _Sending(store, sender, also(metrics.on_attempt, progress.attempted), metrics.on_ingest)
+    sending = _Sending(store, sender, also(metrics.on_attempt, progress.attempted), metrics.on_ingest, clock)
     try:
         app = _app(rt, store, clock, metrics, progress, sending.wake, sending.last_tick, interval, limits)
         # log_config=None: uvicorn's own lines go through notify's handler (dispatcher.eventlog), JSON lines included
@@ -222,26 +224,47 @@ def restart_pause(status: int, ran_for: float) -> float:
 
 
 class _Sending:
-    """The worker loop as the app sees it (wake it, when did it last tick): the sender subprocess of the moment."""
+    """The worker loop as the app sees it (wake it, when did it last tick): the sender subprocess of the moment,
+    and a second one while a burst's backlog drains (:mod:`.burst`)."""
 
     def __init__(self, store: Store, argv: list[str], on_attempt: Callable[[str, str, int, float], None],
-                 on_ingest: Callable[[str, str], None]) -> None:
+                 on_ingest: Callable[[str, str], None], clock: Clock) -> None:
         self.store, self.argv = store, argv
         self.on_attempt, self.on_ingest = on_attempt, on_ingest  # metrics, and the requests waiting for outcomes
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.ticked: datetime | None = None
         self.started = 0.0
+        self.burst = BurstSender(self._start_second, functools.partial(backlog, store, clock),
+                                 clock.monotonic).watch()
         self.child = self._start()
 
     def _start(self) -> SenderProcess:
         child = SenderProcess.spawn(self.argv)
         self.started = time.monotonic()
-        child.listen(self.on_attempt, self.on_ingest, self._ticked, functools.partial(self._child_exited, child))
+        child.listen(self.on_attempt, self._ingested, self._ticked, functools.partial(self._child_exited, child))
         return child
 
     def wake(self) -> None:
         self.child.wake()
+        self.burst.stored()
+
+    def _start_second(self, on_exit: Callable[[int], None]) -> SenderProcess:
+        """A second sender, reporting like the first, that leaves the stored webhooks to the first: the inbox
+        has one owner at a time, so on each wake it would only have tried (a write) and found it held."""
+        helper = SenderProcess.spawn([*self.argv, "--outbox-only"])
+
+        def exited(status: int) -> None:
+            on_exit(status)
+            helper.sock.close()  # its reports are all read; stop() closing it again is harmless
+
+        helper.listen(self.on_attempt, self.on_ingest, self._ticked, exited)
+        return helper
+
+    def _ingested(self, source: str, outcome: str) -> None:
+        """The first sender handled a stored webhook: its pages are in the outbox for a second sender to take."""
+        self.on_ingest(source, outcome)
+        self.burst.planned()
 
     def last_tick(self) -> datetime | None:
         return self.ticked
@@ -278,7 +301,13 @@ class _Sending:
         """Stop the sender: its current sends finish and its leases are given back."""
         with self.lock:
             self.stop.set()
+        self.burst.close()
         self.child.stop(timeout=60)
+
+
+def backlog(store: Store, clock: Clock) -> int:
+    """What the senders have to do now: stored webhooks waiting, and deliveries due (retries due later are not)."""
+    return store.inbox_counts()[0] + int(store.stats(clock.now().isoformat())["pending"])
 
 
 def server_class(log_interval: float = FrontEndLimits.log_interval) -> type:

@@ -20,7 +20,8 @@ outlives its server. Stopping means what SIGTERM means to `notify worker`: the
 current sends finish and leases are given back. SIGTERM sent to the child
 stops it the same way; SIGINT is ignored there (a terminal's Ctrl-C reaches
 the whole process group, and the parent decides when its child stops). A
-sender that exits unasked is replaced by a new one (:mod:`.run`).
+sender that exits unasked is replaced by a new one (:mod:`.run`). After a
+burst, a second sender of the same kind drains the backlog (:mod:`.burst`).
 """
 
 from __future__ import annotations
@@ -158,9 +159,9 @@ class _Reports:
 
 
 def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interval: float,
-              sock: socket.socket) -> None:
+              sock: socket.socket, *, handles_inbox: bool = True) -> None:
     """The child's life (`notify worker --report-fd`): a worker on its own store, woken by the parent,
-    stopped by end of file or SIGTERM."""
+    stopped by end of file or SIGTERM. ``handles_inbox=False``: a second sender, which only sends."""
     stop, wake = threading.Event(), threading.Event()
 
     def on_term(*_: object) -> None:
@@ -171,7 +172,8 @@ def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interv
     signal.signal(signal.SIGTERM, on_term)
     store = open_store()
     reports = _Reports(sock)
-    worker = Worker(rt, store, clock, on_attempt=reports.attempt, on_ingest=reports.ingest, on_tick=reports.tick)
+    worker = Worker(rt, store, clock, on_attempt=reports.attempt, on_ingest=reports.ingest, on_tick=reports.tick,
+                    handles_inbox=handles_inbox)
 
     def wakes() -> None:
         while True:
