@@ -214,8 +214,9 @@ def _answer(rt, store: Store, acts: _Acts, event: Event, where: tuple[str, str],
         raise ConfigError([error(where[0], f"{where[1]}.via", "an ack via a channel answers a page the sandbox's "
                                  "stand-in took, through serve's app: it needs --sandbox")])
     answered = answer_page(rt, store, acts.sandbox, acts.callbacks, event, where, incident_id)
-    said = " ".join(re.sub(r"<[^>]+>", " ", answered.text).split())[:160]
-    progress(f"          serve answered {answered.status}: {said}")
+    # TwiML or a link's page: their words, not their markup (nor the page's style sheet)
+    said = " ".join(re.sub(r"<style.*?</style>|<[^>]+>", " ", answered.text, flags=re.DOTALL).split())[:160]
+    progress(f"          serve answered {answered.status}: {said or '(an empty body, as Slack expects)'}")
 
 
 def _report_new_attempts(store: Store, incident_id: str, seen: int, t0: datetime,

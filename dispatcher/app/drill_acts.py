@@ -77,8 +77,8 @@ def _pages(store: Store, incident_id: str, person: str | None, channels: tuple[s
 
 
 def _none_reached(via: str, person: str, pages: list[DeliveryRow]) -> str:
-    what = {"sms": "an SMS page", "voice": "a call offering a keypress (press 1)", "slack": "a Slack message of the incident",
-            "link": "an email or SMS page with an action link"}[via]
+    what = {"sms": "SMS page", "voice": "call offering a keypress (press 1)", "slack": "Slack message of the incident",
+            "link": "email or SMS page with an action link"}[via]
     seen = f" ({len(pages)} page(s) were, but none the stand-in took carried it)" if pages else ""
     whom = "Slack" if via == "slack" else person
     return (f"ack via {via} by {person}: no {what} had reached {whom} by then{seen}; "

@@ -64,6 +64,9 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
               "(drop --instant/--speed, or add --sandbox)")
     if not sandbox and not allow:
         _fail("drill: without --sandbox name who may be reached with --allow (e.g. --allow person:cto)")
+    if not sandbox and any(e.via for e in scenario.events):
+        _fail(f"drill: {scenario_file}: an ack 'via' a channel answers a page the stand-ins took, so it needs "
+              "--sandbox (a live drill's people acknowledge for real)")
     if not sandbox and any(e.action in ("fail", "recover") for e in scenario.events):
         _fail(f"drill: {scenario_file}: 'fail'/'recover' events need --sandbox (they script the stand-ins)")
     settings = _settings()
