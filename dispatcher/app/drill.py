@@ -9,15 +9,17 @@ tick; with `--speed N` it runs N times faster than real time; a live drill
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..clock import Clock, FakeClock, SystemClock
+from ..config.problems import ConfigError, error
 from ..drill.sandbox import Sandbox
 from ..drill.scenario import (
     Event,
@@ -29,12 +31,13 @@ from ..drill.scenario import (
 from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
 from . import engine
 from .actions import acknowledge
+from .drill_acts import Answered, Callbacks, answer_page
 from .incidents import post_update, resolve
 from .worker import Worker
 
 # Sandbox and the scenario's loaders are re-exported: `notify drill` and `notify check` reach drill/ through here.
-__all__ = ["DrillOutcome", "LiveClock", "Sandbox", "ScaledClock", "drill_file_problems", "load_scenario", "play",
-           "scenario_problems"]
+__all__ = ["Answered", "Callbacks", "DrillOutcome", "LiveClock", "Sandbox", "ScaledClock", "drill_file_problems",
+           "load_scenario", "play", "scenario_problems"]
 
 TICK = timedelta(seconds=10)
 
@@ -98,8 +101,12 @@ class DrillOutcome:
 
 def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClock | LiveClock,
          state_dir: Path | None, keep: bool = False, sandbox=None, allow: tuple[str, ...] | None = None,
-         progress: Callable[[str], None] = lambda line: None) -> DrillOutcome:
+         progress: Callable[[str], None] = lambda line: None, callbacks: Callable[..., Any] | None = None,
+         source: str = "drill") -> DrillOutcome:
     """Run the whole timeline and return everything that happened.
+
+    `callbacks(rt, store, clock)` builds serve's app on the drill's store and clock, for the acks
+    `via` a channel (a :class:`Callbacks` with a ``close()``); `source` names the drill file in errors.
 
     Without `state_dir` the store goes in a new temporary directory, removed at the end
     unless `keep` (one database left behind per run adds up); the outcome's `store_path`
@@ -110,40 +117,58 @@ def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClo
     try:
         directory.mkdir(parents=True, exist_ok=True)
         store_path = directory / "drill.db"
-        outcome = _play_in(rt, scenario, store_path, clock, sandbox, allow, progress)
+        outcome = _play_in(rt, scenario, store_path, clock, _Acts(sandbox, callbacks, source), allow, progress)
     finally:
         if temporary and not keep:
             shutil.rmtree(directory, ignore_errors=True)
     return replace(outcome, store_path=None) if temporary and not keep else outcome
 
 
-def _play_in(rt: engine.Runtime, scenario: Scenario, store_path: Path, clock, sandbox, allow,
+@dataclass
+class _Acts:
+    """What the timeline acts through: the sandbox's stand-ins, and serve's app for acks `via` a channel."""
+
+    sandbox: Any
+    build: Callable[..., Any] | None
+    source: str
+    callbacks: Any = None
+
+
+def _play_in(rt: engine.Runtime, scenario: Scenario, store_path: Path, clock, acts: _Acts, allow,
              progress: Callable[[str], None]) -> DrillOutcome:
     store = open_store(f"sqlite:///{store_path.resolve()}")
     worker = Worker(rt, store, clock)
+    sandbox = acts.sandbox
+    if acts.build is not None and any(e.via for e in scenario.events):
+        acts.callbacks = acts.build(rt, store, clock)
     try:
         t0 = clock.now()
-        incident_id = _run(rt, scenario, store, worker, clock, t0, sandbox, allow, progress)
+        incident_id = _run(rt, scenario, store, worker, clock, t0, acts, allow, progress)
         return DrillOutcome(store.incident(incident_id), store.deliveries(incident_id),
                             store.attempts(incident_id=incident_id), store.events(incident_id), t0, clock.now(),
                             str(store_path), sandbox.received() if sandbox else [])
     finally:
+        if acts.callbacks is not None:
+            acts.callbacks.close()
         worker.close()
         store.close()
 
 
-def _run(rt, scenario: Scenario, store: Store, worker: Worker, clock, t0: datetime, sandbox, allow,
+def _run(rt, scenario: Scenario, store: Store, worker: Worker, clock, t0: datetime, acts: _Acts, allow,
          progress: Callable[[str], None]) -> str:
-    pending = list(scenario.events)
+    pending = list(enumerate(scenario.events))
     incident_id = ""
     seen = 0
     offset = timedelta(0)
     while offset <= scenario.length:
         _advance(clock, t0 + offset)
-        while pending and pending[0].at <= offset:
-            event = pending.pop(0)
-            incident_id = _apply(rt, scenario, store, clock, event, incident_id, sandbox, allow) or incident_id
+        while pending and pending[0][1].at <= offset:
+            n, event = pending.pop(0)
             progress(f"[+{_mmss(offset)}] {_describe(event)}")
+            if event.via:
+                _answer(rt, store, acts, event, (acts.source, f"events[{n}]"), incident_id, progress)
+                continue
+            incident_id = _apply(rt, scenario, store, clock, event, incident_id, acts.sandbox, allow) or incident_id
         worker.tick()
         seen = _report_new_attempts(store, incident_id, seen, t0, progress)
         offset += TICK
@@ -182,6 +207,18 @@ def _apply(rt, scenario: Scenario, store: Store, clock, event: Event, incident_i
     return None
 
 
+def _answer(rt, store: Store, acts: _Acts, event: Event, where: tuple[str, str], incident_id: str,
+            progress: Callable[[str], None]) -> None:
+    """An ack as a person makes it: answering their page through serve's app (drill_acts.py)."""
+    if acts.sandbox is None or acts.callbacks is None:
+        raise ConfigError([error(where[0], f"{where[1]}.via", "an ack via a channel answers a page the sandbox's "
+                                 "stand-in took, through serve's app: it needs --sandbox")])
+    answered = answer_page(rt, store, acts.sandbox, acts.callbacks, event, where, incident_id)
+    # TwiML or a link's page: their words, not their markup (nor the page's style sheet)
+    said = " ".join(re.sub(r"<style.*?</style>|<[^>]+>", " ", answered.text, flags=re.DOTALL).split())[:160]
+    progress(f"          serve answered {answered.status}: {said or '(an empty body, as Slack expects)'}")
+
+
 def _report_new_attempts(store: Store, incident_id: str, seen: int, t0: datetime,
                          progress: Callable[[str], None]) -> int:
     if not incident_id:
@@ -195,7 +232,7 @@ def _report_new_attempts(store: Store, incident_id: str, seen: int, t0: datetime
 
 
 def _describe(event: Event) -> str:
-    extra = {"ack": f" by {event.by}", "update": f": {event.message}", "resolve": f": {event.message or ''}",
+    extra = {"ack": f" by {event.by}" + (f" via {event.via}" if event.via else ""), "update": f": {event.message}", "resolve": f": {event.message or ''}",
              "fail": f" {event.channel} answers {event.status}" + (f" x{event.times}" if event.times else ""),
              "recover": f" {event.channel}"}.get(event.action, "")
     return f"{event.action}{extra}"

@@ -11,6 +11,7 @@ from ..domain.timers import parse_stamp
 from ..drill.expect import Check, Facts, Sent, check_all, minutes
 from ..drill.scenario import Scenario
 from ..render.table import PLAIN, Column, Output, render
+from .actions import via_label
 from .drill import DrillOutcome
 from .engine import Runtime
 from .report import OUTCOME_COLOURS, outcome_label
@@ -78,7 +79,7 @@ def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandb
         "schema": 1, "command": "drill", "scenario": scenario.name, "description": scenario.description,
         "sandbox": sandboxed, "incident": {"id": outcome.incident.id, "class": scenario.klass, "title": klass.title,
                                            "status": outcome.incident.status, "acked_by": outcome.incident.acked_by,
-                                           "acked_at": rel(acked)},
+                                           "acked_at": rel(acked), "acked_via": _acked_via(outcome.events)},
         "ran_at": (ran_at or datetime.now(timezone.utc)).isoformat(),
         "started": outcome.t0.isoformat(), "simulated": minutes(outcome.end - outcome.t0),
         "response_sla": minutes(klass.response_sla), "response": response,
@@ -112,8 +113,15 @@ def _response_line(doc: dict[str, Any]) -> str:
     if r["acknowledged"] is None:
         return f"response SLA {doc['response_sla']}: never acknowledged (MISSED{expected})"
     verdict = f"met with {r['by']} to spare" if r["met"] else f"MISSED by {r['by']}{expected}"
-    return (f"response SLA {doc['response_sla']}: acknowledged at +{r['acknowledged']} by "
-            f"{doc['incident']['acked_by']}, {verdict}")
+    via = doc["incident"].get("acked_via")
+    return (f"response SLA {doc['response_sla']}: acknowledged by {doc['incident']['acked_by']}"
+            f"{f' via {via}' if via else ''} at +{r['acknowledged']}, {verdict}")
+
+
+def _acked_via(events: list) -> str | None:
+    """How the incident was acknowledged ("SMS", "link", "drill"), as its acknowledged event recorded it."""
+    detail = next((e.detail for e in events if e.kind == "acknowledged"), None)
+    return via_label(detail.rpartition(" via ")[2]) if detail and " via " in detail else None
 
 
 _DRILL_DELIVERIES = (Column("KIND", fixed=True), Column("WHO"), Column("CHANNEL", fixed=True), Column("DUE", fixed=True),

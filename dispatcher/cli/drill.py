@@ -56,6 +56,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     from ..app.drill_report import build_document, public, render_html, render_table
     from ..clock import FakeClock
     from ..config.settings import load_settings
+    from ..server.drill_callbacks import DrillCallbacks
 
     scenario = _load_drill(scenario_file)
     if not sandbox and (instant or speed):
@@ -63,6 +64,9 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
               "(drop --instant/--speed, or add --sandbox)")
     if not sandbox and not allow:
         _fail("drill: without --sandbox name who may be reached with --allow (e.g. --allow person:cto)")
+    if not sandbox and any(e.via for e in scenario.events):
+        _fail(f"drill: {scenario_file}: an ack 'via' a channel answers a page the stand-ins took, so it needs "
+              "--sandbox (a live drill's people acknowledge for real)")
     if not sandbox and any(e.action in ("fail", "recover") for e in scenario.events):
         _fail(f"drill: {scenario_file}: 'fail'/'recover' events need --sandbox (they script the stand-ins)")
     settings = _settings()
@@ -83,7 +87,8 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
             clock = ScaledClock(speed, start) if speed else FakeClock(start)
             progress(f"[DRILL] {scenario.name}: sandbox on 127.0.0.1 (SMTP :{stand_ins.smtp.port}, "
                      f"Slack/Twilio via proxy :{stand_ins.proxy.port}), {'speed x%g' % speed if speed else 'instant'}")
-            outcome = play(rt, scenario, clock=clock, sandbox=stand_ins, **runner_kwargs)
+            outcome = play(rt, scenario, clock=clock, sandbox=stand_ins, callbacks=DrillCallbacks,
+                           source=str(scenario_file), **runner_kwargs)
     else:
         rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
         _fits_configuration(scenario_file, scenario, rt)

@@ -4,6 +4,11 @@ An in-process SMTP server takes the email; a TLS-terminating proxy stands in
 for Slack (incoming webhook) and Twilio (SMS and voice calls) with a throwaway
 CA, so the real channels run unchanged. Each stand-in records what it
 received, and a drill event can make one channel fail for a while.
+
+The settings include a public URL and the callbacks' secrets (the stand-ins'
+Twilio Auth Token, a Slack signing secret, a link secret), so pages carry
+action links, keypress prompts and buttons as they would in production, and a
+drill's person can answer one through serve's own app (:mod:`dispatcher.app.drill_acts`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from ..testing.smtp import SmtpServer
 __all__ = ["Received", "Sandbox"]
 
 SID = "AC" + "d" * 32
+PUBLIC_URL = "https://notify.drill.invalid"  # never resolved: the drill calls serve's app in-process
 _TWILIO_OK = {"Messages.json": Reply(201, {"sid": "SMdrill", "status": "queued"}),
               "Calls.json": Reply(201, {"sid": "CAdrill", "status": "queued"})}
 
@@ -79,7 +85,9 @@ class Sandbox:
                 "sms_url": f"twilio://{SID}:sandbox@+15550100000",
                 "phone_url": f"twilio://{SID}:sandbox@+15550100000?method=call",
                 "sandbox_proxy": self.proxy.proxy_url, "ca_bundle": self.proxy.ca_bundle_path,
-                "connect_timeout": 2.0, "read_timeout": 5.0}
+                "connect_timeout": 2.0, "read_timeout": 5.0,
+                "public_url": PUBLIC_URL, "link_secret": "drill-link-secret",
+                "slack_signing_secret": "drill-slack-signing-secret"}
 
     def fail(self, channel: str, status: int, times: int | None) -> None:
         """Make one channel's stand-in answer `status` (the next `times` requests, or until recovered)."""
@@ -101,6 +109,15 @@ class Sandbox:
         recorder: _ChannelRecorder = self.proxy[host]  # type: ignore[assignment]
         with recorder._fail_lock:
             recorder.failures.pop(channel, None)
+
+    def texts_to(self, channel: str, target: str) -> list[str]:
+        """Every message the stand-in of `channel` (email, sms, phone) took for `target`, whole, oldest first:
+        an email's text, an SMS's Body, a call's TwiML."""
+        if channel == "email":
+            return [m.get_body(("plain", "html")).get_content() for m in self.smtp.messages
+                    if target in str(m["To"])]
+        return [r.form.get("Body") or r.form.get("Twiml", "") for r in self.proxy.requests
+                if r.host == "api.twilio.com" and _channel_of(r.host, r.path) == channel and r.form.get("To") == target]
 
     def received(self) -> list[Received]:
         """What each recipient actually received, in arrival order."""

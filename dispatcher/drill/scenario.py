@@ -11,6 +11,9 @@
     at = "22m"                       #   trigger | ack (by) | update (message, by) | resolve (message, by)
     action = "ack"                   #   fail (channel, status, times: the sandbox provider answers
     by = "Support Manager A"         #   that status) | recover (channel)
+                                     # an ack may act as a person does (sandbox only): by = a person id,
+                                     #   via = "sms" | "voice" | "slack" | "link": a signed provider
+                                     #   callback (or the link's page and form) to serve's app
     [[expect]]                       # who must have been notified by when, on which channel:
     who = "rotation:primary"         #   an audience (rotation:primary, role:cto, list:..., slack:...) or
     channel = "phone"                #   a person id; channel and kind (step, escalation, update,
@@ -47,6 +50,7 @@ __all__ = ["Event", "Expectation", "Scenario", "drill_file_problems", "load_scen
 
 ACTIONS = ("trigger", "ack", "update", "resolve", "fail", "recover")
 CHANNELS = ("email", "slack", "sms", "phone", "webhook")
+VIAS = ("sms", "voice", "slack", "link")  # how a person acknowledges in a drill, as in life
 KINDS = ("step", "escalation", "update", "reminder", "overdue", "resolved")
 
 
@@ -62,11 +66,14 @@ class Event(_Model):
     channel: Literal["email", "slack", "sms", "phone", "webhook"] | None = None
     status: int | None = Field(default=None, ge=400, le=599)
     times: int | None = Field(default=None, ge=1)
+    via: Literal["sms", "voice", "slack", "link"] | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> "Event":
         if self.action == "ack" and not self.by:
             raise ValueError("an ack needs 'by' (who acknowledges)")
+        if self.via is not None and self.action != "ack":
+            raise ValueError(f"'via' goes with action = \"ack\" only (this event is {self.action!r})")
         if self.action == "update" and not self.message:
             raise ValueError("an update needs 'message'")
         if self.action in ("fail", "recover") and not self.channel:
@@ -184,4 +191,27 @@ def scenario_problems(path: Path, scenario: Any, policy: Policy | None, director
         if directory is not None and expectation.who and ":" in expectation.who:
             problems += [error(str(path), f"expect[{n}].who", message)
                          for message in audience_problems(expectation.who, directory)]
+    if directory is not None:
+        problems += [error(str(path), key, message) for key, message in _actor_problems(scenario, directory)]
     return problems
+
+
+# What a person needs to have been paged on, to act "via" it: a phone number, a Slack member id.
+_CONTACT = {"sms": ("phone", "phone number"), "voice": ("phone", "phone number"),
+            "slack": ("slack", "Slack member id")}
+
+
+def _actor_problems(scenario: Any, directory: Directory) -> list[tuple[str, str]]:
+    """An ack `via` a channel acts as a person of contacts.toml, who must be reachable on it."""
+    found = []
+    for n, event in enumerate(scenario.events):
+        if event.via is None:
+            continue
+        person = directory.people.get(event.by)
+        if person is None:
+            found.append((f"events[{n}].by", (f"an ack via {event.via} acts as a person of contacts.toml: "
+                          f"{event.by!r} is none (give the person's id, e.g. \"support-manager-a\")")))
+        elif event.via in _CONTACT and not getattr(person, _CONTACT[event.via][0], None):
+            found.append((f"events[{n}].via", (f"{event.by} has no {_CONTACT[event.via][1]} in contacts.toml, "
+                          f"so no {event.via} page can reach them to answer")))
+    return found
