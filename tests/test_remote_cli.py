@@ -179,3 +179,28 @@ def test_an_unknown_incident_and_an_unreachable_server_are_said_plainly(server: 
     assert missing.exit_code == 2 and "SEC-2024-999: no such incident" in missing.output
     down = run("ack", ID, env={"NOTIFY_SERVER_URL": "http://127.0.0.1:9", "NOTIFY_API_TOKEN": token})
     assert down.exit_code == 2 and "could not be reached" in down.output and token not in down.output
+
+
+def test_escalate_now_update_and_reclassify_go_through_the_server_as_the_tokens_person(
+        server: Server, stage: Stage, tmp_path: Path) -> None:
+    stage.trigger()
+    token = new_token(stage, "support-manager-a")
+    escalated = laptop(server, tmp_path, token, "escalate-now", ID)
+    assert escalated.exit_code == 0, escalated.output
+    assert escalated.stdout.startswith(f"{ID}: escalation stage 1 (") and server.url in escalated.stdout
+    fired = [e for e in server.store.events(ID) if e.kind == "escalated"]
+    assert [(e.key, e.by) for e in fired] == [("escalation-1", "Support Manager A")]
+
+    updated = laptop(server, tmp_path, token, "update", ID, "--message", "Containment in progress")
+    assert updated.exit_code == 0, updated.output
+    assert [(e.kind, e.by, e.detail) for e in server.store.events(ID) if e.kind == "update"] == [
+        ("update", "Support Manager A", "Containment in progress")]
+
+    moved = laptop(server, tmp_path, token, "reclassify", ID, "outage", "--json")
+    assert moved.exit_code == 0, moved.output
+    answer = json.loads(moved.stdout)
+    assert (answer["outcome"], answer["from"], answer["to"]) == ("changed", "security", "outage")
+    assert server.store.incident(ID).klass == "outage"
+    refused = laptop(server, tmp_path, token, "reclassify", ID, "legal", "--by", "CTO")  # not the token's person
+    assert refused.exit_code == 2 and "answered 403" in refused.output
+    assert server.store.incident(ID).klass == "outage"

@@ -1,6 +1,6 @@
 """The incident commands through `notify serve`'s HTTP API, for a shell far from the store (NOTIFY_SERVER_URL).
 
-`notify ack`, `update`, `resolve`, `status` and `incidents` call :class:`Remote`
+`notify ack`, `escalate-now`, `update`, `resolve`, `reclassify`, `status` and `incidents` call :class:`Remote`
 instead of opening the store when NOTIFY_SERVER_URL is set; the server answers
 with the same documents the local commands build, so they print the same. The
 token (NOTIFY_API_TOKEN: a personal token from `notify token create`, or the
@@ -60,6 +60,13 @@ class Remote:
     def update(self, incident_id: str, message: str, by: str | None) -> dict[str, Any]:
         return self._call("POST", f"/incidents/{_id(incident_id)}/update", incident_id,
                           _body(message=message, by=by))
+
+    def escalate(self, incident_id: str, by: str | None) -> dict[str, Any]:
+        return self._call("POST", f"/incidents/{_id(incident_id)}/escalate", incident_id, _body(by=by))
+
+    def reclassify(self, incident_id: str, klass: str, by: str | None) -> dict[str, Any]:
+        return self._call("POST", f"/incidents/{_id(incident_id)}/reclassify", incident_id,
+                          {"class": klass, **_body(by=by)})
 
     def status(self, incident_id: str) -> dict[str, Any]:
         return self._call("GET", f"/incidents/{_id(incident_id)}", incident_id)

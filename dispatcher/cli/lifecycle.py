@@ -119,6 +119,8 @@ def escalate_now(ctx: click.Context, incident_id: str, by: str | None, wait: flo
     from ..app.actions import escalate_now as escalate
     from ..app.engine import incident_from_row
 
+    if (server := remote.remote()) is not None:  # NOTIFY_SERVER_URL: through `notify serve`
+        return remote.escalate_now(server, incident_id, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("escalate-now", rt, settings, store, by)
     try:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from . import remote
 from .common import (
     _emit,
     _emit_json,
@@ -45,6 +46,8 @@ def reclassify(ctx: click.Context, incident_id: str, klass: str, by: str | None,
     """
     from ..app.reclassify import reclassify as reclassify_incident
 
+    if (server := remote.remote()) is not None:  # NOTIFY_SERVER_URL: through `notify serve`
+        return remote.reclassify(server, incident_id, klass.strip().lower(), by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("reclassify", rt, settings, store, by)
     done = reclassify_incident(rt, store, incident_id, klass.strip().lower(), by, _now())

@@ -77,6 +77,33 @@ def update(server: Any, incident_id: str, message: str, by: str | None, as_json:
         _emit(f"{incident_id}: update recorded ({server.url})", settings)
 
 
+def escalate_now(server: Any, incident_id: str, by: str | None, as_json: bool) -> None:
+    settings = _settings()
+    with server:
+        answer = server.escalate(incident_id, _by(by))
+    if as_json:
+        _emit_json({**answer, "command": "escalate-now"}, settings)
+    else:
+        _emit(f"{incident_id}: escalation stage {answer['stage']} ({answer['audience']}) fired ({server.url}); "
+              f"{answer['deliveries']} page(s) planned, later stages count from now", settings)
+
+
+def reclassify(server: Any, incident_id: str, klass: str, by: str | None, as_json: bool) -> None:
+    settings = _settings()
+    with server:
+        answer = server.reclassify(incident_id, klass, _by(by))
+    if as_json:
+        _emit_json(answer, settings)
+    elif answer["outcome"] == "changed":
+        _emit(f"{incident_id} reclassified from {answer['from']} to {answer['to']} ({server.url}): "
+              f"{answer['notices']} notice(s) planned, {len(answer['cancelled'])} waiting page(s) cancelled", settings)
+    elif answer["outcome"] == "confirmed":
+        _emit(f"{incident_id}: class {answer['to']} confirmed ({server.url}); {answer['notices']} held notice(s) "
+              "released", settings)
+    else:
+        _emit(answer.get("note") or f"{incident_id}: nothing changed", settings)
+
+
 def status(server: Any, incident_id: str, as_json: bool) -> None:
     from ..app.incidents import status_text
 

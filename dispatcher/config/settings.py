@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     # contacts.toml); else the login name.
     user: str | None = None
 
-    # NOTIFY_SERVER_URL: `notify serve` to run ack, update, resolve, status and incidents through (its HTTP
+    # NOTIFY_SERVER_URL: `notify serve` to run ack, escalate-now, update, resolve, reclassify, status and incidents through (its HTTP
     # API, with NOTIFY_API_TOKEN: your personal token from `notify token create`), instead of the local store.
     server_url: Annotated[str, AfterValidator(_server_url)] | None = None
 
