@@ -10,7 +10,8 @@ account in contacts.toml, never from input: it is named, not paged.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .fields import PLANS
