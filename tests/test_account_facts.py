@@ -197,3 +197,14 @@ def test_a_generic_body_with_a_contract_value_that_is_no_number_is_refused(acv, 
     with pytest.raises(PayloadError) as caught:
         parse_generic(json.dumps({"summary": "x", "acv": acv}).encode())
     assert (caught.value.field, caught.value.problem) == ("acv", problem)
+
+
+def test_notify_check_refuses_a_customer_template_that_shows_the_contract_value(tmp_path) -> None:
+    shipped = shipped_template_dir()
+    (tmp_path / "security").mkdir()
+    leaky = ((shipped / "security" / "customer.text.j2").read_text()
+             + "\nYour contract: {{ incident.account.contract_value if incident.account }}\n")
+    (tmp_path / "security" / "customer.text.j2").write_text(leaky)
+    problems = Renderer([tmp_path, shipped]).check(["security"])
+    assert [p.message for p in problems] == [
+        "shows the account's contract value to the customer; incident.account is for the team's notices only"]
