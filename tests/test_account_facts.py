@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ RUSSIA = ("Customer says someone logged into their admin account from Russia and
 ACME_LINE = ("Account: Acme Corp, Enterprise plan, contract value $120,000/yr; "
              "success manager: Success Manager A (csm-a@teamflow.example)")
 CSM = "csm-a@teamflow.example"
+PAYLOADS = Path(__file__).parent / "payloads"
 CLASSES = ["security", "outage", "legal", "enterprise", "financial", "high-value", "technical", "satisfaction"]
 
 
@@ -208,3 +210,31 @@ def test_notify_check_refuses_a_customer_template_that_shows_the_contract_value(
     problems = Renderer([tmp_path, shipped]).check(["security"])
     assert [p.message for p in problems] == [
         "shows the account's contract value to the customer; incident.account is for the team's notices only"]
+
+
+def _alertmanager_with(**labels: str) -> bytes:
+    payload = json.loads((PAYLOADS / "alertmanager-0.25-webhook-v4.json").read_bytes())
+    payload["commonLabels"].update(labels)
+    for alert in payload["alerts"]:
+        alert["labels"].update(labels)
+    return json.dumps(payload).encode()
+
+
+def test_alertmanager_labels_give_the_plan_and_contract_value_named_in_the_notices(providers) -> None:
+    smtp, _, _ = providers
+    result = run("ingest", "--format", "alertmanager", "-", "--json",
+                 input=_alertmanager_with(plan="enterprise", acv="250000"))
+    assert result.exit_code == 0, result.output
+    texts = [_parts(m)[0] for m in _team_emails(smtp)]
+    assert texts and all("Account: Enterprise plan, contract value $250,000/yr\n" in t for t in texts)
+
+
+def test_an_alertmanager_label_that_is_no_plan_is_logged_and_the_page_still_goes_out(
+        providers, caplog: pytest.LogCaptureFixture) -> None:
+    smtp, _, _ = providers
+    result = run("ingest", "--format", "alertmanager", "-", "--json", input=_alertmanager_with(plan="gold", acv="1000"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ingest"]["outcome"] == "opened"
+    texts = [_parts(m)[0] for m in _team_emails(smtp)]
+    assert texts and all("Account: contract value $1,000/yr\n" in t for t in texts)  # the valid label is kept
+    assert "hook.label-ignored" in caplog.text and "label=plan" in caplog.text and "'gold' is not a plan" in caplog.text

@@ -15,6 +15,7 @@ or the generic body's key):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterable
@@ -24,6 +25,7 @@ from ..domain.account import checked_acv, checked_plan
 from ..domain.plan import plan_step
 from ..domain.states import DeliveryState
 from ..domain.triage import Report, triage
+from ..errors import InputError
 from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
 from ..store import DeliveryRow, Store
@@ -126,12 +128,27 @@ def _unverified_reporter(rt: Runtime, values: dict[str, Any]) -> bool:
 
 
 def _report(rt: Runtime, event: AlertEvent) -> Report:
-    """What triage reads of an event: its text and labels, and the plan and contract value it gives, else those of
-    the known account it names (as `notify triage --customer`); InputError names a plan or acv that is wrong."""
-    acv = checked_acv(event.fields.get("acv"))
-    report = Report(text=event.text, labels=event.labels, plan=checked_plan(event.fields.get("plan")),
+    """What triage reads of an event: its text and labels, and the plan and contract value it gives (the generic
+    body's keys, else the alert labels `plan` and `acv`), else those of the known account it names (as `notify
+    triage --customer`); InputError names a plan or acv of a generic body that is wrong."""
+    given = event.fields if event.source == "generic" else _label_facts(event)
+    acv = checked_acv(given.get("acv"))
+    report = Report(text=event.text, labels=event.labels, plan=checked_plan(given.get("plan")),
                     acv=float(acv) if acv is not None else None)
     return report_with_account(rt, report, str(event.fields.get("customer") or ""))[0]
+
+
+def _label_facts(event: AlertEvent) -> dict[str, Any]:
+    """The labels `plan` and `acv` that are valid. Alertmanager and Grafana were answered 202 when their event was
+    stored: a label that is no plan is logged and left out, never a reason to lose the page."""
+    facts: dict[str, Any] = {}
+    for name, check in (("plan", checked_plan), ("acv", checked_acv)):
+        try:
+            facts[name] = check(event.labels.get(name))
+        except InputError as exc:
+            emit("hook.label-ignored", None, level=logging.WARNING, source=event.source, label=name,
+                 problem=exc.problem)
+    return facts
 
 
 def _route(rt: Runtime, event: AlertEvent, report: Report) -> tuple[str, tuple[str, ...], bool]:
