@@ -7,6 +7,8 @@ stored but not handled, or given up before it opened one)::
                        Alertmanager/Grafana stored as inbox event N for the worker loop
     incident.opened    a webhook opened an incident (also .updated, .resolved; hook.ignored: a repeat
                        or a resolve for nothing open); ``inbox_event`` ties it to its hook.received
+    hook.label-ignored an Alertmanager/Grafana label `plan` or `acv` that is not one: left out of triage
+                       and the incident (the event was accepted already; the page still goes out)
     incident.acknowledged / incident.resolved / incident.reclassified   over the API, with ``by``
     delivery.failed    an attempt did not deliver: a warning while it is retried, an error when final
     inbox.retrying     a stored webhook could not be handled: kept, tried again at ``retry_at``

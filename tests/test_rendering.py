@@ -81,7 +81,7 @@ def test_sample_context_has_every_documented_key():
     assert set(context["incident"]) == {
         "id", "class", "title", "priority", "tier", "response_sla", "update_every", "started",
         "customer", "reported_by", "summary", "commander", "commander_contact", "affected_services",
-        "impact_scope", "symptoms", "eta", "next_update", "drill",
+        "impact_scope", "symptoms", "eta", "next_update", "drill", "account",
     }
     assert set(context["step"]) == {"index", "name"}
     assert set(context["recipient"]) == {"display", "role"}

@@ -420,6 +420,8 @@ def test_a_body_not_in_utf8_is_refused_before_anything_is_stored(server: Server,
      "started: 2099-01-01T00:00:00+00:00 is in the future"),
     ({"class": "outage", "summary": "x", "incident": "SEC-2026-001"}, "incident",
      "incident: 'SEC-2026-001' does not start with this class's prefix OUT-"),
+    ({"summary": "x", "plan": "platinum"}, "plan", "plan: 'platinum' is not a plan: use basic, pro, enterprise"),
+    ({"class": "security", "summary": "x", "acv": -5}, "acv", "acv: '-5' is not a contract value: expected 0 or more dollars"),
 ])
 def test_the_api_refuses_invalid_incident_input_as_the_cli_does(server: Server, body: dict, field: str,
                                                                  error: str) -> None:

@@ -213,7 +213,9 @@ def test_customer_notice_reveals_no_internal_details(renderer, incident_class):
     out = renderer.render(incident_class, "customer", context, family="email", drill=False)
     incident = context["incident"]
     for secret in (incident["commander"], incident["commander_contact"], "+1415", "Immediate Actions",
-                   "Incident Commander", "Next Steps", "@teamflow.com", incident["summary"], f"[{TAG.get(incident_class, '')}]"):
+                   "Incident Commander", "Next Steps", "@teamflow.com", incident["summary"], f"[{TAG.get(incident_class, '')}]",
+                   # the account line is the team's: the contract value and the success manager stay internal
+                   incident["account"]["contract_value"], incident["account"]["success_manager"], "Account:"):
         assert secret not in out.text and secret not in out.html and secret not in out.subject
     for part in (out.subject, out.text, out.html):
         assert not re.search(r"#[a-z]", part), "an internal Slack channel is named"

@@ -15,23 +15,27 @@ or the generic body's key):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterable
 
 from ..clock import Clock
+from ..domain.account import checked_acv, checked_plan
 from ..domain.plan import plan_step
 from ..domain.states import DeliveryState
 from ..domain.triage import Report, triage
+from ..errors import InputError
 from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
 from ..store import DeliveryRow, Store
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
 from .incidents import post_update, resolve
+from .views import report_with_account
 
 __all__ = ["IngestResult", "IngestSent", "delivery_counts", "ingest", "ingest_and_send", "log_ingested", "scoped_key"]
 
-INCIDENT_FIELDS = ("customer", "reported_by", "summary", "commander", "started", "affected_services",
+INCIDENT_FIELDS = ("customer", "plan", "acv", "reported_by", "summary", "commander", "started", "affected_services",
                    "impact_scope", "symptoms", "eta", "next_update", "description", "runbook")
 
 
@@ -88,8 +92,10 @@ def _open_incident(store: Store, event: AlertEvent) -> Any:
 
 
 def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> IngestResult:
-    klass, also, needs_review = _route(rt, event)
+    report = _report(rt, event)
+    klass, also, needs_review = _route(rt, event, report)
     values = {k: v for k, v in event.fields.items() if k in INCIDENT_FIELDS}
+    values.update(plan=report.plan, acv=report.acv)  # the account's facts as triage read them, for the notices
     if not values.get("symptoms") and values.get("description"):
         values["symptoms"] = values["description"]
     if event.source != "generic" and values.get("started"):
@@ -121,14 +127,38 @@ def _unverified_reporter(rt: Runtime, values: dict[str, Any]) -> bool:
     return bool(reporter) and not rt.directory.mailable_reporter(str(reporter))
 
 
-def _route(rt: Runtime, event: AlertEvent) -> tuple[str, tuple[str, ...], bool]:
-    """The class the event names, else what triage makes of its labels and text."""
+def _report(rt: Runtime, event: AlertEvent) -> Report:
+    """What triage reads of an event: its text and labels, and the plan and contract value it gives (the generic
+    body's keys, else the alert labels `plan` and `acv`), else those of the known account it names (as `notify
+    triage --customer`); InputError names a plan or acv of a generic body that is wrong."""
+    given = event.fields if event.source == "generic" else _label_facts(event)
+    acv = checked_acv(given.get("acv"))
+    report = Report(text=event.text, labels=event.labels, plan=checked_plan(given.get("plan")),
+                    acv=float(acv) if acv is not None else None)
+    return report_with_account(rt, report, str(event.fields.get("customer") or ""))[0]
+
+
+def _label_facts(event: AlertEvent) -> dict[str, Any]:
+    """The labels `plan` and `acv` that are valid. Alertmanager and Grafana were answered 202 when their event was
+    stored: a label that is no plan is logged and left out, never a reason to lose the page."""
+    facts: dict[str, Any] = {}
+    for name, check in (("plan", checked_plan), ("acv", checked_acv)):
+        try:
+            facts[name] = check(event.labels.get(name))
+        except InputError as exc:
+            emit("hook.label-ignored", None, level=logging.WARNING, source=event.source, label=name,
+                 problem=exc.problem)
+    return facts
+
+
+def _route(rt: Runtime, event: AlertEvent, report: Report) -> tuple[str, tuple[str, ...], bool]:
+    """The class the event names, else what triage makes of its report (labels, text, account facts)."""
     if event.incident_class:
         if event.incident_class not in rt.policy.classes:
             raise PayloadError("class", f"unknown incident class {event.incident_class!r} "
                                         f"(the policy has {', '.join(rt.policy.classes)})")
         return event.incident_class, (), False
-    result = triage(rt.routing, rt.policy, Report(text=event.text, labels=event.labels))
+    result = triage(rt.routing, rt.policy, report)
     return result.klass, result.also, result.needs_review
 
 

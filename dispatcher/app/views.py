@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..domain.account import checked_acv, checked_plan
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_escalation, plan_step, step_entries
@@ -18,7 +19,14 @@ from ..render.table import PLAIN, Column, Output, render
 from .engine import Runtime
 
 # Report: the facts triage reads (text, plan, contract value...), which `notify triage` builds from its options.
-__all__ = ["Report", "installed_channels", "report_with_account", "run_triage", "triage_document", "triage_text", "who_document", "who_text"]
+__all__ = ["Report", "account_facts", "installed_channels", "report_with_account", "run_triage", "triage_document", "triage_text", "who_document", "who_text"]
+
+
+def account_facts(values: dict[str, Any]) -> tuple[str | None, float | None]:
+    """The plan and contract value given with a report, checked as an incident checks them (InputError naming
+    the field): triage reads exactly what the incident will keep."""
+    acv = checked_acv(values.get("acv"))
+    return checked_plan(values.get("plan")), float(acv) if acv is not None else None
 
 
 def report_with_account(rt: Runtime, report: Report, customer: str | None) -> tuple[Report, str | None]:

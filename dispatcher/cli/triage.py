@@ -34,8 +34,6 @@ from .trigger import run_trigger, trigger_options
 @click.argument("stdin_marker", metavar="[-]", required=False, type=click.Choice(["-"]))
 @click.option("--text", default=None, help="The report text.")
 @click.option("--file", "text_file", type=click.File("r"), default=None, help="Read the report from a file (- for stdin).")
-@click.option("--plan", type=click.Choice(["basic", "pro", "enterprise"]), default=None, help="Customer plan.")
-@click.option("--acv", type=float, default=None, help="Annual contract value, dollars.")
 @click.option("--amount", type=float, default=None, help="Amount at stake (a refund, a charge), dollars.")
 @click.option("--fortune500/--not-fortune500", default=None, help="Whether the customer is a Fortune 500 company.")
 @click.option("--unresolved-hours", type=float, default=None, help="Hours the problem has been unresolved.")
@@ -45,27 +43,34 @@ from .trigger import run_trigger, trigger_options
 @trigger_options
 @click.pass_context
 @handles_errors
-def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_file: Any, plan: str | None,
-           acv: float | None, amount: float | None, fortune500: bool | None, unresolved_hours: float | None,
-           customers_affected: float | None, labels: tuple[str, ...], send: bool, incident_id: str, dry_run: bool,
-           show: bool, drill: bool, as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
+def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_file: Any, amount: float | None,
+           fortune500: bool | None, unresolved_hours: float | None, customers_affected: float | None,
+           labels: tuple[str, ...], send: bool, incident_id: str, dry_run: bool, show: bool, drill: bool,
+           as_json: bool, wait: float, local_config_dir: Path | None, **values: Any) -> None:
     """Route a report to its category: tier, deadline, level, audience and every rule that matched.
 
     \b
     Give the text with --text, --file F, or - (stdin); account facts with
     --customer (a known account fills plan, contract value and Fortune 500
-    flag) or the options, which override the account.
+    flag) or the options, which override the account. With --send the
+    incident keeps the plan and contract value: its notices name them.
     """
     from ..app import engine
     from ..app.views import (
         Report,
+        account_facts,
         report_with_account,
         run_triage,
         triage_document,
         triage_text,
     )
+    from ..errors import InputError
 
     body = _report_text(text, text_file, stdin_marker)
+    try:  # checked as the incident checks them, and said in the option's name
+        plan, acv = account_facts(values)
+    except InputError as exc:
+        _fail(f"triage: --{exc.field}: {exc.problem}; nothing was sent")
     if not body.strip() and not any(v is not None for v in (plan, acv, amount, fortune500, unresolved_hours,
                                                              customers_affected)) and not labels \
             and not values.get("customer"):
@@ -88,6 +93,7 @@ def triage(ctx: click.Context, stdin_marker: str | None, text: str | None, text_
     if not as_json:
         _emit(triage_text(doc) + "\n", settings)
     values["summary"] = values.get("summary") or _summary_of(body)
+    values.update(plan=report.plan, acv=report.acv)  # the account's facts, as triage read them, kept by the incident
     run_trigger(rt, settings, result.klass, incident_id, values, dry_run=dry_run, drill=drill, as_json=as_json,
                 wait=wait, also=result.also, needs_review=result.needs_review, extra={"triage": doc}, show=show)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "FieldSpec"]
+__all__ = ["FIELDS", "PLANS", "FieldSpec"]
+
+PLANS = ("basic", "pro", "enterprise")  # the customer plans of contacts.toml and the routing rules
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,12 @@ class FieldSpec:
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("customer", "--customer", "Affected customer: an account name or id from contacts.toml, or free text.",
               used_by="security, legal, enterprise (email, customer); all (slack)"),
+    FieldSpec("plan", "--plan", "The customer's plan: basic, pro or enterprise.",
+              default="the account's plan when --customer is known",
+              used_by="internal notices (account line); never a customer notice"),
+    FieldSpec("acv", "--acv", "The customer's annual contract value, dollars (e.g. 120000).",
+              default="the account's contract value when --customer is known",
+              used_by="internal notices (account line); never a customer notice"),
     FieldSpec("reported_by", "--reported-by", "Who reported it; an email address receives the customer notice.",
               default="the account's contact when --customer is known",
               used_by="security, legal, enterprise (email); customer notice recipient"),

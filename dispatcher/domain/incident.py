@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import InputError
+from .account import account_context, checked_acv, checked_plan
 from .durations import format_duration
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
@@ -110,6 +111,9 @@ def build_incident(klass_name: str, klass: IncidentClass, directory: Directory, 
         raise InputError("incident", problem)
     fields = {k: v for k, v in values.items() if v not in (None, "", ())}
     started = started_at(fields.pop("started", None), now)
+    for name, check in (("plan", checked_plan), ("acv", checked_acv)):
+        if name in fields:
+            fields[name] = check(fields[name])
     account_id = None
     if fields.get("customer") and (found := directory.customer(fields["customer"])):
         account_id, account = found
@@ -172,7 +176,7 @@ def render_context(incident: Incident, klass: IncidentClass, tier_title: str, di
             "commander": commander.name, "commander_contact": commander.contact,
             "affected_services": list(services), "impact_scope": f.get("impact_scope"),
             "symptoms": f.get("symptoms"), "eta": f.get("eta"), "next_update": f.get("next_update"),
-            "drill": incident.drill,
+            "drill": incident.drill, "account": account_context(f, incident.account, directory),
         },
         "step": {"index": step_index, "name": step_name(klass, step_index, notice or {})},
         "recipient": dict(recipient),

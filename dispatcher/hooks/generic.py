@@ -17,6 +17,10 @@ null counts as not given, and any other key is refused (with a "did you mean")::
     affected_services  array of strings, or one comma-separated string
     customer, reported_by, commander, impact_scope, symptoms, eta, next_update
                        strings: the template fields of the same names (see `notify --help`)
+    plan               the customer's plan: "basic", "pro" or "enterprise" (default: the known
+                       account's, when `customer` names one); read by triage, named in the team's notices
+    acv                the customer's annual contract value in dollars, a number (or "120000");
+                       default: the known account's. Never shown to the customer
     started            ISO 8601 time, e.g. "2026-11-26T03:12:00Z" (no offset: UTC)
     labels             object of string values, for the routing rules' label matchers
                        (e.g. {"severity": "critical", "category": "security"})
@@ -43,8 +47,8 @@ __all__ = ["KEYS", "TEMPLATE_KEYS", "parse_generic"]
 
 TEMPLATE_KEYS = ("summary", "description", "runbook", "customer", "reported_by", "commander", "impact_scope",
                  "symptoms", "eta", "next_update")  # plain strings copied to the template fields
-KEYS = frozenset(("action", "class", "incident", "dedup_key", "affected_services", "started", "labels", "text")
-                 + TEMPLATE_KEYS)
+KEYS = frozenset(("action", "class", "incident", "dedup_key", "affected_services", "started", "labels", "text",
+                  "plan", "acv") + TEMPLATE_KEYS)
 
 _CLASS = re.compile(r"[a-z][a-z0-9-]{0,39}")  # the policy's class names: "outage", "high-value"
 _INCIDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -71,6 +75,7 @@ def parse_generic(body: bytes) -> AlertEvent:
         fields["affected_services"] = services
     if (started := get_text(data, "started")) is not None:
         fields["started"] = iso(parse_time(started, "started", require_offset=False))
+    fields.update(_account_facts(data))
     labels = get_labels(data, "labels")
     text = get_text(data, "text")
 
@@ -128,6 +133,20 @@ def _match(data: dict[str, Any], key: str, pattern: re.Pattern[str], expected: s
     if value is not None and not pattern.fullmatch(value):
         raise PayloadError(key, f"expected {expected}, got {clip(value)}")
     return value
+
+
+def _account_facts(data: dict[str, Any]) -> dict[str, object]:
+    """`plan` (a string) and `acv` (a number, or a string of one) as given: their values are checked where every
+    incident's are (domain.account), so a webhook and the CLI refuse the same plan alike."""
+    facts: dict[str, object] = {}
+    if (plan := get_text(data, "plan")) is not None:
+        facts["plan"] = plan
+    acv = data.get("acv")
+    if isinstance(acv, bool) or not isinstance(acv, (int, float, str, type(None))):
+        raise PayloadError("acv", f"expected a number of dollars, got {json_type(acv)}")
+    if acv is not None and str(acv).strip():
+        facts["acv"] = acv
+    return facts
 
 
 def _services(value: Any) -> list[str]:

@@ -185,6 +185,9 @@ def sample_context(incident_class: str, kind: str = "initial") -> dict[str, Any]
             "eta": "2026-11-26 21:00 UTC",
             "next_update": "2026-11-26 19:50 UTC",
             "drill": False,
+            # The account line's facts: as contacts.toml's accounts give them (sparse_context: None).
+            "account": {"name": incident["customer"], "plan": "enterprise", "contract_value": "$120,000",
+                        "success_manager": "Success Manager A", "success_manager_contact": "csm-a@teamflow.example"},
         }
     )
     return {
@@ -228,7 +231,7 @@ def sparse_context(context: dict[str, Any]) -> dict[str, Any]:
     incident = dict(context["incident"])
     incident.update(
         customer=None, reported_by=None, summary="", affected_services=[], impact_scope=None,
-        symptoms=None, eta=None, next_update=None, update_every=None, drill=True,
+        symptoms=None, eta=None, next_update=None, update_every=None, drill=True, account=None,
     )
     notice = _notice((context.get("notice") or {}).get("kind") or "initial")
     return {**context, "incident": incident, "notice": notice}

@@ -278,6 +278,8 @@ class Renderer:
                 break
             incident_id = str(context["incident"]["id"])
             problems += _lint(files, subject, text, html, family, incident_id if carries_id else None)
+            if template == "customer":
+                problems += _account_leaks(files, context, (subject, text, html or ""))
         return problems
 
 
@@ -318,6 +320,15 @@ def _lint(
             if out is not None and not any(token in out for token in tokens):
                 problems.append(TemplateProblem(files[part], None, f"does not carry the incident id ({tokens[0]})"))
     return problems
+
+
+def _account_leaks(files: Mapping[str, str], context: Mapping[str, Any], parts: Sequence[str]) -> list[TemplateProblem]:
+    """A customer notice that shows the account's contract value or success manager: those are the team's."""
+    account = context["incident"].get("account") or {}
+    shown = [fact for fact in ("contract_value", "success_manager") if account.get(fact)
+             and any(str(account[fact]) in part for part in parts)]
+    return [TemplateProblem(files["text"], None, f"shows the account's {fact.replace('_', ' ')} to the customer; "
+                            "incident.account is for the team's notices only") for fact in shown]
 
 
 def _template_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
