@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.domain.account import checked_acv, checked_plan
+from dispatcher.domain.account import checked_acv, checked_plan, stated_plan
 from dispatcher.errors import InputError
 from dispatcher.render.samples import sparse_context
 from dispatcher.render.templates import Renderer, sample_context, shipped_template_dir
@@ -238,3 +238,27 @@ def test_an_alertmanager_label_that_is_no_plan_is_logged_and_the_page_still_goes
     texts = [_parts(m)[0] for m in _team_emails(smtp)]
     assert texts and all("Account: contract value $1,000/yr\n" in t for t in texts)  # the valid label is kept
     assert "hook.label-ignored" in caplog.text and "label=plan" in caplog.text and "'gold' is not a plan" in caplog.text
+
+
+@pytest.mark.parametrize(("text", "plan"), [
+    ("They are on the enterprise plan.", "enterprise"),
+    ("a Pro customer says exports fail", "pro"),
+    ("our basic-tier account cannot log in", "basic"),
+    ("enterprise-grade SSO is down", None),  # not a plan
+    ("moving from the basic plan to the pro plan", None),  # two plans: not for us to pick
+    ("", None),
+])
+def test_the_plan_a_report_states(text: str, plan: str | None) -> None:
+    assert stated_plan(text) == plan
+
+
+def test_the_russia_report_alone_notes_the_plan_it_states(providers) -> None:
+    """The issue's report as written, with no --customer or --plan: its own words name the plan."""
+    result = run("triage", "--text", RUSSIA, "--send", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["incident"]["class"], doc["triage"]["inputs"]["plan"]) == ("security", "enterprise")
+    smtp, _, _ = providers
+    text, _ = _parts(_team_emails(smtp)[0])
+    assert "Enterprise plan" in text
+    assert not {"success-manager", "role:vp-customer-success"} & {d["role"] for d in doc["deliveries"]}

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..domain.account import checked_acv, checked_plan
+from ..domain.account import checked_acv, checked_plan, stated_plan
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_escalation, plan_step, step_entries
@@ -30,9 +30,10 @@ def account_facts(values: dict[str, Any]) -> tuple[str | None, float | None]:
 
 
 def report_with_account(rt: Runtime, report: Report, customer: str | None) -> tuple[Report, str | None]:
-    """Fill plan, contract value and Fortune 500 flag from a known account; explicit options win."""
+    """Fill plan, contract value and Fortune 500 flag from a known account, else the plan the text states
+    ("they are on the enterprise plan"); explicit options win."""
     if not customer or not (found := rt.directory.customer(customer)):
-        return report, None
+        return replace(report, plan=report.plan or stated_plan(report.text)), None
     account_id, account = found
     return replace(report, plan=report.plan or account.plan,
                    acv=report.acv if report.acv is not None else float(account.annual_contract_value),

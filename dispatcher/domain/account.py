@@ -10,6 +10,7 @@ account in contacts.toml, never from input: it is named, not paged.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,11 @@ from .fields import PLANS
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
 
-__all__ = ["account_context", "checked_acv", "checked_plan"]
+__all__ = ["account_context", "checked_acv", "checked_plan", "stated_plan"]
+
+# "They are on the enterprise plan", "a Pro customer", "our Basic subscription": a plan the report states.
+# Not "enterprise" alone (an enterprise feature, enterprise-grade): the plan word must name a plan.
+_STATED_PLAN = re.compile(r"\b(basic|pro|enterprise)[ -](?:plan|tier|subscription|account|customer)s?\b", re.I)
 
 
 def checked_plan(value: Any) -> str | None:
@@ -30,6 +35,13 @@ def checked_plan(value: Any) -> str | None:
     if plan not in PLANS:
         raise InputError("plan", f"{str(value)[:40]!r} is not a plan: use {', '.join(PLANS)}")
     return plan
+
+
+def stated_plan(text: str) -> str | None:
+    """The plan a report's text states ("they are on the enterprise plan" -> "enterprise"), when it names one
+    plan only; None when it names none or several."""
+    plans = {match.lower() for match in _STATED_PLAN.findall(text or "")}
+    return plans.pop() if len(plans) == 1 else None
 
 
 def checked_acv(value: Any) -> float | int | None:
