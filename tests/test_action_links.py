@@ -262,3 +262,10 @@ def test_the_page_escapes_what_a_reporter_wrote(server: Server, stage: Stage) ->
     assert page.status_code == 200
     assert "<script>" not in page.text and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;" in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("nonce", ["².abc", "１７.abc", ".abc", "abc"])
+def test_a_nonce_that_is_not_ascii_digits_is_refused_not_a_crash(nonce: str) -> None:
+    from dispatcher.server.link_pages import LinkPages
+
+    assert LinkPages("k" * 32, now=lambda: 1_800_000_000).nonce_ok("token", nonce) is False

@@ -204,3 +204,15 @@ def test_a_refused_press_is_logged_without_its_body_or_the_secret(server: Server
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "refused a Slack callback: its X-Slack-Signature does not match" in logged
     assert SIGNING_SECRET not in logged and signature not in logged and "block_actions" not in logged
+
+
+@pytest.mark.parametrize("timestamp", ["²", "１７", "", "1" * 13])
+def test_a_timestamp_that_is_not_ascii_digits_is_refused_403_not_a_crash(timestamp: str) -> None:
+    """str.isdigit() takes '²' and fullwidth digits, which int() then refuses: anyone could turn that into a 500."""
+    from dispatcher.server.http_error import HTTPError
+    from dispatcher.server.slack_actions import verify_slack
+
+    with pytest.raises(HTTPError) as refused:
+        verify_slack(SIGNING_SECRET, {"x-slack-request-timestamp": timestamp, "x-slack-signature": "v0=x"},
+                     b"payload=%7B%7D", 1_800_000_000)
+    assert refused.value.status == 403

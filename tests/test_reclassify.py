@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from dispatcher.app import engine
-from dispatcher.app.actions import acknowledge
+from dispatcher.app.actions import acknowledge, escalate_now
 from dispatcher.app.incidents import (
+    post_update,
     fire_timers,
     resolve,
     status_document,
@@ -274,3 +275,30 @@ def _at(text: str):
     from datetime import datetime
 
     return datetime.fromisoformat(text)
+
+
+
+def test_an_escalation_fired_by_hand_before_a_change_does_not_make_the_new_ladder_due_at_once(stage: Stage) -> None:
+    """The old class's escalate-now is the old ladder's: kept, every page of the new one fell due in the past."""
+    incident_id = opened(stage, "security")
+    rt = stage.runtime()
+    stage.clock.advance(2 * MINUTE)
+    with stage.store() as store:
+        escalate_now(rt, store, incident_id, "Dana Reyes", stage.clock.now())
+    stage.clock.advance(60 * MINUTE)
+    change(stage, incident_id, "outage", send=False)
+    stage.clock.advance(MINUTE)
+    with stage.store() as store:
+        assert "escalated" not in store.incident(incident_id).meta
+        fired = fire_timers(rt, store, store.incident(incident_id), stage.clock.now())
+    assert not [a.key for a in fired if "escalation" in a.key]
+
+
+def test_a_notice_held_for_the_old_class_is_cancelled_by_a_change_not_left_held(stage: Stage) -> None:
+    incident_id = opened(stage, "security", needs_review=True)
+    with stage.store() as store:
+        post_update(stage.runtime(), store, incident_id, "we are investigating", "Dana Reyes", stage.clock.now())
+    assert "held" in statuses(stage, incident_id).values()
+    done = change(stage, incident_id, "outage")
+    assert "held" not in statuses(stage, incident_id).values()  # nothing can confirm the old class any more
+    assert any(d.skip and "held for the old class" in d.skip for d in done.cancelled)

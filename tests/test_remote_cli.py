@@ -204,3 +204,12 @@ def test_escalate_now_update_and_reclassify_go_through_the_server_as_the_tokens_
     refused = laptop(server, tmp_path, token, "reclassify", ID, "legal", "--by", "CTO")  # not the token's person
     assert refused.exit_code == 2 and "answered 403" in refused.output
     assert server.store.incident(ID).klass == "outage"
+
+
+def test_a_personal_token_cannot_say_it_came_by_sms(server: Server, stage: Stage) -> None:
+    """`by` is the token's person; `via` is the API, whatever the body claims: the timeline says how it came."""
+    stage.trigger()
+    token = new_token(stage, "support-manager-a")
+    assert server.post(f"/incidents/{ID}/ack", {"via": "sms"}, token=token).status_code == 200
+    [acked] = [e for e in server.store.events(ID) if e.kind == "acknowledged"]
+    assert acked.detail == "acknowledged by Support Manager A via api"

@@ -237,7 +237,9 @@ def delivery_counts(rows: Iterable[DeliveryRow], planned_ids: Iterable[int]) -> 
     """
     rows = list(rows)
     by_id = {r.id: r for r in rows}
-    planned = [by_id[i] for i in planned_ids if i in by_id and by_id[i].status is not DeliveryState.SKIPPED]
+    # Skipped rows were never to be sent; held ones wait for a person, not for a provider: neither is a failure.
+    planned = [by_id[i] for i in planned_ids
+               if i in by_id and by_id[i].status not in (DeliveryState.SKIPPED, DeliveryState.HELD)]
     counts = {"planned": len(planned), "delivered": 0, "failed": 0, "pending": 0}
     for row in planned:
         counts[_standing(row, rows)] += 1

@@ -101,7 +101,9 @@ def _change(rt: Runtime, store: Store, row: IncidentRow, klass: str, by: str, no
     told = _told(rt, existing, planned, by)
     rows = [outbox_row(p, label=step_label) for p in planned] + \
            [outbox_row(p, kind="reclassify", label=notice_label, notice=notice) for p in told]
-    meta = {**row.meta, "needs_review": False, "reclassified": epoch, "classified_at": now.isoformat()}
+    # An escalation fired by hand belongs to the old class's ladder: kept, it would make the new ladder due at once.
+    kept = {key: value for key, value in row.meta.items() if key != "escalated"}
+    meta = {**kept, "needs_review": False, "reclassified": epoch, "classified_at": now.isoformat()}
     detail = (f"reclassified from {row.klass} to {klass} by {by}; {_count(len(cancel), 'waiting page')} of "
               f"{row.klass} cancelled; the steps, response SLA and escalation of {klass} count from now")
     if not store.record_reclassification(row.id, notice_label, "reclassified", now.isoformat(), detail, by,
@@ -118,12 +120,19 @@ def _change(rt: Runtime, store: Store, row: IncidentRow, klass: str, by: str, no
 def _cancellations(existing: list[DeliveryRow], planned: list[Planned], old: str,
                    new: str) -> list[tuple[int, str]]:
     """The old class's pages still waiting, each with why it is cancelled: the new class pages that recipient
-    on that channel itself (from now, once), or it does not page them at all."""
+    on that channel itself (from now, once), or it does not page them at all. Notices held for the old class's
+    confirmation (a customer's update, say) go too: that confirmation can no longer come, and the new class
+    speaks for itself."""
     paged = {(p.address.person, p.address.channel) for p in planned if not p.skip}
-    return [(d.id, f"reclassified from {old} to {new}: " +
-             ("replaced by the page of the new class" if (d.person, d.channel) in paged
-              else f"{new} does not page this recipient"))
-            for d in existing if d.status in WAITING and d.kind in PAGES]
+    return [(d.id, f"reclassified from {old} to {new}: " + _why_cancelled(d, paged, new))
+            for d in existing if d.status in WAITING and (d.kind in PAGES or d.status == DeliveryState.HELD)]
+
+
+def _why_cancelled(d: DeliveryRow, paged: set[tuple[str, str]], new: str) -> str:
+    if d.kind not in PAGES:
+        return "held for the old class, whose confirmation can no longer come"
+    return ("replaced by the page of the new class" if (d.person, d.channel) in paged
+            else f"{new} does not page this recipient")
 
 
 def _told(rt: Runtime, existing: list[DeliveryRow], planned: list[Planned], by: str) -> list[Planned]:

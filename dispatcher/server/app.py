@@ -272,8 +272,8 @@ class App:
 
     async def _incident_action(self, incident_id: str, action: str, body: dict,
                                caller: Any = None) -> tuple[int, Any, str]:
-        if caller is not None:  # a personal token acts as its person; a "by" naming another is refused
-            body = {**body, "by": await self._run(self.services.acting, caller, body.get("by"))}
+        if caller is not None:  # a personal token acts as its person (a "by" naming another is refused), via the API
+            body = {**body, "by": await self._run(self.services.acting, caller, body.get("by")), "via": "api"}
         try:
             service, args = parsed(action, body)
         except BadField as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -57,7 +58,7 @@ class LinkPages:
 
     def nonce_ok(self, token: str, nonce: str) -> bool:
         issued, _, mac = nonce.partition(".")
-        if not issued.isdigit() or len(issued) > 12 or not 0 <= self.now() - int(issued) <= NONCE_LIFETIME:
+        if not re.fullmatch(r"[0-9]{1,12}", issued) or not 0 <= self.now() - int(issued) <= NONCE_LIFETIME:
             return False
         return hmac.compare_digest(mac.encode(), self._mac(token, issued).encode())
 

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,7 +45,7 @@ def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
 def verify_slack(secret: str, headers: dict[str, str], body: bytes, now: float) -> str:
     """The request's signature once it is Slack's and fresh; else HTTPError 403 (nothing is done)."""
     timestamp, given = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):  # str.isdigit() takes '²', which int() refuses
         raise HTTPError(403, "X-Slack-Request-Timestamp is missing or not a number; nothing was done")
     if abs(now - int(timestamp)) > MAX_AGE:
         raise HTTPError(403, f"X-Slack-Request-Timestamp is more than {MAX_AGE // 60} minutes from now (a replay, "

@@ -37,3 +37,9 @@ def test_a_planned_delivery_stands_as_its_chain_of_fallbacks_does(rows: list[Del
 
 def test_a_skipped_delivery_is_not_a_planned_send() -> None:
     assert delivery_counts([row(1, S.SKIPPED)], [1]) == {"planned": 0, "delivered": 0, "failed": 0, "pending": 0}
+
+
+def test_held_and_skipped_rows_are_not_counted_as_planned_sends() -> None:
+    """A needs-review alert's held customer notice waits for a person: a hook's caller must not read a failure."""
+    rows = [row(1, S.ACCEPTED), row(2, S.HELD, channel="email"), row(3, S.SKIPPED, channel="sms")]
+    assert delivery_counts(rows, [1, 2, 3]) == {"planned": 1, "delivered": 1, "failed": 0, "pending": 0}
