@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..clock import iso
 from .common import (
     _emit,
     _emit_json,
@@ -83,4 +84,4 @@ def revoke(ctx: click.Context, token_id: str, local_config_dir: Path | None) -> 
     settings, _, store = _runtime_and_store(ctx, local_config_dir)
     with store:
         row = revoke_token(store, token_id, _now())
-    _emit(f"token {row.id} of {row.person} revoked at {row.revoked}", settings)
+    _emit(f"token {row.id} of {row.person} revoked at {iso(row.revoked)}", settings)

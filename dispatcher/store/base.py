@@ -13,7 +13,7 @@ database holds a time stays inside the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Iterable, Mapping, Protocol
 
 from ..domain.delivery_key import DeliveryKey
@@ -25,7 +25,7 @@ from ..errors import (  # re-exported: the store's errors
     StoreRejected,
 )
 
-__all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
+__all__ = ["DUE_NOW", "AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
            "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord", "Store",
            "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
 
@@ -33,6 +33,9 @@ __all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRo
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
 # asks for customer updates.
 UPDATE_KINDS = ("update", "uncounted-update")
+
+# What Outbox.next_due says when a pending row is due at once: a time before any other.
+DUE_NOW = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from ..domain.states import DeliveryState, IncidentStatus
 from .base import DeliveryRow, IncidentRow, NewDelivery
-from .times import aware, as_text, loaded
+from .times import as_text, aware, loaded
 
 # The states the statements name, spelled once (StrEnum: each is its stored value).
 _OPEN, _ACKED, _RESOLVED = IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED

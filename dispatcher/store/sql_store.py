@@ -16,13 +16,13 @@ database, and nothing of what is said:
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
 from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
-from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind, StoreError
+from .base import DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind, StoreError
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
@@ -30,12 +30,9 @@ from .requests_sql import RequestSeals
 from .times import loaded
 from .tokens_sql import TokensSQL
 
-__all__ = ["DUE_NOW", "SQLStore"]
+__all__ = ["SQLStore"]
 
 T = TypeVar("T")
-
-# What next_due says when a pending row is due at once: it sorts before any time.
-DUE_NOW = datetime.min.replace(tzinfo=UTC)
 
 
 class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):

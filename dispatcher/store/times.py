@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["aware", "as_text", "loaded"]
+__all__ = ["as_text", "aware", "loaded"]
 
 
 def aware(value: Any, what: str = "time") -> datetime:

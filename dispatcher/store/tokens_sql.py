@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..clock import iso
 from .times import loaded
 
 __all__ = ["TokenRow", "TokensSQL"]
@@ -35,14 +36,14 @@ class TokenRow:
     revoked: datetime | None
 
     @classmethod
-    def loaded(cls, row: tuple) -> "TokenRow":
+    def loaded(cls, row: tuple) -> TokenRow:
         """A row of LIST, USE or REVOKE, its times as datetimes."""
         token_id, person, created, last_used, revoked = row
         return cls(token_id, person, loaded(created), loaded(last_used), loaded(revoked))
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "person": self.person, "created": self.created.isoformat(),
-                "last_used": _iso(self.last_used), "revoked": _iso(self.revoked)}
+                "last_used": iso(self.last_used), "revoked": iso(self.revoked)}
 
 
 class TokensSQL:
@@ -66,7 +67,3 @@ class TokensSQL:
         now = self.dialect.t(now, "now")  # type: ignore[attr-defined]
         _, rows = self._statement(self.dialect.q(REVOKE), (now, token_id))  # type: ignore[attr-defined]
         return TokenRow.loaded(rows[0]) if rows else None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
