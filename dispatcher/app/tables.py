@@ -60,8 +60,8 @@ def inbox_table(rows: list[dict], out: Output) -> str:
                Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
                Column("TRIES", align="right", fixed=True), Column("RECEIVED", fixed=True), Column("GROUP"),
                Column("ERROR"))
-    return render(columns, [(r["id"], r["source"], r["state"], r["attempts"], r["received"].isoformat()[:19], r["dedup_key"],
-                             r["error"] or "") for r in rows], out)
+    return render(columns, [(r["id"], r["source"], r["state"], r["attempts"], r["received"].isoformat()[:19],
+                             r["dedup_key"], r["error"] or "") for r in rows], out)
 
 
 def channels_table(rows: list[dict[str, Any]], out: Output) -> str:

@@ -25,8 +25,8 @@ from ..errors import (  # re-exported: the store's errors
     StoreRejected,
 )
 
-__all__ = ["DUE_NOW", "AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
-           "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord", "Store",
+__all__ = ["DUE_NOW", "AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow",
+           "IncidentRow", "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord", "Store",
            "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
@@ -262,7 +262,8 @@ class ReplayRecord(Protocol):
 
     def sealed(self, key: str, at: datetime) -> Any: ...
     def request_answer(self, key: str) -> tuple[int | None, dict[str, Any] | None] | None: ...
-    def remember_answer(self, key: str, at: datetime, status: int, answer: dict[str, Any], forget_before: datetime) -> None: ...
+    def remember_answer(self, key: str, at: datetime, status: int, answer: dict[str, Any],
+                        forget_before: datetime) -> None: ...
 
 
 class PersonalTokens(Protocol):
