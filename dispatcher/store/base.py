@@ -26,8 +26,8 @@ from ..errors import (  # re-exported: the store's errors
 )
 
 __all__ = ["DUE_NOW", "AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow",
-           "IncidentRow", "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord", "Store",
-           "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
+           "IncidentRow", "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord",
+           "Store", "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence

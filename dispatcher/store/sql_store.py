@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
 from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
-from .base import DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind, StoreError
+from .base import (DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind,
+                   StoreError)
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
