@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from ..clock import iso
 from . import remote
 from .common import (
     _clock,
@@ -83,6 +82,7 @@ def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, loc
     is told; follow-up steps and update reminders go on."""
     from ..app.actions import acknowledge
     from ..app.engine import incident_from_row, send_pending
+    from ..clock import iso
 
     if (server := remote.remote()) is not None:  # NOTIFY_SERVER_URL: through `notify serve`
         return remote.ack(server, incident_id, by, as_json)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from ..clock import iso
 from .common import (
     _emit,
     _emit_json,
@@ -80,6 +79,7 @@ def list_(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
 def revoke(ctx: click.Context, token_id: str, local_config_dir: Path | None) -> None:
     """Revoke a token by its id (see `notify token list`): `notify serve` refuses it from now on."""
     from ..app.tokens import revoke_token
+    from ..clock import iso
 
     settings, _, store = _runtime_and_store(ctx, local_config_dir)
     with store:
