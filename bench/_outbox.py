@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +29,7 @@ NOTICE = Notice("OUT-2026-001", "outage", 0, "[P1] API returns 503 for EU custom
                 "API returns 503 for EU customers since 03:12 UTC. Commander: Support Manager A.",
                 "<p>API returns 503 for EU customers since 03:12 UTC.</p>", severity="critical",
                 dedup_key="OUT-2026-001")
+STARTED = datetime.fromisoformat("2026-11-26T03:12:00+00:00")
 
 
 def targets(n: int, channel: str) -> list[str]:
@@ -42,8 +43,8 @@ def fill(store: Any, channel: str, n: int, incident_id: str = "OUT-2026-001") ->
              "template": "email", "skip": None, "kind": "step", "notice": {}, "fallbacks": []}
             for i, target in enumerate(targets(n, channel))]
     record = {"id": incident_id, "class": "outage", "drill": False, "dedup_key": incident_id,
-              "started": "2026-11-26T03:12:00+00:00", "fields": {"summary": "API returns 503"}, "meta": {}}
-    store.open_incident(record, rows, prefix="OUT", year=2026, now="2026-11-26T03:12:00+00:00")
+              "started": STARTED, "fields": {"summary": "API returns 503"}, "meta": {}}
+    store.open_incident(record, rows, prefix="OUT", year=2026, now=STARTED)
     return store.deliveries(incident_id, 0)
 
 

@@ -91,7 +91,7 @@ def fresh_schema() -> Iterator[str]:
 
 def seed(url: str, total: int) -> None:
     store = open_store(url)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(timezone.utc)
     rows = [{"key": f"{{incident}}:0:p{i:05d}:webhook", "step": 0, "person": f"p{i:05d}", "display": f"P {i}",
              "role": "load", "channel": "webhook", "target": "NOTIFY_WEBHOOK_URL", "masked_target": "webhook",
              "template": "email"} for i in range(total)]

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
 
-__all__ = ["Clock", "FakeClock", "StartedClock", "SystemClock", "parse_instant"]
+__all__ = ["Clock", "FakeClock", "StartedClock", "SystemClock", "iso", "parse_instant"]
 
 
 class Clock(Protocol):
@@ -59,6 +59,11 @@ class StartedClock:
     def describe(self) -> dict[str, str]:
         """What `--json` documents carry as their "clock"."""
         return {"source": self.source, "start": self.start.isoformat()}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A time as documents and messages show it: ISO 8601 (a store row's times are UTC); None stays None."""
+    return moment.isoformat() if moment is not None else None
 
 
 def parse_instant(text: str, name: str) -> datetime:

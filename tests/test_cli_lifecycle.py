@@ -252,7 +252,7 @@ def test_a_worker_ticking_at_a_made_up_time_leaves_stored_webhooks_to_the_real_c
     run("db", "upgrade")
     store = open_store(f"sqlite:///{clean_env / 'state' / 'notify' / 'notify.db'}")
     payload = (Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text()
-    store.enqueue("alertmanager", "alertmanager:" + json.loads(payload)["groupKey"], payload, "2026-11-27T01:00:00Z")
+    store.enqueue("alertmanager", "alertmanager:" + json.loads(payload)["groupKey"], payload, datetime.fromisoformat("2026-11-27T01:00:00Z"))
     result = run("worker", "--once", "--at", "2030-01-01T00:00:00Z")
     assert result.exit_code == 0, result.stderr
     assert store.inbox_counts() == (1, 0, 0) and store.incidents() == []  # no OUT-2030-001 from a real alert
@@ -268,9 +268,10 @@ def test_notify_inbox_lists_retries_and_discards_stored_webhooks(clean_env: Path
     run("db", "upgrade")
     store = open_store(f"sqlite:///{clean_env / 'state' / 'notify' / 'notify.db'}")
     broken = store.enqueue("alertmanager", "alertmanager:{}:{alertname=\"DiskFull\"}", '{"status": "firing"}',
-                           "2026-11-27T01:00:00+00:00")
-    waiting = store.enqueue("grafana", "grafana:abc", "{}", "2026-11-27T01:00:01+00:00")
-    store.claim_inbox("w", "2026-11-27T01:00:02+00:00", "2026-11-27T01:01:00+00:00", limit=1)
+                           datetime.fromisoformat("2026-11-27T01:00:00+00:00"))
+    waiting = store.enqueue("grafana", "grafana:abc", "{}", datetime.fromisoformat("2026-11-27T01:00:01+00:00"))
+    store.claim_inbox("w", datetime.fromisoformat("2026-11-27T01:00:02+00:00"),
+                      datetime.fromisoformat("2026-11-27T01:01:00+00:00"), limit=1)
     store.inbox_failed(broken, "w", "PayloadError: version: missing", None)
     listed = run("inbox")
     assert listed.exit_code == 0

@@ -4,6 +4,7 @@ full width and plain into a pipe, colour only on a terminal and never under NO_C
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from dispatcher.render.table import cell_width
 
 from .helpers import run
+
+_at = datetime.fromisoformat
 
 SUMMARY = "API latency above ten seconds for every EU customer since the deploy of the new gateway at noon"
 TRIGGER = ["technical", "--incident", "TEC-2026-001", "--summary", SUMMARY, "--affected-services", "API"]
@@ -78,12 +81,12 @@ def test_the_log_says_possibly_duplicated_as_json_and_status_do(clean_env: Path)
     store = open_store(f"sqlite:///{clean_env / 'state' / 'notify' / 'notify.db'}")
     row = NewDelivery("0", 0, "ann", "Ann", "on-call", "webhook", "NOTIFY_WEBHOOK_URL", "webhook", "email")
     record = {"id": "TEC-2026-500", "class": "technical", "drill": False, "dedup_key": "",
-              "started": "2026-11-26T03:00:00+00:00", "fields": {"summary": "load"}}
-    store.open_incident(record, [row], prefix="TEC", year=2026, now="2026-11-26T03:00:00+00:00")
-    store.claim("dead", "2026-11-26T03:00:00+00:00", "2026-11-26T03:01:00+00:00")  # its sender dies mid-send
-    [taken] = store.claim("alive", "2026-11-26T03:05:00+00:00", "2026-11-26T03:06:00+00:00")
+              "started": _at("2026-11-26T03:00:00+00:00"), "fields": {"summary": "load"}}
+    store.open_incident(record, [row], prefix="TEC", year=2026, now=_at("2026-11-26T03:00:00+00:00"))
+    store.claim("dead", _at("2026-11-26T03:00:00+00:00"), _at("2026-11-26T03:01:00+00:00"))  # its sender dies mid-send
+    [taken] = store.claim("alive", _at("2026-11-26T03:05:00+00:00"), _at("2026-11-26T03:06:00+00:00"))
     store.record_attempt(taken, AttemptRow(
-        at="2026-11-26T03:05:01+00:00", incident_id="TEC-2026-500", klass="technical", step=0, person="ann",
+        at=_at("2026-11-26T03:05:01+00:00"), incident_id="TEC-2026-500", klass="technical", step=0, person="ann",
         role="on-call", channel="webhook", masked_target="webhook", attempt=1, outcome="delivered", reason="ok",
         detail="HTTP 200", latency_ms=12.0, fallback_of=None, delivered_to=None,
         possible_duplicate=taken.possible_duplicate), final_status="delivered")

@@ -53,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
 def seed(store_url: str) -> None:
     """One incident with TOTAL webhook deliveries in the outbox, as a trigger would leave them."""
     store = open_store(store_url)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(timezone.utc)
     rows = [NewDelivery("0", 0, f"p{i:03d}", f"P {i}", "load", "webhook", "NOTIFY_WEBHOOK_URL", "webhook", "email")
             for i in range(TOTAL)]
     record = {"id": "TEC-2026-500", "class": "technical", "drill": False, "dedup_key": "", "started": now,

@@ -116,7 +116,7 @@ def test_the_worker_pages_every_pass_once_and_records_one_breach_per_stage(stage
             worker.tick()  # ticking twice does nothing twice
         events = [e.kind for e in store.events(ID)]
         assert events.count("escalation") == 3 and events.count(REPEAT_KIND) == 6
-        assert store.stats(stage.clock.now().isoformat())["sla_breaches"] == 3
+        assert store.stats(stage.clock.now())["sla_breaches"] == 3
         pages = [d for d in store.deliveries(ID) if d.kind == "escalation"]
         keys = [d.key for d in pages]
         assert len(keys) == len(set(keys))

@@ -64,7 +64,7 @@ def notification(group: int, status: str = "firing") -> tuple[str, str]:
 def enqueue(store: Any, clock: FakeClock, *events: tuple[int, str]) -> None:
     for group, status in events:
         key, body = notification(group, status)
-        store.enqueue("alertmanager", key, body, clock.now().isoformat())
+        store.enqueue("alertmanager", key, body, clock.now())
 
 
 def incidents_by_group(store: Any) -> dict[str, list[str]]:
@@ -175,8 +175,7 @@ def test_a_long_batch_renews_its_hold_so_no_other_owner_takes_over_midway(setup)
 
     def another_owner_looks() -> None:
         clock.advance(timedelta(seconds=15))  # past the claim's 60 s, not past the renewal's
-        tried.append(store.claim_inbox("worker-b", clock.now().isoformat(),
-                                       (clock.now() + INBOX_LEASE).isoformat(), limit=10))
+        tried.append(store.claim_inbox("worker-b", clock.now(), clock.now() + INBOX_LEASE, limit=10))
 
     Inbox(rt, FaultyStore(store, 1, slow, then_3=another_owner_looks), clock, "worker-a").drain(send=lambda: None)
     assert tried == [[]]  # the inbox was still worker-a's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from dispatcher.api import Capabilities, DeliveryResult, Notice, TargetKind
@@ -37,12 +37,15 @@ class CountingChannel:
         pass
 
 
+TWELVE_PAST = datetime.fromisoformat("2026-11-26T03:12:00+00:00")
+
+
 def fill(store, n: int, incident_id: str = "OUT-2026-001"):
     rows = [NewDelivery("0", 0, f"p{i}", f"P{i}", "list:all", "webhook", f"t{i}", f"t{i}", "email")
             for i in range(n)]
     record = {"id": incident_id, "class": "outage", "drill": False, "dedup_key": incident_id,
-              "started": "2026-11-26T03:12:00+00:00", "fields": {"summary": "x"}}
-    store.open_incident(record, rows, prefix="OUT", year=2026, now="2026-11-26T03:12:00+00:00")
+              "started": TWELVE_PAST, "fields": {"summary": "x"}}
+    store.open_incident(record, rows, prefix="OUT", year=2026, now=TWELVE_PAST)
     return store.deliveries(incident_id, 0)
 
 

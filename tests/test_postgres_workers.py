@@ -82,7 +82,7 @@ def sink() -> Iterator[Sink]:
 def seed(store_url: str, total: int = TOTAL) -> None:
     """One incident with `total` webhook deliveries in the outbox, as a trigger would leave them."""
     store = open_store(store_url)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(timezone.utc)
     rows = [NewDelivery("0", 0, f"p{i:04d}", f"P {i}", "load", "webhook", "NOTIFY_WEBHOOK_URL", "webhook", "email")
             for i in range(total)]
     record = {"id": INCIDENT, "class": "technical", "drill": False, "dedup_key": "", "started": now,
@@ -228,9 +228,9 @@ def test_timers_ticked_by_four_worker_processes_at_once_fire_once(tmp_path: Path
         store = open_store(url)
         started = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
         store.open_incident({"id": "SEC-2026-001", "class": "security", "drill": False, "dedup_key": "",
-                             "started": started.isoformat(), "fields": {"summary": "Unusual admin logins",
+                             "started": started, "fields": {"summary": "Unusual admin logins",
                                                                         "customer": "Acme Corp"}},
-                            [], prefix="SEC", year=2026, now=started.isoformat())
+                            [], prefix="SEC", year=2026, now=started)
         store.close()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "HTTP", "http"))}
         env.update(NOTIFY_STORE_URL=url)
@@ -270,7 +270,7 @@ def test_webhooks_stored_by_serve_are_handled_by_one_worker_at_a_time_in_the_ord
 
     with pg.schema("inbox") as url:
         store = open_store(url)
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(timezone.utc)
         for status in ("firing", "resolved", "firing"):  # all firings, then all resolves, then all firings again
             for group in range(groups):
                 body = notification(group, status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,7 +96,11 @@ def test_a_revoked_or_unknown_token_changes_nothing(server: Server, stage: Stage
     stage.trigger()
     token = new_token(stage, "cto")
     [listed] = json.loads(on_server(stage, "token", "list", "--json").stdout)["tokens"]
-    assert on_server(stage, "token", "revoke", listed["id"]).exit_code == 0
+    revoked = on_server(stage, "token", "revoke", listed["id"])
+    assert revoked.exit_code == 0
+    # the stored time, printed as ISO 8601 in UTC (the command's clock runs on from NOTIFY_NOW)
+    printed = rf"^token {listed['id']} of cto revoked at {stage.clock.now():%Y-%m-%dT%H:%M:%S}(\.\d+)?\+00:00$"
+    assert re.search(printed, revoked.output, re.MULTILINE), revoked.output
     for bad in (token, "notify_" + "x" * 43):
         refused = laptop(server, tmp_path, bad, "ack", ID)
         assert refused.exit_code == 2 and "answered 401" in refused.output and "unknown or revoked" in refused.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -34,10 +34,10 @@ def sender(store, channel, clock: FakeClock, owner: str) -> Sender:
 def attempt_when_due(store, clock: FakeClock, sender: Sender) -> tuple[int, float | None]:
     """Move the clock to the row's due time, make the attempt; (attempts so far, seconds to the next one)."""
     row = store.deliveries("OUT-2026-001")[0]
-    clock.advance(datetime.fromisoformat(row.next_attempt_at or clock.now().isoformat()) - clock.now())
+    clock.advance((row.next_attempt_at or clock.now()) - clock.now())
     assert sender.attempt_due() == 1
     row = store.deliveries("OUT-2026-001")[0]
-    due = row.next_attempt_at and (datetime.fromisoformat(row.next_attempt_at) - clock.now()).total_seconds()
+    due = row.next_attempt_at and (row.next_attempt_at - clock.now()).total_seconds()
     return row.attempts, due
 
 

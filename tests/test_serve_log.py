@@ -58,8 +58,7 @@ class Serve:
         self.url = f"http://127.0.0.1:{free_port()}"
         store_url = f"sqlite:///{tmp_path / 'notify.db'}"
         store = open_store(store_url)  # a webhook stored by an older notify, that no longer parses
-        store.enqueue("alertmanager", "alertmanager:old", '{"status": "firing"}',
-                      datetime.now(timezone.utc).isoformat())
+        store.enqueue("alertmanager", "alertmanager:old", '{"status": "firing"}', datetime.now(timezone.utc))
         store.close()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_") and "proxy" not in k.lower()}
         environ.update(NOTIFY_STORE_URL=store_url, NOTIFY_WEBHOOK_TOKEN=TOKEN,

@@ -157,7 +157,7 @@ def test_a_stored_webhook_that_no_longer_parses_is_given_up_at_once_kept_and_cou
     payload = alertmanager()
     group = "alertmanager:" + payload["groupKey"]
     # A row the parser refuses now (written by hand, or by an older notify): never silently dropped.
-    server.store.enqueue("alertmanager", group, '{"status": "firing"}', stage.clock.now().isoformat())
+    server.store.enqueue("alertmanager", group, '{"status": "firing"}', stage.clock.now())
     resolved = copy.deepcopy(payload)
     resolved["status"] = "resolved"
     assert server.post("/hooks/alertmanager", resolved).status_code == 202  # its group's, behind it
@@ -438,4 +438,4 @@ def test_an_alertmanager_start_ahead_of_our_clock_pages_now(server: Server, stag
     assert server.post("/hooks/alertmanager", payload).status_code == 202
     server.worker.tick()
     [incident] = server.store.incidents()
-    assert incident.started == stage.clock.now().isoformat()
+    assert incident.started == stage.clock.now()

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,18 +21,19 @@ import pytest
 
 from dispatcher.app.engine import lines_from_store
 from dispatcher.domain.states import DeliveryState
-from dispatcher.store import AttemptRow, NewDelivery, StoreBehind, StoreError, open_store, peek_store
+from dispatcher.store import DUE_NOW, AttemptRow, NewDelivery, StoreBehind, StoreError, open_store, peek_store
 from dispatcher.store import pg_schema, schema
 from dispatcher.store.inbox_sql import GIVE_UP_AFTER
 
 from . import pg
 from .helpers import run
 
-T0 = "2026-11-26T03:00:00+00:00"
-T1 = "2026-11-26T03:01:00+00:00"
-T2 = "2026-11-26T03:02:00+00:00"
-T5 = "2026-11-26T03:05:00+00:00"
-T9 = "2026-11-26T03:09:00+00:00"
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+T1 = datetime(2026, 11, 26, 3, 1, tzinfo=UTC)
+T2 = datetime(2026, 11, 26, 3, 2, tzinfo=UTC)
+T5 = datetime(2026, 11, 26, 3, 5, tzinfo=UTC)
+T9 = datetime(2026, 11, 26, 3, 9, tzinfo=UTC)
+PLUS_TWO = timezone(timedelta(hours=2))
 
 
 url, store = pg.url, pg.store  # each test runs on SQLite and on PostgreSQL
@@ -56,7 +58,7 @@ def opened(store: Any, *people: str, incident_id: str = "", **kw: Any) -> str:
     return new_id
 
 
-def attempt_row(row: Any, outcome: str, at: str = T1, *, number: int = 1) -> AttemptRow:
+def attempt_row(row: Any, outcome: str, at: datetime = T1, *, number: int = 1) -> AttemptRow:
     return AttemptRow(at=at, incident_id=row.incident_id, klass="outage", step=row.step, person=row.person,
                       role=row.role, channel=row.channel, masked_target=row.masked_target, attempt=number,
                       outcome=outcome, reason="ok" if outcome == "delivered" else "server-error", detail="HTTP 200",
@@ -207,7 +209,7 @@ def test_an_incident_reads_back_with_its_fields_meta_and_triggered_event(store: 
     assert (row.acked_at, row.acked_by, row.resolved_at, row.updates, row.last_update_at) == (None, None, None, 0, None)
     assert store.incident("OUT-2026-404") is None
     assert [e.as_json() for e in store.events(incident_id)] == \
-        [{"at": T0, "kind": "triggered", "key": "triggered", "by": None, "detail": "API down"}]
+        [{"at": "2026-11-26T03:00:00+00:00", "kind": "triggered", "key": "triggered", "by": None, "detail": "API down"}]
     assert store.open_by_dedup_key("grp-1").id == incident_id and store.open_by_dedup_key("grp-2") is None
     assert [d.person for d in store.deliveries(incident_id)] == ["ann", "bob"]
 
@@ -400,7 +402,7 @@ def test_release_gives_back_only_the_owners_leases(store: Any) -> None:
     store.claim("w2", T0, T5, limit=1)
     assert store.release("w1") == 1
     assert {d.person: d.status for d in store.deliveries(incident_id)} == {"ann": "pending", "bob": "in-flight"}
-    assert store.next_due() == ""  # due at once
+    assert store.next_due() == DUE_NOW  # due at once
     assert [d.person for d in store.claim("w3", T1, T5)] == ["ann"]
 
 
@@ -467,7 +469,7 @@ def test_attempts_filter_by_incident_time_and_count_oldest_first(store: Any) -> 
     assert [a.person for a in store.attempts(since=T2)] == ["bob", "cat"]
     assert [a.person for a in store.attempts(limit=2)] == ["bob", "cat"]
     row = store.attempts(incident_id=second)[0]
-    assert row.as_json() == {"at": T5, "incident": second, "class": "outage", "step": 0, "kind": "step",
+    assert row.as_json() == {"at": "2026-11-26T03:05:00+00:00", "incident": second, "class": "outage", "step": 0, "kind": "step",
                              "recipient": "cat", "role": "on-call", "channel": "webhook",
                              "target": "https://example.invalid/***", "attempt": 1, "outcome": "delivered",
                              "reason": "ok", "detail": "HTTP 200", "latency_ms": 12.5, "fallback_of": None,
@@ -490,6 +492,40 @@ def test_heartbeats_keep_the_latest_time(store: Any) -> None:
     store.heartbeat("w1", T2)
     assert store.last_heartbeat() == T2
 
+
+def test_times_come_back_as_aware_utc_datetimes_whatever_offset_they_were_given(store: Any) -> None:
+    incident_id = opened(store, "ann")
+    store.record_event(incident_id, "ack", "acknowledged", T1.astimezone(PLUS_TWO), by="Ann", status="acknowledged")
+    store.heartbeat("w", T2.astimezone(PLUS_TWO))
+    row = store.incident(incident_id)
+    times = [row.started, row.created, row.acked_at, *(e.at for e in store.events(incident_id)), store.last_heartbeat()]
+    assert times == [T0, T0, T1, T0, T1, T2]
+    assert {t.tzinfo for t in times} == {UTC}  # UTC, not merely the same instant: documents print them as read
+
+
+@pytest.mark.parametrize("bad, error", [(datetime(2026, 11, 26, 3, 1), ValueError),  # naive: no instant at all
+                                        ("2026-11-26T03:01:00+00:00", TypeError)])  # the text the store once took
+def test_a_naive_or_text_time_is_refused_and_nothing_is_written(store: Any, bad: Any, error: type) -> None:
+    incident_id = opened(store, "ann")
+    with pytest.raises(error, match="store: at .*(naive|must be an aware datetime)"):
+        store.record_event(incident_id, "ack", "acknowledged", bad, by="Ann", status="acknowledged")
+    with pytest.raises(error, match="store: lease_until"):
+        store.claim("w", T0, bad)
+    with pytest.raises(error, match="store: received"):
+        store.enqueue("grafana", "g", "{}", bad)
+    assert [e.kind for e in store.events(incident_id)] == ["triggered"]
+    assert store.incident(incident_id).status == "open" and store.inbox_counts() == (0, 0, 0)
+    assert [d.status for d in store.deliveries(incident_id)] == ["pending"]
+
+
+def test_sqlite_keeps_times_as_utc_iso_text_on_disk(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'notify.db'}") as store:
+        incident_id = opened(store, "ann")
+        store.record_event(incident_id, "ack", "acknowledged", T1.astimezone(PLUS_TWO), by="Ann",
+                           status="acknowledged")
+    with sqlite3.connect(tmp_path / "notify.db") as conn:
+        stored = conn.execute("SELECT started, created, acked_at FROM incidents").fetchone()
+    assert stored == ("2026-11-26T03:00:00+00:00", "2026-11-26T03:00:00+00:00", "2026-11-26T03:01:00+00:00")
 
 def _scenario(store: Any) -> dict[str, Any]:
     """A little of everything, returning every row the store can show."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -105,14 +106,15 @@ def test_a_failed_commit_fails_every_write_of_the_group_and_stores_none(store) -
 
 def test_many_threads_recording_attempts_lose_nothing(store) -> None:
     record = {"id": "OUT-2026-001", "class": "outage", "drill": False, "dedup_key": "OUT-2026-001",
-              "started": "2026-11-26T03:12:00+00:00", "fields": {"summary": "x"}}
-    store.open_incident(record, [], prefix="OUT", year=2026, now="2026-11-26T03:12:00+00:00")
+              "started": datetime.fromisoformat("2026-11-26T03:12:00+00:00"), "fields": {"summary": "x"}}
+    store.open_incident(record, [], prefix="OUT", year=2026, now=datetime.fromisoformat("2026-11-26T03:12:00+00:00"))
     keys = [f"k{i}" for i in range(400)]
     barrier = threading.Barrier(16)
 
     def worker(part: list[str]) -> list[bool]:
         barrier.wait()
-        return [store.record_event("OUT-2026-001", key, "alert", "2026-11-26T03:13:00+00:00") for key in part]
+        return [store.record_event("OUT-2026-001", key, "alert", datetime.fromisoformat("2026-11-26T03:13:00+00:00"))
+                for key in part]
 
     results: list[list[bool]] = [[] for _ in range(16)]
     threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, worker(keys[n::16] + keys[:3])))

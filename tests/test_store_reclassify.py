@@ -81,14 +81,14 @@ def test_a_change_cancels_only_what_still_waits_and_reopens_the_incident(store: 
     why = "reclassified from security to outage: replaced by the page of the new class"
     assert store.record_reclassification(
         incident_id, "reclassify-1", "reclassified", T2, "reclassified from security to outage by Dana", "Dana",
-        was="security", klass="outage", meta={"reclassified": 1, "classified_at": T2},
+        was="security", klass="outage", meta={"reclassified": 1, "classified_at": T2.isoformat()},
         cancel=[(sending.id, why), (customer.id, why)], reopen=True,
         deliveries=[replace(planned("bob"), label="r1-step-0")])
     rows = {d.person: (d.status, d.skip) for d in store.deliveries(incident_id)}
     assert rows == {"ann": ("in-flight", None), "customer": ("skipped", why), "bob": ("pending", None)}
     row = store.incident(incident_id)
     assert (row.klass, row.status, row.acked_by, row.meta) == ("outage", "open", None,
-                                                               {"reclassified": 1, "classified_at": T2})
+                                                               {"reclassified": 1, "classified_at": T2.isoformat()})
 
 
 def test_resolving_skips_what_is_still_held(store: Any) -> None:

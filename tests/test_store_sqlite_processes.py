@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from dispatcher.store import open_store
 from dispatcher.store.sqlite import SQLiteStore
 
-T0 = "2026-11-26T03:00:00+00:00"
+T0 = datetime.fromisoformat("2026-11-26T03:00:00+00:00")
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 
 Schema 6 held times as text compared byte by byte, so a time written with an
 offset other than +00:00 sorted by its digits, not by when it is. The store
-still reads times back as UTC ISO 8601 text, as SQLite gives them.
+reads times back as aware UTC datetimes, as it does from SQLite.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
@@ -74,13 +76,15 @@ def test_db_upgrade_turns_a_schema_6_store_s_times_into_timestamptz_and_keeps_ev
             assert store.upgraded == (6, current) and store.schema_version() == current
             assert _column_types(url) == {(t, c, "timestamp with time zone") for t, c in TIME_COLUMNS}
             incident = store.incident("OUT-2026-001")
-            five_past = "2026-11-26T03:05:00.250000+00:00"
-            assert (incident.started, incident.created, incident.acked_at) == (T0, T0, five_past)
-            assert [e.at for e in store.events("OUT-2026-001")] == [T0]
-            assert store.last_heartbeat() == HALF_PAST and store.inbox_rows()[0]["received"] == T0
+            t0, half_past = datetime.fromisoformat(T0), datetime.fromisoformat(HALF_PAST)
+            five_past = datetime(2026, 11, 26, 3, 5, 0, 250000, tzinfo=UTC)
+            assert (incident.started, incident.created, incident.acked_at) == (t0, t0, five_past)
+            assert incident.acked_at.tzinfo is UTC  # written +01:00, read back in UTC
+            assert [e.at for e in store.events("OUT-2026-001")] == [t0]
+            assert store.last_heartbeat() == half_past and store.inbox_rows()[0]["received"] == t0
             # Compared as instants now: bob's try at 03:05 UTC is the earliest, and due at 03:10; ann's is not.
             assert store.next_due() == five_past
-            assert [d.person for d in store.claim("w", "2026-11-26T03:10:00+00:00", HALF_PAST)] == ["bob"]
+            assert [d.person for d in store.claim("w", datetime(2026, 11, 26, 3, 10, tzinfo=UTC), half_past)] == ["bob"]
 
 
 def test_an_instance_of_schema_6_still_running_fails_on_the_upgraded_store() -> None:

@@ -22,9 +22,9 @@ from . import pg
 
 url, store = pg.url, pg.store  # each test runs on SQLite and on PostgreSQL
 
-T0 = "2026-11-26T03:00:00+00:00"
-T1 = "2026-11-26T03:01:00+00:00"
-T2 = "2026-11-26T03:02:00+00:00"
+T0 = datetime.fromisoformat("2026-11-26T03:00:00+00:00")
+T1 = datetime.fromisoformat("2026-11-26T03:01:00+00:00")
+T2 = datetime.fromisoformat("2026-11-26T03:02:00+00:00")
 NOW = datetime(2026, 11, 26, 3, 5, tzinfo=UTC)
 
 

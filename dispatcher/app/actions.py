@@ -75,7 +75,7 @@ def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datet
             for p in _planned(rt, incident_from_row(row), _slack_channel(rt, row.klass), step=-1, kind="ack")]
     rows += pager_event_rows(before, "acknowledge", notice)  # what it paged on PagerDuty is acknowledged there
     detail = f"acknowledged by {by} via {via}"
-    done = store.record_event(incident_id, key, "acknowledged", now.isoformat(), detail, by=by,
+    done = store.record_event(incident_id, key, "acknowledged", now, detail, by=by,
                               deliveries=rows, status=IncidentStatus.ACKNOWLEDGED, cancel=queued,
                               cancel_reason=f"not sent: {detail}")
     after = store.deliveries(incident_id)
@@ -126,7 +126,7 @@ def escalate_now(rt: Runtime, store: Store, incident_id: str, by: str, now: date
                             label=action.key, notice=action.notice)
         rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
         meta = {**row.meta, "escalated": {"stage": page, "at": now.isoformat()}}  # the page number across passes
-        if store.record_event(incident_id, action.key, "escalated", now.isoformat(),
+        if store.record_event(incident_id, action.key, "escalated", now,
                               f"escalated at once to {audience} by {by} via {via}", by=by, deliveries=rows,
                               meta=meta):
             label = action.key

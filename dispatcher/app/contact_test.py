@@ -77,10 +77,10 @@ def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock
     from ..delivery.sender import RetryPolicy, Sender
 
     now = clock.now()
-    record = {"id": "", "class": TEST_CLASS, "drill": False, "dedup_key": "", "started": now.isoformat(),
+    record = {"id": "", "class": TEST_CLASS, "drill": False, "dedup_key": "", "started": now,
               "fields": {"summary": "contact test"}}
     incident_id, _ = store.open_incident(record, [outbox_row(p, kind="test") for p in planned], prefix=TEST_PREFIX,
-                                         year=now.year, now=now.isoformat())
+                                         year=now.year, now=now)
     registry = Registry(rt.settings, rt.directory)
     sender = Sender(store, registry, clock, lambda row: (test_notice(incident_id, planned[0], now), None),
                     owner=f"test-{os.getpid()}",
@@ -91,7 +91,7 @@ def send_test(rt: Runtime, planned: list[Planned], *, store: Store, clock: Clock
     finally:
         registry.close()
     # A contact test is not an incident: it closes at once, so no timer or list ever waits on it.
-    store.record_event(incident_id, "resolved", "resolved", clock.now().isoformat(), "contact test done",
+    store.record_event(incident_id, "resolved", "resolved", clock.now(), "contact test done",
                        status=IncidentStatus.RESOLVED)
     summary = {"id": incident_id, "class": TEST_CLASS, "title": "Contact test", "priority": "Test", "status": "test",
                "drill": False, "started": now.isoformat(), "fields": record["fields"], "existing": False}

@@ -225,7 +225,7 @@ def _report_new_attempts(store: Store, incident_id: str, seen: int, t0: datetime
         return seen
     attempts = store.attempts(incident_id=incident_id)
     for a in attempts[seen:]:
-        at = datetime.fromisoformat(a.at) - t0
+        at = a.at - t0
         note = "" if a.outcome.is_accepted else f" ({a.reason})"
         progress(f"[+{_mmss(at)}]   {a.kind:<10} {a.person} by {a.channel}: {a.outcome.label}{note}")
     return len(attempts)

@@ -37,18 +37,18 @@ def _attempts_by_delivery(outcome: DrillOutcome) -> dict[int, list]:
 
 
 def _sent_rows(outcome: DrillOutcome) -> list[Sent]:
-    fired = {e.key: datetime.fromisoformat(e.at) for e in outcome.events}
+    fired = {e.key: e.at for e in outcome.events}
     by_id = {d.id: d for d in outcome.deliveries}
     attempts = _attempts_by_delivery(outcome)
     rows = []
     for d in outcome.deliveries:
         label = d.delivery_key.label
         mine = attempts[d.id]
-        delivered = next((datetime.fromisoformat(a.at) for a in mine if a.outcome.is_accepted), None)
-        first = datetime.fromisoformat(mine[0].at) if mine else None
+        delivered = next((a.at for a in mine if a.outcome.is_accepted), None)
+        first = mine[0].at if mine else None
         due = fired.get(label, outcome.t0)
         original = by_id.get(d.fallback_of) if d.fallback_of else None
-        failures = tuple(datetime.fromisoformat(a.at) for a in mine if not a.outcome.is_accepted)
+        failures = tuple(a.at for a in mine if not a.outcome.is_accepted)
         rows.append(Sent(d.kind, d.step, d.person, d.display, d.role, d.channel, d.masked_target, d.status, due,
                          first, delivered, d.attempts, d.skip or d.reason,
                          f"{original.person}/{original.channel}" if original else None, failures))
@@ -60,9 +60,9 @@ def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandb
     """The drill's document; `ran_at` is when it was run (the command's clock; default: now)."""
     klass = rt.klass(scenario.klass)
     sent = _sent_rows(outcome)
-    acked = datetime.fromisoformat(outcome.incident.acked_at) if outcome.incident.acked_at else None
+    acked = outcome.incident.acked_at
     missed = [parse_stamp(e.key.rsplit("-", 1)[1]) for e in outcome.events if e.kind == "overdue"]
-    posted = [datetime.fromisoformat(e.at) for e in outcome.events if e.kind == "update"]
+    posted = [e.at for e in outcome.events if e.kind == "update"]
     facts = Facts(outcome.t0, sent, acked, klass.response_sla, missed, klass.update_every is not None, posted,
                   outcome.end, rt.directory.holders)
     checks = check_all(scenario.expect, facts)
@@ -74,7 +74,7 @@ def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandb
                 "expected": "missed" if expect_miss else "met"}
     updates_due = sorted({parse_stamp(e.key.rsplit("-", 1)[1]) for e in outcome.events
                           if e.kind in ("reminder", "overdue")})
-    resolved = next((datetime.fromisoformat(e.at) for e in outcome.events if e.kind == "resolved"), None)
+    resolved = next((e.at for e in outcome.events if e.kind == "resolved"), None)
     return {
         "schema": 1, "command": "drill", "scenario": scenario.name, "description": scenario.description,
         "sandbox": sandboxed, "incident": {"id": outcome.incident.id, "class": scenario.klass, "title": klass.title,
@@ -92,7 +92,7 @@ def build_document(rt: Runtime, scenario: Scenario, outcome: DrillOutcome, sandb
                         "due": rel(s.due), "sent": rel(s.first_attempt), "delivered": rel(s.delivered),
                         "lag": minutes(s.delivered - s.due) if s.delivered else None, "reason": s.reason,
                         "fallback_of": s.fallback_of} for s in sent],
-        "timeline": [{"at": rel(datetime.fromisoformat(e.at)), "kind": e.kind, "detail": e.detail, "by": e.by}
+        "timeline": [{"at": rel(e.at), "kind": e.kind, "detail": e.detail, "by": e.by}
                      for e in outcome.events],
         "received": [{"channel": r.channel, "to": r.to, "text": r.text} for r in outcome.received],
         "ok": all(c.held for c in checks), "store": outcome.store_path,

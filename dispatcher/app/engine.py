@@ -211,7 +211,7 @@ def webhook_planned(rt: Runtime, step: int) -> list[Planned]:
 
 def incident_record(incident: Incident) -> dict[str, Any]:
     return {"id": incident.id, "class": incident.klass, "drill": incident.drill, "dedup_key": incident.dedup_key,
-            "started": incident.started.isoformat(), "fields": public_fields(incident),
+            "started": incident.started, "fields": public_fields(incident),
             "meta": {"account": incident.account, "also": list(incident.also), "needs_review": incident.needs_review,
                      "allow": list(incident.allow) if incident.allow is not None else None,
                      "reporter_unverified": incident.reporter_unverified}}
@@ -222,10 +222,10 @@ def incident_from_row(row: IncidentRow) -> Incident:
     fields = {k: v for k, v in row.fields.items() if k != "started"}
     meta = row.meta
     allow = meta.get("allow")
-    return Incident(row.id, row.klass, datetime.fromisoformat(row.started), fields, row.drill, meta.get("account"),
+    return Incident(row.id, row.klass, row.started, fields, row.drill, meta.get("account"),
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
                     tuple(allow) if allow is not None else None,
-                    opened=datetime.fromisoformat(meta.get("classified_at") or row.created),
+                    opened=datetime.fromisoformat(meta["classified_at"]) if meta.get("classified_at") else row.created,
                     reporter_unverified=bool(meta.get("reporter_unverified", False)))
 
 
@@ -309,7 +309,7 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
     planned = plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
     incident_id, created = store.open_incident(incident_record(incident), [outbox_row(p) for p in planned],
                                                prefix=klass.prefix, year=clock.now().year,
-                                               now=clock.now().isoformat())
+                                               now=clock.now())
     incident = incident.with_id(incident_id)
     if not created:
         return _existing_report(rt, command, store, incident_id)
@@ -326,9 +326,9 @@ def worker_notes(store: Store, clock: Clock, klass: IncidentClass) -> list[str]:
     if len(klass.steps) == 1 and not klass.escalation and not klass.update_every:
         return []
     seen = store.last_heartbeat()
-    if seen and clock.now() - datetime.fromisoformat(seen) < WORKER_RECENT:
+    if seen and clock.now() - seen < WORKER_RECENT:
         return []
-    when = f"last seen {seen}" if seen else "none has run"
+    when = f"last seen {seen.isoformat()}" if seen else "none has run"
     return [f"follow-up steps, escalation and reminders need a running `notify worker` ({when})"]
 
 
@@ -336,10 +336,10 @@ def _existing_report(rt: Runtime, command: str, store: Store, incident_id: str) 
     row = store.incident(incident_id)
     klass = rt.klass(row.klass)
     summary = {"id": row.id, "class": row.klass, "title": klass.title, "priority": klass.priority,
-               "status": row.status, "drill": row.drill, "started": row.started, "fields": row.fields,
+               "status": row.status, "drill": row.drill, "started": row.started.isoformat(), "fields": row.fields,
                "existing": True}
     report = Report(command, "send", summary, lines_from_store(store.deliveries(incident_id)))
-    report.notes.append(f"{incident_id} already exists (status {row.status}, opened {row.created}): "
+    report.notes.append(f"{incident_id} already exists (status {row.status}, opened {row.created.isoformat()}): "
                         "nobody was paged again")
     if any(d.outcome.is_failure for d in report.deliveries):
         report.notes.append(f"some deliveries failed: `notify retry {incident_id}` sends them again")

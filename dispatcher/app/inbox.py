@@ -80,7 +80,7 @@ class Inbox:
     def drain(self, send: Callable[[], object]) -> int:
         """Handle one batch of stored webhooks, then `send()` their pages; returns how many rows were taken."""
         now = self.clock.now()
-        rows = self.store.claim_inbox(self.owner, now.isoformat(), (now + INBOX_LEASE).isoformat(), limit=self.batch)
+        rows = self.store.claim_inbox(self.owner, now, now + INBOX_LEASE, limit=self.batch)
         if not rows:
             return 0
         held_at, handled, failed = now, None, set()  # failed: groups whose row failed in this batch
@@ -128,7 +128,7 @@ class Inbox:
         retry_at = None if wait is None else self.clock.now() + timedelta(seconds=wait)
         reason = f"{type(exc).__name__}: {exc}"[:500]
         try:
-            ours = self.store.inbox_failed(row.id, self.owner, reason, retry_at.isoformat() if retry_at else None)
+            ours = self.store.inbox_failed(row.id, self.owner, reason, retry_at)
         except StoreError:
             if isinstance(exc, StoreError):
                 raise exc from None  # the loop waits for the store; the row is still ours, taken again
@@ -138,13 +138,13 @@ class Inbox:
         given_up, never = retry_at is None, isinstance(exc, NEVER_CHANGES)
         emit("inbox.given-up" if given_up else "inbox.retrying", None,
              level=logging.ERROR if given_up else logging.WARNING, inbox_event=row.id,
-             source=row.source, received=row.received, group=row.dedup_key, attempts=attempt,
+             source=row.source, received=row.received.isoformat(), group=row.dedup_key, attempts=attempt,
              retry_at=retry_at.isoformat() if retry_at else None,
              why="it never will be as it is" if never else None, reason=reason)
         return False
 
     def _renew(self, rows: list[InboxRow]) -> bool:
-        until = (self.clock.now() + INBOX_LEASE).isoformat()
+        until = self.clock.now() + INBOX_LEASE
         return self.store.renew_inbox(self.owner, [r.id for r in rows], until) == len(rows) or self._lost(rows[0])
 
     def _delete(self, row: InboxRow) -> bool:

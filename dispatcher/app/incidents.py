@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..api import Address
+from ..clock import iso
 from ..config.directory import Directory
 from ..config.policy import IncidentClass, Notify
 from ..domain.durations import format_duration
@@ -53,7 +54,7 @@ def load(store: Store, incident_id: str) -> IncidentRow:
 
 def state_of(row: IncidentRow) -> IncidentState:
     """The timers' view of an incident; they count from when notify opened it, or last reclassified it."""
-    last = datetime.fromisoformat(row.last_update_at) if row.last_update_at else None
+    last = row.last_update_at
     escalated = row.meta.get("escalated")  # a stage fired by hand (actions.escalate_now): later stages count from it
     base = (int(escalated["stage"]), datetime.fromisoformat(escalated["at"])) if escalated else None
     return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)))
@@ -61,7 +62,8 @@ def state_of(row: IncidentRow) -> IncidentState:
 
 def classified_at(row: IncidentRow) -> datetime:
     """When the incident took its current class: its opening, or its last reclassification (app.reclassify)."""
-    return datetime.fromisoformat(row.meta.get("classified_at") or row.created)
+    classified = row.meta.get("classified_at")  # in meta: JSON text
+    return datetime.fromisoformat(classified) if classified else row.created
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
@@ -92,7 +94,7 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
                             notice=action.notice)
         if action.kind == "step":  # the outbound webhook receives every step, as it does step 0
             rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
-        if store.record_event(row.id, action.key, action.event_kind, now.isoformat(), action.detail, deliveries=rows):
+        if store.record_event(row.id, action.key, action.event_kind, now, action.detail, deliveries=rows):
             fired.append(action)
     return fired
 
@@ -120,7 +122,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     """
     row = load(store, incident_id)
     if row.status.is_closed:
-        raise IncidentClosed(incident_id, f"resolved at {row.resolved_at}: no more updates")
+        raise IncidentClosed(incident_id, f"resolved at {iso(row.resolved_at)}: no more updates")
     incident = incident_from_row(row)
     klass = rt.klass(row.klass)
     number = row.updates + 1
@@ -134,7 +136,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     rows = [outbox_row(p, kind="update", label=key, notice=notice) for p in planned]
     kind, detail = ("update", message) if why_not is None else \
         ("uncounted-update", f"{message} (not counted: {why_not})")
-    store.record_event(incident_id, key, kind, now.isoformat(), detail, by=by, deliveries=rows)
+    store.record_event(incident_id, key, kind, now, detail, by=by, deliveries=rows)
     return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.delivery_key.label == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
                         reached_nobody=all(p.skip for p in planned))
@@ -187,7 +189,7 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     incident = incident_from_row(row)
     if row.status.is_closed:
         return incident, [], False
-    duration = now - datetime.fromisoformat(row.started)
+    duration = now - row.started
     notice = {"kind": "resolved", "message": message, "by": by, "at": format_time(now),
               "duration": format_duration(duration)}
     sent = store.deliveries(incident_id)
@@ -196,7 +198,7 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     rows = [outbox_row(p, kind="resolved", label="resolved", notice=notice)
             for p in reached_so_far(sent, rt.directory) if (p.address.person, p.address.channel) not in told]
     rows += pager_event_rows(sent, "resolve", notice)
-    store.record_event(incident_id, "resolved", "resolved", now.isoformat(), message or "resolved", by=by,
+    store.record_event(incident_id, "resolved", "resolved", now, message or "resolved", by=by,
                        deliveries=rows, status=IncidentStatus.RESOLVED)
     return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
 
@@ -238,7 +240,7 @@ def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Inciden
     failed = [d for d in rows if d.status.is_failure and (_label(d), d.person) not in accepted]
     moot = [d for d in failed if row.status.is_closed and d.kind != "resolved"]
     failed = [d for d in failed if d not in moot]
-    store.requeue([d.id for d in failed], now.isoformat())
+    store.requeue([d.id for d in failed], now)
     ids = {d.id for d in failed}
     return incident_from_row(row), [d for d in store.deliveries(incident_id) if d.id in ids], len(moot)
 
@@ -257,8 +259,8 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
                     lines_from_store(store.deliveries(incident_id)))
     upcoming = next_actions(klass, state_of(row), now) if klass else []
     return {**report.as_json(), "command": "status",
-            "acknowledged": {"at": row.acked_at, "by": row.acked_by} if row.acked_at else None,
-            "resolved_at": row.resolved_at, "updates": row.updates,
+            "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
+            "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "timeline": [e.as_json() for e in store.events(incident_id)],
             "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
@@ -268,8 +270,8 @@ def incident_items(store: Store, *, open_only: bool, needs_review: bool = False)
     """Incidents as JSON-able summaries, oldest first; `needs_review`: only the open ones waiting for a person
     to confirm their class (`notify reclassify`)."""
     rows = store.incidents(open_only=open_only or needs_review)
-    return [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started,
-             "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": r.resolved_at,
+    return [{"id": r.id, "class": r.klass, "status": r.status, "drill": r.drill, "started": r.started.isoformat(),
+             "summary": r.fields.get("summary", ""), "acked_by": r.acked_by, "resolved_at": iso(r.resolved_at),
              "needs_review": bool(r.meta.get("needs_review", False))}
             for r in rows if not needs_review or r.meta.get("needs_review")]
 

@@ -109,7 +109,7 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     alerts = [(f"alert-{a.fingerprint}", "alert", _alert_name(a)) for a in event.alerts if a.status == "firing"]
     # One transaction: the incident, its step-0 outbox rows and its alerts (as _remember_alerts records them).
     incident_id, created = store.open_incident(record, rows, prefix=rt.klass(klass).prefix, year=now.year,
-                                               now=now.isoformat(), events=alerts)
+                                               now=now, events=alerts)
     if not created:  # another request for the same group won the race: this one is a repeat
         return _repeat(rt, store, store.incident(incident_id), event, now)
     return IngestResult("opened", incident_id, klass, needs_review, tuple(store.pending_ids(incident_id, 0)))
@@ -167,7 +167,7 @@ def _remember_alerts(store: Store, incident_id: str, event: AlertEvent, now: dat
     fresh = []
     for alert in event.alerts:
         if alert.status == "firing" and store.record_event(incident_id, f"alert-{alert.fingerprint}", "alert",
-                                                           now.isoformat(), _alert_name(alert)):
+                                                           now, _alert_name(alert)):
             fresh.append(_alert_name(alert))
     return fresh
 

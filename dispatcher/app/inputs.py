@@ -23,13 +23,13 @@ def parse_moment(value: str) -> datetime:
     return parse_moment(value)
 
 
-def since(value: str, now: datetime) -> str:
-    """--since (an ISO 8601 time, or a duration ago such as 2h) as an ISO timestamp comparable with the log's."""
+def since(value: str, now: datetime) -> datetime:
+    """--since (an ISO 8601 time, or a duration ago such as 2h) as an aware UTC time."""
     from ..domain.durations import parse_duration
     from ..domain.incident import parse_started
 
     try:
-        return (now - parse_duration(value)).isoformat()
+        return now - parse_duration(value)
     except ValueError:
         pass
-    return parse_started(value, now).astimezone(timezone.utc).isoformat()
+    return parse_started(value, now).astimezone(timezone.utc)

@@ -58,8 +58,8 @@ def _valid(store: Store, token: str, now: datetime) -> LinkRow:
     link = store.link(link_digest(token)) if token else None
     if link is None:
         raise LinkGone("this link is not one notify sent, or it was forgotten long after it expired")
-    if now >= datetime.fromisoformat(link.expires):
-        raise LinkExpired(f"this link for {link.incident_id} expired at {link.expires[:16].replace('T', ' ')} UTC; "
+    if now >= link.expires:
+        raise LinkExpired(f"this link for {link.incident_id} expired at {link.expires:%Y-%m-%d %H:%M} UTC; "
                           f"use `notify ack {link.incident_id}` or a newer page's link")
     return link
 
@@ -69,12 +69,13 @@ def open_link(rt: Runtime, store: Store, token: str, now: datetime) -> LinkView:
     link = _valid(store, token, now)
     row = load(store, link.incident_id)
     if row.status == "resolved":
-        raise LinkExpired(f"{row.id} was resolved at {row.resolved_at[:16].replace('T', ' ')} UTC: there is "
+        raise LinkExpired(f"{row.id} was resolved at {row.resolved_at:%Y-%m-%d %H:%M} UTC: there is "
                           "nothing left to do")
     klass = rt.policy.classes.get(row.klass)
     actions = ("ack", "escalate", "resolve") if row.status == "open" else ("resolve",)
     return LinkView(row.id, klass.title if klass else row.klass, str(row.fields.get("summary") or ""), row.status,
-                    row.drill, link.display, via_of(link.channel), link.expires, row.acked_by, actions)
+                    row.drill, link.display, via_of(link.channel), link.expires.isoformat(), row.acked_by,
+                    actions)
 
 
 def act_by_link(rt: Runtime, store: Store, token: str, action: str, now: datetime) -> LinkOutcome:

@@ -97,7 +97,7 @@ def issue_link(store: Store, row: DeliveryRow, now: datetime, ttl_seconds: int) 
     """A new link for this delivery's person and channel on its incident, stored by digest; its token."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     store.add_link(LinkRow(link_digest(token), row.incident_id, row.person, row.display, row.channel,
-                           now.isoformat(), (now + timedelta(seconds=ttl_seconds)).isoformat()))
+                           now, now + timedelta(seconds=ttl_seconds)))
     return token
 
 

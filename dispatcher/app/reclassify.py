@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from ..clock import iso
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_step, template_for
 from ..domain.states import DeliveryState, IncidentStatus
@@ -63,7 +64,7 @@ def reclassify(rt: Runtime, store: Store, incident_id: str, klass: str, by: str,
     for _ in range(_ATTEMPTS):
         row = load(store, incident_id)
         if row.status == IncidentStatus.RESOLVED:
-            raise IncidentClosed(incident_id, f"resolved at {row.resolved_at}: its class can no longer change")
+            raise IncidentClosed(incident_id, f"resolved at {iso(row.resolved_at)}: its class can no longer change")
         done = _confirm(store, row, by, now) if klass == row.klass else _change(rt, store, row, klass, by, now)
         if done is not None:
             return done
@@ -80,7 +81,7 @@ def _confirm(store: Store, row: IncidentRow, by: str, now: datetime) -> Reclassi
     held = {d.id for d in store.deliveries(row.id) if d.status == DeliveryState.HELD}
     detail = f"class {row.klass} confirmed by {by}" + (f"; {_count(len(held), 'held notice')} released" if held
                                                         else "")
-    if not store.record_reclassification(row.id, "class-confirmed", "class-confirmed", now.isoformat(), detail, by,
+    if not store.record_reclassification(row.id, "class-confirmed", "class-confirmed", now, detail, by,
                                          was=row.klass, klass=row.klass, meta={**row.meta, "needs_review": False},
                                          release=True):
         return None  # confirmed (or changed) by someone else meanwhile: the next round says which
@@ -106,7 +107,7 @@ def _change(rt: Runtime, store: Store, row: IncidentRow, klass: str, by: str, no
     meta = {**kept, "needs_review": False, "reclassified": epoch, "classified_at": now.isoformat()}
     detail = (f"reclassified from {row.klass} to {klass} by {by}; {_count(len(cancel), 'waiting page')} of "
               f"{row.klass} cancelled; the steps, response SLA and escalation of {klass} count from now")
-    if not store.record_reclassification(row.id, notice_label, "reclassified", now.isoformat(), detail, by,
+    if not store.record_reclassification(row.id, notice_label, "reclassified", now, detail, by,
                                          was=row.klass, klass=klass, meta=meta, cancel=cancel, deliveries=rows,
                                          reopen=True):
         return None

@@ -137,7 +137,7 @@ def _opted_out(store: Store, number: str, page: DeliveryRow, now: datetime) -> R
     """Record a STOP on the number's latest incident: Twilio refuses SMS to it from now on (error 21610)."""
     detail = (f"{page.display} replied STOP to the SMS page on {page.masked_target}: Twilio sends no SMS to this "
               "number until they reply START; later SMS pages fail over to their fallbacks")
-    store.record_event(page.incident_id, f"sms-opt-out:{page.id}:{now.isoformat()}", "opted-out", now.isoformat(),
+    store.record_event(page.incident_id, f"sms-opt-out:{page.id}:{now.isoformat()}", "opted-out", now,
                        detail, by=page.display)
     return Reply("", False, page.incident_id, "stop", page.display)
 

@@ -24,7 +24,7 @@ def log_table(rows: list[Any], stands_in: dict[int, str], out: Output) -> str:
                Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True), Column("TARGET"),
                Column("TRY", align="right", fixed=True), Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS),
                Column("REASON"), Column("LATENCY", align="right", fixed=True), Column("NOTE"))
-    return render(columns, [(r.at[:19], r.incident_id, _log_step(r), r.person, r.role, r.channel,
+    return render(columns, [(r.at.isoformat()[:19], r.incident_id, _log_step(r), r.person, r.role, r.channel,
                              r.masked_target, f"#{r.attempt}", outcome_label(r.outcome), r.reason, f"{r.latency_ms:.0f} ms",
                              _log_note(r, stands_in)) for r in rows], out)
 
@@ -60,8 +60,8 @@ def inbox_table(rows: list[dict], out: Output) -> str:
                Column("STATE", fixed=True, colours={"given up": "red", "failing": "yellow"}),
                Column("TRIES", align="right", fixed=True), Column("RECEIVED", fixed=True), Column("GROUP"),
                Column("ERROR"))
-    return render(columns, [(r["id"], r["source"], r["state"], r["attempts"], r["received"][:19], r["dedup_key"],
-                             r["error"] or "") for r in rows], out)
+    return render(columns, [(r["id"], r["source"], r["state"], r["attempts"], r["received"].isoformat()[:19],
+                             r["dedup_key"], r["error"] or "") for r in rows], out)
 
 
 def channels_table(rows: list[dict[str, Any]], out: Output) -> str:

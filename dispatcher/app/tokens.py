@@ -69,7 +69,7 @@ def create_token(store: Store, directory: Directory, person: str, now: datetime)
     pid, entry = found
     token = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
     token_id = "tok_" + secrets.token_hex(6)
-    store.add_token(token_id, pid, digest(token), now.isoformat())
+    store.add_token(token_id, pid, digest(token), now)
     return NewToken(token_id, pid, entry.name, token)
 
 
@@ -79,8 +79,13 @@ def list_tokens(store: Store) -> list[TokenRow]:
 
 def tokens_table(rows: list[TokenRow], out: Output = PLAIN) -> str:
     """`notify token list`: id, person and times; there is nothing secret to show."""
-    return render(_COLUMNS, [(r.id, r.person, r.created[:19], (r.last_used or "never")[:19], (r.revoked or "")[:19])
-                             for r in rows], out)
+    return render(_COLUMNS, [(r.id, r.person, _second(r.created), _second(r.last_used) or "never",
+                              _second(r.revoked) or "") for r in rows], out)
+
+
+def _second(moment: datetime | None) -> str | None:
+    """A time to the second, as the table shows it (2026-11-26T03:00:00)."""
+    return moment.isoformat()[:19] if moment is not None else None
 
 
 _COLUMNS = (Column("ID", fixed=True), Column("PERSON"), Column("CREATED", fixed=True), Column("LAST USED", fixed=True),
@@ -88,7 +93,7 @@ _COLUMNS = (Column("ID", fixed=True), Column("PERSON"), Column("CREATED", fixed=
 
 
 def revoke_token(store: Store, token_id: str, now: datetime) -> TokenRow:
-    row = store.revoke_token(token_id.strip(), now.isoformat())
+    row = store.revoke_token(token_id.strip(), now)
     if row is None:
         raise InputError("ID", f"no token has the id {token_id!r} (see `notify token list`)")
     return row
@@ -97,7 +102,7 @@ def revoke_token(store: Store, token_id: str, now: datetime) -> TokenRow:
 def caller_of(store: Store, directory: Directory, token_digest: str, now: datetime) -> Caller | None:
     """The person a live personal token (by its hash) acts for, its last use stamped; None when it is
     unknown, revoked, or its person has left contacts.toml."""
-    row = store.use_token(token_digest, now.isoformat())
+    row = store.use_token(token_digest, now)
     if row is None or row.person not in directory.people:
         return None
     return Caller(row.id, row.person, directory.people[row.person].name)

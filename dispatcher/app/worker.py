@@ -24,7 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fix
 
 from ..clock import Clock
 from ..delivery.registry import Registry
-from ..store import Store, StoreError
+from ..store import DUE_NOW, Store, StoreError
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
 from .inbox import BATCHES_PER_TICK, Inbox
@@ -97,8 +97,8 @@ class Worker:
         """
         now = self.clock.now()
         failures = self.store_errors + self.inbox.store_failures
-        self.store.heartbeat(self.id, now.isoformat())
-        self.store.forget_links((now - LINKS_KEPT).isoformat())
+        self.store.heartbeat(self.id, now)
+        self.store.forget_links(now - LINKS_KEPT)
         try:
             for _ in range(BATCHES_PER_TICK):  # bounded: under a flood, timers and sends still get their turn
                 if not self.drain_inbox():
@@ -177,9 +177,9 @@ class Worker:
 
     def _pause(self, interval: float) -> float:
         due = self.store.next_due()
-        if not due:  # nothing pending ("" sorts first: a row due at once)
+        if due is None or due == DUE_NOW:  # nothing pending, or a row due at once (the tick sends it)
             return interval
-        until = (datetime.fromisoformat(due) - self.clock.now()).total_seconds() if due != "" else 0.0
+        until = (due - self.clock.now()).total_seconds()
         return max(0.05, min(interval, until))
 
     def close(self) -> None:

@@ -41,6 +41,7 @@ def _table(rows: list[dict], settings) -> str:
 def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
     """List the webhooks stored and not handled yet: waiting, failing or given up."""
     from ..app.stores import open_store
+    from ..clock import iso
 
     if set(retry_ids) & set(discard_ids):
         _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")
@@ -54,7 +55,8 @@ def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: boo
     missing = len(set(retry_ids)) - retried + len(set(discard_ids)) - discarded
     if as_json:
         _emit_json({"schema": 1, "command": "inbox", "retried": retried, "discarded": discarded,
-                    "webhooks": rows}, settings)
+                    "webhooks": [{**r, "received": iso(r["received"]), "lease_until": iso(r["lease_until"])}
+                                 for r in rows]}, settings)
     else:
         notes = ([f"{retried} to be tried again now"] if retry_ids else []) + \
                 ([f"{discarded} discarded"] if discard_ids else [])

@@ -82,6 +82,7 @@ def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, loc
     is told; follow-up steps and update reminders go on."""
     from ..app.actions import acknowledge
     from ..app.engine import incident_from_row, send_pending
+    from ..clock import iso
 
     if (server := remote.remote()) is not None:  # NOTIFY_SERVER_URL: through `notify serve`
         return remote.ack(server, incident_id, by, as_json)
@@ -94,14 +95,14 @@ def ack(ctx: click.Context, incident_id: str, by: str | None, as_json: bool, loc
     row = acked.row
     if as_json:
         _emit_json({"schema": 1, "command": "ack", "incident": incident_id, "acknowledged": acked.done,
-                    "status": row.status, "acked_by": row.acked_by, "acked_at": row.acked_at,
+                    "status": row.status, "acked_by": row.acked_by, "acked_at": iso(row.acked_at),
                     "by": {"name": by, "found": found}, "via": "cli",
                     "cancelled": [f"{d.person}/{d.channel}" for d in acked.cancelled]}, settings, indent=None)
     elif acked.done:
         cancelled = f"; {_count(len(acked.cancelled), 'queued page')} to people not sent" if acked.cancelled else ""
         _emit(f"{incident_id} acknowledged by {by}{_how(found)}: escalation stopped{cancelled}", settings)
     else:
-        _emit(f"{incident_id} is {row.status}" + (f" (acknowledged by {row.acked_by} at {row.acked_at})"
+        _emit(f"{incident_id} is {row.status}" + (f" (acknowledged by {row.acked_by} at {iso(row.acked_at)})"
                                                   if row.acked_by else "") + ": nothing changed", settings)
 
 

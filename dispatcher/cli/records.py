@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,8 @@ def _fallback_names(store: Any, rows: list[Any]) -> dict[int, str]:
     return names
 
 
-def _since(value: str | None) -> str | None:
-    """--since as an ISO timestamp comparable with the log's."""
+def _since(value: str | None) -> datetime | None:
+    """--since as an aware time."""
     if not value:
         return None
     from ..app.inputs import since

@@ -79,8 +79,9 @@ def list_(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> N
 def revoke(ctx: click.Context, token_id: str, local_config_dir: Path | None) -> None:
     """Revoke a token by its id (see `notify token list`): `notify serve` refuses it from now on."""
     from ..app.tokens import revoke_token
+    from ..clock import iso
 
     settings, _, store = _runtime_and_store(ctx, local_config_dir)
     with store:
         row = revoke_token(store, token_id, _now())
-    _emit(f"token {row.id} of {row.person} revoked at {row.revoked}", settings)
+    _emit(f"token {row.id} of {row.person} revoked at {iso(row.revoked)}", settings)

@@ -114,7 +114,7 @@ class Sender:
 
     def _claim(self, at: datetime | None = None, **which) -> list[DeliveryRow]:
         at = at or self.clock.now()
-        return self.store.claim(self.owner, at.isoformat(), (at + self.lease).isoformat(), **which)
+        return self.store.claim(self.owner, at, at + self.lease, **which)
 
     def _fan_out(self, rows: list[DeliveryRow], work: Callable[[DeliveryRow, Notice], None]) -> None:
         """Run every row concurrently; one slow or failing provider never holds up the others.
@@ -142,7 +142,7 @@ class Sender:
     def _keeping_leases(self) -> LeaseKeeper:
         """Renew this owner's leases while its sends run: a slow send is not a dead sender."""
         every = self.renew_every if self.renew_every is not None else self.lease.total_seconds() / 3
-        return LeaseKeeper(lambda: self.store.renew(self.owner, (self.clock.now() + self.lease).isoformat()), every)
+        return LeaseKeeper(lambda: self.store.renew(self.owner, self.clock.now() + self.lease), every)
 
     # -- one delivery -------------------------------------------------------------------
 
@@ -187,7 +187,7 @@ class Sender:
         due = None if wait is None else self.clock.now() + timedelta(seconds=wait)
         self.store.record_attempt(row, self._attempt_row(row, result, attempt_no, latency_ms),
                                   final_status=DeliveryState(result.outcome.value) if final else None,
-                                  next_attempt_at=due.isoformat() if due else None)
+                                  next_attempt_at=due)
         if self.on_attempt is not None:
             self.on_attempt(row.channel, result.outcome.value, attempt_no, latency_ms)
         if result.outcome is not Outcome.DELIVERED:
@@ -234,7 +234,7 @@ class Sender:
     def _attempt_row(self, row: DeliveryRow, result: DeliveryResult, attempt_no: int, latency_ms: float) -> AttemptRow:
         detail = mask_secrets(result.detail or "", self.secrets)
         delivered_to = mask_secrets(result.delivered_to, self.secrets) if result.delivered_to else None
-        return AttemptRow(at=self.clock.now().isoformat(), incident_id=row.incident_id,
+        return AttemptRow(at=self.clock.now(), incident_id=row.incident_id,
                           klass=self.klass_of(row.incident_id), step=row.step, person=row.person, role=row.role,
                           channel=row.channel, masked_target=row.masked_target, attempt=attempt_no,
                           outcome=DeliveryState(result.outcome.value), reason=result.reason.value, detail=detail,
@@ -251,7 +251,7 @@ class Sender:
             planned = NewDelivery(failed.delivery_key.label, failed.step, failed.person, failed.display, failed.role,
                                   channel, target, mask_target(target), template_for(channel, failed.kind),
                                   fallbacks=tuple((c, t) for c, t in remaining))
-            new_id = self.store.add_fallback(failed, planned, self.clock.now().isoformat())
+            new_id = self.store.add_fallback(failed, planned, self.clock.now())
             if new_id is None:  # that channel was planned already: never page twice
                 continue
             for row in self._claim(ids=[new_id]):

@@ -60,7 +60,7 @@ class _StoreCollector:
         self.store, self.now = store, now
 
     def collect(self) -> Iterator[object]:
-        stats = self.store.stats(self.now().isoformat())
+        stats = self.store.stats(self.now())
         yield GaugeMetricFamily("notify_open_incidents", "Incidents not resolved yet.", value=stats["open_incidents"])
         yield CounterMetricFamily("notify_sla_breaches", "Response SLA breaches recorded (escalation stages fired).",
                                   value=stats["sla_breaches"])

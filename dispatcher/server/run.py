@@ -24,7 +24,7 @@ from ..app.tokens import acting_as, caller_of
 from ..app.pagerduty_webhooks import pagerduty_event
 from ..app.replies import answer_button, answer_keypress, answer_sms
 from ..app.worker import Worker, worker_id
-from ..clock import Clock
+from ..clock import Clock, iso
 from ..config.callbacks import callbacks
 from ..errors import StoreError
 from ..eventlog import emit
@@ -91,7 +91,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
             emit("incident.acknowledged", incident_id, via=via, by=by, cancelled=len(acked.cancelled))
         row = acked.row
         return {"schema": 1, "incident": incident_id, "acknowledged": acked.done, "status": row.status,
-                "acked_by": row.acked_by, "acked_at": row.acked_at, "via": via,
+                "acked_by": row.acked_by, "acked_at": iso(row.acked_at), "via": via,
                 "cancelled": [f"{d.person}/{d.channel}" for d in acked.cancelled]}
 
     def do_escalate(incident_id: str, by: str, via: str) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
     def do_enqueue(source: str, body: bytes, event: Any) -> dict[str, Any]:
         key = scoped_key(event)  # parse() has checked the body: UTF-8, and storable
-        queued = store.enqueue(source, key, body.decode("utf-8"), clock.now().isoformat())
+        queued = store.enqueue(source, key, body.decode("utf-8"), clock.now())
         wake()  # from the store thread, as soon as it is stored (as do_ingest does)
         emit("hook.received", None, source=source, outcome="queued", inbox_event=queued, group=key)
         return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key}
@@ -161,8 +161,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
     def remember(key: str, status: int, answer: dict[str, Any]) -> None:
         now = clock.now()
-        store.remember_answer(key, now.isoformat(), status, answer,
-                              (now - timedelta(seconds=REQUESTS_KEEP)).isoformat())
+        store.remember_answer(key, now, status, answer, now - timedelta(seconds=REQUESTS_KEEP))
 
     services = Services(
         ingest=writes.track(do_ingest), enqueue=writes.track(do_enqueue), ack=writes.track(do_ack),
@@ -172,7 +171,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         incidents=lambda: incident_items(store, open_only=False),
         status=lambda incident_id: status_document(rt, store, incident_id, clock.now()),
         health=health, wake=wake, deliveries=deliveries,
-        sealed=lambda key: store.sealed(key, clock.now().isoformat()), replayed=store.request_answer,
+        sealed=lambda key: store.sealed(key, clock.now()), replayed=store.request_answer,
         remember=remember, caller=lambda digest: caller_of(store, rt.directory, digest, clock.now()),
         acting=lambda caller, by: acting_as(caller, by if isinstance(by, str) else None, rt.directory),
         provider_calls=calls)

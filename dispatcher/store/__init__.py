@@ -9,13 +9,13 @@ a retry never sends one twice.
 
 from __future__ import annotations
 
-from .base import (AlreadyHandled, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, LinkRow, NewDelivery, Store,
-                   StoreBehind, StoreError, StoreRejected)
+from .base import (DUE_NOW, AlreadyHandled, AttemptRow, DeliveryRow, EventRow, InboxRow, IncidentRow, LinkRow,
+                   NewDelivery, Store, StoreBehind, StoreError, StoreRejected)
 from .sqlite import SQLiteStore
 from .urls import is_keyword_form, mask_store_url
 
-__all__ = ["AlreadyHandled", "AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "LinkRow", "NewDelivery",
-           "SQLiteStore", "Store",
+__all__ = ["DUE_NOW", "AlreadyHandled", "AttemptRow", "DeliveryRow", "EventRow", "InboxRow", "IncidentRow", "LinkRow",
+           "NewDelivery", "SQLiteStore", "Store",
            "StoreBehind", "StoreError", "StoreRejected", "open_store", "peek_store"]
 
 

@@ -4,11 +4,16 @@
 union of small protocols (incidents, outbox, attempt log, inbox, replay record,
 lifecycle), so a module can ask for only what it uses. SQLite and PostgreSQL
 implement it with the same SQL (see sql.py and sql_store.py).
+
+Times cross this boundary as aware datetimes: every method takes them so (a naive
+one is refused), and every row carries them in UTC (see times.py); how each
+database holds a time stays inside the store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Iterable, Mapping, Protocol
 
 from ..domain.delivery_key import DeliveryKey
@@ -20,14 +25,17 @@ from ..errors import (  # re-exported: the store's errors
     StoreRejected,
 )
 
-__all__ = ["AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow", "IncidentRow",
-           "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord", "Store",
-           "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
+__all__ = ["DUE_NOW", "AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow",
+           "IncidentRow", "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord",
+           "Store", "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
 # asks for customer updates.
 UPDATE_KINDS = ("update", "uncounted-update")
+
+# What Outbox.next_due says when a pending row is due at once: a time before any other.
+DUE_NOW = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -36,15 +44,15 @@ class IncidentRow:
     klass: str
     status: IncidentStatus
     drill: bool
-    started: str
-    created: str
+    started: datetime
+    created: datetime
     fields: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)  # account, also, needs_review, dedup_key
-    acked_at: str | None = None
+    acked_at: datetime | None = None
     acked_by: str | None = None
-    resolved_at: str | None = None
+    resolved_at: datetime | None = None
     updates: int = 0
-    last_update_at: str | None = None
+    last_update_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ class DeliveryRow:
     kind: str = "step"  # step|escalation|update|reminder|overdue|resolved|reclassify|test
     notice: dict[str, Any] = field(default_factory=dict)  # the lifecycle notice context (message, number...)
     possible_duplicate: bool = False
-    next_attempt_at: str | None = None
+    next_attempt_at: datetime | None = None
 
     @property
     def delivery_key(self) -> DeliveryKey:
@@ -110,7 +118,7 @@ class DeliveryRow:
 
 @dataclass(frozen=True)
 class AttemptRow:
-    at: str
+    at: datetime
     incident_id: str
     klass: str
     step: int
@@ -129,7 +137,7 @@ class AttemptRow:
     possible_duplicate: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {"at": self.at, "incident": self.incident_id, "class": self.klass, "step": self.step,
+        return {"at": self.at.isoformat(), "incident": self.incident_id, "class": self.klass, "step": self.step,
                 "kind": self.kind, "recipient": self.person, "role": self.role, "channel": self.channel,
                 "target": self.masked_target, "attempt": self.attempt, "outcome": self.outcome,
                 "reason": self.reason, "detail": self.detail, "latency_ms": round(self.latency_ms, 1),
@@ -139,14 +147,14 @@ class AttemptRow:
 
 @dataclass(frozen=True)
 class EventRow:
-    at: str
+    at: datetime
     kind: str  # triggered|acknowledged|update|uncounted-update|reminder|overdue|sla-breach|escalation|step|resolved
     key: str
     by: str | None
     detail: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"at": self.at, "kind": self.kind, "key": self.key, "by": self.by, "detail": self.detail}
+        return {"at": self.at.isoformat(), "kind": self.kind, "key": self.key, "by": self.by, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -158,8 +166,8 @@ class LinkRow:
     person: str  # the person id of contacts.toml the link was sent to: the link acts as them
     display: str  # their name, as recorded on what the link does
     channel: str  # the channel it was sent on: what the link does is recorded "via" it
-    created: str
-    expires: str
+    created: datetime
+    expires: datetime
 
 
 @dataclass(frozen=True)
@@ -170,7 +178,7 @@ class InboxRow:
     source: str  # alertmanager|grafana
     dedup_key: str  # the group (scoped by source): its rows are handled one at a time, in order
     body: str
-    received: str
+    received: datetime
     attempts: int = 0  # failed tries to handle it so far
 
 
@@ -192,13 +200,13 @@ class IncidentStore(Protocol):
     def incidents(self, *, open_only: bool = False) -> list[IncidentRow]: ...
     def open_by_dedup_key(self, dedup_key: str) -> IncidentRow | None: ...
     def open_incident(self, incident: dict[str, Any], deliveries: Iterable[NewDelivery], *,
-                      prefix: str, year: int, now: str,
+                      prefix: str, year: int, now: datetime,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]: ...
-    def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
+    def record_event(self, incident_id: str, key: str, kind: str, at: datetime, detail: str = "", by: str | None = None,
                      deliveries: Iterable[NewDelivery] = (), status: IncidentStatus | None = None,
                      cancel: Iterable[int] = (), cancel_reason: str = "",
                      meta: dict[str, Any] | None = None) -> bool: ...
-    def record_reclassification(self, incident_id: str, key: str, kind: str, at: str, detail: str, by: str, *,
+    def record_reclassification(self, incident_id: str, key: str, kind: str, at: datetime, detail: str, by: str, *,
                                 was: str, klass: str, meta: dict[str, Any], cancel: Iterable[tuple[int, str]] = (),
                                 release: bool = False, reopen: bool = False,
                                 deliveries: Iterable[NewDelivery] = ()) -> bool: ...
@@ -211,37 +219,37 @@ class Outbox(Protocol):
     def deliveries(self, incident_id: str, step: int | None = None) -> list[DeliveryRow]: ...
     def pages_to(self, target: str, channel: str, *, limit: int = 50) -> list[DeliveryRow]: ...
     def pending_ids(self, incident_id: str, step: int) -> list[int]: ...
-    def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
+    def claim(self, owner: str, now: datetime, lease_until: datetime, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]: ...
-    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: str) -> int | None: ...
-    def confirm(self, delivery_id: int, now: str) -> bool: ...
+    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: datetime) -> int | None: ...
+    def confirm(self, delivery_id: int, now: datetime) -> bool: ...
     def set_warning(self, delivery_id: int, warning: str) -> None: ...
     def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: DeliveryState | None,
-                       next_attempt_at: str | None = None) -> None: ...
-    def renew(self, owner: str, lease_until: str) -> int: ...
+                       next_attempt_at: datetime | None = None) -> None: ...
+    def renew(self, owner: str, lease_until: datetime) -> int: ...
     def release(self, owner: str) -> int: ...
-    def requeue(self, ids: Iterable[int], now: str) -> int: ...
-    def next_due(self) -> str | None: ...
+    def requeue(self, ids: Iterable[int], now: datetime) -> int: ...
+    def next_due(self) -> datetime | None: ...
 
 
 class AttemptLog(Protocol):
     """Every attempt as it happened, the numbers metrics report, and the workers' heartbeats."""
 
-    def attempts(self, *, incident_id: str | None = None, since: str | None = None,
+    def attempts(self, *, incident_id: str | None = None, since: datetime | None = None,
                  limit: int | None = None) -> list[AttemptRow]: ...
-    def stats(self, now: str) -> dict[str, float]: ...
-    def heartbeat(self, worker: str, now: str) -> None: ...
-    def last_heartbeat(self) -> str | None: ...
+    def stats(self, now: datetime) -> dict[str, float]: ...
+    def heartbeat(self, worker: str, now: datetime) -> None: ...
+    def last_heartbeat(self) -> datetime | None: ...
 
 
 class Inbox(Protocol):
     """Monitoring webhooks as received, handled one owner at a time, in order within a group."""
 
-    def enqueue(self, source: str, dedup_key: str, body: str, received: str) -> int: ...
-    def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]: ...
+    def enqueue(self, source: str, dedup_key: str, body: str, received: datetime) -> int: ...
+    def claim_inbox(self, owner: str, now: datetime, lease_until: datetime, *, limit: int) -> list[InboxRow]: ...
     def inbox_done(self, inbox_id: int, owner: str) -> bool: ...
-    def inbox_failed(self, inbox_id: int, owner: str, error: str, retry_at: str | None) -> bool: ...
-    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int: ...
+    def inbox_failed(self, inbox_id: int, owner: str, error: str, retry_at: datetime | None) -> bool: ...
+    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: datetime) -> int: ...
     def release_inbox(self, owner: str) -> int: ...
     def inbox_counts(self) -> tuple[int, int, int]: ...
     def inbox_rows(self) -> list[dict[str, Any]]: ...
@@ -252,18 +260,19 @@ class Inbox(Protocol):
 class ReplayRecord(Protocol):
     """Signed requests already handled, recorded with their effect (see requests_sql)."""
 
-    def sealed(self, key: str, at: str) -> Any: ...
+    def sealed(self, key: str, at: datetime) -> Any: ...
     def request_answer(self, key: str) -> tuple[int | None, dict[str, Any] | None] | None: ...
-    def remember_answer(self, key: str, at: str, status: int, answer: dict[str, Any], forget_before: str) -> None: ...
+    def remember_answer(self, key: str, at: datetime, status: int, answer: dict[str, Any],
+                        forget_before: datetime) -> None: ...
 
 
 class PersonalTokens(Protocol):
     """Personal API tokens by hash (see tokens_sql): the token itself is never stored."""
 
-    def add_token(self, token_id: str, person: str, digest: str, created: str) -> None: ...
+    def add_token(self, token_id: str, person: str, digest: str, created: datetime) -> None: ...
     def tokens(self) -> list[Any]: ...
-    def use_token(self, digest: str, now: str) -> Any | None: ...
-    def revoke_token(self, token_id: str, now: str) -> Any | None: ...
+    def use_token(self, digest: str, now: datetime) -> Any | None: ...
+    def revoke_token(self, token_id: str, now: datetime) -> Any | None: ...
 
 
 class Links(Protocol):
@@ -271,7 +280,7 @@ class Links(Protocol):
 
     def add_link(self, row: LinkRow) -> None: ...
     def link(self, digest: str) -> LinkRow | None: ...
-    def forget_links(self, before: str) -> int: ...
+    def forget_links(self, before: datetime) -> int: ...
 
 
 class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, Links, PersonalTokens, Protocol):

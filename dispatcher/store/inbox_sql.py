@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
 from .base import InboxRow
 from .keys import stored_key
+from .times import loaded
 
 __all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DISCARD", "INBOX_DONE",
            "INBOX_FAILED", "INBOX_GIVE_UP", "INBOX_LEASE", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
@@ -68,6 +70,7 @@ PAGE = 256
 def listed(row: Sequence[Any]) -> dict[str, Any]:
     """An INBOX_LIST row as a dict, with its state: waiting, failing or given up."""
     item = dict(zip(_LISTED, row))
+    item["received"], item["lease_until"] = loaded(item["received"]), loaded(item["lease_until"])
     item["state"] = ("given up" if item["attempts"] >= GIVE_UP_AFTER else "failing" if item["attempts"]
                      else "waiting")
     return item
@@ -112,14 +115,14 @@ class InboxSQL:
     """The inbox's methods. A store provides `dialect`, `_read`, `_write`, `_statement`, `_serialise` and
     `_for_ids(query, args, ids)`, which runs a statement ending in "id IN " for those ids (see sql_store)."""
 
-    def enqueue(self, source: str, dedup_key: str, body: str, received: str) -> int:
+    def enqueue(self, source: str, dedup_key: str, body: str, received: datetime) -> int:
         """Store a webhook as received; committed before this returns.
 
         PostgreSQL draws an id at INSERT but shows it to others only at COMMIT: two webhooks of
         one group stored at once (an HA Alertmanager pair) could become visible out of id order.
         A lock per group makes the second draw its id after the first committed.
         """
-        dedup_key = stored_key(dedup_key)
+        dedup_key, received = stored_key(dedup_key), self.dialect.t(received, "received")
 
         def work(conn: Any) -> int:
             self._serialise(conn, "inbox-group", dedup_key)
@@ -127,13 +130,14 @@ class InboxSQL:
 
         return self._write(work)
 
-    def claim_inbox(self, owner: str, now: str, lease_until: str, *, limit: int) -> list[InboxRow]:
+    def claim_inbox(self, owner: str, now: datetime, lease_until: datetime, *, limit: int) -> list[InboxRow]:
         """Lease the oldest waiting webhooks, unless another owner is handling the inbox right now.
 
         One owner at a time, oldest first, no row before an older one of its group that is not
         free (see :func:`choose`): a group's "resolved" is never handled before its "firing".
         """
         q = self.dialect.q
+        now, lease_until = self.dialect.t(now, "now"), self.dialect.t(lease_until, "lease_until")
 
         def work(conn: Any) -> list[tuple]:
             self._serialise(conn, "inbox")  # claims queue here; each then sees the leases of the claim before it
@@ -145,24 +149,26 @@ class InboxSQL:
             in_ids, id_args = self.dialect.ids(ids)
             return conn.execute(q(f"{INBOX_LEASE}{in_ids} RETURNING {INBOX_COLUMNS}"), (owner, lease_until, *id_args)).fetchall()
 
-        return sorted((InboxRow(*row) for row in self._write(work)), key=lambda row: row.id)
+        rows = (InboxRow(row_id, source, group, body, loaded(received), attempts)
+                for row_id, source, group, body, received, attempts in self._write(work))
+        return sorted(rows, key=lambda row: row.id)
 
     def inbox_done(self, inbox_id: int, owner: str) -> bool:
         """Delete a handled row; False when `owner` no longer holds it (its lease expired and was taken)."""
         return self._statement(self.dialect.q(INBOX_DONE), (inbox_id, owner))[0] == 1
 
-    def inbox_failed(self, inbox_id: int, owner: str, error: str, retry_at: str | None) -> bool:
+    def inbox_failed(self, inbox_id: int, owner: str, error: str, retry_at: datetime | None) -> bool:
         """Record a failed try (retry_at None: give up now); False when `owner` no longer holds the row."""
         query, args = ((INBOX_GIVE_UP, (error, inbox_id, owner)) if retry_at is None
-                       else (INBOX_FAILED, (error, retry_at, inbox_id, owner)))
+                       else (INBOX_FAILED, (error, self.dialect.t(retry_at, "retry_at"), inbox_id, owner)))
         return self._statement(self.dialect.q(query), args)[0] == 1
 
     def release_inbox(self, owner: str) -> int:
         return self._statement(self.dialect.q(INBOX_RELEASE), (owner,))[0]
 
-    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: str) -> int:
+    def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: datetime) -> int:
         """Extend `owner`'s hold on these rows; returns how many it still held."""
-        return self._for_ids(INBOX_RENEW, (lease_until, owner), ids)
+        return self._for_ids(INBOX_RENEW, (self.dialect.t(lease_until, "lease_until"), owner), ids)
 
     def inbox_rows(self) -> list[dict[str, Any]]:
         """Every stored webhook but its body, oldest first (`notify inbox`)."""

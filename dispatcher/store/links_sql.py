@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from .base import LinkRow
+from .times import loaded
 
 __all__ = ["ActionLinks", "link_digest"]
 
@@ -39,13 +41,17 @@ class ActionLinks:
     def add_link(self, row: LinkRow) -> None:
         """Keep a link issued for a delivery (its digest, never its token)."""
         self._statement(self.dialect.q(INSERT_LINK), (row.digest, row.incident_id, row.person, row.display,
-                                                      row.channel, row.created, row.expires))
+                                                      row.channel, self.dialect.t(row.created, "created"),
+                                                      self.dialect.t(row.expires, "expires")))
 
     def link(self, digest: str) -> LinkRow | None:
         """The link with this digest, expired or not (the caller says which), or None."""
         rows = self._read(self.dialect.q(LINK), (digest,))
-        return LinkRow(*rows[0]) if rows else None
+        if not rows:
+            return None
+        *rest, created, expires = rows[0]
+        return LinkRow(*rest, created=loaded(created), expires=loaded(expires))
 
-    def forget_links(self, before: str) -> int:
+    def forget_links(self, before: datetime) -> int:
         """Drop links that expired before `before`; how many."""
-        return self._statement(self.dialect.q(FORGET_LINKS), (before,))[0]
+        return self._statement(self.dialect.q(FORGET_LINKS), (self.dialect.t(before, "before"),))[0]

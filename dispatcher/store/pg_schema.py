@@ -4,8 +4,8 @@ Each version makes the same change as its SQLite twin, so a row reads back the
 same from either store. Differences, and why:
 
 - times are ``timestamptz`` from schema 9 (ISO 8601 text ``COLLATE "C"`` before): compared
-  as instants, whatever their offset; the store reads them back as UTC ISO 8601 text
-  (postgres.py), as SQLite holds them;
+  as instants, whatever their offset; psycopg gives and takes them as datetimes, and the
+  rows carry them in UTC, as they do from SQLite (see times.py);
 - ids are identity columns; flags are booleans; JSON stays text, so it reads back
   byte for byte as it was written.
 """

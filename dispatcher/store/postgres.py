@@ -27,14 +27,12 @@ import math
 import threading
 import time
 from contextlib import contextmanager
-from datetime import UTC
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
-from psycopg.types.datetime import TimestamptzLoader
 
 from .base import StoreError, StoreRejected
 from .pg_schema import MIGRATIONS, SCHEMA_VERSION
@@ -253,9 +251,7 @@ class _Pool:
                 return conn
             except psycopg.Error:  # closed by the server (restart, idle timeout): open another
                 conn.close()
-        conn = psycopg.connect(self._url, autocommit=True, **self._extra)
-        conn.adapters.register_loader("timestamptz", _UtcIsoText)
-        return conn
+        return psycopg.connect(self._url, autocommit=True, **self._extra)
 
     def _give_back(self, conn: psycopg.Connection) -> None:
         if self._closed or conn.closed or conn.broken or conn.info.transaction_status != TransactionStatus.IDLE:
@@ -270,14 +266,6 @@ class _Pool:
             idle, self._idle = self._idle, []
         for conn, _ in idle:
             conn.close()
-
-
-class _UtcIsoText(TimestamptzLoader):
-    """A timestamptz column read as UTC ISO 8601 text: the rows SQLite gives back, whatever the session's
-    TimeZone. (The store's methods still take and return times as such text.)"""
-
-    def load(self, data: Any) -> str:  # type: ignore[override]
-        return super().load(data).astimezone(UTC).isoformat()
 
 
 @contextmanager

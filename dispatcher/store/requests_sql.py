@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Callable, Iterator, TypeVar
 
 from .base import AlreadyHandled
@@ -44,10 +45,10 @@ class RequestSeals:
         return slot
 
     @contextmanager
-    def sealed(self, key: str, at: str) -> Iterator[None]:
+    def sealed(self, key: str, at: datetime) -> Iterator[None]:
         """Record `key` with the first write this thread makes inside the block (AlreadyHandled if it is there)."""
         slot = self._seal_slot()
-        slot.seal = (key, at)
+        slot.seal = (key, self.dialect.t(at, "at"))
         try:
             yield
         finally:
@@ -77,9 +78,11 @@ class RequestSeals:
         status, answer = rows[0]
         return status, json.loads(answer) if answer else None
 
-    def remember_answer(self, key: str, at: str, status: int, answer: dict[str, Any], forget_before: str) -> None:
+    def remember_answer(self, key: str, at: datetime, status: int, answer: dict[str, Any],
+                        forget_before: datetime) -> None:
         """Keep a handled request's answer for its replays, and forget requests too old to be replayed."""
         q = self.dialect.q
+        at, forget_before = self.dialect.t(at, "at"), self.dialect.t(forget_before, "forget_before")
 
         def work(conn: Any) -> None:
             conn.execute(q(REMEMBER), (key, at, status, json.dumps(answer)))

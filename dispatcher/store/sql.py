@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Sequence
 
 from ..domain.states import DeliveryState, IncidentStatus
 from .base import DeliveryRow, IncidentRow, NewDelivery
+from .times import as_text, aware, loaded
 
 # The states the statements name, spelled once (StrEnum: each is its stored value).
 _OPEN, _ACKED, _RESOLVED = IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED
@@ -38,6 +40,14 @@ class Dialect:
     # PostgreSQL runs an INSERT inside a WITH, so an attempt and its delivery's new state are one
     # statement (one round trip); SQLite cannot, and runs two in one transaction (no round trip to save).
     insert_in_cte: bool
+    # PostgreSQL's times are timestamptz, given to psycopg as datetimes; SQLite's are UTC ISO 8601 text.
+    native_times: bool
+
+    def t(self, value: datetime | None, what: str = "time") -> Any:
+        """A time argument as this database takes it (None stays None); a naive or non-datetime one is refused."""
+        if value is None:
+            return None
+        return aware(value, what) if self.native_times else as_text(value, what)
 
     def q(self, statement: str) -> str:
         """The statement in this dialect's placeholder style."""
@@ -51,8 +61,9 @@ class Dialect:
         return f"({','.join('?' * len(ids))})", tuple(int(i) for i in ids)
 
 
-SQLITE = Dialect("sqlite", "?", claim_lock="", insert_in_cte=False)
-POSTGRES = Dialect("postgresql", "%s", claim_lock=" FOR UPDATE SKIP LOCKED", insert_in_cte=True)
+SQLITE = Dialect("sqlite", "?", claim_lock="", insert_in_cte=False, native_times=False)
+POSTGRES = Dialect("postgresql", "%s", claim_lock=" FOR UPDATE SKIP LOCKED", insert_in_cte=True,
+                   native_times=True)
 
 INCIDENT_COLUMNS = ("id, class, status, drill, started, created, fields, meta, acked_at, acked_by, resolved_at,"
                     " updates, last_update_at")
@@ -173,10 +184,11 @@ LAST_HEARTBEAT = "SELECT MAX(seen) FROM workers"
 
 # -- rows ---------------------------------------------------------------------------------
 
-def delivery_values(incident_id: str, d: NewDelivery, now: str) -> tuple:
+def delivery_values(incident_id: str, d: NewDelivery, now: Any) -> tuple:
     """INSERT_DELIVERY's arguments for a planned delivery of an incident.
 
     A held delivery (`hold`: why) is stored as status 'held': no claim picks it up until RELEASE_HELD.
+    `now` is already in the dialect's form (see Dialect.t).
     """
     status = _SKIPPED if d.skip else _HELD if d.hold else _PENDING
     return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
@@ -186,15 +198,16 @@ def delivery_values(incident_id: str, d: NewDelivery, now: str) -> tuple:
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:
-    return IncidentRow(row[0], row[1], IncidentStatus(row[2]), bool(row[3]), row[4], row[5], json.loads(row[6]),
-                       json.loads(row[7]), *row[8:])
+    return IncidentRow(row[0], row[1], IncidentStatus(row[2]), bool(row[3]), loaded(row[4]), loaded(row[5]),
+                       json.loads(row[6]), json.loads(row[7]), loaded(row[8]), row[9], loaded(row[10]), row[11],
+                       loaded(row[12]))
 
 
 def delivery_row(row: Sequence[Any]) -> DeliveryRow:
     return DeliveryRow(*row[:11], DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]),
                        warning=row[18], delivered_to=row[19],
                        kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
-                       next_attempt_at=row[23])
+                       next_attempt_at=loaded(row[23]))
 
 
 def format_id(prefix: str, year: int, value: int) -> str:

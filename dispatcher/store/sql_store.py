@@ -22,11 +22,13 @@ from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
 from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
-from .base import UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind, StoreError
+from .base import (DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind,
+                   StoreError)
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
 from .requests_sql import RequestSeals
+from .times import loaded
 from .tokens_sql import TokensSQL
 
 __all__ = ["SQLStore"]
@@ -102,20 +104,22 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         return [sql.incident_row(r) for r in self._read(query)]
 
     def open_incident(self, incident: dict[str, Any], deliveries: Iterable[NewDelivery], *,
-                      prefix: str, year: int, now: str,
+                      prefix: str, year: int, now: datetime,
                       events: Iterable[tuple[str, str, str]] = ()) -> tuple[str, bool]:
         """Store an incident, its 'triggered' event, its planned deliveries and `events` atomically.
 
         `events` are more timeline events, (key, kind, detail), each recorded once by key (as
         record_event would, in the same transaction: a webhook's alerts). Allocates the id when it
         has none. Returns (id, created); when the id exists already (or, with `dedup_open`, its
-        group is open already) nothing is written and created is False.
+        group is open already) nothing is written and created is False. `incident["started"]` and
+        `now` are aware datetimes.
         """
         if incident.get("dedup_key"):  # a monitoring group's key may be longer than an index holds
             incident = {**incident, "dedup_key": stored_key(incident["dedup_key"])}
         more = [(stored_key(key), kind, detail) for key, kind, detail in events]
         planned = list(deliveries)
-        q = self.dialect.q
+        q, t = self.dialect.q, self.dialect.t
+        now, started = t(now, "now"), t(incident["started"], "started")
 
         def work(conn: Any) -> tuple[str, bool]:
             if incident.get("dedup_open"):  # a monitoring group already open: the same incident, never a second
@@ -126,7 +130,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             incident_id = incident["id"] or self._allocate(conn, prefix, year)
             if conn.execute(q(sql.INSERT_INCIDENT), (
                     incident_id, incident["class"], bool(incident["drill"]), incident["dedup_key"] or incident_id,
-                    incident["started"], now, _json(incident["fields"]), _json(incident.get("meta", {})))
+                    started, now, _json(incident["fields"]), _json(incident.get("meta", {})))
                             ).rowcount != 1:  # that id exists (typed by hand, or another process won the race)
                 return incident_id, False
             conn.execute(q(sql.INSERT_TRIGGERED), (incident_id, now, incident["fields"].get("summary", "")))
@@ -148,15 +152,15 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             value = conn.execute(q(sql.SKIP_NUMBER), (prefix, year)).fetchone()[0]
         return sql.format_id(prefix, year, value)
 
-    def _insert_delivery(self, conn: Any, incident_id: str, d: NewDelivery, now: str) -> int | None:
-        """Insert one planned delivery; None when its idempotency key exists already."""
+    def _insert_delivery(self, conn: Any, incident_id: str, d: NewDelivery, now: Any) -> int | None:
+        """Insert one planned delivery (`now` in the dialect's form); None when its idempotency key exists already."""
         row = conn.execute(self.dialect.q(sql.INSERT_DELIVERY + " RETURNING id"),
                            sql.delivery_values(incident_id, d, now)).fetchone()
         return int(row[0]) if row else None
 
     # -- the timeline --------------------------------------------------------------
 
-    def record_event(self, incident_id: str, key: str, kind: str, at: str, detail: str = "", by: str | None = None,
+    def record_event(self, incident_id: str, key: str, kind: str, at: datetime, detail: str = "", by: str | None = None,
                      deliveries: Iterable[NewDelivery] = (), status: IncidentStatus | None = None,
                      cancel: Iterable[int] = (), cancel_reason: str = "",
                      meta: dict[str, Any] | None = None) -> bool:
@@ -171,7 +175,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         every tick asks again about each timer already fired, for every open incident.
         """
         key = stored_key(key)
-        q = self.dialect.q
+        q, at = self.dialect.q, self.dialect.t(at, "at")
         if self._read(q(sql.EVENT_SEEN), (incident_id, key)):
             return False
         planned, cancelled = list(deliveries), [int(i) for i in cancel]
@@ -198,7 +202,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
 
         return self._write(work)
 
-    def record_reclassification(self, incident_id: str, key: str, kind: str, at: str, detail: str, by: str, *,
+    def record_reclassification(self, incident_id: str, key: str, kind: str, at: datetime, detail: str, by: str, *,
                                 was: str, klass: str, meta: dict[str, Any], cancel: Iterable[tuple[int, str]] = (),
                                 release: bool = False, reopen: bool = False,
                                 deliveries: Iterable[NewDelivery] = ()) -> bool:
@@ -211,7 +215,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         was recorded before or the incident changed meanwhile (the caller reads it again).
         """
         key = stored_key(key)
-        q = self.dialect.q
+        q, at = self.dialect.q, self.dialect.t(at, "at")
         if self._read(q(sql.EVENT_SEEN), (incident_id, key)):
             return False
         cancelled, planned = list(cancel), list(deliveries)
@@ -236,7 +240,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             return False
 
     def events(self, incident_id: str) -> list[EventRow]:
-        return [EventRow(*row) for row in self._read(self.dialect.q(sql.EVENTS), (incident_id,))]
+        return [EventRow(loaded(at), *rest) for at, *rest in self._read(self.dialect.q(sql.EVENTS), (incident_id,))]
 
     # -- the outbox -----------------------------------------------------------
 
@@ -255,7 +259,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         """The ids of an incident's deliveries of one step still waiting to be sent."""
         return [r[0] for r in self._read(self.dialect.q(sql.PENDING_IDS), (incident_id, step))]
 
-    def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
+    def claim(self, owner: str, now: datetime, lease_until: datetime, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
         """Lease due rows: pending ones whose next try has come, and in-flight ones whose lease expired.
 
@@ -264,6 +268,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         lease may have been sent by its dead owner: it is marked possibly duplicated, and so is
         every attempt it gets from now on.
         """
+        now, lease_until = self.dialect.t(now, "now"), self.dialect.t(lease_until, "lease_until")
         clauses, args = [sql.DUE], [now, now]
         if incident_id is not None:
             clauses, args = clauses + ["incident_id = %s"], args + [incident_id]
@@ -274,12 +279,13 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         _, rows = self._statement(self.dialect.q(query), (*args, limit, owner, lease_until, now))
         return sorted((sql.delivery_row(r) for r in rows), key=lambda d: d.id)
 
-    def requeue(self, ids: Iterable[int], now: str) -> int:
+    def requeue(self, ids: Iterable[int], now: datetime) -> int:
         """Put finally-failed deliveries back in the outbox, due now (`notify retry`)."""
-        return self._for_ids(sql.REQUEUE, (now,), ids)
+        return self._for_ids(sql.REQUEUE, (self.dialect.t(now, "now"),), ids)
 
-    def renew(self, owner: str, lease_until: str) -> int:
+    def renew(self, owner: str, lease_until: datetime) -> int:
         """Extend every lease an owner holds to `lease_until` (its sends still run), never shorten one; how many."""
+        lease_until = self.dialect.t(lease_until, "lease_until")
         return self._statement(self.dialect.q(sql.RENEW), (lease_until, owner, lease_until))[0]
 
     def release(self, owner: str) -> int:
@@ -292,31 +298,35 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
 
         return self._write(work)
 
-    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: str) -> int | None:
+    def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: datetime) -> int | None:
         """Plan a fallback delivery for a failed one; None when it was planned already."""
+        now = self.dialect.t(now, "now")
         planned = replace(d, fallback_of=original.id, kind=original.kind, notice=original.notice)
         return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now))
 
-    def confirm(self, delivery_id: int, now: str) -> bool:
+    def confirm(self, delivery_id: int, now: datetime) -> bool:
         """Record a provider's report that an accepted delivery arrived; False when it was not accepted."""
-        return self._statement(self.dialect.q(sql.CONFIRM), (now, delivery_id))[0] == 1
+        return self._statement(self.dialect.q(sql.CONFIRM), (self.dialect.t(now, "now"), delivery_id))[0] == 1
 
     def set_warning(self, delivery_id: int, warning: str) -> None:
         self._statement(self.dialect.q(sql.SET_WARNING), (warning, delivery_id))
 
     def record_attempt(self, delivery: DeliveryRow, attempt: AttemptRow, *, final_status: DeliveryState | None,
-                       next_attempt_at: str | None = None) -> None:
+                       next_attempt_at: datetime | None = None) -> None:
         """Append one attempt row and settle the delivery, in one transaction.
 
         Final: the delivery takes its outcome and leaves the outbox. Not final: it goes back
         to pending, due again at `next_attempt_at`, so any worker can continue the retries.
         """
-        logged = (delivery.id, attempt.at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
+        t = self.dialect.t
+        at = t(attempt.at, "attempt.at")
+        logged = (delivery.id, at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
                   attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
                   attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
                   attempt.kind, bool(attempt.possible_duplicate))
         settled = (attempt.attempt, final_status or DeliveryState.PENDING, attempt.reason, attempt.detail,
-                   attempt.delivered_to, None if final_status else next_attempt_at, attempt.at, delivery.id)
+                   attempt.delivered_to, None if final_status else t(next_attempt_at, "next_attempt_at"), at,
+                   delivery.id)
         q = self.dialect.q
         if self.dialect.insert_in_cte:
             self._statement(q(f"WITH logged AS ({sql.INSERT_ATTEMPT}) {sql.SETTLE}"), (*logged, *settled))
@@ -328,43 +338,45 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
 
         self._write(work)
 
-    def next_due(self) -> str | None:
-        """When the earliest pending delivery is due (None: nothing waiting; "": one is due at once)."""
+    def next_due(self) -> datetime | None:
+        """When the earliest pending delivery is due (None: nothing waiting; DUE_NOW: one is due at once)."""
         due_now, earliest = self._read(sql.NEXT_DUE)[0]
-        return "" if due_now else earliest
+        return DUE_NOW if due_now else loaded(earliest)
 
     # -- log, metrics and workers ---------------------------------------------------
 
-    def attempts(self, *, incident_id: str | None = None, since: str | None = None,
+    def attempts(self, *, incident_id: str | None = None, since: datetime | None = None,
                  limit: int | None = None) -> list[AttemptRow]:
         clauses: list[str] = []
         args: list[Any] = []
         if incident_id:
             clauses, args = clauses + ["incident_id = %s"], args + [incident_id]
         if since:
-            clauses, args = clauses + ["at >= %s"], args + [since]
+            clauses, args = clauses + ["at >= %s"], args + [self.dialect.t(since, "since")]
         query = sql.ATTEMPTS.format(where=f" WHERE {' AND '.join(clauses)}" if clauses else "")
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = [AttemptRow(*row[:9], DeliveryState(row[9]), *row[10:-1], possible_duplicate=bool(row[-1]))
+        rows = [AttemptRow(loaded(row[0]), *row[1:9], DeliveryState(row[9]), *row[10:-1],
+                           possible_duplicate=bool(row[-1]))
                 for row in self._read(self.dialect.q(query), args)]
         return list(reversed(rows))
 
-    def stats(self, now: str) -> dict[str, float]:
+    def stats(self, now: datetime) -> dict[str, float]:
         """Store-wide numbers for metrics: open incidents, SLA breaches, the outbox and its oldest due row."""
         open_incidents = self._read(sql.OPEN_COUNT)[0][0]
         breaches = self._read(sql.BREACH_COUNT)[0][0]
-        pending, oldest = self._read(self.dialect.q(sql.DUE_BACKLOG), (now,))[0]
-        age = (datetime.fromisoformat(now) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        pending, oldest = self._read(self.dialect.q(sql.DUE_BACKLOG), (self.dialect.t(now, "now"),))[0]
+        age = (now - loaded(oldest)).total_seconds() if oldest else 0.0
         return {"open_incidents": open_incidents, "sla_breaches": breaches, "pending": pending,
                 "oldest_due_age": max(age, 0.0)}
 
-    def heartbeat(self, worker: str, now: str) -> None:
+    def heartbeat(self, worker: str, now: datetime) -> None:
+        now = self.dialect.t(now, "now")
         self._statement(self.dialect.q(sql.HEARTBEAT), (worker, now, now))
 
-    def last_heartbeat(self) -> str | None:
+    def last_heartbeat(self) -> datetime | None:
         rows = self._read(sql.LAST_HEARTBEAT)
-        return rows[0][0] if rows else None
+        return loaded(rows[0][0]) if rows else None
 
     def _for_ids(self, query: str, args: tuple, ids: Iterable[int]) -> int:
         """Run a statement ending in "id IN " for these ids; how many rows it changed."""

@@ -8,7 +8,11 @@ looks a bearer token up by its hash: the token itself is never written anywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from ..clock import iso
+from .times import loaded
 
 __all__ = ["TokenRow", "TokensSQL"]
 
@@ -27,30 +31,39 @@ class TokenRow:
 
     id: str
     person: str
-    created: str
-    last_used: str | None
-    revoked: str | None
+    created: datetime
+    last_used: datetime | None
+    revoked: datetime | None
+
+    @classmethod
+    def loaded(cls, row: tuple) -> TokenRow:
+        """A row of LIST, USE or REVOKE, its times as datetimes."""
+        token_id, person, created, last_used, revoked = row
+        return cls(token_id, person, loaded(created), loaded(last_used), loaded(revoked))
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "person": self.person, "created": self.created, "last_used": self.last_used,
-                "revoked": self.revoked}
+        return {"id": self.id, "person": self.person, "created": self.created.isoformat(),
+                "last_used": iso(self.last_used), "revoked": iso(self.revoked)}
 
 
 class TokensSQL:
     """The token table's methods. A store provides `dialect`, `_read(query, args)` and `_statement(query, args)`."""
 
-    def add_token(self, token_id: str, person: str, digest: str, created: str) -> None:
+    def add_token(self, token_id: str, person: str, digest: str, created: datetime) -> None:
+        created = self.dialect.t(created, "created")  # type: ignore[attr-defined]
         self._statement(self.dialect.q(INSERT), (token_id, person, digest, created))  # type: ignore[attr-defined]
 
     def tokens(self) -> list[TokenRow]:
-        return [TokenRow(*row) for row in self._read(self.dialect.q(LIST))]  # type: ignore[attr-defined]
+        return [TokenRow.loaded(row) for row in self._read(self.dialect.q(LIST))]  # type: ignore[attr-defined]
 
-    def use_token(self, digest: str, now: str) -> TokenRow | None:
+    def use_token(self, digest: str, now: datetime) -> TokenRow | None:
         """The live token with this hash, its last use stamped `now`; None when none (or revoked)."""
+        now = self.dialect.t(now, "now")  # type: ignore[attr-defined]
         _, rows = self._statement(self.dialect.q(USE), (now, digest))  # type: ignore[attr-defined]
-        return TokenRow(*rows[0]) if rows else None
+        return TokenRow.loaded(rows[0]) if rows else None
 
-    def revoke_token(self, token_id: str, now: str) -> TokenRow | None:
+    def revoke_token(self, token_id: str, now: datetime) -> TokenRow | None:
         """Revoke a token (a second revoke keeps the first time); None when no token has this id."""
+        now = self.dialect.t(now, "now")  # type: ignore[attr-defined]
         _, rows = self._statement(self.dialect.q(REVOKE), (now, token_id))  # type: ignore[attr-defined]
-        return TokenRow(*rows[0]) if rows else None
+        return TokenRow.loaded(rows[0]) if rows else None

@@ -38,7 +38,7 @@ def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def seed_one_slack_post(stage: Stage) -> None:
     """One incident with one Slack post in the outbox, as a trigger would leave it."""
     store = stage.store()
-    now = stage.clock.now().isoformat()
+    now = stage.clock.now()
     row = NewDelivery("0", 0, "slack:security-alerts", "#security-alerts", "slack:security-alerts", "slack",
                       "#security-alerts", "#security-alerts", "slack")
     store.open_incident({"id": INCIDENT, "class": "security", "drill": False, "dedup_key": "", "started": now,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -11,8 +12,8 @@ from dispatcher.store import AlreadyHandled, open_store
 
 from .. import pg
 
-T0 = "2026-11-26T03:00:00+00:00"
-T1 = "2026-11-26T04:00:01+00:00"
+T0 = datetime.fromisoformat("2026-11-26T03:00:00+00:00")
+T1 = datetime.fromisoformat("2026-11-26T04:00:01+00:00")
 
 
 url, store = pg.url, pg.store  # each test runs on SQLite and on PostgreSQL
@@ -56,7 +57,7 @@ def test_answers_are_kept_for_replays_and_old_ones_forgotten(store: Any) -> None
     enqueue(store, "old")
     store.remember_answer("old", T0, 202, {"outcome": "queued", "event": 1}, forget_before=T0)
     assert store.request_answer("old") == (202, {"outcome": "queued", "event": 1})
-    store.remember_answer("new", T1, 200, {"outcome": "opened"}, forget_before="2026-11-26T03:00:01+00:00")
+    store.remember_answer("new", T1, 200, {"outcome": "opened"}, forget_before=datetime.fromisoformat("2026-11-26T03:00:01+00:00"))
     assert store.request_answer("old") is None and store.request_answer("new") == (200, {"outcome": "opened"})
 
 

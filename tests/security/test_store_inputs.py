@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +21,8 @@ from dispatcher.store import open_store
 
 from .. import pg
 from .asgi_client import API_TOKEN, TOKEN, call
+
+JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
 
 PAYLOADS = Path(__file__).parent.parent / "payloads"
 OUTAGE = {"class": "outage", "summary": "API returns 503 for all tenants"}
@@ -94,10 +97,10 @@ def test_postgresql_refusing_a_value_is_a_permanent_error_not_an_outage() -> Non
         store = open_store(url)
         try:
             incident = {"id": "OUT-2026-001", "class": "outage", "drill": False, "dedup_key": "",
-                        "started": "2026-01-01T00:00:00+00:00", "fields": {"summary": "down"}}
-            store.open_incident(incident, [], prefix="OUT", year=2026, now="2026-01-01T00:00:00+00:00")
+                        "started": JAN_1, "fields": {"summary": "down"}}
+            store.open_incident(incident, [], prefix="OUT", year=2026, now=JAN_1)
             with pytest.raises(StoreRejected, match="NUL"):  # a NUL that got past the API's checks
-                store.record_event("OUT-2026-001", "note-1", "update", "2026-01-01T00:01:00+00:00", "a\x00b")
+                store.record_event("OUT-2026-001", "note-1", "update", JAN_1 + timedelta(minutes=1), "a\x00b")
         finally:
             store.close()
 
@@ -111,8 +114,8 @@ def test_schema_5_rewrites_long_keys_stored_before_it_so_their_groups_still_matc
     store = open_store(f"sqlite:///{path}")
     long_key = "alertmanager:" + _unindexable_key(2000)  # stored as written by schema 4
     incident = {"id": "OUT-2026-001", "class": "outage", "drill": False, "dedup_key": "x",
-                "started": "2026-01-01T00:00:00+00:00", "fields": {"summary": "down"}}
-    store.open_incident(incident, [], prefix="OUT", year=2026, now="2026-01-01T00:00:00+00:00")
+                "started": JAN_1, "fields": {"summary": "down"}}
+    store.open_incident(incident, [], prefix="OUT", year=2026, now=JAN_1)
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE incidents SET dedup_key = ?", (long_key,))

@@ -95,7 +95,7 @@ def test_notify_status_prints_no_bidi_override_nor_carriage_return(stage: Stage,
                  "cto", "--message", f"fixed\rOK {BIDI}enod", "--dry-run")
     store = stage.store()
     try:
-        store.record_event("SEC-2024-001", "note-1", "update", stage.clock.now().isoformat(),
+        store.record_event("SEC-2024-001", "note-1", "update", stage.clock.now(),
                            f"contained\r*all clear* {BIDI}gnihton")
     finally:
         store.close()
