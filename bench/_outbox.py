@@ -23,7 +23,7 @@ from dispatcher.clock import SystemClock  # noqa: E402
 from dispatcher.delivery.sender import RetryPolicy, Sender  # noqa: E402
 from dispatcher.delivery.registry import Registry  # noqa: E402
 from dispatcher.config.settings import load_settings  # noqa: E402
-from dispatcher.store import open_store  # noqa: E402
+from dispatcher.store import NewDelivery, open_store  # noqa: E402
 
 NOTICE = Notice("OUT-2026-001", "outage", 0, "[P1] API returns 503 for EU customers",
                 "API returns 503 for EU customers since 03:12 UTC. Commander: Support Manager A.",
@@ -38,9 +38,7 @@ def targets(n: int, channel: str) -> list[str]:
 
 def fill(store: Any, channel: str, n: int, incident_id: str = "OUT-2026-001") -> list[Any]:
     """Write one incident and n pending deliveries on `channel` in one transaction; return the rows."""
-    rows = [{"key": f"{{incident}}:0:p{i}:{channel}", "step": 0, "person": f"p{i}", "display": f"Person {i}",
-             "role": "list:everyone", "channel": channel, "target": target, "masked_target": "***",
-             "template": "email", "skip": None, "kind": "step", "notice": {}, "fallbacks": []}
+    rows = [NewDelivery("0", 0, f"p{i}", f"Person {i}", "list:everyone", channel, target, "***", "email")
             for i, target in enumerate(targets(n, channel))]
     record = {"id": incident_id, "class": "outage", "drill": False, "dedup_key": incident_id,
               "started": STARTED, "fields": {"summary": "API returns 503"}, "meta": {}}

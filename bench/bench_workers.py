@@ -39,7 +39,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dispatcher.store import open_store  # noqa: E402
+from dispatcher.store import NewDelivery, open_store  # noqa: E402
 
 BASE_URL = os.environ.get("NOTIFY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -92,9 +92,8 @@ def fresh_schema() -> Iterator[str]:
 def seed(url: str, total: int) -> None:
     store = open_store(url)
     now = datetime.now(timezone.utc)
-    rows = [{"key": f"{{incident}}:0:p{i:05d}:webhook", "step": 0, "person": f"p{i:05d}", "display": f"P {i}",
-             "role": "load", "channel": "webhook", "target": "NOTIFY_WEBHOOK_URL", "masked_target": "webhook",
-             "template": "email"} for i in range(total)]
+    rows = [NewDelivery("0", 0, f"p{i:05d}", f"P {i}", "load", "webhook", "NOTIFY_WEBHOOK_URL", "webhook", "email")
+            for i in range(total)]
     store.open_incident({"id": "TEC-2026-999", "class": "technical", "drill": False, "dedup_key": "",
                          "started": now, "fields": {"summary": "bench"}}, rows, prefix="TEC", year=2026, now=now)
     store.close()
