@@ -36,7 +36,7 @@ def test_shipped_directory_reproduces_the_seed() -> None:
     assert {lst.email for lst in d.lists.values()} == {
         "security-incident@teamflow.com", "outage-response@teamflow.com",
         "legal-emergency@teamflow.com", "executive-escalation@teamflow.com"}
-    assert {s.channel for s in d.slack.values()} == {
+    assert {s.channel for s in d.table("slack").values()} == {
         "#support-escalation", "#security-alerts", "#outage-response", "#customer-success"}
     assert d.external["legal-counsel"].phone == "+14155550166"
     assert d.external["legal-international"].phone == "+442012345678"

@@ -40,8 +40,6 @@ from .report import OUTCOME_COLOURS, Report, outcome_label
 __all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]
 
-# The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
-QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone", "voice", "pagerduty")
 
 
 def load(store: Store, incident_id: str) -> IncidentRow:
@@ -222,7 +220,11 @@ def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
 
 
 def quietness(channel: str) -> int:
-    return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
+    """How loud a channel is (Capabilities.quietness): the quietest a person was reached on carries the
+    resolution notice, as nobody is called to hear "resolved". A channel not installed is loudest."""
+    from ..config.plugins import channel_class
+
+    return getattr(getattr(channel_class(channel), "capabilities", None), "quietness", 1000)
 
 
 def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow], int]:

@@ -215,7 +215,7 @@ class Sender:
         address = Address(row.person, row.display, row.role, row.channel, target)
         if not channel.configured() and not carries_own_url(channel.capabilities, address):
             return DeliveryResult.permanent(Reason.NOT_CONFIGURED, f"channel {row.channel!r} has no settings")
-        refusal = refuse(channel.capabilities, notice, address)
+        refusal = refuse(channel.capabilities, notice, address, channel)
         if refusal is not None:
             return refusal
         try:

@@ -71,7 +71,7 @@ def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass
     kind, _, ident = entry.to.partition(":")
     if incident.drill and kind in _OUTSIDE:
         return [_skipped(entry, step, "drills never contact customers or external contacts")]
-    planned = _RESOLVERS[kind](entry, ident, incident, klass, step, directory)
+    planned = _RESOLVERS.get(kind, _destination)(entry, ident, incident, klass, step, directory)
     if incident.needs_review and kind in _OUTSIDE:
         planned = [p if p.skip else replace(p, held=HELD_UNTIL_CONFIRMED) for p in planned]
     if incident.allow is not None:  # a live drill: everyone not named by --allow is left out
@@ -128,10 +128,13 @@ def _list(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
     return [_for_person(entry, member, step, d) for member in dlist.members]
 
 
-def _slack(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
-    channel = d.slack[ident]
-    address = Address(f"slack:{ident}", channel.channel, entry.to, "slack", channel.channel)
-    return [Planned(step, address, _template(entry, "slack"))]
+def _destination(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    """A destination of a channel's own table (`slack:ID` is contacts.toml's [slack.ID]), on that channel: the
+    policy accepts no other kind of audience, and the directory says which channel owns the table."""
+    table = entry.to.partition(":")[0]
+    channel, target = d.table_owners()[table], d.table(table)[ident].channel
+    address = Address(entry.to, target, entry.to, channel, target)
+    return [Planned(step, address, _template(entry, channel))]
 
 
 def _rotation(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
@@ -188,7 +191,7 @@ def _commander(entry, ident, incident, klass, step, d: Directory) -> list[Planne
 
 
 _RESOLVERS = {
-    "list": _list, "slack": _slack, "rotation": _rotation, "role": _role, "person": _person,
+    "list": _list, "rotation": _rotation, "role": _role, "person": _person,
     "external": _external, "customer": _customer, "success-manager": _success_manager,
     "success-managers": _success_managers, "commander": _commander,
 }
