@@ -76,7 +76,7 @@ def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, st
     planned: dict[tuple[str, str], Planned] = {}
     for entry in entries:
         for item in plan_audience(entry, incident, klass, step, rt.directory):
-            template = entry.template or template_for(item.address.channel, kind)
+            template = entry.template or template_for(rt.directory.family(item.address.channel), kind)
             planned.setdefault((item.address.person, item.address.channel), replace(item, template=template))
     return list(planned.values())
 
@@ -148,7 +148,7 @@ def _update_deliveries(planned: list[Planned], by: str | None, directory: Direct
             continue
         # nobody is phoned to hear a status update while they can read it
         first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: quietness(a.channel))
-        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
+        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(directory.family(first.channel), "update"))
         if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
             item = replace(item, skip="the author of this update", fallbacks=())
         out.setdefault(item.address.person, item)
@@ -216,7 +216,7 @@ def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
         options += [(c, person.target(c)) for c in person.channels if person.target(c)]
     channel, target = min(options, key=lambda option: quietness(option[0]))
     return Planned(-1, Address(row.person, row.display, row.role, channel, target),
-                   template_for(channel, "resolved"))
+                   template_for(directory.family(channel), "resolved"))
 
 
 def quietness(channel: str) -> int:

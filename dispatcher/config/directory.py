@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -219,6 +220,9 @@ class Directory(Table):
     # The tables of destinations installed channels declare (Capabilities.destinations), by table name:
     # `[slack.security-alerts]` is tables["slack"].entries["security-alerts"], owned by channel "slack".
     tables: dict[str, DestinationTable] = Field(default_factory=dict)
+    # The template family of each installed channel (Capabilities.template), read when the file loads so that
+    # planning (domain/, which imports no channel) gets it as data.
+    _families: dict[str, str] = PrivateAttr(default_factory=dict)
     external: dict[str, External] = Field(default_factory=dict)
     customers: dict[str, Customer] = Field(default_factory=dict)
     reporters: Reporters = Field(default_factory=Reporters)
@@ -238,6 +242,15 @@ class Directory(Table):
             data["people"] = {pid: _person_fields(person, facts.person_fields())
                               for pid, person in data["people"].items()}
         return data
+
+    @model_validator(mode="after")
+    def _channel_families(self) -> Directory:
+        self._families = {name: c.template for name, c in declared().capabilities.items()}
+        return self
+
+    def family(self, channel: str) -> str:
+        """The template family a channel renders (email, slack, sms, voice); email for one not installed."""
+        return self._families.get(channel, "email")
 
     def table(self, name: str) -> dict[str, Destination]:
         """The destinations of a channel's table (`slack`), by id; empty when no installed channel owns it."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..api import Capabilities
 
-__all__ = ["GROUP", "Declared", "channel_class", "declared", "discover"]
+__all__ = ["GROUP", "Declared", "channel_class", "declared", "discover", "family"]
 
 GROUP = "dispatcher.channels"
 
@@ -44,6 +44,13 @@ def channel_class(name: str) -> Any:
     """The class an installed channel registers; None when none is installed by that name or it fails to load."""
     found = discover().get(name)
     return _load(found) if found is not None else None
+
+
+def family(name: str) -> str:
+    """The template family a channel renders (its Capabilities.template); email for one not installed or broken,
+    whose sends fail and say why."""
+    capabilities = getattr(channel_class(name), "capabilities", None)
+    return capabilities.template if isinstance(capabilities, Capabilities) else "email"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ never pays for apprise or requests.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -25,18 +24,7 @@ from ..config.directory import Directory
 from ..config.plugins import GROUP, discover
 from ..config.settings import CHANNEL_URL_FIELDS, Settings
 
-__all__ = ["GROUP", "Registry", "carries_own_url", "channel_config", "declared_family", "discover", "refuse"]
-
-@functools.cache
-def declared_family(name: str) -> str | None:
-    """The template family an installed channel declares (Capabilities.template); None when it is not
-    installed or its plugin fails to load (its sends then fail, and say why)."""
-    found = discover().get(name)
-    try:
-        return found.load().capabilities.template if found else None
-    except (ImportError, AttributeError):
-        return None
-
+__all__ = ["GROUP", "Registry", "carries_own_url", "channel_config", "discover", "refuse"]
 
 def channel_config(settings: Settings, name: str, directory: Directory | None, *, drill: bool = False) -> ChannelConfig:
     """Build a channel's settings: its URL, per-destination routes, timeouts, CA bundle."""
