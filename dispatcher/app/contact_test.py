@@ -49,10 +49,9 @@ def resolve_test_target(rt: Runtime, target: str, channel: str | None, now: date
 
 def _owned() -> str:
     """How each channel's destinations are reached: "a slack destination slack"."""
-    from ..config.plugins import declared
+    from ..config.plugins import table_owners
 
-    return ", ".join(f"a {table} destination {channel}" for table, channel in declared().table_owners().items()) \
-        or "nothing else"
+    return ", ".join(f"a {table} destination {channel}" for table, channel in table_owners().items()) or "nothing else"
 
 
 def _audience(rt: Runtime, target: str) -> str:

@@ -19,14 +19,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     model_validator,
 )
 
 from ..api import mask_url
+from . import plugins
 from .directory_checks import cross_check
-from .plugins import declared
 from .problems import ConfigError, Problem, error, pydantic_problems
 
 __all__ = ["Directory", "Person", "carries_credential", "check_directory", "load_directory", "load_toml"]
@@ -220,9 +219,6 @@ class Directory(Table):
     # The tables of destinations installed channels declare (Capabilities.destinations), by table name:
     # `[slack.security-alerts]` is tables["slack"].entries["security-alerts"], owned by channel "slack".
     tables: dict[str, DestinationTable] = Field(default_factory=dict)
-    # The template family of each installed channel (Capabilities.template), read when the file loads so that
-    # planning (domain/, which imports no channel) gets it as data.
-    _families: dict[str, str] = PrivateAttr(default_factory=dict)
     external: dict[str, External] = Field(default_factory=dict)
     customers: dict[str, Customer] = Field(default_factory=dict)
     reporters: Reporters = Field(default_factory=Reporters)
@@ -233,24 +229,17 @@ class Directory(Table):
         """Read the tables and person keys installed channels declare as theirs (see plugins.Declared)."""
         if not isinstance(data, dict) or "tables" in data:
             return data  # read already (a dumped directory validated again)
-        facts = declared()
         data = dict(data)
-        owners = {table: channel for table, channel in facts.table_owners().items() if table not in cls.model_fields}
-        data["tables"] = {table: {"channel": channel, "entries": data.pop(table)}
-                          for table, channel in owners.items() if table in data}
+        owners = {key: plugins.table_owner(key) for key in data if key not in cls.model_fields}
+        data["tables"] = {key: {"channel": owner, "entries": data.pop(key)} for key, owner in owners.items() if owner}
         if isinstance(data.get("people"), dict):
-            data["people"] = {pid: _person_fields(person, facts.person_fields())
-                              for pid, person in data["people"].items()}
+            data["people"] = {pid: _person_fields(pid, person) for pid, person in data["people"].items()}
         return data
 
-    @model_validator(mode="after")
-    def _channel_families(self) -> Directory:
-        self._families = {name: c.template for name, c in declared().capabilities.items()}
-        return self
-
     def family(self, channel: str) -> str:
-        """The template family a channel renders (email, slack, sms, voice); email for one not installed."""
-        return self._families.get(channel, "email")
+        """The template family a channel renders (its Capabilities.template: email, slack, sms, voice); email for
+        one not installed. Planning (domain/, which imports no channel) reads it here."""
+        return plugins.family(channel)
 
     def table(self, name: str) -> dict[str, Destination]:
         """The destinations of a channel's table (`slack`), by id; empty when no installed channel owns it."""
@@ -341,19 +330,22 @@ class Directory(Table):
         return members[((local - first) // timedelta(weeks=1)) % len(members)]
 
 
-def _person_fields(person: object, fields: dict[str, str]) -> object:
+def _person_fields(pid: str, person: object) -> object:
     """A person's keys that channels declare as theirs (`slack = "U..."`) moved into `addresses`, by channel."""
-    if not isinstance(person, dict) or not any(key in person for key in fields):
+    if not isinstance(person, dict):
+        return person
+    fields = {key: owner for key in person if key not in Person.model_fields and (owner := plugins.field_owner(key))}
+    if not fields:
         return person
     addresses = person.get("addresses", {})
     if not isinstance(addresses, dict):
         return person  # pydantic names the bad `addresses`
     person, addresses = dict(person), dict(addresses)
     for key, channel in fields.items():
-        if key in person and key not in Person.model_fields:
-            if channel in addresses:
-                raise ValueError(f"{key} and addresses.{channel} both give an address on {channel}: keep one")
-            addresses[channel] = person.pop(key)
+        if channel in addresses:
+            raise ValueError(f"people.{pid}: {key} and addresses.{channel} both give an address on {channel}: "
+                             "keep one")
+        addresses[channel] = person.pop(key)
     person["addresses"] = addresses
     return person
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .plugins import declared
+from . import plugins
 from .problems import Problem, error, note
 
 if TYPE_CHECKING:
@@ -66,21 +66,20 @@ _FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phon
 
 def _declared_key(channel: str) -> str:
     """Where a person's address on a channel is written: the key it declares (`slack`), else `addresses.NAME`."""
-    return next((key for key, owner in declared().person_fields().items() if owner == channel),
-                f"addresses.{channel}")
+    return plugins.person_field(channel) or f"addresses.{channel}"
 
 
 def _check_addresses(file: str, d: Directory) -> list[Problem]:
     """Every address on a channel with an Addressing hook (Slack's member ids and #names), before any send."""
-    facts, problems = declared(), []
+    problems = []
     for pid, person in d.people.items():
         for channel, target in person.addresses.items():
-            message = facts.target_problem(channel, target)
+            message = plugins.target_problem(channel, target)
             if message:
                 problems.append(error(file, f"people.{pid}.{_declared_key(channel)}", message))
     for name, table in d.tables.items():
         for ident, entry in table.entries.items():
-            message = facts.target_problem(table.channel, entry.channel, group=True)
+            message = plugins.target_problem(table.channel, entry.channel, group=True)
             if message:
                 problems.append(error(file, f"{name}.{ident}.channel", message))
     return problems

@@ -5,19 +5,21 @@ person key holding its address; its optional :class:`~dispatcher.api.Addressing`
 address is. contacts.toml and policy.toml are read through these facts, so the core names no provider:
 a third-party channel declares a table exactly as Slack does.
 
-Loading a channel's class imports its module; nothing here runs before a command reads its configuration.
+Loading a channel's class imports its module (apprise's costs 80 ms), so each question loads only the channel it
+is about, and the one named like a table or key first: only a name no channel owns makes every plugin load.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from ..api import Capabilities
 
-__all__ = ["GROUP", "Declared", "channel_class", "declared", "discover", "family"]
+__all__ = ["GROUP", "capabilities", "channel_class", "discover", "family", "field_owner", "person_field",
+           "table_owner", "table_owners", "target_problem"]
 
 GROUP = "dispatcher.channels"
 
@@ -46,35 +48,49 @@ def channel_class(name: str) -> Any:
     return _load(found) if found is not None else None
 
 
+def capabilities(name: str) -> Capabilities | None:
+    """What an installed channel declares; None when it is not installed, fails to load or declares nothing."""
+    found = getattr(channel_class(name), "capabilities", None)
+    return found if isinstance(found, Capabilities) else None
+
+
 def family(name: str) -> str:
     """The template family a channel renders (its Capabilities.template); email for one not installed or broken,
     whose sends fail and say why."""
-    capabilities = getattr(channel_class(name), "capabilities", None)
-    return capabilities.template if isinstance(capabilities, Capabilities) else "email"
+    found = capabilities(name)
+    return found.template if found is not None else "email"
 
 
-@dataclass(frozen=True)
-class Declared:
-    """What the installed channels declare about contacts.toml, by name."""
-
-    capabilities: dict[str, Capabilities]
-
-    def table_owners(self) -> dict[str, str]:
-        """The channel owning each table of destinations: {"slack": "slack"}."""
-        return {c.destinations: name for name, c in self.capabilities.items() if c.destinations}
-
-    def person_fields(self) -> dict[str, str]:
-        """The channel whose address each person key holds: {"slack": "slack"}."""
-        return {c.person_field: name for name, c in self.capabilities.items() if c.person_field}
-
-    def target_problem(self, channel: str, target: str, group: bool = False) -> str | None:
-        """What the channel's Addressing hook finds wrong with an address on it; None without a hook."""
-        check = getattr(channel_class(channel), "target_problem", None)
-        return check(target, group) if callable(check) else None
+def person_field(name: str) -> str | None:
+    """The person key holding a person's address on a channel (Slack's `slack`), if it declares one."""
+    found = capabilities(name)
+    return found.person_field if found is not None else None
 
 
-def declared() -> Declared:
-    """The declarations of every channel installed and loadable (a broken plugin declares nothing)."""
-    classes = {name: channel_class(name) for name in discover()}
-    return Declared({name: cls.capabilities for name, cls in classes.items()
-                     if isinstance(getattr(cls, "capabilities", None), Capabilities)})
+def table_owner(table: str) -> str | None:
+    """The installed channel declaring `table` as its table of destinations (Capabilities.destinations)."""
+    return _owner(table, lambda c: c.destinations)
+
+
+def field_owner(key: str) -> str | None:
+    """The installed channel declaring `key` as its person key (Capabilities.person_field)."""
+    return _owner(key, lambda c: c.person_field)
+
+
+def table_owners() -> dict[str, str]:
+    """Every installed channel's table of destinations: {"slack": "slack"}. Loads every plugin: for messages."""
+    return {c.destinations: name for name in sorted(discover()) if (c := capabilities(name)) and c.destinations}
+
+
+def target_problem(channel: str, target: str, group: bool = False) -> str | None:
+    """What the channel's Addressing hook finds wrong with an address on it; None without a hook."""
+    check = getattr(channel_class(channel), "target_problem", None)
+    return check(target, group) if callable(check) else None
+
+
+def _owner(value: str, declares: Callable[[Capabilities], str | None]) -> str | None:
+    for name in sorted(discover(), key=lambda name: name != value):  # the same-named channel first
+        found = capabilities(name)
+        if found is not None and declares(found) == value:
+            return name
+    return None

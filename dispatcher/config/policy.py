@@ -21,8 +21,8 @@ from pydantic import (
 )
 
 from ..domain.durations import parse_duration
+from . import plugins
 from .directory import ChannelName, Directory, Table, load_toml
-from .plugins import declared
 from .problems import ConfigError, Problem, error, pydantic_problems
 
 __all__ = ["IncidentClass", "Policy", "check_policy", "load_policy"]
@@ -37,12 +37,18 @@ _BUILT_IN_KINDS = ("list", "rotation", "role", "person", "external", "success-ma
 def is_audience(value: str) -> bool:
     """Whether `value` is an audience: a built-in kind, a channel's table of destinations or one of the words."""
     found = AUDIENCE.match(value)
-    return bool(found) and found["kind"] in (None, *_BUILT_IN_KINDS, *declared().table_owners())
+    return bool(found) and (found["kind"] in (None, *_BUILT_IN_KINDS) or _table_of(value) is not None)
+
+
+def _table_of(audience: str) -> str | None:
+    """The channel owning an audience's table (`slack:ID` -> "slack"); None for a built-in kind or a word."""
+    kind, sep, _ = audience.partition(":")
+    return plugins.table_owner(kind) if sep and kind not in _BUILT_IN_KINDS else None
 
 
 def _audience(value: str) -> str:
     if not is_audience(value):
-        tables = "".join(f"{table}:ID, " for table in declared().table_owners())
+        tables = "".join(f"{table}:ID, " for table in plugins.table_owners())
         raise ValueError(f"{value!r} is not an audience (list:ID, {tables}rotation:SLOT, role:ID, "
                          "person:ID, external:ID, customer, success-manager, success-managers:PLAN, commander)")
     return value
@@ -112,8 +118,7 @@ class IncidentClass(Table):
         """The audiences of a status update (see `update_audience`)."""
         if self.update_audience:
             return list(self.update_audience)
-        tables = declared().table_owners()
-        destinations = [e.to for e in self.steps[0].notify if e.to.partition(":")[0] in tables]
+        destinations = [e.to for e in self.steps[0].notify if _table_of(e.to)]
         return destinations[:1] + ["commander"]
 
     def escalation_schedule(self) -> list[tuple[timedelta, str]]:
@@ -209,16 +214,16 @@ _TABLE_OF = {"list": "lists", "role": "roles", "person": "people", "external": "
 
 def _audience_problems(audience: str, channel: str | None, d: Directory) -> list[str]:
     kind, _, ident = audience.partition(":")
-    owners = declared().table_owners()
+    owner = _table_of(audience)
     if kind in _TABLE_OF and ident not in getattr(d, _TABLE_OF[kind]):
         return [f"unknown {kind} {ident!r} (not in contacts.toml [{_TABLE_OF[kind]}])"]
-    if kind in owners and ident not in d.table(kind):
+    if owner and ident not in d.table(kind):
         return [f"unknown {kind} {ident!r} (not in contacts.toml [{kind}])"]
     if kind == "rotation" and (d.rotation is None or ident not in d.rotation.slots):
         return [f"unknown rotation slot {ident!r}"]
-    only = {"list": "email", **owners}  # a list is mailed; a channel's destination is reached on that channel
-    if kind in only and channel not in (None, only[kind]):
-        return [f"a {kind} is reached by {only[kind]}, not {channel}"]
+    only = "email" if kind == "list" else owner  # a list is mailed; a channel's destination is on that channel
+    if only and channel not in (None, only):
+        return [f"a {kind} is reached by {only}, not {channel}"]
     if kind == "external" and channel and getattr(
             d.external[ident], "email" if channel == "email" else "phone") is None:
         return [f"external contact {ident!r} has no address for {channel}"]
