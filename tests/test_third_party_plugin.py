@@ -118,7 +118,7 @@ def test_the_plugin_passes_the_channel_contract_suite_a_third_party_runs(echo_en
                              "dispatcher.testing.contract"], cwd=PLUGIN, env=echo_env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 passed" in result.stdout
+    assert "11 passed" in result.stdout
     without = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=PLUGIN,
                              env=echo_env, capture_output=True, text=True, timeout=120)
     assert without.returncode != 0 and "fixture 'provider' not found" in without.stdout  # opt-in, never auto-loaded

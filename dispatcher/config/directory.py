@@ -226,7 +226,8 @@ class Directory(Table):
     @model_validator(mode="before")
     @classmethod
     def _channel_tables(cls, data: object) -> object:
-        """Read the tables and person keys installed channels declare as theirs (see plugins.Declared)."""
+        """Read the tables and person keys installed channels declare as theirs (Capabilities.destinations and
+        person_field): `[slack.ID]` into `tables`, a person's `slack` into their `addresses`."""
         if not isinstance(data, dict) or "tables" in data:
             return data  # read already (a dumped directory validated again)
         data = dict(data)
