@@ -162,7 +162,7 @@ class AppriseChannel:
     """Sends a notice through any apprise URL, as exactly one delivery per URL."""
 
     name = "apprise"
-    capabilities = Capabilities(target=TargetKind.URL, template="email")
+    capabilities = Capabilities(target=TargetKind.URL, template="email", quietness=40)
 
     def __init__(self, config: ChannelConfig) -> None:
         self.config = config

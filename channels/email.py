@@ -154,7 +154,7 @@ class EmailChannel:
     """Sends a notice as a multipart email over pooled SMTP connections."""
 
     name = "email"
-    capabilities = Capabilities(target=TargetKind.EMAIL, html=True, template="email")
+    capabilities = Capabilities(target=TargetKind.EMAIL, html=True, template="email", quietness=10)
 
     def __init__(self, config: ChannelConfig) -> None:
         self.config = config

@@ -80,7 +80,7 @@ class PhoneChannel:
     name: ClassVar[str] = "phone"
     schemes: ClassVar[tuple[str, ...]] = ("twilio", "pagerduty")  # the URL schemes this channel takes
     capabilities: ClassVar[Capabilities] = Capabilities(
-        target=TargetKind.PHONE, voice=True, dedup_key=True, template="voice"
+        target=TargetKind.PHONE, voice=True, dedup_key=True, template="voice", quietness=60
     )
 
     def __init__(self, config: ChannelConfig) -> None:
@@ -210,6 +210,7 @@ class TwilioVoiceChannel(PhoneChannel):
 
     name: ClassVar[str] = "voice"
     schemes: ClassVar[tuple[str, ...]] = ("twilio",)
+    capabilities: ClassVar[Capabilities] = replace(PhoneChannel.capabilities, quietness=70)
 
 
 class PagerDutyChannel(PhoneChannel):
@@ -218,6 +219,7 @@ class PagerDutyChannel(PhoneChannel):
 
     name: ClassVar[str] = "pagerduty"
     schemes: ClassVar[tuple[str, ...]] = ("pagerduty",)
+    capabilities: ClassVar[Capabilities] = replace(PhoneChannel.capabilities, quietness=80)
 
 
 def _parse(url: str, schemes: tuple[str, ...] = ("twilio", "pagerduty")) -> TwilioAccount | PagerDutyKey:

@@ -57,6 +57,7 @@ from dispatcher.api import (
 
 _POST_MESSAGE = "https://slack.com/api/chat.postMessage"
 _MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")  # a person, not a channel
+_CHANNEL_NAME = r"^#[a-z0-9][a-z0-9._-]*$"  # a #name as Slack shows it: lower case, no spaces
 _WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 
 # Slack error strings (webhook bodies and Web API "error") -> reason; others follow the status.
@@ -122,8 +123,20 @@ class SlackChannel:
 
     name: ClassVar[str] = "slack"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        target=TargetKind.SLACK, max_length=3000, template="slack"
+        target=TargetKind.SLACK, max_length=3000, template="slack",
+        destinations="slack", person_field="slack", quietness=20,
     )
+
+    # Addressing (dispatcher.api.Addressing): contacts.toml's Slack addresses, checked when it loads.
+
+    @staticmethod
+    def target_problem(target: str, group: bool = False) -> str | None:
+        """A person is a member id (U012AB3CD; W... on Enterprise Grid); a `[slack.ID]` destination a #name."""
+        if group:
+            return None if re.match(_CHANNEL_NAME, target) else (
+                f"String should match pattern '{_CHANNEL_NAME}': {target!r} is not a Slack channel name "
+                "(like #security-alerts)")
+        return None if _MEMBER_ID.match(target) else f"{target!r} is not a Slack member id (like U012AB3CD)"
 
     def __init__(self, config: ChannelConfig) -> None:
         self._problems: list[str] = []

@@ -33,7 +33,7 @@ class SmsChannel:
     name: ClassVar[str] = "sms"
     # 1600 is Twilio's hard limit for one Body; the sms templates aim for 160 (one segment).
     capabilities: ClassVar[Capabilities] = Capabilities(
-        target=TargetKind.PHONE, max_length=1600, template="sms"
+        target=TargetKind.PHONE, max_length=1600, template="sms", quietness=50
     )
 
     def __init__(self, config: ChannelConfig) -> None:

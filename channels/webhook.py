@@ -109,7 +109,7 @@ class WebhookChannel:
     """JSON POSTs to a receiver of your own."""
 
     name: ClassVar[str] = "webhook"
-    capabilities: ClassVar[Capabilities] = Capabilities(target=TargetKind.URL, template="email")
+    capabilities: ClassVar[Capabilities] = Capabilities(target=TargetKind.URL, template="email", quietness=30)
 
     def __init__(self, config: ChannelConfig) -> None:
         self._problems: list[str] = []

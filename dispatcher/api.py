@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 __all__ = [
     "Address",
+    "Addressing",
     "Capabilities",
     "Channel",
     "ChannelConfig",
@@ -86,6 +87,17 @@ class Capabilities:
     dedup_key: bool = False  # the provider collapses repeats by Notice.dedup_key
     # The template family it renders (email|slack|sms|voice): a plugin's step pages use `sms`, `resolved-sms`...
     template: str = "email"
+    # The contacts.toml table of named destinations it owns, or None. Slack declares "slack": each
+    # `[slack.ID]` table (`channel = "#name"`, optional `purpose`, `webhook_env`) is a destination, and a
+    # policy audience `slack:ID` reaches it on this channel alone.
+    destinations: str | None = None
+    # The key of a contacts.toml person holding their address on it (Slack: `slack = "U012AB3CD"`), besides
+    # `addresses = { <name> = ... }`, which every channel reads. None: only `addresses`.
+    person_field: str | None = None
+    # How loud it is, for the resolution notice, sent on the quietest channel a person was reached on
+    # (nobody is called to hear "resolved"): email 10, slack 20, webhook 30, apprise 40, sms 50, phone 60,
+    # voice 70, pagerduty 80. Undeclared: 100, louder than them all.
+    quietness: int = 100
 
 
 @dataclass(frozen=True)
@@ -242,6 +254,20 @@ class Routing(Protocol):
     def route_warnings(self, destinations: list[str]) -> list[str]:
         """What is wrong with how these destinations of contacts.toml on the channel (its group targets,
         such as Slack channel names, in the file's order) would be routed; found without sending."""
+
+
+@runtime_checkable
+class Addressing(Protocol):
+    """An optional hook of a channel whose addresses have a form of their own (Slack: member ids, #names).
+
+    The core calls it on the channel's class, before any instance exists (define it as a staticmethod), for
+    every address contacts.toml gives the channel, so a malformed one is an error of `notify check` and of
+    every command that loads contacts.toml, before anything is sent.
+    """
+
+    def target_problem(self, target: str, group: bool = False) -> str | None:
+        """What is wrong with `target` as an address on this channel, for a message naming the key; None when
+        it is well formed. `group`: a destination of the channel's table (`[slack.ID] channel`), not a person."""
 
 
 _SECRET_IN_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^@/\s]+)@", re.I)

@@ -36,7 +36,7 @@ def test_shipped_directory_reproduces_the_seed() -> None:
     assert {lst.email for lst in d.lists.values()} == {
         "security-incident@teamflow.com", "outage-response@teamflow.com",
         "legal-emergency@teamflow.com", "executive-escalation@teamflow.com"}
-    assert {s.channel for s in d.slack.values()} == {
+    assert {s.channel for s in d.table("slack").values()} == {
         "#support-escalation", "#security-alerts", "#outage-response", "#customer-success"}
     assert d.external["legal-counsel"].phone == "+14155550166"
     assert d.external["legal-international"].phone == "+442012345678"
@@ -66,6 +66,10 @@ MISTAKES = [
                  "rotation.timezone: unknown time zone 'Mars/Olympus'", id="unknown-time-zone"),
     pytest.param('channel = "#security-alerts"', 'channel = "security alerts"',
                  "slack.security-alerts.channel: String should match pattern", id="slack-channel-name"),
+    pytest.param('slack = "U0TSA00001"', 'slack = "tsa-1"',
+                 "people.tsa-1.slack: 'tsa-1' is not a Slack member id (like U012AB3CD)", id="slack-member-id"),
+    pytest.param('slack = "U0TSA00001"', 'slack = "U0TSA00001"\naddresses = { slack = "U0TSA00002" }',
+                 "people.tsa-1: slack and addresses.slack both give an address on slack: keep one", id="slack-address-twice"),
     pytest.param('plan = "basic"', 'plan = "platinum"',
                  "customers.hooli-labs.plan: Input should be 'basic', 'pro' or 'enterprise'", id="unknown-plan"),
     pytest.param('name = "CTO"\n', 'name = "CTO"\nnickname = "boss"\n',

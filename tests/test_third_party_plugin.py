@@ -118,7 +118,7 @@ def test_the_plugin_passes_the_channel_contract_suite_a_third_party_runs(echo_en
                              "dispatcher.testing.contract"], cwd=PLUGIN, env=echo_env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 passed" in result.stdout
+    assert "11 passed" in result.stdout
     without = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=PLUGIN,
                              env=echo_env, capture_output=True, text=True, timeout=120)
     assert without.returncode != 0 and "fixture 'provider' not found" in without.stdout  # opt-in, never auto-loaded
@@ -161,3 +161,39 @@ def test_a_plugin_s_secrets_from_env_file_and_secret_files_are_scrubbed_too(
     assert "CANARY-echo-token-from-a-file" in scrubbed
     assert "https://pager.example/CANARY-url-from-dotenv" in scrubbed
     assert "eu" not in scrubbed
+
+
+def add_echo_room(config_dir: Path, room: str) -> None:
+    """A room of the echo plugin's own contacts.toml table, and the financial class's step 0 posting there."""
+    with (config_dir / "contacts.toml").open("a") as contacts:
+        contacts.write(f'\n[echo.some-room]\nchannel = "{room}"\npurpose = "Billing war room"\n')
+    replace_in(config_dir / "policy.toml", '{ to = "role:billing-manager" },',
+               '{ to = "role:billing-manager" },\n  { to = "echo:some-room" },')
+
+
+def test_a_plugin_owns_a_table_of_destinations_as_slack_does(echo_env, config_dir: Path, providers) -> None:
+    add_echo_room(config_dir, "some-room")
+    with RecordingServer(Reply(200, "ok")) as receiver:
+        env = dict(echo_env, NOTIFY_ECHO_URL=f"{receiver.url}/pages")
+        check = notify(env, "check")
+        result = notify(env, *COMMAND, "--json")
+    assert check.returncode == 0 and "echo" not in check.stdout + check.stderr, check.stdout + check.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    room = next(d for d in json.loads(result.stdout)["deliveries"] if d["recipient"] == "echo:some-room")
+    assert (room["channel"], room["outcome"]) == ("echo", "delivered")
+    (request,) = receiver.requests
+    assert request.json["to"] == "some-room" and request.json["incident"] == "FIN-2026-001"
+    assert "\n" not in request.json["text"]  # on the sms family the plugin declares, as its people's pages
+
+
+def test_the_plugin_checks_its_rooms_and_an_audience_of_a_table_nobody_owns_is_refused(
+        echo_env, config_dir: Path) -> None:
+    add_echo_room(config_dir, "Some Room")
+    env = dict(echo_env, NOTIFY_ECHO_URL="http://127.0.0.1:9/pages")
+    bad_room = notify(env, "check")
+    assert bad_room.returncode == 2
+    assert "echo.some-room.channel: 'Some Room' is not an echo room" in bad_room.stdout + bad_room.stderr
+    uninstalled = notify(dict(env, PYTHONPATH=""), "check")  # nobody owns [echo.*] or echo:ID without the plugin
+    assert uninstalled.returncode == 2
+    output = uninstalled.stdout + uninstalled.stderr
+    assert "echo: unknown key (typo?)" in output and "'echo:some-room' is not an audience" in output

@@ -72,7 +72,7 @@ def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datet
               if d.status == DeliveryState.PENDING and d.kind in PAGE_KINDS and d.person in rt.directory.people]
     notice = {"kind": "ack", "by": by, "via": via_label(via), "at": format_time(now)}
     rows = [outbox_row(p, kind="ack", label=key, notice=notice)
-            for p in _planned(rt, incident_from_row(row), _slack_channel(rt, row.klass), step=-1, kind="ack")]
+            for p in _planned(rt, incident_from_row(row), _class_destination(rt, row.klass), step=-1, kind="ack")]
     rows += pager_event_rows(before, "acknowledge", notice)  # what it paged on PagerDuty is acknowledged there
     detail = f"acknowledged by {by} via {via}"
     done = store.record_event(incident_id, key, "acknowledged", now, detail, by=by,
@@ -84,14 +84,16 @@ def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datet
     return Acknowledged(done, load(store, incident_id), cancelled, notices)
 
 
-def _slack_channel(rt: Runtime, klass_name: str) -> tuple[Entry, ...]:
-    """The class's Slack channel (its first step's, else its update audience's), once; none without one."""
+def _class_destination(rt: Runtime, klass_name: str) -> tuple[Entry, ...]:
+    """The class's channel destination, such as its Slack channel (its first step's, else its update
+    audience's), once, on the channel owning it; none without one."""
     klass = rt.policy.classes.get(klass_name)
     if klass is None:
         return ()
+    owners = rt.directory.table_owners()
     audiences = [e.to for e in klass.steps[0].notify] + klass.updates_to()
-    channel = next((a for a in audiences if a.startswith("slack:")), None)
-    return (Entry(to=channel, channel="slack"),) if channel else ()
+    found = next((a for a in audiences if a.partition(":")[0] in owners), None)
+    return (Entry(to=found, channel=owners[found.partition(":")[0]]),) if found else ()
 
 
 @dataclass(frozen=True)

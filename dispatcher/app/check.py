@@ -136,6 +136,8 @@ def _preferred_channels(audience: str, directory: Directory) -> set[str]:
         return {directory.people[p].channels[0] for p in directory.holders(ident) if directory.people[p].channels}
     if kind == "person" and ident in directory.people:
         return set(directory.people[ident].channels[:1])
+    if kind in directory.table_owners():  # a channel's own destination (slack:ID): on that channel
+        return {directory.table_owners()[kind]}
     return {"email"}
 
 

@@ -29,8 +29,8 @@ TEST_CLASS, TEST_PREFIX = "test", "TEST"
 
 
 def resolve_test_target(rt: Runtime, target: str, channel: str | None, now: datetime) -> list[Planned]:
-    """A person, list or Slack channel (by id, `kind:id` or `#name`) on one channel, no fallbacks; a rotation
-    slot is whoever is on duty at ``now``."""
+    """A person, list or channel destination (by id, `kind:id` or its target, such as a Slack `#name`) on one
+    channel, no fallbacks; a rotation slot is whoever is on duty at ``now``."""
     audience = _audience(rt, target)
     kind = audience.partition(":")[0]
     if kind == "person" and channel is None:
@@ -43,26 +43,34 @@ def resolve_test_target(rt: Runtime, target: str, channel: str | None, now: date
     if wrong or (channel and not planned):
         where = wrong[0].address.display if wrong else target
         raise ConfigError([error(str(rt.paths.contacts), target, f"{where} cannot be reached on {channel}: "
-                                 f"no {channel} address (a list takes email, a Slack channel slack)")])
+                                 f"no {channel} address (a list takes email, {_owned()})")])
     return planned
+
+
+def _owned() -> str:
+    """How each channel's destinations are reached: "a slack destination slack"."""
+    from ..config.plugins import table_owners
+
+    return ", ".join(f"a {table} destination {channel}" for table, channel in table_owners().items()) or "nothing else"
 
 
 def _audience(rt: Runtime, target: str) -> str:
     d = rt.directory
-    if target.startswith("#"):
-        found = next((sid for sid, s in d.slack.items() if s.channel == target), None)
-        if found:
-            return f"slack:{found}"
+    tables = {"person": d.people, "list": d.lists, **{name: d.table(name) for name in d.tables}}
+    found = next((f"{name}:{ident}" for name in d.tables for ident, entry in d.table(name).items()
+                  if entry.channel == target), None)  # a destination by its target: Slack's #name
+    if found:
+        return found
     kind, sep, ident = target.partition(":")
-    if sep and kind in ("person", "list", "slack"):
-        table = {"person": d.people, "list": d.lists, "slack": d.slack}[kind]
-        if ident in table:
-            return target
-    for kind, table in (("person", d.people), ("list", d.lists), ("slack", d.slack)):
+    if sep and ident in tables.get(kind, ()):
+        return target
+    for kind, table in tables.items():
         if target in table:
             return f"{kind}:{target}"
-    raise ConfigError([error(str(rt.paths.contacts), target, "no person, list or Slack channel by that id "
-                             "(use an id from contacts.toml, list:ID, slack:ID or #channel)")])
+    kinds = "".join(f", {name}:ID" for name in d.tables)
+    raise ConfigError([error(str(rt.paths.contacts), target, "no person, list or channel destination by that id "
+                             f"(use an id from contacts.toml, list:ID{kinds} or a destination's target, "
+                             "as its table writes it: #security-alerts)")])
 
 
 def test_notice(incident_id: str, planned: Planned, now: datetime) -> Notice:

@@ -20,9 +20,9 @@ from ..config.paths import ConfigPaths, resolve_config
 from ..config.policy import IncidentClass, Policy, load_policy
 from ..config.problems import ConfigError, error
 from ..config.settings import Settings, load_settings
-from ..delivery.registry import Registry, declared_family
+from ..delivery.registry import Registry
 from ..domain.incident import Incident, build_incident, public_fields, render_context
-from ..domain.plan import BUILT_IN_FAMILIES, Planned, plan_step
+from ..domain.plan import Planned, plan_step
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
@@ -126,7 +126,6 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     from ..render.templates import TemplateError, family_of
 
     klass = rt.klass(incident.klass)
-    planned = replace(planned, template=_declared_template(planned.address.channel, planned.template))
     family = family_of(planned.template)
     recipient = {"display": planned.address.display, "role": planned.address.role}
     context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, planned.step,
@@ -163,17 +162,6 @@ def _neutral(fields: dict[str, Any]) -> dict[str, Any]:
             else value
 
     return {key: clean(value) for key, value in fields.items()}
-
-
-def _declared_template(channel: str, template: str) -> str:
-    """A plugin channel's default template on the family it declares ("resolved-email" -> "resolved-sms" for a
-    channel declaring `sms`); a built-in's, or a template the policy names (`customer`), as planned."""
-    from ..render.templates import family_of
-
-    if channel in BUILT_IN_FAMILIES or template == "customer" or family_of(template) != "email":
-        return template
-    family = declared_family(channel)
-    return template.removesuffix("email") + family if family and family != "email" else template
 
 
 def incident_summary(rt: Runtime, incident: Incident, *, status: str, existing: bool = False) -> dict[str, Any]:

@@ -41,8 +41,6 @@ from .report import OUTCOME_COLOURS, Report, outcome_label
 __all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]
 
-# The quietest channel a person was reached on carries the resolution notice: nobody is called to hear "resolved".
-QUIET_ORDER = ("email", "slack", "webhook", "apprise", "sms", "phone", "voice", "pagerduty")
 
 
 def load(store: Store, incident_id: str) -> IncidentRow:
@@ -80,7 +78,7 @@ def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, st
     planned: dict[tuple[str, str], Planned] = {}
     for entry in entries:
         for item in plan_audience(entry, incident, klass, step, rt.directory):
-            template = entry.template or template_for(item.address.channel, kind)
+            template = entry.template or template_for(rt.directory.family(item.address.channel), kind)
             planned.setdefault((item.address.person, item.address.channel), replace(item, template=template))
     return list(planned.values())
 
@@ -152,7 +150,7 @@ def _update_deliveries(planned: list[Planned], by: str | None, directory: Direct
             continue
         # nobody is phoned to hear a status update while they can read it
         first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: quietness(a.channel))
-        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(first.channel, "update"))
+        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(directory.family(first.channel), "update"))
         if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
             item = replace(item, skip="the author of this update", fallbacks=())
         out.setdefault(item.address.person, item)
@@ -220,11 +218,15 @@ def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
         options += [(c, person.target(c)) for c in person.channels if person.target(c)]
     channel, target = min(options, key=lambda option: quietness(option[0]))
     return Planned(-1, Address(row.person, row.display, row.role, channel, target),
-                   template_for(channel, "resolved"))
+                   template_for(directory.family(channel), "resolved"))
 
 
 def quietness(channel: str) -> int:
-    return QUIET_ORDER.index(channel) if channel in QUIET_ORDER else len(QUIET_ORDER)
+    """How loud a channel is (Capabilities.quietness): the quietest a person was reached on carries the
+    resolution notice, as nobody is called to hear "resolved". A channel not installed is loudest."""
+    from ..config.plugins import channel_class
+
+    return getattr(getattr(channel_class(channel), "capabilities", None), "quietness", 1000)
 
 
 def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow], int]:

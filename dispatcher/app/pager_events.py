@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import Address
+from ..config.plugins import family
 from ..domain.plan import Planned, template_for
 from ..store import DeliveryRow, NewDelivery
 from .engine import outbox_row, row_page_key
@@ -46,7 +47,7 @@ def pager_event_rows(rows: list[DeliveryRow], event: str, notice: dict[str, Any]
         keys.add(row_page_key(page))
         address = Address(page.person, page.display, page.role, page.channel, page.target)
         kind = _KIND[event]
-        row = outbox_row(Planned(-1, address, template_for(page.channel, kind)), kind=kind,
+        row = outbox_row(Planned(-1, address, template_for(family(page.channel), kind)), kind=kind,
                          label=f"pagerduty-{event}-{page.id}",
                          notice={**notice, "pager_event": event, "pager_key": row_page_key(page)})
         planned.append(row)

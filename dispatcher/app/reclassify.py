@@ -150,7 +150,7 @@ def _notice(rt: Runtime, items: list[Planned], by: str) -> Planned:
     """One person's notice on the quietest of all their addresses (paged by phone and mailed: told by email)."""
     addresses = {(a.channel, a.target): a for item in items for a in (item.address, *item.fallbacks)}
     first, *rest = sorted(addresses.values(), key=lambda a: quietness(a.channel))
-    notice = Planned(-1, first, template_for(first.channel, "reclassify"), tuple(rest))
+    notice = Planned(-1, first, template_for(rt.directory.family(first.channel), "reclassify"), tuple(rest))
     if _is_author(rt, first.person, by):
         return replace(notice, skip="the author of this reclassification", fallbacks=())
     return notice

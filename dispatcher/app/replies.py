@@ -148,7 +148,8 @@ def answer_button(rt: Runtime, store: Store, slack_user: str, action: str, incid
     Slack tells who pressed the button, so a button acts as its presser wherever the message was posted.
     An unknown member, or an unknown action, changes nothing (the Reply says why).
     """
-    person = next((p for p in rt.directory.people.values() if p.slack and p.slack == slack_user), None)
+    person = next((p for p in rt.directory.people.values() if slack_user and p.send_target("slack") == slack_user),
+                  None)
     if person is None:
         return Reply(f"Your Slack account ({slack_user[:20]}) is not a person in notify's contacts.toml, so notify "
                      "cannot record who acted: nothing changed. Ask the on-call admin to add your Slack id.")

@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from ..api import mask_url
+from . import plugins
 from .directory_checks import cross_check
 from .problems import ConfigError, Problem, error, pydantic_problems
 
@@ -24,10 +32,9 @@ __all__ = ["Directory", "Person", "carries_credential", "check_directory", "load
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{20,64}$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-PERSON_CHANNELS = ("email", "slack", "sms", "phone", "voice", "pagerduty", "webhook", "apprise")
+PERSON_CHANNELS = ("email", "sms", "phone", "voice", "pagerduty", "webhook", "apprise")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -45,12 +52,6 @@ def _e164(value: str) -> str:
 def _email(value: str) -> str:
     if not _EMAIL.match(value):
         raise ValueError(f"{value!r} is not an email address")
-    return value
-
-
-def _slack_member(value: str) -> str:
-    if not _SLACK_ID.match(value):
-        raise ValueError(f"{value!r} is not a Slack member id (like U012AB3CD)")
     return value
 
 
@@ -107,7 +108,6 @@ class Person(Table):
     roles: list[str] = Field(default_factory=list)
     email: Email | None = None
     phone: Phone | None = None
-    slack: Annotated[str, AfterValidator(_slack_member)] | None = None
     apprise: str | None = None  # a personal apprise URL (Opsgenie, Telegram...)
     # This person's pages go to their own PagerDuty service (a secret: kept out of reprs).
     pagerduty_routing_key: RoutingKey | None = Field(default=None, repr=False)
@@ -116,7 +116,8 @@ class Person(Table):
     login: str | None = None  # their login name, so `notify ack` without --by knows them
     channels: list[ChannelName] = Field(default_factory=lambda: ["email"])
     # Addresses on plugin channels, by channel name (`addresses = { echo = "alice" }`); a URL here is masked
-    # in plans, reports and the store, as a personal apprise URL is.
+    # in plans, reports and the store, as a personal apprise URL is. A key a channel declares as its
+    # Capabilities.person_field (Slack's `slack = "U012AB3CD"`) lands here too, under the channel's name.
     addresses: dict[ChannelName, str] = Field(default_factory=dict)
 
     def target(self, channel: str) -> str | None:
@@ -137,7 +138,7 @@ class Person(Table):
 
 
 _BUILT_IN_TARGETS = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
-                     "slack": "slack", "apprise": "apprise"}
+                     "apprise": "apprise"}
 
 
 class Slot(Table):
@@ -171,10 +172,19 @@ class DistributionList(Table):
     members: list[str] = Field(default_factory=list)
 
 
-class SlackChannel(Table):
-    channel: str = Field(pattern=r"^#[a-z0-9][a-z0-9._-]*$")
+class Destination(Table):
+    """A named destination of a channel's table (`[slack.security-alerts]`): a group target, not a person."""
+
+    channel: str = Field(min_length=1)  # the target on the owning channel (Slack: "#security-alerts")
     purpose: str = ""
-    webhook_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
+    webhook_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None  # its own URL's variable
+
+
+class DestinationTable(Table):
+    """A contacts.toml table of destinations, owned by the installed channel that declares it."""
+
+    channel: str  # the owning channel's name
+    entries: dict[str, Destination] = Field(default_factory=dict)
 
 
 class External(Table):
@@ -206,10 +216,40 @@ class Directory(Table):
     people: dict[str, Person] = Field(default_factory=dict)
     rotation: Rotation | None = None
     lists: dict[str, DistributionList] = Field(default_factory=dict)
-    slack: dict[str, SlackChannel] = Field(default_factory=dict)
+    # The tables of destinations installed channels declare (Capabilities.destinations), by table name:
+    # `[slack.security-alerts]` is tables["slack"].entries["security-alerts"], owned by channel "slack".
+    tables: dict[str, DestinationTable] = Field(default_factory=dict)
     external: dict[str, External] = Field(default_factory=dict)
     customers: dict[str, Customer] = Field(default_factory=dict)
     reporters: Reporters = Field(default_factory=Reporters)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _channel_tables(cls, data: object) -> object:
+        """Read the tables and person keys installed channels declare as theirs (Capabilities.destinations and
+        person_field): `[slack.ID]` into `tables`, a person's `slack` into their `addresses`."""
+        if not isinstance(data, dict) or "tables" in data:
+            return data  # read already (a dumped directory validated again)
+        data = dict(data)
+        owners = {key: plugins.table_owner(key) for key in data if key not in cls.model_fields}
+        data["tables"] = {key: {"channel": owner, "entries": data.pop(key)} for key, owner in owners.items() if owner}
+        if isinstance(data.get("people"), dict):
+            data["people"] = {pid: _person_fields(pid, person) for pid, person in data["people"].items()}
+        return data
+
+    def family(self, channel: str) -> str:
+        """The template family a channel renders (its Capabilities.template: email, slack, sms, voice); email for
+        one not installed. Planning (domain/, which imports no channel) reads it here."""
+        return plugins.family(channel)
+
+    def table(self, name: str) -> dict[str, Destination]:
+        """The destinations of a channel's table (`slack`), by id; empty when no installed channel owns it."""
+        found = self.tables.get(name)
+        return dict(found.entries) if found is not None else {}
+
+    def table_owners(self) -> dict[str, str]:
+        """The channel owning each table of destinations: what an audience `<table>:<id>` is sent on."""
+        return {name: table.channel for name, table in self.tables.items()}
 
     def mailable_reporter(self, address: str) -> bool:
         """Whether a reporter a webhook names may be mailed: in an account's domains or on the allow-list.
@@ -242,9 +282,9 @@ class Directory(Table):
 
     def destinations(self, channel: str) -> list[tuple[str, str | None]]:
         """The group destinations this file names on a channel, in its order: (target, the variable naming the
-        destination's own URL, or None for the channel's). Only Slack has such tables today (`[slack.ID]`)."""
-        tables = {"slack": self.slack}
-        return [(entry.channel, entry.webhook_env) for entry in tables.get(channel, {}).values()]
+        destination's own URL, or None for the channel's): the entries of the table the channel owns."""
+        return [(entry.channel, entry.webhook_env) for table in self.tables.values() if table.channel == channel
+                for entry in table.entries.values()]
 
     def pagerduty_routes(self) -> dict[str, str]:
         """Routing keys by the audience they serve: "rotation:SLOT" and "person:ID" (secrets)."""
@@ -289,6 +329,26 @@ class Directory(Table):
         first += timedelta(days=(WEEKDAYS.index(rotation.handoff_day) - rotation.start.weekday()) % 7)
         members = rotation.slots[slot_name].members
         return members[((local - first) // timedelta(weeks=1)) % len(members)]
+
+
+def _person_fields(pid: str, person: object) -> object:
+    """A person's keys that channels declare as theirs (`slack = "U..."`) moved into `addresses`, by channel."""
+    if not isinstance(person, dict):
+        return person
+    fields = {key: owner for key in person if key not in Person.model_fields and (owner := plugins.field_owner(key))}
+    if not fields:
+        return person
+    addresses = person.get("addresses", {})
+    if not isinstance(addresses, dict):
+        return person  # pydantic names the bad `addresses`
+    person, addresses = dict(person), dict(addresses)
+    for key, channel in fields.items():
+        if channel in addresses:
+            raise ValueError(f"people.{pid}: {key} and addresses.{channel} both give an address on {channel}: "
+                             "keep one")
+        addresses[channel] = person.pop(key)
+    person["addresses"] = addresses
+    return person
 
 
 def _aware(moment: datetime, zone: ZoneInfo) -> datetime:

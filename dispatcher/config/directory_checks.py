@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import plugins
 from .problems import Problem, error, note
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ def cross_check(file: str, d: Directory) -> list[Problem]:
     problems += _check_roles(file, d)
     problems += _check_rotation(file, d)
     problems += _check_lists(file, d)
+    problems += _check_addresses(file, d)
     for cid, account in d.customers.items():
         if account.success_manager and account.success_manager not in d.people:
             problems.append(error(file, f"customers.{cid}.success_manager",
@@ -47,7 +49,7 @@ def _check_people(file: str, d: Directory) -> list[Problem]:
             if channel != "webhook" and person.send_target(channel) is None:
                 problems.append(error(file, f"people.{pid}.channels",
                                       f"lists {channel!r} but the person has no "
-                                      f"{_FIELD_FOR.get(channel, f'addresses.{channel}')}"))
+                                      f"{_FIELD_FOR.get(channel) or _declared_key(channel)}"))
         if person.email:
             if person.email.casefold() in seen:
                 problems.append(error(file, f"people.{pid}.email",
@@ -59,7 +61,28 @@ def _check_people(file: str, d: Directory) -> list[Problem]:
 
 
 _FIELD_FOR = {"email": "email", "sms": "phone", "phone": "phone", "voice": "phone", "pagerduty": "phone",
-              "slack": "slack id", "apprise": "apprise URL"}
+              "apprise": "apprise URL"}
+
+
+def _declared_key(channel: str) -> str:
+    """Where a person's address on a channel is written: the key it declares (`slack`), else `addresses.NAME`."""
+    return plugins.person_field(channel) or f"addresses.{channel}"
+
+
+def _check_addresses(file: str, d: Directory) -> list[Problem]:
+    """Every address on a channel with an Addressing hook (Slack's member ids and #names), before any send."""
+    problems = []
+    for pid, person in d.people.items():
+        for channel, target in person.addresses.items():
+            message = plugins.target_problem(channel, target)
+            if message:
+                problems.append(error(file, f"people.{pid}.{_declared_key(channel)}", message))
+    for name, table in d.tables.items():
+        for ident, entry in table.entries.items():
+            message = plugins.target_problem(table.channel, entry.channel, group=True)
+            if message:
+                problems.append(error(file, f"{name}.{ident}.channel", message))
+    return problems
 
 
 def _check_roles(file: str, d: Directory) -> list[Problem]:

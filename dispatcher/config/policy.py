@@ -21,21 +21,35 @@ from pydantic import (
 )
 
 from ..domain.durations import parse_duration
+from . import plugins
 from .directory import ChannelName, Directory, Table, load_toml
 from .problems import ConfigError, Problem, error, pydantic_problems
 
 __all__ = ["IncidentClass", "Policy", "check_policy", "load_policy"]
 
 MAX_REPEAT = 9
-AUDIENCE = re.compile(
-    r"^(?:(?:list|slack|rotation|role|person|external|success-managers):[a-z0-9][a-z0-9_-]*"
-    r"|customer|success-manager|commander)$"
-)
+# `<kind>:<id>`, or one of the words; a kind is built in (below) or the table of destinations an installed
+# channel declares (Capabilities.destinations: Slack's `slack:ID`).
+AUDIENCE = re.compile(r"^(?:(?P<kind>[a-z][a-z0-9_-]*):[a-z0-9][a-z0-9_-]*|customer|success-manager|commander)$")
+_BUILT_IN_KINDS = ("list", "rotation", "role", "person", "external", "success-managers")
+
+
+def is_audience(value: str) -> bool:
+    """Whether `value` is an audience: a built-in kind, a channel's table of destinations or one of the words."""
+    found = AUDIENCE.match(value)
+    return bool(found) and (found["kind"] in (None, *_BUILT_IN_KINDS) or _table_of(value) is not None)
+
+
+def _table_of(audience: str) -> str | None:
+    """The channel owning an audience's table (`slack:ID` -> "slack"); None for a built-in kind or a word."""
+    kind, sep, _ = audience.partition(":")
+    return plugins.table_owner(kind) if sep and kind not in _BUILT_IN_KINDS else None
 
 
 def _audience(value: str) -> str:
-    if not AUDIENCE.match(value):
-        raise ValueError(f"{value!r} is not an audience (list:ID, slack:ID, rotation:SLOT, role:ID, "
+    if not is_audience(value):
+        tables = "".join(f"{table}:ID, " for table in plugins.table_owners())
+        raise ValueError(f"{value!r} is not an audience (list:ID, {tables}rotation:SLOT, role:ID, "
                          "person:ID, external:ID, customer, success-manager, success-managers:PLAN, commander)")
     return value
 
@@ -66,7 +80,8 @@ class IncidentClass(Table):
     response_sla: Duration
     resolution_target: Duration | None = None
     update_every: Duration | None = None
-    # Who hears `notify update`; None: the class's Slack channel (the first of step 0) and the commander.
+    # Who hears `notify update`; None: the class's channel destination (the first of step 0, such as its
+    # Slack channel) and the commander.
     update_audience: list[Audience] | None = Field(default=None, min_length=1)
     commander: str = "rotation:primary"
     escalation: list[str] = Field(default_factory=list)
@@ -103,8 +118,8 @@ class IncidentClass(Table):
         """The audiences of a status update (see `update_audience`)."""
         if self.update_audience:
             return list(self.update_audience)
-        slack = [e.to for e in self.steps[0].notify if e.to.startswith("slack:")]
-        return slack[:1] + ["commander"]
+        destinations = [e.to for e in self.steps[0].notify if _table_of(e.to)]
+        return destinations[:1] + ["commander"]
 
     def escalation_schedule(self) -> list[tuple[timedelta, str]]:
         """(offset, audience) of each escalation stage: one per response SLA while unacknowledged."""
@@ -179,7 +194,7 @@ def _check_audiences(file: str, policy: Policy, d: Directory) -> list[Problem]:
                 problems += [error(file, f"{key}.to", m) for m in _audience_problems(entry.to, entry.channel, d)]
         for i, audience in enumerate(klass.escalation):
             key = f"classes.{name}.escalation[{i}]"
-            if not AUDIENCE.match(audience):
+            if not is_audience(audience):
                 problems.append(error(file, key, f"{audience!r} is not an audience"))
             problems += [error(file, key, m) for m in _audience_problems(audience, None, d)]
         audiences = [("commander", klass.commander)]
@@ -194,18 +209,21 @@ def audience_problems(audience: str, directory: Directory) -> list[str]:
     return _audience_problems(audience, None, directory)
 
 
-_TABLE_OF = {"list": "lists", "slack": "slack", "role": "roles", "person": "people", "external": "external"}
-_ONLY_CHANNEL = {"list": "email", "slack": "slack"}
+_TABLE_OF = {"list": "lists", "role": "roles", "person": "people", "external": "external"}
 
 
 def _audience_problems(audience: str, channel: str | None, d: Directory) -> list[str]:
     kind, _, ident = audience.partition(":")
+    owner = _table_of(audience)
     if kind in _TABLE_OF and ident not in getattr(d, _TABLE_OF[kind]):
         return [f"unknown {kind} {ident!r} (not in contacts.toml [{_TABLE_OF[kind]}])"]
+    if owner and ident not in d.table(kind):
+        return [f"unknown {kind} {ident!r} (not in contacts.toml [{kind}])"]
     if kind == "rotation" and (d.rotation is None or ident not in d.rotation.slots):
         return [f"unknown rotation slot {ident!r}"]
-    if kind in _ONLY_CHANNEL and channel not in (None, _ONLY_CHANNEL[kind]):
-        return [f"a {kind} is reached by {_ONLY_CHANNEL[kind]}, not {channel}"]
+    only = "email" if kind == "list" else owner  # a list is mailed; a channel's destination is on that channel
+    if only and channel not in (None, only):
+        return [f"a {kind} is reached by {only}, not {channel}"]
     if kind == "external" and channel and getattr(
             d.external[ident], "email" if channel == "email" else "phone") is None:
         return [f"external contact {ident!r} has no address for {channel}"]

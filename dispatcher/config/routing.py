@@ -20,7 +20,7 @@ from ..domain.matchers import parse_matcher
 from ..domain.phrases import compile_phrase
 from ..domain.triage import describe_test
 from .directory import Table, load_toml
-from .policy import AUDIENCE, Policy
+from .policy import Policy, is_audience
 from .problems import ConfigError, Problem, error, pydantic_problems, warning
 
 __all__ = ["RoutingRules", "Rule", "check_routing", "load_routing"]
@@ -62,7 +62,7 @@ def _field_tests(when: dict[str, Any]) -> dict[str, Any]:
 
 def _audiences(also: list[str]) -> list[str]:
     for audience in also:
-        if not AUDIENCE.match(audience):
+        if not is_audience(audience):
             raise ValueError(f"{audience!r} is not an audience")
     return also
 

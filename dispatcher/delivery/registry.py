@@ -7,9 +7,7 @@ never pays for apprise or requests.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import Iterable
 
 from ..api import (
@@ -23,33 +21,10 @@ from ..api import (
     TargetKind,
 )
 from ..config.directory import Directory
+from ..config.plugins import GROUP, discover
 from ..config.settings import CHANNEL_URL_FIELDS, Settings
 
-__all__ = ["Registry", "carries_own_url", "channel_config", "declared_family", "discover", "refuse"]
-
-GROUP = "dispatcher.channels"
-
-
-@functools.cache
-def discover() -> dict[str, EntryPoint]:
-    """Installed channels by name; a later registration of a name wins.
-
-    Read once per process: what is installed does not change while a command runs
-    (a test that installs a plugin calls `discover.cache_clear()`).
-    """
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
-
-
-@functools.cache
-def declared_family(name: str) -> str | None:
-    """The template family an installed channel declares (Capabilities.template); None when it is not
-    installed or its plugin fails to load (its sends then fail, and say why)."""
-    found = discover().get(name)
-    try:
-        return found.load().capabilities.template if found else None
-    except (ImportError, AttributeError):
-        return None
-
+__all__ = ["GROUP", "Registry", "carries_own_url", "channel_config", "discover", "refuse"]
 
 def channel_config(settings: Settings, name: str, directory: Directory | None, *, drill: bool = False) -> ChannelConfig:
     """Build a channel's settings: its URL, per-destination routes, timeouts, CA bundle."""
@@ -69,10 +44,11 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
                          proxy=settings.proxy, sandbox_proxy=settings.sandbox_proxy)
 
 
+# The address kinds every channel may use; a channel whose addresses have a form of their own (TargetKind.SLACK)
+# says which are its own through its Addressing hook (api.Addressing).
 _TARGET_CHECK = {
     TargetKind.EMAIL: lambda t: "@" in t,
     TargetKind.PHONE: lambda t: t.startswith("+"),
-    TargetKind.SLACK: lambda t: t.startswith(("#", "U", "W", "C")),
     TargetKind.URL: lambda t: True,
 }
 
@@ -82,11 +58,22 @@ def carries_own_url(capabilities: Capabilities, address: Address) -> bool:
     return capabilities.target is TargetKind.URL and "://" in address.target
 
 
-def refuse(capabilities: Capabilities, notice: Notice, address: Address) -> DeliveryResult | None:
-    """Refuse a send the channel cannot make, before any plugin code runs."""
+def _takes(channel: object, capabilities: Capabilities, target: str) -> bool:
+    """Whether the channel sends to `target`: an address of its kind, or (its own hook says) a person's or a
+    destination's."""
+    check = getattr(channel, "target_problem", None)
+    if callable(check):
+        return check(target) is None or check(target, True) is None
+    return _TARGET_CHECK.get(capabilities.target, lambda t: True)(target)
+
+
+def refuse(capabilities: Capabilities, notice: Notice, address: Address,
+           channel: object = None) -> DeliveryResult | None:
+    """Refuse a send the channel cannot make, before any plugin code runs (its Addressing hook is a
+    declaration: a pure function of the address)."""
     if not address.target:
         return DeliveryResult.permanent(Reason.BAD_ADDRESS, "no address for this channel")
-    if not _TARGET_CHECK[capabilities.target](address.target):
+    if not _takes(channel, capabilities, address.target):
         return DeliveryResult.permanent(Reason.UNSUPPORTED,
                                         f"{address.channel} sends to {capabilities.target.value} addresses")
     return None

@@ -215,7 +215,7 @@ class Sender:
         address = Address(row.person, row.display, row.role, row.channel, target)
         if not channel.configured() and not carries_own_url(channel.capabilities, address):
             return DeliveryResult.permanent(Reason.NOT_CONFIGURED, f"channel {row.channel!r} has no settings")
-        refusal = refuse(channel.capabilities, notice, address)
+        refusal = refuse(channel.capabilities, notice, address, channel)
         if refusal is not None:
             return refusal
         try:
@@ -243,13 +243,14 @@ class Sender:
 
     def _fall_back(self, failed: DeliveryRow, drive: Callable[[DeliveryRow], None]) -> None:
         """Plan the recipient's next channel that is not planned yet, and drive it."""
+        from ..config.plugins import family
         from ..domain.plan import template_for
 
         remaining = list(failed.fallbacks)
         while remaining:
             channel, target = remaining.pop(0)
             planned = NewDelivery(failed.delivery_key.label, failed.step, failed.person, failed.display, failed.role,
-                                  channel, target, mask_target(target), template_for(channel, failed.kind),
+                                  channel, target, mask_target(target), template_for(family(channel), failed.kind),
                                   fallbacks=tuple((c, t) for c, t in remaining))
             new_id = self.store.add_fallback(failed, planned, self.clock.now())
             if new_id is None:  # that channel was planned already: never page twice

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AudienceEntry", "Entry", "escalation_entries"]
 
+# The audiences that name people, paged on each escalation channel. Any other audience has a channel of its
+# own (a list is mailed; a channel's destination such as `slack:ID` is posted on that channel) and is sent once.
+_PEOPLE = ("rotation", "role", "person", "external", "customer", "success-manager", "success-managers",
+           "commander")
+
 
 class AudienceEntry(Protocol):
     @property
@@ -38,8 +43,9 @@ class Entry:
 
 
 def escalation_entries(klass: IncidentClass, audience: str) -> tuple[Entry, ...]:
-    """An escalation stage's audience on each of the class's escalation channels; a list or a Slack channel
-    once, on its own channel. The worker pages these and `notify status` shows them: one rule for both."""
-    if audience.partition(":")[0] in ("list", "slack"):
+    """An escalation stage's audience on each of the class's escalation channels; a list or a channel's
+    destination once, on its own channel. The worker pages these and `notify status` shows them: one rule for
+    both."""
+    if audience.partition(":")[0] not in _PEOPLE:
         return (Entry(to=audience),)
     return tuple(Entry(to=audience, channel=channel) for channel in klass.escalation_channels)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
     from ..config.policy import IncidentClass
 
-__all__ = ["BUILT_IN_FAMILIES", "HELD_UNTIL_CONFIRMED", "Planned", "plan_audience", "plan_escalation", "plan_step",
+__all__ = ["HELD_UNTIL_CONFIRMED", "Planned", "plan_audience", "plan_escalation", "plan_step",
            "step_entries", "template_for"]
 
 # Drills never reach people outside the company (the seed's external contacts, the customer).
@@ -70,8 +70,8 @@ def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass
     """One notify entry of a step resolved to planned deliveries."""
     kind, _, ident = entry.to.partition(":")
     if incident.drill and kind in _OUTSIDE:
-        return [_skipped(entry, step, "drills never contact customers or external contacts")]
-    planned = _RESOLVERS[kind](entry, ident, incident, klass, step, directory)
+        return [_skipped(entry, step, "drills never contact customers or external contacts", directory)]
+    planned = _RESOLVERS.get(kind, _destination)(entry, ident, incident, klass, step, directory)
     if incident.needs_review and kind in _OUTSIDE:
         planned = [p if p.skip else replace(p, held=HELD_UNTIL_CONFIRMED) for p in planned]
     if incident.allow is not None:  # a live drill: everyone not named by --allow is left out
@@ -80,27 +80,23 @@ def plan_audience(entry: AudienceEntry, incident: Incident, klass: IncidentClass
     return planned
 
 
-# The built-in channels' template families, as their Capabilities.template declare them. A plugin channel
-# is planned on the email family and rendered on the family it declares (app.engine.compose_notice).
-BUILT_IN_FAMILIES = {"email": "email", "apprise": "email", "webhook": "email", "phone": "voice", "voice": "voice",
-                     "pagerduty": "voice", "sms": "sms", "slack": "slack"}
 _CALLED = ("phone", "voice", "pagerduty", "sms")  # channels that reach a rotation slot's shared number
 
 
-def template_for(channel: str, kind: str = "step", family: str | None = None) -> str:
-    """The template a channel renders: its family for a step, `<kind>-<family>` for a lifecycle notice."""
-    family = family or BUILT_IN_FAMILIES.get(channel, "email")
+def template_for(family: str, kind: str = "step") -> str:
+    """The template of a channel's family (its Capabilities.template: email, slack, sms, voice): the family
+    itself for a step, `<kind>-<family>` for a lifecycle notice."""
     return family if kind in ("step", "test") else f"{kind}-{family}"
 
 
-def _template(entry: AudienceEntry, channel: str) -> str:
-    return entry.template or template_for(channel)
+def _template(entry: AudienceEntry, channel: str, d: Directory) -> str:
+    return entry.template or template_for(d.family(channel))
 
 
-def _skipped(entry: AudienceEntry, step: int, reason: str, display: str = "") -> Planned:
+def _skipped(entry: AudienceEntry, step: int, reason: str, d: Directory, display: str = "") -> Planned:
     channel = entry.channel or "email"
     address = Address(entry.to, display or entry.to, entry.to, channel, "")
-    return Planned(step, address, _template(entry, channel), skip=reason)
+    return Planned(step, address, _template(entry, channel, d), skip=reason)
 
 
 def _for_person(entry: AudienceEntry, pid: str, step: int, d: Directory, *, phone: str | None = None) -> Planned:
@@ -115,23 +111,26 @@ def _for_person(entry: AudienceEntry, pid: str, step: int, d: Directory, *, phon
 
     addresses = [a for a in map(address, order) if a]
     if not addresses:
-        return _skipped(entry, step, f"{person.name} has no address for {entry.channel}", person.name)
+        return _skipped(entry, step, f"{person.name} has no address for {entry.channel}", d, person.name)
     first, rest = addresses[0], tuple(addresses[1:])
-    return Planned(step, first, _template(entry, first.channel), rest)
+    return Planned(step, first, _template(entry, first.channel, d), rest)
 
 
 def _list(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
     dlist = d.lists[ident]
     if dlist.email:
         address = Address(f"list:{ident}", dlist.title or ident, entry.to, "email", dlist.email)
-        return [Planned(step, address, _template(entry, "email"))]
+        return [Planned(step, address, _template(entry, "email", d))]
     return [_for_person(entry, member, step, d) for member in dlist.members]
 
 
-def _slack(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
-    channel = d.slack[ident]
-    address = Address(f"slack:{ident}", channel.channel, entry.to, "slack", channel.channel)
-    return [Planned(step, address, _template(entry, "slack"))]
+def _destination(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
+    """A destination of a channel's own table (`slack:ID` is contacts.toml's [slack.ID]), on that channel: the
+    policy accepts no other kind of audience, and the directory says which channel owns the table."""
+    table = entry.to.partition(":")[0]
+    channel, target = d.table_owners()[table], d.table(table)[ident].channel
+    address = Address(entry.to, target, entry.to, channel, target)
+    return [Planned(step, address, _template(entry, channel, d))]
 
 
 def _rotation(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
@@ -152,25 +151,25 @@ def _external(entry, ident, incident, klass, step, d: Directory) -> list[Planned
     channel = entry.channel or ("phone" if contact.phone else "email")
     target = contact.email if channel == "email" else contact.phone
     address = Address(f"external:{ident}", contact.name, entry.to, channel, target or "")
-    return [Planned(step, address, _template(entry, channel))]
+    return [Planned(step, address, _template(entry, channel, d))]
 
 
 def _customer(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
     contact = incident.fields.get("reported_by")
     if not contact or "@" not in str(contact):
-        return [_skipped(entry, step, "no customer email (give --reported-by or a known --customer)")]
+        return [_skipped(entry, step, "no customer email (give --reported-by or a known --customer)", d)]
     if incident.reporter_unverified:
         return [_skipped(entry, step, f"reporter {contact} came from a webhook and is in no customer account's "
-                                      "domains nor [reporters] allow of contacts.toml: recorded, not mailed")]
+                                      "domains nor [reporters] allow of contacts.toml: recorded, not mailed", d)]
     display = incident.fields.get("customer") or contact
     address = Address("customer", str(display), entry.to, entry.channel or "email", str(contact))
-    return [Planned(step, address, _template(entry, address.channel))]
+    return [Planned(step, address, _template(entry, address.channel, d))]
 
 
 def _success_manager(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
     account = d.customers.get(incident.account or "")
     if account is None or not account.success_manager:
-        return [_skipped(entry, step, "no dedicated success manager (customer unknown or has none)")]
+        return [_skipped(entry, step, "no dedicated success manager (customer unknown or has none)", d)]
     return [_for_person(entry, account.success_manager, step, d)]
 
 
@@ -183,12 +182,12 @@ def _success_managers(entry, ident, incident, klass, step, d: Directory) -> list
 def _commander(entry, ident, incident, klass, step, d: Directory) -> list[Planned]:
     commander = commander_of(incident, klass, d)
     if commander.person is None:
-        return [_skipped(entry, step, f"commander {commander.name!r} is not in the directory")]
+        return [_skipped(entry, step, f"commander {commander.name!r} is not in the directory", d)]
     return [_for_person(entry, commander.person, step, d)]
 
 
 _RESOLVERS = {
-    "list": _list, "slack": _slack, "rotation": _rotation, "role": _role, "person": _person,
+    "list": _list, "rotation": _rotation, "role": _role, "person": _person,
     "external": _external, "customer": _customer, "success-manager": _success_manager,
     "success-managers": _success_managers, "commander": _commander,
 }

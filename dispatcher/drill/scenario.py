@@ -39,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..config.policy import AUDIENCE, Duration, audience_problems
+from ..config.policy import Duration, audience_problems, is_audience
 from ..config.problems import ConfigError, Problem, error, pydantic_problems
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class Scenario(_Model):
         if not str(self.fields.get("summary", "")).strip():
             raise ValueError("fields.summary is required")
         for expectation in self.expect:
-            if expectation.who and not (AUDIENCE.match(expectation.who) or ":" not in expectation.who):
+            if expectation.who and not (is_audience(expectation.who) or ":" not in expectation.who):
                 raise ValueError(f"expect.who {expectation.who!r} is neither an audience nor a person id")
         return self
 

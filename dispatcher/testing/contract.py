@@ -15,13 +15,16 @@ URL points at the ``provider`` fixture (a local :class:`RecordingServer`), and c
 relies on: the protocol's methods, capabilities as data, no settings meaning not configured,
 one request per send, each provider answer classified (2xx delivered; 429 and 5xx transient;
 other 4xx permanent; an unreachable provider transient), never an exception, a secret of
-the settings never in a result, and the :class:`~dispatcher.api.Routing` hooks, when the channel
-has them, answered without sending. Override :meth:`ChannelContract.config` when the channel needs
+the settings never in a result, the :class:`~dispatcher.api.Routing` hooks, when the channel
+has them, answered without sending, and its contacts.toml declarations (``destinations``,
+``person_field``) usable as names, with the :class:`~dispatcher.api.Addressing` hook, when it has
+one, answering on the class and accepting ``target``. Override :meth:`ChannelContract.config` when the channel needs
 more than a URL (``settings=`` for its ``NOTIFY_<NAME>_*``).
 """
 
 from __future__ import annotations
 
+import re
 import socket
 from importlib.metadata import entry_points
 from typing import Any, Iterator
@@ -121,3 +124,17 @@ class ChannelContract:
         channel.close()
         assert all(isinstance(text, str) and CANARY not in text for text in said)
         assert provider.requests == []
+
+    def test_its_contacts_declarations_are_names_and_its_address_hook_answers_on_the_class(self) -> None:
+        channel = self.build(None)
+        cls, capabilities = type(channel), type(channel).capabilities
+        channel.close()
+        for declared in (capabilities.destinations, capabilities.person_field):
+            assert declared is None or re.fullmatch(r"[a-z][a-z0-9_-]*", declared), \
+                f"{declared!r} cannot be a contacts.toml table or key"
+        assert isinstance(capabilities.quietness, int)
+        check = getattr(cls, "target_problem", None)
+        if check is not None:  # called on the class when contacts.toml loads, before any instance exists
+            assert check(self.target) is None, f"the hook refuses {self.target!r}, the address the contract sends to"
+            assert all(isinstance(check(odd, group), (str, type(None))) for odd in ("", " ", "#x", "U0")
+                       for group in (False, True))

@@ -1,13 +1,16 @@
 """The `echo` channel: each notice posted as JSON to the URL in NOTIFY_ECHO_URL.
 
-A person is reached on it at their `addresses.echo` in contacts.toml. NOTIFY_ECHO_TOKEN, when set,
-goes in an Authorization header (ChannelConfig.settings["token"]): the NOTIFY_ECHO_* namespace.
+A person is reached on it at their `addresses.echo` in contacts.toml. It owns a table of rooms too, as
+Slack owns its channels: `[echo.some-room]` with `channel = "some-room"` is a destination, and a policy
+audience `echo:some-room` posts there. NOTIFY_ECHO_TOKEN, when set, goes in an Authorization header
+(ChannelConfig.settings["token"]): the NOTIFY_ECHO_* namespace.
 Standard library only, importing nothing of notify but its plugin contract.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -20,7 +23,15 @@ __all__ = ["EchoChannel"]
 class EchoChannel:
     name = "echo"
     # Short texts: the core renders the `sms` template family for it (step pages, `resolved-sms`...).
-    capabilities = Capabilities(target=TargetKind.URL, max_length=1600, template="sms")
+    # `destinations`: contacts.toml's [echo.ID] tables are its rooms (see target_problem).
+    capabilities = Capabilities(target=TargetKind.URL, max_length=1600, template="sms", destinations="echo")
+
+    @staticmethod
+    def target_problem(target: str, group: bool = False) -> str | None:
+        """A room is a lower-case name (checked when contacts.toml loads); a person's address is free-form."""
+        if group and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", target):
+            return f"{target!r} is not an echo room (lower-case letters, digits and dashes)"
+        return None
 
     def __init__(self, config: ChannelConfig) -> None:
         self.config = config
