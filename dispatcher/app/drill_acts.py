@@ -55,7 +55,7 @@ def answer_page(rt: Runtime, store: Store, sandbox: Any, callbacks: Callbacks, e
     # the incident stands for the one whose button the person presses; Slack says who pressed it.
     pages = _pages(store, incident_id, None if via == "slack" else person, _PAGE_CHANNELS[via])
     if via == "slack" and pages:
-        return callbacks.press(rt.directory.people[person].slack or "", "ack", incident_id)
+        return callbacks.press(rt.directory.people[person].send_target("slack") or "", "ack", incident_id)
     for page in pages:
         for text in sandbox.texts_to(page.channel, page.target):
             if via == "sms":
