@@ -306,7 +306,7 @@ class _Sending:
 
 def backlog(store: Store, clock: Clock) -> int:
     """What the senders have to do now: stored webhooks waiting, and deliveries due (retries due later are not)."""
-    return store.inbox_counts()[0] + int(store.stats(clock.now().isoformat())["pending"])
+    return store.inbox_counts()[0] + int(store.stats(clock.now())["pending"])
 
 
 def server_class(log_interval: float = FrontEndLimits.log_interval) -> type:
