@@ -263,6 +263,9 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
         """Lease due rows: pending ones whose next try has come, and in-flight ones whose lease expired.
 
+        The rows go in priority order (domain/priority.py: step-0 pages and escalations, then later steps,
+        then notices), the longest due first within a rank; they are returned in that order too.
+
         In PostgreSQL, rows another process is leasing at this moment are skipped, not waited for
         (SKIP LOCKED), so workers never queue behind each other. A row taken over from an expired
         lease may have been sent by its dead owner: it is marked possibly duplicated, and so is
@@ -277,7 +280,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             clauses, args = clauses + [f"id IN {id_list}"], [*args, *id_args]
         query = sql.CLAIM.format(where=" AND ".join(clauses), lock=self.dialect.claim_lock)
         _, rows = self._statement(self.dialect.q(query), (*args, limit, owner, lease_until, now))
-        return sorted((sql.delivery_row(r) for r in rows), key=lambda d: d.id)
+        return [sql.delivery_row(r) for r in sorted(rows, key=sql.claim_order)]
 
     def requeue(self, ids: Iterable[int], now: datetime) -> int:
         """Put finally-failed deliveries back in the outbox, due now (`notify retry`)."""
