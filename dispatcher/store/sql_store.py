@@ -261,10 +261,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
 
     def claim(self, owner: str, now: datetime, lease_until: datetime, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
-        """Lease due rows: pending ones whose next try has come, and in-flight ones whose lease expired.
-
-        The rows go in priority order (domain/priority.py: step-0 pages and escalations, then later steps,
-        then notices), the longest due first within a rank; they are returned in that order too.
+        """Lease due rows, pages first (sql.CLAIM), and return them in that order: pending ones whose next
+        try has come, and in-flight ones whose lease expired.
 
         In PostgreSQL, rows another process is leasing at this moment are skipped, not waited for
         (SKIP LOCKED), so workers never queue behind each other. A row taken over from an expired
