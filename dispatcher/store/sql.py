@@ -158,7 +158,7 @@ CLAIM = ("WITH due AS (SELECT id AS due_id, status AS was FROM deliveries WHERE 
          f" ORDER BY {CLAIM_ORDER} LIMIT %s{{lock}})"
          f" UPDATE deliveries SET status = '{_IN_FLIGHT}', lease_owner = %s, lease_until = %s,"
          f" possible_duplicate = possible_duplicate OR was = '{_IN_FLIGHT}', updated = %s"
-         f" FROM due WHERE id = due_id RETURNING {DELIVERY_COLUMNS}, priority, created")
+         f" FROM due WHERE id = due_id RETURNING {DELIVERY_COLUMNS}, priority, COALESCE(next_attempt_at, created)")
 REQUEUE = (f"UPDATE deliveries SET status = '{_PENDING}', next_attempt_at = NULL, updated = %s"
            f" WHERE status IN ({_FAILED}) AND id IN ")
 RENEW = (f"UPDATE deliveries SET lease_until = %s WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s"
@@ -203,9 +203,8 @@ def delivery_values(incident_id: str, d: NewDelivery, now: Any) -> tuple:
 
 
 def claim_order(row: Sequence[Any]) -> tuple:
-    """A claimed row's place in the claim's order (ranking.CLAIM_ORDER), from CLAIM's RETURNING."""
-    next_attempt_at, priority, created = row[23], row[24], row[25]
-    return priority, loaded(next_attempt_at if next_attempt_at is not None else created), row[0]
+    """A claimed row's place in the claim's order (ranking.CLAIM_ORDER): CLAIM returns its keys last."""
+    return row[-2], loaded(row[-1]), row[0]
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:
