@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .keys import hash_long_keys
+from .ranking import add_priority
 from .scrub import mask_stored_urls
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
@@ -104,7 +105,11 @@ CREATE TABLE api_tokens (
 # become timestamptz at this number (pg_schema.py).
 TIMESTAMPTZ = ""
 
+# Each delivery ranked by priority (pages first), the claim's first order key, with an index for that order:
+# a step in Python, so the rank of each stored row comes from domain/priority.py's table (see ranking.py).
+PRIORITY = add_priority
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
-                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ)
+                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
+from ..domain.priority import priority_of
 from ..domain.states import DeliveryState, IncidentStatus
 from .base import DeliveryRow, IncidentRow, NewDelivery
+from .ranking import CLAIM_ORDER
 from .times import as_text, aware, loaded
 
 # The states the statements name, spelled once (StrEnum: each is its stored value).
@@ -137,23 +139,26 @@ RELEASE_HELD = (f"UPDATE deliveries SET status = '{_PENDING}', reason = NULL, up
 
 INSERT_DELIVERY = (
     "INSERT INTO deliveries (key, incident_id, step, person, display, role, channel, target, masked_target,"
-    " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated, reason)"
-    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
+    " template, status, fallback_of, skip, fallbacks, kind, notice, created, updated, reason, priority)"
+    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING")
 DELIVERIES = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = %s"
 # The latest pages sent (or being sent) to one address: whom an SMS reply from that number answers for.
 PAGES_TO = (f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE target = %s AND channel = %s"
             f" AND kind IN ('step', 'escalation') AND status NOT IN ('{_SKIPPED}', '{_PENDING}', '{_HELD}')"
             " ORDER BY id DESC LIMIT %s")
 PENDING_IDS = f"SELECT id FROM deliveries WHERE incident_id = %s AND step = %s AND status = '{_PENDING}' ORDER BY id"
-DUE = (f"((status = '{_PENDING}' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
+# The first term is implied by the rest; spelled out, it lets SQLite use the claim's partial index too.
+DUE = (f"status IN ('{_PENDING}', '{_IN_FLIGHT}')"
+       f" AND ((status = '{_PENDING}' AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
        f" OR (status = '{_IN_FLIGHT}' AND lease_until < %s))")
-# One statement: pick the due rows ({where}, then LIMIT), lease them, return them. A row taken over
-# from an expired lease may have been sent by its dead owner: it is marked possibly duplicated.
+# One statement: pick the due rows ({where}) in priority order (ranking.CLAIM_ORDER: pages first, then the
+# longest due), LIMIT, lease them, return them with the keys of that order (RETURNING's order is arbitrary).
+# A row taken over from an expired lease may have been sent by its dead owner: it is marked possibly duplicated.
 CLAIM = ("WITH due AS (SELECT id AS due_id, status AS was FROM deliveries WHERE {where}"
-         " ORDER BY next_attempt_at IS NOT NULL, next_attempt_at, id LIMIT %s{lock})"
+         f" ORDER BY {CLAIM_ORDER} LIMIT %s{{lock}})"
          f" UPDATE deliveries SET status = '{_IN_FLIGHT}', lease_owner = %s, lease_until = %s,"
          f" possible_duplicate = possible_duplicate OR was = '{_IN_FLIGHT}', updated = %s"
-         f" FROM due WHERE id = due_id RETURNING {DELIVERY_COLUMNS}")
+         f" FROM due WHERE id = due_id RETURNING {DELIVERY_COLUMNS}, priority, COALESCE(next_attempt_at, created)")
 REQUEUE = (f"UPDATE deliveries SET status = '{_PENDING}', next_attempt_at = NULL, updated = %s"
            f" WHERE status IN ({_FAILED}) AND id IN ")
 RENEW = (f"UPDATE deliveries SET lease_until = %s WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s"
@@ -194,7 +199,12 @@ def delivery_values(incident_id: str, d: NewDelivery, now: Any) -> tuple:
     return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
             d.masked_target, d.template, status, d.fallback_of, d.skip,
             json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now,
-            d.hold if status == _HELD else None)
+            d.hold if status == _HELD else None, int(priority_of(d.kind, d.step)))
+
+
+def claim_order(row: Sequence[Any]) -> tuple:
+    """A claimed row's place in the claim's order (ranking.CLAIM_ORDER): CLAIM returns its keys last."""
+    return row[-2], loaded(row[-1]), row[0]
 
 
 def incident_row(row: Sequence[Any]) -> IncidentRow:

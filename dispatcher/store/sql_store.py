@@ -261,7 +261,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
 
     def claim(self, owner: str, now: datetime, lease_until: datetime, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
-        """Lease due rows: pending ones whose next try has come, and in-flight ones whose lease expired.
+        """Lease due rows, pages first (sql.CLAIM), and return them in that order: pending ones whose next
+        try has come, and in-flight ones whose lease expired.
 
         In PostgreSQL, rows another process is leasing at this moment are skipped, not waited for
         (SKIP LOCKED), so workers never queue behind each other. A row taken over from an expired
@@ -277,7 +278,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
             clauses, args = clauses + [f"id IN {id_list}"], [*args, *id_args]
         query = sql.CLAIM.format(where=" AND ".join(clauses), lock=self.dialect.claim_lock)
         _, rows = self._statement(self.dialect.q(query), (*args, limit, owner, lease_until, now))
-        return sorted((sql.delivery_row(r) for r in rows), key=lambda d: d.id)
+        return [sql.delivery_row(r) for r in sorted(rows, key=sql.claim_order)]
 
     def requeue(self, ids: Iterable[int], now: datetime) -> int:
         """Put finally-failed deliveries back in the outbox, due now (`notify retry`)."""

@@ -119,7 +119,9 @@ def test_schema_5_rewrites_long_keys_stored_before_it_so_their_groups_still_matc
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE incidents SET dedup_key = ?", (long_key,))
-        conn.execute("DROP TABLE requests")  # schema 6's and later, so the store is as schema 4 left it
+        conn.execute("DROP INDEX deliveries_claim_order")  # schema 6's and later, so the store is as schema 4 left it
+        conn.execute("ALTER TABLE deliveries DROP COLUMN priority")
+        conn.execute("DROP TABLE requests")
         conn.execute("DROP TABLE links")
         conn.execute("DROP TABLE api_tokens")
         conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")

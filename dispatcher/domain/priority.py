@@ -1,0 +1,60 @@
+"""The order the outbox sends in: a delivery's priority, from its kind and step.
+
+When more is due than a worker can send at once (a burst, a provider's rate
+budget running short), pages go first: a page is someone being asked to act
+now, a notice only tells. Three ranks, lowest first:
+
+- PAGE (0): step 0 and every escalation, repeat passes included. Step 0 is the
+  incident's first word: until it is out nobody is working on it (its channel
+  posts and customer notices ride with it: they are the announcement, not an
+  update). An escalation exists because the response SLA was breached: it is
+  already late, so it waits behind nothing.
+- FOLLOW_UP (1): a later step. It widens the circle after the first responders
+  were paged, on a schedule measured in minutes: a second's wait costs little,
+  and step 0 of another incident, which nobody knows of yet, costs more.
+- NOTICE (2): reminders and overdue notices (to the commander, about an update),
+  status updates, acknowledgement and resolution notices (and PagerDuty's
+  acknowledge and resolve events), reclassification notices and contact tests.
+  They tell people what already happened; none asks anyone to start acting.
+
+Within a rank the outbox sends the longest-waiting first (store/sql.py). A
+fallback is planned with its original's kind and step, and a retry keeps its
+row, so both keep their rank.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["Priority", "priority_of"]
+
+
+class Priority(IntEnum):
+    """A delivery's rank in the outbox: lower goes first (stored as the integer)."""
+
+    PAGE = 0
+    FOLLOW_UP = 1
+    NOTICE = 2
+
+
+# Every kind of delivery the outbox holds (DeliveryRow.kind) but "step", whose rank depends on its step.
+_BY_KIND = {
+    "escalation": Priority.PAGE,
+    "reminder": Priority.NOTICE,
+    "overdue": Priority.NOTICE,
+    "update": Priority.NOTICE,
+    "ack": Priority.NOTICE,
+    "resolved": Priority.NOTICE,
+    "reclassify": Priority.NOTICE,
+    "test": Priority.NOTICE,
+}
+
+
+def priority_of(kind: str, step: int) -> Priority:
+    """The rank of a delivery of `kind` planned for step `step` (ValueError for a kind no table names)."""
+    if kind == "step":
+        return Priority.PAGE if step == 0 else Priority.FOLLOW_UP
+    try:
+        return _BY_KIND[kind]
+    except KeyError:
+        raise ValueError(f"delivery kind {kind!r} has no priority: name it in domain/priority.py") from None
