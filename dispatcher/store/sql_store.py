@@ -256,8 +256,11 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         return [r[0] for r in self._read(self.dialect.q(sql.PENDING_IDS), (incident_id, step))]
 
     def claim(self, owner: str, now: str, lease_until: str, *, limit: int = 100,
-              incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
+              incident_id: str | None = None, ids: Iterable[int] | None = None,
+              skip_channels: Iterable[str] = ()) -> list[DeliveryRow]:
         """Lease due rows: pending ones whose next try has come, and in-flight ones whose lease expired.
+
+        `skip_channels`: channels whose rows are left for later (the sender has no room for them now).
 
         In PostgreSQL, rows another process is leasing at this moment are skipped, not waited for
         (SKIP LOCKED), so workers never queue behind each other. A row taken over from an expired
@@ -270,6 +273,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         if ids is not None:
             id_list, id_args = self.dialect.ids(list(ids))
             clauses, args = clauses + [f"id IN {id_list}"], [*args, *id_args]
+        if skipped := sorted(set(skip_channels)):
+            clauses, args = clauses + [f"channel NOT IN ({', '.join(['%s'] * len(skipped))})"], [*args, *skipped]
         query = sql.CLAIM.format(where=" AND ".join(clauses), lock=self.dialect.claim_lock)
         _, rows = self._statement(self.dialect.q(query), (*args, limit, owner, lease_until, now))
         return sorted((sql.delivery_row(r) for r in rows), key=lambda d: d.id)
@@ -282,8 +287,11 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         """Extend every lease an owner holds to `lease_until` (its sends still run), never shorten one; how many."""
         return self._statement(self.dialect.q(sql.RENEW), (lease_until, owner, lease_until))[0]
 
-    def release(self, owner: str) -> int:
-        """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
+    def release(self, owner: str, ids: Iterable[int] | None = None) -> int:
+        """Give back every lease an owner holds (clean shutdown), or those of these rows (claimed but not
+        started): the rows are due again at once, and not as possibly duplicated (they were not sent)."""
+        if ids is not None:
+            return self._for_ids(sql.RELEASE + " AND id IN ", (owner,), ids)
         q = self.dialect.q
 
         def work(conn: Any) -> int:

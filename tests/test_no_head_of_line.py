@@ -1,0 +1,105 @@
+"""A hanging provider holds up only its own deliveries: not other channels' pages, not the worker's timers (issue 21).
+
+Twilio's stand-in takes every request and answers none until the test lets it
+(a held reply); a security incident's phone call and SMS hang there. A
+technical incident stored after it pages Slack only: its page must arrive while
+the Twilio sends still hang, and a timer that comes due meanwhile must fire.
+The assertions are about order (what had happened when what arrived), never
+about elapsed time; the waits below only bound a broken build.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dispatcher.app import engine
+from dispatcher.app.worker import Worker
+from dispatcher.domain.plan import plan_step
+from dispatcher.testing.providers import Reply
+
+from .stage import FIELDS, Stage, make_stage
+
+LONG = 30.0  # read timeout and send deadline: the hung sends end only when the test releases them
+
+
+@pytest.fixture
+def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    yield from make_stage(config_dir, tmp_path, monkeypatch)
+
+
+def wait_for(what: str, condition: Callable[[], bool], limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+def open_unsent(stage: Stage, rt, store, klass: str, incident_id: str, channels: set[str] | None = None) -> str:
+    """Store an incident and its step-0 rows as a stored webhook would, leaving the sending to the worker."""
+    incident = engine.new_incident(rt, klass, FIELDS, now=stage.clock.now(), drill=False, incident_id=incident_id)
+    planned = plan_step(incident, rt.klass(klass), 0, rt.directory)
+    planned = [p for p in planned if channels is None or p.address.channel in channels]
+    opened, _ = store.open_incident(engine.incident_record(incident), [engine.outbox_row(p) for p in planned],
+                                    prefix=rt.klass(klass).prefix, year=stage.clock.now().year,
+                                    now=stage.clock.now().isoformat())
+    return opened
+
+
+def test_a_slack_page_and_a_due_timer_go_ahead_while_twilio_hangs(stage: Stage) -> None:
+    release = threading.Event()
+    twilio = stage.proxy["api.twilio.com"]
+    twilio.script(Reply(201, {"sid": "SM0001", "status": "queued"}, hold=release))
+    rt = stage.runtime(read_timeout=LONG, send_deadline=LONG)
+    store = stage.store()
+    worker = Worker(rt, store, stage.clock)
+    stop, wake = threading.Event(), threading.Event()
+    loop = threading.Thread(target=worker.run, args=(stop, 0.05, wake), name="test-worker")
+    loop.start()
+    try:
+        security = open_unsent(stage, rt, store, "security", "SEC-2026-001")
+        wake.set()
+        wait_for("the call and the SMS to reach Twilio", lambda: len(twilio.requests) == 2)
+
+        technical = open_unsent(stage, rt, store, "technical", "TEC-2026-001", channels={"slack"})
+        wake.set()
+        wait_for("the technical incident's Slack page", lambda: slack_pages_for(stage, technical))
+        hung = twilio_rows(store, security)
+        assert {d.status for d in hung} == {"in-flight"}  # both Twilio sends still hang...
+        assert not store.attempts(incident_id=security) or all(
+            a.channel not in ("phone", "sms") for a in store.attempts(incident_id=security))  # ...unanswered
+        assert not release.is_set()
+
+        stage.clock.advance(timedelta(minutes=16))  # security's step 1 ("Executive notification") comes due
+        wait_for("the step-1 timer to fire", lambda: any(d.step == 1 for d in store.deliveries(security)))
+        assert {d.status for d in twilio_rows(store, security)} == {"in-flight"}  # the timer did not wait for them
+    finally:
+        release.set()
+    try:
+        wait_for("the Twilio sends to finish", lambda: {d.status for d in twilio_rows(store, security)} == {"delivered"})
+    finally:
+        stop.set()
+        wake.set()
+        loop.join(30)
+        store.close()
+    assert not loop.is_alive()  # stopped, in-flight sends finished
+    store = stage.store()
+    attempts = [a for a in store.attempts(incident_id=security) if a.channel in ("phone", "sms")]
+    store.close()
+    assert Counter((a.channel, a.masked_target) for a in attempts if (a.step, a.kind) == (0, "step")) == {
+        ("phone", "+14******99"): 1, ("sms", "+14******99"): 1}  # the hung call and SMS, each sent once
+    assert len(twilio.requests) == len(attempts)  # no send went out twice, though its sender was busy for long
+
+
+def twilio_rows(store, incident_id: str) -> list:
+    return [d for d in store.deliveries(incident_id, 0) if d.channel in ("phone", "sms")]
+
+
+def slack_pages_for(stage: Stage, incident_id: str) -> list:
+    return [r for r in stage.proxy["hooks.slack.com"].requests if incident_id in r.json.get("text", "")]
