@@ -80,7 +80,7 @@ class Worker:
         self.inbox = Inbox(self.rt, self.store, self.clock, self.id, self.on_ingest, self.inbox_batch)
         self._detached = False  # True while run() drives the loop: sends are not waited for
         self._wake: threading.Event | None = None
-        self.sender.pool.on_done = self._sent
+        self.sender.on_sent = self._sent
 
     def _incident(self, incident_id: str, epoch: int = 0):
         """The incident a row is sent for, read once while it is among the recently used, and again for a

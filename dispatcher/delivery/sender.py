@@ -100,6 +100,7 @@ class Sender:
     klass_of: Callable[[str], str] = lambda incident_id: ""
     on_attempt: Callable[[str, str, int, float], None] | None = None  # (channel, outcome, attempt, ms): metrics
     per_channel: int | None = None  # the worker's sends of one channel at once (None: half of `concurrency`)
+    on_sent: Callable[[], None] = lambda: None  # after each of the worker's sends ends: its loop looks again
     held_back: int = field(default=0, init=False)  # rows the last attempt_due gave back for want of room
 
     # -- the two drivers -------------------------------------------------------------
@@ -134,7 +135,7 @@ class Sender:
         """The worker's sends in flight (made on first use: `notify send` never needs it)."""
         every = self.renew_every if self.renew_every is not None else self.lease.total_seconds() / 3
         per_channel = self.per_channel if self.per_channel is not None else max(1, self.concurrency // 2)
-        return SendPool(self.concurrency, per_channel, self._renew_leases, every)
+        return SendPool(self.concurrency, per_channel, self._renew_leases, every, on_done=lambda: self.on_sent())
 
     def close(self) -> None:
         """Let the worker's sends in flight finish (each within the send deadline)."""
