@@ -19,13 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from dispatcher.api import Capabilities, DeliveryResult, Notice, TargetKind
 from dispatcher.app import engine
 from dispatcher.app.worker import Worker
+from dispatcher.clock import SystemClock
+from dispatcher.config.settings import load_settings
+from dispatcher.delivery.registry import Registry
+from dispatcher.delivery.sender import RetryPolicy, Sender
 from dispatcher.domain.plan import plan_step
+from dispatcher.store import NewDelivery, open_store
 from dispatcher.testing.providers import Reply
 
 from .stage import FIELDS, Stage, make_stage
 
+NOTICE = Notice("OUT-2026-001", "outage", 0, "subject", "text")
 LONG = 30.0  # read timeout and send deadline: the hung sends end only when the test releases them
 
 
@@ -103,3 +110,58 @@ def twilio_rows(store, incident_id: str) -> list:
 
 def slack_pages_for(stage: Stage, incident_id: str) -> list:
     return [r for r in stage.proxy["hooks.slack.com"].requests if incident_id in r.json.get("text", "")]
+
+
+class GatedChannel:
+    """A stand-in channel whose sends wait for the test: a hung provider without a socket."""
+
+    capabilities = Capabilities(target=TargetKind.URL, template="email")
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.gate, self.sent, self.lock = gate, [], threading.Lock()
+
+    def configured(self) -> bool:
+        return True
+
+    def send(self, notice, address) -> DeliveryResult:
+        with self.lock:
+            self.sent.append(address.target)
+        if self.gate is not None:
+            assert self.gate.wait(30), "never released"
+        return DeliveryResult.delivered(status=200)
+
+    def close(self) -> None:
+        pass
+
+
+def test_rows_past_a_channels_slots_go_back_to_the_outbox_while_other_channels_start(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    gate = threading.Event()
+    sms, hook = GatedChannel(gate), GatedChannel()
+    registry = Registry(load_settings(), None)
+    registry._instances.update(sms=sms, webhook=hook)
+    sender = Sender(store, registry, SystemClock(), lambda row: (NOTICE, None), "w1", RetryPolicy(1),
+                    concurrency=4, per_channel=2, lease=timedelta(minutes=2))
+    rows = [NewDelivery("0", 0, f"p{i}", f"P{i}", "list:all", "sms", f"s{i}", f"s{i}", "email") for i in range(4)]
+    rows.append(NewDelivery("0", 0, "hook", "Hook", "list:all", "webhook", "h", "h", "email"))
+    record = {"id": "OUT-2026-001", "class": "outage", "drill": False, "dedup_key": "OUT-2026-001",
+              "started": "2026-11-26T03:12:00+00:00", "fields": {"summary": "x"}}
+    store.open_incident(record, rows, prefix="OUT", year=2026, now="2026-11-26T03:12:00+00:00")
+    try:
+        assert sender.attempt_due(limit=4, wait=False) == 2  # the four SMS rows came first; two slots
+        assert sender.held_back == 2
+        assert sender.attempt_due(limit=4, wait=False) == 1  # SMS is full: the webhook row is claimed and sent
+        wait_for("the webhook send", lambda: any(d.status == "delivered" for d in store.deliveries("OUT-2026-001")))
+        by_target = {d.target: d.status for d in store.deliveries("OUT-2026-001")}
+        assert hook.sent == ["h"]
+        assert by_target == {"s0": "in-flight", "s1": "in-flight", "s2": "pending", "s3": "pending", "h": "delivered"}
+        assert sorted(sms.sent) == ["s0", "s1"]  # the others wait in the outbox, free for any sender
+    finally:
+        gate.set()
+    sender.close()  # lets the sends in flight finish
+    assert sender.attempt_due(limit=4) == 2  # a tick: the two SMS rows given back, sent now
+    sender.close()
+    assert {d.status for d in store.deliveries("OUT-2026-001")} == {"delivered"}
+    assert sorted(sms.sent) == ["s0", "s1", "s2", "s3"]  # each once
+    assert not any(d.possible_duplicate for d in store.deliveries("OUT-2026-001"))
+    store.close()
