@@ -73,6 +73,7 @@ class Worker:
     def __post_init__(self) -> None:
         self.registry = Registry(self.rt.settings, self.rt.directory)
         self._incidents: OrderedDict[str, tuple] = OrderedDict()  # (incident, epoch), most recently sent-for
+        self._incidents_lock = threading.Lock()  # the loop renders while sends in flight read classes
         self._warned: set[str] = set()  # incidents whose class left the policy: said once, not every tick
         self.sender = make_sender(self.rt, self.store, self.clock, self.registry, owner=self.id,
                                   incidents=self._incident, on_attempt=self.on_attempt)
@@ -89,15 +90,18 @@ class Worker:
         Bounded: a long-running worker would otherwise keep every incident it ever sent for
         (measured: about 3.5 KB each, so 100,000 incidents would hold some 350 MB).
         """
-        cached = self._incidents.get(incident_id)
-        if cached is not None and cached[1] >= epoch:
-            self._incidents.move_to_end(incident_id)
-        else:
-            row = self.store.incident(incident_id)
-            self._incidents[incident_id] = (incident_from_row(row), int(row.meta.get("reclassified", 0)))
+        with self._incidents_lock:
+            cached = self._incidents.get(incident_id)
+            if cached is not None and cached[1] >= epoch:
+                self._incidents.move_to_end(incident_id)
+                return cached[0]
+        row = self.store.incident(incident_id)
+        incident = incident_from_row(row)
+        with self._incidents_lock:
+            self._incidents[incident_id] = (incident, int(row.meta.get("reclassified", 0)))
             if len(self._incidents) > INCIDENT_CACHE:
                 self._incidents.popitem(last=False)
-        return self._incidents[incident_id][0]
+        return incident
 
     def tick(self) -> TickResult:
         """Handle every stored webhook, fire every due timer, then make one attempt on every due delivery.
