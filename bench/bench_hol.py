@@ -1,6 +1,7 @@
 """Head-of-line blocking (issue 21): other channels' first delivery while Twilio hangs, this tree and another.
 
     .venv/bin/python bench/bench_hol.py --compare /tmp/before21 [--rounds 2] [--samples 12] [--gap 0.3]
+    (/tmp/before21: `git archive 0c37a92 | tar -x -C /tmp/before21`, the tree before issue 21)
 
 Each run is a child process (`--child`) with PYTHONPATH set to its tree, so one
 script times two versions of the worker. In a run: an in-process SMTP server
@@ -14,9 +15,11 @@ seconds later a technical incident with only its Slack rows (the Alertmanager
 alert of the issue), the worker woken. Timed: from storing each incident to the
 arrival of its first Slack request at the stand-in (polled every millisecond).
 The next sample starts once that page arrived and the hung sends have ended,
-so each sample starts alike. Printed per tree: p50 and p99 (with 12 samples,
-p99 is the slowest) of both, medians over the rounds, trees alternating
-(A B A B). Not part of the test suite.
+so each sample starts alike. One warm-up sample first is not counted (the
+first render, TLS and SMTP connections). Printed per tree: p50 and p99 (with
+12 samples, p99 is the slowest) of both, medians over the rounds, trees
+alternating (A B A B); and, as the normal latency, this tree with Twilio
+answering at once ("this tree, no hang"). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -47,14 +50,14 @@ def percentile(values: list[float], p: float) -> float:
 # -- one run, in the child (imports the tree on PYTHONPATH) ------------------------------------
 
 
-def child(samples: int, gap: float) -> dict[str, list[float]]:
+def child(samples: int, gap: float, hang: bool) -> dict[str, list[float]]:
     from dispatcher.app import engine
     from dispatcher.app.worker import Worker
     from dispatcher.clock import SystemClock
     from dispatcher.config.settings import load_settings
     from dispatcher.domain.plan import plan_step
     from dispatcher.store import open_store
-    from dispatcher.testing.providers import HANG
+    from dispatcher.testing.providers import HANG, Reply
     from dispatcher.testing.proxy import ProviderProxy
     from dispatcher.testing.smtp import SmtpServer
 
@@ -70,7 +73,7 @@ def child(samples: int, gap: float) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"security": [], "technical": []}
     with SmtpServer() as smtp, ProviderProxy() as proxy:
         os.environ.update(proxy.env())
-        proxy["api.twilio.com"].script(HANG)
+        proxy["api.twilio.com"].script(HANG if hang else Reply(201, {"sid": "SM0001", "status": "queued"}))
         proxy["hooks.slack.com"].script()  # answers "ok"
         settings = load_settings(email_url=smtp.url(**{"from": "notify@teamflow.example"}), slack_url=SLACK_HOOK,
                                  sms_url=TWILIO, phone_url=TWILIO + "?method=call", ca_bundle=proxy.ca_bundle_path,
@@ -84,7 +87,7 @@ def child(samples: int, gap: float) -> dict[str, list[float]]:
 
         def open_unsent(klass: str, n: int, channels: set[str] | None = None) -> str:
             incident = engine.new_incident(rt, klass, FIELDS, now=clock.now(), drill=False,
-                                           incident_id=f"{klass[:3].upper()}-2026-{n:03d}")
+                                           incident_id=f"{klass[:3].upper()}-2026-{n + 1:03d}")
             planned = [p for p in plan_step(incident, rt.klass(klass), 0, rt.directory)
                        if channels is None or p.address.channel in channels]
             opened, _ = store.open_incident(engine.incident_record(incident), [engine.outbox_row(p) for p in planned],
@@ -97,7 +100,7 @@ def child(samples: int, gap: float) -> dict[str, list[float]]:
             return any(incident_id in r.json.get("text", "") for r in proxy["hooks.slack.com"].requests)
 
         try:
-            for n in range(1, samples + 1):
+            for n in range(samples + 1):  # sample 0: the warm-up
                 stored = {"security": time.monotonic()}
                 security = open_unsent("security", n)
                 pending, deadline = {"security": security}, time.monotonic() + 60
@@ -107,7 +110,8 @@ def child(samples: int, gap: float) -> dict[str, list[float]]:
                         pending["technical"] = open_unsent("technical", n, channels={"slack"})
                     for name, incident_id in list(pending.items()):
                         if slack_arrived(incident_id):
-                            times[name].append(time.monotonic() - stored[name])
+                            if n:
+                                times[name].append(time.monotonic() - stored[name])
                             del pending[name]
                     time.sleep(0.001)
                 while any(d.status == "in-flight" for d in store.deliveries(security)):  # the hang ends (5 s)
@@ -124,10 +128,10 @@ def child(samples: int, gap: float) -> dict[str, list[float]]:
 # -- the parent: alternate the trees ------------------------------------------------------------
 
 
-def run_tree(tree: Path, samples: int, gap: float) -> dict[str, list[float]]:
+def run_tree(tree: Path, samples: int, gap: float, hang: bool) -> dict[str, list[float]]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--samples", str(samples),
-                           "--gap", str(gap)], cwd=tree, env=env, capture_output=True, text=True, timeout=1800, check=False)
+                           "--gap", str(gap), *([] if hang else ["--no-hang"])], cwd=tree, env=env, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{tree}: exited {done.returncode}\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -140,16 +144,18 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=12)
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between the security and technical incidents")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-hang", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.samples, args.gap)))
+        print(json.dumps(child(args.samples, args.gap, hang=not args.no_hang)))
         return
-    trees = {"this tree": ROOT, **({Path(args.compare).name: Path(args.compare).resolve()} if args.compare else {})}
+    trees = {"this tree": (ROOT, True), "no hang": (ROOT, False),
+             **({Path(args.compare).name: (Path(args.compare).resolve(), True)} if args.compare else {})}
     print(f"== bench_hol: Twilio hanging, {args.samples} samples, gap {args.gap} s; load {os.getloadavg()[0]:.2f}")
     results: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
     for round_no in range(args.rounds):
-        for name, tree in trees.items():
-            times = run_tree(tree, args.samples, args.gap)
+        for name, (tree, hang) in trees.items():
+            times = run_tree(tree, args.samples, args.gap, hang)
             for kind, values in times.items():
                 results[name].setdefault(kind, []).append((percentile(values, 50), percentile(values, 99)))
                 print(f"-- round {round_no + 1}, {name:>10}, {kind:>9}: p50 {percentile(values, 50) * 1000:7.1f} ms"

@@ -200,7 +200,8 @@ class Worker:
             return 0.0  # one batch of webhooks and their pages, then (without a pause) the next
         else:
             self.send_due()
-        if self.sender.held_back or not self.sender.pool.free():  # what is due waits for a slot: a finished send wakes the loop, no polling
+        if self.sender.held_back or not self.sender.pool.free():  # due rows wait for a slot: no polling,
+            # a finished send wakes the loop (a retry due meanwhile waits for that or the next tick)
             return max(self._next_tick - time.monotonic(), 0.0)
         return self._pause(min(interval, max(self._next_tick - time.monotonic(), 0.0)))
 
