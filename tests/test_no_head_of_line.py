@@ -24,6 +24,7 @@ from dispatcher.app import engine
 from dispatcher.app.worker import Worker
 from dispatcher.clock import SystemClock
 from dispatcher.config.settings import load_settings
+from dispatcher.delivery.pool import provider_route
 from dispatcher.delivery.registry import Registry
 from dispatcher.delivery.sender import RetryPolicy, Sender
 from dispatcher.domain.plan import plan_step
@@ -141,7 +142,7 @@ def test_rows_past_a_channels_slots_go_back_to_the_outbox_while_other_channels_s
     registry = Registry(load_settings(), None)
     registry._instances.update(sms=sms, webhook=hook)
     sender = Sender(store, registry, SystemClock(), lambda row: (NOTICE, None), "w1", RetryPolicy(1),
-                    concurrency=4, per_channel=2, lease=timedelta(minutes=2))
+                    concurrency=4, per_route=2, lease=timedelta(minutes=2))
     rows = [NewDelivery("0", 0, f"p{i}", f"P{i}", "list:all", "sms", f"s{i}", f"s{i}", "email") for i in range(4)]
     rows.append(NewDelivery("0", 0, "hook", "Hook", "list:all", "webhook", "h", "h", "email"))
     record = {"id": "OUT-2026-001", "class": "outage", "drill": False, "dedup_key": "OUT-2026-001",
@@ -164,4 +165,41 @@ def test_rows_past_a_channels_slots_go_back_to_the_outbox_while_other_channels_s
     assert {d.status for d in store.deliveries("OUT-2026-001")} == {"delivered"}
     assert sorted(sms.sent) == ["s0", "s1", "s2", "s3"]  # each once
     assert not any(d.possible_duplicate for d in store.deliveries("OUT-2026-001"))
+    store.close()
+
+
+@pytest.mark.parametrize(("url", "route"), [
+    ("twilio://AC01:secret@+15550100000", "twilio://+15550100000"),
+    ("twilio://AC01:secret@+15550100000?method=call", "twilio://+15550100000"),  # calls share the SMS number's
+    ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com"),
+    ("mailtos://notify:hunter2@smtp.example.com:587", "mailtos://smtp.example.com"),  # no credentials, no port
+    ("", None),
+    (None, None),
+])
+def test_a_provider_route_is_the_urls_scheme_and_host_without_credentials(url, route) -> None:
+    assert provider_route(url) == route
+
+
+def test_sms_and_calls_from_one_twilio_number_share_one_routes_slots(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    gate = threading.Event()
+    twilio = "twilio://AC01:secret@+15550100000"
+    registry = Registry(load_settings(sms_url=twilio, phone_url=twilio + "?method=call"), None)
+    registry._instances.update(sms=GatedChannel(gate), phone=GatedChannel(gate))
+    sender = Sender(store, registry, SystemClock(), lambda row: (NOTICE, None), "w1", RetryPolicy(1),
+                    concurrency=8, per_route=2, lease=timedelta(minutes=2))
+    rows = [NewDelivery("0", 0, f"p{i}", f"P{i}", "list:all", channel, f"+1555010{i:04d}", "+1***", "email")
+            for i, channel in enumerate(["sms", "phone", "phone", "sms"])]
+    record = {"id": "OUT-2026-001", "class": "outage", "drill": False, "dedup_key": "OUT-2026-001",
+              "started": "2026-11-26T03:12:00+00:00", "fields": {"summary": "x"}}
+    store.open_incident(record, rows, prefix="OUT", year=2026, now="2026-11-26T03:12:00+00:00")
+    try:
+        assert sender.attempt_due(limit=8, wait=False) == 2  # one SMS, one call: the number's two slots
+        assert (sender.held_back, sender.attempt_due(limit=8, wait=False)) == (2, 0)  # both channels full now
+    finally:
+        gate.set()
+    sender.close()
+    assert sender.attempt_due(limit=8) == 2
+    sender.close()
+    assert {d.status for d in store.deliveries("OUT-2026-001")} == {"delivered"}
     store.close()

@@ -1,14 +1,16 @@
-"""The worker's sends, each driven on its own: a bounded pool with a bound per channel, so no send waits for another.
+"""The worker's sends, each driven on its own: a bounded pool with a bound per provider route, so none waits for another.
 
 Before this, the worker leased a batch, waited for every send in it, and only
 then went on: with Twilio hanging, a Slack-only page stored 0.3 s after a
 security alert went out more than 6 s later (issue 21), and timers and stored
 webhooks waited as long. Now each claimed delivery is a task of its own and the
-loop goes straight back to its work. A channel has at most `per_channel` tasks
+loop goes straight back to its work. A provider route (the sender names it:
+Twilio's SMS and calls from one number are one) has at most `per_route` tasks
 at once, so a hanging provider ties up only its own slots; the sender claims no
-row of a full channel (and gives back at once any it claimed past a channel's
+row of a full route (and gives back at once any it claimed past a route's
 room), so those rows stay in the outbox for whoever has room: this process when
-a slot frees, or another sender.
+a slot frees, or another sender. (A fallback is driven in the task of the send
+that failed, on that send's slot.)
 
 While anything is in flight the leases of this owner are renewed (a slow send
 is not a dead sender); closing the pool waits for the sends in flight, each
@@ -22,24 +24,25 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from .lease_keeper import LeaseKeeper
 
-__all__ = ["SendPool"]
+__all__ = ["SendPool", "provider_route"]
 
 log = logging.getLogger("notify.delivery")
 
 
 class SendPool:
-    """At most `size` sends at once, at most `per_channel` of one channel; `on_done()` after each one ends.
+    """At most `size` sends at once, at most `per_route` on one route; `on_done()` after each one ends.
 
     A task's exception is kept and raised by the next :meth:`raise_failures` (the worker loop's next
     turn): a store failure mid-send reaches the loop that knows how to wait it out.
     """
 
-    def __init__(self, size: int, per_channel: int, renew: Callable[[], object], renew_every: float,
+    def __init__(self, size: int, per_route: int, renew: Callable[[], object], renew_every: float,
                  on_done: Callable[[], None] = lambda: None) -> None:
-        self.size, self.per_channel = size, max(1, min(per_channel, size))
+        self.size, self.per_route = size, max(1, min(per_route, size))
         self.on_done = on_done
         self._renew = renew
         self._renew_every = renew_every
@@ -57,15 +60,15 @@ class SendPool:
         with self._changed:
             return self.size - sum(self._running.values())
 
-    def full_channels(self) -> set[str]:
-        """Channels with no slot left: their rows are not to be claimed now."""
+    def full_routes(self) -> set[str]:
+        """Routes with no slot left: their rows are not to be claimed now."""
         with self._changed:
-            return {channel for channel, n in self._running.items() if n >= self.per_channel}
+            return {route for route, n in self._running.items() if n >= self.per_route}
 
-    def has_room(self, channel: str) -> bool:
-        """Whether a send of `channel` could start now."""
+    def has_room(self, route: str) -> bool:
+        """Whether a send on `route` could start now."""
         with self._changed:
-            return sum(self._running.values()) < self.size and self._running[channel] < self.per_channel
+            return sum(self._running.values()) < self.size and self._running[route] < self.per_route
 
     def sending(self, key: int) -> bool:
         """Whether row `key` is being sent here (claimed again after its lease ran out: not to be sent twice)."""
@@ -78,15 +81,15 @@ class SendPool:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def start(self, channel: str, key: int, work: Callable[[], None]) -> bool:
-        """Run `work` as the send of row `key` on `channel` if the pool and the channel have a slot; False if not."""
+    def start(self, route: str, key: int, work: Callable[[], None]) -> bool:
+        """Run `work` as the send of row `key` on `route` if the pool and the route have a slot; False if not."""
         with self._changed:
-            if sum(self._running.values()) >= self.size or self._running[channel] >= self.per_channel:
+            if sum(self._running.values()) >= self.size or self._running[route] >= self.per_route:
                 return False
-            self._running[channel] += 1
+            self._running[route] += 1
             self._keys.add(key)
             executor = self._started()
-        executor.submit(self._run, channel, key, work)
+        executor.submit(self._run, route, key, work)
         return True
 
     def _started(self) -> ThreadPoolExecutor:
@@ -96,7 +99,7 @@ class SendPool:
             self._keeper = LeaseKeeper(self._renew_while_busy, self._renew_every).__enter__()
         return self._executor
 
-    def _run(self, channel: str, key: int, work: Callable[[], None]) -> None:
+    def _run(self, route: str, key: int, work: Callable[[], None]) -> None:
         try:
             work()
         except BaseException as exc:  # noqa: BLE001 - kept for the loop, which raises it (see the class)
@@ -104,10 +107,10 @@ class SendPool:
                 self._failures.append(exc)
         finally:
             with self._changed:
-                self._running[channel] -= 1
+                self._running[route] -= 1
                 self._keys.discard(key)
-                if not self._running[channel]:
-                    del self._running[channel]
+                if not self._running[route]:
+                    del self._running[route]
                 self._changed.notify_all()
             self.on_done()
 
@@ -140,3 +143,16 @@ class SendPool:
         if self._keeper is not None:
             self._keeper.__exit__(None, None, None)
             self._keeper = None
+
+
+def provider_route(url: str | None) -> str | None:
+    """The route a channel URL sends over: its scheme and host (a Twilio URL's host is its sender number, an
+    SMTP URL's its server); None without a host. Used only to count slots: never logged or shown."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # an unparseable URL: the channel itself says what is wrong with it when it sends
+        return None
+    return f"{parts.scheme}://{host}" if host else None

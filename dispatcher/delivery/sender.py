@@ -48,7 +48,7 @@ from ..domain.states import DeliveryState
 from ..eventlog import emit
 from ..store import AttemptRow, DeliveryRow, NewDelivery, Store
 from .lease_keeper import LeaseKeeper
-from .pool import SendPool
+from .pool import SendPool, provider_route
 from .registry import Registry, carries_own_url, refuse
 from .retries import next_wait, wait_retry_after
 
@@ -99,9 +99,10 @@ class Sender:
     secrets: tuple[str, ...] = ()
     klass_of: Callable[[str], str] = lambda incident_id: ""
     on_attempt: Callable[[str, str, int, float], None] | None = None  # (channel, outcome, attempt, ms): metrics
-    per_channel: int | None = None  # the worker's sends of one channel at once (None: half of `concurrency`)
+    per_route: int | None = None  # the worker's sends on one provider route at once (None: half of `concurrency`)
     on_sent: Callable[[], None] = lambda: None  # after each of the worker's sends ends: its loop looks again
     held_back: int = field(default=0, init=False)  # rows the last attempt_due gave back for want of room
+    _routes: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     # -- the two drivers -------------------------------------------------------------
 
@@ -115,12 +116,12 @@ class Sender:
         """Start one attempt on up to `limit` due rows, each a task of its own, as far as the pool has room;
         returns how many started. `wait`: return once they are done (a tick); else at once (the loop).
 
-        Rows of a channel with no free slot are not claimed, and rows claimed past a channel's room are
+        Rows of a route with no free slot are not claimed, and rows claimed past a route's room are
         given back at once (`held_back`): they wait in the outbox, not behind this process's hung sends.
         """
         self.pool.raise_failures()
         room = min(limit, self.pool.free())
-        claimed = self._claim(limit=room, skip_channels=self.pool.full_channels()) if room > 0 else []
+        claimed = self._claim(limit=room, skip_channels=self._full_channels()) if room > 0 else []
         started, unstarted = self._start_each(claimed)
         if unstarted:
             self.store.release(self.owner, ids=unstarted)
@@ -134,8 +135,8 @@ class Sender:
     def pool(self) -> SendPool:
         """The worker's sends in flight (made on first use: `notify send` never needs it)."""
         every = self.renew_every if self.renew_every is not None else self.lease.total_seconds() / 3
-        per_channel = self.per_channel if self.per_channel is not None else max(1, self.concurrency // 2)
-        return SendPool(self.concurrency, per_channel, self._renew_leases, every, on_done=lambda: self.on_sent())
+        per_route = self.per_route if self.per_route is not None else max(1, self.concurrency // 2)
+        return SendPool(self.concurrency, per_route, self._renew_leases, every, on_done=lambda: self.on_sent())
 
     def close(self) -> None:
         """Let the worker's sends in flight finish (each within the send deadline)."""
@@ -153,15 +154,15 @@ class Sender:
         for row in rows:
             if self.pool.sending(row.id):
                 continue
-            if not self.pool.has_room(row.channel):
+            if not self.pool.has_room(self._route(row.channel)):
                 unstarted.append(row.id)
                 continue
             try:
                 notice = self._notice(row)
             except Exception as exc:  # noqa: BLE001 - raised by its own task, so the loop sees it
-                self.pool.start(row.channel, row.id, lambda exc=exc: _reraise(exc))
+                self.pool.start(self._route(row.channel), row.id, lambda exc=exc: _reraise(exc))
                 continue
-            self.pool.start(row.channel, row.id, lambda row=row, notice=notice: self._one_round(row, notice))
+            self.pool.start(self._route(row.channel), row.id, lambda row=row, notice=notice: self._one_round(row, notice))
             started += 1
             time.sleep(0)  # let that sender start its I/O before the next render takes the GIL
         return started, unstarted
@@ -192,6 +193,18 @@ class Sender:
                 time.sleep(0)  # let that sender start its I/O before the next render takes the GIL
             for future in futures:
                 future.result()
+
+    def _route(self, channel: str) -> str:
+        """The provider route a channel's sends share slots on: its URL's scheme and host (Twilio's SMS and
+        calls from one number are one route), else the channel's name."""
+        if channel not in self._routes:
+            self._routes[channel] = provider_route(self.registry.settings.channel_url(channel)) or channel
+        return self._routes[channel]
+
+    def _full_channels(self) -> set[str]:
+        """The channels whose route has no slot left (their rows are left in the outbox)."""
+        full = self.pool.full_routes()
+        return {c for c in {*self.registry.names(), *self._routes} if self._route(c) in full} if full else set()
 
     def _keeping_leases(self) -> LeaseKeeper:
         """Renew this owner's leases while its sends run: a slow send is not a dead sender."""
