@@ -374,7 +374,7 @@ def test_claim_skips_the_channels_a_sender_has_no_room_for(store: Any) -> None:
 
 def test_releasing_some_claimed_rows_makes_only_those_due_again_not_possibly_duplicated(store: Any) -> None:
     opened(store, "ann", "bob", "cat")
-    ann, bob, cat = store.claim("w1", T0, T5)
+    _ann, bob, cat = store.claim("w1", T0, T5)
     assert store.release("w2", ids=[bob.id]) == 0  # not its lease
     assert store.release("w1", ids=[bob.id, cat.id]) == 2  # claimed, never started: back in the outbox
     assert [(d.person, d.possible_duplicate) for d in store.claim("w3", T1, T5)] == [("bob", False), ("cat", False)]
