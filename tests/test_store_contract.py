@@ -368,6 +368,25 @@ def test_claim_filters_by_incident_and_ids(store: Any) -> None:
     assert store.claim("w", T0, T2, ids=[]) == []
 
 
+def test_claim_skips_the_channels_a_sender_has_no_room_for(store: Any) -> None:
+    """A sender whose SMS slots are all taken by hung sends leaves SMS rows in the outbox for later."""
+    sms = {"channel": "sms", "target": "+14155550199", "masked_target": "+1415555****"}
+    store.open_incident(record(), [planned("ann", **sms), planned("bob"), planned("cat", **sms)], prefix="OUT",
+                        year=2026, now=T0)
+    assert [d.person for d in store.claim("w", T0, T2, skip_channels={"sms"})] == ["bob"]
+    assert [d.person for d in store.claim("w", T0, T2, skip_channels=["sms", "email"])] == []
+    assert [d.person for d in store.claim("w", T0, T2)] == ["ann", "cat"]
+
+
+def test_releasing_some_claimed_rows_makes_only_those_due_again_not_possibly_duplicated(store: Any) -> None:
+    opened(store, "ann", "bob", "cat")
+    _ann, bob, cat = store.claim("w1", T0, T5)
+    assert store.release("w2", ids=[bob.id]) == 0  # not its lease
+    assert store.release("w1", ids=[bob.id, cat.id]) == 2  # claimed, never started: back in the outbox
+    assert [(d.person, d.possible_duplicate) for d in store.claim("w3", T1, T5)] == [("bob", False), ("cat", False)]
+    assert store.claim("w3", T1, T5) == []  # ann is still w1's
+
+
 def test_concurrent_claims_share_the_rows_without_overlap(url: str) -> None:
     store = open_store(url)
     opened(store, *[f"p{i:02d}" for i in range(60)])

@@ -3,8 +3,15 @@
 There is no sleeping thread per incident: escalations, follow-up steps,
 reminders and retries are rows with a due time in the store, and
 :meth:`Worker.tick` does whatever is due at `now`. Ticking twice, or from two
-processes, does nothing twice. On SIGTERM/SIGINT the worker lets the current
-tick's sends finish, gives back any lease it still holds, and exits.
+processes, does nothing twice. On SIGTERM/SIGINT the worker lets the sends in
+flight finish, gives back any lease it still holds, and exits.
+
+A tick called directly (a test, `notify worker --once`) returns once its sends
+are done. The running loop (:meth:`Worker.run`) does not wait for them: each
+send is a task of its own on the sender's pool, bounded per channel, so a
+hanging provider holds up neither the loop (timers, stored webhooks) nor the
+other channels' pages (issue 21); a finished send wakes the loop for what its
+channel had to leave waiting.
 """
 
 from __future__ import annotations
@@ -66,11 +73,15 @@ class Worker:
     def __post_init__(self) -> None:
         self.registry = Registry(self.rt.settings, self.rt.directory)
         self._incidents: OrderedDict[str, tuple] = OrderedDict()  # (incident, epoch), most recently sent-for
+        self._incidents_lock = threading.Lock()  # the loop renders while sends in flight read classes
         self._warned: set[str] = set()  # incidents whose class left the policy: said once, not every tick
         self.sender = make_sender(self.rt, self.store, self.clock, self.registry, owner=self.id,
                                   incidents=self._incident, on_attempt=self.on_attempt)
         self.last_tick: datetime | None = None
         self.inbox = Inbox(self.rt, self.store, self.clock, self.id, self.on_ingest, self.inbox_batch)
+        self._detached = False  # True while run() drives the loop: sends are not waited for
+        self._wake: threading.Event | None = None
+        self.sender.on_sent = self._sent
 
     def _incident(self, incident_id: str, epoch: int = 0):
         """The incident a row is sent for, read once while it is among the recently used, and again for a
@@ -79,15 +90,18 @@ class Worker:
         Bounded: a long-running worker would otherwise keep every incident it ever sent for
         (measured: about 3.5 KB each, so 100,000 incidents would hold some 350 MB).
         """
-        cached = self._incidents.get(incident_id)
-        if cached is not None and cached[1] >= epoch:
-            self._incidents.move_to_end(incident_id)
-        else:
-            row = self.store.incident(incident_id)
-            self._incidents[incident_id] = (incident_from_row(row), int(row.meta.get("reclassified", 0)))
+        with self._incidents_lock:
+            cached = self._incidents.get(incident_id)
+            if cached is not None and cached[1] >= epoch:
+                self._incidents.move_to_end(incident_id)
+                return cached[0]
+        row = self.store.incident(incident_id)
+        incident = incident_from_row(row)
+        with self._incidents_lock:
+            self._incidents[incident_id] = (incident, int(row.meta.get("reclassified", 0)))
             if len(self._incidents) > INCIDENT_CACHE:
                 self._incidents.popitem(last=False)
-        return self._incidents[incident_id][0]
+        return incident
 
     def tick(self) -> TickResult:
         """Handle every stored webhook, fire every due timer, then make one attempt on every due delivery.
@@ -119,15 +133,28 @@ class Worker:
         return self.inbox.drain(self.send_due) if self.handles_inbox else 0
 
     def send_due(self) -> int:
-        """One attempt on every due delivery, batch after batch; returns how many were attempted."""
+        """Start one attempt on every due delivery there is room for, batch after batch; how many started.
+
+        Outside the loop each batch is waited for, so every due row is attempted before this returns.
+        In the loop it returns once the pool or the channels of the due rows are full: a finished send
+        wakes it (:meth:`_sent`) for the rest.
+        """
         # Lease no more rows than we send at once: a killed worker leaves few rows in doubt.
         batch = min(self.batch, self.sender.concurrency)
         attempted = 0
         while True:  # drain: a fan-out larger than one batch goes out in the same tick
-            count = self.sender.attempt_due(limit=batch)
+            count = self.sender.attempt_due(limit=batch, wait=not self._detached)
             attempted += count
-            if count < batch:
+            more = count == batch or self.sender.held_back > 0  # a full channel's rows are skipped next time
+            if self._detached:
+                more = more and self.sender.pool.free() > 0
+            if count == 0 or not more:
                 return attempted
+
+    def _sent(self) -> None:
+        """A send ended: its slot is free, so the loop looks again at what waited for one."""
+        if self._wake is not None:
+            self._wake.set()
 
     def _fire(self, row, now: datetime) -> int:
         """Fire one incident's timers; an incident whose class left the policy is skipped, loudly."""
@@ -148,16 +175,20 @@ class Worker:
         within milliseconds of its webhook however many incidents are open, and a burst of webhooks
         is not slowed by a timer scan per wake.
         """
-        wake = wake or stop
+        if wake is None:  # a finished send must wake the loop without looking like a stop
+            wake = threading.Event()
+            threading.Thread(target=lambda: (stop.wait(), wake.set()), name="notify-stop-wake", daemon=True).start()
+        self._wake, self._detached = wake, True
         self._next_tick = 0.0
         # A database restart or failover: log, wait an interval (less when woken) and go on, until stopped.
         through_outages = Retrying(retry=retry_if_exception_type(StoreError), wait=wait_fixed(interval),
-                                   stop=lambda _: stop.is_set(), sleep=lambda seconds: _rest(wake, stop, seconds),
+                                   stop=lambda _: stop.is_set(), sleep=lambda seconds: _rest(wake, seconds),
                                    before_sleep=self._store_unavailable, retry_error_callback=lambda _: 0.0)
         try:
             while not stop.is_set():
-                _rest(wake, stop, through_outages(self._turn, interval))
+                _rest(wake, through_outages(self._turn, interval))
         finally:
+            self._detached = False
             self.close()
 
     def _turn(self, interval: float) -> float:
@@ -169,6 +200,9 @@ class Worker:
             return 0.0  # one batch of webhooks and their pages, then (without a pause) the next
         else:
             self.send_due()
+        if self.sender.held_back or not self.sender.pool.free():  # due rows wait for a slot: no polling,
+            # a finished send wakes the loop (a retry due meanwhile waits for that or the next tick)
+            return max(self._next_tick - time.monotonic(), 0.0)
         return self._pause(min(interval, max(self._next_tick - time.monotonic(), 0.0)))
 
     def _store_unavailable(self, state: RetryCallState) -> None:
@@ -183,7 +217,9 @@ class Worker:
         return max(0.05, min(interval, until))
 
     def close(self) -> None:
-        """Give back leases (their rows are due again at once) and close channel connections."""
+        """Let the sends in flight finish, give back leases (their rows are due again at once) and close
+        channel connections."""
+        self.sender.close()
         try:
             self.store.release(self.id)
         except StoreError as exc:  # the store is gone: our leases expire on their own
@@ -191,11 +227,10 @@ class Worker:
         self.registry.close()
 
 
-def _rest(wake: threading.Event, stop: threading.Event, seconds: float) -> None:
-    """Pause until a wake (or the stop) or for `seconds`; a wake is used up by the pause it cut short."""
+def _rest(wake: threading.Event, seconds: float) -> None:
+    """Pause until a wake (a stop wakes too) or for `seconds`; a wake is used up by the pause it cut short."""
     wake.wait(seconds)
-    if wake is not stop:
-        wake.clear()
+    wake.clear()
 
 
 def stop_on_signals() -> threading.Event:

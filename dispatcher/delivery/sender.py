@@ -11,8 +11,9 @@ channel is planned as a fallback that says whom it stands in for.
 
 Two ways to drive it: :meth:`Sender.send_now` (a CLI command: every row at
 once, retries slept on the injected clock until a deadline, the rest left to
-the worker) and :meth:`Sender.attempt_due` (the worker: one attempt per row
-per tick, retries rescheduled in the store, no sleeping).
+the worker) and :meth:`Sender.attempt_due` (the worker: one attempt per row,
+each a task of its own on a pool bounded per channel (:mod:`.pool`), retries
+rescheduled in the store, no sleeping).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Callable, Iterable
@@ -47,6 +48,7 @@ from ..domain.states import DeliveryState
 from ..eventlog import emit
 from ..store import AttemptRow, DeliveryRow, NewDelivery, Store
 from .lease_keeper import LeaseKeeper
+from .pool import SendPool, provider_route
 from .registry import Registry, carries_own_url, refuse
 from .retries import next_wait, wait_retry_after
 
@@ -97,6 +99,10 @@ class Sender:
     secrets: tuple[str, ...] = ()
     klass_of: Callable[[str], str] = lambda incident_id: ""
     on_attempt: Callable[[str, str, int, float], None] | None = None  # (channel, outcome, attempt, ms): metrics
+    per_route: int | None = None  # the worker's sends on one provider route at once (None: half of `concurrency`)
+    on_sent: Callable[[], None] = lambda: None  # after each of the worker's sends ends: its loop looks again
+    held_back: int = field(default=0, init=False)  # rows the last attempt_due gave back for want of room
+    _routes: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     # -- the two drivers -------------------------------------------------------------
 
@@ -106,11 +112,60 @@ class Sender:
         claimed = self._claim(ids=ids, limit=len(ids)) if ids else []  # all of them: the store's default is 100
         self._fan_out(claimed, lambda row, notice: self._until_done(row, deadline, notice))
 
-    def attempt_due(self, limit: int = 256) -> int:
-        """One attempt for every due row (the worker's tick); returns how many were attempted."""
-        claimed = self._claim(limit=limit)
-        self._fan_out(claimed, self._one_round)
-        return len(claimed)
+    def attempt_due(self, limit: int = 256, *, wait: bool = True) -> int:
+        """Start one attempt on up to `limit` due rows, each a task of its own, as far as the pool has room;
+        returns how many started. `wait`: return once they are done (a tick); else at once (the loop).
+
+        Rows of a route with no free slot are not claimed, and rows claimed past a route's room are
+        given back at once (`held_back`): they wait in the outbox, not behind this process's hung sends.
+        """
+        self.pool.raise_failures()
+        room = min(limit, self.pool.free())
+        claimed = self._claim(limit=room, skip_channels=self._full_channels()) if room > 0 else []
+        started, unstarted = self._start_each(claimed)
+        if unstarted:
+            self.store.release(self.owner, ids=unstarted)
+        self.held_back = len(unstarted)
+        if wait:
+            self.pool.wait_idle()
+            self.pool.raise_failures()
+        return started
+
+    @cached_property
+    def pool(self) -> SendPool:
+        """The worker's sends in flight (made on first use: `notify send` never needs it)."""
+        every = self.renew_every if self.renew_every is not None else self.lease.total_seconds() / 3
+        per_route = self.per_route if self.per_route is not None else max(1, self.concurrency // 2)
+        return SendPool(self.concurrency, per_route, self._renew_leases, every, on_done=lambda: self.on_sent())
+
+    def close(self) -> None:
+        """Let the worker's sends in flight finish (each within the send deadline)."""
+        if "pool" in self.__dict__:
+            self.pool.close()
+
+    def _start_each(self, rows: list[DeliveryRow]) -> tuple[int, list[int]]:
+        """Render each row's notice and start its send; (started, ids of rows whose channel had no room).
+
+        Only this thread starts sends, so a channel with room when looked at still has it at the start.
+        A row still being sent here was claimed again because its lease ran out (the store was away when
+        it was due for renewal): it is left to the send in flight, leased, never sent a second time.
+        """
+        started, unstarted = 0, []
+        for row in rows:
+            if self.pool.sending(row.id):
+                continue
+            if not self.pool.has_room(self._route(row.channel)):
+                unstarted.append(row.id)
+                continue
+            try:
+                notice = self._notice(row)
+            except Exception as exc:  # noqa: BLE001 - raised by its own task, so the loop sees it
+                self.pool.start(self._route(row.channel), row.id, lambda exc=exc: _reraise(exc))
+                continue
+            self.pool.start(self._route(row.channel), row.id, lambda row=row, notice=notice: self._one_round(row, notice))
+            started += 1
+            time.sleep(0)  # let that sender start its I/O before the next render takes the GIL
+        return started, unstarted
 
     def _claim(self, at: datetime | None = None, **which) -> list[DeliveryRow]:
         at = at or self.clock.now()
@@ -139,10 +194,25 @@ class Sender:
             for future in futures:
                 future.result()
 
+    def _route(self, channel: str) -> str:
+        """The provider route a channel's sends share slots on: its URL's scheme and host (Twilio's SMS and
+        calls from one number are one route), else the channel's name."""
+        if channel not in self._routes:
+            self._routes[channel] = provider_route(self.registry.settings.channel_url(channel)) or channel
+        return self._routes[channel]
+
+    def _full_channels(self) -> set[str]:
+        """The channels whose route has no slot left (their rows are left in the outbox)."""
+        full = self.pool.full_routes()
+        return {c for c in {*self.registry.names(), *self._routes} if self._route(c) in full} if full else set()
+
     def _keeping_leases(self) -> LeaseKeeper:
         """Renew this owner's leases while its sends run: a slow send is not a dead sender."""
         every = self.renew_every if self.renew_every is not None else self.lease.total_seconds() / 3
-        return LeaseKeeper(lambda: self.store.renew(self.owner, self.clock.now() + self.lease), every)
+        return LeaseKeeper(self._renew_leases, every)
+
+    def _renew_leases(self) -> int:
+        return self.store.renew(self.owner, self.clock.now() + self.lease)
 
     # -- one delivery -------------------------------------------------------------------
 

@@ -260,15 +260,12 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         return [r[0] for r in self._read(self.dialect.q(sql.PENDING_IDS), (incident_id, step))]
 
     def claim(self, owner: str, now: datetime, lease_until: datetime, *, limit: int = 100,
-              incident_id: str | None = None, ids: Iterable[int] | None = None) -> list[DeliveryRow]:
-        """Lease due rows, pages first (sql.CLAIM), and return them in that order: pending ones whose next
-        try has come, and in-flight ones whose lease expired.
-
-        In PostgreSQL, rows another process is leasing at this moment are skipped, not waited for
-        (SKIP LOCKED), so workers never queue behind each other. A row taken over from an expired
-        lease may have been sent by its dead owner: it is marked possibly duplicated, and so is
-        every attempt it gets from now on.
-        """
+              incident_id: str | None = None, ids: Iterable[int] | None = None,
+              skip_channels: Iterable[str] = ()) -> list[DeliveryRow]:
+        """Lease due rows (pending and due, or in flight with an expired lease), pages first (sql.CLAIM), in
+        that order; rows of `skip_channels` (no room in the sender now) are left. PostgreSQL skips rows
+        another process is leasing (SKIP LOCKED). A row taken over from an expired lease may have been
+        sent by its dead owner: it and its later attempts are marked possibly duplicated."""
         now, lease_until = self.dialect.t(now, "now"), self.dialect.t(lease_until, "lease_until")
         clauses, args = [sql.DUE], [now, now]
         if incident_id is not None:
@@ -276,6 +273,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         if ids is not None:
             id_list, id_args = self.dialect.ids(list(ids))
             clauses, args = clauses + [f"id IN {id_list}"], [*args, *id_args]
+        if skipped := sorted(set(skip_channels)):
+            clauses, args = clauses + [f"channel NOT IN ({', '.join(['%s'] * len(skipped))})"], [*args, *skipped]
         query = sql.CLAIM.format(where=" AND ".join(clauses), lock=self.dialect.claim_lock)
         _, rows = self._statement(self.dialect.q(query), (*args, limit, owner, lease_until, now))
         return [sql.delivery_row(r) for r in sorted(rows, key=sql.claim_order)]
@@ -289,8 +288,11 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         lease_until = self.dialect.t(lease_until, "lease_until")
         return self._statement(self.dialect.q(sql.RENEW), (lease_until, owner, lease_until))[0]
 
-    def release(self, owner: str) -> int:
-        """Give back every lease an owner holds (clean shutdown): its rows are due again at once."""
+    def release(self, owner: str, ids: Iterable[int] | None = None) -> int:
+        """Give back every lease an owner holds (clean shutdown), or those of these rows (claimed but not
+        started): the rows are due again at once, and not as possibly duplicated (they were not sent)."""
+        if ids is not None:
+            return self._for_ids(sql.RELEASE + " AND id IN ", (owner,), ids)
         q = self.dialect.q
 
         def work(conn: Any) -> int:
