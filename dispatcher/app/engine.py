@@ -24,7 +24,7 @@ from ..delivery.registry import Registry
 from ..domain.incident import Incident, build_incident, public_fields, render_context
 from ..domain.plan import Planned, plan_step
 from ..domain.states import DeliveryState, IncidentStatus
-from ..domain.timers import escalation_pass
+from ..domain.timers import escalation_pass, split_epoch
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
 from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
@@ -271,8 +271,7 @@ def row_page_key(row: DeliveryRow) -> str:
     PagerDuty would merge it into the first page."""
     label = row.delivery_key.label
     if row.kind in ("step", "escalation"):
-        epoch = re.match(r"r[0-9]+-", label)
-        label = (epoch.group(0) if epoch else "") + str(row.step)
+        label = split_epoch(label)[0] + str(row.step)
         if row.kind == "escalation" and (repeat := escalation_pass(row.delivery_key.label)) > 1:
             label = f"{label}-pass-{repeat}"
     return target_dedup_key(row.incident_id, label, row.person)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # the loaded policy, read here by attribute only
     from ..config.policy import IncidentClass
 
 __all__ = ["REPEAT_KIND", "Action", "IncidentState", "due_actions", "epoch_prefix", "escalate_now", "escalation_pass",
-           "escalation_position", "next_actions", "reminder_lead"]
+           "escalation_position", "next_actions", "reminder_lead", "split_epoch"]
 
 MAX_MISSED = 500  # bounds the cadence loop for an incident left open for weeks
 QUIET_KEPT = 10  # missed updates recorded without a notice, beyond the latest one that notifies
@@ -66,6 +66,15 @@ class IncidentState:
 
     def key(self, name: str) -> str:
         return epoch_prefix(self.reclassified) + name
+
+
+_EPOCH = re.compile(r"^r[0-9]+-")
+
+
+def split_epoch(label: str) -> tuple[str, str]:
+    """A key's epoch prefix and the rest ("r1-escalation-2" -> ("r1-", "escalation-2")); "" before any change."""
+    found = _EPOCH.match(label)
+    return (found.group(0), label[found.end():]) if found else ("", label)
 
 
 def epoch_prefix(reclassified: int) -> str:
@@ -143,7 +152,7 @@ def _escalations(klass: IncidentClass, state: IncidentState) -> list[Action]:
 
 def escalation_pass(label: str) -> int:
     """The pass of an escalation's key (escalation-2 -> 1, r1-escalation-2-pass-3 -> 3); 0 for any other key."""
-    head, _, tail = re.sub(r"^r[0-9]+-", "", label).partition("-pass-")
+    head, _, tail = split_epoch(label)[1].partition("-pass-")
     if not head.startswith("escalation-"):
         return 0
     return int(tail) if tail.isdigit() else 1
@@ -152,7 +161,7 @@ def escalation_pass(label: str) -> int:
 def escalation_position(klass: IncidentClass, label: str) -> tuple[int, int, str]:
     """(page number across every pass, stage, audience) of an escalation's key, with or without a
     reclassification's epoch prefix (``r1-escalation-2``); ValueError for another key."""
-    bare = re.sub(r"^r[0-9]+-", "", label)
+    bare = split_epoch(label)[1]
     for n, (k, p, _offset, audience) in enumerate(klass.escalation_pages(), start=1):
         if bare == (f"escalation-{k}" if p == 1 else f"escalation-{k}-pass-{p}"):
             return n, k, audience

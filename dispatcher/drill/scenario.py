@@ -196,9 +196,8 @@ def scenario_problems(path: Path, scenario: Any, policy: Policy | None, director
     return problems
 
 
-# What a person needs to have been paged on, to act "via" it (the channel's address): a phone number, a Slack
-# member id.
-_CONTACT = {"sms": ("sms", "phone number"), "voice": ("voice", "phone number"), "slack": ("slack", "Slack member id")}
+# What a person needs on the channel they act "via" (its address there): a phone number, a Slack member id.
+_CONTACT = {"sms": "phone number", "voice": "phone number", "slack": "Slack member id"}
 
 
 def _actor_problems(scenario: Any, directory: Directory) -> list[tuple[str, str]]:
@@ -211,7 +210,7 @@ def _actor_problems(scenario: Any, directory: Directory) -> list[tuple[str, str]
         if person is None:
             found.append((f"events[{n}].by", (f"an ack via {event.via} acts as a person of contacts.toml: "
                           f"{event.by!r} is none (give the person's id, e.g. \"support-manager-a\")")))
-        elif event.via in _CONTACT and not person.send_target(_CONTACT[event.via][0]):
-            found.append((f"events[{n}].via", (f"{event.by} has no {_CONTACT[event.via][1]} in contacts.toml, "
+        elif event.via in _CONTACT and not person.send_target(event.via):
+            found.append((f"events[{n}].via", (f"{event.by} has no {_CONTACT[event.via]} in contacts.toml, "
                           f"so no {event.via} page can reach them to answer")))
     return found
