@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 if TYPE_CHECKING:
     from click.testing import Result
@@ -92,3 +93,14 @@ def make_private(root: Path) -> None:
     notify ignores a working-directory configuration others can write."""
     for path in [root, *root.rglob("*")]:
         path.chmod(path.stat().st_mode & ~0o022)
+
+
+def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0, every: float = 0.02) -> None:
+    """Poll until `condition()` holds: another thread or process is doing the work (no timer is waited out)."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(every)

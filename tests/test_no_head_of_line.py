@@ -11,9 +11,8 @@ about elapsed time; the waits below only bound a broken build.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from dispatcher.domain.plan import plan_step
 from dispatcher.store import NewDelivery, open_store
 from dispatcher.testing.providers import Reply
 
+from .helpers import wait_for
 from .stage import FIELDS, Stage, make_stage
 
 NOTICE = Notice("OUT-2026-001", "outage", 0, "subject", "text")
@@ -45,11 +45,6 @@ def stage(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     yield from make_stage(config_dir, tmp_path, monkeypatch)
 
 
-def wait_for(what: str, condition: Callable[[], bool], limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.01)
 
 
 def open_unsent(stage: Stage, rt, store, klass: str, incident_id: str, channels: set[str] | None = None) -> str:

@@ -14,10 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 import requests
@@ -25,7 +24,7 @@ import requests
 from dispatcher.store import open_store
 from dispatcher.testing.providers import RecordingServer, Reply
 
-from .helpers import run
+from .helpers import run, wait_for
 from .providers_fixtures import closed_port
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -37,12 +36,6 @@ CANARIES = (TOKEN, HOOK_KEY, SMTP_PASSWORD)
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the sender child inherits a Unix socket")
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def free_port() -> int:

@@ -14,10 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 import requests
@@ -27,6 +26,7 @@ from dispatcher.store import open_store
 from dispatcher.testing.providers import RecordingServer, Reply
 
 from . import pg
+from .helpers import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,12 +34,6 @@ pytestmark = [pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="t
               pytest.mark.slow]  # every test starts `notify serve` or a sender child process
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def gone(pid: int) -> bool:
