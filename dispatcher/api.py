@@ -276,6 +276,9 @@ _SECRET_QUERY = re.compile(
     re.I,
 )
 _SLACK_HOOK = re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/_-]+")
+# An action link (PUBLIC_URL/a/TOKEN) acts as its person: a provider that echoes the page back in an error
+# must not put a working token into the delivery log or a log line.
+_ACTION_LINK = re.compile(r"(/a/)[A-Za-z0-9_-]{12,}")
 
 
 def mask_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -283,6 +286,7 @@ def mask_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
     text = _SECRET_IN_URL.sub(lambda m: m.group("scheme") + "***@", text)
     text = _SECRET_QUERY.sub(lambda m: m.group("key") + "***", text)
     text = _SLACK_HOOK.sub(r"\1***", text)
+    text = _ACTION_LINK.sub(r"\1***", text)
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")

@@ -269,3 +269,18 @@ def test_a_nonce_that_is_not_ascii_digits_is_refused_not_a_crash(nonce: str) -> 
     from dispatcher.server.link_pages import LinkPages
 
     assert LinkPages("k" * 32, now=lambda: 1_800_000_000).nonce_ok("token", nonce) is False
+
+
+def test_a_provider_echoing_the_page_in_its_error_leaves_no_working_link_in_the_log(
+        stage: Stage, caplog: pytest.LogCaptureFixture) -> None:
+    from dispatcher.testing.providers import Reply
+
+    echo = Reply(400, lambda request: {"code": 21610, "message": "refused: " + request.form["Body"]})
+    stage.proxy["api.twilio.com"].script(echo)
+    stage.trigger(public_url=PUBLIC)
+    token_path = sms_link(stage)  # the SMS went out, and came back in the provider's error
+    with stage.store() as store:
+        details = [a.detail or "" for a in store.attempts(incident_id="SEC-2024-001") if a.channel == "sms"]
+    assert details and any("refused: SEC-2024-001" in d for d in details)  # the echo is kept, for the reader
+    assert all(token_path not in d and "/a/***" in d for d in details if "refused:" in d)
+    assert token_path not in caplog.text
