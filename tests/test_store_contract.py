@@ -169,6 +169,7 @@ def test_upgrading_to_schema_4_masks_personal_urls_stored_in_clear(url: str) -> 
     store.close()
     # back to schema 3: schema 4 adds no DDL; the tables of later schemas go
     _execute(url, [*UNDO_PRIORITY, "DROP TABLE requests", "DROP TABLE links", "DROP TABLE api_tokens",
+                   "DROP TABLE web_sessions", "DROP TABLE login_links", "DROP TABLE notes", "DROP TABLE ical_feeds",
                    "UPDATE meta SET value = '3' WHERE key = 'schema_version'"])
 
     store = open_store(url, upgrade=True)
