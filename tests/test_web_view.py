@@ -208,3 +208,40 @@ def test_an_action_link_signs_its_person_in_on_its_incident(server: Server, stag
     answer = requests.post(server.url + f"/ui/from-link/{token}", allow_redirects=False, timeout=10)
     assert (answer.status_code, answer.headers["location"]) == (303, "/ui/incidents/SEC-2024-001")
     assert server.store.incident("SEC-2024-001").status == "open"  # signing in acts on nothing
+
+
+def _mailed_link(stage: Stage, to: str) -> str:
+    [message] = [m for m in stage.smtp.messages if m["To"] == to]
+    text = message.get_body(("plain",)).get_content() if message.is_multipart() else message.get_content()
+    return re.search(re.escape(PUBLIC) + r"(/ui/login/[A-Za-z0-9_-]+)", text).group(1)
+
+
+def test_notify_login_link_emails_a_link_that_signs_in_once(server: Server, stage: Stage,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_STORE_URL", f"sqlite:///{stage.store_path}")
+    monkeypatch.setenv("NOTIFY_PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv("NOTIFY_EMAIL_URL", stage.smtp.url(**{"from": "notify@teamflow.example"}))
+    config = ["--config-dir", str(stage.config_dir)]
+    now = stage.clock.now().isoformat()  # the server's clock: the link expires 15 minutes after it
+    sent = run("login-link", PRIMARY, *config, now=now)
+    assert sent.exit_code == 0, sent.output
+    assert sent.stdout.startswith("sign-in link sent to support-manager-a by email (")
+    assert "/ui/login/" not in sent.stdout  # the link went to the person, not to whoever ran the command
+    path = _mailed_link(stage, "support-manager-a@teamflow.example")
+    answer = requests.post(server.url + path, allow_redirects=False, timeout=10)
+    assert answer.status_code == 303 and answer.cookies["notify_session"]
+    for _ in range(2):
+        printed = run("login-link", PRIMARY, "--print", *config, now=now)
+        assert printed.exit_code == 0 and f"{PUBLIC}/ui/login/" in printed.stdout
+    refused = run("login-link", PRIMARY, "--print", *config, now=now)  # the fourth in 15 minutes
+    assert refused.exit_code == 2 and "3 login links were made for support-manager-a" in refused.output
+    assert run("login-link", "nobody", *config, now=now).exit_code == 2
+
+
+def test_the_sign_in_page_sends_a_link_and_says_the_same_for_nobody(server: Server, stage: Stage) -> None:
+    for person in (PRIMARY, "nobody@nowhere.example"):
+        answer = requests.post(server.url + "/ui/login/send", data={"person": person}, timeout=10)
+        assert answer.status_code == 200 and "If that is someone in contacts.toml" in answer.text
+    assert [m["To"] for m in stage.smtp.messages] == ["support-manager-a@teamflow.example"]
+    path = _mailed_link(stage, "support-manager-a@teamflow.example")
+    assert requests.post(server.url + path, allow_redirects=False, timeout=10).status_code == 303
