@@ -211,3 +211,15 @@ def test_a_change_made_elsewhere_shows_within_seconds_and_keeps_a_half_typed_not
     WebDriverWait(browser, LIVE_WAIT, poll_frequency=0.2).until(
         lambda d: "Legal informed" in d.find_element(By.ID, "timeline").text)
     assert browser.find_element(By.ID, "note").get_attribute("value") == "Half-typed: the export job"
+
+
+@pytest.mark.slow
+def test_the_pages_follow_the_systems_light_or_dark_preference(served: Served, browser: Any, shots: Path) -> None:
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+        browser.get(served.url + "/ui/login")
+        backgrounds[scheme] = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    snap(browser, shots, "phone", "sign-in-dark")
+    assert backgrounds == {"light": "rgb(255, 255, 255)", "dark": "rgb(18, 20, 23)"}

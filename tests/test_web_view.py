@@ -245,3 +245,41 @@ def test_the_sign_in_page_sends_a_link_and_says_the_same_for_nobody(server: Serv
     assert [m["To"] for m in stage.smtp.messages] == ["support-manager-a@teamflow.example"]
     path = _mailed_link(stage, "support-manager-a@teamflow.example")
     assert requests.post(server.url + path, allow_redirects=False, timeout=10).status_code == 303
+
+
+def _incident(store, klass: str, summary: str, started, *, needs_review: bool = False) -> str:
+    record = {"id": "", "class": klass, "drill": False, "dedup_key": summary, "dedup_open": False,
+              "started": started, "fields": {"summary": summary}, "meta": {"needs_review": needs_review}}
+    incident_id, _ = store.open_incident(record, [], prefix=klass[:3].upper(), year=2026, now=started)
+    return incident_id
+
+
+def test_the_list_puts_open_incidents_first_marks_needs_review_and_filters(server: Server, stage: Stage) -> None:
+    now = stage.clock.now()
+    old = _incident(server.store, "technical", "slow search", now - 3 * 24 * 60 * MINUTE)
+    fresh = _incident(server.store, "security", "odd logins", now - 5 * MINUTE, needs_review=True)
+    answered = _incident(server.store, "enterprise", "SSO broken", now - 60 * MINUTE)
+    done = _incident(server.store, "outage", "API down", now - 30 * MINUTE)
+    browser = signed_in(server)
+    token = csrf_of(browser.get(server.url + "/ui/incidents", timeout=10))
+    for incident_id, action in ((answered, "ack"), (done, "resolve")):
+        browser.post(server.url + f"/ui/incidents/{incident_id}/{action}", data={"csrf": token}, timeout=10)
+
+    def listed(query: str = "") -> list[str]:
+        page = browser.get(server.url + "/ui/incidents" + query, timeout=10).text
+        return re.findall(r'<a href="/ui/incidents/([A-Z0-9-]+)">', page)
+
+    assert listed() == [fresh, old, answered, done]  # open (newest first), acknowledged, resolved
+    page = browser.get(server.url + "/ui/incidents", timeout=10).text
+    row = re.search(rf"<tr class=\"row-open\">\s*<td[^>]*><a href=\"/ui/incidents/{fresh}\">.*?</tr>", page, re.S)
+    assert "needs review" in row.group(0) and "5 minutes</span> of 15 minutes" in row.group(0)
+    slow = re.search(rf"<a href=\"/ui/incidents/{old}\">.*?</tr>", page, re.S).group(0)
+    assert 'class="over"' in slow and "(over SLA)" in slow  # 3 days open against its response SLA
+    assert listed("?status=open") == [fresh, old]
+    assert listed("?class=enterprise") == [answered]
+    assert listed("?tier=immediate") == [fresh, done]
+    assert listed("?period=24h") == [fresh, old, answered, done]  # an open incident shows at any age
+    stage.clock.advance(2 * 24 * 60 * MINUTE)
+    assert listed("?period=24h") == []  # two days on, the 12-hour session is over
+    browser = signed_in(server)
+    assert listed("?period=24h") == [fresh, old]  # the answered ones are older than a day now
