@@ -40,6 +40,9 @@ def test_a_login_link_works_once_and_not_after_it_expires(store: Any) -> None:
     assert store.login_links_since("cto", T0 - MINUTE) == 2
     assert store.login_links_since("cto", T0) == 0
     assert store.login_links_since("ceo", T0 - MINUTE) == 0
+    assert store.forget_login_links(T0 + 15 * MINUTE) == 0  # expiring exactly then: kept
+    assert store.forget_login_links(T0 + 16 * MINUTE) == 2
+    assert store.login_links_since("cto", T0 - MINUTE) == 0
 
 
 def test_notes_come_back_in_time_order_for_their_incident_only(store: Any) -> None:

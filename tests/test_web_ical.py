@@ -114,3 +114,10 @@ def test_the_on_call_page_shows_now_next_and_overrides_in_the_chosen_zone(server
     assert "Primary: Support Manager B, Fri 27 Nov 18:00 CET to Sat 28 Nov 18:00 CET" in page
     la = browser.get(server.url + "/ui/oncall", timeout=10).text  # the rotation's own zone by default
     assert "Fri 27 Nov 09:00 PST" in la
+
+
+def test_an_unknown_zone_falls_back_to_the_rotations(server: Server) -> None:
+    browser = signed_in(server)
+    for zone in ("Mars/Olympus", "../../etc/passwd", ""):
+        page = browser.get(server.url + "/ui/oncall", params={"tz": zone}, timeout=10)
+        assert page.status_code == 200 and "<option selected>America/Los_Angeles</option>" in page.text

@@ -71,6 +71,7 @@ def issue_login_link(rt: Runtime, store: Store, person: str, now: datetime) -> t
         raise TooManyLinks(f"{LOGIN_LIMIT} login links were made for {pid} in the last "
                            f"{int(LOGIN_TTL.total_seconds() // 60)} minutes; use one of them, or wait")
     token = secrets.token_urlsafe(LINK_BYTES)
+    store.forget_login_links(now - timedelta(days=1))  # expired a day ago: nobody will present them
     store.add_login_link(link_digest(token), pid, now, now + LOGIN_TTL)
     return pid, token
 

@@ -36,7 +36,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .http_error import HTTPError
 from .throttle import FailureThrottle
@@ -183,8 +183,8 @@ class UI:
 
     async def _on_call(self, req: _Request, viewer: Any, run: Callable, made: str | None = None) -> tuple:
         data = await run(self.services.on_call)
-        wanted = req.query.get("tz") or req.form.get("tz") or data["rotation_zone"]
-        zone = wanted if wanted in available_timezones() else data["rotation_zone"]
+        wanted = req.query.get("tz") or req.form.get("tz") or ""
+        zone = wanted if _known_zone(wanted) else data["rotation_zone"]
         feeds = await run(self.services.feeds, viewer.person)
         zones = sorted({*ZONES, data["rotation_zone"], zone})
         return self._ok("oncall.html.j2", viewer, zone=ZoneInfo(zone), zone_name=zone, zones=zones, feeds=feeds,
@@ -306,6 +306,17 @@ async def _read(scope: dict, receive: Callable[[], Awaitable[dict]]) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def _known_zone(name: str) -> bool:
+    """Whether `name` is an IANA time zone (a path or anything else is not; checked without listing them all)."""
+    if not name or len(name) > 64 or not re.fullmatch(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*", name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _redirect(where: str) -> tuple[int, bytes, str, list]:

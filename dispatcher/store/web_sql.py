@@ -27,6 +27,7 @@ ADD_LOGIN = "INSERT INTO login_links (digest, person, created, expires) VALUES (
 USE_LOGIN = ("UPDATE login_links SET used = %s WHERE digest = %s AND used IS NULL AND expires > %s "
              "RETURNING person")
 PEEK_LOGIN = "SELECT person FROM login_links WHERE digest = %s AND used IS NULL AND expires > %s"
+FORGET_LOGINS = "DELETE FROM login_links WHERE expires < %s"
 COUNT_LOGINS = "SELECT COUNT(*) FROM login_links WHERE person = %s AND created > %s"
 ADD_NOTE = "INSERT INTO notes (incident_id, at, by, text) VALUES (%s, %s, %s, %s)"
 NOTES = "SELECT at, by, text FROM notes WHERE incident_id = %s ORDER BY at, id"
@@ -112,6 +113,10 @@ class WebSQL:
     def login_links_since(self, person: str, since: datetime) -> int:
         """How many login links were made for a person after `since` (the rate limit counts them)."""
         return int(self._read(self.dialect.q(COUNT_LOGINS), (person, self._t(since, "since")))[0][0])
+
+    def forget_login_links(self, before: datetime) -> int:
+        """Drop login links that expired before `before`; how many."""
+        return self._statement(self.dialect.q(FORGET_LOGINS), (self._t(before, "before"),))[0]
 
     def add_note(self, incident_id: str, at: datetime, by: str, text: str) -> None:
         self._statement(self.dialect.q(ADD_NOTE), (incident_id, self._t(at, "at"), by, text))
