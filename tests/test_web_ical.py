@@ -6,6 +6,7 @@ The feeds are made on the on-call page (a session's form), served at a secret UR
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -76,7 +77,7 @@ def test_a_slot_feed_has_one_event_per_shift_matching_notify_who_at_each_hand_of
         server: Server, stage: Stage) -> None:
     events = events_of(server, new_feed(server, signed_in(server), "slot", "primary"))
     assert len(events) >= 14  # two weeks back, twelve ahead, the override's cut
-    for event, following in zip(events, events[1:]):
+    for event, following in itertools.pairwise(events):
         assert event["DTEND"].dt == following["DTSTART"].dt  # no gap, no overlap
         assert person_of(event) != person_of(following) or "override" in str(following["SUMMARY"]) + \
             str(event["SUMMARY"])
@@ -108,7 +109,7 @@ def test_a_person_feed_shows_only_their_shifts_and_stops_when_revoked(server: Se
 def test_the_on_call_page_shows_now_next_and_overrides_in_the_chosen_zone(server: Server) -> None:
     browser = signed_in(server)
     page = browser.get(server.url + "/ui/oncall?tz=Europe/Berlin", timeout=10).text
-    primary = re.search(r"<tr><td data-label=\"Slot\"><strong>Primary</strong>.*?</tr>", page, re.S).group(0)
+    primary = re.search(r"<tr><td data-label=\"Slot\"><strong>Primary</strong>.*?</tr>", page, re.DOTALL).group(0)
     assert "Support Manager A" in primary and "Fri 27 Nov 18:00 CET" in primary  # until the override, in Berlin
     assert "Support Manager B" in primary and "override" in primary
     assert "Primary: Support Manager B, Fri 27 Nov 18:00 CET to Sat 28 Nov 18:00 CET" in page

@@ -162,7 +162,7 @@ def test_a_note_from_the_cli_shows_in_the_timeline(server: Server, stage: Stage,
     assert run("note", "SEC-2024-001", " ", "--by", "CTO", "--config-dir", str(stage.config_dir)).exit_code == 2
     page = signed_in(server).get(server.url + "/ui/incidents/SEC-2024-001", timeout=10)
     assert re.search(r'class="note">.*?note</span>\s*Customer called back <span class="muted">\(by CTO\)', page.text,
-                     re.S)
+                     re.DOTALL)
 
 
 def test_logout_ends_the_session(server: Server) -> None:
@@ -271,9 +271,9 @@ def test_the_list_puts_open_incidents_first_marks_needs_review_and_filters(serve
 
     assert listed() == [fresh, old, answered, done]  # open (newest first), acknowledged, resolved
     page = browser.get(server.url + "/ui/incidents", timeout=10).text
-    row = re.search(rf"<tr class=\"row-open\">\s*<td[^>]*><a href=\"/ui/incidents/{fresh}\">.*?</tr>", page, re.S)
+    row = re.search(rf"<tr class=\"row-open\">\s*<td[^>]*><a href=\"/ui/incidents/{fresh}\">.*?</tr>", page, re.DOTALL)
     assert "needs review" in row.group(0) and "5 minutes</span> of 15 minutes" in row.group(0)
-    slow = re.search(rf"<a href=\"/ui/incidents/{old}\">.*?</tr>", page, re.S).group(0)
+    slow = re.search(rf"<a href=\"/ui/incidents/{old}\">.*?</tr>", page, re.DOTALL).group(0)
     assert 'class="over"' in slow and "(over SLA)" in slow  # 3 days open against its response SLA
     assert listed("?status=open") == [fresh, old]
     assert listed("?class=enterprise") == [answered]

@@ -13,9 +13,9 @@ session, so the URL is the credential: its maker can revoke it from the on-call 
 from __future__ import annotations
 
 import secrets
-from itertools import pairwise
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from ..config.directory import WEEKDAYS, Directory

@@ -6,8 +6,22 @@ from pathlib import Path
 
 import click
 
-from .common import _emit, _emit_json, _fail, _now, config_dir_option, handles_errors, json_option, main
-from .lifecycle import BY_DEFAULT, _recorded_by, _runtime_and_store, incident_id_argument
+from .common import (
+    _emit,
+    _emit_json,
+    _fail,
+    _now,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+)
+from .lifecycle import (
+    BY_DEFAULT,
+    _recorded_by,
+    _runtime_and_store,
+    incident_id_argument,
+)
 
 
 @main.command()
@@ -25,7 +39,7 @@ def note(ctx: click.Context, incident_id: str, text: str, by: str | None, as_jso
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     with store:
-        by, found = _recorded_by("note", rt, settings, store, by)
+        by, _ = _recorded_by("note", rt, settings, store, by)
         add_note(rt, store, incident_id, text, by, _now())
     if as_json:
         _emit_json({"schema": 1, "command": "note", "incident": incident_id, "by": by, "note": text.strip()},
