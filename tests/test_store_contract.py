@@ -121,6 +121,7 @@ def test_a_store_used_as_a_context_manager_is_closed_when_the_block_ends(url: st
 
 # Schema 10's DDL undone (ranking.py): with the version set back, the store is as an earlier schema left it.
 UNDO_PRIORITY = ["DROP INDEX deliveries_claim_order", "ALTER TABLE deliveries DROP COLUMN priority"]
+UNDO_WEB = ["DROP TABLE web_sessions", "DROP TABLE login_links", "DROP TABLE notes", "DROP TABLE ical_feeds"]
 
 
 def _execute(url: str, statements: list[str]) -> None:
@@ -168,7 +169,7 @@ def test_upgrading_to_schema_4_masks_personal_urls_stored_in_clear(url: str) -> 
     store.record_attempt(row, attempt_row(row, "failed-transient"), final_status=None, next_attempt_at=T5)
     store.close()
     # back to schema 3: schema 4 adds no DDL; the tables of later schemas go
-    _execute(url, [*UNDO_PRIORITY, "DROP TABLE requests", "DROP TABLE links", "DROP TABLE api_tokens",
+    _execute(url, [*UNDO_WEB, *UNDO_PRIORITY, "DROP TABLE requests", "DROP TABLE links", "DROP TABLE api_tokens",
                    "UPDATE meta SET value = '3' WHERE key = 'schema_version'"])
 
     store = open_store(url, upgrade=True)

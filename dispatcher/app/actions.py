@@ -26,10 +26,11 @@ from .pager_events import pager_event_rows
 __all__ = ["VIAS", "Acknowledged", "Escalated", "acknowledge", "escalate_now", "via_label"]
 
 # How an action reached notify: the CLI, the HTTP API, an action link (in an email), a reply or button on the
-# channel the page went out on (an SMS reply or a link in an SMS is "sms"), PagerDuty, a drill's script.
-VIAS = ("cli", "api", "link", "sms", "slack", "voice", "pagerduty", "drill")
+# channel the page went out on (an SMS reply or a link in an SMS is "sms"), PagerDuty, a drill's script, the web view.
+VIAS = ("cli", "api", "link", "sms", "slack", "voice", "pagerduty", "drill", "web")
 _LABELS = {"cli": "the CLI", "api": "the API", "link": "link", "sms": "SMS", "slack": "Slack", "voice": "voice call",
-           "pagerduty": "PagerDuty", "drill": "drill"}
+           "pagerduty": "PagerDuty", "drill": "drill",
+           "web": "the web view"}
 
 
 def via_label(via: str) -> str:

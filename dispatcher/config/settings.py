@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     link_secret: SecretStr | None = None
     # NOTIFY_LINK_TTL: seconds an action link works at most; it stops anyway when its incident is resolved.
     link_ttl: int = Field(7 * 24 * 3600, ge=60, le=7 * 24 * 3600)
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)  # how long a web view sign-in lasts
     # Verified by the provider callbacks (config/callbacks.py): Slack's button presses, PagerDuty's webhooks.
     slack_signing_secret: SecretStr | None = None
     pagerduty_webhook_secret: SecretStr | None = None

@@ -15,14 +15,14 @@ without one, /metrics too unless NOTIFY_METRICS_TOKEN is set):
     GET  /healthz                 store reachable and worker loop alive: "ok" and the failing checks' names;
                                   the details with the API token
     GET  /metrics                 Prometheus text format
+    GET  / and /ui/...            the web view for people (ui.py): signed in by its own session cookie
 
 A signed hook handled once is answered again as it was, marked "duplicate", and changes nothing.
 /healthz and /metrics are read on a thread of their own, one scrape at a time, so a flood of them
 never holds up a hook.
 
-A 2xx is sent only after the event is durably stored; when storing fails the
-answer is 503 so the sender retries. Store calls run in a thread pool, so a
-slow disk never blocks the event loop.
+A 2xx is sent only after the event is durably stored; when storing fails the answer is 503 so the
+sender retries. Store calls run in a thread pool, so a slow disk never blocks the event loop.
 
 Alertmanager and Grafana webhooks are checked (a malformed one is refused here,
 naming the field), stored as received in the inbox, and answered: neither tool
@@ -123,8 +123,8 @@ class Services:
 class App:
     def __init__(self, services: Services, auth: Authenticator, metrics: Metrics, threads: int = 8,
                  progress: Progress | None = None, store_timeout: float = 2.0, max_in_flight: int = 64,
-                 pages: LinkPages | None = None, providers: Providers | None = None) -> None:
-        self.services, self.auth, self.metrics = services, auth, metrics
+                 pages: LinkPages | None = None, providers: Providers | None = None, ui: Any = None) -> None:
+        self.services, self.auth, self.metrics, self.ui = services, auth, metrics, ui  # ui: ui.UI, the web view
         self.pages, self.providers = pages or LinkPages(None), providers or Providers(None, {})
         self.store_timeout = store_timeout  # NOTIFY_STORE_TIMEOUT: a hung store is answered 503, not waited for
         self.max_in_flight, self.in_flight = max_in_flight, 0  # requests read or handled now (each may hold 1 MiB)
@@ -140,6 +140,8 @@ class App:
             return
         if scope["type"] != "http":
             return
+        if self.ui is not None and self.ui.claims(scope["path"]):  # the web view: its own sessions (ui.py)
+            return await self.ui.serve(scope, receive, send, self._run)
         request = _Body(scope, receive)
         counted = scope["path"] not in UNCOUNTED
         try:

@@ -68,7 +68,8 @@ class LinkPages:
 
     def page(self, heading: str, *, view: Any = None, message: str | None = None, token: str = "") -> bytes:
         nonce = self.nonce(token) if view is not None else ""
-        return self._template.render(heading=heading, view=view, message=message, nonce=nonce).encode()
+        web = f"/ui/from-link/{token}" if view is not None else ""  # the web view, signed in as the link's person
+        return self._template.render(heading=heading, view=view, message=message, nonce=nonce, web=web).encode()
 
     def shown(self, token: str, view: Any) -> tuple[int, bytes, str]:
         """The confirmation page: the incident and its buttons."""

@@ -23,10 +23,15 @@ from ..app.stores import REQUESTS_KEEP
 from ..app.tokens import acting_as, caller_of
 from ..app.pagerduty_webhooks import pagerduty_event
 from ..app.replies import answer_button, answer_keypress, answer_sms
+from ..app.web import WebAccess
+from ..app.web import send_login_link as send_login_link_to
+from ..app.web_actions import act
+from ..app.web_views import Filters, incident_list, incident_page, on_call_page
+from ..app.oncall import feed_calendar, new_feed
 from ..app.worker import Worker, worker_id
 from ..clock import Clock, iso
 from ..config.callbacks import callbacks
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 from ..eventlog import emit
 from .app import App, Services
 from .auth import Authenticator, Credentials
@@ -46,6 +51,7 @@ from .providers import ProviderCalls, Providers
 from .slack_actions import post_response
 from .sender import SenderProcess
 from .throttle import FailureThrottle
+from .ui import UI, UIServices
 
 if TYPE_CHECKING:  # stores are opened by the caller (cli/serve.py); here they are only used
     from ..app.stores import Store
@@ -180,9 +186,35 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),
                          throttle=FailureThrottle(now=clock.monotonic), on_failure=metrics.on_auth_failure)
     link_secret = rt.settings.link_secret.get_secret_value() if rt.settings.link_secret else None
+    ui = UI(_web_view(rt, store, clock, services, writes), public_url=rt.settings.public_url, key=link_secret,
+            throttle=auth.throttle, session_hours=rt.settings.session_hours)
     return App(services, auth, metrics, progress=progress, store_timeout=rt.settings.store_timeout,
                max_in_flight=limits.max_in_flight, pages=LinkPages(link_secret, now=lambda: clock.now().timestamp()),
-               providers=Providers(rt.settings.public_url, callbacks(rt.settings), now=lambda: clock.now().timestamp()))
+               providers=Providers(rt.settings.public_url, callbacks(rt.settings), now=lambda: clock.now().timestamp()),
+               ui=ui)
+
+
+def _web_view(rt: Runtime, store: Store, clock: Clock, services: Services, writes: WriteHealth) -> UIServices:
+    """The web view's use cases over the same store and clock as the API (see ui.py)."""
+
+    def send_login_link(person: str) -> Any:
+        if not rt.settings.public_url:  # a link must point where the person's browser can reach this server
+            raise InputError("NOTIFY_PUBLIC_URL", "is unset: sign-in links need it; sign in with a personal token")
+        sent = send_login_link_to(rt, store, person, rt.settings.public_url, clock.now())
+        emit("web.login-link", None, person=sent.person, channel=sent.channel, target=sent.target)
+        return sent
+
+    return UIServices(
+        access=WebAccess(rt, store, clock), filters=Filters.read,
+        incident_list=lambda filters: incident_list(rt, store, clock.now(), filters),
+        incident_page=lambda incident_id: incident_page(rt, store, incident_id, clock.now()),
+        act=writes.track(lambda incident_id, action, by, form: act(rt, store, incident_id, action, by, form,
+                                                                    clock.now())),
+        on_call=lambda: on_call_page(rt, clock.now()), feeds=store.feeds,
+        new_feed=lambda maker, kind, subject: new_feed(store, rt.directory, maker, kind, subject, clock.now()),
+        revoke_feed=lambda digest, person: store.revoke_feed(digest, person, clock.now()),
+        calendar=lambda token: feed_calendar(rt.directory, store, token, clock.now()),
+        send_login_link=send_login_link, link_view=services.link_view, wake=services.wake)
 
 
 def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: str, port: int, interval: float,

@@ -109,7 +109,26 @@ TIMESTAMPTZ = ""
 # a step in Python, so the rank of each stored row comes from domain/priority.py's table (see ranking.py).
 PRIORITY = add_priority
 
+# The web view (store/web_sql.py): sessions, one-time login links and calendar feeds, each kept by the digest of
+# its secret only; and the notes people add to an incident's timeline.
+WEB = """
+CREATE TABLE web_sessions (
+    digest TEXT PRIMARY KEY, person TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL, ended TEXT);
+CREATE INDEX web_sessions_by_expiry ON web_sessions (expires);
+CREATE TABLE login_links (
+    digest TEXT PRIMARY KEY, person TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL, used TEXT);
+CREATE INDEX login_links_by_person ON login_links (person, created);
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id), at TEXT NOT NULL,
+    by TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX notes_by_incident ON notes (incident_id, at);
+CREATE TABLE ical_feeds (
+    digest TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, person TEXT NOT NULL, created TEXT NOT NULL,
+    revoked TEXT)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
-                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY)
+                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY,
+                                                            WEB)
 SCHEMA_VERSION = len(MIGRATIONS)

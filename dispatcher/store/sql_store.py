@@ -30,14 +30,14 @@ from .links_sql import ActionLinks
 from .requests_sql import RequestSeals
 from .times import loaded
 from .tokens_sql import TokensSQL
+from .web_sql import WebSQL
 
 __all__ = ["SQLStore"]
-
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
-    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links and personal tokens over SQL."""
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL):
+    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links, tokens and the web view over SQL."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
