@@ -292,11 +292,15 @@ def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, ro
 def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, clock: Clock,
             wait: float | None = None) -> Report:
     """Store the incident and its step-0 deliveries in one transaction, then send them all."""
+    from .holds import trigger_hold  # holds.py builds on this module
+
     klass = rt.klass(incident.klass)
-    planned = plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
-    incident_id, created = store.open_incident(incident_record(incident), [outbox_row(p) for p in planned],
-                                               prefix=klass.prefix, year=clock.now().year,
-                                               now=clock.now())
+    record, held = incident_record(incident), trigger_hold(rt, store, incident, clock.now())  # a silence naming it
+    planned = [] if held else plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
+    record["meta"].update(held.meta if held else {})
+    incident_id, created = store.open_incident(record, [outbox_row(p) for p in planned], prefix=klass.prefix,
+                                               year=clock.now().year, now=clock.now(),
+                                               events=[held.event] if held else [])
     incident = incident.with_id(incident_id)
     if not created:
         return _existing_report(rt, command, store, incident_id)
@@ -304,7 +308,7 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
     report = Report(command, "drill" if incident.drill else "send",
                     incident_summary(rt, incident, status=IncidentStatus.OPEN))
     report.deliveries = lines_from_store(store.deliveries(incident_id))
-    report.notes += worker_notes(store, clock, klass)
+    report.notes += [held.event[2]] if held else worker_notes(store, clock, klass)
     return report
 
 

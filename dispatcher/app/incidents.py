@@ -59,9 +59,12 @@ def state_of(row: IncidentRow) -> IncidentState:
 
 
 def classified_at(row: IncidentRow) -> datetime:
-    """When the incident took its current class: its opening, or its last reclassification (app.reclassify)."""
+    """When the incident's clocks start: its opening, its last reclassification (app.reclassify), or the release of
+    its held page, whichever is latest."""
     classified = row.meta.get("classified_at")  # in meta: JSON text
-    return datetime.fromisoformat(classified) if classified else row.created
+    since = datetime.fromisoformat(classified) if classified else row.created
+    paging = row.meta.get("paging_from")  # held back by a silence or window: its clocks start at the release
+    return max(since, datetime.fromisoformat(paging)) if paging else since
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
@@ -85,6 +88,8 @@ def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, st
 
 def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
     """Record every due timer action of one incident once, with its notices; return those newly fired."""
+    if row.meta.get("hold"):  # held back by a silence or window (holds.py): no clock runs until paging begins
+        return []
     incident = incident_from_row(row)
     fired = []
     for action in due_actions(rt.klass(row.klass), state_of(row), now):
@@ -259,7 +264,7 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     klass = rt.policy.classes.get(row.klass)
     report = Report("status", "status", incident_summary(rt, incident, status=row.status),
                     lines_from_store(store.deliveries(incident_id)))
-    upcoming = next_actions(klass, state_of(row), now) if klass else []
+    upcoming = next_actions(klass, state_of(row), now) if klass and not row.meta.get("hold") else []
     return {**report.as_json(), "command": "status",
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,

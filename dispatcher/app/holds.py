@@ -1,0 +1,130 @@
+"""Pages held back by a silence or a maintenance window, and their release when it ends.
+
+An alert that a silence or window holds back (domain.silences decides) is stored as an incident like
+any other, with its alerts and a timeline event that names the rule ("held back by silence S-1a2b"),
+but nothing is planned for it and its timers do not run: meta ``hold`` says so. When no rule holds
+it any longer (the silence ran out, or someone expired it), :func:`release_due` plans its step 0 at
+that moment and stamps meta ``paging_from``: the response SLA, the escalation ladder and the update
+cadence all count from there (incidents.classified_at), so a page released after two hours of
+silence starts its ladder then instead of firing every stage at once. A group that resolved while
+held is closed already and pages nobody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from ..domain.plan import plan_step
+from ..domain.silences import MAINTENANCE, AlertFacts, Silence, holding
+from ..eventlog import emit
+from ..store import IncidentRow, Store
+from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
+
+__all__ = ["Hold", "TriggerHold", "trigger_hold", "event_facts", "hold_meta", "held_event", "hold_of", "release", "release_due", "row_facts"]
+
+ALERTS_KEPT = 50  # the labels kept of a group's firing alerts: what a later silence check and `silence add` read
+
+
+class Hold:
+    """What holds a group back: the rules, and how the timeline and the log say so."""
+
+    def __init__(self, rules: Sequence[Silence]) -> None:
+        self.rules = tuple(rules)
+
+    @property
+    def kind(self) -> str:
+        """The timeline event's kind: `maintenance` when a window holds it, else `silenced`."""
+        return "maintenance" if all(r.kind == MAINTENANCE for r in self.rules) else "silenced"
+
+    @property
+    def detail(self) -> str:
+        return "held back, nobody paged: " + "; ".join(f"{r.what} by {r.by}: {r.reason}" for r in self.rules)
+
+
+def event_facts(rt: Runtime, event: Any, klass: str) -> list[AlertFacts]:
+    """What silences read of a monitoring event's firing alerts (the event itself when it carries none: generic)."""
+    tier = rt.klass(klass).tier
+    services = tuple(str(s) for s in event.fields.get("affected_services") or ())
+    firing = [a for a in event.alerts if a.status == "firing"]
+    if not firing:
+        return [AlertFacts(dict(event.labels), klass, tier, event.source, services)]
+    return [AlertFacts(dict(a.labels), klass, tier, event.source,
+                       (a.labels["service"],) if a.labels.get("service") else services) for a in firing]
+
+
+def row_facts(rt: Runtime, row: IncidentRow) -> list[AlertFacts]:
+    """The same facts of a stored incident: its kept alert labels, else none but its class, tier and source."""
+    meta, klass = row.meta, row.klass
+    tier = rt.policy.classes[klass].tier if klass in rt.policy.classes else ""
+    source = str(meta.get("source") or "cli")
+    services = tuple(str(s) for s in row.fields.get("affected_services") or ())
+    alerts = meta.get("alerts") or [{}]
+    return [AlertFacts(labels, klass, tier, source, (labels["service"],) if labels.get("service") else services)
+            for labels in alerts]
+
+
+def hold_of(store: Store, facts: Sequence[AlertFacts], now: datetime, arrived: datetime | None = None) -> Hold | None:
+    """The hold on a group whose alerts are `facts`, or None when it pages."""
+    rules = holding(store.silences(ending_after=now), facts, now, arrived)
+    return Hold(rules) if rules else None
+
+
+def hold_meta(facts: Sequence[AlertFacts], source: str, hold: Hold | None, now: datetime) -> dict[str, Any]:
+    """What an incident's meta keeps for silences: its alerts' labels and source, and the hold, if any."""
+    meta: dict[str, Any] = {"source": source, "alerts": [dict(f.labels) for f in facts][:ALERTS_KEPT]}
+    if hold is not None:
+        meta["hold"] = {"by": [r.id for r in hold.rules], "since": now.isoformat()}
+    return meta
+
+
+def held_event(hold: Hold) -> tuple[str, str, str]:
+    """The timeline event (key, kind, detail) of a page held back when its incident opened."""
+    emit("page.held", None, kind=hold.kind, rules=",".join(r.id for r in hold.rules))
+    return "held-0", hold.kind, hold.detail
+
+
+@dataclass(frozen=True)
+class TriggerHold:
+    meta: dict[str, Any]
+    event: tuple[str, str, str]
+
+
+def trigger_hold(rt: Runtime, store: Store, incident: Any, now: datetime) -> TriggerHold | None:
+    """The hold on a CLI trigger: only a silence naming its class explicitly (domain.silences); never a drill."""
+    if incident.drill:
+        return None
+    services = tuple(str(s) for s in incident.fields.get("affected_services") or ())
+    facts = [AlertFacts({}, incident.klass, rt.klass(incident.klass).tier, "cli", services)]
+    hold = hold_of(store, facts, now)
+    return TriggerHold(hold_meta(facts, "cli", hold, now), held_event(hold)) if hold else None
+
+
+def release_due(rt: Runtime, store: Store, now: datetime, rows: Iterable[IncidentRow] | None = None) -> list[str]:
+    """Release every held incident no rule holds any longer at `now`; the ids released (a worker tick)."""
+    held = [r for r in (rows if rows is not None else store.incidents(open_only=True)) if r.meta.get("hold")]
+    if not held:
+        return []
+    released = []
+    for row in held:
+        if hold_of(store, row_facts(rt, row), now, arrived=row.created) is None and release(rt, store, row, now):
+            released.append(row.id)
+    return released
+
+
+def release(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> bool:
+    """Page a held incident now: its step 0, and every clock counting from now. False when released already."""
+    if row.klass not in rt.policy.classes:
+        return False
+    incident = incident_from_row(row)
+    planned = plan_step(incident, rt.klass(row.klass), 0, rt.directory) + webhook_planned(rt, 0)
+    meta = {k: v for k, v in row.meta.items() if k != "hold"}
+    meta["paging_from"] = now.isoformat()
+    rules = ", ".join(row.meta["hold"].get("by", ()))
+    released = store.record_event(row.id, f"released-{row.meta['hold'].get('since', '')}", "released", now,
+                                  f"paging begins: {rules} no longer holds it back; every clock counts from now",
+                                  deliveries=[outbox_row(p) for p in planned], meta=meta)
+    if released:
+        emit("page.released", row.id, rules=rules, deliveries=len(planned))
+    return released
