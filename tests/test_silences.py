@@ -128,7 +128,7 @@ def test_a_group_resolved_while_silenced_pages_nobody_when_the_silence_ends(worl
 def test_a_new_silence_affects_future_alerts_only_and_lists_the_open_incidents_it_matches(world: World):
     paging = world.alert()
     assert paging.outcome == "opened"
-    silence, matching = world.silence('alertname="DiskFull"')
+    _, matching = world.silence('alertname="DiskFull"')
     assert [m["id"] for m in matching] == [paging.incident_id]
     world.tick(16)  # the open incident keeps its ladder
     assert "escalation" in [k for k, _ in world.timeline(paging.incident_id)]

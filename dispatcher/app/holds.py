@@ -22,7 +22,7 @@ from ..eventlog import emit
 from ..store import IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
 
-__all__ = ["Hold", "TriggerHold", "trigger_hold", "event_facts", "hold_meta", "held_event", "hold_of", "release", "release_due", "row_facts"]
+__all__ = ["Hold", "TriggerHold", "event_facts", "held_event", "hold_meta", "hold_of", "release", "release_due", "row_facts", "trigger_hold"]
 
 ALERTS_KEPT = 50  # the labels kept of a group's firing alerts: what a later silence check and `silence add` read
 

@@ -242,6 +242,8 @@ def ingest_and_send(rt: Runtime, store: Store, clock: Clock, event: AlertEvent, 
     counts = delivery_counts(store.deliveries(incident.id), result.delivery_ids)
     if result.outcome == "duplicate":
         report.notes.append("a repeat of an open incident: nobody was paged again")
+    if result.outcome == "silenced":  # which silence or window, as the timeline says
+        report.notes += [e.detail for e in store.events(incident.id) if e.kind in ("silenced", "maintenance")]
     return IngestSent(result, report, counts)
 
 

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .matchers import LabelMatcher, parse_matcher
 
-__all__ = ["AlertFacts", "Silence", "applies", "holding", "PSEUDO_LABELS"]
+__all__ = ["PSEUDO_LABELS", "AlertFacts", "Silence", "applies", "holding"]
 
 PSEUDO_LABELS = ("class", "tier", "source", "service")
 SILENCE, MAINTENANCE = "silence", "maintenance"
@@ -64,8 +64,9 @@ class AlertFacts:
 
 
 def applies(silence: Silence, alert: AlertFacts, now: datetime, arrived: datetime | None = None) -> bool:
-    """True when `silence` holds `alert` back at `now`; `arrived`: when the alert first came (default now)."""
-    if not silence.active_at(now) or silence.created > (arrived or now):
+    """True when `silence` holds `alert` back at `now`; `arrived`: when a stored alert first came (a silence made
+    after it does not hold it); None for an alert arriving now, which every silence in the store may hold."""
+    if not silence.active_at(now) or (arrived is not None and silence.created > arrived):
         return False
     if silence.kind == MAINTENANCE:
         return alert.source != "cli" and any(s.casefold() in {a.casefold() for a in alert.services}

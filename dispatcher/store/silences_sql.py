@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from ..domain.silences import Silence
 from .base import EventRow
