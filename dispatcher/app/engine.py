@@ -26,6 +26,7 @@ from ..domain.plan import Planned, plan_step
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass, split_epoch
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
+from .holds import trigger_hold
 from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
 from .report import DeliveryLine, Report
@@ -292,8 +293,6 @@ def send_pending(rt: Runtime, store: Store, clock: Clock, incident: Incident, ro
 def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, clock: Clock,
             wait: float | None = None) -> Report:
     """Store the incident and its step-0 deliveries in one transaction, then send them all."""
-    from .holds import trigger_hold  # holds.py builds on this module
-
     klass = rt.klass(incident.klass)
     record, held = incident_record(incident), trigger_hold(rt, store, incident, clock.now())  # a silence naming it
     planned = [] if held else plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)

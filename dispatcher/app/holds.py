@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from ..domain.plan import plan_step
 from ..domain.silences import MAINTENANCE, AlertFacts, Silence, holding
 from ..eventlog import emit
 from ..store import IncidentRow, Store
-from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
 
-__all__ = ["Hold", "TriggerHold", "event_facts", "held_event", "hold_meta", "hold_of", "release", "release_due", "row_facts", "trigger_hold"]
+Runtime = Any  # engine.Runtime, read by attribute only: engine builds on this module (trigger_hold)
+
+__all__ = ["Hold", "TriggerHold", "event_facts", "held_event", "hold_meta", "hold_of", "row_facts", "trigger_hold"]
 
 ALERTS_KEPT = 50  # the labels kept of a group's firing alerts: what a later silence check and `silence add` read
 
@@ -99,32 +99,3 @@ def trigger_hold(rt: Runtime, store: Store, incident: Any, now: datetime) -> Tri
     facts = [AlertFacts({}, incident.klass, rt.klass(incident.klass).tier, "cli", services)]
     hold = hold_of(store, facts, now)
     return TriggerHold(hold_meta(facts, "cli", hold, now), held_event(hold)) if hold else None
-
-
-def release_due(rt: Runtime, store: Store, now: datetime, rows: Iterable[IncidentRow] | None = None) -> list[str]:
-    """Release every held incident no rule holds any longer at `now`; the ids released (a worker tick)."""
-    held = [r for r in (rows if rows is not None else store.incidents(open_only=True)) if r.meta.get("hold")]
-    if not held:
-        return []
-    released = []
-    for row in held:
-        if hold_of(store, row_facts(rt, row), now, arrived=row.created) is None and release(rt, store, row, now):
-            released.append(row.id)
-    return released
-
-
-def release(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> bool:
-    """Page a held incident now: its step 0, and every clock counting from now. False when released already."""
-    if row.klass not in rt.policy.classes:
-        return False
-    incident = incident_from_row(row)
-    planned = plan_step(incident, rt.klass(row.klass), 0, rt.directory) + webhook_planned(rt, 0)
-    meta = {k: v for k, v in row.meta.items() if k != "hold"}
-    meta["paging_from"] = now.isoformat()
-    rules = ", ".join(row.meta["hold"].get("by", ()))
-    released = store.record_event(row.id, f"released-{row.meta['hold'].get('since', '')}", "released", now,
-                                  f"paging begins: {rules} no longer holds it back; every clock counts from now",
-                                  deliveries=[outbox_row(p) for p in planned], meta=meta)
-    if released:
-        emit("page.released", row.id, rules=rules, deliveries=len(planned))
-    return released

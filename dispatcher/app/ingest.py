@@ -30,7 +30,8 @@ from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
 from ..store import DeliveryRow, Store
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
-from .holds import event_facts, held_event, hold_meta, hold_of, release
+from .holds import event_facts, held_event, hold_meta, hold_of
+from .release import release
 from .incidents import post_update, resolve
 from .views import report_with_account
 

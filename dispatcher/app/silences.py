@@ -22,7 +22,8 @@ from ..errors import InputError, SilenceNotFound
 from ..render.table import Column, Output, render
 from ..store import Store
 from .engine import Runtime
-from .holds import release_due, row_facts
+from .holds import row_facts
+from .release import release_due
 
 __all__ = ["Expired", "add_maintenance", "add_silence", "expire", "list_silences",
            "silence_json", "silences_table"]

@@ -34,7 +34,7 @@ from ..delivery.registry import Registry
 from ..store import DUE_NOW, Store, StoreError
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
-from .holds import release_due
+from .release import release_due
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
 from .windows import announce_windows
