@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from dispatcher.app.engine import new_incident, trigger
-from dispatcher.app.incidents import status_document
+from dispatcher.app.incidents import status_document, status_text
 from dispatcher.app.ingest import ingest
 from dispatcher.app.silences import add_silence, expire
 from dispatcher.app.webhooks import parse
@@ -85,13 +85,21 @@ def test_a_silenced_alert_is_stored_and_shown_held_and_pages_nobody_until_the_si
     world.tick(119)  # the outage class would have climbed its whole ladder by now
     assert world.pages(result.incident_id) == []
     assert world.store.deliveries(result.incident_id) == []
-    assert status_document(world.rt, world.store, result.incident_id, world.clock.now())["next_due"] == []
+    doc = status_document(world.rt, world.store, result.incident_id, world.clock.now())
+    assert doc["held"] is True and doc["next_due"] == []
+    assert "held back: a silence or maintenance window" in status_text(doc)
 
     world.tick(1)  # 2 h: the silence is over; the worker's tick notices and pages at once
     released = world.clock.now()
     kinds = [k for k, _ in world.timeline(result.incident_id)]
     assert "released" in kinds and "escalation" not in kinds and "sla-breach" not in kinds
     assert {kind for kind, _ in world.pages(result.incident_id)} == {"step"}  # step 0, not the whole ladder
+    upcoming = status_document(world.rt, world.store, result.incident_id, released)["next_due"]
+    first = {n["kind"]: n["at"] for n in reversed(upcoming)}  # the soonest of each kind
+    assert first["escalation"] == (released + 15 * MINUTE).isoformat()  # the SLA counts from the release
+    assert first["step"] == (released + 15 * MINUTE).isoformat()  # the follow-up step at +15 min
+    assert first["reminder"] == (released + 10 * MINUTE).isoformat()  # the 15-min update cadence, 5 min lead
+    assert all(n["at"] > released.isoformat() for n in upcoming)  # nothing of the ladder is overdue at once
 
     world.tick(14)  # the response SLA (15 min) counts from the release, not from when the alert came
     assert "escalation" not in [k for k, _ in world.timeline(result.incident_id)]
@@ -176,3 +184,20 @@ def test_a_silence_needs_a_duration_an_author_and_a_reason(world: World):
     with pytest.raises(InputError, match="reason:"):
         add_silence(world.rt, world.store, ['alertname="X"'], duration="1h", by="alice", reason=" ",
                     now=world.clock.now())
+
+
+def test_a_person_reclassifying_a_held_incident_pages_the_new_class_once_even_when_the_silence_ends(world: World):
+    from dispatcher.app.reclassify import reclassify
+
+    silence, _ = world.silence('alertname="DiskFull"')
+    held = world.alert()
+    world.tick(5)
+    reclassify(world.rt, world.store, held.incident_id, "security", "Support Manager A", world.clock.now())
+    world.worker.tick()
+    paged = {(d.person, d.channel) for d in world.store.deliveries(held.incident_id) if d.kind == "step"}
+    assert paged
+    expire(world.rt, world.store, silence.id, world.clock.now())
+    world.tick(1)
+    again = [d for d in world.store.deliveries(held.incident_id) if d.kind == "step" and d.step == 0]
+    assert len(again) == len({(d.person, d.channel) for d in again})  # nobody's step 0 planned twice
+    assert "released" not in [k for k, _ in world.timeline(held.incident_id)]

@@ -268,6 +268,7 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     return {**report.as_json(), "command": "status",
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
+            "held": bool(row.meta.get("hold")),  # a silence or window holds its pages back (holds.py)
             "timeline": [e.as_json() for e in store.events(incident_id)],
             "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
@@ -298,6 +299,9 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
         lines.append(f"  needs review: triage was not sure of the class; the {inc['class']} team was paged, and "
                      "notices to the customer and outside contacts are held until the class is confirmed "
                      f"(notify reclassify {inc['id']} CLASS --by NAME)")
+    if doc.get("held"):
+        lines.append("  held back: a silence or maintenance window holds its pages (see the timeline); it pages "
+                     "when that ends, its clocks counting from then")
     lines += ["timeline:", render(_TIMELINE, [
         (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],
