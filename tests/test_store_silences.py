@@ -63,6 +63,19 @@ def test_an_announcement_is_claimed_by_one_caller_and_can_be_given_back(store: A
     assert store.claim_announcement("M-1", "start", T0 + H) is True
 
 
+def test_unannounced_edges_are_those_come_and_not_claimed(store: Any) -> None:
+    store.add_silence(window())  # T0+1h to T0+3h
+    store.add_silence(silence())  # a silence is never announced
+    store.add_silence(Silence("M-never", "maintenance", T0 + H, T0 + H, T0, "bob", "cancelled before it began",
+                              services=("api",)))
+    assert store.unannounced(T0, T0 - H) == []
+    assert store.unannounced(T0 + H, T0) == [(window(), "start")]
+    store.claim_announcement("M-1", "start", T0 + H)
+    assert store.unannounced(T0 + 2 * H, T0) == []
+    assert store.unannounced(T0 + 3 * H, T0) == [(window(), "end")]
+    assert store.unannounced(T0 + 3 * H, T0 + 4 * H) == []  # over before the look-back: not announced late
+
+
 def test_many_workers_claiming_one_edge_at_once_claim_it_once(url: str) -> None:
     with pg_or_sqlite(url) as first:
         first.add_silence(window())

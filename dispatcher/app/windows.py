@@ -18,7 +18,7 @@ from ..clock import Clock
 from ..config.problems import ConfigError
 from ..delivery.registry import Registry
 from ..domain.incident import format_time
-from ..domain.silences import MAINTENANCE, Silence
+from ..domain.silences import Silence
 from ..domain.states import IncidentStatus
 from ..store import Store
 from .contact_test import resolve_test_target
@@ -37,9 +37,7 @@ SEND_WITHIN = 10.0  # seconds a tick spends on one announcement before giving it
 def announce_windows(rt: Runtime, store: Store, clock: Clock, registry: Registry) -> list[str]:
     """Announce each window edge that has come and was not announced yet; returns "M-1:start"-style names."""
     now = clock.now()
-    due = [(w, edge) for w in store.silences(ending_after=now - LOOK_BACK) if w.kind == MAINTENANCE
-           and w.ends > w.starts  # expired before it began: it never happened, nothing to announce
-           for edge, at in (("start", w.starts), ("end", w.ends)) if at <= now]
+    due = store.unannounced(now, now - LOOK_BACK)  # a window expired before it began is never announced
     if not due:
         return []
     try:

@@ -31,6 +31,11 @@ CLAIM = {"start": "UPDATE silences SET announced_start = %s WHERE id = %s AND an
          "end": "UPDATE silences SET announced_end = %s WHERE id = %s AND announced_end IS NULL"}
 UNCLAIM = {"start": "UPDATE silences SET announced_start = NULL WHERE id = %s",
            "end": "UPDATE silences SET announced_end = NULL WHERE id = %s"}
+# Windows with an edge come and not announced yet (a read: every tick asks, and most ticks find none).
+UNANNOUNCED = (f"SELECT {_COLUMNS}, announced_start IS NULL AND starts <= %s, announced_end IS NULL AND ends <= %s "
+               "FROM silences WHERE kind = 'maintenance' AND ends > starts AND ends > %s "
+               "AND ((announced_start IS NULL AND starts <= %s) OR (announced_end IS NULL AND ends <= %s)) "
+               "ORDER BY starts, id")
 HELD = ('SELECT e.incident_id, e.at, e.kind, e.key, e."by", e.detail FROM events e '
         "WHERE e.kind IN ('silenced', 'maintenance'){where} ORDER BY e.at, e.id")
 HELD_COUNT = "SELECT kind, COUNT(*) FROM events WHERE kind IN ('silenced', 'maintenance') GROUP BY kind"
@@ -64,6 +69,12 @@ class SilencesSQL:
         at = self.dialect.t(now, "now")  # type: ignore[attr-defined]
         _, rows = self._statement(self.dialect.q(EXPIRE), (at, at, at, silence_id))  # type: ignore[attr-defined]
         return _silence(rows[0]) if rows else None
+
+    def unannounced(self, now: datetime, since: datetime) -> list[tuple[Silence, str]]:
+        """(window, edge) for each start or end come by `now` and not announced, of windows ending after `since`."""
+        at, after = self.dialect.t(now, "now"), self.dialect.t(since, "since")  # type: ignore[attr-defined]
+        rows = self._read(self.dialect.q(UNANNOUNCED), (at, at, after, at, at))  # type: ignore[attr-defined]
+        return [(_silence(r[:10]), edge) for r in rows for edge, due in (("start", r[10]), ("end", r[11])) if due]
 
     def claim_announcement(self, silence_id: str, edge: str, now: datetime) -> bool:
         """True for the one caller that gets to announce a window's `edge` (start|end); False for every other."""
