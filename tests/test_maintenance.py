@@ -74,17 +74,17 @@ def test_a_window_holds_alerts_for_its_services_while_in_effect_and_is_announced
         second_store.close()
 
 
-def test_a_window_announcement_the_provider_refuses_is_tried_again_on_a_later_tick(world, stage):
+def test_a_window_announcement_the_provider_fails_is_retried_and_logged_like_any_notice(world, stage):
     from dispatcher.testing.providers import Reply
 
     t0 = world.clock.now()
-    add_maintenance(world.store, ["api"], starts=t0, ends=t0 + 60 * MINUTE, by="bob", reason="upgrade", now=t0)
-    stage.proxy["hooks.slack.com"].script(Reply(404, "channel_not_found"))  # a permanent failure
-    world.tick()
-    assert announcements(stage) and all("has started" in a for a in announcements(stage))
-    refused = len(announcements(stage))
-    stage.proxy["hooks.slack.com"].script(Reply(200, "ok"))
-    world.tick()
-    assert len(announcements(stage)) == refused + 1
-    world.tick()
-    assert len(announcements(stage)) == refused + 1  # announced: never again
+    window = add_maintenance(world.store, ["api"], starts=t0 + MINUTE, ends=t0 + 60 * MINUTE, by="bob",
+                             reason="upgrade", now=t0)
+    stage.proxy["hooks.slack.com"].script(Reply(503, "busy"), Reply(200, "ok"))
+    for _ in range(5):
+        world.tick()
+    record = f"MNT-{window.id}-START".upper()
+    outcomes = [a.outcome for a in world.store.attempts(incident_id=record)]
+    assert outcomes[0].startswith("failed") and outcomes[-1] == "delivered" and outcomes.count("delivered") == 1
+    assert len(announcements(stage)) == len(outcomes)  # every try reached the provider; none after it took it
+    assert world.store.incident(record).status == "resolved"  # a record, never an open incident

@@ -232,6 +232,9 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
     )
 
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
+        if row.kind == "announcement":  # a maintenance window's start or end (windows.py): its text is stored
+            return Notice(row.incident_id, "maintenance", 0, row.notice["subject"], row.notice["text"],
+                          severity="info", dedup_key=row.incident_id), None
         channel = registry.get(row.channel)
         max_length = channel.capabilities.max_length if channel is not None else None
         planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),

@@ -126,7 +126,7 @@ class Worker:
         # A silence or window that ended (by time or by hand): its held pages are planned now, sent below;
         # a window's start or end is announced once however many workers tick (holds.py, windows.py).
         release_due(self.rt, self.store, now, open_rows)
-        announce_windows(self.rt, self.store, self.clock, self.registry)
+        announce_windows(self.rt, self.store, now)
         fired = sum(self._fire(row, now) for row in open_rows)
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:

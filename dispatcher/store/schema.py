@@ -111,7 +111,7 @@ PRIORITY = add_priority
 
 # Silences and maintenance windows (store/silences_sql.py): a silence's matchers, a window's services (JSON
 # lists), when it is in effect, who made it and why; `expired` when someone ended it by hand; the two
-# announcement stamps claim a window's start and end notices once, whichever worker gets there first.
+# announcement stamps say a window's start and end were announced (app/windows.py).
 # IF NOT EXISTS: a store taken back to an earlier schema by hand keeps the table, and upgrades again.
 SILENCES = """
 CREATE TABLE IF NOT EXISTS silences (

@@ -1,8 +1,9 @@
 """Silences and maintenance windows, shared by both stores (SQL written with %s), and the pages they held back.
 
 A silence or window is one row of `silences` (kind silence|maintenance). Expiring one by hand moves its
-end to that moment (never later) and stamps `expired`. A window's start and end announcements are
-claimed by one conditional update each, so with several workers exactly one announces each edge.
+end to that moment (never later) and stamps `expired`. A window's start and end are stamped once announced
+(app/windows.py records each announcement once, by an id made of the window and the edge), so later ticks
+find nothing left to announce without a write.
 What they held back is read from the timeline: events of the kinds in :data:`HELD_KINDS`.
 """
 
@@ -29,8 +30,6 @@ EXPIRE = (f"UPDATE silences SET ends = CASE WHEN ends > %s THEN %s ELSE ends END
           f"WHERE id = %s RETURNING {_COLUMNS}")
 CLAIM = {"start": "UPDATE silences SET announced_start = %s WHERE id = %s AND announced_start IS NULL",
          "end": "UPDATE silences SET announced_end = %s WHERE id = %s AND announced_end IS NULL"}
-UNCLAIM = {"start": "UPDATE silences SET announced_start = NULL WHERE id = %s",
-           "end": "UPDATE silences SET announced_end = NULL WHERE id = %s"}
 # Windows with an edge come and not announced yet (a read: every tick asks, and most ticks find none).
 UNANNOUNCED = (f"SELECT {_COLUMNS}, announced_start IS NULL AND starts <= %s, announced_end IS NULL AND ends <= %s "
                "FROM silences WHERE kind = 'maintenance' AND ends > starts AND ends > %s "
@@ -81,10 +80,6 @@ class SilencesSQL:
         at = self.dialect.t(now, "now")  # type: ignore[attr-defined]
         count, _ = self._statement(self.dialect.q(CLAIM[edge]), (at, silence_id))  # type: ignore[attr-defined]
         return count == 1
-
-    def unclaim_announcement(self, silence_id: str, edge: str) -> None:
-        """Give a claimed announcement back (it could not be sent): the next tick tries again."""
-        self._statement(self.dialect.q(UNCLAIM[edge]), (silence_id,))  # type: ignore[attr-defined]
 
     def held(self, *, incident_id: str | None = None, since: datetime | None = None) -> list[tuple[str, EventRow]]:
         """The pages held back by a silence or window, as (incident, timeline event), oldest first."""
