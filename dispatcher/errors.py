@@ -17,6 +17,7 @@ Each class says what went wrong, and carries the HTTP status the server answers
      │    ├── StoreRejected         exit 2  HTTP 422  the store refuses a value for good: retrying cannot help
      │    └── StoreBehind           exit 2  HTTP 503  the store's schema is older than this program: `notify db upgrade`
      ├── TemplateError              exit 2  HTTP 500  a template could not be rendered: .problem
+     ├── SilenceNotFound            exit 2  HTTP 404  no silence or maintenance window has this id
      ├── NotYours                   exit 2  HTTP 403  a personal token asked to act as someone else: .holder, .asked
      └── RemoteError                exit 2  HTTP 502  `notify serve` (NOTIFY_SERVER_URL) refused or failed a request
 
@@ -39,8 +40,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 __all__ = ["AlreadyHandled", "ConfigError", "IncidentClosed", "IncidentError", "IncidentNotFound", "InputError",
-           "LinkExpired", "LinkGone", "NotYours", "NotifyError", "PayloadError", "RemoteError", "StoreBehind", "StoreError",
-           "StoreRejected", "TemplateError"]
+           "LinkExpired", "LinkGone", "NotYours", "NotifyError", "PayloadError", "RemoteError", "SilenceNotFound",
+           "StoreBehind", "StoreError", "StoreRejected", "TemplateError"]
 
 EXIT_REJECTED = 2  # input, configuration or state refused, nothing was sent
 
@@ -139,6 +140,12 @@ class TemplateError(NotifyError):
     def __init__(self, problem: Any) -> None:
         super().__init__(str(problem))
         self.problem = problem
+
+
+class SilenceNotFound(NotifyError):
+    """No silence or maintenance window has this id."""
+
+    http_status = 404
 
 
 class NotYours(NotifyError):

@@ -21,6 +21,7 @@ from dispatcher.errors import (
     StoreBehind,
     NotYours,
     RemoteError,
+    SilenceNotFound,
     StoreError,
     StoreRejected,
     TemplateError,
@@ -45,6 +46,7 @@ STATUSES = [
     (RemoteError("http://notify.internal:8080 answered 401: missing or invalid credentials", 401), 502, 2),
     (LinkGone("this link is not one notify sent"), 404, 2),
     (LinkExpired("this link for SEC-2026-001 expired"), 410, 2),
+    (SilenceNotFound("no silence or maintenance window 'S-000000'"), 404, 2),
 ]
 
 

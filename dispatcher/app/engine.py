@@ -26,6 +26,7 @@ from ..domain.plan import Planned, plan_step
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass, split_epoch
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
+from .holds import trigger_hold
 from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
 from .report import DeliveryLine, Report
@@ -231,6 +232,9 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
     )
 
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
+        if row.kind == "announcement":  # a maintenance window's start or end (windows.py): its text is stored
+            return Notice(row.incident_id, "maintenance", 0, row.notice["subject"], row.notice["text"],
+                          severity="info", dedup_key=row.incident_id), None
         channel = registry.get(row.channel)
         max_length = channel.capabilities.max_length if channel is not None else None
         planned = Planned(row.step, Address(row.person, row.display, row.role, row.channel, row.target),
@@ -293,10 +297,12 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
             wait: float | None = None) -> Report:
     """Store the incident and its step-0 deliveries in one transaction, then send them all."""
     klass = rt.klass(incident.klass)
-    planned = plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
-    incident_id, created = store.open_incident(incident_record(incident), [outbox_row(p) for p in planned],
-                                               prefix=klass.prefix, year=clock.now().year,
-                                               now=clock.now())
+    record, held = incident_record(incident), trigger_hold(rt, store, incident, clock.now())  # a silence naming it
+    planned = [] if held else plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
+    record["meta"].update(held.meta if held else {})
+    incident_id, created = store.open_incident(record, [outbox_row(p) for p in planned], prefix=klass.prefix,
+                                               year=clock.now().year, now=clock.now(),
+                                               events=[held.event] if held else [])
     incident = incident.with_id(incident_id)
     if not created:
         return _existing_report(rt, command, store, incident_id)
@@ -304,7 +310,7 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
     report = Report(command, "drill" if incident.drill else "send",
                     incident_summary(rt, incident, status=IncidentStatus.OPEN))
     report.deliveries = lines_from_store(store.deliveries(incident_id))
-    report.notes += worker_notes(store, clock, klass)
+    report.notes += [held.event[2]] if held else worker_notes(store, clock, klass)
     return report
 
 

@@ -59,9 +59,12 @@ def state_of(row: IncidentRow) -> IncidentState:
 
 
 def classified_at(row: IncidentRow) -> datetime:
-    """When the incident took its current class: its opening, or its last reclassification (app.reclassify)."""
+    """When the incident's clocks start: its opening, its last reclassification (app.reclassify), or the release of
+    its held page, whichever is latest."""
     classified = row.meta.get("classified_at")  # in meta: JSON text
-    return datetime.fromisoformat(classified) if classified else row.created
+    since = datetime.fromisoformat(classified) if classified else row.created
+    paging = row.meta.get("paging_from")  # held back by a silence or window: its clocks start at the release
+    return max(since, datetime.fromisoformat(paging)) if paging else since
 
 
 def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
@@ -85,6 +88,8 @@ def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, st
 
 def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
     """Record every due timer action of one incident once, with its notices; return those newly fired."""
+    if row.meta.get("hold"):  # held back by a silence or window (holds.py): no clock runs until paging begins
+        return []
     incident = incident_from_row(row)
     fired = []
     for action in due_actions(rt.klass(row.klass), state_of(row), now):
@@ -259,10 +264,11 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     klass = rt.policy.classes.get(row.klass)
     report = Report("status", "status", incident_summary(rt, incident, status=row.status),
                     lines_from_store(store.deliveries(incident_id)))
-    upcoming = next_actions(klass, state_of(row), now) if klass else []
+    upcoming = next_actions(klass, state_of(row), now) if klass and not row.meta.get("hold") else []
     return {**report.as_json(), "command": "status",
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
+            "held": bool(row.meta.get("hold")),  # a silence or window holds its pages back (holds.py)
             "timeline": [e.as_json() for e in store.events(incident_id)],
             "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
@@ -293,6 +299,9 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
         lines.append(f"  needs review: triage was not sure of the class; the {inc['class']} team was paged, and "
                      "notices to the customer and outside contacts are held until the class is confirmed "
                      f"(notify reclassify {inc['id']} CLASS --by NAME)")
+    if doc.get("held"):
+        lines.append("  held back: a silence or maintenance window holds its pages (see the timeline); it pages "
+                     "when that ends, its clocks counting from then")
     lines += ["timeline:", render(_TIMELINE, [
         (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],

@@ -30,6 +30,8 @@ from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
 from ..store import DeliveryRow, Store
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
+from .holds import event_facts, held_event, hold_meta, hold_of
+from .release import release
 from .incidents import post_update, resolve
 from .views import report_with_account
 
@@ -41,7 +43,7 @@ INCIDENT_FIELDS = ("customer", "plan", "acv", "reported_by", "summary", "command
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str  # opened|updated|duplicate|resolved|not-open
+    outcome: str  # opened|silenced|updated|duplicate|resolved|not-open
     incident_id: str | None
     incident_class: str | None = None
     needs_review: bool = False
@@ -72,7 +74,7 @@ def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Inges
 
 def log_ingested(source: str, result: IngestResult, inbox_event: int | None = None) -> None:
     """One line for what a webhook did: incident.opened/updated/resolved, or hook.ignored (a repeat, nothing open)."""
-    changed = result.outcome in ("opened", "updated", "resolved")
+    changed = result.outcome in ("opened", "silenced", "updated", "resolved")
     emit(f"incident.{result.outcome}" if changed else "hook.ignored", result.incident_id, source=source,
          inbox_event=inbox_event, outcome=None if changed else result.outcome,
          **{"class": result.incident_class}, needs_review=result.needs_review or None,
@@ -103,16 +105,21 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     incident = new_incident(rt, klass, values, now=now, drill=False, incident_id=event.incident_id or "")
     incident = replace(incident, dedup_key=event.dedup_key, also=also, needs_review=needs_review,
                        reporter_unverified=_unverified_reporter(rt, values))
-    planned = plan_step(incident, rt.klass(klass), 0, rt.directory) + webhook_planned(rt, 0)
+    facts = event_facts(rt, event, klass)
+    hold = hold_of(store, facts, now)  # a silence or maintenance window: stored, shown, nobody paged (holds.py)
+    planned = [] if hold else plan_step(incident, rt.klass(klass), 0, rt.directory) + webhook_planned(rt, 0)
     rows = [outbox_row(p) for p in planned]
     record = {**incident_record(incident), "dedup_key": event.dedup_key, "dedup_open": True}
+    record["meta"].update(hold_meta(facts, event.source, hold, now))
     alerts = [(f"alert-{a.fingerprint}", "alert", _alert_name(a)) for a in event.alerts if a.status == "firing"]
+    alerts += [held_event(hold)] if hold else []
     # One transaction: the incident, its step-0 outbox rows and its alerts (as _remember_alerts records them).
     incident_id, created = store.open_incident(record, rows, prefix=rt.klass(klass).prefix, year=now.year,
                                                now=now, events=alerts)
     if not created:  # another request for the same group won the race: this one is a repeat
         return _repeat(rt, store, store.incident(incident_id), event, now)
-    return IngestResult("opened", incident_id, klass, needs_review, tuple(store.pending_ids(incident_id, 0)))
+    return IngestResult("silenced" if hold else "opened", incident_id, klass, needs_review,
+                        tuple(store.pending_ids(incident_id, 0)))
 
 
 def _no_later_than(started: str, now: datetime) -> str:
@@ -182,6 +189,8 @@ def _alert_name(alert: Any) -> str:
 
 def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: datetime) -> IngestResult:
     """A repeat of an open incident: new alerts (or a generic update) post an update; the rest is silent."""
+    if existing.meta.get("hold"):
+        return _held_repeat(rt, store, existing, event, now)
     if event.source == "generic" and event.action == "update":
         message = str(event.fields.get("summary") or event.text or "update")
     else:
@@ -191,6 +200,16 @@ def _repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: da
         message = f"{len(fresh)} new alert{'s' * (len(fresh) > 1)} in this group: {', '.join(fresh)}"
     posted = post_update(rt, store, existing.id, message, event.source, now)
     return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(r.id for r in posted.rows))
+
+
+def _held_repeat(rt: Runtime, store: Store, existing: Any, event: AlertEvent, now: datetime) -> IngestResult:
+    """A repeat of a held group: still held, it stays silent; an alert no rule holds (one new to the group) pages
+    now, from this moment, as a released silence would."""
+    _remember_alerts(store, existing.id, event, now)
+    facts = event_facts(rt, event, existing.klass)
+    if hold_of(store, facts, now, arrived=existing.created) or not release(rt, store, existing, now):
+        return IngestResult("duplicate", existing.id, existing.klass)
+    return IngestResult("updated", existing.id, existing.klass, delivery_ids=tuple(store.pending_ids(existing.id, 0)))
 
 
 @dataclass(frozen=True)
@@ -224,6 +243,8 @@ def ingest_and_send(rt: Runtime, store: Store, clock: Clock, event: AlertEvent, 
     counts = delivery_counts(store.deliveries(incident.id), result.delivery_ids)
     if result.outcome == "duplicate":
         report.notes.append("a repeat of an open incident: nobody was paged again")
+    if result.outcome == "silenced":  # which silence or window, as the timeline says
+        report.notes += [e.detail for e in store.events(incident.id) if e.kind in ("silenced", "maintenance")]
     return IngestSent(result, report, counts)
 
 

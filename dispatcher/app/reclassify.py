@@ -103,7 +103,8 @@ def _change(rt: Runtime, store: Store, row: IncidentRow, klass: str, by: str, no
     rows = [outbox_row(p, label=step_label) for p in planned] + \
            [outbox_row(p, kind="reclassify", label=notice_label, notice=notice) for p in told]
     # An escalation fired by hand belongs to the old class's ladder: kept, it would make the new ladder due at once.
-    kept = {key: value for key, value in row.meta.items() if key != "escalated"}
+    # A page held back by a silence (holds.py) is released by a person's reclassification: the new class pages now.
+    kept = {key: value for key, value in row.meta.items() if key not in ("escalated", "hold")}
     meta = {**kept, "needs_review": False, "reclassified": epoch, "classified_at": now.isoformat()}
     detail = (f"reclassified from {row.klass} to {klass} by {by}; {_count(len(cancel), 'waiting page')} of "
               f"{row.klass} cancelled; the steps, response SLA and escalation of {klass} count from now")

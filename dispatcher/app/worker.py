@@ -34,8 +34,10 @@ from ..delivery.registry import Registry
 from ..store import DUE_NOW, Store, StoreError
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
+from .release import release_due
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
+from .windows import announce_windows
 
 log = logging.getLogger("notify.worker")
 
@@ -120,7 +122,12 @@ class Worker:
         except StoreError as exc:  # timers and sends still run if they can; the webhooks wait, stored
             log.error("stored webhooks wait: the store failed while handling them: %s", exc)
             self.store_errors += 1
-        fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
+        open_rows = self.store.incidents(open_only=True)
+        # A silence or window that ended (by time or by hand): its held pages are planned now, sent below;
+        # a window's start or end is announced once however many workers tick (holds.py, windows.py).
+        release_due(self.rt, self.store, now, open_rows)
+        announce_windows(self.rt, self.store, now)
+        fired = sum(self._fire(row, now) for row in open_rows)
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:
             self.last_tick = now

@@ -29,25 +29,28 @@ from .common import (
 @json_option
 @handles_errors
 def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
-    """The delivery log: one row per attempt, oldest first, targets masked."""
+    """The delivery log: one row per attempt, oldest first, targets masked; then the pages a silence or
+    maintenance window held back."""
 
     from ..app.stores import open_store
 
     settings = _settings()
     with open_store(settings.resolved_store_url()) as store:
-        rows = store.attempts(incident_id=incident_id.strip().upper() if incident_id else None, since=_since(since),
-                              limit=limit)
+        wanted = incident_id.strip().upper() if incident_id else None
+        rows = store.attempts(incident_id=wanted, since=_since(since), limit=limit)
         stands_in = _fallback_names(store, rows)
+        held = store.held(incident_id=wanted, since=_since(since))  # pages a silence or window held back
     if as_json:
         attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
-        _emit_json({"schema": 1, "command": "log", "attempts": attempts}, settings)
+        _emit_json({"schema": 1, "command": "log", "attempts": attempts,
+                    "held": [{"incident": i, **e.as_json()} for i, e in held]}, settings)
         return
-    if not rows:
-        _emit("no attempts recorded", settings)
-        return
-    from ..app.tables import log_table
+    from ..app.tables import held_table, log_table
 
-    _emit(log_table(rows, stands_in, _table_output(settings)), settings)
+    parts = [log_table(rows, stands_in, _table_output(settings)) if rows else "no attempts recorded"]
+    if held:
+        parts.append("held back, nobody paged:\n" + held_table(held, _table_output(settings)))
+    _emit("\n".join(parts), settings)
 
 
 def _fallback_names(store: Any, rows: list[Any]) -> dict[int, str]:

@@ -14,7 +14,8 @@ now, a notice only tells. Three ranks, lowest first:
   and step 0 of another incident, which nobody knows of yet, costs more.
 - NOTICE (2): reminders and overdue notices (to the commander, about an update),
   status updates, acknowledgement and resolution notices (and PagerDuty's
-  acknowledge and resolve events), reclassification notices and contact tests.
+  acknowledge and resolve events), reclassification notices, contact tests and maintenance
+  announcements.
   They tell people what already happened; none asks anyone to start acting.
 
 Within a rank the outbox sends the longest-waiting first (store/sql.py). A
@@ -47,6 +48,7 @@ _BY_KIND = {
     "resolved": Priority.NOTICE,
     "reclassify": Priority.NOTICE,
     "test": Priority.NOTICE,
+    "announcement": Priority.NOTICE,  # a maintenance window's start or end, to the support channel (app/windows.py)
 }
 
 

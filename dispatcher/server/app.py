@@ -11,6 +11,7 @@ without one, /metrics too unless NOTIFY_METRICS_TOKEN is set):
     GET|POST /a/{token}           an action link's confirmation page (changes nothing) and its form (the token)
     POST /providers/...           Twilio, Slack and PagerDuty callbacks (providers.py)  (the provider's signature)
     GET  /incidents               open and recent incidents
+    GET|POST /silences, /maintenance; POST /silences/{id}/expire   (API token; silence_routes.py)
     GET  /incidents/{id}          the JSON timeline (as `notify status --json`)
     GET  /healthz                 store reachable and worker loop alive: "ok" and the failing checks' names;
                                   the details with the API token
@@ -54,7 +55,7 @@ from ..errors import (
     StoreRejected,
 )
 from .auth import Admission, Authenticator, Refusal, RequestHead
-from .http_error import HTTPError, StoreTimeout
+from .http_error import HTTPError, StoreTimeout, replayed_answer
 from .incident_actions import BadField, parsed
 from .link_pages import HTML, HTML_HEADERS, LinkPages, link_answer
 from .metrics import Metrics
@@ -118,6 +119,9 @@ class Services:
     caller: Callable[[str], Any] = lambda digest: None  # a personal token's hash -> app.tokens.Caller, or None
     acting: Callable[[Any, Any], Any] = lambda caller, by: by  # (caller, body "by") -> whom to record
     provider_calls: Any = None  # providers.ProviderCalls: what SMS replies, keypresses and buttons do
+    # More routes, each answer(method, path, body, run) -> (status, payload, type), or None when not its path
+    # (silence_routes.py: silences and maintenance windows): they take the API token, as access_of says.
+    routes: tuple[Any, ...] = ()
 
 
 class App:
@@ -216,6 +220,9 @@ class App:
             return 200, {"schema": 1, "incidents": await self._run(self.services.incidents)}, "application/json"
         if (match := INCIDENT.match(path)) and method == "GET":
             return 200, await self._run(self.services.status, match.group(1).upper()), "application/json"
+        for routes in self.services.routes:
+            if (answered := await routes.answer(method, path, body, self._run)) is not None:
+                return answered
         raise HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
 
     async def _shared(self, kind: str, work: Callable[[], Any]) -> Any:
@@ -232,11 +239,11 @@ class App:
         if seal is None:
             return await self._hook(source, body, wait, None)
         if (earlier := await self._run(self.services.replayed, seal)) is not None:
-            return _replayed(earlier)
+            return replayed_answer(earlier)
         try:
             status, payload, content_type = await self._hook(source, body, wait, seal)
         except AlreadyHandled:  # the same request, handled by another thread or process meanwhile
-            return _replayed(await self._run(self.services.replayed, seal))
+            return replayed_answer(await self._run(self.services.replayed, seal))
         try:
             await self._run(self.services.remember, seal, status, payload)
         except HTTPError:  # the effect is stored; a replay is then answered "duplicate" without the details
@@ -372,16 +379,6 @@ def _admitted(decide: Callable[..., Admission], *args: Any) -> Admission:
     except Refusal as exc:
         headers = [(b"retry-after", str(max(1, round(exc.retry_after))).encode())] if exc.retry_after else []
         raise HTTPError(exc.status, exc.message, headers=headers) from None
-
-
-def _replayed(earlier: tuple[int | None, dict[str, Any] | None] | None) -> tuple[int, Any, str]:
-    """The answer to a replay of a signed request: the first answer, marked duplicate."""
-    status, answer = earlier or (None, None)
-    if answer is None:  # still being handled, or its answer was not kept
-        return 202, {"schema": 1, "outcome": "duplicate", "duplicate": True,
-                     "note": "this signed request was received before; it changed nothing this time"}, \
-            "application/json"
-    return status or 202, {**answer, "duplicate": True}, "application/json"
 
 
 def _failing(health: dict[str, Any]) -> list[str]:

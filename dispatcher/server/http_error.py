@@ -5,7 +5,9 @@ Outside the error tree on purpose (see dispatcher.errors): an :class:`HTTPError`
 
 from __future__ import annotations
 
-__all__ = ["HTTPError", "StoreTimeout"]
+from typing import Any
+
+__all__ = ["HTTPError", "StoreTimeout", "replayed_answer"]
 
 
 class HTTPError(Exception):
@@ -21,3 +23,13 @@ class StoreTimeout(HTTPError):
     def __init__(self, seconds: float) -> None:
         super().__init__(503, f"the store did not answer within {seconds:g} s (NOTIFY_STORE_TIMEOUT); retry later "
                               "(a repeat is recognised, never paged twice)")
+
+
+def replayed_answer(earlier: tuple[int | None, dict[str, Any] | None] | None) -> tuple[int, Any, str]:
+    """The answer to a replay of a signed request: the first answer, marked duplicate."""
+    status, answer = earlier or (None, None)
+    if answer is None:  # still being handled, or its answer was not kept
+        return 202, {"schema": 1, "outcome": "duplicate", "duplicate": True,
+                     "note": "this signed request was received before; it changed nothing this time"}, \
+            "application/json"
+    return status or 202, {**answer, "duplicate": True}, "application/json"

@@ -69,6 +69,11 @@ class _StoreCollector:
                                 value=stats["oldest_due_age"])
         yield GaugeMetricFamily("notify_pending_deliveries", "Deliveries waiting in the outbox.",
                                 value=stats["pending"])
+        held = CounterMetricFamily("notify_pages_held", "Incidents whose pages a rule held back (nobody paged), "
+                                   "by rule: silence or maintenance (a window).", labels=["rule"])
+        for kind, count in self.store.held_counts().items():  # from the timeline: every process's decisions
+            held.add_metric(["silence" if kind == "silenced" else kind], count)
+        yield held
         waiting, failing, given_up = self.store.inbox_counts()
         yield GaugeMetricFamily("notify_inbox_waiting", "Webhooks stored and still to be handled by the worker loop.",
                                 value=waiting)

@@ -50,6 +50,7 @@ from .progress import Progress, also
 from .providers import ProviderCalls, Providers
 from .slack_actions import post_response
 from .sender import SenderProcess
+from .silence_routes import SilenceRoutes
 from .throttle import FailureThrottle
 from .ui import UI, UIServices
 
@@ -180,7 +181,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         sealed=lambda key: store.sealed(key, clock.now()), replayed=store.request_answer,
         remember=remember, caller=lambda digest: caller_of(store, rt.directory, digest, clock.now()),
         acting=lambda caller, by: acting_as(caller, by if isinstance(by, str) else None, rt.directory),
-        provider_calls=calls)
+        provider_calls=calls, routes=(SilenceRoutes(rt, store, clock, wake, writes.track),))
     credentials = Credentials.from_settings(rt.settings)
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),

@@ -127,8 +127,20 @@ CREATE TABLE ical_feeds (
     revoked TEXT)
 """
 
+# Silences and maintenance windows (store/silences_sql.py): a silence's matchers, a window's services (JSON
+# lists), when it is in effect, who made it and why; `expired` when someone ended it by hand; the two
+# announcement stamps say a window's start and end were announced (app/windows.py).
+# IF NOT EXISTS: a store taken back to an earlier schema by hand keeps the table, and upgrades again.
+SILENCES = """
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, matchers TEXT NOT NULL, services TEXT NOT NULL,
+    starts TEXT NOT NULL, ends TEXT NOT NULL, created TEXT NOT NULL, "by" TEXT NOT NULL, reason TEXT NOT NULL,
+    expired TEXT, announced_start TEXT, announced_end TEXT);
+CREATE INDEX IF NOT EXISTS silences_by_end ON silences (ends)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
                                                             ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY,
-                                                            WEB)
+                                                            WEB, SILENCES)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,6 +28,7 @@ from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
 from .requests_sql import RequestSeals
+from .silences_sql import SilencesSQL
 from .times import loaded
 from .tokens_sql import TokensSQL
 from .web_sql import WebSQL
@@ -36,8 +37,8 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL):
-    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links, tokens and the web view over SQL."""
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL, SilencesSQL):
+    """Incidents, outbox, timeline, attempt log, inbox, replay record, links, tokens, web view, silences over SQL."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
@@ -350,8 +351,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL):
 
     def attempts(self, *, incident_id: str | None = None, since: datetime | None = None,
                  limit: int | None = None) -> list[AttemptRow]:
-        clauses: list[str] = []
-        args: list[Any] = []
+        clauses, args = list[str](), list[Any]()
         if incident_id:
             clauses, args = clauses + ["incident_id = %s"], args + [incident_id]
         if since:
