@@ -24,6 +24,8 @@ from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
 from .base import (DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind,
                    StoreError)
+from .heartbeats_sql import HeartbeatsSQL
+from .holds_sql import HoldsSQL
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
@@ -35,9 +37,8 @@ __all__ = ["SQLStore"]
 
 T = TypeVar("T")
 
-
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
-    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links and personal tokens over SQL."""
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, HeartbeatsSQL, HoldsSQL):
+    """Incidents, outbox, timeline, attempt log, inbox, replay record, links, tokens, heartbeats and holds over SQL."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
