@@ -30,6 +30,7 @@ from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
 from ..store import DeliveryRow, Store
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
+from .heartbeats import MONITORING, is_watchdog, watchdog_beat
 from .incidents import post_update, resolve
 from .views import report_with_account
 
@@ -41,7 +42,7 @@ INCIDENT_FIELDS = ("customer", "plan", "acv", "reported_by", "summary", "command
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str  # opened|updated|duplicate|resolved|not-open
+    outcome: str  # opened|updated|duplicate|resolved|not-open|heartbeat (Alertmanager's Watchdog)
     incident_id: str | None
     incident_class: str | None = None
     needs_review: bool = False
@@ -56,6 +57,11 @@ class IngestResult:
 def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> IngestResult:
     """Store what the event means (open, update, resolve, or nothing) and return what to send."""
     event = replace(event, dedup_key=scoped_key(event))
+    if is_watchdog(event):  # Alertmanager's always-firing alert is its heartbeat, never an incident of its own
+        beat = watchdog_beat(rt, store, event, now)
+        resolved = beat.resolved if beat is not None else None
+        return IngestResult("heartbeat", resolved, MONITORING if resolved else None,
+                            delivery_ids=beat.delivery_ids if beat is not None else ())
     existing = _open_incident(store, event)
     if event.action == "update" and existing is None:
         return IngestResult("not-open", event.incident_id)  # an update names no open incident: open none

@@ -1,7 +1,7 @@
 """`notify worker`: handle stored webhooks, fire due timers and send due deliveries, one idempotent tick at a time.
 
 There is no sleeping thread per incident: escalations, follow-up steps,
-reminders and retries are rows with a due time in the store, and
+reminders, retries and heartbeats' deadlines are rows with a due time in the store, and
 :meth:`Worker.tick` does whatever is due at `now`. Ticking twice, or from two
 processes, does nothing twice. On SIGTERM/SIGINT the worker lets the sends in
 flight finish, gives back any lease it still holds, and exits.
@@ -34,6 +34,7 @@ from ..delivery.registry import Registry
 from ..store import DUE_NOW, Store, StoreError
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
+from .heartbeats import watch
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
 
@@ -120,7 +121,8 @@ class Worker:
         except StoreError as exc:  # timers and sends still run if they can; the webhooks wait, stored
             log.error("stored webhooks wait: the store failed while handling them: %s", exc)
             self.store_errors += 1
-        fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
+        opened = len(watch(self.rt, self.store, now))  # heartbeats late by their grace: a `monitoring` incident each
+        fired = opened + sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:
             self.last_tick = now
