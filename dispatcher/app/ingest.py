@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from ..clock import Clock
 from ..domain.account import checked_acv, checked_plan
 from ..domain.plan import plan_step
+from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import DeliveryState
 from ..domain.triage import Report, triage
 from ..errors import InputError
@@ -110,12 +111,13 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     incident = replace(incident, dedup_key=event.dedup_key, also=also, needs_review=needs_review,
                        reporter_unverified=_unverified_reporter(rt, values))
     planned = plan_step(incident, rt.klass(klass), 0, rt.directory) + webhook_planned(rt, 0)
+    planned, quiet = hold_quiet_pages(planned, rt.klass(klass), rt.directory, now, opened=now)
     rows = [outbox_row(p) for p in planned]
     record = {**incident_record(incident), "dedup_key": event.dedup_key, "dedup_open": True}
     alerts = [(f"alert-{a.fingerprint}", "alert", _alert_name(a)) for a in event.alerts if a.status == "firing"]
     # One transaction: the incident, its step-0 outbox rows and its alerts (as _remember_alerts records them).
     incident_id, created = store.open_incident(record, rows, prefix=rt.klass(klass).prefix, year=now.year,
-                                               now=now, events=alerts)
+                                               now=now, events=alerts + quiet)
     if not created:  # another request for the same group won the race: this one is a repeat
         return _repeat(rt, store, store.incident(incident_id), event, now)
     return IngestResult("opened", incident_id, klass, needs_review, tuple(store.pending_ids(incident_id, 0)))

@@ -37,6 +37,7 @@ from .engine import Runtime, incident_from_row, make_sender
 from .heartbeats import watch
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
+from .quiet_hours import settle_quiet_holds
 
 log = logging.getLogger("notify.worker")
 
@@ -165,7 +166,7 @@ class Worker:
                 self._warned.add(row.id)
                 log.warning("%s: class %r is not in the policy; its timers are skipped", row.id, row.klass)
             return 0
-        return len(fire_timers(self.rt, self.store, row, now))
+        return len(fire_timers(self.rt, self.store, row, now)) + settle_quiet_holds(self.rt, self.store, row, now)
 
     def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
         """Tick every `interval` seconds until stopped; between ticks, send at once what a wake or a retry brings.

@@ -69,6 +69,13 @@ class _StoreCollector:
                                 value=stats["oldest_due_age"])
         yield GaugeMetricFamily("notify_pending_deliveries", "Deliveries waiting in the outbox.",
                                 value=stats["pending"])
+        held = CounterMetricFamily("notify_pages_held", "Calls and texts held back, by the rule that held them.",
+                                   labels=["reason"])
+        held.add_metric(["quiet-hours"], self.store.quiet_holds())
+        yield held
+        late = sum(1 for row in self.store.heartbeat_rows() if row.state == "late")
+        yield GaugeMetricFamily("notify_heartbeats_late", "Heartbeats gone silent (their monitoring incident open).",
+                                value=late)
         waiting, failing, given_up = self.store.inbox_counts()
         yield GaugeMetricFamily("notify_inbox_waiting", "Webhooks stored and still to be handled by the worker loop.",
                                 value=waiting)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
+from ..domain.quiet_hours import QUIET_HOURS
 from ..domain.states import DeliveryState
 from . import sql
 from .keys import stored_key
 
 __all__ = ["QUIET_HOURS", "HoldsSQL"]
 
-QUIET_HOURS = "quiet hours"  # how a quiet-hours hold's reason starts (the needs-review one reads differently)
 _HELD, _PENDING, _SKIPPED = DeliveryState.HELD, DeliveryState.PENDING, DeliveryState.SKIPPED
 RELEASE = (f"UPDATE deliveries SET status = '{_PENDING}', reason = NULL, next_attempt_at = NULL, updated = %s"
            f" WHERE incident_id = %s AND status = '{_HELD}' AND id IN ")
