@@ -84,6 +84,10 @@ def test_at_three_in_the_morning_the_primary_is_emailed_and_the_call_held(stage:
         held = [e for e in status["timeline"] if e["kind"] == "quiet-hours"]
         assert held and "working hours (mon-fri 09:00-18:00, America/Los_Angeles)" in held[0]["detail"]
         assert 'notify_pages_held_total{reason="quiet-hours"} 1.0' in server.get("/metrics").text
+        log = run("log", "--incident", incident.id, env={"NOTIFY_STORE_URL": f"sqlite:///{stage.store_path}"})
+        assert log.exit_code == 0, log.output
+        held_part = log.stdout.split("held back (no attempt made yet):")[1]
+        assert incident.id in held_part and "quiet-hours" in held_part and "outside" in held_part
     finally:
         server.stop()
 

@@ -15,7 +15,7 @@ from ..config.settings import channel_variable
 from ..render.table import Column, Output, render
 from .report import OUTCOME_COLOURS, outcome_label
 
-__all__ = ["channels_table", "inbox_table", "incidents_table", "log_table"]
+__all__ = ["channels_table", "held_table", "inbox_table", "incidents_table", "log_table"]
 
 
 def log_table(rows: list[Any], stands_in: dict[int, str], out: Output) -> str:
@@ -27,6 +27,13 @@ def log_table(rows: list[Any], stands_in: dict[int, str], out: Output) -> str:
     return render(columns, [(r.at.isoformat()[:19], r.incident_id, _log_step(r), r.person, r.role, r.channel,
                              r.masked_target, f"#{r.attempt}", outcome_label(r.outcome), r.reason, f"{r.latency_ms:.0f} ms",
                              _log_note(r, stands_in)) for r in rows], out)
+
+
+def held_table(rows: list[dict[str, Any]], out: Output) -> str:
+    """Pages held back (quiet hours) and what ended each hold: no attempt was made, so the attempt log has no row."""
+    columns = (Column("TIME", fixed=True), Column("INCIDENT", fixed=True), Column("DECISION", fixed=True),
+               Column("DETAIL"))
+    return render(columns, [(r["at"][:19], r["incident"], r["kind"], r["detail"]) for r in rows], out)
 
 
 def _log_note(row: Any, stands_in: dict[int, str]) -> str:

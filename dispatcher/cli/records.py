@@ -29,7 +29,7 @@ from .common import (
 @json_option
 @handles_errors
 def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
-    """The delivery log: one row per attempt, oldest first, targets masked."""
+    """The delivery log: one row per attempt, oldest first, targets masked; then the pages held back (quiet hours)."""
 
     from ..app.stores import open_store
 
@@ -38,16 +38,16 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
         rows = store.attempts(incident_id=incident_id.strip().upper() if incident_id else None, since=_since(since),
                               limit=limit)
         stands_in = _fallback_names(store, rows)
+        held = store.held_back(incident_id=incident_id.strip().upper() if incident_id else None, since=_since(since))
     if as_json:
         attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
-        _emit_json({"schema": 1, "command": "log", "attempts": attempts}, settings)
+        _emit_json({"schema": 1, "command": "log", "attempts": attempts, "held_back": held}, settings)
         return
-    if not rows:
-        _emit("no attempts recorded", settings)
-        return
-    from ..app.tables import log_table
+    from ..app.tables import held_table, log_table
 
-    _emit(log_table(rows, stands_in, _table_output(settings)), settings)
+    _emit(log_table(rows, stands_in, _table_output(settings)) if rows else "no attempts recorded", settings)
+    if held:  # a page held back made no attempt: said here, with the rule that held it
+        _emit("\nheld back (no attempt made yet):\n" + held_table(held, _table_output(settings)), settings)
 
 
 def _fallback_names(store: Any, rows: list[Any]) -> dict[int, str]:

@@ -17,6 +17,7 @@ from ..domain.quiet_hours import QUIET_HOURS
 from ..domain.states import DeliveryState
 from . import sql
 from .keys import stored_key
+from .times import loaded
 
 __all__ = ["QUIET_HOURS", "HoldsSQL"]
 
@@ -26,6 +27,9 @@ RELEASE = (f"UPDATE deliveries SET status = '{_PENDING}', reason = NULL, next_at
 DROP = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, reason = NULL, updated = %s"
         f" WHERE incident_id = %s AND status = '{_HELD}' AND id IN ")
 COUNT_HELD = "SELECT COUNT(*) FROM events WHERE kind = 'quiet-hours'"
+HOLD_KINDS = ("quiet-hours", "quiet-hours-released", "quiet-hours-dropped")  # a page held back, and its end
+HELD_BACK = ("SELECT at, incident_id, kind, detail FROM events WHERE kind IN ('quiet-hours', 'quiet-hours-released',"
+             " 'quiet-hours-dropped'){where} ORDER BY at, id")
 
 
 class HoldsSQL:
@@ -50,6 +54,17 @@ class HoldsSQL:
             return True
 
         return self._write(work)  # type: ignore[attr-defined]
+
+    def held_back(self, *, incident_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The decisions not to page yet (and their ends), oldest first: what `notify log` shows beside attempts."""
+        d, where, args = self.dialect, "", []  # type: ignore[attr-defined]
+        if incident_id is not None:
+            where, args = where + " AND incident_id = %s", [*args, incident_id]
+        if since is not None:
+            where, args = where + " AND at >= %s", [*args, d.t(since, "since")]
+        rows = self._read(d.q(HELD_BACK.format(where=where)), args)  # type: ignore[attr-defined]
+        return [{"at": loaded(at).isoformat(), "incident": incident, "kind": kind, "detail": detail}
+                for at, incident, kind, detail in rows]
 
     def quiet_holds(self) -> int:
         """How many pages quiet hours have held back, ever (each recorded as a `quiet-hours` event)."""
