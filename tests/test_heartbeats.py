@@ -131,3 +131,20 @@ def test_a_generic_hook_naming_the_monitoring_class_still_tells_no_customer(serv
     assert server.post("/hooks/generic", copy.deepcopy(body)).status_code == 202
     [incident] = server.store.incidents()
     assert not [d for d in server.store.deliveries(incident.id) if d.role in ("customer", "success-manager")]
+
+
+def test_an_internal_class_that_names_a_customer_is_refused_naming_the_file_and_class(config_dir: Path) -> None:
+    from dispatcher.config.directory import load_directory
+    from dispatcher.config.policy import load_policy
+    from dispatcher.errors import ConfigError
+
+    policy = config_dir / "policy.toml"
+    text = policy.read_text()
+    start = text.index("[[classes.monitoring.steps]]")  # its step 0, told a customer too
+    step = '  { to = "rotation:primary", channel = "sms" },\n'
+    policy.write_text(text[:start] + text[start:].replace(
+        step, step + '  { to = "customer", channel = "email", template = "customer" },\n', 1))
+    with pytest.raises(ConfigError) as refused:
+        load_policy(policy, load_directory(config_dir / "contacts.toml"))
+    [problem] = refused.value.problems
+    assert problem.key == "classes.monitoring.internal" and "names customer" in problem.message
