@@ -155,3 +155,17 @@ def test_notify_who_at_says_what_quiet_hours_would_do(stage: Stage) -> None:
     assert "held: quiet hours" in night.output and "email" in night.output
     day = run("who", "technical", "--at", DAY.isoformat(), env=env)
     assert "quiet hours" not in day.output
+
+
+def test_confirming_the_class_releases_the_customer_notice_but_not_the_call_quiet_hours_hold(stage: Stage) -> None:
+    server = serve_at(stage, NIGHT)
+    try:
+        incident, _ = opened(server)
+        answer = server.post(f"/incidents/{incident.id}/reclassify", {"class": "technical", "by": "support-manager-a"})
+        assert answer.status_code == 200, answer.text
+        server.worker.tick()
+        [phone] = [d for d in server.store.deliveries(incident.id) if d.channel == "phone"]
+        assert phone.status == DeliveryState.HELD and phone.reason.startswith("quiet hours")
+        assert calls(stage) == []
+    finally:
+        server.stop()

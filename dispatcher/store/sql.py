@@ -132,8 +132,9 @@ RECLASSIFY = (f"UPDATE incidents SET class = %s, meta = %s, status = CASE WHEN %
 CANCEL_WAITING = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, reason = NULL, updated = %s"
                   f" WHERE id = %s AND status IN ('{_PENDING}', '{_HELD}')")
 # Released once: a second confirmation finds nothing held, and the released rows are claimed once each.
+# A call or text held by quiet hours (store/holds_sql.py) waits for working hours or the SLA, not for a class.
 RELEASE_HELD = (f"UPDATE deliveries SET status = '{_PENDING}', reason = NULL, updated = %s"
-                f" WHERE incident_id = %s AND status = '{_HELD}'")
+                f" WHERE incident_id = %s AND status = '{_HELD}' AND COALESCE(reason, '') NOT LIKE 'quiet hours%%'")
 
 # -- the outbox ------------------------------------------------------------------------
 
