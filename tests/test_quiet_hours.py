@@ -15,6 +15,7 @@ from typing import Iterator
 
 import pytest
 
+from dispatcher.app.engine import new_incident
 from dispatcher.clock import FakeClock
 from dispatcher.config.directory import load_directory
 from dispatcher.domain.states import DeliveryState
@@ -169,3 +170,24 @@ def test_confirming_the_class_releases_the_customer_notice_but_not_the_call_quie
         assert calls(stage) == []
     finally:
         server.stop()
+
+
+def test_a_notice_that_goes_at_night_never_falls_back_to_a_call(stage: Stage) -> None:
+    """The shipped satisfaction class emails the Support Managers, who also have phones: at night a failed email
+    must not ring them; by day it may."""
+    from dispatcher.domain.plan import plan_step
+    from dispatcher.domain.quiet_hours import hold_quiet_pages
+
+    rt = stage.runtime()
+    klass = rt.klass("satisfaction")
+    incident = new_incident(
+        rt, "satisfaction", {"summary": "Formal complaint"}, now=NIGHT, drill=False)
+    planned = plan_step(incident, klass, 0, rt.directory)
+    managers = [p for p in planned if p.address.person.startswith("support-manager")]
+    assert managers and all({f.channel for f in p.fallbacks} & {"phone", "sms"} for p in managers)
+    night, events = hold_quiet_pages(planned, klass, rt.directory, NIGHT, opened=NIGHT)
+    assert events == []  # nothing held: the step emails them
+    assert all(not {f.channel for f in p.fallbacks} & {"phone", "sms"} for p in night
+               if p.address.person.startswith("support-manager"))
+    day, _ = hold_quiet_pages(planned, klass, rt.directory, DAY, opened=DAY)
+    assert day == planned

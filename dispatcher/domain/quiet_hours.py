@@ -4,7 +4,9 @@ Pure, over the loaded directory and class (read by attribute only). A
 standard-tier call or text to a person outside their working hours is planned
 held (its reason starts with :data:`QUIET_HOURS`, which the store and the
 timeline show) and, when the step tells them nothing else, their first quiet
-fallback (email or Slack) is planned in its place now. A held page is released
+fallback (email or Slack) is planned in its place now; what goes now loses the
+fallbacks that would ring them instead (a Slack post that fails must not turn
+into a 3 a.m. call). A held page is released
 when their working hours begin or when the incident reaches its response SLA
 unacknowledged, whichever is first; the escalation ladder keeps its own clock.
 """
@@ -46,8 +48,9 @@ def hold_quiet_pages(planned: list[Planned], klass: IncidentClass, directory: Di
     events: list[Event] = []
     for item in planned:
         reason = _quiet_reason(item, klass, directory, now, sla_at)
-        if reason is None:
-            out.append(item)
+        if reason is None:  # it goes now, but never falls back to a call or text that would wake them
+            out.append(replace(item, fallbacks=tuple(f for f in item.fallbacks
+                                                     if _may_ring(f.person, f.channel, klass, directory, now))))
             continue
         out.append(replace(item, held=reason))
         a = item.address
@@ -59,6 +62,14 @@ def hold_quiet_pages(planned: list[Planned], klass: IncidentClass, directory: Di
             taken.add((quiet.person, quiet.channel))
             out.append(Planned(item.step, quiet, template_for(directory.family(quiet.channel))))
     return out, events
+
+
+def _may_ring(pid: str, channel: str, klass: IncidentClass, directory: Directory, now: datetime) -> bool:
+    person = directory.people.get(pid)
+    if person is None:
+        return True
+    return pages_now(klass.tier, directory.family(channel), parse_working_hours(person.working_hours),
+                     person_zone(directory, pid), now)
 
 
 def _quiet_reason(item: Planned, klass: IncidentClass, directory: Directory, now: datetime,
