@@ -17,13 +17,19 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from .helpers import make_private
-from .test_alertmanager_real import TOKEN, Notify, _alertmanager_binary, _free_port, wait_for
+from .test_alertmanager_real import (
+    TOKEN,
+    Notify,
+    _alertmanager_binary,
+    _free_port,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow  # a real Alertmanager, stopped and started again, and a few seconds of silence
 
@@ -96,8 +102,8 @@ class WatchdogAlertmanager:
         """What Prometheus sends for the Watchdog rule (`vector(1)`): firing, with no end in sight."""
         alert = {"labels": {"alertname": "Watchdog", "severity": "none"},
                  "annotations": {"summary": "An alert that should always be firing"},
-                 "startsAt": datetime.now(timezone.utc).isoformat(),
-                 "endsAt": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()}
+                 "startsAt": datetime.now(UTC).isoformat(),
+                 "endsAt": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
         answer = self.session.post(self.url + "/api/v2/alerts", json=[alert], timeout=5)
         assert answer.status_code == 200, answer.text
 

@@ -9,9 +9,9 @@ shipped configuration; the clock is fixed, the worker ticked by the test.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -24,8 +24,8 @@ from .helpers import run
 from .stage import Stage, make_stage
 from .test_server import TOKEN, Server, alertmanager
 
-NIGHT = datetime(2026, 12, 8, 11, 0, tzinfo=timezone.utc)  # Tuesday 03:00 in Los Angeles (the rotation's zone)
-DAY = datetime(2026, 12, 8, 18, 0, tzinfo=timezone.utc)  # Tuesday 10:00 in Los Angeles
+NIGHT = datetime(2026, 12, 8, 11, 0, tzinfo=UTC)  # Tuesday 03:00 in Los Angeles (the rotation's zone)
+DAY = datetime(2026, 12, 8, 18, 0, tzinfo=UTC)  # Tuesday 10:00 in Los Angeles
 SLOT_PHONE = "+14155550199"  # the primary slot's shared number: it follows the person on duty
 
 

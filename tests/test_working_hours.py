@@ -6,8 +6,13 @@ from datetime import datetime
 
 import pytest
 
-from dispatcher.domain.working_hours import (DEFAULT_WORKING_HOURS, is_working, next_start, pages_now,
-                                             parse_working_hours)
+from dispatcher.domain.working_hours import (
+    DEFAULT_WORKING_HOURS,
+    is_working,
+    next_start,
+    pages_now,
+    parse_working_hours,
+)
 
 
 def utc(text: str) -> datetime:

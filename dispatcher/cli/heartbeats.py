@@ -9,7 +9,16 @@ from pathlib import Path
 
 import click
 
-from .common import _emit, _emit_json, _now, _table_output, config_dir_option, handles_errors, json_option, main
+from .common import (
+    _emit,
+    _emit_json,
+    _now,
+    _table_output,
+    config_dir_option,
+    handles_errors,
+    json_option,
+    main,
+)
 from .lifecycle import _runtime_and_store
 
 

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 from .durations import format_duration
 from .plan import Planned, template_for
-from .working_hours import QUIET_TIERS, RINGING_FAMILIES, is_working, next_start, pages_now, parse_working_hours
+from .working_hours import (
+    QUIET_TIERS,
+    RINGING_FAMILIES,
+    is_working,
+    next_start,
+    pages_now,
+    parse_working_hours,
+)
 
 if TYPE_CHECKING:
     from ..config.directory import Directory

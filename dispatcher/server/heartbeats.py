@@ -10,7 +10,8 @@ its `monitoring` incident, and the worker is woken for the resolution notices.
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .query import query_value
 

@@ -10,8 +10,9 @@ workers never ring the phone twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from ..domain.quiet_hours import QUIET_HOURS
 from ..domain.states import DeliveryState
