@@ -58,12 +58,14 @@ def test_held_pages_are_released_or_dropped_once_with_their_event(store: Any) ->
     alice, bob = sorted(store.deliveries(incident_id), key=lambda d: d.person)
     assert {alice.status, bob.status} == {DeliveryState.HELD}
     assert store.quiet_holds() == 2
+    assert store.quiet_held_incidents() == {incident_id}
     assert store.settle_held(incident_id, [alice.id], "quiet-release-alice", "quiet-hours-released", T0 + MINUTE,
                              "working hours began", release=True)
     assert not store.settle_held(incident_id, [alice.id], "quiet-release-alice", "quiet-hours-released", T0,
                                  "again", release=True)
     assert store.settle_held(incident_id, [bob.id], "quiet-drop-bob", "quiet-hours-dropped", T0 + MINUTE,
                              "acknowledged", release=False, skip="acknowledged before quiet hours ended")
+    assert store.quiet_held_incidents() == set()
     after = {d.person: d for d in store.deliveries(incident_id)}
     assert after["alice"].status == DeliveryState.PENDING and after["alice"].reason is None
     assert after["bob"].status == DeliveryState.SKIPPED and after["bob"].skip.startswith("acknowledged")

@@ -123,7 +123,8 @@ class Worker:
             log.error("stored webhooks wait: the store failed while handling them: %s", exc)
             self.store_errors += 1
         opened = len(watch(self.rt, self.store, now))  # heartbeats late by their grace: a `monitoring` incident each
-        fired = opened + sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
+        holding = self.store.quiet_held_incidents()  # one read: only these have calls waiting for working hours
+        fired = opened + sum(self._fire(row, now, row.id in holding) for row in self.store.incidents(open_only=True))
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:
             self.last_tick = now
@@ -159,14 +160,15 @@ class Worker:
         if self._wake is not None:
             self._wake.set()
 
-    def _fire(self, row, now: datetime) -> int:
+    def _fire(self, row, now: datetime, holding: bool = False) -> int:
         """Fire one incident's timers; an incident whose class left the policy is skipped, loudly."""
         if row.klass not in self.rt.policy.classes:
             if row.klass != TEST_CLASS and row.id not in self._warned:  # `notify test` incidents have no timers
                 self._warned.add(row.id)
                 log.warning("%s: class %r is not in the policy; its timers are skipped", row.id, row.klass)
             return 0
-        return len(fire_timers(self.rt, self.store, row, now)) + settle_quiet_holds(self.rt, self.store, row, now)
+        fired = len(fire_timers(self.rt, self.store, row, now))
+        return fired + (settle_quiet_holds(self.rt, self.store, row, now) if holding else 0)
 
     def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
         """Tick every `interval` seconds until stopped; between ticks, send at once what a wake or a retry brings.

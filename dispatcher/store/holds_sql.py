@@ -27,6 +27,8 @@ RELEASE = (f"UPDATE deliveries SET status = '{_PENDING}', reason = NULL, next_at
            f" WHERE incident_id = %s AND status = '{_HELD}' AND id IN ")
 DROP = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, reason = NULL, updated = %s"
         f" WHERE incident_id = %s AND status = '{_HELD}' AND id IN ")
+# The index deliveries_due (status, next_attempt_at) finds the held rows without reading the others.
+QUIET_HELD = f"SELECT DISTINCT incident_id FROM deliveries WHERE status = '{_HELD}' AND reason LIKE 'quiet hours%%'"
 COUNT_HELD = "SELECT COUNT(*) FROM events WHERE kind = 'quiet-hours'"
 HOLD_KINDS = ("quiet-hours", "quiet-hours-released", "quiet-hours-dropped")  # a page held back, and its end
 HELD_BACK = ("SELECT at, incident_id, kind, detail FROM events WHERE kind IN ('quiet-hours', 'quiet-hours-released',"
@@ -66,6 +68,10 @@ class HoldsSQL:
         rows = self._read(d.q(HELD_BACK.format(where=where)), args)  # type: ignore[attr-defined]
         return [{"at": loaded(at).isoformat(), "incident": incident, "kind": kind, "detail": detail}
                 for at, incident, kind, detail in rows]
+
+    def quiet_held_incidents(self) -> set[str]:
+        """The incidents holding a page for quiet hours: the only ones the worker's tick need look at."""
+        return {row[0] for row in self._read(self.dialect.q(QUIET_HELD))}  # type: ignore[attr-defined]
 
     def quiet_holds(self) -> int:
         """How many pages quiet hours have held back, ever (each recorded as a `quiet-hours` event)."""
