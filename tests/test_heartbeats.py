@@ -148,3 +148,13 @@ def test_an_internal_class_that_names_a_customer_is_refused_naming_the_file_and_
         load_policy(policy, load_directory(config_dir / "contacts.toml"))
     [problem] = refused.value.problems
     assert problem.key == "classes.monitoring.internal" and "names customer" in problem.message
+
+
+def test_notify_ingest_takes_a_watchdog_notification_as_a_beat(tmp_path: Path, config_dir: Path) -> None:
+    payload = tmp_path / "watchdog.json"
+    payload.write_text(json.dumps(watchdog()))
+    env = {"NOTIFY_STORE_URL": f"sqlite:///{tmp_path / 'notify.db'}", "NOTIFY_CONFIG_DIR": str(config_dir)}
+    done = run("ingest", "--format", "alertmanager", str(payload), env=env, now="2026-12-08T11:00:00Z")
+    assert done.exit_code == 0 and "a beat of its heartbeat" in done.stdout, done.output
+    listed = json.loads(run("heartbeats", "--json", env=env, now="2026-12-08T11:00:30Z").stdout)["heartbeats"]
+    assert [(h["name"], h["state"], h["beats"]) for h in listed] == [(WATCHDOG, "ok", 1)]
