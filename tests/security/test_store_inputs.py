@@ -124,6 +124,7 @@ def test_schema_5_rewrites_long_keys_stored_before_it_so_their_groups_still_matc
         conn.execute("DROP TABLE requests")
         conn.execute("DROP TABLE links")
         conn.execute("DROP TABLE api_tokens")
+        conn.execute("DROP TABLE heartbeats")
         conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     store = open_store(f"sqlite:///{path}", upgrade=True)
     try:
