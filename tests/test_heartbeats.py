@@ -158,3 +158,21 @@ def test_notify_ingest_takes_a_watchdog_notification_as_a_beat(tmp_path: Path, c
     assert done.exit_code == 0 and "a beat of its heartbeat" in done.stdout, done.output
     listed = json.loads(run("heartbeats", "--json", env=env, now="2026-12-08T11:00:30Z").stdout)["heartbeats"]
     assert [(h["name"], h["state"], h["beats"]) for h in listed] == [(WATCHDOG, "ok", 1)]
+
+
+def test_a_policy_without_the_monitoring_class_is_warned_by_check_and_never_stops_the_worker(
+        stage: Stage, config_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    policy = config_dir / "policy.toml"
+    text = policy.read_text()
+    policy.write_text(text[:text.index("# --- 9. Monitoring gone silent")])  # a policy.toml from before the class
+    checked = run("check", "--config-dir", str(config_dir))
+    assert "heartbeats are declared but policy.toml has no `monitoring` class" in checked.output
+    server = Server(stage, webhook_token=TOKEN, api_token="operator-api-token-789")
+    try:
+        assert beat(server, "nightly-backup", "?interval=1m").status_code == 200
+        stage.clock.advance(3 * MINUTE)
+        server.worker.tick()  # late, and nobody to page: said in the log, and the tick goes on
+        assert server.store.incidents() == []
+        assert "no `monitoring` class: nobody is paged" in caplog.text
+    finally:
+        server.stop()

@@ -23,11 +23,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..config.routing import HEARTBEAT_NAME
+from ..config.routing import HEARTBEAT_NAME, MONITORING_CLASS
 from ..domain.durations import format_duration, parse_duration
 from ..domain.incident import format_time
 from ..domain.plan import plan_step
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..eventlog import emit
 from ..store import Store
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
@@ -35,7 +35,7 @@ from .incidents import resolve
 
 __all__ = ["MONITORING", "WATCHDOG", "Beat", "beat", "heartbeat_states", "heartbeats_table", "is_watchdog", "watch", "watchdog_beat"]
 
-MONITORING = "monitoring"  # the policy's internal class for a monitor gone silent
+MONITORING = MONITORING_CLASS  # the policy's internal class for a monitor gone silent
 WATCHDOG = "alertmanager-watchdog"  # the heartbeat Alertmanager's Watchdog alert beats
 WATCHDOG_DEFAULT = (timedelta(minutes=1), timedelta(minutes=4))  # when routing.toml does not declare it
 MIN_INTERVAL, MAX_INTERVAL = timedelta(seconds=1), timedelta(days=31)
@@ -92,7 +92,7 @@ def beat(rt: Runtime, store: Store, name: str, now: datetime, *, interval: str |
 def _timing(rt: Runtime, store: Store, name: str, interval: str | None,
             grace: str | None) -> tuple[timedelta, timedelta]:
     """(interval, grace): routing.toml's declaration, else what this call gives, else what the first call gave."""
-    declared = rt.routing.heartbeats.get(name)
+    declared = _declared(rt, name)
     if declared is not None:
         return declared.interval, declared.late_after
     stored = store.heartbeat_row(name)
@@ -117,11 +117,18 @@ def _duration(field: str, text: str) -> timedelta:
 
 
 def watch(rt: Runtime, store: Store, now: datetime) -> list[str]:
-    """Open a `monitoring` incident for each heartbeat late by its grace (once); the ids opened."""
+    """Open a `monitoring` incident for each heartbeat late by its grace (once); the ids opened.
+
+    A policy without the `monitoring` class (a policy.toml written before it) pages nobody for a silence: the
+    worker says so in its log at every tick, and `notify check` before that, but it never stops for it.
+    """
     opened = []
-    for row in store.heartbeat_rows():
-        if row.state != "ok" or now < row.deadline:
-            continue
+    late = [row for row in store.heartbeat_rows() if row.state == "ok" and now >= row.deadline]
+    if late and MONITORING not in rt.policy.classes:
+        log.error("heartbeats %s are late but policy.toml has no `monitoring` class: nobody is paged (add it, "
+                  "see docs/operations/heartbeats.md)", ", ".join(r.name for r in late))
+        return []
+    for row in late:
         incident_id = _open_silence(rt, store, row, now)
         if store.mark_heartbeat_late(row, incident_id, now):
             opened.append(incident_id)
@@ -136,7 +143,7 @@ def watch(rt: Runtime, store: Store, now: datetime) -> list[str]:
 def _open_silence(rt: Runtime, store: Store, row: Any, now: datetime) -> str:
     """The open incident of this heartbeat's silence: opened now with its step 0, or the one open already."""
     key = f"heartbeat:{row.name}"
-    declared = rt.routing.heartbeats.get(row.name)
+    declared = _declared(rt, row.name)
     what = f" ({declared.description})" if declared is not None and declared.description else ""
     description = (f"No beat from {row.name}{what} since {format_time(row.last_beat)}: it beats every "
                    f"{format_duration(row.interval)} and is {format_duration(row.grace)} late.")
@@ -149,6 +156,16 @@ def _open_silence(rt: Runtime, store: Store, row: Any, now: datetime) -> str:
     incident_id, _ = store.open_incident(record, [outbox_row(p) for p in planned], prefix=klass.prefix,
                                          year=now.year, now=now)
     return incident_id
+
+
+def _declared(rt: Runtime, name: str) -> Any:
+    """routing.toml's declaration of a heartbeat, or None; a broken routing.toml is logged, never a lost page
+    (the stored interval still holds)."""
+    try:
+        return rt.routing.heartbeats.get(name)
+    except ConfigError as exc:
+        log.error("routing.toml cannot be read, heartbeat %s goes by its stored interval: %s", name, exc)
+        return None
 
 
 def heartbeat_states(rt: Runtime, store: Store, now: datetime) -> list[dict[str, Any]]:

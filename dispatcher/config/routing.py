@@ -24,9 +24,10 @@ from .directory import Table, load_toml
 from .policy import Duration, Policy, is_audience
 from .problems import ConfigError, Problem, error, pydantic_problems, warning
 
-__all__ = ["HEARTBEAT_NAME", "Heartbeat", "RoutingRules", "Rule", "check_routing", "load_routing"]
+__all__ = ["HEARTBEAT_NAME", "MONITORING_CLASS", "Heartbeat", "RoutingRules", "Rule", "check_routing", "load_routing"]
 
 HEARTBEAT_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # a heartbeat's name: it is part of a URL path
+MONITORING_CLASS = "monitoring"  # the policy's class a silent heartbeat opens
 
 def _phrases_compile(phrases: list[str]) -> list[str]:
     for phrase in phrases:
@@ -132,6 +133,10 @@ def check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | Non
         problems.append(error(file, "default_class", f"unknown incident class {rules.default_class!r}"))
     if not problems:
         problems += _shadowed(file, rules, policy)
+    if rules.heartbeats and MONITORING_CLASS not in policy.classes:
+        problems.append(warning(file, "heartbeats", f"heartbeats are declared but policy.toml has no "
+                                f"`{MONITORING_CLASS}` class: a silent one would page nobody (copy the class from "
+                                "the shipped policy.toml; see docs/operations/heartbeats.md)"))
     return rules, problems
 
 
