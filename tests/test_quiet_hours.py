@@ -191,3 +191,22 @@ def test_a_notice_that_goes_at_night_never_falls_back_to_a_call(stage: Stage) ->
                if p.address.person.startswith("support-manager"))
     day, _ = hold_quiet_pages(planned, klass, rt.directory, DAY, opened=DAY)
     assert day == planned
+
+
+def test_reclassified_to_a_standard_class_at_night_its_call_waits_too(stage: Stage) -> None:
+    server = serve_at(stage, NIGHT)
+    try:
+        body = {"class": "outage", "summary": "API slow for some", "dedup_key": "api-slow"}
+        assert server.post("/hooks/generic", body).status_code == 202
+        server.worker.tick()
+        incident_id = server.store.incidents()[0].id
+        before = len(calls(stage))  # the outage paged at once: the immediate tier is never held
+        answer = server.post(f"/incidents/{incident_id}/reclassify", {"class": "technical", "by": "support-manager-a"})
+        assert answer.status_code == 200, answer.text
+        server.worker.tick()
+        assert len(calls(stage)) == before
+        held = [d for d in server.store.deliveries(incident_id) if d.status == DeliveryState.HELD]
+        assert held and all(d.reason.startswith("quiet hours") for d in held)
+        assert [e.key for e in server.store.events(incident_id) if e.kind == "quiet-hours"][0].startswith("r1-")
+    finally:
+        server.stop()
