@@ -210,3 +210,27 @@ def test_reclassified_to_a_standard_class_at_night_its_call_waits_too(stage: Sta
         assert [e.key for e in server.store.events(incident_id) if e.kind == "quiet-hours"][0].startswith("r1-")
     finally:
         server.stop()
+
+
+def test_a_follow_up_step_at_night_holds_its_calls_as_step_zero_does(stage: Stage) -> None:
+    policy = stage.config_dir / "policy.toml"
+    text = policy.read_text()
+    anchor = "# --- 8. Customer satisfaction"
+    policy.write_text(text.replace(anchor, '''[[classes.technical.steps]]
+at = "1h"
+name = "Engineering on call"
+notify = [{ to = "rotation:secondary", channel = "phone" }]
+
+''' + anchor, 1))
+    server = serve_at(stage, NIGHT)
+    try:
+        incident, _ = opened(server)
+        stage.clock.advance(timedelta(hours=1))
+        server.worker.tick()
+        [secondary] = [d for d in server.store.deliveries(incident.id) if d.role == "rotation:secondary"
+                       and d.channel == "phone"]
+        assert secondary.status == DeliveryState.HELD and secondary.reason.startswith("quiet hours: Tue 04:00")
+        assert calls(stage) == []
+        assert [e.key for e in server.store.events(incident.id) if e.kind == "quiet-hours"][-1].startswith("step-1-")
+    finally:
+        server.stop()
