@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest

@@ -10,7 +10,7 @@ shipped configuration; the clock is fixed, the worker ticked by the test.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
