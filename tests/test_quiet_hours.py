@@ -234,3 +234,17 @@ notify = [{ to = "rotation:secondary", channel = "phone" }]
         assert [e.key for e in server.store.events(incident.id) if e.kind == "quiet-hours"][-1].startswith("step-1-")
     finally:
         server.stop()
+
+
+def test_a_held_call_of_an_incident_resolved_at_night_never_rings(stage: Stage) -> None:
+    server = serve_at(stage, NIGHT)
+    try:
+        incident, _ = opened(server)
+        assert server.post(f"/incidents/{incident.id}/resolve", {"by": "support-manager-a"}).status_code == 200
+        stage.clock.advance(timedelta(hours=7))  # past the SLA and into working hours
+        server.worker.tick()
+        assert calls(stage) == []
+        [phone] = [d for d in server.store.deliveries(incident.id) if d.channel == "phone"]
+        assert (phone.status, phone.skip) == (DeliveryState.SKIPPED, "incident resolved before quiet hours ended")
+    finally:
+        server.stop()
