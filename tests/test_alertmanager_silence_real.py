@@ -85,7 +85,7 @@ def test_a_silenced_alert_from_a_real_alertmanager_pages_nobody_until_the_silenc
         firing = am.session.get(am.url + "/api/v2/alerts", params={"active": "true"}, timeout=5).json()
         assert [a["labels"]["alertname"] for a in firing] == ["ApiDown"]  # it was still firing when it paged
         held_metric = [line for line in notify.session.get(notify.url + "/metrics", timeout=5).text.splitlines()
-                       if line.startswith('notify_pages_held_total{rule="silence"}')]
+                       if line.startswith('notify_pages_held_total{reason="silence"}')]
         assert held_metric and held_metric[0].endswith(" 1.0")
         am_log = am.stop()
     finally:

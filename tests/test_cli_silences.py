@@ -26,7 +26,7 @@ def test_a_silence_added_listed_holding_an_alert_and_expired_from_the_command_li
     assert doc["ingest"]["outcome"] == "silenced" and doc["deliveries"] == []
     incident = doc["incident"]["id"]
     log = run("log", now=LATER).stdout
-    assert "no attempts recorded" in log and "held back, nobody paged" in log and silence["id"] in log
+    assert "no attempts recorded" in log and "held back (no attempt made yet)" in log and silence["id"] in log
     held = json.loads(run("log", "--json", now=NOW).stdout)["held"]
     assert [(h["incident"], h["kind"]) for h in held] == [(incident, "silenced")]
 

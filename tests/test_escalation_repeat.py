@@ -41,8 +41,8 @@ def escalations(klass, t0, minutes: float, status: str = "open") -> list:
 def test_the_shipped_immediate_tier_repeats_twice_and_the_others_do_not(stage: Stage) -> None:
     policy = stage.runtime().policy
     assert {name: c.repeat for name, c in policy.classes.items() if c.repeat} == {
-        "security": 2, "outage": 2, "legal": 2}
-    assert all(policy.classes[name].tier == "immediate" for name in ("security", "outage", "legal"))
+        "security": 2, "outage": 2, "legal": 2, "monitoring": 2}
+    assert all(policy.classes[name].tier == "immediate" for name in ("security", "outage", "legal", "monitoring"))
 
 
 def test_each_pass_starts_again_at_the_first_stage_one_response_sla_apart(stage: Stage) -> None:

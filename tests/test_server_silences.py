@@ -39,7 +39,7 @@ def test_a_silence_made_over_the_api_holds_an_alert_and_its_expiry_pages(server:
     assert (held["outcome"], held["deliveries"]["planned"]) == ("silenced", 0)
     timeline = server.get(f"/incidents/{held['incident']}").json()["timeline"]
     assert any(e["kind"] == "silenced" and silence["id"] in e["detail"] for e in timeline)
-    assert metric(server, 'notify_pages_held_total{rule="silence"}') == 1
+    assert metric(server, 'notify_pages_held_total{reason="silence"}') == 1
 
     expired = server.post(f"/silences/{silence['id']}/expire", b"")
     assert expired.status_code == 200 and expired.json()["released"] == [held["incident"]]

@@ -23,7 +23,9 @@ CLASSES = [
     "financial", "high-value",  # priority, 1 hour
     "technical", "satisfaction",  # standard, 4 hours
 ]
-PAIRS = [(c, t) for c in CLASSES for t in REQUIRED_PARTS]
+INTERNAL = ["monitoring"]  # `internal = true`: tells no customer, so it has no customer template
+PAIRS = [(c, t) for c in CLASSES for t in REQUIRED_PARTS] + \
+    [(c, t) for c in INTERNAL for t in REQUIRED_PARTS if t != "customer"]
 # Classes without a seed template: the concise shape of legal/enterprise, a tag in the subject.
 CONCISE = ["legal", "enterprise", "financial", "high-value", "technical", "satisfaction"]
 TAG = {
@@ -47,13 +49,18 @@ def empty_context(incident_class):
 
 
 def test_shipped_templates_pass_check(renderer):
-    assert renderer.check(CLASSES) == []
+    assert renderer.check(CLASSES + INTERNAL, internal=INTERNAL) == []
+
+
+def test_an_internal_class_without_a_customer_template_passes_only_as_internal(renderer):
+    assert [p.file for p in renderer.check(INTERNAL)] == [f"monitoring/customer.{part}.j2"
+                                                         for part in REQUIRED_PARTS["customer"]]
 
 
 def test_every_class_of_the_shipped_policy_is_tested():
     policy = shipped_template_dir().parent / "policy.toml"
     with policy.open("rb") as f:
-        assert sorted(tomllib.load(f)["classes"]) == sorted(CLASSES)
+        assert sorted(tomllib.load(f)["classes"]) == sorted(CLASSES + INTERNAL)
 
 
 def test_every_required_pair_is_listed(renderer):
@@ -296,7 +303,7 @@ def test_slack_notice_cannot_ping_or_link(renderer, incident_class):
 
 # --- lifecycle notices: update, reminder, overdue, resolved, escalation (templates/_common) ---
 
-LIFECYCLE = [(c, t) for c in CLASSES for t in LIFECYCLE_TEMPLATES]
+LIFECYCLE = [(c, t) for c in CLASSES + INTERNAL for t in LIFECYCLE_TEMPLATES]
 
 
 def kind_of(template):

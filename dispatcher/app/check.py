@@ -110,7 +110,8 @@ def _check_templates(paths: ConfigPaths, policy: Policy) -> list[Problem]:
     from ..render.templates import Renderer  # jinja2 only for the commands that render
 
     return [error(p.file, f"line {p.line}" if p.line else "", p.message)
-            for p in Renderer(paths.template_dirs).check(list(policy.classes))]
+            for p in Renderer(paths.template_dirs).check(
+                list(policy.classes), [name for name, c in policy.classes.items() if c.internal])]
 
 
 def channels_used(policy: Policy, directory: Directory | None) -> dict[str, list[str]]:

@@ -23,6 +23,7 @@ from ..config.settings import Settings, load_settings
 from ..delivery.registry import Registry
 from ..domain.incident import Incident, build_incident, public_fields, render_context
 from ..domain.plan import Planned, plan_step
+from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass, split_epoch
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
@@ -299,10 +300,11 @@ def trigger(rt: Runtime, command: str, incident: Incident, *, store: Store, cloc
     klass = rt.klass(incident.klass)
     record, held = incident_record(incident), trigger_hold(rt, store, incident, clock.now())  # a silence naming it
     planned = [] if held else plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
+    planned, quiet = hold_quiet_pages(planned, klass, rt.directory, clock.now(), opened=clock.now())
     record["meta"].update(held.meta if held else {})
     incident_id, created = store.open_incident(record, [outbox_row(p) for p in planned], prefix=klass.prefix,
                                                year=clock.now().year, now=clock.now(),
-                                               events=[held.event] if held else [])
+                                               events=([held.event] if held else []) + quiet)
     incident = incident.with_id(incident_id)
     if not created:
         return _existing_report(rt, command, store, incident_id)

@@ -19,6 +19,7 @@ from ..config.policy import IncidentClass, Notify
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_audience, template_for
+from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import IncidentStatus
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
 from ..errors import (  # IncidentNotFound re-exported: its old home
@@ -92,13 +93,18 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
         return []
     incident = incident_from_row(row)
     fired = []
-    for action in due_actions(rt.klass(row.klass), state_of(row), now):
-        rows = plan_entries(rt, incident, action.entries, step=action.step, kind=action.kind, label=action.key,
-                            notice=action.notice)
+    klass = rt.klass(row.klass)
+    for action in due_actions(klass, state_of(row), now):
+        planned, quiet = _planned(rt, incident, action.entries, step=action.step, kind=action.kind), []
+        if action.kind == "step":  # a follow-up step's calls and texts wait for quiet hours as step 0's do
+            planned, quiet = hold_quiet_pages(planned, klass, rt.directory, now, opened=classified_at(row))
+        rows = [outbox_row(p, kind=action.kind, label=action.key, notice=action.notice) for p in planned]
         if action.kind == "step":  # the outbound webhook receives every step, as it does step 0
             rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
         if store.record_event(row.id, action.key, action.event_kind, now, action.detail, deliveries=rows):
             fired.append(action)
+            for key, kind, held in quiet:
+                store.record_event(row.id, f"{action.key}-{key}", kind, now, held)
     return fired
 
 

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from ..clock import Clock
 from ..domain.account import checked_acv, checked_plan
 from ..domain.plan import plan_step
+from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import DeliveryState
 from ..domain.triage import Report, triage
 from ..errors import InputError
@@ -30,6 +31,7 @@ from ..eventlog import emit
 from ..hooks.model import AlertEvent, PayloadError
 from ..store import DeliveryRow, Store
 from .engine import Runtime, incident_record, new_incident, outbox_row, webhook_planned
+from .heartbeats import MONITORING, is_watchdog, watchdog_beat
 from .holds import event_facts, held_event, hold_meta, hold_of
 from .release import release
 from .incidents import post_update, resolve
@@ -43,7 +45,7 @@ INCIDENT_FIELDS = ("customer", "plan", "acv", "reported_by", "summary", "command
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str  # opened|silenced|updated|duplicate|resolved|not-open
+    outcome: str  # opened|silenced|updated|duplicate|resolved|not-open|heartbeat (Alertmanager's Watchdog)
     incident_id: str | None
     incident_class: str | None = None
     needs_review: bool = False
@@ -58,6 +60,11 @@ class IngestResult:
 def ingest(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> IngestResult:
     """Store what the event means (open, update, resolve, or nothing) and return what to send."""
     event = replace(event, dedup_key=scoped_key(event))
+    if is_watchdog(event):  # Alertmanager's always-firing alert is its heartbeat, never an incident of its own
+        beat = watchdog_beat(rt, store, event, now)
+        resolved = beat.resolved if beat is not None else None
+        return IngestResult("heartbeat", resolved, MONITORING if resolved else None,
+                            delivery_ids=beat.delivery_ids if beat is not None else ())
     existing = _open_incident(store, event)
     if event.action == "update" and existing is None:
         return IngestResult("not-open", event.incident_id)  # an update names no open incident: open none
@@ -108,6 +115,7 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     facts = event_facts(rt, event, klass)
     hold = hold_of(store, facts, now)  # a silence or maintenance window: stored, shown, nobody paged (holds.py)
     planned = [] if hold else plan_step(incident, rt.klass(klass), 0, rt.directory) + webhook_planned(rt, 0)
+    planned, quiet = hold_quiet_pages(planned, rt.klass(klass), rt.directory, now, opened=now)  # calls wait for hours
     rows = [outbox_row(p) for p in planned]
     record = {**incident_record(incident), "dedup_key": event.dedup_key, "dedup_open": True}
     record["meta"].update(hold_meta(facts, event.source, hold, now))
@@ -115,7 +123,7 @@ def _open(rt: Runtime, store: Store, event: AlertEvent, now: datetime) -> Ingest
     alerts += [held_event(hold)] if hold else []
     # One transaction: the incident, its step-0 outbox rows and its alerts (as _remember_alerts records them).
     incident_id, created = store.open_incident(record, rows, prefix=rt.klass(klass).prefix, year=now.year,
-                                               now=now, events=alerts)
+                                               now=now, events=alerts + quiet)
     if not created:  # another request for the same group won the race: this one is a repeat
         return _repeat(rt, store, store.incident(incident_id), event, now)
     return IngestResult("silenced" if hold else "opened", incident_id, klass, needs_review,

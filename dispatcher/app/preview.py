@@ -12,6 +12,7 @@ from ..config.settings import channel_variable
 from ..delivery.registry import Registry
 from ..domain.incident import Incident
 from ..domain.plan import Planned, plan_step
+from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import DeliveryState
 from .engine import Runtime, compose_notice, incident_summary, line_for
 from .links import footer_for
@@ -23,14 +24,16 @@ __all__ = ["preview", "unusable_channels"]
 def preview(rt: Runtime, command: str, incident: Incident) -> Report:
     """Render every step-0 message and say who would get it, and what would fail; send and write nothing."""
     report = Report(command, "dry-run", incident_summary(rt, incident, status="dry-run"))
-    step = plan_step(incident, rt.klass(incident.klass), 0, rt.directory)
+    klass = rt.klass(incident.klass)
+    step, _ = hold_quiet_pages(plan_step(incident, klass, 0, rt.directory), klass, rt.directory, incident.opened_at,
+                               opened=incident.opened_at)
     sendable = [p for p in step if not p.skip]
     failing = unusable_channels(rt, (a.channel for p in sendable for a in (p.address, *p.fallbacks)))  # -> why
     for planned in step:
         if planned.skip:
             report.deliveries.append(line_for(planned, DeliveryState.SKIPPED, reason=planned.skip))
             continue
-        if planned.held:  # a real send would store it, waiting for a person to confirm the class
+        if planned.held:  # a real send would store it, waiting for a person to confirm the class, or quiet hours
             report.deliveries.append(line_for(planned, DeliveryState.HELD, reason=planned.held))
             continue
         notice, warning = compose_notice(rt, incident, planned, footer=lambda family, p=planned: footer_for(

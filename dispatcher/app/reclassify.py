@@ -24,6 +24,7 @@ from typing import Any
 from ..clock import iso
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_step, template_for
+from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import epoch_prefix
 from ..errors import IncidentClosed, IncidentError, InputError
@@ -95,6 +96,7 @@ def _change(rt: Runtime, store: Store, row: IncidentRow, klass: str, by: str, no
     new = rt.klass(klass)
     incident = replace(incident_from_row(row), klass=klass, needs_review=False, opened=now)
     planned = plan_step(incident, new, 0, rt.directory) + webhook_planned(rt, 0)
+    planned, quiet = hold_quiet_pages(planned, new, rt.directory, now, opened=now)  # its SLA counts from now too
     step_label, notice_label = f"{epoch_prefix(epoch)}step-0", f"reclassify-{epoch}"
     existing = store.deliveries(row.id)
     cancel = _cancellations(existing, planned, row.klass, klass)
@@ -112,6 +114,8 @@ def _change(rt: Runtime, store: Store, row: IncidentRow, klass: str, by: str, no
                                          was=row.klass, klass=klass, meta=meta, cancel=cancel, deliveries=rows,
                                          reopen=True):
         return None
+    for key, kind, held in quiet:  # after the class change it belongs to, under this epoch's keys
+        store.record_event(row.id, f"{epoch_prefix(epoch)}{key}", kind, now, held)
     cancelled_ids = {delivery_id for delivery_id, _ in cancel}
     after = store.deliveries(row.id)
     fresh = [d for d in after if d.delivery_key.label in (step_label, notice_label)]

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Iterable
 
 from ..domain.plan import plan_step
+from ..domain.quiet_hours import hold_quiet_pages
 from ..eventlog import emit
 from ..store import IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
@@ -37,13 +38,17 @@ def release(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> bool:
     if row.klass not in rt.policy.classes:
         return False
     incident = incident_from_row(row)
-    planned = plan_step(incident, rt.klass(row.klass), 0, rt.directory) + webhook_planned(rt, 0)
+    klass = rt.klass(row.klass)
+    planned = plan_step(incident, klass, 0, rt.directory) + webhook_planned(rt, 0)
+    planned, quiet = hold_quiet_pages(planned, klass, rt.directory, now, opened=now)  # paging begins now
     meta = {k: v for k, v in row.meta.items() if k != "hold"}
     meta["paging_from"] = now.isoformat()
     rules = ", ".join(row.meta["hold"].get("by", ()))
     released = store.record_event(row.id, f"released-{row.meta['hold'].get('since', '')}", "released", now,
                                   f"paging begins: {rules} no longer holds it back; every clock counts from now",
                                   deliveries=[outbox_row(p) for p in planned], meta=meta)
+    for key, kind, detail in quiet if released else ():  # a standard-tier call released at night waits still
+        store.record_event(row.id, key, kind, now, detail)
     if released:
         emit("page.released", row.id, rules=rules, deliveries=len(planned))
     return released

@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.quiet_hours import QUIET_HOURS
 from ..domain.states import DeliveryState
 from ..render.table import PLAIN, Column, Output, render
 
@@ -168,8 +169,11 @@ class Report:
             tail += f", {s['posted']} posted (in a channel, not sent to the person)"
         if s["possibly_delivered"]:
             tail += f", {s['possibly_delivered']} possibly delivered (no answer within the send deadline)"
-        if s["held"]:
-            tail += f", {s['held']} held until the class is confirmed (notify reclassify)"
+        quiet = sum(d.outcome is _S.HELD and (d.reason or "").startswith(QUIET_HOURS) for d in self.deliveries)
+        if s["held"] - quiet:
+            tail += f", {s['held'] - quiet} held until the class is confirmed (notify reclassify)"
+        if quiet:
+            tail += f", {quiet} held by quiet hours (they ring when working hours begin or the response SLA passes)"
         if self.still_retrying():
             tail += f"\nSTILL RETRYING (left to `notify worker`): {', '.join(self.still_retrying())}"
         if set(self.unreached()) - set(self.still_retrying()):

@@ -30,7 +30,8 @@ def log_table(rows: list[Any], stands_in: dict[int, str], out: Output) -> str:
 
 
 def held_table(rows: list[tuple[str, Any]], out: Output) -> str:
-    """The pages held back: (incident, timeline event) pairs, naming the silence or window that held each."""
+    """The pages held back and what ended each hold: (incident, timeline event) pairs, naming the silence, window
+    or quiet-hours rule; no attempt was made, so the attempt log has no row for them."""
     columns = (Column("TIME", fixed=True), Column("INCIDENT", fixed=True), Column("HELD BY", fixed=True),
                Column("DETAIL"))
     return render(columns, [(e.at.isoformat()[:19], incident_id, e.kind, e.detail) for incident_id, e in rows], out)

@@ -14,6 +14,7 @@ from ..domain.account import checked_acv, checked_plan, stated_plan
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, plan_escalation, plan_step, step_entries
+from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.triage import Report, TriageResult, triage
 from ..render.table import PLAIN, Column, Output, render
 from .engine import Runtime
@@ -121,8 +122,10 @@ def who_document(rt: Runtime, klass_name: str, at: datetime) -> dict[str, Any]:
     """Who each step and escalation stage of a class would reach at a moment, with channels."""
     klass = rt.klass(klass_name)
     incident = Incident(f"{klass.prefix}-{at.year}-000", klass_name, at, {})
+    # Quiet hours as they would apply when each step fires (the escalation stages come at the SLA: never held).
     steps = [{"step": i, "name": s.name, "at": format_duration(s.at) if s.at else "at once",
-              "recipients": [_recipient(p) for p in plan_step(incident, klass, i, rt.directory)]}
+              "recipients": [_recipient(p) for p in hold_quiet_pages(plan_step(incident, klass, i, rt.directory),
+                                                                     klass, rt.directory, at + s.at, opened=at)[0]]}
              for i, s in enumerate(klass.steps)]
     escalation = [{"stage": i + 1, "after": format_duration(offset), "audience": audience,
                    "recipients": [_recipient(p) for p in plan_escalation(incident, klass, i, rt.directory)]}
@@ -149,7 +152,7 @@ def _recipient(planned: Planned) -> dict[str, Any]:
     a = planned.address
     return {"recipient": a.person, "display": a.display, "role": a.role, "channel": a.channel,
             "target": a.masked if a.target else "", "fallbacks": [f"{f.channel} {f.masked}" for f in planned.fallbacks],
-            "skip": planned.skip}
+            "skip": planned.skip, "held": planned.held}
 
 
 _WHO_COLUMNS = (Column("RECIPIENT"), Column("ROLE"), Column("CHANNEL", fixed=True), Column("TARGET"), Column("NOTE"))
@@ -181,6 +184,8 @@ def who_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
 def _recipient_row(r: dict[str, Any]) -> tuple[str, ...]:
     if r["skip"]:
         return r["display"], r["role"], "", "", f"skipped: {r['skip']}"
+    if r.get("held"):
+        return r["display"], r["role"], r["channel"], r["target"], f"held: {r['held']}"
     return r["display"], r["role"], r["channel"], r["target"], f"then {', '.join(r['fallbacks'])}" if r["fallbacks"] else ""
 
 

@@ -1,7 +1,7 @@
 """`notify worker`: handle stored webhooks, fire due timers and send due deliveries, one idempotent tick at a time.
 
 There is no sleeping thread per incident: escalations, follow-up steps,
-reminders and retries are rows with a due time in the store, and
+reminders, retries and heartbeats' deadlines are rows with a due time in the store, and
 :meth:`Worker.tick` does whatever is due at `now`. Ticking twice, or from two
 processes, does nothing twice. On SIGTERM/SIGINT the worker lets the sends in
 flight finish, gives back any lease it still holds, and exits.
@@ -34,9 +34,11 @@ from ..delivery.registry import Registry
 from ..store import DUE_NOW, Store, StoreError
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
-from .release import release_due
+from .heartbeats import watch
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
+from .quiet_hours import settle_quiet_holds
+from .release import release_due
 from .windows import announce_windows
 
 log = logging.getLogger("notify.worker")
@@ -122,12 +124,14 @@ class Worker:
         except StoreError as exc:  # timers and sends still run if they can; the webhooks wait, stored
             log.error("stored webhooks wait: the store failed while handling them: %s", exc)
             self.store_errors += 1
+        opened = len(watch(self.rt, self.store, now))  # heartbeats late by their grace: a `monitoring` incident each
         open_rows = self.store.incidents(open_only=True)
         # A silence or window that ended (by time or by hand): its held pages are planned now, sent below;
         # a window's start or end is announced once however many workers tick (holds.py, windows.py).
         release_due(self.rt, self.store, now, open_rows)
         announce_windows(self.rt, self.store, now)
-        fired = sum(self._fire(row, now) for row in open_rows)
+        holding = self.store.quiet_held_incidents()  # one read: only these have calls waiting for working hours
+        fired = opened + sum(self._fire(row, now, row.id in holding) for row in open_rows)
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:
             self.last_tick = now
@@ -163,14 +167,15 @@ class Worker:
         if self._wake is not None:
             self._wake.set()
 
-    def _fire(self, row, now: datetime) -> int:
+    def _fire(self, row, now: datetime, holding: bool = False) -> int:
         """Fire one incident's timers; an incident whose class left the policy is skipped, loudly."""
         if row.klass not in self.rt.policy.classes:
             if row.klass != TEST_CLASS and row.id not in self._warned:  # `notify test` incidents have no timers
                 self._warned.add(row.id)
                 log.warning("%s: class %r is not in the policy; its timers are skipped", row.id, row.klass)
             return 0
-        return len(fire_timers(self.rt, self.store, row, now))
+        fired = len(fire_timers(self.rt, self.store, row, now))
+        return fired + (settle_quiet_holds(self.rt, self.store, row, now) if holding else 0)
 
     def run(self, stop: threading.Event, interval: float = 5.0, wake: threading.Event | None = None) -> None:
         """Tick every `interval` seconds until stopped; between ticks, send at once what a wake or a retry brings.

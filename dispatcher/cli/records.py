@@ -29,8 +29,8 @@ from .common import (
 @json_option
 @handles_errors
 def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
-    """The delivery log: one row per attempt, oldest first, targets masked; then the pages a silence or
-    maintenance window held back."""
+    """The delivery log: one row per attempt, oldest first, targets masked; then the pages held back (a silence,
+    a maintenance window, quiet hours) and what ended each hold."""
 
     from ..app.stores import open_store
 
@@ -39,7 +39,7 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
         wanted = incident_id.strip().upper() if incident_id else None
         rows = store.attempts(incident_id=wanted, since=_since(since), limit=limit)
         stands_in = _fallback_names(store, rows)
-        held = store.held(incident_id=wanted, since=_since(since))  # pages a silence or window held back
+        held = store.held(incident_id=wanted, since=_since(since))  # pages a rule held back: no attempt made
     if as_json:
         attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
         _emit_json({"schema": 1, "command": "log", "attempts": attempts,
@@ -49,7 +49,7 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
 
     parts = [log_table(rows, stands_in, _table_output(settings)) if rows else "no attempts recorded"]
     if held:
-        parts.append("held back, nobody paged:\n" + held_table(held, _table_output(settings)))
+        parts.append("held back (no attempt made yet):\n" + held_table(held, _table_output(settings)))
     _emit("\n".join(parts), settings)
 
 

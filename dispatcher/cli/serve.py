@@ -202,6 +202,8 @@ def ingest(ctx: click.Context, source_file: Any, source: str, wait: float, as_js
     if sent.report is None:
         if as_json:
             _emit_json(sent.result.as_json(sent.counts), settings, indent=None)
+        elif sent.result.outcome == "heartbeat":  # Alertmanager's Watchdog: never an incident of its own
+            _emit(f"{source}: the Watchdog alert, a beat of its heartbeat (see `notify heartbeats`)", settings)
         else:
             _emit(f"{source}: nothing open for this alert group; nothing to do", settings)
         return

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from ..api import mask_url
+from ..domain.working_hours import DEFAULT_WORKING_HOURS, parse_working_hours
 from . import plugins
 from .directory_checks import cross_check
 from .problems import ConfigError, Problem, error, pydantic_problems
@@ -81,6 +82,11 @@ def _reporter(value: str) -> str:
     return _email(value).lower() if "@" in value else _domain(value)
 
 
+def _working_hours(value: str | list[str]) -> str | list[str]:
+    parse_working_hours(value)  # ValueError says what is wrong: pydantic names the file and key
+    return value
+
+
 Phone = Annotated[str, AfterValidator(_e164)]
 Email = Annotated[str, AfterValidator(_email)]
 RoutingKey = Annotated[str, AfterValidator(_routing_key)]
@@ -119,6 +125,10 @@ class Person(Table):
     # in plans, reports and the store, as a personal apprise URL is. A key a channel declares as its
     # Capabilities.person_field (Slack's `slack = "U012AB3CD"`) lands here too, under the channel's name.
     addresses: dict[ChannelName, str] = Field(default_factory=dict)
+    # Quiet hours (docs/reference/contacts.md): standard-tier calls and texts reach them only inside these hours,
+    # read in their zone (default: the rotation's, else UTC).
+    timezone: Annotated[str, AfterValidator(_known_zone)] | None = None
+    working_hours: Annotated[str | list[str], AfterValidator(_working_hours)] = DEFAULT_WORKING_HOURS
 
     def target(self, channel: str) -> str | None:
         """This person's address on a channel as it may be shown and stored, or None when they have none there.

@@ -56,6 +56,7 @@ def _audience(value: str) -> str:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Audience = Annotated[str, AfterValidator(_audience)]
+_OUTSIDE_TEAM = ("customer", "success-manager", "success-managers", "external")
 
 
 class Notify(Table):
@@ -90,6 +91,19 @@ class IncidentClass(Table):
     # at most 9, as PagerDuty allows: past that, the ladder pages the same people for hours.
     repeat: int = Field(default=0, ge=0, le=MAX_REPEAT, strict=True)
     steps: list[Step] = Field(min_length=1)
+    # Internal: about notify's own monitoring (a heartbeat gone silent), never told to anyone outside the team.
+    internal: bool = False
+
+    @field_validator("internal")
+    @classmethod
+    def _nobody_outside(cls, internal: bool, info: ValidationInfo) -> bool:
+        """An internal class names no customer, success manager or outside contact in any step or update."""
+        audiences = [n.to for step in info.data.get("steps", []) for n in step.notify]
+        audiences += list(info.data.get("update_audience") or [])
+        outside = [a for a in audiences if a.partition(":")[0] in _OUTSIDE_TEAM]
+        if internal and outside:
+            raise ValueError(f"an internal class tells nobody outside the team, but it names {', '.join(outside)}")
+        return internal
 
     @field_validator("update_audience", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ domain/triage.py's job.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,10 +21,13 @@ from ..domain.matchers import parse_matcher
 from ..domain.phrases import compile_phrase
 from ..domain.triage import describe_test
 from .directory import Table, load_toml
-from .policy import Policy, is_audience
+from .policy import Duration, Policy, is_audience
 from .problems import ConfigError, Problem, error, pydantic_problems, warning
 
-__all__ = ["RoutingRules", "Rule", "check_routing", "load_routing"]
+__all__ = ["HEARTBEAT_NAME", "MONITORING_CLASS", "Heartbeat", "RoutingRules", "Rule", "check_routing", "load_routing"]
+
+HEARTBEAT_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # a heartbeat's name: it is part of a URL path
+MONITORING_CLASS = "monitoring"  # the policy's class a silent heartbeat opens
 
 def _phrases_compile(phrases: list[str]) -> list[str]:
     for phrase in phrases:
@@ -90,8 +94,22 @@ class Rule(Table):
                 tuple(sorted((k, str(v)) for k, v in self.when.items())), tuple(sorted(self.labels)))
 
 
+class Heartbeat(Table):
+    """A monitor's declared heartbeat (`[heartbeats.NAME]`): how often it beats, how late it may be."""
+
+    interval: Duration  # it beats at least this often
+    grace: Duration | None = None  # how late a beat may be before the silence pages (default: one interval)
+    description: str = ""  # what stops beating when it goes silent, shown in the incident
+
+    @property
+    def late_after(self) -> timedelta:
+        return self.grace if self.grace is not None else self.interval
+
+
 class RoutingRules(Table):
     default_class: str = "technical"
+    # Dead man's switches (`POST /heartbeat/NAME`, Alertmanager's Watchdog): the expected interval and grace.
+    heartbeats: dict[Annotated[str, Field(pattern=HEARTBEAT_NAME)], Heartbeat] = Field(default_factory=dict)
     concepts: Annotated[dict[str, list[str]], AfterValidator(_vocabulary)] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -115,6 +133,10 @@ def check_routing(path: Path, policy: Policy | None) -> tuple[RoutingRules | Non
         problems.append(error(file, "default_class", f"unknown incident class {rules.default_class!r}"))
     if not problems:
         problems += _shadowed(file, rules, policy)
+    if rules.heartbeats and MONITORING_CLASS not in policy.classes:
+        problems.append(warning(file, "heartbeats", f"heartbeats are declared but policy.toml has no "
+                                f"`{MONITORING_CLASS}` class: a silent one would page nobody (copy the class from "
+                                "the shipped policy.toml; see docs/operations/heartbeats.md)"))
     return rules, problems
 
 

@@ -41,7 +41,7 @@ class DeliveryState(StrEnum):
     FAILED_TRANSIENT = "failed-transient"  # retried until the retry policy gives up
     FAILED_PERMANENT = "failed-permanent"  # retrying cannot help
     SKIPPED = "skipped"  # never sent: no address, a drill, or moot once the incident resolved
-    HELD = "held"  # a needs-review incident's outside notice: stored, sent once a person confirms the class
+    HELD = "held"  # stored, not sent yet: a needs-review outside notice (until confirmed), a quiet-hours call or text
     DRY_RUN = "dry-run"  # a dry run's line: planned, never stored or sent
 
     @property

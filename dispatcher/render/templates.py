@@ -211,8 +211,10 @@ class Renderer:
                     pairs.add((path.parent.name, template))
         return sorted(pairs)
 
-    def check(self, classes: Iterable[str]) -> list[TemplateProblem]:
-        """Find every missing, unparsable or failing template for ``classes``, using sample contexts."""
+    def check(self, classes: Iterable[str], internal: Iterable[str] = ()) -> list[TemplateProblem]:
+        """Find every missing, unparsable or failing template for ``classes``, using sample contexts; an
+        `internal` class (policy `internal = true`) tells no customer, so it needs no customer template."""
+        inside = frozenset(internal)
         self._listed = frozenset(
             p.relative_to(d).as_posix() for d in self._dirs if d.is_dir() for p in d.rglob("*.j2")
         )
@@ -220,7 +222,8 @@ class Renderer:
             problems = self._parse_all(sorted(self._listed))
             for incident_class in classes:
                 for template, parts in REQUIRED_PARTS.items():
-                    problems += self._check_one(incident_class, template, parts)
+                    if not (template == "customer" and incident_class in inside):
+                        problems += self._check_one(incident_class, template, parts)
                 for template, parts in LIFECYCLE_TEMPLATES.items():
                     problems += self._check_lifecycle(incident_class, template, parts)
         finally:

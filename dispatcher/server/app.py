@@ -4,6 +4,7 @@ Endpoints, and the credential each takes (see auth.py and docs/reference/http-ap
 without one, /metrics too unless NOTIFY_METRICS_TOKEN is set):
 
     POST /hooks/alertmanager | /hooks/grafana   202 once stored; the worker loop triages it  (webhook credential)
+    POST /heartbeat/{name}[?interval=5m]  a monitor's dead man's switch (webhook credential; heartbeats.py)
     POST /hooks/generic[?wait=S]  202 once stored; the answer says what it did (opened, resolved...) and
                                   how its deliveries stand; with ?wait (at most 30 s), once they are known
     POST /incidents/{id}/ack|escalate|update|resolve|reclassify   {"by": ..., "message": ..., "class": ...}
@@ -43,7 +44,6 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qs
 
 from ..app.webhooks import load_object, parse
 from ..errors import (
@@ -55,12 +55,14 @@ from ..errors import (
     StoreRejected,
 )
 from .auth import Admission, Authenticator, Refusal, RequestHead
+from .heartbeats import HEARTBEAT, heartbeat_answer
 from .http_error import HTTPError, StoreTimeout, replayed_answer
 from .incident_actions import BadField, parsed
 from .link_pages import HTML, HTML_HEADERS, LinkPages, link_answer
 from .metrics import Metrics
 from .progress import Progress
 from .providers import Providers
+from .query import hook_wait
 
 __all__ = ["MAX_BODY", "App", "HTTPError", "StoreTimeout", "answer"]
 
@@ -72,7 +74,6 @@ QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged b
 INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|escalate|update|resolve|reclassify)$")
 LINK = re.compile(r"^/a/([A-Za-z0-9_-]{1,64})$")
 INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
-MAX_WAIT = 30.0  # seconds a generic hook's caller may wait for outcomes: longer and its HTTP client gives up
 RECHECK = 1.0  # a waiting request reads the store again at least this often (a send by another process)
 
 
@@ -122,6 +123,7 @@ class Services:
     # More routes, each answer(method, path, body, run) -> (status, payload, type), or None when not its path
     # (silence_routes.py: silences and maintenance windows): they take the API token, as access_of says.
     routes: tuple[Any, ...] = ()
+    beat: Callable[[str, str | None, str | None], Any] | None = None  # (name, interval, grace) -> app.heartbeats.Beat
 
 
 class App:
@@ -207,7 +209,9 @@ class App:
         if admission.needs_body:
             admission = _admitted(self.auth.after_body, head, body)
         if (match := HOOK.match(path)) and method == "POST":
-            return await self._signed_hook(match.group(1), body, _wait(scope, match.group(1)), admission)
+            return await self._signed_hook(match.group(1), body, hook_wait(scope, match.group(1), QUEUED), admission)
+        if (match := HEARTBEAT.match(path)) and method == "POST":
+            return await heartbeat_answer(match.group(1), scope, run=self._run, services=self.services)
         if (match := LINK.match(path)) and method in ("GET", "POST"):
             return await link_answer(self.pages, match.group(1), method, body, run=self._run,
                                      services=self.services)
@@ -343,23 +347,6 @@ class _Body:
             if not message.get("more_body"):
                 self.unread = False
                 return b"".join(chunks)
-
-
-def _wait(scope: dict, source: str) -> float:
-    """The ?wait=SECONDS of a hook: 0 when absent; only the generic hook waits, at most MAX_WAIT."""
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("wait")
-    if not values:
-        return 0.0
-    if source in QUEUED:
-        raise HTTPError(422, f"?wait: the {source} hook is answered once stored, it does not wait "
-                             "(only /hooks/generic does)", "wait")
-    try:
-        wait = float(values[-1])
-    except ValueError:
-        wait = -1.0
-    if not 0 <= wait <= MAX_WAIT:  # NaN fails this too
-        raise HTTPError(422, f"?wait: expected seconds from 0 to {MAX_WAIT:g}, got {values[-1][:40]!r}", "wait")
-    return wait
 
 
 def _headers(scope: dict) -> dict[str, str]:

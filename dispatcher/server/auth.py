@@ -2,7 +2,7 @@
 
 Three credentials, for three kinds of caller, each never good for another's routes:
 
-- monitoring posts ``/hooks/*`` with ``Authorization: Bearer <NOTIFY_WEBHOOK_TOKEN>``, or signs
+- monitoring posts ``/hooks/*`` and ``/heartbeat/*`` with ``Authorization: Bearer <NOTIFY_WEBHOOK_TOKEN>``, or signs
   with ``NOTIFY_WEBHOOK_HMAC_SECRET``: notify's own scheme, ``X-Notify-Timestamp: <unix seconds>``
   and ``X-Notify-Signature: v1=<hex HMAC-SHA256 of "METHOD\\nPATH\\nTIMESTAMP\\nBODY">`` (PATH without
   the query string), on any hook; or Grafana's, ``X-Grafana-Alerting-Signature: <hex HMAC-SHA256 of
@@ -130,7 +130,7 @@ def credential_problems(settings: Any) -> list[str]:
 
 def access_of(method: str, path: str) -> str:
     """Which credential a route takes: hook, api, health, metrics, or link (the token in the path)."""
-    if path.startswith("/hooks/"):
+    if path.startswith(("/hooks/", "/heartbeat/")):  # a heartbeat is monitoring talking, as a hook is
         return "hook"
     if path.startswith("/a/"):
         return "link"

@@ -18,6 +18,8 @@ from ..app.stores import Store
 
 __all__ = ["Metrics"]
 
+# The metric label of each kind of held-back page (the timeline calls a silence's hold "silenced").
+HELD_REASON = {"silenced": "silence", "maintenance": "maintenance", "quiet-hours": "quiet-hours"}
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -69,11 +71,15 @@ class _StoreCollector:
                                 value=stats["oldest_due_age"])
         yield GaugeMetricFamily("notify_pending_deliveries", "Deliveries waiting in the outbox.",
                                 value=stats["pending"])
-        held = CounterMetricFamily("notify_pages_held", "Incidents whose pages a rule held back (nobody paged), "
-                                   "by rule: silence or maintenance (a window).", labels=["rule"])
+        held = CounterMetricFamily("notify_pages_held", "Pages a rule held back, by reason: silence, maintenance "
+                                   "(a window) or quiet-hours (a call or text outside working hours).",
+                                   labels=["reason"])
         for kind, count in self.store.held_counts().items():  # from the timeline: every process's decisions
-            held.add_metric(["silence" if kind == "silenced" else kind], count)
+            held.add_metric([HELD_REASON.get(kind, kind)], count)
         yield held
+        late = sum(1 for row in self.store.heartbeat_rows() if row.state == "late")
+        yield GaugeMetricFamily("notify_heartbeats_late", "Heartbeats gone silent (their monitoring incident open).",
+                                value=late)
         waiting, failing, given_up = self.store.inbox_counts()
         yield GaugeMetricFamily("notify_inbox_waiting", "Webhooks stored and still to be handled by the worker loop.",
                                 value=waiting)

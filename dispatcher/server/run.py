@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..app.actions import acknowledge, escalate_now
 from ..app.engine import Runtime
+from ..app.heartbeats import beat
 from ..app.incidents import incident_items, post_update, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.link_actions import act_by_link, open_link
@@ -181,7 +182,8 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         sealed=lambda key: store.sealed(key, clock.now()), replayed=store.request_answer,
         remember=remember, caller=lambda digest: caller_of(store, rt.directory, digest, clock.now()),
         acting=lambda caller, by: acting_as(caller, by if isinstance(by, str) else None, rt.directory),
-        provider_calls=calls, routes=(SilenceRoutes(rt, store, clock, wake, writes.track),))
+        provider_calls=calls, routes=(SilenceRoutes(rt, store, clock, wake, writes.track),),
+        beat=writes.track(lambda name, every, grace: beat(rt, store, name, clock.now(), interval=every, grace=grace)))
     credentials = Credentials.from_settings(rt.settings)
     # No credential at all: `serve --no-auth` (the CLI refuses to start so otherwise)
     auth = Authenticator(credentials if credentials != Credentials() else None, now=lambda: clock.now().timestamp(),

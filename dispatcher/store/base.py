@@ -13,7 +13,7 @@ database holds a time stays inside the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Iterable, Mapping, Protocol
 
 from ..domain.delivery_key import DeliveryKey
@@ -27,7 +27,7 @@ from ..errors import (  # re-exported: the store's errors
 
 __all__ = ["DUE_NOW", "AlreadyHandled", "AttemptLog", "AttemptRow", "DeliveryRow", "EventRow", "Inbox", "InboxRow",
            "IncidentRow", "IncidentStore", "LinkRow", "Links", "NewDelivery", "Outbox", "PersonalTokens", "ReplayRecord",
-           "Store", "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
+           "Heartbeats", "HeldPages", "Store", "StoreBehind", "StoreError", "StoreLifecycle", "StoreRejected", "UPDATE_KINDS"]
 
 # Event kinds of a status update: each is numbered (incidents.updates); only "update" restarts the update
 # cadence (last_update_at). "uncounted-update" reached only internal people, or nobody, when the cadence
@@ -317,8 +317,28 @@ class Silences(Protocol):
     def held_counts(self) -> dict[str, int]: ...
 
 
+class Heartbeats(Protocol):
+    """Monitors' dead man's switches, one row per name (see heartbeats_sql)."""
+
+    def record_beat(self, name: str, at: datetime, interval: timedelta, grace: timedelta,
+                    source: str = "http") -> Any: ...
+    def heartbeat_row(self, name: str) -> Any | None: ...
+    def heartbeat_rows(self) -> list[Any]: ...
+    def mark_heartbeat_late(self, row: Any, incident_id: str, at: datetime) -> bool: ...
+    def mark_heartbeat_back(self, name: str) -> str | None: ...
+    def forget_heartbeat(self, name: str) -> bool: ...
+
+
+class HeldPages(Protocol):
+    """Pages held back by quiet hours, released or dropped once with their timeline event (see holds_sql)."""
+
+    def settle_held(self, incident_id: str, ids: Iterable[int], key: str, kind: str, at: datetime, detail: str,
+                    *, release: bool, skip: str = "") -> bool: ...
+    def quiet_held_incidents(self) -> set[str]: ...
+
+
 class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, Links, PersonalTokens, WebRecords,
-            Silences, Protocol):
+            Silences, Heartbeats, HeldPages, Protocol):
     """Everything the engine asks of a store, the union of the protocols above; every write is one transaction.
 
     A module that needs only part of it may ask for that part (an `Inbox`, an `AttemptLog`).

@@ -162,8 +162,16 @@ CREATE TABLE IF NOT EXISTS silences (
 CREATE INDEX IF NOT EXISTS silences_by_end ON silences (ends)
 """
 
+# Heartbeats (store/heartbeats_sql.py): a monitor's dead man's switch, one row per name.
+HEARTBEATS = """
+CREATE TABLE heartbeats (
+    name TEXT PRIMARY KEY, interval_s DOUBLE PRECISION NOT NULL, grace_s DOUBLE PRECISION NOT NULL,
+    first_beat timestamptz NOT NULL, last_beat timestamptz NOT NULL, beats BIGINT NOT NULL, state TEXT NOT NULL,
+    incident_id TEXT, late_since timestamptz, source TEXT NOT NULL)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
                                                             ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY,
-                                                            WEB, SILENCES)
+                                                            WEB, SILENCES, HEARTBEATS)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,7 +18,9 @@ from .times import loaded
 
 __all__ = ["HELD_KINDS", "SilencesSQL"]
 
-HELD_KINDS = ("silenced", "maintenance")  # timeline events of a page held back, by a silence or a window
+# Timeline events of a page held back: by a silence, a window, or quiet hours (and how a quiet hold ended).
+HELD_KINDS = ("silenced", "maintenance", "quiet-hours")
+_HELD_SHOWN = "'silenced', 'maintenance', 'quiet-hours', 'quiet-hours-released', 'quiet-hours-dropped'"
 
 _COLUMNS = 'id, kind, matchers, services, starts, ends, created, "by", reason, expired'
 INSERT = (f"INSERT INTO silences ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)")
@@ -36,8 +38,8 @@ UNANNOUNCED = (f"SELECT {_COLUMNS}, announced_start IS NULL AND starts <= %s, an
                "AND ((announced_start IS NULL AND starts <= %s) OR (announced_end IS NULL AND ends <= %s)) "
                "ORDER BY starts, id")
 HELD = ('SELECT e.incident_id, e.at, e.kind, e.key, e."by", e.detail FROM events e '
-        "WHERE e.kind IN ('silenced', 'maintenance'){where} ORDER BY e.at, e.id")
-HELD_COUNT = "SELECT kind, COUNT(*) FROM events WHERE kind IN ('silenced', 'maintenance') GROUP BY kind"
+        f"WHERE e.kind IN ({_HELD_SHOWN}){{where}} ORDER BY e.at, e.id")
+HELD_COUNT = "SELECT kind, COUNT(*) FROM events WHERE kind IN ('silenced', 'maintenance', 'quiet-hours') GROUP BY kind"
 
 
 class SilencesSQL:
@@ -82,7 +84,7 @@ class SilencesSQL:
         return count == 1
 
     def held(self, *, incident_id: str | None = None, since: datetime | None = None) -> list[tuple[str, EventRow]]:
-        """The pages held back by a silence or window, as (incident, timeline event), oldest first."""
+        """The pages held back (a silence, a window, quiet hours) and quiet holds' ends, as (incident, event), oldest first."""
         where, args = "", []
         if incident_id is not None:
             where, args = where + " AND e.incident_id = %s", args + [incident_id]
@@ -92,7 +94,7 @@ class SilencesSQL:
         return [(r[0], EventRow(loaded(r[1]), *r[2:])) for r in rows]
 
     def held_counts(self) -> dict[str, int]:
-        """How many pages each kind of rule held back, ever: {"silenced": n, "maintenance": m}."""
+        """How many pages each kind of rule held back, ever: {"silenced": n, "maintenance": m, "quiet-hours": q}."""
         counts = dict.fromkeys(HELD_KINDS, 0)
         counts.update({kind: int(n) for kind, n in self._read(HELD_COUNT)})  # type: ignore[attr-defined]
         return counts

@@ -111,8 +111,10 @@ SKIP_TIMER_NOTICES = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = 'inc
                       f" WHERE incident_id = %s AND status = '{_PENDING}'"
                       " AND kind IN ('escalation', 'reminder', 'overdue')")
 # Held notices (a needs-review incident's customer notice) never go out once it is resolved unconfirmed.
-SKIP_HELD = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = 'incident resolved before its class was confirmed',"
-             f" reason = NULL WHERE incident_id = %s AND status = '{_HELD}'")
+# A call held by quiet hours (store/holds_sql.py) says that instead.
+SKIP_HELD = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = CASE WHEN reason LIKE 'quiet hours%%'"
+             " THEN 'incident resolved before quiet hours ended' ELSE 'incident resolved before its class was confirmed'"
+             f" END, reason = NULL WHERE incident_id = %s AND status = '{_HELD}'")
 # An ack's queued pages to people: those not sent yet (pending) are skipped, saying why; in flight ones go out.
 CANCEL_PENDING = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, updated = %s WHERE incident_id = %s"
                   f" AND status = '{_PENDING}' AND id IN ")
@@ -132,8 +134,9 @@ RECLASSIFY = (f"UPDATE incidents SET class = %s, meta = %s, status = CASE WHEN %
 CANCEL_WAITING = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = %s, reason = NULL, updated = %s"
                   f" WHERE id = %s AND status IN ('{_PENDING}', '{_HELD}')")
 # Released once: a second confirmation finds nothing held, and the released rows are claimed once each.
+# A call or text held by quiet hours (store/holds_sql.py) waits for working hours or the SLA, not for a class.
 RELEASE_HELD = (f"UPDATE deliveries SET status = '{_PENDING}', reason = NULL, updated = %s"
-                f" WHERE incident_id = %s AND status = '{_HELD}'")
+                f" WHERE incident_id = %s AND status = '{_HELD}' AND COALESCE(reason, '') NOT LIKE 'quiet hours%%'")
 
 # -- the outbox ------------------------------------------------------------------------
 

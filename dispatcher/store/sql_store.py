@@ -24,6 +24,8 @@ from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
 from .base import (DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind,
                    StoreError)
+from .heartbeats_sql import HeartbeatsSQL
+from .holds_sql import HoldsSQL
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
@@ -37,8 +39,8 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL, SilencesSQL):
-    """Incidents, outbox, timeline, attempt log, inbox, replay record, links, tokens, web view, silences over SQL."""
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL, SilencesSQL, HeartbeatsSQL, HoldsSQL):
+    """Incidents, outbox, timeline and attempt log over SQL; the other tables' methods come from the mixins."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
@@ -111,9 +113,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL, SilencesS
 
         `events` are more timeline events, (key, kind, detail), each recorded once by key (as
         record_event would, in the same transaction: a webhook's alerts). Allocates the id when it
-        has none. Returns (id, created); when the id exists already (or, with `dedup_open`, its
-        group is open already) nothing is written and created is False. `incident["started"]` and
-        `now` are aware datetimes.
+        has none. Returns (id, created); when the id exists already (or, with `dedup_open`, its group
+        is open already) nothing is written and created is False. Times are aware datetimes.
         """
         if incident.get("dedup_key"):  # a monitoring group's key may be longer than an index holds
             incident = {**incident, "dedup_key": stored_key(incident["dedup_key"])}

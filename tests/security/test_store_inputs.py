@@ -126,6 +126,7 @@ def test_schema_5_rewrites_long_keys_stored_before_it_so_their_groups_still_matc
         conn.execute("DROP TABLE api_tokens")
         for table in ("web_sessions", "login_links", "notes", "ical_feeds"):  # the web view's (schema WEB)
             conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP TABLE heartbeats")
         conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     store = open_store(f"sqlite:///{path}", upgrade=True)
     try:
