@@ -68,7 +68,7 @@ def test_a_window_holds_alerts_for_its_services_while_in_effect_and_is_announced
             a for a in announcements(stage) if f"Maintenance {window.id} has ended" in a]
         assert len(announcements(stage)) == 2
         assert world.pages(during.incident_id)
-        assert world.store.held_counts() == {"silenced": 0, "maintenance": 1}
+        assert world.store.held_counts() == {"silenced": 0, "maintenance": 1, "quiet-hours": 0}
     finally:
         second.close()
         second_store.close()

@@ -89,7 +89,7 @@ def test_held_pages_are_read_from_the_timeline_and_counted(store: Any) -> None:
     assert [(i, e.kind) for i, e in store.held()] == [(one, "silenced"), (two, "maintenance")]
     assert [i for i, _ in store.held(incident_id=two)] == [two]
     assert [i for i, _ in store.held(since=T0 + H)] == [two]
-    assert store.held_counts() == {"silenced": 1, "maintenance": 1}
+    assert store.held_counts() == {"silenced": 1, "maintenance": 1, "quiet-hours": 0}
 
 
 def pg_or_sqlite(url: str) -> Any:
