@@ -9,7 +9,7 @@ anything is sent.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..api import Address
@@ -55,7 +55,8 @@ def state_of(row: IncidentRow) -> IncidentState:
     last = row.last_update_at
     escalated = row.meta.get("escalated")  # a stage fired by hand (actions.escalate_now): later stages count from it
     base = (int(escalated["stage"]), datetime.fromisoformat(escalated["at"])) if escalated else None
-    return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)))
+    return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)),
+                         complex=bool(row.meta.get("complex")), created=row.created)
 
 
 def classified_at(row: IncidentRow) -> datetime:
@@ -94,7 +95,11 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
             rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
         if store.record_event(row.id, action.key, action.event_kind, now, action.detail, deliveries=rows):
             fired.append(action)
-    return fired
+    from .targets import (
+        fire_targets,  # resolution targets: their own module, beside these timers
+    )
+
+    return fired + fire_targets(rt, store, row, incident, now)
 
 
 @dataclass(frozen=True)
@@ -264,8 +269,32 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "timeline": [e.as_json() for e in store.events(incident_id)],
+            "resolution_target": _target_json(klass, row, now),
             "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
+
+
+def _target_json(klass: IncidentClass | None, row: IncidentRow, now: datetime) -> dict[str, Any] | None:
+    """The resolution target, its deadline and the time to it (negative: breached); None without one."""
+    from ..domain.resolution import time_to_target
+
+    found = time_to_target(klass, row.created, bool(row.meta.get("complex")), now) if klass else None
+    if found is None:
+        return None
+    # to the nearest minute: a status read a few seconds later (over `notify serve`) says the same
+    left = timedelta(minutes=round((found["deadline"] - (row.resolved_at or now)).total_seconds() / 60))
+    return {"target": found["target"], "deadline": found["deadline"].isoformat(), "complex": found["complex"],
+            "minutes_left": int(left.total_seconds() // 60),
+            "met": None if row.resolved_at is None else left >= timedelta(0),
+            "text": _target_text(found["target"], left, row.resolved_at is not None, found["complex"])}
+
+
+def _target_text(target: str, left: timedelta, resolved: bool, complex_: bool) -> str:
+    what = f"{target}{' (complex)' if complex_ else ''}"
+    span = format_duration(abs(left))
+    if resolved:
+        return f"{what}: met with {span} to spare" if left >= timedelta(0) else f"{what}: missed by {span}"
+    return f"{what}: {span} left" if left >= timedelta(0) else f"{what}: breached {span} ago"
 
 
 def incident_items(store: Store, *, open_only: bool, needs_review: bool = False) -> list[dict[str, Any]]:
@@ -301,6 +330,8 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
         (d["kind"], d["display"], d["channel"], d["target"], outcome_label(d["outcome"], d["confirmed"]),
          _delivery_note(d))
         for d in doc["deliveries"]], out, indent="  ")]
+    if doc.get("resolution_target"):
+        lines.append(f"resolution target: {doc['resolution_target']['text']}")
     if doc["next_due"]:
         lines += ["next due:", render(_NEXT_DUE, [(n["at"][:19], n["kind"], n["what"]) for n in doc["next_due"]],
                                       out, indent="  ")]
