@@ -168,7 +168,8 @@ def test_upgrading_to_schema_4_masks_personal_urls_stored_in_clear(url: str) -> 
     store.record_attempt(row, attempt_row(row, "failed-transient"), final_status=None, next_attempt_at=T5)
     store.close()
     # back to schema 3: schema 4 adds no DDL; the tables of later schemas go
-    _execute(url, [*UNDO_PRIORITY, "DROP TABLE requests", "DROP TABLE links", "DROP TABLE api_tokens",
+    _execute(url, [*UNDO_PRIORITY, "DROP TABLE reviews", "DROP TABLE drill_runs", "DROP TABLE requests",
+                   "DROP TABLE links", "DROP TABLE api_tokens",
                    "UPDATE meta SET value = '3' WHERE key = 'schema_version'"])
 
     store = open_store(url, upgrade=True)

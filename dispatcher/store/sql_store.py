@@ -1,7 +1,6 @@
 """The store's methods, written once for both databases on top of four primitives each store provides.
 
-A concrete store (:mod:`.sqlite`, :mod:`.postgres`) supplies how to talk to its
-database, and nothing of what is said:
+A concrete store (:mod:`.sqlite`, :mod:`.postgres`) supplies how to talk to its database, and nothing of what is said:
 
 - ``dialect``: a :class:`~.sql.Dialect`, which renders the shared statements;
 - ``_read(query, args)``: rows of one read;
@@ -28,6 +27,7 @@ from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
 from .requests_sql import RequestSeals
+from .reviews_sql import ReviewsSQL
 from .times import loaded
 from .tokens_sql import TokensSQL
 
@@ -36,8 +36,8 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
-    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links and personal tokens over SQL."""
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, ReviewsSQL):
+    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links, tokens and reviews over SQL."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
