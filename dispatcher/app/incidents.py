@@ -203,7 +203,10 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     rows += pager_event_rows(sent, "resolve", notice)
     store.record_event(incident_id, "resolved", "resolved", now, message or "resolved", by=by,
                        deliveries=rows, status=IncidentStatus.RESOLVED)
-    return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
+    from .reviews import open_review  # the post-incident review: follow-up, debrief, root cause due in 48 h
+
+    open_review(rt, store, row, now)
+    return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True  # the review's: the worker
 
 
 def reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:

@@ -36,6 +36,7 @@ from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
 from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
+from .reviews import fire_reviews
 
 log = logging.getLogger("notify.worker")
 
@@ -121,6 +122,7 @@ class Worker:
             log.error("stored webhooks wait: the store failed while handling them: %s", exc)
             self.store_errors += 1
         fired = sum(self._fire(row, now) for row in self.store.incidents(open_only=True))
+        fired += fire_reviews(self.rt, self.store, now)  # resolved incidents' root causes (app/reviews.py)
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:
             self.last_tick = now
