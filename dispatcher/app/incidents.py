@@ -8,7 +8,7 @@ anything is sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,15 +18,12 @@ from ..config.directory import Directory
 from ..config.policy import IncidentClass, Notify
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
-from ..domain.plan import Planned, plan_audience, template_for
+from ..domain.plan import Planned, template_for
 from ..domain.states import IncidentStatus
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
-from ..errors import (  # IncidentNotFound re-exported: its old home
-    IncidentClosed,
-    IncidentNotFound,
-)
+from ..errors import IncidentClosed, IncidentNotFound  # noqa: F401  IncidentNotFound re-exported: its old home
 from ..render.table import PLAIN, Column, Output, render
-from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
+from ..store import DeliveryRow, IncidentRow, Store
 from .engine import (
     Runtime,
     incident_from_row,
@@ -36,18 +33,14 @@ from .engine import (
     webhook_planned,
 )
 from .pager_events import pager_event_rows, told_by_events
+from .planning import load, plan_entries, planned_for, quietness, update_deliveries
 from .report import OUTCOME_COLOURS, Report, outcome_label
+from .reviews import open_review
+from .targets import fire_targets
 
 __all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]
 
-
-
-def load(store: Store, incident_id: str) -> IncidentRow:
-    row = store.incident(incident_id)
-    if row is None:
-        raise IncidentNotFound(incident_id)
-    return row
 
 
 def state_of(row: IncidentRow) -> IncidentState:
@@ -65,25 +58,6 @@ def classified_at(row: IncidentRow) -> datetime:
     return datetime.fromisoformat(classified) if classified else row.created
 
 
-def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
-                 label: str, notice: dict[str, Any]) -> list[NewDelivery]:
-    """Outbox rows for audiences of a timer or command, on the templates of its kind."""
-    return [outbox_row(p, kind=kind, label=label, notice=notice)
-            for p in _planned(rt, incident, entries, step=step, kind=kind)]
-
-
-def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int,
-             kind: str) -> list[Planned]:
-    """The audiences' deliveries on the templates of `kind`, once per (recipient, channel)."""
-    klass = rt.klass(incident.klass)
-    planned: dict[tuple[str, str], Planned] = {}
-    for entry in entries:
-        for item in plan_audience(entry, incident, klass, step, rt.directory):
-            template = entry.template or template_for(rt.directory.family(item.address.channel), kind)
-            planned.setdefault((item.address.person, item.address.channel), replace(item, template=template))
-    return list(planned.values())
-
-
 def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
     """Record every due timer action of one incident once, with its notices; return those newly fired."""
     incident = incident_from_row(row)
@@ -95,10 +69,6 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
             rows += [outbox_row(p, label=action.key) for p in webhook_planned(rt, action.step)]
         if store.record_event(row.id, action.key, action.event_kind, now, action.detail, deliveries=rows):
             fired.append(action)
-    from .targets import (
-        fire_targets,  # resolution targets: their own module, beside these timers
-    )
-
     return fired + fire_targets(rt, store, row, incident, now)
 
 
@@ -130,7 +100,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     klass = rt.klass(row.klass)
     number = row.updates + 1
     audience = tuple(Notify(to=a) for a in klass.updates_to())
-    planned = _update_deliveries(_planned(rt, incident, audience, step=-1, kind="update"), by, rt.directory)
+    planned = update_deliveries(planned_for(rt, incident, audience, step=-1, kind="update"), by, rt.directory)
     why_not = _why_not_counted(klass, incident, planned)
     due = _update_due(klass, row, now, counted=why_not is None)
     notice = {"kind": "update", "message": message, "by": by, "number": number,
@@ -143,23 +113,6 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.delivery_key.label == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
                         reached_nobody=all(p.skip for p in planned))
-
-
-def _update_deliveries(planned: list[Planned], by: str | None, directory: Directory) -> list[Planned]:
-    """An update reaches each person once, on their quietest channel first, and never its own author."""
-    out: dict[str, Planned] = {}
-    for item in planned:
-        person = directory.people.get(item.address.person)
-        if item.skip or person is None:
-            out.setdefault(f"{item.address.person}/{item.address.channel}", item)
-            continue
-        # nobody is phoned to hear a status update while they can read it
-        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: quietness(a.channel))
-        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(directory.family(first.channel), "update"))
-        if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
-            item = replace(item, skip="the author of this update", fallbacks=())
-        out.setdefault(item.address.person, item)
-    return list(out.values())
 
 
 def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Planned]) -> str | None:
@@ -203,9 +156,7 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     rows += pager_event_rows(sent, "resolve", notice)
     store.record_event(incident_id, "resolved", "resolved", now, message or "resolved", by=by,
                        deliveries=rows, status=IncidentStatus.RESOLVED)
-    from .reviews import open_review  # the post-incident review: follow-up, debrief, root cause due in 48 h
-
-    open_review(rt, store, row, now)
+    open_review(rt, store, row, now)  # the post-incident review: follow-up, debrief, root cause due in 48 h
     return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True  # the review's: the worker
 
 
@@ -227,14 +178,6 @@ def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
     channel, target = min(options, key=lambda option: quietness(option[0]))
     return Planned(-1, Address(row.person, row.display, row.role, channel, target),
                    template_for(directory.family(channel), "resolved"))
-
-
-def quietness(channel: str) -> int:
-    """How loud a channel is (Capabilities.quietness): the quietest a person was reached on carries the
-    resolution notice, as nobody is called to hear "resolved". A channel not installed is loudest."""
-    from ..config.plugins import channel_class
-
-    return getattr(getattr(channel_class(channel), "capabilities", None), "quietness", 1000)
 
 
 def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow], int]:

@@ -21,6 +21,7 @@ from ..domain.review import REVIEWED_TIERS, review_actions, root_cause_due
 from ..errors import IncidentError, IncidentNotFound, InputError
 from ..store import IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row
+from .planning import plan_entries, planned_for, update_deliveries
 
 __all__ = ["CSAT_SCALE", "fire_reviews", "open_review", "record_csat", "record_root_cause", "reviews_due"]
 
@@ -31,8 +32,6 @@ PAGE_KINDS = ("step", "escalation", "breach")
 
 def open_review(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> bool:
     """Open the review of a resolved incident of a reviewed tier, with its follow-up and debrief notices, once."""
-    from .incidents import _planned, _update_deliveries, plan_entries
-
     klass = rt.policy.classes.get(row.klass)
     if klass is None or klass.tier not in REVIEWED_TIERS:
         return False
@@ -45,7 +44,7 @@ def open_review(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> b
                     if d.kind in PAGE_KINDS and d.status.is_accepted and d.person in rt.directory.people})
     debrief = {"kind": "review", "due": format_time(due),
                "message": "Team debrief: you were paged for it; discuss lessons learned and improvements"}
-    invited = _update_deliveries(_planned(rt, incident, tuple(Notify(to=f"person:{p}") for p in paged), step=-1,
+    invited = update_deliveries(planned_for(rt, incident, tuple(Notify(to=f"person:{p}") for p in paged), step=-1,
                                           kind="review"), None, rt.directory)  # each on their quietest channel
     rows += [outbox_row(p, kind="review", label="review-opened", notice=debrief) for p in invited]
     store.record_event(row.id, "review-opened", "review-opened", now,
@@ -56,8 +55,6 @@ def open_review(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> b
 
 def fire_reviews(rt: Runtime, store: Store, now: datetime) -> int:
     """Record each open review's due reminders and breach once, with their notices; how many fired."""
-    from .incidents import plan_entries
-
     fired = 0
     for review in store.pending_reviews(now - LOOK_BACK):
         row = store.incident(review.incident_id)

@@ -18,14 +18,13 @@ from ..domain.resolution import breach_stage, resolution_actions
 from ..domain.timers import Action
 from ..store import IncidentRow, Store
 from .engine import Runtime
+from .planning import load, plan_entries
 
 __all__ = ["fire_targets", "mark_complex"]
 
 
 def fire_targets(rt: Runtime, store: Store, row: IncidentRow, incident: Incident, now: datetime) -> list[Action]:
     """Record the incident's due resolution-target actions once each, with their notices; return those fired."""
-    from .incidents import plan_entries
-
     klass = rt.klass(row.klass)
     complex_ = bool(row.meta.get("complex"))
     fired = []
@@ -59,8 +58,6 @@ def _breach(klass, store: Store, row: IncidentRow, due) -> Action:
 
 def mark_complex(store: Store, incident_id: str, by: str | None, now: datetime) -> bool:
     """Mark an incident complex (the seed's week with daily updates); False when it was already."""
-    from .incidents import load
-
     row = load(store, incident_id)
     if row.meta.get("complex"):
         return False
