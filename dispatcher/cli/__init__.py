@@ -7,7 +7,7 @@ imports what it needs (pydantic, jinja2, apprise) when run.
 """
 
 # importing registers the commands
-from . import drill, inbox, lifecycle, reclassify, records, reviews, serve, tokens, triage, trigger  # noqa: F401
+from . import drill, inbox, lifecycle, reclassify, records, report, reviews, serve, tokens, triage, trigger  # noqa: F401
 from .common import main
 
 __all__ = ["main"]
