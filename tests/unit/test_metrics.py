@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher.domain.metrics import compliance, median, month_window, months_before, nearest_rank, time_zone
+from dispatcher.domain.metrics import (
+    compliance,
+    median,
+    month_window,
+    months_before,
+    nearest_rank,
+    time_zone,
+)
 
 M = timedelta(minutes=1)
 
