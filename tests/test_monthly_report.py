@@ -310,3 +310,16 @@ def test_the_report_command_writes_json_csv_and_html(month, tmp_path: Path, monk
     assert out.exit_code == 0 and (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     default = json.loads(run("report", "--json", now=at).stdout)
     assert default["month"] == "2026-11"  # on 3 December the last full month
+
+
+def test_each_drill_leaves_a_summary_row_the_report_counts(tmp_path: Path) -> None:
+    from .conftest import REPO
+
+    at = "2026-11-12T10:00:00+00:00"
+    played = run("drill", str(REPO / "drills" / "platform-outage.toml"), "--sandbox", "--state-dir",
+                 str(tmp_path / "drill"), now=at)
+    assert played.exit_code == 0, played.output
+    doc = json.loads(run("report", "--month", "2026-11", "--json", now="2026-12-01T09:00:00+00:00").stdout)
+    assert doc["drills"]["run"] == 1 and doc["drills"]["met"] is True
+    assert doc["drills"]["runs"][0]["scenario"].startswith("Platform outage") and doc["drills"]["runs"][0]["passed"]
+    assert doc["total"]["incidents"] == 0  # the drill's incident lives in its own store

@@ -177,7 +177,9 @@ def update(ctx: click.Context, incident_id: str, message: str | None, complex_: 
 
     if message is None and not complex_:
         raise click.UsageError("give --message (the update), --complex, or both")
-    if (server := remote.remote()) is not None and not complex_:
+    if (server := remote.remote()) is not None:
+        if complex_:
+            _fail("update --complex: not available over NOTIFY_SERVER_URL yet; run it where the store is")
         return remote.update(server, incident_id, message, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("update", rt, settings, store, by)
