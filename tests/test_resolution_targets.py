@@ -97,3 +97,20 @@ def test_status_shows_time_to_the_target_and_update_marks_complex(providers) -> 
     assert "resolution target: 168 hours (complex): 163 hours left" in text
     bad = run("update", "SEC-2024-001", "--by", "Support Manager A")
     assert bad.exit_code == 2 and "give --message" in bad.output
+
+
+def test_an_update_to_a_complex_incident_past_its_class_target_says_the_next_is_due_in_a_day(stage: Stage) -> None:
+    from dispatcher.app.incidents import post_update
+
+    workers = acked_at_five_minutes(stage)
+    store = workers[0].store
+    mark_complex(store, "SEC-2024-001", "Support Manager A", stage.clock.now())
+    rt = stage.runtime()
+    early = post_update(rt, store, "SEC-2024-001", "Still investigating", "sm-a", stage.clock.now())
+    assert early.rows[0].notice["due"] == "2026-11-26 03:35 UTC"  # the class's 30 minutes, before 4 hours
+    stage.clock.advance(5 * H)
+    late = post_update(rt, store, "SEC-2024-001", "Vendor fix expected tomorrow", "sm-a", stage.clock.now())
+    assert late.rows[0].notice["due"] == "2026-11-27 08:05 UTC"  # a day later: the class's 4 hours have passed
+    for worker in workers:
+        worker.close()
+        worker.store.close()

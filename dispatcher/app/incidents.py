@@ -20,6 +20,7 @@ from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, template_for
 from ..domain.states import IncidentStatus
+from ..domain.resolution import DAILY, daily_updates_from
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
 from ..errors import IncidentClosed, IncidentNotFound  # noqa: F401  IncidentNotFound re-exported: its old home
 from ..render.table import PLAIN, Column, Output, render
@@ -129,13 +130,16 @@ def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Pla
 
 
 def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counted: bool) -> datetime | None:
-    """When the next update is due: a cadence after this one, or, when this one does not count, as it was."""
-    if klass.update_every is None:
+    """When the next update is due: a cadence after this one, or, when this one does not count, as it was.
+    A complex incident past its class's resolution target owes one a day (domain/resolution.py)."""
+    daily = daily_updates_from(klass, row.created, bool(row.meta.get("complex")))
+    every = DAILY if daily is not None and now >= daily else klass.update_every
+    if every is None:
         return None
     if counted:
-        return now + klass.update_every
+        return now + every
     state = state_of(row)
-    return max(state.last_update_at or state.opened, state.opened) + klass.update_every
+    return max(state.last_update_at or state.opened, state.opened) + every
 
 
 def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by: str | None,
