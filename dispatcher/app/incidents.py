@@ -19,8 +19,8 @@ from ..config.policy import IncidentClass, Notify
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
 from ..domain.plan import Planned, template_for
-from ..domain.states import IncidentStatus
 from ..domain.resolution import DAILY, daily_updates_from
+from ..domain.states import IncidentStatus
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
 from ..errors import IncidentClosed, IncidentNotFound  # noqa: F401  IncidentNotFound re-exported: its old home
 from ..render.table import PLAIN, Column, Output, render
