@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..config.policy import IncidentClass
 from ..domain.entries import Entry
 from ..domain.incident import Incident, format_time
-from ..domain.resolution import breach_stage, resolution_actions
+from ..domain.resolution import TargetAction, breach_stage, resolution_actions
 from ..domain.timers import Action
 from ..store import IncidentRow, Store
 from .engine import Runtime
@@ -40,7 +41,7 @@ def fire_targets(rt: Runtime, store: Store, row: IncidentRow, incident: Incident
     return fired
 
 
-def _breach(klass, store: Store, row: IncidentRow, due) -> Action:
+def _breach(klass: IncidentClass, store: Store, row: IncidentRow, due: TargetAction) -> Action:
     """The breach: the first escalation stage not yet paged is paged; with none left, the commander hears."""
     deadline = format_time(due.due)
     paged = {d.step for d in store.deliveries(row.id) if d.kind in ("escalation", "breach")}
