@@ -145,7 +145,7 @@ def test_a_rejected_configuration_is_listed_in_the_json_document(config_dir: Pat
 
 @pytest.mark.parametrize(("args", "command", "error"), [
     (["security", "--summary", "x", "--dry-run", "--json", "--bogus"], "security", "No such option '--bogus'"),
-    (["update", "OUT-2026-001", "--json"], "update", "Missing option '--message'"),
+    (["update", "OUT-2026-001", "--json"], "update", "give --message (the update), --complex, or both"),
     (["log", "--limit", "abc", "--json"], "log", "'abc' is not a valid integer"),
     (["outage", "--summary", "x", "--json", "--wait", "abc"], "outage", "'abc' is not a valid float"),
     (["--bogus", "log", "--json"], "log", "No such option '--bogus'"),  # an option of `notify` itself

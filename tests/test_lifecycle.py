@@ -113,6 +113,11 @@ EXPECTED = [
     (115, "resolved", "engineering-manager-a", "email"), (115, "resolved", "list:legal-emergency", "email"),
     (115, "resolved", "list:security-incident", "email"), (115, "resolved", "slack:security-alerts", "slack"),
     (115, "resolved", "support-manager-a", "email"), (115, "resolved", "vp-customer-success", "email"),
+    # +116, the worker's next tick: the post-incident review (an immediate-tier incident) opened at resolution:
+    # the customer's follow-up with the survey, and the debrief invitation to each person paged, by email
+    (116, "follow-up", "customer", "email"), (116, "review", "ceo", "email"), (116, "review", "cto", "email"),
+    (116, "review", "engineering-manager-a", "email"), (116, "review", "support-manager-a", "email"),
+    (116, "review", "vp-customer-success", "email"),
 ]
 
 
@@ -128,7 +133,7 @@ def test_a_security_incident_over_two_simulated_hours(stage: Stage, rotation_wee
     run = play(stage)
     assert run.notices() == in_week(EXPECTED, rotation_week)
     kinds = [e.kind for e in run.store.events("SEC-2024-001")]
-    assert kinds.count("escalation") == 2 and "acknowledged" in kinds and kinds[-1] == "resolved"
+    assert kinds.count("escalation") == 2 and "acknowledged" in kinds and kinds[-2:] == ["resolved", "review-opened"]
     assert stage.clock.sleeps == []  # nothing waited for real or on the clock: every notice went at its tick
 
 

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher.store import NewDelivery, open_store, sql
+from dispatcher.store import NewDelivery, open_store, schema, sql
 
 from . import pg
 from .test_store_contract import UNDO_PRIORITY, UNDO_WEB, _execute, attempt_row, record
@@ -88,7 +88,8 @@ def test_upgrading_to_schema_10_ranks_the_rows_already_stored(url: str) -> None:
     store.record_event(a, "step-1", "step", T0, deliveries=[page("fol", step=1)])
     store.record_event(a, "escalation-1", "escalation", T0, deliveries=[_row("esc", "escalation", 3)])
     store.close()
-    _execute(url, [*UNDO_WEB, *UNDO_PRIORITY, "DROP TABLE heartbeats",
+    # back to schema 9: the priority column goes, and the tables of the schemas after it
+    _execute(url, [*UNDO_WEB, *UNDO_PRIORITY, "DROP TABLE heartbeats", "DROP TABLE reviews", "DROP TABLE drill_runs",
                    "UPDATE meta SET value = '9' WHERE key = 'schema_version'"])
 
     store = open_store(url, upgrade=True)

@@ -123,7 +123,8 @@ def test_an_unknown_number_an_unknown_word_and_a_closed_incident_change_nothing_
     server.post("/incidents/SEC-2024-001/resolve", {"by": "Jane"})
     assert said(reply(server, "1")) == "SEC-2024-001 is resolved already: nothing changed"
     assert said(reply(server, "9")) == "SEC-2024-001 is resolved already: nothing changed"
-    assert [e.kind for e in server.store.events("SEC-2024-001")] == ["triggered", "resolved"]
+    # the reply changed nothing: resolving (and the review it opens) is all there is
+    assert [e.kind for e in server.store.events("SEC-2024-001")] == ["triggered", "resolved", "review-opened"]
 
 
 def test_stop_changes_nothing_answers_nothing_and_is_recorded_on_the_incident(server: Server, stage: Stage) -> None:

@@ -72,7 +72,7 @@ def test_templates_lists_pairs_across_the_search_path(renderer, user_dir):
     assert all(not cls.startswith("_") for cls, _ in pairs)
 
 
-NOTICE_KEYS = {"kind", "message", "by", "number", "due", "stage", "at", "duration", "via", "previous"}
+NOTICE_KEYS = {"kind", "message", "by", "number", "due", "stage", "at", "duration", "via", "previous", "link"}
 
 
 def test_sample_context_has_every_documented_key():
@@ -102,7 +102,7 @@ def test_sample_notice_values():
     update = sample_context("outage", kind="update")["notice"]
     assert update == {"kind": "update", "message": "Root cause identified; fix deploying", "by": "Support Manager A",
                       "number": 2, "due": "2026-11-26 03:30 UTC", "stage": None, "at": None, "duration": None,
-                      "via": None, "previous": None}
+                      "via": None, "previous": None, "link": None}
     assert sample_context("outage", kind="reminder")["notice"]["due"] == "2026-11-26 03:30 UTC"
     assert sample_context("outage", kind="escalation")["notice"]["stage"] == "Escalation 1: on-call secondary"
     resolved = sample_context("outage", kind="resolved")["notice"]
@@ -131,7 +131,8 @@ def test_family_of(template, family):
 
 
 def test_lifecycle_names_cover_every_kind_and_family():
-    assert LIFECYCLE_KINDS == ("update", "reminder", "overdue", "resolved", "escalation", "ack", "reclassify")
+    assert LIFECYCLE_KINDS == ("update", "reminder", "overdue", "resolved", "escalation", "ack", "reclassify",
+                               "target", "breach", "review", "follow-up")
     assert set(LIFECYCLE_TEMPLATES) == {f"{k}-{f}" for k in LIFECYCLE_KINDS for f in FAMILIES}
     assert all(parts == REQUIRED_PARTS[family_of(name)] for name, parts in LIFECYCLE_TEMPLATES.items())
 

@@ -170,7 +170,8 @@ def test_upgrading_to_schema_4_masks_personal_urls_stored_in_clear(url: str) -> 
     store.close()
     # back to schema 3: schema 4 adds no DDL; the tables of later schemas go
     _execute(url, [*UNDO_WEB, *UNDO_PRIORITY, "DROP TABLE requests", "DROP TABLE links", "DROP TABLE api_tokens",
-                   "DROP TABLE heartbeats", "UPDATE meta SET value = '3' WHERE key = 'schema_version'"])
+                   "DROP TABLE heartbeats", "DROP TABLE reviews", "DROP TABLE drill_runs",
+                   "UPDATE meta SET value = '3' WHERE key = 'schema_version'"])
 
     store = open_store(url, upgrade=True)
     assert store.upgraded == (3, schema.SCHEMA_VERSION)

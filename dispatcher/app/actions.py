@@ -19,7 +19,7 @@ from ..domain.timers import escalation_position
 from ..errors import IncidentError, InputError
 from ..store import DeliveryRow, IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
-from .incidents import _planned, load, plan_entries, state_of
+from .incidents import load, plan_entries, planned_for, state_of
 from .links import PAGE_KINDS
 from .pager_events import pager_event_rows
 
@@ -73,7 +73,7 @@ def acknowledge(rt: Runtime, store: Store, incident_id: str, by: str, now: datet
               if d.status == DeliveryState.PENDING and d.kind in PAGE_KINDS and d.person in rt.directory.people]
     notice = {"kind": "ack", "by": by, "via": via_label(via), "at": format_time(now)}
     rows = [outbox_row(p, kind="ack", label=key, notice=notice)
-            for p in _planned(rt, incident_from_row(row), _class_destination(rt, row.klass), step=-1, kind="ack")]
+            for p in planned_for(rt, incident_from_row(row), _class_destination(rt, row.klass), step=-1, kind="ack")]
     rows += pager_event_rows(before, "acknowledge", notice)  # what it paged on PagerDuty is acknowledged there
     detail = f"acknowledged by {by} via {via}"
     done = store.record_event(incident_id, key, "acknowledged", now, detail, by=by,

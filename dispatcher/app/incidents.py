@@ -8,8 +8,8 @@ anything is sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..api import Address
@@ -18,16 +18,14 @@ from ..config.directory import Directory
 from ..config.policy import IncidentClass, Notify
 from ..domain.durations import format_duration
 from ..domain.incident import Incident, format_time
-from ..domain.plan import Planned, plan_audience, template_for
+from ..domain.plan import Planned, template_for
 from ..domain.quiet_hours import hold_quiet_pages
+from ..domain.resolution import DAILY, daily_updates_from
 from ..domain.states import IncidentStatus
 from ..domain.timers import Action, IncidentState, due_actions, next_actions
-from ..errors import (  # IncidentNotFound re-exported: its old home
-    IncidentClosed,
-    IncidentNotFound,
-)
+from ..errors import IncidentClosed, IncidentNotFound  # noqa: F401  IncidentNotFound re-exported: its old home
 from ..render.table import PLAIN, Column, Output, render
-from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
+from ..store import DeliveryRow, IncidentRow, Store
 from .engine import (
     Runtime,
     incident_from_row,
@@ -37,18 +35,14 @@ from .engine import (
     webhook_planned,
 )
 from .pager_events import pager_event_rows, told_by_events
+from .planning import load, plan_entries, planned_for, quietness, update_deliveries
 from .report import OUTCOME_COLOURS, Report, outcome_label
+from .reviews import open_review
+from .targets import fire_targets
 
 __all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
            "state_of", "status_document", "status_text"]
 
-
-
-def load(store: Store, incident_id: str) -> IncidentRow:
-    row = store.incident(incident_id)
-    if row is None:
-        raise IncidentNotFound(incident_id)
-    return row
 
 
 def state_of(row: IncidentRow) -> IncidentState:
@@ -56,7 +50,8 @@ def state_of(row: IncidentRow) -> IncidentState:
     last = row.last_update_at
     escalated = row.meta.get("escalated")  # a stage fired by hand (actions.escalate_now): later stages count from it
     base = (int(escalated["stage"]), datetime.fromisoformat(escalated["at"])) if escalated else None
-    return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)))
+    return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)),
+                         complex=bool(row.meta.get("complex")), created=row.created)
 
 
 def classified_at(row: IncidentRow) -> datetime:
@@ -68,25 +63,6 @@ def classified_at(row: IncidentRow) -> datetime:
     return max(since, datetime.fromisoformat(paging)) if paging else since
 
 
-def plan_entries(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int, kind: str,
-                 label: str, notice: dict[str, Any]) -> list[NewDelivery]:
-    """Outbox rows for audiences of a timer or command, on the templates of its kind."""
-    return [outbox_row(p, kind=kind, label=label, notice=notice)
-            for p in _planned(rt, incident, entries, step=step, kind=kind)]
-
-
-def _planned(rt: Runtime, incident: Incident, entries: tuple[Notify, ...], *, step: int,
-             kind: str) -> list[Planned]:
-    """The audiences' deliveries on the templates of `kind`, once per (recipient, channel)."""
-    klass = rt.klass(incident.klass)
-    planned: dict[tuple[str, str], Planned] = {}
-    for entry in entries:
-        for item in plan_audience(entry, incident, klass, step, rt.directory):
-            template = entry.template or template_for(rt.directory.family(item.address.channel), kind)
-            planned.setdefault((item.address.person, item.address.channel), replace(item, template=template))
-    return list(planned.values())
-
-
 def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
     """Record every due timer action of one incident once, with its notices; return those newly fired."""
     if row.meta.get("hold"):  # held back by a silence or window (holds.py): no clock runs until paging begins
@@ -95,7 +71,7 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
     fired = []
     klass = rt.klass(row.klass)
     for action in due_actions(klass, state_of(row), now):
-        planned, quiet = _planned(rt, incident, action.entries, step=action.step, kind=action.kind), []
+        planned, quiet = planned_for(rt, incident, action.entries, step=action.step, kind=action.kind), []
         if action.kind == "step":  # a follow-up step's calls and texts wait for quiet hours as step 0's do
             planned, quiet = hold_quiet_pages(planned, klass, rt.directory, now, opened=classified_at(row))
         rows = [outbox_row(p, kind=action.kind, label=action.key, notice=action.notice) for p in planned]
@@ -105,7 +81,7 @@ def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> l
             fired.append(action)
             for key, kind, held in quiet:
                 store.record_event(row.id, f"{action.key}-{key}", kind, now, held)
-    return fired
+    return fired + fire_targets(rt, store, row, incident, now)
 
 
 @dataclass(frozen=True)
@@ -136,7 +112,7 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     klass = rt.klass(row.klass)
     number = row.updates + 1
     audience = tuple(Notify(to=a) for a in klass.updates_to())
-    planned = _update_deliveries(_planned(rt, incident, audience, step=-1, kind="update"), by, rt.directory)
+    planned = update_deliveries(planned_for(rt, incident, audience, step=-1, kind="update"), by, rt.directory)
     why_not = _why_not_counted(klass, incident, planned)
     due = _update_due(klass, row, now, counted=why_not is None)
     notice = {"kind": "update", "message": message, "by": by, "number": number,
@@ -149,23 +125,6 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.delivery_key.label == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
                         reached_nobody=all(p.skip for p in planned))
-
-
-def _update_deliveries(planned: list[Planned], by: str | None, directory: Directory) -> list[Planned]:
-    """An update reaches each person once, on their quietest channel first, and never its own author."""
-    out: dict[str, Planned] = {}
-    for item in planned:
-        person = directory.people.get(item.address.person)
-        if item.skip or person is None:
-            out.setdefault(f"{item.address.person}/{item.address.channel}", item)
-            continue
-        # nobody is phoned to hear a status update while they can read it
-        first, *rest = sorted((item.address, *item.fallbacks), key=lambda a: quietness(a.channel))
-        item = replace(item, address=first, fallbacks=tuple(rest), template=template_for(directory.family(first.channel), "update"))
-        if by and by.strip().casefold() in (item.address.person.casefold(), person.name.casefold()):
-            item = replace(item, skip="the author of this update", fallbacks=())
-        out.setdefault(item.address.person, item)
-    return list(out.values())
 
 
 def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Planned]) -> str | None:
@@ -182,13 +141,16 @@ def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Pla
 
 
 def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counted: bool) -> datetime | None:
-    """When the next update is due: a cadence after this one, or, when this one does not count, as it was."""
-    if klass.update_every is None:
+    """When the next update is due: a cadence after this one, or, when this one does not count, as it was.
+    A complex incident past its class's resolution target owes one a day (domain/resolution.py)."""
+    daily = daily_updates_from(klass, row.created, bool(row.meta.get("complex")))
+    every = DAILY if daily is not None and now >= daily else klass.update_every
+    if every is None:
         return None
     if counted:
-        return now + klass.update_every
+        return now + every
     state = state_of(row)
-    return max(state.last_update_at or state.opened, state.opened) + klass.update_every
+    return max(state.last_update_at or state.opened, state.opened) + every
 
 
 def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by: str | None,
@@ -209,7 +171,8 @@ def resolve(rt: Runtime, store: Store, incident_id: str, message: str | None, by
     rows += pager_event_rows(sent, "resolve", notice)
     store.record_event(incident_id, "resolved", "resolved", now, message or "resolved", by=by,
                        deliveries=rows, status=IncidentStatus.RESOLVED)
-    return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True
+    open_review(rt, store, row, now)  # the post-incident review: follow-up, debrief, root cause due in 48 h
+    return incident, [d for d in store.deliveries(incident_id) if d.kind == "resolved"], True  # the review's: the worker
 
 
 def reached_so_far(rows: list[DeliveryRow], directory: Directory) -> list[Planned]:
@@ -230,14 +193,6 @@ def _quietest(row: DeliveryRow, directory: Directory) -> Planned:
     channel, target = min(options, key=lambda option: quietness(option[0]))
     return Planned(-1, Address(row.person, row.display, row.role, channel, target),
                    template_for(directory.family(channel), "resolved"))
-
-
-def quietness(channel: str) -> int:
-    """How loud a channel is (Capabilities.quietness): the quietest a person was reached on carries the
-    resolution notice, as nobody is called to hear "resolved". A channel not installed is loudest."""
-    from ..config.plugins import channel_class
-
-    return getattr(getattr(channel_class(channel), "capabilities", None), "quietness", 1000)
 
 
 def retry_failed(store: Store, incident_id: str, now: datetime) -> tuple[Incident, list[DeliveryRow], int]:
@@ -276,8 +231,32 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "held": bool(row.meta.get("hold")),  # a silence or window holds its pages back (holds.py)
             "timeline": [e.as_json() for e in store.events(incident_id)],
+            "resolution_target": _target_json(klass, row, now),
             "next_due": [{"at": a.due.isoformat(), "kind": a.kind, "what": a.detail,
                           "audience": [e.to for e in a.entries]} for a in upcoming]}
+
+
+def _target_json(klass: IncidentClass | None, row: IncidentRow, now: datetime) -> dict[str, Any] | None:
+    """The resolution target, its deadline and the time to it (negative: breached); None without one."""
+    from ..domain.resolution import time_to_target
+
+    found = time_to_target(klass, row.created, bool(row.meta.get("complex")), now) if klass else None
+    if found is None:
+        return None
+    # to the nearest minute: a status read a few seconds later (over `notify serve`) says the same
+    left = timedelta(minutes=round((found["deadline"] - (row.resolved_at or now)).total_seconds() / 60))
+    return {"target": found["target"], "deadline": found["deadline"].isoformat(), "complex": found["complex"],
+            "minutes_left": int(left.total_seconds() // 60),
+            "met": None if row.resolved_at is None else left >= timedelta(0),
+            "text": _target_text(found["target"], left, row.resolved_at is not None, found["complex"])}
+
+
+def _target_text(target: str, left: timedelta, resolved: bool, complex_: bool) -> str:
+    what = f"{target}{' (complex)' if complex_ else ''}"
+    span = format_duration(abs(left))
+    if resolved:
+        return f"{what}: met with {span} to spare" if left >= timedelta(0) else f"{what}: missed by {span}"
+    return f"{what}: {span} left" if left >= timedelta(0) else f"{what}: breached {span} ago"
 
 
 def incident_items(store: Store, *, open_only: bool, needs_review: bool = False) -> list[dict[str, Any]]:
@@ -316,6 +295,8 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
         (d["kind"], d["display"], d["channel"], d["target"], outcome_label(d["outcome"], d["confirmed"]),
          _delivery_note(d))
         for d in doc["deliveries"]], out, indent="  ")]
+    if doc.get("resolution_target"):
+        lines.append(f"resolution target: {doc['resolution_target']['text']}")
     if doc["next_due"]:
         lines += ["next due:", render(_NEXT_DUE, [(n["at"][:19], n["kind"], n["what"]) for n in doc["next_due"]],
                                       out, indent="  ")]

@@ -39,6 +39,7 @@ from .inbox import BATCHES_PER_TICK, Inbox
 from .incidents import fire_timers
 from .quiet_hours import settle_quiet_holds
 from .release import release_due
+from .reviews import fire_reviews
 from .windows import announce_windows
 
 log = logging.getLogger("notify.worker")
@@ -132,6 +133,7 @@ class Worker:
         announce_windows(self.rt, self.store, now)
         holding = self.store.quiet_held_incidents()  # one read: only these have calls waiting for working hours
         fired = opened + sum(self._fire(row, now, row.id in holding) for row in open_rows)
+        fired += fire_reviews(self.rt, self.store, now)  # resolved incidents' root causes (app/reviews.py)
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:
             self.last_tick = now

@@ -69,7 +69,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
               "--sandbox (a live drill's people acknowledge for real)")
     if not sandbox and any(e.action in ("fail", "recover") for e in scenario.events):
         _fail(f"drill: {scenario_file}: 'fail'/'recover' events need --sandbox (they script the stand-ins)")
-    settings = _settings()
+    settings = main_settings = _settings()
     if not sandbox:
         _refuse_made_up_time("a live drill (without --sandbox)")
     if not sandbox and scenario.start is not None:
@@ -97,6 +97,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     if outcome.store_path:
         progress(f"[DRILL] store kept in {Path(outcome.store_path).parent} ({Path(outcome.store_path).name})")
     doc = {**build_document(rt, scenario, outcome, sandbox, ran_at), **_clock_json()}
+    _record_run(main_settings, doc, ran_at, progress)
     if report_path:
         report_path.write_text(render_html(doc), encoding="utf-8")
         progress(f"[DRILL] HTML report: {report_path}")
@@ -105,6 +106,20 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     else:
         _emit(render_table(doc, _table_output(settings)), settings)
     sys.exit(0 if doc["ok"] else 1)
+
+
+def _record_run(settings: Any, doc: dict[str, Any], ran_at: Any, progress: Any) -> None:
+    """One summary row in the main store (the monthly report counts drills); a store that cannot take it is said,
+    and the drill's own result stands."""
+    from ..app.monthly import record_drill_run
+    from ..app.stores import open_store
+    from ..errors import StoreError
+
+    try:
+        with open_store(settings.resolved_store_url()) as store:
+            record_drill_run(store, doc, ran_at, _clock().now())
+    except StoreError as exc:
+        progress(f"[DRILL] not counted in the monthly report: the store could not record the run: {exc}")
 
 
 def _load_drill(path: Path) -> Any:

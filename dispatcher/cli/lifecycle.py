@@ -160,22 +160,33 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
 
 @main.command()
 @incident_id_argument
-@click.option("--message", required=True, help="The status update.")
+@click.option("--message", default=None, help="The status update (required unless --complex).")
+@click.option("--complex", "complex_", is_flag=True,
+              help="Mark it complex: resolution target 1 week from its opening, daily updates once its class's "
+                   "target has passed.")
 @click.option("--by", default=None, help=f"Who posts it; {BY_DEFAULT}.")
 @wait_option
 @json_option
 @config_dir_option
 @click.pass_context
 @handles_errors
-def update(ctx: click.Context, incident_id: str, message: str, by: str | None, wait: float, as_json: bool,
-           local_config_dir: Path | None) -> None:
+def update(ctx: click.Context, incident_id: str, message: str | None, complex_: bool, by: str | None, wait: float,
+           as_json: bool, local_config_dir: Path | None) -> None:
     """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
     from ..app.incidents import post_update
 
+    if message is None and not complex_:
+        raise click.UsageError("give --message (the update), --complex, or both")
     if (server := remote.remote()) is not None:
+        if complex_:
+            _fail("update --complex: not available over NOTIFY_SERVER_URL yet; run it where the store is")
         return remote.update(server, incident_id, message, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("update", rt, settings, store, by)
+    if complex_:
+        _mark_complex(store, incident_id, by)
+        if message is None:
+            return store.close()
     posted = post_update(rt, store, incident_id, message, by, _now())
     if posted.counted:
         note = f"update recorded by {by}{_how(found)}; reminders now count from this update"
@@ -186,6 +197,14 @@ def update(ctx: click.Context, incident_id: str, message: str, by: str | None, w
         click.echo(f"notify: {incident_id}: {note}", err=True)
     _send_and_report(rt, settings, store, "update", posted.incident, posted.rows, wait, as_json, [note],
                      reached_nobody=posted.reached_nobody)
+
+
+def _mark_complex(store: Any, incident_id: str, by: str) -> None:
+    from ..app.targets import mark_complex
+
+    marked = mark_complex(store, incident_id, by, _now())
+    click.echo(f"{incident_id}: " + ("marked complex: resolution target 1 week from its opening; daily updates "
+                                     "once its class's target has passed" if marked else "already complex"))
 
 
 @main.command()

@@ -157,9 +157,15 @@ class Level(Table):
     response: dict[str, Duration]
 
 
+class Drills(Table):
+    # The seed's "Monthly: Escalation scenario drills": how many drills a month the report expects.
+    per_month: int = Field(default=1, ge=0, strict=True)
+
+
 class Policy(Table):
     tiers: dict[str, Tier]
     levels: dict[str, Level] = Field(default_factory=dict)
+    drills: Drills = Field(default_factory=Drills)
     classes: dict[str, IncidentClass]
 
     def by_prefix(self, incident_id: str) -> str | None:

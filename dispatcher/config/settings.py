@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Without it nothing that needs a callback is on: personal deliveries say how to ack with the CLI instead of
     # carrying an action link (see docs/operations/actions.md).
     public_url: str | None = None
+    # NOTIFY_SURVEY_URL: the customer satisfaction survey the follow-up notice links to after a resolved immediate-
+    # or priority-tier incident; `{incident}` in it becomes the incident id. Unset: the notice asks for a reply.
+    survey_url: str | None = None
     # NOTIFY_LINK_SECRET: keys the nonce of an action link's confirmation page, so only a page this server (or
     # another sharing the secret) showed can act; unset, each server process draws a key of its own at start.
     link_secret: SecretStr | None = None
@@ -142,6 +145,20 @@ class Settings(BaseSettings):
     # private attribute, which no source reads: only load_settings(sandbox_proxy=...) sets it, so only a
     # sandbox drill does, and a drill never reaches a real provider.
     _sandbox_proxy: str | None = PrivateAttr(None)
+
+    @field_validator("survey_url")
+    @classmethod
+    def _survey_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL: it goes to customers as a link."""
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("expected the survey's absolute URL, e.g. https://survey.example.com/csat?incident="
+                             "{incident} (http or https, with a host)")
+        return value.strip()
 
     @field_validator("public_url")
     @classmethod

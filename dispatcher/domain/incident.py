@@ -19,9 +19,10 @@ __all__ = ["NOTICE_KEYS", "NOTICE_KINDS", "Incident", "build_incident", "command
            "render_context", "started_at", "valid_incident_id"]
 
 # What a follow-up notice says about itself, as the templates see it (``notice.kind`` ...).
-NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation", "ack", "reclassify")
+NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalation", "ack", "reclassify", "target",
+                "breach", "review", "follow-up")
 # `previous`: the class's title before a reclassification (the incident's own title is the new one).
-NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration", "via", "previous")
+NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration", "via", "previous", "link")
 
 # How far ahead of our clock `started` may be: another host's clock a little ahead is not a typo.
 FUTURE_SLACK = timedelta(minutes=5)

@@ -41,7 +41,11 @@ class Priority(IntEnum):
 # Every kind of delivery the outbox holds (DeliveryRow.kind) but "step", whose rank depends on its step.
 _BY_KIND = {
     "escalation": Priority.PAGE,
+    "breach": Priority.PAGE,  # a resolution target breached pages the next escalation stage
     "reminder": Priority.NOTICE,
+    "target": Priority.NOTICE,  # the commander's reminder before the resolution target
+    "review": Priority.NOTICE,
+    "follow-up": Priority.NOTICE,  # the customer's follow-up notice with the satisfaction survey  # post-incident review: root cause reminders, debrief, customer follow-up
     "overdue": Priority.NOTICE,
     "update": Priority.NOTICE,
     "ack": Priority.NOTICE,

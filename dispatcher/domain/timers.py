@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .durations import format_duration
 from .entries import AudienceEntry, Entry, escalation_entries
 from .incident import format_time
+from .resolution import DAILY, daily_updates_from
 from .states import IncidentStatus
 
 if TYPE_CHECKING:  # the loaded policy, read here by attribute only
@@ -63,6 +64,8 @@ class IncidentState:
     last_update_at: datetime | None = None
     escalated: tuple[int, datetime] | None = None  # (page number across passes, when) of the latest page fired by hand
     reclassified: int = 0  # how many times the class changed: its timers' keys are those of this epoch
+    complex: bool = False  # `notify update --complex`: daily updates once the class's resolution target passed
+    created: datetime | None = None  # when notify first opened it (None: `opened`); the resolution target's start
 
     def key(self, name: str) -> str:
         return epoch_prefix(self.reclassified) + name
@@ -209,22 +212,36 @@ def escalate_now(klass: IncidentClass, state: IncidentState, fired: set[str], no
     return None
 
 
-def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:
+def _update_dues(klass: IncidentClass, state: IncidentState, base: datetime,
+                 until: datetime) -> list[tuple[datetime, timedelta]]:
+    """(due, cadence) of each update owed from `base` whose reminder is due by `until`, at most MAX_MISSED:
+    the class's cadence, and for a complex incident a day's once its class's resolution target has passed."""
+    daily = daily_updates_from(klass, state.created or state.opened, state.complex)
+    dues: list[tuple[datetime, timedelta]] = []
     every = klass.update_every
-    if every is None:
-        return []
+    for k in range(1, MAX_MISSED + 1) if every is not None else ():
+        due = base + every * k
+        if (daily is not None and due >= daily) or due - reminder_lead(every) > until:
+            break
+        dues.append((due, every))
+    if daily is not None:
+        start = max(base, daily)
+        for k in range(1, MAX_MISSED + 1 - len(dues)):
+            if start + DAILY * k - reminder_lead(DAILY) > until:
+                break
+            dues.append((start + DAILY * k, DAILY))
+    return dues
+
+
+def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> list[Action]:
     # an update posted before a reclassification does not start the new class's cadence early
     base = max(state.last_update_at, state.opened) if state.last_update_at else state.opened
-    lead = reminder_lead(every)
     missed: list[Action] = []
     actions: list[Action] = []
-    for k in range(1, MAX_MISSED + 1):
-        due = base + every * k
-        if due - lead > until:
-            break
+    for k, (due, every) in enumerate(_update_dues(klass, state, base, until), start=1):
         due_text = format_time(due)
         notice = {"kind": "reminder", "due": due_text, "number": k}
-        actions.append(Action(state.key(f"reminder-{_stamp(due)}"), "reminder", due - lead,
+        actions.append(Action(state.key(f"reminder-{_stamp(due)}"), "reminder", due - reminder_lead(every),
                               f"update due at {due_text}", (Entry(to="commander"),), notice=notice))
         if due <= until:
             missed.append(Action(state.key(f"overdue-{_stamp(due)}"), "overdue", due,
@@ -236,11 +253,11 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
 
 def _stamp(moment: datetime) -> str:
     """A due time for a key: compact UTC, no colons (keys are colon-separated)."""
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def parse_stamp(stamp: str) -> datetime:
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def _latest_reminder_only(reminders: list[Action]) -> list[Action]:

@@ -38,6 +38,11 @@ _NOTICES: dict[str, dict[str, Any]] = {
                  "at": "2026-11-26 21:05 UTC", "duration": "1 hour 45 minutes"},
     "escalation": {"stage": _STAGE, "at": "2026-11-26 19:35 UTC"},
     "ack": {"by": "Support Manager A", "via": "SMS", "at": "2026-11-26 19:27 UTC"},
+    "target": {"due": "2026-11-26 23:20 UTC"},
+    "breach": {"due": "2026-11-26 23:20 UTC", "stage": "Escalation 2: rotation:escalation, resolution target passed"},
+    "review": {"message": "Root cause analysis due", "due": "2026-11-28 21:05 UTC",
+               "link": "https://survey.teamflow.example/csat"},
+    "follow-up": {"link": "https://survey.teamflow.example/csat"},
     "reclassify": {"previous": "Technical Issue", "by": "Dana Reyes", "at": "2026-11-26 19:40 UTC"},
 }
 

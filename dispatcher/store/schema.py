@@ -147,8 +147,22 @@ CREATE TABLE heartbeats (
     source TEXT NOT NULL)
 """
 
+# Post-incident reviews (store/reviews_sql.py): a resolved immediate- or priority-tier incident's root cause,
+# due 48 hours after resolution, and the customer's satisfaction answer; and one summary row per drill run,
+# which the monthly report counts against the policy's monthly drill.
+REVIEWS = """
+CREATE TABLE reviews (
+    incident_id TEXT PRIMARY KEY REFERENCES incidents(id), resolved_at TEXT NOT NULL, root_cause_due TEXT NOT NULL,
+    root_cause TEXT, root_cause_link TEXT, root_cause_at TEXT, root_cause_by TEXT, csat INTEGER, csat_at TEXT);
+CREATE INDEX reviews_by_resolution ON reviews (resolved_at);
+CREATE TABLE drill_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, scenario TEXT NOT NULL, klass TEXT NOT NULL, started TEXT NOT NULL,
+    finished TEXT NOT NULL, passed INTEGER NOT NULL, summary TEXT NOT NULL);
+CREATE INDEX drill_runs_by_start ON drill_runs (started)
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
                                                             ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY,
-                                                            WEB, SILENCES, HEARTBEATS)
+                                                            WEB, SILENCES, HEARTBEATS, REVIEWS)
 SCHEMA_VERSION = len(MIGRATIONS)

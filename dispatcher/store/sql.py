@@ -109,7 +109,7 @@ RESOLVE = f"UPDATE incidents SET status = '{_RESOLVED}', resolved_at = %s WHERE 
 # Timer notices are moot once resolved; pages and updates already accepted still go out.
 SKIP_TIMER_NOTICES = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = 'incident resolved'"
                       f" WHERE incident_id = %s AND status = '{_PENDING}'"
-                      " AND kind IN ('escalation', 'reminder', 'overdue')")
+                      " AND kind IN ('escalation', 'reminder', 'overdue', 'target', 'breach')")
 # Held notices (a needs-review incident's customer notice) never go out once it is resolved unconfirmed.
 # A call held by quiet hours (store/holds_sql.py) says that instead.
 SKIP_HELD = (f"UPDATE deliveries SET status = '{_SKIPPED}', skip = CASE WHEN reason LIKE 'quiet hours%%'"

@@ -1,7 +1,6 @@
 """The store's methods, written once for both databases on top of four primitives each store provides.
 
-A concrete store (:mod:`.sqlite`, :mod:`.postgres`) supplies how to talk to its
-database, and nothing of what is said:
+A concrete store (:mod:`.sqlite`, :mod:`.postgres`) supplies how to talk to its database, and nothing of what is said:
 
 - ``dialect``: a :class:`~.sql.Dialect`, which renders the shared statements;
 - ``_read(query, args)``: rows of one read;
@@ -24,23 +23,17 @@ from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
 from .base import (DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind,
                    StoreError)
-from .heartbeats_sql import HeartbeatsSQL
-from .holds_sql import HoldsSQL
-from .inbox_sql import INBOX_RELEASE, InboxSQL
+from .inbox_sql import INBOX_RELEASE
 from .keys import stored_key
-from .links_sql import ActionLinks
-from .requests_sql import RequestSeals
-from .silences_sql import SilencesSQL
+from .tables_sql import FeatureTables
 from .times import loaded
-from .tokens_sql import TokensSQL
-from .web_sql import WebSQL
 
 __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL, SilencesSQL, HeartbeatsSQL, HoldsSQL):
-    """Incidents, outbox, timeline and attempt log over SQL; the other tables' methods come from the mixins."""
+class SQLStore(FeatureTables):
+    """Incidents, outbox, timeline and attempt log over SQL; the other tables' methods come from FeatureTables."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)

@@ -121,6 +121,8 @@ def test_schema_5_rewrites_long_keys_stored_before_it_so_their_groups_still_matc
         conn.execute("UPDATE incidents SET dedup_key = ?", (long_key,))
         conn.execute("DROP INDEX deliveries_claim_order")  # schema 6's and later, so the store is as schema 4 left it
         conn.execute("ALTER TABLE deliveries DROP COLUMN priority")
+        conn.execute("DROP TABLE reviews")  # schema REVIEWS's tables
+        conn.execute("DROP TABLE drill_runs")
         conn.execute("DROP TABLE requests")
         conn.execute("DROP TABLE links")
         conn.execute("DROP TABLE api_tokens")
