@@ -6,6 +6,7 @@ import html
 from datetime import datetime, timezone
 from typing import Any
 
+from ..api import mask_secrets
 from ..domain.states import DeliveryState
 from ..domain.timers import parse_stamp
 from ..drill.expect import Check, Facts, Sent, check_all, minutes
@@ -244,7 +245,9 @@ def _received(doc: dict[str, Any]) -> str:
     sections = []
     for channel, name in _STAND_INS:
         got = [m for m in doc["received"] if m["channel"] == channel]
-        rows = "".join(f"<tr><td>{html.escape(m['to'])}</td><td>{html.escape(m['text'])}</td></tr>" for m in got)
+        # masked as every printed line is: an action link's token acts as its person, even in a report
+        rows = "".join(f"<tr><td>{html.escape(m['to'])}</td><td>{html.escape(mask_secrets(m['text']))}</td></tr>"
+                       for m in got)
         body = f"<table><tr><th>to</th><th>message</th></tr>{rows}</table>" if got else "<p>nothing</p>"
         sections.append(f'<details class="stand-in" data-channel="{channel}"><summary>{name}: {len(got)} '
                         f'message{"" if len(got) == 1 else "s"}</summary>{body}</details>')

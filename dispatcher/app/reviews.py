@@ -33,7 +33,9 @@ PAGE_KINDS = ("step", "escalation", "breach")
 def open_review(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> bool:
     """Open the review of a resolved incident of a reviewed tier, with its follow-up and debrief notices, once."""
     klass = rt.policy.classes.get(row.klass)
-    if klass is None or klass.tier not in REVIEWED_TIERS:
+    if klass is None or klass.tier not in REVIEWED_TIERS or klass.internal:  # internal: no customer to follow up
+        return False
+    if row.meta.get("hold"):  # held back by a silence or window until it resolved: nobody was paged, nothing to review
         return False
     incident = incident_from_row(row)
     due = root_cause_due(now)
