@@ -57,9 +57,11 @@ INBOX_LEASE = timedelta(seconds=60)  # longer than any single wait of the store 
 RENEW_EVERY = timedelta(seconds=10)  # a batch renews its hold this often, so each row starts with 50 s or more
 BATCHES_PER_TICK = 16  # a full tick handles at most this many batches, then fires timers and sends
 # Webhooks whose writes commit together (store.writes_together): on SQLite each commit is an fsync (3 ms on
-# this project's machines), and one after another a burst's triage paid two per webhook; eight hold the
-# file's write lock for some 20 ms, which the server's accept path waits for.
+# this project's machines), and one after another a burst's triage paid two per webhook. The transaction
+# holds the file's write lock, which the server's accept path waits for, while the next webhooks are
+# triaged: so at most TOGETHER of them, and no more begun after TOGETHER_FOR seconds (a loaded machine).
 TOGETHER = 8
+TOGETHER_FOR = 0.005
 
 
 # A failed webhook is tried again after 2, 4, 8, 16, 32, then 60 s (a passing store hiccup costs seconds),
@@ -92,13 +94,14 @@ class Inbox:
         if not rows:
             return 0
         self._held_at, handled, failed = now, None, set()  # failed: groups whose row failed in this batch
-        for start in range(0, len(rows), TOGETHER):
+        start = 0
+        while start < len(rows):
             reports: list[tuple[str, str]] = []
             with self.store.writes_together():
-                handled, going = self._handle_some(rows, start, handled, failed, reports)
+                handled, start = self._handle_some(rows, start, handled, failed, reports)
             for source, outcome in reports:  # once committed: a second sender told of pages finds them
                 self.on_ingest(source, outcome)  # type: ignore[misc]
-            if not going:
+            if start is None:
                 return len(rows)  # another owner took over: it carries on from here
         send()
         if handled is not None:
@@ -108,28 +111,32 @@ class Inbox:
         return len(rows)
 
     def _handle_some(self, rows: list[InboxRow], start: int, handled: InboxRow | None, failed: set[str],
-                     reports: list[tuple[str, str]]) -> tuple[InboxRow | None, bool]:
-        """Handle rows[start:start + TOGETHER], each deleting the one handled before it (see the module);
-        (the last handled, not deleted yet; False when another owner took over)."""
+                     reports: list[tuple[str, str]]) -> tuple[InboxRow | None, int | None]:
+        """Handle rows from `start`, at most TOGETHER and for at most TOGETHER_FOR seconds, each deleting the one
+        handled before it (see the module); (the last handled, not deleted yet; the index of the next row, or
+        None when another owner took over)."""
+        began = self.clock.monotonic()
         for index in range(start, min(start + TOGETHER, len(rows))):
+            if index > start and self.clock.monotonic() - began > TOGETHER_FOR:
+                return handled, index  # the rest in the next transaction: the server's writes wait for this one
             row = rows[index]
             if handled is not None and not self._delete(handled):
-                return None, False
+                return None, None
             handled = None
             if row.dedup_key in failed:
                 continue  # behind its group's failed row: waits for it
             if self.clock.now() - self._held_at >= RENEW_EVERY:
                 if not self._renew(rows[index:]):
-                    return None, False
+                    return None, None
                 self._held_at = self.clock.now()
             outcome = self._handle(row, reports)
             if outcome is None:
-                return None, False
+                return None, None
             if outcome:
                 handled = row
             else:
                 failed.add(row.dedup_key)
-        return handled, True
+        return handled, min(start + TOGETHER, len(rows))
 
     def _handle(self, row: InboxRow, reports: list[tuple[str, str]]) -> bool | None:
         """Ingest one stored webhook: True when done; False when it failed (kept); None when no longer ours."""

@@ -108,12 +108,13 @@ class BurstSender:
         return self
 
     def stored(self) -> None:
-        """A webhook or an event was stored: the running helper hears it too, and the BURST_EVENTS-th
-        since the watch went idle starts it again."""
+        """A webhook or an event was stored: the BURST_EVENTS-th since the watch went idle starts it again.
+
+        The helper is not woken: it only sends, and a stored webhook has no pages until the first sender
+        triaged it (:meth:`planned` wakes it then). Woken per webhook, it claimed (a write) for nothing while
+        the server stored the burst, and the server's writes waited for its.
+        """
         self._events += 1  # not exact across threads, and need not be: it only decides when to start looking
-        helper = self.helper
-        if helper is not None:
-            helper.wake()
         if self._events >= BURST_EVENTS:
             self._stored.set()
 
