@@ -221,8 +221,11 @@ def incident_row(row: Sequence[Any]) -> IncidentRow:
                        loaded(row[12]))
 
 
+_STATES = {state.value: state for state in DeliveryState}  # a dict look-up: a claim builds a row per lease
+
+
 def delivery_row(row: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(*row[:11], DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]),
+    return DeliveryRow(*row[:11], _STATES.get(row[11]) or DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]),
                        warning=row[18], delivered_to=row[19],
                        kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
                        next_attempt_at=loaded(row[23]))
