@@ -7,7 +7,6 @@ is in tests/test_serve_sender.py.
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import pytest
@@ -15,40 +14,26 @@ import pytest
 from dispatcher.errors import StoreError
 from dispatcher.server.burst import (
     BURST_EVENTS,
-    NICE,
+    QUIET,
     RETRY_PAUSE,
     START_AT,
     BurstSender,
-    lower_priority,
     second_sender_wanted,
 )
 
 
-@pytest.mark.parametrize("running, backlog, wanted", [
-    (False, START_AT, True),  # a burst's backlog, webhooks maybe still arriving: start one (at low priority)
-    (False, 10 * START_AT, True),
-    (False, START_AT - 1, False),  # a single alert's pages: not worth a process start
-    (False, 0, False),
-    (True, 1, True),  # running: kept until drained
-    (True, 0, False),  # drained: stopped
+@pytest.mark.parametrize("running, quiet_for, backlog, wanted", [
+    (False, QUIET, START_AT, True),  # the burst is accepted and left a backlog: start one
+    (False, QUIET / 2, 10 * START_AT, False),  # webhooks still arriving: the server needs its core
+    (False, 3600.0, START_AT - 1, False),  # a single alert's pages: not worth a process start
+    (False, 3600.0, 0, False),
+    (True, 0.0, 1, True),  # running: kept until drained, even while webhooks arrive again
+    (True, 3600.0, 1, True),
+    (True, 3600.0, 0, False),  # drained: stopped
 ])
-def test_a_second_sender_starts_on_a_burst_backlog_and_runs_until_it_is_drained(
-        running: bool, backlog: int, wanted: bool) -> None:
-    assert second_sender_wanted(running, backlog) is wanted
-
-
-def test_the_second_sender_is_lowered_to_the_helper_priority() -> None:
-    """Renicing a process of one's own needs no privilege; a real child here, its niceness read back."""
-    import subprocess
-    import sys
-
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    try:
-        before = os.getpriority(os.PRIO_PROCESS, child.pid)
-        lower_priority(child.pid)
-        assert os.getpriority(os.PRIO_PROCESS, child.pid) == max(before, NICE)
-    finally:
-        child.communicate(b"")
+def test_a_second_sender_starts_after_a_burst_on_a_backlog_and_runs_until_it_is_drained(
+        running: bool, quiet_for: float, backlog: int, wanted: bool) -> None:
+    assert second_sender_wanted(running, quiet_for, backlog) is wanted
 
 
 class FakeHelper:
@@ -83,10 +68,12 @@ class Setup:
         self.burst.stored()
 
 
-def test_a_burst_backlog_gets_a_second_sender_until_it_is_drained() -> None:
+def test_a_backlog_left_by_a_burst_gets_a_second_sender_until_it_is_drained() -> None:
     s = Setup()
     s.stored(waiting=5 * START_AT)
-    assert s.burst.check() is True  # while the burst is still arriving: the helper imports meanwhile
+    assert s.burst.check() is True and s.spawned == []  # still within the burst: look again later
+    s.now += QUIET
+    assert s.burst.check() is True
     (helper,) = s.spawned
     assert s.burst.helper is helper
     s.waiting = 1
@@ -110,6 +97,7 @@ def test_the_watch_is_asked_to_look_only_once_a_burst_of_events_is_stored() -> N
 def test_a_small_backlog_after_the_burst_ends_the_watch_without_a_second_sender() -> None:
     s = Setup()
     s.stored(waiting=START_AT - 1)
+    s.now += QUIET
     assert s.burst.check() is False
     assert s.spawned == []
 
@@ -118,6 +106,7 @@ def test_webhooks_stored_while_the_second_sender_runs_do_not_wake_it_as_it_has_n
     """Only pages wake it (the first sender triages the webhooks); a wake per webhook was a claim for nothing."""
     s = Setup()
     s.stored(waiting=START_AT)
+    s.now += QUIET
     s.burst.check()
     s.stored(waiting=2 * START_AT)
     assert s.spawned[0].wakes == 0 and len(s.spawned) == 1
@@ -130,6 +119,7 @@ def test_pages_the_first_sender_planned_and_each_look_while_running_wake_the_sec
     s = Setup()
     s.burst.planned()  # no second sender: nothing to wake, nothing started
     s.stored(waiting=START_AT)
+    s.now += QUIET
     s.burst.check()
     (helper,) = s.spawned
     s.burst.planned()
@@ -141,6 +131,7 @@ def test_pages_the_first_sender_planned_and_each_look_while_running_wake_the_sec
 def test_a_second_sender_that_dies_is_not_replaced_until_the_pause_has_passed() -> None:
     s = Setup()
     s.stored(waiting=START_AT)
+    s.now += QUIET
     s.burst.check()
     s.spawned[0].on_exit(-9)  # killed, unasked
     assert s.burst.helper is None
@@ -152,6 +143,7 @@ def test_a_second_sender_that_dies_is_not_replaced_until_the_pause_has_passed() 
 def test_close_stops_a_running_second_sender() -> None:
     s = Setup()
     s.stored(waiting=START_AT)
+    s.now += QUIET
     s.burst.check()
     s.burst.close()
     assert s.spawned[0].stopped and s.burst.helper is None
@@ -164,4 +156,5 @@ def test_a_backlog_that_cannot_be_counted_keeps_the_watch_going() -> None:
     s = Setup()
     s.burst = BurstSender(s.spawn, broken, lambda: s.now)
     s.burst.stored()
+    s.now += QUIET
     assert s.burst.check() is True and s.spawned == []

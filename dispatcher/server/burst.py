@@ -1,5 +1,4 @@
-"""A second sender for the backlog a burst of webhooks leaves: started as the burst begins, at low priority,
-stopped when drained.
+"""A second sender for the backlog a burst of webhooks leaves: started once the hooks go quiet, stopped when drained.
 
 During a burst the server takes one core (HTTP, a check, one insert per
 webhook) and the sender child the other; once the burst has been accepted the
@@ -10,13 +9,13 @@ core. It runs only for a burst, not always: two senders always running cost
 12 % of the accept rate, 28 MB of idle memory and the low-load p99 (measured,
 bench/README.md, issue 17).
 
-It starts as soon as a burst's backlog is seen, not once the burst has been
-accepted: a `notify worker` takes about 0.35 s of CPU to start, and a burst of
-100 webhooks was over (its pages sent by the first sender alone) before a
-helper started after it was ready. It runs at a lower priority (nice
-:data:`NICE`), so while the burst is being accepted it imports and sends only
-with CPU the server and the first sender leave, and once the server idles it
-has a core of its own (priority only matters while cores are short).
+It starts once the burst has been accepted (no webhook stored for QUIET). Started
+as soon as a burst's backlog was seen, at nice 10 so that it would import while
+the burst was accepted, the accept path fell to about half on a loaded machine
+(sender stopped: 622 against 1,148 alerts/s, bench/README.md): the server counted
+the backlog every CHECK_EVERY during the burst, and a process at low priority
+that holds the store's write lock while it waits for a core holds up the server's
+writes too.
 
 The second sender only sends (``notify worker --outbox-only``): the first keeps
 triaging the stored webhooks, which have one owner at a time anyway, and wakes
@@ -31,18 +30,16 @@ event and idle otherwise (no polling of the store while nothing arrives).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Callable, Protocol
 
 from ..errors import StoreError
 
-__all__ = ["BURST_EVENTS", "CHECK_EVERY", "NICE", "RETRY_PAUSE", "START_AT", "BurstSender", "lower_priority",
-           "second_sender_wanted"]
+__all__ = ["BURST_EVENTS", "CHECK_EVERY", "QUIET", "RETRY_PAUSE", "START_AT", "BurstSender", "second_sender_wanted"]
 
 log = logging.getLogger("notify.server")
 
-NICE = 10  # the second sender's niceness: it yields the cores to the server and the first sender while both are busy
+QUIET = 0.1  # seconds without a stored webhook: the burst has been accepted and the server's core is free
 # Stored webhooks waiting plus deliveries due. One new incident plans about ten step-0 rows, so a
 # single alert never reaches it; a burst does. A second sender costs about half a second of CPU to start.
 START_AT = 50
@@ -51,25 +48,17 @@ BURST_EVENTS = 10  # stored events before the backlog is looked at: a lone alert
 RETRY_PAUSE = 5.0  # seconds before another second sender, after one exited unasked (no tight restart loop)
 
 
-def second_sender_wanted(running: bool, backlog: int) -> bool:
+def second_sender_wanted(running: bool, quiet_for: float, backlog: int) -> bool:
     """Whether a second sender should run now.
 
-    ``backlog``: stored webhooks waiting plus deliveries due. Started on a backlog worth its start-up,
-    while webhooks may still arrive (it runs at low priority, see the module); once running, kept until
-    the backlog is gone (stopping it halfway would throw its start-up away).
+    ``quiet_for``: seconds since a webhook was last stored; ``backlog``: stored webhooks waiting plus
+    deliveries due. Started only after the burst (quiet) on a backlog worth its start-up; once
+    running, kept until the backlog is gone, even if webhooks arrive meanwhile (stopping it halfway
+    would throw its start-up away).
     """
     if running:
         return backlog > 0
-    return backlog >= START_AT
-
-
-def lower_priority(pid: int) -> None:
-    """Renice a just-spawned helper to NICE (raising one's own processes' niceness needs no privilege). Done
-    before it starts its threads, which inherit it. Best effort: a helper at normal priority still works."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, NICE)
-    except OSError as exc:
-        log.warning("could not lower the second sender's priority: %s", exc)
+    return quiet_for >= QUIET and backlog >= START_AT
 
 
 class Helper(Protocol):
@@ -85,7 +74,7 @@ class BurstSender:
     """Starts and stops the second sender: :meth:`watch` once, :meth:`stored` after each stored event,
     :meth:`close` at the end.
 
-    ``start(on_exit)`` spawns a sender (at low priority, :func:`lower_priority`) that calls ``on_exit(status)`` once it has exited (asked or
+    ``start(on_exit)`` spawns a sender that calls ``on_exit(status)`` once it has exited (asked or
     not; its leases run out or are given back as any sender's); ``backlog()`` counts
     what waits; ``monotonic`` is the clock. :meth:`check` is one look (what the thread does each time,
     and what a test calls).
@@ -96,6 +85,7 @@ class BurstSender:
         self._start, self._backlog, self._monotonic = start, backlog, monotonic
         self._lock = threading.Lock()
         self._stop, self._stored = threading.Event(), threading.Event()
+        self._last_stored = float("-inf")
         self._events = 0  # stored since the watch last went idle
         self._not_before = float("-inf")
         self.helper: Helper | None = None
@@ -114,6 +104,7 @@ class BurstSender:
         triaged it (:meth:`planned` wakes it then). Woken per webhook, it claimed (a write) for nothing while
         the server stored the burst, and the server's writes waited for its.
         """
+        self._last_stored = self._monotonic()
         self._events += 1  # not exact across threads, and need not be: it only decides when to start looking
         if self._events >= BURST_EVENTS:
             self._stored.set()
@@ -127,15 +118,17 @@ class BurstSender:
 
     def check(self) -> bool:
         """Start or stop the helper as :func:`second_sender_wanted` says; True while there is more to watch."""
+        now = self._monotonic()
+        quiet_for = now - self._last_stored
         running = self.helper is not None
-        if not running and self._monotonic() < self._not_before:
-            return True  # a helper just failed: look again later
+        if not running and (quiet_for < QUIET or now < self._not_before):
+            return True  # the burst goes on (or a helper just failed): look again later, without counting
         try:
             backlog = self._backlog()
         except StoreError as exc:  # a store hiccup must not end the watch: the next look counts again
             log.warning("could not count the backlog for a second sender: %s", exc)
             return True
-        wanted = second_sender_wanted(running, backlog)
+        wanted = second_sender_wanted(running, quiet_for, backlog)
         if wanted and not running:
             self._begin(backlog)
         elif running and not wanted:
@@ -170,7 +163,7 @@ class BurstSender:
                 log.error("could not start a second sender: %s", exc)
                 self._not_before = self._monotonic() + RETRY_PAUSE
                 return
-        log.info("backlog of %d in a burst: second sender %d started", backlog, helper.pid)
+        log.info("backlog of %d after a burst: second sender %d started", backlog, helper.pid)
 
     def _end(self) -> None:
         with self._lock:

@@ -30,7 +30,7 @@ from ..errors import StoreError
 from ..eventlog import emit
 from .app import App, Services
 from .auth import Authenticator, Credentials
-from .burst import BurstSender, lower_priority
+from .burst import BurstSender
 from .front_end import (
     FrontEndLimits,
     RateLimitedLog,
@@ -252,7 +252,6 @@ class _Sending:
         """A second sender, reporting like the first, that leaves the stored webhooks to the first: the inbox
         has one owner at a time, so on each wake it would only have tried (a write) and found it held."""
         helper = SenderProcess.spawn([*self.argv, "--outbox-only"])
-        lower_priority(helper.pid)  # it starts while the burst is accepted: the server keeps its core
 
         def exited(status: int) -> None:
             on_exit(status)
