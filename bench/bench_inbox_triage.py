@@ -65,7 +65,7 @@ def run_tree(tree: Path, n: int) -> dict[str, float]:
                    NOTIFY_WEBHOOK_URL="http://127.0.0.1:9/hook",
                    NOTIFY_EMAIL_URL="mailto://127.0.0.1:25?from=notify@teamflow.example&mode=insecure")
         done = subprocess.run([str(python), __file__, "--child", str(n)], env=env, cwd=work, capture_output=True,
-                              text=True, timeout=600)
+                              text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{tree}: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -305,7 +305,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         """Plan a fallback for a failed delivery, of its rank (a lead's leads); None when it was planned already."""
         now = self.dialect.t(now, "now")
         planned = replace(d, fallback_of=original.id, kind=original.kind, notice=original.notice)
-        rank = lambda conn: conn.execute(self.dialect.q(sql.RANK_OF), (original.id,)).fetchone()[0]  # noqa: E731
+        rank = lambda conn: conn.execute(self.dialect.q(sql.RANK_OF), (original.id,)).fetchone()[0]
         return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now, rank(conn)))
 
     def confirm(self, delivery_id: int, now: datetime) -> bool:

@@ -145,7 +145,7 @@ class SQLiteStore(SQLStore):
             conn.execute("SAVEPOINT write")
         try:
             result = self._sealing(work)(conn)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - undone alone, raised again (a StoreError, or as it is)
             if not _undo_savepoint(conn):
                 raise StoreError(f"store {self.path}: a failed write took the transaction with it") from None
             raise _as_store_error(exc, self.path) from None
