@@ -18,7 +18,7 @@ import pytest
 
 from dispatcher.clock import FakeClock
 from dispatcher.app.engine import load_runtime
-from dispatcher.app.inbox import GIVE_UP_AFTER, INBOX_LEASE, Inbox, retry_delay
+from dispatcher.app.inbox import GIVE_UP_AFTER, INBOX_LEASE, TOGETHER, TOGETHER_FOR, Inbox, retry_delay
 from dispatcher.config.settings import load_settings
 from dispatcher.store import StoreError, open_store
 
@@ -114,6 +114,8 @@ def test_a_row_that_keeps_failing_is_given_up_after_ten_attempts_and_its_group_g
 
 
 def test_a_worker_killed_mid_batch_leaves_no_handled_row_but_the_last_to_replay(setup) -> None:
+    """On SQLite the rows of a batch commit together (Inbox TOGETHER at a time): a worker killed between two
+    of them leaves neither group 1's incident nor its delete, and group 1 is handled again, once."""
     rt, store, clock = setup
     enqueue(store, clock, (1, "firing"), (2, "firing"), (3, "firing"))
 
@@ -122,7 +124,7 @@ def test_a_worker_killed_mid_batch_leaves_no_handled_row_but_the_last_to_replay(
 
     with pytest.raises(SystemExit):
         Inbox(rt, FaultyStore(store, 2, killed), clock, "worker-a").drain(send=lambda: None)
-    assert store.inbox_counts() == (2, 0, 0)  # group 1's was deleted as soon as group 2's was taken
+    assert store.inbox_counts() == (3, 0, 0) and store.incidents() == []  # nothing of the batch committed
     clock.advance(INBOX_LEASE)  # the dead worker's hold runs out
     while Inbox(rt, store, clock, "worker-b").drain(send=lambda: None):
         pass
@@ -195,3 +197,29 @@ def test_a_full_tick_handles_a_bounded_number_of_batches_so_timers_and_sends_get
     worker.tick()
     worker.tick()
     assert store.inbox_counts() == (0, 0, 0) and len(store.incidents()) == 5
+
+
+def test_webhooks_commit_together_in_transactions_bounded_in_count_and_in_time(setup, tmp_path: Path) -> None:
+    """The store's write lock, which the server's accept path needs, is held for at most TOGETHER rows and
+    TOGETHER_FOR seconds of the (injected) clock: what another connection sees tells where commits fell."""
+    rt, store, clock = setup
+    enqueue(store, clock, *((g, "firing") for g in range(1, TOGETHER + 4)))
+    other = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    seen: list[int] = []
+
+    def look() -> None:  # before each open_incident: the incidents committed so far
+        seen.append(len(other.incidents()))
+
+    def slow() -> None:  # this row's triage takes longer than the transaction may
+        look()
+        clock.advance(timedelta(seconds=TOGETHER_FOR * 2))
+
+    faults = {f"then_{n}": look for n in range(2, TOGETHER + 4)}
+    faults["then_2"] = slow
+    try:
+        Inbox(rt, FaultyStore(store, 1, look, **faults), clock, "worker-a").drain(send=lambda: None)
+    finally:
+        other.close()
+    # row 1 and the slow row 2 in one transaction; rows 3 .. TOGETHER + 2 in the next (TOGETHER of them); then the rest
+    assert seen == [0, 0, *[2] * TOGETHER, 2 + TOGETHER]
+    assert len(store.incidents()) == TOGETHER + 3

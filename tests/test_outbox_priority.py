@@ -8,10 +8,12 @@ first is what goes out first.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher.store import NewDelivery, open_store, schema, sql
+from dispatcher.domain.states import DeliveryState
+from dispatcher.store import NewDelivery, open_store, sql
 
 from . import pg
 from .test_store_contract import UNDO_PRIORITY, UNDO_WEB, _execute, attempt_row, record
@@ -57,6 +59,30 @@ def test_with_more_due_than_a_claim_takes_pages_and_escalations_go_first_and_upd
 
     assert people(store.claim("w", T5, T5, limit=3)) == ["ann", "bea", "esc"]
     assert people(store.claim("w", T5, T5, limit=10)) == ["fol", "upd1", "upd2"]  # in claim order, too
+
+
+def test_in_a_burst_of_new_incidents_each_incidents_first_word_goes_before_any_incidents_second(store: Any) -> None:
+    """The lead: each new incident's first step-0 delivery that will be sent, in the policy's order."""
+    skipped = replace(page("nobody"), skip="no address")
+    opened(store, [skipped, page("a1"), page("a2"), page("a3")], T0)
+    opened(store, [page("b1"), page("b2")], T1)
+    opened(store, [page("c1"), page("c2")], T2)
+
+    assert people(store.claim("w", T5, T5, limit=3)) == ["a1", "b1", "c1"]
+    assert people(store.claim("w", T5, T5, limit=10)) == ["a2", "a3", "b2", "c2"]
+
+
+def test_a_leads_fallback_leads_too_and_a_later_rows_fallback_keeps_the_page_rank(store: Any) -> None:
+    a = opened(store, [page("a1"), page("a2")], T0)
+    opened(store, [page("b1"), page("b2")], T1)
+    a1, a2 = sorted(store.claim("w", T0, T5, ids=[r.id for r in store.deliveries(a)]), key=lambda r: r.id)
+    for row in (a1, a2):
+        store.record_attempt(row, attempt_row(row, "failed-permanent"), final_status=DeliveryState.FAILED_PERMANENT)
+        fallback = replace(page(row.person + "-sms"), label=row.delivery_key.label)
+        assert store.add_fallback(row, fallback, T2) is not None
+
+    assert people(store.claim("w", T5, T5, limit=2)) == ["b1", "a1-sms"]  # both leads; b1 was due first
+    assert people(store.claim("w", T5, T5, limit=10)) == ["b2", "a2-sms"]
 
 
 def test_a_retry_keeps_its_rank_and_is_due_from_its_next_try(store: Any) -> None:

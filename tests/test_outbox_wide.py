@@ -97,3 +97,23 @@ def test_a_wake_sends_stored_rows_at_once_without_a_full_tick(tmp_path: Path) ->
         wake.set()
         loop.join(10)
     store.close()
+
+
+class UnconfiguredChannel(CountingChannel):
+    def configured(self) -> bool:
+        return False
+
+
+def test_a_row_no_notice_could_be_sent_for_is_recorded_failed_without_rendering_its_notice(tmp_path: Path) -> None:
+    """A burst has many rows for channels without settings (and no URL of their own): rendering their notices
+    was CPU the sender spent for nothing, before the same permanent failure."""
+    store = open_store(f"sqlite:///{tmp_path / 'notify.db'}")
+    channel, composed = UnconfiguredChannel(), []
+    worker = sender(store, channel)
+    worker.compose = lambda row: (composed.append(row.id), (NOTICE, None))[1]
+    fill(store, 3)
+    assert worker.attempt_due(limit=10) == 3
+    assert composed == [] and channel.sent == []
+    attempts = store.attempts(incident_id="OUT-2026-001")
+    assert [(a.outcome, a.reason) for a in attempts] == [("failed-permanent", "not-configured")] * 3
+    store.close()

@@ -157,6 +157,12 @@ class Sender:
             if not self.pool.has_room(self._route(row.channel)):
                 unstarted.append(row.id)
                 continue
+            refused = self._unsendable(row)
+            if refused is not None:  # fails whatever its notice says: not rendered (a burst has many such rows)
+                self.pool.start(self._route(row.channel), row.id, lambda row=row, refused=refused: self._one_round(
+                    row, result=refused))
+                started += 1
+                continue
             try:
                 notice = self._notice(row)
             except Exception as exc:  # noqa: BLE001 - raised by its own task, so the loop sees it
@@ -233,9 +239,12 @@ class Sender:
         if result.outcome is not Outcome.DELIVERED:
             self._fall_back(row, lambda r: self._until_done(r, deadline))
 
-    def _one_round(self, row: DeliveryRow, notice: Notice | None = None) -> None:
-        """The worker's single attempt; a retry stays in the store, due at its time."""
-        result, wait, _ = self._attempt(row, notice or self._notice(row), row.attempts + 1)
+    def _one_round(self, row: DeliveryRow, notice: Notice | None = None, result: DeliveryResult | None = None) -> None:
+        """The worker's single attempt (`result`: its outcome, known without sending); a retry stays in the store."""
+        if result is None and notice is None:
+            result = self._unsendable(row)
+            notice = self._notice(row) if result is None else None
+        result, wait, _ = self._attempt(row, notice, row.attempts + 1, result)
         if wait is None and result.outcome is not Outcome.DELIVERED:
             self._fall_back(row, self._one_round)
 
@@ -245,12 +254,13 @@ class Sender:
             self.store.set_warning(row.id, warning)
         return notice
 
-    def _attempt(self, row: DeliveryRow, notice: Notice,
-                 attempt_no: int) -> tuple[DeliveryResult, float | None, datetime | None]:
-        """Make and record one attempt; return the wait before the next one and when it is due, as stored
-        (None, None: this was the last)."""
+    def _attempt(self, row: DeliveryRow, notice: Notice | None, attempt_no: int,
+                 result: DeliveryResult | None = None) -> tuple[DeliveryResult, float | None, datetime | None]:
+        """Make and record one attempt (`result`: its outcome when known without sending, `notice` then None);
+        return the wait before the next one and when it is due, as stored (None, None: this was the last)."""
         started = self.clock.monotonic()
-        result = self._call_channel(row, notice)
+        if result is None:
+            result = self._call_channel(row, notice)  # type: ignore[arg-type]
         latency_ms = (self.clock.monotonic() - started) * 1000
         wait = self.retry.delay(attempt_no, result)
         final = wait is None
@@ -272,7 +282,9 @@ class Sender:
              retry_in=None if wait is None else round(wait, 1), final=wait is None,
              detail=mask_secrets(result.detail or "", self.secrets) or None)
 
-    def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:
+    def _unsendable(self, row: DeliveryRow) -> DeliveryResult | None:
+        """The permanent failure of a row no notice could be sent for (no such channel, no target, no settings);
+        None when it can be tried. Asked before its notice is rendered."""
         channel = self.registry.get(row.channel)
         if channel is None:
             # Recorded failed, never dropped: the recipient's next channel is tried (`notify check` says so first).
@@ -285,6 +297,14 @@ class Sender:
         address = Address(row.person, row.display, row.role, row.channel, target)
         if not channel.configured() and not carries_own_url(channel.capabilities, address):
             return DeliveryResult.permanent(Reason.NOT_CONFIGURED, f"channel {row.channel!r} has no settings")
+        return None
+
+    def _call_channel(self, row: DeliveryRow, notice: Notice) -> DeliveryResult:
+        unsendable = self._unsendable(row)
+        if unsendable is not None:
+            return unsendable
+        channel = self.registry.get(row.channel)
+        address = Address(row.person, row.display, row.role, row.channel, self._real_target(row))
         refusal = refuse(channel.capabilities, notice, address, channel)
         if refusal is not None:
             return refusal

@@ -5,9 +5,17 @@ webhook) and the sender child the other; once the burst has been accepted the
 server idles while the child triages and sends what piled up, one process under
 one GIL (issue 17: httpx and EmailMessage made each delivery cost the child more
 CPU, and a burst's first pages came later). A second `notify worker` uses the idle
-core. It runs only after a burst, not always: two senders always running cost
-12 % of the accept rate (the second competed with the server during the burst),
-28 MB of idle memory and the low-load p99 (measured, bench/README.md, issue 17).
+core. It runs only for a burst, not always: two senders always running cost
+12 % of the accept rate, 28 MB of idle memory and the low-load p99 (measured,
+bench/README.md, issue 17).
+
+It starts once the burst has been accepted (no webhook stored for QUIET). Started
+as soon as a burst's backlog was seen, at nice 10 so that it would import while
+the burst was accepted, the accept path fell to about half on a loaded machine
+(sender stopped: 622 against 1,148 alerts/s, bench/README.md): the server counted
+the backlog every CHECK_EVERY during the burst, and a process at low priority
+that holds the store's write lock while it waits for a core holds up the server's
+writes too.
 
 The second sender only sends (``notify worker --outbox-only``): the first keeps
 triaging the stored webhooks, which have one owner at a time anyway, and wakes
@@ -90,13 +98,14 @@ class BurstSender:
         return self
 
     def stored(self) -> None:
-        """A webhook or an event was stored: the running helper hears it too, and the BURST_EVENTS-th
-        since the watch went idle starts it again."""
+        """A webhook or an event was stored: the BURST_EVENTS-th since the watch went idle starts it again.
+
+        The helper is not woken: it only sends, and a stored webhook has no pages until the first sender
+        triaged it (:meth:`planned` wakes it then). Woken per webhook, it claimed (a write) for nothing while
+        the server stored the burst, and the server's writes waited for its.
+        """
         self._last_stored = self._monotonic()
         self._events += 1  # not exact across threads, and need not be: it only decides when to start looking
-        helper = self.helper
-        if helper is not None:
-            helper.wake()
         if self._events >= BURST_EVENTS:
             self._stored.set()
 
@@ -113,7 +122,7 @@ class BurstSender:
         quiet_for = now - self._last_stored
         running = self.helper is not None
         if not running and (quiet_for < QUIET or now < self._not_before):
-            return True  # the burst goes on (or a helper just failed): look again later
+            return True  # the burst goes on (or a helper just failed): look again later, without counting
         try:
             backlog = self._backlog()
         except StoreError as exc:  # a store hiccup must not end the watch: the next look counts again

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from ..domain.priority import priority_of
+from ..domain.priority import Priority, lead_of, priority_of
 from ..domain.states import DeliveryState, IncidentStatus
 from .base import DeliveryRow, IncidentRow, NewDelivery
 from .ranking import CLAIM_ORDER
@@ -172,6 +172,7 @@ RELEASE = (f"UPDATE deliveries SET status = '{_PENDING}', lease_owner = NULL, le
 CONFIRM = (f"UPDATE deliveries SET status = '{DeliveryState.CONFIRMED}', updated = %s"
            f" WHERE id = %s AND status = '{DeliveryState.ACCEPTED}'")
 SET_WARNING = "UPDATE deliveries SET warning = %s WHERE id = %s"
+RANK_OF = "SELECT priority FROM deliveries WHERE id = %s"
 INSERT_ATTEMPT = f"INSERT INTO attempts (delivery_id, {ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 18)})"
 SETTLE = ("UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"
           " delivered_to = COALESCE(%s, delivered_to), next_attempt_at = %s, lease_owner = NULL,"
@@ -192,17 +193,24 @@ LAST_HEARTBEAT = "SELECT MAX(seen) FROM workers"
 
 # -- rows ---------------------------------------------------------------------------------
 
-def delivery_values(incident_id: str, d: NewDelivery, now: Any) -> tuple:
+def delivery_values(incident_id: str, d: NewDelivery, now: Any, rank: int | None = None) -> tuple:
     """INSERT_DELIVERY's arguments for a planned delivery of an incident.
 
     A held delivery (`hold`: why) is stored as status 'held': no claim picks it up until RELEASE_HELD.
-    `now` is already in the dialect's form (see Dialect.t).
+    `now` is already in the dialect's form (see Dialect.t). `rank`: its priority when not its kind's and
+    step's (a new incident's lead, see `lead_ranks`, and the fallbacks of one).
     """
     status = _SKIPPED if d.skip else _HELD if d.hold else _PENDING
     return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
             d.masked_target, d.template, status, d.fallback_of, d.skip,
             json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now,
-            d.hold if status == _HELD else None, int(priority_of(d.kind, d.step)))
+            d.hold if status == _HELD else None, int(priority_of(d.kind, d.step)) if rank is None else rank)
+
+
+def lead_ranks(planned: Sequence[NewDelivery]) -> list[int | None]:
+    """Each of a new incident's deliveries' rank: LEAD for its lead (domain.priority.lead_of), else its own."""
+    lead = lead_of([(d.kind, d.step, not (d.skip or d.hold)) for d in planned])
+    return [int(Priority.LEAD) if i == lead else None for i in range(len(planned))]
 
 
 def claim_order(row: Sequence[Any]) -> tuple:
@@ -216,8 +224,11 @@ def incident_row(row: Sequence[Any]) -> IncidentRow:
                        loaded(row[12]))
 
 
+_STATES = {state.value: state for state in DeliveryState}  # a dict look-up: a claim builds a row per lease
+
+
 def delivery_row(row: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(*row[:11], DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]),
+    return DeliveryRow(*row[:11], _STATES.get(row[11]) or DeliveryState(row[11]), *row[12:17], fallbacks=json.loads(row[17]),
                        warning=row[18], delivered_to=row[19],
                        kind=row[20], notice=json.loads(row[21]), possible_duplicate=bool(row[22]),
                        next_attempt_at=loaded(row[23]))

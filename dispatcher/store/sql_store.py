@@ -133,8 +133,8 @@ class SQLStore(FeatureTables):
                 conn.cursor().executemany(q(sql.INSERT_EVENT),
                                           [(incident_id, key, kind, now, None, detail) for key, kind, detail in more])
             if planned:  # one batch: their ids are not needed
-                conn.cursor().executemany(q(sql.INSERT_DELIVERY),
-                                          [sql.delivery_values(incident_id, d, now) for d in planned])
+                conn.cursor().executemany(q(sql.INSERT_DELIVERY), [sql.delivery_values(incident_id, d, now, rank)
+                                                                   for d, rank in zip(planned, sql.lead_ranks(planned))])
             return incident_id, True
 
         return self._write(work)
@@ -147,10 +147,10 @@ class SQLStore(FeatureTables):
             value = conn.execute(q(sql.SKIP_NUMBER), (prefix, year)).fetchone()[0]
         return sql.format_id(prefix, year, value)
 
-    def _insert_delivery(self, conn: Any, incident_id: str, d: NewDelivery, now: Any) -> int | None:
+    def _insert_delivery(self, conn: Any, incident_id: str, d: NewDelivery, now: Any, rank: int | None = None) -> int | None:
         """Insert one planned delivery (`now` in the dialect's form); None when its idempotency key exists already."""
         row = conn.execute(self.dialect.q(sql.INSERT_DELIVERY + " RETURNING id"),
-                           sql.delivery_values(incident_id, d, now)).fetchone()
+                           sql.delivery_values(incident_id, d, now, rank)).fetchone()
         return int(row[0]) if row else None
 
     # -- the timeline --------------------------------------------------------------
@@ -297,10 +297,11 @@ class SQLStore(FeatureTables):
         return self._write(work)
 
     def add_fallback(self, original: DeliveryRow, d: NewDelivery, now: datetime) -> int | None:
-        """Plan a fallback delivery for a failed one; None when it was planned already."""
+        """Plan a fallback for a failed delivery, of its rank (a lead's leads); None when it was planned already."""
         now = self.dialect.t(now, "now")
         planned = replace(d, fallback_of=original.id, kind=original.kind, notice=original.notice)
-        return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now))
+        rank = lambda conn: conn.execute(self.dialect.q(sql.RANK_OF), (original.id,)).fetchone()[0]
+        return self._write(lambda conn: self._insert_delivery(conn, original.incident_id, planned, now, rank(conn)))
 
     def confirm(self, delivery_id: int, now: datetime) -> bool:
         """Record a provider's report that an accepted delivery arrived; False when it was not accepted."""

@@ -7,7 +7,8 @@ at once page nobody twice, and a timer fires once however often it is ticked.
 
 Writes are group-committed (see :meth:`SQLiteStore._write`): writes from other
 threads that arrive while a commit is in progress share the next transaction,
-each in its own savepoint, and its one COMMIT. Every write is still atomic and
+each in its own savepoint, and its one COMMIT. Writes one thread makes one
+after another share one inside :meth:`SQLiteStore.writes_together`. Every write is still atomic and
 durable (``synchronous=FULL``: the WAL is synced at each commit) before the
 call returns; what changes is that one fsync covers many of them, so the
 disk's sync rate no longer caps how many incidents or attempts per second one
@@ -56,6 +57,7 @@ class SQLiteStore(SQLStore):
         self.path = path
         self.upgraded = (0, 0)  # (from, to) when this open applied migrations
         self._queue: list[_Write] = []  # writes waiting for the next group commit
+        self._together = threading.local()  # .begun: this thread is inside writes_together (None: not)
         self._queue_lock = threading.Lock()
         self._leading = False  # a thread is committing a group; the next one waits in the queue
 
@@ -109,6 +111,48 @@ class SQLiteStore(SQLStore):
 
         return self._write(work), SCHEMA_VERSION
 
+    @contextmanager
+    def writes_together(self) -> Iterator[None]:
+        """The writes this thread makes inside the block share one transaction, committed (one fsync) at its end;
+        an exception rolls all of them back. Its reads see them (they use the writing connection). The connection
+        is this thread's meanwhile, and once written to, the file's write lock: keep the block short.
+
+        A write that fails inside is rolled back alone (its savepoint) and raises, as outside.
+        """
+        if self._reader is self._conn or getattr(self._together, "begun", None) is not None:
+            yield  # :memory: (one connection, its lock is the reads' too), or nested: as the writes come
+            return
+        with self._lock:
+            self._together.begun = False
+            try:
+                yield
+                if self._together.begun:
+                    with _store_errors(self.path):
+                        self._conn.execute("COMMIT")
+            except BaseException:
+                _rollback(self._conn)
+                raise
+            finally:
+                self._together.begun = None
+
+    def _write_together(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A write inside writes_together: in its transaction (begun by the first), in a savepoint of its own."""
+        conn = self._conn
+        with _store_errors(self.path):
+            if not self._together.begun:
+                _begin_immediate(conn)
+                self._together.begun = True
+            conn.execute("SAVEPOINT write")
+        try:
+            result = self._sealing(work)(conn)
+        except Exception as exc:  # noqa: BLE001 - undone alone, raised again (a StoreError, or as it is)
+            if not _undo_savepoint(conn):
+                raise StoreError(f"store {self.path}: a failed write took the transaction with it") from None
+            raise _as_store_error(exc, self.path) from None
+        with _store_errors(self.path):
+            conn.execute("RELEASE write")
+        return result
+
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(conn)`` in a write transaction that is committed before this returns.
 
@@ -119,6 +163,8 @@ class SQLiteStore(SQLStore):
         is stored. A database failure is a StoreError naming the store; an IntegrityError (a bug
         in our SQL) is raised as it is.
         """
+        if getattr(self._together, "begun", None) is not None:
+            return self._write_together(work)
         write = _Write(self._sealing(work))  # wrapped here, in the caller's thread (see requests_sql)
         with self._queue_lock:
             self._queue.append(write)
@@ -190,6 +236,9 @@ class SQLiteStore(SQLStore):
                 raise
 
     def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple]:
+        if getattr(self._together, "begun", None) is not None:  # inside writes_together: see its writes
+            with _store_errors(self.path):
+                return self._conn.execute(query, tuple(args)).fetchall()
         with self._reader_lock, _store_errors(self.path):
             return self._reader.execute(query, tuple(args)).fetchall()
 

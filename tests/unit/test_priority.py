@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.domain.priority import Priority, priority_of
+from dispatcher.domain.priority import Priority, lead_of, priority_of
 
 
 @pytest.mark.parametrize(("kind", "step", "rank"), [
@@ -26,10 +26,22 @@ def test_each_kind_of_delivery_has_its_rank(kind: str, step: int, rank: Priority
 
 
 def test_lower_ranks_go_first_and_are_stored_as_small_integers() -> None:
-    assert [int(p) for p in sorted(Priority)] == [0, 1, 2]
-    assert Priority.PAGE < Priority.FOLLOW_UP < Priority.NOTICE
+    assert [int(p) for p in sorted(Priority)] == [-1, 0, 1, 2]
+    assert Priority.LEAD < Priority.PAGE < Priority.FOLLOW_UP < Priority.NOTICE
 
 
 def test_a_kind_the_table_does_not_name_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="delivery kind 'paged' has no priority"):
         priority_of("paged", 0)
+
+
+@pytest.mark.parametrize(("rows", "lead"), [
+    ([("step", 0, True), ("step", 0, True)], 0),  # the policy's first step-0 delivery
+    ([("step", 0, False), ("step", 0, True)], 1),  # skipped or held: the next one that will be sent
+    ([("step", 1, True), ("step", 0, True)], 1),
+    ([("update", -1, True), ("escalation", 3, True)], None),  # not a new incident's step 0
+    ([], None),
+])
+def test_a_new_incidents_lead_is_its_first_step_0_delivery_that_will_be_sent(
+        rows: list[tuple[str, int, bool]], lead: int | None) -> None:
+    assert lead_of(rows) == lead
