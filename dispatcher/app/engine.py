@@ -147,7 +147,8 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
                         fields=_neutral(public_fields(incident)), fallback=warning is not None,
-                        lines=rendered.lines, page_event=(notice or {}).get("pager_event", "trigger"))
+                        lines=rendered.lines, page_event=(notice or {}).get("pager_event", "trigger"),
+                        kind=(notice or {}).get("kind") or "initial")
     if offer is not None:  # buttons, a keypress (see interactive.py)
         notice_out = replace(notice_out, **asdict(offer(family)))
     return notice_out, warning
@@ -243,11 +244,14 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
 
         epoch = row_epoch(row)  # planned after a reclassification: the incident as of it, never older
         incident = incidents(row.incident_id, epoch) if epoch else incidents(row.incident_id)
-        return compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
-                              page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
-                              offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
-                                                           kind=row.kind, person=row.person,
-                                                           incident_id=row.incident_id))
+        notice, warning = compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
+                                         page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
+                                         offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
+                                                                      kind=row.kind, person=row.person,
+                                                                      incident_id=row.incident_id))
+        if channel is not None and channel.capabilities.follows_up:  # what it created before, to update it
+            notice = replace(notice, earlier_id=store.earlier_provider_id(row.incident_id, row.channel, row.target))
+        return notice, warning
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
     return Sender(store, registry, clock, compose, owner,

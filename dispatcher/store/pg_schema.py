@@ -131,7 +131,14 @@ TIMESTAMPTZ = ";\n".join([
 # a step in Python, so the rank of each stored row comes from domain/priority.py's table (see ranking.py).
 PRIORITY = add_priority
 
+# The id a provider answered an accepted attempt with (see schema.py's STATUS_PAGE).
+STATUS_PAGE = """
+ALTER TABLE deliveries ADD COLUMN provider_id TEXT;
+ALTER TABLE attempts ADD COLUMN provider_id TEXT
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
-                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY)
+                                                            ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY,
+                                                            STATUS_PAGE)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from .base import (DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, Inc
 from .inbox_sql import INBOX_RELEASE, InboxSQL
 from .keys import stored_key
 from .links_sql import ActionLinks
+from .provider_ids_sql import EarlierDeliveries
 from .requests_sql import RequestSeals
 from .times import loaded
 from .tokens_sql import TokensSQL
@@ -36,7 +37,7 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, EarlierDeliveries):
     """Incidents, outbox, timeline, attempt log, inbox, replay record, action links and personal tokens over SQL."""
 
     dialect: sql.Dialect
@@ -326,10 +327,9 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         logged = (delivery.id, at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
                   attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
                   attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
-                  attempt.kind, bool(attempt.possible_duplicate))
+                  attempt.kind, bool(attempt.possible_duplicate), attempt.provider_id)
         settled = (attempt.attempt, final_status or DeliveryState.PENDING, attempt.reason, attempt.detail,
-                   attempt.delivered_to, None if final_status else t(next_attempt_at, "next_attempt_at"), at,
-                   delivery.id)
+                   attempt.delivered_to, attempt.provider_id, t(None if final_status else next_attempt_at, "next_attempt_at"), at, delivery.id)
         q = self.dialect.q
         if self.dialect.insert_in_cte:
             self._statement(q(f"WITH logged AS ({sql.INSERT_ATTEMPT}) {sql.SETTLE}"), (*logged, *settled))
@@ -359,8 +359,8 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         query = sql.ATTEMPTS.format(where=f" WHERE {' AND '.join(clauses)}" if clauses else "")
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = [AttemptRow(loaded(row[0]), *row[1:9], DeliveryState(row[9]), *row[10:-1],
-                           possible_duplicate=bool(row[-1]))
+        rows = [AttemptRow(loaded(row[0]), *row[1:9], DeliveryState(row[9]), *row[10:-2],
+                           possible_duplicate=bool(row[-2]), provider_id=row[-1])
                 for row in self._read(self.dialect.q(query), args)]
         return list(reversed(rows))
 
