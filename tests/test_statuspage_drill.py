@@ -13,7 +13,7 @@ PAGE = "tfstatus0001"  # the page id of contacts.toml's [statuspage.public]
 COMPONENTS = {"API": "drillapi0001", "Webhooks": "drillhook0001"}  # the sandbox's NOTIFY_STATUSPAGE_COMPONENTS
 
 
-def _play_outage(tmp_path: Path):
+def _play_outage(tmp_path: Path, *, failing: int = 0):
     from dispatcher.app import engine
     from dispatcher.app.drill import play
     from dispatcher.clock import FakeClock
@@ -24,6 +24,8 @@ def _play_outage(tmp_path: Path):
     scenario = load_scenario(DRILLS / "platform-outage.toml")
     with Sandbox() as stand_ins:
         rt = engine.load_runtime(DRILLS.parent, load_settings(**stand_ins.settings))
+        if failing:
+            stand_ins.fail("statuspage", 503, failing)
         outcome = play(rt, scenario, clock=FakeClock(datetime(2026, 12, 8, 10, 0, tzinfo=timezone.utc)),
                        state_dir=tmp_path, sandbox=stand_ins)
         requests = [r for r in stand_ins.proxy.requests if r.host == STATUSPAGE_HOST]
@@ -75,3 +77,12 @@ def test_each_statuspage_delivery_is_logged_with_the_incident_id_statuspage_answ
     assert [a.provider_id for a in attempts] == ["drillinc0001"] * 5
     assert [a.detail.split(";")[0] for a in attempts] == [
         "created status page incident drillinc0001", *["updated status page incident drillinc0001"] * 4]
+
+
+def test_a_statuspage_failure_is_retried_and_logged_like_any_delivery(tmp_path: Path) -> None:
+    outcome, requests = _play_outage(tmp_path, failing=1)
+    assert [r.method for r in requests] == ["POST", "POST", "PATCH", "PATCH", "PATCH", "PATCH"]
+    first = [a for a in outcome.attempts if a.channel == "statuspage" and a.kind == "step"]
+    assert [(a.attempt, a.outcome, a.reason, a.provider_id) for a in first] == [
+        (1, "failed-transient", "server-error", None), (2, "delivered", "ok", "drillinc0001")]
+    assert requests[2].path == f"/v1/pages/{PAGE}/incidents/drillinc0001"  # the retried creation's id is updated
