@@ -91,7 +91,8 @@ class StatuspageChannel(_StatusChannel):
 
     name: ClassVar[str] = "statuspage"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        target=TargetKind.URL, template="email", destinations="statuspage", quietness=5, follows_up=True)
+        target=TargetKind.URL, template="email", destinations="statuspage", quietness=5, follows_up=True,
+        status_page=True)
 
     @staticmethod
     def target_problem(target: str, group: bool = False) -> str | None:
@@ -149,7 +150,8 @@ class StatusWebhookChannel(_StatusChannel):
 
     name: ClassVar[str] = "status-webhook"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        target=TargetKind.URL, template="email", destinations="status-webhook", quietness=5, follows_up=True)
+        target=TargetKind.URL, template="email", destinations="status-webhook", quietness=5, follows_up=True,
+        status_page=True)
 
     def __init__(self, config: ChannelConfig) -> None:
         super().__init__(config)

@@ -103,6 +103,9 @@ class Capabilities:
     # the provider answered its first accepted delivery of the incident with, on this channel to this target
     # (Notice.earlier_id, from DeliveryResult.provider_id). Undeclared: never looked up.
     follows_up: bool = False
+    # It publishes to a status page (Statuspage, a status-page webhook): notices say whether the page's update
+    # was requested, accepted or failed (`incident.status_page` in templates, the status timeline).
+    status_page: bool = False
 
 
 @dataclass(frozen=True)

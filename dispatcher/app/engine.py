@@ -26,6 +26,7 @@ from ..domain.plan import Planned, plan_step
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass, split_epoch
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
+from .facts import delivery_facts
 from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
 from .report import DeliveryLine, Report
@@ -116,7 +117,8 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
                    notice: Mapping[str, Any] | None = None, page_key: str | None = None,
                    footer: Callable[[str], ActionFooter | None] | None = None,
-                   offer: Callable[[str], Offer] | None = None) -> tuple[Notice, str | None]:
+                   offer: Callable[[str], Offer] | None = None,
+                   facts: Mapping[str, Any] | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning.
 
     `footer(family)`: what a personal page ends with (an action link, see links.py), kept whole within
@@ -129,7 +131,7 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     family = family_of(planned.template)
     recipient = {"display": planned.address.display, "role": planned.address.role}
     context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, planned.step,
-                             recipient, notice)
+                             recipient, notice, facts)
     warning = None
     closing = footer(family) if footer is not None else None
     budget = footer_budget(family, closing.text(family), max_length) if closing else max_length
@@ -215,7 +217,8 @@ def incident_from_row(row: IncidentRow) -> Incident:
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
                     tuple(allow) if allow is not None else None,
                     opened=datetime.fromisoformat(meta["classified_at"]) if meta.get("classified_at") else row.created,
-                    reporter_unverified=bool(meta.get("reporter_unverified", False)))
+                    reporter_unverified=bool(meta.get("reporter_unverified", False)),
+                    recorded=tuple(meta.get("recorded", ())))
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
@@ -248,7 +251,8 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                                          page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
                                          offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
                                                                       kind=row.kind, person=row.person,
-                                                                      incident_id=row.incident_id))
+                                                                      incident_id=row.incident_id),
+                                         facts=delivery_facts(store, incident, row.channel))
         if channel is not None and channel.capabilities.follows_up:  # what it created before, to update it
             notice = replace(notice, earlier_id=store.earlier_provider_id(row.incident_id, row.channel, row.target))
         return notice, warning
