@@ -110,8 +110,11 @@ class PostedUpdate:
 
 
 def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: str | None,
-                now: datetime) -> PostedUpdate:
+                now: datetime, *, record: tuple[str, ...] = ()) -> PostedUpdate:
     """Record update #n and plan its notice to the class's update audience (never to its author).
+
+    `record`: actions done (of domain.incident.RECORDABLE, such as environment-secured), kept on the incident
+    with the update, so later notices may say so (no template claims what nobody recorded).
 
     When the update audience names the customer, the cadence asks for customer updates:
     one that reaches only internal people (no customer email) is recorded as an
@@ -134,7 +137,12 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     rows = [outbox_row(p, kind="update", label=key, notice=notice) for p in planned]
     kind, detail = ("update", message) if why_not is None else \
         ("uncounted-update", f"{message} (not counted: {why_not})")
-    store.record_event(incident_id, key, kind, now, detail, by=by, deliveries=rows)
+    meta = None
+    if record:  # recorded with the update, in its transaction; the incident then says so, before its notices render
+        meta = {**row.meta, "recorded": sorted({*row.meta.get("recorded", ()), *record})}
+        detail += f" (recorded: {', '.join(name.replace('-', ' ') for name in record)})"
+        incident = replace(incident, recorded=tuple(meta["recorded"]))
+    store.record_event(incident_id, key, kind, now, detail, by=by, deliveries=rows, meta=meta)
     return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.delivery_key.label == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
                         reached_nobody=all(p.skip for p in planned))

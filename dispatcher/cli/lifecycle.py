@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..app.inputs import RECORDABLE
 from . import remote
 from .common import (
     _clock,
@@ -162,21 +163,27 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
 @incident_id_argument
 @click.option("--message", required=True, help="The status update.")
 @click.option("--by", default=None, help=f"Who posts it; {BY_DEFAULT}.")
+@click.option("--record", "record", multiple=True, type=click.Choice(RECORDABLE),
+              help="An action done, so later notices say it (repeatable): customer-acknowledged, "
+                   "customers-notified, environment-secured.")
 @wait_option
 @json_option
 @config_dir_option
 @click.pass_context
 @handles_errors
-def update(ctx: click.Context, incident_id: str, message: str, by: str | None, wait: float, as_json: bool,
-           local_config_dir: Path | None) -> None:
+def update(ctx: click.Context, incident_id: str, message: str, by: str | None, record: tuple[str, ...], wait: float,
+           as_json: bool, local_config_dir: Path | None) -> None:
     """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
     from ..app.incidents import post_update
 
     if (server := remote.remote()) is not None:
+        if record:
+            raise click.UsageError("--record is recorded in the local store only: unset NOTIFY_SERVER_URL, or run "
+                                   "it where notify serve's store is")
         return remote.update(server, incident_id, message, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("update", rt, settings, store, by)
-    posted = post_update(rt, store, incident_id, message, by, _now())
+    posted = post_update(rt, store, incident_id, message, by, _now(), record=record)
     if posted.counted:
         note = f"update recorded by {by}{_how(found)}; reminders now count from this update"
     else:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..errors import InputError
 from .account import account_context, checked_acv, checked_plan
 from .durations import format_duration
+from .fields import RECORDABLE
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
@@ -23,9 +24,6 @@ NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalat
 # `previous`: the class's title before a reclassification (the incident's own title is the new one).
 NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration", "via", "previous")
 
-# What a person records as done (`notify update ID --record NAME`), so a notice may say it: no template
-# claims an action nobody recorded. The customer's two are also true once a notice to them was accepted.
-RECORDABLE = ("customer-acknowledged", "customers-notified", "environment-secured")
 
 # How far ahead of our clock `started` may be: another host's clock a little ahead is not a typo.
 FUTURE_SLACK = timedelta(minutes=5)
