@@ -6,7 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from dispatcher.drill.sandbox import STATUSPAGE_HOST, STATUSPAGE_KEY
+
+pytestmark = pytest.mark.slow  # each plays the 70-minute outage drill through the sandbox: seconds, not milliseconds
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 PAGE = "tfstatus0001"  # the page id of contacts.toml's [statuspage.public]
@@ -29,6 +33,7 @@ def _play_outage(tmp_path: Path, *, failing: int = 0):
         outcome = play(rt, scenario, clock=FakeClock(datetime(2026, 12, 8, 10, 0, tzinfo=timezone.utc)),
                        state_dir=tmp_path, sandbox=stand_ins)
         requests = [r for r in stand_ins.proxy.requests if r.host == STATUSPAGE_HOST]
+    _play_outage.runtime = rt  # type: ignore[attr-defined]
     return outcome, requests
 
 
@@ -86,3 +91,16 @@ def test_a_statuspage_failure_is_retried_and_logged_like_any_delivery(tmp_path: 
     assert [(a.attempt, a.outcome, a.reason, a.provider_id) for a in first] == [
         (1, "failed-transient", "server-error", None), (2, "delivered", "ok", "drillinc0001")]
     assert requests[2].path == f"/v1/pages/{PAGE}/incidents/drillinc0001"  # the retried creation's id is updated
+
+
+def test_notify_status_says_whether_the_status_page_took_the_update(tmp_path: Path) -> None:
+    from dispatcher.app.incidents import status_document, status_text
+    from dispatcher.store import open_store
+
+    outcome, _ = _play_outage(tmp_path, failing=99)  # Statuspage answers 503 to every request
+    with open_store(f"sqlite:///{tmp_path / 'drill.db'}") as store:
+        doc = status_document(_play_outage.runtime, store, outcome.incident.id, outcome.end)
+    assert doc["status_page"] == f"update not accepted (server-error; see notify status {outcome.incident.id})"
+    assert f"  status page: {doc['status_page']}" in status_text(doc).splitlines()
+    sent = [d for d in doc["deliveries"] if d["channel"] == "statuspage"]
+    assert sent and all(d["outcome"] == "failed-transient" for d in sent)  # retried, then visible as failed

@@ -35,6 +35,7 @@ from .engine import (
     outbox_row,
     webhook_planned,
 )
+from .facts import status_page_state
 from .pager_events import pager_event_rows, told_by_events
 from .report import OUTCOME_COLOURS, Report, outcome_label
 
@@ -268,7 +269,7 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     report = Report("status", "status", incident_summary(rt, incident, status=row.status),
                     lines_from_store(store.deliveries(incident_id)))
     upcoming = next_actions(klass, state_of(row), now) if klass else []
-    return {**report.as_json(), "command": "status",
+    return {**report.as_json(), "command": "status", "status_page": status_page_state(store.deliveries(incident_id)),
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "timeline": [e.as_json() for e in store.events(incident_id)],
@@ -301,6 +302,8 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
         lines.append(f"  needs review: triage was not sure of the class; the {inc['class']} team was paged, and "
                      "notices to the customer and outside contacts are held until the class is confirmed "
                      f"(notify reclassify {inc['id']} CLASS --by NAME)")
+    if doc.get("status_page"):  # whether the status page took the update, not only that it was asked to
+        lines.append(f"  status page: {doc['status_page']}")
     lines += ["timeline:", render(_TIMELINE, [
         (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],
