@@ -280,9 +280,12 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
 @click.option("--needs-review", is_flag=True,
               help="Only open incidents whose class waits for a person to confirm it (notify reclassify).")
 @json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV for a spreadsheet: no cell can run as a formula.")
 @handles_errors
-def incidents(open_only: bool, needs_review: bool, as_json: bool) -> None:
+def incidents(open_only: bool, needs_review: bool, as_json: bool, as_csv: bool) -> None:
     """List incidents, newest last."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv: choose one")
     from ..app.incidents import incident_items
     from ..app.stores import open_store
 
@@ -295,6 +298,11 @@ def incidents(open_only: bool, needs_review: bool, as_json: bool) -> None:
             items = incident_items(store, open_only=open_only, needs_review=needs_review)
     if as_json:
         _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
+        return
+    if as_csv:  # a header even when there is nothing: a spreadsheet import still sees the columns
+        from ..app.exports import incidents_csv
+
+        _emit(incidents_csv(items, settings.secrets()), settings)
         return
     if not items:
         _emit("no incident needs review" if needs_review else "no incidents", settings)
