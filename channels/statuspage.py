@@ -18,7 +18,7 @@ status, so the page is never left saying nothing. Answers: 2xx accepted; 401/403
 (no such page or incident); 420 (Statuspage's "enhance your calm") and 429 RATE_LIMITED, retried;
 422 BAD_REQUEST; 5xx retried.
 
-The generic variant, ``status-webhook`` (``NOTIFY_STATUS_WEBHOOK_URL``: json://, jsons:// or
+The generic variant, ``statushook`` (``NOTIFY_STATUSHOOK_URL``: json://, jsons:// or
 http(s)://), POSTs the same facts as JSON to a receiver of your own (schema 1)::
 
     {"schema": 1, "event": "create|update|resolve", "incident": {"id", "class", "drill"},
@@ -148,9 +148,9 @@ class StatuspageChannel(_StatusChannel):
 class StatusWebhookChannel(_StatusChannel):
     """The status page's facts as JSON to a receiver of your own."""
 
-    name: ClassVar[str] = "status-webhook"
+    name: ClassVar[str] = "statushook"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        target=TargetKind.URL, template="email", destinations="status-webhook", quietness=5, follows_up=True,
+        target=TargetKind.URL, template="email", destinations="statushook", quietness=5, follows_up=True,
         status_page=True)
 
     def __init__(self, config: ChannelConfig) -> None:
@@ -162,7 +162,7 @@ class StatusWebhookChannel(_StatusChannel):
         try:
             return parse_webhook_url(url)
         except ValueError as exc:
-            self._problems.append(f"status-webhook {what}: {exc}")
+            self._problems.append(f"statushook {what}: {exc}")
             return None
 
     def configured(self) -> bool:
@@ -172,7 +172,7 @@ class StatusWebhookChannel(_StatusChannel):
         """POST the schema-1 body; any 2xx is accepted, its JSON `id` kept for the next notice."""
         target = self._routes.get(address.target, self._default)
         if target is None:
-            return not_configured(self.name, "; ".join(self._problems) or "status-webhook: no url configured")
+            return not_configured(self.name, "; ".join(self._problems) or "statushook: no url configured")
         components = affected(notice, self._components)
         event = "resolve" if notice.kind == "resolved" else "update" if notice.earlier_id else "create"
         body = {"schema": 1, "event": event,

@@ -84,17 +84,17 @@ def test_settings_problems_are_named_without_the_key() -> None:
     assert StatuspageChannel.target_problem("not a page!") is not None and StatuspageChannel.target_problem(PAGE) is None
 
 
-def test_the_status_webhook_says_create_update_resolve_with_the_id_it_was_answered(receiver) -> None:
+def test_the_statushook_says_create_update_resolve_with_the_id_it_was_answered(receiver) -> None:
     receiver.script(Reply(201, {"id": "status-42"}), Reply(200, {}), Reply(200, {}))
     hook = StatusWebhookChannel(ChannelConfig(url=f"json://127.0.0.1:{receiver.port}/status", read_timeout=2,
                                               settings={"components": "api=cmpapi000001"}))
-    target = make_address("status-webhook", "public", person="status-webhook:public")
+    target = make_address("statushook", "public", person="statushook:public")
     created = hook.send(make_notice(subject="Service disruption", text="Investigating", fields=SERVICES,
-                                    dedup_key="OUT-2026-001/0/status-webhook:public"), target)
+                                    dedup_key="OUT-2026-001/0/statushook:public"), target)
     updated = hook.send(make_notice(kind="update", text="Update #1", fields=SERVICES, earlier_id=created.provider_id,
-                                    dedup_key="OUT-2026-001/update-1/status-webhook:public"), target)
+                                    dedup_key="OUT-2026-001/update-1/statushook:public"), target)
     hook.send(make_notice(kind="resolved", text="Resolved", fields=SERVICES, earlier_id=created.provider_id,
-                          dedup_key="OUT-2026-001/resolved/status-webhook:public"), target)
+                          dedup_key="OUT-2026-001/resolved/statushook:public"), target)
     bodies = [r.json for r in receiver.requests]
     assert [(b["event"], b["status"], b["earlier_id"]) for b in bodies] == [
         ("create", "investigating", None), ("update", "identified", "status-42"), ("resolve", "resolved", "status-42")]

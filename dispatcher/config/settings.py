@@ -40,7 +40,7 @@ CHANNEL_URL_FIELDS = {
     "webhook": "webhook_url",
     "apprise": "apprise_url",
     "statuspage": "statuspage_url",
-    "status-webhook": "status_webhook_url",
+    "statushook": "statushook_url",
 }
 
 
@@ -85,14 +85,14 @@ class Settings(BaseSettings):
     # The status page (channels/statuspage.py): NOTIFY_STATUSPAGE_URL=statuspage://API_KEY (the page id is the
     # contacts.toml destination's `channel`); the affected services' Statuspage component ids
     # (NOTIFY_STATUSPAGE_COMPONENTS="api=8kbf7d35c070,web=vtnh60py4yd7"), the status those components take while
-    # the incident is open, and the incident status an update posts. NOTIFY_STATUS_WEBHOOK_URL: the generic
+    # the incident is open, and the incident status an update posts. NOTIFY_STATUSHOOK_URL: the generic
     # status-page webhook (a receiver of your own, json:// or https://).
     statuspage_url: SecretStr | None = None
     statuspage_components: str | None = None
     statuspage_component_status: Literal["degraded_performance", "partial_outage", "major_outage",
                                          "under_maintenance"] = "major_outage"
     statuspage_update_status: Literal["investigating", "identified", "monitoring"] = "identified"
-    status_webhook_url: SecretStr | None = None
+    statushook_url: SecretStr | None = None
 
     # Inbound only, for `notify serve`: what callers must present (unlike the outbound NOTIFY_WEBHOOK_URL).
     # Monitoring posts hooks with the webhook token or HMAC secret; operators ack, resolve and read with
