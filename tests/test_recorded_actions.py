@@ -3,9 +3,9 @@ customer's once a notice to them was accepted; the status page line follows its 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

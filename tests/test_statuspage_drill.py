@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ def _play_outage(tmp_path: Path, *, failing: int = 0):
         rt = engine.load_runtime(DRILLS.parent, load_settings(**stand_ins.settings))
         if failing:
             stand_ins.fail("statuspage", 503, failing)
-        outcome = play(rt, scenario, clock=FakeClock(datetime(2026, 12, 8, 10, 0, tzinfo=timezone.utc)),
+        outcome = play(rt, scenario, clock=FakeClock(datetime(2026, 12, 8, 10, 0, tzinfo=UTC)),
                        state_dir=tmp_path, sandbox=stand_ins)
         requests = [r for r in stand_ins.proxy.requests if r.host == STATUSPAGE_HOST]
     _play_outage.runtime = rt  # type: ignore[attr-defined]
