@@ -781,3 +781,24 @@ def test_the_provider_id_of_the_first_accepted_delivery_is_handed_back_per_chann
     assert store.earlier_provider_id(incident, "webhook", other.target) == "inc-2"
     assert store.earlier_provider_id(incident, "email", page.target) is None
     assert [a.provider_id for a in store.attempts(incident_id=incident)] == ["first-try", "inc-1", "inc-2"]
+
+
+def test_a_notice_reads_whether_the_customer_was_reached_and_the_latest_delivery_on_channels(store: Any) -> None:
+    """One-row reads (app/facts.py): a template asks them once per notice, and an incident may have thousands."""
+    customer = planned("customer", channel="email", target="jane@acme.example", masked_target="j***@acme.example")
+    incident, _ = store.open_incident(record(), [customer, planned("page", channel="statuspage"),
+                                                 planned("later", channel="statuspage", step=1)],
+                                      prefix="OUT", year=2026, now=T0)
+    assert store.customer_reached(incident) is False
+    assert store.latest_on(incident, ["statuspage"]) == ("pending", None, None)
+    assert store.latest_on(incident, ["statushook"]) is None and store.latest_on(incident, []) is None
+    rows = {r.person: r for r in store.claim("w", T0, T9)}
+    store.record_attempt(rows["customer"], attempt_row(rows["customer"], "failed-transient"), final_status=None,
+                         next_attempt_at=T1)
+    assert store.customer_reached(incident) is False  # failed: not reached
+    store.record_attempt(rows["later"], attempt_row(rows["later"], "failed-permanent"),
+                         final_status="failed-permanent")
+    assert store.latest_on(incident, ["statuspage"]) == ("failed-permanent", None, "server-error")
+    (again,) = store.claim("w", T2, T9, incident_id=incident, ids=[rows["customer"].id])
+    store.record_attempt(again, attempt_row(again, "delivered", T2, number=2), final_status="delivered")
+    assert store.customer_reached(incident) is True

@@ -2,28 +2,28 @@
 customer was told.
 
 Worked out lazily (domain.incident.Lazy): a template that never mentions them costs no look-up, and one
-that does reads the incident's deliveries once per notice, as they stand when it is rendered.
+that does costs a one-row read per notice (an incident may have thousands of deliveries), as they stand
+when it is rendered.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..config.plugins import capabilities
+from ..config.plugins import capabilities, discover
 from ..domain.incident import Incident, Lazy, recorded_facts
 from ..domain.states import DeliveryState
-from ..store import DeliveryRow, Store
+from ..store import Store
 
-__all__ = ["customer_reached", "delivery_facts", "status_page_state"]
+__all__ = ["delivery_facts", "status_page_state"]
 
 
 def delivery_facts(store: Store, incident: Incident, channel: str) -> dict[str, Any]:
     """`status_page` and `recorded` for render_context, read from the store only when a template asks. A notice
     for the status page itself never reports on its own update."""
-    rows = Lazy(lambda: store.deliveries(incident.id))
     own = is_status_page(channel)
-    return {"status_page": None if own else Lazy(lambda: status_page_state(rows.value)),
-            "recorded": recorded_facts(incident, lambda: customer_reached(rows.value))}
+    return {"status_page": None if own else Lazy(lambda: status_page_state(store, incident.id)),
+            "recorded": recorded_facts(incident, lambda: store.customer_reached(incident.id))}
 
 
 def is_status_page(channel: str) -> bool:
@@ -32,21 +32,16 @@ def is_status_page(channel: str) -> bool:
     return bool(found and found.status_page)
 
 
-def status_page_state(rows: list[DeliveryRow]) -> str | None:
+def status_page_state(store: Store, incident_id: str) -> str | None:
     """The latest status page delivery as a notice says it; None when the incident has none."""
-    latest = [r for r in rows if is_status_page(r.channel) and r.status is not DeliveryState.DRY_RUN][-1:]
-    if not latest:
+    latest = store.latest_on(incident_id, sorted(name for name in discover() if is_status_page(name)))
+    if latest is None:
         return None
-    row = latest[0]
-    if row.status.is_accepted:
+    status, skip, reason = latest
+    if status.is_accepted:
         return "update accepted"
-    if row.status.is_waiting or row.status is DeliveryState.HELD:
+    if status.is_waiting or status is DeliveryState.HELD:
         return "update requested"
-    if row.status is DeliveryState.SKIPPED:
-        return f"not updated ({row.skip})"
-    return f"update not accepted ({row.reason or row.status}; see notify status {row.incident_id})"
-
-
-def customer_reached(rows: list[DeliveryRow]) -> bool:
-    """A notice to the customer was accepted by its provider (not that they read it)."""
-    return any(r.person == "customer" and r.status.is_accepted for r in rows)
+    if status is DeliveryState.SKIPPED:
+        return f"not updated ({skip})"
+    return f"update not accepted ({reason or status}; see notify status {incident_id})"

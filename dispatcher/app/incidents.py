@@ -269,7 +269,7 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     report = Report("status", "status", incident_summary(rt, incident, status=row.status),
                     lines_from_store(store.deliveries(incident_id)))
     upcoming = next_actions(klass, state_of(row), now) if klass else []
-    return {**report.as_json(), "command": "status", "status_page": status_page_state(store.deliveries(incident_id)),
+    return {**report.as_json(), "command": "status", "status_page": status_page_state(store, incident_id),
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "timeline": [e.as_json() for e in store.events(incident_id)],
