@@ -6,13 +6,16 @@ the first version did, once per notice).
 
     .venv/bin/python bench/bench_facts.py [STORE_URL]   # default: a new SQLite file
 """
-import sys, tempfile, time
-from datetime import datetime, timezone
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+
 from dispatcher.store import NewDelivery, open_store
 
 url = sys.argv[1] if len(sys.argv) > 1 else f"sqlite:///{tempfile.mkdtemp()}/b.db"
 store = open_store(url)
-now = datetime.now(timezone.utc)
+now = datetime.now(UTC)
 rows = [NewDelivery("0", 0, f"p{i:04d}", f"P {i}", "load", "webhook", "t", "t", "email") for i in range(2000)]
 iid, _ = store.open_incident({"id": "", "class": "technical", "drill": False, "dedup_key": "", "started": now,
                               "fields": {"summary": "x"}}, rows, prefix="TEC", year=2026, now=now)
