@@ -64,8 +64,9 @@ class HttpClient:
 
     def post(self, url: str, *, secrets: Iterable[str] = (), auth: tuple[str, str] | None = None,
              headers: Mapping[str, str] | None = None, data: Any = None,
-             json: Any = NO_JSON, deduplicated: bool = False) -> "httpx.Response | DeliveryResult":
-        """POST once within the send deadline; answer the response, or a classified result when none came.
+             json: Any = NO_JSON, deduplicated: bool = False, method: str = "POST") -> "httpx.Response | DeliveryResult":
+        """POST (or `method`: Statuspage PATCHes an incident) once within the send deadline; answer the response,
+        or a classified result when none came.
 
         ``deduplicated``: the provider drops a repeat of this request (PagerDuty's dedup key, a
         receiver's Idempotency-Key), so a deadline after sending may be retried rather than left unknown.
@@ -79,7 +80,7 @@ class HttpClient:
         try:
             client, proxy_for = self._http()
             content, fields = _body(data, json, headers)
-            request = client.build_request("POST", url, content=content, headers=fields,
+            request = client.build_request(method, url, content=content, headers=fields,
                                            extensions={"trace": attempt.trace})
             if not 0 < (request.url.port or 80) < 65536:  # httpx leaves it to connect(), which says "refused"
                 raise httpx.InvalidURL("Invalid port")

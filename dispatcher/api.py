@@ -98,6 +98,14 @@ class Capabilities:
     # (nobody is called to hear "resolved"): email 10, slack 20, webhook 30, apprise 40, sms 50, phone 60,
     # voice 70, pagerduty 80. Undeclared: 100, louder than them all.
     quietness: int = 100
+    # It updates what it created earlier for the same incident (a Statuspage incident PATCHed with each update
+    # and resolved at the end; a Slack message edited with chat.update): the core then hands each notice the id
+    # the provider answered its first accepted delivery of the incident with, on this channel to this target
+    # (Notice.earlier_id, from DeliveryResult.provider_id). Undeclared: never looked up.
+    follows_up: bool = False
+    # It publishes to a status page (Statuspage, a status-page webhook): notices say whether the page's update
+    # was requested, accepted or failed (`incident.status_page` in templates, the status timeline).
+    status_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,12 @@ class Notice:
     page_event: str = "trigger"
     # Where a reply to this message is posted (a Twilio call's keypress: its Gather action), for `actions`.
     reply_url: str | None = None
+    # The kind of notice (initial, update, resolved, ack, reminder...: the lifecycle event it tells of).
+    kind: str = "initial"
+    # For a channel that declares Capabilities.follows_up: the provider_id of the incident's first accepted
+    # delivery on this channel to this address (a Statuspage incident id, a Slack message ts); None when nothing
+    # was accepted there yet, so the channel creates instead of updating.
+    earlier_id: str | None = None
 
 
 @dataclass(frozen=True)

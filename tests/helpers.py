@@ -36,7 +36,8 @@ def channel_env(email_url: str, token: str = "token") -> dict[str, str]:
     """NOTIFY_*_URL for every channel: email at `email_url`; Slack and Twilio at their real hosts,
     which a ProviderProxy stands in for; `token` is the Twilio auth token (a canary in secret tests)."""
     return {"NOTIFY_EMAIL_URL": email_url, "NOTIFY_SLACK_URL": SLACK_HOOK,
-            "NOTIFY_SMS_URL": twilio_url(token), "NOTIFY_PHONE_URL": twilio_url(token, "call")}
+            "NOTIFY_SMS_URL": twilio_url(token), "NOTIFY_PHONE_URL": twilio_url(token, "call"),
+            "NOTIFY_STATUSPAGE_URL": f"statuspage://statuspage-{token}"}
 
 
 # Every channel with valid settings that point nowhere: a dry run connects to nothing, so with these it
@@ -78,6 +79,8 @@ def provider_stand_ins(hosts: Iterable[str] | None = None) -> Iterator[tuple[Smt
     with SmtpServer() as smtp, ProviderProxy(tuple(hosts or PROVIDER_HOSTS)) as proxy:
         proxy["api.twilio.com"].script(Reply(201, {"sid": "SM0001", "status": "queued"}))
         proxy["hooks.slack.com"].script(Reply(200, "ok"))
+        if "api.statuspage.io" in proxy.hosts:
+            proxy["api.statuspage.io"].script(Reply(201, {"id": "spstandin001"}))
         yield smtp, proxy
 
 

@@ -31,7 +31,7 @@ class Stage:
     def settings(self, **overrides):
         values = dict(email_url=self.smtp.url(**{"from": "notify@teamflow.example"}),
                       slack_url=SLACK_HOOK, sms_url=twilio_url("authtoken"),
-                      phone_url=twilio_url("authtoken", "call"),
+                      phone_url=twilio_url("authtoken", "call"), statuspage_url="statuspage://stage-statuspage-key",
                       ca_bundle=self.proxy.ca_bundle_path, connect_timeout=2.0, read_timeout=2.0,
                       retry_attempts=4)
         values.update(overrides)

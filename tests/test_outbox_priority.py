@@ -14,9 +14,10 @@ from typing import Any
 
 from dispatcher.domain.states import DeliveryState
 from dispatcher.store import NewDelivery, open_store, sql
+from dispatcher.store.schema import SCHEMA_VERSION
 
 from . import pg
-from .test_store_contract import UNDO_PRIORITY, UNDO_WEB, _execute, attempt_row, record
+from .test_store_contract import UNDO_LATER, UNDO_PRIORITY, _execute, attempt_row, record
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 T1 = datetime(2026, 11, 26, 3, 1, tzinfo=UTC)
@@ -114,9 +115,8 @@ def test_upgrading_to_schema_10_ranks_the_rows_already_stored(url: str) -> None:
     store.record_event(a, "step-1", "step", T0, deliveries=[page("fol", step=1)])
     store.record_event(a, "escalation-1", "escalation", T0, deliveries=[_row("esc", "escalation", 3)])
     store.close()
-    # back to schema 9: the priority column goes, and the tables of the schemas after it
-    _execute(url, [*UNDO_WEB, *UNDO_PRIORITY, "DROP TABLE heartbeats", "DROP TABLE reviews", "DROP TABLE drill_runs",
-                   "UPDATE meta SET value = '9' WHERE key = 'schema_version'"])
+    # back to schema 9: the priority column goes, and the tables and columns of the schemas after it
+    _execute(url, [*UNDO_LATER, *UNDO_PRIORITY, "UPDATE meta SET value = '9' WHERE key = 'schema_version'"])
 
     store = open_store(url, upgrade=True)
     try:

@@ -79,14 +79,14 @@ def test_escalation_advances_one_stage_per_response_sla(policy) -> None:
 
 def test_updates_reach_the_team_as_well_as_the_customer(policy) -> None:
     assert policy.classes["security"].updates_to() == ["customer", "slack:security-alerts", "commander"]
-    assert policy.classes["outage"].updates_to() == ["slack:outage-response", "commander"]
+    assert policy.classes["outage"].updates_to() == ["slack:outage-response", "commander", "statuspage:public"]
     # unset: the class's Slack channel and the commander, never the step-0 pages again
     assert policy.classes["legal"].updates_to() == ["slack:support-escalation", "commander"]
 
 
 def test_an_update_audience_written_as_one_string_still_loads(config_dir: Path) -> None:
     path = config_dir / "policy.toml"
-    replace_in(path, 'update_audience = ["slack:outage-response", "commander"]',
+    replace_in(path, 'update_audience = ["slack:outage-response", "commander", "statuspage:public"]',
                'update_audience = "slack:outage-response"')
     loaded, problems = check_policy(path, load_directory(config_dir / "contacts.toml"))
     assert [p for p in problems if p.severity.value == "error"] == []

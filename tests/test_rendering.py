@@ -81,8 +81,9 @@ def test_sample_context_has_every_documented_key():
     assert set(context["incident"]) == {
         "id", "class", "title", "priority", "tier", "response_sla", "update_every", "started",
         "customer", "reported_by", "summary", "commander", "commander_contact", "affected_services",
-        "impact_scope", "symptoms", "eta", "next_update", "drill", "account",
+        "impact_scope", "symptoms", "eta", "next_update", "drill", "account", "status_page", "recorded",
     }
+    assert set(context["incident"]["recorded"]) == {"customer_acknowledged", "customers_notified", "environment_secured"}
     assert set(context["step"]) == {"index", "name"}
     assert set(context["recipient"]) == {"display", "role"}
     assert context["notice"] == dict.fromkeys(NOTICE_KEYS) | {"kind": "initial"}

@@ -208,7 +208,8 @@ def test_the_generic_answer_counts_planned_and_pending_deliveries_it_has_not_sen
 
 def test_waiting_for_the_generic_answer_reports_every_failure_and_fallback(stage: Stage) -> None:
     """No channel has settings: every step-0 delivery and each fallback fails, and the answer says so."""
-    server = Server(stage, webhook_token=TOKEN, email_url=None, slack_url=None, sms_url=None, phone_url=None)
+    server = Server(stage, webhook_token=TOKEN, email_url=None, slack_url=None, sms_url=None, phone_url=None,
+                    statuspage_url=None)
     try:
         answer = answer_while_the_worker_ticks(server, "/hooks/generic?wait=10", OUTAGE)
         assert answer.status_code == 202, answer.text

@@ -122,6 +122,9 @@ def test_a_store_used_as_a_context_manager_is_closed_when_the_block_ends(url: st
 # Schema 10's DDL undone (ranking.py): with the version set back, the store is as an earlier schema left it.
 UNDO_PRIORITY = ["DROP INDEX deliveries_claim_order", "ALTER TABLE deliveries DROP COLUMN priority"]
 UNDO_WEB = ["DROP TABLE web_sessions", "DROP TABLE login_links", "DROP TABLE notes", "DROP TABLE ical_feeds"]
+UNDO_STATUS_PAGE = ["ALTER TABLE deliveries DROP COLUMN provider_id", "ALTER TABLE attempts DROP COLUMN provider_id"]
+# What the schemas after PRIORITY (10) add, undone: a test taking a store back to an older schema runs these first.
+UNDO_LATER = [*UNDO_WEB, "DROP TABLE heartbeats", "DROP TABLE reviews", "DROP TABLE drill_runs", *UNDO_STATUS_PAGE]
 
 
 def _execute(url: str, statements: list[str]) -> None:
@@ -169,8 +172,7 @@ def test_upgrading_to_schema_4_masks_personal_urls_stored_in_clear(url: str) -> 
     store.record_attempt(row, attempt_row(row, "failed-transient"), final_status=None, next_attempt_at=T5)
     store.close()
     # back to schema 3: schema 4 adds no DDL; the tables of later schemas go
-    _execute(url, [*UNDO_WEB, *UNDO_PRIORITY, "DROP TABLE requests", "DROP TABLE links", "DROP TABLE api_tokens",
-                   "DROP TABLE heartbeats", "DROP TABLE reviews", "DROP TABLE drill_runs",
+    _execute(url, [*UNDO_LATER, *UNDO_PRIORITY, "DROP TABLE requests", "DROP TABLE links", "DROP TABLE api_tokens",
                    "UPDATE meta SET value = '3' WHERE key = 'schema_version'"])
 
     store = open_store(url, upgrade=True)
@@ -498,7 +500,7 @@ def test_attempts_filter_by_incident_time_and_count_oldest_first(store: Any) -> 
                              "recipient": "cat", "role": "on-call", "channel": "webhook",
                              "target": "https://example.invalid/***", "attempt": 1, "outcome": "delivered",
                              "reason": "ok", "detail": "HTTP 200", "latency_ms": 12.5, "fallback_of": None,
-                             "delivered_to": None, "possible_duplicate": False}
+                             "delivered_to": None, "possible_duplicate": False, "provider_id": None}
 
 
 def test_stats_count_open_incidents_breaches_and_the_backlog(store: Any) -> None:
@@ -761,3 +763,45 @@ def test_a_new_sqlite_store_and_its_journal_are_readable_by_their_owner_only(tmp
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
     store.close()
     assert modes["notify.db"] == 0o600 and modes.get("notify.db-wal", 0o600) == 0o600, modes
+
+
+def test_the_provider_id_of_the_first_accepted_delivery_is_handed_back_per_channel_and_target(store: Any) -> None:
+    """A channel that updates what it created (Statuspage PATCHes its incident) asks for the id it was answered with."""
+    from dataclasses import replace
+
+    incident = opened(store, "page", "other")
+    assert store.earlier_provider_id(incident, "webhook", "https://example.invalid/page") is None
+    page, other = sorted(store.claim("w", T0, T9), key=lambda r: r.person, reverse=True)
+    store.record_attempt(page, replace(attempt_row(page, "failed-transient"), provider_id="first-try"),
+                         final_status=None, next_attempt_at=T1)
+    assert store.earlier_provider_id(incident, "webhook", page.target) == "first-try"  # the store keeps what the sender gives (the sender gives only accepted ones)
+    (page,) = store.claim("w", T2, T9)
+    store.record_attempt(page, replace(attempt_row(page, "delivered", T2, number=2), provider_id="inc-1"),
+                         final_status="delivered")
+    store.record_attempt(other, replace(attempt_row(other, "delivered", T2), provider_id="inc-2"),
+                         final_status="delivered")
+    assert store.earlier_provider_id(incident, "webhook", page.target) == "inc-1"  # a later answer replaces it
+    assert store.earlier_provider_id(incident, "webhook", other.target) == "inc-2"
+    assert store.earlier_provider_id(incident, "email", page.target) is None
+    assert [a.provider_id for a in store.attempts(incident_id=incident)] == ["first-try", "inc-1", "inc-2"]
+
+
+def test_a_notice_reads_whether_the_customer_was_reached_and_the_latest_delivery_on_channels(store: Any) -> None:
+    """One-row reads (app/facts.py): a template asks them once per notice, and an incident may have thousands."""
+    customer = planned("customer", channel="email", target="jane@acme.example", masked_target="j***@acme.example")
+    incident, _ = store.open_incident(record(), [customer, planned("page", channel="statuspage"),
+                                                 planned("later", channel="statuspage", step=1)],
+                                      prefix="OUT", year=2026, now=T0)
+    assert store.customer_reached(incident) is False
+    assert store.latest_on(incident, ["statuspage"]) == ("pending", None, None)
+    assert store.latest_on(incident, ["statushook"]) is None and store.latest_on(incident, []) is None
+    rows = {r.person: r for r in store.claim("w", T0, T9)}
+    store.record_attempt(rows["customer"], attempt_row(rows["customer"], "failed-transient"), final_status=None,
+                         next_attempt_at=T1)
+    assert store.customer_reached(incident) is False  # failed: not reached
+    store.record_attempt(rows["later"], attempt_row(rows["later"], "failed-permanent"),
+                         final_status="failed-permanent")
+    assert store.latest_on(incident, ["statuspage"]) == ("failed-permanent", None, "server-error")
+    (again,) = store.claim("w", T2, T9, incident_id=incident, ids=[rows["customer"].id])
+    store.record_attempt(again, attempt_row(again, "delivered", T2, number=2), final_status="delivered")
+    assert store.customer_reached(incident) is True

@@ -160,7 +160,8 @@ def test_outage_email_follows_seed_fields(renderer):
     incident = context["incident"]
     assert "Affected Services: " + ", ".join(incident["affected_services"]) in out.text
     assert f"ETA for Resolution: {incident['eta']}" in out.text
-    for action in ("Status page updated", "Engineering team engaged", "Root cause investigation started", "Customer notifications sent"):
+    for action in ("Status page: update requested", "Engineering team engaged", "Root cause investigation started",
+                   "Customer notifications sent"):
         assert f"- {action}" in out.text
 
 
@@ -467,3 +468,25 @@ def test_lifecycle_voice_is_short_plain_and_spells_the_id(renderer, incident_cla
         assert "notify update" in out.text
     if kind == "escalation":
         assert "To acknowledge, run notify ack" in out.text  # the summary goes last: it is what gets cut
+
+
+@pytest.mark.parametrize("incident_class", ["security", "outage", "technical", "legal", "enterprise", "financial",
+                                            "high-value", "satisfaction"])
+def test_an_action_nobody_recorded_is_never_claimed(renderer, incident_class):
+    """'Customer acknowledged', 'Customer notifications sent', 'Environment secured' and the status page line
+    appear only when recorded (notify update --record, an accepted customer notice, the status page's delivery)."""
+    context = sample_context(incident_class)
+    nothing = {name: False for name in context["incident"]["recorded"]}
+    context["incident"] = {**context["incident"], "recorded": nothing, "status_page": None}
+    out = renderer.render(incident_class, "email", context, family="email", drill=False)
+    for phrase in ("Customer acknowledged", "Customer notifications sent", "Environment secured", "Status page"):
+        assert phrase not in out.text and phrase not in out.html
+    assert "<li></li>" not in out.html
+
+
+def test_the_outage_email_says_what_the_status_page_delivery_says(renderer):
+    context = sample_context("outage")
+    for state in ("update requested", "update accepted", "update not accepted (auth; see notify status OUT-2026-001)"):
+        context["incident"] = {**context["incident"], "status_page": state}
+        out = renderer.render("outage", "email", context, family="email", drill=False)
+        assert f"- Status page: {state}" in out.text and f"Status page: {state}" in out.html

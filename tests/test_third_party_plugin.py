@@ -92,7 +92,7 @@ def test_check_accepts_a_policy_naming_the_plugin_and_refuses_one_naming_no_inst
     assert refused.returncode == 2
     output = refused.stdout + refused.stderr
     assert str(config_dir / "policy.toml") in output and "classes.financial.steps[0].notify[0].channel" in output
-    assert "channel 'echo' is not installed (installed: apprise, email, pagerduty, phone, slack, sms, voice, webhook)" in output
+    assert "channel 'echo' is not installed (installed: apprise, email, pagerduty, phone, slack, sms, statushook, statuspage, voice, webhook)" in output
 
 
 @pytest.fixture

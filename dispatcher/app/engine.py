@@ -27,6 +27,7 @@ from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass, split_epoch
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
+from .facts import delivery_facts
 from .holds import trigger_hold
 from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
@@ -118,7 +119,8 @@ def new_incident(rt: Runtime, klass_name: str, values: Mapping[str, Any], *, now
 def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_length: int | None = None,
                    notice: Mapping[str, Any] | None = None, page_key: str | None = None,
                    footer: Callable[[str], ActionFooter | None] | None = None,
-                   offer: Callable[[str], Offer] | None = None) -> tuple[Notice, str | None]:
+                   offer: Callable[[str], Offer] | None = None,
+                   facts: Mapping[str, Any] | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning.
 
     `footer(family)`: what a personal page ends with (an action link, see links.py), kept whole within
@@ -131,7 +133,7 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     family = family_of(planned.template)
     recipient = {"display": planned.address.display, "role": planned.address.role}
     context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, planned.step,
-                             recipient, notice)
+                             recipient, notice, facts)
     warning = None
     closing = footer(family) if footer is not None else None
     budget = footer_budget(family, closing.text(family), max_length) if closing else max_length
@@ -149,7 +151,8 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     notice_out = Notice(incident.id, incident.klass, planned.step, rendered.subject, rendered.text, rendered.html,
                         drill=incident.drill, severity=klass.severity, dedup_key=page_key,
                         fields=_neutral(public_fields(incident)), fallback=warning is not None,
-                        lines=rendered.lines, page_event=(notice or {}).get("pager_event", "trigger"))
+                        lines=rendered.lines, page_event=(notice or {}).get("pager_event", "trigger"),
+                        kind=(notice or {}).get("kind") or "initial")
     if offer is not None:  # buttons, a keypress (see interactive.py)
         notice_out = replace(notice_out, **asdict(offer(family)))
     return notice_out, warning
@@ -216,7 +219,8 @@ def incident_from_row(row: IncidentRow) -> Incident:
                     row.id, tuple(meta.get("also", ())), bool(meta.get("needs_review", False)),
                     tuple(allow) if allow is not None else None,
                     opened=datetime.fromisoformat(meta["classified_at"]) if meta.get("classified_at") else row.created,
-                    reporter_unverified=bool(meta.get("reporter_unverified", False)))
+                    reporter_unverified=bool(meta.get("reporter_unverified", False)),
+                    recorded=tuple(meta.get("recorded", ())))
 
 
 def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, owner: str,
@@ -248,11 +252,15 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
 
         epoch = row_epoch(row)  # planned after a reclassification: the incident as of it, never older
         incident = incidents(row.incident_id, epoch) if epoch else incidents(row.incident_id)
-        return compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
-                              page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
-                              offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
-                                                           kind=row.kind, person=row.person,
-                                                           incident_id=row.incident_id))
+        notice, warning = compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
+                                         page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
+                                         offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
+                                                                      kind=row.kind, person=row.person,
+                                                                      incident_id=row.incident_id),
+                                         facts=delivery_facts(store, incident, row.channel))
+        if channel is not None and channel.capabilities.follows_up:  # what it created before, to update it
+            notice = replace(notice, earlier_id=store.earlier_provider_id(row.incident_id, row.channel, row.target))
+        return notice, warning
 
     lease = timedelta(seconds=2 * (rt.settings.connect_timeout + rt.settings.read_timeout) + 30)
     return Sender(store, registry, clock, compose, owner,

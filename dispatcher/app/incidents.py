@@ -34,6 +34,7 @@ from .engine import (
     outbox_row,
     webhook_planned,
 )
+from .facts import status_page_state
 from .pager_events import pager_event_rows, told_by_events
 from .planning import load, plan_entries, planned_for, quietness, update_deliveries
 from .report import OUTCOME_COLOURS, Report, outcome_label
@@ -97,8 +98,11 @@ class PostedUpdate:
 
 
 def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: str | None,
-                now: datetime) -> PostedUpdate:
+                now: datetime, *, record: tuple[str, ...] = ()) -> PostedUpdate:
     """Record update #n and plan its notice to the class's update audience (never to its author).
+
+    `record`: actions done (of domain.incident.RECORDABLE, such as environment-secured), kept on the incident
+    with the update, so later notices may say so (no template claims what nobody recorded).
 
     When the update audience names the customer, the cadence asks for customer updates:
     one that reaches only internal people (no customer email) is recorded as an
@@ -121,7 +125,12 @@ def post_update(rt: Runtime, store: Store, incident_id: str, message: str, by: s
     rows = [outbox_row(p, kind="update", label=key, notice=notice) for p in planned]
     kind, detail = ("update", message) if why_not is None else \
         ("uncounted-update", f"{message} (not counted: {why_not})")
-    store.record_event(incident_id, key, kind, now, detail, by=by, deliveries=rows)
+    meta = None
+    if record:  # recorded with the update, in its transaction; the incident then says so, before its notices render
+        meta = {**row.meta, "recorded": sorted({*row.meta.get("recorded", ()), *record})}
+        detail += f" (recorded: {', '.join(name.replace('-', ' ') for name in record)})"
+        incident = replace(incident, recorded=tuple(meta["recorded"]))
+    store.record_event(incident_id, key, kind, now, detail, by=by, deliveries=rows, meta=meta)
     return PostedUpdate(incident, [d for d in store.deliveries(incident_id) if d.delivery_key.label == key],
                         why_not is None, why_not, format_time(due) if due and why_not else None,
                         reached_nobody=all(p.skip for p in planned))
@@ -226,7 +235,7 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     report = Report("status", "status", incident_summary(rt, incident, status=row.status),
                     lines_from_store(store.deliveries(incident_id)))
     upcoming = next_actions(klass, state_of(row), now) if klass and not row.meta.get("hold") else []
-    return {**report.as_json(), "command": "status",
+    return {**report.as_json(), "command": "status", "status_page": status_page_state(store, incident_id),
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "held": bool(row.meta.get("hold")),  # a silence or window holds its pages back (holds.py)
@@ -287,6 +296,8 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
     if doc.get("held"):
         lines.append("  held back: a silence or maintenance window holds its pages (see the timeline); it pages "
                      "when that ends, its clocks counting from then")
+    if doc.get("status_page"):  # whether the status page took the update, not only that it was asked to
+        lines.append(f"  status page: {doc['status_page']}")
     lines += ["timeline:", render(_TIMELINE, [
         (e["at"][:19], e["kind"], (e["detail"] or "") + (f" (by {e['by']})" if e["by"] and e["by"] not in
                                                          (e["detail"] or "") else "")) for e in doc["timeline"]],

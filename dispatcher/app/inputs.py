@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..domain.fields import FIELDS
+from ..domain.fields import FIELDS, RECORDABLE
 
-__all__ = ["FIELDS", "parse_moment", "since"]
+__all__ = ["FIELDS", "RECORDABLE", "parse_moment", "since"]
 
 
 def parse_moment(value: str) -> datetime:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..app.inputs import RECORDABLE
 from . import remote
 from .common import (
     _clock,
@@ -165,21 +166,30 @@ def _send_and_report(rt: Any, settings: Any, store: Any, command: str, incident:
               help="Mark it complex: resolution target 1 week from its opening, daily updates once its class's "
                    "target has passed.")
 @click.option("--by", default=None, help=f"Who posts it; {BY_DEFAULT}.")
+@click.option("--record", "record", multiple=True, type=click.Choice(RECORDABLE),
+              help="An action done, so later notices say it (repeatable): customer-acknowledged, "
+                   "customers-notified, environment-secured.")
 @wait_option
 @json_option
 @config_dir_option
 @click.pass_context
 @handles_errors
-def update(ctx: click.Context, incident_id: str, message: str | None, complex_: bool, by: str | None, wait: float,
+def update(ctx: click.Context, incident_id: str, message: str | None, complex_: bool, by: str | None,
+           record: tuple[str, ...], wait: float,
            as_json: bool, local_config_dir: Path | None) -> None:
     """Post a status update to the class's update audience (its Slack channel and commander; security: the customer)."""
     from ..app.incidents import post_update
 
     if message is None and not complex_:
         raise click.UsageError("give --message (the update), --complex, or both")
+    if message is None and record:
+        raise click.UsageError("--record goes with --message: the update says what was done")
     if (server := remote.remote()) is not None:
         if complex_:
             _fail("update --complex: not available over NOTIFY_SERVER_URL yet; run it where the store is")
+        if record:
+            raise click.UsageError("--record is recorded in the local store only: unset NOTIFY_SERVER_URL, or run "
+                                   "it where notify serve's store is")
         return remote.update(server, incident_id, message, by, as_json)
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     by, found = _recorded_by("update", rt, settings, store, by)
@@ -187,7 +197,7 @@ def update(ctx: click.Context, incident_id: str, message: str | None, complex_: 
         _mark_complex(store, incident_id, by)
         if message is None:
             return store.close()
-    posted = post_update(rt, store, incident_id, message, by, _now())
+    posted = post_update(rt, store, incident_id, message, by, _now(), record=record)
     if posted.counted:
         note = f"update recorded by {by}{_how(found)}; reminders now count from this update"
     else:
@@ -292,9 +302,12 @@ def status(ctx: click.Context, incident_id: str, as_json: bool, local_config_dir
 @click.option("--needs-review", is_flag=True,
               help="Only open incidents whose class waits for a person to confirm it (notify reclassify).")
 @json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV for a spreadsheet: no cell can run as a formula.")
 @handles_errors
-def incidents(open_only: bool, needs_review: bool, as_json: bool) -> None:
+def incidents(open_only: bool, needs_review: bool, as_json: bool, as_csv: bool) -> None:
     """List incidents, newest last."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv: choose one")
     from ..app.incidents import incident_items
     from ..app.stores import open_store
 
@@ -307,6 +320,11 @@ def incidents(open_only: bool, needs_review: bool, as_json: bool) -> None:
             items = incident_items(store, open_only=open_only, needs_review=needs_review)
     if as_json:
         _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)
+        return
+    if as_csv:  # a header even when there is nothing: a spreadsheet import still sees the columns
+        from ..app.exports import incidents_csv
+
+        _emit(incidents_csv(items, settings.secrets()), settings)
         return
     if not items:
         _emit("no incident needs review" if needs_review else "no incidents", settings)

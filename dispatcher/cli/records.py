@@ -27,10 +27,14 @@ from .common import (
 @click.option("--since", default=None, help="Only attempts since an ISO 8601 time or a duration ago (e.g. 2h).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N attempts.")
 @json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV for a spreadsheet: masked as the table is, and no "
+                                                    "cell can run as a formula.")
 @handles_errors
-def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool) -> None:
+def log(incident_id: str | None, since: str | None, limit: int | None, as_json: bool, as_csv: bool) -> None:
     """The delivery log: one row per attempt, oldest first, targets masked; then the pages held back (a silence,
     a maintenance window, quiet hours) and what ended each hold."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv: choose one")
 
     from ..app.stores import open_store
 
@@ -44,6 +48,11 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
         attempts = [{**r.as_json(), "fallback_of": stands_in.get(r.fallback_of)} for r in rows]
         _emit_json({"schema": 1, "command": "log", "attempts": attempts,
                     "held": [{"incident": i, **e.as_json()} for i, e in held]}, settings)
+        return
+    if as_csv:  # the attempts, for an auditor's spreadsheet
+        from ..app.exports import log_csv
+
+        _emit(log_csv(rows, stands_in, settings.secrets()), settings)
         return
     from ..app.tables import held_table, log_table
 

@@ -39,6 +39,8 @@ CHANNEL_URL_FIELDS = {
     "pagerduty": "pagerduty_url",
     "webhook": "webhook_url",
     "apprise": "apprise_url",
+    "statuspage": "statuspage_url",
+    "statushook": "statushook_url",
 }
 
 
@@ -80,6 +82,17 @@ class Settings(BaseSettings):
     pagerduty_url: SecretStr | None = None
     webhook_url: SecretStr | None = None
     apprise_url: SecretStr | None = None
+    # The status page (channels/statuspage.py): NOTIFY_STATUSPAGE_URL=statuspage://API_KEY (the page id is the
+    # contacts.toml destination's `channel`); the affected services' Statuspage component ids
+    # (NOTIFY_STATUSPAGE_COMPONENTS="api=8kbf7d35c070,web=vtnh60py4yd7"), the status those components take while
+    # the incident is open, and the incident status an update posts. NOTIFY_STATUSHOOK_URL: the generic
+    # status-page webhook (a receiver of your own, json:// or https://).
+    statuspage_url: SecretStr | None = None
+    statuspage_components: str | None = None
+    statuspage_component_status: Literal["degraded_performance", "partial_outage", "major_outage",
+                                         "under_maintenance"] = "major_outage"
+    statuspage_update_status: Literal["investigating", "identified", "monitoring"] = "identified"
+    statushook_url: SecretStr | None = None
 
     # Inbound only, for `notify serve`: what callers must present (unlike the outbound NOTIFY_WEBHOOK_URL).
     # Monitoring posts hooks with the webhook token or HMAC secret; operators ack, resolve and read with
@@ -183,6 +196,17 @@ class Settings(BaseSettings):
         field = CHANNEL_URL_FIELDS.get(channel)
         value = getattr(self, field) if field else self.plugin_settings(channel).get("url")
         return value.get_secret_value() if value else None
+
+    def built_in_settings(self, channel: str) -> dict[str, str]:
+        """A built-in channel's declared settings besides its URL (NOTIFY_STATUSPAGE_COMPONENTS ->
+        "components"), as the channel reads them from ChannelConfig.settings."""
+        prefix = channel_prefix(channel)[len(ENV_PREFIX):].lower()
+        found = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name.startswith(prefix) and name != CHANNEL_URL_FIELDS.get(channel) and value is not None:
+                found[name[len(prefix):]] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return found
 
     def plugin_settings(self, channel: str) -> dict[str, SecretStr]:
         """A plugin channel's settings: every NOTIFY_<NAME>_* variable, keyed by the rest of its name in lower

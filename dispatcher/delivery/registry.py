@@ -35,7 +35,7 @@ def channel_config(settings: Settings, name: str, directory: Directory | None, *
             routes[target] = url  # the channel routes by itself: notify only hands it every destination's URL
     if name in ("phone", "pagerduty") and directory is not None:
         routes = directory.pagerduty_routes()  # "rotation:SLOT" / "person:ID" -> a PagerDuty routing key
-    extra = {} if name in CHANNEL_URL_FIELDS else {key: value.get_secret_value()
+    extra = settings.built_in_settings(name) if name in CHANNEL_URL_FIELDS else {key: value.get_secret_value()
                                                    for key, value in settings.plugin_settings(name).items()
                                                    if key != "url"}
     return ChannelConfig(url=settings.channel_url(name), routes=routes, settings=extra, connect_timeout=settings.connect_timeout,

@@ -329,7 +329,8 @@ class Sender:
                           channel=row.channel, masked_target=row.masked_target, attempt=attempt_no,
                           outcome=DeliveryState(result.outcome.value), reason=result.reason.value, detail=detail,
                           latency_ms=latency_ms, fallback_of=row.fallback_of, delivered_to=delivered_to,
-                          kind=row.kind, possible_duplicate=row.possible_duplicate)
+                          kind=row.kind, possible_duplicate=row.possible_duplicate,
+                          provider_id=_provider_id(result, self.secrets))
 
     def _fall_back(self, failed: DeliveryRow, drive: Callable[[DeliveryRow], None]) -> None:
         """Plan the recipient's next channel that is not planned yet, and drive it."""
@@ -352,3 +353,11 @@ class Sender:
 
 def _reraise(exc: BaseException) -> None:
     raise exc
+
+
+def _provider_id(result: DeliveryResult, secrets: tuple[str, ...]) -> str | None:
+    """The id an accepted attempt was answered with, kept so a later notice can update what it created
+    (api.Capabilities.follows_up); a failed attempt created nothing to update."""
+    if result.provider_id is None or result.outcome not in (Outcome.DELIVERED, Outcome.POSTED):
+        return None
+    return mask_secrets(str(result.provider_id), secrets)[:200]

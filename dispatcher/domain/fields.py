@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "PLANS", "FieldSpec"]
+__all__ = ["FIELDS", "PLANS", "RECORDABLE", "FieldSpec"]
 
 PLANS = ("basic", "pro", "enterprise")  # the customer plans of contacts.toml and the routing rules
+# What a person records as done (`notify update ID --record NAME`), so a notice may say it: no template
+# claims an action nobody recorded. The customer's two are also true once a notice to them was accepted.
+RECORDABLE = ("customer-acknowledged", "customers-notified", "environment-secured")
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..errors import InputError
 from .account import account_context, checked_acv, checked_plan
 from .durations import format_duration
+from .fields import RECORDABLE
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
     from ..config.policy import IncidentClass
 
-__all__ = ["NOTICE_KEYS", "NOTICE_KINDS", "Incident", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
+__all__ = ["NOTICE_KEYS", "NOTICE_KINDS", "RECORDABLE", "Incident", "Lazy", "build_incident", "commander_of", "format_time", "parse_started", "public_fields",
            "render_context", "started_at", "valid_incident_id"]
 
 # What a follow-up notice says about itself, as the templates see it (``notice.kind`` ...).
@@ -23,6 +24,7 @@ NOTICE_KINDS = ("initial", "update", "reminder", "overdue", "resolved", "escalat
                 "breach", "review", "follow-up")
 # `previous`: the class's title before a reclassification (the incident's own title is the new one).
 NOTICE_KEYS = ("kind", "message", "by", "number", "due", "stage", "at", "duration", "via", "previous", "link")
+
 
 # How far ahead of our clock `started` may be: another host's clock a little ahead is not a typo.
 FUTURE_SLACK = timedelta(minutes=5)
@@ -45,6 +47,7 @@ class Incident:
     # A webhook named `reported_by`, and it is in no account's domains nor the allow-list: it is
     # recorded, and never sent a customer notice (a webhook must not choose who gets our mail).
     reporter_unverified: bool = False
+    recorded: tuple[str, ...] = ()  # of RECORDABLE: what people recorded as done
 
     def with_id(self, incident_id: str) -> "Incident":
         return replace(self, id=incident_id, dedup_key=self.dedup_key or incident_id)
@@ -158,10 +161,51 @@ def step_name(klass: IncidentClass, step_index: int, notice: Mapping[str, Any]) 
     return str(notice.get("stage") or str(notice.get("kind", "notice")).capitalize())
 
 
+class Lazy:
+    """A fact a template may ask for, worked out only when it does (from the delivery log): most templates never
+    ask, and their notices cost no look-up. Truthy and printable as its value; None prints as nothing."""
+
+    __slots__ = ("_compute", "_done", "_value")
+
+    def __init__(self, compute: Any) -> None:
+        self._compute, self._done, self._value = compute, False, None
+
+    @property
+    def value(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._compute(), True
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __str__(self) -> str:
+        return "" if self.value is None else str(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == (other.value if isinstance(other, Lazy) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def recorded_facts(incident: Incident, customer_reached: Any = None) -> dict[str, Any]:
+    """`incident.recorded.<name>` (customer_acknowledged...): recorded with `notify update --record`, or, for the
+    customer's two, `customer_reached()` (a notice to the customer was accepted: asked only when a template does)."""
+    facts: dict[str, Any] = {}
+    for name in RECORDABLE:
+        done = name in incident.recorded
+        if not done and name != "environment-secured" and customer_reached is not None:
+            facts[name.replace("-", "_")] = Lazy(customer_reached)
+        else:
+            facts[name.replace("-", "_")] = done
+    return facts
+
+
 def render_context(incident: Incident, klass: IncidentClass, tier_title: str, directory: Directory,
                    step_index: int, recipient: Mapping[str, str],
-                   notice: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The plain dict every template sees (keys documented in the README)."""
+                   notice: Mapping[str, Any] | None = None, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The plain dict every template sees (keys documented in the README). `facts`: what the delivery log says,
+    worked out when a template asks (`status_page`, `recorded`; see app/facts.py)."""
     f = incident.fields
     commander = commander_of(incident, klass, directory)
     services = f.get("affected_services") or ()
@@ -178,6 +222,9 @@ def render_context(incident: Incident, klass: IncidentClass, tier_title: str, di
             "affected_services": list(services), "impact_scope": f.get("impact_scope"),
             "symptoms": f.get("symptoms"), "eta": f.get("eta"), "next_update": f.get("next_update"),
             "drill": incident.drill, "account": account_context(f, incident.account, directory),
+            # The status page's state ("update requested", "update accepted"...; None: none is kept for it).
+            "status_page": (facts or {}).get("status_page"),
+            "recorded": (facts or {}).get("recorded") or recorded_facts(incident),
         },
         "step": {"index": step_index, "name": step_name(klass, step_index, notice or {})},
         "recipient": dict(recipient),

@@ -1,7 +1,8 @@
 """Local stand-ins for every channel, so a drill delivers over real sockets with no credentials.
 
 An in-process SMTP server takes the email; a TLS-terminating proxy stands in
-for Slack (incoming webhook) and Twilio (SMS and voice calls) with a throwaway
+for Slack (incoming webhook), Twilio (SMS and voice calls) and Statuspage (the
+status page's incidents, created and PATCHed) with a throwaway
 CA, so the real channels run unchanged. Each stand-in records what it
 received, and a drill event can make one channel fail for a while.
 
@@ -13,6 +14,7 @@ drill's person can answer one through serve's own app (:mod:`dispatcher.app.dril
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,11 @@ SID = "AC" + "d" * 32
 PUBLIC_URL = "https://notify.drill.invalid"  # never resolved: the drill calls serve's app in-process
 _TWILIO_OK = {"Messages.json": Reply(201, {"sid": "SMdrill", "status": "queued"}),
               "Calls.json": Reply(201, {"sid": "CAdrill", "status": "queued"})}
+STATUSPAGE_HOST = "api.statuspage.io"
+# The sandbox's Statuspage: its API key, and the components of the services the shipped drills name.
+STATUSPAGE_KEY = "drill-statuspage-key"
+STATUSPAGE_COMPONENTS = "API=drillapi0001,Webhooks=drillhook0001,web=drillweb0001"
+_HOSTS = {"slack": "hooks.slack.com", "statuspage": STATUSPAGE_HOST}  # others: Twilio's
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class _ChannelRecorder(Recorder):
         # channel -> (replies to give, in order; whether the last one stays until `recover`)
         self.failures: dict[str, tuple[list[Reply], bool]] = {}
         self._fail_lock = threading.Lock()
+        self._ids = itertools.count(1)  # the incident ids the Statuspage stand-in answers with
 
     def take(self, request: Recorded) -> Reply:
         super().take(request)
@@ -53,12 +61,25 @@ class _ChannelRecorder(Recorder):
             replies, sticky = self.failures.get(channel, ([], False))
             if replies:
                 return replies[0] if sticky and len(replies) == 1 else replies.pop(0)
+        if channel == "statuspage":
+            return _statuspage_answer(request, self._ids)
         return next((r for suffix, r in _TWILIO_OK.items() if request.path.endswith(suffix)), Reply(200, "ok"))
+
+
+def _statuspage_answer(request: Recorded, ids: itertools.count) -> Reply:
+    """As Statuspage answers: a created incident with a new id (201), a PATCHed one with its own (200)."""
+    if request.method == "POST":
+        return Reply(201, {"id": f"drillinc{next(ids):04d}", "status": (request.json or {}).get("incident", {})
+                           .get("status")})
+    return Reply(200, {"id": request.path.rstrip("/").rpartition("/")[2],
+                       "status": (request.json or {}).get("incident", {}).get("status")})
 
 
 def _channel_of(host: str, path: str) -> str:
     if host == "hooks.slack.com":
         return "slack"
+    if host == STATUSPAGE_HOST:
+        return "statuspage"
     return "phone" if path.endswith("/Calls.json") else "sms"
 
 
@@ -67,7 +88,7 @@ class Sandbox:
 
     def __init__(self) -> None:
         self.smtp = SmtpServer()
-        self.proxy = ProviderProxy(("hooks.slack.com", "api.twilio.com"), recorder=_ChannelRecorder)
+        self.proxy = ProviderProxy(("hooks.slack.com", "api.twilio.com", STATUSPAGE_HOST), recorder=_ChannelRecorder)
 
     def __enter__(self) -> "Sandbox":
         self.smtp.start()
@@ -84,6 +105,7 @@ class Sandbox:
                 "slack_url": "https://hooks.slack.com/services/TDRILL/BDRILL/sandbox",
                 "sms_url": f"twilio://{SID}:sandbox@+15550100000",
                 "phone_url": f"twilio://{SID}:sandbox@+15550100000?method=call",
+                "statuspage_url": f"statuspage://{STATUSPAGE_KEY}", "statuspage_components": STATUSPAGE_COMPONENTS,
                 "sandbox_proxy": self.proxy.proxy_url, "ca_bundle": self.proxy.ca_bundle_path,
                 "connect_timeout": 2.0, "read_timeout": 5.0,
                 "public_url": PUBLIC_URL, "link_secret": "drill-link-secret",
@@ -94,8 +116,7 @@ class Sandbox:
         if channel == "email":
             self.smtp.answer("DATA", 451 if status < 500 else 554, times=times)
             return
-        host = "hooks.slack.com" if channel == "slack" else "api.twilio.com"
-        recorder: _ChannelRecorder = self.proxy[host]  # type: ignore[assignment]
+        recorder: _ChannelRecorder = self.proxy[_HOSTS.get(channel, "api.twilio.com")]  # type: ignore[assignment]
         headers = {"Retry-After": "30"} if status == 429 else {}
         reply = Reply(status, {"message": f"drill: injected {status}"}, headers)
         with recorder._fail_lock:
@@ -105,8 +126,7 @@ class Sandbox:
         if channel == "email":
             self.smtp.clear_answers()
             return
-        host = "hooks.slack.com" if channel == "slack" else "api.twilio.com"
-        recorder: _ChannelRecorder = self.proxy[host]  # type: ignore[assignment]
+        recorder: _ChannelRecorder = self.proxy[_HOSTS.get(channel, "api.twilio.com")]  # type: ignore[assignment]
         with recorder._fail_lock:
             recorder.failures.pop(channel, None)
 
@@ -126,6 +146,10 @@ class Sandbox:
             channel = _channel_of(request.host, request.path)
             if channel == "slack":
                 got.append(Received("slack", "incoming webhook", (request.json or {}).get("text", "")[:200]))
+            elif channel == "statuspage":
+                incident = (request.json or {}).get("incident") or {}
+                got.append(Received("statuspage", request.path, f"{request.method} {incident.get('status')}: "
+                                                                 f"{incident.get('body', '')[:160]}"))
             else:
                 form = request.form
                 text = form.get("Body") or form.get("Twiml", "")

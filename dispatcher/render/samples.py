@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.incident import NOTICE_KEYS, NOTICE_KINDS
+from ..domain.incident import NOTICE_KEYS, NOTICE_KINDS, RECORDABLE
 
 __all__ = ["NOTICE_KINDS", "NOTICE_KEYS", "sample_context", "sparse_context"]
 
@@ -193,6 +193,10 @@ def sample_context(incident_class: str, kind: str = "initial") -> dict[str, Any]
             # The account line's facts: as contacts.toml's accounts give them (sparse_context: None).
             "account": {"name": incident["customer"], "plan": "enterprise", "contract_value": "$120,000",
                         "success_manager": "Success Manager A", "success_manager_contact": "csm-a@teamflow.example"},
+            # What the delivery log and the people recorded (see domain.incident.recorded_facts): all of it here,
+            # none of it in the sparse context, so a template is checked both ways.
+            "status_page": "update requested",
+            "recorded": dict.fromkeys((name.replace("-", "_") for name in RECORDABLE), True),
         }
     )
     return {
@@ -236,7 +240,8 @@ def sparse_context(context: dict[str, Any]) -> dict[str, Any]:
     incident = dict(context["incident"])
     incident.update(
         customer=None, reported_by=None, summary="", affected_services=[], impact_scope=None,
-        symptoms=None, eta=None, next_update=None, update_every=None, drill=True, account=None,
+        symptoms=None, eta=None, next_update=None, update_every=None, drill=True, account=None, status_page=None,
+        recorded={name: False for name in incident.get("recorded", {})},
     )
     notice = _notice((context.get("notice") or {}).get("kind") or "initial")
     return {**context, "incident": incident, "notice": notice}

@@ -52,8 +52,9 @@ COMMON_DIR = "_common"  # class-independent templates: the fallback for <class>/
 
 
 def family_of(template: str) -> str:
-    """The channel family a template is written for: "customer" -> "email", "update-sms" -> "sms"."""
-    if template == "customer":
+    """The channel family a template is written for: "customer" -> "email", "update-sms" -> "sms"; "status" (the
+    public status page's first post, plain text and a title) -> "email"."""
+    if template in ("customer", "status"):
         return "email"
     return template.rpartition("-")[2]
 

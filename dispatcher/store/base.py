@@ -136,6 +136,7 @@ class AttemptRow:
     delivered_to: str | None
     kind: str = "step"
     possible_duplicate: bool = False
+    provider_id: str | None = None  # the id the provider answered with (message id, call sid, incident id)
 
     def as_json(self) -> dict[str, Any]:
         return {"at": self.at.isoformat(), "incident": self.incident_id, "class": self.klass, "step": self.step,
@@ -143,7 +144,7 @@ class AttemptRow:
                 "target": self.masked_target, "attempt": self.attempt, "outcome": self.outcome,
                 "reason": self.reason, "detail": self.detail, "latency_ms": round(self.latency_ms, 1),
                 "fallback_of": self.fallback_of, "delivered_to": self.delivered_to,
-                "possible_duplicate": self.possible_duplicate}
+                "possible_duplicate": self.possible_duplicate, "provider_id": self.provider_id}
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,9 @@ class Outbox(Protocol):
     def release(self, owner: str, ids: Iterable[int] | None = None) -> int: ...
     def requeue(self, ids: Iterable[int], now: datetime) -> int: ...
     def next_due(self) -> datetime | None: ...
+    def earlier_provider_id(self, incident_id: str, channel: str, target: str) -> str | None: ...
+    def customer_reached(self, incident_id: str) -> bool: ...
+    def latest_on(self, incident_id: str, channels: Any) -> tuple[DeliveryState, str | None, str | None] | None: ...
 
 
 class AttemptLog(Protocol):

@@ -161,8 +161,16 @@ CREATE TABLE drill_runs (
 CREATE INDEX drill_runs_by_start ON drill_runs (started)
 """
 
+# The id a provider answered an accepted attempt with (a Statuspage incident id, a Slack message's ts, a
+# Twilio sid), on the attempt and on its delivery: a channel that updates what it created earlier for the
+# incident (Capabilities.follows_up) is handed it back (store/provider_ids_sql.py).
+STATUS_PAGE = """
+ALTER TABLE deliveries ADD COLUMN provider_id TEXT;
+ALTER TABLE attempts ADD COLUMN provider_id TEXT
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
                                                             ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY,
-                                                            WEB, SILENCES, HEARTBEATS, REVIEWS)
+                                                            WEB, SILENCES, HEARTBEATS, REVIEWS, STATUS_PAGE)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -73,7 +73,7 @@ DELIVERY_COLUMNS = ("id, key, incident_id, step, person, display, role, channel,
                     " status, attempts, reason, detail, fallback_of, skip, fallbacks, warning, delivered_to, kind,"
                     " notice, possible_duplicate, next_attempt_at")
 ATTEMPT_COLUMNS = ("at, incident_id, class, step, person, role, channel, masked_target, attempt, outcome, reason,"
-                   " detail, latency_ms, fallback_of, delivered_to, kind, possible_duplicate")
+                   " detail, latency_ms, fallback_of, delivered_to, kind, possible_duplicate, provider_id")
 
 SET_VERSION = ("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
                "SET value = EXCLUDED.value")
@@ -173,9 +173,10 @@ CONFIRM = (f"UPDATE deliveries SET status = '{DeliveryState.CONFIRMED}', updated
            f" WHERE id = %s AND status = '{DeliveryState.ACCEPTED}'")
 SET_WARNING = "UPDATE deliveries SET warning = %s WHERE id = %s"
 RANK_OF = "SELECT priority FROM deliveries WHERE id = %s"
-INSERT_ATTEMPT = f"INSERT INTO attempts (delivery_id, {ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 18)})"
+INSERT_ATTEMPT = f"INSERT INTO attempts (delivery_id, {ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 19)})"
 SETTLE = ("UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"
-          " delivered_to = COALESCE(%s, delivered_to), next_attempt_at = %s, lease_owner = NULL,"
+          " delivered_to = COALESCE(%s, delivered_to), provider_id = COALESCE(%s, provider_id), next_attempt_at = %s,"
+          " lease_owner = NULL,"
           " lease_until = NULL, updated = %s WHERE id = %s")
 # (any due at once, the earliest next try): a pending row without a next try is due now.
 NEXT_DUE = f"SELECT COUNT(*) > COUNT(next_attempt_at), MIN(next_attempt_at) FROM deliveries WHERE status = '{_PENDING}'"

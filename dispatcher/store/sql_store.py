@@ -322,10 +322,9 @@ class SQLStore(FeatureTables):
         logged = (delivery.id, at, attempt.incident_id, attempt.klass, attempt.step, attempt.person,
                   attempt.role, attempt.channel, attempt.masked_target, attempt.attempt, attempt.outcome,
                   attempt.reason, attempt.detail, attempt.latency_ms, attempt.fallback_of, attempt.delivered_to,
-                  attempt.kind, bool(attempt.possible_duplicate))
+                  attempt.kind, bool(attempt.possible_duplicate), attempt.provider_id)
         settled = (attempt.attempt, final_status or DeliveryState.PENDING, attempt.reason, attempt.detail,
-                   attempt.delivered_to, None if final_status else t(next_attempt_at, "next_attempt_at"), at,
-                   delivery.id)
+                   attempt.delivered_to, attempt.provider_id, t(None if final_status else next_attempt_at, "next_attempt_at"), at, delivery.id)
         q = self.dialect.q
         if self.dialect.insert_in_cte:
             self._statement(q(f"WITH logged AS ({sql.INSERT_ATTEMPT}) {sql.SETTLE}"), (*logged, *settled))
@@ -354,8 +353,8 @@ class SQLStore(FeatureTables):
         query = sql.ATTEMPTS.format(where=f" WHERE {' AND '.join(clauses)}" if clauses else "")
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = [AttemptRow(loaded(row[0]), *row[1:9], DeliveryState(row[9]), *row[10:-1],
-                           possible_duplicate=bool(row[-1]))
+        rows = [AttemptRow(loaded(row[0]), *row[1:9], DeliveryState(row[9]), *row[10:-2],
+                           possible_duplicate=bool(row[-2]), provider_id=row[-1])
                 for row in self._read(self.dialect.q(query), args)]
         return list(reversed(rows))
 

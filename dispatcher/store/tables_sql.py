@@ -11,6 +11,7 @@ from .heartbeats_sql import HeartbeatsSQL
 from .holds_sql import HoldsSQL
 from .inbox_sql import InboxSQL
 from .links_sql import ActionLinks
+from .provider_ids_sql import EarlierDeliveries
 from .requests_sql import RequestSeals
 from .reviews_sql import ReviewsSQL
 from .silences_sql import SilencesSQL
@@ -21,5 +22,5 @@ __all__ = ["FeatureTables"]
 
 
 class FeatureTables(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL, SilencesSQL, HeartbeatsSQL, HoldsSQL,
-                    ReviewsSQL):
-    """Inbox, replay record, action links, personal tokens, web view, silences, heartbeats, holds and reviews."""
+                    ReviewsSQL, EarlierDeliveries):
+    """Inbox, replay record, action links, tokens, web view, silences, heartbeats, holds, reviews, provider ids."""

@@ -43,7 +43,7 @@ from .providers import (
 
 __all__ = ["PROVIDER_HOSTS", "ProviderProxy"]
 
-PROVIDER_HOSTS = ("api.twilio.com", "hooks.slack.com", "slack.com", "events.pagerduty.com")
+PROVIDER_HOSTS = ("api.twilio.com", "hooks.slack.com", "slack.com", "events.pagerduty.com", "api.statuspage.io")
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):

@@ -119,6 +119,8 @@ def test_schema_5_rewrites_long_keys_stored_before_it_so_their_groups_still_matc
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE incidents SET dedup_key = ?", (long_key,))
+        conn.execute("ALTER TABLE deliveries DROP COLUMN provider_id")  # STATUS_PAGE's
+        conn.execute("ALTER TABLE attempts DROP COLUMN provider_id")
         conn.execute("DROP INDEX deliveries_claim_order")  # schema 6's and later, so the store is as schema 4 left it
         conn.execute("ALTER TABLE deliveries DROP COLUMN priority")
         conn.execute("DROP TABLE reviews")  # schema REVIEWS's tables
