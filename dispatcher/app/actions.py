@@ -19,9 +19,10 @@ from ..domain.timers import escalation_position
 from ..errors import IncidentError, InputError
 from ..store import DeliveryRow, IncidentRow, Store
 from .engine import Runtime, incident_from_row, outbox_row, webhook_planned
-from .incidents import load, plan_entries, planned_for, state_of
+from .incidents import state_of
 from .links import PAGE_KINDS
 from .pager_events import pager_event_rows
+from .planning import load, plan_entries, planned_for
 
 __all__ = ["VIAS", "Acknowledged", "Escalated", "acknowledge", "escalate_now", "via_label"]
 

@@ -8,7 +8,7 @@ anything is sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ from .engine import (
 )
 from .facts import status_page_state
 from .pager_events import pager_event_rows, told_by_events
-from .planning import load, plan_entries, planned_for, quietness, update_deliveries
+from .planning import load, planned_for, quietness, update_deliveries
 from .report import OUTCOME_COLOURS, Report, outcome_label
 from .reviews import open_review
 from .targets import fire_targets

@@ -18,7 +18,6 @@ from ..domain.quiet_hours import QUIET_HOURS
 from ..domain.states import DeliveryState
 from . import sql
 from .keys import stored_key
-from .times import loaded
 
 __all__ = ["QUIET_HOURS", "HoldsSQL"]
 
