@@ -195,6 +195,11 @@ def test_sign_in_by_link_open_the_incident_and_acknowledge_it(size: str, served:
     assert "Primary" in primary and "Support Manager A" in primary and "Support Manager B" in primary
     snap(browser, shots, size, "oncall")
 
+    follow(browser, By.LINK_TEXT, "Silences")
+    assert "alertmanager-watchdog" in text_of(browser, "#heartbeats")  # declared in routing.toml, never beaten yet
+    assert text_of(browser, "#no-silences") == "No silence in effect or ahead."
+    snap(browser, shots, size, "silences")
+
 
 @pytest.mark.slow
 def test_a_change_made_elsewhere_shows_within_seconds_and_keeps_a_half_typed_note(served: Served, browser: Any) -> None:

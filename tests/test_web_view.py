@@ -283,3 +283,26 @@ def test_the_list_puts_open_incidents_first_marks_needs_review_and_filters(serve
     assert listed("?period=24h") == []  # two days on, the 12-hour session is over
     browser = signed_in(server)
     assert listed("?period=24h") == [fresh, old]  # the answered ones are older than a day now
+
+
+def test_the_silences_page_shows_silences_windows_and_heartbeats_to_a_session_only(server: Server,
+                                                                                  stage: Stage) -> None:
+    from dispatcher.app.heartbeats import beat
+    from dispatcher.app.silences import add_maintenance, add_silence
+
+    now = stage.clock.now()
+    assert requests.get(server.url + "/ui/quiet", timeout=10).status_code == 401
+    empty = signed_in(server).get(server.url + "/ui/quiet", timeout=10)
+    assert empty.status_code == 200 and "No silence in effect or ahead." in empty.text
+    silence, _ = add_silence(server.rt, server.store, ['alertname="DiskFull"'], duration="2h", by="Support Manager A",
+                             reason="replacing the <disk> of db-1", now=now)
+    window = add_maintenance(server.store, ["api"], starts=now + timedelta(hours=1), ends=now + timedelta(hours=3),
+                             by="Support Manager A", reason="database upgrade", now=now)
+    beat(server.rt, server.store, "nightly-backup", now, interval="1h")
+    page = signed_in(server).get(server.url + "/ui/quiet", timeout=10)
+    assert page.status_code == 200
+    assert silence.id in page.text and "alertname=&#34;DiskFull&#34;" in page.text and ">active<" in page.text
+    assert "replacing the &lt;disk&gt; of db-1" in page.text  # what people typed is escaped
+    assert window.id in page.text and ">pending<" in page.text and "database upgrade" in page.text
+    assert "nightly-backup" in page.text and ">ok<" in page.text
+    assert 'href="/ui/quiet"' in page.text  # in the navigation of every signed-in page

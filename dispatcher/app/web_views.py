@@ -1,4 +1,5 @@
-"""What the web view's pages show, read from the store: the incident list, one incident, who is on call.
+"""What the web view's pages show, read from the store: the incident list, one incident, who is on call, and
+what keeps notify quiet or watches the watchers (silences, maintenance windows, heartbeats).
 
 Each function returns plain data for a template (server/ui_templates/) and writes
 nothing; the server renders it. The incident page reads the same status document
@@ -15,10 +16,12 @@ from typing import Any
 from ..domain.durations import format_duration
 from ..store import Store
 from .engine import Runtime
+from .heartbeats import heartbeat_states
 from .incidents import status_document
 from .oncall import on_call_slots
+from .silences import list_silences, silence_json
 
-__all__ = ["PERIODS", "Filters", "incident_list", "incident_page", "on_call_page"]
+__all__ = ["PERIODS", "Filters", "incident_list", "incident_page", "on_call_page", "quiet_page"]
 
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 STATUS_ORDER = {"open": 0, "acknowledged": 1, "resolved": 2}
@@ -99,3 +102,11 @@ def on_call_page(rt: Runtime, now: datetime) -> dict[str, Any]:
     rotation = rt.directory.rotation
     return {"slots": on_call_slots(rt.directory, now), "rotation_zone": rotation.timezone if rotation else "UTC",
             "people": sorted((pid, p.name) for pid, p in rt.directory.people.items())}
+
+
+def quiet_page(rt: Runtime, store: Store, now: datetime) -> dict[str, Any]:
+    """The silences and maintenance windows in effect or ahead, and every heartbeat's state, as the CLI lists them."""
+    held = [silence_json(s, now) for s in list_silences(store, now)]
+    return {"silences": [s for s in held if s["kind"] == "silence"],
+            "windows": [s for s in held if s["kind"] != "silence"],
+            "heartbeats": heartbeat_states(rt, store, now)}

@@ -27,7 +27,7 @@ from ..app.replies import answer_button, answer_keypress, answer_sms
 from ..app.web import WebAccess
 from ..app.web import send_login_link as send_login_link_to
 from ..app.web_actions import act
-from ..app.web_views import Filters, incident_list, incident_page, on_call_page
+from ..app.web_views import Filters, incident_list, incident_page, on_call_page, quiet_page
 from ..app.oncall import feed_calendar, new_feed
 from ..app.worker import Worker, worker_id
 from ..clock import Clock, iso
@@ -213,7 +213,8 @@ def _web_view(rt: Runtime, store: Store, clock: Clock, services: Services, write
         incident_page=lambda incident_id: incident_page(rt, store, incident_id, clock.now()),
         act=writes.track(lambda incident_id, action, by, form: act(rt, store, incident_id, action, by, form,
                                                                     clock.now())),
-        on_call=lambda: on_call_page(rt, clock.now()), feeds=store.feeds,
+        on_call=lambda: on_call_page(rt, clock.now()), quiet=lambda: quiet_page(rt, store, clock.now()),
+        feeds=store.feeds,
         new_feed=lambda maker, kind, subject: new_feed(store, rt.directory, maker, kind, subject, clock.now()),
         revoke_feed=lambda digest, person: store.revoke_feed(digest, person, clock.now()),
         calendar=lambda token: feed_calendar(rt.directory, store, token, clock.now()),

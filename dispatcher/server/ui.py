@@ -13,6 +13,7 @@ Pages (templates in ``ui_templates/``, package data of this package) and what op
     GET  /ui/incidents/{id}/live         the timeline's HTML and version, for the page's polling  (session)
     POST /ui/incidents/{id}/{action}     ack, escalate, update, reclassify, resolve, note  (session + CSRF)
     GET  /ui/oncall[?tz=Zone]            who is on call now and next; calendar feeds  (session)
+    GET  /ui/quiet                       silences, maintenance windows and heartbeats  (session)
     POST /ui/oncall/feeds[/revoke]       make or revoke a calendar feed  (session + CSRF)
     GET  /ui/ical/{token}.ics            a calendar feed (the secret URL is the credential)
     POST /ui/logout                      end the session  (session + CSRF)
@@ -67,6 +68,7 @@ class UIServices:
     incident_page: Callable[[str], dict[str, Any]]
     act: Callable[[str, str, str, dict[str, str]], Any]  # (incident, action, by, form) -> web_actions.Done
     on_call: Callable[[], dict[str, Any]]
+    quiet: Callable[[], dict[str, Any]]  # silences, maintenance windows, heartbeats (web_views.quiet_page)
     feeds: Callable[[str], list[Any]]  # person -> their live feeds
     new_feed: Callable[[str, str, str], str]  # (maker, kind, subject) -> token
     revoke_feed: Callable[[str, str], bool]  # (digest, person)
@@ -166,6 +168,8 @@ class UI:
                 return await self._act(incident_id, action, req, viewer, run)
         if path == "/ui/oncall" and method == "GET":
             return await self._on_call(req, viewer, run)
+        if path == "/ui/quiet" and method == "GET":
+            return self._ok("quiet.html.j2", viewer, **await run(self.services.quiet))
         if path in ("/ui/oncall/feeds", "/ui/oncall/feeds/revoke") and method == "POST":
             return await self._feed(req, viewer, run, revoke=path.endswith("/revoke"))
         raise HTTPError(404, f"no page at {path}")
