@@ -133,7 +133,13 @@ def test_a_generic_hook_naming_the_monitoring_class_still_tells_no_customer(serv
     assert not [d for d in server.store.deliveries(incident.id) if d.role in ("customer", "success-manager")]
 
 
-def test_an_internal_class_that_names_a_customer_is_refused_naming_the_file_and_class(config_dir: Path) -> None:
+@pytest.mark.parametrize("told, named", [
+    ('{ to = "customer", channel = "email", template = "customer" }', "names customer"),
+    ('{ to = "statuspage:public", channel = "statuspage" }', "names statuspage:public"),  # a blind monitor, public
+    ('{ to = "slack:outage-response", channel = "statushook" }', "slack:outage-response by statushook"),
+])
+def test_an_internal_class_that_tells_anyone_outside_the_team_is_refused_naming_the_file_and_class(
+        config_dir: Path, told: str, named: str) -> None:
     from dispatcher.config.directory import load_directory
     from dispatcher.config.policy import load_policy
     from dispatcher.errors import ConfigError
@@ -143,11 +149,11 @@ def test_an_internal_class_that_names_a_customer_is_refused_naming_the_file_and_
     start = text.index("[[classes.monitoring.steps]]")  # its step 0, told a customer too
     step = '  { to = "rotation:primary", channel = "sms" },\n'
     policy.write_text(text[:start] + text[start:].replace(
-        step, step + '  { to = "customer", channel = "email", template = "customer" },\n', 1))
+        step, step + f"  {told},\n", 1))
     with pytest.raises(ConfigError) as refused:
         load_policy(policy, load_directory(config_dir / "contacts.toml"))
     [problem] = refused.value.problems
-    assert problem.key == "classes.monitoring.internal" and "names customer" in problem.message
+    assert problem.key == "classes.monitoring.internal" and named in problem.message
 
 
 def test_notify_ingest_takes_a_watchdog_notification_as_a_beat(tmp_path: Path, config_dir: Path) -> None:

@@ -23,6 +23,7 @@ from .incidents import state_of
 from .links import PAGE_KINDS
 from .pager_events import pager_event_rows
 from .planning import load, plan_entries, planned_for
+from .release import release
 
 __all__ = ["VIAS", "Acknowledged", "Escalated", "acknowledge", "escalate_now", "via_label"]
 
@@ -112,10 +113,15 @@ def escalate_now(rt: Runtime, store: Store, incident_id: str, by: str, now: date
                  via: str = "cli") -> Escalated:
     """Fire the next escalation stage at once; the stages after it count from now (see domain.timers).
 
-    Refused (IncidentError) when the incident is not open, or every stage has fired. A worker firing the
+    Refused (IncidentError) when the incident is not open, or every stage has fired. An incident a silence or
+    window holds back is released first (its step 0 is paged, then the stage). A worker firing the
     same stage at the same moment records it once: then the stage after it is fired, if there is one.
     """
     via = _checked_via(via)
+    held = load(store, incident_id)
+    if held.meta.get("hold") and held.status == IncidentStatus.OPEN:
+        # A person asking to page ends the hold, as reclassifying does: step 0 first, the stage at once after it.
+        release(rt, store, held, now)
     for _ in range(2):
         row = load(store, incident_id)
         if row.status != IncidentStatus.OPEN:

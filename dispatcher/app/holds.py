@@ -22,7 +22,7 @@ from ..store import IncidentRow, Store
 
 Runtime = Any  # engine.Runtime, read by attribute only: engine builds on this module (trigger_hold)
 
-__all__ = ["Hold", "TriggerHold", "event_facts", "held_event", "hold_meta", "hold_of", "row_facts", "trigger_hold"]
+__all__ = ["never_paged", "paging_began", "Hold", "TriggerHold", "event_facts", "held_event", "hold_meta", "hold_of", "row_facts", "trigger_hold"]
 
 ALERTS_KEPT = 50  # the labels kept of a group's firing alerts: what a later silence check and `silence add` read
 
@@ -99,3 +99,17 @@ def trigger_hold(rt: Runtime, store: Store, incident: Any, now: datetime) -> Tri
     facts = [AlertFacts({}, incident.klass, rt.klass(incident.klass).tier, "cli", services)]
     hold = hold_of(store, facts, now)
     return TriggerHold(hold_meta(facts, "cli", hold, now), held_event(hold)) if hold else None
+
+
+def paging_began(row: IncidentRow) -> datetime:
+    """When the incident's paging began: its opening, or the release of what a silence or window held back.
+
+    Every clock of the incident (response SLA, ladder, cadence, resolution target) counts from it, and so do
+    the monthly report's measures (release.py stamps ``paging_from``)."""
+    released = row.meta.get("paging_from")
+    return max(row.created, datetime.fromisoformat(released)) if released else row.created
+
+
+def never_paged(row: IncidentRow) -> bool:
+    """Held back still (or until it resolved): nobody was paged for it."""
+    return bool(row.meta.get("hold"))

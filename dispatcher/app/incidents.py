@@ -35,6 +35,7 @@ from .engine import (
     webhook_planned,
 )
 from .facts import status_page_state
+from .holds import paging_began
 from .pager_events import pager_event_rows, told_by_events
 from .planning import load, planned_for, quietness, update_deliveries
 from .report import OUTCOME_COLOURS, Report, outcome_label
@@ -52,16 +53,15 @@ def state_of(row: IncidentRow) -> IncidentState:
     escalated = row.meta.get("escalated")  # a stage fired by hand (actions.escalate_now): later stages count from it
     base = (int(escalated["stage"]), datetime.fromisoformat(escalated["at"])) if escalated else None
     return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)),
-                         complex=bool(row.meta.get("complex")), created=row.created)
+                         complex=bool(row.meta.get("complex")), created=paging_began(row))
 
 
 def classified_at(row: IncidentRow) -> datetime:
     """When the incident's clocks start: its opening, its last reclassification (app.reclassify), or the release of
     its held page, whichever is latest."""
     classified = row.meta.get("classified_at")  # in meta: JSON text
-    since = datetime.fromisoformat(classified) if classified else row.created
-    paging = row.meta.get("paging_from")  # held back by a silence or window: its clocks start at the release
-    return max(since, datetime.fromisoformat(paging)) if paging else since
+    began = paging_began(row)  # held back by a silence or window: its clocks start at the release
+    return max(datetime.fromisoformat(classified), began) if classified else began
 
 
 def fire_timers(rt: Runtime, store: Store, row: IncidentRow, now: datetime) -> list[Action]:
@@ -152,7 +152,7 @@ def _why_not_counted(klass: IncidentClass, incident: Incident, planned: list[Pla
 def _update_due(klass: IncidentClass, row: IncidentRow, now: datetime, *, counted: bool) -> datetime | None:
     """When the next update is due: a cadence after this one, or, when this one does not count, as it was.
     A complex incident past its class's resolution target owes one a day (domain/resolution.py)."""
-    daily = daily_updates_from(klass, row.created, bool(row.meta.get("complex")))
+    daily = daily_updates_from(klass, paging_began(row), bool(row.meta.get("complex")))
     every = DAILY if daily is not None and now >= daily else klass.update_every
     if every is None:
         return None
@@ -249,7 +249,7 @@ def _target_json(klass: IncidentClass | None, row: IncidentRow, now: datetime) -
     """The resolution target, its deadline and the time to it (negative: breached); None without one."""
     from ..domain.resolution import time_to_target
 
-    found = time_to_target(klass, row.created, bool(row.meta.get("complex")), now) if klass else None
+    found = time_to_target(klass, paging_began(row), bool(row.meta.get("complex")), now) if klass else None
     if found is None:
         return None
     # to the nearest minute: a status read a few seconds later (over `notify serve`) says the same

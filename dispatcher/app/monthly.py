@@ -8,7 +8,7 @@ against the policy's monthly requirement, and the trend of the last six months.
 First-call resolution and the escalation rate need a ticket system notify does
 not have: the report says "not measured" rather than invent them.
 
-Times count from when notify opened each incident (``created``), as every timer
+Times count from when paging began (its opening, or a silence's release: ``holds.paging_began``), as every timer
 does. An incident counts in the month it was opened; one still open when the
 report is made counts against a target only once its time has run out. Drill
 incidents (their own store) and contact tests are left out.
@@ -36,6 +36,7 @@ from ..domain.timers import split_epoch
 from ..store import IncidentRow, Store
 from .contact_test import TEST_CLASS
 from .engine import Runtime
+from .holds import never_paged, paging_began
 
 __all__ = ["NOT_MEASURED", "TREND_MONTHS", "build_report", "record_drill_run"]
 
@@ -72,7 +73,9 @@ def build_report(rt: Runtime, store: Store, month: str, tz: str | None, now: dat
 
 
 def _opened(store: Store, start: datetime, end: datetime) -> list[IncidentRow]:
-    return [r for r in store.incidents() if start <= r.created < end and not r.drill and r.klass != TEST_CLASS]
+    # An incident a silence or window held until it resolved paged nobody: nothing to measure (holds.never_paged).
+    return [r for r in store.incidents() if start <= r.created < end and not r.drill and r.klass != TEST_CLASS
+            and not never_paged(r)]
 
 
 def _tier(rt: Runtime, klass: str) -> str:
@@ -86,8 +89,8 @@ def _seconds(value: timedelta | None) -> float | None:
 
 def _figures(rt: Runtime, store: Store, rows: list[IncidentRow], now: datetime, *, detail: bool) -> dict[str, Any]:
     """The numbers of a set of incidents; `detail` adds what needs their events and deliveries."""
-    acks = [r.acked_at - r.created for r in rows if r.acked_at]
-    resolves = [r.resolved_at - r.created for r in rows if r.resolved_at]
+    acks = [r.acked_at - paging_began(r) for r in rows if r.acked_at]
+    resolves = [r.resolved_at - paging_began(r) for r in rows if r.resolved_at]
     response = [m for m in (_response_met(rt, r, now) for r in rows) if m is not None]
     resolution = [m for m in (_resolution_met(rt, r, now) for r in rows) if m is not None]
     reviews = [v for v in (store.review(r.id) for r in rows) if v is not None]
@@ -120,8 +123,8 @@ def _response_met(rt: Runtime, row: IncidentRow, now: datetime) -> bool | None:
         return None
     answered = row.acked_at or row.resolved_at
     if answered is not None:
-        return answered - row.created <= klass.response_sla
-    return False if now - row.created > klass.response_sla else None
+        return answered - paging_began(row) <= klass.response_sla
+    return False if now - paging_began(row) > klass.response_sla else None
 
 
 def _resolution_met(rt: Runtime, row: IncidentRow, now: datetime) -> bool | None:
@@ -131,8 +134,8 @@ def _resolution_met(rt: Runtime, row: IncidentRow, now: datetime) -> bool | None
     if target is None:
         return None
     if row.resolved_at is not None:
-        return row.resolved_at - row.created <= target
-    return False if now - row.created > target else None
+        return row.resolved_at - paging_began(row) <= target
+    return False if now - paging_began(row) > target else None
 
 
 def _root_causes(reviews: list, now: datetime) -> dict[str, int]:

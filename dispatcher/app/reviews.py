@@ -113,8 +113,6 @@ def reviews_due(store: Store, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
-
-
 def reviews_text(rows: list[dict[str, Any]], now: datetime, out: Any = None) -> str:
     """What is due, as a table: each open review's root-cause due time and whether it is overdue."""
     from ..domain.durations import format_duration

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..clock import iso
 from ..config.policy import IncidentClass
 from ..domain.entries import Entry
 from ..domain.incident import Incident, format_time
 from ..domain.resolution import TargetAction, breach_stage, resolution_actions
+from ..domain.states import IncidentStatus
 from ..domain.timers import Action
+from ..errors import IncidentClosed
 from ..store import IncidentRow, Store
 from .engine import Runtime
+from .holds import paging_began
 from .planning import load, plan_entries
 
 __all__ = ["fire_targets", "mark_complex"]
@@ -27,12 +31,12 @@ __all__ = ["fire_targets", "mark_complex"]
 def fire_targets(rt: Runtime, store: Store, row: IncidentRow, incident: Incident, now: datetime) -> list[Action]:
     """Record the incident's due resolution-target actions once each, with their notices; return those fired."""
     klass = rt.klass(row.klass)
-    complex_ = bool(row.meta.get("complex"))
+    complex_, began = bool(row.meta.get("complex")), paging_began(row)  # a silence's hold: counted from its release
     fired = []
-    for due in resolution_actions(klass, row.created, complex_, now):
+    for due in resolution_actions(klass, began, complex_, now):
         action = _breach(klass, store, row, due) if due.kind == "breach" else \
             Action(due.key, "target", due.due, due.detail, (Entry(to="commander"),),
-                   notice={"kind": "target", "due": format_time(row.created + due.target)},
+                   notice={"kind": "target", "due": format_time(began + due.target)},
                    event="resolution-reminder")
         rows = plan_entries(rt, incident, action.entries, step=action.step, kind=action.kind, label=action.key,
                             notice=action.notice)
@@ -60,6 +64,8 @@ def _breach(klass: IncidentClass, store: Store, row: IncidentRow, due: TargetAct
 def mark_complex(store: Store, incident_id: str, by: str | None, now: datetime) -> bool:
     """Mark an incident complex (the seed's week with daily updates); False when it was already."""
     row = load(store, incident_id)
+    if row.status == IncidentStatus.RESOLVED:  # its target was met or missed: marking it now would rewrite that
+        raise IncidentClosed(incident_id, f"resolved at {iso(row.resolved_at)}: it can no longer be marked complex")
     if row.meta.get("complex"):
         return False
     return store.record_event(incident_id, "complex", "complex", now,

@@ -56,7 +56,8 @@ def _audience(value: str) -> str:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Audience = Annotated[str, AfterValidator(_audience)]
-_OUTSIDE_TEAM = ("customer", "success-manager", "success-managers", "external")
+_OUTSIDE_TEAM = ("customer", "success-manager", "success-managers", "external", "statuspage")
+_PUBLIC_CHANNELS = ("statuspage", "statushook")
 
 
 class Notify(Table):
@@ -97,10 +98,12 @@ class IncidentClass(Table):
     @field_validator("internal")
     @classmethod
     def _nobody_outside(cls, internal: bool, info: ValidationInfo) -> bool:
-        """An internal class names no customer, success manager or outside contact in any step or update."""
-        audiences = [n.to for step in info.data.get("steps", []) for n in step.notify]
-        audiences += list(info.data.get("update_audience") or [])
+        """An internal class names no customer, success manager, outside contact or status page in any step or
+        update, by audience or by channel."""
+        entries = [n for step in info.data.get("steps", []) for n in step.notify]
+        audiences = [n.to for n in entries] + list(info.data.get("update_audience") or [])
         outside = [a for a in audiences if a.partition(":")[0] in _OUTSIDE_TEAM]
+        outside += [f"{n.to} by {n.channel}" for n in entries if n.channel in _PUBLIC_CHANNELS]
         if internal and outside:
             raise ValueError(f"an internal class tells nobody outside the team, but it names {', '.join(outside)}")
         return internal
