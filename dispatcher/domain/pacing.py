@@ -1,0 +1,101 @@
+"""A provider route's rate budget as a token bucket: whether a send may go now, and what a 429 does to it.
+
+Pure arithmetic on numbers (times are seconds since the epoch), so the store can
+run it inside the one transaction that reads and writes a route's bucket, and a
+table of cases can test it without a clock.
+
+- A bucket holds at most `burst` tokens and gains `rate` tokens a second; a send
+  takes one. Without a token the send waits (it is *queued*, not failed) for as
+  long as the next token needs.
+- A 429 from the provider empties the bucket, blocks the route until its
+  Retry-After has passed, and halves the rate ("slowdown"). The slowdown then
+  recovers on its own: it doubles back every RECOVERY seconds after the last
+  429, up to the full rate, so one 429 costs a minute or so of caution, not a
+  permanent slowdown, and a second 429 in that time halves it again.
+- A page queued longer than a tenth of its class's response SLA is late: the
+  wait itself eats into the time a responder has to act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["MIN_SLOWDOWN", "RECOVERY", "Bucket", "Limit", "late_in_queue", "take", "throttle"]
+
+RECOVERY = 30.0  # seconds for a halved rate to double back after the last 429
+MIN_SLOWDOWN = 1 / 16  # however many 429s, a route keeps a sixteenth of its rate
+DEFAULT_BLOCK = 1.0  # tokens' time a route waits after a 429 that names no Retry-After
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A route's budget: `rate` sends a second on average, at most `burst` at once."""
+
+    rate: float
+    burst: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError(f"a rate budget needs a rate above 0 and a burst of at least 1, not {self}")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A route's budget as stored: tokens at time `at`, blocked until `blocked_until`, the rate's slowdown
+    since `throttled_at` (the last 429), and how many 429s the route has had."""
+
+    tokens: float
+    at: float
+    blocked_until: float = 0.0
+    slowdown: float = 1.0
+    throttled_at: float = 0.0
+    throttled: int = 0
+
+    @classmethod
+    def full(cls, limit: Limit, now: float) -> Bucket:
+        """A route never used: a full bucket."""
+        return cls(tokens=limit.burst, at=now)
+
+    def slowdown_at(self, now: float) -> float:
+        """The share of the full rate this route may use at `now` (1.0: recovered)."""
+        if self.slowdown >= 1.0:
+            return 1.0
+        recovered = self.slowdown * 2 ** (max(0.0, now - self.throttled_at) / RECOVERY)
+        return min(1.0, recovered)
+
+
+def _refilled(bucket: Bucket, now: float, limit: Limit) -> Bucket:
+    """The bucket at `now`: tokens gained since its time, at the rate of its slowdown then (the lower one:
+    a recovering route never gains more than it had earned)."""
+    at = max(now, bucket.at)  # a clock that went back grants nothing
+    start = min(at, max(bucket.at, bucket.blocked_until))  # nothing is gained while blocked
+    gained = (at - start) * limit.rate * bucket.slowdown_at(bucket.at)
+    slowdown = bucket.slowdown_at(at)
+    return replace(bucket, tokens=min(limit.burst, bucket.tokens + gained), at=at, slowdown=slowdown,
+                   throttled_at=at if slowdown < 1.0 else bucket.throttled_at)
+
+
+def take(bucket: Bucket | None, now: float, limit: Limit) -> tuple[Bucket, float]:
+    """Take a token for one send at `now`: (the bucket after, 0.0) when granted, else (the bucket after, the
+    seconds until a token will be there); a refused send takes nothing."""
+    current = _refilled(bucket or Bucket.full(limit, now), now, limit)
+    if now < current.blocked_until:
+        return current, current.blocked_until - now
+    if current.tokens >= 1.0:
+        return replace(current, tokens=current.tokens - 1.0), 0.0
+    return current, (1.0 - current.tokens) / (limit.rate * current.slowdown_at(now))
+
+
+def throttle(bucket: Bucket | None, now: float, limit: Limit, retry_after: float | None) -> Bucket:
+    """The bucket after the provider answered 429 at `now`, asking to wait `retry_after` seconds (None: it
+    did not say: a token's time): empty, blocked that long, its rate halved."""
+    current = _refilled(bucket or Bucket.full(limit, now), now, limit)
+    block = retry_after if retry_after is not None else DEFAULT_BLOCK / limit.rate
+    return replace(current, tokens=0.0, blocked_until=max(current.blocked_until, now + block),
+                   slowdown=max(MIN_SLOWDOWN, current.slowdown / 2), throttled_at=now,
+                   throttled=current.throttled + 1)
+
+
+def late_in_queue(waited: float, response_sla: float) -> bool:
+    """Whether a page queued for `waited` seconds is late: longer than a tenth of its response SLA."""
+    return waited > response_sla / 10
