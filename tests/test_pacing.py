@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.domain.pacing import MIN_SLOWDOWN, RECOVERY, Bucket, Limit, late_in_queue, take, throttle
+from dispatcher.domain.pacing import (
+    MIN_SLOWDOWN,
+    RECOVERY,
+    Bucket,
+    Limit,
+    late_in_queue,
+    take,
+    throttle,
+)
 
 ONE_A_SECOND = Limit(rate=1.0, burst=1.0)
 BURST_OF_3 = Limit(rate=2.0, burst=3.0)
@@ -89,7 +97,7 @@ def test_a_page_is_late_past_a_tenth_of_its_response_sla(waited: float, sla: flo
     assert late_in_queue(waited, sla) is late
 
 
-@pytest.mark.parametrize("limit", [dict(rate=0.0), dict(rate=-1.0), dict(rate=1.0, burst=0.5)])
+@pytest.mark.parametrize("limit", [{"rate": 0.0}, {"rate": -1.0}, {"rate": 1.0, "burst": 0.5}])
 def test_a_budget_that_could_never_send_is_refused(limit: dict) -> None:
     with pytest.raises(ValueError, match="rate budget"):
         Limit(**limit)

@@ -284,7 +284,19 @@ class Links(Protocol):
     def forget_links(self, before: datetime) -> int: ...
 
 
-class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, Links, PersonalTokens, Protocol):
+class RateBudgetStore(Protocol):
+    """Rate budgets per provider route, shared by every process on the store, and what waits for them (see budgets_sql)."""
+
+    def take_budget(self, route: str, now: datetime, limit: Any) -> float: ...
+    def throttle_route(self, route: str, now: datetime, limit: Any, retry_after: float | None) -> None: ...
+    def budgets(self) -> list[Any]: ...
+    def queue_delivery(self, delivery_id: int, owner: str, route: str, now: datetime, due: datetime,
+                       why: str) -> bool: ...
+    def queued(self, incident_id: str | None = None) -> list[Any]: ...
+
+
+class Store(StoreLifecycle, IncidentStore, Outbox, AttemptLog, Inbox, ReplayRecord, Links, PersonalTokens,
+            RateBudgetStore, Protocol):
     """Everything the engine asks of a store, the union of the protocols above; every write is one transaction.
 
     A module that needs only part of it may ask for that part (an `Inbox`, an `AttemptLog`).

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Self, Sequence, TypeVar
 
 from ..domain.states import DeliveryState, IncidentStatus
 from . import sql
+from .budgets_sql import RateBudgets
 from .base import (DUE_NOW, UPDATE_KINDS, AttemptRow, DeliveryRow, EventRow, IncidentRow, NewDelivery, StoreBehind,
                    StoreError)
 from .inbox_sql import INBOX_RELEASE, InboxSQL
@@ -36,8 +37,8 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
-    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links and personal tokens over SQL."""
+class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL, RateBudgets):
+    """Incidents, outbox, timeline, attempt log, inbox, replay record, action links, tokens and rate budgets over SQL."""
 
     dialect: sql.Dialect
     migrations: Sequence[Any]  # the store's schema, numbered alike in both (schema.py, pg_schema.py)
@@ -359,8 +360,7 @@ class SQLStore(InboxSQL, RequestSeals, ActionLinks, TokensSQL):
         query = sql.ATTEMPTS.format(where=f" WHERE {' AND '.join(clauses)}" if clauses else "")
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = [AttemptRow(loaded(row[0]), *row[1:9], DeliveryState(row[9]), *row[10:-1],
-                           possible_duplicate=bool(row[-1]))
+        rows = [AttemptRow(loaded(row[0]), *row[1:9], DeliveryState(row[9]), *row[10:-1], possible_duplicate=bool(row[-1]))
                 for row in self._read(self.dialect.q(query), args)]
         return list(reversed(rows))
 
