@@ -142,3 +142,32 @@ def test_a_429_blocks_its_route_for_the_retry_after_and_queues_what_follows(stag
     assert {q.route for q in store.queued()} == {"slack:default"}
     run_worker(stage, worker, store)
     assert len(slack.requests) > before
+
+
+def test_a_page_queued_past_a_tenth_of_its_sla_is_flagged_in_status_and_metrics(stage: Stage) -> None:
+    from dispatcher.app.queues import route_queues
+    from dispatcher.server.metrics import Metrics
+
+    from .helpers import SLACK_HOOK
+
+    rt = stage.runtime(rate_limits={"slack": "1/min"})
+    store = stage.store()
+    worker = Worker(rt, store, stage.clock)
+    ids = [open_unsent(stage, rt, store, "security", f"SEC-2026-{n:03d}") for n in range(1, 4)]
+    worker.tick()  # one Slack page goes, two wait for the next minute's token
+    stage.clock.advance(timedelta(seconds=95))  # the security class's response SLA is 15 minutes: 90 s is a tenth
+    flagged = [i for i in ids if "LATE: a page queued 95 s, over a tenth of its 15 min response SLA"
+               in status_text(status_document(rt, store, i, stage.clock.now()))]
+    assert flagged == ids[1:]
+    doc = status_document(rt, store, ids[1], stage.clock.now())
+    [slack] = [d for d in doc["deliveries"] if d["channel"] == "slack"]
+    assert slack["outcome"] == "pending" and slack["queued"]["route"] == "slack:default"
+    assert slack["queued"]["late"] is True and slack["queued"]["waited_seconds"] == 95.0
+
+    scraped = Metrics(store, stage.clock.now, queues=lambda: route_queues(rt, store, stage.clock.now())).render()
+    text = scraped.decode()
+    assert 'notify_route_queue_depth{route="slack:default"} 2.0' in text
+    assert 'notify_route_queue_wait_seconds{route="slack:default"} 95.0' in text
+    assert 'notify_route_late_pages{route="slack:default"} 2.0' in text
+    assert 'notify_route_throttled_total{route="slack:default"} 0.0' in text
+    assert SLACK_HOOK not in text and "hooks.slack.com" not in text and "+1" not in text  # names, never URLs or numbers

@@ -36,6 +36,7 @@ from .engine import (
     webhook_planned,
 )
 from .pager_events import pager_event_rows, told_by_events
+from .queues import waiting
 from .report import OUTCOME_COLOURS, Report, outcome_label
 
 __all__ = ["PostedUpdate", "fire_timers", "incident_items", "post_update", "resolve", "retry_failed",
@@ -257,10 +258,14 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     row = load(store, incident_id)
     incident = incident_from_row(row)
     klass = rt.policy.classes.get(row.klass)
-    report = Report("status", "status", incident_summary(rt, incident, status=row.status),
-                    lines_from_store(store.deliveries(incident_id)))
+    rows = store.deliveries(incident_id)
+    report = Report("status", "status", incident_summary(rt, incident, status=row.status), lines_from_store(rows))
     upcoming = next_actions(klass, state_of(row), now) if klass else []
-    return {**report.as_json(), "command": "status",
+    doc = report.as_json()
+    queued = {w.delivery_id: w for w in waiting(rt, store, now, incident_id)}
+    for stored, line in zip(rows, doc["deliveries"]):  # why each queued one waits for its route, and if it is late
+        line["queued"] = queued[stored.id].as_json() if stored.id in queued else None
+    return {**doc, "command": "status",
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "timeline": [e.as_json() for e in store.events(incident_id)],
@@ -309,6 +314,9 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
 
 def _delivery_note(d: dict[str, Any]) -> str:
     notes = ["possibly duplicated"] if d["possible_duplicate"] else []  # re-sent after its sender died mid-send
+    if (queued := d.get("queued")) and queued["late"]:
+        notes.append(f"LATE: a page queued {queued['waited_seconds']:.0f} s, over a tenth of its "
+                     f"{queued['response_sla_seconds'] / 60:g} min response SLA")
     if d["fallback_of"]:
         notes.append(f"fallback for {d['fallback_of']}")
     return "; ".join(notes + [n for n in (d["warning"] or d["detail"] or d["reason"],) if n])

@@ -11,7 +11,8 @@ family      default         where the number comes from
 slack       1/s             Slack: incoming webhooks and chat.postMessage allow about
                             one message a second per channel ("short bursts" only)
 twilio      1/s             Twilio: a US/CA long code sends one message segment a
-                            second (calls: one call a second per account by default)
+                            second (`twilio:sender-N`); calls: one call a second per
+                            account by default (`twilio:calls`)
 pagerduty   2/s burst 2     PagerDuty Events API v2: 120 events a minute per routing key
 smtp        10/s burst 10   no published number: a relay's connection limits differ,
                             this keeps a burst from opening a connection per page

@@ -81,8 +81,9 @@ class RouteNames:
         family, scheme, local = family_of(url)
         if family == "slack":
             return f"slack:{self._slack_route(url, target)}", family, local
-        if family == "twilio":
-            return f"twilio:sender-{self._sender(url)}", family, local
+        if family == "twilio":  # messages are limited per sender number, calls per account (calls a second)
+            calls = "method=call" in (urlsplit(url).query or "")
+            return "twilio:calls" if calls else f"twilio:sender-{self._sender(url)}", family, local
         if family == "pagerduty":
             own = self.directory is not None and f"person:{person}" in self.directory.pagerduty_routes()
             return f"pagerduty:{_safe(person, 'default') if own else 'default'}", family, local
@@ -107,8 +108,7 @@ class RouteNames:
 
     @cached_property
     def _senders(self) -> list[str]:
-        """The Twilio sender numbers of the configured channels, in order: sender-1 is the first (SMS and calls
-        from one number share its route)."""
+        """The Twilio sender numbers of the configured channels, in order: sender-1 is the first."""
         from ..config.settings import CHANNEL_URL_FIELDS
 
         urls = [self.settings.channel_url(c) for c in CHANNEL_URL_FIELDS]

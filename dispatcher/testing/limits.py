@@ -1,7 +1,7 @@
 """A provider stand-in that enforces a rate limit, as Slack and Twilio do: past it, 429 with a Retry-After.
 
 Each request belongs to a route (a Slack webhook's path, a Twilio sender's
-`From`); a request on a route sooner than `1/rate` seconds after the last one
+`From`, Twilio's calls); a request on a route sooner than `1/rate` seconds after the last one
 that route accepted is refused with 429 and recorded as such. Time is a
 function given to it: a test's FakeClock, or the system's monotonic clock in a
 benchmark. Use it as a ProviderProxy host's recorder.
@@ -25,8 +25,8 @@ def slack_route(request: Recorded) -> str:
 
 
 def twilio_route(request: Recorded) -> str:
-    """Twilio limits a long code per sender number: the request's From."""
-    return request.form.get("From", "")
+    """Twilio limits messages per sender number (the request's From) and calls per account."""
+    return "calls" if request.path.split("?")[0].endswith("/Calls.json") else request.form.get("From", "")
 
 
 class RateLimitedRecorder(Recorder):
