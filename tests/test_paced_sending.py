@@ -9,6 +9,7 @@ this machine is.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -103,7 +104,7 @@ def test_a_burst_of_20_incidents_goes_out_paced_pages_first_without_a_429(stage:
     assert len(slack) >= 20 and len(twilio) >= 20  # a real burst on both routes
     for accepted in (slack, twilio):
         times = [at for _, at, _ in accepted]
-        assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:]))
+        assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
     pages = [a.at for a in log if a.kind == "step" and a.channel == "slack"]
     updates = [a.at for a in log if a.kind == "update" and a.channel == "slack"]
     assert updates and max(pages) < min(updates)  # under the shortage, every page went before any update

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.domain.pacing import (
-    MIN_SLOWDOWN,
-    RECOVERY,
-    Bucket,
-    Limit,
-    late_in_queue,
-    take,
-    throttle,
-)
+from dispatcher.domain.pacing import MIN_SLOWDOWN, RECOVERY, Bucket, Limit, late_in_queue, settle, take, throttle
 
 ONE_A_SECOND = Limit(rate=1.0, burst=1.0)
 BURST_OF_3 = Limit(rate=2.0, burst=3.0)
@@ -101,3 +93,38 @@ def test_a_page_is_late_past_a_tenth_of_its_response_sla(waited: float, sla: flo
 def test_a_budget_that_could_never_send_is_refused(limit: dict) -> None:
     with pytest.raises(ValueError, match="rate budget"):
         Limit(**limit)
+
+
+# (case, bucket before, now, sent at, expected tokens after)
+SETTLES = [
+    ("a send that took no time changes nothing", Bucket(0.0, 10.0), 10.0, 10.0, 0.0),
+    ("the tokens gained in flight are given up", Bucket(0.0, 10.0), 10.4, 10.0, 0.0),
+    ("an idle route keeps what it had before the send", Bucket(2.0, 10.0), 10.5, 10.0, 2.0),
+    ("never below empty", Bucket(0.0, 10.0), 13.0, 10.0, 0.0),
+]
+
+
+@pytest.mark.parametrize(("case", "before", "now", "sent_at", "tokens"), SETTLES, ids=[t[0] for t in SETTLES])
+def test_settle(case: str, before: Bucket, now: float, sent_at: float, tokens: float) -> None:
+    assert settle(before, now, BURST_OF_3, sent_at).tokens == pytest.approx(tokens)
+
+
+def test_the_next_token_counts_from_the_end_of_the_last_send() -> None:
+    bucket, _ = take(None, 0.0, ONE_A_SECOND)
+    bucket = settle(bucket, 0.3, ONE_A_SECOND, 0.0)  # the send took 0.3 s: the provider may have seen it only then
+    _, wait = take(bucket, 0.3, ONE_A_SECOND)
+    assert wait == pytest.approx(1.0)
+
+
+def test_no_more_than_a_burst_of_sends_is_in_flight_on_a_route() -> None:
+    hold = 20.0
+    bucket, wait = take(None, 0.0, ONE_A_SECOND, hold)
+    assert wait == 0.0 and bucket.in_flight == 1
+    _, wait = take(bucket, 5.0, ONE_A_SECOND, hold)  # a token is there, but the first send has not ended
+    assert wait == pytest.approx(1.0)
+    bucket = settle(bucket, 5.0, ONE_A_SECOND, 0.0)
+    assert bucket.in_flight == 0
+    bucket, wait = take(bucket, 6.0, ONE_A_SECOND, hold)
+    assert wait == 0.0
+    _, wait = take(bucket, 6.0 + hold + 1.0, ONE_A_SECOND, hold)  # never settled (its sender died): freed after hold
+    assert wait == 0.0

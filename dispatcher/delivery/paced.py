@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..api import DeliveryResult, Reason
 from ..clock import Clock
@@ -41,6 +41,7 @@ class Pacer:
     routes: RouteNames
     clock: Clock
     owner: str
+    hold: float = 0.0  # the longest one send may take (the send deadline): sends in flight on a route count
 
     def route(self, row: DeliveryRow) -> Route:
         return self.routes.of(row.channel, row.target, row.person)
@@ -50,7 +51,7 @@ class Pacer:
         route = self.route(row)
         if route.limit is None:
             return route, 0.0
-        return route, self.store.take_budget(route.label, self.clock.now(), route.limit)
+        return route, self.store.take_budget(route.label, self.clock.now(), route.limit, self.hold)
 
     def admit(self, row: DeliveryRow) -> bool:
         """Take a token for this send, or queue the row until its route has one (False: queued, do not send)."""
@@ -71,10 +72,13 @@ class Pacer:
             emit("delivery.queued", row.incident_id, level=logging.INFO, step=row.step, kind=row.kind,
                  person=row.person, channel=row.channel, route=route.label, retry_in=round(wait, 2))
 
-    def after(self, row: DeliveryRow, result: DeliveryResult) -> None:
-        """A 429 (or a provider's "rate limited") shrinks the route's budget until it recovers."""
-        if result.reason is not Reason.RATE_LIMITED:
-            return
+    def after(self, row: DeliveryRow, result: DeliveryResult, sent_at: datetime) -> None:
+        """After a send that started at `sent_at`: on a paced route the next token counts from its end; a 429
+        (or a provider's "rate limited") also shrinks the route's budget until it recovers."""
         route = self.route(row)
-        if route.limit is not None:  # an unpaced route's retry waits out the Retry-After (retries.py)
+        if route.limit is None:  # an unpaced route's retry waits out the Retry-After (retries.py)
+            return
+        if result.reason is Reason.RATE_LIMITED:
             self.store.throttle_route(route.label, self.clock.now(), route.limit, result.retry_after)
+        else:
+            self.store.settle_budget(route.label, self.clock.now(), route.limit, sent_at)

@@ -117,7 +117,7 @@ class Sender:
 
     def attempt_due(self, limit: int = 256, *, wait: bool = True) -> int:
         """Start one attempt on up to `limit` due rows, each a task of its own, as far as the pool has room;
-        returns how many started. `wait`: return once they are done (a tick); else at once (the loop).
+        returns how many started (or were queued for their route's rate budget). `wait`: return once they are done (a tick); else at once (the loop).
 
         Rows of a route with no free slot are not claimed, and rows claimed past a route's room are
         given back at once (`held_back`): they wait in the outbox, not behind this process's hung sends.
@@ -160,7 +160,8 @@ class Sender:
             if not self.pool.has_room(self._route(row.channel)):
                 unstarted.append(row.id)
                 continue
-            if self.pacer is not None and not self.pacer.admit(row):  # queued for its route's budget
+            if self.pacer is not None and not self.pacer.admit(row):  # queued for its route's budget: dealt with,
+                started += 1  # so the worker claims on (the next due rows may be on other routes)
                 continue
             try:
                 notice = self._notice(row)
@@ -275,10 +276,10 @@ class Sender:
                  attempt_no: int) -> tuple[DeliveryResult, float | None, datetime | None]:
         """Make and record one attempt; return the wait before the next one and when it is due, as stored
         (None, None: this was the last)."""
-        started = self.clock.monotonic()
+        started, sent_at = self.clock.monotonic(), self.clock.now()
         result = self._call_channel(row, notice)
         if self.pacer is not None:
-            self.pacer.after(row, result)
+            self.pacer.after(row, result, sent_at)
         latency_ms = (self.clock.monotonic() - started) * 1000
         wait = self.retry.delay(attempt_no, result)
         final = wait is None

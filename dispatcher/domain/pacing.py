@@ -7,6 +7,11 @@ table of cases can test it without a clock.
 - A bucket holds at most `burst` tokens and gains `rate` tokens a second; a send
   takes one. Without a token the send waits (it is *queued*, not failed) for as
   long as the next token needs.
+- At most `burst` sends are in flight on a route at once (each until it ends,
+  or for the longest a send may take, if its sender died).
+- A send's token counts from when the send ended, not from when it started: the
+  tokens gained while it was in flight are given up (`settle`), so jitter in
+  how long a request takes to arrive never brings two within a token's time.
 - A 429 from the provider empties the bucket, blocks the route until its
   Retry-After has passed, and halves the rate ("slowdown"). The slowdown then
   recovers on its own: it doubles back every RECOVERY seconds after the last
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["MIN_SLOWDOWN", "RECOVERY", "Bucket", "Limit", "late_in_queue", "take", "throttle"]
+__all__ = ["MIN_SLOWDOWN", "RECOVERY", "Bucket", "Limit", "late_in_queue", "settle", "take", "throttle"]
 
 RECOVERY = 30.0  # seconds for a halved rate to double back after the last 429
 MIN_SLOWDOWN = 1 / 16  # however many 429s, a route keeps a sixteenth of its rate
@@ -50,6 +55,8 @@ class Bucket:
     slowdown: float = 1.0
     throttled_at: float = 0.0
     throttled: int = 0
+    in_flight: int = 0  # sends started and not ended yet (until `busy_until`: a sender that died frees them)
+    busy_until: float = 0.0
 
     @classmethod
     def full(cls, limit: Limit, now: float) -> Bucket:
@@ -75,15 +82,36 @@ def _refilled(bucket: Bucket, now: float, limit: Limit) -> Bucket:
                    throttled_at=at if slowdown < 1.0 else bucket.throttled_at)
 
 
-def take(bucket: Bucket | None, now: float, limit: Limit) -> tuple[Bucket, float]:
+def take(bucket: Bucket | None, now: float, limit: Limit, hold: float = 0.0) -> tuple[Bucket, float]:
     """Take a token for one send at `now`: (the bucket after, 0.0) when granted, else (the bucket after, the
-    seconds until a token will be there); a refused send takes nothing."""
+    seconds until a token will be there); a refused send takes nothing.
+
+    `hold`: the longest a send may take (0: not tracked). Then no more than `burst` sends are in flight on
+    the route at once, each counted until it is settled or `hold` has passed: a request slow to arrive is
+    never overtaken by the next one on its route.
+    """
     current = _refilled(bucket or Bucket.full(limit, now), now, limit)
+    if now >= current.busy_until:
+        current = replace(current, in_flight=0)
     if now < current.blocked_until:
         return current, current.blocked_until - now
+    if hold > 0 and current.in_flight >= limit.burst:
+        return current, 1.0 / (limit.rate * current.slowdown_at(now))  # looked at again then
     if current.tokens >= 1.0:
-        return replace(current, tokens=current.tokens - 1.0), 0.0
+        if hold <= 0:
+            return replace(current, tokens=current.tokens - 1.0), 0.0
+        return replace(current, tokens=current.tokens - 1.0, in_flight=current.in_flight + 1,
+                       busy_until=max(current.busy_until, now + hold)), 0.0
     return current, (1.0 - current.tokens) / (limit.rate * current.slowdown_at(now))
+
+
+def settle(bucket: Bucket | None, now: float, limit: Limit, sent_at: float) -> Bucket:
+    """The bucket after a send that started at `sent_at` ended at `now`: the tokens the route gained meanwhile are
+    given up. A provider counts from when a request arrived, which may be any time until its answer: spaced
+    from the end of the last send, the next one never reaches it sooner than a token's time after it."""
+    current = _refilled(bucket or Bucket.full(limit, now), now, limit)
+    lost = max(0.0, now - sent_at) * limit.rate * current.slowdown
+    return replace(current, tokens=max(0.0, current.tokens - lost), in_flight=max(0, current.in_flight - 1))
 
 
 def throttle(bucket: Bucket | None, now: float, limit: Limit, retry_after: float | None) -> Bucket:
@@ -93,7 +121,7 @@ def throttle(bucket: Bucket | None, now: float, limit: Limit, retry_after: float
     block = retry_after if retry_after is not None else DEFAULT_BLOCK / limit.rate
     return replace(current, tokens=0.0, blocked_until=max(current.blocked_until, now + block),
                    slowdown=max(MIN_SLOWDOWN, current.slowdown / 2), throttled_at=now,
-                   throttled=current.throttled + 1)
+                   throttled=current.throttled + 1, in_flight=max(0, current.in_flight - 1))
 
 
 def late_in_queue(waited: float, response_sla: float) -> bool:

@@ -25,7 +25,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 class Metrics:
     def __init__(self, store: Store, now: Callable[[], datetime],
-                 queues: Callable[[], list[RouteQueue]] = lambda: []) -> None:
+                 queues: Callable[[], list[RouteQueue]] = list) -> None:
         self.registry = CollectorRegistry()
         self.deliveries = Counter("notify_deliveries", "Delivery attempts by channel and outcome.",
                                   ["channel", "outcome"], registry=self.registry)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.pacing import Bucket, Limit, take, throttle
+from ..domain.pacing import Bucket, Limit, settle, take, throttle
 from ..domain.states import DeliveryState
 from .times import loaded
 
@@ -26,7 +26,8 @@ __all__ = ["BudgetRow", "QueuedRow", "RateBudgets"]
 
 _BUCKET = ", ".join(f.name for f in fields(Bucket))
 BUDGET = f"SELECT {_BUCKET} FROM rate_budgets WHERE route = %s"
-SAVE = (f"INSERT INTO rate_budgets (route, {_BUCKET}) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (route)"
+SAVE = (f"INSERT INTO rate_budgets (route, {_BUCKET}) VALUES ({', '.join(['%s'] * (len(fields(Bucket)) + 1))})"
+        " ON CONFLICT (route)"
         " DO UPDATE SET " + ", ".join(f"{f.name} = EXCLUDED.{f.name}" for f in fields(Bucket)))
 BUDGETS = f"SELECT route, {_BUCKET} FROM rate_budgets ORDER BY route"
 # Only a row this owner holds goes back: one whose lease ran out and another sender took is theirs now.
@@ -71,10 +72,15 @@ class QueuedRow:
 class RateBudgets:
     """The budget table's methods. A store provides `dialect`, `_read`, `_write`, `_statement` and `_serialise`."""
 
-    def take_budget(self, route: str, now: datetime, limit: Limit) -> float:
+    def take_budget(self, route: str, now: datetime, limit: Limit, hold: float = 0.0) -> float:
         """Take one send's token from `route`'s budget at `now`: 0.0 when taken, else the seconds until one will
-        be there (nothing is taken then)."""
-        return self._decide(route, lambda bucket, at: take(bucket, at, limit), now)
+        be there (nothing is taken then). `hold`: the longest the send may take (domain.pacing.take)."""
+        return self._decide(route, lambda bucket, at: take(bucket, at, limit, hold), now)
+
+    def settle_budget(self, route: str, now: datetime, limit: Limit, sent_at: datetime) -> None:
+        """A send on `route` that started at `sent_at` ended at `now`: the next token counts from its end."""
+        sent = sent_at.timestamp()
+        self._decide(route, lambda bucket, at: (settle(bucket, at, limit, sent), 0.0), now)
 
     def throttle_route(self, route: str, now: datetime, limit: Limit, retry_after: float | None) -> None:
         """The provider answered `route`'s send with a 429 at `now`: block it `retry_after` seconds (None: it did

@@ -114,7 +114,8 @@ PRIORITY = add_priority
 RATE_BUDGETS = """
 CREATE TABLE rate_budgets (
     route TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL, blocked_until REAL NOT NULL DEFAULT 0,
-    slowdown REAL NOT NULL DEFAULT 1, throttled_at REAL NOT NULL DEFAULT 0, throttled INTEGER NOT NULL DEFAULT 0);
+    slowdown REAL NOT NULL DEFAULT 1, throttled_at REAL NOT NULL DEFAULT 0, throttled INTEGER NOT NULL DEFAULT 0,
+    in_flight INTEGER NOT NULL DEFAULT 0, busy_until REAL NOT NULL DEFAULT 0);
 ALTER TABLE deliveries ADD COLUMN queued_route TEXT;
 ALTER TABLE deliveries ADD COLUMN queued_since TEXT
 """
