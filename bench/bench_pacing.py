@@ -120,13 +120,6 @@ def one_run(incidents: int, updates: int, rate: float, paced: bool) -> dict[str,
         log = store.attempts()
         store.close()
         refused = sum(len(proxy[h].refused) for h in limited)
-        for host in limited:  # which route, and how long after that route's last accepted request
-            for request in proxy[host].refused:
-                route = limited[host][1](request)
-                before = [at for r, at, _ in proxy[host].accepted if r == route and at <= request.received_at]
-                gap = request.received_at - before[-1] if before else float("nan")
-                print(f"   429 on {host} ({'calls' if route == 'calls' else 'messages/webhook'}) "
-                      f"{gap:.3f} s after its last accepted request", file=sys.stderr)
     shutil.rmtree(work, ignore_errors=True)
 
     accepted = [a for a in log if a.outcome in ("delivered", "posted")]
@@ -138,6 +131,10 @@ def one_run(incidents: int, updates: int, rate: float, paced: bool) -> dict[str,
         update_times = [a.at for a in accepted if a.kind == "update" and a.channel == channel]
         if page_times and update_times and max(page_times) > min(update_times):
             first = False
+            late = [a for a in pages if a.channel == channel and a.at > min(update_times)]
+            print(f"   {channel}: {len(late)} step-0 deliveries accepted after its first update "
+                  f"(at most {(max(page_times) - min(update_times)).total_seconds():.2f} s after; attempts "
+                  f"{sorted({a.attempt for a in late})}, kinds of the first update's channel rows)", file=sys.stderr)
     return {"stored_s": stored, "429s": refused, "pages_first": float(first), "last_page_s": last_page,
             "pages": len([d for d in rows if d.kind == "step"]),
             "failed_pages": len([d for d in rows if d.kind == "step" and d.status.is_failure]),

@@ -67,7 +67,7 @@ THROTTLES = [
 def test_throttle(case: str, before: Bucket, now: float, retry_after: float | None, blocked: float,
                   slowdown: float, count: int) -> None:
     after = throttle(before, now, ONE_A_SECOND, retry_after)
-    assert after.tokens == 0.0
+    assert after.tokens == 1.0  # for when the block ends: the retry the provider asked for
     assert after.blocked_until == pytest.approx(blocked)
     assert after.slowdown == pytest.approx(slowdown)
     assert after.throttled == count
@@ -127,4 +127,10 @@ def test_no_more_than_a_burst_of_sends_is_in_flight_on_a_route() -> None:
     bucket, wait = take(bucket, 6.0, ONE_A_SECOND, hold)
     assert wait == 0.0
     _, wait = take(bucket, 6.0 + hold + 1.0, ONE_A_SECOND, hold)  # never settled (its sender died): freed after hold
+    assert wait == 0.0
+
+
+def test_a_token_short_by_less_than_a_microsecond_is_a_token() -> None:
+    """Stored times are microseconds: a wait shorter than that would never come, and a sender would spin."""
+    _, wait = take(Bucket(0.9999999, 0.0), 0.0, ONE_A_SECOND)
     assert wait == 0.0

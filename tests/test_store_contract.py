@@ -835,3 +835,13 @@ def test_instances_sharing_a_store_share_each_routes_rate(url: str) -> None:
     finally:
         store.close()
     assert granted == [float(second) for second in range(10)]
+
+
+def test_no_token_for_a_notice_while_a_page_waits_queued_for_the_route(store: Any) -> None:
+    """A page queued for a route has its next token, whenever an update on it comes due (pages first)."""
+    incident_id = opened(store, "ann")
+    [page] = store.claim("w1", T0, T5)
+    store.queue_delivery(page.id, "w1", "slack:#ops", T0, at(1), "waits")
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=2) == pytest.approx(1.0)  # a notice: none
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=0) == 0.0  # another page: the token is there
+    assert store.deliveries(incident_id)[0].status == DeliveryState.PENDING

@@ -256,7 +256,8 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
                   RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
                   concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets() + rt.directory.secrets(),
                   klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt,
-                  pacer=Pacer(store, RouteNames(rt.settings, rt.directory), clock, owner, rt.settings.send_deadline))
+                  pacer=Pacer(store, RouteNames(rt.settings, rt.directory), clock, owner, hold=rt.settings.send_deadline,
+                              max_block=rt.settings.retry_max_wait))
 
 
 def row_epoch(row: DeliveryRow) -> int:

@@ -14,12 +14,13 @@ blocks the route for its Retry-After and halves its rate until it recovers.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..api import DeliveryResult, Reason
 from ..clock import Clock
 from ..domain.pacing import Limit
+from ..domain.priority import priority_of
 from ..eventlog import emit
 from ..store import DeliveryRow, Store
 from .routes import Route, RouteNames
@@ -42,6 +43,8 @@ class Pacer:
     clock: Clock
     owner: str
     hold: float = 0.0  # the longest one send may take (the send deadline): sends in flight on a route count
+    max_block: float = 60.0  # a Retry-After blocks a route no longer than a retry may wait (NOTIFY_RETRY_MAX_WAIT)
+    _taken: dict[int, datetime] = field(default_factory=dict, init=False, repr=False)  # row id: when its token was
 
     def route(self, row: DeliveryRow) -> Route:
         return self.routes.of(row.channel, row.target, row.person)
@@ -51,7 +54,11 @@ class Pacer:
         route = self.route(row)
         if route.limit is None:
             return route, 0.0
-        return route, self.store.take_budget(route.label, self.clock.now(), route.limit, self.hold)
+        now = self.clock.now()
+        wait = self.store.take_budget(route.label, now, route.limit, self.hold, int(priority_of(row.kind, row.step)))
+        if wait <= 0.0:
+            self._taken[row.id] = now  # the send's token counts from here (see after)
+        return route, wait
 
     def admit(self, row: DeliveryRow) -> bool:
         """Take a token for this send, or queue the row until its route has one (False: queued, do not send)."""
@@ -76,9 +83,11 @@ class Pacer:
         """After a send that started at `sent_at`: on a paced route the next token counts from its end; a 429
         (or a provider's "rate limited") also shrinks the route's budget until it recovers."""
         route = self.route(row)
+        sent_at = self._taken.pop(row.id, sent_at)  # tokens gained since it was taken, before the send, count too
         if route.limit is None:  # an unpaced route's retry waits out the Retry-After (retries.py)
             return
         if result.reason is Reason.RATE_LIMITED:
-            self.store.throttle_route(route.label, self.clock.now(), route.limit, result.retry_after)
+            retry_after = None if result.retry_after is None else min(result.retry_after, self.max_block)
+            self.store.throttle_route(route.label, self.clock.now(), route.limit, retry_after)
         else:
             self.store.settle_budget(route.label, self.clock.now(), route.limit, sent_at)

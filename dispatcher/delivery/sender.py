@@ -255,7 +255,7 @@ class Sender:
             if not page or deadline is not None and self.clock.now() + timedelta(seconds=wait) > deadline:
                 self.pacer.queue(row, route, wait)
                 return False
-            self.clock.sleep(wait)
+            self.clock.sleep(max(wait, 0.001))  # a clock's resolution is a microsecond at best
 
     def _one_round(self, row: DeliveryRow, notice: Notice | None = None, admitted: bool = False) -> None:
         """The worker's single attempt (`admitted`: its route's token already taken); a retry stays in the store,

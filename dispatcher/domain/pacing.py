@@ -12,8 +12,9 @@ table of cases can test it without a clock.
 - A send's token counts from when the send ended, not from when it started: the
   tokens gained while it was in flight are given up (`settle`), so jitter in
   how long a request takes to arrive never brings two within a token's time.
-- A 429 from the provider empties the bucket, blocks the route until its
-  Retry-After has passed, and halves the rate ("slowdown"). The slowdown then
+- A 429 from the provider blocks the route until its Retry-After has passed,
+  leaves one token for then (the retry the provider asked for), and halves the
+  rate ("slowdown"). The slowdown then
   recovers on its own: it doubles back every RECOVERY seconds after the last
   429, up to the full rate, so one 429 costs a minute or so of caution, not a
   permanent slowdown, and a second 429 in that time halves it again.
@@ -29,6 +30,9 @@ __all__ = ["MIN_SLOWDOWN", "RECOVERY", "Bucket", "Limit", "late_in_queue", "sett
 
 RECOVERY = 30.0  # seconds for a halved rate to double back after the last 429
 MIN_SLOWDOWN = 1 / 16  # however many 429s, a route keeps a sixteenth of its rate
+# A token short of one by less than this is a token: stored times are microseconds, and a wait shorter
+# than one would never come.
+EPSILON = 1e-6
 DEFAULT_BLOCK = 1.0  # tokens' time a route waits after a 429 that names no Retry-After
 
 
@@ -97,10 +101,10 @@ def take(bucket: Bucket | None, now: float, limit: Limit, hold: float = 0.0) -> 
         return current, current.blocked_until - now
     if hold > 0 and current.in_flight >= limit.burst:
         return current, 1.0 / (limit.rate * current.slowdown_at(now))  # looked at again then
-    if current.tokens >= 1.0:
+    if current.tokens >= 1.0 - EPSILON:
         if hold <= 0:
-            return replace(current, tokens=current.tokens - 1.0), 0.0
-        return replace(current, tokens=current.tokens - 1.0, in_flight=current.in_flight + 1,
+            return replace(current, tokens=max(0.0, current.tokens - 1.0)), 0.0
+        return replace(current, tokens=max(0.0, current.tokens - 1.0), in_flight=current.in_flight + 1,
                        busy_until=max(current.busy_until, now + hold)), 0.0
     return current, (1.0 - current.tokens) / (limit.rate * current.slowdown_at(now))
 
@@ -116,10 +120,11 @@ def settle(bucket: Bucket | None, now: float, limit: Limit, sent_at: float) -> B
 
 def throttle(bucket: Bucket | None, now: float, limit: Limit, retry_after: float | None) -> Bucket:
     """The bucket after the provider answered 429 at `now`, asking to wait `retry_after` seconds (None: it
-    did not say: a token's time): empty, blocked that long, its rate halved."""
+    did not say: a token's time): blocked that long, then one token (the retry the provider asked for), its
+    rate halved."""
     current = _refilled(bucket or Bucket.full(limit, now), now, limit)
     block = retry_after if retry_after is not None else DEFAULT_BLOCK / limit.rate
-    return replace(current, tokens=0.0, blocked_until=max(current.blocked_until, now + block),
+    return replace(current, tokens=min(1.0, limit.burst), blocked_until=max(current.blocked_until, now + block),
                    slowdown=max(MIN_SLOWDOWN, current.slowdown / 2), throttled_at=now,
                    throttled=current.throttled + 1, in_flight=max(0, current.in_flight - 1))
 

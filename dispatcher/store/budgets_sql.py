@@ -29,6 +29,9 @@ BUDGET = f"SELECT {_BUCKET} FROM rate_budgets WHERE route = %s"
 SAVE = (f"INSERT INTO rate_budgets (route, {_BUCKET}) VALUES ({', '.join(['%s'] * (len(fields(Bucket)) + 1))})"
         " ON CONFLICT (route)"
         " DO UPDATE SET " + ", ".join(f"{f.name} = EXCLUDED.{f.name}" for f in fields(Bucket)))
+# A row of higher priority (a lower rank) already queued for this route: it has the route's next token.
+AHEAD = (f"SELECT 1 FROM deliveries WHERE status = '{DeliveryState.PENDING}' AND queued_route = %s AND priority < %s"
+         " LIMIT 1")
 BUDGETS = f"SELECT route, {_BUCKET} FROM rate_budgets ORDER BY route"
 # Only a row this owner holds goes back: one whose lease ran out and another sender took is theirs now.
 QUEUE = (f"UPDATE deliveries SET status = '{DeliveryState.PENDING}', lease_owner = NULL, lease_until = NULL,"
@@ -72,10 +75,14 @@ class QueuedRow:
 class RateBudgets:
     """The budget table's methods. A store provides `dialect`, `_read`, `_write`, `_statement` and `_serialise`."""
 
-    def take_budget(self, route: str, now: datetime, limit: Limit, hold: float = 0.0) -> float:
+    def take_budget(self, route: str, now: datetime, limit: Limit, hold: float = 0.0,
+                    priority: int | None = None) -> float:
         """Take one send's token from `route`'s budget at `now`: 0.0 when taken, else the seconds until one will
-        be there (nothing is taken then). `hold`: the longest the send may take (domain.pacing.take)."""
-        return self._decide(route, lambda bucket, at: take(bucket, at, limit, hold), now)
+        be there (nothing is taken then). `hold`: the longest the send may take (domain.pacing.take).
+        `priority`: the send's rank; while a delivery of a higher one waits queued for the route, it gets none
+        (a page is never behind an update, whenever each came due)."""
+        return self._decide(route, lambda bucket, at: take(bucket, at, limit, hold), now,
+                            ahead=None if priority is None else (route, priority), behind=1.0 / limit.rate)
 
     def settle_budget(self, route: str, now: datetime, limit: Limit, sent_at: datetime) -> None:
         """A send on `route` that started at `sent_at` ended at `now`: the next token counts from its end."""
@@ -105,13 +112,17 @@ class RateBudgets:
         rows = self._read(self.dialect.q(QUEUED.format(where=where)), args)  # type: ignore[attr-defined]
         return [QueuedRow(*row[:7], loaded(row[7]), loaded(row[8]), row[9] or "") for row in rows]
 
-    def _decide(self, route: str, decide: Any, now: datetime) -> float:
-        """Read `route`'s bucket, decide on it and write it back, in one transaction holding the route."""
+    def _decide(self, route: str, decide: Any, now: datetime, ahead: tuple[str, int] | None = None,
+                behind: float = 0.0) -> float:
+        """Read `route`'s bucket, decide on it and write it back, in one transaction holding the route; `behind`
+        without deciding when a delivery ranked before `ahead`'s is queued for the route."""
         at = now.timestamp()
         q = self.dialect.q  # type: ignore[attr-defined]
 
         def work(conn: Any) -> float:
             self._serialise(conn, "budget", route)  # type: ignore[attr-defined]
+            if ahead is not None and conn.execute(q(AHEAD), ahead).fetchone():
+                return behind
             found = conn.execute(q(BUDGET), (route,)).fetchone()
             bucket, wait = decide(Bucket(*found) if found else None, at)
             conn.execute(q(SAVE), (route, *(getattr(bucket, f.name) for f in fields(Bucket))))
