@@ -78,7 +78,7 @@ def run_worker(stage: Stage, worker: Worker, store, on_turn=lambda: None, turns:
 
 
 def test_a_burst_of_20_incidents_goes_out_paced_pages_first_without_a_429(stage: Stage) -> None:
-    rt = stage.runtime()
+    rt = stage.runtime(rate_limits={"slack": "1/s", "twilio": "1/s"})  # the defaults (the suite runs unpaced)
     store = stage.store()
     worker = Worker(rt, store, stage.clock)
     ids = [open_unsent(stage, rt, store, "security", f"SEC-2026-{n:03d}") for n in range(1, 21)]
@@ -127,7 +127,7 @@ def test_the_same_burst_unpaced_is_answered_429_by_the_stand_ins(stage: Stage) -
 def test_a_429_blocks_its_route_for_the_retry_after_and_queues_what_follows(stage: Stage) -> None:
     slack = stage.proxy["hooks.slack.com"]
     slack.script(Reply(429, {"ok": False}, headers={"Retry-After": "30"}), Reply(200, "ok"))
-    rt = stage.runtime()
+    rt = stage.runtime(rate_limits={"slack": "1/s", "twilio": "1/s"})  # the defaults (the suite runs unpaced)
     store = stage.store()
     worker = Worker(rt, store, stage.clock)
     open_unsent(stage, rt, store, "security", "SEC-2026-001")
