@@ -92,7 +92,7 @@ def child(samples: int, gap: float, hang: bool) -> dict[str, list[float]]:
                        if channels is None or p.address.channel in channels]
             opened, _ = store.open_incident(engine.incident_record(incident), [engine.outbox_row(p) for p in planned],
                                             prefix=rt.klass(klass).prefix, year=clock.now().year,
-                                            now=clock.now().isoformat())
+                                            now=clock.now())
             wake.set()
             return opened
 

@@ -15,6 +15,9 @@ from .helpers import channel_env, make_private, provider_stand_ins
 REPO = Path(__file__).resolve().parent.parent
 
 
+UNPACED = '{"slack": "off", "twilio": "off", "pagerduty": "off", "smtp": "off", "apprise": "off"}'
+
+
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No NOTIFY_* leaks in from the developer's shell; state and cwd are private to the test."""
@@ -24,6 +27,9 @@ def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     work = tmp_path_factory.mktemp("cwd")
     monkeypatch.setenv("XDG_STATE_HOME", str(work / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(work / "cache"))
+    # Unpaced unless a test asks (tests/test_paced_sending.py sets the defaults again): most tests
+    # stand their clock still, where a paced route's second send would never get its turn.
+    monkeypatch.setenv("NOTIFY_RATE_LIMITS", UNPACED)
     monkeypatch.chdir(work)
     # Files a test writes (.env, a config in the working directory) are the user's own and not writable by
     # others, as notify requires of them, whatever umask the run was started with (002 is common).

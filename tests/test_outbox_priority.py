@@ -14,7 +14,6 @@ from typing import Any
 
 from dispatcher.domain.states import DeliveryState
 from dispatcher.store import NewDelivery, open_store, sql
-from dispatcher.store.schema import SCHEMA_VERSION
 
 from . import pg
 from .test_store_contract import UNDO_LATER, UNDO_PRIORITY, _execute, attempt_row, record

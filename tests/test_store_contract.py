@@ -20,6 +20,7 @@ from typing import Any, Callable
 import pytest
 
 from dispatcher.app.engine import lines_from_store
+from dispatcher.domain.pacing import Limit
 from dispatcher.domain.states import DeliveryState
 from dispatcher.store import DUE_NOW, AttemptRow, NewDelivery, StoreBehind, StoreError, open_store, peek_store
 from dispatcher.store import pg_schema, schema
@@ -123,8 +124,12 @@ def test_a_store_used_as_a_context_manager_is_closed_when_the_block_ends(url: st
 UNDO_PRIORITY = ["DROP INDEX deliveries_claim_order", "ALTER TABLE deliveries DROP COLUMN priority"]
 UNDO_WEB = ["DROP TABLE web_sessions", "DROP TABLE login_links", "DROP TABLE notes", "DROP TABLE ical_feeds"]
 UNDO_STATUS_PAGE = ["ALTER TABLE deliveries DROP COLUMN provider_id", "ALTER TABLE attempts DROP COLUMN provider_id"]
+# RATE_BUDGETS' DDL undone (budgets_sql.py).
+UNDO_RATE_BUDGETS = ["DROP TABLE rate_budgets", "ALTER TABLE deliveries DROP COLUMN queued_route",
+                     "ALTER TABLE deliveries DROP COLUMN queued_since"]
 # What the schemas after PRIORITY (10) add, undone: a test taking a store back to an older schema runs these first.
-UNDO_LATER = [*UNDO_WEB, "DROP TABLE heartbeats", "DROP TABLE reviews", "DROP TABLE drill_runs", *UNDO_STATUS_PAGE]
+UNDO_LATER = [*UNDO_WEB, "DROP TABLE heartbeats", "DROP TABLE reviews", "DROP TABLE drill_runs", *UNDO_STATUS_PAGE,
+              *UNDO_RATE_BUDGETS]
 
 
 def _execute(url: str, statements: list[str]) -> None:
@@ -805,3 +810,84 @@ def test_a_notice_reads_whether_the_customer_was_reached_and_the_latest_delivery
     (again,) = store.claim("w", T2, T9, incident_id=incident, ids=[rows["customer"].id])
     store.record_attempt(again, attempt_row(again, "delivered", T2, number=2), final_status="delivered")
     assert store.customer_reached(incident) is True
+
+
+# -- rate budgets per provider route (store/budgets_sql.py) -------------------------------------
+
+ONE_A_SECOND = Limit(1.0, 1.0)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_a_route_budget_gives_its_burst_then_a_token_a_second(store: Any) -> None:
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND) == 0.0
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND) == pytest.approx(1.0)
+    assert store.take_budget("slack:#ops", at(0.25), ONE_A_SECOND) == pytest.approx(0.75)
+    assert store.take_budget("twilio:sender-1", at(0.25), ONE_A_SECOND) == 0.0  # another route: its own bucket
+    assert store.take_budget("slack:#ops", at(1.0), ONE_A_SECOND) == 0.0
+    assert [(b.route, b.bucket.tokens, b.bucket.throttled) for b in store.budgets()] == [
+        ("slack:#ops", 0.0, 0), ("twilio:sender-1", 0.0, 0)]
+
+
+def test_a_429_blocks_the_route_for_its_retry_after_and_is_counted(store: Any) -> None:
+    store.throttle_route("slack:#ops", T0, ONE_A_SECOND, 30.0)
+    assert store.take_budget("slack:#ops", at(10), ONE_A_SECOND) == pytest.approx(20.0)
+    [budget] = store.budgets()
+    assert budget.bucket.throttled == 1 and budget.blocked_until == at(30)
+    assert store.take_budget("slack:#ops", at(32), ONE_A_SECOND) == 0.0  # two seconds at half the rate: a token
+
+
+def test_a_delivery_queued_for_budget_waits_pending_with_no_attempt_and_says_why(store: Any) -> None:
+    incident_id = opened(store, "ann", "bob")
+    ann, bob = store.claim("w1", T0, T5)
+    assert not store.queue_delivery(ann.id, "w2", "slack:#ops", T0, at(1), "waits")  # not w2's lease
+    assert store.queue_delivery(ann.id, "w1", "slack:#ops", T0, at(1), "waits for slack:#ops (1/s)")
+    assert store.claim("w1", at(0.5), T5) == []  # bob is leased, ann not due yet
+    [queued] = store.queued()
+    assert (queued.id, queued.incident_id, queued.klass, queued.route, queued.since, queued.next_try, queued.why) == (
+        ann.id, incident_id, "outage", "slack:#ops", T0, at(1), "waits for slack:#ops (1/s)")
+    row = next(d for d in store.deliveries(incident_id) if d.id == ann.id)
+    assert (row.status, row.attempts, row.reason) == (DeliveryState.PENDING, 0, "queued")
+    assert store.attempts(incident_id=incident_id) == []  # waiting is no attempt, and no failure
+
+    [again] = store.claim("w1", at(1), T5)
+    store.queue_delivery(again.id, "w1", "slack:#ops", at(1), at(2), "still waits")
+    assert store.queued(incident_id)[0].since == T0  # waiting since it was first queued
+    assert store.queued("OUT-2026-999") == []
+    [again] = store.claim("w1", at(2), T5)
+    store.record_attempt(again, attempt_row(again, "delivered", at(2)), final_status=DeliveryState.ACCEPTED)
+    store.record_attempt(bob, attempt_row(bob, "failed-transient", at(2)), final_status=None, next_attempt_at=T5)
+    assert store.queued() == []  # attempted: no longer queued (a retry is not waiting for budget)
+
+
+def test_instances_sharing_a_store_share_each_routes_rate(url: str) -> None:
+    """Four stores (connections, as four instances) take from one route at the same instants: together they get
+    the budget once (its burst, then a token a second), never each their own."""
+    n, instants = 4, [k * 0.25 for k in range(40)]  # ten seconds, on an injected clock
+    step = threading.Barrier(n)
+    store = open_store(url)  # creates the schema before the others open it
+    try:
+        def take_all(s: Any, _: int) -> list[float]:
+            granted = []
+            for instant in instants:
+                step.wait()  # everyone at the same instant
+                while s.take_budget("slack:#ops", at(instant), ONE_A_SECOND) == 0.0:
+                    granted.append(instant)
+            return granted
+
+        granted = sorted(t for mine in concurrently(url, n, take_all) for t in mine)
+    finally:
+        store.close()
+    assert granted == [float(second) for second in range(10)]
+
+
+def test_no_token_for_a_notice_while_a_page_waits_queued_for_the_route(store: Any) -> None:
+    """A page queued for a route has its next token, whenever an update on it comes due (pages first)."""
+    incident_id = opened(store, "ann")
+    [page] = store.claim("w1", T0, T5)
+    store.queue_delivery(page.id, "w1", "slack:#ops", T0, at(1), "waits")
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=2) == pytest.approx(1.0)  # a notice: none
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=0) == 0.0  # another page: the token is there
+    assert store.deliveries(incident_id)[0].status == DeliveryState.PENDING

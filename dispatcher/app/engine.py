@@ -231,6 +231,8 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
     `incidents(id)` gives the incident a row is sent for; a row planned after the incident's n-th reclassification
     asks `incidents(id, n)`: the incident as of at least that reclassification.
     """
+    from ..delivery.paced import Pacer
+    from ..delivery.routes import RouteNames
     from ..delivery.sender import (  # tenacity and the channels: only commands that send need them
         RetryPolicy,
         Sender,
@@ -266,7 +268,9 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
     return Sender(store, registry, clock, compose, owner,
                   RetryPolicy(rt.settings.retry_attempts, max_wait=rt.settings.retry_max_wait),
                   concurrency=rt.settings.concurrency, lease=lease, secrets=rt.settings.secrets() + rt.directory.secrets(),
-                  klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt)
+                  klass_of=lambda incident_id: incidents(incident_id).klass, on_attempt=on_attempt,
+                  pacer=Pacer(store, RouteNames(rt.settings, rt.directory), clock, owner, hold=rt.settings.send_deadline,
+                              max_block=rt.settings.retry_max_wait))
 
 
 def row_epoch(row: DeliveryRow) -> int:

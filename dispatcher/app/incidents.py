@@ -38,6 +38,7 @@ from .facts import status_page_state
 from .holds import paging_began
 from .pager_events import pager_event_rows, told_by_events
 from .planning import load, planned_for, quietness, update_deliveries
+from .queues import waiting
 from .report import OUTCOME_COLOURS, Report, outcome_label
 from .reviews import open_review
 from .targets import fire_targets
@@ -232,10 +233,14 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     row = load(store, incident_id)
     incident = incident_from_row(row)
     klass = rt.policy.classes.get(row.klass)
-    report = Report("status", "status", incident_summary(rt, incident, status=row.status),
-                    lines_from_store(store.deliveries(incident_id)))
+    rows = store.deliveries(incident_id)
+    report = Report("status", "status", incident_summary(rt, incident, status=row.status), lines_from_store(rows))
     upcoming = next_actions(klass, state_of(row), now) if klass and not row.meta.get("hold") else []
-    return {**report.as_json(), "command": "status", "status_page": status_page_state(store, incident_id),
+    doc = report.as_json()
+    queued = {w.delivery_id: w for w in waiting(rt, store, now, incident_id)}
+    for stored, line in zip(rows, doc["deliveries"]):  # why each queued one waits for its route, and if it is late
+        line["queued"] = queued[stored.id].as_json() if stored.id in queued else None
+    return {**doc, "command": "status", "status_page": status_page_state(store, incident_id),
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "held": bool(row.meta.get("hold")),  # a silence or window holds its pages back (holds.py)
@@ -316,6 +321,9 @@ def status_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
 
 def _delivery_note(d: dict[str, Any]) -> str:
     notes = ["possibly duplicated"] if d["possible_duplicate"] else []  # re-sent after its sender died mid-send
+    if (queued := d.get("queued")) and queued["late"]:
+        notes.append(f"LATE: a page queued {queued['waited_seconds']:.0f} s, over a tenth of its "
+                     f"{queued['response_sla_seconds'] / 60:g} min response SLA")
     if d["fallback_of"]:
         notes.append(f"fallback for {d['fallback_of']}")
     return "; ".join(notes + [n for n in (d["warning"] or d["detail"] or d["reason"],) if n])

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     # (a hung database must not hold every webhook for the driver's 10 s connect timeout, 8 at a time).
     store_timeout: float = Field(2.0, gt=0, le=60)
 
+    # NOTIFY_RATE_LIMITS: rate budgets per provider route, over the defaults from the providers' published
+    # limits (config/rates.py): JSON, by family or route name, e.g. {"slack": "0.5/s", "twilio:sender-1": "3/s"}.
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+
     # NOTIFY_LOG_FORMAT: the lines `notify serve` and `notify worker` log per event (dispatcher.eventlog).
     log_format: Literal["text", "json"] = "text"
 
@@ -186,6 +190,26 @@ class Settings(BaseSettings):
             raise ValueError("expected the absolute URL notify serve is reached at, e.g. https://notify.example.com "
                              "(http or https, a host, no query or fragment)")
         return value.strip().rstrip("/")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        """Each budget parses (config/rates.py), or the error names the route it is for."""
+        from .rates import parse_limit
+
+        for route, text in value.items():
+            try:
+                parse_limit(text)
+            except ValueError as exc:
+                raise ValueError(f"route {route!r}: {exc}") from None
+        return value
+
+    @cached_property
+    def route_limits(self) -> dict[str, Any]:
+        """NOTIFY_RATE_LIMITS parsed: a domain.pacing.Limit (or None: not paced) by family or route name."""
+        from .rates import parse_limit
+
+        return {route: parse_limit(text) for route, text in self.rate_limits.items()}
 
     @property
     def sandbox_proxy(self) -> str | None:

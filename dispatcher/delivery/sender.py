@@ -44,10 +44,12 @@ from ..api import (
 )
 from ..clock import Clock
 from ..config.directory import carries_credential
+from ..domain.priority import Priority, priority_of
 from ..domain.states import DeliveryState
 from ..eventlog import emit
 from ..store import AttemptRow, DeliveryRow, NewDelivery, Store
 from .lease_keeper import LeaseKeeper
+from .paced import Pacer
 from .pool import SendPool, provider_route
 from .registry import Registry, carries_own_url, refuse
 from .retries import next_wait, wait_retry_after
@@ -101,6 +103,7 @@ class Sender:
     on_attempt: Callable[[str, str, int, float], None] | None = None  # (channel, outcome, attempt, ms): metrics
     per_route: int | None = None  # the worker's sends on one provider route at once (None: half of `concurrency`)
     on_sent: Callable[[], None] = lambda: None  # after each of the worker's sends ends: its loop looks again
+    pacer: Pacer | None = None  # rate budgets per provider route (None: unpaced)
     held_back: int = field(default=0, init=False)  # rows the last attempt_due gave back for want of room
     _routes: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -114,7 +117,7 @@ class Sender:
 
     def attempt_due(self, limit: int = 256, *, wait: bool = True) -> int:
         """Start one attempt on up to `limit` due rows, each a task of its own, as far as the pool has room;
-        returns how many started. `wait`: return once they are done (a tick); else at once (the loop).
+        returns how many started (or were queued for their route's rate budget). `wait`: return once they are done (a tick); else at once (the loop).
 
         Rows of a route with no free slot are not claimed, and rows claimed past a route's room are
         given back at once (`held_back`): they wait in the outbox, not behind this process's hung sends.
@@ -158,17 +161,21 @@ class Sender:
                 unstarted.append(row.id)
                 continue
             refused = self._unsendable(row)
-            if refused is not None:  # fails whatever its notice says: not rendered (a burst has many such rows)
+            if refused is not None:  # fails whatever its notice says: not rendered, and takes no token
                 self.pool.start(self._route(row.channel), row.id, lambda row=row, refused=refused: self._one_round(
                     row, result=refused))
                 started += 1
+                continue
+            if self.pacer is not None and not self.pacer.admit(row):  # queued for its route's budget: dealt with,
+                started += 1  # so the worker claims on (the next due rows may be on other routes)
                 continue
             try:
                 notice = self._notice(row)
             except Exception as exc:  # noqa: BLE001 - raised by its own task, so the loop sees it
                 self.pool.start(self._route(row.channel), row.id, lambda exc=exc: _reraise(exc))
                 continue
-            self.pool.start(self._route(row.channel), row.id, lambda row=row, notice=notice: self._one_round(row, notice))
+            self.pool.start(self._route(row.channel), row.id,
+                            lambda row=row, notice=notice: self._one_round(row, notice, admitted=True))
             started += 1
             time.sleep(0)  # let that sender start its I/O before the next render takes the GIL
         return started, unstarted
@@ -227,6 +234,8 @@ class Sender:
         notice = notice or self._notice(row)
         attempt_no = row.attempts
         while True:
+            if not self._paced(row, deadline):
+                return
             attempt_no += 1
             result, wait, due = self._attempt(row, notice, attempt_no)
             if wait is None or due is None:
@@ -239,11 +248,31 @@ class Sender:
         if result.outcome is not Outcome.DELIVERED:
             self._fall_back(row, lambda r: self._until_done(r, deadline))
 
-    def _one_round(self, row: DeliveryRow, notice: Notice | None = None, result: DeliveryResult | None = None) -> None:
-        """The worker's single attempt (`result`: its outcome, known without sending); a retry stays in the store."""
+    def _paced(self, row: DeliveryRow, deadline: datetime | None) -> bool:
+        """A command's send waits on the clock for its route's token, a page until the deadline; a notice, or a
+        page the deadline comes first for, is queued for the worker, which sends pages first (False: queued)."""
+        if self.pacer is None:
+            return True
+        while True:
+            route, wait = self.pacer.wait(row)
+            if wait <= 0.0:
+                return True
+            page = priority_of(row.kind, row.step) is Priority.PAGE
+            if not page or deadline is not None and self.clock.now() + timedelta(seconds=wait) > deadline:
+                self.pacer.queue(row, route, wait)
+                return False
+            self.clock.sleep(max(wait, 0.001))  # a clock's resolution is a microsecond at best
+
+    def _one_round(self, row: DeliveryRow, notice: Notice | None = None, result: DeliveryResult | None = None,
+                   admitted: bool = False) -> None:
+        """The worker's single attempt (`result`: its outcome, known without sending; `admitted`: its route's
+        token already taken); a retry stays in the store, due at its time."""
         if result is None and notice is None:
             result = self._unsendable(row)
-            notice = self._notice(row) if result is None else None
+        if result is None and not admitted and self.pacer is not None and not self.pacer.admit(row):
+            return
+        if result is None and notice is None:
+            notice = self._notice(row)
         result, wait, _ = self._attempt(row, notice, row.attempts + 1, result)
         if wait is None and result.outcome is not Outcome.DELIVERED:
             self._fall_back(row, self._one_round)
@@ -258,9 +287,11 @@ class Sender:
                  result: DeliveryResult | None = None) -> tuple[DeliveryResult, float | None, datetime | None]:
         """Make and record one attempt (`result`: its outcome when known without sending, `notice` then None);
         return the wait before the next one and when it is due, as stored (None, None: this was the last)."""
-        started = self.clock.monotonic()
+        started, sent_at = self.clock.monotonic(), self.clock.now()
         if result is None:
             result = self._call_channel(row, notice)  # type: ignore[arg-type]
+            if self.pacer is not None:  # only a real send spends or learns about the route's budget
+                self.pacer.after(row, result, sent_at)
         latency_ms = (self.clock.monotonic() - started) * 1000
         wait = self.retry.delay(attempt_no, result)
         final = wait is None

@@ -3,7 +3,8 @@
 Counters and the latency histogram count what this process did (its worker's
 sends, its webhooks). Open incidents, SLA breaches and the age of the oldest
 due delivery are read from the store on each scrape, so every process reports
-the same truth.
+the same truth; so are the provider routes' queues (app/queues.py): depth, the
+longest wait, late pages and 429s, labelled by route name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Callable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ..app.queues import RouteQueue
 from ..app.stores import Store
 
 __all__ = ["Metrics"]
@@ -24,7 +26,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class Metrics:
-    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, now: Callable[[], datetime],
+                 queues: Callable[[], list[RouteQueue]] = list) -> None:
         self.registry = CollectorRegistry()
         self.deliveries = Counter("notify_deliveries", "Delivery attempts by channel and outcome.",
                                   ["channel", "outcome"], registry=self.registry)
@@ -39,7 +42,7 @@ class Metrics:
         self.auth_failures = Counter("notify_auth_failures", "Failed authentications, by the route's credential "
                                      "(hook, api, health, metrics); an address failing often is refused (429).",
                                      ["access"], registry=self.registry)
-        self.registry.register(_StoreCollector(store, now))
+        self.registry.register(_StoreCollector(store, now, queues))
 
     def on_attempt(self, channel: str, outcome: str, attempt_no: int, latency_ms: float) -> None:
         self.deliveries.labels(channel, outcome).inc()
@@ -58,8 +61,8 @@ class Metrics:
 
 
 class _StoreCollector:
-    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
-        self.store, self.now = store, now
+    def __init__(self, store: Store, now: Callable[[], datetime], queues: Callable[[], list[RouteQueue]]) -> None:
+        self.store, self.now, self.queues = store, now, queues
 
     def collect(self) -> Iterator[object]:
         stats = self.store.stats(self.now())
@@ -87,3 +90,22 @@ class _StoreCollector:
                                 value=failing)
         yield GaugeMetricFamily("notify_inbox_given_up", "Stored webhooks no longer tried after repeated failures "
                                 "(kept for inspection).", value=given_up)
+        yield from _route_families(self.queues())
+
+
+def _route_families(queues: list[RouteQueue]) -> Iterator[object]:
+    """Per provider route, labelled by its name (never a URL, token or number): store-wide, as every process sees."""
+    depth = GaugeMetricFamily("notify_route_queue_depth", "Deliveries queued for the route's rate budget.",
+                              labels=["route"])
+    wait = GaugeMetricFamily("notify_route_queue_wait_seconds", "How long the longest-queued delivery of the route "
+                             "has waited for its rate budget (0 when none waits).", labels=["route"])
+    late = GaugeMetricFamily("notify_route_late_pages", "Pages queued longer than a tenth of their response SLA.",
+                             labels=["route"])
+    throttled = CounterMetricFamily("notify_route_throttled", "429 (rate limited) answers the route's provider gave.",
+                                    labels=["route"])
+    for q in queues:
+        depth.add_metric([q.route], q.depth)
+        wait.add_metric([q.route], q.oldest_wait)
+        late.add_metric([q.route], q.late_pages)
+        throttled.add_metric([q.route], q.throttled)
+    yield from (depth, wait, late, throttled)

@@ -19,6 +19,7 @@ from ..app.heartbeats import beat
 from ..app.incidents import incident_items, post_update, resolve, status_document
 from ..app.ingest import delivery_counts, ingest, log_ingested, scoped_key
 from ..app.link_actions import act_by_link, open_link
+from ..app.queues import route_queues
 from ..app.reclassify import reclassify
 from ..app.stores import REQUESTS_KEEP
 from ..app.tokens import acting_as, caller_of
@@ -65,10 +66,15 @@ SENDER_RESTART_PAUSE = 5.0  # seconds before a sender that exited cleanly or fai
 log = logging.getLogger("notify.server")
 
 
+def _metrics(rt: Runtime, store: Store, clock: Clock) -> Metrics:
+    """This process's metrics, with the provider routes' queues read from the store at each scrape."""
+    return Metrics(store, clock.now, queues=lambda: route_queues(rt, store, clock.now()))
+
+
 def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0,
           limits: FrontEndLimits = FrontEndLimits()) -> tuple[App, Worker, threading.Event]:
     """The app and an in-process worker that share one store; `wake` tells the worker a stored event waits."""
-    metrics, progress = Metrics(store, clock.now), Progress()
+    metrics, progress = _metrics(rt, store, clock), Progress()
     worker = Worker(rt, store, clock, on_attempt=also(metrics.on_attempt, progress.attempted),
                     on_ingest=metrics.on_ingest)
     wake = threading.Event()
@@ -236,7 +242,7 @@ def serve(rt: Runtime, open_store: Callable[[], Store], clock: Clock, *, host: s
 def _serve(rt: Runtime, store: Store, clock: Clock, sender: list[str], *, host: str, port: int,
            interval: float, limits: FrontEndLimits) -> None:
     limits = fd_budget(limits)
-    metrics, progress = Metrics(store, clock.now), Progress()
+    metrics, progress = _metrics(rt, store, clock), Progress()
     sending = _Sending(store, sender, also(metrics.on_attempt, progress.attempted), metrics.on_ingest, clock)
     try:
         app = _app(rt, store, clock, metrics, progress, sending.wake, sending.last_tick, interval, limits)

@@ -169,8 +169,20 @@ ALTER TABLE deliveries ADD COLUMN provider_id TEXT;
 ALTER TABLE attempts ADD COLUMN provider_id TEXT
 """
 
+# Rate budgets per provider route (store/budgets_sql.py): each route's token bucket, shared by every process on
+# the store, and on each delivery the route it is queued for and since when (pacing, not a failure).
+RATE_BUDGETS = """
+CREATE TABLE rate_budgets (
+    route TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL, blocked_until REAL NOT NULL DEFAULT 0,
+    slowdown REAL NOT NULL DEFAULT 1, throttled_at REAL NOT NULL DEFAULT 0, throttled INTEGER NOT NULL DEFAULT 0,
+    in_flight INTEGER NOT NULL DEFAULT 0, busy_until REAL NOT NULL DEFAULT 0);
+ALTER TABLE deliveries ADD COLUMN queued_route TEXT;
+ALTER TABLE deliveries ADD COLUMN queued_since TEXT
+"""
+
 # Each step is SQL, or a function (connection, placeholder) for a change SQL alone cannot make.
 MIGRATIONS: tuple[str | Callable[[Any, str], None], ...] = (V1, V2, V3, V4, V5, V6_SIGNED_REQUESTS,
                                                             ACTION_LINKS, API_TOKENS, TIMESTAMPTZ, PRIORITY,
-                                                            WEB, SILENCES, HEARTBEATS, REVIEWS, STATUS_PAGE)
+                                                            WEB, SILENCES, HEARTBEATS, REVIEWS, STATUS_PAGE,
+                                                            RATE_BUDGETS)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -176,8 +176,7 @@ RANK_OF = "SELECT priority FROM deliveries WHERE id = %s"
 INSERT_ATTEMPT = f"INSERT INTO attempts (delivery_id, {ATTEMPT_COLUMNS}) VALUES ({','.join(['%s'] * 19)})"
 SETTLE = ("UPDATE deliveries SET attempts = %s, status = %s, reason = %s, detail = %s,"
           " delivered_to = COALESCE(%s, delivered_to), provider_id = COALESCE(%s, provider_id), next_attempt_at = %s,"
-          " lease_owner = NULL,"
-          " lease_until = NULL, updated = %s WHERE id = %s")
+          " lease_owner = NULL, lease_until = NULL, queued_route = NULL, queued_since = NULL, updated = %s WHERE id = %s")
 # (any due at once, the earliest next try): a pending row without a next try is due now.
 NEXT_DUE = f"SELECT COUNT(*) > COUNT(next_attempt_at), MIN(next_attempt_at) FROM deliveries WHERE status = '{_PENDING}'"
 

@@ -7,6 +7,7 @@ core store does not grow with every feature.
 
 from __future__ import annotations
 
+from .budgets_sql import RateBudgets
 from .heartbeats_sql import HeartbeatsSQL
 from .holds_sql import HoldsSQL
 from .inbox_sql import InboxSQL
@@ -22,5 +23,5 @@ __all__ = ["FeatureTables"]
 
 
 class FeatureTables(InboxSQL, RequestSeals, ActionLinks, TokensSQL, WebSQL, SilencesSQL, HeartbeatsSQL, HoldsSQL,
-                    ReviewsSQL, EarlierDeliveries):
-    """Inbox, replay record, action links, tokens, web view, silences, heartbeats, holds, reviews, provider ids."""
+                    ReviewsSQL, EarlierDeliveries, RateBudgets):
+    """Inbox, replay record, links, tokens, web view, silences, heartbeats, holds, reviews, provider ids, budgets."""
