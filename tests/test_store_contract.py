@@ -889,5 +889,8 @@ def test_no_token_for_a_notice_while_a_page_waits_queued_for_the_route(store: An
     [page] = store.claim("w1", T0, T5)
     store.queue_delivery(page.id, "w1", "slack:#ops", T0, at(1), "waits")
     assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=2) == pytest.approx(1.0)  # a notice: none
-    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=0) == 0.0  # another page: the token is there
+    # the queued row is its incident's lead (Priority.LEAD, -1): a page ranked with it gets the token, a
+    # follow-up page (0) waits behind it as a notice does
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=0) == pytest.approx(1.0)
+    assert store.take_budget("slack:#ops", T0, ONE_A_SECOND, priority=-1) == 0.0
     assert store.deliveries(incident_id)[0].status == DeliveryState.PENDING

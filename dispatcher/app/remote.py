@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -100,8 +101,7 @@ def notices_report(server: Remote, command: str, incident_id: str, kind: str, wa
     deadline = monotonic() + wait
     while True:
         doc = server.status(incident_id)
-        lines = [DeliveryLine(**{**d, "outcome": DeliveryState(d["outcome"])})
-                 for d in doc["deliveries"] if d["kind"] == kind]
+        lines = [_line(d) for d in doc["deliveries"] if d["kind"] == kind]
         if not any(line.outcome is DeliveryState.PENDING for line in lines) or monotonic() >= deadline:
             return Report(command, "send", doc["incident"], lines)
         sleep(min(POLL, max(deadline - monotonic(), 0.0)))
@@ -134,3 +134,11 @@ def _error_of(response: Any) -> str:
         return str(response.json().get("error") or response.text[:200])
     except ValueError:
         return response.text[:200] or response.reason_phrase
+
+
+def _line(delivery: dict) -> DeliveryLine:
+    """A status document's delivery as the local report's line: its own fields only (the document says more, such
+    as why a queued one waits), so a server newer than this CLI is read as well."""
+    known = {f.name for f in fields(DeliveryLine)}
+    return DeliveryLine(**{**{k: v for k, v in delivery.items() if k in known},
+                           "outcome": DeliveryState(delivery["outcome"])})
