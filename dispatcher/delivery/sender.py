@@ -231,6 +231,11 @@ class Sender:
 
     def _until_done(self, row: DeliveryRow, deadline: datetime | None, notice: Notice | None = None) -> None:
         """Retry on the clock until final; a retry due after the deadline is left to the worker."""
+        refused = self._unsendable(row)
+        if refused is not None:  # fails whatever its notice says: at once, taking no token of a route's budget
+            self._attempt(row, None, row.attempts + 1, refused)
+            self._fall_back(row, lambda r: self._until_done(r, deadline))
+            return
         notice = notice or self._notice(row)
         attempt_no = row.attempts
         while True:
