@@ -147,13 +147,15 @@ class Notify:
 class Alertmanager:
     """A real Alertmanager process: temp config and storage, no cluster gossip, debug log to a file."""
 
-    def __init__(self, binary: str, notify_port: int, tmp_path: Path) -> None:
+    def __init__(self, binary: str, notify_port: int, tmp_path: Path, *, config: str = CONFIG,
+                 name: str = "alertmanager") -> None:
+        """`config`: Alertmanager's YAML with {port} and {token}; `name`: its files' stem (one per run)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config = tmp_path / "alertmanager.yml"
-        self.config.write_text(CONFIG.format(port=notify_port, token=TOKEN))
-        self.log = tmp_path / "alertmanager.log"
-        storage = tmp_path / "alertmanager-data"
+        self.config = tmp_path / f"{name}.yml"
+        self.config.write_text(config.format(port=notify_port, token=TOKEN))
+        self.log = tmp_path / f"{name}.log"
+        storage = tmp_path / f"{name}-data"
         storage.mkdir()
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         with self.log.open("wb") as log:

@@ -13,9 +13,7 @@ The one real wait is the grace of a few seconds: that silence is what is tested.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,13 +21,7 @@ from pathlib import Path
 import pytest
 
 from .helpers import make_private
-from .test_alertmanager_real import (
-    TOKEN,
-    Notify,
-    _alertmanager_binary,
-    _free_port,
-    wait_for,
-)
+from .test_alertmanager_real import TOKEN, Alertmanager, Notify, _alertmanager_binary, wait_for
 
 pytestmark = pytest.mark.slow  # a real Alertmanager, stopped and started again, and a few seconds of silence
 
@@ -71,31 +63,14 @@ def config_with_a_fast_watchdog(tmp_path: Path) -> Path:
     return target
 
 
-class WatchdogAlertmanager:
+class WatchdogAlertmanager(Alertmanager):
     """A real Alertmanager whose one alert is the Watchdog, routed to notify's ordinary Alertmanager hook."""
 
     def __init__(self, binary: str, notify_port: int, tmp_path: Path, run: int) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = tmp_path / f"alertmanager-{run}.yml"
-        config.write_text(CONFIG.format(port=notify_port, token=TOKEN))
-        storage = tmp_path / f"alertmanager-data-{run}"
-        storage.mkdir()
-        self.log = tmp_path / f"alertmanager-{run}.log"
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [binary, f"--config.file={config}", f"--storage.path={storage}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=debug"],
-                env=env, stdout=log, stderr=subprocess.STDOUT)
-        import requests
-
-        self.session = requests.Session()
-        self.session.trust_env = False
+        super().__init__(binary, notify_port, tmp_path, config=CONFIG, name=f"alertmanager-{run}")
 
     def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            pytest.fail(f"Alertmanager exited with {self.proc.returncode}:\n{self.log.read_text(errors='replace')}")
+        self.alive()
         return self.session.get(self.url + "/-/ready", timeout=1).ok
 
     def fire_watchdog(self) -> None:
@@ -106,16 +81,6 @@ class WatchdogAlertmanager:
                  "endsAt": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
         answer = self.session.post(self.url + "/api/v2/alerts", json=[alert], timeout=5)
         assert answer.status_code == 200, answer.text
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        return self.log.read_text(errors="replace")
 
 
 def test_stopping_alertmanager_silences_its_watchdog_opens_a_monitoring_incident_and_a_restart_resolves_it(
