@@ -8,13 +8,16 @@ printed too, so a reader can tell a real difference from noise.
 
 from __future__ import annotations
 
+import http.client
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -203,3 +206,38 @@ def endpoint_count(port: int) -> int:
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats?since=1000000000", timeout=10) as answer:
         return json.loads(answer.read())["count"]
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post_all(port: int, path: str, bodies: list[bytes], concurrency: int) -> list[tuple[float, float, int, bytes]]:
+    """POST each body to `path` from `concurrency` keep-alive connections; (sent, answered, status, body) each,
+    in the bodies' order (times from time.monotonic)."""
+    results: list = [None] * len(bodies)
+    next_index = iter(range(len(bodies)))
+    lock = threading.Lock()
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                break
+            sent = time.monotonic()
+            conn.request("POST", path, bodies[i], {"Content-Type": "application/json"})
+            answer = conn.getresponse()
+            results[i] = (sent, time.monotonic(), answer.status, answer.read())
+        conn.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(min(concurrency, len(bodies)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, median, percentile, scratch  # noqa: E402
+from _common import free_port, machine, median, percentile, post_all, scratch  # noqa: E402
 
 BINARY = "/usr/bin/prometheus-alertmanager"
 LABEL = "alertmanager 0.25"
@@ -129,40 +129,6 @@ class Sink:
 
 # -- Alertmanager -------------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post_all(port: int, bodies: list[bytes], concurrency: int) -> list[tuple[float, float, int]]:
-    """POST each body to /api/v2/alerts from `concurrency` keep-alive connections; (sent, answered, status) each."""
-    results: list = [None] * len(bodies)
-    next_index = iter(range(len(bodies)))
-    lock = threading.Lock()
-
-    def sender() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                i = next(next_index, None)
-            if i is None:
-                break
-            sent = time.monotonic()
-            conn.request("POST", "/api/v2/alerts", bodies[i], {"Content-Type": "application/json"})
-            answer = conn.getresponse()
-            answer.read()
-            results[i] = (sent, time.monotonic(), answer.status)
-        conn.close()
-
-    threads = [threading.Thread(target=sender) for _ in range(min(concurrency, len(bodies)))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def one_alertmanager(sizes: list[int], concurrency: int, samples: int) -> dict[str, float]:
@@ -206,7 +172,7 @@ def _measure(port: int, sink: Sink, sizes: list[int], concurrency: int, samples:
     run_id = f"am{time.monotonic_ns()}"
     lows = []
     for seq in range(samples + 3):
-        (sent, _, status), = post_all(port, [alert(f"{run_id}-low", seq)], 1)
+        (sent, _, status, _), = post_all(port, "/api/v2/alerts", [alert(f"{run_id}-low", seq)], 1)
         if status != 200:
             raise SystemExit(f"low-load alert {seq}: status {status}")
         at = sink.wait_for([f"{run_id}-low-{seq}"], timeout=30)[f"{run_id}-low-{seq}"]
@@ -220,7 +186,7 @@ def _measure(port: int, sink: Sink, sizes: list[int], concurrency: int, samples:
         run = f"{run_id}-burst{n}"
         bodies = [alert(run, seq) for seq in range(n)]
         started = time.monotonic()
-        results = post_all(port, bodies, concurrency)
+        results = post_all(port, "/api/v2/alerts", bodies, concurrency)
         accepted_at, last_post = max(r[1] for r in results), max(r[0] for r in results)
         if any(r[2] != 200 for r in results):
             raise SystemExit(f"burst of {n}: {sum(r[2] != 200 for r in results)} answers were not 200")

@@ -57,7 +57,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -67,8 +66,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (NOTIFY, ROOT, clean_env, endpoint, endpoint_records, machine, median,  # noqa: E402
-                     percentile, scratch, verdict)
+from _common import (NOTIFY, ROOT, clean_env, endpoint, endpoint_records, free_port, machine,  # noqa: E402
+                     median, percentile, post_all, scratch, verdict)
 
 SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
 
@@ -142,11 +141,6 @@ class Sink:
         self.proc.wait(timeout=10)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -184,33 +178,6 @@ def wait_idle(port: int, timeout: float = 300.0) -> None:
     time.sleep(0.3)
 
 
-def post_all(port: int, bodies: list[bytes], concurrency: int) -> list[tuple[float, float, int, dict]]:
-    """POST every body from `concurrency` keep-alive connections; (sent, answered, status, json) per body."""
-    results: list = [None] * len(bodies)
-    next_index = iter(range(len(bodies)))
-    lock = threading.Lock()
-
-    def sender() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                i = next(next_index, None)
-            if i is None:
-                break
-            sent = time.monotonic()
-            conn.request("POST", "/hooks/alertmanager", bodies[i], {"Content-Type": "application/json"})
-            answer = conn.getresponse()
-            data = answer.read()
-            results[i] = (sent, time.monotonic(), answer.status, json.loads(data or b"{}"))
-        conn.close()
-
-    threads = [threading.Thread(target=sender) for _ in range(min(concurrency, len(bodies)))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
 
 def incidents_of(port: int, run: str, n: int, timeout: float = 300.0) -> list[str]:
     """The incident ids of alerts run-0 .. run-(n-1), once the worker loop has opened them all."""
@@ -239,6 +206,12 @@ def wait_drained(port: int, sink: Sink, incidents: list[str], timeout: float = 3
                 return max(max(sink.arrivals[i]) for i in incidents)
         time.sleep(0.05)
     raise SystemExit("the burst's deliveries did not all arrive in time")
+
+
+def hook_posts(port: int, bodies: list[bytes], concurrency: int) -> list[tuple[float, float, int, dict]]:
+    """Each body posted to notify's Alertmanager hook (_common.post_all); (sent, answered, status, JSON answer)."""
+    return [(sent, answered, status, json.loads(body or b"{}"))
+            for sent, answered, status, body in post_all(port, "/hooks/alertmanager", bodies, concurrency)]
 
 
 def ms(seconds: float) -> str:
@@ -370,7 +343,7 @@ def run(server: subprocess.Popen, log: Path, port: int, sink: Sink, hook: int, s
     for seq in range(args.samples + 3):
         with sink.cond:
             seen = len(sink.order)
-        (sent, answered, status, doc), = post_all(port, [alert(run_id + "-low", seq)], 1)
+        (sent, answered, status, doc), = hook_posts(port, [alert(run_id + "-low", seq)], 1)
         arrived = sink.next_new(seen) if status == 202 else None
         if arrived is None:
             raise SystemExit(f"low-load alert {seq}: status {status}, no delivery arrived")
@@ -397,7 +370,7 @@ def run(server: subprocess.Popen, log: Path, port: int, sink: Sink, hook: int, s
         bodies = [alert(f"{run_id}-burst{n}", seq) for seq in range(n)]
         cpu = CpuWatch(server.pid)
         started = time.monotonic()
-        results = post_all(port, bodies, args.concurrency)
+        results = hook_posts(port, bodies, args.concurrency)
         accepted_at, last_post = max(r[1] for r in results), max(r[0] for r in results)
         bad = [r for r in results if r[2] != 202 or r[3].get("outcome") not in ("queued", "opened")]
         if bad:  # "opened": a notify from before the inbox, which triaged before answering
@@ -428,7 +401,7 @@ def run(server: subprocess.Popen, log: Path, port: int, sink: Sink, hook: int, s
               + (f" (target >= 1,000 alerts/s: {verdict(rate >= 1000)})" if n >= 1000 else ""))
         if n == max(sizes):
             started = time.monotonic()
-            again = post_all(port, bodies, args.concurrency)
+            again = hook_posts(port, bodies, args.concurrency)
             done = max(r[1] for r in again)
             outcomes = {r[3].get("outcome") for r in again}
             out[f"repeat {n}: accepted"] = n / (done - started)
@@ -452,7 +425,7 @@ def paused_burst(port: int, sink: Sink, child: int, n: int, run_id: str, args: a
     os.kill(child, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        results = post_all(port, bodies, args.concurrency)
+        results = hook_posts(port, bodies, args.concurrency)
         rate = n / (max(r[1] for r in results) - started)
     finally:
         os.kill(child, signal.SIGCONT)
