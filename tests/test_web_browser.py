@@ -16,7 +16,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,8 @@ from dispatcher.clock import FakeClock
 from dispatcher.config.settings import load_settings
 from dispatcher.server.run import build
 from dispatcher.store import open_store
+
+from .helpers import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -96,9 +97,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for("the web view's server to start", lambda: server.started, 10)
         try:
             yield Served(url, rt, store, clock, outcome.incident.id)
         finally:
