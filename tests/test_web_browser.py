@@ -202,6 +202,7 @@ def test_sign_in_by_link_open_the_incident_and_acknowledge_it(size: str, served:
 
 @pytest.mark.slow
 def test_a_change_made_elsewhere_shows_within_seconds_and_keeps_a_half_typed_note(served: Served, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -212,7 +213,8 @@ def test_a_change_made_elsewhere_shows_within_seconds_and_keeps_a_half_typed_not
     note = browser.find_element(By.ID, "note")
     note.send_keys("Half-typed: the export job")
     served.store.add_note(served.incident_id, served.clock.now(), "CTO", "Legal informed")  # `notify note`, elsewhere
-    WebDriverWait(browser, LIVE_WAIT, poll_frequency=0.2).until(
+    # the page's polling replaces the timeline's element: one read between its lookup and its text is stale
+    WebDriverWait(browser, LIVE_WAIT, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: "Legal informed" in d.find_element(By.ID, "timeline").text)
     assert browser.find_element(By.ID, "note").get_attribute("value") == "Half-typed: the export job"
 
