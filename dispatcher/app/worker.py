@@ -31,6 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fix
 
 from ..clock import Clock
 from ..delivery.registry import Registry
+from ..domain.priority import leads_only
 from ..store import DUE_NOW, Store, StoreError
 from .contact_test import TEST_CLASS
 from .engine import Runtime, incident_from_row, make_sender
@@ -48,6 +49,7 @@ __all__ = ["TickResult", "Worker", "worker_id"]
 
 LINKS_KEPT = timedelta(days=1)  # an expired action link is kept a day, so it answers "expired", not "unknown"
 INCIDENT_CACHE = 256  # incidents a worker keeps read (a burst's worth), least recently used out first
+LEADS_RECHECK = 0.1  # seconds: a loop that left due rows behind a burst's leads looks again this soon
 
 
 def worker_id(pid: int | None = None) -> str:
@@ -86,6 +88,8 @@ class Worker:
         self.inbox = Inbox(self.rt, self.store, self.clock, self.id, self.on_ingest, self.inbox_batch)
         self._detached = False  # True while run() drives the loop: sends are not waited for
         self._wake: threading.Event | None = None
+        self._leads_only = False  # the last send_due left due rows behind a burst's leads
+        self._backlog_since: datetime | None = None  # when this process saw webhooks waiting, this backlog
         self.sender.on_sent = self._sent
 
     def _incident(self, incident_id: str, epoch: int = 0):
@@ -155,14 +159,25 @@ class Worker:
         # Lease no more rows than we send at once: a killed worker leaves few rows in doubt.
         batch = min(self.batch, self.sender.concurrency)
         attempted = 0
+        # The running loop, while a burst's webhooks wait: leads first (domain/priority.py). A tick called on
+        # its own (a test, `--once`) sends everything due, as it always did.
+        self._leads_only = self._detached and leads_only(self._backlog(), self.clock.now())
         while True:  # drain: a fan-out larger than one batch goes out in the same tick
-            count = self.sender.attempt_due(limit=batch, wait=not self._detached)
+            count = self.sender.attempt_due(limit=batch, wait=not self._detached, leads_only=self._leads_only)
             attempted += count
             more = count == batch or self.sender.held_back > 0  # a full channel's rows are skipped next time
             if self._detached:
                 more = more and self.sender.pool.free() > 0
             if count == 0 or not more:
                 return attempted
+
+    def _backlog(self) -> datetime | None:
+        """Since when webhooks have waited to be triaged, as this process saw it (None: none wait now)."""
+        if not self.store.webhooks_waiting():
+            self._backlog_since = None
+        elif self._backlog_since is None:
+            self._backlog_since = self.clock.now()
+        return self._backlog_since
 
     def _sent(self) -> None:
         """A send ended: its slot is free, so the loop looks again at what waited for one."""
@@ -214,6 +229,8 @@ class Worker:
             return 0.0  # one batch of webhooks and their pages, then (without a pause) the next
         else:
             self.send_due()
+        if self._leads_only:  # due rows wait for the burst's triage: look again soon, not at the next tick
+            return LEADS_RECHECK
         if self.sender.held_back or not self.sender.pool.free():  # due rows wait for a slot: no polling,
             # a finished send wakes the loop (a retry due meanwhile waits for that or the next tick)
             return max(self._next_tick - time.monotonic(), 0.0)

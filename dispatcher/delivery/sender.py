@@ -115,16 +115,18 @@ class Sender:
         claimed = self._claim(ids=ids, limit=len(ids)) if ids else []  # all of them: the store's default is 100
         self._fan_out(claimed, lambda row, notice: self._until_done(row, deadline, notice))
 
-    def attempt_due(self, limit: int = 256, *, wait: bool = True) -> int:
+    def attempt_due(self, limit: int = 256, *, wait: bool = True, leads_only: bool = False) -> int:
         """Start one attempt on up to `limit` due rows, each a task of its own, as far as the pool has room;
         returns how many started (or were queued for their route's rate budget). `wait`: return once they are done (a tick); else at once (the loop).
 
         Rows of a route with no free slot are not claimed, and rows claimed past a route's room are
         given back at once (`held_back`): they wait in the outbox, not behind this process's hung sends.
+        `leads_only`: only new incidents' leads (store.claim; domain/priority.py says when).
         """
         self.pool.raise_failures()
         room = min(limit, self.pool.free())
-        claimed = self._claim(limit=room, skip_channels=self._full_channels()) if room > 0 else []
+        claimed = self._claim(limit=room, skip_channels=self._full_channels(),
+                              leads_only=leads_only) if room > 0 else []
         started, unstarted = self._start_each(claimed)
         if unstarted:
             self.store.release(self.owner, ids=unstarted)

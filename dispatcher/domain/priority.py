@@ -28,14 +28,24 @@ now, a notice only tells. Four ranks, lowest first:
 Within a rank the outbox sends the longest-waiting first (store/sql.py). A
 fallback is planned with its original's kind and step, and a retry keeps its
 row, so both keep their rank.
+
+Order alone does not get a burst's leads out: the worker triages the stored
+webhooks, and each lead exists only once its webhook is triaged. Whenever the
+senders ran out of leads they sent the earlier incidents' other rows, and on a
+busy machine every such send took CPU from the triage that makes the next
+leads (issue 21: the last incident of 1,000 heard nothing for 10 s). So while
+webhooks wait for their first try, the senders take only leads, for at most
+LEADS_FIRST_FOR of a backlog (:func:`leads_only`): the rest of a burst's step
+0 follows its leads, and a steady flood starves nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import IntEnum
 
-__all__ = ["Priority", "lead_of", "priority_of"]
+__all__ = ["LEADS_FIRST_FOR", "Priority", "lead_of", "leads_only", "priority_of"]
 
 
 class Priority(IntEnum):
@@ -63,6 +73,14 @@ _BY_KIND = {
     "test": Priority.NOTICE,
     "announcement": Priority.NOTICE,  # a maintenance window's start or end, to the support channel (app/windows.py)
 }
+
+LEADS_FIRST_FOR = timedelta(seconds=5)  # the longest a backlog holds the outbox to leads
+
+
+def leads_only(backlog_since: datetime | None, now: datetime) -> bool:
+    """Whether the outbox sends only leads now: webhooks have waited to be triaged since `backlog_since`
+    (None: none wait), for less than LEADS_FIRST_FOR."""
+    return backlog_since is not None and now - backlog_since < LEADS_FIRST_FOR
 
 
 def priority_of(kind: str, step: int) -> Priority:

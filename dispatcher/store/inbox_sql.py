@@ -11,7 +11,7 @@ from .keys import stored_key
 from .times import loaded
 
 __all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DISCARD", "INBOX_DONE",
-           "INBOX_FAILED", "INBOX_GIVE_UP", "INBOX_LEASE", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
+           "INBOX_FAILED", "INBOX_FRESH", "INBOX_GIVE_UP", "INBOX_LEASE", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
            "INSERT_INBOX", "InboxSQL", "choose", "counts", "listed"]
 
 GIVE_UP_AFTER = 10  # failed attempts after which a row is kept for inspection but no longer tried
@@ -64,6 +64,9 @@ INBOX_DISCARD = "DELETE FROM inbox WHERE id IN "
 INBOX_COUNTS = (f"SELECT COALESCE(SUM(CASE WHEN attempts < {GIVE_UP_AFTER} THEN 1 ELSE 0 END), 0),"
                 f" SUM(CASE WHEN attempts > 0 AND attempts < {GIVE_UP_AFTER} THEN 1 ELSE 0 END),"
                 f" SUM(CASE WHEN attempts >= {GIVE_UP_AFTER} THEN 1 ELSE 0 END) FROM inbox")
+# Is a webhook waiting that no worker has tried yet (a burst being triaged)? Failing rows wait for their
+# retry and are not counted: one would otherwise hold the outbox to leads for minutes (app/worker.py).
+INBOX_FRESH = "SELECT EXISTS (SELECT 1 FROM inbox WHERE attempts = 0)"
 
 PAGE = 256
 
@@ -192,3 +195,7 @@ class InboxSQL:
     def inbox_counts(self) -> tuple[int, int, int]:
         """(waiting, failing, given up): webhooks still to be handled, those failing, those no longer tried."""
         return counts(self._read(INBOX_COUNTS)[0])
+
+    def webhooks_waiting(self) -> bool:
+        """Whether a stored webhook waits for its first try (taken or not): a burst is being triaged."""
+        return bool(self._read(INBOX_FRESH)[0][0])

@@ -162,6 +162,10 @@ CLAIM = ("WITH due AS (SELECT id AS due_id, status AS was FROM deliveries WHERE 
          f" UPDATE deliveries SET status = '{_IN_FLIGHT}', lease_owner = %s, lease_until = %s,"
          f" possible_duplicate = possible_duplicate OR was = '{_IN_FLIGHT}', updated = %s"
          f" FROM due WHERE id = due_id RETURNING {DELIVERY_COLUMNS}, priority, COALESCE(next_attempt_at, created)")
+# While a burst's webhooks wait to be triaged, only each new incident's lead (claim's leads_only), so that
+# the triage which makes the other incidents' leads gets the CPU (domain/priority.py). A range of the claim's
+# index: a claim that finds no lead reads no other row.
+LEADS = f"priority <= {int(Priority.LEAD)}"
 REQUEUE = (f"UPDATE deliveries SET status = '{_PENDING}', next_attempt_at = NULL, updated = %s"
            f" WHERE status IN ({_FAILED}) AND id IN ")
 RENEW = (f"UPDATE deliveries SET lease_until = %s WHERE status = '{_IN_FLIGHT}' AND lease_owner = %s"

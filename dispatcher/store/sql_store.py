@@ -256,11 +256,12 @@ class SQLStore(FeatureTables):
 
     def claim(self, owner: str, now: datetime, lease_until: datetime, *, limit: int = 100,
               incident_id: str | None = None, ids: Iterable[int] | None = None,
-              skip_channels: Iterable[str] = ()) -> list[DeliveryRow]:
+              skip_channels: Iterable[str] = (), leads_only: bool = False) -> list[DeliveryRow]:
         """Lease due rows (pending and due, or in flight with an expired lease), pages first (sql.CLAIM), in
-        that order; rows of `skip_channels` (no room in the sender now) are left. PostgreSQL skips rows
-        another process is leasing (SKIP LOCKED). A row taken over from an expired lease may have been
-        sent by its dead owner: it and its later attempts are marked possibly duplicated."""
+        that order; rows of `skip_channels` (no room in the sender now) are left. `leads_only`: only new
+        incidents' leads (Priority.LEAD, sql.LEADS). PostgreSQL skips rows another process is leasing
+        (SKIP LOCKED). A row taken over from an expired lease may
+        have been sent by its dead owner: it and its later attempts are marked possibly duplicated."""
         now, lease_until = self.dialect.t(now, "now"), self.dialect.t(lease_until, "lease_until")
         clauses, args = [sql.DUE], [now, now]
         if incident_id is not None:
@@ -270,6 +271,8 @@ class SQLStore(FeatureTables):
             clauses, args = clauses + [f"id IN {id_list}"], [*args, *id_args]
         if skipped := sorted(set(skip_channels)):
             clauses, args = clauses + [f"channel NOT IN ({', '.join(['%s'] * len(skipped))})"], [*args, *skipped]
+        if leads_only:
+            clauses.append(sql.LEADS)
         query = sql.CLAIM.format(where=" AND ".join(clauses), lock=self.dialect.claim_lock)
         _, rows = self._statement(self.dialect.q(query), (*args, limit, owner, lease_until, now))
         return [sql.delivery_row(r) for r in sorted(rows, key=sql.claim_order)]
