@@ -29,8 +29,8 @@ from typing import NamedTuple
 
 from .phrases import hypothetical, negation
 
-__all__ = ["ConceptHit", "ConceptIndex", "Token", "concept_index", "find_concepts", "parse_combination", "stem",
-           "term_words", "tokens"]
+__all__ = ["ConceptHit", "ConceptIndex", "Token", "concept_index", "concepts_found", "find_concepts",
+           "parse_combination", "stem", "term_words", "tokens"]
 
 _WORD = re.compile(r"[\w']+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
@@ -170,6 +170,11 @@ def _occurrences(index: ConceptIndex, text: str) -> dict[str, tuple[_Found, ...]
                     and all(_word_matches(w, toks[i + k]) for k, w in enumerate(words)):
                 found.setdefault(concept, []).append(_Found(concept, i, last))
     return {concept: tuple(places) for concept, places in found.items()}
+
+
+def concepts_found(index: ConceptIndex, text: str) -> frozenset[str]:
+    """The concepts with a term in the text: a combination that names another one finds nothing there."""
+    return frozenset(_occurrences(index, text))
 
 
 def _overlaps(a: _Found, chosen: list[_Found]) -> bool:

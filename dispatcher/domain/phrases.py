@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["PhraseHit", "compile_phrase", "find_phrases", "hypothetical", "negation"]
+__all__ = ["PhraseHit", "any_phrase", "compile_phrase", "find_phrases", "hypothetical", "negation"]
 
 NEGATION_CUES = frozenset({
     "not", "no", "never", "none", "nothing", "nobody", "noone", "nobody's", "without", "neither", "nor", "cannot",
@@ -68,6 +68,9 @@ def _any_of(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
         return re.compile(rf"(?<![\w])(?:{'|'.join(f'(?:{p})' for p in phrases)})(?![\w])", re.IGNORECASE)
     except re.error:
         return None
+
+
+any_phrase = _any_of  # the public name, for triage's one search over every rule's phrases
 
 
 def find_phrases(phrases: tuple[str, ...], text: str) -> list[PhraseHit]:
