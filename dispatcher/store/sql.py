@@ -203,8 +203,13 @@ def delivery_values(incident_id: str, d: NewDelivery, now: Any, rank: int | None
     status = _SKIPPED if d.skip else _HELD if d.hold else _PENDING
     return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
             d.masked_target, d.template, status, d.fallback_of, d.skip,
-            json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now,
+            _json_list(d.fallbacks), d.kind, json.dumps(dict(d.notice)) if d.notice else "{}", now, now,
             d.hold if status == _HELD else None, int(priority_of(d.kind, d.step)) if rank is None else rank)
+
+
+def _json_list(fallbacks: Sequence[tuple[str, str]]) -> str:
+    """A row's fallbacks as stored; most rows have none, and json.dumps of nothing was 4 us of each insert."""
+    return json.dumps([list(f) for f in fallbacks]) if fallbacks else "[]"
 
 
 def lead_ranks(planned: Sequence[NewDelivery]) -> list[int | None]:
