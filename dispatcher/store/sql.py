@@ -97,8 +97,6 @@ INSERT_INCIDENT = ("INSERT INTO incidents (id, class, status, drill, dedup_key, 
 
 # -- the timeline ("by" is quoted: a keyword in PostgreSQL) ----------------------------------
 
-INSERT_TRIGGERED = ("INSERT INTO events (incident_id, key, kind, at, detail) VALUES (%s, 'triggered', 'triggered',"
-                    " %s, %s)")
 INSERT_EVENT = ('INSERT INTO events (incident_id, key, kind, at, "by", detail) VALUES (%s,%s,%s,%s,%s,%s)'
                 " ON CONFLICT (incident_id, key) DO NOTHING")
 EVENT_SEEN = "SELECT 1 FROM events WHERE incident_id = %s AND key = %s"
