@@ -29,8 +29,8 @@ from typing import NamedTuple
 
 from .phrases import hypothetical, negation
 
-__all__ = ["ConceptHit", "ConceptIndex", "Token", "concept_index", "find_concepts", "parse_combination", "stem",
-           "term_words", "tokens"]
+__all__ = ["ConceptHit", "ConceptIndex", "Token", "concept_index", "concepts_found", "find_concepts",
+           "parse_combination", "stem", "term_words", "tokens"]
 
 _WORD = re.compile(r"[\w']+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
@@ -69,6 +69,8 @@ def _stemmer():
 @lru_cache(maxsize=8192)
 def stem(word: str) -> str:
     """The Snowball English stem of one lower-cased word (possessives and n't kept apart)."""
+    if word.isascii() and word.isdigit():  # its own stem (Snowball's rules are about letters): alerts carry new
+        return word  # numbers every time (counts, ids, ports), and stemming each cost 28 us
     word = word.translate(_APOSTROPHES).lower()
     word = word.removesuffix("'s")
     return _stemmer().stemWord(word.replace("'", ""))
@@ -170,6 +172,11 @@ def _occurrences(index: ConceptIndex, text: str) -> dict[str, tuple[_Found, ...]
                     and all(_word_matches(w, toks[i + k]) for k, w in enumerate(words)):
                 found.setdefault(concept, []).append(_Found(concept, i, last))
     return {concept: tuple(places) for concept, places in found.items()}
+
+
+def concepts_found(index: ConceptIndex, text: str) -> frozenset[str]:
+    """The concepts with a term in the text: a combination that names another one finds nothing there."""
+    return frozenset(_occurrences(index, text))
 
 
 def _overlaps(a: _Found, chosen: list[_Found]) -> bool:

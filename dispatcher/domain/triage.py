@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .concepts import ConceptHit, ConceptIndex, concept_index, find_concepts
+from .concepts import ConceptHit, ConceptIndex, concept_index, concepts_found, find_concepts, parse_combination
 from .matchers import LabelMatcher, parse_matcher
-from .phrases import PhraseHit, find_phrases
+from .phrases import PhraseHit, PhraseIndex, find_phrases
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.policy import Policy
@@ -174,14 +174,23 @@ def _distinct(words: Iterable[str]) -> tuple[str, ...]:
 
 def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     """Route a report: the most urgent tier wins, then the first rule; strong beats weak in a tier."""
-    urgency = {name: tier.within for name, tier in policy.tiers.items()}
+    ready = _prepared(rules, policy)
+    urgency = ready.urgency
     vocabulary = concept_index(rules.concepts)
+    text = report.text
+    # Rules that read the text and find nothing there match nothing and hedge nothing: skipped unread.
+    maybe = ready.phrases.candidates(text)  # the phrases that may be in the text (a superset of those that are)
+    present = concepts_found(vocabulary, text) if ready.any_concepts else frozenset()
     matches, negated, hypothetical = [], [], []
-    for index, rule in enumerate(rules.rules):
-        tier = policy.classes[rule.klass].tier
+    for index, (rule, tier, combinations) in enumerate(ready.rules):
+        if (rule.phrases or rule.concepts) and maybe.isdisjoint(rule.phrases) \
+                and not any(present.issuperset(c) for c in combinations):
+            continue
         found, suppressed = match_rule(rule, report, tier, vocabulary)
-        negated += _first_per_cue(rule.id, [(h.words, h.negated_by) for h in suppressed if h.negated_by])
-        hypothetical += _first_per_cue(rule.id, [(h.words, h.hypothetical) for h in suppressed if not h.negated_by])
+        if suppressed:
+            negated += _first_per_cue(rule.id, [(h.words, h.negated_by) for h in suppressed if h.negated_by])
+            hypothetical += _first_per_cue(rule.id, [(h.words, h.hypothetical) for h in suppressed
+                                                     if not h.negated_by])
         if found:
             matches.append((urgency[tier], found.weak, index, found))
     matches = _without_explained(_without_fallbacks(matches, rules))
@@ -196,6 +205,38 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     bias = _bias(ordered, rules.default_class, min(urgency.values()), urgency[winner.tier]) if winner.weak else None
     return TriageResult(winner.klass, winner.tier, ordered, needs_review=winner.weak, default_used=False,
                         bias=bias, **hedged)
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """What triage reads of the rules and the policy on every alert, worked out once per loaded pair."""
+
+    rules_of: Any  # the RoutingRules and the Policy, held so that their ids are not reused while cached
+    policy_of: Any
+    urgency: dict[str, Any]
+    rules: tuple[tuple[Any, str, tuple[frozenset[str], ...]], ...]  # (rule, its tier, each combination's concepts)
+    phrases: PhraseIndex  # every rule's phrases, by what they begin with
+    any_concepts: bool
+
+
+_READY: dict[tuple[int, int], _Ready] = {}
+
+
+def _prepared(rules: RoutingRules, policy: Policy) -> _Ready:
+    """The rules ready to run (keyed by identity, as concept_index: both are frozen once loaded, and a key made
+    of their contents would cost more than the triage it saves)."""
+    ready = _READY.get((id(rules), id(policy)))
+    if ready is not None and ready.rules_of is rules and ready.policy_of is policy:
+        return ready
+    if len(_READY) > 8:
+        _READY.clear()
+    every = tuple(dict.fromkeys(p for rule in rules.rules for p in rule.phrases))
+    ready = _READY[(id(rules), id(policy))] = _Ready(
+        rules, policy, {name: tier.within for name, tier in policy.tiers.items()},
+        tuple((rule, policy.classes[rule.klass].tier,
+               tuple(frozenset(parse_combination(c)[0]) for c in rule.concepts)) for rule in rules.rules),
+        PhraseIndex(every), any(rule.concepts for rule in rules.rules))
+    return ready
 
 
 def _first_per_cue(rule: str, hedged: list[tuple[str, Any]]) -> list[tuple[str, str, str]]:

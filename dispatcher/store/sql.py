@@ -97,8 +97,6 @@ INSERT_INCIDENT = ("INSERT INTO incidents (id, class, status, drill, dedup_key, 
 
 # -- the timeline ("by" is quoted: a keyword in PostgreSQL) ----------------------------------
 
-INSERT_TRIGGERED = ("INSERT INTO events (incident_id, key, kind, at, detail) VALUES (%s, 'triggered', 'triggered',"
-                    " %s, %s)")
 INSERT_EVENT = ('INSERT INTO events (incident_id, key, kind, at, "by", detail) VALUES (%s,%s,%s,%s,%s,%s)'
                 " ON CONFLICT (incident_id, key) DO NOTHING")
 EVENT_SEEN = "SELECT 1 FROM events WHERE incident_id = %s AND key = %s"
@@ -207,8 +205,13 @@ def delivery_values(incident_id: str, d: NewDelivery, now: Any, rank: int | None
     status = _SKIPPED if d.skip else _HELD if d.hold else _PENDING
     return (d.key.stored(incident_id), incident_id, d.step, d.person, d.display, d.role, d.channel, d.target,
             d.masked_target, d.template, status, d.fallback_of, d.skip,
-            json.dumps([list(f) for f in d.fallbacks]), d.kind, json.dumps(dict(d.notice)), now, now,
+            _json_list(d.fallbacks), d.kind, json.dumps(dict(d.notice)) if d.notice else "{}", now, now,
             d.hold if status == _HELD else None, int(priority_of(d.kind, d.step)) if rank is None else rank)
+
+
+def _json_list(fallbacks: Sequence[tuple[str, str]]) -> str:
+    """A row's fallbacks as stored; most rows have none, and json.dumps of nothing was 4 us of each insert."""
+    return json.dumps([list(f) for f in fallbacks]) if fallbacks else "[]"
 
 
 def lead_ranks(planned: Sequence[NewDelivery]) -> list[int | None]:

@@ -128,10 +128,10 @@ class SQLStore(FeatureTables):
                     started, now, _json(incident["fields"]), _json(incident.get("meta", {})))
                             ).rowcount != 1:  # that id exists (typed by hand, or another process won the race)
                 return incident_id, False
-            conn.execute(q(sql.INSERT_TRIGGERED), (incident_id, now, incident["fields"].get("summary", "")))
-            if more:
-                conn.cursor().executemany(q(sql.INSERT_EVENT),
-                                          [(incident_id, key, kind, now, None, detail) for key, kind, detail in more])
+            # 'triggered' first, then the others: one statement for the timeline (a new incident has no events yet)
+            conn.cursor().executemany(q(sql.INSERT_EVENT), [
+                (incident_id, "triggered", "triggered", now, None, incident["fields"].get("summary", "")),
+                *((incident_id, key, kind, now, None, detail) for key, kind, detail in more)])
             if planned:  # one batch: their ids are not needed
                 conn.cursor().executemany(q(sql.INSERT_DELIVERY), [sql.delivery_values(incident_id, d, now, rank)
                                                                    for d, rank in zip(planned, sql.lead_ranks(planned))])
