@@ -236,7 +236,7 @@ class _Guarded:
 
 
 class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
-    """uvicorn's httptools protocol (llhttp, in C: a third of the h11 protocol's CPU per request) with the guards.
+    """uvicorn's httptools protocol (llhttp parses in C, where h11 parsed in Python) with the guards.
 
     The parser's callbacks say what the connection waits for: headers from the connection, or the previous
     answer, to the end of the headers; then the body to the end of the message; nothing while the app
@@ -287,6 +287,7 @@ class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
         if self.head_size <= MAX_HEAD:
             super().send_400_response(msg)
             return
+        self.guard.on_refused(431)
         self.transport.write(canned(431, f"the request head is over the {MAX_HEAD} byte limit"))
         self.transport.close()
 
