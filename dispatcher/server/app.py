@@ -24,7 +24,8 @@ A signed hook handled once is answered again as it was, marked "duplicate", and 
 never holds up a hook.
 
 A 2xx is sent only after the event is durably stored; when storing fails the answer is 503 so the
-sender retries. Store calls run in a thread pool, so a slow disk never blocks the event loop.
+sender retries. Store calls run in a thread pool, so a slow disk never blocks the event loop; unsigned
+Alertmanager and Grafana hooks are stored by one writer thread, a group per transaction (inbox_writer.py).
 
 Alertmanager and Grafana webhooks are checked (a malformed one is refused here,
 naming the field), stored as received in the inbox, and answered: neither tool
