@@ -651,6 +651,16 @@ def test_the_inbox_has_one_owner_at_a_time_oldest_first(store: Any) -> None:
     assert store.inbox_counts() == (2, 0, 0)
 
 
+def test_webhooks_stored_together_keep_their_order_and_ids(store: Any) -> None:
+    first = store.enqueue("alertmanager", "g", '{"n": 0}', T0)
+    ids = store.enqueue_many([("alertmanager", "g", '{"n": 1}'), ("grafana", "h", '{"n": 2}'),
+                              ("alertmanager", "g", '{"n": 3}')], T0)
+    assert ids == sorted(ids) and ids[0] > first
+    assert [(r.id, r.source, r.dedup_key, r.body) for r in store.claim_inbox("a", T0, T1, limit=10)] == [
+        (first, "alertmanager", "g", '{"n": 0}'), (ids[0], "alertmanager", "g", '{"n": 1}'),
+        (ids[1], "grafana", "h", '{"n": 2}'), (ids[2], "alertmanager", "g", '{"n": 3}')]
+
+
 def test_a_group_waits_whole_behind_its_failing_row_and_other_groups_go_on(store: Any) -> None:
     firing, other, resolved = (store.enqueue("alertmanager", key, "{}", T0) for key in ("g", "h", "g"))
     assert [r.id for r in store.claim_inbox("a", T0, T1, limit=10)] == [firing, other, resolved]  # one owner, in order

@@ -24,7 +24,8 @@ A signed hook handled once is answered again as it was, marked "duplicate", and 
 never holds up a hook.
 
 A 2xx is sent only after the event is durably stored; when storing fails the answer is 503 so the
-sender retries. Store calls run in a thread pool, so a slow disk never blocks the event loop.
+sender retries. Store calls run in a thread pool, so a slow disk never blocks the event loop; unsigned
+Alertmanager and Grafana hooks are stored by one writer thread, a group per transaction (inbox_writer.py).
 
 Alertmanager and Grafana webhooks are checked (a malformed one is refused here,
 naming the field), stored as received in the inbox, and answered: neither tool
@@ -57,6 +58,7 @@ from ..errors import (
 from .auth import Admission, Authenticator, Refusal, RequestHead
 from .heartbeats import HEARTBEAT, heartbeat_answer
 from .http_error import HTTPError, StoreTimeout, replayed_answer
+from .inbox_writer import InboxWriter
 from .incident_actions import BadField, parsed
 from .link_pages import HTML, HTML_HEADERS, LinkPages, link_answer
 from .metrics import Metrics
@@ -124,6 +126,9 @@ class Services:
     # (silence_routes.py: silences and maintenance windows): they take the API token, as access_of says.
     routes: tuple[Any, ...] = ()
     beat: Callable[[str, str | None, str | None], Any] | None = None  # (name, interval, grace) -> app.heartbeats.Beat
+    # [(source, body, AlertEvent)] -> each one's answer or error, stored together: unsigned Alertmanager and
+    # Grafana hooks go through one writer thread (inbox_writer.py) instead of `enqueue` on the pool
+    enqueue_many: Callable[[list[tuple[str, bytes, Any]]], list[Any]] | None = None
 
 
 class App:
@@ -139,6 +144,8 @@ class App:
         # /healthz and /metrics: their own thread, so a flood of scrapes queues there, not ahead of hooks
         self.probes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify-probe")
         self._probing: dict[str, asyncio.Future] = {}  # the health check or scrape in progress, shared
+        many = services.enqueue_many
+        self.inbox = InboxWriter(many, store_timeout, answer) if many is not None else None
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -182,6 +189,8 @@ class App:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.inbox is not None:
+                    self.inbox.close()
                 self.pool.shutdown(wait=True)
                 self.probes.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
@@ -259,6 +268,8 @@ class App:
             event = parse(source, body)
         except PayloadError as exc:
             raise answer(exc) from None
+        if source in QUEUED and seal is None and self.inbox is not None:  # stored with the others queued meanwhile
+            return 202, await self.inbox.store(source, body, event), "application/json"
         if source in QUEUED:  # the services wake the worker loop themselves, from the store thread
             return 202, await self._run(self._sealed, seal, self.services.enqueue, source, body, event), \
                 "application/json"

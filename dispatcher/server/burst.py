@@ -97,7 +97,7 @@ class BurstSender:
         self._thread.start()
         return self
 
-    def stored(self) -> None:
+    def stored(self, count: int = 1) -> None:
         """A webhook or an event was stored: the BURST_EVENTS-th since the watch went idle starts it again.
 
         The helper is not woken: it only sends, and a stored webhook has no pages until the first sender
@@ -105,7 +105,7 @@ class BurstSender:
         the server stored the burst, and the server's writes waited for its.
         """
         self._last_stored = self._monotonic()
-        self._events += 1  # not exact across threads, and need not be: it only decides when to start looking
+        self._events += count  # not exact across threads, and need not be: it only decides when to start looking
         if self._events >= BURST_EVENTS:
             self._stored.set()
 

@@ -1,12 +1,12 @@
 """The front end of `notify serve`: uvicorn's HTTP/1.1 protocol with the deadlines and limits it lacks.
 
-uvicorn (0.55, h11) has no deadline for a request's headers or body: its only
+uvicorn (0.55; httptools, as h11) has no deadline for a request's headers or body: its only
 timer is the keep-alive one, armed after an answer and cancelled by any byte,
 so a client that connects and then sends one byte every few seconds (or
 nothing at all) holds its connection, and its file descriptor, for ever. Out of
 file descriptors, asyncio logs a traceback for every failed accept, once per
 listen-backlog slot per loop turn: megabytes a second. This module adds, as a
-small subclass of uvicorn's own h11 protocol (the server, its signals and its
+small subclass of uvicorn's own httptools protocol (the server, its signals and its
 lifespan stay as they are):
 
 - a deadline for the headers, from the connection (or the previous answer) to
@@ -15,6 +15,7 @@ lifespan stay as they are):
   it the client gets `408` and the connection is closed;
 - a connection limit, kept below the open-file limit: a connection over it is
   answered `503` at once and closed, instead of holding a descriptor;
+- a limit on the request head (16 KiB, as h11 had): more is answered `431`;
 - one log line per minute and kind for all of that (and for failed accepts),
   saying how many were left out; every refusal is counted in /metrics.
 
@@ -37,14 +38,16 @@ from typing import Any, Callable
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["FrontEndLimits", "Guard", "GuardedH11Protocol", "RateLimitedLog", "fd_budget", "loop_exception_handler",
+__all__ = ["FrontEndLimits", "Guard", "GuardedH11Protocol", "GuardedHttpToolsProtocol", "RateLimitedLog", "fd_budget", "loop_exception_handler",
            "uvicorn_config"]
 
 log = logging.getLogger("notify.server")
 
 LINGER = 1.0  # seconds a refused connection may take to read its 503 before it is closed
 LINGER_MAX = 256  # refused connections lingering at once; past that they are closed at once
+MAX_HEAD = 16 * 1024  # bytes of request line and headers (h11's limit in uvicorn); more is answered 431
 FD_RESERVE = 128  # descriptors kept for the store, the sender child's pipes, the log, DNS...
 RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
@@ -143,35 +146,41 @@ def canned(status: int, message: str, *, retry_after: int | None = None) -> byte
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with total deadlines for headers and body, and a connection limit.
+class _Guarded:
+    """The guards, over either of uvicorn's HTTP/1.1 protocols: a subclass says what the connection waits for
+    (`_waiting`: "headers", "body" or None while the app handles a request) and calls `_watch` when that may have
+    changed; a deadline is armed when it changes, never reset by bytes."""
 
-    What the connection waits for is read from h11's view of the client (IDLE: headers; SEND_BODY: the
-    body) after each event uvicorn handles; a deadline is armed when that changes, never reset by bytes.
-    """
+    guard: Guard
+    deadline: asyncio.TimerHandle | None
+    waiting_for: str | None
+    refused: bool
+    lingering: bool
 
-    def __init__(self, *args: Any, guard: Guard, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def _setup(self, guard: Guard) -> None:
         self.guard = guard
-        self.deadline: asyncio.TimerHandle | None = None
-        self.waiting_for: str | None = None
+        self.deadline = None
+        self.waiting_for = None
         self.refused = self.lingering = False
 
+    def _waiting(self) -> str | None:
+        raise NotImplementedError
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        if len(self.connections) >= self.guard.limits.max_connections:
+        if len(self.connections) >= self.guard.limits.max_connections:  # type: ignore[attr-defined]
             self._refuse(transport)
             return
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[misc]
         self._watch()
 
     def data_received(self, data: bytes) -> None:
         if self.refused:
             return  # read and dropped, so closing does not reset the connection before the 503 is read
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         self._watch()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -180,7 +189,7 @@ class GuardedH11Protocol(H11Protocol):
             self.guard.lingering -= self.lingering
             self.lingering = False
             return
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def _refuse(self, transport: asyncio.Transport) -> None:
         self.transport, self.refused = transport, True
@@ -192,11 +201,10 @@ class GuardedH11Protocol(H11Protocol):
         self.guard.lingering += 1
         self.lingering = True
         transport.write_eof()
-        self.deadline = self.loop.call_later(LINGER, transport.close)
+        self.deadline = self.loop.call_later(LINGER, transport.close)  # type: ignore[attr-defined]
 
     def _watch(self) -> None:
-        state = self.conn.their_state
-        waiting = "headers" if state is h11.IDLE else "body" if state is h11.SEND_BODY else None
+        waiting = self._waiting()
         if waiting == self.waiting_for:
             return
         self._cancel()
@@ -204,7 +212,7 @@ class GuardedH11Protocol(H11Protocol):
         if waiting is not None and not self.transport.is_closing():
             limits = self.guard.limits
             timeout = limits.header_timeout if waiting == "headers" else limits.body_timeout
-            self.deadline = self.loop.call_later(timeout, self._expired, waiting, timeout)
+            self.deadline = self.loop.call_later(timeout, self._expired, waiting, timeout)  # type: ignore[attr-defined]
 
     def _cancel(self) -> None:
         if self.deadline is not None:
@@ -216,7 +224,7 @@ class GuardedH11Protocol(H11Protocol):
         if self.transport.is_closing():
             return
         self.guard.timed_out(waiting, timeout)
-        cycle = self.cycle
+        cycle = self.cycle  # type: ignore[attr-defined]
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the app, waiting for the body, is told the client is gone
             cycle.message_event.set()
@@ -227,11 +235,85 @@ class GuardedH11Protocol(H11Protocol):
         self.transport.close()
 
 
+class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp parses in C, where h11 parsed in Python) with the guards.
+
+    The parser's callbacks say what the connection waits for: headers from the connection, or the previous
+    answer, to the end of the headers; then the body to the end of the message; nothing while the app
+    handles it. The head (request line and headers) is limited to MAX_HEAD bytes, as h11 limited it.
+    """
+
+    def __init__(self, *args: Any, guard: Guard, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setup(guard)
+        self.phase: str | None = "headers"
+        self.head_size = 0
+
+    def _waiting(self) -> str | None:
+        return self.phase
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.phase, self.head_size = "headers", 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self.phase = "body"
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.phase = None
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        if self.phase is None and not self.pipeline:  # idle now: the next request's headers are awaited
+            self.phase = "headers"
+        super().on_response_complete()
+
+    def _count(self, size: int) -> None:
+        self.head_size += size
+        if self.head_size > MAX_HEAD:
+            raise HeadTooLarge()  # llhttp stops; uvicorn answers its parse error with send_400_response, below
+
+    def send_400_response(self, msg: str) -> None:
+        self._cancel()
+        if self.head_size <= MAX_HEAD:
+            super().send_400_response(msg)
+            return
+        self.guard.on_refused(431)
+        self.transport.write(canned(431, f"the request head is over the {MAX_HEAD} byte limit"))
+        self.transport.close()
+
+
+class HeadTooLarge(Exception):
+    """Raised from a parser callback: llhttp stops parsing, and the client is answered 431."""
+
+
+class GuardedH11Protocol(_Guarded, H11Protocol):
+    """uvicorn's h11 protocol with the guards; what the connection waits for is read from h11's view of the
+    client (IDLE: headers; SEND_BODY: the body) after each event uvicorn handles."""
+
+    def __init__(self, *args: Any, guard: Guard, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setup(guard)
+
+    def _waiting(self) -> str | None:
+        state = self.conn.their_state
+        return "headers" if state is h11.IDLE else "body" if state is h11.SEND_BODY else None
+
+
 def uvicorn_config(app: Any, limits: FrontEndLimits, *, host: str = "127.0.0.1", port: int = 0,
                    on_refused: Callable[[int], None] | None = None, **options: Any) -> Any:
     """uvicorn's Config for `app` behind the guarded protocol."""
     import uvicorn
 
     guard = Guard(limits, on_refused)
-    return uvicorn.Config(app, host=host, port=port, http=functools.partial(GuardedH11Protocol, guard=guard),
+    return uvicorn.Config(app, host=host, port=port, http=functools.partial(GuardedHttpToolsProtocol, guard=guard),
                           backlog=limits.backlog, **options)

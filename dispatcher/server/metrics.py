@@ -10,7 +10,7 @@ longest wait, late pages and 429s, labelled by route name.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -43,11 +43,19 @@ class Metrics:
                                      "(hook, api, health, metrics); an address failing often is refused (429).",
                                      ["access"], registry=self.registry)
         self.registry.register(_StoreCollector(store, now, queues))
+        # The labelled children of on_attempt, by label values: labels() checks and locks on every call, once per
+        # delivery attempt reported (a burst's thousands); a child, once made, is the same object for good.
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def on_attempt(self, channel: str, outcome: str, attempt_no: int, latency_ms: float) -> None:
-        self.deliveries.labels(channel, outcome).inc()
-        self.latency.labels(channel).observe(latency_ms / 1000)
-        if attempt_no > 1:
+        children = self._children.get((channel, outcome))
+        if children is None:
+            children = self._children[(channel, outcome)] = (
+                self.deliveries.labels(channel, outcome), self.latency.labels(channel))
+        delivered, latency = children
+        delivered.inc()
+        latency.observe(latency_ms / 1000)
+        if attempt_no > 1:  # rare: a retry of a transient failure
             self.retries.labels(channel).inc()
 
     def on_auth_failure(self, access: str) -> None:

@@ -46,6 +46,7 @@ from .front_end import (
     uvicorn_config,
 )
 from .health import WriteHealth, health_report
+from .inbox_writer import enqueue_group
 from .link_pages import LinkPages
 from .metrics import Metrics
 from .progress import Progress, also
@@ -78,11 +79,12 @@ def build(rt: Runtime, store: Store, clock: Clock, *, interval: float = 5.0,
     worker = Worker(rt, store, clock, on_attempt=also(metrics.on_attempt, progress.attempted),
                     on_ingest=metrics.on_ingest)
     wake = threading.Event()
-    app = _app(rt, store, clock, metrics, progress, wake.set, lambda: worker.last_tick, interval, limits)
+    app = _app(rt, store, clock, metrics, progress, lambda count=1: wake.set(), lambda: worker.last_tick, interval,
+               limits)
     return app, worker, wake
 
 
-def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Progress, wake: Callable[[], None],
+def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Progress, wake: Callable[..., None],
          last_tick: Callable[[], datetime | None], interval: float, limits: FrontEndLimits) -> App:
     writes = WriteHealth(clock.now)
     said = RateLimitedLog(limits.log_interval, logger=log)  # a load balancer probes every few seconds
@@ -179,6 +181,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
 
     services = Services(
         ingest=writes.track(do_ingest), enqueue=writes.track(do_enqueue), ack=writes.track(do_ack),
+        enqueue_many=writes.track(functools.partial(enqueue_group, store, clock.now, wake)),
         resolve=writes.track(do_resolve), escalate=writes.track(do_escalate), update=writes.track(do_update),
         reclassify=writes.track(do_reclassify),
         link_view=lambda token: open_link(rt, store, token, clock.now()), link_act=writes.track(link_act),
@@ -286,9 +289,10 @@ class _Sending:
         child.listen(self.on_attempt, self._ingested, self._ticked, functools.partial(self._child_exited, child))
         return child
 
-    def wake(self) -> None:
+    def wake(self, count: int = 1) -> None:
+        """`count` events were stored (a group of webhooks wakes the sender once)."""
         self.child.wake()
-        self.burst.stored()
+        self.burst.stored(count)
 
     def _start_second(self, on_exit: Callable[[int], None]) -> SenderProcess:
         """A second sender, reporting like the first, that leaves the stored webhooks to the first: the inbox

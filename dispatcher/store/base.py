@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..domain.delivery_key import DeliveryKey
 from ..domain.states import DeliveryState, IncidentStatus
@@ -252,6 +252,7 @@ class Inbox(Protocol):
     """Monitoring webhooks as received, handled one owner at a time, in order within a group."""
 
     def enqueue(self, source: str, dedup_key: str, body: str, received: datetime) -> int: ...
+    def enqueue_many(self, webhooks: Sequence[tuple[str, str, str]], received: datetime) -> list[int]: ...
     def claim_inbox(self, owner: str, now: datetime, lease_until: datetime, *, limit: int) -> list[InboxRow]: ...
     def inbox_done(self, inbox_id: int, owner: str) -> bool: ...
     def writes_together(self) -> AbstractContextManager[None]: ...

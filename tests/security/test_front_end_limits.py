@@ -223,3 +223,28 @@ def test_the_rate_limited_log_says_how_many_lines_it_left_out(caplog: pytest.Log
         report("other", logging.WARNING, "another kind")
     assert [r.getMessage() for r in caplog.records] == [
         "cannot accept", "cannot accept (and 499 more like it since the previous line)", "another kind"]
+
+
+def test_a_request_head_over_the_limit_is_answered_431_and_closed(serve) -> None:
+    from dispatcher.server.front_end import MAX_HEAD
+
+    server = serve()
+    with server.connect() as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: notify\r\n")
+        try:
+            for _ in range(MAX_HEAD // 1000 + 2):  # headers without end: the server stops reading at the limit
+                sock.sendall(b"X-Filler: " + b"a" * 1000 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_to_end(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert requests.get(server.url + "/metrics", timeout=HANG_GUARD).status_code == 200  # still serving
+
+
+def test_pipelined_requests_are_each_answered_and_the_connection_stays_guarded(serve) -> None:
+    server = serve(header_timeout=0.3)
+    with server.connect() as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: notify\r\n\r\n" * 2)  # two at once; then nothing
+        answer = read_to_end(sock)  # both answered, then closed at the header deadline
+    assert answer.count(b"HTTP/1.1 200 ") == 2, answer[:300]
+    assert b"HTTP/1.1 408 " in answer
