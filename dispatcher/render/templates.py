@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, MutableMapping, Sequence
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -30,6 +30,7 @@ from ..errors import TemplateError  # re-exported: raised with a TemplateProblem
 from . import escaping
 from .jinja_context import MODES, NamedUndefined, Scope, finalizer, tagged
 from .notice import FAMILIES, Rendered, assemble, id_tokens
+from .personal import FOOTER_MACROS, Answers, Personal, before_body_end, content_key, personal_footer
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
 __all__ = [
@@ -106,6 +107,7 @@ class Renderer:
         self._envs: dict[str, jinja2.Environment] = {}
         # During check(): every .j2 name on the search path, listed once instead of ~4,000 stat calls.
         self._listed: frozenset[str] | None = None
+        self._personal = Answers()
 
     def _env(self, mode: str) -> jinja2.Environment:
         """One environment per escaping mode; finalize is environment-wide.
@@ -175,11 +177,43 @@ class Renderer:
         family: str,
         drill: bool,
         max_length: int | None = None,
+        cache: MutableMapping[Any, Any] | None = None,
     ) -> Rendered:
-        """Render one notice for ``family``; raise TemplateError on any template failure."""
-        subject, text, html = self._render_parts(incident_class, template, context, family)
+        """Render one notice for ``family``; raise TemplateError on any template failure. `cache` (kept briefly by
+        the caller, app/facts.py FactsMemo): parts rendered for the same content, shared by recipients when the
+        files do not read `recipient` (.personal); the personal footer, drill marks and budget are per notice."""
+        text_p, html_p = self._personal_parts(incident_class, template, family, cache)
+        key = (incident_class, template, family, content_key(context, text_p.reads_recipient or html_p.reads_recipient))
+        entry = cache.get(key) if cache is not None else None
+        if entry is None:
+            scoped = context if isinstance(context, Scope) else tagged(_complete_notice(context))
+            entry = (self._render_parts(incident_class, template, scoped, family), scoped)
+            if cache is not None:
+                cache[key] = entry
+        (subject, text, html), scoped = entry
+        text = _tidy(f"{text}\n\n{self._footer('plain', scoped, context)}") if text_p.footer else text
+        html = before_body_end(html, self._footer("html", scoped, context).strip()) if html_p.footer and html else html
         incident_id = str(context.get("incident", {}).get("id") or "")
         return assemble(subject, text, html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
+
+    def _personal_parts(self, incident_class: str, template: str, family: str,
+                        cache: MutableMapping[Any, Any] | None) -> tuple[Personal, Personal]:
+        """What the text and HTML files of (class, template) read of the recipient; kept in `cache` too."""
+        found = cache.get(("personal", incident_class, template, family)) if cache is not None else None
+        if found is None:
+            modes = {"text": {"slack": "slack", "voice": "voice"}.get(family, "plain"), "html": "html"}
+            names = {part: self._resolve(incident_class, template, part) for part in modes if family == "email" or part == "text"}
+            found = tuple(self._personal.of(self._env(modes[p]), names[p]) if names.get(p) else Personal(False, False)
+                          for p in modes)
+            if cache is not None:
+                cache[("personal", incident_class, template, family)] = found
+        return found
+
+    def _footer(self, mode: str, scoped: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+        try:
+            return personal_footer(self._env(mode), mode, scoped, context["recipient"])
+        except Exception as exc:  # noqa: BLE001 - a team's footer macro is template code too
+            raise TemplateError(self._problem(FOOTER_MACROS[mode], exc)) from exc
 
     def _render_parts(
         self, incident_class: str, template: str, context: Mapping[str, Any], family: str

@@ -1,0 +1,107 @@
+"""What of a notice depends on its recipient, so that one render serves every recipient of the same content.
+
+Measured in the 1,000-alert burst: the 5 emails and the webhook of one incident were each rendered on their
+own (a quarter of the senders' CPU), though they differed only in the closing "Sent to <recipient> ..." line.
+A template file that never reads ``recipient`` (nor includes or extends one that may) renders the same for
+everyone; a template that declares ``{% set personal_footer = true %}`` at its top level ends with the
+``footer`` macro of ``_macros/text.j2`` (``_macros/html.j2`` for HTML), rendered for each recipient and
+added here. The shipped email templates do so, so their recipients share one render of the rest; a team's
+template that reads ``recipient`` itself is still rendered for each recipient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import jinja2
+from jinja2 import meta, nodes
+
+from .jinja_context import tagged
+
+__all__ = ["FOOTER_MACROS", "PERSONAL_FOOTER", "Answers", "Personal", "analyse", "before_body_end", "content_key",
+           "personal_footer"]
+
+PERSONAL_FOOTER = "personal_footer"
+FOOTER_MACROS = {  # where the personal footer macro is, by escaping mode
+    "plain": "_macros/text.j2", "html": "_macros/html.j2"}
+
+
+@dataclass(frozen=True)
+class Personal:
+    """Of one template file: does it read `recipient` (or may it: an include we cannot follow), and does it ask
+    for the personal footer."""
+
+    reads_recipient: bool
+    footer: bool
+
+
+def analyse(env: jinja2.Environment, name: str, _seen: frozenset[str] = frozenset()) -> Personal:
+    """Parse `name` (and what it includes, extends or imports with context) for its use of `recipient`."""
+    source = env.loader.get_source(env, name)[0] if env.loader else ""
+    tree = env.parse(source)
+    reads = "recipient" in meta.find_undeclared_variables(tree)
+    for node in tree.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
+        if reads:
+            break
+        if isinstance(node, (nodes.Import, nodes.FromImport)) and not node.with_context:
+            continue  # macros imported without context see only their arguments
+        target = node.template
+        if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
+            reads = True  # a computed name: it may read anything
+        elif target.value not in _seen:
+            reads = analyse(env, target.value, _seen | {name}).reads_recipient
+    return Personal(reads, _declares_footer(tree))
+
+
+class Answers:
+    """Each file's answer, worked out again only when jinja reloads the file (auto_reload: it changed)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int], tuple[Any, Personal]] = {}  # (name, env) -> (template object, answer)
+
+    def of(self, env: jinja2.Environment, name: str) -> Personal:
+        try:
+            compiled = env.get_template(name)
+            known = self._known.get((name, id(env)))
+            if known is None or known[0] is not compiled:
+                known = self._known[(name, id(env))] = (compiled, analyse(env, name))
+            return known[1]
+        except Exception:  # noqa: BLE001 - a broken file: rendering it raises the TemplateError that says why
+            return Personal(True, False)
+
+
+def _declares_footer(tree: nodes.Template) -> bool:
+    """True for a top-level ``{% set personal_footer = true %}`` (not one under a condition: unknowable here)."""
+    return any(isinstance(node, nodes.Assign) and isinstance(node.target, nodes.Name)
+               and node.target.name == PERSONAL_FOOTER and isinstance(node.node, nodes.Const)
+               and node.node.value is True for node in tree.body)
+
+
+def content_key(context: Mapping[str, Any], with_recipient: bool) -> str:
+    """Everything a template can read of `context`, as one string; the recipient only when the template reads it.
+
+    A fact worked out lazily (domain.incident.Lazy) is keyed by its identity: rows share one only within
+    the sender's short-lived memo (app/facts.py FactsMemo), which also bounds this key's life.
+    """
+    if with_recipient:
+        return repr(context)
+    return repr({key: value for key, value in context.items() if key != "recipient"})
+
+
+def before_body_end(html: str, footer: str) -> str:
+    """`html` with `footer` on its own line where the template's last line would have been: after the body's
+    content and its first line break, before the blank lines that close the body."""
+    at = html.lower().rfind("</body>")
+    if at < 0:
+        return f"{html}\n{footer}"
+    head = html[:at].rstrip()
+    space = html[len(head):at]
+    return f"{head}{space[:1]}{footer}\n{space[1:]}{html[at:]}"
+
+
+def personal_footer(env: jinja2.Environment, mode: str, scoped: Mapping[str, Any], recipient: Mapping[str, Any]) -> str:
+    """The footer macro of the search path's _macros file for `mode`, for this recipient: a macro sees only its
+    arguments, so it is called with them, not through a template of its own."""
+    macros = env.get_template(FOOTER_MACROS[mode]).module
+    return str(macros.footer(scoped["incident"], scoped["step"], tagged(recipient, "recipient")))
