@@ -134,8 +134,7 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     klass = rt.klass(incident.klass)
     family = family_of(planned.template)
     recipient = {"display": planned.address.display, "role": planned.address.role}
-    context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, planned.step,
-                             recipient, notice, facts)
+    context = _context(rt, incident, klass, planned.step, notice, facts, cache) | {"recipient": recipient}
     warning = None
     closing = footer(family) if footer is not None else None
     budget = footer_budget(family, closing.text(family), max_length) if closing else max_length
@@ -158,6 +157,20 @@ def compose_notice(rt: Runtime, incident: Incident, planned: Planned, *, max_len
     if offer is not None:  # buttons, a keypress (see interactive.py)
         notice_out = replace(notice_out, **asdict(offer(family)))
     return notice_out, warning
+
+
+def _context(rt: Runtime, incident: Incident, klass: IncidentClass, step: int, notice: Mapping[str, Any] | None,
+             facts: Mapping[str, Any] | None, cache: MutableMapping[Any, Any] | None) -> dict[str, Any]:
+    """render_context but the recipient, made once for the rows of one incident (the same objects: the worker's
+    incident cache, the FactsMemo's facts) while `cache` lives: it was a tenth of composing a shared notice."""
+    key = ("context", incident.id, step, repr(notice))
+    known = cache.get(key) if cache is not None else None
+    if known is not None and known[0] is incident and known[1] is facts:
+        return known[2]
+    context = render_context(incident, klass, rt.policy.tiers[klass.tier].title, rt.directory, step, {}, notice, facts)
+    if cache is not None:
+        cache[key] = (incident, facts, context)
+    return context
 
 
 def _neutral(fields: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from jinja2 import meta, nodes
 
 from .jinja_context import tagged
 
-__all__ = ["FOOTER_MACROS", "PERSONAL_FOOTER", "Answers", "Personal", "analyse", "before_body_end", "content_key",
+__all__ = ["FOOTER_MACROS", "PERSONAL_FOOTER", "Answers", "Personal", "analyse", "before_body_end", "closed", "content_key",
            "personal_footer"]
 
 PERSONAL_FOOTER = "personal_footer"
@@ -78,15 +78,29 @@ def _declares_footer(tree: nodes.Template) -> bool:
                and node.node.value is True for node in tree.body)
 
 
-def content_key(context: Mapping[str, Any], with_recipient: bool) -> str:
+def content_key(context: Mapping[str, Any], with_recipient: bool, memo: dict[Any, Any] | None = None) -> str:
     """Everything a template can read of `context`, as one string; the recipient only when the template reads it.
 
     A fact worked out lazily (domain.incident.Lazy) is keyed by its identity: rows share one only within
-    the sender's short-lived memo (app/facts.py FactsMemo), which also bounds this key's life.
+    the sender's short-lived memo (app/facts.py FactsMemo), which also bounds this key's life. `memo`
+    keeps the string for the same objects (the engine shares them between the rows of an incident).
     """
     if with_recipient:
         return repr(context)
-    return repr({key: value for key, value in context.items() if key != "recipient"})
+    values = tuple(value for key, value in context.items() if key != "recipient")
+    ids = ("content", *map(id, values))
+    known = memo.get(ids) if memo is not None else None
+    if known is not None and all(a is b for a, b in zip(known[0], values)):
+        return known[1]
+    key = repr({key: value for key, value in context.items() if key != "recipient"})
+    if memo is not None:
+        memo[ids] = (values, key)
+    return key
+
+
+def closed(text: str, footer: str) -> str:
+    """A tidied text closing with a tidied footer after a blank line: what tidying both together gives."""
+    return f"{text}\n\n{footer}" if text and footer else text or footer
 
 
 def before_body_end(html: str, footer: str) -> str:

@@ -30,7 +30,7 @@ from ..errors import TemplateError  # re-exported: raised with a TemplateProblem
 from . import escaping
 from .jinja_context import MODES, NamedUndefined, Scope, finalizer, tagged
 from .notice import FAMILIES, Rendered, assemble, id_tokens
-from .personal import FOOTER_MACROS, Answers, Personal, before_body_end, content_key, personal_footer
+from .personal import FOOTER_MACROS, Answers, Personal, before_body_end, closed, content_key, personal_footer
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
 
 __all__ = [
@@ -179,11 +179,11 @@ class Renderer:
         max_length: int | None = None,
         cache: MutableMapping[Any, Any] | None = None,
     ) -> Rendered:
-        """Render one notice for ``family``; raise TemplateError on any template failure. `cache` (kept briefly by
-        the caller, app/facts.py FactsMemo): parts rendered for the same content, shared by recipients when the
-        files do not read `recipient` (.personal); the personal footer, drill marks and budget are per notice."""
+        """Render one notice for ``family`` (TemplateError on any template failure). `cache` (app/facts.py FactsMemo):
+        parts rendered for the same content, shared by recipients when the files do not read `recipient` (.personal)."""
         text_p, html_p = self._personal_parts(incident_class, template, family, cache)
-        key = (incident_class, template, family, content_key(context, text_p.reads_recipient or html_p.reads_recipient))
+        content = content_key(context, text_p.reads_recipient or html_p.reads_recipient, cache)
+        key = (incident_class, template, family, content)
         entry = cache.get(key) if cache is not None else None
         if entry is None:
             scoped = context if isinstance(context, Scope) else tagged(_complete_notice(context))
@@ -191,7 +191,7 @@ class Renderer:
             if cache is not None:
                 cache[key] = entry
         (subject, text, html), scoped = entry
-        text = _tidy(f"{text}\n\n{self._footer('plain', scoped, context)}") if text_p.footer else text
+        text = closed(text, _tidy(self._footer("plain", scoped, context))) if text_p.footer else text
         html = before_body_end(html, self._footer("html", scoped, context).strip()) if html_p.footer and html else html
         incident_id = str(context.get("incident", {}).get("id") or "")
         return assemble(subject, text, html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
