@@ -118,12 +118,16 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def add(self, ends: float, deadline: Deadline) -> None:
+        """Watch `deadline`; the thread is woken only when it ends before every one watched: otherwise the thread
+        is asleep until an earlier one and sees this one then (a wake-up per send was 4% of a burst's sending)."""
         with self._cond:
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (ends, next(self._order), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="notify-send-deadline", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if earliest is None or ends < earliest:
+                self._cond.notify()
 
     def _run(self) -> None:
         with self._cond:
