@@ -114,8 +114,14 @@ def before_body_end(html: str, footer: str) -> str:
     return f"{head}{space[:1]}{footer}\n{space[1:]}{html[at:]}"
 
 
-def personal_footer(env: jinja2.Environment, mode: str, scoped: Mapping[str, Any], recipient: Mapping[str, Any]) -> str:
+def personal_footer(env: jinja2.Environment, mode: str, scoped: Mapping[str, Any], recipient: Mapping[str, Any],
+                    memo: dict[Any, Any] | None = None) -> str:
     """The footer macro of the search path's _macros file for `mode`, for this recipient: a macro sees only its
-    arguments, so it is called with them, not through a template of its own."""
-    macros = env.get_template(FOOTER_MACROS[mode]).module
+    arguments, so it is called with them, not through a template of its own. `memo` keeps the macro file while
+    it lives (looking it up, with jinja's check for a changed file, was a third of the footer's cost)."""
+    macros = memo.get(("macros", id(env))) if memo is not None else None
+    if macros is None:
+        macros = env.get_template(FOOTER_MACROS[mode]).module
+        if memo is not None:
+            memo[("macros", id(env))] = macros
     return str(macros.footer(scoped["incident"], scoped["step"], tagged(recipient, "recipient")))

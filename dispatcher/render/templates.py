@@ -191,8 +191,8 @@ class Renderer:
             if cache is not None:
                 cache[key] = entry
         (subject, text, html), scoped = entry
-        text = closed(text, _tidy(self._footer("plain", scoped, context))) if text_p.footer else text
-        html = before_body_end(html, self._footer("html", scoped, context).strip()) if html_p.footer and html else html
+        text = closed(text, _tidy(self._footer("plain", scoped, context, cache))) if text_p.footer else text
+        html = before_body_end(html, self._footer("html", scoped, context, cache).strip()) if html_p.footer and html else html
         incident_id = str(context.get("incident", {}).get("id") or "")
         return assemble(subject, text, html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
 
@@ -209,9 +209,9 @@ class Renderer:
                 cache[("personal", incident_class, template, family)] = found
         return found
 
-    def _footer(self, mode: str, scoped: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    def _footer(self, mode: str, scoped: Mapping[str, Any], context: Mapping[str, Any], cache: Any) -> str:
         try:
-            return personal_footer(self._env(mode), mode, scoped, context["recipient"])
+            return personal_footer(self._env(mode), mode, scoped, context["recipient"], cache)
         except Exception as exc:  # noqa: BLE001 - a team's footer macro is template code too
             raise TemplateError(self._problem(FOOTER_MACROS[mode], exc)) from exc
 
