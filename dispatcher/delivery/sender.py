@@ -125,8 +125,7 @@ class Sender:
         """
         self.pool.raise_failures()
         room = min(limit, self.pool.free())
-        claimed = self._claim(limit=room, skip_channels=self._full_channels(),
-                              leads_only=leads_only) if room > 0 else []
+        claimed = self._claim(limit=room, skip_channels=self._full_channels(), leads_only=leads_only) if room else []
         started, unstarted = self._start_each(claimed)
         if unstarted:
             self.store.release(self.owner, ids=unstarted)
