@@ -161,7 +161,8 @@ class _Reports:
 def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interval: float,
               sock: socket.socket, *, handles_inbox: bool = True) -> None:
     """The child's life (`notify worker --report-fd`): a worker on its own store, woken by the parent,
-    stopped by end of file or SIGTERM. ``handles_inbox=False``: a second sender, which only sends."""
+    stopped by end of file or SIGTERM. ``handles_inbox=False``: a second sender, which only sends (no inbox,
+    no timers: the first sender does both)."""
     stop, wake = threading.Event(), threading.Event()
 
     def on_term(*_: object) -> None:
@@ -173,7 +174,7 @@ def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interv
     store = open_store()
     reports = _Reports(sock)
     worker = Worker(rt, store, clock, on_attempt=reports.attempt, on_ingest=reports.ingest, on_tick=reports.tick,
-                    handles_inbox=handles_inbox)
+                    handles_inbox=handles_inbox, only_sends=not handles_inbox)
 
     def wakes() -> None:
         while True:
