@@ -51,19 +51,7 @@ def every_rule_read(rules, policy, report: Report) -> TriageResult:
                                                    if not h.negated_by])
         if found:
             matches.append((urgency[tier], found.weak, index, found))
-    matches = t._without_explained(t._without_fallbacks(matches, rules))
-    hedged = {"negated": tuple(negated), "hypothetical": tuple(hypothetical)}
-    if not matches:
-        default = rules.default_class
-        return TriageResult(default, policy.classes[default].tier, (), needs_review=True, default_used=True,
-                            **hedged)
-    matches.sort(key=lambda m: m[:3])
-    ordered = tuple(m[3] for m in matches)
-    winner = ordered[0]
-    bias = t._bias(ordered, rules.default_class, min(urgency.values()), urgency[winner.tier]) if winner.weak \
-        else None
-    return TriageResult(winner.klass, winner.tier, ordered, needs_review=winner.weak, default_used=False,
-                        bias=bias, **hedged)
+    return t.decided(rules, policy, urgency, matches, negated, hypothetical)  # the decision itself is shared
 
 
 @pytest.mark.parametrize("labels", LABELS, ids=lambda labels: ",".join(labels) or "no-labels")

@@ -193,6 +193,12 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
                                                      if not h.negated_by])
         if found:
             matches.append((urgency[tier], found.weak, index, found))
+    return decided(rules, policy, urgency, matches, negated, hypothetical)
+
+
+def decided(rules: RoutingRules, policy: Policy, urgency: dict[str, Any], matches: list[tuple],
+            negated: list, hypothetical: list) -> TriageResult:
+    """The result of the rules that matched, as (urgency, weak, rule index, RuleMatch), and the hedged words."""
     matches = _without_explained(_without_fallbacks(matches, rules))
     hedged = {"negated": tuple(negated), "hypothetical": tuple(hypothetical)}
     if not matches:
