@@ -66,6 +66,19 @@ def test_a_template_that_reads_the_recipient_is_rendered_for_each(counted, user_
     assert len(calls) == 2
 
 
+@pytest.mark.parametrize("family", ["email", "sms"])
+def test_a_subject_that_reads_the_recipient_is_rendered_for_each(counted, user_dir, family):
+    renderer, calls = counted
+    write(user_dir, "outage/email.subject.j2", "For {{ recipient.display }}: {{ incident.id }}")
+    write(user_dir, "outage/sms.subject.j2", "For {{ recipient.display }}: {{ incident.id }}")
+    cache: dict = {}
+    template = "email" if family == "email" else "sms"
+    subjects = [renderer.render("outage", template, for_recipient(n), family=family, drill=False, cache=cache).subject
+                for n in ("Ana", "Bo")]
+    assert subjects[0].startswith("For Ana: OUT-") and subjects[1].startswith("For Bo: OUT-")
+    assert len(calls) == 2
+
+
 def test_an_included_file_that_reads_the_recipient_counts(counted, user_dir):
     renderer, calls = counted
     write(user_dir, "_parts/hello.j2", "Hello {{ recipient.display }}")

@@ -181,8 +181,8 @@ class Renderer:
     ) -> Rendered:
         """Render one notice for ``family`` (TemplateError on any template failure). `cache` (app/facts.py FactsMemo):
         parts rendered for the same content, shared by recipients when the files do not read `recipient` (.personal)."""
-        text_p, html_p = self._personal_parts(incident_class, template, family, cache)
-        content = content_key(context, text_p.reads_recipient or html_p.reads_recipient, cache)
+        text_p, html_p, subject_p = self._personal_parts(incident_class, template, family, cache)
+        content = content_key(context, any(p.reads_recipient for p in (text_p, html_p, subject_p)), cache)
         key = (incident_class, template, family, content)
         entry = cache.get(key) if cache is not None else None
         if entry is None:
@@ -197,12 +197,12 @@ class Renderer:
         return assemble(subject, text, html, incident_id=incident_id, family=family, drill=drill, max_length=max_length)
 
     def _personal_parts(self, incident_class: str, template: str, family: str,
-                        cache: MutableMapping[Any, Any] | None) -> tuple[Personal, Personal]:
-        """What the text and HTML files of (class, template) read of the recipient; kept in `cache` too."""
+                        cache: MutableMapping[Any, Any] | None) -> tuple[Personal, Personal, Personal]:
+        """What the text, HTML and subject files of (class, template) read of the recipient; kept in `cache` too."""
         found = cache.get(("personal", incident_class, template, family)) if cache is not None else None
         if found is None:
-            modes = {"text": {"slack": "slack", "voice": "voice"}.get(family, "plain"), "html": "html"}
-            names = {part: self._resolve(incident_class, template, part) for part in modes if family == "email" or part == "text"}
+            modes = {"text": {"slack": "slack", "voice": "voice"}.get(family, "plain"), "html": "html", "subject": "subject"}
+            names = {part: self._resolve(incident_class, template, part) for part in modes if family == "email" or part != "html"}
             found = tuple(self._personal.of(self._env(modes[p]), names[p]) if names.get(p) else Personal(False, False)
                           for p in modes)
             if cache is not None:
