@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -87,3 +86,20 @@ def test_one_webhook_refused_for_good_is_stored_alone_and_the_others_are_stored(
     assert answers[2] == {"schema": 1, "outcome": "queued", "event": 2, "dedup_key": "grafana:k"}
     assert store.rows == [("alertmanager", "alertmanager:g", "a"), ("grafana", "grafana:k", "c")]
     assert woken == [2]  # the sender is woken once for the group, counting what was stored
+
+
+def test_a_store_failing_midway_through_the_one_by_one_retry_answers_only_what_it_did_not_store() -> None:
+    class Failing(Store):
+        def enqueue_many(self, webhooks: list, received: datetime) -> list[int]:
+            if len(webhooks) == 1 and webhooks[0][2] == "c":
+                raise StoreError("store notify: database is locked")
+            return super().enqueue_many(webhooks, received)
+
+    store, woken = Failing(), []
+    webhooks = [("alertmanager", b"a", Event("g")), ("alertmanager", "b\x00".encode(), Event("h")),
+                ("alertmanager", b"c", Event("k"))]
+    answers = enqueue_group(store, lambda: datetime(2026, 1, 1, tzinfo=UTC), woken.append, webhooks)
+    assert answers[0] == {"schema": 1, "outcome": "queued", "event": 1, "dedup_key": "alertmanager:g"}
+    assert isinstance(answers[1], StoreRejected)
+    assert type(answers[2]) is StoreError  # 503: its sender retries it; the first was stored and is 202
+    assert store.rows == [("alertmanager", "alertmanager:g", "a")] and woken == [1]

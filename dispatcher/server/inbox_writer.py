@@ -25,7 +25,7 @@ import weakref
 from typing import Any, Callable, Sequence
 
 from ..app.ingest import scoped_key
-from ..errors import NotifyError, StoreRejected
+from ..errors import NotifyError, StoreError, StoreRejected
 from ..eventlog import emit
 from .http_error import StoreTimeout
 
@@ -62,9 +62,12 @@ def enqueue_group(store: Any, now: Callable[[], Any], wake: Callable[[int], None
 
 
 def _alone(store: Any, now: Callable[[], Any], webhook: tuple[str, str, str]) -> Any:
+    """One webhook stored on its own: its id, or the error that refused it. Any store error is this webhook's
+    answer alone: those stored before it were committed and must be answered 202 (a 503 would have their
+    senders store them twice)."""
     try:
         return store.enqueue_many([webhook], now())[0]
-    except StoreRejected as exc:
+    except StoreError as exc:
         return exc
 
 
