@@ -1,5 +1,6 @@
 """One render for every recipient of the same content (render/personal.py), the footer still per recipient."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,20 @@ def test_an_included_file_that_reads_the_recipient_counts(counted, user_dir):
              for n in ("Ana", "Bo")]
     assert texts[0].startswith("Hello Ana")
     assert texts[1].startswith("Hello Bo") and len(calls) == 2
+
+
+def test_an_included_file_edited_to_read_the_recipient_while_running_counts_from_then_on(counted, user_dir):
+    renderer, calls = counted
+    write(user_dir, "_parts/hello.j2", "Hello team")
+    write(user_dir, "outage/sms.text.j2", '{% include "_parts/hello.j2" %} {{ incident.id }}')
+    renderer.render("outage", "sms", for_recipient("Ana"), family="sms", drill=False, cache={})
+    write(user_dir, "_parts/hello.j2", "Hello {{ recipient.display }}")
+    later = (user_dir / "_parts/hello.j2").stat().st_mtime + 5
+    os.utime(user_dir / "_parts/hello.j2", (later, later))  # as an edit a few seconds later: a new mtime
+    cache: dict = {}  # the next window of the sender's memo
+    texts = [renderer.render("outage", "sms", for_recipient(n), family="sms", drill=False, cache=cache).text
+             for n in ("Ana", "Bo")]
+    assert texts[0].startswith("Hello Ana") and texts[1].startswith("Hello Bo")
 
 
 def test_the_personal_footer_is_the_teams_own_macro_when_it_has_one(counted, user_dir):

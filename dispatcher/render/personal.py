@@ -36,8 +36,12 @@ class Personal:
     footer: bool
 
 
-def analyse(env: jinja2.Environment, name: str, _seen: frozenset[str] = frozenset()) -> Personal:
-    """Parse `name` (and what it includes, extends or imports with context) for its use of `recipient`."""
+def analyse(env: jinja2.Environment, name: str, _seen: frozenset[str] = frozenset(),
+            read: set[str] | None = None) -> Personal:
+    """Parse `name` (and what it includes, extends or imports with context) for its use of `recipient`;
+    `read` collects the names of the files parsed."""
+    if read is not None:
+        read.add(name)
     source = env.loader.get_source(env, name)[0] if env.loader else ""
     tree = env.parse(source)
     reads = "recipient" in meta.find_undeclared_variables(tree)
@@ -50,22 +54,24 @@ def analyse(env: jinja2.Environment, name: str, _seen: frozenset[str] = frozense
         if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
             reads = True  # a computed name: it may read anything
         elif target.value not in _seen:
-            reads = analyse(env, target.value, _seen | {name}).reads_recipient
+            reads = analyse(env, target.value, _seen | {name}, read).reads_recipient
     return Personal(reads, _declares_footer(tree))
 
 
 class Answers:
-    """Each file's answer, worked out again only when jinja reloads the file (auto_reload: it changed)."""
+    """Each file's answer, worked out again only when jinja reloads it or a file it reads (auto_reload: changed)."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, int], tuple[Any, Personal]] = {}  # (name, env) -> (template object, answer)
+        # (name, env) -> (the template objects of every file the answer read, the answer)
+        self._known: dict[tuple[str, int], tuple[tuple[Any, ...], Personal]] = {}
 
     def of(self, env: jinja2.Environment, name: str) -> Personal:
         try:
-            compiled = env.get_template(name)
             known = self._known.get((name, id(env)))
-            if known is None or known[0] is not compiled:
-                known = self._known[(name, id(env))] = (compiled, analyse(env, name))
+            if known is None or any(env.get_template(t.name) is not t for t in known[0]):
+                read: set[str] = set()
+                answer = analyse(env, name, read=read)
+                known = self._known[(name, id(env))] = (tuple(env.get_template(n) for n in sorted(read)), answer)
             return known[1]
         except Exception:  # noqa: BLE001 - a broken file: rendering it raises the TemplateError that says why
             return Personal(True, False)
