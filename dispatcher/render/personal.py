@@ -84,15 +84,13 @@ def _declares_footer(tree: nodes.Template) -> bool:
                and node.node.value is True for node in tree.body)
 
 
-def content_key(context: Mapping[str, Any], with_recipient: bool, memo: dict[Any, Any] | None = None) -> str:
-    """Everything a template can read of `context`, as one string; the recipient only when the template reads it.
+def content_key(context: Mapping[str, Any], memo: dict[Any, Any] | None = None) -> str:
+    """Everything a template that does not read the recipient can read of `context`, as one string.
 
     A fact worked out lazily (domain.incident.Lazy) is keyed by its identity: rows share one only within
     the sender's short-lived memo (app/facts.py FactsMemo), which also bounds this key's life. `memo`
     keeps the string for the same objects (the engine shares them between the rows of an incident).
     """
-    if with_recipient:
-        return repr(context)
     values = tuple(value for key, value in context.items() if key != "recipient")
     ids = ("content", *map(id, values))
     known = memo.get(ids) if memo is not None else None

@@ -6,11 +6,10 @@ path, user dir first: a file missing there falls back to the shipped one,
 file by file. A class file found in no dir falls back to
 ``_common/<template>.<part>.j2``, searched the same way, so the lifecycle
 notices (``update-email``, ``escalation-sms``, ...) are written once and a
-team can override one for a single class or for all. Rendering is strict
-(an undefined variable is an error, never an empty string) and escapes every
-interpolated value for its medium: HTML autoescape for ``.html.j2``, Slack
-escaping for the slack family, one line for subjects, plain words for voice. Any failure surfaces as a
-:class:`TemplateError` naming file, line and cause, so the core can send
+team can override one for a single class or for all. Rendering is strict (an undefined variable is an
+error, never an empty string) and escapes every interpolated value for its medium: HTML autoescape for
+``.html.j2``, Slack escaping for the slack family, one line for subjects, plain words for voice. Any failure
+surfaces as a :class:`TemplateError` naming file, line and cause, so the core can send
 :func:`fallback_notice` instead of dropping the page.
 """
 
@@ -180,16 +179,17 @@ class Renderer:
         cache: MutableMapping[Any, Any] | None = None,
     ) -> Rendered:
         """Render one notice for ``family`` (TemplateError on any template failure). `cache` (app/facts.py FactsMemo):
-        parts rendered for the same content, shared by recipients when the files do not read `recipient` (.personal)."""
-        text_p, html_p, subject_p = self._personal_parts(incident_class, template, family, cache)
-        content = content_key(context, any(p.reads_recipient for p in (text_p, html_p, subject_p)), cache)
-        key = (incident_class, template, family, content)
-        entry = cache.get(key) if cache is not None else None
+        parts rendered for the same content, shared by recipients when no file reads `recipient` (.personal): a file
+        that does is rendered for each row, uncached (a key naming the recipient would never be met again)."""
+        text_p, html_p, _ = parts = self._personal_parts(incident_class, template, family, cache)
+        shared = None if any(p.reads_recipient for p in parts) else cache
+        key = (incident_class, template, family, content_key(context, shared)) if shared is not None else None
+        entry = shared.get(key) if shared is not None else None
         if entry is None:
             scoped = context if isinstance(context, Scope) else tagged(_complete_notice(context))
             entry = (self._render_parts(incident_class, template, scoped, family), scoped)
-            if cache is not None:
-                cache[key] = entry
+            if shared is not None:
+                shared[key] = entry
         (subject, text, html), scoped = entry
         text = closed(text, _tidy(self._footer("plain", scoped, context, cache))) if text_p.footer else text
         html = before_body_end(html, self._footer("html", scoped, context, cache).strip()) if html_p.footer and html else html
