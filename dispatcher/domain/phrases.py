@@ -26,10 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from re import _constants as _c, _parser  # type: ignore[attr-defined]  # what a phrase begins with
-from typing import Any
 
-__all__ = ["PhraseHit", "PhraseIndex", "compile_phrase", "find_phrases", "hypothetical", "negation"]
+__all__ = ["PhraseHit", "any_phrase", "compile_phrase", "find_phrases", "hypothetical", "negation"]
 
 NEGATION_CUES = frozenset({
     "not", "no", "never", "none", "nothing", "nobody", "noone", "nobody's", "without", "neither", "nor", "cannot",
@@ -72,107 +70,7 @@ def _any_of(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
         return None
 
 
-class PhraseIndex:
-    """Which of many phrases may be in a text, by the letters each must begin with, without a search.
-
-    triage runs every rule on every alert, and one search over all their phrases still tried each
-    of them at every word (60 us an alert). Most phrases can only begin with a few literal
-    beginnings ("(data )?breach": "data", "brea"; the first SHORT letters at most): a phrase is a
-    candidate only when the text has one of them where a phrase may begin (no word character
-    before it). A phrase whose beginning is not known (a class such as \\d first, a letter
-    beyond ASCII) is always a candidate, and so is every phrase on a text beyond ASCII (where
-    ignoring case is more than lower()). `candidates` may name phrases that do not match, never
-    leaves out one that does.
-    """
-
-    def __init__(self, phrases: tuple[str, ...]) -> None:
-        self.always: set[str] = set()
-        self.by_start: dict[str, set[str]] = {}  # a beginning -> the phrases that may begin so
-        for phrase in phrases:
-            beginnings = _beginnings(phrase)
-            if beginnings is None:
-                self.always.add(phrase)
-            for start in beginnings or ():
-                self.by_start.setdefault(start, set()).add(phrase)
-        self.lengths = sorted({len(start) for start in self.by_start})
-        self.every = frozenset(phrases)
-
-    def candidates(self, text: str) -> frozenset[str] | set[str]:
-        if not text.isascii():
-            return self.every
-        low, found = text.lower(), set(self.always)
-        for at in _MAY_BEGIN.finditer(low):
-            i = at.start()
-            for length in self.lengths:
-                found.update(self.by_start.get(low[i:i + length], ()))
-        return found
-
-
-_MAY_BEGIN = re.compile(r"(?<!\w).", re.DOTALL)  # where a phrase may begin: compile_phrase's (?<![\w])
-SHORT = 4  # letters of a beginning that are looked up: enough to tell most phrases apart
-_MOST = 64  # beginnings worked out per phrase; beyond, the shorter ones known so far
-
-
-def _beginnings(phrase: str) -> set[str] | None:
-    """The lower-case literal beginnings every match of the phrase starts with; None when one may be empty."""
-    try:
-        found = _starts(_parser.parse(phrase))
-    except Exception:  # noqa: BLE001 - an expression this reading does not know: always a candidate
-        return None
-    starts = {start for start, _ in found}
-    return None if "" in starts else starts
-
-
-def _clip(start: str, going: bool) -> tuple[str, bool]:
-    return (start[:SHORT], False) if len(start) >= SHORT else (start, going)
-
-
-def _starts(items: Any) -> set[tuple[str, bool]]:
-    """(literal beginning, whether it may go on) for each way through a parsed sequence."""
-    now = {("", True)}
-    for op, av in items:
-        if not any(going for _, going in now):
-            break
-        if op in (_c.ASSERT, _c.ASSERT_NOT, _c.AT):
-            continue  # no width: the next item goes on from here
-        if op is _c.LITERAL:
-            options = {(chr(av).lower(), True)} if chr(av).isascii() else None
-        elif op is _c.IN:
-            chars = _in_set(av)
-            options = {(c, True) for c in chars} if chars is not None else None
-        elif op is _c.SUBPATTERN:
-            options = _starts(av[3])
-        elif op is _c.BRANCH:
-            options = {way for branch in av[1] for way in _starts(branch)}
-        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
-            least, most, sub = av
-            once = _starts(sub)
-            # One time through, then it may repeat (stop there); none at all goes on with the next item.
-            options = once if least == most == 1 else \
-                {(s, False) for s, _ in once} | ({("", True)} if least == 0 else set())
-        else:
-            options = None  # any character, a class, a backreference: the beginning ends here
-        if options is None:
-            now = {(start, False) for start, _ in now}
-            continue
-        ahead = {_clip(start + more, goes) if going else (start, False)
-                 for start, going in now for more, goes in (options if going else [("", False)])}
-        now = ahead if len(ahead) <= _MOST else {(start, False) for start, _ in now}
-    return now
-
-
-def _in_set(items: Any) -> set[str] | None:
-    """The lower-case ASCII characters of a small [set]; None for a negated set, a class or a wide range."""
-    chars: set[str] = set()
-    for op, av in items:
-        if op is _c.LITERAL:
-            chars.add(chr(av))
-        elif op is _c.RANGE and av[1] - av[0] < 16:
-            chars.update(chr(i) for i in range(av[0], av[1] + 1))
-        else:
-            return None
-    lowered = {c.lower() for c in chars}
-    return lowered if all(c.isascii() for c in lowered) and len(lowered) <= 16 else None
+any_phrase = _any_of  # the public name, for triage's one search over every rule's phrases
 
 
 def find_phrases(phrases: tuple[str, ...], text: str) -> list[PhraseHit]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .concepts import ConceptHit, ConceptIndex, concept_index, concepts_found, find_concepts, parse_combination
 from .matchers import LabelMatcher, parse_matcher
-from .phrases import PhraseHit, PhraseIndex, find_phrases
+from .phrases import PhraseHit, any_phrase, find_phrases
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.policy import Policy
@@ -179,11 +179,11 @@ def triage(rules: RoutingRules, policy: Policy, report: Report) -> TriageResult:
     vocabulary = concept_index(rules.concepts)
     text = report.text
     # Rules that read the text and find nothing there match nothing and hedge nothing: skipped unread.
-    maybe = ready.phrases.candidates(text)  # the phrases that may be in the text (a superset of those that are)
+    phrases_absent = ready.any_phrase is not None and ready.any_phrase.search(text) is None
     present = concepts_found(vocabulary, text) if ready.any_concepts else frozenset()
     matches, negated, hypothetical = [], [], []
     for index, (rule, tier, combinations) in enumerate(ready.rules):
-        if (rule.phrases or rule.concepts) and maybe.isdisjoint(rule.phrases) \
+        if (rule.phrases or rule.concepts) and (not rule.phrases or phrases_absent) \
                 and not any(present.issuperset(c) for c in combinations):
             continue
         found, suppressed = match_rule(rule, report, tier, vocabulary)
@@ -221,7 +221,7 @@ class _Ready:
     policy_of: Any
     urgency: dict[str, Any]
     rules: tuple[tuple[Any, str, tuple[frozenset[str], ...]], ...]  # (rule, its tier, each combination's concepts)
-    phrases: PhraseIndex  # every rule's phrases, by what they begin with
+    any_phrase: re.Pattern[str] | None  # where any rule's phrase is; None when they cannot share one pattern
     any_concepts: bool
 
 
@@ -241,7 +241,7 @@ def _prepared(rules: RoutingRules, policy: Policy) -> _Ready:
         rules, policy, {name: tier.within for name, tier in policy.tiers.items()},
         tuple((rule, policy.classes[rule.klass].tier,
                tuple(frozenset(parse_combination(c)[0]) for c in rule.concepts)) for rule in rules.rules),
-        PhraseIndex(every), any(rule.concepts for rule in rules.rules))
+        any_phrase(every) if every else None, any(rule.concepts for rule in rules.rules))
     return ready
 
 
