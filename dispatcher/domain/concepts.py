@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from .loaded import PerLoaded
 from .phrases import hypothetical, negation
 
 __all__ = ["ConceptHit", "ConceptIndex", "Token", "concept_index", "concepts_found", "find_concepts",
@@ -140,7 +141,7 @@ class ConceptIndex:
         return found + [c for c in prefixed if tok.word.startswith(c[1][0][:-1])] if prefixed else found
 
 
-_BUILT: dict[int, tuple[Mapping[str, Sequence[str]], ConceptIndex]] = {}
+_BUILT: PerLoaded[ConceptIndex] = PerLoaded()
 
 
 def concept_index(vocabulary: Mapping[str, Sequence[str]]) -> ConceptIndex:
@@ -149,13 +150,8 @@ def concept_index(vocabulary: Mapping[str, Sequence[str]]) -> ConceptIndex:
     Keyed by identity, holding the vocabulary so its id is not reused: triage asks on every
     alert, and a key made of every term would cost more than the matching.
     """
-    built = _BUILT.get(id(vocabulary))
-    if built is None or built[0] is not vocabulary:
-        if len(_BUILT) > 8:
-            _BUILT.clear()
-        built = _BUILT[id(vocabulary)] = (vocabulary, ConceptIndex(
-            tuple((name, tuple(terms)) for name, terms in vocabulary.items())))
-    return built[1]
+    return _BUILT.get((vocabulary,), lambda: ConceptIndex(
+        tuple((name, tuple(terms)) for name, terms in vocabulary.items())))
 
 
 @lru_cache(maxsize=64)

@@ -14,6 +14,7 @@ from ..api import Address
 from .delivery_key import DeliveryKey
 from .entries import AudienceEntry, Entry, escalation_entries
 from .incident import Incident, commander_of
+from .loaded import PerLoaded
 
 if TYPE_CHECKING:  # the loaded configuration, read here by attribute only
     from ..config.directory import Directory
@@ -119,21 +120,17 @@ def _addresses(d: Directory, pid: str, role: str, channel: str | None, phone: st
     incident's step 0 asks again for the same people, and working them out was a third of plan_step.
     A rotation's person is asked for by who is on duty, so a hand-off asks for someone else.
     """
-    cache = _ADDRESSES.get(id(d))
-    if cache is None or cache[0] is not d:  # held, so the id is not reused while cached
-        if len(_ADDRESSES) > 8:
-            _ADDRESSES.clear()
-        cache = _ADDRESSES[id(d)] = (d, {})
+    cache = _ADDRESSES.get((d,), dict)
     key = (pid, role, channel, phone)
-    found = cache[1].get(key)
+    found = cache.get(key)
     if found is None:
-        if len(cache[1]) > 4096:
-            cache[1].clear()
-        found = cache[1][key] = _addresses_of(d, pid, role, channel, phone)
+        if len(cache) > 4096:
+            cache.clear()
+        found = cache[key] = _addresses_of(d, pid, role, channel, phone)
     return found
 
 
-_ADDRESSES: dict[int, tuple[Directory, dict[tuple, tuple[Address, ...]]]] = {}
+_ADDRESSES: PerLoaded[dict[tuple, tuple[Address, ...]]] = PerLoaded()
 
 
 def _addresses_of(d: Directory, pid: str, role: str, channel: str | None, phone: str | None) -> tuple[Address, ...]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .concepts import ConceptHit, ConceptIndex, concept_index, concepts_found, find_concepts, parse_combination
+from .loaded import PerLoaded
 from .matchers import LabelMatcher, parse_matcher
 from .phrases import PhraseHit, any_phrase, find_phrases
 
@@ -217,32 +218,27 @@ def decided(rules: RoutingRules, policy: Policy, urgency: dict[str, Any], matche
 class _Ready:
     """What triage reads of the rules and the policy on every alert, worked out once per loaded pair."""
 
-    rules_of: Any  # the RoutingRules and the Policy, held so that their ids are not reused while cached
-    policy_of: Any
     urgency: dict[str, Any]
     rules: tuple[tuple[Any, str, tuple[frozenset[str], ...]], ...]  # (rule, its tier, each combination's concepts)
     any_phrase: re.Pattern[str] | None  # where any rule's phrase is; None when they cannot share one pattern
     any_concepts: bool
 
 
-_READY: dict[tuple[int, int], _Ready] = {}
+_READY: PerLoaded[_Ready] = PerLoaded()
 
 
 def _prepared(rules: RoutingRules, policy: Policy) -> _Ready:
-    """The rules ready to run (keyed by identity, as concept_index: both are frozen once loaded, and a key made
-    of their contents would cost more than the triage it saves)."""
-    ready = _READY.get((id(rules), id(policy)))
-    if ready is not None and ready.rules_of is rules and ready.policy_of is policy:
-        return ready
-    if len(_READY) > 8:
-        _READY.clear()
+    """The rules ready to run, once per loaded rules and policy (domain/loaded.py)."""
+    return _READY.get((rules, policy), lambda: _ready(rules, policy))
+
+
+def _ready(rules: RoutingRules, policy: Policy) -> _Ready:
     every = tuple(dict.fromkeys(p for rule in rules.rules for p in rule.phrases))
-    ready = _READY[(id(rules), id(policy))] = _Ready(
-        rules, policy, {name: tier.within for name, tier in policy.tiers.items()},
+    return _Ready(
+        {name: tier.within for name, tier in policy.tiers.items()},
         tuple((rule, policy.classes[rule.klass].tier,
                tuple(frozenset(parse_combination(c)[0]) for c in rule.concepts)) for rule in rules.rules),
         any_phrase(every) if every else None, any(rule.concepts for rule in rules.rules))
-    return ready
 
 
 def _first_per_cue(rule: str, hedged: list[tuple[str, Any]]) -> list[tuple[str, str, str]]:
