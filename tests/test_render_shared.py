@@ -1,11 +1,13 @@
 """One render for every recipient of the same content (render/personal.py), the footer still per recipient."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from dispatcher.app.facts import FactsMemo
+from dispatcher.clock import FakeClock
 from dispatcher.domain.states import DeliveryState
 from dispatcher.render.templates import Renderer, sample_context, shipped_template_dir
 
@@ -147,3 +149,12 @@ def test_rows_of_an_incident_share_one_read_of_its_facts():
     answers = [str(memo.facts(store, _Incident(), "email")[0]["status_page"]) for _ in range(5)]
     assert answers == ["update accepted"] * 5 and store.reads == 1
     assert memo.facts(store, _Incident(), "statuspage")[0]["status_page"] is None  # never about its own update
+
+
+def test_facts_are_read_again_once_the_senders_clock_has_moved_past_the_window():
+    clock = FakeClock()
+    store, memo = _Store(), FactsMemo(window=1.0, monotonic=clock.monotonic)
+    str(memo.facts(store, _Incident(), "email")[0]["status_page"])
+    clock.advance(timedelta(minutes=15))  # a drill's next minute, within the same real second
+    str(memo.facts(store, _Incident(), "email")[0]["status_page"])
+    assert store.reads == 2

@@ -253,7 +253,7 @@ def make_sender(rt: Runtime, store: Store, clock: Clock, registry: Registry, *, 
         Sender,
     )
 
-    memo = FactsMemo()  # an incident's rows rendered within a second share its facts and renders
+    memo = FactsMemo(monotonic=clock.monotonic)  # an incident's rows rendered within a second share its facts
 
     def compose(row: DeliveryRow) -> tuple[Notice, str | None]:
         if row.kind == "announcement":  # a maintenance window's start or end (windows.py): its text is stored

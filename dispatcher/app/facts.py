@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ..config.plugins import capabilities, discover
 from ..domain.incident import Incident, Lazy, recorded_facts
@@ -51,17 +51,18 @@ def status_page_state(store: Store, incident_id: str) -> str | None:
 
 
 class FactsMemo:
-    """The facts of each incident and the notices rendered from them, kept for `window` seconds of real time.
+    """The facts of each incident and the notices rendered from them, kept for `window` seconds of the sender's
+    clock (`monotonic`: a drill's clock moves minutes in a real second, and its notices must see each minute's facts).
 
     Within the window the rows of one incident share one set of facts (one read each, as they stood at the
     first row's render) and, through them, one render of the same content (render.personal.content_key
     keys a lazy fact by its identity, so a render is never reused past its facts).
     """
 
-    def __init__(self, window: float = 1.0, limit: int = 1024) -> None:
-        self.window, self.limit = window, limit
+    def __init__(self, window: float = 1.0, limit: int = 1024, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.window, self.limit, self._monotonic = window, limit, monotonic
         self._lock = threading.Lock()
-        self._since = time.monotonic()
+        self._since = monotonic()
         self._facts: dict[tuple[str, bool], dict[str, Any]] = {}
         self.renders: dict[Any, Any] = {}
         self._own: dict[str, bool] = {}
@@ -69,8 +70,8 @@ class FactsMemo:
     def facts(self, store: Store, incident: Incident, channel: str) -> tuple[dict[str, Any], dict[Any, Any]]:
         """The incident's facts for a notice on `channel`, and the renders made from the facts of this window."""
         with self._lock:
-            if time.monotonic() - self._since > self.window or len(self._facts) + len(self.renders) > self.limit:
-                self._since, self._facts, self.renders, self._own = time.monotonic(), {}, {}, {}
+            if self._monotonic() - self._since > self.window or len(self._facts) + len(self.renders) > self.limit:
+                self._since, self._facts, self.renders, self._own = self._monotonic(), {}, {}, {}
             own = self._own.get(channel)
             if own is None:  # asked of the plugins once per channel and window: it was 3% of a row's CPU
                 own = self._own[channel] = is_status_page(channel)
