@@ -81,6 +81,20 @@ def clean_env(work: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+
+def config_copy(work: Path) -> Path:
+    """This tree's contacts, policy and templates copied into `work`/config, writable by the owner only (as
+    the config loader asks of a directory holding credentials' neighbours)."""
+    config = work / "config"
+    config.mkdir()
+    for name in ("contacts.toml", "policy.toml"):
+        shutil.copy(ROOT / name, config / name)
+    shutil.copytree(ROOT / "templates", config / "templates")
+    for path in [config, *config.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o022)
+    return config
+
+
 @contextmanager
 def scratch(prefix: str = "notify-bench-") -> Iterator[Path]:
     """A temporary directory (cwd for commands, so no stray .env or contacts.toml is picked up)."""

@@ -37,6 +37,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import config_copy  # noqa: E402
 SLACK_HOOK = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX"
 TWILIO = "twilio://AC0123456789abcdef0123456789abcdef:token@+15550100000"
 FIELDS = {"customer": "Acme Corp", "reported_by": "jane@acme.example", "summary": "Unusual admin logins"}
@@ -62,13 +65,7 @@ def child(samples: int, gap: float, hang: bool) -> dict[str, list[float]]:
     from dispatcher.testing.smtp import SmtpServer
 
     work = Path(tempfile.mkdtemp(prefix="bench-hol-"))
-    config = work / "config"
-    config.mkdir()
-    for name in ("contacts.toml", "policy.toml"):
-        shutil.copy(ROOT / name, config / name)
-    shutil.copytree(ROOT / "templates", config / "templates")
-    for path in [config, *config.rglob("*")]:
-        path.chmod(path.stat().st_mode & ~0o022)
+    config = config_copy(work)
     clock = SystemClock()
     times: dict[str, list[float]] = {"security": [], "technical": []}
     with SmtpServer() as smtp, ProviderProxy() as proxy:

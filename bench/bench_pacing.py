@@ -37,22 +37,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import config_copy  # noqa: E402
 
 SLACK_HOOK = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX"
 TWILIO = "twilio://AC0123456789abcdef0123456789abcdef:token@+15550100000"
 FIELDS = {"customer": "Acme Corp", "reported_by": "jane@acme.example", "summary": "Unusual admin logins"}
 UNPACED = {"slack": "off", "twilio": "off"}
 
-
-def config_dir(work: Path) -> Path:
-    config = work / "config"
-    config.mkdir()
-    for name in ("contacts.toml", "policy.toml"):
-        shutil.copy(ROOT / name, config / name)
-    shutil.copytree(ROOT / "templates", config / "templates")
-    for path in [config, *config.rglob("*")]:
-        path.chmod(path.stat().st_mode & ~0o022)
-    return config
 
 
 def one_run(incidents: int, updates: int, rate: float, paced: bool) -> dict[str, float]:
@@ -69,7 +62,7 @@ def one_run(incidents: int, updates: int, rate: float, paced: bool) -> dict[str,
     from dispatcher.testing.smtp import SmtpServer
 
     work = Path(tempfile.mkdtemp(prefix="bench-pacing-"))
-    config, clock = config_dir(work), SystemClock()
+    config, clock = config_copy(work), SystemClock()
     limited = {"hooks.slack.com": (Reply(200, "ok"), slack_route),
                "api.twilio.com": (Reply(201, {"sid": "SM0001", "status": "queued"}), twilio_route)}
 
