@@ -72,7 +72,9 @@ def test_a_silenced_alert_from_a_real_alertmanager_pages_nobody_until_the_silenc
 
         # Expired by hand while Alertmanager still fires it: the group pages now, from the stored state.
         expired = notify_cli(provider_env, tmp_path, "silence", "expire", made["id"])
-        assert expired["released"] == [incident["id"]]
+        # The command releases the held group at once; serve's worker, whose tick notices the ended silence
+        # too, may have released it a moment before (one CI run): either way once, as the timeline shows below.
+        assert expired["released"] in ([incident["id"]], [])
         step0 = wait_for("the released step-0 deliveries to finish",
                          lambda: (rows := [d for d in deliveries(incident["id"]) if d["kind"] == "step"]) and
                          all(d["outcome"] != "pending" for d in rows) and rows, 10,
@@ -82,6 +84,7 @@ def test_a_silenced_alert_from_a_real_alertmanager_pages_nobody_until_the_silenc
         assert any(m["To"] == "outage-response@teamflow.com" for m in smtp.messages)
         kinds = [e["kind"] for e in notify.get(f"/incidents/{incident['id']}")["timeline"]]
         assert kinds.index("silenced") < kinds.index("released") and "escalation" not in kinds
+        assert kinds.count("released") == 1
         firing = am.session.get(am.url + "/api/v2/alerts", params={"active": "true"}, timeout=5).json()
         assert [a["labels"]["alertname"] for a in firing] == ["ApiDown"]  # it was still firing when it paged
         held_metric = [line for line in notify.session.get(notify.url + "/metrics", timeout=5).text.splitlines()
