@@ -16,6 +16,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -78,6 +79,9 @@ def main() -> None:
     sink = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_smtp_sink.py"))],
                             stdout=subprocess.PIPE, text=True)
     port = int(sink.stdout.readline().split()[1])
+    # The sink prints a line per message; unread, its pipe fills after about 1,300 of them and the sink
+    # blocks in that write, with every connection after it waiting in its listen queue.
+    threading.Thread(target=sink.stdout.read, daemon=True).start()
     try:
         with scratch() as work, endpoint(0.0) as hook:
             for key in [k for k in os.environ if k.startswith("NOTIFY_")]:
