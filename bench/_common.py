@@ -255,3 +255,19 @@ def post_all(port: int, path: str, bodies: list[bytes], concurrency: int) -> lis
     for thread in threads:
         thread.join()
     return results
+
+
+def children(pid: int) -> list[int]:
+    """Every child of the process, whichever of its threads started it: /proc lists a child under the thread
+    that forked it, and serve's second sender is started by its BurstSender thread, not the main one."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for task in tasks:
+        try:
+            found += [int(p) for p in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except OSError:
+            pass
+    return found

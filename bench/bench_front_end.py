@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import NOTIFY, ROOT, clean_env, compare_command, machine, median, percentile, scratch  # noqa: E402
+from _common import NOTIFY, ROOT, children, clean_env, compare_command, machine, median, percentile, scratch  # noqa: E402
 
 TOKEN = "bench-front-end-token"
 SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
@@ -155,13 +155,6 @@ async def attack(port: int, seconds: float, slow: int, bodies: int) -> dict[str,
 
 
 # --- one server ---------------------------------------------------------------------------------
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
 
 def pss_mb(pid: int) -> float:
     try:

@@ -66,7 +66,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (NOTIFY, ROOT, clean_env, endpoint, endpoint_records, free_port, machine,  # noqa: E402
+from _common import (NOTIFY, ROOT, children, clean_env, endpoint, endpoint_records, free_port, machine,  # noqa: E402
                      median, percentile, post_all, scratch, verdict)
 
 SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
@@ -490,12 +490,6 @@ class CpuWatch:
         spent = {pid: at - self.start.get(pid, 0.0) for pid, at in self.last.items()}
         return spent.pop(self.server), sum(spent.values())
 
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def pss_mb(pid: int) -> float:
