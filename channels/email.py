@@ -276,7 +276,9 @@ class EmailChannel:
     def _transact(self, conn: smtplib.SMTP, message: "Message", recipient: str, deadline: Deadline) -> DeliveryResult:
         """One MAIL/RCPT/DATA exchange; reply failures leave the connection reset and reusable."""
         try:
-            code, text = conn.mail(self._settings.from_addr)  # type: ignore[union-attr]
+            # docmd, not mail() and rcpt(): those parse the address again (email.utils) to quote it, a quarter of
+            # the client's CPU per message; both addresses are plain addr-specs, checked by ADDR_SPEC.
+            code, text = conn.docmd("MAIL", f"FROM:<{self._settings.from_addr}>")  # type: ignore[union-attr]
         except smtplib.SMTPServerDisconnected as exc:
             if _timed_out(exc):
                 raise  # a slow server, not a dropped one: reconnecting would only wait twice
@@ -286,7 +288,7 @@ class EmailChannel:
             raise _Dropped(code, text)
         if code != 250:
             return self._refused(conn, code, text, "MAIL")
-        code, text = conn.rcpt(recipient)
+        code, text = conn.docmd("RCPT", f"TO:<{recipient}>")
         if code not in (250, 251):
             return self._refused(conn, code, text, "RCPT")
         deadline.mark_sent()  # from DATA on, a deadline leaves the outcome unknown
