@@ -75,7 +75,7 @@ MAIL_POLICY = SMTP_POLICY.clone(cte_type="7bit", header_factory=_HeaderClasses()
 DEFAULT_FROM_NAME = "notify"
 
 # A plain ASCII addr-spec: no display name, no list, nothing a header could smuggle.
-ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\Z")  # \Z: no final newline
 _IGNORED_PARAMS = ("to", "cc", "bcc", "reply")
 
 
@@ -157,7 +157,7 @@ def _sender(query: dict[str, str], user: str | None, domain: str) -> tuple[str, 
 
 def one_line(value: str) -> str:
     """Collapse CR/LF (and other control characters) so a value cannot start a new header."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
+    return re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]+", " ", value).strip()  # the email package breaks lines at these too
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,9 @@ _BOUNDARY = f"=_notify_{secrets.token_hex(16)}"
 
 
 def _boundary_for(*parts: str) -> str:
-    """The process's boundary, or a fresh random one for the rare message whose parts contain it."""
-    if any(_BOUNDARY in part for part in parts):
+    """The process's boundary, or a fresh random one for the rare message whose parts contain it in any case
+    (a lenient reader may compare boundaries without regard to case)."""
+    if any(_BOUNDARY in part.lower() for part in parts):
         return f"=_notify_{secrets.token_hex(16)}"
     return _BOUNDARY
 

@@ -93,10 +93,27 @@ def test_a_boundary_never_occurs_in_the_parts_and_a_look_alike_line_stays_text()
     # Messages share the process's boundary (its header is parsed once); whoever has seen it in a message
     # cannot use it: a notice that contains it is sent with another.
     seen = first.get_boundary()
-    for parts in ((f"line\n--{seen}\n", "<p>.</p>"), ("text", f"<p>{seen}</p>")):
+    for parts in ((f"line\n--{seen}\n", "<p>.</p>"), ("text", f"<p>{seen}</p>"), ("text", f"<p>{seen.upper()}</p>")):
         echoed = email.message_from_bytes(build_message(Notice("SEC-2026-001", "security", 0, "s", *parts),
                                                         "a@example.com", settings).data, policy=email.policy.default)
         assert echoed.get_boundary() != seen and echoed.get_boundary().startswith("=_notify_")
         assert [lines_of(p.get_content()) for p in echoed.iter_parts()] == [lines_of(parts[0]), lines_of(parts[1])]
     plain = build_message(Notice("SEC-2026-001", "security", 0, "s", "t", html="<p>h</p>"), "a@example.com", settings)
     assert email.message_from_bytes(plain.data, policy=email.policy.default).get_boundary() == seen
+
+
+def test_an_address_with_a_final_newline_is_not_a_plain_address() -> None:
+    from channels._mail import ADDR_SPEC
+
+    assert ADDR_SPEC.match("oncall@example.com")
+    assert not ADDR_SPEC.match("oncall@example.com\n")  # `$` would have let it through to MAIL/RCPT
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_unicode_line_separators_in_a_header_value_stay_one_line(separator: str) -> None:
+    settings = SmtpSettings("h", 25, "insecure", "notify@teamflow.example", f"notify{separator}Bcc: x@example.com")
+    notice = Notice(f"SEC-2026-001{separator}X-Evil: 1", "security", 0, f"a{separator}b", "t")
+    parsed = email.message_from_bytes(build_message(notice, "a@example.com", settings).data,
+                                      policy=email.policy.default)
+    assert (str(parsed["Subject"]), str(parsed["X-Notify-Incident"])) == ("a b", "SEC-2026-001 X-Evil: 1")
+    assert parsed["From"].addresses[0].display_name == "notify Bcc: x@example.com" and "Bcc" not in parsed
