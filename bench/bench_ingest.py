@@ -491,7 +491,6 @@ class CpuWatch:
         return spent.pop(self.server), sum(spent.values())
 
 
-
 def pss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         if line.startswith("Pss:"):

@@ -68,6 +68,11 @@ def one_round(work: Path, klass: str, n: int) -> tuple[float, Counter]:
     return cpu, outcomes
 
 
+def _discard(lines) -> None:
+    for _ in lines:
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=100)
@@ -81,7 +86,7 @@ def main() -> None:
     port = int(sink.stdout.readline().split()[1])
     # The sink prints a line per message; unread, its pipe fills after about 1,300 of them and the sink
     # blocks in that write, with every connection after it waiting in its listen queue.
-    threading.Thread(target=sink.stdout.read, daemon=True).start()
+    threading.Thread(target=_discard, args=(sink.stdout,), daemon=True).start()
     try:
         with scratch() as work, endpoint(0.0) as hook:
             for key in [k for k in os.environ if k.startswith("NOTIFY_")]:
