@@ -14,7 +14,7 @@ import jinja2
 
 from . import escaping, spans
 
-__all__ = ["MODES", "PLACEHOLDER", "NamedUndefined", "Scope", "finalizer", "tagged"]
+__all__ = ["MODES", "PLACEHOLDER", "NamedUndefined", "Scope", "finalizer", "tagged", "text_mode"]
 
 PLACEHOLDER = "Not yet known"
 
@@ -88,3 +88,8 @@ MODES: dict[str, Callable[[str], str] | None] = {
     "slack": spans.mark,  # values kept apart from the template's mrkdwn (dispatcher.render.spans)
     "voice": escaping.speech,
 }
+
+
+def text_mode(family: str) -> str:
+    """The escaping mode of a family's text part: its own for Slack and voice, plain for email and SMS."""
+    return family if family in ("slack", "voice") else "plain"

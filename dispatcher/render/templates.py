@@ -27,7 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ..errors import TemplateError  # re-exported: raised with a TemplateProblem below
 from . import escaping
-from .jinja_context import MODES, NamedUndefined, Scope, finalizer, tagged
+from .jinja_context import MODES, NamedUndefined, Scope, finalizer, tagged, text_mode
 from .notice import FAMILIES, Rendered, assemble, id_tokens
 from .personal import FOOTER_MACROS, Answers, Personal, before_body_end, closed, content_key, personal_footer
 from .samples import NOTICE_KEYS, NOTICE_KINDS, sample_context, sparse_context
@@ -201,7 +201,7 @@ class Renderer:
         """What the text, HTML and subject files of (class, template) read of the recipient; kept in `cache` too."""
         found = cache.get(("personal", incident_class, template, family)) if cache is not None else None
         if found is None:
-            modes = {"text": {"slack": "slack", "voice": "voice"}.get(family, "plain"), "html": "html", "subject": "subject"}
+            modes = {"text": text_mode(family), "html": "html", "subject": "subject"}
             names = {part: self._resolve(incident_class, template, part) for part in modes if family == "email" or part != "html"}
             found = tuple(self._personal.of(self._env(modes[p]), names[p]) if names.get(p) else Personal(False, False)
                           for p in modes)
@@ -229,7 +229,7 @@ class Renderer:
                 f"{incident_class}/{template}.text.j2", None,
                 f"template file not found, nor {COMMON_DIR}/{template}.text.j2 (searched: {searched})",
             ))
-        text = self._render_file(text_file, {"slack": "slack", "voice": "voice"}.get(family, "plain"), scoped)
+        text = self._render_file(text_file, text_mode(family), scoped)
         subject_file = self._resolve(incident_class, template, "subject")
         subject = self._render_file(subject_file, "subject", scoped) if subject_file else _default_subject(context)
         html_file = self._resolve(incident_class, template, "html") if family == "email" else None
