@@ -29,7 +29,7 @@ from ..errors import NotifyError, StoreError, StoreRejected
 from ..eventlog import emit
 from .http_error import StoreTimeout
 
-__all__ = ["MAX_GROUP", "InboxWriter", "enqueue_group"]
+__all__ = ["MAX_GROUP", "InboxWriter", "enqueue_group", "queued_answer"]
 
 log = logging.getLogger("notify.server")
 
@@ -51,14 +51,14 @@ def enqueue_group(store: Any, now: Callable[[], Any], wake: Callable[[int], None
     stored = sum(not isinstance(queued, BaseException) for queued in ids)
     if stored:
         wake(stored)  # once for the group, as soon as it is committed: the sender need not wait for the answers
-    answers: list[Any] = []
-    for (source, key, _), queued in zip(keyed, ids):
-        if isinstance(queued, BaseException):
-            answers.append(queued)
-            continue
-        emit("hook.received", None, source=source, outcome="queued", inbox_event=queued, group=key)
-        answers.append({"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key})
-    return answers
+    return [queued if isinstance(queued, BaseException) else queued_answer(source, key, queued)
+            for (source, key, _), queued in zip(keyed, ids)]
+
+
+def queued_answer(source: str, key: str, inbox_id: int) -> dict[str, Any]:
+    """A stored webhook's log line and its answer: queued, with its inbox id and group."""
+    emit("hook.received", None, source=source, outcome="queued", inbox_event=inbox_id, group=key)
+    return {"schema": 1, "outcome": "queued", "event": inbox_id, "dedup_key": key}
 
 
 def _alone(store: Any, now: Callable[[], Any], webhook: tuple[str, str, str]) -> Any:

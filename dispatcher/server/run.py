@@ -46,7 +46,7 @@ from .front_end import (
     uvicorn_config,
 )
 from .health import WriteHealth, health_report
-from .inbox_writer import enqueue_group
+from .inbox_writer import enqueue_group, queued_answer
 from .link_pages import LinkPages
 from .metrics import Metrics
 from .progress import Progress, also
@@ -169,8 +169,7 @@ def _app(rt: Runtime, store: Store, clock: Clock, metrics: Metrics, progress: Pr
         key = scoped_key(event)  # parse() has checked the body: UTF-8, and storable
         queued = store.enqueue(source, key, body.decode("utf-8"), clock.now())
         wake()  # from the store thread, as soon as it is stored (as do_ingest does)
-        emit("hook.received", None, source=source, outcome="queued", inbox_event=queued, group=key)
-        return {"schema": 1, "outcome": "queued", "event": queued, "dedup_key": key}
+        return queued_answer(source, key, queued)
 
     def deliveries(incident_id: str, ids: tuple[int, ...]) -> dict[str, int]:
         return delivery_counts(store.deliveries(incident_id), ids)

@@ -126,13 +126,7 @@ class InboxSQL:
         one group stored at once (an HA Alertmanager pair) could become visible out of id order.
         A lock per group makes the second draw its id after the first committed.
         """
-        dedup_key, received = stored_key(dedup_key), self.dialect.t(received, "received")
-
-        def work(conn: Any) -> int:
-            self._serialise(conn, "inbox-group", dedup_key)
-            return conn.execute(self.dialect.q(INSERT_INBOX), (source, dedup_key, body, received)).fetchone()[0]
-
-        return self._write(work)
+        return self.enqueue_many([(source, dedup_key, body)], received)[0]
 
     def enqueue_many(self, webhooks: Sequence[tuple[str, str, str]], received: datetime) -> list[int]:
         """Store webhooks, each (source, dedup_key, body), in this order, in one transaction: all or none;
