@@ -81,7 +81,6 @@ def clean_env(work: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-
 def config_copy(work: Path) -> Path:
     """This tree's contacts, policy and templates copied into `work`/config, writable by the owner only (as
     the config loader asks of a directory holding credentials' neighbours)."""
