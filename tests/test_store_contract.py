@@ -638,17 +638,26 @@ def test_check_gives_the_same_advice_as_db_upgrade_for_a_missing_schema(clean_en
 # -- the inbox: webhooks before triage -----------------------------------------------------------
 
 
-def test_the_inbox_has_one_owner_at_a_time_oldest_first(store: Any) -> None:
+def test_each_group_of_the_inbox_has_one_owner_at_a_time_oldest_first(store: Any) -> None:
     ids = [store.enqueue("alertmanager", f"g{n}", f'{{"n": {n}}}', T0) for n in range(3)]
     first = store.claim_inbox("a", T0, T1, limit=2)
     assert [(r.id, r.source, r.dedup_key, r.body) for r in first] == [
         (ids[0], "alertmanager", "g0", '{"n": 0}'), (ids[1], "alertmanager", "g1", '{"n": 1}')]
-    assert store.claim_inbox("b", T0, T1, limit=10) == []  # a holds the inbox: b would reorder a group
+    assert [r.id for r in store.claim_inbox("b", T0, T1, limit=10)] == [ids[2]]  # the group a does not hold
+    assert store.claim_inbox("c", T0, T1, limit=10) == []
     assert store.inbox_done(ids[0], "a") is True
-    assert [r.id for r in store.claim_inbox("a", T0, T1, limit=10)] == ids[1:]  # its own lease, and the rest
-    assert [r.id for r in store.claim_inbox("b", T2, T5, limit=10)] == ids[1:]  # a died: its lease expired
-    assert store.inbox_done(ids[1], "a") is False  # a woke up: b holds the row now, and a learns it
+    assert [r.id for r in store.claim_inbox("a", T0, T1, limit=10)] == [ids[1]]  # its own lease; b holds the rest
+    assert [r.id for r in store.claim_inbox("c", T2, T5, limit=10)] == ids[1:]  # a and b died: their leases expired
+    assert store.inbox_done(ids[1], "a") is False  # a woke up: c holds the row now, and a learns it
     assert store.inbox_counts() == (2, 0, 0)
+
+
+def test_a_group_held_by_one_owner_is_not_split_with_another(store: Any) -> None:
+    firing, other, resolved = (store.enqueue("alertmanager", key, "{}", T0) for key in ("g", "h", "g"))
+    assert [r.id for r in store.claim_inbox("a", T0, T1, limit=1)] == [firing]
+    assert [r.id for r in store.claim_inbox("b", T0, T1, limit=10)] == [other]  # g's resolve waits for a
+    assert store.inbox_done(firing, "a") is True
+    assert [r.id for r in store.claim_inbox("b", T0, T1, limit=10)] == [other, resolved]  # handled: g is free
 
 
 def test_webhooks_stored_together_keep_their_order_and_ids(store: Any) -> None:
@@ -724,14 +733,17 @@ def test_an_inbox_id_is_never_reused(store: Any) -> None:
     assert store.enqueue("alertmanager", "g", "{}", T0) > first
 
 
-def test_concurrent_inbox_claims_give_the_inbox_to_one_owner(url: str) -> None:
+def test_concurrent_inbox_claims_split_the_inbox_by_group_never_a_group(url: str) -> None:
     seed = open_store(url)
-    for n in range(20):
-        seed.enqueue("alertmanager", f"g{n}", f'{{"n": {n}}}', T0)
-    seed.close()
+    group_of = {seed.enqueue("alertmanager", f"g{n // 2}", f'{{"n": {n}}}', T0): f"g{n // 2}" for n in range(20)}
+    seed.close()  # 10 groups of two rows in a row: a claim of 5 ends inside a group
     claimed = concurrently(url, 8, lambda s, i: [r.id for r in s.claim_inbox(f"w{i}", T0, T1, limit=5)])
-    winners = [ids for ids in claimed if ids]
-    assert len(winners) == 1 and winners[0] == sorted(winners[0]) and len(winners[0]) == 5, claimed
+    every = [row_id for owner in claimed for row_id in owner]
+    assert len(every) == len(set(every)) and all(owner == sorted(owner) for owner in claimed), claimed
+    owners_of = {group: {i for i, owner in enumerate(claimed) for row_id in owner if group_of[row_id] == group}
+                 for group in set(group_of.values())}
+    assert all(len(owners) == 1 for owners in owners_of.values()), claimed  # every group taken, by one owner
+    assert sum(1 for owner in claimed if owner) > 1, claimed  # the inbox shared by several
 
 
 def test_two_webhooks_of_one_group_stored_at_once_on_postgres_get_ids_in_commit_order(tmp_path: Path) -> None:

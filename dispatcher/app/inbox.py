@@ -4,10 +4,12 @@
 answers at once (see :mod:`dispatcher.server.app`); a worker then runs
 :func:`~dispatcher.app.ingest.ingest` on it here. The rules, and why:
 
-- one owner of the inbox at a time, oldest first, and no row taken while an
+- oldest first, one owner per group at a time, and no row taken while an
   older row of its group is held elsewhere or failing (the store's
   ``claim_inbox``, ``inbox_sql.choose``): a group's "resolved" never overtakes
-  its "firing", across processes and across failures;
+  its "firing", across processes and across failures. Several workers triage
+  at once, each its own groups: a burst's triage makes its incidents' first
+  pages, so one process triaging alone kept them waiting (issue 21);
 - a row is deleted as soon as the next one is taken, and the batch's last one
   after the batch's pages went out (the delete is not on a page's path): a
   worker that dies leaves at most one handled row behind, and handling one row

@@ -249,7 +249,7 @@ class AttemptLog(Protocol):
 
 
 class Inbox(Protocol):
-    """Monitoring webhooks as received, handled one owner at a time, in order within a group."""
+    """Monitoring webhooks as received, each group handled by one owner at a time, in order."""
 
     def enqueue(self, source: str, dedup_key: str, body: str, received: datetime) -> int: ...
     def enqueue_many(self, webhooks: Sequence[tuple[str, str, str]], received: datetime) -> list[int]: ...

@@ -10,7 +10,7 @@ from .base import InboxRow
 from .keys import stored_key
 from .times import loaded
 
-__all__ = ["GIVE_UP_AFTER", "INBOX_BUSY", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DISCARD", "INBOX_DONE",
+__all__ = ["GIVE_UP_AFTER", "INBOX_COLUMNS", "INBOX_COUNTS", "INBOX_DISCARD", "INBOX_DONE",
            "INBOX_FAILED", "INBOX_FRESH", "INBOX_GIVE_UP", "INBOX_LEASE", "INBOX_LIST", "INBOX_PAGE", "INBOX_RELEASE", "INBOX_RENEW", "INBOX_RETRY",
            "INSERT_INBOX", "InboxSQL", "choose", "counts", "listed"]
 
@@ -19,9 +19,6 @@ GIVE_UP_AFTER = 10  # failed attempts after which a row is kept for inspection b
 INBOX_COLUMNS = "id, source, dedup_key, body, received, attempts"
 
 INSERT_INBOX = "INSERT INTO inbox (source, dedup_key, body, received) VALUES (%s, %s, %s, %s) RETURNING id"
-
-# Is another owner handling the inbox? (owner, now)
-INBOX_BUSY = "SELECT 1 FROM inbox WHERE lease_owner IS NOT NULL AND lease_owner <> %s AND lease_until > %s LIMIT 1"
 
 # Rows still to be tried, oldest first, a page at a time, each with whether it is free to take now
 # (never leased, lease expired, failed and due again, or already ours). (now, owner, after id, page size)
@@ -90,8 +87,9 @@ def choose(page: Callable[[int, int], Sequence[tuple]], limit: int) -> list[int]
     """The ids to lease: oldest first, skipping every row behind a row of its group that is not free.
 
     `page(after_id, size)` returns INBOX_PAGE's rows. A group's rows may share a batch (its one
-    owner handles them in order); a group whose oldest row is leased elsewhere or failing waits
-    whole, so its "resolved" never overtakes its "firing". Reading in pages from the oldest row,
+    owner handles them in order); a group whose oldest row is leased by another owner or failing
+    waits whole, so its "resolved" never overtakes its "firing", and two owners never split a group
+    between them. Reading in pages from the oldest row,
     every row older than a chosen one has been seen: the cost is the rows read, not the backlog
     of one group times itself.
     """
@@ -149,18 +147,18 @@ class InboxSQL:
         return nullcontext()
 
     def claim_inbox(self, owner: str, now: datetime, lease_until: datetime, *, limit: int) -> list[InboxRow]:
-        """Lease the oldest waiting webhooks, unless another owner is handling the inbox right now.
+        """Lease the oldest waiting webhooks of the groups no other owner holds now.
 
-        One owner at a time, oldest first, no row before an older one of its group that is not
-        free (see :func:`choose`): a group's "resolved" is never handled before its "firing".
+        Several owners at once, each with groups of its own (a burst's webhooks are triaged by every
+        sender, not the first alone): oldest first, no row before an older one of its group that is
+        not free (see :func:`choose`), so a group's "resolved" is never handled before its "firing".
+        Claims queue on one lock, so each sees the leases of the claim before it.
         """
         q = self.dialect.q
         now, lease_until = self.dialect.t(now, "now"), self.dialect.t(lease_until, "lease_until")
 
         def work(conn: Any) -> list[tuple]:
             self._serialise(conn, "inbox")  # claims queue here; each then sees the leases of the claim before it
-            if conn.execute(q(INBOX_BUSY), (owner, now)).fetchone():
-                return []
             ids = choose(lambda after, size: conn.execute(q(INBOX_PAGE), (now, owner, after, size)).fetchall(), limit)
             if not ids:
                 return []

@@ -12,9 +12,9 @@ What SQLite gets from having one writer at a time, this store gets from row lock
 - a delivery is sent by one process: :meth:`PostgresStore.claim` locks due rows
   ``FOR UPDATE SKIP LOCKED`` and leases them until an expiry; a row whose lease
   expired (its owner died) is taken over and marked possibly duplicated;
-- the inbox of monitoring webhooks has one owner at a time: its claim takes a
-  transaction-scoped advisory lock first, so two workers never split a group's
-  "firing" and "resolved" between them.
+- each group of monitoring webhooks in the inbox has one owner at a time: claims
+  take a transaction-scoped advisory lock first, so each sees the leases of the
+  one before it and two workers never split a group's "firing" and "resolved".
 
 The statements and the methods are shared with SQLite (sql.py, sql_store.py); this module
 holds how they run here: a small pool of connections (the sender calls the store from many
