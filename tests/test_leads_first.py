@@ -113,10 +113,10 @@ def test_a_tick_called_on_its_own_sends_everything_due_as_before(burst) -> None:
     assert first_other < max(i for i, rank in enumerate(claims) if rank == Priority.LEAD)
 
 
-def test_serves_second_sender_only_sends_and_leaves_the_timers_to_the_first(burst) -> None:
+def test_serves_second_sender_leaves_the_timers_to_the_first(burst) -> None:
     rt, log, clock = burst
     Worker(rt, log, clock).tick()  # the burst's incidents opened and their step 0 sent
     clock.advance(timedelta(minutes=20))  # past the response SLA: escalations are due
 
-    assert Worker(rt, log, clock, handles_inbox=False, only_sends=True).tick().fired == 0
+    assert Worker(rt, log, clock, fires_timers=False).tick().fired == 0
     assert Worker(rt, log, clock).tick().fired > 0

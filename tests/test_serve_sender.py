@@ -21,6 +21,7 @@ from typing import Iterator
 import pytest
 import requests
 
+from dispatcher.app.worker import worker_id
 from dispatcher.server.sender import SenderProcess
 from dispatcher.store import open_store
 from dispatcher.testing.providers import RecordingServer, Reply
@@ -146,6 +147,11 @@ def hook() -> Iterator[RecordingServer]:
         yield server
 
 
+def argv_of(pid: int) -> list[bytes]:
+    """A process's command line: the parent's until the child has exec'd its own, so ask until it has."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+
+
 def incidents_heard(hook: RecordingServer) -> Counter:
     return Counter(r.json["incident"]["id"] for r in hook.requests)
 
@@ -201,7 +207,7 @@ def test_a_backlog_after_a_burst_gets_a_second_sender_both_send_each_delivery_on
         finally:
             os.kill(child, signal.SIGCONT)
         (second,) = every_child(serve.proc.pid) - {child}
-        assert b"--outbox-only" in Path(f"/proc/{second}/cmdline").read_bytes().split(b"\0")  # the first triages
+        wait_for("the second sender's own command line", lambda: b"--no-timers" in argv_of(second))  # the first fires timers
         wait_for("every step-0 webhook", lambda: set(incidents_heard(hook)) >= set(sent))
         wait_for("the second sender to stop once the outbox is drained",  # said once its stop has returned
                  lambda: f"second sender {second} stopped (status 0)" in serve.log.read_text())
@@ -216,6 +222,37 @@ def test_a_backlog_after_a_burst_gets_a_second_sender_both_send_each_delivery_on
     finally:
         assert serve.stop() == 0
     assert gone(child)
+
+
+def test_a_burst_s_stored_webhooks_are_triaged_by_the_second_sender_too(
+        tmp_path: Path, hook: RecordingServer, store_url: str) -> None:
+    """Each sender leases groups of the inbox of its own: with the first sender stopped from before the burst
+    to its end, the second alone opens every incident and sends its pages, each once."""
+    payload = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
+    serve = Serve(tmp_path, hook.url + "/out", store_url=store_url)
+    try:
+        (child,) = children(serve.proc.pid)
+        os.kill(child, signal.SIGSTOP)  # it holds nothing yet: every webhook of the burst waits, stored
+        try:
+            for n in range(60):  # more than a second sender's START_AT
+                payload["groupKey"] = f'{{}}:{{alertname="Load{n}"}}'
+                assert requests.post(serve.url + "/hooks/alertmanager", json=payload, timeout=10).status_code == 202
+            wait_for("a second sender", lambda: len(every_child(serve.proc.pid)) == 2)
+            (second,) = every_child(serve.proc.pid) - {child}
+            wait_for("the second sender's own command line", lambda: b"--no-timers" in argv_of(second))
+            wait_for("an incident's step-0 webhook for every alert, from the second sender",
+                     lambda: len(incidents_heard(hook)) == 60)
+        finally:
+            os.kill(child, signal.SIGCONT)
+        wait_for("the second sender to stop once drained",
+                 lambda: f"second sender {second} stopped (status 0)" in serve.log.read_text())
+        store = open_store(serve.store_url)
+        assert store.inbox_counts() == (0, 0, 0)
+        assert len(store.incidents()) == 60  # one per group: no group triaged twice
+        store.close()
+        assert max(Counter(r.headers["Idempotency-Key"] for r in hook.requests).values()) == 1  # nothing sent twice
+    finally:
+        assert serve.stop() == 0
 
 
 def test_the_child_exits_when_its_parent_is_killed(tmp_path: Path, hook: RecordingServer) -> None:
@@ -242,9 +279,9 @@ def test_a_dead_child_is_replaced_by_a_new_notify_worker(tmp_path: Path, hook: R
     assert f"the sender process {child} exited with status -9; starting another" in serve.log.read_text()
 
 
-def test_a_child_killed_while_holding_the_inbox_gives_it_back_to_its_replacement_at_once(
-        tmp_path: Path, hook: RecordingServer) -> None:
-    """Without the parent giving the dead child's hold back, the rest would wait a minute for its lease."""
+def test_a_child_killed_while_holding_the_inbox_gives_it_back_at_once(tmp_path: Path, hook: RecordingServer) -> None:
+    """Without the parent giving the dead child's hold back, its webhooks would wait a minute for its lease:
+    for the second sender the burst started, or the replacement."""
     import sqlite3
 
     payload = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
@@ -258,14 +295,14 @@ def test_a_child_killed_while_holding_the_inbox_gives_it_back_to_its_replacement
             assert requests.post(serve.url + "/hooks/alertmanager", json=payload, timeout=10).status_code == 202
         os.kill(child, signal.SIGCONT)
         held = lambda: sqlite3.connect(db).execute(  # noqa: E731
-            "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL").fetchone()[0]
-        wait_for("the child to hold the inbox", held, timeout=10)
+            "SELECT COUNT(*) FROM inbox WHERE lease_owner = ?", (worker_id(child),)).fetchone()[0]
+        wait_for("the child to hold webhooks of the inbox", held, timeout=10)
         os.kill(child, signal.SIGKILL)
-        wait_for("every stored webhook handled by the new sender, well within the dead child's 60 s lease",
+        wait_for("every stored webhook handled, well within the dead child's 60 s lease",
                  lambda: sqlite3.connect(db).execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 0, timeout=45)
+        wait_for("a replacement", lambda: "starting another" in serve.log.read_text())
     finally:
         assert serve.stop() == 0
-    assert "starting another" in serve.log.read_text()
 
 
 def test_sigterm_to_the_whole_process_group_stops_both_without_a_replacement_sender(tmp_path: Path,

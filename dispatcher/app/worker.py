@@ -75,9 +75,9 @@ class Worker:
     on_ingest: Callable[[str, str], None] | None = None  # (source, outcome) per stored webhook handled
     inbox_batch: int = 64
     handles_inbox: bool = True  # False on a made-up clock (`notify worker --once --at`): real webhooks wait
-    # serve's second sender (server/burst.py): it only sends. The first sender, running too, fires the timers;
-    # both scanning every open incident's timers each tick was 7 % of the second's CPU in a 1,000-alert burst.
-    only_sends: bool = False
+    # False in serve's second sender (server/burst.py): it triages and sends, and the first, running too, fires the
+    # timers; both scanning every open incident's timers each tick was 7 % of the second's CPU in a 1,000-alert burst.
+    fires_timers: bool = True
     store_errors: int = 0  # how often the loop met an unavailable store (it keeps going)
 
     def __post_init__(self) -> None:
@@ -132,7 +132,7 @@ class Worker:
         except StoreError as exc:  # timers and sends still run if they can; the webhooks wait, stored
             log.error("stored webhooks wait: the store failed while handling them: %s", exc)
             self.store_errors += 1
-        fired = 0 if self.only_sends else self._fire_all(now)
+        fired = self._fire_all(now) if self.fires_timers else 0
         result = TickResult(fired, self.send_due())
         if self.store_errors + self.inbox.store_failures == failures:
             self.last_tick = now

@@ -343,19 +343,19 @@ def incidents(open_only: bool, needs_review: bool, as_json: bool, as_csv: bool) 
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="Seconds between ticks at most; a retry due sooner wakes the worker sooner.")
 @click.option("--report-fd", type=int, default=None, hidden=True)  # `notify serve`'s sender (cli_serve.serve_sender)
-@click.option("--outbox-only", is_flag=True, hidden=True)  # with --report-fd: serve's second sender (server/burst.py)
+@click.option("--no-timers", is_flag=True, hidden=True)  # with --report-fd: serve's second sender (server/burst.py)
 @config_dir_option
 @click.pass_context
 @handles_errors
 def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float, report_fd: int | None,
-           outbox_only: bool, local_config_dir: Path | None) -> None:
+           no_timers: bool, local_config_dir: Path | None) -> None:
     """Fire due escalations, follow-up steps and reminders, and send due deliveries and retries."""
     from ..app.worker import Worker, stop_on_signals
 
     if report_fd is not None:
         from .serve import serve_sender
 
-        return serve_sender(ctx, local_config_dir, interval, report_fd, outbox_only=outbox_only)
+        return serve_sender(ctx, local_config_dir, interval, report_fd, fires_timers=not no_timers)
 
     if at_time and not once:
         _fail("--at needs --once: a long-running worker follows the real clock")

@@ -90,9 +90,9 @@ def _sender_command(rt: Runtime, interval: float) -> list[str]:
 
 
 def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: float, report_fd: int, *,
-                 outbox_only: bool = False) -> None:
+                 fires_timers: bool = True) -> None:
     """`notify worker --report-fd N`: serve's sender, woken and reporting over the inherited socket N;
-    ``outbox_only``: serve's second sender, which leaves the stored webhooks to the first.
+    ``fires_timers=False``: serve's second sender, which leaves the timers to the first.
 
     The configuration falls back to the last copy that validated: a file broken since serve
     started must not stop the pages of the alerts serve keeps accepting.
@@ -111,7 +111,7 @@ def serve_sender(ctx: click.Context, local_config_dir: Path | None, interval: fl
     configure(settings.log_format, settings.secrets())
     store_url = settings.resolved_store_url()
     run_child(rt, lambda: open_store(store_url, timeout=settings.store_timeout), SystemClock(), interval, sock,
-              handles_inbox=not outbox_only)
+              fires_timers=fires_timers)
 
 
 def _refuse_unsafe_auth(settings: Any, host: str, no_auth: bool, insecure_no_auth: bool) -> None:

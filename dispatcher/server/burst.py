@@ -17,10 +17,13 @@ the backlog every CHECK_EVERY during the burst, and a process at low priority
 that holds the store's write lock while it waits for a core holds up the server's
 writes too.
 
-The second sender only sends (``notify worker --outbox-only``): the first keeps
-triaging the stored webhooks, which have one owner at a time anyway, and wakes
-the second with each one it turns into pages. Two senders never send a delivery
-twice: each leases its rows in the outbox (the store's claims).
+The second sender triages stored webhooks and sends (``notify worker --no-timers``):
+each sender leases groups of webhooks of its own (the store's ``claim_inbox``), so
+a burst's triage, which makes its incidents' first pages, runs on both cores
+(issue 21: triaged by the first sender alone, the last of 1,000 incidents was
+opened 6 s after the first; by both, 4.3 s). The first fires the timers, and
+wakes the second with each webhook it turns into pages. Two senders never send
+a delivery twice: each leases its rows in the outbox (the store's claims).
 
 The decision is a pure function of three numbers (:func:`second_sender_wanted`);
 :class:`BurstSender` is the thread that looks at them, started by each stored

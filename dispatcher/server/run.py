@@ -294,11 +294,12 @@ class _Sending:
         self.burst.stored(count)
 
     def _start_second(self, on_exit: Callable[[int], None]) -> SenderProcess:
-        """A second sender, reporting like the first, that leaves the stored webhooks to the first: the inbox
-        has one owner at a time, so on each wake it would only have tried (a write) and found it held."""
-        helper = SenderProcess.spawn([*self.argv, "--outbox-only"])
+        """A second sender, reporting like the first, that triages stored webhooks and sends, and leaves the
+        timers to the first."""
+        helper = SenderProcess.spawn([*self.argv, "--no-timers"])
 
         def exited(status: int) -> None:
+            self._release_inbox(helper, status)
             on_exit(status)
             helper.sock.close()  # its reports are all read; stop() closing it again is harmless
 
@@ -320,12 +321,7 @@ class _Sending:
         """On the dead child's reader thread: give back its hold on the inbox, pause, start another."""
         if self.stop.is_set():
             return
-        if status != 0:
-            # Its hold on the inbox would keep stored webhooks waiting for the lease to run out (60 s).
-            # Handling a webhook again is harmless; its in-flight deliveries keep their leases (they may
-            # have been sent), and are taken over, marked possibly duplicated, when those expire.
-            with contextlib.suppress(StoreError):
-                self.store.release_inbox(worker_id(child.pid))
+        self._release_inbox(child, status)
         child.sock.close()
         pause = restart_pause(status, time.monotonic() - self.started)
         while not self.stop.wait(pause):
@@ -340,6 +336,14 @@ class _Sending:
                 except OSError as exc:  # out of processes or descriptors: the webhooks wait, stored
                     log.error("could not start a sender process, trying again in %.0f s: %s",
                               SENDER_RESTART_PAUSE, exc)
+
+    def _release_inbox(self, child: SenderProcess, status: int) -> None:
+        """A sender that died: its hold on the inbox would keep its stored webhooks waiting for the lease to run
+        out (60 s). Handling a webhook again is harmless; its in-flight deliveries keep their leases (they may
+        have been sent), and are taken over, marked possibly duplicated, when those expire."""
+        if status != 0:
+            with contextlib.suppress(StoreError):
+                self.store.release_inbox(worker_id(child.pid))
 
     def close(self) -> None:
         """Stop the sender: its current sends finish and its leases are given back."""

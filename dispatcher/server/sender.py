@@ -159,10 +159,10 @@ class _Reports:
 
 
 def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interval: float,
-              sock: socket.socket, *, handles_inbox: bool = True) -> None:
+              sock: socket.socket, *, fires_timers: bool = True) -> None:
     """The child's life (`notify worker --report-fd`): a worker on its own store, woken by the parent,
-    stopped by end of file or SIGTERM. ``handles_inbox=False``: a second sender, which only sends (no inbox,
-    no timers: the first sender does both)."""
+    stopped by end of file or SIGTERM. ``fires_timers=False``: a second sender, which triages stored webhooks
+    and sends, and leaves the timers to the first."""
     stop, wake = threading.Event(), threading.Event()
 
     def on_term(*_: object) -> None:
@@ -174,7 +174,7 @@ def run_child(rt: Runtime, open_store: Callable[[], Store], clock: Clock, interv
     store = open_store()
     reports = _Reports(sock)
     worker = Worker(rt, store, clock, on_attempt=reports.attempt, on_ingest=reports.ingest, on_tick=reports.tick,
-                    handles_inbox=handles_inbox, only_sends=not handles_inbox)
+                    fires_timers=fires_timers)
 
     def wakes() -> None:
         while True:
