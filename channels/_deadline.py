@@ -27,7 +27,7 @@ import itertools
 import os
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:  # imported on first use: channel modules must stay cheap to import
     import socket
@@ -36,20 +36,23 @@ __all__ = ["Deadline"]
 
 
 class Deadline:
-    """One attempt's deadline in seconds (None: none); use as a context manager around the exchange."""
+    """One attempt's deadline in seconds (None: none); use as a context manager around the exchange.
 
-    def __init__(self, seconds: float | None) -> None:
+    `watchdog`: the one that enforces it, the process's own unless a test gives one on a clock of its own."""
+
+    def __init__(self, seconds: float | None, *, watchdog: "_Watchdog | None" = None) -> None:
         self.seconds = seconds
         self.expired = False  # the watchdog fired: the connection was shut down under the exchange
         self.sent = False  # the whole request was written (the provider may act on it)
-        self._ends = None if seconds is None else time.monotonic() + seconds
+        self._watchdog = watchdog or _WATCHDOG
+        self._ends = None if seconds is None else self._watchdog.monotonic() + seconds
         self._lock = threading.Lock()
         self._watched: list[socket.socket] = []  # duplicates of the connection's descriptor, ours to close
         self._over = False
 
     def __enter__(self) -> "Deadline":
         if self._ends is not None:
-            _WATCHDOG.add(self._ends, self)
+            self._watchdog.add(self._ends, self)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -68,7 +71,7 @@ class Deadline:
         """Seconds left, at most `cap` (a connect timeout); a small positive number once it has passed."""
         if self._ends is None:
             return cap
-        return max(min(cap, self._ends - time.monotonic()), 0.001)
+        return max(min(cap, self._ends - self._watchdog.monotonic()), 0.001)
 
     def watch(self, sock: socket.socket) -> None:
         """Shut this connection down when the deadline passes (at once if it has passed already)."""
@@ -105,9 +108,13 @@ class Deadline:
 
 
 class _Watchdog:
-    """One thread for every deadline of the process, woken at the earliest; a thread per attempt cost 0.2 ms."""
+    """One thread for every deadline of the process, woken at the earliest; a thread per attempt cost 0.2 ms.
 
-    def __init__(self) -> None:
+    `monotonic`: its clock. A test's watchdog reads a clock the test advances, then calls :meth:`look`: the
+    thread sleeps in real time, but only until it is told to look again."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
         self._forget()
         os.register_at_fork(after_in_child=self._forget)  # the thread does not survive a fork (`notify serve`)
 
@@ -129,6 +136,11 @@ class _Watchdog:
             if earliest is None or ends < earliest:
                 self._cond.notify()
 
+    def look(self) -> None:
+        """Wake the thread to look at the clock again (after a test moved it)."""
+        with self._cond:
+            self._cond.notify()
+
     def _run(self) -> None:
         with self._cond:
             while True:
@@ -137,7 +149,7 @@ class _Watchdog:
                 if not self._heap:
                     self._cond.wait()
                     continue
-                wait = self._heap[0][0] - time.monotonic()
+                wait = self._heap[0][0] - self.monotonic()
                 if wait > 0:
                     self._cond.wait(wait)
                     continue
