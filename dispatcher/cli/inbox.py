@@ -63,4 +63,5 @@ def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: boo
         table = [_table(rows, settings)] if rows else []
         _emit("\n".join(notes + (table or ["no stored webhooks waiting"])), settings)
     if missing:
-        _fail(f"{missing} of the ids given are not in the inbox (handled already, or never stored)")
+        _fail(f"{missing} of the ids given are not in the inbox (handled already, or never stored) or are being "
+              "handled now")

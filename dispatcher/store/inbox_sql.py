@@ -50,8 +50,9 @@ INBOX_RELEASE = "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE l
 _LISTED = ("id", "source", "dedup_key", "received", "attempts", "error", "lease_owner", "lease_until")
 INBOX_LIST = f"SELECT {', '.join(_LISTED)} FROM inbox ORDER BY id"
 
-# An operator's retry of rows (after a fix): tried again at once, from the first attempt. The ids are appended.
-INBOX_RETRY = "UPDATE inbox SET attempts = 0, error = NULL, lease_owner = NULL, lease_until = NULL WHERE id IN "
+# An operator's retry of rows (after a fix): tried again at once, from the first attempt. Not a row being handled:
+# freed under its owner, its group would be taken by another owner meanwhile. The ids are appended.
+INBOX_RETRY = "UPDATE inbox SET attempts = 0, error = NULL, lease_until = NULL WHERE lease_owner IS NULL AND id IN "
 
 # An operator's discard of rows that should never be handled. The ids are appended.
 INBOX_DISCARD = "DELETE FROM inbox WHERE id IN "
@@ -183,8 +184,22 @@ class InboxSQL:
         return self._statement(self.dialect.q(INBOX_RELEASE), (owner,))[0]
 
     def renew_inbox(self, owner: str, ids: Iterable[int], lease_until: datetime) -> int:
-        """Extend `owner`'s hold on these rows; returns how many it still held."""
-        return self._for_ids(INBOX_RENEW, (self.dialect.t(lease_until, "lease_until"), owner), ids)
+        """Extend `owner`'s hold on these rows; returns how many it still held.
+
+        Queued on the claims' lock: a claim that read a lapsed hold as free leases the rows before this
+        renewal (which then finds them another's) or after it (and sees them held), never over it.
+        """
+        id_list = list(ids)
+        if not id_list:
+            return 0
+        in_ids, id_args = self.dialect.ids(id_list)
+        query, until = self.dialect.q(INBOX_RENEW + in_ids), self.dialect.t(lease_until, "lease_until")
+
+        def work(conn: Any) -> int:
+            self._serialise(conn, "inbox")
+            return conn.execute(query, (until, owner, *id_args)).rowcount
+
+        return self._write(work)
 
     def inbox_rows(self) -> list[dict[str, Any]]:
         """Every stored webhook but its body, oldest first (`notify inbox`)."""
