@@ -102,8 +102,9 @@ def test_a_small_backlog_after_the_burst_ends_the_watch_without_a_second_sender(
     assert s.spawned == []
 
 
-def test_webhooks_stored_while_the_second_sender_runs_do_not_wake_it_as_it_has_nothing_of_them_to_send() -> None:
-    """Only pages wake it (the first sender triages the webhooks); a wake per webhook was a claim for nothing."""
+def test_webhooks_stored_while_the_second_sender_runs_wake_the_first_not_it() -> None:
+    """Only pages wake it (the first sender, woken per webhook, triages them); a wake per webhook was a claim
+    while the server stored the burst."""
     s = Setup()
     s.stored(waiting=START_AT)
     s.now += QUIET
@@ -115,7 +116,7 @@ def test_webhooks_stored_while_the_second_sender_runs_do_not_wake_it_as_it_has_n
 
 
 def test_pages_the_first_sender_planned_and_each_look_while_running_wake_the_second_sender() -> None:
-    """It triages (holding the inbox) while the second sends: the second must not rest its interval."""
+    """Pages the first sender made while the second finds nothing due: the second must not rest its interval."""
     s = Setup()
     s.burst.planned()  # no second sender: nothing to wake, nothing started
     s.stored(waiting=START_AT)

@@ -305,6 +305,36 @@ def test_a_child_killed_while_holding_the_inbox_gives_it_back_at_once(tmp_path: 
         assert serve.stop() == 0
 
 
+def test_a_second_sender_killed_while_holding_webhooks_gives_them_back_at_once(
+        tmp_path: Path, hook: RecordingServer) -> None:
+    """Its hold is given back as the first sender's is: else the first would wait out its 60 s lease."""
+    import sqlite3
+
+    payload = json.loads((Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
+    serve = Serve(tmp_path, hook.url + "/out")
+    db = serve.store_url.removeprefix("sqlite:///")
+    try:
+        (child,) = children(serve.proc.pid)
+        os.kill(child, signal.SIGSTOP)  # the second sender alone triages the burst
+        try:
+            for n in range(300):
+                payload["groupKey"] = f'{{}}:{{alertname="Load{n}"}}'
+                assert requests.post(serve.url + "/hooks/alertmanager", json=payload, timeout=10).status_code == 202
+            wait_for("a second sender", lambda: len(every_child(serve.proc.pid)) == 2)
+            (second,) = every_child(serve.proc.pid) - {child}
+            held = lambda: sqlite3.connect(db).execute(  # noqa: E731
+                "SELECT COUNT(*) FROM inbox WHERE lease_owner = ?", (worker_id(second),)).fetchone()[0]
+            wait_for("the second sender to hold webhooks of the inbox", held, timeout=20)
+            os.kill(second, signal.SIGKILL)
+            wait_for("its hold given back", lambda: held() == 0, timeout=20)
+        finally:
+            os.kill(child, signal.SIGCONT)
+        wait_for("every stored webhook handled, well within the dead sender's 60 s lease",
+                 lambda: sqlite3.connect(db).execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 0, timeout=45)
+    finally:
+        assert serve.stop() == 0
+
+
 def test_sigterm_to_the_whole_process_group_stops_both_without_a_replacement_sender(tmp_path: Path,
                                                                                       hook: RecordingServer) -> None:
     """systemd's default KillMode signals every process of the service: the child's clean exit then is

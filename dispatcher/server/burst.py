@@ -103,9 +103,9 @@ class BurstSender:
     def stored(self, count: int = 1) -> None:
         """A webhook or an event was stored: the BURST_EVENTS-th since the watch went idle starts it again.
 
-        The helper is not woken: it only sends, and a stored webhook has no pages until the first sender
-        triaged it (:meth:`planned` wakes it then). Woken per webhook, it claimed (a write) for nothing while
-        the server stored the burst, and the server's writes waited for its.
+        The helper is not woken: the first sender is, and triages the webhook (the helper triages what it
+        finds when it looks, and :meth:`planned` wakes it for the pages). Woken per webhook, it claimed (a
+        write) while the server stored the burst, and the server's writes waited for its.
         """
         self._last_stored = self._monotonic()
         self._events += count  # not exact across threads, and need not be: it only decides when to start looking
@@ -113,8 +113,8 @@ class BurstSender:
             self._stored.set()
 
     def planned(self) -> None:
-        """The first sender put pages in the outbox (it triages, holding the inbox): the running helper
-        takes them at once. Without this the helper, finding nothing due, would rest its interval."""
+        """The first sender put pages in the outbox: the running helper takes them at once. Without this the
+        helper, finding nothing due, would rest its interval."""
         helper = self.helper
         if helper is not None:
             helper.wake()

@@ -319,9 +319,9 @@ class _Sending:
 
     def _child_exited(self, child: SenderProcess, status: int) -> None:
         """On the dead child's reader thread: give back its hold on the inbox, pause, start another."""
+        self._release_inbox(child, status)  # at a shutdown too: one killed after the stop timeout held rows
         if self.stop.is_set():
             return
-        self._release_inbox(child, status)
         child.sock.close()
         pause = restart_pause(status, time.monotonic() - self.started)
         while not self.stop.wait(pause):
