@@ -125,6 +125,34 @@ def test_notify_heartbeats_lists_declared_and_beating_heartbeats_with_their_stat
     assert "nightly-backup" in table.output and "late" in table.output and "MON-" in table.output
 
 
+def test_a_retired_monitor_s_heartbeat_is_forgotten_and_pages_no_more_while_its_open_incident_stays(
+        server: Server, stage: Stage, config_dir: Path) -> None:
+    beat(server, "nightly-backup", "?interval=10m")
+    stage.clock.advance(21 * MINUTE)
+    server.worker.tick()
+    [incident] = server.store.incidents()  # silent: its monitoring incident is open
+    env = {"NOTIFY_STORE_URL": f"sqlite:///{stage.store_path}", "NOTIFY_NOW": stage.clock.now().isoformat(),
+           "NOTIFY_CONFIG_DIR": str(config_dir)}
+    forgotten = run("heartbeats", "--forget", "nightly-backup", env=env)
+    assert forgotten.exit_code == 0, forgotten.output
+    assert f"its incident {incident.id} stays open" in forgotten.output
+    assert server.store.heartbeat_row("nightly-backup") is None
+    assert server.store.incident(incident.id).status == "open"  # a person resolves it, saying why
+    listed = json.loads(run("heartbeats", "--json", env=env).stdout)["heartbeats"]
+    assert [h["name"] for h in listed] == [WATCHDOG]
+    stage.clock.advance(60 * MINUTE)
+    server.worker.tick()
+    assert len(server.store.incidents()) == 1  # no second page for the silence of a retired monitor
+
+
+def test_only_a_stored_undeclared_heartbeat_can_be_forgotten(server: Server, config_dir: Path, stage: Stage) -> None:
+    env = {"NOTIFY_STORE_URL": f"sqlite:///{stage.store_path}", "NOTIFY_CONFIG_DIR": str(config_dir)}
+    declared = run("heartbeats", "--forget", WATCHDOG, env=env)
+    assert declared.exit_code != 0 and f"[heartbeats.{WATCHDOG}]" in declared.output  # routing.toml's to remove
+    unknown = run("heartbeats", "--forget", "no-such-monitor", "--json", env=env)
+    assert unknown.exit_code != 0 and "no heartbeat 'no-such-monitor' is stored" in unknown.output
+
+
 def test_a_generic_hook_naming_the_monitoring_class_still_tells_no_customer(server: Server) -> None:
     body = {"action": "trigger", "dedup_key": "mon-1", "class": "monitoring", "summary": "probe silent",
             "reported_by": "jane@acme.example", "customer": "acme-corp"}

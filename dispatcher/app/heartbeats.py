@@ -89,6 +89,23 @@ def beat(rt: Runtime, store: Store, name: str, now: datetime, *, interval: str |
     return Beat(store.heartbeat_row(name) or row, incident_id, tuple(r.id for r in rows))
 
 
+def forget(rt: Runtime, store: Store, name: str) -> str | None:
+    """Stop watching a heartbeat a monitor started over HTTP (the monitor retired: else its silence pages on);
+    returns the incident a silence of it opened, if any, which stays open for a person to resolve.
+
+    InputError for one routing.toml declares (remove it there: forgotten, it would come back as never
+    beaten) and for a name never stored."""
+    if _declared(rt, name) is not None:
+        raise InputError("name", f"heartbeat {name!r} is declared in routing.toml ([heartbeats.{name}]): "
+                                 "remove it there, then forget it")
+    row = store.heartbeat_row(name)
+    if row is None or not store.forget_heartbeat(name):
+        raise InputError("name", f"no heartbeat {name[:70]!r} is stored (`notify heartbeats` lists them)")
+    open_incident = row.incident_id if row.state == "late" else None
+    emit("heartbeat.forgotten", open_incident, heartbeat=name, last_beat=row.last_beat.isoformat())
+    return open_incident
+
+
 def _timing(rt: Runtime, store: Store, name: str, interval: str | None,
             grace: str | None) -> tuple[timedelta, timedelta]:
     """(interval, grace): routing.toml's declaration, else what this call gives, else what the first call gave."""

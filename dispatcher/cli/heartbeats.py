@@ -23,17 +23,29 @@ from .lifecycle import _runtime_and_store
 
 
 @main.command()
+@click.option("--forget", "forget_name", metavar="NAME", default=None,
+              help="Stop watching heartbeat NAME, which a monitor started over HTTP and no longer sends (declared "
+                   "ones are removed from routing.toml). An incident its silence opened stays open.")
 @json_option
 @config_dir_option
 @click.pass_context
 @handles_errors
-def heartbeats(ctx: click.Context, as_json: bool, local_config_dir: Path | None) -> None:
+def heartbeats(ctx: click.Context, forget_name: str | None, as_json: bool, local_config_dir: Path | None) -> None:
     """Heartbeats (POST /heartbeat/NAME, Alertmanager's Watchdog): state ok, overdue (the worker's next tick
     pages), late (its monitoring incident is open) or never (declared in routing.toml, no beat yet)."""
-    from ..app.heartbeats import heartbeat_states, heartbeats_table
+    from ..app.heartbeats import forget, heartbeat_states, heartbeats_table
 
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     with store:
+        if forget_name is not None:
+            still_open = forget(rt, store, forget_name)
+            note = f"; its incident {still_open} stays open: `notify resolve {still_open}`" if still_open else ""
+            if as_json:
+                _emit_json({"schema": 1, "command": "heartbeats", "forgotten": forget_name,
+                            "incident_open": still_open}, settings)
+            else:
+                _emit(f"heartbeat {forget_name} forgotten{note}", settings)
+            return
         states = heartbeat_states(rt, store, _now())
     if as_json:
         _emit_json({"schema": 1, "command": "heartbeats", "heartbeats": states}, settings)
