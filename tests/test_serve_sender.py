@@ -240,16 +240,15 @@ def test_a_burst_s_stored_webhooks_are_triaged_by_the_second_sender_too(
             wait_for("a second sender", lambda: len(every_child(serve.proc.pid)) == 2)
             (second,) = every_child(serve.proc.pid) - {child}
             wait_for("the second sender's own command line", lambda: b"--no-timers" in argv_of(second))
-            wait_for("an incident's step-0 webhook for every alert, from the second sender",
-                     lambda: len(incidents_heard(hook)) == 60)
+            store = open_store(serve.store_url)
+            try:
+                wait_for("every alert's incident, opened by the second sender",
+                         lambda: store.inbox_counts() == (0, 0, 0) and len(store.incidents()) == 60)
+            finally:
+                store.close()
         finally:
-            os.kill(child, signal.SIGCONT)
-        wait_for("the second sender to stop once drained",
-                 lambda: f"second sender {second} stopped (status 0)" in serve.log.read_text())
-        store = open_store(serve.store_url)
-        assert store.inbox_counts() == (0, 0, 0)
-        assert len(store.incidents()) == 60  # one per group: no group triaged twice
-        store.close()
+            os.kill(child, signal.SIGCONT)  # the first may send what the second left to a retry (a reset, under load)
+        wait_for("an incident's step-0 webhook for every alert", lambda: len(incidents_heard(hook)) == 60)
         assert max(Counter(r.headers["Idempotency-Key"] for r in hook.requests).values()) == 1  # nothing sent twice
     finally:
         assert serve.stop() == 0

@@ -191,6 +191,9 @@ class _QuietServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # socketserver's listen backlog is 5: a sender's burst of connections overflowed it, and the kernel reset
+    # the ones it dropped (a real provider's backlog is in the hundreds or more)
+    request_queue_size = 128
     tls: ssl.SSLContext | None = None  # set: every accepted connection speaks TLS
 
     def get_request(self) -> tuple[Any, Any]:
