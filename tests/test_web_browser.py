@@ -229,3 +229,56 @@ def test_the_pages_follow_the_systems_light_or_dark_preference(served: Served, b
         backgrounds[scheme] = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
     snap(browser, shots, "phone", "sign-in-dark")
     assert backgrounds == {"light": "rgb(255, 255, 255)", "dark": "rgb(18, 20, 23)"}
+
+
+@pytest.fixture
+def other_site() -> Iterator[Any]:
+    """Another web site (http://localhost:PORT: not 127.0.0.1's site) serving the page it is given."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        html = b""
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(self.html)))
+            self.end_headers()
+            self.wfile.write(self.html)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield Page, f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_another_sites_form_cannot_sign_the_visitor_in_as_someone_else(served: Served, browser: Any,
+                                                                       other_site: Any) -> None:
+    """Login CSRF in Chromium: a page elsewhere posts the attacker's own login link, with the token the
+    attacker's own visit to the sign-in page gave. The visitor has been to our sign-in page before, so the
+    browser holds a pre-session cookie of ours; being SameSite=Strict, it does not go with another site's form."""
+    import requests
+    from selenium.webdriver.common.by import By
+
+    page, url = other_site
+    _, token = issue_login_link(served.rt, served.store, "support-manager-b", served.clock.now())
+    theirs = requests.get(f"{served.url}/ui/login/{token}", timeout=10).text
+    csrf = theirs.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    page.html = (f'<form method="post" action="{served.url}/ui/login/{token}"><input type="hidden" name="csrf" '
+                 f'value="{csrf}"><button id="win" type="submit">You won a prize</button></form>').encode()
+    browser.get(served.url + "/ui/login")
+    browser.get(url)
+    follow(browser, By.ID, "win")
+    assert "its CSRF token is missing or wrong" in browser.page_source
+    browser.get(served.url + "/ui/incidents")
+    assert "Sign in to see this page." in text_of(browser, "#message")  # signed in as nobody
+    browser.get(f"{served.url}/ui/login/{token}")  # the link was not used up: its owner still signs in with it
+    follow(browser, By.ID, "sign-in")
+    assert browser.current_url == served.url + "/ui/incidents"
+    assert "Support Manager B" in browser.page_source

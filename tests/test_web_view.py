@@ -42,10 +42,21 @@ def login_link(server: Server, person: str = PRIMARY) -> str:
     return f"/ui/login/{token}"
 
 
+def sign_in_form(server: Server, path: str, data: dict[str, str] | None = None, *, page: str | None = None,
+                 **kwargs) -> requests.Response:
+    """POST a signed-out form as a browser does: its page first (`page`, else `path` itself), which sets the
+    pre-session cookie the form's CSRF token is bound to. (Copied by hand: under an https public URL the
+    cookie is Secure, and requests would not send it to this http test server.)"""
+    shown = requests.get(server.url + (page or path), timeout=10)
+    cookies = {"notify_presession": shown.cookies.get("notify_presession", "")}
+    return requests.post(server.url + path, data={**(data or {}), "csrf": csrf_of(shown)}, cookies=cookies,
+                         timeout=10, **kwargs)
+
+
 def signed_in(server: Server, person: str = PRIMARY) -> requests.Session:
     """A browser-like session signed in by a one-time login link."""
     browser = requests.Session()
-    answer = browser.post(server.url + login_link(server, person), allow_redirects=False, timeout=10)
+    answer = sign_in_form(server, login_link(server, person), allow_redirects=False)
     assert answer.status_code == 303, answer.text
     browser.cookies.set("notify_session", answer.cookies["notify_session"], path="/ui")
     return browser
@@ -75,23 +86,45 @@ def test_a_login_link_shows_a_page_on_get_signs_in_once_on_post_with_a_strict_co
     for _ in range(2):  # a mail scanner, then the person: a GET uses nothing
         page = requests.get(server.url + path, timeout=10)
         assert page.status_code == 200 and "Sign in as Support Manager A" in page.text
-    first = requests.post(server.url + path, allow_redirects=False, timeout=10)
+    first = sign_in_form(server, path, allow_redirects=False)
     assert (first.status_code, first.headers["location"]) == (303, "/ui/incidents")
     cookie = first.headers["set-cookie"]
     assert cookie.startswith("notify_session=") and "; HttpOnly" in cookie and "; SameSite=Strict" in cookie
     assert "; Secure" in cookie and "; Path=/ui" in cookie and "; Max-Age=43200" in cookie  # 12 hours
-    again = requests.post(server.url + path, allow_redirects=False, timeout=10)
+    again = sign_in_form(server, path, page="/ui/login", allow_redirects=False)  # its page says 410 now
     assert again.status_code == 410 and "set-cookie" not in again.headers
     listing = requests.get(server.url + "/ui/incidents", cookies={"notify_session": first.cookies["notify_session"]},
                            timeout=10)
     assert listing.status_code == 200 and "SEC-2024-001" in listing.text and "Support Manager A" in listing.text
 
 
+def test_a_sign_in_form_from_another_site_signs_nobody_in_and_uses_nothing(server: Server, stage: Stage) -> None:
+    """Login CSRF: another site's form posting its own personal token or login link, or asking for links in a
+    visitor's name. It has no pre-session cookie of ours (SameSite=Strict), or not the token bound to it."""
+    from dispatcher.app.tokens import create_token
+
+    personal = create_token(server.store, server.rt.directory, "cto", stage.clock.now()).token
+    link = login_link(server)
+    theirs = requests.get(server.url + "/ui/login", timeout=10)  # the attacker's own pre-session and token
+    forged = [({}, {}), ({"csrf": "0" * 64}, {"notify_presession": "made-up"}),
+              ({"csrf": csrf_of(theirs)}, {}),  # a real token, without the cookie it was made for
+              ({"csrf": csrf_of(theirs)}, {"notify_presession": "another-browser"})]
+    for fields, cookies in forged:
+        for path, data in (("/ui/login", {"token": personal}), (link, {}), ("/ui/login/send", {"person": PRIMARY})):
+            answer = requests.post(server.url + path, data={**data, **fields}, cookies=cookies,
+                                   allow_redirects=False, timeout=10)
+            assert answer.status_code == 403 and "its CSRF token is missing or wrong" in answer.text, (path, fields)
+            assert "notify_session" not in answer.headers.get("set-cookie", "")
+    assert stage.smtp.messages == []  # no link was mailed
+    assert sign_in_form(server, link, allow_redirects=False).status_code == 303  # the link was not used up
+    assert sign_in_form(server, "/ui/login", {"token": personal}, allow_redirects=False).status_code == 303
+
+
 def test_a_login_link_expires_after_15_minutes_and_a_session_after_its_lifetime(server: Server, stage: Stage) -> None:
     late = login_link(server)
     browser = signed_in(server)
     stage.clock.advance(15 * MINUTE)
-    assert requests.post(server.url + late, allow_redirects=False, timeout=10).status_code == 410
+    assert sign_in_form(server, late, page="/ui/login", allow_redirects=False).status_code == 410
     assert browser.get(server.url + "/ui/incidents", timeout=10).status_code == 200
     stage.clock.advance(12 * 60 * MINUTE - 15 * MINUTE)
     assert browser.get(server.url + "/ui/incidents", timeout=10).status_code == 401
@@ -102,7 +135,7 @@ def test_login_links_are_rate_limited_per_person(server: Server, stage: Stage) -
         login_link(server)
     with pytest.raises(TooManyLinks, match="3 login links were made for support-manager-a in the last 15 minutes"):
         login_link(server)
-    asked = requests.post(server.url + "/ui/login/send", data={"person": PRIMARY}, timeout=10)
+    asked = sign_in_form(server, "/ui/login/send", {"person": PRIMARY}, page="/ui/login")
     assert asked.status_code == 429 and "3 login links were made" in asked.text
     login_link(server, "support-manager-b")  # another person is not held up
     stage.clock.advance(15 * MINUTE + timedelta(seconds=1))
@@ -177,8 +210,8 @@ def test_the_secure_flag_follows_the_public_url_never_x_forwarded_proto(stage: S
     server = Server(stage, webhook_token=TOKEN, api_token=API_TOKEN, public_url="http://localhost:8080")
     try:
         _, token = issue_login_link(server.rt, server.store, PRIMARY, stage.clock.now())
-        answer = requests.post(server.url + f"/ui/login/{token}", headers={"X-Forwarded-Proto": "https"},
-                               allow_redirects=False, timeout=10)
+        answer = sign_in_form(server, f"/ui/login/{token}", headers={"X-Forwarded-Proto": "https"},
+                              allow_redirects=False)
         assert answer.status_code == 303 and "Secure" not in answer.headers["set-cookie"]
     finally:
         server.stop()
@@ -188,12 +221,11 @@ def test_a_personal_token_signs_in_and_a_wrong_one_does_not(server: Server) -> N
     from dispatcher.app.tokens import create_token
 
     new = create_token(server.store, server.rt.directory, "cto", server.stage.clock.now())
-    wrong = requests.post(server.url + "/ui/login", data={"token": new.token + "x"}, allow_redirects=False,
-                          timeout=10)
+    wrong = sign_in_form(server, "/ui/login", {"token": new.token + "x"}, allow_redirects=False)
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
-    right = requests.post(server.url + "/ui/login", data={"token": new.token}, allow_redirects=False, timeout=10)
+    right = sign_in_form(server, "/ui/login", {"token": new.token}, allow_redirects=False)
     assert right.status_code == 303 and right.headers["set-cookie"].startswith("notify_session=")
-    operator = requests.post(server.url + "/ui/login", data={"token": API_TOKEN}, allow_redirects=False, timeout=10)
+    operator = sign_in_form(server, "/ui/login", {"token": API_TOKEN}, allow_redirects=False)
     assert operator.status_code == 401  # the operator's shared token is nobody: it signs no one in
 
 
@@ -205,7 +237,7 @@ def test_an_action_link_signs_its_person_in_on_its_incident(server: Server, stag
     assert f'href="/ui/from-link/{token}"' in link_page.text
     shown = requests.get(server.url + f"/ui/from-link/{token}", timeout=10)
     assert shown.status_code == 200 and "Sign in as Support Manager A" in shown.text
-    answer = requests.post(server.url + f"/ui/from-link/{token}", allow_redirects=False, timeout=10)
+    answer = sign_in_form(server, f"/ui/from-link/{token}", allow_redirects=False)
     assert (answer.status_code, answer.headers["location"]) == (303, "/ui/incidents/SEC-2024-001")
     assert server.store.incident("SEC-2024-001").status == "open"  # signing in acts on nothing
 
@@ -228,7 +260,7 @@ def test_notify_login_link_emails_a_link_that_signs_in_once(server: Server, stag
     assert sent.stdout.startswith("sign-in link sent to support-manager-a by email (")
     assert "/ui/login/" not in sent.stdout  # the link went to the person, not to whoever ran the command
     path = _mailed_link(stage, "support-manager-a@teamflow.example")
-    answer = requests.post(server.url + path, allow_redirects=False, timeout=10)
+    answer = sign_in_form(server, path, allow_redirects=False)
     assert answer.status_code == 303 and answer.cookies["notify_session"]
     for _ in range(2):
         printed = run("login-link", PRIMARY, "--print", *config, now=now)
@@ -240,11 +272,11 @@ def test_notify_login_link_emails_a_link_that_signs_in_once(server: Server, stag
 
 def test_the_sign_in_page_sends_a_link_and_says_the_same_for_nobody(server: Server, stage: Stage) -> None:
     for person in (PRIMARY, "nobody@nowhere.example"):
-        answer = requests.post(server.url + "/ui/login/send", data={"person": person}, timeout=10)
+        answer = sign_in_form(server, "/ui/login/send", {"person": person}, page="/ui/login")
         assert answer.status_code == 200 and "If that is someone in contacts.toml" in answer.text
     assert [m["To"] for m in stage.smtp.messages] == ["support-manager-a@teamflow.example"]
     path = _mailed_link(stage, "support-manager-a@teamflow.example")
-    assert requests.post(server.url + path, allow_redirects=False, timeout=10).status_code == 303
+    assert sign_in_form(server, path, allow_redirects=False).status_code == 303
 
 
 def _incident(store, klass: str, summary: str, started, *, needs_review: bool = False) -> str:

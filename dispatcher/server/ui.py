@@ -21,7 +21,11 @@ Pages (templates in ``ui_templates/``, package data of this package) and what op
 The session cookie is HttpOnly, SameSite=Strict, scoped to /ui, and Secure when
 NOTIFY_PUBLIC_URL is https (never from a proxy's X-Forwarded-Proto, which a client can
 send). Every form carries a CSRF token, an HMAC of the session; a POST without it
-changes nothing. No other credential (a hook's, the operator's) opens a page.
+changes nothing. The sign-in forms, shown before there is a session, carry one too: an
+HMAC of a random pre-session cookie (HttpOnly, SameSite=Strict) that the page sets. So
+another site cannot sign a visitor in as someone else (its form posting its own
+personal token or login link: a login CSRF), nor mail sign-in links in a visitor's name.
+No other credential (a hook's, the operator's) opens a page.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from .throttle import FailureThrottle
 __all__ = ["UI", "UIServices"]
 
 COOKIE = "notify_session"
+PRE_COOKIE = "notify_presession"  # signed-out pages: what their forms' CSRF token is an HMAC of
 MAX_FORM = 64 * 1024
 STATIC = Path(__file__).parent / "ui_static"
 CSP = (b"default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; img-src 'self'; "
@@ -105,6 +110,10 @@ class UI:
     def csrf(self, viewer: Any) -> str:
         return hmac.new(self.key, f"csrf\n{viewer.session}".encode(), hashlib.sha256).hexdigest()
 
+    def pre_csrf(self, presession: str) -> str:
+        """A signed-out form's token: another purpose string, so it is never a session's token."""
+        return hmac.new(self.key, f"pre-session csrf\n{presession}".encode(), hashlib.sha256).hexdigest()
+
     # -- the ASGI side ---------------------------------------------------------------------------
 
     async def serve(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable,
@@ -132,6 +141,11 @@ class UI:
             if calendar is None:
                 raise HTTPError(404, "this calendar feed is unknown or was revoked")
             return 200, calendar.encode(), "text/calendar", []
+        signing_in = path in ("/ui/login", "/ui/login/send") or TOKEN_PAGE.match(path)
+        if signing_in and method == "POST" and not self._from_our_page(req):
+            return self._signed_out(req, 403, "message.html.j2", heading="Not signed in", message=(
+                "This form is not from a sign-in page of this server (its CSRF token is missing or wrong). "
+                "Open the sign-in page or the link again and retry."))
         if path == "/ui/login":
             return await self._login(req, run)
         if path == "/ui/login/send" and method == "POST":
@@ -140,7 +154,7 @@ class UI:
             return await self._token_page(match.group(1), match.group(2), req, run)
         viewer = await run(self.services.access.viewer, req.cookie)
         if viewer is None:
-            return 401, self._page("login.html.j2", None, message="Sign in to see this page."), "text/html", []
+            return self._signed_out(req, 401, "login.html.j2", message="Sign in to see this page.")
         if method == "POST" and not hmac.compare_digest(req.form.get("csrf", "").encode(),
                                                         self.csrf(viewer).encode()):
             return 403, self._page("message.html.j2", viewer, heading="Nothing was done", message=(
@@ -206,7 +220,7 @@ class UI:
 
     async def _login(self, req: _Request, run: Callable) -> tuple:
         if req.method == "GET":
-            return 200, self._page("login.html.j2", None), "text/html", []
+            return self._signed_out(req, 200, "login.html.j2")
         if req.method != "POST":
             raise HTTPError(405, "GET or POST")
         if (wait := self.throttle.blocked_for(req.client)) > 0:
@@ -214,8 +228,7 @@ class UI:
         started = await run(self.services.access.by_token, req.form.get("token", ""))
         if started is None:
             self.throttle.failed(req.client)
-            return 401, self._page("login.html.j2", None, message="That is not a live personal token."), \
-                "text/html", []
+            return self._signed_out(req, 401, "login.html.j2", message="That is not a live personal token.")
         return self._signed_in_now(started, "/ui/incidents")
 
     async def _send_link(self, req: _Request, run: Callable) -> tuple:
@@ -223,11 +236,10 @@ class UI:
             await run(self.services.send_login_link, req.form.get("person", ""))
         except HTTPError as exc:
             if exc.status == 429:
-                return 429, self._page("login.html.j2", None, message=exc.message), "text/html", []
+                return self._signed_out(req, 429, "login.html.j2", message=exc.message)
             # Unknown or unreachable: the same answer as success, so the form tells nobody who exists.
-        return 200, self._page("message.html.j2", None, heading="Check your email or Slack", message=(
-            "If that is someone in contacts.toml, a sign-in link is on its way. It works once, for 15 "
-            "minutes.")), "text/html", []
+        return self._signed_out(req, 200, "message.html.j2", heading="Check your email or Slack", message=(
+            "If that is someone in contacts.toml, a sign-in link is on its way. It works once, for 15 minutes."))
 
     async def _token_page(self, kind: str, token: str, req: _Request, run: Callable) -> tuple:
         """A login or action link: GET shows a button and changes nothing (scanners fetch links); POST signs in."""
@@ -237,7 +249,7 @@ class UI:
                     (await run(self.services.link_view, token)).person
                 if name is None:
                     raise HTTPError(410, "this sign-in link is unknown, used or expired: ask for another")
-                return 200, self._page("signin.html.j2", None, name=name), "text/html", []
+                return self._signed_out(req, 200, "signin.html.j2", name=name)
             if kind == "login":
                 started = await run(self.services.access.by_login_link, token)
                 if started is None:
@@ -246,15 +258,27 @@ class UI:
             started, incident_id = await run(self.services.access.by_action_link, token)
             return self._signed_in_now(started, f"/ui/incidents/{quote(incident_id)}")
         except HTTPError as exc:
-            return exc.status, self._page("message.html.j2", None, heading="Not signed in", message=exc.message), \
-                "text/html", []
+            return self._signed_out(req, exc.status, "message.html.j2", heading="Not signed in", message=exc.message)
 
     def _signed_in_now(self, started: Any, where: str) -> tuple:
         return 303, b"", "text/html", [(b"location", where.encode()), self._cookie(started.cookie, self.max_age)]
 
-    def _cookie(self, value: str, max_age: int) -> tuple[bytes, bytes]:
+    def _from_our_page(self, req: "_Request") -> bool:
+        """A signed-out POST came from a form of ours: it carries the HMAC of this browser's pre-session cookie."""
+        return bool(req.presession) and hmac.compare_digest(req.form.get("csrf", "").encode(),
+                                                            self.pre_csrf(req.presession).encode())
+
+    def _signed_out(self, req: "_Request", status: int, template: str, **context: Any) -> tuple:
+        """A page shown without a session; its forms' token binds them to a pre-session cookie, set here when the
+        browser sent none (a cross-site link's first visit sends none: the cookie is SameSite=Strict)."""
+        presession = req.presession or secrets.token_urlsafe(24)
+        body = self._env.get_template(template).render(viewer=None, csrf=self.pre_csrf(presession), **context)
+        extra = [] if presession == req.presession else [self._cookie(presession, 3600, PRE_COOKIE)]
+        return status, body.encode(), "text/html", extra
+
+    def _cookie(self, value: str, max_age: int, name: str = COOKIE) -> tuple[bytes, bytes]:
         secure = "; Secure" if self.secure else ""
-        return b"set-cookie", f"{COOKIE}={value}; Path=/ui; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}" \
+        return b"set-cookie", f"{name}={value}; Path=/ui; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}" \
             .encode()
 
     # -- rendering -------------------------------------------------------------------------------
@@ -274,6 +298,7 @@ class _Request:
         self.query = _fields(scope.get("query_string", b""))
         self.form = _fields(body) if "form" in headers.get("content-type", "") else {}
         self.cookie = _cookie_value(headers.get("cookie", ""))
+        self.presession = _cookie_value(headers.get("cookie", ""), PRE_COOKIE)
         client = scope.get("client")
         self.client = str(client[0]) if client else "unknown"
         scheme = "https" if scope.get("scheme") == "https" else "http"
@@ -288,10 +313,10 @@ def _fields(data: bytes) -> dict[str, str]:
         return {}
 
 
-def _cookie_value(header: str) -> str:
+def _cookie_value(header: str, cookie: str = COOKIE) -> str:
     for part in header.split(";"):
         name, _, value = part.strip().partition("=")
-        if name == COOKIE:
+        if name == cookie:
             return value
     return ""
 
