@@ -130,6 +130,12 @@ def interleave(subjects: Mapping[str, Callable[[], float]], runs: int, warmup: i
     return results
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (its threads included), from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

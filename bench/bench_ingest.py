@@ -66,7 +66,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (NOTIFY, ROOT, children, clean_env, endpoint, endpoint_records, free_port, machine,  # noqa: E402
+from _common import (NOTIFY, ROOT, children, clean_env, cpu_seconds, endpoint, endpoint_records, free_port, machine,  # noqa: E402
                      median, percentile, post_all, scratch, verdict)
 
 SAMPLE = json.loads((ROOT / "tests" / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text())
@@ -449,12 +449,6 @@ def paused_burst(port: int, sink: Sink, child: int, n: int, run_id: str, args: a
     wait_drained(port, sink, incidents_of(port, f"{run_id}-paused{n}", n))
     print(f"   burst of {n:>5}, sender child stopped (the accept path alone): {rate:7.0f} alerts/s")
     return rate
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a live process (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuWatch:
