@@ -24,7 +24,21 @@ def test_shipped_directory_has_no_errors_and_notes_placeholders() -> None:
     directory, problems = check_directory(REPO / "contacts.toml")
     assert directory is not None
     assert [p for p in problems if p.severity.value != "note"] == []
-    assert any(p.key == "people.cto.email" and "placeholder" in p.message for p in problems)
+    notes = {p.key: p.message for p in problems}
+    assert notes["people.cto.email"] == "placeholder address: replace with a real one"
+    assert notes["customers.acme-corp.contact"] == "placeholder address: replace with a real one"
+    # The seed's lists are TeamFlow's real inboxes: another team's first trigger would mail them.
+    assert {key for key, message in notes.items() if "shipped example company's address (teamflow.com)" in message} \
+        == {"lists.security-incident.email", "lists.outage-response.email", "lists.legal-emergency.email",
+            "lists.executive-escalation.email"}
+
+
+def test_a_teams_own_addresses_draw_no_note(tmp_path: Path) -> None:
+    mine = tmp_path / "contacts.toml"
+    mine.write_text((REPO / "contacts.toml").read_text().replace("teamflow.example", "ourteam.io")
+                    .replace("@teamflow.com", "@ourteam.io").replace(".example\"", ".io\""))
+    _, problems = check_directory(mine)
+    assert [f"{p.key}: {p.message}" for p in problems] == []
 
 
 def test_shipped_directory_reproduces_the_seed() -> None:

@@ -26,6 +26,7 @@ def cross_check(file: str, d: Directory) -> list[Problem]:
     problems += _check_rotation(file, d)
     problems += _check_lists(file, d)
     problems += _check_addresses(file, d)
+    problems += _check_shipped_emails(file, d)
     for cid, account in d.customers.items():
         if account.success_manager and account.success_manager not in d.people:
             problems.append(error(file, f"customers.{cid}.success_manager",
@@ -55,8 +56,28 @@ def _check_people(file: str, d: Directory) -> list[Problem]:
                 problems.append(error(file, f"people.{pid}.email",
                                       f"duplicate person: same email as people.{seen[person.email.casefold()]}"))
             seen[person.email.casefold()] = pid
-            if person.email.endswith(".example"):
-                problems.append(note(file, f"people.{pid}.email", "placeholder address: replace with a real one"))
+    return problems
+
+
+# The shipped contacts.toml is TeamFlow's: its lists use the seed's own addresses. For any other team they are
+# somebody else's inboxes, which a first real trigger would mail; like the people's .example ones, say so.
+SHIPPED_DOMAINS = ("teamflow.com",)
+
+
+def _check_shipped_emails(file: str, d: Directory) -> list[Problem]:
+    """A note for every email address that is a placeholder (.example) or the shipped example company's."""
+    found = [(f"people.{pid}.email", p.email) for pid, p in d.people.items()]
+    found += [(f"lists.{lid}.email", dl.email) for lid, dl in d.lists.items()]
+    found += [(f"external.{eid}.email", e.email) for eid, e in d.external.items()]
+    found += [(f"customers.{cid}.contact", c.contact) for cid, c in d.customers.items()]
+    problems = []
+    for key, email in found:
+        domain = str(email or "").rpartition("@")[2].casefold()
+        if domain.endswith(".example"):
+            problems.append(note(file, key, "placeholder address: replace with a real one"))
+        elif domain in SHIPPED_DOMAINS:
+            problems.append(note(file, key, f"the shipped example company's address ({domain}): replace it with "
+                                            "your own, or your notices are mailed there"))
     return problems
 
 
