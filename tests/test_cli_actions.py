@@ -40,7 +40,7 @@ def test_ack_says_how_many_queued_pages_it_kept_from_being_sent(providers, monke
     run(*TRIGGER)
     t0 = started_at()
     # +15's pages planned by a worker on a made-up time... then acknowledged before any is retried
-    run("worker", "--once", "--at", (t0 + timedelta(minutes=16)).isoformat())
+    run("worker", "--once", "--yes", "--at", (t0 + timedelta(minutes=16)).isoformat())
     ack = run("ack", "SEC-2024-001", "--by", "Support Manager A", "--json")
     doc = json.loads(ack.stdout)
     assert doc["acknowledged"] and doc["via"] == "cli" and doc["cancelled"] == []  # all sent already: none queued

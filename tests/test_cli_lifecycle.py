@@ -27,13 +27,30 @@ def test_worker_with_the_clock_moved_forward_fires_the_seed_follow_ups(providers
     first = run(*TRIGGER)
     assert first.exit_code == 0 and "need a running `notify worker` (none has run)" in first.stdout
     t0 = started_at()
-    tick = run("worker", "--once", "--at", (t0 + timedelta(minutes=16)).isoformat())
+    tick = run("worker", "--once", "--yes", "--at", (t0 + timedelta(minutes=16)).isoformat())
     assert "2 timer actions fired" in tick.stdout  # the +15 follow-up step and escalation 1
     calls = [r.form["To"] for r in proxy["api.twilio.com"].requests if r.path.endswith("/Calls.json")]
     assert "+14155550116" in calls and "+14155550117" in calls  # CTO and CEO informed (preferred: phone)
     assert "+14155550188" in calls  # the secondary, paged because nobody acknowledged in 15 min
-    again = run("worker", "--once", "--at", (t0 + timedelta(minutes=16)).isoformat())
+    again = run("worker", "--once", "--yes", "--at", (t0 + timedelta(minutes=16)).isoformat())
     assert "0 timer actions fired, 0 delivery attempts" in again.stdout
+
+
+def test_a_tick_ahead_of_the_real_clock_pages_nobody_without_yes(providers) -> None:
+    """`--at` later than now on a live store would page people early: refused, nothing fired, unless --yes."""
+    smtp, proxy, _ = providers
+    real_now = datetime.now().astimezone()
+    run(*TRIGGER, now=real_now.isoformat())  # a live incident, opened on the real clock
+    calls = len(proxy["api.twilio.com"].requests)
+    early = run("worker", "--once", "--at", (real_now + timedelta(hours=2)).isoformat())
+    assert early.exit_code == 2 and "ahead of the real clock: every timer due by then would fire now" in early.stderr
+    assert "or add --yes" in early.stderr and len(proxy["api.twilio.com"].requests) == calls
+    assert "escalation" not in [e["kind"] for e in json.loads(run("status", "SEC-2024-001", "--json").stdout)["timeline"]]
+    near = run("worker", "--once", "--at", (real_now - timedelta(minutes=5)).isoformat())  # not ahead: no question
+    assert near.exit_code == 0, near.stderr
+    meant = run("worker", "--once", "--yes", "--at", (real_now + timedelta(hours=2)).isoformat())
+    assert meant.exit_code == 0 and "timer actions fired" in meant.stdout
+    assert len(proxy["api.twilio.com"].requests) > calls  # the escalation's calls went out: asked for
 
 
 def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
@@ -43,7 +60,7 @@ def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
     ack = run("ack", "SEC-2024-001", "--by", "Support Manager A")
     assert "acknowledged by Support Manager A: escalation stopped" in ack.stdout
     assert "nothing changed" in run("ack", "SEC-2024-001", "--by", "x").stdout
-    run("worker", "--once", "--at", (t0 + timedelta(minutes=50)).isoformat())
+    run("worker", "--once", "--yes", "--at", (t0 + timedelta(minutes=50)).isoformat())
     doc = json.loads(run("status", "SEC-2024-001", "--json").stdout)
     kinds = [e["kind"] for e in doc["timeline"]]
     assert "escalation" not in kinds and "step" in kinds and "acknowledged" in kinds
@@ -92,7 +109,7 @@ def test_a_security_update_without_a_customer_reaches_the_team_but_the_customer_
     status = json.loads(run("status", "SEC-2024-001", "--json").stdout)
     assert [e["kind"] for e in status["timeline"] if "update" in e["kind"]] == ["uncounted-update"]
     # the 30-minute customer update is still owed: missed at +30 and escalated, as with no update at all
-    run("worker", "--once", "--at", (t0 + timedelta(minutes=31)).isoformat())
+    run("worker", "--once", "--yes", "--at", (t0 + timedelta(minutes=31)).isoformat())
     kinds = [e["kind"] for e in json.loads(run("status", "SEC-2024-001", "--json").stdout)["timeline"]]
     assert "overdue" in kinds
 
@@ -119,7 +136,7 @@ def test_deliveries_still_retrying_after_wait_are_left_to_the_worker_exit_3(prov
     assert result.exit_code == 3, result.stdout
     assert "STILL RETRYING (left to `notify worker`): slack:security-alerts" in result.stdout
     t0 = started_at()
-    run("worker", "--once", "--at", (t0 + timedelta(minutes=1)).isoformat())
+    run("worker", "--once", "--yes", "--at", (t0 + timedelta(minutes=1)).isoformat())
     slack = [d for d in json.loads(run("status", "SEC-2024-001", "--json").stdout)["deliveries"]
              if d["channel"] == "slack"]
     assert [(d["outcome"], d["attempts"]) for d in slack] == [("delivered", 2)]
@@ -253,7 +270,7 @@ def test_a_worker_ticking_at_a_made_up_time_leaves_stored_webhooks_to_the_real_c
     store = open_store(f"sqlite:///{clean_env / 'state' / 'notify' / 'notify.db'}")
     payload = (Path(__file__).parent / "payloads" / "alertmanager-0.25-webhook-v4.json").read_text()
     store.enqueue("alertmanager", "alertmanager:" + json.loads(payload)["groupKey"], payload, datetime.fromisoformat("2026-11-27T01:00:00Z"))
-    result = run("worker", "--once", "--at", "2030-01-01T00:00:00Z")
+    result = run("worker", "--once", "--yes", "--at", "2030-01-01T00:00:00Z")
     assert result.exit_code == 0, result.stderr
     assert store.inbox_counts() == (1, 0, 0) and store.incidents() == []  # no OUT-2030-001 from a real alert
     assert run("worker", "--once").exit_code == 0

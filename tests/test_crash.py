@@ -87,7 +87,7 @@ def test_sigkill_mid_fan_out_loses_nothing_and_flags_what_may_repeat(tmp_path: P
 
     # A new worker, ticking after the dead one's leases (2 x (1 + 2) + 30 s) have expired.
     later = (datetime.now(timezone.utc) + timedelta(seconds=40)).isoformat()
-    survivor = subprocess.run([sys.executable, "-m", "dispatcher", "worker", "--once", "--at", later], env=env,
+    survivor = subprocess.run([sys.executable, "-m", "dispatcher", "worker", "--once", "--yes", "--at", later], env=env,
                               capture_output=True, text=True, timeout=120)
     assert survivor.returncode == 0, survivor.stderr
     sink.shutdown()

@@ -36,7 +36,7 @@ def test_every_page_of_the_ladder_has_its_own_dedup_key_and_service(providers, c
     assert run("check").exit_code == 0
     assert run(*TRIGGER).exit_code == 0
     t0 = datetime.fromisoformat(json.loads(run("status", "SEC-2024-001", "--json").stdout)["incident"]["started"])
-    run("worker", "--once", "--at", (t0 + timedelta(minutes=50)).isoformat())
+    run("worker", "--once", "--yes", "--at", (t0 + timedelta(minutes=50)).isoformat())
 
     sent = proxy["events.pagerduty.com"].requests
     events = {r.json["dedup_key"]: r.json["routing_key"] for r in sent

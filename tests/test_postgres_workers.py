@@ -201,7 +201,7 @@ def test_a_killed_workers_rows_are_taken_over_after_its_lease_expires(sink: Sink
 
         # Three survivors tick at once as if 40 s had passed: the dead lease has expired, its rows are taken over.
         later = (datetime.now(timezone.utc) + timedelta(seconds=40)).isoformat()
-        ticks = [subprocess.Popen([sys.executable, "-m", "dispatcher", "worker", "--once", "--at", later], env=env,
+        ticks = [subprocess.Popen([sys.executable, "-m", "dispatcher", "worker", "--once", "--yes", "--at", later], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
         takeover = [(p, *p.communicate(timeout=120)) for p in ticks]
         assert all(p.returncode == 0 for p, _, _ in takeover), [err for _, _, err in takeover]
@@ -235,7 +235,7 @@ def test_timers_ticked_by_four_worker_processes_at_once_fire_once(tmp_path: Path
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "HTTP", "http"))}
         env.update(NOTIFY_STORE_URL=url)
         at = (started + timedelta(minutes=31)).isoformat()  # step 1, two escalations, a reminder, a missed update
-        ticks = [subprocess.Popen([sys.executable, "-m", "dispatcher", "worker", "--once", "--at", at], env=env,
+        ticks = [subprocess.Popen([sys.executable, "-m", "dispatcher", "worker", "--once", "--yes", "--at", at], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
         outputs = [(p, *p.communicate(timeout=120)) for p in ticks]
         assert all(p.returncode == 0 for p, _, _ in outputs), [err for _, _, err in outputs]

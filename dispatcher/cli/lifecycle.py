@@ -8,6 +8,7 @@ seconds is left to the worker, and the command exits 3.
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +341,8 @@ def incidents(open_only: bool, needs_review: bool, as_json: bool, as_csv: bool) 
               help="With --once: tick as if it were this ISO 8601 time (a test and drill hook: timers fire as due "
                    "then; retries are due then too). Webhooks stored by `notify serve` are left to a worker on the "
                    "real clock.")
+@click.option("--yes", is_flag=True,
+              help="With --at ahead of the real clock: yes, fire now, for real, the timers due by then.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="Seconds between ticks at most; a retry due sooner wakes the worker sooner.")
 @click.option("--report-fd", type=int, default=None, hidden=True)  # `notify serve`'s sender (cli_serve.serve_sender)
@@ -347,7 +350,7 @@ def incidents(open_only: bool, needs_review: bool, as_json: bool, as_csv: bool) 
 @config_dir_option
 @click.pass_context
 @handles_errors
-def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float, report_fd: int | None,
+def worker(ctx: click.Context, once: bool, at_time: str | None, yes: bool, interval: float, report_fd: int | None,
            no_timers: bool, local_config_dir: Path | None) -> None:
     """Fire due escalations, follow-up steps and reminders, and send due deliveries and retries."""
     from ..app.worker import Worker, stop_on_signals
@@ -362,6 +365,8 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float,
     if not once:
         _refuse_made_up_time("worker (without --once)")
     clock = _clock(at_time)
+    if at_time and not yes:
+        _refuse_early_pages(clock.now())
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     made_up = hasattr(clock, "describe") or at_time is not None
     runner = Worker(rt, store, clock, handles_inbox=not made_up)  # a made-up time must not open real incidents
@@ -380,6 +385,21 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, interval: float,
     runner.run(stop_on_signals(), interval)
     store.close()
     click.echo(f"notify worker {runner.id}: stopped, leases released", err=True)
+
+
+EARLY_SLACK = timedelta(minutes=1)  # an --at this close to the real clock is "now", give or take a clock's drift
+
+
+def _refuse_early_pages(at: datetime) -> None:
+    """A tick at a time ahead of the real clock fires, for real and now, every escalation, reminder and step due by
+    then, and dates their events then: on a live store that pages people early. Only on purpose (--yes)."""
+    from ..domain.durations import format_duration
+
+    ahead = at - datetime.now(timezone.utc)
+    if ahead > EARLY_SLACK:
+        _fail(f"--at {at.isoformat()} is {format_duration(ahead)} ahead of the real clock: every timer due by then would fire "
+              "now, for real (pages sent early, their events dated then). Run it against a copy of the store "
+              "(NOTIFY_STORE_URL), or add --yes")
 
 
 @main.group()
