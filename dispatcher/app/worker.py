@@ -31,6 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fix
 
 from ..clock import Clock
 from ..delivery.registry import Registry
+from ..domain.durations import format_duration
 from ..domain.priority import leads_only
 from ..store import DUE_NOW, Store, StoreError
 from .contact_test import TEST_CLASS
@@ -45,11 +46,21 @@ from .windows import announce_windows
 
 log = logging.getLogger("notify.worker")
 
-__all__ = ["TickResult", "Worker", "worker_id"]
+__all__ = ["TickResult", "Worker", "pages_early", "worker_id"]
 
 LINKS_KEPT = timedelta(days=1)  # an expired action link is kept a day, so it answers "expired", not "unknown"
 INCIDENT_CACHE = 256  # incidents a worker keeps read (a burst's worth), least recently used out first
+EARLY_SLACK = timedelta(minutes=1)  # a tick this close to the real clock is "now", give or take a clock's drift
 LEADS_RECHECK = 0.1  # seconds: a loop that left due rows behind a burst's leads looks again this soon
+
+
+def pages_early(at: datetime, real_now: datetime) -> str | None:
+    """Why a tick at `at` would page people early (None when it would not): ahead of the real clock, it fires, now
+    and for real, every escalation, reminder and step due by then, and dates their events then."""
+    if at - real_now <= EARLY_SLACK:
+        return None
+    return (f"{at.isoformat()} is {format_duration(at - real_now)} ahead of the real clock: every timer due by then "
+            "would fire now, for real (pages sent early, their events dated then)")
 
 
 def worker_id(pid: int | None = None) -> str:

@@ -7,7 +7,7 @@ imports what it needs (pydantic, jinja2, apprise) when run.
 """
 
 # importing registers the commands
-from . import (drill, heartbeats, inbox, lifecycle, reclassify, records, report, reviews, serve, silences,  # noqa: F401
+from . import (db, drill, heartbeats, inbox, lifecycle, reclassify, records, report, reviews, serve, silences,  # noqa: F401
                tokens, triage, trigger, web)
 from .common import main
 

@@ -8,7 +8,7 @@ seconds is left to the worker, and the command exits 3.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -353,7 +353,7 @@ def incidents(open_only: bool, needs_review: bool, as_json: bool, as_csv: bool) 
 def worker(ctx: click.Context, once: bool, at_time: str | None, yes: bool, interval: float, report_fd: int | None,
            no_timers: bool, local_config_dir: Path | None) -> None:
     """Fire due escalations, follow-up steps and reminders, and send due deliveries and retries."""
-    from ..app.worker import Worker, stop_on_signals
+    from ..app.worker import Worker, pages_early, stop_on_signals
 
     if report_fd is not None:
         from .serve import serve_sender
@@ -365,8 +365,8 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, yes: bool, inter
     if not once:
         _refuse_made_up_time("worker (without --once)")
     clock = _clock(at_time)
-    if at_time and not yes:
-        _refuse_early_pages(clock.now())
+    if at_time and not yes and (early := pages_early(clock.now(), datetime.now(timezone.utc))):
+        _fail(f"--at {early}. Run it against a copy of the store (NOTIFY_STORE_URL), or add --yes")
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
     made_up = hasattr(clock, "describe") or at_time is not None
     runner = Worker(rt, store, clock, handles_inbox=not made_up)  # a made-up time must not open real incidents
@@ -386,35 +386,3 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, yes: bool, inter
     store.close()
     click.echo(f"notify worker {runner.id}: stopped, leases released", err=True)
 
-
-EARLY_SLACK = timedelta(minutes=1)  # an --at this close to the real clock is "now", give or take a clock's drift
-
-
-def _refuse_early_pages(at: datetime) -> None:
-    """A tick at a time ahead of the real clock fires, for real and now, every escalation, reminder and step due by
-    then, and dates their events then: on a live store that pages people early. Only on purpose (--yes)."""
-    from ..domain.durations import format_duration
-
-    ahead = at - datetime.now(timezone.utc)
-    if ahead > EARLY_SLACK:
-        _fail(f"--at {at.isoformat()} is {format_duration(ahead)} ahead of the real clock: every timer due by then would fire "
-              "now, for real (pages sent early, their events dated then). Run it against a copy of the store "
-              "(NOTIFY_STORE_URL), or add --yes")
-
-
-@main.group()
-def db() -> None:
-    """The store's schema."""
-
-
-@db.command()
-@handles_errors
-def upgrade() -> None:
-    """Apply pending schema migrations to the store (NOTIFY_STORE_URL)."""
-    from ..app.stores import open_store
-
-    settings = _settings()
-    with open_store(settings.resolved_store_url(), upgrade=True) as store:
-        before, after = store.upgraded
-    change = f"upgraded from schema {before} to {after}" if before != after else f"already at schema {after}"
-    _emit(f"store {settings.resolved_store_url()}: {change}", settings)
