@@ -159,8 +159,36 @@ def _rejection(exc: Any) -> str:
             click.echo(str(problem), err=True)
         return f"rejected; nothing was sent (run `{_check_command()}` to see every problem)"
     if isinstance(exc, InputError):
-        return f"{exc}; nothing was sent"
+        return f"{_as_typed(exc.field)}: {exc.problem}; {_nothing_done()}"
     return str(exc)  # the store's errors, a closed incident: their message says what and why
+
+
+# Commands that record things but send nothing: their refusal says so, not "nothing was sent".
+_RECORDS_ONLY = frozenset({"silence", "maintenance", "heartbeats", "token", "tokens"})
+
+
+def _as_typed(field: str) -> str:
+    """An input error's field as the person typed it: `--for`, when this command has that option (the service
+    layer names fields as the HTTP API does, `for`), else the field itself."""
+    ctx = click.get_current_context(silent=True)
+    option = f"--{field.replace('_', '-')}"
+    if ctx is not None and any(option in p.opts for p in ctx.command.params):
+        return option
+    return field
+
+
+def _nothing_done() -> str:
+    ctx = click.get_current_context(silent=True)
+    names = {c.info_name for c in _lineage(ctx)}
+    return "nothing was changed" if names & _RECORDS_ONLY else "nothing was sent"
+
+
+def _lineage(ctx: Any) -> list[Any]:
+    found = []
+    while ctx is not None:
+        found.append(ctx)
+        ctx = ctx.parent
+    return found
 
 
 def _settings() -> Any:
