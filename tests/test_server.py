@@ -357,10 +357,16 @@ def test_a_store_failure_answers_503_so_the_sender_retries(server: Server, path:
     assert "notify.db" in health.json()["store"]["error"]
 
 
-def test_unknown_routes(server: Server) -> None:
+def test_unknown_routes_and_known_ones_asked_with_the_wrong_method(server: Server) -> None:
     assert server.get("/nope").status_code == 404
-    assert requests.delete(server.url + "/incidents", headers={"Authorization": f"Bearer {API_TOKEN}"},
-                           timeout=5).status_code == 405
+    deleted = requests.delete(server.url + "/incidents", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=5)
+    assert (deleted.status_code, deleted.headers["allow"]) == (405, "GET")
+    hook = server.get("/hooks/generic")  # a curl without -X POST: the route is there, the method is not
+    assert (hook.status_code, hook.headers["allow"]) == (405, "POST")
+    assert hook.json()["error"] == "/hooks/generic takes POST, not GET"
+    ack = requests.get(server.url + "/incidents/SEC-2024-001/ack", headers={"Authorization": f"Bearer {API_TOKEN}"},
+                       timeout=5)
+    assert (ack.status_code, ack.headers["allow"]) == (405, "POST")
 
 
 def test_the_outbound_webhook_gets_every_step_of_a_hook_opened_incident(stage: Stage) -> None:

@@ -57,7 +57,7 @@ from ..errors import (
 )
 from .auth import Admission, Authenticator, Refusal, RequestHead
 from .heartbeats import HEARTBEAT, heartbeat_answer
-from .http_error import HTTPError, StoreTimeout, replayed_answer
+from .http_error import HTTPError, StoreTimeout, no_route, replayed_answer
 from .inbox_writer import InboxWriter
 from .incident_actions import BadField, parsed
 from .link_pages import HTML, HTML_HEADERS, LinkPages, link_answer
@@ -76,6 +76,8 @@ QUEUED = frozenset({"alertmanager", "grafana"})  # stored as received, triaged b
 INCIDENT_ACTION = re.compile(r"^/incidents/([A-Za-z0-9-]+)/(ack|escalate|update|resolve|reclassify)$")
 LINK = re.compile(r"^/a/([A-Za-z0-9_-]{1,64})$")
 INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9-]+)$")
+ROUTES = {"GET": (re.compile(r"^/(healthz|metrics|incidents)$"), INCIDENT, LINK),  # what _route serves (405's Allow)
+          "POST": (HOOK, HEARTBEAT, INCIDENT_ACTION, LINK, re.compile(r"^/providers/"))}
 RECHECK = 1.0  # a waiting request reads the store again at least this often (a send by another process)
 
 
@@ -236,7 +238,7 @@ class App:
         for routes in self.services.routes:
             if (answered := await routes.answer(method, path, body, self._run)) is not None:
                 return answered
-        raise HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
+        raise no_route(method, path, [verb for verb, routes in ROUTES.items() if any(r.match(path) for r in routes)])
 
     async def _shared(self, kind: str, work: Callable[[], Any]) -> Any:
         """`work` on the probe thread, or the run of it in progress: a flood of health checks or scrapes costs

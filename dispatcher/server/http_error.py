@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HTTPError", "StoreTimeout", "replayed_answer"]
+__all__ = ["HTTPError", "StoreTimeout", "no_route", "replayed_answer"]
 
 
 class HTTPError(Exception):
@@ -15,6 +15,14 @@ class HTTPError(Exception):
                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.field, self.headers = status, message, field, headers or []
+
+
+def no_route(method: str, path: str, allowed: list[str]) -> HTTPError:
+    """404 for a path nothing serves; 405 with Allow for a path served to other methods (a GET of a hook)."""
+    if allowed and method not in allowed:
+        return HTTPError(405, f"{path} takes {' or '.join(allowed)}, not {method}",
+                         headers=[(b"allow", ", ".join(allowed).encode())])
+    return HTTPError(404 if method in ("GET", "POST") else 405, f"no route for {method} {path}")
 
 
 class StoreTimeout(HTTPError):
