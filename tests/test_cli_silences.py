@@ -46,12 +46,15 @@ def test_a_silence_lists_the_open_incidents_it_matches_and_does_not_hold(provide
 
 def test_bad_silences_and_windows_are_refused_naming_the_option(providers) -> None:
     bad = run("silence", "add", "--match", 'alertname=~"("', "--for", "1h", "--by", "a", "--reason", "r")
-    assert bad.exit_code == 2 and "match:" in bad.output and "bad regular expression" in bad.output
+    assert bad.exit_code == 2 and "notify: --match: " in bad.output and "bad regular expression" in bad.output
+    assert bad.output.rstrip().endswith("; nothing was changed")  # a silence sends nothing
+    long = run("silence", "add", "--match", 'alertname="DiskFull"', "--for", "2x", "--by", "a", "--reason", "r")
+    assert "notify: --for: '2x' is not a duration like '15m', '1h' or '2h30m'; nothing was changed" in long.output
     unknown = run("silence", "expire", "S-000000")
     assert unknown.exit_code == 2 and "no silence or maintenance window 'S-000000'" in unknown.output
     backwards = run("maintenance", "add", "--service", "api", "--from", "2026-03-02T12:00Z",
                     "--to", "2026-03-02T11:00Z", "--by", "bob", "--reason", "upgrade", now=NOW)
-    assert backwards.exit_code == 2 and "to:" in backwards.output and "not after --from" in backwards.output
+    assert backwards.exit_code == 2 and "notify: --to: " in backwards.output and "not after --from" in backwards.output
     garbled = run("maintenance", "add", "--service", "api", "--from", "tomorrow", "--to", "2026-03-02T11:00Z",
                   "--by", "bob", "--reason", "upgrade", now=NOW)
     assert garbled.exit_code == 2 and "--from: 'tomorrow'" in garbled.output
