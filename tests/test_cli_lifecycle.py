@@ -53,6 +53,20 @@ def test_a_tick_ahead_of_the_real_clock_pages_nobody_without_yes(providers) -> N
     assert len(proxy["api.twilio.com"].requests) > calls  # the escalation's calls went out: asked for
 
 
+def test_by_a_person_id_login_or_email_records_the_persons_name(providers) -> None:
+    """One incident list, one spelling: `--by cto` is recorded as the web view and the API record that person."""
+    run(*TRIGGER)
+    acked = run("ack", "SEC-2024-001", "--by", "cto", "--json")
+    doc = json.loads(acked.stdout)
+    assert (doc["acked_by"], doc["by"]) == ("CTO", {"name": "CTO", "found": "people.cto"})
+    noted = run("update", "SEC-2024-001", "--message", "Contained", "--by", "ceo@teamflow.example")
+    assert noted.exit_code == 0 and "people.ceo" in noted.stdout
+    timeline = json.loads(run("status", "SEC-2024-001", "--json").stdout)["timeline"]
+    assert "acknowledged by CTO via cli" in [e["detail"] for e in timeline]
+    free = run("resolve", "SEC-2024-001", "--by", "Dana from the vendor")  # nobody in contacts.toml: as typed
+    assert "resolved by Dana from the vendor" in free.stdout
+
+
 def test_ack_stops_escalation_and_resolve_tells_everyone(providers) -> None:
     smtp, proxy, _ = providers
     run(*TRIGGER)

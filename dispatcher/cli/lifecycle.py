@@ -53,14 +53,15 @@ BY_DEFAULT = "default: NOTIFY_USER, else your login name, matched to a person of
 
 
 def _recorded_by(command: str, rt: Any, settings: Any, store: Any, by: str | None) -> tuple[str, str]:
-    """Whom to record, and how it was found (to print): --by as given, else the person NOTIFY_USER or the login
-    name matches.
+    """Whom to record, and how it was found (to print): --by's person (by id, login or email) or --by as given,
+    else the person NOTIFY_USER or the login name matches.
 
     Refuses (exit 2, nothing recorded) a name no person of contacts.toml has: an ack is recorded
     as someone's, never as a bare login name nobody on the team recognises.
     """
     if by is not None and by.strip():
-        return by.strip(), "--by"
+        named = rt.directory.person_named(by)  # a person id, login or email: recorded by name, as the web and API do
+        return (named[1].name, f"people.{named[0]}") if named else (by.strip(), "--by")
     acting = settings.acting_user()
     found = rt.directory.person_named(acting[0]) if acting else None
     if found is None:
