@@ -103,7 +103,7 @@ def test_lifecycle_commands_and_the_log_use_the_clock(providers) -> None:
 
 @pytest.mark.slow
 def test_a_sandbox_drill_starts_at_notify_now_or_at_the_files_start(tmp_path: Path) -> None:
-    scenario = Path(__file__).parent.parent / "drills" / "security-breach.toml"
+    scenario = Path(__file__).parent.parent / "drills" / "nobody-acks.toml"  # a drill that pins no start
     from_env = run("drill", str(scenario), "--sandbox", "--json", "--state-dir", str(tmp_path / "a"),
                    now="2026-12-14T17:01:00Z")
     assert from_env.exit_code == 0, from_env.stderr

@@ -85,7 +85,7 @@ def drill(tmp_path: Path, drill_file: Path, *args: str, env: dict | None = None)
 def test_the_report_says_when_the_drill_ran_and_where_its_simulated_clock_started(tmp_path: Path) -> None:
     scenario = tmp_path / "outage.toml"
     scenario.write_text((DRILLS / "platform-outage.toml").read_text()
-                        .replace('duration = "70m"', 'duration = "70m"\nstart = 2026-12-14T17:01:00Z'))
+                        .replace("start = 2026-12-07T17:01:00Z", "start = 2026-12-14T17:01:00Z"))
     code, doc, page = drill(tmp_path, scenario, env={"NOTIFY_NOW": "2027-03-02T08:30:00Z"})
     assert code == 0
     ran, started = page.one("p", class_="run").find_all("time")
