@@ -80,3 +80,24 @@ def test_a_hypothetical_mention_is_shown_and_pages_nobody() -> None:
 def test_uncertainty_is_not_a_hypothetical() -> None:
     doc = triage_json("--text", "we don't know if data was exposed")
     assert (doc["class"], doc["negated"], doc["hypothetical"]) == ("security", [], [])
+
+
+TRIAL_REPORTS = [  # a new-user trial's plain reports that fell to the default class (2026-12-06), and their class
+    ("Login is broken for all customers since 10am", "outage", "outage-platform"),
+    ("customers can't log in since 10am", "outage", "outage-platform"),
+    ("Users cannot sign in to the app", "outage", "outage-platform"),
+    ("The CFO says we were billed twice for November", "financial", "financial-billing-dispute"),
+    ("our biggest customer threatens to cancel", "high-value", "high-value-churn"),
+    ("Our largest client says they are going to cancel unless this is fixed today", "high-value", "high-value-churn"),
+]
+
+
+@pytest.mark.parametrize("text, klass, rule", TRIAL_REPORTS)
+def test_plain_reports_from_a_trial_reach_their_class(text: str, klass: str, rule: str) -> None:
+    doc = triage_json("--text", text)
+    assert (doc["class"], doc["needs_review"], doc["matches"][0]["rule"]) == (klass, False, rule)
+
+
+@pytest.mark.parametrize("text", ["A customer can't log in", "one user can't log in since this morning"])
+def test_one_person_locked_out_is_not_an_outage(text: str) -> None:
+    assert triage_json("--text", text)["class"] != "outage"
