@@ -218,3 +218,17 @@ def test_a_personal_token_cannot_say_it_came_by_sms(server: Server, stage: Stage
     assert server.post(f"/incidents/{ID}/ack", {"via": "sms"}, token=token).status_code == 200
     [acked] = [e for e in server.store.events(ID) if e.kind == "acknowledged"]
     assert acked.detail == "acknowledged by Support Manager A via api"
+
+
+def test_a_command_that_does_not_go_through_the_server_says_it_reads_this_machines_store(
+        server: Server, stage: Stage, tmp_path: Path) -> None:
+    """`notify log` with NOTIFY_SERVER_URL set reads the local store: an empty one must not read as 'nobody paged'."""
+    stage.trigger()  # paged, on the server's store
+    token = new_token(stage, "support-manager-a")
+    log = laptop(server, tmp_path, token, "log", "--limit", "2")
+    assert log.exit_code == 0
+    assert (f"notify: NOTIFY_SERVER_URL is set, but `notify log` does not go through the server: it uses this "
+            f"machine's store, sqlite:///{tmp_path / 'laptop-state'}") in log.stderr
+    assert token not in log.output
+    status = laptop(server, tmp_path, token, "status", ID)  # an incident command goes through it, and says nothing
+    assert status.exit_code == 0 and "NOTIFY_SERVER_URL is set" not in status.stderr

@@ -191,6 +191,20 @@ def _lineage(ctx: Any) -> list[Any]:
     return found
 
 
+def _local_store(settings: Any) -> Any:
+    """This machine's store. With NOTIFY_SERVER_URL set, the command reaching here does not go through the server
+    (only the incident commands do, cli/remote.py): say so, or an empty local store reads as "nobody was paged"."""
+    from ..app.stores import mask_store_url, open_store
+
+    url = settings.resolved_store_url()
+    if settings.server_url:
+        ctx = click.get_current_context(silent=True)
+        command = "notify " + ctx.command_path.partition(" ")[2] if ctx else "this command"  # the path's root: "notify"
+        click.echo(f"notify: NOTIFY_SERVER_URL is set, but `{command}` does not go through the server: it uses "
+                   f"this machine's store, {mask_store_url(url)}", err=True)
+    return open_store(url)
+
+
 def _settings() -> Any:
     """The settings, or exit 2 naming every variable that is wrong (nothing is done with half of them).
 

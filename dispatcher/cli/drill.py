@@ -16,6 +16,7 @@ from .common import (
     _emit,
     _emit_json,
     _fail,
+    _local_store,
     _refuse_made_up_time,
     _settings,
     _table_output,
@@ -112,11 +113,10 @@ def _record_run(settings: Any, doc: dict[str, Any], ran_at: Any, progress: Any) 
     """One summary row in the main store (the monthly report counts drills); a store that cannot take it is said,
     and the drill's own result stands."""
     from ..app.monthly import record_drill_run
-    from ..app.stores import open_store
     from ..errors import StoreError
 
     try:
-        with open_store(settings.resolved_store_url()) as store:
+        with _local_store(settings) as store:
             record_drill_run(store, doc, ran_at, _clock().now())
     except StoreError as exc:
         progress(f"[DRILL] not counted in the monthly report: the store could not record the run: {exc}")

@@ -15,13 +15,13 @@ from .common import (
     _emit,
     _emit_json,
     _fail,
+    _local_store,
     _settings,
     _table_output,
     handles_errors,
     json_option,
     main,
 )
-
 
 
 def _table(rows: list[dict], settings) -> str:
@@ -40,13 +40,12 @@ def _table(rows: list[dict], settings) -> str:
 @handles_errors
 def inbox(retry_ids: tuple[int, ...], discard_ids: tuple[int, ...], as_json: bool) -> None:
     """List the webhooks stored and not handled yet: waiting, failing or given up."""
-    from ..app.stores import open_store
     from ..clock import iso
 
     if set(retry_ids) & set(discard_ids):
         _fail(f"--retry and --discard name the same webhook: {sorted(set(retry_ids) & set(discard_ids))}")
     settings = _settings()
-    store = open_store(settings.resolved_store_url())
+    store = _local_store(settings)
     try:
         retried, discarded = store.inbox_retry(retry_ids), store.inbox_discard(discard_ids)
         rows = store.inbox_rows()

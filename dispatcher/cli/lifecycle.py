@@ -22,6 +22,7 @@ from .common import (
     _emit,
     _emit_json,
     _fail,
+    _local_store,
     _now,
     _refuse_made_up_time,
     _settings,
@@ -36,11 +37,10 @@ from .common import (
 
 def _runtime_and_store(ctx: click.Context, local_config_dir: Path | None) -> tuple[Any, Any, Any]:
     from ..app import engine
-    from ..app.stores import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings, remember=True)
-    return settings, rt, open_store(settings.resolved_store_url())
+    return settings, rt, _local_store(settings)
 
 
 def _incident_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -311,14 +311,13 @@ def incidents(open_only: bool, needs_review: bool, as_json: bool, as_csv: bool) 
     if as_json and as_csv:
         raise click.UsageError("--json and --csv: choose one")
     from ..app.incidents import incident_items
-    from ..app.stores import open_store
 
     settings = _settings()
     if (server := remote.remote()) is not None:
         items = remote.incidents(server, open_only)
         items = [i for i in items if i.get("needs_review")] if needs_review else items
     else:
-        with open_store(settings.resolved_store_url()) as store:
+        with _local_store(settings) as store:
             items = incident_items(store, open_only=open_only, needs_review=needs_review)
     if as_json:
         _emit_json({"schema": 1, "command": "incidents", "incidents": items}, settings)

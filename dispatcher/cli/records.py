@@ -12,6 +12,7 @@ from .common import (
     _emit,
     _emit_json,
     _fail,
+    _local_store,
     _now,
     _settings,
     _table_output,
@@ -36,10 +37,8 @@ def log(incident_id: str | None, since: str | None, limit: int | None, as_json: 
     if as_json and as_csv:
         raise click.UsageError("--json and --csv: choose one")
 
-    from ..app.stores import open_store
-
     settings = _settings()
-    with open_store(settings.resolved_store_url()) as store:
+    with _local_store(settings) as store:
         wanted = incident_id.strip().upper() if incident_id else None
         rows = store.attempts(incident_id=wanted, since=_since(since), limit=limit)
         stands_in = _fallback_names(store, rows)

@@ -14,6 +14,7 @@ from .common import (
     _emit,
     _emit_json,
     _fail,
+    _local_store,
     _now,
     _settings,
     _table_output,
@@ -39,13 +40,12 @@ def report(ctx: click.Context, month: str | None, tz: str | None, fmt: str | Non
     from ..app import engine
     from ..app.monthly import build_report
     from ..app.monthly_render import render_csv, render_html, render_text
-    from ..app.stores import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
     now = _now()
     month = month or _last_month(now)
-    with open_store(settings.resolved_store_url()) as store:
+    with _local_store(settings) as store:
         try:
             doc = build_report(rt, store, month, tz, now)
         except ValueError as exc:

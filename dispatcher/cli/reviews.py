@@ -12,6 +12,7 @@ import click
 from .common import (
     _emit,
     _emit_json,
+    _local_store,
     _now,
     _settings,
     _table_output,
@@ -42,7 +43,6 @@ def review(incident_id: str, root_cause: str | None, link: str | None, csat: int
            as_json: bool, local_config_dir: Path | None) -> None:
     """Record a resolved incident's root cause (and link) or the customer's satisfaction answer."""
     from ..app.reviews import record_csat, record_root_cause
-    from ..app.stores import open_store
 
     if root_cause is None and csat is None:
         raise click.UsageError("give --root-cause TEXT (with --link URL), --csat N, or both")
@@ -50,7 +50,7 @@ def review(incident_id: str, root_cause: str | None, link: str | None, csat: int
         raise click.UsageError("--link goes with --root-cause")
     settings = _settings()
     notes = []
-    with open_store(settings.resolved_store_url()) as store:
+    with _local_store(settings) as store:
         row = None
         if root_cause is not None:
             row = record_root_cause(store, incident_id, root_cause, link, by, _now())
@@ -71,11 +71,10 @@ def review(incident_id: str, root_cause: str | None, link: str | None, csat: int
 def reviews(as_json: bool) -> None:
     """The post-incident reviews still owing their root cause, soonest due first."""
     from ..app.reviews import reviews_due, reviews_text
-    from ..app.stores import open_store
 
     settings = _settings()
     now = _now()
-    with open_store(settings.resolved_store_url()) as store:
+    with _local_store(settings) as store:
         rows = reviews_due(store, now)
     if as_json:
         _emit_json({"schema": 1, "command": "reviews", "reviews": rows}, settings)

@@ -19,6 +19,7 @@ from .common import (
     _emit,
     _emit_json,
     _fail,
+    _local_store,
     _now,
     _settings,
     _table_output,
@@ -189,7 +190,6 @@ def contact_test(ctx: click.Context, target: str, channel: str | None, as_json: 
     record the result."""
     from ..app import engine
     from ..app.contact_test import resolve_test_target, send_test
-    from ..app.stores import open_store
 
     settings = _settings()
     rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
@@ -197,7 +197,7 @@ def contact_test(ctx: click.Context, target: str, channel: str | None, as_json: 
     if not planned or planned[0].skip:
         _fail(f"test: {target} cannot be reached on {channel or 'that channel'}: "
               f"{planned[0].skip if planned else 'no address'}")
-    store = open_store(settings.resolved_store_url())
+    store = _local_store(settings)
     try:
         report = send_test(rt, planned, store=store, clock=_clock())
     finally:

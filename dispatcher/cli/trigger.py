@@ -21,6 +21,7 @@ from .common import (
     _emit,
     _emit_json,
     _fail,
+    _local_store,
     _now,
     _settings,
     _settings_and_problems,
@@ -120,9 +121,8 @@ def run_trigger(rt: Any, settings: Any, klass: str, incident_id: str, values: di
         if show and not as_json:  # the document carries every message already
             _emit("\n" + report.messages_text(), settings)
         sys.exit(report.exit_status())  # as a real send would: 1 when someone would not be reached
-    from ..app.stores import open_store
 
-    store = open_store(settings.resolved_store_url())
+    store = _local_store(settings)
     try:
         report = engine.trigger(rt, klass, incident, store=store, clock=_clock(), wait=wait)
     finally:
