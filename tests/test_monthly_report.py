@@ -323,3 +323,15 @@ def test_each_drill_leaves_a_summary_row_the_report_counts(tmp_path: Path) -> No
     assert doc["drills"]["run"] == 1 and doc["drills"]["met"] is True
     assert doc["drills"]["runs"][0]["scenario"].startswith("Platform outage") and doc["drills"]["runs"][0]["passed"]
     assert doc["total"]["incidents"] == 0  # the drill's incident lives in its own store
+
+
+@pytest.mark.parametrize("counts, shown", [
+    ({"reviews": 1, "on_time": 0, "late": 0, "overdue": 0, "pending": 1}, "1 not due yet"),  # was "0/1": a miss
+    ({"reviews": 3, "on_time": 1, "late": 1, "overdue": 0, "pending": 1}, "1/2 (1 late, 1 not due yet)"),
+    ({"reviews": 2, "on_time": 1, "late": 0, "overdue": 1, "pending": 0}, "1/2 (1 overdue)"),
+    ({"reviews": 0, "on_time": 0, "late": 0, "overdue": 0, "pending": 0}, "-"),
+])
+def test_root_causes_still_within_their_48_hours_are_not_counted_as_missed(counts, shown) -> None:
+    from dispatcher.app.monthly_render import _causes
+
+    assert _causes(counts) == shown

@@ -89,10 +89,15 @@ def _levels(levels: dict[str, int], breaches: int) -> str:
 
 
 def _causes(c: dict[str, int]) -> str:
+    """On time out of the reviews whose 48 hours are over ('1/2 (1 late)'); one still within them is no miss yet."""
     if not c["reviews"]:
         return "-"
     extra = [f"{c['late']} late"] * bool(c["late"]) + [f"{c['overdue']} overdue"] * bool(c["overdue"])
-    return f"{c['on_time']}/{c['reviews']}" + (f" ({', '.join(extra)})" if extra else "")
+    extra += [f"{c['pending']} not due yet"] * bool(c["pending"])
+    decided = c["reviews"] - c["pending"]
+    if not decided:
+        return ", ".join(extra)
+    return f"{c['on_time']}/{decided}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _verdict(meets: bool | None) -> str:
