@@ -161,9 +161,13 @@ def _warn_about_unusable_channels(rt: Runtime, local_config_dir: Path | None, sa
     used = channels_used(rt.policy, rt.directory)
     for channel, why in unusable_channels(rt, used).items():
         say("serve.channel-unusable",
-            f"notify serve: warning: {why}: the {len(used[channel])} places in the policy that page by "
+            f"notify serve: warning: {why}: {_places(len(used[channel]))} by "
             f"{channel} will fail (and fall back where they can); run `{check_command(local_config_dir)}`",
             level=30, channel=channel)
+
+
+def _places(n: int) -> str:
+    return "the one place in the policy that pages" if n == 1 else f"the {n} places in the policy that page"
 
 
 @main.command()
