@@ -35,8 +35,9 @@ def is_status_page(channel: str) -> bool:
     return bool(found and found.status_page)
 
 
-def status_page_state(store: Store, incident_id: str) -> str | None:
-    """The latest status page delivery as a notice says it; None when the incident has none."""
+def status_page_state(store: Store, incident_id: str, *, pointer: bool = True) -> str | None:
+    """The latest status page delivery as a notice says it; None when the incident has none. `pointer`: a failure
+    says where to look (`notify status ID`), which `notify status` itself, showing it, leaves out."""
     latest = store.latest_on(incident_id, sorted(name for name in discover() if is_status_page(name)))
     if latest is None:
         return None
@@ -47,7 +48,7 @@ def status_page_state(store: Store, incident_id: str) -> str | None:
         return "update requested"
     if status is DeliveryState.SKIPPED:
         return f"not updated ({skip})"
-    return f"update not accepted ({reason or status}; see notify status {incident_id})"
+    return f"update not accepted ({reason or status}" + (f"; see notify status {incident_id})" if pointer else ")")
 
 
 class FactsMemo:

@@ -240,7 +240,7 @@ def status_document(rt: Runtime, store: Store, incident_id: str, now: datetime) 
     queued = {w.delivery_id: w for w in waiting(rt, store, now, incident_id)}
     for stored, line in zip(rows, doc["deliveries"]):  # why each queued one waits for its route, and if it is late
         line["queued"] = queued[stored.id].as_json() if stored.id in queued else None
-    return {**doc, "command": "status", "status_page": status_page_state(store, incident_id),
+    return {**doc, "command": "status", "status_page": status_page_state(store, incident_id, pointer=False),
             "acknowledged": {"at": iso(row.acked_at), "by": row.acked_by} if row.acked_at else None,
             "resolved_at": iso(row.resolved_at), "updates": row.updates,
             "held": bool(row.meta.get("hold")),  # a silence or window holds its pages back (holds.py)
