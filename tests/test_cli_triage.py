@@ -123,4 +123,6 @@ def test_contact_test_sends_one_marked_message_and_logs_it(providers) -> None:
 
 def test_contact_test_rejects_unknown_targets() -> None:
     result = run("test", "nobody-here")
-    assert result.exit_code == 2 and "no person, list or channel destination" in result.stderr
+    assert result.exit_code == 2 and "notify: TARGET: 'nobody-here' is no person, list or channel destination in " \
+        in result.stderr
+    assert "notify check" not in result.stderr  # a typo in the argument is not the configuration's fault

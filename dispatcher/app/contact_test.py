@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from ..api import Notice
 from ..clock import Clock
 from ..config.policy import Notify
-from ..config.problems import ConfigError, error
 from ..delivery.registry import Registry
 from ..domain.incident import Incident
 from ..domain.plan import Planned, plan_audience
 from ..domain.states import IncidentStatus
+from ..errors import InputError
 from ..store import Store
 from .engine import Runtime, lines_from_store, outbox_row
 from .report import Report
@@ -42,8 +42,8 @@ def resolve_test_target(rt: Runtime, target: str, channel: str | None, now: date
     wrong = [p for p in planned if channel and p.address.channel != channel]
     if wrong or (channel and not planned):
         where = wrong[0].address.display if wrong else target
-        raise ConfigError([error(str(rt.paths.contacts), target, f"{where} cannot be reached on {channel}: "
-                                 f"no {channel} address (a list takes email, {_owned()})")])
+        raise InputError("TARGET", f"{where} cannot be reached on {channel}: no {channel} address in "
+                                   f"{rt.paths.contacts} (a list takes email, {_owned()})")
     return planned
 
 
@@ -68,9 +68,10 @@ def _audience(rt: Runtime, target: str) -> str:
         if target in table:
             return f"{kind}:{target}"
     kinds = "".join(f", {name}:ID" for name in d.tables)
-    raise ConfigError([error(str(rt.paths.contacts), target, "no person, list or channel destination by that id "
-                             f"(use an id from contacts.toml, list:ID{kinds} or a destination's target, "
-                             "as its table writes it: #security-alerts)")])
+    # The argument is what is wrong, not the configuration: an InputError naming it, not "run notify check".
+    raise InputError("TARGET", f"{target!r} is no person, list or channel destination in {rt.paths.contacts} "
+                               f"(use an id from it, list:ID{kinds} or a destination's target, as its table "
+                               "writes it: #security-alerts)")
 
 
 def test_notice(incident_id: str, planned: Planned, now: datetime) -> Notice:
