@@ -92,6 +92,15 @@ def test_the_operator_token_still_records_by_as_given(server: Server, stage: Sta
     assert server.store.incident(ID).acked_by == "Night Operator"
 
 
+def test_the_operator_token_without_by_is_told_how_to_name_someone(server: Server, stage: Stage,
+                                                                   tmp_path: Path) -> None:
+    stage.trigger()
+    nameless = laptop(server, tmp_path, API_TOKEN, "ack", ID, NOTIFY_USER="")
+    assert nameless.exit_code == 2 and nameless.stderr.startswith("notify: --by: ")
+    assert "pass --by NAME or set NOTIFY_USER" in nameless.stderr and "nothing was sent" in nameless.stderr
+    assert API_TOKEN not in nameless.output and server.store.incident(ID).status == "open"
+
+
 def test_a_revoked_or_unknown_token_changes_nothing(server: Server, stage: Stage, tmp_path: Path) -> None:
     stage.trigger()
     token = new_token(stage, "cto")

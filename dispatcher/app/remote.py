@@ -16,7 +16,7 @@ from dataclasses import fields
 from typing import Any, Self
 from urllib.parse import quote
 
-from ..errors import IncidentNotFound, RemoteError
+from ..errors import IncidentNotFound, InputError, RemoteError
 from ..domain.states import DeliveryState
 from .report import DeliveryLine, Report
 
@@ -89,6 +89,10 @@ class Remote:
             raise IncidentNotFound(incident_id)
         if response.is_success:
             return response.json()
+        if response.status_code == 422 and body is not None and "by" not in body and _field_of(response) == "by":
+            # The token is the operator's, which acts for no person: the server needs a name, the CLI says how.
+            raise InputError("--by", f"{_error_of(response)} by notify serve at {self.url}: pass --by NAME or set "
+                                     "NOTIFY_USER (the token in NOTIFY_API_TOKEN is the operator's, nobody's own)")
         raise RemoteError(f"notify serve at {self.url} answered {response.status_code} to {method} {path}: "
                           f"{_error_of(response)}", response.status_code)
 
@@ -127,6 +131,13 @@ def _id(incident_id: str) -> str:
 
 def _body(**fields: str | None) -> dict[str, str]:
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _field_of(response: Any) -> str | None:
+    try:
+        return response.json().get("field")
+    except ValueError:
+        return None
 
 
 def _error_of(response: Any) -> str:
