@@ -85,11 +85,15 @@ def test_a_personal_token_cannot_act_as_someone_else(server: Server, stage: Stag
     assert itself.exit_code == 0 and server.store.incident(ID).acked_by == "Support Manager A"
 
 
-def test_the_operator_token_still_records_by_as_given(server: Server, stage: Stage, tmp_path: Path) -> None:
+def test_the_operator_token_records_by_as_the_local_cli_does(server: Server, stage: Stage, tmp_path: Path) -> None:
     stage.trigger()
     acked = laptop(server, tmp_path, API_TOKEN, "ack", ID, "--by", "Night Operator")
     assert acked.exit_code == 0, acked.output
     assert server.store.incident(ID).acked_by == "Night Operator"
+    resolved = laptop(server, tmp_path, API_TOKEN, "resolve", ID, "--message", "Fixed", NOTIFY_USER="support-manager-b")
+    assert "incident resolved by Support Manager B (via " in resolved.stdout  # its notices are the server's to send
+    # a person's id with the operator's token is recorded as that person's name, as `notify resolve --by` does locally
+    assert [e.by for e in server.store.events(ID) if e.kind == "resolved"] == ["Support Manager B"]
 
 
 def test_the_operator_token_without_by_is_told_how_to_name_someone(server: Server, stage: Stage,

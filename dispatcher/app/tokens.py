@@ -109,9 +109,11 @@ def caller_of(store: Store, directory: Directory, token_digest: str, now: dateti
 
 
 def acting_as(caller: Caller | None, by: str | None, directory: Directory) -> str | None:
-    """Whom to record: the caller's name with a personal token (a `by` naming someone else is refused), else `by`."""
+    """Whom to record: the caller's name with a personal token (a `by` naming someone else is refused), else `by`:
+    the person's name when it is a person's id, login or email (as the CLI records it), else as given."""
     if caller is None:
-        return by
+        named = directory.person_named(by) if by is not None and by.strip() else None
+        return named[1].name if named else by
     if by is not None and by.strip():
         named = directory.person_named(by)
         same_name = by.strip().casefold() == caller.name.casefold()

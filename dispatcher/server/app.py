@@ -300,6 +300,8 @@ class App:
                                caller: Any = None) -> tuple[int, Any, str]:
         if caller is not None:  # a personal token acts as its person (a "by" naming another is refused), via the API
             body = {**body, "by": await self._run(self.services.acting, caller, body.get("by")), "via": "api"}
+        elif isinstance(body.get("by"), str):  # the operator's token: a person's id names them, as in the CLI
+            body = {**body, "by": await self._run(self.services.acting, None, body["by"])}
         try:
             service, args = parsed(action, body)
         except BadField as exc:
