@@ -98,6 +98,20 @@ def test_plain_reports_from_a_trial_reach_their_class(text: str, klass: str, rul
     assert (doc["class"], doc["needs_review"], doc["matches"][0]["rule"]) == (klass, False, rule)
 
 
+@pytest.mark.parametrize("text, rule, finance_director", [
+    ("Customer was double charged on their credit card", "financial-billing-dispute", False),
+    ("A customer says their invoice is wrong", "financial-billing-dispute", False),
+    ("customers were charged twice this month", "financial-billing-errors-multiple-text", True),
+    ("our clients were billed twice", "financial-billing-errors-multiple-text", True),
+])
+def test_one_customers_bill_is_a_dispute_and_many_customers_bills_call_the_finance_director(
+        text: str, rule: str, finance_director: bool) -> None:
+    """'customer' and 'customers' share a stem: one customer's bill must not read as 'multiple customers'."""
+    doc = triage_json("--text", text)
+    assert (doc["class"], doc["matches"][0]["rule"]) == ("financial", rule)
+    assert ("role:finance-director" in doc["audience"]) is finance_director
+
+
 @pytest.mark.parametrize("text", ["A customer can't log in", "one user can't log in since this morning"])
 def test_one_person_locked_out_is_not_an_outage(text: str) -> None:
     assert triage_json("--text", text)["class"] != "outage"
