@@ -201,6 +201,9 @@ def test_the_text_and_csv_carry_the_same_numbers(month) -> None:
     text = render_text(doc)
     assert "Monthly escalation report 2026-11 (UTC): 36 incidents" in text
     assert "first-call resolution: not measured" in text
+    outcomes = text.split("deliveries by channel and outcome:", 1)[1].split("trend (last six months):", 1)[0]
+    assert "accepted " in outcomes and "delivered" not in outcomes  # the provider took it: no person reached yet
+    assert any("delivered" in o for c in doc["total"]["deliveries"].values() for o in c)  # the data's schema-1 word
     lines = render_csv(doc).splitlines()
     assert lines[0].split(",") == list(CSV_COLUMNS)
     import csv
@@ -283,6 +286,8 @@ def test_the_html_report_is_one_self_contained_file_that_chromium_draws(month, t
     assert html.count("<svg") == 2 and "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "@media print" in html and "not measured" in html
+    outcomes = html.split("<h2>Deliveries by channel and outcome</h2>", 1)[1].split("</table>", 1)[0]
+    assert "accepted " in outcomes and "delivered" not in outcomes
     shot = tmp_path / "shot.png"
     result = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
                              "--disable-background-networking", "--hide-scrollbars", f"--screenshot={shot}",
