@@ -48,6 +48,10 @@ def test_a_tick_ahead_of_the_real_clock_pages_nobody_without_yes(providers) -> N
     assert "escalation" not in [e["kind"] for e in json.loads(run("status", "SEC-2024-001", "--json").stdout)["timeline"]]
     near = run("worker", "--once", "--at", (real_now - timedelta(minutes=5)).isoformat())  # not ahead: no question
     assert near.exit_code == 0, near.stderr
+    later = (real_now + timedelta(hours=2)).isoformat()
+    started = run("worker", "--once", now=later)  # NOTIFY_NOW's start is a made-up time too
+    assert started.exit_code == 2 and "NOTIFY_NOW " in started.stderr and "ahead of the real clock" in started.stderr
+    assert len(proxy["api.twilio.com"].requests) == calls
     meant = run("worker", "--once", "--yes", "--at", (real_now + timedelta(hours=2)).isoformat())
     assert meant.exit_code == 0 and "timer actions fired" in meant.stdout
     assert len(proxy["api.twilio.com"].requests) > calls  # the escalation's calls went out: asked for

@@ -365,10 +365,11 @@ def worker(ctx: click.Context, once: bool, at_time: str | None, yes: bool, inter
     if not once:
         _refuse_made_up_time("worker (without --once)")
     clock = _clock(at_time)
-    if at_time and not yes and (early := pages_early(clock.now(), datetime.now(timezone.utc))):
-        _fail(f"--at {early}. Run it against a copy of the store (NOTIFY_STORE_URL), or add --yes")
+    made_up = hasattr(clock, "describe") or at_time is not None  # --at, or NOTIFY_NOW's start
+    if made_up and not yes and (early := pages_early(clock.now(), datetime.now(timezone.utc))):
+        _fail(f"{'--at' if at_time else 'NOTIFY_NOW'} {early}. Run it against a copy of the store "
+              "(NOTIFY_STORE_URL), or add --yes")
     settings, rt, store = _runtime_and_store(ctx, local_config_dir)
-    made_up = hasattr(clock, "describe") or at_time is not None
     runner = Worker(rt, store, clock, handles_inbox=not made_up)  # a made-up time must not open real incidents
     if once:
         result = runner.tick()
