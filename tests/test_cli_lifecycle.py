@@ -12,7 +12,10 @@ import pytest
 from dispatcher.store.schema import SCHEMA_VERSION, V1
 from dispatcher.testing.providers import Reply
 
+from . import pg
 from .helpers import run
+
+pg_url = pg.pg_url
 
 TRIGGER = ["security", "--incident", "SEC-2024-001", "--customer", "Acme Corp", "--summary", "Unusual admin logins"]
 
@@ -333,3 +336,12 @@ def test_check_refuses_a_sqlite_store_on_an_older_schema_as_every_other_command_
     run("db", "upgrade")
     again = run("check").stdout  # still exit 2 here: no channel has settings in this test
     assert "notify db upgrade" not in again and f"notify.db (schema {SCHEMA_VERSION})" in again
+
+
+def test_db_upgrade_names_the_store_without_its_password(pg_url: str) -> None:
+    with_password = pg_url.replace("postgresql://postgres@", "postgresql://postgres:s3cret-pw@", 1)
+    assert with_password != pg_url  # trust auth here: the password is not needed, only not to be printed
+    upgraded = run("db", "upgrade", env={"NOTIFY_STORE_URL": with_password})
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "s3cret-pw" not in upgraded.output and upgraded.stdout.startswith("store postgresql://")
+    assert "***@127.0.0.1:5432/test" in upgraded.stdout
