@@ -92,7 +92,7 @@ def test_a_login_link_shows_a_page_on_get_signs_in_once_on_post_with_a_strict_co
     assert cookie.startswith("notify_session=") and "; HttpOnly" in cookie and "; SameSite=Strict" in cookie
     assert "; Secure" in cookie and "; Path=/ui" in cookie and "; Max-Age=43200" in cookie  # 12 hours
     again = sign_in_form(server, path, page="/ui/login", allow_redirects=False)  # its page says 410 now
-    assert again.status_code == 410 and "set-cookie" not in again.headers
+    assert again.status_code == 410 and "notify_session" not in again.headers.get("set-cookie", "")
     listing = requests.get(server.url + "/ui/incidents", cookies={"notify_session": first.cookies["notify_session"]},
                            timeout=10)
     assert listing.status_code == 200 and "SEC-2024-001" in listing.text and "Support Manager A" in listing.text
@@ -115,9 +115,21 @@ def test_a_sign_in_form_from_another_site_signs_nobody_in_and_uses_nothing(serve
                                    allow_redirects=False, timeout=10)
             assert answer.status_code == 403 and "its CSRF token is missing or wrong" in answer.text, (path, fields)
             assert "notify_session" not in answer.headers.get("set-cookie", "")
+    # A page of the same site but another origin (a port, a subdomain) can plant a cookie whose token it fetched:
+    # the browser names where the form came from, and only this server's own pages are taken.
+    planted = requests.get(server.url + "/ui/login", cookies={"notify_presession": "planted-by-a-sibling"}, timeout=10)
+    for headers in ({"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://127.0.0.1:1"}):
+        answer = requests.post(server.url + "/ui/login", data={"token": personal, "csrf": csrf_of(planted)},
+                               cookies={"notify_presession": "planted-by-a-sibling"}, headers=headers,
+                               allow_redirects=False, timeout=10)
+        assert answer.status_code == 403 and "notify_session" not in answer.headers.get("set-cookie", ""), headers
     assert stage.smtp.messages == []  # no link was mailed
     assert sign_in_form(server, link, allow_redirects=False).status_code == 303  # the link was not used up
-    assert sign_in_form(server, "/ui/login", {"token": personal}, allow_redirects=False).status_code == 303
+    own = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}  # our page's POST (no-referrer: the origin is "null")
+    assert sign_in_form(server, "/ui/login", {"token": personal}, headers=own,
+                        allow_redirects=False).status_code == 303
+    renewed = requests.get(server.url + "/ui/login", cookies={"notify_presession": "kept"}, timeout=10)
+    assert "notify_presession=kept; Path=/ui; Max-Age=3600; HttpOnly; SameSite=Strict" in renewed.headers["set-cookie"]
 
 
 def test_a_login_link_expires_after_15_minutes_and_a_session_after_its_lifetime(server: Server, stage: Stage) -> None:
@@ -222,7 +234,7 @@ def test_a_personal_token_signs_in_and_a_wrong_one_does_not(server: Server) -> N
 
     new = create_token(server.store, server.rt.directory, "cto", server.stage.clock.now())
     wrong = sign_in_form(server, "/ui/login", {"token": new.token + "x"}, allow_redirects=False)
-    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    assert wrong.status_code == 401 and "notify_session" not in wrong.headers.get("set-cookie", "")
     right = sign_in_form(server, "/ui/login", {"token": new.token}, allow_redirects=False)
     assert right.status_code == 303 and right.headers["set-cookie"].startswith("notify_session=")
     operator = sign_in_form(server, "/ui/login", {"token": API_TOKEN}, allow_redirects=False)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .http_error import HTTPError
@@ -264,7 +264,15 @@ class UI:
         return 303, b"", "text/html", [(b"location", where.encode()), self._cookie(started.cookie, self.max_age)]
 
     def _from_our_page(self, req: "_Request") -> bool:
-        """A signed-out POST came from a form of ours: it carries the HMAC of this browser's pre-session cookie."""
+        """A signed-out POST came from a form of ours: it carries the HMAC of this browser's pre-session cookie, and
+        the browser does not say it came from elsewhere. The cookie alone is not enough: a page of the same site
+        (another port or subdomain) can set a cookie whose token it fetched itself; a browser names such a page in
+        Sec-Fetch-Site ("same-site"), and in Origin where it names one. Clients that send neither are not browsers."""
+        if req.fetch_site not in (None, "same-origin", "none"):
+            return False
+        # "null" is what our own pages send: under Referrer-Policy: no-referrer a browser does not name the origin.
+        if req.sent_origin not in (None, "null", req.origin, _origin_of(self.public_url)):
+            return False
         return bool(req.presession) and hmac.compare_digest(req.form.get("csrf", "").encode(),
                                                             self.pre_csrf(req.presession).encode())
 
@@ -273,8 +281,8 @@ class UI:
         browser sent none (a cross-site link's first visit sends none: the cookie is SameSite=Strict)."""
         presession = req.presession or secrets.token_urlsafe(24)
         body = self._env.get_template(template).render(viewer=None, csrf=self.pre_csrf(presession), **context)
-        extra = [] if presession == req.presession else [self._cookie(presession, 3600, PRE_COOKIE)]
-        return status, body.encode(), "text/html", extra
+        # Sent again with each page: an hour from the page the form is on, not from the first visit.
+        return status, body.encode(), "text/html", [self._cookie(presession, 3600, PRE_COOKIE)]
 
     def _cookie(self, value: str, max_age: int, name: str = COOKIE) -> tuple[bytes, bytes]:
         secure = "; Secure" if self.secure else ""
@@ -299,10 +307,19 @@ class _Request:
         self.form = _fields(body) if "form" in headers.get("content-type", "") else {}
         self.cookie = _cookie_value(headers.get("cookie", ""))
         self.presession = _cookie_value(headers.get("cookie", ""), PRE_COOKIE)
+        self.fetch_site, self.sent_origin = headers.get("sec-fetch-site"), headers.get("origin")
         client = scope.get("client")
         self.client = str(client[0]) if client else "unknown"
         scheme = "https" if scope.get("scheme") == "https" else "http"
         self.origin = f"{scheme}://{headers.get('host', 'localhost')}"
+
+
+def _origin_of(url: str | None) -> str | None:
+    """scheme://host[:port] of a URL (NOTIFY_PUBLIC_URL), as a browser's Origin header writes it."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _fields(data: bytes) -> dict[str, str]:
