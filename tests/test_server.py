@@ -367,6 +367,11 @@ def test_unknown_routes_and_known_ones_asked_with_the_wrong_method(server: Serve
     ack = requests.get(server.url + "/incidents/SEC-2024-001/ack", headers={"Authorization": f"Bearer {API_TOKEN}"},
                        timeout=5)
     assert (ack.status_code, ack.headers["allow"]) == (405, "POST")
+    expire = requests.get(server.url + "/silences/S-000001/expire", headers={"Authorization": f"Bearer {API_TOKEN}"},
+                          timeout=5)  # a route object's own path: it says its methods too
+    assert (expire.status_code, expire.headers["allow"]) == (405, "POST")
+    silences = requests.delete(server.url + "/silences", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=5)
+    assert (silences.status_code, silences.headers["allow"]) == (405, "GET, POST")
 
 
 def test_the_outbound_webhook_gets_every_step_of_a_hook_opened_incident(stage: Stage) -> None:

@@ -238,7 +238,7 @@ class App:
         for routes in self.services.routes:
             if (answered := await routes.answer(method, path, body, self._run)) is not None:
                 return answered
-        raise no_route(method, path, [verb for verb, routes in ROUTES.items() if any(r.match(path) for r in routes)])
+        raise no_route(method, path, ROUTES, self.services.routes)
 
     async def _shared(self, kind: str, work: Callable[[], Any]) -> Any:
         """`work` on the probe thread, or the run of it in progress: a flood of health checks or scrapes costs

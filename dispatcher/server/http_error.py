@@ -5,6 +5,8 @@ Outside the error tree on purpose (see dispatcher.errors): an :class:`HTTPError`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from re import Pattern
 from typing import Any
 
 __all__ = ["HTTPError", "StoreTimeout", "no_route", "replayed_answer"]
@@ -17,8 +19,12 @@ class HTTPError(Exception):
         self.status, self.message, self.field, self.headers = status, message, field, headers or []
 
 
-def no_route(method: str, path: str, allowed: list[str]) -> HTTPError:
-    """404 for a path nothing serves; 405 with Allow for a path served to other methods (a GET of a hook)."""
+def no_route(method: str, path: str, routes: Mapping[str, Sequence[Pattern[str]]], others: Iterable[Any] = ()
+             ) -> HTTPError:
+    """404 for a path nothing serves; 405 with Allow for a path served to other methods (a GET of a hook).
+    `routes`: method -> the app's own path patterns; `others`: route objects that tell their methods (.methods)."""
+    allowed = [verb for verb, patterns in routes.items() if any(p.match(path) for p in patterns)]
+    allowed += [m for r in others for m in getattr(r, "methods", lambda _: [])(path) if m not in allowed]
     if allowed and method not in allowed:
         return HTTPError(405, f"{path} takes {' or '.join(allowed)}, not {method}",
                          headers=[(b"allow", ", ".join(allowed).encode())])

@@ -52,6 +52,13 @@ class SilenceRoutes:
             return 200, answered, JSON
         return None
 
+    @staticmethod
+    def methods(path: str) -> list[str]:
+        """The methods answer() takes at `path` (a 405's Allow for the others)."""
+        if path in ("/silences", "/maintenance"):
+            return ["GET", "POST"]
+        return ["POST"] if EXPIRE.match(path) else []
+
     def listed(self, windows_only: bool) -> dict[str, Any]:
         now = self.clock.now()
         rows = [s for s in list_silences(self.store, now) if not windows_only or s.kind == "maintenance"]
