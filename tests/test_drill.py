@@ -64,6 +64,8 @@ def test_a_failed_expectation_exits_1_and_is_named(tmp_path: Path) -> None:
     (('summary = "Admin API keys used from an unknown country"', 'summary = ""'), "fields.summary is required"),
     (('within = "46m"', 'within = "soon"'), "expect[3].within"),
     (('[fields]', '[fields'), "not valid TOML"),
+    (('duration = "55m"', 'duration = "1m"'), "comes after duration 1m: it would never happen"),
+    (('who = "role:cto"', 'who = "cto-typo"'), "no person 'cto-typo' in contacts.toml"),  # would hold by chance
 ])
 def test_a_bad_scenario_exits_2_naming_file_and_key(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
     path = tmp_path / "bad.toml"
@@ -79,6 +81,17 @@ def test_a_bad_scenario_exits_2_naming_file_and_key(tmp_path: Path, edit: tuple[
 def test_a_live_drill_is_guarded(args: list[str], message: str) -> None:
     result = run("drill", str(DRILLS / "nobody-acks.toml"), *args)
     assert result.exit_code == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize(("allow", "message"), [
+    ("ctoo", "--allow: 'ctoo': no person 'ctoo' in contacts.toml"),
+    ("bogus:xx", "'bogus' is no kind of audience"),
+    ("role:ctoo", "unknown role 'ctoo'"),
+])
+def test_a_live_drill_refuses_an_allow_that_names_nobody(allow: str, message: str) -> None:
+    """A typo would leave that person out of a live drill while its report read as if they had been in it."""
+    result = run("drill", str(DRILLS / "legal-request.toml"), "--allow", allow)
+    assert result.exit_code == 2 and message in result.stderr and "[+  0m00s] trigger" not in result.stderr
 
 
 def test_a_live_drill_reaches_only_the_allowed_recipients(tmp_path: Path, monkeypatch) -> None:
@@ -205,3 +218,13 @@ def test_a_drill_removes_its_temporary_state_unless_kept(tmp_path: Path, monkeyp
     assert (directory / "drill.db").is_file()
     assert f"store kept in {directory}" in kept.stderr
     assert json.loads(kept.stdout)["store"] == str(directory / "drill.db")
+
+
+def test_allow_person_id_and_person_prefix_mean_the_same_person() -> None:
+    """docs/drills.md's `--allow person:cto` once matched nobody: planning compares person ids and audiences."""
+    from dispatcher.app.drill import allowed_recipients
+    from dispatcher.app.engine import load_runtime
+
+    directory = load_runtime(DRILLS.parent).directory
+    assert allowed_recipients(directory, ("person:cto", "cto", "role:ceo", "list:legal-emergency")) == (
+        "cto", "cto", "role:ceo", "list:legal-emergency")

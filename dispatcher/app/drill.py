@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..clock import Clock, FakeClock, SystemClock
+from ..config.policy import audience_problems, is_audience
 from ..config.problems import ConfigError, error
 from ..drill.sandbox import Sandbox
+from ..errors import InputError
 from ..drill.scenario import (
     Event,
     Scenario,
@@ -36,8 +38,8 @@ from .incidents import post_update, resolve
 from .worker import Worker
 
 # Sandbox and the scenario's loaders are re-exported: `notify drill` and `notify check` reach drill/ through here.
-__all__ = ["Answered", "Callbacks", "DrillOutcome", "LiveClock", "Sandbox", "ScaledClock", "drill_file_problems",
-           "load_scenario", "play", "scenario_problems"]
+__all__ = ["Answered", "Callbacks", "DrillOutcome", "LiveClock", "Sandbox", "ScaledClock", "allowed_recipients",
+           "drill_file_problems", "load_scenario", "play", "scenario_problems"]
 
 TICK = timedelta(seconds=10)
 
@@ -97,6 +99,23 @@ class DrillOutcome:
     end: datetime
     store_path: str | None  # None: the temporary store was removed
     received: list = field(default_factory=list)
+
+
+def allowed_recipients(directory: Any, allow: tuple[str, ...]) -> tuple[str, ...]:
+    """A live drill's --allow list as planning matches it (a person id, or an audience such as role:cto); an entry
+    naming nobody is refused (InputError): a typo would leave that person out and the report would not say why."""
+    found = []
+    for given in allow:
+        who = given.strip().removeprefix("person:")  # person:cto and cto are one person
+        if ":" in who:
+            wrong = audience_problems(who, directory) if is_audience(who) else [f"{who.partition(':')[0]!r} is no "
+                                                                                "kind of audience"]
+        else:
+            wrong = [] if who in directory.people else [f"no person {who!r} in contacts.toml"]
+        if wrong:
+            raise InputError("--allow", f"{given!r}: {wrong[0]} (give a person id, or list:ID, slack:ID, role:ID)")
+        found.append(who)
+    return tuple(found)
 
 
 def play(rt: engine.Runtime, scenario: Scenario, *, clock: FakeClock | ScaledClock | LiveClock,

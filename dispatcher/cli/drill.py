@@ -53,7 +53,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     2 a bad scenario file or option (the message names the file and key).
     """
     from ..app import engine
-    from ..app.drill import LiveClock, Sandbox, ScaledClock, play
+    from ..app.drill import LiveClock, Sandbox, ScaledClock, allowed_recipients, play
     from ..app.drill_report import build_document, public, render_html, render_table
     from ..clock import FakeClock
     from ..config.settings import load_settings
@@ -93,6 +93,7 @@ def drill(ctx: click.Context, scenario_file: Path, sandbox: bool, instant: bool,
     else:
         rt = engine.load_runtime(_config_dir(ctx, local_config_dir), settings)
         _fits_configuration(scenario_file, scenario, rt)
+        runner_kwargs["allow"] = allow = allowed_recipients(rt.directory, allow)
         progress(f"[DRILL] {scenario.name}: LIVE at real speed, reaching only {', '.join(allow)}")
         outcome = play(rt, scenario, clock=LiveClock(), **runner_kwargs)
     if outcome.store_path:

@@ -135,14 +135,22 @@ class Scenario(_Model):
             raise ValueError("events must be in order of their 'at' offsets")
         if not str(self.fields.get("summary", "")).strip():
             raise ValueError("fields.summary is required")
-        for expectation in self.expect:
+        for n, event in enumerate(self.events):
+            if self.duration is not None and event.at > self.duration:  # the drill would end before it
+                raise ValueError(f"events[{n}] ({event.action} at {_minutes(event.at)}) comes after duration "
+                                 f"{_minutes(self.duration)}: it would never happen (lengthen duration)")
+        for n, expectation in enumerate(self.expect):
             if expectation.who and not (is_audience(expectation.who) or ":" not in expectation.who):
-                raise ValueError(f"expect.who {expectation.who!r} is neither an audience nor a person id")
+                raise ValueError(f"expect[{n}].who {expectation.who!r} is neither an audience nor a person id")
         return self
 
     @property
     def length(self) -> timedelta:
         return self.duration or self.events[-1].at + timedelta(minutes=15)
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 60)}m"
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -191,6 +199,9 @@ def scenario_problems(path: Path, scenario: Any, policy: Policy | None, director
         if directory is not None and expectation.who and ":" in expectation.who:
             problems += [error(str(path), f"expect[{n}].who", message)
                          for message in audience_problems(expectation.who, directory)]
+        elif directory is not None and expectation.who and not is_audience(expectation.who) \
+                and expectation.who not in directory.people:  # a bare person id, misspelt: would hold by chance
+            problems.append(error(str(path), f"expect[{n}].who", f"no person {expectation.who!r} in contacts.toml"))
     if directory is not None:
         problems += [error(str(path), key, message) for key, message in _actor_problems(scenario, directory)]
     return problems
