@@ -53,3 +53,11 @@ def test_check_notes_that_phone_is_a_deprecated_alias_and_names_its_replacement(
     (alias,) = [p for p in result.problems if "deprecated alias" in p.message]
     assert alias.severity.value == "note" and alias.key == "NOTIFY_PHONE_URL" and advice in alias.message
     assert "used by classes.security.steps[0].notify[2]" in alias.message
+
+
+def test_check_does_not_call_a_set_outbound_webhook_unused(config_dir) -> None:
+    """The outbound webhook gets every step without a step naming it: set is used. Another channel set but named
+    by no step is still noted."""
+    settings = load_settings(webhook_url="https://hooks.example.test/notify", pagerduty_url=PD_URL)
+    unused = {p.key for p in run_check(config_dir, settings).problems if "no policy step uses it" in p.message}
+    assert unused == {"NOTIFY_PAGERDUTY_URL"}

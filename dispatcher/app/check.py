@@ -161,7 +161,8 @@ def _check_channels(policy: Policy, directory: Directory | None, settings: Setti
             problems.append(error("settings", setting, f"channel {name!r} is used by {used[name][0]}"
                                   f"{f' and {len(used[name]) - 1} more' if len(used[name]) > 1 else ''}"
                                   " but has no settings"))
-        elif channel.configured() and not used.get(name):
+        # The outbound webhook gets every step without a step naming it (engine.webhook_planned): set is used.
+        elif channel.configured() and not used.get(name) and name != "webhook":
             problems.append(note("settings", setting, f"channel {name!r} is configured but no policy step uses it"))
         if channel is not None and channel.configured():
             problems += [error("settings", setting, message) for message in channel.problems()]
