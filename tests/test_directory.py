@@ -85,7 +85,7 @@ MISTAKES = [
     pytest.param('slack = "U0TSA00001"', 'slack = "U0TSA00001"\naddresses = { slack = "U0TSA00002" }',
                  "people.tsa-1: slack and addresses.slack both give an address on slack: keep one", id="slack-address-twice"),
     pytest.param('plan = "basic"', 'plan = "platinum"',
-                 "customers.hooli-labs.plan: Input should be 'basic', 'pro' or 'enterprise'", id="unknown-plan"),
+                 "customers.hooli-labs.plan: 'platinum': input should be 'basic', 'pro' or 'enterprise'", id="unknown-plan"),
     pytest.param('name = "CTO"\n', 'name = "CTO"\nnickname = "boss"\n',
                  "people.cto.nickname: unknown key (typo?)", id="unknown-key"),
 ]

@@ -60,7 +60,7 @@ def test_a_failed_expectation_exits_1_and_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    (('action = "ack"', 'action = "acknowledge"'), "events[1].action"),
+    (('action = "ack"', 'action = "acknowledge"'), "events[1].action: 'acknowledge': input should be 'trigger'"),
     (('summary = "Admin API keys used from an unknown country"', 'summary = ""'), "fields.summary is required"),
     (('within = "46m"', 'within = "soon"'), "expect[3].within"),
     (('[fields]', '[fields'), "not valid TOML"),

@@ -87,7 +87,7 @@ def test_an_sms_reply_signed_with_another_token_is_refused_and_acknowledges_noth
 
 
 @pytest.mark.parametrize(("edits", "key", "message"), [
-    ([('via = "sms"', 'via = "fax"')], "events[1].via", "Input should be 'sms', 'voice', 'slack' or 'link'"),
+    ([('via = "sms"', 'via = "fax"')], "events[1].via", "'fax': input should be 'sms', 'voice', 'slack' or 'link'"),
     ([('by = "support-manager-a"', 'by = "Support Manager A"')], "events[1].by",
      "an ack via sms acts as a person of contacts.toml: 'Support Manager A' is none"),
     ([('by = "support-manager-a"', 'by = "ceo"'), ('via = "sms"', 'via = "slack"')], "events[1].via",

@@ -56,5 +56,7 @@ def pydantic_problems(path: Path, exc: Any) -> list[Problem]:
     for err in exc.errors():
         key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]).lstrip(".")
         message = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("literal_error", "enum") and isinstance(err.get("input"), str):
+            message = f"{err['input'][:60]!r}: {message[0].lower()}{message[1:]}"  # what was written, then the choices
         problems.append(error(str(path), key, message))
     return problems
