@@ -178,6 +178,18 @@ def test_due_actions_is_pure_and_stops_at_resolution(stage: Stage) -> None:
     assert "escalation" not in acked and "overdue" in acked
 
 
+def test_a_reminder_numbers_the_update_it_asks_for_after_those_posted(stage: Stage) -> None:
+    """Two updates posted: the reminder asks for number 3, as `notify update` will number it (it said 1 again)."""
+    klass = stage.runtime().klass("security")
+    t0 = stage.clock.now()
+    after_two = IncidentState(t0, IncidentStatus.OPEN, last_update_at=t0 + 60 * MINUTE, updates=2)
+    reminders = [a for a in due_actions(klass, after_two, t0 + 91 * MINUTE) if a.kind == "reminder"]
+    assert reminders and {a.notice["number"] for a in reminders} == {3}
+    fresh = [a for a in due_actions(klass, IncidentState(t0, IncidentStatus.OPEN), t0 + 31 * MINUTE)
+             if a.kind == "reminder"]
+    assert [a.notice["number"] for a in fresh] == [1]
+
+
 def test_an_incident_that_started_long_ago_climbs_the_ladder_from_now(stage: Stage) -> None:
     """An alert whose startsAt (or a --started) is days old: the on-call of now is paged, and the
     response SLA counts from now; counting from the start would page the CTO first."""

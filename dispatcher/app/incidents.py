@@ -54,7 +54,7 @@ def state_of(row: IncidentRow) -> IncidentState:
     escalated = row.meta.get("escalated")  # a stage fired by hand (actions.escalate_now): later stages count from it
     base = (int(escalated["stage"]), datetime.fromisoformat(escalated["at"])) if escalated else None
     return IncidentState(classified_at(row), row.status, last, base, int(row.meta.get("reclassified", 0)),
-                         complex=bool(row.meta.get("complex")), created=paging_began(row))
+                         complex=bool(row.meta.get("complex")), created=paging_began(row), updates=row.updates)
 
 
 def classified_at(row: IncidentRow) -> datetime:

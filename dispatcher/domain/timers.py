@@ -66,6 +66,7 @@ class IncidentState:
     reclassified: int = 0  # how many times the class changed: its timers' keys are those of this epoch
     complex: bool = False  # `notify update --complex`: daily updates once the class's resolution target passed
     created: datetime | None = None  # when notify first opened it (None: `opened`); the resolution target's start
+    updates: int = 0  # status updates posted so far: the next one due is number updates + 1
 
     def key(self, name: str) -> str:
         return epoch_prefix(self.reclassified) + name
@@ -240,7 +241,7 @@ def _cadence(klass: IncidentClass, state: IncidentState, until: datetime) -> lis
     actions: list[Action] = []
     for k, (due, every) in enumerate(_update_dues(klass, state, base, until), start=1):
         due_text = format_time(due)
-        notice = {"kind": "reminder", "due": due_text, "number": k}
+        notice = {"kind": "reminder", "due": due_text, "number": state.updates + k}  # as `notify update` numbers it
         actions.append(Action(state.key(f"reminder-{_stamp(due)}"), "reminder", due - reminder_lead(every),
                               f"update due at {due_text}", (Entry(to="commander"),), notice=notice))
         if due <= until:
