@@ -350,3 +350,32 @@ def test_the_silences_page_shows_silences_windows_and_heartbeats_to_a_session_on
     assert window.id in page.text and ">pending<" in page.text and "database upgrade" in page.text
     assert "nightly-backup" in page.text and ">ok<" in page.text
     assert 'href="/ui/quiet"' in page.text  # in the navigation of every signed-in page
+
+
+def test_an_open_incident_nobody_was_reached_for_says_so_at_the_top(server: Server, stage: Stage) -> None:
+    """Every channel failed (none has settings): a person reading the page must not take "open" for "handled"."""
+    stage.trigger(email_url=None, slack_url=None, sms_url=None, phone_url=None, statuspage_url=None)
+    browser = signed_in(server)
+    page = browser.get(server.url + "/ui/incidents/SEC-2024-001", timeout=10).text
+    warning = re.search(r'<p class="said no" id="unreached" role="alert">([^<]+)</p>', page)
+    assert warning and warning.group(1).startswith("Nobody has been reached: ")
+    assert "deliveries failed, and none is being tried again." in warning.group(1)
+
+
+def test_a_reached_incident_has_no_such_warning(server: Server, stage: Stage) -> None:
+    stage.trigger()
+    page = signed_in(server).get(server.url + "/ui/incidents/SEC-2024-001", timeout=10).text
+    assert 'id="unreached"' not in page
+
+
+@pytest.mark.parametrize(("outcomes", "said"), [
+    (["failed-permanent", "skipped"], "Nobody has been reached: 1 of 2 deliveries failed, and none is being tried again."),
+    (["failed-transient", "pending"], "Nobody has been reached: 1 of 2 deliveries failed, 1 still being tried."),
+    (["failed-permanent", "delivered"], None),  # someone's provider took it
+    (["failed-permanent", "possibly-delivered"], None),  # it may have arrived: not "nobody"
+    (["pending", "pending"], None),  # nothing failed yet: the first tries are on their way
+])
+def test_unreached_reads_the_outcomes(outcomes: list[str], said: str | None) -> None:
+    from dispatcher.app.web_views import unreached
+
+    assert unreached([{"outcome": o} for o in outcomes]) == said

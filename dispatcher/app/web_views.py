@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain.durations import format_duration
+from ..domain.states import DeliveryState
 from ..store import Store
 from .engine import Runtime
 from .heartbeats import heartbeat_states
@@ -86,10 +87,26 @@ def incident_page(rt: Runtime, store: Store, incident_id: str, now: datetime) ->
     entries.sort(key=lambda e: e["at"])
     status = doc["incident"]["status"]
     return {"doc": doc, "incident": doc["incident"], "timeline": entries, "deliveries": doc["deliveries"],
+            "unreached": unreached(doc["deliveries"]) if status == "open" else None,
             "next_due": [{**n, "at": datetime.fromisoformat(n["at"])} for n in doc["next_due"]],
             "classes": [(name, c.title) for name, c in rt.policy.classes.items()],
             "can_ack": status == "open", "can_escalate": status == "open", "open": status != "resolved",
             "version": _version(doc, len(entries))}
+
+
+def unreached(deliveries: list[dict[str, Any]]) -> str | None:
+    """What the top of an open incident's page says when no provider has taken any delivery (nor may have, nor
+    posted one to a channel) and some failed: a person paged at 3 a.m. must not read "open" and think somebody
+    else has it."""
+    states = [DeliveryState(d["outcome"]) for d in deliveries]
+    if any(s.is_accepted or s in (DeliveryState.POSTED, DeliveryState.POSSIBLY_DELIVERED) for s in states):
+        return None
+    failed = sum(s.is_failure for s in states)
+    if not failed:
+        return None
+    trying = sum(s.is_waiting or s is DeliveryState.HELD for s in states)
+    return (f"Nobody has been reached: {failed} of {len(deliveries)} deliveries failed"
+            + (f", {trying} still being tried." if trying else ", and none is being tried again."))
 
 
 def _version(doc: dict[str, Any], entries: int) -> str:
