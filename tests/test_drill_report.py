@@ -110,6 +110,10 @@ def test_the_report_shows_what_each_stand_in_received_in_a_collapsible_section(t
         rows = [[td.text for td in tr.find_all("td")] for tr in section.find_all("tr")[1:]]
         assert rows == [[m["to"], m["text"]] for m in got]
         assert all("[DRILL]" in text for _, text in rows)
+    deliveries = next(t for t in page.find_all("table") if "lag / reason" in t.find_all("tr")[0].text)
+    head = [th.text for th in deliveries.find_all("tr")[0].find_all("th")]
+    outcomes = {tr.find_all("td")[head.index("outcome")].text for tr in deliveries.find_all("tr")[1:]}
+    assert "accepted" in head and "accepted" in outcomes and "delivered" not in outcomes  # the terminal's words
 
 
 def _verdict_and_sla(page: Node) -> tuple[str, str, str, str]:

@@ -126,7 +126,7 @@ def _acked_via(events: list) -> str | None:
 
 
 _DRILL_DELIVERIES = (Column("KIND", fixed=True), Column("WHO"), Column("CHANNEL", fixed=True), Column("DUE", fixed=True),
-                     Column("SENT", fixed=True), Column("DELIVERED", fixed=True),
+                     Column("SENT", fixed=True), Column("ACCEPTED", fixed=True),  # by the provider: not "reached"
                      Column("OUTCOME", fixed=True, colours=OUTCOME_COLOURS), Column("LAG / REASON"))
 _EXPECTATIONS = (Column("RESULT", fixed=True, colours={"PASS": "green", "FAIL": "red"}), Column("EXPECTATION"),
                  Column("DETAIL"))
@@ -316,10 +316,10 @@ def _final_marker(s: Sent, x, y: float) -> str:
 
 
 def _table(doc: dict[str, Any]) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("kind", "who", "role", "channel", "due", "sent", "delivered", "outcome",
+    head = "".join(f"<th>{h}</th>" for h in ("kind", "who", "role", "channel", "due", "sent", "accepted", "outcome",
                                              "lag / reason"))
-    body = "".join(
+    body = "".join(  # the words of the terminal's table: "accepted" by a provider is not a person reached
         "<tr>" + "".join(f"<td>{html.escape(str(v or ''))}</td>" for v in (
-            d["kind"], d["display"], d["role"], d["channel"], d["due"], d["sent"], d["delivered"], d["outcome"],
-            d["lag"] or d["reason"])) + "</tr>" for d in doc["deliveries"])
+            d["kind"], d["display"], d["role"], d["channel"], d["due"], d["sent"], d["delivered"],
+            outcome_label(d["outcome"]), d["lag"] or d["reason"])) + "</tr>" for d in doc["deliveries"])
     return f"<table><tr>{head}</tr>{body}</table>"
