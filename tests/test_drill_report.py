@@ -114,6 +114,7 @@ def test_the_report_shows_what_each_stand_in_received_in_a_collapsible_section(t
     head = [th.text for th in deliveries.find_all("tr")[0].find_all("th")]
     outcomes = {tr.find_all("td")[head.index("outcome")].text for tr in deliveries.find_all("tr")[1:]}
     assert "accepted" in head and "accepted" in outcomes and "delivered" not in outcomes  # the terminal's words
+    assert page.one("p", class_="legend").text.startswith("\u25cf accepted")  # the timeline's green dot too
 
 
 def _verdict_and_sla(page: Node) -> tuple[str, str, str, str]:

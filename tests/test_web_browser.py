@@ -282,3 +282,17 @@ def test_another_sites_form_cannot_sign_the_visitor_in_as_someone_else(served: S
     follow(browser, By.ID, "sign-in")
     assert browser.current_url == served.url + "/ui/incidents"
     assert "Support Manager B" in browser.page_source
+
+
+def test_a_drill_report_fits_a_phones_width(browser: Any, tmp_path: Path) -> None:
+    """The timeline scales down and a wide table scrolls in itself: the page never scrolls sideways on a phone."""
+    from .helpers import run
+
+    report = tmp_path / "drill.html"
+    assert run("drill", str(REPO / "drills" / "nobody-acks.toml"), "--sandbox", "--report", str(report)).exit_code == 0
+    browser.set_window_size(*SIZES["phone"])
+    browser.get(report.as_uri())
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    timeline = browser.execute_script("return document.querySelector('svg').getBoundingClientRect().width")
+    assert 0 < timeline <= width

@@ -166,7 +166,7 @@ def render_html(doc: dict[str, Any]) -> str:
     height = top + row_h * len(rows) + 40
     x = lambda moment: left + width * max(0.0, min((moment - t0).total_seconds() / span, 1.0))  # noqa: E731
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 30}" height="{height}" '
-           f'font-family="sans-serif" font-size="12">']
+           f'viewBox="0 0 {left + width + 30} {height}" font-family="sans-serif" font-size="12">']
     svg += _axis(left, width, top, height, span)
     svg += _deadlines(doc, t0, x, top, height)
     for i, (label, items) in enumerate(rows):
@@ -183,8 +183,11 @@ def render_html(doc: dict[str, Any]) -> str:
     verdict = (f"All {len(checks)} expectations held" if not failed
                else f"{failed} of {len(checks)} expectations FAILED")
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>[DRILL] {html.escape(doc['scenario'])}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>[DRILL] {html.escape(doc['scenario'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#1f2328}} .pass{{color:#1a7f37}} .fail{{color:#cf222e}}
+svg{{max-width:100%;height:auto}} table{{display:block;max-width:100%;overflow-x:auto}}
+@media (max-width:600px){{body{{margin:.8em}}}}
 li{{margin:.3em 0}} .verdict{{font-size:1.3em;font-weight:bold}} .legend span{{margin-right:1.5em}}
 table{{border-collapse:collapse;font-size:13px}} td,th{{border:1px solid #d0d7de;padding:3px 8px;text-align:left}}
 details{{margin:.4em 0}} summary{{cursor:pointer}}</style>
@@ -198,7 +201,7 @@ details{{margin:.4em 0}} summary{{cursor:pointer}}</style>
 <p class="verdict {'pass' if doc['ok'] else 'fail'}">{verdict}</p>
 <ul>{items}</ul>
 <h2>Timeline</h2>
-<p class="legend"><span style="color:#1a7f37">&#9679; delivered</span><span style="color:#cf222e">&#10006; failed</span>
+<p class="legend"><span style="color:#1a7f37">&#9679; accepted</span><span style="color:#cf222e">&#10006; failed</span>
 <span style="color:#8c959f">&#9675; skipped</span><span style="color:#cf222e">&#8942; response SLA deadline</span>
 <span style="color:#0969da">| acknowledged</span><span style="color:#bf8700">&#8942; update due (missed in red)</span>
 <span style="color:#1a7f37">| resolved</span></p>
