@@ -362,10 +362,14 @@ def test_an_open_incident_nobody_was_reached_for_says_so_at_the_top(server: Serv
     assert "deliveries failed, and none is being tried again." in warning.group(1)
 
 
-def test_a_reached_incident_has_no_such_warning(server: Server, stage: Stage) -> None:
+def test_a_reached_incident_has_no_such_warning_and_its_fields_read_as_words(server: Server, stage: Stage) -> None:
     stage.trigger()
     page = signed_in(server).get(server.url + "/ui/incidents/SEC-2024-001", timeout=10).text
     assert 'id="unreached"' not in page
+    fields = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]*)</dd>", page))
+    assert fields["Class"] == "Security Incident (security, Critical)" and "Customer" in fields
+    assert not [k for k in fields if "_" in k] and "started" not in fields  # no raw keys; Started is shown once
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", fields["Started"])
 
 
 @pytest.mark.parametrize(("outcomes", "said"), [
