@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 import statistics
 import struct
@@ -286,6 +287,8 @@ def test_the_html_report_is_one_self_contained_file_that_chromium_draws(month, t
     assert html.count("<svg") == 2 and "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "@media print" in html and "not measured" in html
+    made = re.search(r"made ([^.;<]+)", html).group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d.*", made) and "+00:00" not in made  # to the minute
     outcomes = html.split("<h2>Deliveries by channel and outcome</h2>", 1)[1].split("</table>", 1)[0]
     assert "accepted " in outcomes and "delivered" not in outcomes
     shot = tmp_path / "shot.png"
@@ -340,3 +343,14 @@ def test_root_causes_still_within_their_48_hours_are_not_counted_as_missed(count
     from dispatcher.app.monthly_render import _causes
 
     assert _causes(counts) == shown
+
+
+@pytest.mark.parametrize(("made_at", "said"), [
+    ("2026-12-06T09:32:54.521288+00:00", " so far (the month is in progress: counted to 2026-12-06 09:32)"),
+    ("2027-01-02T08:00:00+00:00", ""),  # made after the month ended: the month's numbers
+])
+def test_a_month_in_progress_says_its_numbers_are_so_far(made_at: str, said: str) -> None:
+    from dispatcher.app.monthly_render import _in_progress
+
+    window = {"start": "2026-12-01T00:00:00+00:00", "end": "2027-01-01T00:00:00+00:00"}
+    assert _in_progress({"made_at": made_at, "window": window}) == said

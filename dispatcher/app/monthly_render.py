@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ _MAIN = (Column("CLASS", fixed=True), Column("TIER", fixed=True), Column("INC", 
 
 def render_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
     t = doc["targets"]
-    lines = [f"Monthly escalation report {doc['month']} ({doc['tz']}): {doc['total']['incidents']} incidents", ""]
+    lines = [f"Monthly escalation report {doc['month']} ({doc['tz']}): {doc['total']['incidents']} incidents"
+             + _in_progress(doc), ""]
     lines.append(render(_MAIN, [(k, tier, g["incidents"], duration(g["ack_seconds"]["median"]),
                                  duration(g["ack_seconds"]["p90"]), duration(g["resolve_seconds"]["median"]),
                                  duration(g["resolve_seconds"]["p90"]), _ratio(g["response_sla"]),
@@ -124,6 +125,17 @@ def render_csv(doc: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
+def _when(moment: str) -> str:
+    """An ISO time as a report reads it: to the minute, no microseconds ('2026-12-06 09:32')."""
+    return datetime.fromisoformat(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _in_progress(doc: dict[str, Any]) -> str:
+    """Said after the count when the month has not ended: its numbers are so far, not the month's."""
+    made, end = datetime.fromisoformat(doc["made_at"]), datetime.fromisoformat(doc["window"]["end"])
+    return f" so far (the month is in progress: counted to {_when(doc['made_at'])})" if made < end else ""
+
+
 def _outcome(value: str) -> str:
     """A delivery outcome as a person reads it: "accepted" (by the provider) for the data's "delivered", as
     `notify status` and `notify log` say it, so a manager does not take it for a person reached."""
@@ -144,7 +156,7 @@ def render_html(doc: dict[str, Any]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "pages")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters.update(duration=duration, percent=percent, ratio=_ratio, causes=_causes, verdict=_verdict,
-                       outcome=_outcome, levels=_levels)
+                       outcome=_outcome, levels=_levels, when=_when, in_progress=_in_progress)
     return env.get_template("monthly-report.html.j2").render(
         doc=doc, rows=_group_rows(doc), trend=_trend_chart(doc["trend"]), shares=_share_chart(doc))
 
