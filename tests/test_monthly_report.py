@@ -287,6 +287,8 @@ def test_the_html_report_is_one_self_contained_file_that_chromium_draws(month, t
     assert html.count("<svg") == 2 and "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "@media print" in html and "not measured" in html
+    dots = re.findall(r'<circle [^>]*fill="#cf222e"><title>([^<]+)</title>', html)  # one per month with data
+    assert dots and all(": response SLA " in d for d in dots)  # a single month's line of one point draws nothing
     made = re.search(r"made ([^.;<]+)", html).group(1)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d.*", made) and "+00:00" not in made  # to the minute
     outcomes = html.split("<h2>Deliveries by channel and outcome</h2>", 1)[1].split("</table>", 1)[0]

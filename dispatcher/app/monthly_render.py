@@ -173,9 +173,12 @@ def _trend_chart(trend: list[dict[str, Any]]) -> dict[str, Any]:
         bars.append({"x": x + step * 0.2, "y": top + height - 40 - h, "w": step * 0.6, "h": h,
                      "label": m["month"], "value": m["incidents"]})
         if m["response_sla"] is not None:
-            points.append(f"{x + step / 2:.1f},{top + (height - 40) * (1 - m['response_sla']):.1f}")
+            points.append((x + step / 2, top + (height - 40) * (1 - m["response_sla"]), m["month"], m["response_sla"]))
+    # A dot per month as well as the line: one month with data is a line of one point, which draws nothing.
     return {"width": width + left + 10, "height": height + top, "left": left, "top": top, "base": top + height - 40,
-            "bars": bars, "line": " ".join(points)}
+            "bars": bars, "line": " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in points),
+            "dots": [{"x": px, "y": py, "label": f"{month}: response SLA {percent(share)}"}
+                     for px, py, month, share in points]}
 
 
 def _share_chart(doc: dict[str, Any]) -> list[dict[str, Any]]:
