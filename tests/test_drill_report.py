@@ -144,6 +144,7 @@ def test_an_sla_miss_the_drill_expects_holds_and_the_page_says_so(tmp_path: Path
     assert code == 0
     verdict_class, verdict, sla_class, sla = _verdict_and_sla(page)
     assert "MISSED by 7m00s, as the drill expects" in sla and "pass" in sla_class.split()
+    assert "expected-miss" in sla_class.split()  # amber, not the green of an SLA met
     assert "pass" in verdict_class.split() and verdict == f"All {len(doc['expectations'])} expectations held"
     rows = [li.text for li in page.find_all("li", class_="pass")]
     assert "✔ response SLA (15m00s) missed, as the drill expects: acknowledged at +22m00s: missed by 7m00s" in rows

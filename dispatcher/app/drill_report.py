@@ -186,6 +186,7 @@ def render_html(doc: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>[DRILL] {html.escape(doc['scenario'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#1f2328}} .pass{{color:#1a7f37}} .fail{{color:#cf222e}}
+.expected-miss{{color:#9a6700}}
 svg{{max-width:100%;height:auto}} table{{display:block;max-width:100%;overflow-x:auto}}
 @media (max-width:600px){{body{{margin:.8em}}}}
 li{{margin:.3em 0}} .verdict{{font-size:1.3em;font-weight:bold}} .legend span{{margin-right:1.5em}}
@@ -234,7 +235,9 @@ def _sla_paragraph(doc: dict[str, Any]) -> str:
         return (f'<p class="sla untested"><b>response SLA {doc["response_sla"]}: nobody acknowledged before the '
                 f'drill ended at +{doc["simulated"]}, short of the deadline (not tested)</b></p>')
     as_expected = r["met"] == (r["expected"] == "met")
-    return f'<p class="sla {"pass" if as_expected else "fail"}"><b>{html.escape(_response_line(doc))}</b></p>'
+    # A miss the drill meant is no failure, but it must not read as a success at a glance either: amber.
+    kind = "fail" if not as_expected else ("pass" if r["met"] else "pass expected-miss")
+    return f'<p class="sla {kind}"><b>{html.escape(_response_line(doc))}</b></p>'
 
 
 _STAND_INS = (("email", "Email (SMTP server)"), ("slack", "Slack (incoming webhook)"), ("sms", "SMS (Twilio)"),
