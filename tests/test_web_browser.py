@@ -177,7 +177,8 @@ def test_sign_in_by_link_open_the_incident_and_acknowledge_it(size: str, served:
     follow(browser, By.LINK_TEXT, served.incident_id)
     timeline = text_of(browser, "#timeline")
     assert "escalation response SLA (15 minutes) breached; escalated to rotation:secondary" in timeline
-    assert "escalated to rotation:escalation" in text_of(browser, "#next-due")  # the next stage, and when
+    # the next stage, when, and who will be on duty in the slot then
+    assert "escalated to rotation:escalation (VP of Customer Success)" in text_of(browser, "#next-due")
     assert text_of(browser, "#status") == "open" and "failed-transient" in timeline  # the injected 503s
     snap(browser, shots, size, "incident-mid-escalation")
 

@@ -383,3 +383,17 @@ def test_unreached_reads_the_outcomes(outcomes: list[str], said: str | None) -> 
     from dispatcher.app.web_views import unreached
 
     assert unreached([{"outcome": o} for o in outcomes]) == said
+
+
+@pytest.mark.parametrize(("at", "person"), [("2026-12-07T17:30:00+00:00", "Engineering Manager A"),
+                                            ("2026-12-14T17:30:00+00:00", "Engineering Manager B")])
+def test_due_next_names_who_is_on_duty_in_the_slot_when_it_fires(at: str, person: str) -> None:
+    from datetime import datetime
+
+    from dispatcher.app.engine import load_runtime
+    from dispatcher.app.web_views import _with_who
+
+    rt = load_runtime(Path(__file__).resolve().parent.parent)
+    due = {"at": datetime.fromisoformat(at), "kind": "escalation",
+           "what": "response SLA (15 minutes) breached; escalated to rotation:secondary"}
+    assert _with_who(rt, due)["what"].endswith(f"escalated to rotation:secondary ({person})")

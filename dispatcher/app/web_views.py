@@ -9,6 +9,7 @@ timeline, newest last.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,10 +89,27 @@ def incident_page(rt: Runtime, store: Store, incident_id: str, now: datetime) ->
     status = doc["incident"]["status"]
     return {"doc": doc, "incident": doc["incident"], "timeline": entries, "deliveries": doc["deliveries"],
             "unreached": unreached(doc["deliveries"]) if status == "open" else None,
-            "next_due": [{**n, "at": datetime.fromisoformat(n["at"])} for n in doc["next_due"]],
+            "next_due": [_with_who(rt, {**n, "at": datetime.fromisoformat(n["at"])}) for n in doc["next_due"]],
             "classes": [(name, c.title) for name, c in rt.policy.classes.items()],
             "can_ack": status == "open", "can_escalate": status == "open", "open": status != "resolved",
             "version": _version(doc, len(entries))}
+
+
+def _with_who(rt: Runtime, due: dict[str, Any]) -> dict[str, Any]:
+    """A due action that pages a rotation slot names who will be on duty then: "rotation:secondary (Engineering
+    Manager B)". The reader at 3 a.m. wants the person, not the slot."""
+    rotation = rt.directory.rotation
+    if rotation is None:
+        return due
+
+    def named(match: re.Match) -> str:
+        slot = match.group(1)
+        if slot not in rotation.slots:
+            return match.group(0)
+        person = rt.directory.people.get(rt.directory.on_duty(slot, due["at"]))
+        return f"{match.group(0)} ({person.name})" if person else match.group(0)
+
+    return {**due, "what": re.sub(r"rotation:([a-z0-9_-]+)", named, due["what"])}
 
 
 def unreached(deliveries: list[dict[str, Any]]) -> str | None:
