@@ -141,7 +141,7 @@ def test_drill_results_are_tables_fitted_to_the_terminal() -> None:
               env={"COLUMNS": "80", "NO_COLOR": None}).stdout
     lines = [_plain(line) for line in out.splitlines()]
     head = next(n for n, line in enumerate(lines) if line.split()[:7] == [
-        "KIND", "WHO", "CHANNEL", "DUE", "SENT", "DELIVERED", "OUTCOME"])
+        "KIND", "WHO", "CHANNEL", "DUE", "SENT", "ACCEPTED", "OUTCOME"])  # accepted: by the provider
     expectations = next(n for n, line in enumerate(lines) if line.split()[:3] == ["RESULT", "EXPECTATION", "DETAIL"])
     table = lines[head:lines.index("", head)] + lines[expectations:lines.index("", expectations)]
     assert len(table) > 6 and all(cell_width(line) <= 80 for line in table), out
