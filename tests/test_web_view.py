@@ -370,6 +370,9 @@ def test_a_reached_incident_has_no_such_warning_and_its_fields_read_as_words(ser
     assert fields["Class"] == "Security Incident (security, Critical)" and "Customer" in fields
     assert not [k for k in fields if "_" in k] and "started" not in fields  # no raw keys; Started is shown once
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", fields["Started"])
+    attempts = re.findall(r'<span class="kind">attempt</span>\s*step to ([^<]+?) by ', page)
+    assert "Support Manager A" in attempts and "Security Incidents" in attempts  # names and titles, not ids
+    assert not [a for a in attempts if ":" in a or a in ("support-manager-a", "customer")]  # e.g. "#security-alerts"
 
 
 @pytest.mark.parametrize(("outcomes", "said"), [

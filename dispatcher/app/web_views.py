@@ -78,10 +78,12 @@ def incident_page(rt: Runtime, store: Store, incident_id: str, now: datetime) ->
     doc = status_document(rt, store, incident_id, now)
     entries = [{"at": datetime.fromisoformat(e["at"]), "kind": e["kind"], "by": e["by"], "detail": e["detail"]}
                for e in doc["timeline"]]
+    shown = {d["recipient"]: d["display"] for d in doc["deliveries"]}  # a name or a list's title, as the notices show
     for a in store.attempts(incident_id=doc["incident"]["id"]):
         reason = f" ({a.reason})" if a.reason and a.reason != "ok" else ""
+        who = shown.get(a.person) or a.person
         entries.append({"at": a.at, "kind": "attempt", "by": None,
-                        "detail": f"{a.kind} to {a.person} by {a.channel} ({a.masked_target}), attempt {a.attempt}: "
+                        "detail": f"{a.kind} to {who} by {a.channel} ({a.masked_target}), attempt {a.attempt}: "
                                   f"{a.outcome}{reason}" + (f": {a.detail}" if a.detail else "")})
     for n in store.notes(doc["incident"]["id"]):
         entries.append({"at": n.at, "kind": "note", "by": n.by, "detail": n.text})
