@@ -22,7 +22,6 @@ from ..clock import Clock, FakeClock, SystemClock
 from ..config.policy import audience_problems, is_audience
 from ..config.problems import ConfigError, error
 from ..drill.sandbox import Sandbox
-from ..errors import InputError
 from ..drill.scenario import (
     Event,
     Scenario,
@@ -30,6 +29,7 @@ from ..drill.scenario import (
     load_scenario,
     scenario_problems,
 )
+from ..errors import InputError
 from ..store import AttemptRow, DeliveryRow, EventRow, IncidentRow, Store, open_store
 from . import engine
 from .actions import acknowledge

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.durations import format_duration
-from ..domain.states import DeliveryState
 from ..render.table import PLAIN, Column, Output, render
+from .report import outcome_label
 
 __all__ = ["CSV_COLUMNS", "render_csv", "render_html", "render_text"]
 
@@ -69,7 +69,7 @@ def render_text(doc: dict[str, Any], out: Output = PLAIN) -> str:
               f"first-call resolution: {doc['first_call_resolution']}",
               f"escalation rate: {doc['escalation_rate']}", "", "deliveries by channel and outcome:"]
     lines.append(render((Column("CHANNEL", fixed=True), Column("OUTCOMES")),
-                        [(c, ", ".join(f"{_outcome(o)} {n}" for o, n in outcomes.items()))
+                        [(c, ", ".join(f"{outcome_label(o)} {n}" for o, n in outcomes.items()))
                          for c, outcomes in total["deliveries"].items()], out, indent="  "))
     lines += ["", "trend (last six months):"]
     lines.append(render((Column("MONTH", fixed=True), Column("INC", align="right"), Column("ACK MEDIAN"),
@@ -136,15 +136,6 @@ def _in_progress(doc: dict[str, Any]) -> str:
     return f" so far (the month is in progress: counted to {_when(doc['made_at'])})" if made < end else ""
 
 
-def _outcome(value: str) -> str:
-    """A delivery outcome as a person reads it: "accepted" (by the provider) for the data's "delivered", as
-    `notify status` and `notify log` say it, so a manager does not take it for a person reached."""
-    try:
-        return DeliveryState(value).label
-    except ValueError:
-        return value
-
-
 def _num(*values: float | None) -> list[str]:
     return ["" if v is None else f"{v:.4f}".rstrip("0").rstrip(".") for v in values]
 
@@ -156,7 +147,7 @@ def render_html(doc: dict[str, Any]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "pages")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters.update(duration=duration, percent=percent, ratio=_ratio, causes=_causes, verdict=_verdict,
-                       outcome=_outcome, levels=_levels, when=_when, in_progress=_in_progress)
+                       outcome=outcome_label, levels=_levels, when=_when, in_progress=_in_progress)
     return env.get_template("monthly-report.html.j2").render(
         doc=doc, rows=_group_rows(doc), trend=_trend_chart(doc["trend"]), shares=_share_chart(doc))
 

@@ -25,7 +25,7 @@ from ..store import Store
 from ..store.tokens_sql import TokenRow
 
 __all__ = ["PREFIX", "Caller", "NewToken", "acting_as", "caller_of", "create_token", "digest", "list_tokens",
-           "looks_personal", "revoke_token", "tokens_table"]
+           "looks_personal", "recorded_as", "revoke_token", "tokens_table"]
 
 PREFIX = "notify_"
 SECRET_BYTES = 32  # 256 bits: far past the 128 a guess must beat
@@ -108,12 +108,18 @@ def caller_of(store: Store, directory: Directory, token_digest: str, now: dateti
     return Caller(row.id, row.person, directory.people[row.person].name)
 
 
+def recorded_as(directory: Directory, by: str) -> tuple[str, str | None]:
+    """Whom a `by` records, and their person id: a person's id, login or email is recorded by their name (one
+    spelling per person in every list); anything else as given, with no id."""
+    named = directory.person_named(by) if by.strip() else None
+    return (named[1].name, named[0]) if named else (by.strip(), None)
+
+
 def acting_as(caller: Caller | None, by: str | None, directory: Directory) -> str | None:
     """Whom to record: the caller's name with a personal token (a `by` naming someone else is refused), else `by`:
     the person's name when it is a person's id, login or email (as the CLI records it), else as given."""
     if caller is None:
-        named = directory.person_named(by) if by is not None and by.strip() else None
-        return named[1].name if named else by
+        return recorded_as(directory, by)[0] if by is not None and by.strip() else by
     if by is not None and by.strip():
         named = directory.person_named(by)
         same_name = by.strip().casefold() == caller.name.casefold()

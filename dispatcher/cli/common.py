@@ -179,16 +179,8 @@ def _as_typed(field: str) -> str:
 
 def _nothing_done() -> str:
     ctx = click.get_current_context(silent=True)
-    names = {c.info_name for c in _lineage(ctx)}
+    names = set(ctx.command_path.split()) if ctx is not None else set()  # "notify silence add"
     return "nothing was changed" if names & _RECORDS_ONLY else "nothing was sent"
-
-
-def _lineage(ctx: Any) -> list[Any]:
-    found = []
-    while ctx is not None:
-        found.append(ctx)
-        ctx = ctx.parent
-    return found
 
 
 def _local_store(settings: Any) -> Any:

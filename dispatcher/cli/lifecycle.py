@@ -60,8 +60,10 @@ def _recorded_by(command: str, rt: Any, settings: Any, store: Any, by: str | Non
     as someone's, never as a bare login name nobody on the team recognises.
     """
     if by is not None and by.strip():
-        named = rt.directory.person_named(by)  # a person id, login or email: recorded by name, as the web and API do
-        return (named[1].name, f"people.{named[0]}") if named else (by.strip(), "--by")
+        from ..app.tokens import recorded_as
+
+        name, pid = recorded_as(rt.directory, by)  # as the web view and the API record it
+        return name, (f"people.{pid}" if pid else "--by")
     acting = settings.acting_user()
     found = rt.directory.person_named(acting[0]) if acting else None
     if found is None:
